@@ -1,0 +1,83 @@
+"""Reasoning-data assets (paper Figure 3, SFT stage 3): question seeds and their closed-form answers."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from citrus_assets.common.prompts import code_version
+from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_seeds
+from citrus_assets.reasoning_data.seeds import load_seed_file
+from resources.inbox import InboxResource
+from resources.lake import LakeResource
+from resources.lineage.writer import table_data_version
+from resources.llm import LLMResource, SamplingParams
+
+GROUP = "reasoning_data"
+seed_sets = dg.DynamicPartitionsDefinition(name="seed_sets")
+
+
+class JudgeConfig(dg.Config):
+    """Sampling of the closed-form answering run (deterministic by default)."""
+
+    max_tokens: int = 160
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+
+def output(table: pa.Table, **metadata) -> dg.Output:
+    return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version="seeds-v1",
+    kinds={"parquet"},
+    description="Benchmark-style questions with verified answers, normalized; one partition per seed file.",
+)
+def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake: LakeResource) -> dg.Output:
+    path = inbox.seed_file(context.partition_key)
+    result = load_seed_file(path, seed_set=context.partition_key)
+    qpath, n_bad = lake.lake().write_quarantine("question_seeds", context.partition_key, result.quarantine)
+    if n_bad:
+        context.log.warning(f"{n_bad} input rows of {path.name} quarantined at {qpath}")
+    table = result.table()
+    return output(
+        table,
+        source_file=dg.MetadataValue.path(str(path)),
+        quarantined=n_bad,
+        duplicates_skipped=result.duplicates,
+        languages=dg.MetadataValue.json(dict(zip(*pc.value_counts(table["language"]).flatten().to_pylist()))
+                                        if table.num_rows else {}),
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
+    kinds={"parquet"},
+    description="Each seed answered closed-form by the judge model (Citrus prompt); basis of easy/hard labels.",
+)
+def judge_answers(
+    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, question_seeds: pa.Table
+) -> dg.Output:
+    params = SamplingParams(
+        n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
+    )
+    table = answer_seeds(question_seeds, llm, params)
+    n = table.num_rows
+    correct = sum(table["correct"].to_pylist())
+    no_answer = sum(1 for x in table["predicted_letters"].to_pylist() if not x)
+    cached = sum(table["cached"].to_pylist())
+    return output(
+        table,
+        model=llm.model_id,
+        accuracy=dg.MetadataValue.float(round(correct / n, 4) if n else 0.0),
+        no_answer=no_answer,
+        cache_hits=cached,
+        generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0),
+    )

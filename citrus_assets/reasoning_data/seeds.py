@@ -1,0 +1,179 @@
+"""Question seeds: input-file loaders and the normalized seed schema.
+
+One normalized schema for every benchmark-style question: ``stem``, ``context``,
+``options`` (list of {letter, text}), ``answer_letters`` (a list: some benchmarks
+have several correct options), ``source``, ``split``, ``language``, and a stable
+content-derived ``record_id`` that survives re-ordering of the input file. Every
+row keeps its ``source_uri``/``source_locator`` and the source id of its input
+line as its parent. Rows that cannot be parsed are quarantined, never dropped
+silently and never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from citrus_assets.common.answers import MAX_OPTIONS, letters_for
+from resources.lake import QuarantineRecord
+from resources.lineage.ids import record_id, source_id
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
+
+OPTION_TYPE = pa.list_(pa.struct([("letter", pa.string()), ("text", pa.string())]))
+SEED_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+        ("seed_set", pa.string()),
+        ("source", pa.string()),
+        ("split", pa.string()),
+        ("language", pa.string()),
+        ("stem", pa.string()),
+        ("context", pa.string()),
+        ("options", OPTION_TYPE),
+        ("answer_letters", pa.list_(pa.string())),
+        ("meta", pa.string()),
+    ]
+)
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+class BadRecord(ValueError):
+    """A row that cannot become a seed; its message is the quarantine reason."""
+
+
+@dataclass
+class LoadResult:
+    rows: list[dict] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    duplicates: int = 0
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=SEED_SCHEMA)
+
+
+def detect_language(text: str) -> str:
+    """'zh' when at least 20% of the letters are CJK ideographs, else 'en'."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "und"
+    return "zh" if len(_CJK.findall(text)) / len(letters) >= 0.2 else "en"
+
+
+def make_seed(
+    *, uri: str, locator: str, raw: bytes, seed_set: str, source: str, split: str,
+    stem: str, options: dict[str, str], answers: list[str], context: str = "", meta: dict | None = None,
+) -> dict:
+    """Validate one question and build its normalized row (raises BadRecord)."""
+    stem = (stem or "").strip()
+    if not stem:
+        raise BadRecord("empty question stem")
+    if not options:
+        raise BadRecord("no options")
+    if len(options) > MAX_OPTIONS:
+        raise BadRecord(f"{len(options)} options, at most {MAX_OPTIONS} supported")
+    letters = sorted(k.strip().upper() for k in options)
+    if letters != list(letters_for(len(letters))):
+        raise BadRecord(f"option letters {letters} are not consecutive from A")
+    if any(not str(v).strip() for v in options.values()):
+        raise BadRecord("an option has empty text")
+    answers = sorted({a.strip().upper() for a in answers if a and a.strip()})
+    if not answers:
+        raise BadRecord("no answer given")
+    outside = [a for a in answers if a not in letters]
+    if outside:
+        raise BadRecord(f"answer letter(s) {outside} not among the options {letters}")
+    opts = [{"letter": k.strip().upper(), "text": str(v).strip()} for k, v in sorted(options.items())]
+    src = source_id(uri, raw)
+    rid = record_id("qseed", source, stem, context, [(o["letter"], o["text"]) for o in opts], answers)
+    return {
+        RECORD_ID: rid,
+        PARENT_IDS: [src],
+        SOURCE_URI: uri,
+        SOURCE_LOCATOR: locator,
+        "seed_set": seed_set,
+        "source": source,
+        "split": split,
+        "language": detect_language(stem + " " + context),
+        "stem": stem,
+        "context": context,
+        "options": opts,
+        "answer_letters": answers,
+        "meta": json.dumps(meta or {}, ensure_ascii=False, sort_keys=True),
+    }
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            if raw.strip():
+                yield n, raw.rstrip(b"\r\n")
+
+
+def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: str = "train") -> LoadResult:
+    """MedQA JSONL (4- or 5-option): ``question``, ``options{A..}``, ``answer_idx``, ``answer``."""
+    uri = uri or path.name
+    out, seen = LoadResult(), set()
+    for n, raw in iter_lines(path):
+        loc = f"line {n}"
+        try:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise BadRecord(f"not UTF-8: {e.reason} at byte {e.start}") from None
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise BadRecord(f"malformed JSON: {e.msg} at column {e.colno}") from None
+            if not isinstance(obj, dict):
+                raise BadRecord("line is not a JSON object")
+            options = obj.get("options")
+            if not isinstance(options, dict):
+                raise BadRecord("'options' is missing or not an object")
+            answer = obj.get("answer_idx")
+            if not answer and obj.get("answer") is not None:
+                answer = next((k for k, v in options.items() if v == obj["answer"]), None)
+            row = make_seed(
+                uri=uri, locator=loc, raw=raw, seed_set=seed_set, source="medqa", split=split,
+                stem=str(obj.get("question") or ""), options={str(k): str(v) for k, v in options.items()},
+                answers=[str(answer)] if answer else [],
+                meta={k: obj[k] for k in ("meta_info",) if k in obj},
+            )
+        except BadRecord as e:
+            out.quarantine.append(QuarantineRecord(uri, loc, str(e), raw.decode("utf-8", "replace")[:2000]))
+            continue
+        if row[RECORD_ID] in seen:
+            out.duplicates += 1
+            continue
+        seen.add(row[RECORD_ID])
+        out.rows.append(row)
+    return out
+
+
+LOADERS = {"medqa_jsonl": load_medqa_jsonl}
+
+
+def detect_format(path: Path) -> str:
+    """Pick a loader from the file's content (first parseable line)."""
+    if path.suffix.lower() in (".jsonl", ".json"):
+        for _, raw in iter_lines(path):
+            try:
+                obj = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(obj, dict) and "question" in obj and isinstance(obj.get("options"), dict):
+                return "medqa_jsonl"
+            break
+    raise BadRecord(f"unrecognized seed file format: {path.name}")
+
+
+def load_seed_file(path: Path, seed_set: str) -> LoadResult:
+    return LOADERS[detect_format(path)](path, seed_set)

@@ -1,0 +1,29 @@
+"""The resources of the code location, configured from environment settings.
+
+Every value can also be changed per run in the Dagster UI launchpad. Secrets are
+never values here: the OpenAI-compatible backend reads its key from the
+environment variable named by ``api_key_env`` at call time.
+"""
+
+from __future__ import annotations
+
+import os
+
+from resources.inbox import InboxResource
+from resources.lake import LakeResource
+from resources.lake_io import LakeIOManager
+from resources.llm import BUILTIN_MODEL, LLMResource
+
+
+def build_resources() -> dict:
+    lake_root = os.environ.get("CITRUS_LAKE", "lake")
+    return {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(seeds_dir=os.environ.get("CITRUS_SEED_INBOX", "sample/seeds")),
+        "llm": LLMResource(
+            backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),
+            model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),
+            base_url=os.environ.get("CITRUS_LLM_BASE_URL", ""),
+        ),
+    }

@@ -1,0 +1,48 @@
+"""Inbox folders: where new input files land; each file becomes a dynamic partition."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import dagster as dg
+
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def partition_key_for(path: Path) -> str:
+    """The partition key of an input file: its name without suffixes, path-safe."""
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".json", ".csv", ".tsv", ".txt", ".warc", ".pdf", ".md"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return _SAFE.sub("_", name).strip("_") or "file"
+
+
+class InboxResource(dg.ConfigurableResource):
+    """Folders watched for new input files, one per source family."""
+
+    seeds_dir: str = ""
+
+    def seeds_path(self) -> Path:
+        return Path(self.seeds_dir or os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"))
+
+    def files(self, folder: Path) -> dict[str, Path]:
+        """Partition key -> file, for every regular, non-hidden file in ``folder``."""
+        if not folder.is_dir():
+            return {}
+        out: dict[str, Path] = {}
+        for p in sorted(folder.iterdir()):
+            if p.is_file() and not p.name.startswith("."):
+                key = partition_key_for(p)
+                if key in out:
+                    raise ValueError(f"two inbox files map to partition {key!r}: {out[key].name}, {p.name}")
+                out[key] = p
+        return out
+
+    def seed_file(self, partition: str) -> Path:
+        files = self.files(self.seeds_path())
+        if partition not in files:
+            raise FileNotFoundError(f"no seed file for partition {partition!r} in {self.seeds_path()}")
+        return files[partition]

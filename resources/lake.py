@@ -1,0 +1,175 @@
+"""The Parquet lake: partition-aware paths, atomic writes, quarantine, and the IO manager.
+
+Every asset's data is one Parquet file written with pyarrow at
+``<lake>/<asset>/<partition>/data.parquet``; it is readable by DuckDB, Polars and
+``datasets.load_dataset("parquet", data_files=...)``. The root is a local folder or
+an fsspec URL (``s3://bucket/prefix``). Writes go to a temporary name in the same
+folder and are renamed into place, so a crash never leaves a file that looks
+complete. Nothing is ever pickled: the IO manager accepts only ``pyarrow.Table``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterable
+
+import dagster as dg
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
+
+DATA_FILE = "data.parquet"
+QUARANTINE_DIR = "_quarantine"
+LINEAGE_DIR = "_lineage"
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+        ("reason", pa.string()),
+        ("raw", pa.string()),
+        ("asset", pa.string()),
+        ("partition", pa.string()),
+        ("quarantined_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
+def default_lake_root() -> str:
+    return os.environ.get("CITRUS_LAKE", "lake")
+
+
+def safe_partition(partition: str | None) -> str:
+    """A partition key as a single path segment (multi-partition ``a|b`` -> ``a__b``)."""
+    if partition is None or partition == "":
+        return UNPARTITIONED
+    out = partition.replace("|", "__").replace("/", "_").replace("\\", "_")
+    if out in (".", ".."):
+        raise ValueError(f"invalid partition key {partition!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """One rejected input unit, kept with where it came from and why."""
+
+    source_uri: str
+    source_locator: str
+    reason: str
+    raw: str
+
+
+class Lake:
+    """Plain lake accessor; tests and assets call it directly."""
+
+    def __init__(self, root: str | None = None):
+        self.root = (root or default_lake_root()).rstrip("/")
+        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self.is_local = self.fs.protocol in ("file", ("file", "local")) or "file" in self.fs.protocol
+
+    # ---------------------------------------------------------------- paths
+    def join(self, *parts: str) -> str:
+        return "/".join([self._base.rstrip("/"), *[p.strip("/") for p in parts]])
+
+    def url(self, path: str) -> str:
+        """A user-facing address for an internal path (the fsspec URL for remote lakes)."""
+        return path if self.is_local else self.fs.unstrip_protocol(path)
+
+    def partition_dir(self, asset: str, partition: str | None) -> str:
+        return self.join(asset, safe_partition(partition))
+
+    def data_path(self, asset: str, partition: str | None, name: str = DATA_FILE) -> str:
+        return self.join(asset, safe_partition(partition), name)
+
+    @property
+    def lineage_root(self) -> str:
+        """The lineage root as a URL fsspec understands (a local path for a local lake)."""
+        return self.url(self.join(LINEAGE_DIR))
+
+    # --------------------------------------------------------------- writes
+    def write_table(self, table: pa.Table, path: str) -> str:
+        """Atomically write ``table`` as Parquet at ``path`` (temp name + rename)."""
+        parent = path.rsplit("/", 1)[0]
+        self.fs.makedirs(parent, exist_ok=True)
+        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+        try:
+            with self.fs.open(tmp, "wb") as fh:
+                pq.write_table(table, fh, compression="zstd")
+            if self.is_local:
+                os.replace(tmp, path)  # atomic on POSIX
+            else:
+                self.fs.mv(tmp, path)
+        except BaseException:
+            try:
+                if self.fs.exists(tmp):
+                    self.fs.rm(tmp)
+            finally:
+                raise
+        return path
+
+    def write_asset(self, asset: str, partition: str | None, table: pa.Table) -> str:
+        return self.write_table(table, self.data_path(asset, partition))
+
+    def write_quarantine(
+        self, asset: str, partition: str | None, rows: Iterable[QuarantineRecord]
+    ) -> tuple[str | None, int]:
+        """Write rejected input next to the lake (replacing that partition's file); returns (path, count)."""
+        rows = list(rows)
+        path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
+        if not rows:
+            if self.fs.exists(path):
+                self.fs.rm(path)
+            return None, 0
+        now = datetime.now(timezone.utc)
+        table = pa.table(
+            {
+                SOURCE_URI: [r.source_uri for r in rows],
+                SOURCE_LOCATOR: [r.source_locator for r in rows],
+                "reason": [r.reason for r in rows],
+                "raw": [r.raw for r in rows],
+                "asset": [asset] * len(rows),
+                "partition": [partition or UNPARTITIONED] * len(rows),
+                "quarantined_at": [now] * len(rows),
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        return self.write_table(table, path), len(rows)
+
+    # ---------------------------------------------------------------- reads
+    def exists(self, asset: str, partition: str | None) -> bool:
+        return self.fs.exists(self.data_path(asset, partition))
+
+    def read_table(self, asset: str, partition: str | None = None) -> pa.Table:
+        path = self.data_path(asset, partition)
+        if not self.fs.exists(path):
+            raise FileNotFoundError(f"no data for asset {asset!r} partition {partition!r} at {self.url(path)}")
+        with self.fs.open(path, "rb") as fh:
+            return pq.read_table(fh)
+
+    def read_partitions(self, asset: str, partitions: Iterable[str | None]) -> pa.Table:
+        tables = [self.read_table(asset, p) for p in partitions]
+        if not tables:
+            raise ValueError(f"no partitions requested for asset {asset!r}")
+        return pa.concat_tables(tables, promote_options="default")
+
+    def read_quarantine(self, asset: str, partition: str | None = None) -> pa.Table:
+        path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
+        if not self.fs.exists(path):
+            return QUARANTINE_SCHEMA.empty_table()
+        with self.fs.open(path, "rb") as fh:
+            return pq.read_table(fh)
+
+
+
+class LakeResource(dg.ConfigurableResource):
+    """Lake root setting for assets that write side files (quarantine, shards, checkpoints)."""
+
+    root: str = ""
+
+    def lake(self) -> Lake:
+        return Lake(self.root or None)

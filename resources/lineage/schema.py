@@ -1,0 +1,113 @@
+"""Column and table names shared by every asset, the lineage writer and the store."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+# Columns every asset table carries.
+RECORD_ID = "record_id"
+PARENT_IDS = "parent_ids"  # list<string>: ids of the records this one was made from
+
+# Columns of records read straight from an input file: their parent_ids are source ids.
+SOURCE_URI = "source_uri"
+SOURCE_LOCATOR = "source_locator"  # e.g. "line 12", "page 3-4", "warc record 7"
+
+# Columns of records made by an LLM (all optional, all-or-nothing).
+GEN_MODEL_ID = "gen_model_id"
+GEN_MODEL_REVISION = "gen_model_revision"
+GEN_PROMPT_TEMPLATE = "gen_prompt_template"
+GEN_PROMPT_HASH = "gen_prompt_hash"
+GEN_SAMPLING = "gen_sampling"  # canonical JSON of the sampling parameters
+GEN_PROMPT_TOKENS = "gen_prompt_tokens"
+GEN_COMPLETION_TOKENS = "gen_completion_tokens"
+GEN_COLUMNS = (
+    GEN_MODEL_ID,
+    GEN_MODEL_REVISION,
+    GEN_PROMPT_TEMPLATE,
+    GEN_PROMPT_HASH,
+    GEN_SAMPLING,
+    GEN_PROMPT_TOKENS,
+    GEN_COMPLETION_TOKENS,
+)
+
+# Pseudo-asset name for input-file units in the lineage graph.
+SOURCE_ASSET = "source"
+# Partition name of unpartitioned assets.
+UNPARTITIONED = "__all__"
+
+# Lineage tables (one folder each under the lineage root).
+T_MATERIALIZATIONS = "materializations"
+T_RECORDS = "records"
+T_EDGES = "edges"
+T_GENERATIONS = "generations"
+T_SOURCES = "sources"
+T_CHECKPOINT_INPUTS = "checkpoint_inputs"
+LINEAGE_TABLES = (T_MATERIALIZATIONS, T_RECORDS, T_EDGES, T_GENERATIONS, T_SOURCES, T_CHECKPOINT_INPUTS)
+
+SCHEMAS: dict[str, pa.Schema] = {
+    T_MATERIALIZATIONS: pa.schema(
+        [
+            ("asset", pa.string()),
+            ("partition", pa.string()),
+            ("run_id", pa.string()),
+            ("data_version", pa.string()),
+            ("code_version", pa.string()),
+            ("created_at", pa.timestamp("us", tz="UTC")),
+            ("n_records", pa.int64()),
+            ("data_path", pa.string()),
+        ]
+    ),
+    T_RECORDS: pa.schema(
+        [
+            ("record_id", pa.string()),
+            ("asset", pa.string()),
+            ("partition", pa.string()),
+            ("data_version", pa.string()),
+            ("run_id", pa.string()),
+        ]
+    ),
+    T_EDGES: pa.schema(
+        [
+            ("child_id", pa.string()),
+            ("parent_id", pa.string()),
+            ("asset", pa.string()),
+            ("partition", pa.string()),
+            ("data_version", pa.string()),
+        ]
+    ),
+    T_GENERATIONS: pa.schema(
+        [
+            ("record_id", pa.string()),
+            ("asset", pa.string()),
+            ("partition", pa.string()),
+            ("data_version", pa.string()),
+            ("model_id", pa.string()),
+            ("model_revision", pa.string()),
+            ("prompt_template", pa.string()),
+            ("prompt_hash", pa.string()),
+            ("sampling", pa.string()),
+            ("prompt_tokens", pa.int64()),
+            ("completion_tokens", pa.int64()),
+        ]
+    ),
+    T_SOURCES: pa.schema(
+        [
+            ("source_id", pa.string()),
+            ("uri", pa.string()),
+            ("locator", pa.string()),
+            ("asset", pa.string()),
+            ("partition", pa.string()),
+            ("data_version", pa.string()),
+        ]
+    ),
+    T_CHECKPOINT_INPUTS: pa.schema(
+        [
+            ("checkpoint_asset", pa.string()),
+            ("checkpoint_partition", pa.string()),
+            ("checkpoint_data_version", pa.string()),
+            ("input_asset", pa.string()),
+            ("input_partition", pa.string()),
+            ("input_data_version", pa.string()),
+        ]
+    ),
+}

