@@ -1,0 +1,197 @@
+"""Dagster shell: GX suites as asset checks.
+
+``gx_asset_check`` builds an ``@dg.asset_check`` whose function receives the asset's value, loaded by the
+asset's own IO manager (a ``pyarrow.Table`` in this lake), runs :func:`quality.gx.validate_table` and
+returns an ``AssetCheckResult`` (severity ERROR when ``blocking``, else WARN).
+
+Partitioned assets (Dagster 1.13.27): ``@dg.asset_check(partitions_def=...)`` exists (a *preview* feature:
+``AssetCheckSpec.partitions_def`` must be None or equal to the asset's). ``gx_asset_check`` gives the check
+the asset's ``partitions_def`` when ``asset`` is an ``AssetsDefinition``/``AssetSpec``/``SourceAsset``
+(pass ``partitions_def=`` explicitly when ``asset`` is only a key). The check then runs in the same
+partitioned run as the asset, its input is exactly the run's partition (the IO manager's
+``InputContext.asset_partition_key``), and the evaluation is recorded for that partition. With
+``partitions_def=None`` on a partitioned asset, Dagster maps *all* partitions of the asset to the
+check's input (``InputContext.asset_partition_keys`` = every partition); the IO manager then has to load
+them all, and a ``Mapping`` partition -> table (the ``UPathIOManager`` convention) is concatenated here.
+"""
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
+from quality.suites import RowRule
+
+_INHERIT: Any = object()
+
+
+def as_table(value: Any) -> pa.Table | pd.DataFrame:
+    """The table a check validates: a table/frame as is; a mapping or sequence of tables concatenated."""
+    if isinstance(value, (pa.Table, pd.DataFrame)):
+        return value
+    if isinstance(value, pa.RecordBatch):
+        return pa.Table.from_batches([value])
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, Sequence) and value and all(isinstance(v, pa.Table) for v in value):
+        return pa.concat_tables(list(value), promote_options="permissive")
+    if isinstance(value, Sequence) and value and all(isinstance(v, pd.DataFrame) for v in value):
+        return pd.concat(list(value), ignore_index=True)
+    raise TypeError(
+        "a GX asset check needs the asset value as a pyarrow.Table or pandas.DataFrame "
+        f"(or a mapping/sequence of them), got {type(value).__name__}; "
+        "is the asset stored by an IO manager that returns tables?"
+    )
+
+
+def _label_counts(result: SuiteResult) -> dict[str, int | None]:
+    return {r.label: r.unexpected_count for r in result.results}
+
+
+def check_metadata(result: SuiteResult) -> dict[str, Any]:
+    """Dagster metadata for a suite result: counts, failing expectations and a few failing record ids."""
+    failed = result.failed
+    return {
+        "suite": dg.MetadataValue.text(result.suite_name),
+        "n_rows": dg.MetadataValue.int(result.n_rows),
+        "n_expectations": dg.MetadataValue.int(len(result.results)),
+        "n_failed": dg.MetadataValue.int(len(failed)),
+        "failed": dg.MetadataValue.json([r.label for r in failed]),
+        "unexpected_counts": dg.MetadataValue.json(_label_counts(result)),
+        "failing_record_ids": dg.MetadataValue.json({r.label: r.failing_ids for r in failed}),
+        "unexpected_values": dg.MetadataValue.json({r.label: r.unexpected_values for r in failed if r.unexpected_values}),
+        "errors": dg.MetadataValue.json({r.label: r.observed["exception"] for r in failed if "exception" in r.observed}),
+        "results": dg.MetadataValue.json([r.to_dict() for r in result.results]),
+    }
+
+
+def _describe(result: SuiteResult) -> str:
+    failed = result.failed
+    if not failed:
+        return f"{len(result.results)} expectations passed on {result.n_rows} rows"
+    parts = []
+    for r in failed:
+        n = r.unexpected_count if r.unexpected_count is not None else ("error" if "exception" in r.observed else "failed")
+        parts.append(f"{r.label} [{n}]")
+    return f"{len(failed)} of {len(result.results)} expectations failed on {result.n_rows} rows: " + ", ".join(parts)
+
+
+def check_result(
+    result: SuiteResult,
+    *,
+    blocking: bool = False,
+    asset_key: dg.AssetKey | None = None,
+    check_name: str | None = None,
+) -> dg.AssetCheckResult:
+    """``AssetCheckResult`` for a suite result (severity ERROR when ``blocking``, else WARN).
+
+    ``asset_key``/``check_name`` are needed only when one op emits several checks (multi-asset checks).
+    """
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata=check_metadata(result),
+        description=_describe(result),
+        asset_key=asset_key,
+        check_name=check_name,
+    )
+
+
+def gx_check_result(
+    value: Any,
+    *,
+    suite: Callable[[], list] | list,
+    rules: Iterable[RowRule] = (),
+    blocking: bool = False,
+    asset_key: dg.AssetKey | str | Sequence[str] | None = None,
+    check_name: str | None = None,
+    suite_name: str | None = None,
+    id_col: str | None = DEFAULT_ID_COL,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+) -> dg.AssetCheckResult:
+    """Validate ``value`` and return the ``AssetCheckResult``: for ``@dg.multi_asset_check`` or an asset
+    with ``check_specs`` (pair with :func:`gx_check_spec`)."""
+    key = None if asset_key is None else dg.AssetKey.from_coercible(asset_key)
+    items = [*(suite() if callable(suite) else suite), *rules]
+    name = suite_name or ".".join(x for x in (key.to_user_string() if key else None, check_name) if x) or "suite"
+    result = validate_table(as_table(value), items, name, id_col=id_col, max_examples=max_examples)
+    return check_result(result, blocking=blocking, asset_key=key, check_name=check_name)
+
+
+def gx_check_spec(
+    asset: Any, name: str, *, blocking: bool = False, description: str = "", partitions_def: Any = None
+) -> dg.AssetCheckSpec:
+    """``AssetCheckSpec`` for a check whose result comes from :func:`gx_check_result`."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.AssetCheckSpec(
+            name,
+            asset=_asset_arg(asset),
+            blocking=blocking,
+            description=description or None,
+            partitions_def=partitions_def,
+        )
+
+
+def _asset_arg(asset: Any) -> Any:
+    return asset.key if isinstance(asset, dg.AssetSpec) else asset
+
+
+def _partitions_of(asset: Any) -> dg.PartitionsDefinition | None:
+    if isinstance(asset, (dg.AssetsDefinition, dg.AssetSpec, dg.SourceAsset)):
+        return asset.partitions_def
+    return None
+
+
+def gx_asset_check(
+    *,
+    asset: Any,
+    name: str,
+    suite: Callable[[], list],
+    rules: Iterable[RowRule] = (),
+    blocking: bool = False,
+    description: str = "",
+    partitions_def: dg.PartitionsDefinition | None = _INHERIT,
+    id_col: str | None = DEFAULT_ID_COL,
+    max_examples: int = DEFAULT_MAX_EXAMPLES,
+    metadata: Mapping[str, Any] | None = None,
+) -> dg.AssetChecksDefinition:
+    """An asset check named ``name`` on ``asset`` that validates the asset's table with ``suite() + rules``.
+
+    ``suite`` is called at each check run (fresh GX expectation objects; it may return row rules too).
+    ``blocking=True``: a failure has severity ERROR and, per Dagster, downstream assets in the same run
+    do not execute (the check step fails with ``DagsterAssetCheckFailedError``); otherwise severity WARN.
+    ``partitions_def`` defaults to the asset's (see the module docstring).
+    """
+    rules = tuple(rules)
+    if not callable(suite):
+        raise TypeError("suite must be a callable returning a list of expectations")
+    asset_key = dg.AssetKey.from_coercible_or_definition(_asset_arg(asset))
+    if partitions_def is _INHERIT:
+        partitions_def = _partitions_of(asset)
+    suite_name = f"{asset_key.to_user_string()}.{name}"
+
+    def _check(context, table):
+        result = validate_table(as_table(table), [*suite(), *rules], suite_name, id_col=id_col, max_examples=max_examples)
+        part = f" [partition {context.partition_key}]" if context.has_partition_key else ""
+        (context.log.info if result.success else context.log.warning)(f"{suite_name}{part}: {_describe(result)}")
+        return check_result(result, blocking=blocking)
+
+    _check.__name__ = f"{asset_key.to_python_identifier()}_{name}"
+
+    with warnings.catch_warnings():
+        # partitions_def on asset checks is a Dagster preview feature (1.13): known and intended here.
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        decorator = dg.asset_check(
+            asset=_asset_arg(asset),
+            name=name,
+            blocking=blocking,
+            description=description or f"Great Expectations suite {suite_name}",
+            metadata=metadata,
+            partitions_def=partitions_def,
+        )
+        return decorator(_check)

@@ -1,0 +1,177 @@
+"""Persistent request cache: one SQLite file shared by every process of a machine.
+
+Key: sha256 of (model id, revision, rendered prompt, sampling params minus n, sample index).
+Value: generated text (UTF-8 bytes, so it comes back byte-identical), token counts, finish
+reason and a sha256 checksum over all of them. A row that cannot be parsed or whose checksum
+does not match is a miss: it is logged, deleted and regenerated.
+
+WAL journal + busy_timeout make several writer processes safe; writes are short transactions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from .types import Generation, SamplingParams, canonical_json
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS generations (
+    key TEXT PRIMARY KEY,
+    text BLOB NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    finish_reason TEXT NOT NULL,
+    checksum TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+_BUSY_TIMEOUT_MS = 60_000
+
+
+def cache_key(model_id: str, revision: str, rendered: str, params: SamplingParams, sample_index: int) -> str:
+    payload = canonical_json([model_id, revision, rendered, params.cache_key_part(), int(sample_index)])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _encode(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _checksum(key: str, text: bytes, prompt_tokens: int, completion_tokens: int, finish_reason: str) -> str:
+    h = hashlib.sha256()
+    for part in (key.encode(), text, str(prompt_tokens).encode(), str(completion_tokens).encode(), finish_reason.encode()):
+        h.update(len(part).to_bytes(8, "big"))
+        h.update(part)
+    return h.hexdigest()
+
+
+class GenerationCache:
+    """Thread-safe, multi-process-safe SQLite cache of generations (see module docstring)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.hits = 0
+        self.misses = 0
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self._open()
+        except sqlite3.DatabaseError as e:  # not a database at all: keep it aside, start over
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
+            log.warning("LLM cache %s is unreadable (%s); moved to %s and starting empty", self.path, e, aside)
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.path) + suffix)
+                if p.exists():
+                    os.replace(p, Path(str(aside) + suffix))
+            conn = self._open()
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(_SCHEMA)
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        return conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __getstate__(self):  # picklable (Dagster may ship resources to step processes)
+        return {"path": self.path, "hits": self.hits, "misses": self.misses}
+
+    def __setstate__(self, state):
+        self.__init__(state["path"])
+        self.hits, self.misses = state["hits"], state["misses"]
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_many(self, keys: list[str]) -> dict[str, Generation]:
+        """Look keys up; returns the valid hits (cached=True, sample_index 0: the caller sets it)."""
+        found: dict[str, Generation] = {}
+        bad: list[str] = []
+        uniq = list(dict.fromkeys(keys))
+        with self._lock:
+            conn = self._connect()
+            for start in range(0, len(uniq), 500):
+                chunk = uniq[start : start + 500]
+                rows = conn.execute(
+                    "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum FROM generations"
+                    f" WHERE key IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+                for row in rows:
+                    gen = self._parse(row)
+                    if gen is None:
+                        bad.append(row[0])
+                    else:
+                        found[row[0]] = gen
+            if bad:
+                conn.executemany("DELETE FROM generations WHERE key = ?", [(k,) for k in bad])
+            self.hits += sum(1 for k in keys if k in found)
+            self.misses += sum(1 for k in keys if k not in found)
+        return found
+
+    @staticmethod
+    def _parse(row) -> Generation | None:
+        key, text, pt, ct, fr, checksum = row
+        try:
+            if isinstance(text, str):  # written by something else; be lenient but verify
+                text = _encode(text)
+            if not isinstance(text, bytes) or not isinstance(pt, int) or not isinstance(ct, int) or not isinstance(fr, str):
+                raise ValueError("wrong column types")
+            if _checksum(key, text, pt, ct, fr) != checksum:
+                raise ValueError("checksum mismatch")
+            return Generation(text.decode("utf-8", "surrogatepass"), pt, ct, fr, cached=True)
+        except Exception as e:  # noqa: BLE001 - any bad row is a miss
+            log.warning("LLM cache entry %s is corrupt (%s); it will be regenerated", key[:16], e)
+            return None
+
+    # -- writes -----------------------------------------------------------------------------
+    def put_many(self, items: list[tuple[str, Generation]], model_id: str = "") -> None:
+        if not items:
+            return
+        rows = []
+        for key, g in items:
+            text = _encode(g.text)
+            rows.append(
+                (key, text, int(g.prompt_tokens), int(g.completion_tokens), str(g.finish_reason),
+                 _checksum(key, text, int(g.prompt_tokens), int(g.completion_tokens), str(g.finish_reason)),
+                 model_id, time.time())
+            )
+        with self._lock:
+            conn = self._connect()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._connect().execute("SELECT COUNT(*) FROM generations").fetchone()[0]
