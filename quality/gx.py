@@ -26,6 +26,9 @@ _MAX_VALUE_CHARS = 120
 # Keys of a column-domain expectation's kwargs that name columns.
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list")
 
+# Table-level expectations that read no column (validated with the column-level ones).
+_NO_COLUMN_TYPES = frozenset({"expect_table_row_count_to_be_between", "expect_table_row_count_to_equal"})
+
 _LOCK = threading.RLock()
 _CONTEXT: Any = None
 
@@ -130,6 +133,8 @@ class SuiteResult:
 def _columns_of(expectation: Any) -> list[str] | None:
     """Columns an expectation reads, or None for table-level expectations (need all columns)."""
     cfg = expectation.configuration
+    if cfg.type in _NO_COLUMN_TYPES:
+        return []
     names: list[str] = []
     for k in _COLUMN_KWARGS:
         v = cfg.kwargs.get(k)
@@ -278,19 +283,23 @@ def validate_table(
     items = list(expectations)
     rules = [x for x in items if isinstance(x, RowRule)]
     exps = [x for x in items if not isinstance(x, RowRule)]
+    for e in exps:
+        if not hasattr(e, "configuration"):
+            raise TypeError(f"not a GX expectation or RowRule: {e!r}")
     names = [r.name for r in rules]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate row rule names in suite {suite_name!r}: {names}")
 
-    # Convert only the columns something reads, when that is known.
-    needed: set[str] | None = set()
-    for e in exps:
-        cols = _columns_of(e)
-        needed = None if cols is None or needed is None else needed | set(cols)
+    # Convert only the columns something reads, when that is known (None: all columns).
+    exp_cols = [_columns_of(e) for e in exps]
+    gx_needed: set[str] = {id_col} if id_col else set()
+    for cols in exp_cols:
+        gx_needed |= set(cols or ())
+    needed: set[str] | None = set(gx_needed)
+    if any(cols is None for cols in exp_cols):
+        needed = None
     for r in rules:
         needed = None if r.columns is None or needed is None else needed | set(r.columns)
-    if needed is not None and id_col:
-        needed.add(id_col)
     df = _to_pandas(table, None if needed is None else sorted(needed))
     n_rows = len(df)
     has_id = bool(id_col) and id_col in df.columns
@@ -298,24 +307,30 @@ def validate_table(
     # Row rules -> flag columns.
     results_by_pos: dict[int, ExpectationResult] = {}
     flags: dict[str, pd.Series] = {}
-    to_validate: list[tuple[int, Any, RowRule | None]] = []
-    pos = 0
-    for item in items:
+    column_level: list[tuple[int, Any, RowRule | None]] = []
+    table_level: list[tuple[int, Any, RowRule | None]] = []
+    exp_iter = iter(exp_cols)
+    for pos, item in enumerate(items):
         if isinstance(item, RowRule):
             try:
                 flags[item.flag_column] = item.flags(df)
-                to_validate.append((pos, item.expectation(), item))
+                column_level.append((pos, item.expectation(), item))
             except Exception as err:  # noqa: BLE001 - a broken rule is a failed check, not a crash
                 results_by_pos[pos] = _rule_error(item, err)
+        elif next(exp_iter) is None:
+            table_level.append((pos, item, None))
         else:
-            to_validate.append((pos, item, None))
-        pos += 1
-    if flags:
-        df = df.assign(**flags)
+            column_level.append((pos, item, None))
 
-    if to_validate:
-        gx_results = _run_gx(df, to_validate, suite_name, id_col if has_id else None, max_examples)
-        results_by_pos.update(gx_results)
+    gx_id = id_col if has_id else None
+    if column_level:
+        # GX hashes (pickles, for object columns) the frame it gets: give it only the scalar columns
+        # its expectations read, the id column and the flags, not the list/map columns rules read.
+        cols_df = df[[c for c in df.columns if c in gx_needed]].assign(**flags)
+        results_by_pos.update(_run_gx(cols_df, column_level, suite_name, gx_id, max_examples))
+    if table_level:
+        # Table-level expectations (column sets/counts...) see the table as it is, without flag columns.
+        results_by_pos.update(_run_gx(df, table_level, suite_name, gx_id, max_examples))
 
     results = [results_by_pos[i] for i in sorted(results_by_pos)]
     return SuiteResult(
@@ -341,8 +356,6 @@ def _run_gx(
     twin_of: dict[int, int] = {}  # GX keeps one of identical expectations: later ones reuse its result
     first_by_key: dict[str, int] = {}
     for pos, exp, rule in to_validate:
-        if not hasattr(exp, "configuration"):
-            raise TypeError(f"not a GX expectation or RowRule: {exp!r}")
         key = repr((exp.expectation_type, exp.dict(exclude={"id", "rendered_content", "notes", "meta"})))
         if key in first_by_key:
             twin_of[pos] = first_by_key[key]

@@ -8,3 +8,7 @@ sensors = [seed_inbox_sensor]
 partitions = [seed_sets]
 
 __all__ = ["assets", "sensors", "partitions", "question_seeds", "judge_answers", "seed_sets"]
+
+from citrus_assets.reasoning_data.checks import checks  # noqa: E402
+
+__all__ += ["checks"]

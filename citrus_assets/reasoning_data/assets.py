@@ -1,6 +1,5 @@
 """Reasoning-data assets (paper Figure 3, SFT stage 3): question seeds and their closed-form answers."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pyarrow as pa

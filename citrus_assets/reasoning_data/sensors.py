@@ -1,6 +1,5 @@
 """The seed inbox sensor: a new seed file registers its partition and asks for its run."""
 
-from __future__ import annotations
 
 import dagster as dg
 

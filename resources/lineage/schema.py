@@ -43,6 +43,10 @@ T_GENERATIONS = "generations"
 T_SOURCES = "sources"
 T_CHECKPOINT_INPUTS = "checkpoint_inputs"
 LINEAGE_TABLES = (T_MATERIALIZATIONS, T_RECORDS, T_EDGES, T_GENERATIONS, T_SOURCES, T_CHECKPOINT_INPUTS)
+# Tables written per materialization before its commit marker (the materializations row).
+MATERIALIZATION_DATA_TABLES = (T_RECORDS, T_EDGES, T_SOURCES, T_GENERATIONS)
+# Tables whose files are their own commit unit.
+COMMIT_TABLES = (T_MATERIALIZATIONS, T_CHECKPOINT_INPUTS)
 
 SCHEMAS: dict[str, pa.Schema] = {
     T_MATERIALIZATIONS: pa.schema(
@@ -73,6 +77,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("asset", pa.string()),
             ("partition", pa.string()),
             ("data_version", pa.string()),
+            ("run_id", pa.string()),  # added: ties the row to its materialization commit
         ]
     ),
     T_GENERATIONS: pa.schema(
@@ -88,6 +93,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("sampling", pa.string()),
             ("prompt_tokens", pa.int64()),
             ("completion_tokens", pa.int64()),
+            ("run_id", pa.string()),  # added: ties the row to its materialization commit
         ]
     ),
     T_SOURCES: pa.schema(
@@ -98,6 +104,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("asset", pa.string()),
             ("partition", pa.string()),
             ("data_version", pa.string()),
+            ("run_id", pa.string()),  # added: ties the row to its materialization commit
         ]
     ),
     T_CHECKPOINT_INPUTS: pa.schema(

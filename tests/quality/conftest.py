@@ -92,3 +92,13 @@ class TmpParquetIOManager(dg.ConfigurableIOManager):
 @pytest.fixture
 def io_manager(tmp_path) -> TmpParquetIOManager:
     return TmpParquetIOManager(root=str(tmp_path / "lake"))
+
+
+@pytest.fixture
+def make_mcq_table():
+    """``make_mcq_table(rows, options_type=OPTIONS_MAP)``; ``make_mcq_table.GOOD`` / ``.BAD`` rows."""
+    mcq_table.GOOD = GOOD_ROWS
+    mcq_table.BAD = BAD_ROWS
+    mcq_table.OPTIONS_MAP = OPTIONS_MAP
+    mcq_table.OPTIONS_PAIRS = OPTIONS_PAIRS
+    return mcq_table

@@ -1,0 +1,24 @@
+"""LLM access for the lake: `LLMResource` (Dagster) over `LLMClient` (plain), three backends
+(transformers, OpenAI-compatible HTTP, vLLM) and a persistent SQLite request cache."""
+
+from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
+from .cache import GenerationCache, cache_key
+from .client import LLMClient
+from .resource import LLMResource, clear_backend_cache
+from .types import Generation, LLMBackendError, Prompt, Request, SamplingParams
+
+__all__ = [
+    "BUILTIN_MODEL",
+    "Generation",
+    "GenerationCache",
+    "LLMBackendError",
+    "LLMClient",
+    "LLMResource",
+    "Prompt",
+    "Request",
+    "SamplingParams",
+    "builtin_model_path",
+    "builtin_revision",
+    "cache_key",
+    "clear_backend_cache",
+]

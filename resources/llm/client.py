@@ -1,0 +1,107 @@
+"""`LLMClient`: the cache-first, batch-first generation logic (plain class; `LLMResource` wraps it)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+from .cache import GenerationCache, cache_key
+from .types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
+
+
+class LLMClient:
+    """Looks every (prompt, sample index) up in the cache, sends only the misses to the backend
+    in one batched call, stores what came back and returns everything in prompt order."""
+
+    def __init__(self, backend: Backend, cache: GenerationCache | None = None) -> None:
+        self.backend = backend
+        self.cache = cache
+        self._lock = threading.Lock()
+        self._stats = {"hits": 0, "misses": 0, "generated_tokens": 0, "prompt_tokens": 0, "backend_calls": 0}
+
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    @property
+    def model_revision(self) -> str:
+        return self.backend.revision
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """hits / misses (per sample), generated_tokens and prompt_tokens (of newly generated samples only),
+        backend_calls."""
+        with self._lock:
+            return dict(self._stats)
+
+    def render(self, prompt: Prompt) -> str:
+        """The rendered prompt text the cache key is built from."""
+        return self.backend.render(normalize_prompt(prompt))
+
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[list[Generation]]:
+        if isinstance(prompts, (str, dict)):
+            raise TypeError("prompts must be a list of prompts (wrap a single prompt in a list)")
+        params = params or SamplingParams()
+        messages = [normalize_prompt(p) for p in prompts]
+        rendered = [self.backend.render(m) for m in messages]
+        mid, rev = self.model_id, self.model_revision
+        keys = [[cache_key(mid, rev, r, params, s) for s in range(params.n)] for r in rendered]
+        flat = [k for ks in keys for k in ks]
+        found = self.cache.get_many(flat) if self.cache is not None else {}
+
+        # Misses, deduplicated by key (the same prompt twice in one call is generated once).
+        pending: dict[str, list[int]] = {}  # rendered prompt -> missing sample indices
+        first_msgs: dict[str, list[dict]] = {}
+        seen: set[str] = set()
+        for msgs, r, ks in zip(messages, rendered, keys):
+            for s, k in enumerate(ks):
+                if k not in found and k not in seen:
+                    seen.add(k)
+                    pending.setdefault(r, []).append(s)
+                    first_msgs.setdefault(r, msgs)
+        requests = [Request(first_msgs[r], r, tuple(idx)) for r, idx in pending.items()]
+
+        fresh: dict[str, Generation] = {}
+        if requests:
+            try:
+                outputs = self.backend.generate(requests, params)
+            except LLMBackendError as e:  # keep whatever did arrive: re-runs never pay twice
+                self._store(requests, getattr(e, "partial", None) or [], params, fresh)
+                raise
+            if len(outputs) != len(requests):
+                raise LLMBackendError(f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts")
+            self._store(requests, outputs, params, fresh)
+        with self._lock:
+            self._stats["hits"] += sum(1 for k in flat if k in found)
+            self._stats["misses"] += sum(1 for k in flat if k not in found)
+            self._stats["backend_calls"] += 1 if requests else 0
+            for g in fresh.values():
+                self._stats["generated_tokens"] += g.completion_tokens
+                self._stats["prompt_tokens"] += g.prompt_tokens
+
+        result = []
+        for ks in keys:
+            row = []
+            for s, k in enumerate(ks):
+                g = found.get(k) or fresh.get(k)
+                if g is None:
+                    raise LLMBackendError(f"model {mid}: backend returned no sample {s} for a prompt")
+                row.append(Generation(g.text, g.prompt_tokens, g.completion_tokens, g.finish_reason, k in found, s))
+            result.append(row)
+        return result
+
+    def _store(self, requests: list[Request], outputs, params: SamplingParams, fresh: dict[str, Generation]) -> None:
+        mid, rev = self.model_id, self.model_revision
+        items = []
+        for req, gens in zip(requests, outputs):
+            if gens is None:
+                continue
+            if len(gens) != len(req.sample_indices):
+                raise LLMBackendError(
+                    f"model {mid}: backend returned {len(gens)} samples, {len(req.sample_indices)} were asked for")
+            for s, g in zip(req.sample_indices, gens):
+                k = cache_key(mid, rev, req.rendered, params, s)
+                fresh[k] = g
+                items.append((k, g))
+        if self.cache is not None:
+            self.cache.put_many(items, model_id=mid)

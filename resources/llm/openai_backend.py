@@ -1,0 +1,180 @@
+"""Backend for any OpenAI-compatible server (vLLM serve, TGI, llama.cpp server, OpenAI, ...).
+
+One POST `{base_url}/chat/completions` per prompt (with `n` = the samples still missing), sent
+concurrently with at most `max_concurrency` in flight. Timeouts, connection errors, HTTP 429/5xx
+and malformed bodies are retried `max_retries` times with exponential backoff + jitter (a
+`Retry-After` header is honoured up to the backoff cap); other 4xx fail at once. Then
+`LLMBackendError` names the endpoint URL and the last error. Results that did arrive ride along
+on the error (`partial`) so the caller can cache them.
+
+Token counts come from `usage`: `prompt_tokens` is the prompt's length and is reported on every
+sample (the same prompt was read for each, like the local backends); `completion_tokens` is the
+total over the returned choices and is split evenly among them (remainder to the first ones).
+
+A server that ignores `n` and returns fewer choices is asked again for the rest (with seed+k).
+The API key is read from the env var named by `api_key_env` at call time and sent only as a
+Bearer header; it never appears in logs, errors or metadata.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
+
+import httpx
+
+from .types import Generation, LLMBackendError, Request, SamplingParams, canonical_json
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine from sync code, also when this thread already runs an event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    with ThreadPoolExecutor(1, thread_name_prefix="citrus-llm") as pool:
+        return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+class _Retryable(Exception):
+    def __init__(self, msg: str, retry_after: float | None = None) -> None:
+        super().__init__(msg)
+        self.retry_after = retry_after
+
+
+class OpenAIBackend:
+    def __init__(self, model: str, base_url: str, revision: str = "", *, api_key_env: str = "CITRUS_OPENAI_API_KEY",
+                 max_concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 4,
+                 backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        if not base_url:
+            raise ValueError("backend='openai' needs base_url, e.g. http://127.0.0.1:8000/v1")
+        self.model_id = model
+        self.revision = revision
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.api_key_env = api_key_env
+        self.max_concurrency = max(1, int(max_concurrency))
+        self.timeout_s = float(timeout_s)
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_s = float(backoff_s)
+        self.max_backoff_s = float(max_backoff_s)
+
+    def render(self, messages: list[dict]) -> str:
+        return canonical_json(messages)
+
+    def _api_key(self) -> str:
+        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+
+    def _redact(self, text: str) -> str:
+        key = self._api_key()
+        return text.replace(key, "***") if key else text
+
+    # -- public -----------------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[list[Generation]]:
+        return run_sync(lambda: self._agenerate(list(requests), params))
+
+    async def _agenerate(self, requests: list[Request], params: SamplingParams) -> list[list[Generation]]:
+        sem = asyncio.Semaphore(self.max_concurrency)
+        headers = {"Content-Type": "application/json"}
+        if key := self._api_key():
+            headers["Authorization"] = f"Bearer {key}"
+        limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+        async with httpx.AsyncClient(headers=headers, timeout=self.timeout_s, limits=limits) as client:
+            results = await asyncio.gather(*(self._one(client, sem, r, params) for r in requests),
+                                           return_exceptions=True)
+        errors = [e for e in results if isinstance(e, BaseException)]
+        if errors:
+            partial = [None if isinstance(r, BaseException) else r for r in results]
+            first = errors[0]
+            err = first if isinstance(first, LLMBackendError) else LLMBackendError(
+                self._redact(f"OpenAI-compatible endpoint {self.url} (model {self.model_id}): "
+                             f"{type(first).__name__}: {first}"))
+            err.partial = partial  # type: ignore[attr-defined]
+            raise err
+        return results  # type: ignore[return-value]
+
+    # -- one prompt ---------------------------------------------------------------------------
+    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, req: Request,
+                   params: SamplingParams) -> list[Generation]:
+        want = len(req.sample_indices)
+        got: list[tuple[str, str, int]] = []  # (text, finish_reason, completion tokens)
+        prompt_tokens = 0
+        for round_ in range(want):  # a server that ignores n answers 1 choice per call
+            k = want - len(got)
+            payload: dict[str, Any] = {"model": self.model_id, "messages": req.messages, "n": k,
+                                       "temperature": params.temperature, "top_p": params.top_p,
+                                       "max_tokens": params.max_tokens}
+            if params.stop:
+                payload["stop"] = list(params.stop)
+            if params.seed is not None:
+                payload["seed"] = params.seed + len(got)
+            choices, prompt_tokens = await self._post(client, sem, payload, k)
+            got.extend(choices)
+            if len(got) >= want:
+                break
+        return [Generation(text, prompt_tokens, ct, fr, False, idx)
+                for (text, fr, ct), idx in zip(got[:want], req.sample_indices)]
+
+    async def _post(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, payload: dict,
+                    k: int) -> tuple[list[tuple[str, str, int]], int]:
+        attempts = self.max_retries + 1
+        last = "no attempt made"
+        for attempt in range(attempts):
+            try:
+                async with sem:
+                    resp = await client.post(self.url, json=payload)
+                return self._parse(resp, k)
+            except _Retryable as e:
+                last, retry_after = str(e), e.retry_after
+            except httpx.TimeoutException as e:
+                last, retry_after = f"timeout after {self.timeout_s:g}s ({type(e).__name__})", None
+            except httpx.TransportError as e:
+                last, retry_after = f"connection error: {type(e).__name__}: {e}", None
+            if attempt + 1 < attempts:
+                delay = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+                delay = delay + random.uniform(0, delay)  # jitter
+                if retry_after is not None:
+                    delay = max(delay, min(retry_after, self.max_backoff_s))
+                log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.url, attempt + 1, attempts,
+                            self._redact(last), delay)
+                await asyncio.sleep(delay)
+        raise LLMBackendError(self._redact(
+            f"OpenAI-compatible endpoint {self.url} (model {self.model_id}) failed after {attempts} attempts: {last}"))
+
+    def _parse(self, resp: httpx.Response, k: int) -> tuple[list[tuple[str, str, int]], int]:
+        if resp.status_code == 429 or resp.status_code >= 500:
+            ra = resp.headers.get("retry-after")
+            try:
+                retry_after = float(ra) if ra is not None else None
+            except ValueError:
+                retry_after = None
+            raise _Retryable(f"HTTP {resp.status_code}: {resp.text[:200]!r}", retry_after)
+        if resp.status_code >= 400:
+            raise LLMBackendError(self._redact(
+                f"OpenAI-compatible endpoint {self.url} (model {self.model_id}) rejected the request: "
+                f"HTTP {resp.status_code}: {resp.text[:300]!r}"))
+        try:
+            data = resp.json()
+            choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+            if not choices:
+                raise ValueError("no choices")
+            usage = data.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            total = int(usage.get("completion_tokens") or 0)
+            choices = choices[:k]
+            base, extra = divmod(total, len(choices))
+            out = []
+            for j, c in enumerate(choices):
+                text = (c.get("message") or {}).get("content")
+                if text is not None and not isinstance(text, str):
+                    raise ValueError("message.content is not a string")
+                out.append((text or "", str(c.get("finish_reason") or "stop"), base + (1 if j < extra else 0)))
+            return out, prompt_tokens
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise _Retryable(f"malformed response ({type(e).__name__}: {e}): {resp.text[:200]!r}") from None

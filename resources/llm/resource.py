@@ -1,0 +1,137 @@
+"""`LLMResource`: the Dagster shell around `LLMClient` (backend + persistent request cache).
+
+Backends are kept in a module-level cache keyed by their configuration, so a model is loaded at
+most once per process per config, however many resource instances Dagster creates.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Literal, Sequence
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from .builtin import BUILTIN_MODEL, cache_dir as resolve_cache_dir
+from .cache import GenerationCache
+from .client import LLMClient
+from .types import Backend, Generation, Prompt, SamplingParams
+
+CACHE_FILE = "llm_cache.sqlite"
+
+_BACKENDS: dict[tuple, Backend] = {}
+_CACHES: dict[str, GenerationCache] = {}
+_REGISTRY_LOCK = threading.Lock()
+
+
+def clear_backend_cache() -> None:
+    """Forget every loaded backend and open cache of this process (tests; freeing memory)."""
+    with _REGISTRY_LOCK:
+        _BACKENDS.clear()
+        for c in _CACHES.values():
+            c.close()
+        _CACHES.clear()
+
+
+class LLMResource(dg.ConfigurableResource):
+    """Batch-first LLM access with a persistent (model, revision, prompt, params, sample) cache.
+
+    backend: "transformers" (local checkpoint, CPU/GPU), "openai" (any OpenAI-compatible server at
+    `base_url`), "vllm" (in-process engine, GPU only). `model` is the built-in name, a local path
+    or a Hugging Face id (the served model name for "openai").
+    """
+
+    backend: Literal["transformers", "openai", "vllm"] = "transformers"
+    model: str = BUILTIN_MODEL
+    revision: str = ""
+    base_url: str = ""
+    api_key_env: str = "CITRUS_OPENAI_API_KEY"
+    max_concurrency: int = 8
+    timeout_s: float = 120
+    max_retries: int = 4
+    batch_size: int = 16
+    device: str = "auto"
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1
+    cache_dir: str = ""
+    use_cache: bool = True
+
+    _client: LLMClient | None = PrivateAttr(default=None)
+    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _backend_key(self) -> tuple:
+        common = (self.backend, self.model, self.revision)
+        if self.backend == "openai":
+            return common + (self.base_url, self.api_key_env, self.max_concurrency, self.timeout_s, self.max_retries)
+        if self.backend == "vllm":
+            return common + (self.tensor_parallel_size, self.dtype, str(resolve_cache_dir(self.cache_dir or None)))
+        return common + (self.device, self.dtype, self.batch_size, str(resolve_cache_dir(self.cache_dir or None)))
+
+    def _make_backend(self) -> Backend:
+        cache_dir = self.cache_dir or None
+        if self.backend == "openai":
+            from .openai_backend import OpenAIBackend
+
+            return OpenAIBackend(self.model, self.base_url, self.revision, api_key_env=self.api_key_env,
+                                 max_concurrency=self.max_concurrency, timeout_s=self.timeout_s,
+                                 max_retries=self.max_retries)
+        if self.backend == "vllm":
+            from .vllm_backend import VLLMBackend
+
+            return VLLMBackend(self.model, self.revision, tensor_parallel_size=self.tensor_parallel_size,
+                               dtype=self.dtype, cache_dir=cache_dir)
+        from .transformers_backend import TransformersBackend
+
+        return TransformersBackend(self.model, self.revision, device=self.device, dtype=self.dtype,
+                                   batch_size=self.batch_size, cache_dir=cache_dir)
+
+    def get_backend(self) -> Backend:
+        key = self._backend_key()
+        with _REGISTRY_LOCK:
+            backend = _BACKENDS.get(key)
+            if backend is None:
+                backend = _BACKENDS[key] = self._make_backend()
+            return backend
+
+    def cache_path(self) -> str:
+        return str(resolve_cache_dir(self.cache_dir or None) / CACHE_FILE)
+
+    def _get_cache(self) -> GenerationCache | None:
+        if not self.use_cache:
+            return None
+        path = self.cache_path()
+        with _REGISTRY_LOCK:
+            cache = _CACHES.get(path)
+            if cache is None:
+                cache = _CACHES[path] = GenerationCache(path)
+            return cache
+
+    @property
+    def client(self) -> LLMClient:
+        with self._client_lock:
+            if self._client is None:
+                self._client = LLMClient(self.get_backend(), self._get_cache())
+            return self._client
+
+    # -- public API ---------------------------------------------------------------------------
+    def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[list[Generation]]:
+        """One list of `params.n` Generations per prompt, in prompt order (cached ones flagged)."""
+        return self.client.generate(prompts, params)
+
+    def render(self, prompt: Prompt) -> str:
+        """The rendered prompt text (chat template, or canonical JSON for "openai") used in the cache key."""
+        return self.client.render(prompt)
+
+    @property
+    def model_id(self) -> str:
+        return self.client.model_id
+
+    @property
+    def model_revision(self) -> str:
+        return self.client.model_revision
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """hits, misses, generated_tokens (and prompt_tokens, backend_calls) of this resource instance."""
+        return self.client.stats
