@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator
 from citrus_assets.common.answers import MAX_OPTIONS, letters_for
 from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult, iter_lines, make_seed
 from resources.lake import QuarantineRecord
-from resources.lineage.schema import RECORD_ID
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class _JsonStream:
         if self.peek() == closer:
             return
         while True:
+            self.peek()
             line = self.line()
             if opener == "{":
                 key, ktext = self.value()
@@ -190,8 +191,9 @@ def csv_units(path: Path, header: bool = True, delimiter: str | None = None) -> 
             if isinstance(row, list) and not any(c.strip() for c in row):
                 continue
             if header and names is None:
-                if isinstance(row, csv.Error) or _not_utf8(text):
-                    yield Unit("header", raw, error=f"unreadable CSV header ({row if isinstance(row, csv.Error) else _not_utf8(text)}); file skipped")
+                why = f"malformed CSV: {row}" if isinstance(row, csv.Error) else _not_utf8(text)
+                if why:
+                    yield Unit("header", raw, error=f"unreadable header ({why}); file skipped")
                     return
                 names = [c.strip() for c in row]
                 continue
@@ -222,8 +224,13 @@ def record_units(path: Path, header: bool = True) -> Iterator[Unit]:
     if suffix == ".json" or first_char(path) in ("[", "{"):
         if _looks_like_jsonl(path):
             return jsonl_units(path)
-        return (Unit(u.locator, u.raw, u.value[1] if u.value else None, u.error) for u in json_units(path))
+        return (Unit(u.locator, u.raw, _keyed(*u.value) if u.value else None, u.error) for u in json_units(path))
     return csv_units(path, header=header)
+
+
+def _keyed(key: Any, value: dict) -> dict:
+    """A record of a JSON object of records carries its key as ``_key``."""
+    return {**value, "_key": key} if isinstance(key, str) and "_key" not in value else value
 
 
 def first_char(path: Path) -> str:
@@ -362,8 +369,10 @@ Build = Callable[[Any], "dict | None"]
 def collect(units: Iterable[Unit], build: Build, *, uri: str, seed_set: str, source: str, split: str,
             language: str | None = None) -> LoadResult:
     """``build(value)`` gives ``make_seed`` fields (stem, options, answers, context, meta, maybe split)
-    or None to skip the unit silently (a header row); failures are quarantined, duplicates counted."""
-    out, seen = LoadResult(), set()
+    or None to skip the unit silently (a header row); failures are quarantined. Of identical records
+    (same ``record_id``) one is kept — the one with the smallest source id, so the choice does not
+    depend on the file order — and the others are counted in ``duplicates``."""
+    out, seen = LoadResult(), {}
     for u in units:
         try:
             if u.error:
@@ -384,11 +393,14 @@ def collect(units: Iterable[Unit], build: Build, *, uri: str, seed_set: str, sou
             continue
         if language:
             row["language"] = language
-        if row[RECORD_ID] in seen:
-            out.duplicates += 1
+        at = seen.get(row[RECORD_ID])
+        if at is None:
+            seen[row[RECORD_ID]] = len(out.rows)
+            out.rows.append(row)
             continue
-        seen.add(row[RECORD_ID])
-        out.rows.append(row)
+        out.duplicates += 1
+        if row[PARENT_IDS] < out.rows[at][PARENT_IDS]:  # keep the same copy whatever the file order
+            out.rows[at] = row
     if out.quarantine or out.duplicates:
         log.info("%s: %d rows, %d quarantined, %d duplicates", uri, len(out.rows), len(out.quarantine), out.duplicates)
     return out

@@ -159,20 +159,15 @@ def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: s
 
 
 LOADERS = {"medqa_jsonl": load_medqa_jsonl}
+# Every published format of loaders.py (MedMCQA, PubMedQA, MMLU, MMLU-Pro, MedBullets, CareQA, JMED,
+# CMMLU, CMExam, config-mapped files) registers itself into LOADERS on import; imported here, after
+# everything it takes from this module.
+from citrus_assets.reasoning_data import loaders as _loaders  # noqa: E402
 
 
 def detect_format(path: Path) -> str:
-    """Pick a loader from the file's content (first parseable line)."""
-    if path.suffix.lower() in (".jsonl", ".json"):
-        for _, raw in iter_lines(path):
-            try:
-                obj = json.loads(raw)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if isinstance(obj, dict) and "question" in obj and isinstance(obj.get("options"), dict):
-                return "medqa_jsonl"
-            break
-    raise BadRecord(f"unrecognized seed file format: {path.name}")
+    """Pick a loader from the file's content, then its name (rules in ``loaders_detect``)."""
+    return _loaders.sniff_format(path)
 
 
 def load_seed_file(path: Path, seed_set: str) -> LoadResult:

@@ -6,6 +6,7 @@ most once per process per config, however many resource instances Dagster create
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Literal, Sequence
 
@@ -64,9 +65,13 @@ class LLMResource(dg.ConfigurableResource):
         common = (self.backend, self.model, self.revision)
         if self.backend == "openai":
             return common + (self.base_url, self.api_key_env, self.max_concurrency, self.timeout_s, self.max_retries)
+        # Only the built-in model depends on cache_dir (where it is converted to).
+        models = ""
+        if self.model == BUILTIN_MODEL:
+            models = os.path.realpath(resolve_cache_dir(self.cache_dir or None) / "models")
         if self.backend == "vllm":
-            return common + (self.tensor_parallel_size, self.dtype, str(resolve_cache_dir(self.cache_dir or None)))
-        return common + (self.device, self.dtype, self.batch_size, str(resolve_cache_dir(self.cache_dir or None)))
+            return common + (self.tensor_parallel_size, self.dtype, models)
+        return common + (self.device, self.dtype, self.batch_size, models)
 
     def _make_backend(self) -> Backend:
         cache_dir = self.cache_dir or None
