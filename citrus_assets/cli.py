@@ -32,7 +32,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from resources.lineage.settings import default_paths
 
     lake = Lake(args.lake)
-    _, db = default_paths(args.lake)
+    db = default_paths(args.lake).db_path
     with dg.DagsterInstance.get() as instance:
         result = run_main_job(defs, instance, lake, db)
     print(format_summary(result, lake.url(lake.join()), db))

@@ -181,7 +181,8 @@ def option_keys(options: Any) -> set[str] | None:
 
     Accepted shapes: a mapping ``{"A": "...", ...}`` (pyarrow map or struct column in pandas); a
     sequence of ``(key, value)`` pairs (pyarrow map without ``maps_as_pydicts``); a sequence of
-    ``{"key": ..., "value": ...}`` dicts (pyarrow ``list<struct<key, value>>``); a JSON string of
+    ``{"key": ..., "value": ...}`` or ``{"letter": ..., "text": ...}`` dicts (the seed schema's
+    ``list<struct<letter, text>>``); a JSON string of
     any of these.
     """
     if _is_missing(options):
@@ -200,8 +201,8 @@ def option_keys(options: Any) -> set[str] | None:
         return None
     keys: set[str] = set()
     for item in seq:
-        if isinstance(item, Mapping) and "key" in item:
-            keys.add(str(item["key"]).strip())
+        if isinstance(item, Mapping) and ("key" in item or "letter" in item):
+            keys.add(str(item["key"] if "key" in item else item["letter"]).strip())
         elif (pair := _as_sequence(item)) is not None and len(pair) == 2:
             keys.add(str(pair[0]).strip())
         else:

@@ -9,8 +9,8 @@ The rules for reading order and running headers/footers are in ``pdf_layout``, t
 paragraphs, de-hyphenation, captions, references and the title in ``pdf_text``.
 
 Table detection is the expensive step (pymupdf's layout model, ~0.5-1 s a page on 2 CPU cores),
-so ``tables="auto"`` runs it only on pages with at least two long horizontal ruling lines, or a
-grid of vertical and horizontal rules, or a "Table n" caption line. ``"all"`` runs it on every page,
+so ``tables="auto"`` runs it only on pages with a "Table n" caption line or ruled text that looks
+tabular (``looks_tabular``). ``"all"`` runs it on every page,
 ``"off"`` never. Text inside a found table's box is left out of the body (the table is kept as
 Markdown in ``tables_markdown``).
 
@@ -47,6 +47,7 @@ from .pdf_layout import (
 )
 from .pdf_text import (
     CAPTION_RE,
+    REFERENCES_RE,
     Para,
     Vocabulary,
     body_pages,
@@ -77,6 +78,7 @@ MIN_TEXT_CHARS = 30  # a page with images and fewer characters than this has no 
 TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_WHITESPACE  # ligatures expanded, no images
 EOF_TAIL = 4096
 RULE_MIN_SHARE = 0.2
+TABLE_CELL_SHARE = 0.35
 RULE_CHARS = " .-_·…=*~–—"  # a ruling line spans at least this share of the page width
 
 
@@ -138,30 +140,54 @@ def _is_bold(span: dict) -> bool:
 
 
 def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
-    """Cheap gate for ``find_tables``: long horizontal rules, a rule grid, or a "Table n" caption."""
-    width = page.rect.width
-    horiz = vert = 0
-    for path in page.get_cdrawings():
-        for item in path.get("items", ()):
-            if item[0] == "l":
-                (x0, y0), (x1, y1) = item[1], item[2]
-            elif item[0] == "re":
-                x0, y0, x1, y1 = item[1]
-                if min(abs(x1 - x0), abs(y1 - y0)) > 2:
-                    continue  # a filled box, not a rule
-            else:
-                continue
-            if abs(y1 - y0) < 1.5 and abs(x1 - x0) >= RULE_MIN_SHARE * width:
-                horiz += 1
-            elif abs(x1 - x0) < 1.5 and abs(y1 - y0) >= 20:
-                vert += 1
-    if horiz >= 2 or (horiz and vert >= 2):
+    """Cheap gate for ``find_tables``: a "Table n" caption line, or ruled tabular text.
+
+    A rule is a stroked line segment, or a path drawn as a thin bar, at least 20% of the page's
+    shorter side long; paths with curves (rounded boxes) do not count. Ruled tabular text: at least
+    two horizontal rules, and between the top and bottom rule at least 6 lines, half of them short
+    (< 35% of the rule span): table cells, not an abstract box. On a turned page (landscape
+    table pages) two rules in any direction are enough.
+    """
+    if any(l.text[:3].lower() == "tab" and CAPTION_RE.match(l.text) for l in lines.lines):
         return True
-    return any(CAPTION_RE.match(l.text) and l.text.lstrip()[:3].lower() == "tab" for l in lines.lines)
+    min_len = RULE_MIN_SHARE * min(page.rect.width, page.rect.height)
+    horiz: list[tuple[float, float, float]] = []
+    n_vert = 0
+    for path in page.get_cdrawings():
+        items = path.get("items", ())
+        if any(it[0] in ("c", "qu") for it in items):
+            continue
+        if path.get("type") == "s":
+            segs = [(it[1][0], it[1][1], it[2][0], it[2][1]) if it[0] == "l" else tuple(it[1])
+                    for it in items if it[0] in ("l", "re")]
+        else:
+            segs = [tuple(path["rect"])]
+        for x0, y0, x1, y1 in segs:
+            w, h = abs(x1 - x0), abs(y1 - y0)
+            if h < 2 and w >= min_len:
+                horiz.append((min(x0, x1), (y0 + y1) / 2, max(x0, x1)))
+            elif w < 2 and h >= min_len:
+                n_vert += 1
+    turned = page.rotation != 0 or (lines.frame[0], lines.frame[1]) != (0.0, 0.0)
+    if turned:
+        return len(horiz) + n_vert >= 2
+    if len(horiz) < 2:
+        return False
+    x0, x1 = min(h[0] for h in horiz), max(h[2] for h in horiz)
+    y0, y1 = min(h[1] for h in horiz), max(h[1] for h in horiz)
+    inside = [l for l in lines.lines if x0 - 2 <= l.ocx <= x1 + 2 and y0 <= l.ocy <= y1]
+    short = sum(1 for l in inside if l.x1 - l.x0 < TABLE_CELL_SHARE * (x1 - x0))
+    return len(inside) >= 6 and short >= 0.5 * len(inside)
 
 
-def page_tables(page: pymupdf.Page) -> list[tuple[pymupdf.Rect, str]]:
-    """(box in unrotated page coordinates, Markdown) of each table pymupdf finds on the page."""
+def page_tables(page: pymupdf.Page, markdown: str = "extract") -> list[tuple[pymupdf.Rect, str]]:
+    """(box in unrotated page coordinates, Markdown) of each table pymupdf finds on the page.
+
+    ``markdown="to_markdown"`` renders with ``Table.to_markdown()``; the default ``"extract"`` lays
+    ``Table.extract()`` cells out in the same Markdown grid (same header row and ``<br>`` for line
+    breaks, without bold/italic marks inside cells): ``to_markdown`` re-extracts every cell from the
+    page (~15 ms a cell), which made it cost about as much as the table detection itself.
+    """
     found = page.find_tables()
     if found is None:  # pymupdf returns None when its detector fails on a page
         return []
@@ -170,14 +196,28 @@ def page_tables(page: pymupdf.Page) -> list[tuple[pymupdf.Rect, str]]:
         if t.row_count < 2 or t.col_count < 2:
             continue
         try:
-            md = _clean_markdown(t.to_markdown(clean=False, fill_empty=False))
+            md = t.to_markdown(clean=False, fill_empty=False) if markdown == "to_markdown" else _markdown(t)
         except Exception:  # noqa: BLE001 - a table we cannot render is left in the body text
             continue
         rect = pymupdf.Rect(t.bbox)
         if page.rotation:
             rect = rect * page.derotation_matrix
-        out.append((rect, md))
+        out.append((rect, _clean_markdown(md)))
     return out
+
+
+def _markdown(table) -> str:
+    rows = table.extract()
+    header = table.header
+    names = [(n or f"Col{i + 1}") for i, n in enumerate(header.names)]
+    body = rows if header.external else rows[1:]
+
+    def cell(c: str | None) -> str:
+        return (c or "").replace("|", "\\|").replace("\n", "<br>")
+
+    out = ["|" + "|".join(cell(n) for n in names) + "|", "|" + "|".join("---" for _ in names) + "|"]
+    out.extend("|" + "|".join(cell(c) for c in r) + "|" for r in body)
+    return "\n".join(out)
 
 
 def _clean_markdown(md: str) -> str:
@@ -212,8 +252,14 @@ def _quarantine(uri: str, locator: str, reason: str, data: bytes) -> QuarantineR
     return QuarantineRecord(uri, locator, reason, data[:200].decode("latin-1"))
 
 
-def extract_pdf(path: Path, uri: str | None = None, *, tables: str = "auto") -> tuple[dict | None, QuarantineRecord | None]:
-    """One document row for a PDF, or a quarantine record saying why there is none."""
+def extract_pdf(
+    path: Path, uri: str | None = None, *, tables: str = "auto", table_markdown: str = "extract"
+) -> tuple[dict | None, QuarantineRecord | None]:
+    """One document row for a PDF, or a quarantine record saying why there is none.
+
+    ``uri`` defaults to the file name; ``tables`` is "auto" | "all" | "off" (see the module
+    docstring); ``table_markdown`` is "extract" | "to_markdown" (see ``page_tables``).
+    """
     path = Path(path)
     uri = uri or path.name
     try:
@@ -225,7 +271,7 @@ def extract_pdf(path: Path, uri: str | None = None, *, tables: str = "auto") -> 
     except Rejected as e:
         return None, _quarantine(uri, "file", str(e), data)
     try:
-        return _extract(doc, uri, data, tables), None
+        return _extract(doc, uri, data, tables, table_markdown), None
     except Rejected as e:
         return None, _quarantine(uri, f"pages 1-{doc.page_count}", str(e), data)
     except Exception as e:  # noqa: BLE001 - one bad file must never stop a batch
@@ -235,7 +281,7 @@ def extract_pdf(path: Path, uri: str | None = None, *, tables: str = "auto") -> 
         doc.close()
 
 
-def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str) -> dict:
+def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, table_markdown: str) -> dict:
     pages: list[PageLines] = []
     page_tables_: list[list[tuple[pymupdf.Rect, str]]] = []
     flagged: list[int] = []
@@ -250,13 +296,18 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str) -> 
         if n_chars < MIN_TEXT_CHARS and page.get_image_info():
             flagged.append(i + 1)
         want = tables_mode == "all" or (tables_mode == "auto" and n_chars > 0 and looks_tabular(page, lines))
-        page_tables_.append(page_tables(page) if want else [])
+        page_tables_.append(page_tables(page, table_markdown) if want else [])
         pages.append(lines)
     if len(flagged) == doc.page_count:
         raise Rejected("no_text_layer", f"pages {_ranges(flagged)} are images without text")
 
     running = find_running_lines(pages)
-    body_size, body_font = body_style(pages)
+    refs_at = None
+    for pi, page in enumerate(pages):
+        for li, l in enumerate(page.lines):
+            if REFERENCES_RE.match(l.text):
+                refs_at = (pi, li)
+    body_size, body_font = body_style(pages, refs_at)
     vocab = Vocabulary()
     for p in pages:
         for l in p.lines:
@@ -350,7 +401,11 @@ def _ranges(nums: list[int]) -> str:
 
 # ------------------------------------------------------------------ batches
 def extract_batch(
-    paths: Iterable[Path | str], *, uris: dict[str, str] | None = None, tables: str = "auto"
+    paths: Iterable[Path | str],
+    *,
+    uris: dict[str, str] | None = None,
+    tables: str = "auto",
+    table_markdown: str = "extract",
 ) -> tuple[list[dict], list[QuarantineRecord], dict]:
     """Extract many PDFs; returns (rows, quarantine, funnel stats). Identical documents are kept once
     (the later file's source id is added to ``parent_ids``)."""
@@ -363,7 +418,7 @@ def extract_batch(
     for p in paths:
         files_in += 1
         p = Path(p)
-        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables)
+        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables, table_markdown=table_markdown)
         if bad is not None:
             quarantine.append(bad)
             reasons[bad.reason.split(":", 1)[0]] += 1

@@ -269,14 +269,22 @@ def order_blocks(blocks: list[Block]) -> list[Block]:
     return out + notes
 
 
-def body_style(pages: list[PageLines]) -> tuple[float, str]:
-    """(size, font) carrying the most characters; the size rounded to 0.5 pt."""
+def body_style(pages: list[PageLines], stop: tuple[int, int] | None = None) -> tuple[float, str]:
+    """(size, font) carrying the most characters; the size rounded to 0.5 pt.
+
+    ``stop`` = (page index, line index) of the references heading: the (often long, small-print)
+    reference list would otherwise outvote the body text.
+    """
     sizes: dict[float, int] = defaultdict(int)
     fonts: dict[str, int] = defaultdict(int)
-    for page in pages:
-        for line in page.lines:
+    for pi, page in enumerate(pages):
+        for li, line in enumerate(page.lines):
+            if stop is not None and (pi, li) >= stop:
+                break
             sizes[round(line.size * 2) / 2] += len(line.text)
             fonts[line.font] += len(line.text)
+    if stop is not None and sum(sizes.values()) < 500:
+        return body_style(pages)
     if not sizes:
         return 10.0, ""
     return max(sizes, key=sizes.get), max(fonts, key=fonts.get)

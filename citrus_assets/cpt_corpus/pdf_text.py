@@ -16,7 +16,7 @@ hyphen that follows a letter and the next line starts with a letter:
     ("first-|and second-line" -> "first- and second-line");
   * the hyphen is kept (parts joined without a space: "COVID-19", "anti-TNF", "IL-6") when the next
     part starts with an upper-case letter or a digit, or the part before it is an acronym or
-    holds a digit;
+    holds a digit, or the same vowel meets at the break ("meta-analysis", "co-operate");
   * otherwise the document decides: if the hyphenated form ("dementia-free") occurs inside a line
     elsewhere in the same document more often than the joined form ("dementiafree"), the hyphen is
     kept; if the joined form ("treatment") occurs at least as often, the parts are joined;
@@ -96,6 +96,8 @@ def keep_hyphen(left_part: str, left_token: str, right_part: str, vocab: Vocabul
         return True
     if any(c.isdigit() for c in left_token) or sum(c.isupper() for c in left_token) >= 2:
         return True
+    if left_part[-1:].lower() in "aeiou" and left_part[-1:].lower() == right_part[:1]:
+        return True  # "meta-|analysis", "co-|operate", "anti-|inflammatory": no syllable break there
     n_hyph = vocab.compounds.get(f"{left_part}-{right_part}".lower(), 0)
     n_joined = vocab.words.get((left_part + right_part).lower(), 0)
     if n_hyph or n_joined:
@@ -114,6 +116,8 @@ def join_break(left: str, right: str, vocab: Vocabulary) -> tuple[str, bool]:
     last = left[-1]
     if last == "\u00ad":
         return left[:-1] + right, True
+    if last in "-\u2010" and len(left) >= 2 and left[-2].isdigit():
+        return left + right, False  # "482-|5" (page range), "317-|day"
     if last in "-\u2010" and len(left) >= 2 and left[-2].isalpha():
         lead = _LEAD_WORD.match(right)
         if right[0].isdigit():
@@ -151,20 +155,22 @@ def split_paragraphs(
 
     A heading line is short (<= 80 chars), has letters, is no caption, is followed by a body-style
     line (or is alone in its block) and is bold, or at least 0.9 pt larger than the body, or (<= 60
-    chars, capitalized, not ending in . , ; :) set in another font of about the body size.
+    chars, capitalized, not ending in . , ; :) set in another font of about the body size while the
+    next line is in the body font (so an italic quotation is not a heading).
     """
     paras: list[Para] = []
     joins = 0
 
-    def heading_like(line) -> bool:
+    def heading_like(line, nxt=None) -> bool:
         t = line.text
         if len(t) > 80 or not any(c.isalpha() for c in t) or CAPTION_RE.match(t):
             return False
         if line.bold or line.size >= body_size + 0.9:
             return True
         return (
-            bool(body_font) and line.font != body_font and len(t) <= 60 and t[0].isupper()
-            and not t.endswith((".", ",", ";", ":")) and line.size >= 0.85 * body_size
+            nxt is not None and bool(body_font) and line.font != body_font and nxt.font == body_font
+            and len(t) <= 60 and t[0].isupper() and not t.endswith((".", ",", ";", ":"))
+            and line.size >= 0.85 * body_size
         )
 
     def flush(cur: list, block: Block) -> None:
@@ -187,7 +193,7 @@ def split_paragraphs(
         lines = [l for l in block.lines if l.text]
         for i, line in enumerate(lines):
             nxt = lines[i + 1] if i + 1 < len(lines) else None
-            if REFERENCES_RE.match(line.text) or (heading_like(line) and nxt is not None and not heading_like(nxt)):
+            if REFERENCES_RE.match(line.text) or (heading_like(line, nxt) and nxt is not None and not heading_like(nxt)):
                 flush(cur, block)
                 cur.append(line)
                 flush(cur, block)

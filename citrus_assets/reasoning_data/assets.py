@@ -26,6 +26,10 @@ class JudgeConfig(dg.Config):
     seed: int = 0
 
 
+def value_counts(table: pa.Table, column: str) -> dict:
+    return {d["values"]: d["counts"] for d in pc.value_counts(table[column]).to_pylist()} if table.num_rows else {}
+
+
 def output(table: pa.Table, **metadata) -> dg.Output:
     return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)
 
@@ -49,8 +53,7 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
         source_file=dg.MetadataValue.path(str(path)),
         quarantined=n_bad,
         duplicates_skipped=result.duplicates,
-        languages=dg.MetadataValue.json(dict(zip(*pc.value_counts(table["language"]).flatten().to_pylist()))
-                                        if table.num_rows else {}),
+        languages=dg.MetadataValue.json(value_counts(table, "language")),
     )
 
 

@@ -13,7 +13,7 @@ Design
 * Index tables (ad-hoc SQL welcome): ``materializations``, ``records``, ``edges``, ``generations``,
   ``sources``, ``checkpoint_inputs`` (the Parquet columns plus integer keys), ``ingested_files``,
   ``lineage_meta``. Every id column has a 64-bit key (``rk``/``ck``/``pk``/``sk`` =
-  first 8 bytes of md5(id), big-endian, see :func:`id_key`) with an ART index on it: ``trace`` walks
+  first 8 bytes of md5(id), see :func:`id_key`) with an ART index on it: ``trace`` walks
   parents with index lookups (a few ms per level on 10M edges) and ``impact`` walks children with
   integer semi-joins (one scan of an 8-byte column per level instead of string hashing). Results are
   read back as the string ids; a 64-bit key collision (p~1e-6 at 10M ids) could only add nodes to an
@@ -62,12 +62,13 @@ class UnknownRecord(KeyError):
 
 
 def id_key(record_id: str) -> int:
-    """64-bit key of an id: first 8 bytes of md5, big-endian (same as :data:`KEY_SQL` in DuckDB)."""
-    return int.from_bytes(hashlib.md5(record_id.encode("utf-8")).digest()[:8], "big")
+    """64-bit key of an id: the first 8 bytes of its md5 digest, little-endian (= :func:`KEY_SQL` in DuckDB)."""
+    return int.from_bytes(hashlib.md5(record_id.encode("utf-8")).digest()[:8], "little")
 
 
 def KEY_SQL(col: str) -> str:  # noqa: N802 - reads like a constant template
-    return f"('0x' || left(md5({col}), 16))::UBIGINT"
+    """DuckDB expression of :func:`id_key` (md5 is stable across DuckDB versions, ``hash()`` is not)."""
+    return f"(md5_number({col}) & 18446744073709551615)::UBIGINT"
 
 
 _SQL_BASENAME = "list_last(string_split(rtrim(replace(uri, '\\', '/'), '/'), '/'))"
@@ -583,11 +584,10 @@ class LineageStore:
         # where the affected records live (roots count only outside the target's own scope)
         t_asset = target.get("asset")
         t_part = target.get("partition")
-        apps = con.execute(
-            f"SELECT r.asset, r.partition, r.data_version, r.record_id, s.depth FROM records r "
-            f"JOIN {seen} s ON r.rk = s.k"
-        ).arrow()
-        con.register(f"_apps_{tag}", apps)
+        con.execute(
+            f"CREATE TEMP TABLE _apps_{tag} AS SELECT r.asset, r.partition, r.data_version, r.record_id, s.depth "
+            f"FROM records r JOIN {seen} s ON r.rk = s.k"
+        )
         by_partition = [
             {"asset": a, "partition": p, "n_records": n, "data_versions": sorted(dvs)}
             for a, p, n, dvs in con.execute(
@@ -601,14 +601,13 @@ class LineageStore:
             f"SELECT DISTINCT asset, partition, data_version FROM _apps_{tag}"
         ).fetchall()}
         affected.update(scope)
-        con.unregister(f"_apps_{tag}")
 
         limit = "" if max_records is None else f" LIMIT {int(max_records)}"
         records = [r[0] for r in con.execute(
             f"SELECT id FROM {seen} WHERE depth > 0 ORDER BY id{limit}"
         ).fetchall()]
         checkpoints = self._affected_checkpoints(con, affected)
-        for t in (seen, front, nxt):
+        for t in (seen, front, nxt, f"_apps_{tag}"):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         return {
             "target": target,

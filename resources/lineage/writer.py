@@ -265,7 +265,7 @@ class LineageWriter:
             sel = pc.is_valid(model)
             k = pc.sum(sel.cast(pa.int64())).as_py() or 0
             if k:
-                sub = table.filter(sel)
+                sub = table.select([c for c in S.GEN_COLUMNS if c in table.column_names]).filter(sel)
                 c = consts(k)
                 gen = pa.table(
                     {

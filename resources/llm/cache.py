@@ -72,6 +72,8 @@ class GenerationCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self._open()
+        except sqlite3.OperationalError:  # locked, permissions, ...: never throw a good file away
+            raise
         except sqlite3.DatabaseError as e:  # not a database at all: keep it aside, start over
             aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
             log.warning("LLM cache %s is unreadable (%s); moved to %s and starting empty", self.path, e, aside)
@@ -115,22 +117,27 @@ class GenerationCache:
         bad: list[str] = []
         uniq = list(dict.fromkeys(keys))
         with self._lock:
-            conn = self._connect()
-            for start in range(0, len(uniq), 500):
-                chunk = uniq[start : start + 500]
-                rows = conn.execute(
-                    "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum FROM generations"
-                    f" WHERE key IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-                for row in rows:
-                    gen = self._parse(row)
-                    if gen is None:
-                        bad.append(row[0])
-                    else:
-                        found[row[0]] = gen
-            if bad:
-                conn.executemany("DELETE FROM generations WHERE key = ?", [(k,) for k in bad])
+            try:
+                conn = self._connect()
+                for start in range(0, len(uniq), 500):
+                    chunk = uniq[start : start + 500]
+                    rows = conn.execute(
+                        "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum FROM generations"
+                        f" WHERE key IN ({','.join('?' * len(chunk))})",
+                        chunk,
+                    ).fetchall()
+                    for row in rows:
+                        gen = self._parse(row)
+                        if gen is None:
+                            bad.append(row[0])
+                        else:
+                            found[row[0]] = gen
+                if bad:
+                    conn.executemany("DELETE FROM generations WHERE key = ?", [(k,) for k in bad])
+            except sqlite3.Error as e:  # a cache that cannot be read is empty, never fatal
+                log.warning("LLM cache %s could not be read (%s); treating %d lookups as misses", self.path, e,
+                            len(uniq))
+                found = {}
             self.hits += sum(1 for k in keys if k in found)
             self.misses += sum(1 for k in keys if k not in found)
         return found
@@ -163,14 +170,17 @@ class GenerationCache:
                  model_id, time.time())
             )
         with self._lock:
-            conn = self._connect()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn = self._connect()
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:  # losing cache entries must not lose the generations themselves
+                log.warning("LLM cache %s: could not store %d entries (%s)", self.path, len(rows), e)
 
     def __len__(self) -> int:
         with self._lock:

@@ -23,6 +23,7 @@ CACHE_FILE = "llm_cache.sqlite"
 _BACKENDS: dict[tuple, Backend] = {}
 _CACHES: dict[str, GenerationCache] = {}
 _REGISTRY_LOCK = threading.Lock()
+_CLIENT_LOCK = threading.Lock()
 
 
 def clear_backend_cache() -> None:
@@ -58,7 +59,6 @@ class LLMResource(dg.ConfigurableResource):
     use_cache: bool = True
 
     _client: LLMClient | None = PrivateAttr(default=None)
-    _client_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     # -- plumbing -----------------------------------------------------------------------------
     def _backend_key(self) -> tuple:
@@ -114,7 +114,7 @@ class LLMResource(dg.ConfigurableResource):
 
     @property
     def client(self) -> LLMClient:
-        with self._client_lock:
+        with _CLIENT_LOCK:
             if self._client is None:
                 self._client = LLMClient(self.get_backend(), self._get_cache())
             return self._client

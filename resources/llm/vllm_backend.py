@@ -73,9 +73,11 @@ class VLLMBackend:
         if not requests:
             return []
         vllm = _require_vllm(self.model_id)
+        # Greedy samples are all the same: generate one per prompt and copy it (like the transformers backend).
         per_prompt = [
-            vllm.SamplingParams(n=len(r.sample_indices), temperature=params.temperature, top_p=params.top_p,
-                                max_tokens=params.max_tokens, stop=list(params.stop) or None, seed=params.seed)
+            vllm.SamplingParams(n=1 if params.greedy else len(r.sample_indices), temperature=params.temperature,
+                                top_p=params.top_p, max_tokens=params.max_tokens, stop=list(params.stop) or None,
+                                seed=params.seed)
             for r in requests
         ]
         with self._lock:
@@ -89,6 +91,8 @@ class VLLMBackend:
         for r, out in zip(requests, outputs):
             prompt_tokens = len(out.prompt_token_ids or [])
             completions = sorted(out.outputs, key=lambda o: o.index)
+            if params.greedy:
+                completions = completions[:1] * len(r.sample_indices)
             results.append([
                 Generation(o.text, prompt_tokens, len(o.token_ids), str(o.finish_reason or "stop"), False, idx)
                 for o, idx in zip(completions, r.sample_indices)
