@@ -11,7 +11,6 @@ REASONING_DATA_JOB = "reasoning_data_job"
 reasoning_data_job = dg.define_asset_job(
     REASONING_DATA_JOB,
     selection=dg.AssetSelection.groups("reasoning_data"),
-    partitions_def=seed_sets,
     description="Seeds → closed-form answers for one seed set (with the assets' checks).",
 )
 

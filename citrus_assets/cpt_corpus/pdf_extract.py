@@ -180,13 +180,12 @@ def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
     return len(inside) >= 6 and short >= 0.5 * len(inside)
 
 
-def page_tables(page: pymupdf.Page, markdown: str = "extract") -> list[tuple[pymupdf.Rect, str]]:
+def page_tables(page: pymupdf.Page) -> list[tuple[pymupdf.Rect, str]]:
     """(box in unrotated page coordinates, Markdown) of each table pymupdf finds on the page.
 
-    ``markdown="to_markdown"`` renders with ``Table.to_markdown()``; the default ``"extract"`` lays
-    ``Table.extract()`` cells out in the same Markdown grid (same header row and ``<br>`` for line
-    breaks, without bold/italic marks inside cells): ``to_markdown`` re-extracts every cell from the
-    page (~15 ms a cell), which made it cost about as much as the table detection itself.
+    ``Table.to_markdown()`` re-extracts every cell (~15 ms a cell, about 1 s for a 60-cell table);
+    ``Table.extract()`` is 20x faster but loses spaces and decimal points in these journals
+    ("67 .7", "Privacygiven"), so the Markdown comes from ``to_markdown``.
     """
     found = page.find_tables()
     if found is None:  # pymupdf returns None when its detector fails on a page
@@ -196,7 +195,7 @@ def page_tables(page: pymupdf.Page, markdown: str = "extract") -> list[tuple[pym
         if t.row_count < 2 or t.col_count < 2:
             continue
         try:
-            md = t.to_markdown(clean=False, fill_empty=False) if markdown == "to_markdown" else _markdown(t)
+            md = t.to_markdown(clean=False, fill_empty=False)
         except Exception:  # noqa: BLE001 - a table we cannot render is left in the body text
             continue
         rect = pymupdf.Rect(t.bbox)
@@ -204,20 +203,6 @@ def page_tables(page: pymupdf.Page, markdown: str = "extract") -> list[tuple[pym
             rect = rect * page.derotation_matrix
         out.append((rect, _clean_markdown(md)))
     return out
-
-
-def _markdown(table) -> str:
-    rows = table.extract()
-    header = table.header
-    names = [(n or f"Col{i + 1}") for i, n in enumerate(header.names)]
-    body = rows if header.external else rows[1:]
-
-    def cell(c: str | None) -> str:
-        return (c or "").replace("|", "\\|").replace("\n", "<br>")
-
-    out = ["|" + "|".join(cell(n) for n in names) + "|", "|" + "|".join("---" for _ in names) + "|"]
-    out.extend("|" + "|".join(cell(c) for c in r) + "|" for r in body)
-    return "\n".join(out)
 
 
 def _clean_markdown(md: str) -> str:
@@ -253,12 +238,12 @@ def _quarantine(uri: str, locator: str, reason: str, data: bytes) -> QuarantineR
 
 
 def extract_pdf(
-    path: Path, uri: str | None = None, *, tables: str = "auto", table_markdown: str = "extract"
+    path: Path, uri: str | None = None, *, tables: str = "auto"
 ) -> tuple[dict | None, QuarantineRecord | None]:
     """One document row for a PDF, or a quarantine record saying why there is none.
 
     ``uri`` defaults to the file name; ``tables`` is "auto" | "all" | "off" (see the module
-    docstring); ``table_markdown`` is "extract" | "to_markdown" (see ``page_tables``).
+    docstring).
     """
     path = Path(path)
     uri = uri or path.name
@@ -271,7 +256,7 @@ def extract_pdf(
     except Rejected as e:
         return None, _quarantine(uri, "file", str(e), data)
     try:
-        return _extract(doc, uri, data, tables, table_markdown), None
+        return _extract(doc, uri, data, tables), None
     except Rejected as e:
         return None, _quarantine(uri, f"pages 1-{doc.page_count}", str(e), data)
     except Exception as e:  # noqa: BLE001 - one bad file must never stop a batch
@@ -281,7 +266,7 @@ def extract_pdf(
         doc.close()
 
 
-def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, table_markdown: str) -> dict:
+def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str) -> dict:
     pages: list[PageLines] = []
     page_tables_: list[list[tuple[pymupdf.Rect, str]]] = []
     flagged: list[int] = []
@@ -296,7 +281,7 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
         if n_chars < MIN_TEXT_CHARS and page.get_image_info():
             flagged.append(i + 1)
         want = tables_mode == "all" or (tables_mode == "auto" and n_chars > 0 and looks_tabular(page, lines))
-        page_tables_.append(page_tables(page, table_markdown) if want else [])
+        page_tables_.append(page_tables(page) if want else [])
         pages.append(lines)
     if len(flagged) == doc.page_count:
         raise Rejected("no_text_layer", f"pages {_ranges(flagged)} are images without text")
@@ -405,7 +390,6 @@ def extract_batch(
     *,
     uris: dict[str, str] | None = None,
     tables: str = "auto",
-    table_markdown: str = "extract",
 ) -> tuple[list[dict], list[QuarantineRecord], dict]:
     """Extract many PDFs; returns (rows, quarantine, funnel stats). Identical documents are kept once
     (the later file's source id is added to ``parent_ids``)."""
@@ -418,7 +402,7 @@ def extract_batch(
     for p in paths:
         files_in += 1
         p = Path(p)
-        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables, table_markdown=table_markdown)
+        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables)
         if bad is not None:
             quarantine.append(bad)
             reasons[bad.reason.split(":", 1)[0]] += 1

@@ -1,0 +1,62 @@
+"""Snapshot of the asset graph: a change to assets, groups, deps, partitions or checks shows up in review.
+
+Regenerate after an intended change with ``CITRUS_UPDATE_SNAPSHOT=1 pytest tests/platform/test_definitions.py``.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from citrus_assets.definitions import defs
+
+SNAPSHOT = Path(__file__).with_name("asset_graph.snapshot.json")
+
+
+def graph_summary() -> dict:
+    graph = defs.resolve_asset_graph()
+    out = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        out[key.to_user_string()] = {
+            "group": node.group_name,
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "partitions": type(node.partitions_def).__name__ if node.partitions_def else None,
+            "checks": sorted(c.name for c in node.check_keys),
+            "has_code_version": bool(node.code_version),
+        }
+    return out
+
+
+def test_asset_graph_matches_snapshot():
+    summary = graph_summary()
+    if os.environ.get("CITRUS_UPDATE_SNAPSHOT") == "1" or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    assert summary == json.loads(SNAPSHOT.read_text())
+
+
+def test_every_asset_has_a_code_version_and_a_check():
+    for name, node in graph_summary().items():
+        assert node["has_code_version"], name
+        assert node["checks"], f"{name} has no quality check"
+
+
+def test_definitions_load_and_jobs_resolve():
+    assert defs.resolve_job_def("reasoning_data_job") is not None
+    assert isinstance(defs.resources["io_manager"], dg.ConfigurableIOManager)
+
+
+def test_prompt_edit_changes_code_version(monkeypatch, tmp_path):
+    from citrus_assets.common import prompts
+
+    base = prompts.code_version("judge-v1", "citrus_system", "citrus_mcq_user")
+    (tmp_path / "citrus_system.txt").write_text("edited system prompt")
+    (tmp_path / "citrus_mcq_user.txt").write_text((prompts.PROMPT_DIR / "citrus_mcq_user.txt").read_text())
+    monkeypatch.setattr(prompts, "PROMPT_DIR", tmp_path)
+    prompts.load_prompt.cache_clear()
+    try:
+        assert prompts.code_version("judge-v1", "citrus_system", "citrus_mcq_user") != base
+    finally:
+        monkeypatch.undo()
+        prompts.load_prompt.cache_clear()
