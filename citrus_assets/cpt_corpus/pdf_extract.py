@@ -3,16 +3,25 @@
 ``extract_pdf(path, uri)`` returns ``(row, None)`` or ``(None, QuarantineRecord)`` and never
 raises for a bad file; ``extract_batch(paths)`` returns ``(rows, quarantine, stats)``.
 
-Per page, pymupdf gives the text lines (``page.get_text("dict")``, ligatures expanded) and, on
-pages that look like they hold a table, the tables (``page.find_tables()`` + ``to_markdown()``).
-The rules for reading order and running headers/footers are in ``pdf_layout``, those for
-paragraphs, de-hyphenation, captions, references and the title in ``pdf_text``.
+Modules: ``pdf_page`` (what pymupdf gives per page: text lines from ``page.get_text("dict")``,
+tables from ``page.find_tables()``, as Markdown), ``pdf_layout`` (reading order, running
+headers/footers), ``pdf_text`` (paragraphs, de-hyphenation, captions, references, title, and the
+checker functions re-exported here).
 
-Table detection is the expensive step (pymupdf's layout model, ~0.5-1 s a page on 2 CPU cores),
-so ``tables="auto"`` runs it only on pages with a "Table n" caption line or ruled text that looks
-tabular (``looks_tabular``). ``"all"`` runs it on every page,
-``"off"`` never. Text inside a found table's box is left out of the body (the table is kept as
-Markdown in ``tables_markdown``).
+Table detection is the expensive step, so ``tables="auto"`` runs it only on pages with a
+"Table n" caption line or ruled text that looks tabular (``pdf_page.looks_tabular``); ``"all"``
+runs it on every page, ``"off"`` never. Text inside a found table's box is left out of the body
+(the table is kept as Markdown in ``tables_markdown``).
+
+Row fields beyond the lake contract: ``title``, ``body`` (clean text in reading order, paragraphs
+separated by blank lines, references left out), ``references`` (from the references heading on),
+``references_offset`` (char offset in ``body`` where the references were cut out, -1 if none),
+``tables_markdown``, ``captions`` (also kept in the body), ``pages``/``page_start``/``page_end``,
+``page_offsets`` (char offset in ``body`` where each page's text starts; ``body_pages(row)``),
+``flagged_pages`` (1-based pages with images and < ``MIN_TEXT_CHARS`` characters: no text layer),
+``n_chars`` (= len(body)), ``removed_header_footer_lines``, ``dehyphenated``. The ``record_id`` is
+``record_id("pdfdoc", title, body, references, tables_markdown, captions)``: the same document
+under two file names is one record (``extract_batch`` keeps it once, with both source ids).
 
 Quarantine reasons (the part before ":" is the stable code counted in the batch stats):
 ``unreadable``, ``empty_file``, ``not_pdf``, ``truncated`` (no ``%%EOF`` near the end: MuPDF would
@@ -45,13 +54,12 @@ from .pdf_layout import (
     mark_footnotes,
     order_blocks,
 )
+from .pdf_page import TEXT_FLAGS, looks_tabular, page_lines, page_tables
 from .pdf_text import (
-    CAPTION_RE,
     REFERENCES_RE,
     Para,
     Vocabulary,
     body_pages,
-    clean_line,
     join_paras,
     leftover_hyphenations,
     max_repeated_line_page_share,
@@ -75,141 +83,13 @@ __all__ = [
 
 KIND = "pdfdoc"
 MIN_TEXT_CHARS = 30  # a page with images and fewer characters than this has no text layer
-TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP | pymupdf.TEXT_PRESERVE_WHITESPACE  # ligatures expanded, no images
-EOF_TAIL = 4096
-RULE_MIN_SHARE = 0.2
-TABLE_CELL_SHARE = 0.35
-RULE_CHARS = " .-_·…=*~–—"  # a ruling line spans at least this share of the page width
+EOF_TAIL = 4096  # "%%EOF" must occur in the last this many bytes
 
 
 class Rejected(Exception):
     def __init__(self, code: str, detail: str = ""):
         super().__init__(f"{code}: {detail}" if detail else code)
         self.code = code
-
-
-# ------------------------------------------------------------------ pages
-def read_page(page: pymupdf.Page, number: int) -> PageLines:
-    """Text lines of a page, turned so that its dominant text direction reads left to right."""
-    return page_lines(page.get_text("dict", flags=TEXT_FLAGS), number, page.cropbox.width, page.cropbox.height)
-
-
-def page_lines(d: dict, number: int, w: float, h: float) -> PageLines:
-    """``page.get_text("dict")`` output -> lines in the frame of the dominant direction.
-
-    Lines in other directions (margin stamps, a running header on a landscape page) are dropped.
-    """
-    raw = []
-    by_dir: Counter = Counter()
-    for b in d["blocks"]:
-        for ln in b.get("lines", ()):
-            spans = ln["spans"]
-            if not any(s["text"].strip() for s in spans):
-                continue
-            dxy = (round(ln["dir"][0], 2), round(ln["dir"][1], 2))
-            n = sum(len(s["text"].strip()) for s in spans)
-            by_dir[dxy] += n
-            raw.append((b["number"], ln["bbox"], dxy, spans, n))
-    if not raw:
-        return PageLines(number, (0.0, 0.0, w, h))
-    dom = by_dir.most_common(1)[0][0]
-    mat = None if dom == (1.0, 0.0) else pymupdf.Matrix(dom[0], -dom[1], dom[1], dom[0], 0, 0)
-    frame = pymupdf.Rect(0, 0, w, h) if mat is None else pymupdf.Rect(0, 0, w, h) * mat
-    lines = []
-    for bno, bbox, dxy, spans, n in raw:
-        if dxy != dom:
-            continue
-        r = pymupdf.Rect(bbox)
-        fr = r if mat is None else r * mat
-        text = clean_line("".join(s["text"] for s in spans))
-        if not text or (len(text) >= 5 and not text.strip(RULE_CHARS)):
-            continue  # empty, or a rule typeset as a row of dots/dashes
-        inked = [s for s in spans if s["text"].strip()]
-        main = max(inked, key=lambda s: len(s["text"]))
-        bold_chars = sum(len(s["text"]) for s in inked if _is_bold(s))
-        lines.append(
-            Line(fr.x0, fr.y0, fr.x1, fr.y1, text, main["size"], bold_chars >= 0.9 * n, _is_bold(inked[0]),
-                 main["font"], bno, (r.x0 + r.x1) / 2, (r.y0 + r.y1) / 2)
-        )
-    return PageLines(number, (frame.x0, frame.y0, frame.x1, frame.y1), lines)
-
-
-def _is_bold(span: dict) -> bool:
-    font = span.get("font", "")
-    return bool(span.get("flags", 0) & 16) or any(k in font for k in ("Bold", "Black", "Heavy", ".B", "Semibold"))
-
-
-def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
-    """Cheap gate for ``find_tables``: a "Table n" caption line, or ruled tabular text.
-
-    A rule is a stroked line segment, or a path drawn as a thin bar, at least 20% of the page's
-    shorter side long; paths with curves (rounded boxes) do not count. Ruled tabular text: at least
-    two horizontal rules, and between the top and bottom rule at least 6 lines, half of them short
-    (< 35% of the rule span): table cells, not an abstract box. On a turned page (landscape
-    table pages) two rules in any direction are enough.
-    """
-    if any(l.text[:3].lower() == "tab" and CAPTION_RE.match(l.text) for l in lines.lines):
-        return True
-    min_len = RULE_MIN_SHARE * min(page.rect.width, page.rect.height)
-    horiz: list[tuple[float, float, float]] = []
-    n_vert = 0
-    for path in page.get_cdrawings():
-        items = path.get("items", ())
-        if any(it[0] in ("c", "qu") for it in items):
-            continue
-        if path.get("type") == "s":
-            segs = [(it[1][0], it[1][1], it[2][0], it[2][1]) if it[0] == "l" else tuple(it[1])
-                    for it in items if it[0] in ("l", "re")]
-        else:
-            segs = [tuple(path["rect"])]
-        for x0, y0, x1, y1 in segs:
-            w, h = abs(x1 - x0), abs(y1 - y0)
-            if h < 2 and w >= min_len:
-                horiz.append((min(x0, x1), (y0 + y1) / 2, max(x0, x1)))
-            elif w < 2 and h >= min_len:
-                n_vert += 1
-    turned = page.rotation != 0 or (lines.frame[0], lines.frame[1]) != (0.0, 0.0)
-    if turned:
-        return len(horiz) + n_vert >= 2
-    if len(horiz) < 2:
-        return False
-    x0, x1 = min(h[0] for h in horiz), max(h[2] for h in horiz)
-    y0, y1 = min(h[1] for h in horiz), max(h[1] for h in horiz)
-    inside = [l for l in lines.lines if x0 - 2 <= l.ocx <= x1 + 2 and y0 <= l.ocy <= y1]
-    short = sum(1 for l in inside if l.x1 - l.x0 < TABLE_CELL_SHARE * (x1 - x0))
-    return len(inside) >= 6 and short >= 0.5 * len(inside)
-
-
-def page_tables(page: pymupdf.Page) -> list[tuple[pymupdf.Rect, str]]:
-    """(box in unrotated page coordinates, Markdown) of each table pymupdf finds on the page.
-
-    ``Table.to_markdown()`` re-extracts every cell (~15 ms a cell, about 1 s for a 60-cell table);
-    ``Table.extract()`` is 20x faster but loses spaces and decimal points in these journals
-    ("67 .7", "Privacygiven"), so the Markdown comes from ``to_markdown``.
-    """
-    found = page.find_tables()
-    if found is None:  # pymupdf returns None when its detector fails on a page
-        return []
-    out = []
-    for t in found.tables:
-        if t.row_count < 2 or t.col_count < 2:
-            continue
-        try:
-            md = t.to_markdown(clean=False, fill_empty=False)
-        except Exception:  # noqa: BLE001 - a table we cannot render is left in the body text
-            continue
-        rect = pymupdf.Rect(t.bbox)
-        if page.rotation:
-            rect = rect * page.derotation_matrix
-        out.append((rect, _clean_markdown(md)))
-    return out
-
-
-def _clean_markdown(md: str) -> str:
-    """Drop rows that hold only dot leaders/rules or nothing (typeset rules drawn as text)."""
-    rows = md.strip().splitlines()
-    keep = rows[:2] + [r for r in rows[2:] if r.strip("|").replace("|", "").strip(" .-_·…") != ""]
-    return "\n".join(keep)
 
 
 # ------------------------------------------------------------------ files
@@ -238,12 +118,12 @@ def _quarantine(uri: str, locator: str, reason: str, data: bytes) -> QuarantineR
 
 
 def extract_pdf(
-    path: Path, uri: str | None = None, *, tables: str = "auto"
+    path: Path, uri: str | None = None, *, tables: str = "auto", table_markdown: str = "words"
 ) -> tuple[dict | None, QuarantineRecord | None]:
     """One document row for a PDF, or a quarantine record saying why there is none.
 
     ``uri`` defaults to the file name; ``tables`` is "auto" | "all" | "off" (see the module
-    docstring).
+    docstring); ``table_markdown`` is "words" | "to_markdown" (see ``pdf_page.page_tables``).
     """
     path = Path(path)
     uri = uri or path.name
@@ -256,7 +136,7 @@ def extract_pdf(
     except Rejected as e:
         return None, _quarantine(uri, "file", str(e), data)
     try:
-        return _extract(doc, uri, data, tables), None
+        return _extract(doc, uri, data, tables, table_markdown), None
     except Rejected as e:
         return None, _quarantine(uri, f"pages 1-{doc.page_count}", str(e), data)
     except Exception as e:  # noqa: BLE001 - one bad file must never stop a batch
@@ -266,7 +146,7 @@ def extract_pdf(
         doc.close()
 
 
-def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str) -> dict:
+def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, table_markdown: str) -> dict:
     pages: list[PageLines] = []
     page_tables_: list[list[tuple[pymupdf.Rect, str]]] = []
     flagged: list[int] = []
@@ -281,7 +161,7 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str) -> 
         if n_chars < MIN_TEXT_CHARS and page.get_image_info():
             flagged.append(i + 1)
         want = tables_mode == "all" or (tables_mode == "auto" and n_chars > 0 and looks_tabular(page, lines))
-        page_tables_.append(page_tables(page) if want else [])
+        page_tables_.append(page_tables(page, table_markdown) if want else [])
         pages.append(lines)
     if len(flagged) == doc.page_count:
         raise Rejected("no_text_layer", f"pages {_ranges(flagged)} are images without text")
@@ -390,6 +270,7 @@ def extract_batch(
     *,
     uris: dict[str, str] | None = None,
     tables: str = "auto",
+    table_markdown: str = "words",
 ) -> tuple[list[dict], list[QuarantineRecord], dict]:
     """Extract many PDFs; returns (rows, quarantine, funnel stats). Identical documents are kept once
     (the later file's source id is added to ``parent_ids``)."""
@@ -402,7 +283,7 @@ def extract_batch(
     for p in paths:
         files_in += 1
         p = Path(p)
-        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables)
+        row, bad = extract_pdf(p, (uris or {}).get(str(p)), tables=tables, table_markdown=table_markdown)
         if bad is not None:
             quarantine.append(bad)
             reasons[bad.reason.split(":", 1)[0]] += 1

@@ -22,7 +22,8 @@ hyphen that follows a letter and the next line starts with a letter:
     kept; if the joined form ("treatment") occurs at least as often, the parts are joined;
   * with no evidence either way the hyphen is kept after a prefix that English always hyphenates
     (self-, well-, ill-, all-, ex-, cross-, half-, quasi-) and before a compound-forming word
-    (-based, -related, -free, -up, -specific, ...) after a part of at least 4 letters;
+    (-based, -related, -free, -up, -specific, ...) after a part of at least 4 letters or one that
+    is a word of the document ("age-related" kept, "cor-related" joined);
   * else the parts are joined ("treat-|ment" -> "treatment"): in typeset text a line-end hyphen is
     far more often a syllable break than a real one.
 Only joins that remove the hyphen are counted in ``dehyphenated``. A dash (– —) at a line end is
@@ -104,7 +105,7 @@ def keep_hyphen(left_part: str, left_token: str, right_part: str, vocab: Vocabul
         return n_hyph > n_joined
     if left_part.lower() in KEEP_PREFIXES:
         return True
-    return right_part.lower() in KEEP_SUFFIXES and len(left_part) >= 4
+    return right_part.lower() in KEEP_SUFFIXES and (len(left_part) >= 4 or vocab.words.get(left_part.lower(), 0) > 0)
 
 
 def join_break(left: str, right: str, vocab: Vocabulary) -> tuple[str, bool]:
@@ -277,21 +278,27 @@ def plausible_metadata_title(title: str | None) -> str | None:
 
 
 def title_from_blocks(blocks: list[Block], vocab: Vocabulary) -> str:
-    """The largest-font lines of the first page with text (consecutive, at most 6)."""
+    """The largest-font text of the first page with text: of the runs of consecutive largest-size
+    lines in one font (at most 6 lines), the one with the most characters ("Research Article" in
+    italics above the title is skipped)."""
     lines = [l for b in blocks for l in b.lines if sum(c.isalpha() for c in l.text) >= 4]
     if not lines:
         return ""
     top = max(l.size for l in lines)
-    picked: list = []
+    runs: list[list] = []
+    prev = None
     for l in lines:
-        if abs(l.size - top) <= 0.5:
-            picked.append(l)
-        elif picked:
-            break
-        if len(picked) == 6:
-            break
+        if abs(l.size - top) > 0.5:
+            prev = None
+            continue
+        if prev is not None and l.font == prev.font and len(runs[-1]) < 6:
+            runs[-1].append(l)
+        else:
+            runs.append([l])
+        prev = l
+    best = max(runs, key=lambda r: sum(len(l.text) for l in r))
     text = ""
-    for l in picked:
+    for l in best:
         text, _ = join_break(text, l.text, vocab)
     return text
 

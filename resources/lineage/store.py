@@ -32,11 +32,14 @@ Design
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
+import threading
 import time
 import uuid
+import weakref
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
@@ -92,11 +95,11 @@ _DDL = [
     " checkpoint_data_version VARCHAR, input_asset VARCHAR, input_partition VARCHAR, input_data_version VARCHAR)",
 ]
 
-# (index name, table, column)
+# (index name, table, column). No index on edges.pk: impact walks children with semi-joins (a scan of
+# one 8-byte column per level), and ART indexes are large and rewritten at every checkpoint.
 _INDEXES = [
     ("records_rk", S.T_RECORDS, "rk"),
-    ("edges_ck", S.T_EDGES, "ck"),
-    ("edges_pk", S.T_EDGES, "pk"),
+    ("edges_ck", S.T_EDGES, "ck"),  # trace: parents of a record
     ("generations_rk", S.T_GENERATIONS, "rk"),
     ("sources_sk", S.T_SOURCES, "sk"),
 ]
@@ -122,6 +125,16 @@ _FILES_PER_BATCH = 256
 _LITERAL_KEYS_MAX = 256  # up to this many keys: literal IN list (ART index scan); else a semi-join
 
 
+_KEPT: "weakref.WeakSet[LineageStore]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_kept() -> None:
+    """Close kept read-only connections before the interpreter tears DuckDB down."""
+    for store in list(_KEPT):
+        store.close()
+
+
 def _uri_basename(uri: str) -> str:
     return uri.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 
@@ -129,7 +142,27 @@ def _uri_basename(uri: str) -> str:
 class LineageStore:
     """DuckDB lineage index at ``db_path`` over the lineage files under ``root``."""
 
-    def __init__(self, root: str, db_path: str, *, lock_timeout: float = 600.0, **storage_options: Any):
+    def __init__(
+        self,
+        root: str,
+        db_path: str,
+        *,
+        lock_timeout: float = 600.0,
+        keep_open: float = 1.0,
+        **storage_options: Any,
+    ):
+        """``keep_open``: seconds an idle read-only connection is kept for the next query (0: close after
+        every call). Opening the file and warming its indexes costs more than a ``trace`` itself; a kept
+        connection is dropped at once when another process asks for the sync lock, and after
+        ``keep_open`` idle seconds, so it delays another process's sync by at most that long."""
+        self.keep_open = keep_open
+        self._mutex = threading.RLock()
+        self._cached: duckdb.DuckDBPyConnection | None = None
+        self._cached_pid = 0
+        self._last_used = 0.0
+        self._timer: threading.Timer | None = None
+        self._known: set[str] | None = None  # ingested commit paths, valid while _cached is open
+        self._dir_cache: dict[str, tuple[int, list[str]]] = {}
         self.root = root.rstrip("/") or "/"
         self._local = is_local(self.root)
         if self._local:
@@ -172,17 +205,100 @@ class LineageStore:
 
     @contextmanager
     def _reader(self, sync: bool) -> Iterator[duckdb.DuckDBPyConnection]:
-        if not os.path.exists(self.db_path):
-            self.sync()
-        con = self.connect(read_only=True)
-        try:
-            if sync and self._has_new_commits(con):
-                con.close()
-                self.sync(wait=False)  # lock busy -> another process is ingesting; connect() waits for it
+        """A read-only connection, synced first when the lineage root has new commits."""
+        with self._mutex:
+            con = self._take_cached()
+            if con is None:
+                if not os.path.exists(self.db_path):
+                    self.sync()
                 con = self.connect(read_only=True)
-            yield con
-        finally:
+            try:
+                if sync and self._has_new_commits(con):
+                    self._discard(con)
+                    con = None
+                    self.sync(wait=False)  # lock busy -> another process is ingesting; connect() waits for it
+                    con = self.connect(read_only=True)
+                yield con
+            except BaseException:
+                if con is not None:
+                    self._discard(con)
+                raise
+            else:
+                self._keep(con)
+
+    def _take_cached(self) -> duckdb.DuckDBPyConnection | None:
+        con, self._cached = self._cached, None
+        if con is None:
+            return None
+        if self._cached_pid != os.getpid():  # inherited through fork: not ours to use or close
+            self._known = None
+            return None
+        if self._sync_requested():
+            self._discard(con)
+            return None
+        return con
+
+    def _sync_requested(self) -> bool:
+        """True when another process holds the sync lock (it waits for our read-only connection to go)."""
+        lock = FileLock(self.lock_path)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        except OSError:
+            return False
+        lock.release()
+        return False
+
+    def _keep(self, con: duckdb.DuckDBPyConnection) -> None:
+        if self.keep_open <= 0:
+            self._discard(con)
+            return
+        self._cached, self._cached_pid, self._last_used = con, os.getpid(), time.monotonic()
+        _KEPT.add(self)
+        if self._timer is None:
+            self._schedule(self.keep_open)
+
+    def _schedule(self, delay: float) -> None:
+        self._timer = threading.Timer(delay, self._on_idle)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _on_idle(self) -> None:
+        with self._mutex:
+            self._timer = None
+            if self._cached is None:
+                return
+            idle = time.monotonic() - self._last_used
+            if idle >= self.keep_open:
+                con, self._cached = self._cached, None
+                if self._cached_pid == os.getpid():
+                    self._discard(con)
+            else:
+                self._schedule(self.keep_open - idle)
+
+    def _discard(self, con: duckdb.DuckDBPyConnection) -> None:
+        self._known = None
+        try:
             con.close()
+        except Exception:
+            pass
+
+    def close(self) -> None:
+        """Close the kept read-only connection (if any)."""
+        with self._mutex:
+            con, self._cached = self._cached, None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if con is not None and self._cached_pid == os.getpid():
+                self._discard(con)
+
+    def __enter__(self) -> "LineageStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     # ================================================================ listing
     def _list_commits(self) -> dict[str, list[str]]:
@@ -194,21 +310,18 @@ class LineageStore:
         if self._local:
             base = os.path.join(self.root, table)
             try:
-                assets = os.scandir(base)
+                assets = list(os.scandir(base))
             except FileNotFoundError:
                 return out
-            with assets:
-                for a in assets:
-                    if not a.is_dir() or a.name.startswith("."):
-                        continue
-                    with os.scandir(a.path) as parts:
-                        for p in parts:
-                            if not p.is_dir() or p.name.startswith("."):
-                                continue
-                            with os.scandir(p.path) as files:
-                                for f in files:
-                                    if f.name.endswith(".parquet") and not f.name.startswith("."):
-                                        out.append(f"{a.name}/{p.name}/{f.name}")
+            now = time.time_ns()
+            for a in assets:
+                if a.name.startswith(".") or not a.is_dir():
+                    continue
+                with os.scandir(a.path) as parts:
+                    for p in parts:
+                        if p.name.startswith(".") or not p.is_dir():
+                            continue
+                        out.extend(f"{a.name}/{p.name}/{f}" for f in self._list_dir(p.path, now))
             return out
         base = f"{self._fs_root.rstrip('/')}/{table}"
         try:
@@ -221,6 +334,23 @@ class LineageStore:
             if len(parts) == 3 and parts[2].endswith(".parquet") and not any(x.startswith(".") for x in parts):
                 out.append(rel)
         return out
+
+    def _list_dir(self, path: str, now_ns: int) -> list[str]:
+        """``*.parquet`` names in a partition folder, cached by the folder's mtime.
+
+        A folder changed within the last 2 s is re-read every time (coarse file-system timestamps could
+        hide a file renamed into it right after our read), so the cache never misses a commit.
+        """
+        try:
+            mtime = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            return []
+        hit = self._dir_cache.get(path)
+        if hit is not None and hit[0] == mtime and now_ns - mtime > 2_000_000_000:
+            return hit[1]
+        names = [f for f in os.listdir(path) if f.endswith(".parquet") and not f.startswith(".")]
+        self._dir_cache[path] = (mtime, names)
+        return names
 
     def _file(self, table: str, rel: str) -> str:
         """Path of a lineage file for pyarrow / the fs."""
@@ -236,10 +366,13 @@ class LineageStore:
         return [r for r in rels if r in have]
 
     def _has_new_commits(self, con: duckdb.DuckDBPyConnection) -> bool:
-        try:
-            known = {r[0] for r in con.execute("SELECT path FROM ingested_files").fetchall()}
-        except duckdb.CatalogException:
-            return True
+        known = self._known
+        if known is None:  # the file cannot change while we hold a read-only connection: cache per connection
+            try:
+                known = {r[0] for r in con.execute("SELECT path FROM ingested_files").fetchall()}
+            except duckdb.CatalogException:
+                return True
+            self._known = known
         for table, rels in self._list_commits().items():
             if any(f"{table}/{r}" not in known for r in rels):
                 return True
@@ -253,6 +386,14 @@ class LineageStore:
         process holds the lock. Idempotent; a missing lineage root just yields an empty index.
         """
         os.makedirs(os.path.dirname(self.db_path) or ".", exist_ok=True)
+        with self._mutex:
+            return self._sync(wait)
+
+    def _sync(self, wait: bool) -> int:
+        con, self._cached = self._cached, None  # our own read-only connection would block the write
+        if con is not None and self._cached_pid == os.getpid():
+            self._discard(con)
+        self._known = None
         lock = FileLock(self.lock_path)
         try:
             lock.acquire(timeout=self.lock_timeout if wait else 0)
@@ -505,7 +646,7 @@ class LineageStore:
                 if partition is not None:
                     cond = "WHERE uri = ? OR uri_name = ?"
                     params = [partition, _uri_basename(partition)]
-                roots_sql = f"SELECT DISTINCT sk AS k, source_id AS id FROM sources {cond}"
+                roots_sql = f"SELECT DISTINCT sk AS k FROM sources {cond}"
                 if not con.execute(f"SELECT count(*) FROM ({roots_sql})", params).fetchone()[0]:
                     raise UnknownRecord(f"no committed lineage reads source file {partition!r}")
             else:
@@ -516,7 +657,7 @@ class LineageStore:
                 scope = [tuple(r) for r in con.execute(
                     f"SELECT DISTINCT asset, partition, data_version FROM materializations WHERE {cond}", params
                 ).fetchall()]
-                roots_sql = f"SELECT DISTINCT rk AS k, record_id AS id FROM records WHERE {cond}"
+                roots_sql = f"SELECT DISTINCT rk AS k FROM records WHERE {cond}"
             return self._impact(con, target, roots_sql, params, scope, max_records)
 
     def impact_record(self, record_id: str, *, max_records: int | None = 1000, sync: bool = True) -> dict[str, Any]:
@@ -531,8 +672,8 @@ class LineageStore:
             ).fetchone()[0]
             if not known:
                 raise UnknownRecord(f"no committed lineage for record {record_id!r}")
-            roots_sql = f"SELECT {k}::UBIGINT AS k, ?::VARCHAR AS id"
-            return self._impact(con, {"record_id": record_id}, roots_sql, [record_id], [], max_records)
+            roots_sql = f"SELECT {k}::UBIGINT AS k"
+            return self._impact(con, {"record_id": record_id}, roots_sql, [], [], max_records)
 
     def _resolve_partition(self, con: duckdb.DuckDBPyConnection, asset: str, partition: str | None) -> str | None:
         if partition is None:
@@ -561,53 +702,50 @@ class LineageStore:
         max_records: int | None,
     ) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:8]
-        seen, front, nxt = f"_seen_{tag}", f"_front_{tag}", f"_next_{tag}"
-        con.execute(f"CREATE TEMP TABLE {seen} AS SELECT k, id, 0 AS depth FROM ({roots_sql})", params)
+        seen, front, nxt, apps = (f"_{x}_{tag}" for x in ("seen", "front", "next", "apps"))
+        con.execute(f"CREATE TEMP TABLE {seen} AS SELECT DISTINCT k, 0 AS depth FROM ({roots_sql})", params)
         con.execute(f"CREATE TEMP TABLE {front} AS SELECT k FROM {seen}")
         n_roots = con.execute(f"SELECT count(*) FROM {seen}").fetchone()[0]
         depth = 0
-        while True:
+        while True:  # breadth-first over integer keys only: the scans never touch the id strings
             depth += 1
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {nxt} AS SELECT DISTINCT e.ck AS k, e.child_id AS id FROM edges e "
+                f"CREATE OR REPLACE TEMP TABLE {nxt} AS SELECT DISTINCT e.ck AS k FROM edges e "
                 f"WHERE e.pk IN (SELECT k FROM {front}) AND e.ck NOT IN (SELECT k FROM {seen})"
             )
-            n = con.execute(f"SELECT count(*) FROM {nxt}").fetchone()[0]
-            if not n:
+            if not con.execute(f"SELECT count(*) FROM {nxt}").fetchone()[0]:
                 break
-            con.execute(f"INSERT INTO {seen} SELECT k, id, {depth} FROM {nxt}")
+            con.execute(f"INSERT INTO {seen} SELECT k, {depth} FROM {nxt}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE {front} AS SELECT k FROM {nxt}")
-        n_desc, max_depth = con.execute(
-            f"SELECT count(*), coalesce(max(depth), 0) FROM {seen} WHERE depth > 0"
-        ).fetchone()
 
-        # where the affected records live (roots count only outside the target's own scope)
-        t_asset = target.get("asset")
-        t_part = target.get("partition")
+        # every committed appearance of the affected records (roots too: a pass-through record lives on in
+        # other assets); roots count only outside the target's own scope
         con.execute(
-            f"CREATE TEMP TABLE _apps_{tag} AS SELECT r.asset, r.partition, r.data_version, r.record_id, s.depth "
+            f"CREATE TEMP TABLE {apps} AS SELECT r.asset, r.partition, r.data_version, r.record_id, s.depth "
             f"FROM records r JOIN {seen} s ON r.rk = s.k"
         )
+        t_asset = target.get("asset")
+        t_part = target.get("partition")
+        n_desc, max_depth = con.execute(
+            f"SELECT count(DISTINCT record_id), coalesce(max(depth), 0) FROM {apps} WHERE depth > 0"
+        ).fetchone()
         by_partition = [
             {"asset": a, "partition": p, "n_records": n, "data_versions": sorted(dvs)}
             for a, p, n, dvs in con.execute(
-                f"SELECT asset, partition, count(DISTINCT record_id), list(DISTINCT data_version) FROM _apps_{tag} "
+                f"SELECT asset, partition, count(DISTINCT record_id), list(DISTINCT data_version) FROM {apps} "
                 "WHERE depth > 0 OR NOT (asset IS NOT DISTINCT FROM ? AND (? IS NULL OR partition = ?)) "
                 "GROUP BY asset, partition ORDER BY asset, partition",
                 [t_asset, t_part, t_part],
             ).fetchall()
         ]
-        affected = {tuple(r) for r in con.execute(
-            f"SELECT DISTINCT asset, partition, data_version FROM _apps_{tag}"
-        ).fetchall()}
+        affected = {tuple(r) for r in con.execute(f"SELECT DISTINCT asset, partition, data_version FROM {apps}").fetchall()}
         affected.update(scope)
-
         limit = "" if max_records is None else f" LIMIT {int(max_records)}"
         records = [r[0] for r in con.execute(
-            f"SELECT id FROM {seen} WHERE depth > 0 ORDER BY id{limit}"
+            f"SELECT DISTINCT record_id FROM {apps} WHERE depth > 0 ORDER BY 1{limit}"
         ).fetchall()]
         checkpoints = self._affected_checkpoints(con, affected)
-        for t in (seen, front, nxt, f"_apps_{tag}"):
+        for t in (seen, front, nxt, apps):
             con.execute(f"DROP TABLE IF EXISTS {t}")
         return {
             "target": target,
