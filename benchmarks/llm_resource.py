@@ -1,16 +1,18 @@
 """Benchmark: generated tokens/s through `LLMResource.generate` vs transformers `model.generate` directly.
 
 Built-in model (SmolLM2-135M-Instruct) on CPU, the same 16 prompts, the same max_tokens, greedy, the
-same batches (prompt order, `--batch-size`). The resource runs with a fresh, empty request cache each
-repetition (so it really generates, and pays its cache writes); the direct path renders with the same
-chat template, left-pads and calls `model.generate`. Repetitions alternate between the two paths and
-the best (minimum) time of each path is the headline (the machine may be shared: the minimum is the
-least-disturbed run), the median is shown too, and so is the process CPU time of each path (which
-other load on a shared machine hardly changes). Then the cached re-run (same prompts, everything already in the cache) is
-timed twice: with the resource still warm, and after a simulated restart (backends forgotten: the
-tokenizer is reloaded, the model is not).
+same batches (prompt order, `--batch-size`). The direct path renders with the same chat template,
+left-pads and calls `model.generate`; the resource path calls `LLMResource.generate` on the same batch
+with a fresh, empty request cache (so it really generates and pays its cache lookups and writes).
 
-    .venv/bin/python benchmarks/llm_resource.py [--max-tokens 64] [--batch-size 8] [--reps 3]
+The machine may be shared, so trials are short and interleaved: every repetition runs each batch once
+through each path, alternating which path goes first. Per path, the headline time is the sum over
+batches of the best (minimum) time of that batch, i.e. the least-disturbed measurement; sums of the
+per-batch medians are shown too. Then the cached re-run (same 16 prompts, all in the cache) is timed
+with the resource still warm and after a simulated restart (backends forgotten: the tokenizer is
+reloaded, the model is not).
+
+    .venv/bin/python benchmarks/llm_resource.py [--max-tokens 64] [--batch-size 8] [--reps 5]
 
 Writes a Markdown table to benchmarks/results/llm_resource.md and prints it.
 """
@@ -66,40 +68,46 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def direct_run(model, tok, prompts, max_tokens: int, batch_size: int) -> tuple[float, float, int, list[str]]:
-    """Plain transformers: chat template, left padding, model.generate; tokens counted up to EOS inclusive."""
+def direct_run(model, tok, prompts, max_tokens: int) -> tuple[float, int, list[str]]:
+    """Plain transformers on one batch: chat template, left padding, model.generate.
+    Tokens are counted like the resource does: up to and including the first EOS."""
     eos = model.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos]) | {tok.eos_token_id}
+    t0 = time.perf_counter()
     texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
              for p in prompts]
-    t0, c0 = time.perf_counter(), time.process_time()
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    with torch.inference_mode():
+        seqs = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
     tokens, outs = 0, []
-    for start in range(0, len(texts), batch_size):
-        enc = tok(texts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
-        with torch.inference_mode():
-            seqs = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        for seq in seqs[:, enc["input_ids"].shape[1]:].tolist():
-            end = next((k for k, t in enumerate(seq) if t in eos), None)
-            tokens += len(seq) if end is None else end + 1
-            outs.append(tok.decode(seq if end is None else seq[:end], skip_special_tokens=True))
-    return time.perf_counter() - t0, time.process_time() - c0, tokens, outs
+    for seq in seqs[:, enc["input_ids"].shape[1]:].tolist():
+        end = next((k for k, t in enumerate(seq) if t in eos), None)
+        tokens += len(seq) if end is None else end + 1
+        outs.append(tok.decode(seq if end is None else seq[:end], skip_special_tokens=True))
+    return time.perf_counter() - t0, tokens, outs
 
 
-def fresh_cache_dir(tmp_root: Path, rep: int) -> str:
-    """An empty request cache whose models/ points at the already converted built-in model."""
-    d = tmp_root / f"cache-{rep}"
-    d.mkdir()
-    (d / "models").symlink_to(cache_dir() / "models", target_is_directory=True)
-    return str(d)
+class FreshCaches:
+    """Empty request caches whose models/ points at the already converted built-in model."""
+
+    def __init__(self, root: Path) -> None:
+        self.root, self.count = root, 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        d = self.root / f"cache-{self.count}"
+        d.mkdir()
+        (d / "models").symlink_to(cache_dir() / "models", target_is_directory=True)
+        return str(d)
 
 
-def resource_run(cache: str, prompts, params, batch_size: int) -> tuple[float, float, int, list[str], LLMResource]:
+def resource_run(cache: str, prompts, params, batch_size: int) -> tuple[float, int, list[str], LLMResource]:
     r = LLMResource(model=BUILTIN_MODEL, batch_size=batch_size, device="cpu", cache_dir=cache)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0 = time.perf_counter()
     out = r.generate(prompts, params)
-    dt, dc = time.perf_counter() - t0, time.process_time() - c0
+    dt = time.perf_counter() - t0
     assert r.stats["misses"] == len(prompts) and r.stats["hits"] == 0
-    return dt, dc, sum(row[0].completion_tokens for row in out), [row[0].text for row in out], r
+    return dt, sum(row[0].completion_tokens for row in out), [row[0].text for row in out], r
 
 
 def main() -> None:
@@ -110,6 +118,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "llm_resource.md"))
     args = ap.parse_args()
     params = SamplingParams(max_tokens=args.max_tokens, temperature=0.0)
+    batches = [PROMPTS[i : i + args.batch_size] for i in range(0, len(PROMPTS), args.batch_size)]
 
     t0 = time.perf_counter()
     path = builtin_model_path()  # converts once (~40 s) if needed; not part of the measurement
@@ -117,79 +126,89 @@ def main() -> None:
     tok = AutoTokenizer.from_pretrained(path)
     tok.padding_side = "left"
     model = AutoModelForCausalLM.from_pretrained(path).eval()
+    load0 = os.getloadavg()
 
     with tempfile.TemporaryDirectory(prefix="citrus-llm-bench-") as tmp:
-        tmp_root = Path(tmp)
-        # Warm-up both paths (weights paged in, kernels initialised, resource backend loaded).
-        direct_run(model, tok, PROMPTS[:2], 4, args.batch_size)
-        resource_run(fresh_cache_dir(tmp_root, -1), PROMPTS[:2], SamplingParams(max_tokens=4), args.batch_size)
+        fresh = FreshCaches(Path(tmp))
+        # Warm-up both paths (weights paged in, kernels initialised, the resource's backend loaded).
+        direct_run(model, tok, PROMPTS[:2], 4)
+        resource_run(fresh(), PROMPTS[:2], SamplingParams(max_tokens=4), args.batch_size)
 
-        direct, via = [], []
+        times = {"direct": [[] for _ in batches], "resource": [[] for _ in batches]}
+        tokens = {"direct": [0] * len(batches), "resource": [0] * len(batches)}
+        texts = {"direct": [None] * len(batches), "resource": [None] * len(batches)}
         for rep in range(args.reps):
-            d_s, d_c, d_tok, d_txt = direct_run(model, tok, PROMPTS, args.max_tokens, args.batch_size)
-            r_s, r_c, r_tok, r_txt, res = resource_run(fresh_cache_dir(tmp_root, rep), PROMPTS, params,
-                                                       args.batch_size)
-            direct.append((d_s, d_tok, d_c))
-            via.append((r_s, r_tok, r_c))
-            print(f"rep {rep}: direct {d_tok} tok in {d_s:.2f}s wall / {d_c:.2f}s CPU | "
-                  f"resource {r_tok} tok in {r_s:.2f}s wall / {r_c:.2f}s CPU (load {os.getloadavg()[0]:.2f})",
+            for b, batch in enumerate(batches):
+                order = ("direct", "resource") if (rep + b) % 2 == 0 else ("resource", "direct")
+                for path_name in order:
+                    if path_name == "direct":
+                        dt, n, txt = direct_run(model, tok, batch, args.max_tokens)
+                    else:
+                        dt, n, txt, _ = resource_run(fresh(), batch, params, args.batch_size)
+                    times[path_name][b].append(dt)
+                    tokens[path_name][b], texts[path_name][b] = n, txt
+            print(f"rep {rep}: direct " + " + ".join(f"{t[-1]:.2f}" for t in times["direct"]) + " s | resource "
+                  + " + ".join(f"{t[-1]:.2f}" for t in times["resource"]) + f" s (load {os.getloadavg()[0]:.2f})",
                   flush=True)
-        same_text = d_txt == r_txt
-        same_tokens = d_tok == r_tok
+        same_text = texts["direct"] == texts["resource"]
+        n_tok = {k: sum(v) for k, v in tokens.items()}
 
-        # Cached re-run: same resource (warm), then a simulated restart (new resource, backends forgotten).
+        # Cached re-run of all 16 prompts: a resource whose cache holds them, warm, then after a restart.
+        cache = fresh()
+        res = LLMResource(model=BUILTIN_MODEL, batch_size=args.batch_size, device="cpu", cache_dir=cache)
+        first = res.generate(PROMPTS, params)
         t0 = time.perf_counter()
         warm = res.generate(PROMPTS, params)
         warm_s = time.perf_counter() - t0
-        assert all(row[0].cached for row in warm) and [row[0].text for row in warm] == r_txt
+        assert all(row[0].cached for row in warm) and [r[0].text for r in warm] == [r[0].text for r in first]
         clear_backend_cache()
         t0 = time.perf_counter()
-        restarted = LLMResource(model=BUILTIN_MODEL, batch_size=args.batch_size, device="cpu", cache_dir=res.cache_dir)
+        restarted = LLMResource(model=BUILTIN_MODEL, batch_size=args.batch_size, device="cpu", cache_dir=cache)
         cold = restarted.generate(PROMPTS, params)
         cold_s = time.perf_counter() - t0
-        assert all(row[0].cached for row in cold) and [row[0].text for row in cold] == r_txt
+        assert all(row[0].cached for row in cold) and [r[0].text for r in cold] == [r[0].text for r in first]
         model_loaded_on_restart = restarted.get_backend()._model is not None
 
-    d_s, r_s = min(x[0] for x in direct), min(x[0] for x in via)
-    d_med, r_med = statistics.median(x[0] for x in direct), statistics.median(x[0] for x in via)
-    d_cpu, r_cpu = statistics.median(x[2] for x in direct), statistics.median(x[2] for x in via)
-    d_tps, r_tps = direct[0][1] / d_s, via[0][1] / r_s
-    ratio, ratio_med, ratio_cpu = r_tps / d_tps, d_med / r_med, d_cpu / r_cpu
-    load = os.getloadavg()
+    best = {k: sum(min(t) for t in v) for k, v in times.items()}
+    med = {k: sum(statistics.median(t) for t in v) for k, v in times.items()}
+    tps = {k: n_tok[k] / best[k] for k in times}
+    ratio, ratio_med = tps["resource"] / tps["direct"], (n_tok["resource"] / med["resource"]) / (
+        n_tok["direct"] / med["direct"])
+    load1 = os.getloadavg()
+    rows = [("transformers `model.generate` (direct)", "direct"), ("`LLMResource.generate` (fresh cache)", "resource")]
     lines = [
         "# LLMResource benchmark (built-in model, CPU)",
         "",
         f"Machine: {cpu_name()}, {os.cpu_count()} CPU cores, no GPU; torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), transformers {transformers.__version__}, Python {platform.python_version()}.",
-        f"Model: `{BUILTIN_MODEL}` (SmolLM2-135M-Instruct, converted GGUF Q4_1 -> float32 safetensors), "
+        f"({torch.get_num_threads()} threads), transformers {transformers.__version__}, "
+        f"Python {platform.python_version()}. Shared machine: load average {load0[0]:.2f} at the start, "
+        f"{load1[0]:.2f} at the end.",
+        f"Model: `{BUILTIN_MODEL}` (SmolLM2-135M-Instruct, GGUF Q4_1 converted to float32 safetensors), "
         f"{len(PROMPTS)} prompts, greedy, max_tokens={args.max_tokens}, batch size {args.batch_size} "
-        f"({-(-len(PROMPTS) // args.batch_size)} batches), {args.reps} alternating repetitions per path. "
-        f"Load average at the end: {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} (shared machine).",
+        f"({len(batches)} batches), {args.reps} interleaved repetitions of every batch on each path.",
         "",
-        "| path | generated tokens | best wall (s) | tokens/s (best wall) | median wall (s) | tokens/s (median) "
-        "| median CPU (s) | tokens per CPU-s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| transformers `model.generate` (direct) | {direct[0][1]} | {d_s:.2f} | {d_tps:.1f} | {d_med:.2f} "
-        f"| {direct[0][1] / d_med:.1f} | {d_cpu:.2f} | {direct[0][1] / d_cpu:.1f} |",
-        f"| `LLMResource.generate` (fresh cache) | {via[0][1]} | {r_s:.2f} | {r_tps:.1f} | {r_med:.2f} "
-        f"| {via[0][1] / r_med:.1f} | {r_cpu:.2f} | {via[0][1] / r_cpu:.1f} |",
+        "| path | generated tokens | time, best per batch (s) | tokens/s | time, median per batch (s) | tokens/s (median) |",
+        "|---|---:|---:|---:|---:|---:|",
+        *[f"| {label} | {n_tok[k]} | {best[k]:.2f} | {tps[k]:.1f} | {med[k]:.2f} | {n_tok[k] / med[k]:.1f} |"
+          for label, k in rows],
         "",
-        f"**Ratio resource / direct (tokens/s, best wall-clock runs): {ratio:.3f}x** (goal >= 0.9x: "
-        f"{'met' if ratio >= 0.9 else 'NOT met'}); on median wall-clock: {ratio_med:.3f}x; "
-        f"on median CPU time (robust to other load on the machine): {ratio_cpu:.3f}x. "
-        f"Same texts as direct: {'yes' if same_text else 'no'}; same token count: {'yes' if same_tokens else 'no'}.",
+        f"**Ratio resource / direct: {ratio:.3f}x** tokens/s on the best runs (goal >= 0.9x: "
+        f"{'met' if ratio >= 0.9 else 'NOT met'}); {ratio_med:.3f}x on the medians. "
+        f"Same texts as direct: {'yes' if same_text else 'no'}; same token count: "
+        f"{'yes' if n_tok['direct'] == n_tok['resource'] else 'no'}.",
         "",
-        "Cached re-run of the same 16 prompts (every sample a cache hit, nothing generated):",
+        f"Cached re-run of the same {len(PROMPTS)} prompts (every sample a cache hit, nothing generated):",
         "",
         "| re-run | time (s) |",
         "|---|---:|",
         f"| same resource, warm | {warm_s:.3f} |",
-        f"| after a simulated restart (tokenizer reloaded, model {'loaded' if model_loaded_on_restart else 'not loaded'}) "
-        f"| {cold_s:.3f} |",
+        f"| after a simulated restart (tokenizer reloaded, model {'loaded' if model_loaded_on_restart else 'not loaded'})"
+        f" | {cold_s:.3f} |",
         "",
-        f"Per-repetition wall times (s), direct: {', '.join(f'{x[0]:.2f}' for x in direct)}; "
-        f"resource: {', '.join(f'{x[0]:.2f}' for x in via)}. One-time preparation check "
-        f"(conversion or marker check) took {prep_s:.1f}s and is not measured above.",
+        "Per-batch times (s), every repetition: "
+        + "; ".join(f"{k} batch {b}: " + ", ".join(f"{x:.2f}" for x in t) for k, v in times.items()
+                    for b, t in enumerate(v))
+        + f". One-time preparation (conversion or marker check): {prep_s:.1f}s, not measured above.",
         "",
     ]
     text = "\n".join(lines)

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
+from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 
 DATA_FILE = "data.parquet"
 QUARANTINE_DIR = "_quarantine"
@@ -42,16 +43,6 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def default_lake_root() -> str:
     return os.environ.get("CITRUS_LAKE", "lake")
-
-
-def safe_partition(partition: str | None) -> str:
-    """A partition key as a single path segment (multi-partition ``a|b`` -> ``a__b``)."""
-    if partition is None or partition == "":
-        return UNPARTITIONED
-    out = partition.replace("|", "__").replace("/", "_").replace("\\", "_")
-    if out in (".", ".."):
-        raise ValueError(f"invalid partition key {partition!r}")
-    return out
 
 
 @dataclass(frozen=True)

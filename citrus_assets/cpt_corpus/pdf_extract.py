@@ -154,12 +154,12 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
         try:  # MuPDF failing on a page means a broken file
             page = doc.load_page(i)
             d = page.get_text("dict", flags=TEXT_FLAGS)
+            lines = page_lines(d, i + 1, page.cropbox.width, page.cropbox.height)
+            n_chars = sum(len(l.text) for l in lines.lines)
+            if n_chars < MIN_TEXT_CHARS and page.get_image_info():
+                flagged.append(i + 1)
         except Exception as e:  # noqa: BLE001
             raise Rejected("corrupt", f"page {i + 1}: {type(e).__name__}: {e}") from None
-        lines = page_lines(d, i + 1, page.cropbox.width, page.cropbox.height)
-        n_chars = sum(len(l.text) for l in lines.lines)
-        if n_chars < MIN_TEXT_CHARS and page.get_image_info():
-            flagged.append(i + 1)
         want = tables_mode == "all" or (tables_mode == "auto" and n_chars > 0 and looks_tabular(page, lines))
         page_tables_.append(page_tables(page, table_markdown) if want else [])
         pages.append(lines)

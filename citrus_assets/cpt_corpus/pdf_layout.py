@@ -208,8 +208,8 @@ def make_blocks(page: PageLines, page_index: int, keep: list[bool]) -> tuple[lis
     for (_, kind), ls in groups.items():
         ls.sort(key=lambda l: (round(l.y0, 1), l.x0))
         blocks.append(Block(ls, page_index, kind))
-    # a block of full lines and column lines keeps one kind: a short line of a full block (its
-    # last line) may fit in a column; re-label column groups of a block that also has full lines
+    # a full-width paragraph's short lines (its last line, a heading above it) fit in a column:
+    # column groups of a MuPDF block that touch its full-width group rejoin that group
     by_block: dict[int, list[Block]] = defaultdict(list)
     for b in blocks:
         by_block[b.lines[0].block].append(b)

@@ -62,7 +62,9 @@ AFTER_REFERENCES_RE = re.compile(
     re.I,
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
-_LIGATURES = {"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"}
+_LIGATURES = {
+    "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"
+}
 _LIG_RE = re.compile("[\ufb00-\ufb06]")
 
 
@@ -194,7 +196,8 @@ def split_paragraphs(
         lines = [l for l in block.lines if l.text]
         for i, line in enumerate(lines):
             nxt = lines[i + 1] if i + 1 < len(lines) else None
-            if REFERENCES_RE.match(line.text) or (heading_like(line, nxt) and nxt is not None and not heading_like(nxt)):
+            starts_section = heading_like(line, nxt) and nxt is not None and not heading_like(nxt)
+            if REFERENCES_RE.match(line.text) or starts_section:
                 flush(cur, block)
                 cur.append(line)
                 flush(cur, block)

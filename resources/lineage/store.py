@@ -10,24 +10,37 @@ Design
   Commit files are listed before data files are looked up, and every ingested commit path is recorded in
   ``ingested_files`` in the same transaction as its rows, so ``sync`` is idempotent and crash-safe.
   ``checkpoint_inputs`` files are their own commit.
-* Index tables (ad-hoc SQL welcome): ``materializations``, ``records``, ``edges``, ``generations``,
-  ``sources``, ``checkpoint_inputs`` (the Parquet columns plus integer keys), ``ingested_files``,
-  ``lineage_meta``. Every id column has a 64-bit key (``rk``/``ck``/``pk``/``sk`` =
-  first 8 bytes of md5(id), see :func:`id_key`) with an ART index on it: ``trace`` walks
-  parents with index lookups (a few ms per level on 10M edges) and ``impact`` walks children with
-  integer semi-joins (one scan of an 8-byte column per level instead of string hashing). Results are
-  read back as the string ids; a 64-bit key collision (p~1e-6 at 10M ids) could only add nodes to an
-  ``impact`` answer, never drop one, and ``trace`` re-checks every hop on the string ids.
-  Rows are kept once per materialization (re-runs repeat them); queries de-duplicate.
+* Index tables (ad-hoc SQL welcome): ``materializations`` (the commit rows plus an integer ``mid``),
+  ``records (rk, record_id, mid)``, ``edges (ck, pk, child_id, parent_id, mid)``, ``generations (rk,
+  record_id, mid, model_id, ...)``, ``sources (sk, source_id, uri, uri_name, locator, mid)``,
+  ``checkpoint_inputs``, ``ingested_files``, ``lineage_meta``; join ``materializations USING (mid)`` for
+  asset / partition / data_version / run_id. Every id has a 64-bit key (``rk``/``ck``/``pk``/``sk`` =
+  first 8 bytes of md5(id), see :func:`id_key`); ART indexes on ``records.rk``, ``edges.ck``,
+  ``generations.rk``, ``sources.sk`` make ``trace`` a handful of index lookups, and ``impact`` walks
+  children with integer semi-joins over ``edges.pk`` (one scan of an 8-byte column per level, no string
+  hashing). Results are read back as the string ids; a 64-bit key collision (p~1e-6 at 10M ids) could
+  only add records to an ``impact`` answer, never drop one, and ``trace`` re-checks every hop on the
+  string ids. Rows are kept once per materialization (re-runs repeat them); queries de-duplicate.
 * Views over the raw Parquet files, created by ``sync`` once a table has files (``read_parquet`` with
   ``union_by_name=true, hive_partitioning=false``; committed rows only for the per-materialization
   tables): ``v_materializations``, ``v_records``, ``v_edges``, ``v_sources``, ``v_generations``,
   ``v_checkpoint_inputs``. For a remote root the connection needs the fsspec filesystem registered
   (``con.register_filesystem(fs)``); :meth:`LineageStore.connect` does that.
 * Readers open the DuckDB file read-only. DuckDB lets either one read-write process or any number of
-  read-only processes hold the file, so both sides retry briefly on a lock conflict; a query that finds
-  new commits syncs first, or skips syncing when another process holds the sync lock (that process is
-  ingesting them) and then waits for it to finish.
+  read-only processes hold the file, so both sides retry on a lock conflict; a query that finds new
+  commits syncs first, or skips syncing when another process holds the sync lock (that process is
+  ingesting them) and then waits for it to finish. A store keeps its read-only connection for
+  ``keep_open`` seconds (default 1) between calls, since opening the file and warming its indexes costs
+  more than a ``trace``; it lets go at once when another process holds the sync lock, and
+  :meth:`LineageStore.close` (or ``with LineageStore(...) as store``) closes it.
+
+Example::
+
+    store = LineageStore.from_env()          # $CITRUS_LAKE / $CITRUS_LINEAGE_DB, see settings.py
+    print(format_trace(store.trace("sft-0123456789abcdef0123")))
+    print(json.dumps(store.impact("source", "train.jsonl"), indent=2))
+    con = store.connect()                    # ad-hoc SQL: index tables and v_* views
+    con.sql("SELECT asset, count(*) FROM v_records GROUP BY ALL").show()
 """
 
 from __future__ import annotations
@@ -40,14 +53,16 @@ import threading
 import time
 import uuid
 import weakref
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import duckdb
 import fsspec
+import numpy as np
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from . import schema as S
@@ -76,21 +91,21 @@ def KEY_SQL(col: str) -> str:  # noqa: N802 - reads like a constant template
 
 _SQL_BASENAME = "list_last(string_split(rtrim(replace(uri, '\\', '/'), '/'), '/'))"
 
+# Index tables. Rows of a materialization point to it by ``mid`` (its row in ``materializations``), so
+# the per-row asset / partition / data_version / run_id strings of the Parquet files are not stored again.
 _DDL = [
     "CREATE TABLE IF NOT EXISTS lineage_meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
     "CREATE TABLE IF NOT EXISTS ingested_files (path VARCHAR, tbl VARCHAR, n_data_files INTEGER,"
     " ingested_at TIMESTAMPTZ DEFAULT current_timestamp)",
-    "CREATE TABLE IF NOT EXISTS materializations (asset VARCHAR, partition VARCHAR, run_id VARCHAR,"
+    "CREATE TABLE IF NOT EXISTS materializations (mid INTEGER, asset VARCHAR, partition VARCHAR, run_id VARCHAR,"
     " data_version VARCHAR, code_version VARCHAR, created_at TIMESTAMPTZ, n_records BIGINT, data_path VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS records (rk UBIGINT, record_id VARCHAR, asset VARCHAR, partition VARCHAR,"
-    " data_version VARCHAR, run_id VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS edges (ck UBIGINT, pk UBIGINT, child_id VARCHAR, parent_id VARCHAR,"
-    " asset VARCHAR, partition VARCHAR, data_version VARCHAR, run_id VARCHAR)",
-    "CREATE TABLE IF NOT EXISTS generations (rk UBIGINT, record_id VARCHAR, asset VARCHAR, partition VARCHAR,"
-    " data_version VARCHAR, run_id VARCHAR, model_id VARCHAR, model_revision VARCHAR, prompt_template VARCHAR,"
-    " prompt_hash VARCHAR, sampling VARCHAR, prompt_tokens BIGINT, completion_tokens BIGINT)",
+    "CREATE TABLE IF NOT EXISTS records (rk UBIGINT, record_id VARCHAR, mid INTEGER)",
+    "CREATE TABLE IF NOT EXISTS edges (ck UBIGINT, pk UBIGINT, child_id VARCHAR, parent_id VARCHAR, mid INTEGER)",
+    "CREATE TABLE IF NOT EXISTS generations (rk UBIGINT, record_id VARCHAR, mid INTEGER, model_id VARCHAR,"
+    " model_revision VARCHAR, prompt_template VARCHAR, prompt_hash VARCHAR, sampling VARCHAR,"
+    " prompt_tokens BIGINT, completion_tokens BIGINT)",
     "CREATE TABLE IF NOT EXISTS sources (sk UBIGINT, source_id VARCHAR, uri VARCHAR, uri_name VARCHAR,"
-    " locator VARCHAR, asset VARCHAR, partition VARCHAR, data_version VARCHAR, run_id VARCHAR)",
+    " locator VARCHAR, mid INTEGER)",
     "CREATE TABLE IF NOT EXISTS checkpoint_inputs (checkpoint_asset VARCHAR, checkpoint_partition VARCHAR,"
     " checkpoint_data_version VARCHAR, input_asset VARCHAR, input_partition VARCHAR, input_data_version VARCHAR)",
 ]
@@ -105,21 +120,30 @@ _INDEXES = [
 ]
 
 _INSERT = {
-    S.T_MATERIALIZATIONS: "INSERT INTO materializations SELECT asset, partition, run_id, data_version, code_version,"
-    " created_at, n_records, data_path FROM {src}",
-    S.T_RECORDS: f"INSERT INTO records SELECT {KEY_SQL('record_id')}, record_id, asset, partition, data_version,"
-    " run_id FROM {src}",
-    S.T_EDGES: f"INSERT INTO edges SELECT {KEY_SQL('child_id')}, {KEY_SQL('parent_id')}, child_id, parent_id,"
-    " asset, partition, data_version, run_id FROM {src} WHERE parent_id IS NOT NULL",
-    S.T_GENERATIONS: f"INSERT INTO generations SELECT {KEY_SQL('record_id')}, record_id, asset, partition,"
-    " data_version, run_id, model_id, model_revision, prompt_template, prompt_hash, sampling, prompt_tokens,"
-    " completion_tokens FROM {src}",
-    S.T_SOURCES: f"INSERT INTO sources SELECT {KEY_SQL('source_id')}, source_id, uri, {_SQL_BASENAME}, locator,"
-    " asset, partition, data_version, run_id FROM {src}",
+    S.T_MATERIALIZATIONS: "INSERT INTO materializations SELECT mid, asset, partition, run_id, data_version,"
+    " code_version, created_at, n_records, data_path FROM {src}",
+    S.T_RECORDS: f"INSERT INTO records SELECT {KEY_SQL('record_id')}, record_id, mid FROM {{src}}",
+    S.T_EDGES: f"INSERT INTO edges SELECT {KEY_SQL('child_id')}, {KEY_SQL('parent_id')}, child_id, parent_id, mid"
+    " FROM {src} WHERE parent_id IS NOT NULL",
+    S.T_GENERATIONS: f"INSERT INTO generations SELECT {KEY_SQL('record_id')}, record_id, mid, model_id,"
+    " model_revision, prompt_template, prompt_hash, sampling, prompt_tokens, completion_tokens FROM {src}",
+    S.T_SOURCES: f"INSERT INTO sources SELECT {KEY_SQL('source_id')}, source_id, uri, {_SQL_BASENAME}, locator, mid"
+    " FROM {src}",
     S.T_CHECKPOINT_INPUTS: "INSERT INTO checkpoint_inputs SELECT checkpoint_asset, checkpoint_partition,"
     " checkpoint_data_version, input_asset, input_partition, input_data_version FROM {src}",
 }
+# Parquet columns each index table needs (besides ``mid``).
+_READ_COLUMNS = {
+    S.T_MATERIALIZATIONS: S.SCHEMAS[S.T_MATERIALIZATIONS].names,
+    S.T_RECORDS: ["record_id"],
+    S.T_EDGES: ["child_id", "parent_id"],
+    S.T_GENERATIONS: ["record_id", "model_id", "model_revision", "prompt_template", "prompt_hash", "sampling",
+                      "prompt_tokens", "completion_tokens"],
+    S.T_SOURCES: ["source_id", "uri", "locator"],
+    S.T_CHECKPOINT_INPUTS: S.SCHEMAS[S.T_CHECKPOINT_INPUTS].names,
+}
 
+SCHEMA_VERSION = "1"  # of the index tables; bump (and rebuild: delete the DB file, sync) on changes
 _LOCK_ERRORS = ("lock", "different configuration", "Conflicting")
 _FILES_PER_BATCH = 256
 _LITERAL_KEYS_MAX = 256  # up to this many keys: literal IN list (ART index scan); else a semi-join
@@ -219,6 +243,9 @@ class LineageStore:
                     self.sync(wait=False)  # lock busy -> another process is ingesting; connect() waits for it
                     con = self.connect(read_only=True)
                 yield con
+            except UnknownRecord:
+                self._keep(con)  # a normal answer: the connection is fine
+                raise
             except BaseException:
                 if con is not None:
                     self._discard(con)
@@ -412,6 +439,7 @@ class LineageStore:
         try:
             for ddl in _DDL:
                 con.execute(ddl)
+            con.execute("INSERT OR IGNORE INTO lineage_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             known = {r[0] for r in con.execute("SELECT path FROM ingested_files").fetchall()}
             new_mat = sorted(r for r in commits[S.T_MATERIALIZATIONS] if f"{S.T_MATERIALIZATIONS}/{r}" not in known)
             new_ckpt = sorted(r for r in commits[S.T_CHECKPOINT_INPUTS] if f"{S.T_CHECKPOINT_INPUTS}/{r}" not in known)
@@ -420,6 +448,8 @@ class LineageStore:
                 self._ensure_views(con)
                 return 0
             data = {t: self._data_files(t, new_mat) for t in S.MATERIALIZATION_DATA_TABLES}
+            first_mid = con.execute("SELECT coalesce(max(mid), 0) + 1 FROM materializations").fetchone()[0]
+            mids = {r: first_mid + i for i, r in enumerate(new_mat)}
             n_old = len(known)
             bulk = len(new_mat) + len(new_ckpt) > max(64, n_old // 4)
             con.execute("BEGIN TRANSACTION")
@@ -428,8 +458,8 @@ class LineageStore:
                     con.execute(f"DROP INDEX IF EXISTS {name}")
             for table in (*S.MATERIALIZATION_DATA_TABLES, S.T_MATERIALIZATIONS):
                 rels = new_mat if table == S.T_MATERIALIZATIONS else data[table]
-                self._ingest(con, table, rels)
-            self._ingest(con, S.T_CHECKPOINT_INPUTS, new_ckpt)
+                self._ingest(con, table, rels, mids)
+            self._ingest(con, S.T_CHECKPOINT_INPUTS, new_ckpt, None)
             data_sets = [set(v) for v in data.values()]
             n_data = {r: sum(r in v for v in data_sets) for r in new_mat}
             done = pa.table(
@@ -455,16 +485,30 @@ class LineageStore:
         finally:
             con.close()
 
-    def _ingest(self, con: duckdb.DuckDBPyConnection, table: str, rels: list[str]) -> None:
+    def _ingest(
+        self, con: duckdb.DuckDBPyConnection, table: str, rels: list[str], mids: dict[str, int] | None
+    ) -> None:
+        """Insert the rows of ``table``'s files ``rels`` (tagged with their materialization's ``mid``)."""
+        if not rels:
+            return
+        cols = _READ_COLUMNS[table]
         schema = S.SCHEMAS[table]
-        for i in range(0, len(rels), _FILES_PER_BATCH):
-            paths = [self._file(table, r) for r in rels[i : i + _FILES_PER_BATCH]]
-            tbl = pads.dataset(paths, schema=schema, format="parquet", filesystem=self._pafs).to_table()
-            con.register("_lineage_new", tbl)
-            try:
-                con.execute(_INSERT[table].format(src="_lineage_new"))
-            finally:
-                con.unregister("_lineage_new")
+
+        def read(rel: str) -> pa.Table:
+            t = pq.read_table(self._file(table, rel), columns=[c for c in cols], filesystem=self._pafs,
+                              schema=pa.schema([schema.field(c) for c in cols]))
+            if mids is not None:
+                t = t.append_column("mid", pa.array(np.full(t.num_rows, mids[rel], dtype=np.int32)))
+            return t
+
+        with ThreadPoolExecutor(max_workers=4 if self._local else 16) as pool:
+            for i in range(0, len(rels), _FILES_PER_BATCH):
+                batch = pa.concat_tables(pool.map(read, rels[i : i + _FILES_PER_BATCH]))
+                con.register("_lineage_new", batch)
+                try:
+                    con.execute(_INSERT[table].format(src="_lineage_new"))
+                finally:
+                    con.unregister("_lineage_new")
 
     @staticmethod
     def _ensure_indexes(con: duckdb.DuckDBPyConnection) -> None:
@@ -500,8 +544,11 @@ class LineageStore:
 
     # ================================================================ helpers
     @staticmethod
-    def _keys_sql(con: duckdb.DuckDBPyConnection, keys: Iterable[int]) -> str:
-        """SQL for ``col IN <this>``: a literal list (index scan) or a registered key table (semi-join)."""
+    def _keys_sql(con: duckdb.DuckDBPyConnection, keys: Iterable[int], registered: list[str]) -> str:
+        """SQL for ``col IN <this>``: a literal list (index scan) or a registered key table (semi-join).
+
+        Names registered on ``con`` are appended to ``registered`` for the caller to unregister.
+        """
         keys = list(dict.fromkeys(keys))
         if not keys:
             return "(NULL)"
@@ -509,6 +556,7 @@ class LineageStore:
             return "(" + ",".join(f"{k}::UBIGINT" for k in keys) + ")"
         name = f"_lineage_keys_{uuid.uuid4().hex[:8]}"
         con.register(name, pa.table({"k": pa.array(keys, pa.uint64())}))
+        registered.append(name)
         return f"(SELECT k FROM {name})"
 
     # ================================================================ trace
@@ -523,9 +571,16 @@ class LineageStore:
         data_version) holding the record). Raises :class:`UnknownRecord` for an id without lineage.
         """
         with self._reader(sync) as con:
-            return self._trace(con, record_id, max_depth)
+            registered: list[str] = []
+            try:
+                return self._trace(con, record_id, max_depth, registered)
+            finally:
+                for name in registered:
+                    con.unregister(name)
 
-    def _trace(self, con: duckdb.DuckDBPyConnection, rid: str, max_depth: int | None) -> dict[str, Any]:
+    def _trace(
+        self, con: duckdb.DuckDBPyConnection, rid: str, max_depth: int | None, registered: list[str]
+    ) -> dict[str, Any]:
         depth: dict[str, int] = {rid: 0}
         parents: dict[str, set[str]] = {}
         frontier, d = [rid], 0
@@ -533,7 +588,7 @@ class LineageStore:
             wanted = set(frontier)
             rows = con.execute(
                 "SELECT DISTINCT child_id, parent_id FROM edges WHERE ck IN "
-                + self._keys_sql(con, (id_key(x) for x in frontier))
+                + self._keys_sql(con, (id_key(x) for x in frontier), registered)
             ).fetchall()
             nxt = []
             for child, parent in rows:
@@ -548,22 +603,29 @@ class LineageStore:
         wanted = set(ids)
         keys = [id_key(x) for x in ids]
 
+        # two small queries: joining materializations in the same statement turns the index lookup on
+        # records.rk into a full scan
+        rec = [r for r in con.execute(
+            f"SELECT DISTINCT record_id, mid FROM records WHERE rk IN {self._keys_sql(con, keys, registered)}"
+        ).fetchall() if r[0] in wanted]
+        mats: dict[int, tuple[Any, ...]] = {}
+        if rec:
+            mats = {r[0]: r[1:] for r in con.execute(
+                "SELECT mid, asset, partition, data_version, run_id, created_at FROM materializations WHERE mid IN ("
+                + ",".join(str(int(m)) for m in {r[1] for r in rec}) + ")"
+            ).fetchall()}
         appearances: dict[str, list[dict[str, Any]]] = {}
-        for r in con.execute(
-            "SELECT DISTINCT r.record_id, r.asset, r.partition, r.data_version, r.run_id, m.created_at "
-            "FROM records r LEFT JOIN materializations m USING (asset, partition, data_version, run_id) "
-            f"WHERE r.rk IN {self._keys_sql(con, keys)} ORDER BY m.created_at DESC NULLS LAST, r.asset, r.partition"
-        ).fetchall():
-            if r[0] in wanted:
-                appearances.setdefault(r[0], []).append(
-                    {"asset": r[1], "partition": r[2], "data_version": r[3], "run_id": r[4],
-                     "created_at": r[5].isoformat() if r[5] is not None else None}
-                )
+        for record, mid in sorted(rec, key=lambda r: (mats[r[1]][4] is not None, mats[r[1]][4], r[1]), reverse=True):
+            a, p, dv, run, created = mats[mid]
+            appearances.setdefault(record, []).append(
+                {"asset": a, "partition": p, "data_version": dv, "run_id": run,
+                 "created_at": created.isoformat() if created is not None else None}
+            )
         generations: dict[str, dict[str, Any]] = {}
         for r in con.execute(
             "SELECT record_id, model_id, model_revision, prompt_template, prompt_hash, sampling, prompt_tokens,"
             " completion_tokens FROM generations "
-            f"WHERE rk IN {self._keys_sql(con, keys)} ORDER BY asset, partition, data_version, run_id"
+            f"WHERE rk IN {self._keys_sql(con, keys, registered)} ORDER BY mid DESC"
         ).fetchall():
             if r[0] in wanted and r[0] not in generations:
                 sampling: Any = r[5]
@@ -578,7 +640,7 @@ class LineageStore:
         sources: dict[str, list[dict[str, Any]]] = {}
         for r in con.execute(
             "SELECT DISTINCT source_id, uri, locator FROM sources "
-            f"WHERE sk IN {self._keys_sql(con, keys)} ORDER BY uri, locator"
+            f"WHERE sk IN {self._keys_sql(con, keys, registered)} ORDER BY uri, locator"
         ).fetchall():
             if r[0] in wanted:
                 sources.setdefault(r[0], []).append({"uri": r[1], "locator": r[2]})
@@ -657,7 +719,7 @@ class LineageStore:
                 scope = [tuple(r) for r in con.execute(
                     f"SELECT DISTINCT asset, partition, data_version FROM materializations WHERE {cond}", params
                 ).fetchall()]
-                roots_sql = f"SELECT DISTINCT rk AS k FROM records WHERE {cond}"
+                roots_sql = f"SELECT DISTINCT rk AS k FROM records WHERE mid IN (SELECT mid FROM materializations WHERE {cond})"
             return self._impact(con, target, roots_sql, params, scope, max_records)
 
     def impact_record(self, record_id: str, *, max_records: int | None = 1000, sync: bool = True) -> dict[str, Any]:
@@ -721,8 +783,8 @@ class LineageStore:
         # every committed appearance of the affected records (roots too: a pass-through record lives on in
         # other assets); roots count only outside the target's own scope
         con.execute(
-            f"CREATE TEMP TABLE {apps} AS SELECT r.asset, r.partition, r.data_version, r.record_id, s.depth "
-            f"FROM records r JOIN {seen} s ON r.rk = s.k"
+            f"CREATE TEMP TABLE {apps} AS SELECT m.asset, m.partition, m.data_version, r.record_id, s.depth "
+            f"FROM records r JOIN {seen} s ON r.rk = s.k JOIN materializations m ON m.mid = r.mid"
         )
         t_asset = target.get("asset")
         t_part = target.get("partition")
@@ -789,7 +851,8 @@ class LineageStore:
 
     # ================================================================ misc
     def stats(self, *, sync: bool = True) -> dict[str, Any]:
-        """Counts (distinct where rows repeat across re-runs) and the DB size in bytes."""
+        """Counts (``records``/``edges``/...: distinct, by 64-bit key; ``*_rows``: stored rows, once per
+        materialization) and the DB size in bytes."""
         with self._reader(sync) as con:
             q = {
                 "commits": "SELECT count(*) FROM ingested_files",
@@ -797,7 +860,7 @@ class LineageStore:
                 "record_rows": "SELECT count(*) FROM records",
                 "records": "SELECT count(DISTINCT rk) FROM records",
                 "edge_rows": "SELECT count(*) FROM edges",
-                "edges": "SELECT count(*) FROM (SELECT DISTINCT ck, pk, child_id, parent_id FROM edges)",
+                "edges": "SELECT count(*) FROM (SELECT DISTINCT ck, pk FROM edges)",
                 "sources": "SELECT count(DISTINCT sk) FROM sources",
                 "generations": "SELECT count(DISTINCT rk) FROM generations",
                 "checkpoints": "SELECT count(*) FROM (SELECT DISTINCT checkpoint_asset, checkpoint_partition,"
@@ -822,7 +885,7 @@ def _node_label(n: dict[str, Any]) -> str:
     if g:
         sampling = g["sampling"] if isinstance(g["sampling"], str) else json.dumps(g["sampling"], sort_keys=True)
         label += (
-            f"\n      model={g['model_id']}@{g['model_revision']} prompt={g['prompt_template']}#{g['prompt_hash']}"
+            f"\n  model={g['model_id']}@{g['model_revision']} prompt={g['prompt_template']}#{g['prompt_hash']}"
             f" sampling={sampling} tokens={g['prompt_tokens']}+{g['completion_tokens']}"
         )
     return label

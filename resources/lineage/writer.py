@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
@@ -33,8 +32,6 @@ from .settings import is_local, local_path
 
 # Parquet settings: ids are random hex (dictionaries never pay off), the constant columns
 # (asset, partition, data_version, run_id) are dictionary arrays and written as such.
-_WRITE_THREADS = min(4, os.cpu_count() or 1)
-_PARALLEL_MIN_ROWS = 50_000
 _CONSTANT_COLUMNS = ["asset", "partition", "data_version", "run_id", "uri", "model_id", "model_revision",
                      "prompt_template", "sampling"]
 
@@ -86,8 +83,9 @@ def _sorted_string_buffers(ids: pa.LargeStringArray) -> tuple[bytes | memoryview
     width = int(lengths[0])
     if width > 0 and (lengths == width).all():
         # Fast path (the usual case: one id kind per asset): equal-length ids sort as fixed-width bytes.
-        data = np.frombuffer(ids.buffers()[2], dtype=f"S{width}", count=n, offset=int(off[0]))
-        if not np.char.endswith(data, b"\x00").any():  # numpy S ignores trailing NULs when comparing
+        raw = np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=n * width, offset=int(off[0]))
+        if not (raw.reshape(n, width)[:, -1] == 0).any():  # numpy S ignores trailing NULs when comparing
+            data = raw.view(f"S{width}")
             return np.arange(0, n * width + 1, width, dtype=np.int64).tobytes(), np.sort(data).tobytes()
     srt = ids.take(pc.sort_indices(ids))  # fresh array: offsets start at 0
     offsets = memoryview(srt.buffers()[1])[: 8 * (n + 1)]
@@ -293,16 +291,9 @@ class LineageWriter:
                 pending.append((S.T_GENERATIONS, gen))
                 counts[S.T_GENERATIONS] = k
 
-        jobs = [(tbl, self.path(name, asset, partition, data_version, run_id)) for name, tbl in pending if tbl.num_rows]
-        big = sum(t.num_rows for t, _ in jobs) >= _PARALLEL_MIN_ROWS
-        if big and _WRITE_THREADS > 1 and len(jobs) > 1:
-            # Parquet encoding releases the GIL: write the data files side by side.
-            with ThreadPoolExecutor(max_workers=min(_WRITE_THREADS, len(jobs))) as pool:
-                for fut in [pool.submit(self._write_atomic, t, p) for t, p in jobs]:
-                    fut.result()  # re-raise; the commit below is only reached when all succeeded
-        else:
-            for t, p in jobs:
-                self._write_atomic(t, p)
+        for name, tbl in pending:
+            if tbl.num_rows:
+                self._write_atomic(tbl, self.path(name, asset, partition, data_version, run_id))
 
         # commit marker, last
         commit = pa.table(

@@ -17,8 +17,14 @@ from citrus_assets.cpt_corpus.pdf_extract import (
     max_repeated_line_page_share,
     text_per_page,
 )
-from citrus_assets.cpt_corpus.pdf_layout import Block, Line, PageLines, find_running_lines, is_page_number, order_blocks
-from citrus_assets.cpt_corpus.pdf_layout import make_blocks
+from citrus_assets.cpt_corpus.pdf_layout import (
+    Line,
+    PageLines,
+    find_running_lines,
+    is_page_number,
+    make_blocks,
+    order_blocks,
+)
 from citrus_assets.cpt_corpus.pdf_text import Vocabulary, join_break
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import is_record_id, source_id

@@ -55,3 +55,54 @@ def test_parallel_writers_with_concurrent_sync_and_trace(tmp_path):
     assert d["n_nodes"] == 3
     d = store.impact("source", "m3.jsonl", max_records=None)
     assert d["n_descendants"] == N_WRITERS * LW.N_RECORDS
+
+
+def test_kept_read_connection_does_not_block_another_process_sync(tmp_path):
+    """A store keeping its read-only connection between calls must not stall a sync elsewhere."""
+    import subprocess
+    import sys
+    import textwrap
+    import time
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    from resources.lineage import LineageWriter
+
+    root = str(tmp_path / "_lineage")
+    db = str(tmp_path / "_lineage" / "lineage.duckdb")
+    w = LineageWriter(root)
+    t = LW.materialization(0, 0)
+    w.write_materialization(asset="a", partition="p0", run_id="r0", data_version="v0", code_version="1",
+                            table=t, data_path="x")
+    store = LineageStore(root, db, keep_open=30.0)  # much longer than the sync below may take
+    assert store.trace(LW.rid(0, 0, 0))["n_nodes"] == 3
+    assert store._cached is not None  # the connection is kept
+    t2 = pa.table({"record_id": ["late-" + "0" * 20], "parent_ids": [[LW.rid(0, 0, 0)]]})
+    w.write_materialization(asset="b", partition="p0", run_id="r1", data_version="v1", code_version="1",
+                            table=t2, data_path="x")
+    code = textwrap.dedent(f"""
+        import time
+        from resources.lineage import LineageStore
+        t0 = time.time()
+        n = LineageStore({root!r}, {db!r}).sync()
+        print(n, round(time.time() - t0, 2))
+    """)
+    repo = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=repo, stdout=subprocess.PIPE, text=True)
+    # the other process now holds the sync lock and waits for our read-only connection; our next call
+    # notices the lock, lets go, and then reads what it ingested
+    deadline = time.time() + 60
+    while proc.poll() is None and time.time() < deadline:
+        try:
+            store.trace(LW.rid(0, 0, 1), sync=False)
+        except Exception as exc:  # noqa: BLE001 - surface anything unexpected
+            proc.kill()
+            raise AssertionError(f"reader failed while another process synced: {exc!r}")
+        time.sleep(0.05)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert out.split()[0] == "1" and float(out.split()[1]) < 20, out
+    assert store.trace("late-" + "0" * 20)["n_nodes"] == 4  # late -> rec -> 2 source lines
+    store.close()
+    assert store._cached is None

@@ -267,3 +267,38 @@ def test_id_key_matches_duckdb():
     with duckdb.connect() as con:
         got = [r[0] for r in con.execute(f"SELECT {KEY_SQL('x')} FROM unnest(?::VARCHAR[]) t(x)", [ids]).fetchall()]
     assert got == [id_key(x) for x in ids]
+
+
+def test_wide_trace_and_max_depth(tmp_path):
+    """A record with many parents (a merge/aggregate) takes the semi-join path; max_depth cuts the walk."""
+    root = str(tmp_path / "_lineage")
+    w = LineageWriter(root)
+    srcs = [f"src-{i:020x}" for i in range(600)]
+    seeds = pa.table({
+        "record_id": [f"qseed-{i:020x}" for i in range(600)],
+        "parent_ids": [[s] for s in srcs],
+        "source_uri": ["/raw/big.jsonl"] * 600,
+        "source_locator": [f"line {i + 1}" for i in range(600)],
+    })
+    merged = pa.table({"record_id": ["mix-" + "0" * 20], "parent_ids": [seeds.column("record_id").to_pylist()]})
+    for asset, t in (("seeds", seeds), ("mix", merged)):
+        w.write_materialization(asset=asset, partition=None, run_id="r", data_version=table_data_version(t),
+                                code_version="1", table=t, data_path="x")
+    store = LineageStore(root, str(tmp_path / "l.duckdb"))
+    d = store.trace("mix-" + "0" * 20)
+    assert d["n_nodes"] == 1201 and d["max_depth"] == 2
+    assert sum(n["kind"] == "source" for n in d["nodes"]) == 600
+    assert _nodes(d)["src-" + "0" * 17 + "257"]["source"] == {"uri": "/raw/big.jsonl", "locator": "line 600"}
+    assert store.trace("mix-" + "0" * 20, max_depth=1)["n_nodes"] == 601
+    assert store.impact("source", "big.jsonl", max_records=None)["n_descendants"] == 601
+    store.close()
+
+
+def test_cli_options_before_subcommand(graph, capsys):
+    store, _ = graph
+    lake = os.path.dirname(store.root)
+    db = os.path.join(lake, "other.duckdb")
+    assert cli_main(["lineage", "--lake", lake, "--db", db, "impact", "answers:medqa|train", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_descendants"] == 2
+    assert os.path.exists(db)
+    assert cli_main(["lineage", "--lake", lake, "impact"]) == 2

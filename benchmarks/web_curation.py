@@ -1,0 +1,260 @@
+"""Benchmark: web curation throughput vs a plain datatrove pipeline, MinHash recall/precision, memory.
+
+1. Throughput. The real samples (``$CITRUS_DATA/web`` or ``../shared/data/web``) are replicated into one
+   big shard each: the 48-record WARC.gz x ``--warc-copies`` (21 HTML responses per copy) and the
+   10-document CCNet JSONL x ``--jsonl-copies``. Each is run through ``curate_shard`` and through a
+   plain datatrove pipeline with the same steps and settings (datatrove ``WarcReader``/``JsonlReader``,
+   the same URL filter, ``Trafilatura``, py3langid filter, Gopher repetition/quality, C4, FineWeb,
+   one ``JsonlWriter``; no exclusion writers, no quarantine, no lineage, no Arrow tables), alternating,
+   ``--reps`` times after a warm-up; best wall time and process+children CPU time are reported.
+2. MinHash. ``--docs`` distinct synthetic documents (300 words) + ``--planted`` near-duplicates of
+   distinct originals at controlled word-edit rates + ``--negatives`` hard negatives (a new document
+   sharing half of an original's paragraphs) + 20 exact copies, in 4 shards, through ``dedup_source``
+   with FineWeb's MinHash settings (5-grams, 14 buckets x 8 hashes) and a more sensitive one
+   (20 x 5). Recall = planted pairs merged / planted; precision = removed documents whose kept
+   document is from their own planted group / removed.
+3. Memory: each part runs in its own process; peak RSS (``ru_maxrss``) of it and of its children.
+
+    .venv/bin/python benchmarks/web_curation.py [--warc-copies 100 --jsonl-copies 60 --reps 2]
+
+Writes a Markdown table to benchmarks/results/web_curation.md and prints it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+OUT = REPO / "benchmarks" / "results" / "web_curation.md"
+RATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.10)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CITRUS_DATA") or REPO.parent / "shared" / "data") / "web"
+
+
+def peak_mb() -> dict:
+    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_rss_mb": round(me, 1), "children_peak_rss_mb": round(kids, 1)}
+
+
+def cpu_s() -> float:
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+# ------------------------------------------------------------------ part 1: throughput
+def plain_pipeline(path: Path, fmt: str, out: Path, config):
+    """The same steps as curate_shard, as a plain datatrove pipeline (no rejects, quarantine, lineage)."""
+    from datatrove.pipeline.readers import JsonlReader, WarcReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from citrus_assets.cpt_corpus.web_curation import build_steps
+
+    reader = (WarcReader if fmt == "warc" else JsonlReader)(str(path.parent), glob_pattern=path.name, recursive=False)
+    if fmt == "warc":  # datatrove's Trafilatura, not the recording subclass
+        from datatrove.pipeline.extractors import Trafilatura
+
+    steps = []
+    for name, step in build_steps(config, fmt, lambda _name: None):
+        if name == "trafilatura":
+            step = Trafilatura(favour_precision=config.trafilatura_favour_precision, timeout=config.extract_timeout,
+                               deduplicate=config.trafilatura_deduplicate)
+        steps.append(step)
+    return [reader, *steps, JsonlWriter(str(out), compression=None)]
+
+
+def part_throughput(fmt: str, copies: int, reps: int) -> dict:
+    from citrus_assets.cpt_corpus.web_config import WebCurationConfig
+    from citrus_assets.cpt_corpus.web_curation import curate_shard
+    from citrus_assets.cpt_corpus.web_exec import iter_jsonl_folder, run_pipeline
+
+    src = data_dir() / ("dolma_sample-0000.warc.gz" if fmt == "warc" else "cc_en_head-0091.jsonl")
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{fmt}-", dir=REPO / "benchmarks" / "_work" if (REPO / "benchmarks" / "_work").is_dir() else None))
+    big = tmp / (f"big.warc.gz" if fmt == "warc" else "big.jsonl")
+    big.write_bytes(src.read_bytes() * copies)  # concatenated gzip members are a valid WARC.gz
+    config = WebCurationConfig()
+    curate_shard(src, str(src), tmp / "warm", config)  # load spaCy, py3langid, block lists once
+    results = {"ours": [], "plain": []}
+    n_in = n_out_ours = n_out_plain = 0
+    for rep in range(reps):
+        for which in (("ours", "plain") if rep % 2 == 0 else ("plain", "ours")):
+            c0, t0 = cpu_s(), time.perf_counter()
+            if which == "ours":
+                r = curate_shard(big, str(big), tmp / "w", config)
+                n_in, n_out_ours = r.funnel[0]["documents_out"], r.documents.num_rows
+            else:
+                out = tmp / f"plain-{rep}"
+                run_pipeline(plain_pipeline(big, fmt, out, config), tmp / f"plain-logs-{rep}")
+                n_out_plain = sum(1 for _ in iter_jsonl_folder(out))
+            results[which].append((time.perf_counter() - t0, cpu_s() - c0))
+    best = {k: (min(w for w, _ in v), min(c for _, c in v)) for k, v in results.items()}
+    return {
+        "format": fmt, "copies": copies, "documents": n_in, "kept_ours": n_out_ours, "kept_plain": n_out_plain,
+        "ours_wall": best["ours"][0], "plain_wall": best["plain"][0], "ours_cpu": best["ours"][1], "plain_cpu": best["plain"][1],
+        "all": results, **peak_mb(),
+    }
+
+
+# ------------------------------------------------------------------ part 2: MinHash quality
+def part_minhash(n_docs: int, n_planted: int, n_neg: int, buckets: int, hashes: int) -> dict:
+    import pyarrow as pa
+
+    from citrus_assets.cpt_corpus.web_config import WebCurationConfig
+    from citrus_assets.cpt_corpus.web_dedup import dedup_source
+    from citrus_assets.cpt_corpus.web_synth import edit_words, make_document
+
+    rng = random.Random(1234)
+    rows = [dict(id=f"o{i}", text=make_document(rng, 300), group=f"o{i}", kind="original", rate=0.0) for i in range(n_docs)]
+    originals = rng.sample(range(n_docs), n_planted + n_neg + 20)
+    for j, i in enumerate(originals[:n_planted]):
+        rate = RATES[j % len(RATES)]
+        rows.append(dict(id=f"n{j}", text=edit_words(rows[i]["text"], rate, rng), group=f"o{i}", kind="near", rate=rate))
+    for j, i in enumerate(originals[n_planted:n_planted + n_neg]):
+        paras, fresh = rows[i]["text"].split("\n"), make_document(rng, 300).split("\n")
+        half = len(paras) // 2
+        rows.append(dict(id=f"h{j}", text="\n".join(paras[:half] + fresh[half:]), group=f"h{j}", kind="negative",
+                         rate=0.0, partner=f"o{i}"))
+    for j, i in enumerate(originals[n_planted + n_neg:]):
+        rows.append(dict(id=f"e{j}", text=rows[i]["text"], group=f"o{i}", kind="exact", rate=0.0))
+    rng.shuffle(rows)
+    shards = []
+    for s in range(4):
+        part = rows[s::4]
+        shards.append(pa.table({
+            "record_id": [r["id"] for r in part], "parent_ids": [[r["id"]] for r in part],
+            "source_uri": [f"synthetic-{s}"] * len(part), "source_locator": [f"line {k + 1}" for k in range(len(part))],
+            "text": [r["text"] for r in part],
+        }))
+    info = {r["id"]: r for r in rows}
+    cfg = WebCurationConfig(minhash_buckets=buckets, minhash_hashes_per_bucket=hashes, dedup_tasks=2)
+    with tempfile.TemporaryDirectory() as tmp:
+        c0, t0 = cpu_s(), time.perf_counter()
+        res = dedup_source(shards, tmp, cfg)
+        wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+    kept = set(res.kept.column("record_id").to_pylist())
+    dups = res.duplicates.to_pylist()
+    correct = sum(info[d["record_id"]]["group"] == info[d["kept_record_id"]]["group"] for d in dups)
+    final_of = {d["record_id"]: d["kept_record_id"] for d in dups}
+
+    def same(a: str, b: str) -> bool:
+        return final_of.get(a, a) == final_of.get(b, b)
+
+    per_rate: dict[float, list[bool]] = {}
+    for r in rows:
+        if r["kind"] == "near":
+            per_rate.setdefault(r["rate"], []).append(same(r["id"], r["group"]) and final_of.get(r["id"], r["id"]) in kept)
+    exact_found = sum(same(r["id"], r["group"]) for r in rows if r["kind"] == "exact")
+    neg_merged = sum(same(r["id"], r["partner"]) for r in rows if r["kind"] == "negative")
+    wrong = len(dups) - correct
+    return {
+        "buckets": buckets, "hashes": hashes, "documents": len(rows), "planted_near": n_planted, "negatives": n_neg,
+        "removed": len(dups), "precision": correct / len(dups) if dups else 1.0, "wrong_merges": wrong,
+        "recall": sum(sum(v) for v in per_rate.values()) / n_planted,
+        "recall_by_rate": {str(k): sum(v) / len(v) for k, v in sorted(per_rate.items())},
+        "exact_recall": exact_found / 20, "neg_merged": neg_merged,
+        "wall": wall, "cpu": cpu, "stats": res.stats, **peak_mb(),
+    }
+
+
+# ------------------------------------------------------------------ report
+def theory(rate: float, buckets: int, hashes: int, n: int = 5) -> float:
+    """LSH inclusion probability for the expected 5-gram Jaccard after editing ``rate`` of the words."""
+    f = 1 - (1 - rate) ** n
+    j = (1 - f) / (1 + f)
+    return 1 - (1 - j ** hashes) ** buckets
+
+
+def run_part(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--part", *args], capture_output=True, text=True, cwd=REPO)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-4000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--warc-copies", type=int, default=100)
+    ap.add_argument("--jsonl-copies", type=int, default=60)
+    ap.add_argument("--reps", type=int, default=2)
+    ap.add_argument("--docs", type=int, default=2000)
+    ap.add_argument("--planted", type=int, default=300)
+    ap.add_argument("--negatives", type=int, default=100)
+    ap.add_argument("--part", nargs="*")
+    a = ap.parse_args()
+    if a.part:
+        kind, *rest = a.part
+        res = part_throughput(rest[0], int(rest[1]), int(rest[2])) if kind == "tp" else part_minhash(*map(int, rest))
+        print(json.dumps(res))
+        return
+    load0 = os.getloadavg()[0]
+    tp = [run_part(["tp", "warc", str(a.warc_copies), str(a.reps)]), run_part(["tp", "jsonl", str(a.jsonl_copies), str(a.reps)])]
+    mh = [run_part(["mh", str(a.docs), str(a.planted), str(a.negatives), "14", "8"]),
+          run_part(["mh", str(a.docs), str(a.planted), str(a.negatives), "20", "5"])]
+    load1 = os.getloadavg()[0]
+    report = render(tp, mh, a, load0, load1)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(report)
+    print(report)
+
+
+def render(tp, mh, a, load0, load1) -> str:
+    import datatrove  # noqa: F401
+    from importlib.metadata import version
+
+    lines = [
+        "# Web curation benchmark", "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores shared with other engineers' work "
+        f"(load average {load0:.1f} before, {load1:.1f} after), Python {platform.python_version()}, "
+        f"datatrove {version('datatrove')}, trafilatura {version('trafilatura')}, spaCy {version('spacy')}. "
+        f"One datatrove task, one worker. {a.reps} repetitions per path, alternating, after a warm-up; best of each.", "",
+        "## 1. Throughput: `curate_shard` vs a plain datatrove pipeline with the same steps", "",
+        "| input | documents | kept (ours / plain) | ours s | plain s | docs/s ours | docs/s plain | ratio (wall) | CPU s ours | CPU s plain | ratio (CPU) | goal >= 0.9x | peak RSS MB (proc / children) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in tp:
+        rw, rc = t["plain_wall"] / t["ours_wall"], t["plain_cpu"] / t["ours_cpu"]
+        name = f"dolma WARC.gz x{t['copies']}" if t["format"] == "warc" else f"CCNet JSONL x{t['copies']}"
+        lines.append(
+            f"| {name} | {t['documents']} | {t['kept_ours']} / {t['kept_plain']} | {t['ours_wall']:.1f} | {t['plain_wall']:.1f} | "
+            f"{t['documents'] / t['ours_wall']:.1f} | {t['documents'] / t['plain_wall']:.1f} | {rw:.2f}x | {t['ours_cpu']:.1f} | "
+            f"{t['plain_cpu']:.1f} | {rc:.2f}x | {'met' if min(rw, rc) >= 0.9 else ('met (CPU)' if rc >= 0.9 else 'missed')} | "
+            f"{t['peak_rss_mb']:.0f} / {t['children_peak_rss_mb']:.0f} |")
+    lines += ["", "All runs (wall s, CPU s): " + "; ".join(
+        f"{t['format']} ours {[(round(w, 1), round(c, 1)) for w, c in t['all']['ours']]}, plain {[(round(w, 1), round(c, 1)) for w, c in t['all']['plain']]}"
+        for t in tp), ""]
+    lines += [
+        "## 2. MinHash near-duplicate detection (planted)", "",
+        f"{mh[0]['documents']} documents in 4 shards: {a.docs} distinct synthetic originals (~300 words), {a.planted} near-copies "
+        f"of distinct originals at word-edit rates {', '.join(f'{r:.1%}' for r in RATES)} ({a.planted // len(RATES)} each; "
+        f"half substitutions, half deletions), {a.negatives} hard negatives (half of an original's paragraphs + new text), "
+        "20 exact copies. Exact dedup runs first.", "",
+        "| MinHash (5-grams) | recall (all planted) | precision | wrong merges | hard negatives merged | exact copies found | removed | s (wall) | CPU s | peak RSS MB (proc / children) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in mh:
+        label = f"{m['buckets']} buckets x {m['hashes']} hashes" + (" (FineWeb, default)" if m["buckets"] == 14 else "")
+        lines.append(f"| {label} | {m['recall']:.3f} | {m['precision']:.4f} | {m['wrong_merges']} | {m['neg_merged']}/{m['negatives']} | "
+                     f"{m['exact_recall']:.2f} | {m['removed']} | {m['wall']:.1f} | {m['cpu']:.1f} | {m['peak_rss_mb']:.0f} / {m['children_peak_rss_mb']:.0f} |")
+    lines += ["", "Recall by word-edit rate (measured / LSH theory at the expected 5-gram Jaccard):", "",
+              "| edit rate | " + " | ".join(f"{r:.1%}" for r in RATES) + " |", "|---|" + "---|" * len(RATES)]
+    for m in mh:
+        cells = [f"{m['recall_by_rate'][str(r)]:.2f} / {theory(r, m['buckets'], m['hashes']):.2f}" for r in RATES]
+        lines.append(f"| {m['buckets']}x{m['hashes']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""datatrove readers that never fail a shard: bad units go to a quarantine side file.
+
+``QuarantiningWarcReader`` and ``QuarantiningJsonlReader`` subclass datatrove's ``WarcReader`` and
+``JsonlReader`` (same HTML/charset handling via datatrove's ``process_record``, same adapter) and add:
+
+* per-unit lineage in ``doc.metadata``: ``source_uri``, ``source_locator`` (``warc record N`` /
+  ``line N``, 1-based) and ``source_id`` (``source_id(uri, raw)``: the WARC payload bytes, the
+  JSONL line bytes);
+* quarantine of what cannot be read -- a malformed or non-UTF-8 JSONL line, an undecodable HTML
+  payload, a corrupt record, a truncated WARC.gz (the records before it are kept), a file that
+  cannot be opened at all -- written as JSON lines to ``<side_folder>/quarantine/<rank>.jsonl``;
+* unit counts per kind to ``<side_folder>/reader/<rank>.json`` (the ``read`` step of the funnel).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from datatrove.pipeline.readers import JsonlReader, WarcReader
+from datatrove.pipeline.readers.warc import process_record
+from resources.lineage.ids import source_id
+
+RAW_PREVIEW = 2000  # characters of a quarantined unit kept in `raw`
+_HTML_TYPES = ("text/html", "application/xhtml+xml")
+
+
+def detect_format(path: str | Path) -> str:
+    """``warc``, ``wet`` or ``jsonl`` from the name, else from the first bytes (gzip-aware)."""
+    name = str(path).lower()
+    for suffix in (".gz", ".zst", ".bz2"):
+        name = name.removesuffix(suffix)
+    if name.endswith(".wet"):  # Common Crawl WET: WARC "conversion" records, text already extracted
+        return "wet"
+    if name.endswith((".warc", ".arc")):
+        return "warc"
+    if name.endswith((".jsonl", ".json", ".ndjson")):
+        return "jsonl"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+            fh.seek(0)
+            head = (gzip.GzipFile(fileobj=fh).read(8) if head == b"\x1f\x8b" else fh.read(8)).lstrip()
+    except (OSError, EOFError):
+        return "unknown"
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"{"):
+        return "jsonl"
+    return "unknown"
+
+
+class _SideFiles:
+    """Quarantine rows and unit counts of one reader task, written under a local folder."""
+
+    def __init__(self, folder: str, rank: int):
+        self.folder = Path(folder)
+        self.rank = rank
+        self.counts: Counter = Counter()
+        (self.folder / "quarantine").mkdir(parents=True, exist_ok=True)
+        (self.folder / "reader").mkdir(parents=True, exist_ok=True)
+        self._q = open(self.folder / "quarantine" / f"{rank:05d}.jsonl", "ab")
+
+    def quarantine(self, uri: str, locator: str, reason: str, raw: bytes | str = b"") -> None:
+        if isinstance(raw, bytes):
+            raw = raw[: RAW_PREVIEW * 4].decode("utf-8", "replace")
+        row = {"source_uri": uri, "source_locator": locator, "reason": reason, "raw": raw[:RAW_PREVIEW]}
+        self._q.write(orjson.dumps(row) + b"\n")
+        self.counts["quarantined"] += 1
+
+    def close(self) -> None:
+        self._q.close()
+        path = self.folder / "reader" / f"{self.rank:05d}.json"
+        old = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps(dict(Counter(old) + self.counts)))
+
+
+def read_side_files(folder: str | Path) -> tuple[list[dict], dict[str, int]]:
+    """All quarantine rows and the summed unit counts written by the readers under ``folder``."""
+    folder = Path(folder)
+    rows: list[dict] = []
+    for p in sorted((folder / "quarantine").glob("*.jsonl")):
+        rows.extend(orjson.loads(line) for line in p.read_bytes().splitlines() if line)
+    counts: Counter = Counter()
+    for p in sorted((folder / "reader").glob("*.json")):
+        counts.update(json.loads(p.read_text()))
+    return rows, dict(counts)
+
+
+def _tag(doc, uri: str, locator: str, raw: bytes) -> None:
+    doc.metadata["source_uri"] = uri
+    doc.metadata["source_locator"] = locator
+    doc.metadata["source_id"] = source_id(uri, raw)
+
+
+class QuarantiningWarcReader(WarcReader):
+    """datatrove's ``WarcReader`` with per-record error isolation, quarantine and lineage tags."""
+
+    name = "🕷 Warc (quarantining)"
+
+    def __init__(self, data_folder, side_folder: str, uri: str | None = None, **kwargs):
+        super().__init__(data_folder, **kwargs)
+        self.side_folder = side_folder
+        self.uri = uri
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self._rank = rank
+        yield from super().run(data, rank, world_size)
+
+    def read_file(self, filepath: str):
+        from warcio.archiveiterator import ArchiveIterator
+
+        uri = self.uri or self.data_folder.resolve_paths(filepath)
+        side = _SideFiles(self.side_folder, getattr(self, "_rank", 0))
+        n = 0
+        # warcio reads (multi-member) gzip itself and, unlike a decompressed stream, keeps the records
+        # before a cut; other compressions (zstd, bz2) go through fsspec as in datatrove
+        compression = self.compression if filepath.endswith((".zst", ".zstd", ".bz2")) else None
+        try:
+            with self.data_folder.open(filepath, "rb", compression=compression) as f:
+                for n, record in enumerate(ArchiveIterator(f), start=1):
+                    side.counts["units"] += 1
+                    locator = f"warc record {n}"
+                    with self.track_time():
+                        content = record.content_stream().read()
+                        missing = getattr(record.raw_stream, "limit", 0) or 0
+                        if missing > 0:  # the file ends inside this record
+                            side.quarantine(uri, locator, f"truncated WARC record: {missing} of its "
+                                            f"{record.length} bytes missing (file cut?)", content)
+                            continue
+                        try:
+                            doc = self._record_to_document(record, content, filepath, n, uri, locator, side)
+                        except Exception as e:  # one bad record never fails the shard
+                            side.quarantine(uri, locator, f"bad WARC record: {type(e).__name__}: {e}", content)
+                            continue
+                    if doc is not None:
+                        yield doc
+        except Exception as e:  # truncated gzip, corrupt stream, unreadable file: keep what was read
+            where = f"warc record {n + 1}" if n else "file"
+            what = "truncated or corrupt WARC" if n else "unreadable WARC file"
+            side.quarantine(uri, where, f"{what} after {n} records: {type(e).__name__}: {e}")
+        finally:
+            side.close()
+
+    def _record_to_document(self, record, content: bytes, filepath, n, uri, locator, side):
+        record.content_stream = lambda: io.BytesIO(content)  # datatrove's process_record reads it again
+        extracted = process_record(record)
+        if not extracted:
+            if record.rec_type not in ("response", "conversion"):
+                side.counts[f"skipped_{record.rec_type}"] += 1
+                return None
+            mime = record.rec_headers.get("WARC-Identified-Payload-Type", None)
+            if mime is None:
+                import magic
+
+                mime = magic.from_buffer(content, mime=True)
+            if mime in _HTML_TYPES or (record.rec_type == "conversion" and mime == "text/plain"):
+                side.quarantine(uri, locator, "undecodable payload: not UTF-8 and no charset detected", content)
+            else:
+                side.counts["skipped_non_html"] += 1
+            return None
+        doc = self.get_document_from_dict(extracted, filepath, n - 1)
+        if doc is None:
+            side.counts["skipped_empty"] += 1
+            return None
+        _tag(doc, uri, locator, content)
+        side.counts["documents"] += 1
+        return doc
+
+
+class QuarantiningJsonlReader(JsonlReader):
+    """datatrove's ``JsonlReader`` reading bytes line by line: bad lines are quarantined, not logged."""
+
+    name = "🐿 Jsonl (quarantining)"
+
+    def __init__(self, data_folder, side_folder: str, uri: str | None = None, **kwargs):
+        super().__init__(data_folder, **kwargs)
+        self.side_folder = side_folder
+        self.uri = uri
+
+    def run(self, data=None, rank: int = 0, world_size: int = 1):
+        self._rank = rank
+        yield from super().run(data, rank, world_size)
+
+    def read_file(self, filepath: str):
+        uri = self.uri or self.data_folder.resolve_paths(filepath)
+        side = _SideFiles(self.side_folder, getattr(self, "_rank", 0))
+        n = 0
+        try:
+            with self.data_folder.open(filepath, "rb", compression=self.compression) as f:
+                for n, raw in enumerate(f, start=1):
+                    raw = raw.rstrip(b"\r\n")
+                    if not raw.strip():
+                        side.counts["blank_lines"] += 1
+                        continue
+                    side.counts["units"] += 1
+                    with self.track_time():
+                        doc = self._line_to_document(raw, filepath, n, uri, side)
+                    if doc is not None:
+                        yield doc
+        except Exception as e:  # gzip/zstd error, unreadable file: keep what was read
+            where = f"line {n + 1}" if n else "file"
+            what = "truncated or corrupt JSONL" if n else "unreadable JSONL file"
+            side.quarantine(uri, where, f"{what} after {n} lines: {type(e).__name__}: {e}")
+        finally:
+            side.close()
+
+    def _line_to_document(self, raw: bytes, filepath, n: int, uri: str, side: _SideFiles):
+        locator = f"line {n}"
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            side.quarantine(uri, locator, f"not UTF-8: {e.reason} at byte {e.start}", raw)
+            return None
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            side.quarantine(uri, locator, f"malformed JSON: {e}", raw)
+            return None
+        if not isinstance(obj, dict):
+            side.quarantine(uri, locator, f"line is a JSON {type(obj).__name__}, not an object", raw)
+            return None
+        text = obj.get(self.text_key)
+        if not isinstance(text, str) or not text.strip():
+            side.quarantine(uri, locator, f"no text: field {self.text_key!r} missing, empty or not a string", raw)
+            return None
+        if self.id_key in obj and not isinstance(obj[self.id_key], str):
+            obj[self.id_key] = str(obj[self.id_key])
+        try:
+            doc = self.get_document_from_dict(obj, filepath, n - 1)
+        except Exception as e:
+            side.quarantine(uri, locator, f"bad document: {type(e).__name__}: {e}", raw)
+            return None
+        url = doc.metadata.get("url")
+        if not isinstance(url, str):
+            meta = doc.metadata.get("metadata")
+            doc.metadata["url"] = meta.get("url") if isinstance(meta, dict) else None
+        _tag(doc, uri, locator, raw)
+        side.counts["documents"] += 1
+        return doc
