@@ -45,6 +45,8 @@ class LakeIOManager(dg.ConfigurableIOManager):
     """Parquet-in-the-lake storage for every asset, with record-level lineage capture."""
 
     root: str = ""
+    # Record-level lineage capture; off only to measure its cost (benchmarks/lineage_capture.py).
+    capture_lineage: bool = True
 
     def lake(self) -> Lake:
         return Lake(self.root or default_lake_root())
@@ -69,16 +71,16 @@ class LakeIOManager(dg.ConfigurableIOManager):
         path = lake.write_asset(asset, partition, obj)
         t0 = time.perf_counter()
         data_version = table_data_version(obj)
-        code_version = context.asset_spec.code_version or ""
-        LineageWriter(lake.lineage_root).write_materialization(
-            asset=asset,
-            partition=partition,
-            run_id=context.run_id,
-            data_version=data_version,
-            code_version=code_version,
-            table=obj,
-            data_path=lake.url(path),
-        )
+        if self.capture_lineage:
+            LineageWriter(lake.lineage_root).write_materialization(
+                asset=asset,
+                partition=partition,
+                run_id=context.run_id,
+                data_version=data_version,
+                code_version=context.asset_spec.code_version or "",
+                table=obj,
+                data_path=lake.url(path),
+            )
         context.add_output_metadata(
             {
                 "dagster/row_count": dg.MetadataValue.int(obj.num_rows),
