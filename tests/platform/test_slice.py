@@ -73,9 +73,11 @@ def test_slice_materializes_with_lineage_and_cache(slice_env):
     assert "question_seeds" in text and "medqa_demo.jsonl" in text and "line 1" in text
     assert answers["gen_model_id"][0].as_py() in text
 
-    impact = store.impact("question_seeds", PARTITION)
-    assert set(answers["record_id"].to_pylist()) <= set(repr(impact).replace("'", " ").split()) or \
-        all(r in repr(impact) for r in answers["record_id"].to_pylist())
+    impact = store.impact("question_seeds", PARTITION, max_records=None)
+    assert set(impact["records"]) == set(answers["record_id"].to_pylist())
+    source_impact = store.impact("source", "medqa_demo.jsonl", max_records=None)
+    seeds = lake.read_table("question_seeds", PARTITION)
+    assert set(source_impact["records"]) == set(seeds["record_id"].to_pylist()) | set(impact["records"])
 
     # A re-run pays for no generation: every answer is a cache hit, byte-identical.
     second = run_slice(resources, instance)
