@@ -1,21 +1,22 @@
 """The Citrus lake code location: every paper stage composed into one Definitions.
 
-Stages (one folder each, so the asset graph reads like the paper's Figure 3):
-reasoning_data (question seeds → closed-form answers → …). Later stages join here.
+One folder per stage, so the asset graph reads like the paper's Figure 3:
+cpt_corpus (continued pre-training data) and reasoning_data (SFT stage-3 data).
 """
-
-from __future__ import annotations
 
 import dagster as dg
 
-from citrus_assets import reasoning_data
+from citrus_assets.cpt_corpus import defs as cpt_corpus
 from citrus_assets.jobs import jobs
+from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.resources_config import build_resources
 
+STAGES = [cpt_corpus, reasoning_data]
+
 defs = dg.Definitions(
-    assets=[*reasoning_data.assets],
-    asset_checks=[*reasoning_data.checks],
-    sensors=[*reasoning_data.sensors],
+    assets=[a for s in STAGES for a in s.assets],
+    asset_checks=[c for s in STAGES for c in s.checks],
+    sensors=[x for s in STAGES for x in s.sensors],
     jobs=jobs,
     resources=build_resources(),
     executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),

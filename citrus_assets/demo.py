@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from citrus_assets.jobs import MAIN_PLAN
-from citrus_assets.reasoning_data.assets import seed_sets
 from resources.lineage import LineageStore
 from resources.lineage.store import format_trace
 
@@ -41,25 +40,30 @@ class MainJobResult:
 
 
 def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, list[str]]:
-    """Register a dynamic partition for every inbox file (what the inbox sensors do on a tick)."""
+    """Register a dynamic partition for every inbox entry (what the inbox sensors do on a tick)."""
     inbox = defs.resources["inbox"]
-    keys = list(inbox.files(inbox.seeds_path()))
-    existing = set(instance.get_dynamic_partitions(seed_sets.name))
-    new = [k for k in keys if k not in existing]
-    if new:
-        instance.add_dynamic_partitions(seed_sets.name, new)
-    return {seed_sets.name: keys}
+    out: dict[str, list[str]] = {}
+    for step in MAIN_PLAN:
+        if step.partitions is None or step.list_keys is None:
+            continue
+        keys = list(step.list_keys(inbox))
+        existing = set(instance.get_dynamic_partitions(step.partitions.name))
+        new = [k for k in keys if k not in existing]
+        if new:
+            instance.add_dynamic_partitions(step.partitions.name, new)
+        out[step.partitions.name] = keys
+    return out
 
 
 def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print) -> MainJobResult:
     t0 = time.perf_counter()
     out = MainJobResult()
     registered = register_partitions(defs, instance)
-    for job_name, pdef_name in MAIN_PLAN:
-        job = defs.resolve_job_def(job_name)
-        keys: list[str | None] = list(registered.get(pdef_name, [])) if pdef_name else [None]
+    for step in MAIN_PLAN:
+        job = defs.resolve_job_def(step.job)
+        keys: list[str | None] = list(registered.get(step.partitions.name, [])) if step.partitions else [None]
         for key in keys:
-            log(f"[main] {job_name} partition={key or '-'}")
+            log(f"[main] {step.job} partition={key or '-'}")
             res = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=True)
             for ev in res.get_asset_materialization_events():
                 m = ev.materialization

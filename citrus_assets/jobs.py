@@ -1,20 +1,42 @@
-"""Jobs, and the main job's plan (which job runs for which partitions, in order)."""
+"""Jobs, and the main job's plan: which job runs for which inbox partitions, in dependency order."""
 
-from __future__ import annotations
+from dataclasses import dataclass
+from typing import Callable
 
 import dagster as dg
 
-from citrus_assets.reasoning_data import seed_sets
+from citrus_assets.cpt_corpus.assets import pdf_batches
+from citrus_assets.cpt_corpus.sensors import pdf_batch_keys
+from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.reasoning_data.sensors import seed_keys
 
 REASONING_DATA_JOB = "reasoning_data_job"
+CPT_PDF_JOB = "cpt_pdf_job"
 
 reasoning_data_job = dg.define_asset_job(
     REASONING_DATA_JOB,
     selection=dg.AssetSelection.groups("reasoning_data"),
     description="Seeds → closed-form answers for one seed set (with the assets' checks).",
 )
+cpt_pdf_job = dg.define_asset_job(
+    CPT_PDF_JOB,
+    selection=dg.AssetSelection.assets("pdf_documents"),
+    description="PDF extraction for one PDF batch (with its checks).",
+)
 
-jobs = [reasoning_data_job]
+jobs = [reasoning_data_job, cpt_pdf_job]
 
-# The main job: (job name, dynamic partitions definition name or None) in dependency order.
-MAIN_PLAN: list[tuple[str, str | None]] = [(REASONING_DATA_JOB, seed_sets.name)]
+
+@dataclass(frozen=True)
+class MainStep:
+    """One step of the main job: run ``job`` for every partition the inbox lists."""
+
+    job: str
+    partitions: dg.DynamicPartitionsDefinition | None
+    list_keys: Callable | None = None
+
+
+MAIN_PLAN: list[MainStep] = [
+    MainStep(CPT_PDF_JOB, pdf_batches, pdf_batch_keys),
+    MainStep(REASONING_DATA_JOB, seed_sets, seed_keys),
+]

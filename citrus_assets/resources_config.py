@@ -20,7 +20,10 @@ def build_resources() -> dict:
     return {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(seeds_dir=os.environ.get("CITRUS_SEED_INBOX", "sample/seeds")),
+        "inbox": InboxResource(
+            seeds_dir=os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"),
+            pdfs_dir=os.environ.get("CITRUS_PDF_INBOX", "sample/pdfs"),
+        ),
         "llm": LLMResource(
             backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),
             model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),

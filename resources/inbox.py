@@ -24,9 +24,35 @@ class InboxResource(dg.ConfigurableResource):
     """Folders watched for new input files, one per source family."""
 
     seeds_dir: str = ""
+    pdfs_dir: str = ""
 
     def seeds_path(self) -> Path:
         return Path(self.seeds_dir or os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"))
+
+    def pdfs_path(self) -> Path:
+        return Path(self.pdfs_dir or os.environ.get("CITRUS_PDF_INBOX", "sample/pdfs"))
+
+    def batches(self, folder: Path) -> dict[str, list[Path]]:
+        """Partition key -> files: each sub-folder is one batch; a loose file is a batch of its own."""
+        if not folder.is_dir():
+            return {}
+        out: dict[str, list[Path]] = {}
+        for p in sorted(folder.iterdir()):
+            if p.name.startswith("."):
+                continue
+            key = partition_key_for(p)
+            files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".")) if p.is_dir() else [p]
+            if key in out:
+                raise ValueError(f"two inbox entries map to partition {key!r} in {folder}")
+            if files:
+                out[key] = files
+        return out
+
+    def pdf_batch(self, partition: str) -> list[Path]:
+        batches = self.batches(self.pdfs_path())
+        if partition not in batches:
+            raise FileNotFoundError(f"no PDF batch {partition!r} in {self.pdfs_path()}")
+        return batches[partition]
 
     def files(self, folder: Path) -> dict[str, Path]:
         """Partition key -> file, for every regular, non-hidden file in ``folder``."""

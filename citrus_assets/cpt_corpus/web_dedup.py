@@ -137,11 +137,15 @@ def dedup_source(shards: list[pa.Table], work_dir: str | Path, config: WebCurati
     try:
         src = run / "input"
         src.mkdir()
-        n_files = 0
+        n_files, blank = 0, set()  # rows without text bypass dedup (datatrove readers skip them)
         for i, t in enumerate(tables):
-            if t.num_rows:
-                ids = pa.array([f"{i}:{j}" for j in range(t.num_rows)], pa.string())
-                pq.write_table(pa.table({"id": ids, "text": t.column("text")}), src / f"{n_files:05d}.parquet")
+            ids = pa.array([f"{i}:{j}" for j in range(t.num_rows)], pa.string())
+            part = pa.table({"id": ids, "text": t.column("text")})
+            has_text = pc.fill_null(pc.greater(pc.utf8_length(part.column("text")), 0), False)
+            blank.update(part.filter(pc.invert(has_text)).column("id").to_pylist())
+            part = part.filter(has_text)
+            if part.num_rows:
+                pq.write_table(part, src / f"{n_files:05d}.parquet")
                 n_files += 1
         tasks = max(1, min(config.dedup_tasks, n_files))
         current, reader_cls = str(src), ParquetReader
@@ -149,7 +153,8 @@ def dedup_source(shards: list[pa.Table], work_dir: str | Path, config: WebCurati
             current, reader_cls = _run_exact(run, tasks, config, current), JsonlReader
         if config.minhash_dedup:
             _run_minhash(run, tasks, config, current, reader_cls)
-        dups, surviving = _collect(run, base, pos, config)
+        dups, surviving = _collect(run, base, pos, config) if n_files else (_collect_empty(), set())
+        surviving |= blank
         kept_idx = sorted(pos[k] for k in surviving)
         kept = base.take(pa.array(kept_idx, pa.int64())) if kept_idx else base.slice(0, 0)
         per_kept = Counter(dups["kept_record_id"])
@@ -160,6 +165,10 @@ def dedup_source(shards: list[pa.Table], work_dir: str | Path, config: WebCurati
         return DedupResult(kept, dup_table, stats, time.perf_counter() - t0)
     finally:
         cleanup(run, config.keep_work_files)
+
+
+def _collect_empty() -> dict[str, list]:
+    return {name: [] for name in DUPLICATES_SCHEMA.names}
 
 
 def _collect(run: Path, base: pa.Table, pos: dict[str, int], config: WebCurationConfig):

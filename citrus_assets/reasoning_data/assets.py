@@ -5,12 +5,12 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_seeds
 from citrus_assets.reasoning_data.seeds import load_seed_file
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
-from resources.lineage.writer import table_data_version
 from resources.llm import LLMResource, SamplingParams
 
 GROUP = "reasoning_data"
@@ -24,14 +24,6 @@ class JudgeConfig(dg.Config):
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
-
-
-def value_counts(table: pa.Table, column: str) -> dict:
-    return {d["values"]: d["counts"] for d in pc.value_counts(table[column]).to_pylist()} if table.num_rows else {}
-
-
-def output(table: pa.Table, **metadata) -> dg.Output:
-    return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)
 
 
 @dg.asset(

@@ -7,6 +7,7 @@ import pyarrow as pa
 # Columns every asset table carries.
 RECORD_ID = "record_id"
 PARENT_IDS = "parent_ids"  # list<string>: ids of the records this one was made from
+PARENT_ID = "parent_id"  # lineage files only: parent_ids stored flat when every record has exactly one
 
 # Columns of records read straight from an input file: their parent_ids are source ids.
 SOURCE_URI = "source_uri"
@@ -37,18 +38,46 @@ UNPARTITIONED = "__all__"
 
 # Lineage tables (one folder each under the lineage root).
 T_MATERIALIZATIONS = "materializations"
+T_RECORD_LINEAGE = "record_lineage"
 T_RECORDS = "records"
 T_EDGES = "edges"
 T_GENERATIONS = "generations"
 T_SOURCES = "sources"
 T_CHECKPOINT_INPUTS = "checkpoint_inputs"
-LINEAGE_TABLES = (T_MATERIALIZATIONS, T_RECORDS, T_EDGES, T_GENERATIONS, T_SOURCES, T_CHECKPOINT_INPUTS)
-# Tables written per materialization before its commit marker (the materializations row).
-MATERIALIZATION_DATA_TABLES = (T_RECORDS, T_EDGES, T_SOURCES, T_GENERATIONS)
+# Logical lineage tables: index tables of the store and ``v_*`` views, whatever layout the files have.
+LOGICAL_TABLES = (T_RECORDS, T_EDGES, T_SOURCES, T_GENERATIONS)
+# Files written per materialization before its commit marker (the materializations row). The writer writes
+# one ``record_lineage`` file (the lineage columns of the asset table, one row per record); lakes written by
+# earlier versions hold one file per logical table instead (``LEGACY_DATA_TABLES``), still read by the store.
+LEGACY_DATA_TABLES = LOGICAL_TABLES
+MATERIALIZATION_DATA_TABLES = (T_RECORD_LINEAGE, *LEGACY_DATA_TABLES)
+LINEAGE_TABLES = (T_MATERIALIZATIONS, *MATERIALIZATION_DATA_TABLES, T_CHECKPOINT_INPUTS)
 # Tables whose files are their own commit unit.
 COMMIT_TABLES = (T_MATERIALIZATIONS, T_CHECKPOINT_INPUTS)
 
 SCHEMAS: dict[str, pa.Schema] = {
+    # One row per record of the asset table: exactly its lineage columns (no per-row asset / partition /
+    # data version / run id: the file's path and its commit row say those). ``record_id`` and
+    # ``parent_ids`` are always there; the others only when the asset table has them (readers fill in
+    # nulls). When every record has exactly one parent, ``parent_ids`` is stored flat as ``parent_id``
+    # instead (cheaper to write and read); readers turn it back into one-element lists. Column types as
+    # stored in Parquet (large/dictionary/view strings read back as these).
+    T_RECORD_LINEAGE: pa.schema(
+        [
+            (RECORD_ID, pa.string()),
+            (PARENT_IDS, pa.list_(pa.string())),
+            (PARENT_ID, pa.string()),
+            (SOURCE_URI, pa.string()),
+            (SOURCE_LOCATOR, pa.string()),
+            (GEN_MODEL_ID, pa.string()),
+            (GEN_MODEL_REVISION, pa.string()),
+            (GEN_PROMPT_TEMPLATE, pa.string()),
+            (GEN_PROMPT_HASH, pa.string()),
+            (GEN_SAMPLING, pa.string()),
+            (GEN_PROMPT_TOKENS, pa.int64()),
+            (GEN_COMPLETION_TOKENS, pa.int64()),
+        ]
+    ),
     T_MATERIALIZATIONS: pa.schema(
         [
             ("asset", pa.string()),
@@ -61,6 +90,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("data_path", pa.string()),
         ]
     ),
+    # Legacy layout (one file per logical table, constant columns repeated per row): read, no longer written.
     T_RECORDS: pa.schema(
         [
             ("record_id", pa.string()),

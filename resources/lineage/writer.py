@@ -2,20 +2,22 @@
 
 Layout (relative to the lineage root, a local folder or an fsspec URL)::
 
-    <table>/<asset>/<partition>/<data_version>-<run_id>.parquet
+    record_lineage/<asset>/<partition>/<data_version>-<run_id>.parquet     the lineage rows
+    materializations/<asset>/<partition>/<data_version>-<run_id>.parquet   the commit row, written last
 
-for every table of :data:`schema.LINEAGE_TABLES`. Asset and partition names are made path-safe by
-:func:`path_component` (``|`` -> ``__``, ``/`` -> ``_``); the rows keep the original names. Every file is
-written under a temporary hidden name in its final folder and renamed into place, so a reader never sees
-a partial file. ``write_materialization`` writes ``records``, ``edges``, ``sources``, ``generations``
-(only the non-empty ones) and then the ``materializations`` row, which is the commit marker: the store
-ingests a data file only once the materialization file with the same relative path exists.
+Asset and partition names are made path-safe by :func:`path_component` (``|`` -> ``__``, ``/`` -> ``_``);
+the commit row keeps the original names. Every file is written under a temporary hidden name in its final
+folder and renamed into place, so a reader never sees a partial file. The ``record_lineage`` file holds
+one row per record of the asset table: exactly its lineage columns (``record_id``, ``parent_ids``,
+``source_uri``, ``source_locator`` and the ``gen_*`` columns; see :data:`schema.SCHEMAS`), taken from
+the asset table without copying. The store derives the ``records`` / ``edges`` / ``sources`` /
+``generations`` rows from it, and ingests it only once the materialization file with the same relative
+path (the commit marker) exists. Lakes written by earlier versions hold one file per logical table
+(``records/``, ``edges/``, ``sources/``, ``generations/``) instead; the store still reads those.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import uuid
 from datetime import datetime, timezone
@@ -28,12 +30,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from . import schema as S
+from .data_version import table_data_version
 from .settings import is_local, local_path
 
-# Parquet settings: ids are random hex (dictionaries never pay off), the constant columns
-# (asset, partition, data_version, run_id) are dictionary arrays and written as such.
-_CONSTANT_COLUMNS = ["asset", "partition", "data_version", "run_id", "uri", "model_id", "model_revision",
-                     "prompt_template", "sampling"]
+__all__ = ["LineageWriter", "lineage_file_relpath", "path_component", "table_data_version"]
+
+# Columns of the record_lineage file stored as a one-value dictionary when constant in the asset table
+# (the usual case: one model, one prompt template, one input file per materialization).
+_MAYBE_CONSTANT = (S.SOURCE_URI, *(c for c in S.GEN_COLUMNS if S.SCHEMAS[S.T_RECORD_LINEAGE].field(c).type == pa.string()))
 
 
 def path_component(name: str | None) -> str:
@@ -53,74 +57,105 @@ def lineage_file_relpath(asset: str, partition: str | None, data_version: str, r
     )
 
 
-def table_data_version(table: pa.Table) -> str:
-    """Content hash of an asset table: sha256 over its column names and its sorted ``record_id`` column.
-
-    Record ids are content-derived, so equal ids mean equal content; the result does not depend on
-    row order or chunking. 16 hex chars. This is the data version the IO manager stamps on materializations.
-    """
-    if S.RECORD_ID not in table.column_names:
-        raise ValueError(f"table has no {S.RECORD_ID!r} column")
-    ids = table.column(S.RECORD_ID)
-    if ids.null_count:
-        raise ValueError(f"{S.RECORD_ID!r} has {ids.null_count} null values")
-    n = table.num_rows
-    h = hashlib.sha256()
-    h.update(json.dumps(sorted(table.column_names)).encode("utf-8"))
-    h.update(n.to_bytes(8, "little"))
-    if n:
-        offsets, data = _sorted_string_buffers(ids.cast(pa.large_string()).combine_chunks())
-        h.update(offsets)
-        h.update(data)
-    return h.hexdigest()[:16]
+def _is_string(t: pa.DataType) -> bool:
+    """Types Parquet stores as a UTF-8 byte array (read back as ``string``)."""
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or (
+        pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)))
 
 
-def _sorted_string_buffers(ids: pa.LargeStringArray) -> tuple[bytes | memoryview, bytes | memoryview]:
-    """(int64 offsets, utf-8 bytes) of ``ids`` sorted bytewise (= code point order)."""
-    n = len(ids)
-    off = np.frombuffer(ids.buffers()[1], dtype=np.int64, count=n + 1, offset=8 * ids.offset)
-    lengths = np.diff(off)
-    width = int(lengths[0])
-    if width > 0 and (lengths == width).all():
-        # Fast path (the usual case: one id kind per asset): equal-length ids sort as fixed-width bytes.
-        raw = np.frombuffer(ids.buffers()[2], dtype=np.uint8, count=n * width, offset=int(off[0]))
-        if not (raw.reshape(n, width)[:, -1] == 0).any():  # numpy S ignores trailing NULs when comparing
-            data = raw.view(f"S{width}")
-            return np.arange(0, n * width + 1, width, dtype=np.int64).tobytes(), np.sort(data).tobytes()
-    srt = ids.take(pc.sort_indices(ids))  # fresh array: offsets start at 0
-    offsets = memoryview(srt.buffers()[1])[: 8 * (n + 1)]
-    end = int(np.frombuffer(srt.buffers()[1], dtype=np.int64, count=n + 1)[-1])
-    return offsets, memoryview(srt.buffers()[2])[:end]
+def _string_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    return col if _is_string(col.type) else col.cast(pa.string())
 
 
-def _const(value: Any, n: int, type_: pa.DataType = pa.string()) -> pa.Array:
-    """``n`` copies of ``value`` as a dictionary array (no per-row copies; Parquet stores it as RLE)."""
-    if value is None:
-        return pa.nulls(n, type_)
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([value], type_))
+def _parents_column(col: pa.ChunkedArray, asset: str) -> pa.ChunkedArray:
+    """``parent_ids`` as it is when Parquet stores it as ``list<string>`` (any list kind), else cast."""
+    t = col.type
+    if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
+        raise TypeError(f"asset {asset!r}: {S.PARENT_IDS!r} must be a list<string> column, got {t}")
+    return col if _is_string(t.value_type) else col.cast(pa.list_(pa.string()))
 
 
-def _column(table: pa.Table, name: str, type_: pa.DataType) -> pa.ChunkedArray | pa.Array:
-    if name in table.column_names:
-        col = table.column(name)
-        return col if col.type == type_ else col.cast(type_)
-    return pa.nulls(table.num_rows, type_)
+def _all_equal(col: pa.ChunkedArray) -> bool:
+    """True when a string column without nulls holds one value: every chunk's values have one length
+    and its bytes repeat with that period (one memcmp per chunk, no per-value work)."""
+    first = None
+    for c in col.chunks:
+        n = len(c)
+        if n == 0:
+            continue
+        dtype = np.int64 if pa.types.is_large_string(c.type) else np.int32
+        off = np.frombuffer(c.buffers()[1], dtype, n + 1, offset=dtype().itemsize * c.offset)
+        width = int(off[1] - off[0])
+        if int(off[-1] - off[0]) != n * width or not (np.diff(off) == width).all():
+            return False
+        seg = c.buffers()[2].slice(int(off[0]), n * width)
+        if not seg.slice(width).equals(seg.slice(0, (n - 1) * width)):
+            return False
+        if first is None:
+            first = seg.slice(0, width)
+        elif not first.equals(seg.slice(0, width)):
+            return False
+    return True
 
 
-def _flatten_parents(parents: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(flattened parent ids, index of the owning row) of a list<string> column."""
-    arr = parents.combine_chunks() if isinstance(parents, pa.ChunkedArray) else parents
-    if pa.types.is_large_list(arr.type) or pa.types.is_list(arr.type) or pa.types.is_fixed_size_list(arr.type):
-        flat = pc.list_flatten(arr)
-        owner = pc.list_parent_indices(arr)
+def _maybe_constant(col: pa.ChunkedArray, zeros: list[pa.Array | None]) -> pa.ChunkedArray | pa.Array:
+    """A string column whose non-null values are all equal as a one-value dictionary array (no copy of
+    the strings; Parquet writes one dictionary entry and a run of zero indices), else ``col`` unchanged."""
+    n = len(col)
+    if n == 0 or col.null_count == n or not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return col
+    if col.null_count == 0:
+        value = col[0]
+        if value != col[n - 1] or not _all_equal(col):  # unique-ish columns (hashes) leave at once
+            return col
+        if zeros[0] is None:
+            zeros[0] = pa.array(np.zeros(n, dtype=np.int32))
+        indices = zeros[0]
     else:
-        raise TypeError(f"{S.PARENT_IDS!r} must be a list<string> column, got {arr.type}")
-    if flat.type != pa.string():
-        flat = flat.cast(pa.string())
-    if flat.null_count:
-        keep = pc.is_valid(flat)
-        flat, owner = flat.filter(keep), owner.filter(keep)
-    return flat, owner
+        mm = pc.min_max(col)  # of the non-null values
+        value = mm["min"]
+        if value != mm["max"]:
+            return col
+        indices = pc.if_else(pc.is_valid(col), pa.scalar(0, pa.int32()), pa.scalar(None, pa.int32()))
+        indices = indices.combine_chunks() if isinstance(indices, pa.ChunkedArray) else indices
+    return pa.DictionaryArray.from_arrays(indices, pa.array([value.as_py()], pa.string()))
+
+
+def _single_parents(parents: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """The parent ids as a flat column when every record has exactly one non-null parent (zero-copy)."""
+    if parents.null_count:
+        return None
+    flat = []
+    for chunk in parents.chunks:
+        if pa.types.is_fixed_size_list(chunk.type):
+            if chunk.type.list_size != 1:
+                return None
+        else:
+            off = np.asarray(chunk.offsets)
+            if len(off) > 1 and not (np.diff(off) == 1).all():
+                return None
+        values = chunk.flatten()
+        if values.null_count or len(values) != len(chunk):
+            return None
+        flat.append(values)
+    return pa.chunked_array(flat, type=parents.type.value_type)
+
+
+def _count_edges(parents: pa.ChunkedArray) -> int:
+    flat = [c.flatten() for c in parents.chunks]
+    return sum(len(f) - f.null_count for f in flat)
+
+
+def _count_sources(parents: pa.ChunkedArray, uri: pa.ChunkedArray | None, n_edges: int) -> int:
+    """Non-null parents of rows that have a source URI (= rows of the logical ``sources`` table)."""
+    if uri is None or uri.null_count == len(uri):
+        return 0
+    if uri.null_count == 0:
+        return n_edges
+    p = parents.combine_chunks()
+    flat, owner = pc.list_flatten(p), pc.list_parent_indices(p)
+    keep = pc.and_(pc.is_valid(flat), pc.is_valid(pc.take(uri, owner)))
+    return int(pc.sum(keep.cast(pa.int64())).as_py() or 0)
 
 
 class LineageWriter:
@@ -161,22 +196,21 @@ class LineageWriter:
             folder, name = final_path.rsplit("/", 1)
             self.fs.makedirs(folder, exist_ok=True)
         tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
-        dict_cols = [c for c in table.column_names if c in _CONSTANT_COLUMNS]
+        dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+        options = dict(
+            compression=self.compression,
+            compression_level=1 if self.compression == "zstd" else None,
+            use_dictionary=dict_cols or False,  # ids are random: dictionaries never pay off for them
+            write_statistics=False,  # min/max of random ids prune nothing
+            store_schema=False,  # read back as plain string / list<string>, whatever the asset's types
+        )
         try:
-            with self.fs.open(tmp, "wb") as fh:
-                pq.write_table(
-                    table,
-                    fh,
-                    compression=self.compression,
-                    compression_level=1 if self.compression == "zstd" else None,
-                    use_dictionary=dict_cols or False,
-                    # min/max of random ids prune nothing; keep them for the constant columns (file pruning)
-                    write_statistics=dict_cols or False,
-                    store_schema=False,
-                )
             if self._local:
+                pq.write_table(table, tmp, **options)  # native file writes, no Python file object
                 os.replace(tmp, final_path)
             else:
+                with self.fs.open(tmp, "wb") as fh:
+                    pq.write_table(table, fh, **options)
                 self.fs.mv(tmp, final_path)
         except BaseException:
             try:
@@ -201,8 +235,9 @@ class LineageWriter:
         """Write the lineage of one materialized asset partition; the commit row goes last.
 
         ``table`` is the asset table (``record_id``, ``parent_ids`` and optionally ``source_uri``,
-        ``source_locator`` and the ``gen_*`` columns). Returns row counts per lineage table and the
-        commit file path.
+        ``source_locator`` and the ``gen_*`` columns). Returns the row counts of the logical lineage
+        tables (``records``, ``edges``, ``sources``, ``generations``, ``materializations``) and the commit
+        file path (``commit_path``).
         """
         partition = partition if partition not in (None, "") else S.UNPARTITIONED
         for col in (S.RECORD_ID, S.PARENT_IDS):
@@ -210,90 +245,41 @@ class LineageWriter:
                 raise ValueError(f"asset {asset!r}: table has no {col!r} column")
         n = table.num_rows
         rid = table.column(S.RECORD_ID)
-        if rid.type != pa.string():
-            rid = rid.cast(pa.string())
         if rid.null_count:
             raise ValueError(f"asset {asset!r}: {rid.null_count} null record ids")
-        rid = rid.combine_chunks() if n else pa.array([], pa.string())
+        schema = S.SCHEMAS[S.T_RECORD_LINEAGE]
+        parents = _parents_column(table.column(S.PARENT_IDS), asset)
+        single = _single_parents(parents)
+        cols: dict[str, Any] = {S.RECORD_ID: _string_column(rid)}
+        if single is not None:  # a flat column is 3x cheaper to encode than a list
+            cols[S.PARENT_ID] = single
+        else:
+            cols[S.PARENT_IDS] = parents
+        zeros: list[pa.Array | None] = [None]
+        for field in schema:  # optional columns: only those the asset table has
+            if field.name in (S.RECORD_ID, S.PARENT_IDS) or field.name not in table.column_names:
+                continue
+            col = table.column(field.name)
+            if field.type == pa.string():
+                col = _string_column(col)
+                cols[field.name] = _maybe_constant(col, zeros) if field.name in _MAYBE_CONSTANT else col
+            else:
+                cols[field.name] = col if col.type == field.type else col.cast(field.type)
+        # Columns without nulls are written as REQUIRED: no definition levels to encode (2x faster for ids).
+        fields = [pa.field(k, v.type, nullable=v.null_count > 0) for k, v in cols.items()]
 
-        def consts(m: int) -> dict[str, pa.Array]:
-            return {
-                "asset": _const(asset, m),
-                "partition": _const(partition, m),
-                "data_version": _const(data_version, m),
-                "run_id": _const(run_id, m),
-            }
-
-        counts: dict[str, Any] = {}
-        pending: list[tuple[str, pa.Table]] = []
-
-        # records
-        c = consts(n)
-        pending.append((S.T_RECORDS, pa.table({"record_id": rid, **c})))
-        counts[S.T_RECORDS] = n
-
-        # edges: one per (record, parent)
-        flat, owner = _flatten_parents(table.column(S.PARENT_IDS))
-        m = len(flat)
-        c = consts(m)
-        edges = pa.table(
-            {"child_id": rid.take(owner), "parent_id": flat, "asset": c["asset"], "partition": c["partition"],
-             "data_version": c["data_version"], "run_id": c["run_id"]}
-        )
-        pending.append((S.T_EDGES, edges))
-        counts[S.T_EDGES] = m
-
-        # sources: parents of rows read from an input file are source ids
-        counts[S.T_SOURCES] = 0
-        if S.SOURCE_URI in table.column_names:
-            uri = _column(table, S.SOURCE_URI, pa.string())
-            has_uri = pc.is_valid(uri)
-            if pc.any(has_uri).as_py():
-                sel = pc.is_valid(pc.take(uri, owner))
-                s_owner = owner.filter(sel)
-                s_ids = flat.filter(sel)
-                loc = _column(table, S.SOURCE_LOCATOR, pa.string())
-                k = len(s_ids)
-                c = consts(k)
-                src = pa.table(
-                    {"source_id": s_ids, "uri": pc.take(uri, s_owner), "locator": pc.take(loc, s_owner),
-                     "asset": c["asset"], "partition": c["partition"], "data_version": c["data_version"],
-                     "run_id": c["run_id"]}
-                )
-                pending.append((S.T_SOURCES, src))
-                counts[S.T_SOURCES] = k
-
-        # generations: rows with a model id
-        counts[S.T_GENERATIONS] = 0
-        if S.GEN_MODEL_ID in table.column_names:
-            model = _column(table, S.GEN_MODEL_ID, pa.string())
-            sel = pc.is_valid(model)
-            k = pc.sum(sel.cast(pa.int64())).as_py() or 0
-            if k:
-                sub = table.select([c for c in S.GEN_COLUMNS if c in table.column_names]).filter(sel)
-                c = consts(k)
-                gen = pa.table(
-                    {
-                        "record_id": rid.filter(sel),
-                        "asset": c["asset"],
-                        "partition": c["partition"],
-                        "data_version": c["data_version"],
-                        "model_id": _column(sub, S.GEN_MODEL_ID, pa.string()),
-                        "model_revision": _column(sub, S.GEN_MODEL_REVISION, pa.string()),
-                        "prompt_template": _column(sub, S.GEN_PROMPT_TEMPLATE, pa.string()),
-                        "prompt_hash": _column(sub, S.GEN_PROMPT_HASH, pa.string()),
-                        "sampling": _column(sub, S.GEN_SAMPLING, pa.string()),
-                        "prompt_tokens": _column(sub, S.GEN_PROMPT_TOKENS, pa.int64()),
-                        "completion_tokens": _column(sub, S.GEN_COMPLETION_TOKENS, pa.int64()),
-                        "run_id": c["run_id"],
-                    }
-                )
-                pending.append((S.T_GENERATIONS, gen))
-                counts[S.T_GENERATIONS] = k
-
-        for name, tbl in pending:
-            if tbl.num_rows:
-                self._write_atomic(tbl, self.path(name, asset, partition, data_version, run_id))
+        n_edges = _count_edges(parents)
+        uri = table.column(S.SOURCE_URI) if S.SOURCE_URI in table.column_names else None
+        model = table.column(S.GEN_MODEL_ID) if S.GEN_MODEL_ID in table.column_names else None
+        counts: dict[str, Any] = {
+            S.T_RECORDS: n,
+            S.T_EDGES: n_edges,
+            S.T_SOURCES: _count_sources(parents, uri, n_edges),
+            S.T_GENERATIONS: 0 if model is None else n - model.null_count,
+        }
+        if n:
+            self._write_atomic(pa.Table.from_arrays(list(cols.values()), schema=pa.schema(fields)),
+                               self.path(S.T_RECORD_LINEAGE, asset, partition, data_version, run_id))
 
         # commit marker, last
         commit = pa.table(

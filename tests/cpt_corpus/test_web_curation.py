@@ -151,8 +151,9 @@ def test_exact_match_then_minhash_names_final_survivor(tmp_path):
         SynthDoc("z", make_document(rng), "https://d.example/4", "original"),
     ]
     r = curate_shard(write_jsonl(tmp_path / "s.jsonl", docs), "mem://s.jsonl", tmp_path / "w")
-    res = dedup_source([r.documents], tmp_path / "w")
-    assert res.kept.num_rows == 2
+    blank = pa.table({"record_id": ["webdoc-00000000000000000000"], "text": [""]})  # no text: bypasses dedup
+    res = dedup_source([r.documents, blank], tmp_path / "w")
+    assert res.kept.num_rows == 3 and "webdoc-00000000000000000000" in res.kept.column("record_id").to_pylist()
     kept = set(res.kept.column("record_id").to_pylist())
     rows = res.duplicates.to_pylist()
     assert {x["method"] for x in rows} == {"exact", "minhash"} and len(rows) == 2

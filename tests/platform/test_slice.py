@@ -5,7 +5,7 @@ import shutil
 import dagster as dg
 import pytest
 
-from citrus_assets.reasoning_data import checks, judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.defs import checks, judge_answers, question_seeds, seed_sets
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

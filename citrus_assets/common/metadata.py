@@ -1,0 +1,19 @@
+"""Small helpers every asset uses to return its table with a data version and metadata."""
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from resources.lineage.writer import table_data_version
+
+
+def value_counts(table: pa.Table, column: str) -> dict:
+    """``{value: count}`` of one column (empty for an empty table)."""
+    if not table.num_rows:
+        return {}
+    return {d["values"]: d["counts"] for d in pc.value_counts(table[column]).to_pylist()}
+
+
+def output(table: pa.Table, **metadata) -> dg.Output:
+    """The asset's table with its content-derived data version (what staleness and lineage key on)."""
+    return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)

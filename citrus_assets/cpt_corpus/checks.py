@@ -1,0 +1,48 @@
+"""Great Expectations checks of the CPT-corpus assets (names are constants)."""
+
+from citrus_assets.cpt_corpus.assets import pdf_documents
+from citrus_assets.cpt_corpus.pdf_extract import body_pages, leftover_hyphenations, max_repeated_line_page_share
+from quality import RowRule, gx_asset_check, id_suite, not_null
+from quality.suites import between
+
+PDF_DOCUMENTS_VALID = "pdf_documents_valid"
+
+# Bounds of characters per page with text: below, extraction lost the text layer; above, it duplicated text.
+MIN_CHARS_PER_PAGE, MAX_CHARS_PER_PAGE = 200, 12_000
+
+
+def _rows(df):
+    """Rows as plain dicts (list columns arrive from pandas as numpy arrays)."""
+    return [{k: (list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+no_running_lines = RowRule(
+    name="no_header_footer_on_half_the_pages",
+    description="No line is repeated on more than half the pages of a document (running headers/footers removed).",
+    derive=lambda df: [max_repeated_line_page_share(body_pages(r)) <= 0.5 for r in _rows(df)],
+    columns=("body", "page_offsets", "pages"),
+)
+no_hyphenation = RowRule(
+    name="no_line_end_hyphenation",
+    description="No word is left broken by a line-end hyphen.",
+    derive=lambda df: [leftover_hyphenations(b or "") == 0 for b in df["body"]],
+    columns=("body",),
+)
+
+pdf_check = gx_asset_check(
+    asset=pdf_documents,
+    name=PDF_DOCUMENTS_VALID,
+    blocking=True,
+    description="Unique ids, non-empty text, sane text per page, no running headers/footers, no hyphenation left.",
+    suite=lambda: id_suite() + not_null(["body", "source_uri"]) + between("n_chars", 1, None),
+    rules=[no_running_lines, no_hyphenation,
+           RowRule(name="text_per_page_sane",
+                   description=f"{MIN_CHARS_PER_PAGE}..{MAX_CHARS_PER_PAGE} characters per page with text.",
+                   derive=lambda df: [MIN_CHARS_PER_PAGE <= n / max(1, p - len(f if f is not None else []))
+                                      <= MAX_CHARS_PER_PAGE
+                                      for n, p, f in zip(df["n_chars"], df["pages"], df["flagged_pages"])],
+                   columns=("n_chars", "pages", "flagged_pages"))],
+)
+
+checks = [pdf_check]
