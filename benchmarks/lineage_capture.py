@@ -62,7 +62,9 @@ def main() -> None:
 
     @dg.asset
     def answers() -> pa.Table:
-        return table
+        # a new table object over the same buffers, as every real run makes one (table_data_version caches
+        # its result per table object)
+        return table.select(table.column_names)
 
     wall: dict[bool, list[float]] = {True: [], False: []}
     cpu: dict[bool, list[float]] = {True: [], False: []}

@@ -9,12 +9,18 @@ one width) is sorted as integers: a 64-bit key per id from the bytes after the c
 lowercase hex digit, else 8 bits per byte), sorted together with the row index in one ``uint64`` sort;
 ids whose keys tie are ordered by their full bytes. The order, and so the hash, is exactly the bytewise
 order of the general path.
+
+The last few results are remembered per table object (tables are immutable): an asset that returns
+``Output(table, data_version=table_data_version(table))`` and the IO manager that stamps the same table
+pay for one computation, not two.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +33,9 @@ __all__ = ["table_data_version"]
 _HEX_NIBBLE = np.full(256, 255, dtype=np.uint8)
 _HEX_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _SMALL = 4096  # below this many ids a plain byte-string sort is as fast
+_CACHE_SIZE = 16
+_cache: dict[int, tuple["weakref.ref[pa.Table]", str]] = {}  # id(table) -> (table, data version)
+_cache_lock = threading.Lock()
 
 
 def table_data_version(table: pa.Table) -> str:
@@ -35,6 +44,20 @@ def table_data_version(table: pa.Table) -> str:
     Record ids are content-derived, so equal ids mean equal content; the result does not depend on
     row order or chunking. 16 hex chars. This is the data version the IO manager stamps on materializations.
     """
+    with _cache_lock:
+        hit = _cache.get(id(table))
+    if hit is not None and hit[0]() is table:
+        return hit[1]
+    dv = _data_version(table)
+    with _cache_lock:
+        if len(_cache) >= _CACHE_SIZE:
+            for k in [k for k, (ref, _) in _cache.items() if ref() is None] or list(_cache)[: _CACHE_SIZE // 2]:
+                _cache.pop(k, None)
+        _cache[id(table)] = (weakref.ref(table), dv)
+    return dv
+
+
+def _data_version(table: pa.Table) -> str:
     if S.RECORD_ID not in table.column_names:
         raise ValueError(f"table has no {S.RECORD_ID!r} column")
     ids = table.column(S.RECORD_ID)

@@ -119,14 +119,12 @@ def stale_reason(con: duckdb.DuckDBPyConnection) -> str | None:
 
     A file with tables but without ``lineage_meta.schema_version`` predates versioning: stale too.
     """
-    tables = {r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
-    ).fetchall()}
-    if not tables:
-        return None
-    if "lineage_meta" not in tables:
-        return "it has no schema version (written by an older version)"
-    row = con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()
+    try:  # the usual case first: one primary-key lookup (listing the catalog costs more than a trace)
+        row = con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        n = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
+                        " AND NOT temporary").fetchone()[0]
+        return "it has no schema version (written by an older version)" if n else None
     if row is None:
         return "it has no schema version (written by an older version)"
     if row[0] != SCHEMA_VERSION:
@@ -203,10 +201,11 @@ def ingest(
     mids: list[int] | None,
     reader: Callable[..., pa.Table],
     pool: Any,
+    group: int = 8,
 ) -> None:
-    """Read ``paths`` (files of ``table``; ``mids[i]`` = materialization of ``paths[i]``) with ``pool``
-    (a ``concurrent.futures`` executor) and insert them, up to :data:`_ROWS_PER_BATCH` rows at a time."""
-    group = max(1, getattr(pool, "_max_workers", 4)) * 2
+    """Read ``paths`` (files of ``table``; ``mids[i]`` = materialization of ``paths[i]``), ``group`` files
+    at a time with ``pool`` (a ``concurrent.futures`` executor), and insert them, up to
+    :data:`_ROWS_PER_BATCH` rows per insert (so a from-scratch sync never holds the whole lake in memory)."""
     pending: list[pa.Table] = []
     rows = 0
     for i in range(0, len(paths), group):

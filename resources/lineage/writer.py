@@ -7,13 +7,20 @@ Layout (relative to the lineage root, a local folder or an fsspec URL)::
 
 Asset and partition names are made path-safe by :func:`path_component` (``|`` -> ``__``, ``/`` -> ``_``);
 the commit row keeps the original names. Every file is written under a temporary hidden name in its final
-folder and renamed into place, so a reader never sees a partial file. The ``record_lineage`` file holds
-one row per record of the asset table: exactly its lineage columns (``record_id``, ``parent_ids``,
-``source_uri``, ``source_locator`` and the ``gen_*`` columns; see :data:`schema.SCHEMAS`), taken from
-the asset table without copying. The store derives the ``records`` / ``edges`` / ``sources`` /
-``generations`` rows from it, and ingests it only once the materialization file with the same relative
-path (the commit marker) exists. Lakes written by earlier versions hold one file per logical table
-(``records/``, ``edges/``, ``sources/``, ``generations/``) instead; the store still reads those.
+folder and renamed into place, so a reader never sees a partial file; the store ingests a
+``record_lineage`` file only once the materialization file with the same relative path (the commit
+marker) exists, and derives the ``records`` / ``edges`` / ``sources`` / ``generations`` rows from it.
+Lakes written by earlier versions hold one file per logical table (``records/``, ``edges/``,
+``sources/``, ``generations/``) instead; the store still reads those.
+
+The ``record_lineage`` file is one row per record of the asset table: exactly its lineage columns
+(``record_id``, ``parent_ids``, and ``source_uri``, ``source_locator``, ``gen_*`` when the table has
+them; see :data:`schema.SCHEMAS`), no per-row asset / partition / run columns. Lineage capture sits on
+every materialization's critical path, so the file costs as little as Parquet allows: the asset table's
+arrays are written as they are (no copies, no Python loops); a column without nulls is REQUIRED (no
+definition levels); a constant string column (one model, one prompt template, one input file) is a
+one-value dictionary; ``parent_ids`` with exactly one parent per record is stored flat as ``parent_id``;
+no statistics; no compression for a local root (zstd for a remote one).
 """
 
 from __future__ import annotations
@@ -72,7 +79,8 @@ def _parents_column(col: pa.ChunkedArray, asset: str) -> pa.ChunkedArray:
     t = col.type
     if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)):
         raise TypeError(f"asset {asset!r}: {S.PARENT_IDS!r} must be a list<string> column, got {t}")
-    return col if _is_string(t.value_type) else col.cast(pa.list_(pa.string()))
+    v = t.value_type
+    return col if pa.types.is_string(v) or pa.types.is_large_string(v) else col.cast(pa.list_(pa.string()))
 
 
 def _all_equal(col: pa.ChunkedArray) -> bool:
@@ -262,9 +270,9 @@ class LineageWriter:
             col = table.column(field.name)
             if field.type == pa.string():
                 col = _string_column(col)
-                cols[field.name] = _maybe_constant(col, zeros) if field.name in _MAYBE_CONSTANT else col
-            else:
-                cols[field.name] = col if col.type == field.type else col.cast(field.type)
+            elif col.type != field.type:
+                col = col.cast(field.type)
+            cols[field.name] = _maybe_constant(col, zeros) if field.name in _MAYBE_CONSTANT else col
         # Columns without nulls are written as REQUIRED: no definition levels to encode (2x faster for ids).
         fields = [pa.field(k, v.type, nullable=v.null_count > 0) for k, v in cols.items()]
 

@@ -79,9 +79,9 @@ def sft_table() -> pa.Table:
     )
 
 
-def build_graph(root: str, run_id: str = "run-1") -> dict[str, str]:
+def build_graph(root: str, run_id: str = "run-1", writer: type[LineageWriter] = LineageWriter) -> dict[str, str]:
     """Write the graph; returns the data version per (asset, partition) key "asset:partition"."""
-    w = LineageWriter(root)
+    w = writer(root)
     dvs: dict[str, str] = {}
 
     def mat(asset: str, partition: str, table: pa.Table) -> None:

@@ -152,7 +152,7 @@ def test_uncommitted_materialization_is_invisible(graph, tmp_path, monkeypatch):
         w.write_materialization(asset="late", partition="p", run_id="r9", data_version=table_data_version(t),
                                 code_version="c", table=t, data_path="x")
     monkeypatch.undo()
-    assert os.path.exists(os.path.join(root, "edges", "late", "p"))
+    assert os.path.exists(os.path.join(root, "record_lineage", "late", "p"))
     assert store.sync() == 0
     assert store.stats() == before
     with pytest.raises(UnknownRecord):

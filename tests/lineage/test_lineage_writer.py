@@ -6,7 +6,6 @@ import pytest
 
 import resources.lineage.writer as W
 from resources.lineage import LineageWriter, table_data_version
-from resources.lineage import schema as S
 
 
 def _table(n=10, with_gen=True, with_src=True):
@@ -31,6 +30,10 @@ def _files(root):
     return sorted(out)
 
 
+def _read(root, table, rel):
+    return pq.read_table(os.path.join(root, table, *rel.split("/")))
+
+
 def test_write_materialization_counts_and_layout(tmp_path):
     t = _table()
     dv = table_data_version(t)
@@ -43,21 +46,50 @@ def test_write_materialization_counts_and_layout(tmp_path):
     assert {k: res[k] for k in ("records", "edges", "sources", "generations", "materializations")} == {
         "records": 10, "edges": n_edges, "sources": n_src, "generations": 4, "materializations": 1
     }
-    name = f"{dv}-r1.parquet"
-    assert _files(tmp_path) == sorted(f"{t}/answers/medqa__dev_2/{name}" for t in
-                                      ("records", "edges", "sources", "generations", "materializations"))
-    for table in ("records", "edges", "sources", "generations", "materializations"):
-        got = pq.read_table(tmp_path / table / "answers" / "medqa__dev_2" / name)
-        assert got.num_rows == res[table]
-        assert got.schema.names == S.SCHEMAS[table].names
-        assert set(got.column("partition").to_pylist()) == {"medqa|dev/2"}  # rows keep the real key
-    edges = pq.read_table(tmp_path / "edges" / "answers" / "medqa__dev_2" / name).to_pylist()
-    assert {"child_id": "ans-" + "0" * 19 + "1", "parent_id": "src-" + "0" * 19 + "2"} in [
-        {k: e[k] for k in ("child_id", "parent_id")} for e in edges]
-    src = pq.read_table(tmp_path / "sources" / "answers" / "medqa__dev_2" / name).to_pylist()
-    assert {(s["source_id"], s["uri"], s["locator"]) for s in src} >= {("src-" + "0" * 20, "s3://b/f.jsonl", "line 0")}
-    commit = pq.read_table(tmp_path / "materializations" / "answers" / "medqa__dev_2" / name).to_pylist()[0]
+    rel = f"answers/medqa__dev_2/{dv}-r1.parquet"
+    assert _files(tmp_path) == [f"materializations/{rel}", f"record_lineage/{rel}"]  # one data file + the commit
+    got = _read(tmp_path, "record_lineage", rel)
+    # exactly the lineage columns of the asset table (no payload, no per-row constants), values unchanged
+    assert got.column_names == ["record_id", "parent_ids", "source_uri", "source_locator", "gen_model_id",
+                                "gen_prompt_tokens"]
+    assert got.to_pydict() == t.select(got.column_names).to_pydict()
+    assert got.schema.field("record_id").nullable is False  # no nulls: written REQUIRED
+    commit = _read(tmp_path, "materializations", rel).to_pylist()[0]
     assert commit["n_records"] == 10 and commit["data_version"] == dv and commit["data_path"].endswith("data.parquet")
+    assert commit["partition"] == "medqa|dev/2" and commit["asset"] == "answers"  # the real key
+
+
+def test_constant_columns_and_single_parents(tmp_path):
+    """Constant columns are stored as one-value dictionaries and one parent per record as a flat column;
+    reading the file gives the asset's values back."""
+    n = 5000
+    t = pa.table({
+        "record_id": pa.chunked_array([[f"ans-{i:020x}" for i in range(3000)], [f"ans-{i:020x}" for i in range(3000, n)]]),
+        "parent_ids": pa.array([[f"qseed-{i // 2:020x}"] for i in range(n)], pa.large_list(pa.large_string())),
+        "source_uri": ["s3://b/f.jsonl"] * (n - 1) + [None],
+        "gen_model_id": ["m"] * n,
+        "gen_model_revision": pa.array(["r1"] * n, pa.large_string()),
+        "gen_prompt_hash": [f"h{i}" for i in range(n)],
+        "gen_sampling": ["{}"] * (n - 1) + ["{\"t\": 1}"],
+        "gen_prompt_tokens": pa.array(range(n), pa.int32()),
+    })
+    res = LineageWriter(str(tmp_path)).write_materialization(
+        asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p")
+    assert (res["records"], res["edges"], res["sources"], res["generations"]) == (n, n, n - 1, n)
+    f = pq.ParquetFile(tmp_path / "record_lineage" / "a" / "__all__" / "dv-r.parquet")
+    assert "parent_ids" not in f.schema_arrow.names and "parent_id" in f.schema_arrow.names
+    encodings = {f.metadata.row_group(0).column(i).path_in_schema: f.metadata.row_group(0).column(i).encodings
+                 for i in range(f.metadata.num_columns)}
+    for col in ("source_uri", "gen_model_id", "gen_model_revision"):
+        assert "RLE_DICTIONARY" in encodings[col], (col, encodings[col])
+    for col in ("record_id", "parent_id", "gen_prompt_hash", "gen_sampling"):
+        assert "RLE_DICTIONARY" not in encodings[col], (col, encodings[col])
+    got = f.read()
+    assert got.column("parent_id").to_pylist() == [p[0] for p in t.column("parent_ids").to_pylist()]
+    for col in ("record_id", "source_uri", "gen_model_id", "gen_model_revision", "gen_prompt_hash", "gen_sampling"):
+        assert got.column(col).to_pylist() == t.column(col).to_pylist(), col
+    assert got.column("gen_prompt_tokens").type == pa.int64()
+    assert got.column("gen_prompt_tokens").to_pylist() == list(range(n))
 
 
 def test_empty_tables_and_no_optional_columns(tmp_path):
@@ -65,7 +97,14 @@ def test_empty_tables_and_no_optional_columns(tmp_path):
     res = LineageWriter(str(tmp_path)).write_materialization(
         asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p")
     assert res["sources"] == 0 and res["generations"] == 0
-    assert _files(tmp_path) == sorted(f"{x}/a/__all__/dv-r.parquet" for x in ("records", "edges", "materializations"))
+    assert _files(tmp_path) == ["materializations/a/__all__/dv-r.parquet", "record_lineage/a/__all__/dv-r.parquet"]
+    assert pq.read_schema(tmp_path / "record_lineage" / "a" / "__all__" / "dv-r.parquet").names == [
+        "record_id", "parent_ids"]
+    empty = t.slice(0, 0)
+    res = LineageWriter(str(tmp_path)).write_materialization(
+        asset="e", partition=None, run_id="r", data_version="dv", code_version=None, table=empty, data_path="p")
+    assert res["records"] == 0 and res["edges"] == 0
+    assert [f for f in _files(tmp_path) if "/e/" in f] == ["materializations/e/__all__/dv-r.parquet"]
 
 
 def test_commit_row_is_written_last(tmp_path, monkeypatch):
@@ -79,28 +118,22 @@ def test_commit_row_is_written_last(tmp_path, monkeypatch):
     monkeypatch.setattr(W.LineageWriter, "_write_atomic", spy)
     LineageWriter(str(tmp_path)).write_materialization(
         asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x")
-    assert order[-1] == "materializations" and len(order) == 5
+    assert order == ["record_lineage", "materializations"]
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     """A crash mid-write leaves neither a final-name file nor a temp file, and no commit."""
     real = pq.write_table
-    calls = {"n": 0}
 
     def failing(table, where, **kw):
-        calls["n"] += 1
-        if calls["n"] == 2:  # the edges file: write half of it, then die
-            real(table.slice(0, max(1, table.num_rows // 2)), where, **kw)
-            raise OSError("disk full")
-        return real(table, where, **kw)
+        real(table.slice(0, max(1, table.num_rows // 2)), where, **kw)  # write half of it, then die
+        raise OSError("disk full")
 
     monkeypatch.setattr(W.pq, "write_table", failing)
     with pytest.raises(OSError):
         LineageWriter(str(tmp_path)).write_materialization(
             asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x")
-    files = _files(tmp_path)
-    assert files == ["records/a/p/dv-r.parquet"]  # only the completed file; no edges, no temp, no commit
-    assert not any(f.startswith("materializations") for f in files)
+    assert _files(tmp_path) == []  # no data file, no temp file, no commit
 
 
 def test_parent_ids_nulls_and_large_list(tmp_path):
@@ -145,3 +178,66 @@ def test_checkpoint_inputs_file(tmp_path):
     assert p.endswith(os.path.join("checkpoint_inputs", "ckpt", "__all__", "v1-r.parquet"))
     assert [(r["input_asset"], r["input_partition"], r["input_data_version"]) for r in rows] == [
         ("sft", "a|b", "dv1"), ("sft", "__all__", "dv2")]
+
+
+def _reference_data_version(table):
+    """The definition of table_data_version, written the slow obvious way."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    ids = sorted(table.column("record_id").to_pylist(), key=lambda x: x.encode("utf-8"))
+    srt = pa.array(ids, pa.large_string())
+    n = len(ids)
+    h = hashlib.sha256()
+    h.update(json.dumps(sorted(table.column_names)).encode("utf-8"))
+    h.update(n.to_bytes(8, "little"))
+    if n:
+        off = np.frombuffer(srt.buffers()[1], np.int64, n + 1)
+        h.update(off.tobytes())
+        h.update(srt.buffers()[2].to_pybytes()[: int(off[-1])])
+    return h.hexdigest()[:16]
+
+
+@pytest.mark.parametrize("kind", ["hex", "hex_shared_prefix", "ties", "few_ties", "dups", "low_entropy", "upper", "unicode",
+                                  "short_hex", "all_same", "mixed_len"])
+def test_table_data_version_fast_path_matches_definition(kind):
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    r = rng.integers(0, 2**63, n, dtype=np.int64)
+    ids = {
+        "hex": [f"ans-{x:020x}" for x in r],
+        "hex_shared_prefix": [f"trace-{'ab' * 6}{x % 65536:08x}" for x in r],  # long common prefix
+        "ties": [f"ans-{x % 977:016x}{x % 65536:04x}" for x in r],  # many equal 16-digit keys
+        "few_ties": [f"ans-{'7' * 16}{x % 65536:04x}" if i % 200 == 0 else f"ans-{x:020x}" for i, x in enumerate(r)],
+        "dups": [f"ans-{x % 5000:020x}" for x in r],
+        "low_entropy": [f"row-{x % 300:08d}" for x in r],
+        "upper": [f"ANS-{x:020X}" for x in r],
+        "unicode": [f"é-{x % 10**9:09d}" for x in r],
+        "short_hex": [f"q{x % 2**28:07x}" for x in r],
+        "all_same": ["x-1"] * n,
+        "mixed_len": [f"a{x % 10**6}" for x in r],
+    }[kind]
+    t = pa.table({"record_id": ids})
+    assert table_data_version(t) == _reference_data_version(t)
+    chunked = pa.table({"record_id": pa.chunked_array([ids[n // 3:], ids[: n // 3]])})
+    assert table_data_version(chunked) == table_data_version(t)
+
+
+def test_table_data_version_is_remembered_per_table_object(monkeypatch):
+    import resources.lineage.data_version as D
+
+    t = pa.table({"record_id": [f"ans-{i:020x}" for i in range(100)]})
+    calls = []
+    real = D._data_version
+    monkeypatch.setattr(D, "_data_version", lambda table: calls.append(1) or real(table))
+    dv = table_data_version(t)
+    assert table_data_version(t) == dv and len(calls) == 1  # the IO manager re-stamping the asset's table
+    same_content = t.select(t.column_names)  # another object: computed again, same answer
+    assert table_data_version(same_content) == dv and len(calls) == 2
+    for i in range(40):  # the memo stays small
+        table_data_version(t.slice(i))
+    assert len(D._cache) <= D._CACHE_SIZE
