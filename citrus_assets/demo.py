@@ -19,6 +19,8 @@ from resources.lineage import LineageStore
 from resources.lineage.store import format_trace
 
 TRACE_ASSET = "judge_answers"
+# The main job prints its own summary; Dagster's per-step debug events stay in the run's event log (UI).
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class MaterializedOutput:
     rows: int
     path: str
     run_id: str
+    quarantined: int = 0
 
 
 @dataclass
@@ -64,10 +67,15 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
         keys: list[str | None] = list(registered.get(step.partitions.name, [])) if step.partitions else [None]
         for key in keys:
             log(f"[main] {step.job} partition={key or '-'}")
-            res = job.execute_in_process(instance=instance, partition_key=key, raise_on_error=True)
+            res = job.execute_in_process(
+                instance=instance, partition_key=key, raise_on_error=True, run_config=QUIET_LOGS
+            )
             for ev in res.get_asset_materialization_events():
                 m = ev.materialization
                 md = m.metadata
+                if "cache_hits" in md:
+                    log(f"[main]   {m.asset_key.to_user_string()}: {md['cache_hits'].value} LLM cache hits, "
+                        f"{md['generated_tokens'].value if 'generated_tokens' in md else '?'} tokens in the table")
                 out.outputs.append(
                     MaterializedOutput(
                         asset=m.asset_key.to_user_string(),
@@ -75,6 +83,7 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
                         rows=int(md["dagster/row_count"].value) if "dagster/row_count" in md else -1,
                         path=str(md["path"].value) if "path" in md else "",
                         run_id=res.run_id,
+                        quarantined=int(md["quarantined"].value) if "quarantined" in md else 0,
                     )
                 )
             for ev in res.get_asset_check_evaluations():
@@ -94,9 +103,9 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
 def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> str:
     lines = [f"Main job finished in {result.seconds:.1f} s.", f"Lake: {lake_root}", f"Lineage DB: {lineage_db}", ""]
     w = max([len(o.asset) for o in result.outputs] + [5])
-    lines.append(f"{'asset'.ljust(w)}  {'partition':<16} {'records':>8}  path")
+    lines.append(f"{'asset'.ljust(w)}  {'partition':<16} {'records':>8} {'quarantined':>11}  path")
     for o in result.outputs:
-        lines.append(f"{o.asset.ljust(w)}  {o.partition:<16} {o.rows:>8}  {o.path}")
+        lines.append(f"{o.asset.ljust(w)}  {o.partition:<16} {o.rows:>8} {o.quarantined:>11}  {o.path}")
     if result.check_results:
         passed = sum(result.check_results.values())
         lines.append("")

@@ -1,5 +1,7 @@
 """Small helpers every asset uses to return its table with a data version and metadata."""
 
+import warnings
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,4 +18,6 @@ def value_counts(table: pa.Table, column: str) -> dict:
 
 def output(table: pa.Table, **metadata) -> dg.Output:
     """The asset's table with its content-derived data version (what staleness and lineage key on)."""
-    return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)
+    with warnings.catch_warnings():  # Output(data_version=...) is marked beta in Dagster 1.13; we rely on it knowingly
+        warnings.simplefilter("ignore", category=dg.BetaWarning)
+        return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)
