@@ -15,7 +15,7 @@ from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt
 from resources.lineage.ids import record_id
 from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
+    GEN_COMPLETION_TOKENS, GEN_FIELDS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
     GEN_PROMPT_TOKENS, GEN_SAMPLING, PARENT_IDS, RECORD_ID,
 )
 from resources.llm import SamplingParams
@@ -35,13 +35,7 @@ ANSWER_SCHEMA = pa.schema(
         ("extraction", pa.string()),
         ("answer_letters", pa.list_(pa.string())),
         ("correct", pa.bool_()),
-        (GEN_MODEL_ID, pa.string()),
-        (GEN_MODEL_REVISION, pa.string()),
-        (GEN_PROMPT_TEMPLATE, pa.string()),
-        (GEN_PROMPT_HASH, pa.string()),
-        (GEN_SAMPLING, pa.string()),
-        (GEN_PROMPT_TOKENS, pa.int64()),
-        (GEN_COMPLETION_TOKENS, pa.int64()),
+        *GEN_FIELDS,
         ("cached", pa.bool_()),
     ]
 )

@@ -55,6 +55,17 @@ LINEAGE_TABLES = (T_MATERIALIZATIONS, *MATERIALIZATION_DATA_TABLES, T_CHECKPOINT
 # Tables whose files are their own commit unit.
 COMMIT_TABLES = (T_MATERIALIZATIONS, T_CHECKPOINT_INPUTS)
 
+# The generation columns of an LLM-made asset table, with their types (assets build their schemas from this).
+GEN_FIELDS: list[tuple[str, pa.DataType]] = [
+    (GEN_MODEL_ID, pa.string()),
+    (GEN_MODEL_REVISION, pa.string()),
+    (GEN_PROMPT_TEMPLATE, pa.string()),
+    (GEN_PROMPT_HASH, pa.string()),
+    (GEN_SAMPLING, pa.string()),
+    (GEN_PROMPT_TOKENS, pa.int64()),
+    (GEN_COMPLETION_TOKENS, pa.int64()),
+]
+
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per record of the asset table: exactly its lineage columns (no per-row asset / partition /
     # data version / run id: the file's path and its commit row say those). ``record_id`` and
@@ -69,13 +80,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             (PARENT_ID, pa.string()),
             (SOURCE_URI, pa.string()),
             (SOURCE_LOCATOR, pa.string()),
-            (GEN_MODEL_ID, pa.string()),
-            (GEN_MODEL_REVISION, pa.string()),
-            (GEN_PROMPT_TEMPLATE, pa.string()),
-            (GEN_PROMPT_HASH, pa.string()),
-            (GEN_SAMPLING, pa.string()),
-            (GEN_PROMPT_TOKENS, pa.int64()),
-            (GEN_COMPLETION_TOKENS, pa.int64()),
+            *GEN_FIELDS,
         ]
     ),
     T_MATERIALIZATIONS: pa.schema(
