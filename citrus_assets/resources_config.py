@@ -23,6 +23,7 @@ def build_resources() -> dict:
         "inbox": InboxResource(
             seeds_dir=os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"),
             pdfs_dir=os.environ.get("CITRUS_PDF_INBOX", "sample/pdfs"),
+            web_dir=os.environ.get("CITRUS_WEB_INBOX", "sample/web"),
         ),
         "llm": LLMResource(
             backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),

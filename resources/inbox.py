@@ -25,12 +25,22 @@ class InboxResource(dg.ConfigurableResource):
 
     seeds_dir: str = ""
     pdfs_dir: str = ""
+    web_dir: str = ""
 
     def seeds_path(self) -> Path:
         return Path(self.seeds_dir or os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"))
 
     def pdfs_path(self) -> Path:
         return Path(self.pdfs_dir or os.environ.get("CITRUS_PDF_INBOX", "sample/pdfs"))
+
+    def web_path(self) -> Path:
+        return Path(self.web_dir or os.environ.get("CITRUS_WEB_INBOX", "sample/web"))
+
+    def web_shard(self, partition: str) -> Path:
+        files = self.files(self.web_path())
+        if partition not in files:
+            raise FileNotFoundError(f"no web shard {partition!r} in {self.web_path()}")
+        return files[partition]
 
     def batches(self, folder: Path) -> dict[str, list[Path]]:
         """Partition key -> files: each sub-folder is one batch; a loose file is a batch of its own."""

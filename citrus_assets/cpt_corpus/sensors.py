@@ -2,6 +2,7 @@
 
 from citrus_assets.common.inbox_sensor import inbox_sensor
 from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
+from citrus_assets.cpt_corpus.web_assets import web_documents, web_shards
 
 PDF_INBOX_SENSOR = "pdf_inbox_sensor"
 
@@ -13,4 +14,16 @@ def pdf_batch_keys(inbox) -> list[str]:
 pdf_inbox_sensor = inbox_sensor(
     name=PDF_INBOX_SENSOR, asset=pdf_documents, partitions_def=pdf_batches, list_keys=pdf_batch_keys,
     description="Registers a pdf_batches partition for every new batch in the PDF inbox and materializes it.",
+)
+
+WEB_INBOX_SENSOR = "web_inbox_sensor"
+
+
+def web_shard_keys(inbox) -> list[str]:
+    return list(inbox.files(inbox.web_path()))
+
+
+web_inbox_sensor = inbox_sensor(
+    name=WEB_INBOX_SENSOR, asset=web_documents, partitions_def=web_shards, list_keys=web_shard_keys,
+    description="Registers a web_shards partition for every new shard in the web inbox and curates it.",
 )
