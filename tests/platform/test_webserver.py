@@ -56,7 +56,8 @@ def test_webserver_shows_asset_graph(tmp_path, repo_root):
             time.sleep(1)
         assert nodes, "webserver did not serve the asset graph in time"
         by_key = {"/".join(n["assetKey"]["path"]): n for n in nodes}
-        assert {"question_seeds", "judge_answers"} <= set(by_key)
+        assert {"question_seeds", "judge_answers", "pdf_documents", "web_documents", "web_corpus"} <= set(by_key)
+        assert {n["groupName"] for n in nodes} >= {"cpt_corpus", "reasoning_data"}
         assert by_key["judge_answers"]["groupName"] == "reasoning_data"
         assert by_key["judge_answers"]["isPartitioned"]
     finally:
