@@ -15,6 +15,7 @@ REASONING_DATA_JOB = "reasoning_data_job"
 CPT_PDF_JOB = "cpt_pdf_job"
 CPT_WEB_SHARD_JOB = "cpt_web_shard_job"
 CPT_WEB_DEDUP_JOB = "cpt_web_dedup_job"
+CPT_CORPUS_JOB = "cpt_corpus_job"
 
 reasoning_data_job = dg.define_asset_job(
     REASONING_DATA_JOB,
@@ -36,7 +37,12 @@ cpt_web_dedup_job = dg.define_asset_job(
     description="Dedup across every curated web shard (cross-shard: recomputes the whole source).",
 )
 
-jobs = [reasoning_data_job, cpt_pdf_job, cpt_web_shard_job, cpt_web_dedup_job]
+cpt_corpus_job = dg.define_asset_job(
+    CPT_CORPUS_JOB, selection=dg.AssetSelection.assets("cpt_documents", "cpt_shards"),
+    description="Label every CPT document and pack the training shards + manifest.",
+)
+
+jobs = [reasoning_data_job, cpt_pdf_job, cpt_web_shard_job, cpt_web_dedup_job, cpt_corpus_job]
 
 
 @dataclass(frozen=True)
@@ -52,5 +58,6 @@ MAIN_PLAN: list[MainStep] = [
     MainStep(CPT_PDF_JOB, pdf_batches, pdf_batch_keys),
     MainStep(CPT_WEB_SHARD_JOB, web_shards, web_shard_keys),
     MainStep(CPT_WEB_DEDUP_JOB, None),
+    MainStep(CPT_CORPUS_JOB, None),
     MainStep(REASONING_DATA_JOB, seed_sets, seed_keys),
 ]

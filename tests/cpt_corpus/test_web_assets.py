@@ -49,3 +49,36 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     assert kept.num_rows == 3  # near-duplicate anemia page and the cross-shard asthma copy removed
     assert 0 < dedup_rate(kept) <= 0.6
     assert lake.read_quarantine("web_documents", "shard_a").num_rows == 1  # the broken JSON line
+
+
+def test_corpus_labels_and_shards_from_pdf_and_web(tmp_path, repo_root, tiny_model_dir):
+    from citrus_assets.cpt_corpus.defs import cpt_documents, cpt_shards, pdf_batches, pdf_documents
+
+    lake_root = str(tmp_path / "lake")
+    resources = {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"), pdfs_dir=str(repo_root / "sample" / "pdfs")),
+    }
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
+    instance.add_dynamic_partitions(pdf_batches.name, ["batch_001"])
+    everything = [pdf_documents, web_documents, web_corpus, cpt_documents, cpt_shards, *checks]
+    assert dg.materialize(everything, selection=[web_documents], partition_key="web_demo",
+                          resources=resources, instance=instance).success
+    assert dg.materialize(everything, selection=[pdf_documents], partition_key="batch_001",
+                          resources=resources, instance=instance).success
+    cfg = {"tokenizer": tiny_model_dir, "target_tokens_per_shard": 400}
+    res = dg.materialize(everything, selection=[web_corpus, cpt_documents, cpt_shards], resources=resources,
+                         instance=instance, run_config={"ops": {"cpt_documents": {"config": cfg},
+                                                                "cpt_shards": {"config": cfg}}})
+    assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
+    lake = Lake(lake_root)
+    docs = lake.read_table("cpt_documents", None)
+    assert sorted(set(docs["source"].to_pylist())) == ["pdf", "web"] and docs.num_rows == 4
+    assert dict(zip(docs["source"].to_pylist(), docs["domain"].to_pylist()))["pdf"] == "medical"
+    manifest = lake.read_table("cpt_shards", None)
+    assert sum(manifest["documents"].to_pylist()) == docs.num_rows
+    assert sum(manifest["tokens"].to_pylist()) == sum(docs["n_tokens"].to_pylist())
+    import pyarrow.parquet as pq
+    assert sum(pq.read_table(p).num_rows for p in manifest["path"].to_pylist()) == docs.num_rows
