@@ -1,8 +1,12 @@
 """CPT corpus assembly: labelled documents (domain, language, tokens) and training-ready shards."""
 
+import os
+from pathlib import Path
+
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.decontamination import decontaminate, default_eval_index
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.cpt_corpus.labelling import MedicalVocabularyScorer, domain_stats, label_documents
@@ -20,6 +24,20 @@ class CorpusConfig(dg.Config):
     tokenizer: str = "builtin"
     medical_threshold: float = 3.0
     target_tokens_per_shard: int = 2_000_000
+    # A folder whose benchmarks/ sub-folder holds the evaluation sets to decontaminate against
+    # ("" = $CITRUS_EVAL_DATA, else $CITRUS_DATA, else ../shared/data); n-gram size of the overlap test.
+    eval_data_dir: str = ""
+    decontamination_ngram: int = 13
+
+
+def eval_data_dir(configured: str) -> Path | None:
+    """The folder holding ``benchmarks/`` to decontaminate against, or None when there is none."""
+    candidates = [configured, os.environ.get("CITRUS_EVAL_DATA", ""), os.environ.get("CITRUS_DATA", ""),
+                  str(Path("..") / "shared" / "data")]
+    for c in candidates:
+        if c and (Path(c) / "benchmarks").is_dir():
+            return Path(c)
+    return None
 
 
 def load_tokenizer(name: str):
@@ -37,12 +55,24 @@ def load_tokenizer(name: str):
     description="Every CPT document (PDF + deduplicated web) with a domain label (lexical medical scorer), "
     "a language tag and token counts with the target tokenizer; per-source and per-domain statistics.",
 )
-def cpt_documents(config: CorpusConfig, pdf_documents: pa.Table, web_corpus: pa.Table) -> dg.Output:
+def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource,
+                  pdf_documents: pa.Table, web_corpus: pa.Table) -> dg.Output:
     table = label_documents(
         {"pdf_documents": pdf_documents, "web_corpus": web_corpus},
         load_tokenizer(config.tokenizer),
         MedicalVocabularyScorer(threshold=config.medical_threshold),
     )
+    bench = eval_data_dir(config.eval_data_dir)
+    decont: dict = {"eval_data_dir": str(bench) if bench else None, "removed": 0}
+    if bench is None:
+        context.log.warning("no evaluation benchmark folder found: CPT documents were NOT decontaminated")
+    else:
+        index = default_eval_index(bench, n=config.decontamination_ngram)
+        table, removed = decontaminate(table, ["text"], index)
+        lk = lake.lake()
+        path = lk.write_table(removed, lk.data_path("cpt_documents", None, "decontaminated.parquet"))
+        decont.update(removed=removed.num_rows, removed_path=lk.url(path), index_items=index.n_items,
+                      benchmarks=sorted(index.benchmarks))
     stats = domain_stats(table)
     by_source: dict[str, list[float]] = {}
     for src, n in zip(table["source"].to_pylist(), table["n_tokens"].to_pylist()):
@@ -50,6 +80,7 @@ def cpt_documents(config: CorpusConfig, pdf_documents: pa.Table, web_corpus: pa.
     return output(
         table,
         domain_stats=dg.MetadataValue.json(stats),
+        decontamination=dg.MetadataValue.json(decont),
         medical_token_share=dg.MetadataValue.float(round(stats["medical_share"], 4)),
         tokens=int(stats["tokens"]),
         token_length_histogram=histogram_md(by_source, "Tokens per document by source", "tokens"),

@@ -68,17 +68,28 @@ def test_corpus_labels_and_shards_from_pdf_and_web(tmp_path, repo_root, tiny_mod
                           resources=resources, instance=instance).success
     assert dg.materialize(everything, selection=[pdf_documents], partition_key="batch_001",
                           resources=resources, instance=instance).success
-    cfg = {"tokenizer": tiny_model_dir, "target_tokens_per_shard": 400}
+    # A made-up evaluation set whose one question quotes the sample's asthma page: that page must go.
+    bench = tmp_path / "eval" / "benchmarks" / "medqa"
+    bench.mkdir(parents=True)
+    asthma = next(json.loads(l)["text"] for l in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
+                  if "asthma" in l.lower() and l.strip().endswith("}"))
+    stem = " ".join(asthma.split()[:30]) + " What is the diagnosis?"
+    (bench / "test.jsonl").write_text(json.dumps({"question": stem, "options": {"A": "Asthma", "B": "COPD"},
+                                                  "answer_idx": "A"}) + "\n")
+    cfg = {"tokenizer": tiny_model_dir, "target_tokens_per_shard": 400, "eval_data_dir": str(tmp_path / "eval")}
     res = dg.materialize(everything, selection=[web_corpus, cpt_documents, cpt_shards], resources=resources,
                          instance=instance, run_config={"ops": {"cpt_documents": {"config": cfg},
                                                                 "cpt_shards": {"config": cfg}}})
     assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
     lake = Lake(lake_root)
     docs = lake.read_table("cpt_documents", None)
-    assert sorted(set(docs["source"].to_pylist())) == ["pdf", "web"] and docs.num_rows == 4
+    assert sorted(set(docs["source"].to_pylist())) == ["pdf", "web"] and docs.num_rows == 3
+    import pyarrow.parquet as pq
+
+    removed = pq.read_table(lake.data_path("cpt_documents", None, "decontaminated.parquet")).to_pylist()
+    assert len(removed) == 1 and removed[0]["benchmark"] == "medqa" and removed[0]["matched_item_id"]
     assert dict(zip(docs["source"].to_pylist(), docs["domain"].to_pylist()))["pdf"] == "medical"
     manifest = lake.read_table("cpt_shards", None)
     assert sum(manifest["documents"].to_pylist()) == docs.num_rows
     assert sum(manifest["tokens"].to_pylist()) == sum(docs["n_tokens"].to_pylist())
-    import pyarrow.parquet as pq
     assert sum(pq.read_table(p).num_rows for p in manifest["path"].to_pylist()) == docs.num_rows
