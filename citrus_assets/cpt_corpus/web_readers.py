@@ -98,10 +98,8 @@ def _tag(doc, uri: str, locator: str, raw: bytes) -> None:
     doc.metadata["source_id"] = source_id(uri, raw)
 
 
-class QuarantiningWarcReader(WarcReader):
-    """datatrove's ``WarcReader`` with per-record error isolation, quarantine and lineage tags."""
-
-    name = "🕷 Warc (quarantining)"
+class _Quarantining:
+    """What both quarantining readers add to datatrove's reader: a side folder, the lineage uri, the rank."""
 
     def __init__(self, data_folder, side_folder: str, uri: str | None = None, **kwargs):
         super().__init__(data_folder, **kwargs)
@@ -111,6 +109,12 @@ class QuarantiningWarcReader(WarcReader):
     def run(self, data=None, rank: int = 0, world_size: int = 1):
         self._rank = rank
         yield from super().run(data, rank, world_size)
+
+
+class QuarantiningWarcReader(_Quarantining, WarcReader):
+    """datatrove's ``WarcReader`` with per-record error isolation, quarantine and lineage tags."""
+
+    name = "🕷 Warc (quarantining)"
 
     def read_file(self, filepath: str):
         from warcio.archiveiterator import ArchiveIterator
@@ -173,19 +177,10 @@ class QuarantiningWarcReader(WarcReader):
         return doc
 
 
-class QuarantiningJsonlReader(JsonlReader):
+class QuarantiningJsonlReader(_Quarantining, JsonlReader):
     """datatrove's ``JsonlReader`` reading bytes line by line: bad lines are quarantined, not logged."""
 
     name = "🐿 Jsonl (quarantining)"
-
-    def __init__(self, data_folder, side_folder: str, uri: str | None = None, **kwargs):
-        super().__init__(data_folder, **kwargs)
-        self.side_folder = side_folder
-        self.uri = uri
-
-    def run(self, data=None, rank: int = 0, world_size: int = 1):
-        self._rank = rank
-        yield from super().run(data, rank, world_size)
 
     def read_file(self, filepath: str):
         uri = self.uri or self.data_folder.resolve_paths(filepath)
