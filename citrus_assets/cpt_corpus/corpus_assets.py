@@ -51,6 +51,7 @@ def load_tokenizer(name: str):
 @dg.asset(
     group_name=GROUP,
     code_version="cptdoc-v1",
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
     description="Every CPT document (PDF + deduplicated web) with a domain label (lexical medical scorer), "
     "a language tag and token counts with the target tokenizer; per-source and per-domain statistics.",
@@ -90,6 +91,7 @@ def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake:
 @dg.asset(
     group_name=GROUP,
     code_version="cptshard-v1",
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
     description="Training-ready Parquet shards per source, packed to a target token count; this asset is the "
     "manifest (source, shard, path, documents, tokens, medical share) that CPT's bandit sampler reads.",

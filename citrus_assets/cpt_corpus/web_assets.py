@@ -62,6 +62,7 @@ def web_documents(
 @dg.asset(
     group_name=GROUP,
     code_version="web-dedup-v1",
+    automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet", "datatrove"},
     description="Exact + MinHash near-dedup across ALL web shards (a cross-shard step: any changed shard "
     "recomputes the whole source). Duplicates are kept in duplicates.parquet with the id kept in their place.",

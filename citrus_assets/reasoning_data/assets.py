@@ -54,6 +54,7 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     partitions_def=seed_sets,
     code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
     description="Each seed answered closed-form by the judge model (Citrus prompt); basis of easy/hard labels.",
 )
 def judge_answers(

@@ -101,3 +101,26 @@ def test_failing_llm_server_materializes_nothing(slice_env):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"question_seeds"}
     assert not Lake(lake_root).exists("judge_answers", PARTITION)
+
+
+def test_automation_runs_downstream_on_new_data_only(slice_env):
+    """Eager automation: new seeds schedule their answers; unchanged data schedules nothing."""
+    _, resources, instance = slice_env
+    assets = [question_seeds, judge_answers]
+
+    cursor = None
+
+    def requested():  # one daemon tick; the cursor carries what earlier ticks saw
+        nonlocal cursor
+        result = dg.evaluate_automation_conditions(
+            defs=dg.Definitions(assets=assets, resources=resources), instance=instance, cursor=cursor)
+        cursor = result.cursor
+        return {k.to_user_string(): sorted(result.get_requested_partitions(k))
+                for k in (question_seeds.key, judge_answers.key) if result.get_num_requested(k)}
+
+    assert requested() == {}  # nothing materialized yet: judge_answers waits for its input
+    assert dg.materialize(assets, selection=[question_seeds], partition_key=PARTITION,
+                          resources=resources, instance=instance).success
+    assert requested() == {"judge_answers": [PARTITION]}  # new upstream data -> downstream scheduled
+    assert run_slice(resources, instance).success
+    assert requested() == {}  # unchanged data -> nothing
