@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="citrus", description="Citrus lake: medical reasoning data lake")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="materialize the whole graph on the bundled sample (the main job)")
-    demo.add_argument("--lake", default=os.environ.get("CITRUS_LAKE", "lake"), help="lake root (folder or fsspec URL)")
+    demo.add_argument("--lake", default=None, help="lake root, a folder or fsspec URL (default: $CITRUS_LAKE or lake)")
     demo.set_defaults(func=cmd_demo)
     add_lineage_subcommands(sub)
     args = parser.parse_args(argv)

@@ -10,21 +10,18 @@ from __future__ import annotations
 import os
 
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
+from resources.lake import LakeResource, default_lake_root
 from resources.lake_io import LakeIOManager
 from resources.llm import BUILTIN_MODEL, LLMResource
 
 
 def build_resources() -> dict:
-    lake_root = os.environ.get("CITRUS_LAKE", "lake")
+    lake_root = default_lake_root()
     return {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(
-            seeds_dir=os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"),
-            pdfs_dir=os.environ.get("CITRUS_PDF_INBOX", "sample/pdfs"),
-            web_dir=os.environ.get("CITRUS_WEB_INBOX", "sample/web"),
-        ),
+        # empty folders fall back to $CITRUS_{SEED,PDF,WEB}_INBOX, then the bundled sample (resources/inbox.py)
+        "inbox": InboxResource(),
         "llm": LLMResource(
             backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),
             model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
+from resources.lineage.settings import default_paths
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 
 DATA_FILE = "data.parquet"
@@ -42,7 +43,8 @@ QUARANTINE_SCHEMA = pa.schema(
 
 
 def default_lake_root() -> str:
-    return os.environ.get("CITRUS_LAKE", "lake")
+    """``$CITRUS_LAKE`` or ``lake``: the one rule, shared with the lineage settings."""
+    return default_paths().lake
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Lake:
     def __init__(self, root: str | None = None):
         self.root = (root or default_lake_root()).rstrip("/")
         self.fs, self._base = fsspec.core.url_to_fs(self.root)
-        self.is_local = self.fs.protocol in ("file", ("file", "local")) or "file" in self.fs.protocol
+        protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
+        self.is_local = "file" in protocols or "local" in protocols
 
     # ---------------------------------------------------------------- paths
     def join(self, *parts: str) -> str:

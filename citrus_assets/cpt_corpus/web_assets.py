@@ -67,9 +67,11 @@ def web_documents(
     description="Exact + MinHash near-dedup across ALL web shards (a cross-shard step: any changed shard "
     "recomputes the whole source). Duplicates are kept in duplicates.parquet with the id kept in their place.",
 )
-def web_corpus(context: dg.AssetExecutionContext, lake: LakeResource, web_documents: pa.Table) -> dg.Output:
+def web_corpus(
+    context: dg.AssetExecutionContext, config: WebCurationRunConfig, lake: LakeResource, web_documents: pa.Table
+) -> dg.Output:
     with tempfile.TemporaryDirectory(prefix="citrus-dedup-") as work:
-        result = dedup_source([web_documents], work, WebCurationConfig())
+        result = dedup_source([web_documents], work, config.to_config())
     lk = lake.lake()
     dup_path = lk.write_table(result.duplicates, lk.data_path("web_corpus", None, "duplicates.parquet"))
     stats = result.stats
