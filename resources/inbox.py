@@ -26,6 +26,8 @@ class InboxResource(dg.ConfigurableResource):
     seeds_dir: str = ""
     pdfs_dir: str = ""
     web_dir: str = ""
+    textbooks_dir: str = ""
+    instructions_dir: str = ""
 
     def seeds_path(self) -> Path:
         return Path(self.seeds_dir or os.environ.get("CITRUS_SEED_INBOX", "sample/seeds"))
@@ -35,6 +37,12 @@ class InboxResource(dg.ConfigurableResource):
 
     def web_path(self) -> Path:
         return Path(self.web_dir or os.environ.get("CITRUS_WEB_INBOX", "sample/web"))
+
+    def textbooks_path(self) -> Path:
+        return Path(self.textbooks_dir or os.environ.get("CITRUS_TEXTBOOK_INBOX", "sample/textbooks"))
+
+    def instructions_path(self) -> Path:
+        return Path(self.instructions_dir or os.environ.get("CITRUS_INSTRUCTION_INBOX", "sample/instructions"))
 
     def web_shard(self, partition: str) -> Path:
         files = self.files(self.web_path())
