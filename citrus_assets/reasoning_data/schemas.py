@@ -68,7 +68,6 @@ SFT_EXAMPLE_SCHEMA = pa.schema([
     (PARENT_IDS, pa.list_(pa.string())),  # [trace id]
     ("question_id", pa.string()),
     ("language", pa.string()),
-    ("difficulty", pa.string()),  # copied from question_difficulty when known, else ""
     ("messages", MESSAGES_TYPE),  # system?, user (the open question), assistant (<think>…</think><answer>…</answer>)
     ("response", pa.string()),  # the assistant turn alone
     ("final_answer", pa.string()),
