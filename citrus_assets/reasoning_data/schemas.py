@@ -73,6 +73,7 @@ SFT_EXAMPLE_SCHEMA = pa.schema([
     ("final_answer", pa.string()),
     ("n_tokens", pa.int32()),
     *GEN_FIELDS,
+    ("ground_truth", pa.string()),  # appended: lets the sft_examples check re-verify final_answer on its own
 ])
 
 # sft_stage3_mix / sft_stage1_mix / sft_stage2_mix: chat rows ready for TRL's SFTTrainer.

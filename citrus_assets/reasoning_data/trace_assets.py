@@ -1,0 +1,72 @@
+"""``reasoning_traces``: the dual-expert loop over every open question of a seed set (paper Figure 3)."""
+
+import dagster as dg
+import pyarrow as pa
+
+from citrus_assets.common.metadata import output
+from citrus_assets.common.prompts import code_version
+from citrus_assets.reasoning_data import dual_roles as R
+from citrus_assets.reasoning_data.assets import GROUP, seed_sets
+from citrus_assets.reasoning_data.dual_expert import LoopConfig
+from citrus_assets.reasoning_data.traces import run_traces
+from resources.lake import LakeResource
+from resources.llm import LLMResource
+
+ASSET = "reasoning_traces"
+
+
+class TraceConfig(dg.Config):
+    """Loop bounds and sampling; the defaults keep the 8-question demo within minutes on 2 CPU cores."""
+
+    max_rounds: int = 3
+    max_attempts: int = 2
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int = 0
+    max_tokens_start: int = 128
+    max_tokens_step: int = 128
+    max_tokens_reflection: int = 64
+    max_tokens_judge: int = 4
+    max_tokens_conclusion: int = 64
+
+    def loop_config(self) -> LoopConfig:
+        return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.__dataclass_fields__})
+
+
+@dg.asset(
+    name=ASSET,
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version=code_version("traces-v1", *R.PROMPT_FILES.values()),
+    kinds={"parquet"},
+    description="Dual-expert reasoning transcripts (reasoning expert + reflection expert who knows the answer, "
+    "completion judge, verified conclusion); failures quarantined with their transcript.",
+)
+def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm: LLMResource, lake: LakeResource,
+                     open_questions: pa.Table) -> dg.Output:
+    table, failed, stats = run_traces(open_questions, llm, config.loop_config())
+    qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, failed)
+    if n_bad:
+        context.log.warning(f"{n_bad} of {stats['questions']} questions failed verification; quarantined at {qpath}")
+    return output(
+        table,
+        model=llm.model_id,
+        questions=stats["questions"],
+        accepted=stats["accepted"],
+        failed=stats["failed"],
+        quarantined=n_bad,
+        acceptance_rate=dg.MetadataValue.float(float(stats["acceptance_rate"])),
+        llm_calls=stats["llm_calls"],
+        llm_batches=stats["llm_batches"],
+        cache_hits=stats["cache_hits"],
+        prompt_tokens=stats["prompt_tokens"],
+        completion_tokens=stats["completion_tokens"],
+        calls_per_accepted_trace=dg.MetadataValue.float(float(stats["calls_per_accepted"] or 0.0)),
+        tokens_per_accepted_trace=dg.MetadataValue.float(float(stats["tokens_per_accepted"] or 0.0)),
+        early_stops=stats["early_stops"],
+        feedback_redactions=stats["feedback_redactions"],
+        unparsed_ratings=stats["unparsed_ratings"],
+        rounds_histogram=dg.MetadataValue.json(stats["rounds_histogram"]),
+        attempts_histogram=dg.MetadataValue.json(stats["attempts_histogram"]),
+        failure_reasons=dg.MetadataValue.json(stats["failure_reasons"]),
+    )
