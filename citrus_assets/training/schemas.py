@@ -41,3 +41,31 @@ PREFERENCE_SCHEMA = pa.schema([
     ("n_correct", pa.int32()),
     *GEN_FIELDS,
 ])
+
+# rejection_samples: one row per sampled response of the stage-3 model to an open question (or a
+# non-medical problem), with its rule-based reward. preference_pairs is built from these rows.
+OPTION_TYPE = pa.struct([("letter", pa.string()), ("text", pa.string())])
+REJECTION_SAMPLE_SCHEMA = pa.schema([
+    (RECORD_ID, pa.string()),  # record_id("rsample", question record id, model, revision, sampling, index, text)
+    (PARENT_IDS, pa.list_(pa.string())),  # [open-question id] or [source id of the non-medical line]
+    ("source_uri", pa.string()),  # non-medical rows only (the input file); null for open questions
+    ("source_locator", pa.string()),
+    ("question_id", pa.string()),  # the open question's question_id (seed id) / the non-medical source id
+    ("category", pa.string()),  # "medical" | "nonmedical"
+    ("language", pa.string()),
+    ("question", pa.string()),  # the question text put inside <Question> tags
+    ("ground_truth", pa.string()),
+    ("answer_letters", pa.list_(pa.string())),  # medical: the correct option letters; non-medical: []
+    ("options", pa.list_(OPTION_TYPE)),  # medical: the (hidden) options the answer is verified against
+    ("sample_index", pa.int32()),
+    ("prompt_messages", pa.list_(MESSAGE_TYPE)),  # [system, user] as sent
+    ("prompt", pa.string()),  # the same, rendered by the sampling model's chat template
+    ("response", pa.string()),
+    ("finish_reason", pa.string()),
+    ("predicted", pa.string()),  # the answer span that was verified (last <answer> block)
+    ("extracted_letters", pa.list_(pa.string())),  # medical: letters read by common.answers.extract_answer
+    ("extraction", pa.string()),  # extract_answer's method, or "exact"/"numeric"/"none" (non-medical rule)
+    ("reward", pa.float64()),  # 1.0 correct, 0.0 not
+    ("cached", pa.bool_()),
+    *GEN_FIELDS,
+])

@@ -1,0 +1,181 @@
+"""RL-stage data assets: ``rejection_samples`` (sampling + rule reward) and ``preference_pairs`` (CPO rows).
+
+Both are partitioned by seed set. ``rejection_samples`` depends on ``sft_stage3_checkpoint`` explicitly:
+by default it samples from that checkpoint's ``model_path``; ``RejectionConfig.model`` points it at any
+other model instead (the dependency stays, so the graph shows what the default run reads).
+"""
+
+from pathlib import Path
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from citrus_assets.common.metadata import output, value_counts
+from citrus_assets.common.prompts import code_version
+from citrus_assets.training import nonmedical as nm
+from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs
+from citrus_assets.training.rejection import (
+    MEDICAL, NONMEDICAL, SYSTEM_PROMPT, USER_PROMPT, medical_items, nonmedical_items, rescore, sample_items,
+)
+from citrus_assets.reasoning_data.assets import seed_sets
+from resources.lake import LakeResource
+from resources.llm import LLMResource, SamplingParams
+
+GROUP = "training"
+USE_RESOURCE = "resource"
+
+
+class RejectionConfig(dg.Config):
+    """Rejection sampling. Paper: 20 samples per question at temperature 1.2 (set ``n: 20`` and a
+    ``max_tokens`` long enough for full traces, e.g. 2048). The defaults (n=4, max_tokens=128) keep the
+    CPU demo (built-in 135M model, 8 questions) near a minute.
+
+    model: "" = the ``sft_stage3_checkpoint`` asset's ``model_path``; "resource" = the ``llm`` resource
+    exactly as configured; anything else = a local path, a Hugging Face id, or the served model name on
+    an OpenAI-compatible/vLLM server at ``base_url``. ``backend``: "" = "openai" when ``base_url`` is set,
+    else the ``llm`` resource's local backend ("vllm" if it uses vLLM, else "transformers"). The request
+    cache and device settings are the ``llm`` resource's.
+    """
+
+    model: str = ""
+    backend: str = ""
+    base_url: str = ""
+    revision: str = ""
+    n: int = 4
+    temperature: float = 1.2
+    top_p: float = 1.0
+    max_tokens: int = 128
+    seed: int = 0
+    nonmedical_dir: str = ""  # folder of JSONL problems ("" = none); see training/nonmedical.py
+    nonmedical_glob: str = "*.jsonl"
+    nonmedical_share: float = 0.1  # non-medical questions sampled: this share of all sampled questions
+
+    def params(self) -> SamplingParams:
+        return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
+                              max_tokens=self.max_tokens, seed=self.seed)
+
+
+class PreferenceConfig(dg.Config):
+    """Pair selection (rules documented in training/preference.py). Paper mix: 45K medical + 5K
+    non-medical pairs, i.e. ``nonmedical_share`` 0.1 of all pairs."""
+
+    selection_rule: str = LONGEST_VS_CONFIDENT
+    max_pairs_per_question: int = 1
+    nonmedical_share: float = 0.1
+    seed: int = 0
+
+
+def checkpoint_model_path(checkpoint: pa.Table) -> str:
+    paths = [p for p in (checkpoint.column("model_path").to_pylist() if "model_path" in checkpoint.column_names
+                         else []) if p]
+    return paths[-1] if paths else ""
+
+
+def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table) -> tuple[LLMResource, str]:
+    """(the LLM client to sample with, where its model came from: "checkpoint" | "config" | "resource")."""
+    if config.model == USE_RESOURCE:
+        return llm, "resource"
+    model = config.model or checkpoint_model_path(checkpoint)
+    if not model:
+        raise ValueError("sft_stage3_checkpoint has no model_path and no model is configured: nothing to sample from")
+    backend = config.backend or ("openai" if config.base_url else "vllm" if llm.backend == "vllm" else "transformers")
+    fields = {k: getattr(llm, k) for k in LLMResource.model_fields}
+    fields.update(model=model, backend=backend, revision=config.revision,
+                  base_url=config.base_url or (llm.base_url if backend == "openai" else ""))
+    return LLMResource(**fields), "config" if config.model else "checkpoint"
+
+
+def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str) -> nm.ProblemSet:
+    """The share of non-medical problems this partition samples (seeded pick; [] without a folder)."""
+    if not config.nonmedical_dir:
+        return nm.ProblemSet()
+    found = nm.load_problems(Path(config.nonmedical_dir), config.nonmedical_glob)
+    k = nm.share_count(n_medical, config.nonmedical_share)
+    found.problems = nm.pick(found.problems, lambda p: p.record_id, k, f"{config.seed}:{partition}")
+    return found
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version=code_version("rejection_samples-v1", SYSTEM_PROMPT, USER_PROMPT),
+    kinds={"parquet"},
+    description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward.",
+)
+def rejection_samples(
+    context: dg.AssetExecutionContext, config: RejectionConfig, llm: LLMResource, lake: LakeResource,
+    open_questions: pa.Table, sft_stage3_checkpoint: pa.Table,
+) -> dg.Output:
+    client, model_source = sampling_llm(llm, config, sft_stage3_checkpoint)
+    med = medical_items(open_questions)
+    extra = nonmedical_problems(config, len(med.items), context.partition_key)
+    items = med.items + nonmedical_items(extra.problems)
+    table = sample_items(items, client, config.params())
+    qpath, n_bad = lake.lake().write_quarantine("rejection_samples", context.partition_key,
+                                                med.quarantine + extra.quarantine)
+    if n_bad:
+        context.log.warning(f"{n_bad} questions quarantined at {qpath}")
+    accuracy = {}
+    for cat in (MEDICAL, NONMEDICAL):
+        r = table.filter(pc.equal(table["category"], cat))["reward"]
+        accuracy[cat] = round(pc.mean(r).as_py(), 4) if len(r) else None
+    return output(
+        table,
+        model=client.model_id,
+        model_source=model_source,
+        questions=dg.MetadataValue.json({MEDICAL: len(med.items), NONMEDICAL: len(extra.problems)}),
+        samples_per_question=config.n,
+        mean_reward=dg.MetadataValue.json(accuracy),
+        no_answer=int(pc.sum(pc.equal(table["extraction"], "none")).as_py() or 0) if table.num_rows else 0,
+        truncated=value_counts(table, "finish_reason").get("length", 0),
+        quarantined=n_bad,
+        nonmedical_skipped_medical_rows=extra.skipped_medical,
+        cache_hits=int(pc.sum(table["cached"]).as_py() or 0) if table.num_rows else 0,
+        generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0) if table.num_rows else 0,
+    )
+
+
+def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -> list[str]:
+    """Why pairs are unfit for training (empty = fit): the rule re-checks chosen/rejected, and every
+    medical prompt contains its open question's text."""
+    by_id = {s["record_id"]: s for s in samples.to_pylist()}
+    questions = dict(zip(open_questions["record_id"].to_pylist(), open_questions["open_question"].to_pylist()))
+    problems = []
+    for p in pairs.to_pylist():
+        parent, chosen, rejected = p["parent_ids"]
+        if not rescore(by_id[chosen]) or rescore(by_id[rejected]):
+            problems.append(f"{p['record_id']}: chosen not correct or rejected not incorrect")
+        q = questions.get(parent, by_id[chosen]["question"]) if p["category"] == MEDICAL else by_id[chosen]["question"]
+        if not q or q.strip() not in p["prompt_text"] or q.strip() not in p["prompt"][-1]["content"]:
+            problems.append(f"{p['record_id']}: prompt does not contain its question")
+    return problems
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version="preference_pairs-v1",
+    kinds={"parquet"},
+    description="<prompt, chosen, rejected> rows for TRL's CPO trainer: a correct vs an incorrect sample per question.",
+)
+def preference_pairs(
+    context: dg.AssetExecutionContext, config: PreferenceConfig, rejection_samples: pa.Table, open_questions: pa.Table,
+) -> dg.Output:
+    if config.selection_rule not in SELECTION_RULES:
+        raise ValueError(f"selection_rule must be one of {SELECTION_RULES}, got {config.selection_rule!r}")
+    table, stats = build_pairs(rejection_samples, rule=config.selection_rule,
+                               max_pairs_per_question=config.max_pairs_per_question,
+                               nonmedical_share=config.nonmedical_share, seed=config.seed)
+    problems = verify_pairs(table, rejection_samples, open_questions)
+    if problems:  # would poison training data
+        raise ValueError(f"{len(problems)} unfit preference pairs, e.g. {problems[:3]}")
+    sampled = set(rejection_samples["parent_ids"].combine_chunks().flatten().to_pylist())
+    unsampled = sum(1 for rid in open_questions["record_id"].to_pylist() if rid not in sampled)
+    return output(
+        table,
+        **{k: v for k, v in stats.as_metadata().items()},
+        per_category=dg.MetadataValue.json(stats.per_category),
+        open_questions_without_samples=unsampled,
+        selection_rule=config.selection_rule,
+    )

@@ -1,0 +1,144 @@
+"""End to end: rejection_samples -> preference_pairs with their checks, through dg.materialize.
+
+Upstream assets (open_questions, sft_stage3_checkpoint) are stand-ins defined here with the contract
+schemas; the real ones are built elsewhere.
+"""
+
+import json
+import os
+import sys
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from preference_fakes import ScriptedLLM  # noqa: E402
+from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq  # noqa: E402
+
+from citrus_assets.common.metadata import output  # noqa: E402
+from citrus_assets.reasoning_data.assets import seed_sets  # noqa: E402
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA  # noqa: E402
+from citrus_assets.training.preference_assets import preference_pairs, rejection_samples  # noqa: E402
+from citrus_assets.training.preference_checks import checks  # noqa: E402
+from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
+from resources.inbox import InboxResource  # noqa: E402
+from resources.lake import Lake, LakeResource  # noqa: E402
+from resources.lake_io import LakeIOManager  # noqa: E402
+from resources.llm import LLMResource  # noqa: E402
+
+PARTITION = "rl_demo"
+
+
+def make_env(tmp_path, model_path: str, llm):
+    questions = pa.Table.from_pylist([oq(1, MIXED), oq(3, NONE_OK, letters=("D",)), oq(4, "No options?", options=[])],
+                                     schema=OPEN_QUESTION_SCHEMA)
+
+    @dg.asset(name="open_questions", partitions_def=seed_sets)
+    def open_questions_standin() -> dg.Output:
+        return output(questions)
+
+    @dg.asset(name="sft_stage3_checkpoint")
+    def checkpoint_standin() -> dg.Output:
+        row = {"record_id": "ckpt-" + "0" * 20, "parent_ids": [], "stage": "sft_stage3", "model_path": model_path,
+               "base_model": model_path, "weights_sha256": "0" * 64, "steps": 1, "tokens_seen": 1, "wall_s": 0.0,
+               "final_loss": 0.0, "hyperparameters": "{}", "data_versions": "{}"}
+        return output(pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA))
+
+    lake_root = str(tmp_path / "lake")
+    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
+                 "inbox": InboxResource(seeds_dir=str(tmp_path)), "llm": llm}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
+    assert dg.materialize([checkpoint_standin], resources=resources, instance=instance).success
+    return lake_root, resources, instance, [open_questions_standin, checkpoint_standin]
+
+
+def run(env, rejection: dict, pairs: dict | None = None, **kw):
+    lake_root, resources, instance, standins = env
+    return dg.materialize(
+        [*standins, rejection_samples, preference_pairs, *checks],
+        selection=["open_questions", "rejection_samples", "preference_pairs"],
+        partition_key=PARTITION, resources=resources, instance=instance,
+        run_config={"ops": {"rejection_samples": {"config": rejection},
+                            "preference_pairs": {"config": pairs or {}}}}, **kw)
+
+
+def md(result, asset: str) -> dict:
+    ev = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
+    assert len(ev) == 1
+    return {k: v.value for k, v in ev[0].materialization.metadata.items()}
+
+
+def test_tiny_model_from_the_checkpoint(tmp_path, tiny_model_dir):
+    llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
+    env = make_env(tmp_path, tiny_model_dir, llm)
+    result = run(env, {"n": 3, "max_tokens": 8})
+    assert result.success
+    s, p = md(result, "rejection_samples"), md(result, "preference_pairs")
+    assert s["model_source"] == "checkpoint" and s["model"] == tiny_model_dir
+    assert s["dagster/row_count"] == 6 and s["quarantined"] == 1 and s["cache_hits"] == 0
+    assert p["questions"] == 2 == p["all_correct"] + p["none_correct"] + p["paired"]
+    assert p["open_questions_without_samples"] == 1
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    lake = Lake(env[0])
+    samples = lake.read_table("rejection_samples", PARTITION).to_pylist()
+    assert {r["gen_model_id"] for r in samples} == {tiny_model_dir}
+    assert all(r["question"] in r["prompt"] and "<Question>" in r["prompt"] for r in samples)
+    assert lake.read_quarantine("rejection_samples", PARTITION)["reason"].to_pylist() == [
+        "no options to verify the answer against"]
+    again = run(env, {"n": 3, "max_tokens": 8})  # resume: every sample comes from the request cache
+    assert md(again, "rejection_samples")["cache_hits"] == 6
+
+
+def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
+    src = tmp_path / "nonmedical"
+    src.mkdir()
+    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 12 times 12?", "answer": "144"}) + "\n")
+    env = make_env(tmp_path, "unused-checkpoint", ScriptedLLM(SCRIPT))
+    result = run(env, {"model": "resource", "n": 5, "nonmedical_dir": str(src), "nonmedical_share": 0.5},
+                 {"nonmedical_share": 0.5})
+    assert result.success
+    s, p = md(result, "rejection_samples"), md(result, "preference_pairs")
+    assert s["model_source"] == "resource" and s["questions"] == {"medical": 2, "nonmedical": 1}
+    assert (p["pairs"], p["paired"], p["none_correct"]) == (2, 2, 1)
+    evals = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evals == {"rejection_samples_valid": True, "preference_pairs_valid": True, "preference_pairs_verified": True}
+    pairs = Lake(env[0]).read_table("preference_pairs", PARTITION).to_pylist()
+    assert sorted(r["category"] for r in pairs) == ["medical", "nonmedical"]
+    for r in pairs:
+        q = MIXED if r["category"] == "medical" else "What is 12 times 12?"
+        assert q in r["prompt"][1]["content"] and q in r["prompt_text"] and "{" not in r["prompt_text"]
+
+
+def test_configured_model_replaces_the_checkpoint(tmp_path, tiny_model_dir):
+    """`model` set: the checkpoint's model_path (here a folder that does not exist) is not used."""
+    env = make_env(tmp_path, str(tmp_path / "no-such-checkpoint"), LLMResource(cache_dir=str(tmp_path / "cache")))
+    result = run(env, {"model": tiny_model_dir, "n": 2, "max_tokens": 4})
+    assert result.success and md(result, "rejection_samples")["model_source"] == "config"
+    assert md(result, "rejection_samples")["model"] == tiny_model_dir
+
+
+def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
+    """TRL's CPO trainer applies the tokenizer's chat template to `prompt`: it must give `prompt_text`."""
+    trl_data = pytest.importorskip("trl.data_utils")
+    from transformers import AutoTokenizer
+
+    from citrus_assets.training.preference import build_pairs
+    from citrus_assets.training.rejection import medical_items, sample_items
+    from resources.llm import SamplingParams
+
+    import datasets
+
+    llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
+    items = medical_items(pa.Table.from_pylist([oq(1, MIXED)], schema=OPEN_QUESTION_SCHEMA)).items
+    samples = sample_items(items, llm, SamplingParams(n=2, temperature=1.0, max_tokens=4)).to_pylist()
+    samples[0]["reward"] = 1.0  # make a pair out of the (random) tiny-model samples
+    pairs, _ = build_pairs(pa.Table.from_pylist(samples, schema=sample_items([], llm, SamplingParams()).schema))
+    ds = datasets.Dataset(pairs)
+    ex = ds[0]
+    assert trl_data.is_conversational(ex)
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    applied = trl_data.maybe_apply_chat_template(ex, tok)
+    assert applied["prompt"] == ex["prompt_text"] and applied["chosen"].startswith(ex["chosen"][0]["content"])
