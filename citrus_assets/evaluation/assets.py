@@ -1,0 +1,207 @@
+"""Evaluation assets (paper §6): benchmark items -> model predictions -> scores -> report.
+
+``eval_items`` is partitioned by benchmark; ``eval_predictions`` and ``eval_scores`` by benchmark x
+model (``eval_models`` dynamic partitions: one per registered model, see models.py); ``eval_report``
+is unpartitioned and reads every ``eval_scores`` partition present in the lake. The model of a
+partition is resolved at run time from ``EvalModelsResource`` (checkpoints: their table in the lake),
+never through a graph dependency, so a missing checkpoint blocks only its own partitions.
+"""
+
+import os
+import time
+import uuid
+import warnings
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from citrus_assets.common.metadata import output
+from citrus_assets.common.prompts import code_version
+from citrus_assets.evaluation.models import EvalModelsResource, ModelUnavailable
+from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
+from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, load_benchmark, resolve_data_dir
+from citrus_assets.evaluation.report import chart_md, no_answer_md, report_markdown, report_table, table4_md, table5_md
+from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
+from resources.lake import LakeResource
+
+GROUP = "evaluation"
+benchmark_partitions = dg.StaticPartitionsDefinition(BENCHMARK_NAMES)
+eval_models = dg.DynamicPartitionsDefinition(name="eval_models")
+eval_partitions = dg.MultiPartitionsDefinition({"benchmark": benchmark_partitions, "model": eval_models})
+with warnings.catch_warnings():  # beta in Dagster 1.13; used knowingly (a model partition reads its benchmark's items)
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    ITEMS_OF_BENCHMARK = dg.MultiToSingleDimensionPartitionMapping("benchmark")
+
+
+class EvalItemsConfig(dg.Config):
+    """Where the benchmark files are ("" = $CITRUS_EVAL_DATA, else $CITRUS_DATA, else ../shared/data;
+    the folder holding benchmarks/) and how many items: -1 = the registry's demo size (8), 0 = all."""
+
+    data_dir: str = ""
+    max_items: int = -1
+
+
+class EvalPredictionsConfig(dg.Config):
+    """Deterministic by default: greedy, seed 0, one sample. n_samples > 1 (with temperature > 0)
+    votes over the samples. max_tokens is demo-sized: reasoning models need ~4096."""
+
+    max_tokens: int = 96
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+    n_samples: int = 1
+
+
+def _dims(context) -> tuple[str, str]:
+    keys = context.partition_key.keys_by_dimension
+    return keys["benchmark"], keys["model"]
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=benchmark_partitions,
+    code_version="evalitems-v1",
+    kinds={"parquet"},
+    description="One benchmark's test questions (seed loaders; PubMedQA: the 500-id test split with its "
+    "abstracts; MMLU-Pro: health + biology), cut to max_items. Missing files: empty, with the reason.",
+)
+def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake: LakeResource) -> dg.Output:
+    name = context.partition_key
+    data_dir = resolve_data_dir(config.data_dir)
+    loaded = load_benchmark(name, data_dir, None if config.max_items < 0 else config.max_items)
+    qpath, n_bad = lake.lake().write_quarantine("eval_items", name, loaded.quarantine)
+    if loaded.skipped:
+        context.log.warning(f"benchmark {name} skipped: {loaded.skipped}")
+    if n_bad:
+        context.log.warning(f"{n_bad} rows of {name} quarantined at {qpath}")
+    table = loaded.table()
+    return output(
+        table,
+        benchmark=BENCHMARKS[name].description,
+        skipped=loaded.skipped or "no",
+        data_dir=str(data_dir) if data_dir else "none",
+        files=dg.MetadataValue.json(loaded.files),
+        items_available=loaded.available,
+        items_selected=table.num_rows,
+        quarantined=n_bad,
+        duplicates_skipped=loaded.duplicates,
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=eval_partitions,
+    ins={"eval_items": dg.AssetIn(partition_mapping=ITEMS_OF_BENCHMARK)},
+    code_version=code_version("evalpred-v1", *ALL_PROMPT_NAMES),
+    kinds={"parquet"},
+    description="Every item answered by the partition's model (Citrus or plain prompt per model; one "
+    "batched call; greedy/fixed seed); answer letters by the one shared rule; correct / no answer.",
+)
+def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsConfig,
+                     eval_models: EvalModelsResource, lake: LakeResource, eval_items: pa.Table) -> dg.Output:
+    benchmark, model_key = _dims(context)
+    spec = eval_models.spec(model_key)
+    params = sampling_for(config.n_samples, config.max_tokens, config.temperature, config.top_p, config.seed)
+    if eval_items.num_rows == 0:
+        context.log.warning(f"{benchmark}: no items (see eval_items metadata); nothing to predict")
+        return output(predict(eval_items, None, params, model_key=model_key, prompt_style=spec.prompt_style),
+                      model=model_key, skipped="no items")
+    try:
+        resolved = eval_models.resolve(model_key, lake.lake())
+    except ModelUnavailable as e:
+        raise dg.Failure(description=str(e)) from None
+    t0 = time.perf_counter()
+    table = predict(eval_items, resolved.llm, params, model_key=model_key, prompt_style=resolved.spec.prompt_style,
+                    checkpoint_id=resolved.checkpoint_id)
+    dt = time.perf_counter() - t0
+    n, tokens = table.num_rows, sum(table["gen_completion_tokens"].to_pylist())
+    return output(
+        table,
+        model=model_key,
+        model_id=resolved.llm.model_id,
+        model_revision=resolved.llm.model_revision,
+        prompt_style=resolved.spec.prompt_style,
+        sampling=params.to_json(),
+        accuracy=dg.MetadataValue.float(round(sum(table["correct"].to_pylist()) / n, 4)),
+        no_answer=sum(table["no_answer"].to_pylist()),
+        cache_hits=sum(table["cached"].to_pylist()),
+        generated_tokens=tokens,
+        questions_per_s=dg.MetadataValue.float(round(n / dt, 3) if dt else 0.0),
+        tokens_per_s=dg.MetadataValue.float(round(tokens / dt, 1) if dt else 0.0),
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=eval_partitions,
+    code_version="evalscore-v1",
+    kinds={"parquet"},
+    description="Accuracy with a 95% Wilson score interval, n and the no-answer count of one benchmark x model.",
+)
+def eval_scores(context: dg.AssetExecutionContext, eval_models: EvalModelsResource,
+                eval_predictions: pa.Table) -> dg.Output:
+    benchmark, model_key = _dims(context)
+    try:
+        spec = eval_models.spec(model_key)
+        stage, style = spec.stage, spec.prompt_style
+    except ModelUnavailable:
+        stage, style = "", ""
+    table = score(eval_predictions, benchmark=benchmark, model=model_key, stage=stage, prompt_style=style)
+    r = table.to_pylist()[0]
+    return output(
+        table,
+        accuracy=dg.MetadataValue.float(round(r["accuracy"], 4)) if r["accuracy"] is not None else "no items",
+        ci95=f"{r['ci_low']:.3f}–{r['ci_high']:.3f}",
+        n=r["n"],
+        no_answer=r["no_answer"],
+        status=r["status"],
+    )
+
+
+def read_all_scores(lake) -> pa.Table:
+    """Every eval_scores partition present in the lake (one row each)."""
+    paths = sorted(lake.fs.glob(lake.join("eval_scores", "*", "data.parquet")))
+    tables = []
+    for p in paths:
+        with lake.fs.open(p, "rb") as fh:
+            tables.append(pq.read_table(fh))
+    return pa.concat_tables(tables, promote_options="default") if tables else SCORE_SCHEMA.empty_table()
+
+
+def write_text(lake, path: str, text: str) -> str:
+    """Atomic for a local lake (temp name + rename)."""
+    parent = path.rsplit("/", 1)[0]
+    lake.fs.makedirs(parent, exist_ok=True)
+    if not lake.is_local:
+        lake.fs.pipe(path, text.encode("utf-8"))
+        return path
+    tmp = f"{parent}/.tmp-{uuid.uuid4().hex}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["eval_scores"],
+    code_version="evalreport-v1",
+    kinds={"parquet"},
+    description="Table 4 (models x benchmarks) and Table 5 (base -> CPT -> SFT stages -> RL) with 95% CIs, "
+    "and a bar chart; over every eval_scores partition in the lake; also written as report.md.",
+)
+def eval_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Output:
+    lk = lake.lake()
+    rows = [r for r in read_all_scores(lk).to_pylist()]
+    md = report_markdown(rows)
+    path = write_text(lk, lk.data_path("eval_report", None, "report.md"), md)
+    return output(
+        report_table(rows),
+        table4=dg.MetadataValue.md(table4_md(rows)),
+        table5=dg.MetadataValue.md(table5_md(rows)),
+        missing_answers=dg.MetadataValue.md(no_answer_md(rows) if rows else "_none_"),
+        chart=dg.MetadataValue.md(chart_md(rows) if rows else "_no scores yet_"),
+        report=dg.MetadataValue.path(lk.url(path)),
+        partitions_scored=len(rows),
+    )

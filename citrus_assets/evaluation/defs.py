@@ -1,0 +1,16 @@
+"""What the evaluation stage adds to the code location (wire into definitions.STAGES, and add
+``"eval_models": EvalModelsResource()`` to the resources)."""
+
+from citrus_assets.evaluation.assets import (
+    benchmark_partitions, eval_items, eval_models, eval_partitions, eval_predictions, eval_report, eval_scores,
+)
+from citrus_assets.evaluation.checks import checks
+from citrus_assets.evaluation.models import EvalModelsResource
+from citrus_assets.evaluation.sensors import eval_models_sensor, jobs
+
+assets = [eval_items, eval_predictions, eval_scores, eval_report]
+sensors = [eval_models_sensor]
+partitions = [benchmark_partitions, eval_models, eval_partitions]
+
+__all__ = ["assets", "checks", "sensors", "jobs", "partitions", "EvalModelsResource", "eval_items",
+           "eval_predictions", "eval_scores", "eval_report", "eval_models", "eval_partitions"]

@@ -1,0 +1,140 @@
+"""The evaluation report: the paper's Table 4 (models x benchmarks) and Table 5 (this project's
+training stages, base -> CPT -> SFT stages -> RL) in Markdown, and a bar chart with 95% CIs."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pyarrow as pa
+
+from citrus_assets.evaluation.models import STAGE_ORDER
+from citrus_assets.evaluation.registry import BENCHMARK_NAMES
+from resources.lineage.ids import record_id
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
+
+REPORT_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),  # [the eval_scores row]
+        ("benchmark", pa.string()),
+        ("model", pa.string()),
+        ("stage", pa.string()),
+        ("n", pa.int64()),
+        ("accuracy", pa.float64()),
+        ("ci_low", pa.float64()),
+        ("ci_high", pa.float64()),
+        ("no_answer", pa.int64()),
+        ("cell", pa.string()),  # how the cell reads in the Markdown tables
+    ]
+)
+
+
+def _bench_order(names) -> list[str]:
+    known = [b for b in BENCHMARK_NAMES if b in names]
+    return known + sorted(set(names) - set(known))
+
+
+def cell(r: dict) -> str:
+    if not r["n"] or r["accuracy"] is None:
+        return "—"
+    return f"{r['accuracy']:.3f} ({r['ci_low']:.2f}–{r['ci_high']:.2f}), n={r['n']}"
+
+
+def _table(rows: list[dict], row_keys: list[str], key: str, title: str) -> str:
+    benches = _bench_order({r["benchmark"] for r in rows})
+    by = {(r[key], r["benchmark"]): r for r in rows}
+    lines = [f"| {title} | " + " | ".join(benches) + " |", "|---|" + "---|" * len(benches)]
+    for k in row_keys:
+        lines.append(f"| {k} | " + " | ".join(cell(by[(k, b)]) if (k, b) in by else "" for b in benches) + " |")
+    return "\n".join(lines)
+
+
+def table4_md(rows: list[dict]) -> str:
+    """Every model on every benchmark: accuracy (95% Wilson CI), n."""
+    if not rows:
+        return "_no scores yet_"
+    return _table(rows, sorted({r["model"] for r in rows}), "model", "model")
+
+
+def table5_md(rows: list[dict]) -> str:
+    """The models that are stages of this project's training (ordered base -> CPT -> SFT -> RL)."""
+    staged = [r for r in rows if r.get("stage") in STAGE_ORDER]
+    if not staged:
+        return "_no training-stage models evaluated yet_"
+    stages = [s for s in STAGE_ORDER if any(r["stage"] == s for r in staged)]
+    return _table(staged, stages, "stage", "stage")
+
+
+def no_answer_md(rows: list[dict]) -> str:
+    lines = ["| model | benchmark | n | no answer | truncated at max_tokens |", "|---|---|---:|---:|---:|"]
+    order = {b: i for i, b in enumerate(BENCHMARK_NAMES)}
+    for r in sorted(rows, key=lambda r: (r["model"], order.get(r["benchmark"], len(order)), r["benchmark"])):
+        lines.append(f"| {r['model']} | {r['benchmark']} | {r['n']} | {r['no_answer']} | {r.get('truncated', 0)} |")
+    return "\n".join(lines)
+
+
+def bar_chart_png(rows: list[dict]) -> bytes:
+    """Grouped bars: accuracy per benchmark, one bar per model, 95% CI error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [r for r in rows if r["n"] and r["accuracy"] is not None]
+    benches = _bench_order({r["benchmark"] for r in scored})
+    models = sorted({r["model"] for r in scored})
+    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(benches) + 2), 3.4), dpi=90)
+    width = 0.8 / max(1, len(models))
+    by = {(r["model"], r["benchmark"]): r for r in scored}
+    for i, m in enumerate(models):
+        xs, ys, err = [], [], [[], []]
+        for j, b in enumerate(benches):
+            r = by.get((m, b))
+            if r:
+                xs.append(j + (i - (len(models) - 1) / 2) * width)
+                ys.append(r["accuracy"])
+                err[0].append(r["accuracy"] - r["ci_low"])
+                err[1].append(r["ci_high"] - r["accuracy"])
+        ax.bar(xs, ys, width, yerr=err, capsize=3, label=m)
+    ax.set_xticks(range(len(benches)))
+    ax.set_xticklabels(benches, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (95% Wilson CI)")
+    ax.set_title("Accuracy by benchmark and model")
+    if models:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def chart_md(rows: list[dict]) -> str:
+    return f"![accuracy by benchmark and model](data:image/png;base64,{base64.b64encode(bar_chart_png(rows)).decode()})"
+
+
+def report_markdown(rows: list[dict], chart: bool = True) -> str:
+    parts = [
+        "# Evaluation report",
+        "Accuracy = exact match of the extracted answer letters (common/answers.py); 95% Wilson score "
+        "interval in brackets; n = items evaluated (demo runs use a subset, see eval_items).",
+        "## Table 4: models x benchmarks", table4_md(rows),
+        "## Table 5: this project's training stages", table5_md(rows),
+        "## Answers missing or truncated", no_answer_md(rows) if rows else "_none_",
+    ]
+    if chart and rows:
+        parts += ["## Chart", chart_md(rows)]
+    return "\n\n".join(parts) + "\n"
+
+
+def report_table(rows: list[dict]) -> pa.Table:
+    out = [{
+        RECORD_ID: record_id("evalreport", r[RECORD_ID]),
+        PARENT_IDS: [r[RECORD_ID]],
+        "benchmark": r["benchmark"], "model": r["model"], "stage": r.get("stage") or "",
+        "n": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+        "no_answer": r["no_answer"], "cell": cell(r),
+    } for r in rows]
+    return pa.Table.from_pylist(out, schema=REPORT_SCHEMA)
