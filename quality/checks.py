@@ -13,6 +13,14 @@ partitioned run as the asset, its input is exactly the run's partition (the IO m
 ``partitions_def=None`` on a partitioned asset, Dagster maps *all* partitions of the asset to the
 check's input (``InputContext.asset_partition_keys`` = every partition); the IO manager then has to load
 them all, and a ``Mapping`` partition -> table (the ``UPathIOManager`` convention) is concatenated here.
+
+Single-run backfills (``BackfillPolicy.single_run()``): a run covering a partition *range* runs a partitioned
+check ONCE with every partition of the range as input, and Dagster 1.13 plans one evaluation per partition
+but records the ``AssetCheckResult`` unpartitioned (``partition=None``), leaving the per-partition
+evaluations PLANNED forever. Here such a run validates each partition separately and yields one
+``AssetCheckEvaluation`` per partition (with its target materialization); a failing blocking one fails the
+step as usual. The input is split with ``resources.lake.split_partitions`` (the row counts the lake attaches
+to a multi-partition read) or taken as a ``Mapping`` partition -> table.
 """
 
 import warnings
@@ -25,6 +33,7 @@ import pyarrow as pa
 
 from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
 from quality.suites import RowRule
+from resources.lake import split_partitions
 
 _INHERIT: Any = object()
 
@@ -141,6 +150,56 @@ def _asset_arg(asset: Any) -> Any:
     return asset.key if isinstance(asset, dg.AssetSpec) else asset
 
 
+def range_keys(context: Any, partitions_def: Any) -> list[str] | None:
+    """The partitions of a range run a partitioned check must evaluate one by one (None: a normal run)."""
+    if partitions_def is None or context.has_partition_key or not context.has_partition_key_range:
+        return None
+    return list(context.partition_keys)
+
+
+def partition_tables(value: Any, keys: Sequence[str]) -> dict[str, Any]:
+    """``{partition: table}`` of a check input loaded for ``keys``."""
+    if isinstance(value, Mapping):
+        return {k: value[k] for k in keys}
+    if len(keys) == 1:
+        return {keys[0]: value}
+    if isinstance(value, pa.Table):
+        parts = split_partitions(value)
+        return {k: parts[k] for k in keys}
+    raise TypeError(f"cannot split a {type(value).__name__} into partitions {list(keys)}")
+
+
+def partition_evaluation(
+    context: Any, result: dg.AssetCheckResult, asset_key: dg.AssetKey, check_name: str, partition: str, blocking: bool
+) -> dg.AssetCheckEvaluation:
+    """The evaluation of one partition, pointing at that partition's latest materialization."""
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData,
+    )
+
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    target = (
+        AssetCheckEvaluationTargetMaterializationData(
+            storage_id=records[0].storage_id, run_id=records[0].run_id, timestamp=records[0].timestamp
+        )
+        if records
+        else None
+    )
+    return dg.AssetCheckEvaluation(
+        asset_key=asset_key,
+        check_name=check_name,
+        passed=result.passed,
+        metadata=result.metadata,
+        target_materialization_data=target,
+        severity=result.severity,
+        description=result.description,
+        blocking=blocking,
+        partition=partition,
+    )
+
+
 def _partitions_of(asset: Any) -> dg.PartitionsDefinition | None:
     if isinstance(asset, (dg.AssetsDefinition, dg.AssetSpec, dg.SourceAsset)):
         return asset.partitions_def
@@ -175,11 +234,20 @@ def gx_asset_check(
         partitions_def = _partitions_of(asset)
     suite_name = f"{asset_key.to_user_string()}.{name}"
 
-    def _check(context, table):
+    def _validate(context, table, part: str) -> dg.AssetCheckResult:
         result = validate_table(as_table(table), [*suite(), *rules], suite_name, id_col=id_col, max_examples=max_examples)
-        part = f" [partition {context.partition_key}]" if context.has_partition_key else ""
         (context.log.info if result.success else context.log.warning)(f"{suite_name}{part}: {_describe(result)}")
         return check_result(result, blocking=blocking)
+
+    def _check(context, table):
+        keys = range_keys(context, partitions_def)
+        if keys is None:
+            yield _validate(context, table, f" [partition {context.partition_key}]" if context.has_partition_key else "")
+            return
+        for key, part in partition_tables(table, keys).items():  # a backfill range: one evaluation per partition
+            result = _validate(context, part, f" [partition {key}]")
+            yield partition_evaluation(context, result, asset_key, name, key, blocking)
+        yield dg.Output(None)
 
     _check.__name__ = f"{asset_key.to_python_identifier()}_{name}"
 

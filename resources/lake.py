@@ -10,6 +10,7 @@ complete. Nothing is ever pickled: the IO manager accepts only ``pyarrow.Table``
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from resources.lineage.settings import default_paths
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 
 DATA_FILE = "data.parquet"
+# Schema-metadata key on a table read from several partitions: JSON ``[[partition, rows], ...]`` in row order,
+# so a reader (e.g. a per-partition asset check in a backfill run) can split it again (``split_partitions``).
+PARTITION_ROWS_METADATA = b"citrus.partition_rows"
 QUARANTINE_DIR = "_quarantine"
 LINEAGE_DIR = "_lineage"
 
@@ -146,10 +150,15 @@ class Lake:
             return pq.read_table(fh)
 
     def read_partitions(self, asset: str, partitions: Iterable[str | None]) -> pa.Table:
+        """The partitions' tables concatenated in order; which rows came from which partition is kept in the
+        schema metadata (``PARTITION_ROWS_METADATA``; ``split_partitions`` undoes the concatenation)."""
+        partitions = list(partitions)
         tables = [self.read_table(asset, p) for p in partitions]
         if not tables:
             raise ValueError(f"no partitions requested for asset {asset!r}")
-        return pa.concat_tables(tables, promote_options="default")
+        table = pa.concat_tables(tables, promote_options="default")
+        counts = json.dumps([[p or UNPARTITIONED, t.num_rows] for p, t in zip(partitions, tables)])
+        return table.replace_schema_metadata({**(table.schema.metadata or {}), PARTITION_ROWS_METADATA: counts})
 
     def read_quarantine(self, asset: str, partition: str | None = None) -> pa.Table:
         path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
@@ -158,6 +167,27 @@ class Lake:
         with self.fs.open(path, "rb") as fh:
             return pq.read_table(fh)
 
+
+def split_partitions(table: pa.Table) -> dict[str, pa.Table]:
+    """``{partition: rows}`` of a table from ``Lake.read_partitions`` (raises if it carries no partition rows)."""
+    raw = (table.schema.metadata or {}).get(PARTITION_ROWS_METADATA)
+    if raw is None:
+        raise ValueError("table carries no partition row counts (not read with Lake.read_partitions)")
+    plain, out, start = without_partition_rows(table), {}, 0
+    for partition, rows in json.loads(raw):
+        out[partition] = plain.slice(start, rows)
+        start += rows
+    if start != table.num_rows:
+        raise ValueError(f"partition row counts add up to {start}, the table has {table.num_rows} rows")
+    return out
+
+
+def without_partition_rows(table: pa.Table) -> pa.Table:
+    """``table`` without the ``PARTITION_ROWS_METADATA`` key (stale once rows are written elsewhere)."""
+    meta = table.schema.metadata or {}
+    if PARTITION_ROWS_METADATA not in meta:
+        return table
+    return table.replace_schema_metadata({k: v for k, v in meta.items() if k != PARTITION_ROWS_METADATA} or None)
 
 
 class LakeResource(dg.ConfigurableResource):

@@ -6,6 +6,13 @@ then writes the lineage rows of the materialization through the one lineage writ
 marker), then attaches row count, path, data version and a preview to the
 materialization metadata. Anything that is not a ``pyarrow.Table`` is refused:
 no pickles in this lake.
+
+Single-run backfills: when one run covers several partitions of an asset (``BackfillPolicy.single_run()``),
+the asset returns ONE table with the reserved column ``PARTITION_COLUMN`` naming each row's partition
+(``citrus_assets.common.backfill.per_partition`` adds it). ``handle_output`` splits on it and writes every
+partition of the run as if it had been materialized alone: its own ``data.parquet`` (an empty table with
+the schema for a partition without rows), its own lineage materialization and data version, and
+partition-scoped metadata (row count, path, data version, preview). The column is never stored.
 """
 
 from __future__ import annotations
@@ -15,10 +22,14 @@ import time
 import dagster as dg
 import pyarrow as pa
 
-from resources.lake import Lake, default_lake_root
+import pyarrow.compute as pc
+
+from resources.lake import Lake, default_lake_root, without_partition_rows
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.writer import LineageWriter, table_data_version
 
+# Reserved column: the partition of each row when one output covers several partitions (never stored).
+PARTITION_COLUMN = "_partition"
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 80
 
@@ -41,6 +52,29 @@ def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, cell_chars: int 
     return "\n".join(lines)
 
 
+def split_output(table: pa.Table, keys: list[str], asset: str = "asset") -> dict[str, pa.Table]:
+    """``{partition: rows}`` of an output covering ``keys``, the ``PARTITION_COLUMN`` dropped.
+
+    One key: the whole table (a ``PARTITION_COLUMN``, if present, must name only that key). Several keys: the
+    column is required and may name only those keys; a key without rows gets an empty table with the schema.
+    """
+    if PARTITION_COLUMN not in table.column_names:
+        if len(keys) > 1:
+            raise ValueError(
+                f"{asset} returned one table for {len(keys)} partitions without a {PARTITION_COLUMN!r} column "
+                "(build it with citrus_assets.common.backfill.per_partition)"
+            )
+        return {keys[0]: table}
+    column = table.column(PARTITION_COLUMN)
+    unknown = set(pc.unique(column).to_pylist()) - set(keys)
+    if unknown:
+        raise ValueError(f"{asset} returned rows for partitions {sorted(map(str, unknown))} outside this run {keys}")
+    data = table.drop_columns([PARTITION_COLUMN])
+    if len(keys) == 1:
+        return {keys[0]: data}
+    return {key: data.filter(pc.equal(column, key)) for key in keys}
+
+
 class LakeIOManager(dg.ConfigurableIOManager):
     """Parquet-in-the-lake storage for every asset, with record-level lineage capture."""
 
@@ -50,10 +84,6 @@ class LakeIOManager(dg.ConfigurableIOManager):
 
     def lake(self) -> Lake:
         return Lake(self.root or default_lake_root())
-
-    @staticmethod
-    def _partition(context) -> str:
-        return context.asset_partition_key if context.has_asset_partitions else UNPARTITIONED
 
     def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
         if obj is None:
@@ -65,31 +95,49 @@ class LakeIOManager(dg.ConfigurableIOManager):
             )
         if RECORD_ID not in obj.column_names:
             raise ValueError(f"asset {context.asset_key.to_user_string()} has no {RECORD_ID!r} column")
+        obj = without_partition_rows(obj)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
+        parts = split_output(obj, keys, context.asset_key.to_user_string())
+        if len(keys) == 1:
+            context.add_output_metadata(self._write(context, keys[0], parts[keys[0]]))
+            return
+        rows = {}
+        for key in keys:  # every partition of the run, also those without rows
+            md = self._write(context, key, parts[key])
+            rows[key] = parts[key].num_rows
+            context.step_context.add_asset_metadata(md, partition_key=key)  # partition-scoped metadata
+        context.add_output_metadata(
+            {
+                "backfill_partitions": dg.MetadataValue.int(len(keys)),
+                "backfill_rows": dg.MetadataValue.int(obj.num_rows),
+                "rows_per_partition": dg.MetadataValue.json(rows),
+            }
+        )
+
+    def _write(self, context: dg.OutputContext, key: str, table: pa.Table) -> dict:
+        """Write one partition's table and its lineage; returns that partition's metadata."""
         lake = self.lake()
         asset = asset_name(context.asset_key)
-        partition = self._partition(context)
-        path = lake.write_asset(asset, partition, obj)
+        path = lake.write_asset(asset, key, table)
         t0 = time.perf_counter()
-        data_version = table_data_version(obj)
+        data_version = table_data_version(table)
         if self.capture_lineage:
             LineageWriter(lake.lineage_root).write_materialization(
                 asset=asset,
-                partition=partition,
+                partition=key,
                 run_id=context.run_id,
                 data_version=data_version,
                 code_version=context.asset_spec.code_version or "",
-                table=obj,
+                table=table,
                 data_path=lake.url(path),
             )
-        context.add_output_metadata(
-            {
-                "dagster/row_count": dg.MetadataValue.int(obj.num_rows),
-                "path": dg.MetadataValue.path(lake.url(path)),
-                "data_version": dg.MetadataValue.text(data_version),
-                "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
-                "preview": dg.MetadataValue.md(preview_markdown(obj)),
-            }
-        )
+        return {
+            "dagster/row_count": dg.MetadataValue.int(table.num_rows),
+            "path": dg.MetadataValue.path(lake.url(path)),
+            "data_version": dg.MetadataValue.text(data_version),
+            "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
+            "preview": dg.MetadataValue.md(preview_markdown(table)),
+        }
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
         lake = self.lake()

@@ -3,7 +3,8 @@
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.metadata import output
+from citrus_assets.common.backfill import per_partition, single_run
+from citrus_assets.common.plots import funnel_md
 from citrus_assets.cpt_corpus.pdf_extract import extract_batch
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
@@ -47,21 +48,30 @@ class PdfExtractionConfig(dg.Config):
     partitions_def=pdf_batches,
     code_version="pdf-v1",
     kinds={"parquet", "pymupdf"},
+    backfill_policy=single_run(),
     description="Papers and guidelines extracted with pymupdf: reading order, no running headers, tables as "
-    "Markdown, references separated, image-only pages flagged; one partition per PDF batch.",
+    "Markdown, references separated, image-only pages flagged; one partition per PDF batch (a backfill over "
+    "many batches is one run; each batch is still written, quarantined and checked on its own).",
 )
 def pdf_documents(
     context: dg.AssetExecutionContext, config: PdfExtractionConfig, inbox: InboxResource, lake: LakeResource
 ) -> dg.Output:
-    paths = inbox.pdf_batch(context.partition_key)
+    return per_partition(context, lambda key: extract_pdf_batch(key, config, inbox, lake))
+
+
+def extract_pdf_batch(key: str, config: PdfExtractionConfig, inbox: InboxResource, lake: LakeResource):
+    """One PDF batch: its documents table and its materialization metadata (funnel picture included)."""
+    paths = inbox.pdf_batch(key)
     rows, quarantine, stats = extract_batch(paths, uris={str(p): str(p) for p in paths}, tables=config.tables)
-    _, n_bad = lake.lake().write_quarantine("pdf_documents", context.partition_key, quarantine)
+    _, n_bad = lake.lake().write_quarantine("pdf_documents", key, quarantine)
     table = pa.Table.from_pylist(rows, schema=PDF_SCHEMA)
     funnel = {"files in": stats["files_in"], "extracted": stats["ok"], "duplicates": stats["duplicates"],
               "quarantined": stats["quarantined"]}
-    return output(
-        table,
+    pages = [("pages extracted", stats["pages"]), ("pages flagged (no text layer)", stats["flagged_pages"])]
+    return table, dict(
         funnel=dg.MetadataValue.json(funnel),
+        funnel_picture=funnel_md(list(funnel.items()), f"pdf_documents {key}: files", unit="files"),
+        pages_picture=funnel_md(pages, f"pdf_documents {key}: pages", unit="pages"),
         quarantined=n_bad,
         quarantined_by_reason=dg.MetadataValue.json(stats["quarantined_by_reason"]),
         pages=stats["pages"],

@@ -5,12 +5,14 @@ import tempfile
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.backfill import per_partition, single_run
 from citrus_assets.common.metadata import output
+from citrus_assets.common.plots import bars_md, funnel_md
 from citrus_assets.cpt_corpus.web_config import WebCurationConfig
 from citrus_assets.cpt_corpus.web_curation import curate_shard
 from citrus_assets.cpt_corpus.web_dedup import dedup_source
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
+from resources.lake import LakeResource, split_partitions
 
 GROUP = "cpt_corpus"
 web_shards = dg.DynamicPartitionsDefinition(name="web_shards")
@@ -36,22 +38,36 @@ class WebCurationRunConfig(dg.Config):
     partitions_def=web_shards,
     code_version="web-v1",
     kinds={"parquet", "datatrove"},
+    backfill_policy=single_run(),
     description="One web shard (WARC/WARC.gz/WET/JSONL) through datatrove: HTML to text, URL, language and "
-    "Gopher/C4/FineWeb quality filters; every dropped document kept in the shard's rejects file with its filter.",
+    "Gopher/C4/FineWeb quality filters; every dropped document kept in the shard's rejects file with its filter. "
+    "A backfill over many shards is one run; each shard is still written, quarantined and checked on its own.",
 )
 def web_documents(
     context: dg.AssetExecutionContext, config: WebCurationRunConfig, inbox: InboxResource, lake: LakeResource
 ) -> dg.Output:
-    path = inbox.web_shard(context.partition_key)
+    return per_partition(context, lambda key: curate_web_shard(key, config, inbox, lake))
+
+
+def funnel_stages(funnel: list[dict]) -> list[tuple[str, int]]:
+    """Documents in, then documents out after each step of a shard's curation funnel."""
+    if not funnel:
+        return []
+    return [("input", int(funnel[0]["documents_in"]))] + [(f["step"], int(f["documents_out"])) for f in funnel]
+
+
+def curate_web_shard(key: str, config: WebCurationRunConfig, inbox: InboxResource, lake: LakeResource):
+    """One web shard: its kept documents and its materialization metadata (funnel picture included)."""
+    path = inbox.web_shard(key)
     with tempfile.TemporaryDirectory(prefix="citrus-web-") as work:
         result = curate_shard(path, str(path), work, config.to_config())
     lk = lake.lake()
-    rejects_path = lk.write_table(result.rejects, lk.data_path("web_documents", context.partition_key, "rejects.parquet"))
-    _, n_bad = lk.write_quarantine("web_documents", context.partition_key, result.quarantine)
+    rejects_path = lk.write_table(result.rejects, lk.data_path("web_documents", key, "rejects.parquet"))
+    _, n_bad = lk.write_quarantine("web_documents", key, result.quarantine)
     md = result.metadata()
-    return output(
-        result.documents,
+    return result.documents, dict(
         funnel=dg.MetadataValue.json(result.funnel),
+        funnel_picture=funnel_md(funnel_stages(result.funnel), f"web_documents {key}: documents per filter"),
         rejected=result.rejects.num_rows,
         rejects_path=dg.MetadataValue.path(lk.url(rejects_path)),
         quarantined=n_bad,
@@ -64,12 +80,15 @@ def web_documents(
     code_version="web-dedup-v1",
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet", "datatrove"},
-    description="Exact + MinHash near-dedup across ALL web shards (a cross-shard step: any changed shard "
-    "recomputes the whole source). Duplicates are kept in duplicates.parquet with the id kept in their place.",
+    description="Exact + MinHash near-dedup across ALL web shards. A cross-shard step: it reads every "
+    "materialized web_documents shard and recomputes the whole source on each run, so re-materializing one "
+    "shard re-runs the dedup of all of them (metadata `shards_read`, `recomputes`). Duplicates are kept in "
+    "duplicates.parquet with the id kept in their place.",
 )
 def web_corpus(
     context: dg.AssetExecutionContext, config: WebCurationRunConfig, lake: LakeResource, web_documents: pa.Table
 ) -> dg.Output:
+    shards = shard_rows(web_documents, context.asset_partition_keys_for_input("web_documents"))
     with tempfile.TemporaryDirectory(prefix="citrus-dedup-") as work:
         result = dedup_source([web_documents], work, config.to_config())
     lk = lake.lake()
@@ -81,4 +100,25 @@ def web_corpus(
         duplicates_removed=result.duplicates.num_rows,
         duplicates_path=dg.MetadataValue.path(lk.url(dup_path)),
         dedup=dg.MetadataValue.json(stats),
+        shards_read=dg.MetadataValue.json(shards),
+        recomputes=f"all web shards ({len(shards)}): cross-shard dedup is recomputed over every shard on each run",
+        dedup_funnel=funnel_md(dedup_stages(stats), "web_corpus: cross-shard dedup"),
+        cluster_sizes=bars_md([(str(k), n) for k, n in stats["group_size_histogram"].items()],
+                              "web_corpus: duplicate groups by size (kept + removed)", unit="groups",
+                              label="group size"),
     )
+
+
+def shard_rows(table: pa.Table, shards: list[str]) -> dict[str, int]:
+    """Documents read per shard (from the partition row counts the lake attaches to a multi-partition read)."""
+    try:
+        return {k: t.num_rows for k, t in split_partitions(table).items()}
+    except ValueError:  # loaded by another IO manager: counts unknown unless there is one shard
+        return {shards[0]: table.num_rows} if len(shards) == 1 else dict.fromkeys(shards)
+
+
+def dedup_stages(stats: dict) -> list[tuple[str, int]]:
+    """Documents in, after exact dedup, after near (MinHash) dedup = kept; each label names what it removed."""
+    n, exact, near = stats["documents_in"], stats["exact_duplicates"], stats["minhash_duplicates"]
+    return [("documents in", n), (f"after exact dedup (-{exact} exact dups)", n - exact),
+            (f"kept after near dedup (-{near} near dups)", n - exact - near)]
