@@ -67,7 +67,8 @@ class Rating:
 def parse_rating(text: str) -> Rating:
     m = _VERDICT.search(text or "") or _LEADING.search(text or "")
     fb = _FEEDBACK.search(text or "")
-    feedback = (fb.group(1) if fb else "").strip()
+    # without a FEEDBACK: marker the whole reply (minus the verdict) is the feedback
+    feedback = (fb.group(1) if fb else (text or "")[m.end():] if m else (text or "")).strip().lstrip(".:;,-—*） ").strip()
     if m is None:
         return Rating("drop", feedback, False)
     return Rating(m.group(1).lower(), feedback, True)

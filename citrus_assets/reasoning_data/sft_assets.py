@@ -45,7 +45,9 @@ def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRe
         if q is None:
             dropped.append(QuarantineRecord("reasoning_traces", t[RECORD_ID], "open question not found", t["question_id"]))
             continue
-        items.append(RewriteItem(t, q, R.conclusion_answer(t["conclusion"]) or t["ground_truth"]))
+        # the verified conclusion's own answer; a conclusion without <answer> tags verified on its prose
+        answer = R.conclusion_answer(t["conclusion"]) if "<answer>" in t["conclusion"].lower() else ""
+        items.append(RewriteItem(t, q, answer or t["ground_truth"]))
     params = rewrite_all(items, llm, config.temperature, config.top_p, config.max_tokens, config.seed,
                          config.max_attempts)
     kept = [it for it in items if it.kept]

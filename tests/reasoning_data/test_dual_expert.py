@@ -167,4 +167,16 @@ def test_verification_uses_the_shared_answer_rule():
     assert R.verify(f"<answer>{IDA}</answer>", [], [], IDA).correct  # no options: the ground truth alone
     assert R.parse_rating("**Verdict:** keep\nFeedback: fine").verdict == "keep"
     assert R.parse_rating("DROP. Feedback: no").verdict == "drop"
+    assert R.parse_rating("DROP. Look at the ferritin.") == R.Rating("drop", "Look at the ferritin.", True)
     assert R.parse_complete("Yes.") and not R.parse_complete("Not yet, yes later")
+
+
+def test_redaction_of_answer_leaks_in_both_languages():
+    from citrus_assets.common.leakage import redact_answer_leaks
+
+    zh = redact_answer_leaks("注意铁蛋白水平。正确答案是缺铁性贫血。", "缺铁性贫血")
+    assert zh.text == f"注意铁蛋白水平。{REDACTED}" and zh.redacted
+    clean = redact_answer_leaks("Weigh the MCV before testing another candidate.", IDA)
+    assert not clean.redacted and clean.text == "Weigh the MCV before testing another candidate."
+    inline = redact_answer_leaks("Think about iron deficiency anemia, given the low ferritin", IDA)
+    assert IDA.lower() not in inline.text.lower() and inline.leaks == (IDA,)
