@@ -1,6 +1,10 @@
 """Non-medical problems for the RL mix (paper: 45K medical + 5K non-medical pairs) and their answer rule.
 
-Source: a folder of JSONL files. Each line is either
+Source: a folder of JSONL files -- by default the one the SFT mix reads
+(``reasoning_data.nonmedical.nonmedical_dir``: ``$CITRUS_NONMEDICAL_DIR``, else ``sample/reasoning``).
+Unlike the SFT loader, no ``solution`` is needed, and a chat row must state its answer in an
+``<answer>`` block (no guessing from the last line: the answer is the reward's ground truth).
+Each line is either
 - ``{"problem": ..., "answer": ...}`` (``question`` for ``problem``; ``ground_truth``/``final_answer``
   for ``answer``), or
 - a chat row ``{"messages": [..., {"role": "user", ...}, {"role": "assistant", ...}]}``: the problem
@@ -97,6 +101,7 @@ class ProblemSet:
     problems: list[Problem] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
     skipped_medical: int = 0
+    available: int = 0  # problems found before the share was picked
     files: list[str] = field(default_factory=list)
 
 

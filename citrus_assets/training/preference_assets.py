@@ -5,8 +5,6 @@ by default it samples from that checkpoint's ``model_path``; ``RejectionConfig.m
 other model instead (the dependency stays, so the graph shows what the default run reads).
 """
 
-from pathlib import Path
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,11 +17,13 @@ from citrus_assets.training.rejection import (
     MEDICAL, NONMEDICAL, SYSTEM_PROMPT, USER_PROMPT, medical_items, nonmedical_items, rescore, sample_items,
 )
 from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.reasoning_data.nonmedical import nonmedical_dir
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
 
 GROUP = "training"
 USE_RESOURCE = "resource"
+NO_NONMEDICAL = "none"
 
 
 class RejectionConfig(dg.Config):
@@ -33,9 +33,10 @@ class RejectionConfig(dg.Config):
 
     model: "" = the ``sft_stage3_checkpoint`` asset's ``model_path``; "resource" = the ``llm`` resource
     exactly as configured; anything else = a local path, a Hugging Face id, or the served model name on
-    an OpenAI-compatible/vLLM server at ``base_url``. ``backend``: "" = "openai" when ``base_url`` is set,
-    else the ``llm`` resource's local backend ("vllm" if it uses vLLM, else "transformers"). The request
-    cache and device settings are the ``llm`` resource's.
+    an OpenAI-compatible/vLLM server at ``base_url``. ``backend``: "" = "openai" when ``base_url`` is set
+    (or when ``model`` is set and the ``llm`` resource is itself "openai": a model served by the same
+    server), else the ``llm`` resource's local backend ("vllm" if it uses vLLM, else "transformers").
+    The request cache, device and server settings are the ``llm`` resource's.
     """
 
     model: str = ""
@@ -47,7 +48,8 @@ class RejectionConfig(dg.Config):
     top_p: float = 1.0
     max_tokens: int = 128
     seed: int = 0
-    nonmedical_dir: str = ""  # folder of JSONL problems ("" = none); see training/nonmedical.py
+    nonmedical_dir: str = ""  # JSONL problems: "" = the SFT mix's source ($CITRUS_NONMEDICAL_DIR, else
+    # sample/reasoning), "none" = no non-medical questions; format and answer rule: training/nonmedical.py
     nonmedical_glob: str = "*.jsonl"
     nonmedical_share: float = 0.1  # non-medical questions sampled: this share of all sampled questions
 
@@ -79,7 +81,8 @@ def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table
     model = config.model or checkpoint_model_path(checkpoint)
     if not model:
         raise ValueError("sft_stage3_checkpoint has no model_path and no model is configured: nothing to sample from")
-    backend = config.backend or ("openai" if config.base_url else "vllm" if llm.backend == "vllm" else "transformers")
+    served = bool(config.base_url) or (bool(config.model) and llm.backend == "openai")
+    backend = config.backend or ("openai" if served else "vllm" if llm.backend == "vllm" else "transformers")
     fields = {k: getattr(llm, k) for k in LLMResource.model_fields}
     fields.update(model=model, backend=backend, revision=config.revision,
                   base_url=config.base_url or (llm.base_url if backend == "openai" else ""))
@@ -88,10 +91,11 @@ def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table
 
 def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str) -> nm.ProblemSet:
     """The share of non-medical problems this partition samples (seeded pick; [] without a folder)."""
-    if not config.nonmedical_dir:
-        return nm.ProblemSet()
-    found = nm.load_problems(Path(config.nonmedical_dir), config.nonmedical_glob)
     k = nm.share_count(n_medical, config.nonmedical_share)
+    if config.nonmedical_dir == NO_NONMEDICAL or k == 0:
+        return nm.ProblemSet()
+    found = nm.load_problems(nonmedical_dir(config.nonmedical_dir), config.nonmedical_glob)
+    found.available = len(found.problems)
     found.problems = nm.pick(found.problems, lambda p: p.record_id, k, f"{config.seed}:{partition}")
     return found
 
@@ -127,10 +131,11 @@ def rejection_samples(
         questions=dg.MetadataValue.json({MEDICAL: len(med.items), NONMEDICAL: len(extra.problems)}),
         samples_per_question=config.n,
         mean_reward=dg.MetadataValue.json(accuracy),
-        no_answer=int(pc.sum(pc.equal(table["extraction"], "none")).as_py() or 0) if table.num_rows else 0,
+        no_answer_block=sum(1 for t in table["response"].to_pylist() if "<answer>" not in t.lower()),
         truncated=value_counts(table, "finish_reason").get("length", 0),
         quarantined=n_bad,
-        nonmedical_skipped_medical_rows=extra.skipped_medical,
+        nonmedical_source=dg.MetadataValue.json({"files": extra.files, "available": extra.available,
+                                                 "skipped_medical_rows": extra.skipped_medical}),
         cache_hits=int(pc.sum(table["cached"]).as_py() or 0) if table.num_rows else 0,
         generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0) if table.num_rows else 0,
     )

@@ -142,3 +142,22 @@ def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     applied = trl_data.maybe_apply_chat_template(ex, tok)
     assert applied["prompt"] == ex["prompt_text"] and applied["chosen"].startswith(ex["chosen"][0]["content"])
+
+
+def test_sampling_model_resolution(tmp_path):
+    from citrus_assets.training.preference_assets import RejectionConfig, sampling_llm
+
+    ckpt = pa.Table.from_pylist([{"model_path": "/ckpt/stage3"}])
+    llm = LLMResource(cache_dir=str(tmp_path / "cache"), batch_size=4)
+    client, source = sampling_llm(llm, RejectionConfig(), ckpt)
+    assert (client.model, client.backend, source) == ("/ckpt/stage3", "transformers", "checkpoint")
+    assert client.cache_dir == llm.cache_dir and client.batch_size == 4  # the main resource's cache and settings
+    client, source = sampling_llm(llm, RejectionConfig(model="org/other", base_url="http://h:8000/v1"), ckpt)
+    assert (client.model, client.backend, client.base_url, source) == ("org/other", "openai", "http://h:8000/v1", "config")
+    served = LLMResource(backend="openai", model="judge", base_url="http://h:8000/v1", cache_dir=llm.cache_dir)
+    client, _ = sampling_llm(served, RejectionConfig(model="policy"), ckpt)
+    assert (client.backend, client.base_url) == ("openai", "http://h:8000/v1")
+    assert sampling_llm(served, RejectionConfig(), ckpt)[0].backend == "transformers"  # a checkpoint folder is local
+    assert sampling_llm(llm, RejectionConfig(model="resource"), ckpt)[0] is llm
+    with pytest.raises(ValueError, match="no model_path"):
+        sampling_llm(llm, RejectionConfig(), pa.Table.from_pylist([{"model_path": ""}]))

@@ -149,7 +149,7 @@ def test_nonmedical_rule_share_cap_and_verification():
 @pytest.mark.parametrize("pred,gold,ok", [
     ("144", "144", True), ("\\boxed{1/2}", "0.5", True), ("1,000", "1000", True), ("x = 3", "3", True),
     ("Paris.", "paris", True), ("50%", "50", True), ("144 or 124", "144", False), ("", "1", False),
-    ("The answer is Blue", "blue", True), ("3.0001", "3", False),
+    ("The answer is Blue", "blue", True), ("3.0001", "3", False), ("5", "x = 5", True), ("0.375", "3/8", True),
 ])
 def test_free_answer_rule(pred, gold, ok):
     assert nm.free_answer_matches(pred, gold)[0] is ok
@@ -187,3 +187,15 @@ def test_pairs_load_as_trl_conversational_dataset():
 def test_rescore_matches_stored_reward():
     table, _ = sampled(with_nonmedical=True)
     assert all(rescore(r) == (r["reward"] == 1.0) for r in table.to_pylist())
+
+
+def test_bundled_nonmedical_sample_loads(repo_root):
+    """The SFT mix's bundled logic/math sample is a valid source (rows without an <answer> are quarantined)."""
+    from citrus_assets.reasoning_data.nonmedical import DEFAULT_DIR
+
+    folder = repo_root / DEFAULT_DIR
+    if not folder.is_dir():
+        pytest.skip("no bundled non-medical sample")
+    got = nm.load_problems(folder)
+    assert len(got.problems) >= 5 and all(p.problem and nm.normalize_answer(p.answer) for p in got.problems)
+    assert all(q.reason.startswith("no verifiable answer") for q in got.quarantine)
