@@ -93,3 +93,23 @@ def answer_seeds(seeds: pa.Table, llm, params: SamplingParams, judge: str = "def
             }
         )
     return pa.Table.from_pylist(out, schema=ANSWER_SCHEMA)
+
+
+def answer_with_panel(seeds: pa.Table, judges: Sequence[tuple[str, object]], params: SamplingParams) -> pa.Table:
+    """Every seed answered by every judge: one batched call per judge, one row per (question, judge)."""
+    tables = [answer_seeds(seeds, llm, params, judge=name) for name, llm in judges]
+    return pa.concat_tables(tables) if tables else ANSWER_SCHEMA.empty_table()
+
+
+def judge_stats(answers: pa.Table) -> dict[str, dict]:
+    """Per judge: model, answered rows, accuracy, no-answer count (in first-seen judge order)."""
+    out: dict[str, dict] = {}
+    for judge, model, correct, letters in zip(answers["judge"].to_pylist(), answers[GEN_MODEL_ID].to_pylist(),
+                                              answers["correct"].to_pylist(), answers["predicted_letters"].to_pylist()):
+        s = out.setdefault(judge, {"model": model, "n": 0, "correct": 0, "no_answer": 0})
+        s["n"] += 1
+        s["correct"] += bool(correct)
+        s["no_answer"] += not letters
+    for s in out.values():
+        s["accuracy"] = round(s["correct"] / s["n"], 4) if s["n"] else 0.0
+    return out

@@ -1,0 +1,170 @@
+"""Rules of the open-ended rewrite: the validator every rewrite must pass, and the rule rewrite.
+
+``check_rewrite(closed, rewrite, options, answer_letters, language)`` returns the reasons a
+rewrite is rejected (empty list = accepted). It is used on every LLM rewrite, on the rule
+fallback, and by the ``open_questions`` asset check. A rewrite is rejected when it
+
+- is empty or a refusal                                        -> ``empty`` / ``refusal``
+- still lists options (lines "A. …", "(B) …", "C) …"; or inline "(A) … (B) …")  -> ``lists_options``
+- loses a number of the stem (each number must reappear; a short unit written right after it
+  — "9.1 g/dL", "45%", "39.5℃" — must reappear right after it too)  -> ``lost_number:<n unit>``
+- contains the text of a correct option that the stem did not contain  -> ``gives_answer_away``
+- is in another language than the seed (``detect_language``)        -> ``language_changed:<a>-><b>``
+
+``rule_rewrite`` strips option lines, turns "Which of the following is …" into "What is …",
+ends the text with a question (a diagnosis question only where the stem asks for one), and is
+held to the same validator.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+from citrus_assets.reasoning_data.seeds import detect_language
+
+_OPTION_LINE = re.compile(r"(?m)^\s*(?:\(\s*[A-Ua-u]\s*\)|[A-U]\s*[\.\)\]:：、]|[a-u]\s*[\)\]])(?=\s*\S)")
+_INLINE_MARK = re.compile(r"(?:^|[\s,;])\(([A-U])\)|(?:^|[\s,;])([A-U])\)")
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)(?!\d|\.\d)"
+    r"(?:\s?([A-Za-zµμ°%℃][A-Za-zµμ°%℃/0-9²³]*))?"
+)
+_REFUSAL = re.compile(
+    r"^\s*(?:i'?m sorry|i am sorry|sorry|i cannot|i can'?t|i am unable|i'm unable|as an ai|抱歉|对不起|很抱歉|我无法|我不能|作为(?:一个)?(?:ai|人工智能))",
+    re.IGNORECASE,
+)
+# Phrases that only make sense next to a list of options (reported, not rejected: some closed
+# questions, e.g. "all of the following EXCEPT", have no faithful open form).
+_REFERS_TO_OPTIONS = re.compile(r"of the following|following (?:options|choices|statements)|all of these|"
+                                r"\bexcept\b|以下|下列|选项", re.IGNORECASE)
+
+
+def _digits(text: str) -> str:
+    """Thousands separators removed ("1,200" -> "1200") so numbers compare by value text."""
+    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+
+
+def _short_unit(unit: str | None) -> str:
+    """The unit kept for checking: one with a symbol (/, %, °, ℃) or at most 4 letters (mg, fL, mmHg)."""
+    if not unit:
+        return ""
+    if any(c in unit for c in "/%°℃µμ") or len(unit) <= 4:
+        return unit
+    return ""
+
+
+def stem_numbers(text: str) -> list[tuple[str, str]]:
+    """``[(number, short unit or "")]`` of ``text``, in order, without repeats."""
+    out: list[tuple[str, str]] = []
+    for m in _NUMBER.finditer(_digits(text or "")):
+        item = (m.group(1), _short_unit(m.group(2)))
+        if item not in out:
+            out.append(item)
+    return out
+
+
+def _has_number(text: str, number: str, unit: str) -> bool:
+    pat = r"(?<![0-9.])" + re.escape(number) + r"(?!\d|\.\d)"
+    if unit:
+        pat += r"\s?" + re.escape(unit).replace(r"\ ", r"\s?")
+    return re.search(pat, _digits(text), re.IGNORECASE) is not None
+
+
+def lists_options(text: str) -> bool:
+    if _OPTION_LINE.search(text or ""):
+        return True
+    marks = {a or b for a, b in _INLINE_MARK.findall(text or "")}
+    return {"A", "B"} <= marks
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s or "").strip().strip(".。").casefold()
+
+
+def _contains(text: str, phrase: str) -> bool:
+    """Whole-word containment for Latin text, substring for CJK, case- and space-insensitive."""
+    t, p = _norm(text), _norm(phrase)
+    if not p:
+        return False
+    return re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", t) is not None or (
+        re.search(r"[\u3400-\u9fff]", p) is not None and p in t)
+
+
+def correct_texts(options: Sequence[dict], answer_letters: Sequence[str]) -> list[str]:
+    by_letter = {o["letter"]: o["text"] for o in options or []}
+    return [by_letter[l] for l in answer_letters or [] if by_letter.get(l, "").strip()]
+
+
+def ground_truth(options: Sequence[dict], answer_letters: Sequence[str]) -> str:
+    """The text of the correct option(s), "; "-joined."""
+    return "; ".join(t.strip() for t in correct_texts(options, answer_letters))
+
+
+def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_letters: Sequence[str],
+                  language: str) -> list[str]:
+    """Why ``rewrite`` is not a faithful open-ended form of ``closed`` (empty list: it is)."""
+    text = (rewrite or "").strip()
+    if not text:
+        return ["empty"]
+    reasons = []
+    if _REFUSAL.search(text):
+        reasons.append("refusal")
+    if lists_options(text):
+        reasons.append("lists_options")
+    for number, unit in stem_numbers(closed):
+        if not _has_number(text, number, unit):
+            reasons.append(f"lost_number:{number}{' ' + unit if unit else ''}")
+    if any(_contains(text, t) and not _contains(closed, t) for t in correct_texts(options, answer_letters)):
+        reasons.append("gives_answer_away")
+    got = detect_language(text)
+    if language in ("en", "zh") and got != language:
+        reasons.append(f"language_changed:{language}->{got}")
+    return reasons
+
+
+def refers_to_options(text: str) -> bool:
+    return _REFERS_TO_OPTIONS.search(text or "") is not None
+
+
+# ---------------------------------------------------------------------------------- rule rewrite
+_WH_FOLLOWING = [
+    (re.compile(r"\bwhich (?:one )?of the following (is|are|was|were|would|will|could|best|most)\b", re.I), r"what \1"),
+    (re.compile(r"\bwhich (?:one )?of the following\b", re.I), "which"),
+    (re.compile(r"(?:下列|以下)(?:哪一?项|哪个|哪些)"), "什么"),
+]
+_QUESTION_WORD = re.compile(r"^\s*(?:what|which|who|whom|whose|how|why|when|where|is|are|does|do|can|should)\b", re.I)
+_OPEN_Q = {
+    "en": {"diagnosis": "What is the most likely diagnosis?", "answer": "What is the answer?",
+           "complete": "Complete the statement."},
+    "zh": {"diagnosis": "最可能的诊断是什么？", "answer": "答案是什么？", "complete": "请补全这句话。"},
+}
+
+
+def _capitalize_first(text: str, repl: str) -> str:
+    return repl[:1].upper() + repl[1:] if text[:1].isupper() else repl
+
+
+def rule_rewrite(stem: str, language: str) -> str:
+    """Options stripped, "which of the following" opened up, ending in a question."""
+    lang = "zh" if language == "zh" else "en"
+    lines = [ln for ln in (stem or "").splitlines() if not _OPTION_LINE.match(ln)]
+    text = "\n".join(lines).strip()
+    for pat, repl in _WH_FOLLOWING:
+        text = pat.sub(lambda m: _capitalize_first(m.group(0), m.expand(repl)), text)
+    if text.rstrip("\"'”’)） ").endswith(("?", "？")):
+        return text
+    last = re.split(r"(?<=[.!?。！？])\s*", text.rstrip(":：-— "))
+    tail = next((s for s in reversed(last) if s.strip()), "")
+    q = _OPEN_Q[lang]
+    if lang == "zh":
+        body = text.rstrip(":：-—。 ")
+        if body.endswith(("是", "为")):
+            return body + "什么？"
+        if re.search(r"什么|哪|何|吗|怎么|为什么|是否", tail):
+            return body + "？"
+    elif _QUESTION_WORD.match(tail):
+        return text.rstrip(":：-— .") + "?"
+    if text.endswith((":", "：", "-", "—")) or not text.endswith((".", "。", "!", "！", ")", "）")):
+        return f"{text.rstrip(':：-— ')} ___\n{q['complete']}" if lang == "en" else f"{text.rstrip(':：-— ')}____\n{q['complete']}"
+    asks_diagnosis = re.search(r"diagnos|诊断", text, re.I) is not None
+    return f"{text}\n{q['diagnosis'] if asks_diagnosis else q['answer']}"
