@@ -1,11 +1,12 @@
 """Domain, language and token labels for CPT documents (plain functions, no Dagster).
 
 ``label_documents`` turns the CPT source assets (``pdf_documents``: column ``body``, references already cut
-out into ``references``; ``web_corpus``: column ``text``; optionally a ``textbook`` table with ``text`` or
-``body``) into one table, one row per document:
+out into ``references``; ``web_corpus``: column ``text``; ``textbook_chunks``: column ``text``;
+``textbook_questions``: columns ``question`` and ``answer``, written as "Question: ...\nAnswer: ..."; optionally a
+``textbook`` table with ``text`` or ``body``) into one table, one row per document:
 
 ``record_id`` (``record_id("cptdoc", source, parent record id)``), ``parent_ids`` (``[parent record id]``),
-``source`` (``web`` | ``pdf`` | ``textbook``), ``source_uri``, ``text``, ``domain`` (``medical`` | ``general``),
+``source`` (``web`` | ``pdf`` | ``textbook`` | ``textbook_chunks`` | ``textbook_questions``), ``source_uri``, ``text``, ``domain`` (``medical`` | ``general``),
 ``domain_score`` (matched medical terms per 100 words), ``language`` (ISO 639-1 code from py3langid),
 ``n_tokens`` (target-model tokenizer tokens), ``n_chars``.
 
@@ -33,6 +34,7 @@ TARGET_MEDICAL_SHARE = 0.30
 SOURCE_ALIASES = {
     "web": "web", "web_corpus": "web", "pdf": "pdf", "pdf_documents": "pdf",
     "textbook": "textbook", "textbooks": "textbook",
+    "textbook_chunks": "textbook_chunks", "textbook_questions": "textbook_questions",
 }
 
 # English medical vocabulary. A trailing ``*`` marks a stem (matches any word starting with it); other terms
@@ -126,6 +128,13 @@ class MedicalVocabularyScorer:
             n += len(self._zh_re.findall(text))
         return n
 
+    def matched_terms(self, text: str) -> list[str]:
+        """The medical terms found in ``text`` (lower-cased, in order, with repeats)."""
+        found = [m.lower() for m in self._en_re.findall(text or "")] if self._en_re else []
+        if self._zh_re is not None and _CJK_RE.search(text or ""):
+            found += self._zh_re.findall(text)
+        return found
+
     def score(self, text: str) -> float:
         words = self.n_words(text or "")
         return 0.0 if words == 0 else 100.0 * self.hits(text) / words
@@ -164,6 +173,9 @@ LABELLED_SCHEMA = pa.schema([
 
 
 def _doc_text(row: Mapping[str, Any], source: str) -> str:
+    if source == "textbook_questions" or ("question" in row and "answer" in row):
+        q, a = (row.get("question") or "").strip(), (row.get("answer") or "").strip()
+        return f"Question: {q}\nAnswer: {a}" if q and a else ""
     if source == "pdf" or ("body" in row and "text" not in row):
         body = row.get("body") or ""
         refs = row.get("references") or ""
@@ -183,7 +195,8 @@ def label_documents(tables: Mapping[str, pa.Table], tokenizer: Any,
         source = SOURCE_ALIASES.get(name)
         if source is None:
             raise ValueError(f"unknown CPT source {name!r}; expected one of {sorted(SOURCE_ALIASES)}")
-        cols = [c for c in ("record_id", "text", "body", "references", "source_uri") if c in table.column_names]
+        cols = [c for c in ("record_id", "text", "body", "references", "question", "answer", "source_uri")
+                if c in table.column_names]
         for row in table.select(cols).to_pylist():
             text = _doc_text(row, source)
             if not text.strip():
