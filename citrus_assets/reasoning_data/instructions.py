@@ -75,7 +75,7 @@ def load_instruction_file(path: Path, instruction_set: str) -> InstructionLoad:
         seen.add(key)
         out.formats[fmt] = out.formats.get(fmt, 0) + 1
         out.rows.append({
-            RECORD_ID: record_id("inst", key),
+            RECORD_ID: record_id("inst", instruction_set, key),
             PARENT_IDS: [source_id(uri, raw)],
             SOURCE_URI: uri,
             SOURCE_LOCATOR: locator,
