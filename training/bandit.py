@@ -127,7 +127,8 @@ def plot_proportions(history: list[tuple[int, list[float]]], arms: Sequence[str]
     ax.set_title(title)
     ax.set_xlabel("micro-batch")
     ax.set_ylabel("probability")
-    ax.legend(loc="upper right", fontsize=8)
+    if history:
+        ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

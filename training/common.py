@@ -35,7 +35,8 @@ def argument_kwargs(cfg: BaseTrainConfig) -> dict[str, Any]:
     import torch
 
     on_gpu = torch.cuda.is_available()
-    return dict(
+    extra = {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
+    return dict(**extra,
         output_dir=trainer_dir(cfg),
         per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=cfg.grad_accum(),
@@ -56,7 +57,6 @@ def argument_kwargs(cfg: BaseTrainConfig) -> dict[str, Any]:
         seed=cfg.seed,
         data_seed=cfg.seed,
         bf16=cfg.bf16,
-        gradient_checkpointing=cfg.gradient_checkpointing,
         deepspeed=cfg.deepspeed_config or None,
         use_cpu=not on_gpu,
         report_to="none",
