@@ -1,0 +1,161 @@
+"""The SFT training mixes (paper: stage 1 general instructions, stage 2 harder ones, stage 3 medical long
+chain-of-thought + non-medical reasoning), each decontaminated and exported in chat format.
+
+Each mix is one unpartitioned Parquet table (``mixing.MIX_SCHEMA``; ``messages`` is ``list<struct<role,
+content>>``, what ``datasets.load_dataset("parquet", …)`` and TRL's SFTTrainer read) plus, next to it in the
+lake, ``export.jsonl`` (``{"messages": […]}`` per line), ``decontaminated.parquet`` (removed rows with the
+matched benchmark item) and ``duplicates.parquet``.
+"""
+
+import dagster as dg
+import pyarrow as pa
+from pydantic import Field
+
+from citrus_assets.common.metadata import output, value_counts
+from citrus_assets.common.plots import histogram_md
+from citrus_assets.cpt_corpus.corpus_assets import eval_data_dir
+from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
+from citrus_assets.reasoning_data.instruction_assets import GROUP
+from citrus_assets.reasoning_data.mixing import (
+    DUPLICATE_SCHEMA,
+    MIX_SCHEMA,
+    decontaminate_mix,
+    eval_index,
+    index_cache_dir,
+    load_tokenizer,
+    removed_per_benchmark,
+    token_counts,
+    token_stats,
+    write_side_files,
+)
+from citrus_assets.reasoning_data.nonmedical import load_nonmedical, nonmedical_dir
+from citrus_assets.reasoning_data.stage3 import select_stage3
+from resources.lake import LakeResource
+
+
+class _MixConfig(dg.Config):
+    # the target model's tokenizer for n_tokens ("builtin" = the built-in model's)
+    tokenizer: str = "builtin"
+    # folder whose benchmarks/ sub-folder holds the evaluation sets ("" = $CITRUS_EVAL_DATA, else
+    # $CITRUS_DATA, else ../shared/data); n-gram size of the overlap test
+    eval_data_dir: str = ""
+    decontamination_ngram: int = 13
+
+
+class InstructionMixConfig(_MixConfig):
+    """Stage rule (see curriculum.assign_stage): file map first, then multi-turn, then long responses."""
+
+    multi_turn_user_turns: int = 2
+    long_response_tokens: int = 1024
+    file_stage: dict[str, int] = Field(default_factory=dict)  # instruction_sets partition -> 1 | 2
+
+
+class Stage3MixConfig(_MixConfig):
+    """All hard examples, ``easy_share`` of the easy ones, ``nonmedical_ratio`` × medical non-medical rows."""
+
+    easy_share: float = 0.2
+    nonmedical_ratio: float = 1.0
+    sample_seed: int = 0
+    nonmedical_dir: str = ""  # "" = $CITRUS_NONMEDICAL_DIR, else sample/reasoning
+
+
+def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows: list[dict],
+               duplicates: list[dict], tokenizer, **metadata) -> dg.Output:
+    """Token counts, decontamination, side files and the common metadata of every mix."""
+    n_tokens, _ = token_counts(tokenizer, [r["messages"] for r in rows])
+    table = pa.Table.from_pylist([dict(r, n_tokens=n) for r, n in zip(rows, n_tokens)], schema=MIX_SCHEMA)
+    lk = lake.lake()
+    bench = eval_data_dir(config.eval_data_dir)
+    decont: dict = {"eval_data_dir": str(bench) if bench else None, "removed": 0}
+    removed = None
+    if bench is None:
+        context.log.warning(f"no evaluation benchmark folder found: {asset} was NOT decontaminated")
+    else:
+        index = eval_index(bench, config.decontamination_ngram, index_cache_dir(lk))
+        table, removed = decontaminate_mix(table, index)
+        decont.update(removed=removed.num_rows, removed_per_benchmark=removed_per_benchmark(removed),
+                      index_items=index.n_items, benchmarks=index.benchmarks)
+    dup_table = pa.Table.from_pylist(duplicates, schema=DUPLICATE_SCHEMA)
+    files = write_side_files(lk, asset, table, removed, dup_table)
+    by_cat: dict[str, list[float]] = {}
+    for c, n in zip(table["category"].to_pylist(), table["n_tokens"].to_pylist()):
+        by_cat.setdefault(c, []).append(n)
+    return output(
+        table,
+        categories=dg.MetadataValue.json(value_counts(table, "category")),
+        decontamination=dg.MetadataValue.json(decont),
+        token_stats=dg.MetadataValue.json(token_stats(table) if table.num_rows else {}),
+        tokens=int(sum(table["n_tokens"].to_pylist())),
+        duplicates=dup_table.num_rows,
+        export_jsonl=dg.MetadataValue.path(files["export_jsonl"]),
+        export_sha256=files["export_sha256"],
+        side_files=dg.MetadataValue.json(files),
+        token_length_histogram=histogram_md(by_cat, f"Tokens per conversation ({asset})", "tokens"),
+        **metadata,
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version="sft-stage3-mix-v1",
+    kinds={"parquet"},
+    description="SFT stage 3: every hard medical reasoning example, a share of the easy ones and a comparable "
+    "amount of non-medical reasoning (logic, math), decontaminated; chat format + JSONL export.",
+)
+def sft_stage3_mix(context: dg.AssetExecutionContext, config: Stage3MixConfig, lake: LakeResource,
+                   sft_examples: pa.Table, question_difficulty: pa.Table) -> dg.Output:
+    folder = nonmedical_dir(config.nonmedical_dir)
+    nonmed = load_nonmedical(folder)
+    sel = select_stage3(sft_examples, question_difficulty, nonmed.rows, easy_share=config.easy_share,
+                        nonmedical_ratio=config.nonmedical_ratio, seed=config.sample_seed)
+    lk = lake.lake()
+    _, n_bad = lk.write_quarantine("sft_stage3_mix", None, nonmed.quarantine + sel.quarantine)
+    if sel.unlabeled:
+        context.log.warning(f"{len(sel.unlabeled)} examples have no difficulty label; counted as hard")
+    if sel.counts["nonmedical_shortfall"]:
+        context.log.warning(f"only {sel.counts['nonmedical']} non-medical rows available for a target of "
+                            f"{sel.counts['nonmedical_target']}")
+    return finish_mix(
+        context, config, lake, "sft_stage3_mix", sel.rows, sel.duplicates, load_tokenizer(config.tokenizer),
+        selection=dg.MetadataValue.json(sel.counts),
+        unlabeled_question_ids=dg.MetadataValue.json(sorted(set(sel.unlabeled))[:50]),
+        nonmedical_source=dg.MetadataValue.json({"dir": str(folder), "files": nonmed.files,
+                                                 "rows": len(nonmed.rows), "duplicates": nonmed.duplicates}),
+        quarantined=n_bad,
+    )
+
+
+def _instruction_mix(context, config: InstructionMixConfig, lake: LakeResource, stage: int,
+                     instruction_examples: pa.Table) -> dg.Output:
+    rule = StageRule(config.multi_turn_user_turns, config.long_response_tokens, dict(config.file_stage))
+    tokenizer = load_tokenizer(config.tokenizer)
+    mix = build_stage_mix(instruction_examples, stage, rule, tokenizer)
+    return finish_mix(context, config, lake, f"sft_stage{stage}_mix", mix.rows, mix.duplicates, tokenizer,
+                      stage_reasons=dg.MetadataValue.json(mix.reasons),
+                      stage_rule=dg.MetadataValue.json({"multi_turn_user_turns": rule.multi_turn_user_turns,
+                                                        "long_response_tokens": rule.long_response_tokens,
+                                                        "file_stage": rule.file_stage}))
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version="sft-stage1-mix-v1",
+    kinds={"parquet"},
+    description="SFT stage 1: general single-turn instruction following (curriculum.assign_stage), deduplicated "
+    "across files and decontaminated; chat format + JSONL export.",
+)
+def sft_stage1_mix(context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource,
+                   instruction_examples: pa.Table) -> dg.Output:
+    return _instruction_mix(context, config, lake, 1, instruction_examples)
+
+
+@dg.asset(
+    group_name=GROUP,
+    code_version="sft-stage2-mix-v1",
+    kinds={"parquet"},
+    description="SFT stage 2: harder instructions — multi-turn or long responses (curriculum.assign_stage), "
+    "deduplicated across files and decontaminated; chat format + JSONL export.",
+)
+def sft_stage2_mix(context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource,
+                   instruction_examples: pa.Table) -> dg.Output:
+    return _instruction_mix(context, config, lake, 2, instruction_examples)
