@@ -112,3 +112,23 @@ def test_real_chinese_sharegpt_sample(shared_data):
     assert set(table["language"].to_pylist()) == {"zh"}
     assert all(is_well_formed(m) for m in table["messages"].to_pylist())
     assert len(set(table["record_id"].to_pylist())) == table.num_rows
+
+
+def test_inbox_sensor_registers_new_files_once(tmp_path, repo_root):
+    import dagster as dg
+
+    from citrus_assets.reasoning_data.instruction_assets import instruction_sets
+    from citrus_assets.reasoning_data.instruction_sensors import instruction_inbox_sensor
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "batch_one.jsonl").write_text(json.dumps(OPENAI) + "\n")
+    instance = dg.DagsterInstance.ephemeral()
+    resources = {"inbox": InboxResource(instructions_dir=str(inbox))}
+    with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+        result = instruction_inbox_sensor(ctx)
+    assert [r.partition_key for r in result.run_requests] == ["batch_one"]
+    assert result.dynamic_partitions_requests[0].partition_keys == ["batch_one"]
+    instance.add_dynamic_partitions(instruction_sets.name, ["batch_one"])
+    with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+        assert isinstance(instruction_inbox_sensor(ctx), dg.SkipReason)

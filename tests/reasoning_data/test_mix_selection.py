@@ -180,3 +180,21 @@ def test_stage_mixes_partition_the_deduplicated_conversations(repo_root):
     assert max(asst) < 20
     dup = s1.duplicates + s2.duplicates
     assert len(dup) == 1 and dup[0]["reason"] == "exact duplicate conversation" and dup[0]["source"] == "sharegpt_demo"
+
+
+class CharTokenizer:
+    def __call__(self, texts, add_special_tokens=False):
+        return {"input_ids": [list(t) for t in texts]}
+
+
+def test_real_chinese_sample_splits_by_response_length(shared_data):
+    path = shared_data / "instructions" / "medical_sft_zh.sample.jsonl"
+    examples = load_instruction_file(path, "medical_sft_zh").table()
+    rule = StageRule(long_response_tokens=300)
+    s1, s2 = (build_stage_mix(examples, s, rule, CharTokenizer()) for s in (1, 2))
+    assert s1.rows and s2.rows and set(s2.reasons) == {"long_response"}  # the sample is single-turn
+    longest_stage1 = max(len(r["messages"][-1]["content"]) for r in s1.rows)
+    shortest_stage2 = min(len(r["messages"][-1]["content"]) for r in s2.rows)
+    assert longest_stage1 < 300 <= shortest_stage2
+    n_dups = len(s1.duplicates) + len(s2.duplicates)
+    assert len(s1.rows) + len(s2.rows) + n_dups == examples.num_rows
