@@ -7,7 +7,8 @@ import pyarrow.compute as pc
 
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
-from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_seeds
+from citrus_assets.reasoning_data.judges import JudgePanelResource
+from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
 from citrus_assets.reasoning_data.seeds import load_seed_file
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
@@ -55,24 +56,31 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Each seed answered closed-form by the judge model (Citrus prompt); basis of easy/hard labels.",
+    description="Each seed answered closed-form by every judge of the panel (Citrus prompt); one row per "
+    "(question, judge); basis of easy/hard labels. An empty panel is the llm resource, judge 'default'.",
 )
 def judge_answers(
-    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, question_seeds: pa.Table
+    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, judges: JudgePanelResource,
+    question_seeds: pa.Table,
 ) -> dg.Output:
     params = SamplingParams(
         n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
     )
-    table = answer_seeds(question_seeds, llm, params)
+    panel = judges.clients(llm)
+    table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge
     n = table.num_rows
     correct = sum(table["correct"].to_pylist())
     no_answer = sum(1 for x in table["predicted_letters"].to_pylist() if not x)
     cached = sum(table["cached"].to_pylist())
+    per_judge = judge_stats(table)
+    models = {name: client.model_id for name, client in panel}
     return output(
         table,
-        model=llm.model_id,
+        model=next(iter(models.values())) if len(models) == 1 else dg.MetadataValue.json(models),
+        judges=dg.MetadataValue.json(list(models)),
         accuracy=dg.MetadataValue.float(round(correct / n, 4) if n else 0.0),
         no_answer=no_answer,
+        per_judge=dg.MetadataValue.json(per_judge),
         cache_hits=cached,
         generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0),
     )

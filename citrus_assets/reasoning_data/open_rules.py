@@ -128,8 +128,8 @@ def refers_to_options(text: str) -> bool:
 
 # ---------------------------------------------------------------------------------- rule rewrite
 _WH_FOLLOWING = [
-    (re.compile(r"\bwhich (?:one )?of the following (is|are|was|were|would|will|could|best|most)\b", re.I), r"what \1"),
-    (re.compile(r"\bwhich (?:one )?of the following\b", re.I), "which"),
+    (re.compile(r"\bwhich (?:one )?of the followings? (is|are|was|were|would|will|could|best|most)\b", re.I), r"what \1"),
+    (re.compile(r"\bwhich (?:one )?of the followings?\b", re.I), "which"),
     (re.compile(r"(?:下列|以下)(?:哪一?项|哪个|哪些)"), "什么"),
 ]
 _QUESTION_WORD = re.compile(r"^\s*(?:what|which|who|whom|whose|how|why|when|where|is|are|does|do|can|should)\b", re.I)
@@ -162,7 +162,7 @@ def rule_rewrite(stem: str, language: str) -> str:
             return body + "什么？"
         if re.search(r"什么|哪|何|吗|怎么|为什么|是否", tail):
             return body + "？"
-    elif _QUESTION_WORD.match(tail):
+    elif _QUESTION_WORD.match(tail) or re.search(r"\b(?:which|what|who|whom|how)\b", tail, re.I):
         return text.rstrip(":：-— .") + "?"
     if text.endswith((":", "：", "-", "—")) or not text.endswith((".", "。", "!", "！", ")", "）")):
         return f"{text.rstrip(':：-— ')} ___\n{q['complete']}" if lang == "en" else f"{text.rstrip(':：-— ')}____\n{q['complete']}"

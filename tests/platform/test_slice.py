@@ -6,6 +6,7 @@ import dagster as dg
 import pytest
 
 from citrus_assets.reasoning_data.defs import checks, judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
@@ -26,6 +27,7 @@ def slice_env(tmp_path, repo_root, tiny_model_dir):
         "lake": LakeResource(root=lake_root),
         "inbox": InboxResource(seeds_dir=str(inbox)),
         "llm": LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
+        "judges": JudgePanelResource(),  # empty panel: the llm resource is the one judge ("default")
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
