@@ -32,7 +32,7 @@ class DifficultyConfig(dg.Config):
 class OpenQuestionConfig(dg.Config):
     """Sampling and retries of the open-ended rewrite (demo-sized defaults)."""
 
-    max_tokens: int = 160
+    max_tokens: int = 128
     temperature: float = 0.0
     retries: int = 1  # extra rounds for rejected rewrites, each one batched call
     retry_temperature: float = 0.8

@@ -35,7 +35,7 @@ _LABEL = re.compile(r"^\s*(?:\*\*)?(?:open[- ]ended question|rewritten question|
 
 @dataclass(frozen=True)
 class RewriteSettings:
-    max_tokens: int = 160
+    max_tokens: int = 128
     temperature: float = 0.0
     retries: int = 1
     retry_temperature: float = 0.8
