@@ -119,6 +119,12 @@ def prompt_key(messages) -> str:
     return content_hash([normalize_text(m["content"]) for m in messages if m["role"] == USER])
 
 
+def keys(messages) -> tuple[str, str]:
+    """(``conversation_key``, ``prompt_key``), normalizing every content once."""
+    norm = [(m["role"], normalize_text(m["content"])) for m in messages]
+    return content_hash([[r, t] for r, t in norm]), content_hash([t for r, t in norm if r == USER])
+
+
 def user_turns(messages) -> int:
     return sum(1 for m in messages if m["role"] == USER)
 

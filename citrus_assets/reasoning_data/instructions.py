@@ -19,8 +19,7 @@ from citrus_assets.reasoning_data.chat import (
     USER,
     BadChat,
     chat_from_record,
-    conversation_key,
-    prompt_key,
+    keys,
     read_records,
     user_turns,
 )
@@ -68,7 +67,7 @@ def load_instruction_file(path: Path, instruction_set: str) -> InstructionLoad:
         except BadChat as e:
             out.quarantine.append(QuarantineRecord(uri, locator, str(e), raw.decode("utf-8", "replace")[:20000]))
             continue
-        key = conversation_key(messages)
+        key, pkey = keys(messages)
         if key in seen:
             out.duplicates += 1
             continue
@@ -85,6 +84,6 @@ def load_instruction_file(path: Path, instruction_set: str) -> InstructionLoad:
             "messages": messages,
             "n_user_turns": user_turns(messages),
             "conversation_key": key,
-            "prompt_key": prompt_key(messages),
+            "prompt_key": pkey,
         })
     return out
