@@ -2,6 +2,7 @@
 
 from citrus_assets.common.inbox_sensor import inbox_sensor
 from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
+from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks
 from citrus_assets.cpt_corpus.web_assets import web_documents, web_shards
 
 PDF_INBOX_SENSOR = "pdf_inbox_sensor"
@@ -26,4 +27,17 @@ def web_shard_keys(inbox) -> list[str]:
 web_inbox_sensor = inbox_sensor(
     name=WEB_INBOX_SENSOR, asset=web_documents, partitions_def=web_shards, list_keys=web_shard_keys,
     description="Registers a web_shards partition for every new shard in the web inbox and curates it.",
+)
+
+TEXTBOOK_INBOX_SENSOR = "textbook_inbox_sensor"
+
+
+def textbook_batch_keys(inbox) -> list[str]:
+    return list(inbox.batches(inbox.textbooks_path()))
+
+
+textbook_inbox_sensor = inbox_sensor(
+    name=TEXTBOOK_INBOX_SENSOR, asset=textbook_chunks, partitions_def=textbook_batches, list_keys=textbook_batch_keys,
+    description="Registers a textbook_batches partition for every new batch in the textbook inbox and chunks it "
+    "(textbook_questions follows by its eager automation condition).",
 )
