@@ -50,16 +50,18 @@ def load_tokenizer(name: str):
 
 @dg.asset(
     group_name=GROUP,
-    code_version="cptdoc-v1",
+    code_version="cptdoc-v2",
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
-    description="Every CPT document (PDF + deduplicated web) with a domain label (lexical medical scorer), "
-    "a language tag and token counts with the target tokenizer; per-source and per-domain statistics.",
+    description="Every CPT document (PDF, deduplicated web, textbook chunks and their generated Q/A) with a "
+    "domain label (lexical medical scorer), a language tag and token counts with the target tokenizer; per-source and per-domain statistics.",
 )
 def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource,
-                  pdf_documents: pa.Table, web_corpus: pa.Table) -> dg.Output:
+                  pdf_documents: pa.Table, web_corpus: pa.Table, textbook_chunks: pa.Table,
+                  textbook_questions: pa.Table) -> dg.Output:
     table = label_documents(
-        {"pdf_documents": pdf_documents, "web_corpus": web_corpus},
+        {"pdf_documents": pdf_documents, "web_corpus": web_corpus, "textbook_chunks": textbook_chunks,
+         "textbook_questions": textbook_questions},
         load_tokenizer(config.tokenizer),
         MedicalVocabularyScorer(threshold=config.medical_threshold),
     )

@@ -51,22 +51,29 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     assert lake.read_quarantine("web_documents", "shard_a").num_rows == 1  # the broken JSON line
 
 
-def test_corpus_labels_and_shards_from_pdf_and_web(tmp_path, repo_root, tiny_model_dir):
+def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root, tiny_model_dir, scripted_llm):
     from citrus_assets.cpt_corpus.defs import cpt_documents, cpt_shards, pdf_batches, pdf_documents
+    from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks, textbook_questions
 
     lake_root = str(tmp_path / "lake")
     resources = {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"), pdfs_dir=str(repo_root / "sample" / "pdfs")),
+        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"), pdfs_dir=str(repo_root / "sample" / "pdfs"),
+                               textbooks_dir=str(repo_root / "sample" / "textbooks")),
+        "llm": scripted_llm,
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_001"])
-    everything = [pdf_documents, web_documents, web_corpus, cpt_documents, cpt_shards, *checks]
+    instance.add_dynamic_partitions(textbook_batches.name, ["cardiology"])
+    everything = [pdf_documents, web_documents, web_corpus, textbook_chunks, textbook_questions, cpt_documents,
+                  cpt_shards, *checks]
     assert dg.materialize(everything, selection=[web_documents], partition_key="web_demo",
                           resources=resources, instance=instance).success
     assert dg.materialize(everything, selection=[pdf_documents], partition_key="batch_001",
+                          resources=resources, instance=instance).success
+    assert dg.materialize(everything, selection=[textbook_chunks, textbook_questions], partition_key="cardiology",
                           resources=resources, instance=instance).success
     # A made-up evaluation set whose one question quotes the sample's asthma page: that page must go.
     bench = tmp_path / "eval" / "benchmarks" / "medqa"
@@ -83,7 +90,14 @@ def test_corpus_labels_and_shards_from_pdf_and_web(tmp_path, repo_root, tiny_mod
     assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
     lake = Lake(lake_root)
     docs = lake.read_table("cpt_documents", None)
-    assert sorted(set(docs["source"].to_pylist())) == ["pdf", "web"] and docs.num_rows == 3
+    by_source = {s: docs["source"].to_pylist().count(s) for s in set(docs["source"].to_pylist())}
+    assert by_source == {"pdf": 1, "web": 2, "textbook_chunks": 5, "textbook_questions": 4}
+    qa = next(r for r in docs.to_pylist() if r["source"] == "textbook_questions")
+    question = lake.read_table("textbook_questions", "cardiology").to_pylist()
+    assert qa["text"].startswith("Question: ") and "\nAnswer: " in qa["text"]
+    assert qa["parent_ids"][0] in {q["record_id"] for q in question}
+    chunk_ids = set(lake.read_table("textbook_chunks", "cardiology")["record_id"].to_pylist())
+    assert {p for r in docs.to_pylist() if r["source"] == "textbook_chunks" for p in r["parent_ids"]} == chunk_ids
     import pyarrow.parquet as pq
 
     removed = pq.read_table(lake.data_path("cpt_documents", None, "decontaminated.parquet")).to_pylist()
