@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     arg = argv[0]
     text = open(arg).read() if os.path.exists(arg) else arg
     cfg = from_json(text)
+    if not os.path.exists(cfg.data_path):  # fail before the heavy imports
+        raise FileNotFoundError(f"training data not found: {cfg.data_path}")
     os.makedirs(cfg.output_dir, exist_ok=True)
     if cfg.deepspeed_config:
         no_compiled_cpu_comm()
