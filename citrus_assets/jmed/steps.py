@@ -1,0 +1,151 @@
+"""The builder's steps as plain table -> table functions (the assets are thin shells around them).
+
+LLM steps send every prompt of a partition in ONE batched ``llm.generate`` call and store the
+rendered prompt, the raw response and the ``gen_*`` columns with each row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pyarrow as pa
+
+from citrus_assets.common.prompts import load_prompt
+from citrus_assets.jmed import emr as E
+from citrus_assets.jmed import icd10
+from citrus_assets.jmed.deid import scrub_turns
+from citrus_assets.jmed.dialogues import transcript
+from citrus_assets.jmed.options import NoAnswer, build_item
+from citrus_assets.jmed.questions import check_question, clean_question, template_question
+from citrus_assets.jmed.schemas import DEID_SCHEMA, EMR_SCHEMA, OPTIONS_SCHEMA, QUESTION_SCHEMA
+from resources.lake import QuarantineRecord
+from resources.lineage.ids import record_id
+from resources.lineage.schema import (
+    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE, GEN_PROMPT_TOKENS,
+    GEN_SAMPLING, PARENT_IDS, RECORD_ID,
+)
+
+QUESTION_PROMPTS = {"en": "jmed_question_en", "zh": "jmed_question_zh"}
+ITEM_COLS = ("dialogue_id", "month", "language")
+
+
+def _q(row: dict, asset: str, reason: str, raw: dict | str) -> QuarantineRecord:
+    text = raw if isinstance(raw, str) else json.dumps(raw, ensure_ascii=False)
+    return QuarantineRecord(f"{asset}:{row.get('dialogue_id', '')}", row[RECORD_ID], reason, text[:4000])
+
+
+def _gen_cols(llm, gen, template: str, phash: str, sampling: str) -> dict:
+    return {GEN_MODEL_ID: llm.model_id, GEN_MODEL_REVISION: llm.model_revision, GEN_PROMPT_TEMPLATE: template,
+            GEN_PROMPT_HASH: phash, GEN_SAMPLING: sampling, GEN_PROMPT_TOKENS: gen.prompt_tokens,
+            GEN_COMPLETION_TOKENS: gen.completion_tokens, "cached": gen.cached}
+
+
+# ---------------------------------------------------------------- de-identification
+def deidentify(dialogues: pa.Table) -> tuple[pa.Table, Counter]:
+    rows, total = [], Counter()
+    for r in dialogues.to_pylist():
+        turns, counts = scrub_turns(r["turns"])
+        total.update(counts)
+        rows.append({**r, RECORD_ID: record_id("deid", r[RECORD_ID], turns), PARENT_IDS: [r[RECORD_ID]],
+                     "turns": turns, "transcript": transcript(turns, r["language"]),
+                     "pii_counts": json.dumps(dict(sorted(counts.items()))), "pii_total": sum(counts.values())})
+    return pa.Table.from_pylist(rows, schema=DEID_SCHEMA), total
+
+
+# ---------------------------------------------------------------- EMR
+def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+    rows_in = dialogues.to_pylist()
+    prompts = [E.emr_messages(r["transcript"]) for r in rows_in]
+    results = llm.generate(prompts, params) if prompts else []
+    sampling, phash = params.to_json(), E.prompt_hash()
+    rows, bad = [], []
+    stats = Counter()
+    for r, messages, gens in zip(rows_in, prompts, results):
+        gen = gens[0]
+        parsed = E.parse_json_object(gen.text)
+        rec, src = E.build_record(parsed, r["turns"])
+        stats["llm_json_ok"] += parsed is not None
+        stats["llm_diagnosis"] += src["diagnosis"] == "llm"
+        stats["rule_diagnosis"] += src["diagnosis"] == "rule"
+        reason = E.quarantine_reason(parsed, rec)
+        if reason:
+            bad.append(_q(r, "emr_records", reason, {"response": gen.text, "transcript": r["transcript"]}))
+            continue
+        if not rec["department"]:
+            m = icd10.normalize(rec["diagnosis"])
+            rec["department"] = icd10.department(m.entry.code, r["language"]) if m else ""
+            src["department"] = "icd_chapter" if m else "none"
+        rows.append({
+            RECORD_ID: record_id("emr", r[RECORD_ID], llm.model_id, sampling, gen.text),
+            PARENT_IDS: [r[RECORD_ID]], **{c: r[c] for c in ITEM_COLS}, **rec, "diagnosis_source": src["diagnosis"],
+            "field_sources": json.dumps(src), "llm_json_ok": parsed is not None, "prompt": llm.render(messages),
+            "response": gen.text, **_gen_cols(llm, gen, f"{E.SYSTEM_PROMPT}+{E.EMR_PROMPT}", phash, sampling),
+        })
+    stats["quarantined"] = len(bad)
+    return pa.Table.from_pylist(rows, schema=EMR_SCHEMA), bad, dict(stats)
+
+
+# ---------------------------------------------------------------- questions
+def question_messages(rec: dict) -> list[dict]:
+    prompt = load_prompt(QUESTION_PROMPTS.get(rec["language"], QUESTION_PROMPTS["en"]))
+    return [{"role": "system", "content": load_prompt(E.SYSTEM_PROMPT).text},
+            {"role": "user", "content": prompt.render(diagnosis=rec["diagnosis"],
+                                                      record=E.record_text(rec, rec["language"]))}]
+
+
+def question_prompt_hash() -> str:
+    return ":".join(load_prompt(n).sha for n in (E.SYSTEM_PROMPT, *QUESTION_PROMPTS.values()))
+
+
+def generate_questions(emr: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+    rows_in = emr.to_pylist()
+    prompts = [question_messages(r) for r in rows_in]
+    results = llm.generate(prompts, params) if prompts else []
+    sampling, phash = params.to_json(), question_prompt_hash()
+    rows, bad, stats = [], [], Counter()
+    for r, messages, gens in zip(rows_in, prompts, results):
+        gen, lang = gens[0], r["language"]
+        question = clean_question(gen.text)
+        rejections = check_question(question, [r["diagnosis"]], lang)
+        method = "llm"
+        if rejections:
+            question, method = template_question(r, lang), "template"
+            again = check_question(question, [r["diagnosis"]], lang)
+            if again:
+                bad.append(_q(r, "jmed_questions", "no question without the diagnosis: llm: " + "; ".join(rejections)
+                              + " / template: " + "; ".join(again), {"response": gen.text, "template": question}))
+                continue
+        stats[method] += 1
+        for reason in rejections:
+            stats["rejected: " + reason.split(" (")[0]] += 1
+        rows.append({
+            RECORD_ID: record_id("jmedq", r[RECORD_ID], question), PARENT_IDS: [r[RECORD_ID]],
+            **{c: r[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis")}, "question": question,
+            "question_method": method, "rejections": rejections, "prompt": llm.render(messages), "response": gen.text,
+            **_gen_cols(llm, gen, f"{E.SYSTEM_PROMPT}+jmed_question_{lang}", phash, sampling),
+        })
+    stats["quarantined"] = len(bad)
+    return pa.Table.from_pylist(rows, schema=QUESTION_SCHEMA), bad, dict(stats)
+
+
+# ---------------------------------------------------------------- options
+def build_options(questions: pa.Table) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+    rows, bad, methods = [], [], Counter()
+    for r in questions.to_pylist():
+        key = f"{r['month']}:{r['dialogue_id']}:{r['diagnosis']}"
+        try:
+            item = build_item(r["diagnosis"], r["language"], key)
+        except NoAnswer as e:
+            bad.append(_q(r, "jmed_options", str(e), {"diagnosis": r["diagnosis"], "question": r["question"]}))
+            continue
+        methods.update(n["method"] for n in item.normalization)
+        options = [{"letter": k, "text": v} for k, v in item.options.items()]
+        rows.append({
+            RECORD_ID: record_id("jmedo", r[RECORD_ID], options, item.answer_letters), PARENT_IDS: [r[RECORD_ID]],
+            **{c: r[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis", "question")},
+            "options": options, "option_codes": item.option_codes, "answer_letters": item.answer_letters,
+            "answer_codes": item.answer_codes, "normalization": json.dumps(item.normalization, ensure_ascii=False),
+        })
+    return pa.Table.from_pylist(rows, schema=OPTIONS_SCHEMA), bad, {"normalized_by": dict(methods),
+                                                                   "quarantined": len(bad)}
