@@ -9,8 +9,9 @@ Rules (each tested):
   (``icd10.related``: prefix or same 3-character category), (b) not a near-duplicate of any chosen
   option: token Jaccard ≥ ``NEAR_DUPLICATE`` (0.8) in English or Chinese, or one option's tokens a
   subset of another's ("Cirrhosis of liver" vs "Alcoholic cirrhosis of liver"), (c) labelled
-  differently. Candidates from the answer's ICD chapter come first (plausible differentials of the same
-  department), then the rest; within each group the order is a fixed pseudo-random permutation
+  differently. Candidates from the answer's ICD chapter come first (plausible differentials), then
+  those of another chapter
+  of the same department (COVID-19, chapter XXII, draws from infectious diseases), then the rest; within each group the order is a fixed pseudo-random permutation
   seeded by the item key, so a rebuild gives the same options.
 * the 20 diagnosis options are shuffled with ``random.Random(item key)``; "None of the above"
   (``以上都不是`` for Chinese items) is always the last option, U — it is never the answer here, since
@@ -85,8 +86,13 @@ def _order(key: str, code: str) -> str:
 
 
 def pick_distractors(answers: list[icd10.Entry], n: int, key: str) -> list[icd10.Entry]:
-    chapter = icd10.chapter(answers[0].code)[0]
-    pool = sorted(icd10.load_names(), key=lambda e: (icd10.chapter(e.code)[0] != chapter, _order(key, e.code)))
+    chapter, dept, _ = icd10.chapter(answers[0].code)
+
+    def rank(e: icd10.Entry) -> tuple:
+        ch, d, _ = icd10.chapter(e.code)
+        return (0 if ch == chapter else 1 if d == dept else 2, _order(key, e.code))
+
+    pool = sorted(icd10.load_names(), key=rank)
     chosen: list[icd10.Entry] = []
     for e in pool:
         if len(chosen) == n:
