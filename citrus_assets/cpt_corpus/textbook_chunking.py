@@ -52,7 +52,8 @@ class ChunkSpec:
         if self.max_words < 10:
             raise ValueError(f"max_words must be >= 10, got {self.max_words}")
         if not 0 <= self.overlap_words <= self.max_words // 2:
-            raise ValueError(f"overlap_words must be in 0..max_words//2 ({self.max_words // 2}), got {self.overlap_words}")
+            raise ValueError(f"overlap_words must be in 0..max_words//2 ({self.max_words // 2}), "
+                             f"got {self.overlap_words}")
         if not 0 <= self.min_words <= self.max_words:
             raise ValueError(f"min_words must be in 0..max_words, got {self.min_words}")
 

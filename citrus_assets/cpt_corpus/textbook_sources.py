@@ -68,8 +68,9 @@ def _words(s: str) -> list[str]:
 def plain_heading_level(line: str, *, loose: bool = False) -> int:
     """Heading level of one line of plain text (0 = not a heading).
 
-    "Chapter 3 ..." -> 1; an ALL-CAPS line -> 1; "2 Title" -> 2, "2.1 Title" -> 3 (number of parts + 1). With ``loose`` (PDF
-    paragraphs) a few capitalised words without final punctuation or digits are a level-1 heading too.
+    "Chapter 3 ..." -> 1; an ALL-CAPS line -> 1; "2 Title" -> 2, "2.1 Title" -> 3 (number of parts + 1).
+    With ``loose`` (PDF paragraphs) a few capitalised words without final punctuation or digits are a
+    level-1 heading too (``pdf_blocks`` puts every PDF heading at level 2 or deeper, under the title).
     """
     s = line.strip()
     if not s or len(s) > 90 or len(_words(s)) > 12 or _CAPTION.match(s):
@@ -82,7 +83,8 @@ def plain_heading_level(line: str, *, loose: bool = False) -> int:
     letters = [c for c in s if c.isalpha()]
     if len(letters) >= 3 and all(c.isupper() for c in letters) and not s.endswith("."):
         return 1
-    if loose and len(_words(s)) <= 6 and s[:1].isupper() and not _END_PUNCT.search(s) and not any(c.isdigit() for c in s):
+    if (loose and len(_words(s)) <= 6 and s[:1].isupper() and not _END_PUNCT.search(s)
+            and not any(c.isdigit() for c in s)):
         return 1
     return 0
 

@@ -3,7 +3,6 @@
 import shutil
 
 import dagster as dg
-import pandas as pd
 import pyarrow as pa
 
 from citrus_assets.cpt_corpus.sensors import textbook_batch_keys
@@ -83,9 +82,9 @@ def test_scripted_run_lineage_and_drop_reasons(tmp_path, repo_root, scripted_llm
 def test_question_rules_catch_missing_parent_and_unrendered_prompt():
     chunks = pa.table({"record_id": ["c1"], "text": ["Aspirin inhibits platelets."]})
     qs = pa.table({"parent_ids": [["c1"], ["c1"], ["gone"]],
-                   "prompt": ["Passage:\nAspirin inhibits platelets.", "Passage:\n{chunk}", "Aspirin inhibits platelets."]})
+                   "prompt": ["Passage:\nAspirin inhibits platelets.", "Passage:\n{chunk}",
+                              "Aspirin inhibits platelets."]})
     df = _with_chunks(qs, chunks).to_pandas()
     parent, rendered = QUESTION_RULES
     assert list(parent.flags(df)) == [True, True, False]
     assert list(rendered.flags(df)) == [True, False, False]
-    assert isinstance(df, pd.DataFrame)
