@@ -96,6 +96,7 @@ def jmed_reviews(context: dg.AssetExecutionContext, config: ReviewConfig, jmed_o
     partitions_def=dialogue_months,
     code_version="jmed-v1",
     kinds={"parquet", "jsonl"},
+    automation_condition=dg.AutomationCondition.eager(),
     description="The month's JMED release: items approved at all three tiers (id, department, question, "
     "options A-U, answer(s), month), also exported as <lake>/jmed_benchmark/<month>/jmed.jsonl in the "
     "format the JMED seed loader reads.",

@@ -10,9 +10,9 @@ Rules (each tested):
   option: token Jaccard ≥ ``NEAR_DUPLICATE`` (0.8) in English or Chinese, or one option's tokens a
   subset of another's ("Cirrhosis of liver" vs "Alcoholic cirrhosis of liver"), (c) labelled
   differently. Candidates from the answer's ICD chapter come first (plausible differentials), then
-  those of another chapter
-  of the same department (COVID-19, chapter XXII, draws from infectious diseases), then the rest; within each group the order is a fixed pseudo-random permutation
-  seeded by the item key, so a rebuild gives the same options.
+  those of another chapter of the same department (COVID-19, chapter XXII, draws from infectious
+  diseases), then the rest; within each group the order is a fixed pseudo-random permutation seeded
+  by the item key, so a rebuild gives the same options.
 * the 20 diagnosis options are shuffled with ``random.Random(item key)``; "None of the above"
   (``以上都不是`` for Chinese items) is always the last option, U — it is never the answer here, since
   an item whose diagnosis is not in the list is quarantined rather than keyed to U.

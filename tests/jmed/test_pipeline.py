@@ -112,3 +112,28 @@ def test_good_path_with_scripted_model_and_release_round_trip(tmp_path, monkeypa
         assert meta["department"] == item["department"] and seed["stem"] == item["question"]
         assert [o["text"] for o in seed["options"]] == [o["text"] for o in item["options"]]
         assert seed["answer_letters"] == item["answer"]
+
+
+def test_blocking_pii_check_stops_the_chain(tmp_path, monkeypatch, repo_root):
+    """If de-identification misses something, nothing downstream of it is built or stored."""
+    from collections import Counter
+
+    from citrus_assets.jmed import steps
+
+    monkeypatch.chdir(repo_root)
+    monkeypatch.setattr(steps, "scrub_turns", lambda turns: ([dict(t) for t in turns], Counter()))
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(dialogue_months.name, [MONTH])
+    lake_root = str(tmp_path / "lake")
+    llm = FakeClinician()
+    result = dg.materialize(
+        [*assets, *checks], partition_key=MONTH, instance=instance, raise_on_error=False,
+        resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
+                   "inbox": InboxResource(), "llm": llm},
+    )
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["pii_removed"]
+    built = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+    assert built == {"dialogues", "deidentified_dialogues"} and llm.calls == []
+    assert not Lake(lake_root).exists("emr_records", MONTH)
