@@ -101,15 +101,15 @@ def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake:
 def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsConfig,
                      eval_models: EvalModelsResource, lake: LakeResource, eval_items: pa.Table) -> dg.Output:
     benchmark, model_key = _dims(context)
-    spec = eval_models.spec(model_key)
     params = sampling_for(config.n_samples, config.max_tokens, config.temperature, config.top_p, config.seed)
-    if eval_items.num_rows == 0:
-        context.log.warning(f"{benchmark}: no items (see eval_items metadata); nothing to predict")
-        return output(predict(eval_items, None, params, model_key=model_key, prompt_style=spec.prompt_style),
-                      model=model_key, skipped="no items")
     try:
+        spec = eval_models.spec(model_key)
+        if eval_items.num_rows == 0:
+            context.log.warning(f"{benchmark}: no items (see eval_items metadata); nothing to predict")
+            return output(predict(eval_items, None, params, model_key=model_key, prompt_style=spec.prompt_style),
+                          model=model_key, skipped="no items")
         resolved = eval_models.resolve(model_key, lake.lake())
-    except ModelUnavailable as e:
+    except ModelUnavailable as e:  # this partition only: other models' partitions are unaffected
         raise dg.Failure(description=str(e)) from None
     t0 = time.perf_counter()
     table = predict(eval_items, resolved.llm, params, model_key=model_key, prompt_style=resolved.spec.prompt_style,
