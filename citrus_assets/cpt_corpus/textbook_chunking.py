@@ -46,7 +46,7 @@ def n_words(text: str) -> int:
 class ChunkSpec:
     max_words: int = 220
     overlap_words: int = 40
-    min_words: int = 40
+    min_words: int = 60
 
     def __post_init__(self) -> None:
         if self.max_words < 10:
@@ -163,6 +163,11 @@ def _merge(a: Draft, b: Draft) -> Draft:
     return Draft(path, a.pieces + extra, a.overlap, headings)
 
 
+def _closeness(d: Draft, other: Draft) -> int:
+    """Headings ``d`` shares with the closest section in ``other``."""
+    return max((len(_common(d.path, h.split(PATH_SEP))) for h in other.headings), default=0)
+
+
 def _extra_words(a: Draft, b: Draft) -> int:
     return 0 if a.path == b.path else n_words(b.path[-1])
 
@@ -183,12 +188,12 @@ def merge_small(drafts: list[Draft], spec: ChunkSpec) -> list[Draft]:
             nxt_pieces = nxt.pieces[_overlap_count(nxt):] if nxt.path == d.path else nxt.pieces
             b = Draft(nxt.path, nxt_pieces, 0, nxt.headings)
             if d.words + b.words + _extra_words(d, b) <= spec.max_words:
-                options.append((len(_common(d.path, nxt.path)), 1, i, lambda d=d, b=b: _merge(d, b)))
+                options.append((_closeness(d, nxt), 1, i, lambda d=d, b=b: _merge(d, b)))
         if i > 0:
             prev = out[i - 1]
             b = Draft(d.path, d.pieces[_overlap_count(d):] if d.path == prev.path else d.pieces, 0, d.headings)
             if prev.words + b.words + _extra_words(prev, b) <= spec.max_words:
-                options.append((len(_common(d.path, prev.path)), 0, i - 1, lambda p=prev, b=b: _merge(p, b)))
+                options.append((_closeness(d, prev), 0, i - 1, lambda p=prev, b=b: _merge(p, b)))
         if not options:
             i += 1
             continue

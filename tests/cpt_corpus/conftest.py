@@ -11,7 +11,7 @@ from resources.llm.types import Generation
 class ScriptedLLM(dg.ConfigurableResource):
     """Same surface as LLMResource (generate / render / model_id / model_revision).
 
-    Per prompt: the "Causes" section is refused, the "concretize" operator answers off topic, everything else
+    Per prompt: the "HEART FAILURE" chunk is refused, the "concretize" operator answers off topic, everything else
     gets a grounded pair whose answer is the chunk's first sentence.
     """
 
@@ -33,7 +33,7 @@ class ScriptedLLM(dg.ConfigurableResource):
             heading = re.search(r"Textbook section: (.*)", user).group(1)
             passage = user.split("Passage:\n", 1)[1]
             first = re.split(r"(?<=\.)\s", passage.strip(), maxsplit=1)[0]
-            if "Causes" in heading:
+            if heading == "HEART FAILURE":
                 text = "I'm sorry, but I cannot answer medical questions."
             elif "concrete case" in user:
                 text = "Question: What is the capital of France?\nAnswer: Paris is the capital of France."

@@ -91,7 +91,7 @@ def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root
     lake = Lake(lake_root)
     docs = lake.read_table("cpt_documents", None)
     by_source = {s: docs["source"].to_pylist().count(s) for s in set(docs["source"].to_pylist())}
-    assert by_source == {"pdf": 1, "web": 2, "textbook_chunks": 5, "textbook_questions": 4}
+    assert by_source == {"pdf": 1, "web": 2, "textbook_chunks": 3, "textbook_questions": 2}
     qa = next(r for r in docs.to_pylist() if r["source"] == "textbook_questions")
     question = lake.read_table("textbook_questions", "cardiology").to_pylist()
     assert qa["text"].startswith("Question: ") and "\nAnswer: " in qa["text"]
