@@ -45,7 +45,8 @@ class TextbookEvolConfig(dg.Config):
     Operators: deepen, concretize, constraints (adds a constraint), reasoning (multi-step), broaden. The
     defaults keep the demo cheap (2 operators, 160 tokens: the bundled sample is 3 chunks = 6 prompts, about
     a minute with the built-in SmolLM2-135M on 2 idle CPU cores: benchmarks/results/textbook_augmentation.md).
-    To scale up: list all five operators, raise ``samples_per_operator`` (n > 1 needs temperature > 0) and ``max_tokens`` (~512 for answers with steps),
+    To scale up: list all five operators, raise ``samples_per_operator`` (n > 1 needs temperature > 0) and
+    ``max_tokens`` (~512 for answers with steps),
     and point the ``llm`` resource at a strong model (``backend="vllm"`` on a GPU or an OpenAI-compatible
     server); the request cache makes a re-run after a failure free for everything already generated.
     Off-topic filter: a kept pair shares ``min_shared_terms`` medical terms with its chunk or at least
