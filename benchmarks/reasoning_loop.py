@@ -38,6 +38,7 @@ from resources.llm import BUILTIN_MODEL, GenerationCache, LLMClient, LLMResource
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "sample" / "seeds" / "medqa_demo.jsonl"
 OUT = REPO / "benchmarks" / "results" / "reasoning_loop.md"
+START = time.perf_counter()
 
 
 class TimedLoop(DualExpertLoop):
@@ -49,6 +50,9 @@ class TimedLoop(DualExpertLoop):
             self.batches[-1]["rendered"] = [r.final.calls[-1]["prompt"] for r in results]
             self.batches[-1]["params"] = self.config.params(role, attempt, rnd)
             self.batches[-1]["tokens"] = sum(r.final.calls[-1]["completion_tokens"] for r in results)
+            print(f"  batch {len(self.batches)}: {role} attempt {attempt} round {rnd}, {len(results)} prompts, "
+                  f"{self.batches[-1]['tokens']} tokens, t={time.perf_counter() - START:.0f}s "
+                  f"cpu={time.process_time():.0f}s", flush=True)
         return out
 
 

@@ -41,11 +41,11 @@ class LoopConfig:
     temperature: float = 0.7  # reasoning expert and conclusion; the reviewer and judge are greedy
     top_p: float = 0.95
     seed: int = 0
-    max_tokens_start: int = 128
+    max_tokens_start: int = 96
     max_tokens_step: int = 128
-    max_tokens_reflection: int = 64
+    max_tokens_reflection: int = 48
     max_tokens_judge: int = 4
-    max_tokens_conclusion: int = 64
+    max_tokens_conclusion: int = 48
 
     def params(self, role: str, attempt: int, rnd: int = 0) -> SamplingParams:
         """Seeded per attempt and round: a retry or a repeated prompt in a later round gets a fresh sample."""

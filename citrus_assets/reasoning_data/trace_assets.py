@@ -23,11 +23,11 @@ class TraceConfig(dg.Config):
     temperature: float = 0.7
     top_p: float = 0.95
     seed: int = 0
-    max_tokens_start: int = 128
+    max_tokens_start: int = 96
     max_tokens_step: int = 128
-    max_tokens_reflection: int = 64
+    max_tokens_reflection: int = 48
     max_tokens_judge: int = 4
-    max_tokens_conclusion: int = 64
+    max_tokens_conclusion: int = 48
 
     def loop_config(self) -> LoopConfig:
         return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.__dataclass_fields__})
