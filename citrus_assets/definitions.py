@@ -1,17 +1,22 @@
 """The Citrus lake code location: every paper stage composed into one Definitions.
 
 One folder per stage, so the asset graph reads like the paper's Figure 3:
-cpt_corpus (continued pre-training data) and reasoning_data (SFT stage-3 data).
+cpt_corpus (continued pre-training data), reasoning_data (SFT stage-3 data and the SFT mixes),
+training (checkpoints and RL preference data), evaluation (the paper's benchmarks) and jmed (the
+JMED-style benchmark builder).
 """
 
 import dagster as dg
 
 from citrus_assets.cpt_corpus import defs as cpt_corpus
+from citrus_assets.evaluation import defs as evaluation
+from citrus_assets.jmed import defs as jmed
 from citrus_assets.jobs import jobs
 from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.resources_config import build_resources
+from citrus_assets.training import defs as training
 
-STAGES = [cpt_corpus, reasoning_data]
+STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
 
 defs = dg.Definitions(
     assets=[a for s in STAGES for a in s.assets],

@@ -47,24 +47,24 @@ def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> d
     inbox = defs.resources["inbox"]
     out: dict[str, list[str]] = {}
     for step in MAIN_PLAN:
-        if step.partitions is None or step.list_keys is None:
-            continue
-        keys = list(step.list_keys(inbox))
-        existing = set(instance.get_dynamic_partitions(step.partitions.name))
-        new = [k for k in keys if k not in existing]
-        if new:
-            instance.add_dynamic_partitions(step.partitions.name, new)
-        out[step.partitions.name] = keys
+        for defn, lister in step.register:
+            keys = [str(k) for k in lister(inbox)]
+            existing = set(instance.get_dynamic_partitions(defn.name))
+            new = [k for k in keys if k not in existing]
+            if new:
+                instance.add_dynamic_partitions(defn.name, new)
+            out[defn.name] = keys
     return out
 
 
 def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print) -> MainJobResult:
     t0 = time.perf_counter()
     out = MainJobResult()
-    registered = register_partitions(defs, instance)
+    register_partitions(defs, instance)
+    inbox = defs.resources["inbox"]
     for step in MAIN_PLAN:
         job = defs.resolve_job_def(step.job)
-        keys: list[str | None] = list(registered.get(step.partitions.name, [])) if step.partitions else [None]
+        keys: list = list(step.keys(inbox)) if step.keys else [None]
         for key in keys:
             log(f"[main] {step.job} partition={key or '-'}")
             res = job.execute_in_process(

@@ -1,63 +1,107 @@
-"""Jobs, and the main job's plan: which job runs for which inbox partitions, in dependency order."""
+"""Jobs, and the main job's plan: which job runs for which partitions, in dependency order.
 
-from dataclasses import dataclass
+The plan reads like the paper's Figure 3: CPT corpus (PDF, web, textbooks → labelled documents →
+shards), reasoning data (seeds → difficulty, open questions → dual-expert traces → SFT examples; the
+SFT mixes), training (CPT → SFT stages 1-3 → rejection sampling and preference pairs → RL), the JMED
+builder, and evaluation of the built-in model.
+"""
+
+from dataclasses import dataclass, field
 from typing import Callable
 
 import dagster as dg
 
 from citrus_assets.cpt_corpus.assets import pdf_batches
-from citrus_assets.cpt_corpus.sensors import pdf_batch_keys, web_shard_keys
+from citrus_assets.cpt_corpus.sensors import pdf_batch_keys, textbook_batch_keys, web_shard_keys
+from citrus_assets.cpt_corpus.textbook_assets import textbook_batches
 from citrus_assets.cpt_corpus.web_assets import web_shards
+from citrus_assets.evaluation.assets import eval_models
+from citrus_assets.evaluation.sensors import (
+    DEMO_BENCHMARKS, DEMO_MODELS, EVAL_ITEMS_JOB, EVAL_MODEL_JOB, EVAL_REPORT_JOB, demo_partition_keys,
+)
+from citrus_assets.evaluation.sensors import jobs as evaluation_jobs
+from citrus_assets.jmed.assets import dialogue_months
+from citrus_assets.jmed.sensors import month_keys
 from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.reasoning_data.instruction_assets import instruction_sets
+from citrus_assets.reasoning_data.instruction_sensors import instruction_set_keys
 from citrus_assets.reasoning_data.sensors import seed_keys
 
 REASONING_DATA_JOB = "reasoning_data_job"
+INSTRUCTION_JOB = "instruction_job"
+SFT_MIX_JOB = "sft_mix_job"
 CPT_PDF_JOB = "cpt_pdf_job"
 CPT_WEB_SHARD_JOB = "cpt_web_shard_job"
 CPT_WEB_DEDUP_JOB = "cpt_web_dedup_job"
+CPT_TEXTBOOK_JOB = "cpt_textbook_job"
 CPT_CORPUS_JOB = "cpt_corpus_job"
+TRAINING_SFT_JOB = "training_sft_job"
+PREFERENCE_JOB = "preference_job"
+RL_JOB = "rl_job"
+JMED_JOB = "jmed_job"
 
-reasoning_data_job = dg.define_asset_job(
-    REASONING_DATA_JOB,
-    selection=dg.AssetSelection.groups("reasoning_data"),
-    description="Seeds → closed-form answers for one seed set (with the assets' checks).",
-)
-cpt_pdf_job = dg.define_asset_job(
-    CPT_PDF_JOB,
-    selection=dg.AssetSelection.assets("pdf_documents"),
-    description="PDF extraction for one PDF batch (with its checks).",
-)
 
-cpt_web_shard_job = dg.define_asset_job(
-    CPT_WEB_SHARD_JOB, selection=dg.AssetSelection.assets("web_documents"),
-    description="Web curation of one shard (with its checks).",
-)
-cpt_web_dedup_job = dg.define_asset_job(
-    CPT_WEB_DEDUP_JOB, selection=dg.AssetSelection.assets("web_corpus"),
-    description="Dedup across every curated web shard (cross-shard: recomputes the whole source).",
-)
+def _job(name: str, assets: list[str], description: str):
+    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description)
 
-cpt_corpus_job = dg.define_asset_job(
-    CPT_CORPUS_JOB, selection=dg.AssetSelection.assets("cpt_documents", "cpt_shards"),
-    description="Label every CPT document and pack the training shards + manifest.",
-)
 
-jobs = [reasoning_data_job, cpt_pdf_job, cpt_web_shard_job, cpt_web_dedup_job, cpt_corpus_job]
+jobs = [
+    _job(CPT_PDF_JOB, ["pdf_documents"], "PDF extraction for PDF batches (single-run backfills)."),
+    _job(CPT_WEB_SHARD_JOB, ["web_documents"], "Web curation of web shards (single-run backfills)."),
+    _job(CPT_WEB_DEDUP_JOB, ["web_corpus"],
+         "Dedup across every curated web shard (cross-shard: recomputes the whole source)."),
+    _job(CPT_TEXTBOOK_JOB, ["textbook_chunks", "textbook_questions"],
+         "Textbook chunking and Evol-Instruct questions for one textbook batch."),
+    _job(CPT_CORPUS_JOB, ["cpt_documents", "cpt_shards"],
+         "Label every CPT document and pack the training shards + manifest."),
+    _job(REASONING_DATA_JOB, ["question_seeds", "judge_answers", "question_difficulty", "open_questions",
+                              "reasoning_traces", "sft_examples"],
+         "One seed set: seeds → judge answers → easy/hard → open questions → dual-expert traces → SFT examples."),
+    _job(INSTRUCTION_JOB, ["instruction_examples"], "Normalize one instruction file (SFT stages 1-2)."),
+    _job(SFT_MIX_JOB, ["sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"],
+         "The three SFT mixes over every partition (decontaminated, chat format)."),
+    _job(TRAINING_SFT_JOB, ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint",
+                            "sft_stage3_checkpoint"], "CPT and the three SFT stages, each from the previous one."),
+    _job(PREFERENCE_JOB, ["rejection_samples", "preference_pairs"],
+         "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set."),
+    _job(RL_JOB, ["rl_checkpoint"], "CPO-SimPO from the stage-3 checkpoint on every preference pair."),
+    _job(JMED_JOB, ["dialogues", "deidentified_dialogues", "emr_records", "jmed_questions", "jmed_options",
+                    "jmed_reviews", "jmed_benchmark"], "The JMED builder for one month of consultations."),
+    *evaluation_jobs,
+]
 
 
 @dataclass(frozen=True)
 class MainStep:
-    """One step of the main job: run ``job`` for every partition the inbox lists."""
+    """One step of the main job: run ``job`` once per key (``keys(inbox)``; ``None`` = unpartitioned).
+
+    ``register`` names the dynamic partitions the keys need: (partitions definition, key lister).
+    """
 
     job: str
-    partitions: dg.DynamicPartitionsDefinition | None
-    list_keys: Callable | None = None
+    keys: Callable | None = None
+    register: tuple = field(default_factory=tuple)
+
+
+def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: Callable | None = None) -> MainStep:
+    return MainStep(job, lister, ((defn, lister),) if defn is not None else ())
 
 
 MAIN_PLAN: list[MainStep] = [
-    MainStep(CPT_PDF_JOB, pdf_batches, pdf_batch_keys),
-    MainStep(CPT_WEB_SHARD_JOB, web_shards, web_shard_keys),
-    MainStep(CPT_WEB_DEDUP_JOB, None),
-    MainStep(CPT_CORPUS_JOB, None),
-    MainStep(REASONING_DATA_JOB, seed_sets, seed_keys),
+    _step(CPT_PDF_JOB, pdf_batches, pdf_batch_keys),
+    _step(CPT_WEB_SHARD_JOB, web_shards, web_shard_keys),
+    _step(CPT_TEXTBOOK_JOB, textbook_batches, textbook_batch_keys),
+    _step(CPT_WEB_DEDUP_JOB),
+    _step(CPT_CORPUS_JOB),
+    _step(REASONING_DATA_JOB, seed_sets, seed_keys),
+    _step(INSTRUCTION_JOB, instruction_sets, instruction_set_keys),
+    _step(SFT_MIX_JOB),
+    _step(TRAINING_SFT_JOB),
+    _step(PREFERENCE_JOB, seed_sets, seed_keys),
+    _step(RL_JOB),
+    _step(JMED_JOB, dialogue_months, month_keys),
+    _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS)),
+    MainStep(EVAL_MODEL_JOB, lambda inbox: demo_partition_keys(),
+             ((eval_models, lambda inbox: list(DEMO_MODELS)),)),
+    _step(EVAL_REPORT_JOB),
 ]

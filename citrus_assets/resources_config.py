@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 
+from citrus_assets.evaluation.models import EvalModelsResource
+from citrus_assets.reasoning_data.judges import JudgePanelResource
+from citrus_assets.training.training_config import TrainingResource
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, default_lake_root
 from resources.lake_io import LakeIOManager
@@ -27,4 +30,10 @@ def build_resources() -> dict:
             model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),
             base_url=os.environ.get("CITRUS_LLM_BASE_URL", ""),
         ),
+        # judges of the easy/hard labels: empty = the ``llm`` resource alone (set a panel in the launchpad)
+        "judges": JudgePanelResource(),
+        # base model, launcher (python / accelerate / deepspeed) and checkpoint folder of the training stage
+        "training": TrainingResource(),
+        # the models the evaluation partitions stand for (built-in + this project's checkpoints by default)
+        "eval_models": EvalModelsResource(),
     }

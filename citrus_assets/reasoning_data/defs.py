@@ -1,11 +1,22 @@
-"""What the reasoning-data stage adds to the code location."""
+"""What the reasoning-data stage adds to the code location: SFT stage-3 data and the SFT mixes."""
 
+from citrus_assets.reasoning_data import checks as seed_checks
+from citrus_assets.reasoning_data import mix_checks, question_checks, trace_checks
 from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
-from citrus_assets.reasoning_data.checks import checks
+from citrus_assets.reasoning_data.instruction_assets import instruction_examples, instruction_sets
+from citrus_assets.reasoning_data.instruction_sensors import instruction_inbox_sensor
+from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
+from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty
 from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
+from citrus_assets.reasoning_data.sft_assets import sft_examples
+from citrus_assets.reasoning_data.trace_assets import reasoning_traces
 
-assets = [question_seeds, judge_answers]
-sensors = [seed_inbox_sensor]
-partitions = [seed_sets]
+assets = [question_seeds, judge_answers, question_difficulty, open_questions, reasoning_traces, sft_examples,
+          instruction_examples, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix]
+checks = [*seed_checks.checks, *question_checks.checks, *trace_checks.checks, *mix_checks.checks]
+sensors = [seed_inbox_sensor, instruction_inbox_sensor]
+partitions = [seed_sets, instruction_sets]
 
-__all__ = ["assets", "checks", "sensors", "partitions", "question_seeds", "judge_answers", "seed_sets"]
+__all__ = ["assets", "checks", "sensors", "partitions", "question_seeds", "judge_answers", "seed_sets",
+           "question_difficulty", "open_questions", "reasoning_traces", "sft_examples", "instruction_examples",
+           "instruction_sets", "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"]

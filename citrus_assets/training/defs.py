@@ -1,0 +1,15 @@
+"""What the training stage adds to the code location: checkpoints and the RL preference data."""
+
+from citrus_assets.training import preference_checks
+from citrus_assets.training.checkpoint_assets import (
+    cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+)
+from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
+
+assets = [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+          rejection_samples, preference_pairs, rl_checkpoint]
+checks = [*preference_checks.checks]
+sensors: list = []
+partitions: list = []
+
+__all__ = ["assets", "checks", "sensors", "partitions", *[a.key.path[-1] for a in assets]]
