@@ -1,6 +1,6 @@
 """What the training stage adds to the code location: checkpoints and the RL preference data."""
 
-from citrus_assets.training import preference_checks
+from citrus_assets.training import checkpoint_checks, preference_checks
 from citrus_assets.training.checkpoint_assets import (
     cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
 )
@@ -8,7 +8,7 @@ from citrus_assets.training.preference_assets import preference_pairs, rejection
 
 assets = [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
           rejection_samples, preference_pairs, rl_checkpoint]
-checks = [*preference_checks.checks]
+checks = [*checkpoint_checks.checks, *preference_checks.checks]
 sensors: list = []
 partitions: list = []
 

@@ -1,0 +1,68 @@
+"""Great Expectations checks of the checkpoint assets: the saved model is there, loadable and unchanged.
+
+Each checkpoint table is one row (``CHECKPOINT_SCHEMA``). The check re-hashes the weight files, so a
+checkpoint whose files were overwritten or truncated after training fails before anyone evaluates or
+fine-tunes from it.
+"""
+
+from pathlib import Path
+
+from citrus_assets.training.checkpoint_assets import (
+    cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+)
+from citrus_assets.training.schemas import CHECKPOINT_STAGES
+from quality import RowRule, gx_asset_check, id_suite, not_null, values_in_set
+from quality.suites import between, row_count_between
+from training.common import weights_sha256
+
+CHECKPOINT_VALID = "checkpoint_valid"
+HF_FILES = ("config.json",)
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+
+
+def hf_folder_complete(path) -> bool:
+    """An HF model folder: config, at least one safetensors file and a tokenizer."""
+    if not isinstance(path, str) or not path:
+        return False
+    p = Path(path)
+    return (p.is_dir() and all((p / f).is_file() for f in HF_FILES) and any(p.glob("*.safetensors"))
+            and any((p / f).is_file() for f in TOKENIZER_FILES))
+
+
+def weights_unchanged(path, expected) -> bool:
+    try:
+        return isinstance(expected, str) and weights_sha256(str(path)) == expected
+    except (FileNotFoundError, NotADirectoryError, OSError):
+        return False
+
+
+folder_rule = RowRule(
+    name="model_folder_complete",
+    description="model_path is an HF folder with config.json, *.safetensors and a tokenizer.",
+    derive=lambda df: [hf_folder_complete(p) for p in df["model_path"]],
+    columns=("model_path",),
+)
+hash_rule = RowRule(
+    name="weights_hash_matches",
+    description="The weight files still hash to weights_sha256 (nothing overwrote the checkpoint).",
+    derive=lambda df: [weights_unchanged(p, h) for p, h in zip(df["model_path"], df["weights_sha256"])],
+    columns=("model_path", "weights_sha256"),
+)
+
+
+def _check(asset):
+    return gx_asset_check(
+        asset=asset,
+        name=CHECKPOINT_VALID,
+        blocking=True,
+        description="One checkpoint row; the HF folder is complete and its weights hash as recorded; "
+        "steps and tokens seen positive, final loss finite.",
+        suite=lambda: id_suite() + row_count_between(1, 1) + not_null(["model_path", "weights_sha256", "base_model"])
+        + values_in_set("stage", list(CHECKPOINT_STAGES)) + between("steps", 1, None)
+        + between("tokens_seen", 1, None) + between("final_loss", 0, 1e6),
+        rules=[folder_rule, hash_rule],
+    )
+
+
+checks = [_check(a) for a in (cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+                              rl_checkpoint)]
