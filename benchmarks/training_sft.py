@@ -12,7 +12,7 @@ Both report the Trainer's ``train_runtime`` and its count of non-padding input t
 tokens / train_runtime (model loading, tokenization and the process start are reported separately as
 wall time). The machine may be shared: the two paths alternate and the best repetition of each counts.
 
-    .venv/bin/python -m benchmarks.training_sft [--model builtin] [--steps 6] [--reps 2]
+    .venv/bin/python -m benchmarks.training_sft [--model builtin|tiny|<path>] [--steps 6] [--reps 2] [--append]
 
 Writes benchmarks/results/training_sft.md.
 """
@@ -69,6 +69,11 @@ QUESTIONS = [
 ]
 
 
+MODEL_NOTES = {"builtin": "SmolLM2-135M-Instruct, float32",
+               "tiny": "random 2-layer Llama, hidden 64, made by benchmarks/training_zero3_cpu.py: framework overhead "
+                       "weighs most here"}
+
+
 def make_data(path: str, n: int = 64) -> None:
     rows = []
     for i in range(n):
@@ -107,11 +112,17 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=2)
     ap.add_argument("--max-len", type=int, default=256)
+    ap.add_argument("--append", action="store_true", help="add to the results file instead of replacing it")
     args = ap.parse_args()
+    tiny_dir = tempfile.mkdtemp(prefix="tiny-llama-")
     if args.model == "builtin":
         from resources.llm import builtin_model_path
 
         model = str(builtin_model_path())
+    elif args.model == "tiny":
+        from benchmarks.training_zero3_cpu import tiny_model
+
+        model = tiny_model(tiny_dir)
     else:
         model = args.model
     a = {"bs": args.batch_size, "ga": 1, "lr": 5e-6, "steps": args.steps, "max_len": args.max_len}
@@ -141,7 +152,7 @@ def main() -> None:
         f"({torch.get_num_threads()} threads), transformers {transformers.__version__}, trl {trl.__version__}, "
         f"Python {platform.python_version()}. Shared machine: load average {load0:.2f} at the start, "
         f"{os.getloadavg()[0]:.2f} at the end.",
-        f"Model: `{args.model}` ({'SmolLM2-135M-Instruct, float32' if args.model == 'builtin' else model}); "
+        f"Model: `{args.model}` ({MODEL_NOTES.get(args.model, model)}); "
         f"64 synthetic chat rows; per-device batch {a['bs']}, {a['steps']} optimizer steps, max length "
         f"{a['max_len']}, AdamW (torch) lr 5e-6 constant; {args.reps} alternating repetitions per path, the best "
         "counts.",
@@ -154,13 +165,19 @@ def main() -> None:
     for k in ("asset", "plain"):
         r = best[k]
         lines.append(f"| {names[k]} | {r['tokens']} | {r['runtime']:.2f} | {r['tps']:.1f} | {r['wall']:.1f} |")
+    import statistics
+
+    med = {k: statistics.median(r["tps"] for r in v) for k, v in runs.items()}
     lines += ["", f"**Ratio asset / plain: {ratio:.3f}x** tokens/s (goal >= 0.95x: {'met' if ratio >= 0.95 else 'missed'}).",
+              f"On the medians: {med['asset']:.1f} vs {med['plain']:.1f} tokens/s, {med['asset'] / med['plain']:.3f}x.",
               "", "Every repetition (tokens/s): " + "; ".join(
                   f"{k}: " + ", ".join(f"{r['tps']:.1f}" for r in v) for k, v in runs.items()),
               "", "The asset path's wall time also covers the metric streaming, the checkpoint callback and saving "
               "the final model + tokenizer (the plain script saves nothing)."]
     text = "\n".join(lines) + "\n"
     out = REPO / "benchmarks" / "results" / "training_sft.md"
+    if args.append and out.exists():
+        text = out.read_text() + "\n" + text.replace("# SFT training throughput", "## SFT training throughput", 1)
     out.write_text(text)
     print(text)
 

@@ -113,6 +113,11 @@ def make_callbacks(cfg: BaseTrainConfig) -> list:
         def on_step_end(self, args, state, control, **kw):
             if cfg.fail_at_step > 0 and state.global_step >= cfg.fail_at_step:
                 raise RuntimeError(f"simulated crash after step {state.global_step} (fail_at_step)")
+            # The Trainer also writes a step checkpoint (optimizer state: ~3x the model) after the last step;
+            # the final model is saved right after, so only the regular every-save_steps ones are kept.
+            if state.global_step >= state.max_steps and state.save_steps and state.global_step % state.save_steps:
+                control.should_save = False
+            return control
 
     return [MetricStream()]
 
