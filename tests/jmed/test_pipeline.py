@@ -4,7 +4,6 @@ import json
 import re
 
 import dagster as dg
-import pytest
 
 from citrus_assets.jmed.defs import assets, checks, dialogue_months
 from citrus_assets.reasoning_data.loaders import load_jmed
