@@ -98,7 +98,7 @@ def main() -> None:
     lines = ["# Demo budget: checkpoint assets with their default config (built-in SmolLM2-135M, CPU)", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}. "
              f"Shared machine: load average {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.",
-             "Defaults: 2 optimizer steps, global batch 2 (1 per device x 2 accumulation), max length 256, python "
+             "Defaults: 2 optimizer steps, global batch 1, max length 128, python "
              "launcher, no DeepSpeed. Step wall = the whole Dagster step (process start, model load, training, save, "
              "weights hash); budget ~60 s per asset.", "",
              "| asset | steps | tokens seen | final loss | train wall (s) | step wall (s) | budget |",
