@@ -1,9 +1,9 @@
 """Great Expectations checks of the JMED builder (names are constants)."""
 
 from citrus_assets.common.answers import letters_for
-from citrus_assets.jmed.assets import deidentified_dialogues, emr_records
+from citrus_assets.jmed.assets import deidentified_dialogues, dialogues, emr_records
 from citrus_assets.jmed.deid import find_pii
-from citrus_assets.jmed.item_assets import jmed_benchmark, jmed_options, jmed_questions
+from citrus_assets.jmed.item_assets import jmed_benchmark, jmed_options, jmed_questions, jmed_reviews
 from citrus_assets.jmed.options import N_OPTIONS
 from citrus_assets.jmed.questions import leaks
 from citrus_assets.jmed.schemas import TIERS
@@ -15,6 +15,8 @@ EMR_DIAGNOSIS_PRESENT = "emr_diagnosis_present"
 QUESTION_LACKS_DIAGNOSIS = "question_lacks_diagnosis"
 OPTIONS_WELL_FORMED = "options_well_formed"
 BENCHMARK_APPROVED = "benchmark_approved_three_tiers"
+DIALOGUES_VALID = "dialogues_valid"
+REVIEWS_CONSISTENT = "reviews_consistent"
 LETTERS = list(letters_for(N_OPTIONS))
 
 
@@ -89,5 +91,42 @@ benchmark_check = gx_asset_check(
                    columns=("options", "answer"))],
 )
 
-checks = [pii_check, emr_check, question_check, options_check, benchmark_check]
+dialogue_turns = RowRule(
+    name="turns_from_doctor_and_patient",
+    description="Each consultation has at least one doctor and one patient turn, all non-empty.",
+    derive=lambda df: [bool(t is not None and len(t)) and {x["role"] for x in t} >= {"doctor", "patient"}
+                       and all((x["text"] or "").strip() for x in t) for t in df["turns"]],
+    columns=("turns",),
+)
+dialogues_check = gx_asset_check(
+    asset=dialogues, name=DIALOGUES_VALID, blocking=True,
+    description="Unique ids, a month and a source per consultation, doctor and patient turns present. "
+    "(Raw text: only deidentified_dialogues reads this asset.)",
+    suite=lambda: id_suite() + not_null(["month", "language", "source_uri", "transcript"])
+    + values_in_set("language", ["en", "zh"]),
+    rules=[dialogue_turns],
+)
+
+
+def _status_consistent(status, approved, verdicts) -> bool:
+    """``approved`` matches the status, and an approved item has an approval from every tier."""
+    all_ok = all(v == "approve" for v in verdicts)
+    return bool(approved) == (status == "approved") and (not approved or all_ok)
+
+
+reviews_rule = RowRule(
+    name="approved_iff_three_tiers_approve",
+    description="An item is approved exactly when all three tiers approved it (no tier skipped).",
+    derive=lambda df: [_status_consistent(s, a, [df[f"{t}_verdict"].iloc[i] for t in TIERS])
+                       for i, (s, a) in enumerate(zip(df["status"], df["approved"]))],
+    columns=("status", "approved", *[f"{t}_verdict" for t in TIERS]),
+)
+reviews_check = gx_asset_check(
+    asset=jmed_reviews, name=REVIEWS_CONSISTENT, blocking=True,
+    description="Every item has a review status; approval requires the three tiers in order.",
+    suite=lambda: id_suite() + not_null(["status"]),
+    rules=[reviews_rule],
+)
+
+checks = [dialogues_check, pii_check, emr_check, question_check, options_check, reviews_check, benchmark_check]
 
