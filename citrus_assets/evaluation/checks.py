@@ -2,12 +2,13 @@
 
 import json
 
-from citrus_assets.evaluation.assets import eval_items, eval_predictions, eval_scores
+from citrus_assets.evaluation.assets import eval_items, eval_predictions, eval_report, eval_scores
 from quality import RowRule, answer_letters_in_options, between, gx_asset_check, id_suite, not_null, values_in_set
 
 EVAL_ITEMS_VALID = "eval_items_valid"
 EVAL_PREDICTIONS_VALID = "eval_predictions_valid"
 EVAL_SCORES_VALID = "eval_scores_valid"
+EVAL_REPORT_VALID = "eval_report_valid"
 
 
 def _letters(v) -> list:
@@ -89,4 +90,20 @@ scores_check = gx_asset_check(
                    columns=("n", "no_answer", "correct"))],
 )
 
-checks = [items_check, predictions_check, scores_check]
+report_check = gx_asset_check(
+    asset=eval_report,
+    name=EVAL_REPORT_VALID,
+    blocking=False,
+    description="One row per scored benchmark x model, accuracies in [0, 1] inside their 95% CI, no cell twice.",
+    suite=lambda: id_suite() + between("accuracy", 0, 1) + not_null(["benchmark", "model", "n", "cell"])
+    + between("n", 1, None),
+    rules=[RowRule(name="ci_brackets_accuracy", description="ci_low <= accuracy <= ci_high.",
+                   derive=lambda df: [lo - 1e-9 <= a <= hi + 1e-9
+                                      for a, lo, hi in zip(df["accuracy"], df["ci_low"], df["ci_high"])],
+                   columns=("accuracy", "ci_low", "ci_high")),
+           RowRule(name="one_row_per_cell", description="No benchmark x model pair appears twice.",
+                   derive=lambda df: ~df.duplicated(subset=["benchmark", "model"], keep=False),
+                   columns=("benchmark", "model"))],
+)
+
+checks = [items_check, predictions_check, scores_check, report_check]

@@ -48,8 +48,8 @@ def test_eval_pipeline_end_to_end(env):
     assert _run([eval_items, *checks[:1]], "pubmedqa", env).success
     for model in ("tiny", "tiny_plain"):
         key = dg.MultiPartitionKey({"benchmark": "pubmedqa", "model": model})
-        res = _run([eval_items, eval_predictions, eval_scores, *checks[1:]], key, env,
-                   selection=[eval_predictions, eval_scores, *checks[1:]])
+        res = _run([eval_items, eval_predictions, eval_scores, *checks[1:3]], key, env,
+                   selection=[eval_predictions, eval_scores, *checks[1:3]])
         assert res.success
         evals = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
         assert evals == {EVAL_PREDICTIONS_VALID: True, EVAL_SCORES_VALID: True}
@@ -76,8 +76,9 @@ def test_eval_pipeline_end_to_end(env):
     strip = lambda rows: [{k: v for k, v in r.items() if k != "cached"} for r in rows]  # noqa: E731
     assert strip(lake.read_table("eval_predictions", "pubmedqa|tiny").to_pylist()) == strip(preds)
 
-    report = _run([eval_report], None, env)
+    report = _run([eval_report, checks[3]], None, env)
     assert report.success
+    assert [e.passed for e in report.get_asset_check_evaluations()] == [True]  # eval_report_valid
     md = _md(report, "eval_report")
     assert "tiny" in md["table4"] and "pubmedqa" in md["table4"]
     assert "sft_stage3" in md["table5"] and "data:image/png;base64," in md["chart"]
@@ -95,8 +96,8 @@ def test_missing_benchmark_and_missing_checkpoint(env, tmp_path):
 
     # an empty benchmark scores as "no items" without loading the model
     key = dg.MultiPartitionKey({"benchmark": "jmed", "model": "tiny"})
-    res = _run([eval_items, eval_predictions, eval_scores, *checks[1:]], key, env,
-               selection=[eval_predictions, eval_scores, *checks[1:]])
+    res = _run([eval_items, eval_predictions, eval_scores, *checks[1:3]], key, env,
+               selection=[eval_predictions, eval_scores, *checks[1:3]])
     assert res.success
     score = Lake(lake_root).read_table("eval_scores", "jmed|tiny").to_pylist()[0]
     assert score["status"] == "no items" and score["accuracy"] is None
