@@ -113,4 +113,4 @@ def test_missing_benchmark_and_missing_checkpoint(env, tmp_path):
 
 def test_demo_keys_are_partitions_of_the_assets():
     keys = demo_partition_keys()
-    assert len(keys) == 3 and all(k.keys_by_dimension["model"] == "builtin" for k in keys)
+    assert len(keys) == 2 and all(k.keys_by_dimension["model"] == "builtin" for k in keys)
