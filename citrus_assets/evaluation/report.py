@@ -130,11 +130,12 @@ def report_markdown(rows: list[dict], chart: bool = True) -> str:
 
 
 def report_table(rows: list[dict]) -> pa.Table:
+    """One row per scored benchmark x model (empty partitions appear only as "—" in the Markdown)."""
     out = [{
         RECORD_ID: record_id("evalreport", r[RECORD_ID]),
         PARENT_IDS: [r[RECORD_ID]],
         "benchmark": r["benchmark"], "model": r["model"], "stage": r.get("stage") or "",
         "n": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
         "no_answer": r["no_answer"], "cell": cell(r),
-    } for r in rows]
+    } for r in rows if r["n"] and r["accuracy"] is not None]
     return pa.Table.from_pylist(out, schema=REPORT_SCHEMA)

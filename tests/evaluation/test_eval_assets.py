@@ -101,6 +101,9 @@ def test_missing_benchmark_and_missing_checkpoint(env, tmp_path):
     assert res.success
     score = Lake(lake_root).read_table("eval_scores", "jmed|tiny").to_pylist()[0]
     assert score["status"] == "no items" and score["accuracy"] is None
+    report = _run([eval_report, checks[3]], None, env)  # the empty partition is a dash, not a report row
+    assert [e.passed for e in report.get_asset_check_evaluations()] == [True]
+    assert "—" in _md(report, "eval_report")["table4"] and Lake(lake_root).read_table("eval_report").num_rows == 0
 
     # a checkpoint model whose checkpoint was never materialized fails its own partition, clearly
     _run([eval_items], "pubmedqa", env)
