@@ -24,6 +24,8 @@ def ensure_dagster_home() -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     ensure_dagster_home()
+    if args.lake:  # before the definitions are imported: their resources read the lake root from here
+        os.environ["CITRUS_LAKE"] = args.lake
     import dagster as dg
 
     from citrus_assets.definitions import defs
