@@ -51,10 +51,12 @@ class InstructionMixConfig(_MixConfig):
 
 
 class Stage3MixConfig(_MixConfig):
-    """All hard examples, ``easy_share`` of the easy ones, ``nonmedical_ratio`` × medical non-medical rows."""
+    """All hard examples, ``easy_share`` of the easy ones, ``nonmedical_ratio`` × medical non-medical rows
+    (at least ``min_nonmedical`` of them, so the mix is not empty when few medical traces verified)."""
 
     easy_share: float = 0.2
     nonmedical_ratio: float = 1.0
+    min_nonmedical: int = 8
     sample_seed: int = 0
     nonmedical_dir: str = ""  # "" = $CITRUS_NONMEDICAL_DIR, else sample/reasoning
 
@@ -107,7 +109,8 @@ def sft_stage3_mix(context: dg.AssetExecutionContext, config: Stage3MixConfig, l
     folder = nonmedical_dir(config.nonmedical_dir)
     nonmed = load_nonmedical(folder)
     sel = select_stage3(sft_examples, question_difficulty, nonmed.rows, easy_share=config.easy_share,
-                        nonmedical_ratio=config.nonmedical_ratio, seed=config.sample_seed)
+                        nonmedical_ratio=config.nonmedical_ratio, seed=config.sample_seed,
+                        min_nonmedical=config.min_nonmedical)
     lk = lake.lake()
     _, n_bad = lk.write_quarantine("sft_stage3_mix", None, nonmed.quarantine + sel.quarantine)
     if sel.unlabeled:

@@ -7,8 +7,10 @@ amount of non-medical reasoning data).
    are quarantined with the reason (they were verified upstream; this is the last gate before training).
 3. One example per user prompt (hard ones win, then lowest hash rank); the others are reported duplicates.
 4. All hard examples + ``round(easy_share × easy available)`` easy ones, chosen by ``mixing.take``.
-5. Non-medical rows: ``round(nonmedical_ratio × medical selected)`` by ``mixing.take`` (all when fewer are
-   available; the shortfall is reported); rows asking a prompt already in the medical part are dropped.
+5. Non-medical rows: ``max(round(nonmedical_ratio × medical selected), min_nonmedical)`` by ``mixing.take``
+   (all when fewer are available; the shortfall is reported); rows asking a prompt already in the medical
+   part are dropped. The floor keeps general reasoning in the mix when few medical traces verified (a small
+   synthesis model may verify none): stage 3 then still trains, and the metadata says how many were medical.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def _medical_row(ex: dict, category: str, label_id: str | None) -> dict:
 
 
 def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dict], *, easy_share: float,
-                  nonmedical_ratio: float, seed: int = 0) -> Stage3Selection:
+                  nonmedical_ratio: float, seed: int = 0, min_nonmedical: int = 0) -> Stage3Selection:
     out = Stage3Selection()
     labels, conflicts = difficulty_labels(difficulty)
     hard, easy = [], []
@@ -113,7 +115,7 @@ def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dic
     pool_rows, dups = dedup_prompts(list(pool.values()))
     out.duplicates += dups
     pool = {r[RECORD_ID]: r for r in pool_rows}
-    target = int(len(medical) * nonmedical_ratio + 0.5)
+    target = max(int(len(medical) * nonmedical_ratio + 0.5), max(0, int(min_nonmedical)))
     chosen = [pool[i] for i in take(pool, target, seed)]
 
     out.rows = medical + chosen

@@ -198,3 +198,12 @@ def test_real_chinese_sample_splits_by_response_length(shared_data):
     assert longest_stage1 < 300 <= shortest_stage2
     n_dups = len(s1.duplicates) + len(s2.duplicates)
     assert len(s1.rows) + len(s2.rows) + n_dups == examples.num_rows
+
+
+def test_nonmedical_floor_keeps_the_mix_non_empty_without_medical_examples():
+    empty = pa.Table.from_pylist([], schema=SFT_EXAMPLE_SCHEMA)
+    no_labels = pa.Table.from_pylist([], schema=DIFFICULTY_SCHEMA)
+    assert select_stage3(empty, no_labels, _nonmedical(20), easy_share=0.2, nonmedical_ratio=1.0).rows == []
+    sel = select_stage3(empty, no_labels, _nonmedical(20), easy_share=0.2, nonmedical_ratio=1.0, min_nonmedical=8)
+    assert len(sel.rows) == 8 and sel.counts["nonmedical_target"] == 8
+    assert {r["category"] for r in sel.rows} == {"nonmedical"}
