@@ -68,7 +68,8 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
         for key in keys:
             log(f"[main] {step.job} partition={key or '-'}")
             res = job.execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=True, run_config=QUIET_LOGS
+                instance=instance, partition_key=key, raise_on_error=True,
+                run_config={**QUIET_LOGS, **({"ops": step.ops} if step.ops else {})},
             )
             for ev in res.get_asset_materialization_events():
                 m = ev.materialization

@@ -76,15 +76,29 @@ class MainStep:
     """One step of the main job: run ``job`` once per key (``keys(inbox)``; ``None`` = unpartitioned).
 
     ``register`` names the dynamic partitions the keys need: (partitions definition, key lister).
+    ``ops`` is run config for the step's assets (``{"asset": {"config": {...}}}``): the main job's
+    demo settings, each documented where it is set.
     """
 
     job: str
     keys: Callable | None = None
     register: tuple = field(default_factory=tuple)
+    ops: dict = field(default_factory=dict)
 
 
-def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: Callable | None = None) -> MainStep:
-    return MainStep(job, lister, ((defn, lister),) if defn is not None else ())
+def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: Callable | None = None,
+          ops: dict | None = None) -> MainStep:
+    return MainStep(job, lister, ((defn, lister),) if defn is not None else (), ops or {})
+
+
+# The built-in 135M model solves none of the demo's questions, so rejection sampling alone gives no
+# pair and the RL stage would have nothing to train on. The main job therefore samples a few non-medical
+# problems and pairs each question's verified reference (a worked solution / a verified trace) against
+# the model's best wrong sample (``reference_chosen``; off by default, see training/preference.py).
+DEMO_PREFERENCE_OPS = {
+    "rejection_samples": {"config": {"min_nonmedical": 4}},
+    "preference_pairs": {"config": {"reference_chosen": True, "min_nonmedical_pairs": 4}},
+}
 
 
 MAIN_PLAN: list[MainStep] = [
@@ -97,7 +111,7 @@ MAIN_PLAN: list[MainStep] = [
     _step(INSTRUCTION_JOB, instruction_sets, instruction_set_keys),
     _step(SFT_MIX_JOB),
     _step(TRAINING_SFT_JOB),
-    _step(PREFERENCE_JOB, seed_sets, seed_keys),
+    _step(PREFERENCE_JOB, seed_sets, seed_keys, DEMO_PREFERENCE_OPS),
     _step(RL_JOB),
     _step(JMED_JOB, dialogue_months, month_keys),
     _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS)),

@@ -70,7 +70,9 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
            previous: pa.Table | None = None, previous_asset: str = "") -> dg.Output:
     require_blocking_checks(context, [data_asset] + ([previous_asset] if previous_asset else []))
     if data.num_rows == 0:
-        raise dg.Failure(description=f"{data_asset} is empty: nothing to train on")
+        hint = (" (no question had both a correct and a wrong sample: use a stronger sampling model, more "
+                "samples, or preference_pairs config reference_chosen: true)" if kind == "cpo" else "")
+        raise dg.Failure(description=f"{data_asset} is empty: nothing to train on{hint}")
     data_versions = {data_asset: table_data_version(data)}
     parents: list[str] = []
     if previous is not None:

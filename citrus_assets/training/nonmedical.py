@@ -10,6 +10,8 @@ Each line is either
 - a chat row ``{"messages": [..., {"role": "user", ...}, {"role": "assistant", ...}]}``: the problem
   is the last user turn, the answer the content of the assistant turn's last ``<answer>`` block (or
   an ``answer`` field next to ``messages``).
+A line's worked solution (``solution`` field, or the chat row's assistant turn) is kept as the problem's
+*reference* answer, which ``preference_pairs`` may use as the chosen response (``reference_chosen``).
 Rows marked ``"category": "medical"`` (or ``domain``) are skipped (counted); rows that give no problem
 or no answer are quarantined with the reason.
 
@@ -94,6 +96,7 @@ class Problem:
     source_locator: str
     problem: str
     answer: str
+    reference: str = ""  # a worked solution as ``<think>…</think><answer>…</answer>`` ("" when the line has none)
 
 
 @dataclass
@@ -107,6 +110,20 @@ class ProblemSet:
 
 class _Bad(ValueError):
     pass
+
+
+def _reference(obj: dict, answer: str) -> str:
+    """The line's worked solution in the reasoning format: ``solution`` + ``answer`` fields, or the chat
+    row's assistant turn when it has an ``<answer>`` block ("" otherwise)."""
+    solution = obj.get("solution")
+    if isinstance(solution, str) and solution.strip():
+        return f"<think>{solution.strip()}</think><answer>{answer.strip()}</answer>"
+    if isinstance(obj.get("messages"), list):
+        turns = [m["content"] for m in obj["messages"]
+                 if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)]
+        if turns and re.search(r"<answer>", turns[-1], re.IGNORECASE):
+            return turns[-1].strip()
+    return ""
 
 
 def _parse(obj: dict) -> tuple[str, str]:
@@ -159,7 +176,7 @@ def load_problems(folder: str | Path, pattern: str = "*.jsonl") -> ProblemSet:
             if rid in seen:
                 continue
             seen.add(rid)
-            out.problems.append(Problem(rid, str(path), loc, problem, answer))
+            out.problems.append(Problem(rid, str(path), loc, problem, answer, _reference(obj, answer)))
     return out
 
 

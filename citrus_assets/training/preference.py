@@ -12,6 +12,13 @@ Otherwise the selection rule orders both lists and pairs them, best first:
 - ``shortest_correct_vs_longest_wrong``: chosen = the shortest correct, rejected = the longest wrong.
 - ``random``: both lists shuffled by a generator seeded with (``seed``, question id).
 
+Reference-chosen (``reference_chosen=True``; off by default, the paper pairs only the model's own
+samples): a question whose samples are all wrong but that has a verified *reference* response (the
+``reference`` column of ``rejection_samples``: a verified ``sft_examples`` trace, or a non-medical
+problem's worked solution) is paired as reference (chosen) vs its best wrong sample (``chosen_origin`` =
+``"reference"``, counted as ``reference_pairs``). This is off-policy data; it is what lets a model too
+small to solve anything (the main job's 135M model) still produce pairs.
+
 Ties always fall back to the sample index, so the result is deterministic. With
 ``max_pairs_per_question`` = k > 1, the first k (correct rank i, wrong rank j) combinations are taken
 in the order of max(i, j), then distinct-rank pairs (i = j) first -- (0,0), (1,1), (0,1), (1,0),
@@ -40,6 +47,8 @@ LONGEST_VS_CONFIDENT = "longest_correct_vs_most_confident_wrong"
 SHORTEST_VS_LONGEST = "shortest_correct_vs_longest_wrong"
 RANDOM = "random"
 SELECTION_RULES = (LONGEST_VS_CONFIDENT, SHORTEST_VS_LONGEST, RANDOM)
+SAMPLE, REFERENCE = "sample", "reference"
+ORIGINS = (SAMPLE, REFERENCE)
 
 
 def _length(s: dict) -> tuple[int, int]:
@@ -89,23 +98,32 @@ class PairStats:
     none_correct: int = 0
     pairs: int = 0
     nonmedical_pairs_dropped: int = 0
+    reference_pairs: int = 0
     mean_reward: float = 0.0
     per_category: dict = field(default_factory=dict)
 
     def as_metadata(self) -> dict:
         return {"questions": self.questions, "paired": self.paired, "all_correct": self.all_correct,
                 "none_correct": self.none_correct, "pairs": self.pairs,
-                "nonmedical_pairs_dropped": self.nonmedical_pairs_dropped, "mean_reward": round(self.mean_reward, 4)}
+                "nonmedical_pairs_dropped": self.nonmedical_pairs_dropped,
+                "reference_pairs": self.reference_pairs, "mean_reward": round(self.mean_reward, 4)}
 
 
 def _message(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
+def reference_sample(wrong: dict) -> dict:
+    """The question's reference response shaped like a sample row (prompt and gen fields of the sampling call)."""
+    return {**wrong, RECORD_ID: wrong["reference_id"], "response": wrong["reference"], "gen_completion_tokens": 0,
+            "origin": REFERENCE}
+
+
 def pair_row(chosen: dict, rejected: dict, rule: str, n_samples: int, n_correct: int) -> dict:
+    parents = list(dict.fromkeys([chosen[PARENT_IDS][0], chosen[RECORD_ID], rejected[RECORD_ID]]))
     row = {
         RECORD_ID: record_id("pref", chosen[RECORD_ID], rejected[RECORD_ID]),
-        PARENT_IDS: [chosen[PARENT_IDS][0], chosen[RECORD_ID], rejected[RECORD_ID]],
+        PARENT_IDS: parents,
         "question_id": chosen["question_id"],
         "category": chosen["category"],
         "prompt": [_message(m["role"], m["content"]) for m in chosen["prompt_messages"]],
@@ -115,18 +133,34 @@ def pair_row(chosen: dict, rejected: dict, rule: str, n_samples: int, n_correct:
         "selection_rule": rule,
         "n_samples": n_samples,
         "n_correct": n_correct,
+        "chosen_origin": chosen.get("origin", SAMPLE),
     }
     # gen_* describe the sampling call (identical for both samples); token counts are the chosen sample's.
     row.update({name: chosen[name] for name, _ in GEN_FIELDS})
     return row
 
 
+def resolve_pair(pair: dict, by_id: dict[str, dict]) -> tuple[str, dict | None, dict | None]:
+    """(question parent id, chosen row, rejected row) of a pair, looked up in the sample rows by id. A
+    reference-chosen pair's chosen row is its rejected sample's row with the reference as the response,
+    or None when the pair's chosen text is not that question's stored reference."""
+    ids = pair["parent_ids"]
+    parent, chosen, rejected = ids[0], by_id.get(ids[-2]), by_id.get(ids[-1])
+    if pair.get("chosen_origin") == REFERENCE:
+        text = pair["chosen"][0]["content"] if pair.get("chosen") else ""
+        chosen = ({**rejected, "response": text} if rejected is not None and rejected.get("reference")
+                  and rejected["reference"] == text else None)
+    return parent, chosen, rejected
+
+
 def build_pairs(samples: pa.Table, *, rule: str = LONGEST_VS_CONFIDENT, max_pairs_per_question: int = 1,
-                nonmedical_share: float = 0.1, seed: int = 0) -> tuple[pa.Table, PairStats]:
+                nonmedical_share: float = 0.1, seed: int = 0, reference_chosen: bool = False,
+                min_nonmedical_pairs: int = 0) -> tuple[pa.Table, PairStats]:
     """(pairs table, stats incl. ``per_category``) from a ``REJECTION_SAMPLE_SCHEMA`` table.
 
     Non-medical pairs are capped at ``nonmedical_share`` of all pairs (``share_count`` of the medical
-    pairs; the kept ones chosen by a seeded hash), the rest counted as dropped.
+    pairs, but never below ``min_nonmedical_pairs``; the kept ones chosen by a seeded hash), the rest
+    counted as dropped. ``reference_chosen``: see the module doc.
     """
     if rule not in SELECTION_RULES:
         raise ValueError(f"unknown selection rule {rule!r}; choose one of {SELECTION_RULES}")
@@ -152,13 +186,20 @@ def build_pairs(samples: pa.Table, *, rule: str = LONGEST_VS_CONFIDENT, max_pair
         if not correct:
             stats.none_correct += 1
             cs.none_correct += 1
+            refs = [s for s in wrong if s.get("reference")]
+            if not (reference_chosen and refs):
+                continue
+            _, w = order_samples([], wrong, rule, seed, qid)
+            rows.setdefault(cat, []).append(pair_row(reference_sample(w[0]), w[0], rule, len(group), 0))
+            stats.reference_pairs += 1
+            cs.reference_pairs += 1
             continue
         stats.paired += 1
         cs.paired += 1
         c, w = order_samples(correct, wrong, rule, seed, qid)
         for i, j in rank_pairs(len(c), len(w), max_pairs_per_question):
             rows.setdefault(cat, []).append(pair_row(c[i], w[j], rule, len(group), len(correct)))
-    keep = share_count(len(rows[MEDICAL]), nonmedical_share)
+    keep = max(share_count(len(rows[MEDICAL]), nonmedical_share), max(0, min_nonmedical_pairs))
     if len(rows[NONMEDICAL]) > keep:
         stats.nonmedical_pairs_dropped = len(rows[NONMEDICAL]) - keep
         kept = {r[RECORD_ID] for r in pick(rows[NONMEDICAL], lambda r: r[RECORD_ID], keep, f"nonmedical:{seed}")}

@@ -12,9 +12,10 @@ import pyarrow.compute as pc
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.training import nonmedical as nm
-from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs
+from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs, resolve_pair
 from citrus_assets.training.rejection import (
     MEDICAL, NONMEDICAL, SYSTEM_PROMPT, USER_PROMPT, medical_items, nonmedical_items, rescore, sample_items,
+    sft_references,
 )
 from citrus_assets.reasoning_data.assets import seed_sets
 from citrus_assets.reasoning_data.nonmedical import nonmedical_dir
@@ -52,6 +53,7 @@ class RejectionConfig(dg.Config):
     # sample/reasoning), "none" = no non-medical questions; format and answer rule: training/nonmedical.py
     nonmedical_glob: str = "*.jsonl"
     nonmedical_share: float = 0.1  # non-medical questions sampled: this share of all sampled questions
+    min_nonmedical: int = 0  # ... but at least this many (when the folder has them)
 
     def params(self) -> SamplingParams:
         return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
@@ -65,6 +67,8 @@ class PreferenceConfig(dg.Config):
     selection_rule: str = LONGEST_VS_CONFIDENT
     max_pairs_per_question: int = 1
     nonmedical_share: float = 0.1
+    min_nonmedical_pairs: int = 0  # keep at least this many non-medical pairs, whatever the medical count
+    reference_chosen: bool = False  # pair a verified reference vs a wrong sample when no sample is correct
     seed: int = 0
 
 
@@ -91,7 +95,7 @@ def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table
 
 def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str) -> nm.ProblemSet:
     """The share of non-medical problems this partition samples (seeded pick; [] without a folder)."""
-    k = nm.share_count(n_medical, config.nonmedical_share)
+    k = max(nm.share_count(n_medical, config.nonmedical_share), max(0, config.min_nonmedical))
     if config.nonmedical_dir == NO_NONMEDICAL or k == 0:
         return nm.ProblemSet()
     found = nm.load_problems(nonmedical_dir(config.nonmedical_dir), config.nonmedical_glob)
@@ -103,16 +107,16 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str)
 @dg.asset(
     group_name=GROUP,
     partitions_def=seed_sets,
-    code_version=code_version("rejection_samples-v1", SYSTEM_PROMPT, USER_PROMPT),
+    code_version=code_version("rejection_samples-v2", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
     description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward.",
 )
 def rejection_samples(
     context: dg.AssetExecutionContext, config: RejectionConfig, llm: LLMResource, lake: LakeResource,
-    open_questions: pa.Table, sft_stage3_checkpoint: pa.Table,
+    open_questions: pa.Table, sft_examples: pa.Table, sft_stage3_checkpoint: pa.Table,
 ) -> dg.Output:
     client, model_source = sampling_llm(llm, config, sft_stage3_checkpoint)
-    med = medical_items(open_questions)
+    med = medical_items(open_questions, references=sft_references(sft_examples))
     extra = nonmedical_problems(config, len(med.items), context.partition_key)
     items = med.items + nonmedical_items(extra.problems)
     table = sample_items(items, client, config.params())
@@ -136,6 +140,10 @@ def rejection_samples(
         quarantined=n_bad,
         nonmedical_source=dg.MetadataValue.json({"files": extra.files, "available": extra.available,
                                                  "skipped_medical_rows": extra.skipped_medical}),
+        questions_with_reference=dg.MetadataValue.json({
+            cat: len(set(table.filter(pc.and_(pc.equal(table["category"], cat),
+                                              pc.not_equal(table["reference"], "")))["question_id"].to_pylist()))
+            for cat in (MEDICAL, NONMEDICAL)}),
         cache_hits=int(pc.sum(table["cached"]).as_py() or 0) if table.num_rows else 0,
         generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0) if table.num_rows else 0,
     )
@@ -148,10 +156,12 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
     questions = dict(zip(open_questions["record_id"].to_pylist(), open_questions["open_question"].to_pylist()))
     problems = []
     for p in pairs.to_pylist():
-        parent, chosen, rejected = p["parent_ids"]
-        if not rescore(by_id[chosen]) or rescore(by_id[rejected]):
+        parent, chosen, rejected = resolve_pair(p, by_id)
+        if chosen is None or rejected is None or not rescore(chosen) or rescore(rejected):
             problems.append(f"{p['record_id']}: chosen not correct or rejected not incorrect")
-        q = questions.get(parent, by_id[chosen]["question"]) if p["category"] == MEDICAL else by_id[chosen]["question"]
+            continue
+        own = rejected["question"]
+        q = questions.get(parent, own) if p["category"] == MEDICAL else own
         if not q or q.strip() not in p["prompt_text"] or q.strip() not in p["prompt"][-1]["content"]:
             problems.append(f"{p['record_id']}: prompt does not contain its question")
     return problems
@@ -160,9 +170,10 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
 @dg.asset(
     group_name=GROUP,
     partitions_def=seed_sets,
-    code_version="preference_pairs-v1",
+    code_version="preference_pairs-v2",
     kinds={"parquet"},
-    description="<prompt, chosen, rejected> rows for TRL's CPO trainer: a correct vs an incorrect sample per question.",
+    description="<prompt, chosen, rejected> rows for TRL's CPO trainer: a correct vs an incorrect sample per question "
+                "(optionally a verified reference as chosen when no sample is correct).",
 )
 def preference_pairs(
     context: dg.AssetExecutionContext, config: PreferenceConfig, rejection_samples: pa.Table, open_questions: pa.Table,
@@ -171,7 +182,9 @@ def preference_pairs(
         raise ValueError(f"selection_rule must be one of {SELECTION_RULES}, got {config.selection_rule!r}")
     table, stats = build_pairs(rejection_samples, rule=config.selection_rule,
                                max_pairs_per_question=config.max_pairs_per_question,
-                               nonmedical_share=config.nonmedical_share, seed=config.seed)
+                               nonmedical_share=config.nonmedical_share, seed=config.seed,
+                               reference_chosen=config.reference_chosen,
+                               min_nonmedical_pairs=config.min_nonmedical_pairs)
     problems = verify_pairs(table, rejection_samples, open_questions)
     if problems:  # would poison training data
         raise ValueError(f"{len(problems)} unfit preference pairs, e.g. {problems[:3]}")
@@ -183,4 +196,5 @@ def preference_pairs(
         per_category=dg.MetadataValue.json(stats.per_category),
         open_questions_without_samples=unsampled,
         selection_rule=config.selection_rule,
+        reference_chosen=config.reference_chosen,
     )

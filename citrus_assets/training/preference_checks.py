@@ -15,7 +15,7 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.common.prompts import load_prompt
-from citrus_assets.training.preference import SELECTION_RULES
+from citrus_assets.training.preference import ORIGINS, SELECTION_RULES, resolve_pair
 from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
 from citrus_assets.reasoning_data.assets import seed_sets
 from citrus_assets.training.rejection import CATEGORIES, SYSTEM_PROMPT, USER_PROMPT, rescore
@@ -93,9 +93,10 @@ pairs_check = gx_asset_check(
     asset=preference_pairs,
     name=PREFERENCE_PAIRS_VALID,
     blocking=True,
-    description="Unique ids, known category and rule, chosen != rejected, conversational rows, prompt holds its question.",
+    description="Unique ids, known category, rule and chosen origin, chosen != rejected, conversational rows, prompt holds its question.",
     suite=lambda: id_suite() + not_null(["question_id", "prompt_text", "gen_model_id"])
-    + values_in_set("category", list(CATEGORIES)) + values_in_set("selection_rule", list(SELECTION_RULES)),
+    + values_in_set("category", list(CATEGORIES)) + values_in_set("selection_rule", list(SELECTION_RULES))
+    + values_in_set("chosen_origin", list(ORIGINS)),
     rules=[chosen_differs, conversational, pair_prompt_rule],
 )
 
@@ -104,9 +105,8 @@ def verification_table(pairs: pa.Table, samples: pa.Table) -> pa.Table:
     """Per pair: whether chosen re-checks correct, rejected incorrect, both answer the pair's question."""
     by_id = {s["record_id"]: s for s in samples.to_pylist()}
     rows = []
-    for p in pairs.select(["record_id", "parent_ids"]).to_pylist():
-        parent, c, r = (p["parent_ids"] + [None, None, None])[:3]
-        cs, rs = by_id.get(c), by_id.get(r)
+    for p in pairs.select(["record_id", "parent_ids", "chosen", "chosen_origin"]).to_pylist():
+        parent, cs, rs = resolve_pair(p, by_id)
         rows.append({
             "record_id": p["record_id"],
             "chosen_correct": cs is not None and rescore(cs),

@@ -10,6 +10,9 @@ re-runs free. Rewards:
   option's text counts; a bare letter does not, as the model never saw the options or their letters)
   and scored by ``is_correct`` against ``answer_letters``;
 - non-medical problems: ``nonmedical.free_answer_matches`` (normalized exact / numeric equality).
+Each row also carries its question's *reference* response when one exists and passes the same rule
+(medical: a verified ``sft_examples`` trace of the question; non-medical: the line's worked solution);
+``preference_pairs`` may use it as the chosen response when no sample is correct (``reference_chosen``).
 Questions that cannot be verified (no options or no answer letters) are returned apart, to be
 quarantined with the reason; they are never sampled.
 """
@@ -65,6 +68,14 @@ class Item:
     options: tuple[tuple[str, str], ...] = ()  # (letter, text)
     source_uri: str | None = None
     source_locator: str | None = None
+    reference: str = ""  # a verified reference response (medical: an sft_examples trace; non-medical: the solution)
+    reference_id: str = ""  # its record id (sft example id / the non-medical source id)
+
+    def checked_reference(self) -> tuple[str, str]:
+        """(reference, its id) when the reference passes the same answer rule as a sample, else ("", "")."""
+        if self.reference and self.score(self.reference)[3]:
+            return self.reference, self.reference_id
+        return "", ""
 
     def score(self, response: str) -> tuple[str, tuple[str, ...], str, bool]:
         """(answer span, extracted letters, method, correct) of one response."""
@@ -83,9 +94,24 @@ class Items:
     quarantine: list[QuarantineRecord] = field(default_factory=list)
 
 
-def medical_items(open_questions: pa.Table, source: str = "open_questions") -> Items:
-    """Items for the open questions; unverifiable ones (no options / answer letters) go to quarantine."""
+def sft_references(sft_examples: pa.Table | None) -> dict[str, tuple[str, str]]:
+    """open-question id -> (reference response, sft example id): the first verified first-person trace
+    (by record id, so the choice is deterministic) of each question."""
+    out: dict[str, tuple[str, str]] = {}
+    if sft_examples is None or not sft_examples.num_rows:
+        return out
+    for r in sorted(sft_examples.to_pylist(), key=lambda r: r[RECORD_ID]):
+        if r.get("response") and r.get("question_id") not in out:
+            out[r["question_id"]] = (r["response"], r[RECORD_ID])
+    return out
+
+
+def medical_items(open_questions: pa.Table, source: str = "open_questions",
+                  references: dict[str, tuple[str, str]] | None = None) -> Items:
+    """Items for the open questions; unverifiable ones (no options / answer letters) go to quarantine.
+    ``references`` (from :func:`sft_references`) attaches each question's verified trace, if any."""
     out = Items()
+    references = references or {}
     for r in open_questions.to_pylist():
         options = tuple((o["letter"], o["text"]) for o in (r.get("options") or []))
         letters = tuple(r.get("answer_letters") or ())
@@ -96,14 +122,17 @@ def medical_items(open_questions: pa.Table, source: str = "open_questions") -> I
         if reason:
             out.quarantine.append(QuarantineRecord(source, r[RECORD_ID], reason, repr(r)[:2000]))
             continue
+        ref, ref_id = references.get(r[RECORD_ID], ("", ""))
         out.items.append(Item(r[RECORD_ID], r.get("question_id") or r[RECORD_ID], MEDICAL, r.get("language") or "und",
-                              question, r.get("ground_truth") or "", letters, options))
+                              question, r.get("ground_truth") or "", letters, options,
+                              reference=ref, reference_id=ref_id))
     return out
 
 
 def nonmedical_items(problems: Sequence[Problem]) -> list[Item]:
     return [Item(p.record_id, p.record_id, NONMEDICAL, "und", p.problem, p.answer, (), (), p.source_uri,
-                 p.source_locator) for p in problems]
+                 p.source_locator, reference=p.reference, reference_id=p.record_id if p.reference else "")
+            for p in problems]
 
 
 def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table:
@@ -116,6 +145,7 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
     rows = []
     for it, messages, gens in zip(items, prompts, results):
         rendered = llm.render(messages)
+        reference, reference_id = it.checked_reference()
         for k, gen in enumerate(gens):
             span, letters, method, ok = it.score(gen.text)
             rows.append({
@@ -140,6 +170,8 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
                 "extraction": method,
                 "reward": 1.0 if ok else 0.0,
                 "cached": gen.cached,
+                "reference": reference,
+                "reference_id": reference_id,
                 GEN_MODEL_ID: model_id,
                 GEN_MODEL_REVISION: revision,
                 GEN_PROMPT_TEMPLATE: template,

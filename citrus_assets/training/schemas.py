@@ -29,7 +29,7 @@ CHECKPOINT_SCHEMA = pa.schema([
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 PREFERENCE_SCHEMA = pa.schema([
     (RECORD_ID, pa.string()),
-    (PARENT_IDS, pa.list_(pa.string())),  # [question/open-question id, chosen sample id, rejected sample id]
+    (PARENT_IDS, pa.list_(pa.string())),  # [question/open-question id, chosen sample (or reference) id, rejected sample id]
     ("question_id", pa.string()),
     ("category", pa.string()),  # "medical" | "nonmedical"
     ("prompt", pa.list_(MESSAGE_TYPE)),  # full rendered conversation up to the answer (never a raw template)
@@ -39,6 +39,7 @@ PREFERENCE_SCHEMA = pa.schema([
     ("selection_rule", pa.string()),
     ("n_samples", pa.int32()),
     ("n_correct", pa.int32()),
+    ("chosen_origin", pa.string()),  # "sample" (a correct sample) | "reference" (no sample correct; reference_chosen)
     *GEN_FIELDS,
 ])
 
@@ -67,5 +68,7 @@ REJECTION_SAMPLE_SCHEMA = pa.schema([
     ("extraction", pa.string()),  # extract_answer's method, or "exact"/"numeric"/"none" (non-medical rule)
     ("reward", pa.float64()),  # 1.0 correct, 0.0 not
     ("cached", pa.bool_()),
+    ("reference", pa.string()),  # the question's verified reference response ("" when none): see rejection.py
+    ("reference_id", pa.string()),  # its record id (sft example id / non-medical source id)
     *GEN_FIELDS,
 ])

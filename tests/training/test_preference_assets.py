@@ -19,7 +19,7 @@ from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq  # noqa: E402
 
 from citrus_assets.common.metadata import output  # noqa: E402
 from citrus_assets.reasoning_data.assets import seed_sets  # noqa: E402
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA  # noqa: E402
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA  # noqa: E402
 from citrus_assets.training.preference_assets import preference_pairs, rejection_samples  # noqa: E402
 from citrus_assets.training.preference_checks import checks  # noqa: E402
 from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
@@ -31,13 +31,24 @@ from resources.llm import LLMResource  # noqa: E402
 PARTITION = "rl_demo"
 
 
-def make_env(tmp_path, model_path: str, llm):
+def sft_row(question_id: str, response: str, i: int = 1) -> dict:
+    row = {name: None for name in SFT_EXAMPLE_SCHEMA.names}
+    row.update(record_id=f"sft-{i:020x}", parent_ids=[f"trace-{i:020x}"], question_id=question_id, language="en",
+               messages=[], response=response, final_answer="", n_tokens=1, ground_truth="")
+    return row
+
+
+def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None):
     questions = pa.Table.from_pylist([oq(1, MIXED), oq(3, NONE_OK, letters=("D",)), oq(4, "No options?", options=[])],
                                      schema=OPEN_QUESTION_SCHEMA)
 
     @dg.asset(name="open_questions", partitions_def=seed_sets)
     def open_questions_standin() -> dg.Output:
         return output(questions)
+
+    @dg.asset(name="sft_examples", partitions_def=seed_sets)
+    def sft_examples_standin() -> dg.Output:
+        return output(pa.Table.from_pylist(sft_rows or [], schema=SFT_EXAMPLE_SCHEMA))
 
     @dg.asset(name="sft_stage3_checkpoint")
     def checkpoint_standin() -> dg.Output:
@@ -52,14 +63,14 @@ def make_env(tmp_path, model_path: str, llm):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     assert dg.materialize([checkpoint_standin], resources=resources, instance=instance).success
-    return lake_root, resources, instance, [open_questions_standin, checkpoint_standin]
+    return lake_root, resources, instance, [open_questions_standin, sft_examples_standin, checkpoint_standin]
 
 
 def run(env, rejection: dict, pairs: dict | None = None, **kw):
     lake_root, resources, instance, standins = env
     return dg.materialize(
         [*standins, rejection_samples, preference_pairs, *checks],
-        selection=["open_questions", "rejection_samples", "preference_pairs"],
+        selection=["open_questions", "sft_examples", "rejection_samples", "preference_pairs"],
         partition_key=PARTITION, resources=resources, instance=instance,
         run_config={"ops": {"rejection_samples": {"config": rejection},
                             "preference_pairs": {"config": pairs or {}}}}, **kw)
@@ -110,6 +121,43 @@ def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
     for r in pairs:
         q = MIXED if r["category"] == "medical" else "What is 12 times 12?"
         assert q in r["prompt"][1]["content"] and q in r["prompt_text"] and "{" not in r["prompt_text"]
+
+
+def test_reference_chosen_when_no_sample_is_correct(tmp_path):
+    """A model that solves nothing (the main job's 135M model) still yields pairs with reference_chosen:
+    a verified sft_examples trace (medical) or a worked solution (non-medical) vs the best wrong sample."""
+    src = tmp_path / "nonmedical"
+    src.mkdir()
+    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 7 times 6?", "solution": "7 x 6 = 42.",
+                                                 "answer": "42"}) + "\n")
+    script = {**SCRIPT, "What is 7 times 6?": ["<answer>48</answer>", "no idea"]}
+    trace = "<think>Post-operative clots call for a parenteral anticoagulant.</think><answer>Heparin</answer>"
+    bad_trace = "<think>Guess.</think><answer>Warfarin</answer>"  # does not verify: never attached
+    env = make_env(tmp_path, "unused", ScriptedLLM(script),
+                   sft_rows=[sft_row(oq(3, NONE_OK)["record_id"], trace, 1), sft_row(oq(1, MIXED)["record_id"],
+                                                                                      bad_trace, 2)])
+    rejection = {"model": "resource", "n": 3, "nonmedical_dir": str(src), "nonmedical_share": 0.1,
+                 "min_nonmedical": 1}
+    off = run(env, rejection)
+    assert off.success and md(off, "preference_pairs")["pairs"] == 1  # paper default: only the MIXED pair
+    s = md(off, "rejection_samples")
+    assert s["questions"] == {"medical": 2, "nonmedical": 1}
+    assert s["questions_with_reference"] == {"medical": 1, "nonmedical": 1}
+    on = run(env, rejection, {"reference_chosen": True, "min_nonmedical_pairs": 1})
+    assert on.success
+    p = md(on, "preference_pairs")
+    assert (p["pairs"], p["reference_pairs"], p["none_correct"]) == (3, 2, 2)
+    assert {e.check_name: e.passed for e in on.get_asset_check_evaluations()} == {
+        "rejection_samples_valid": True, "preference_pairs_valid": True, "preference_pairs_verified": True}
+    rows = {r["question_id"]: r for r in Lake(env[0]).read_table("preference_pairs", PARTITION).to_pylist()}
+    med = rows[oq(3, NONE_OK)["question_id"]]
+    assert med["chosen_origin"] == "reference" and med["chosen"][0]["content"] == trace
+    assert med["parent_ids"][1] == "sft-" + f"{1:020x}" and "Heparin" not in med["rejected"][0]["content"]
+    arith = next(r for r in rows.values() if r["category"] == "nonmedical")
+    assert arith["chosen"][0]["content"] == "<think>7 x 6 = 42.</think><answer>42</answer>"
+    assert arith["rejected"][0]["content"] == "<answer>48</answer>"  # a real wrong answer ranks before none
+    assert len(arith["parent_ids"]) == 2  # the source line is the question and the reference: listed once
+    assert rows[oq(1, MIXED)["question_id"]]["chosen_origin"] == "sample"
 
 
 def test_configured_model_replaces_the_checkpoint(tmp_path, tiny_model_dir):

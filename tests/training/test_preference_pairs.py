@@ -199,3 +199,40 @@ def test_bundled_nonmedical_sample_loads(repo_root):
     got = nm.load_problems(folder)
     assert len(got.problems) >= 5 and all(p.problem and nm.normalize_answer(p.answer) for p in got.problems)
     assert all(q.reason.startswith("no verifiable answer") for q in got.quarantine)
+
+
+def test_reference_pairs_are_verified_and_tamper_evident():
+    table, _ = sampled()
+    rows = table.to_pylist()
+    ref = ans("Heparin", "after surgery a parenteral anticoagulant")
+    for r in rows:  # NONE_OK: every sample wrong; attach a reference the way sample_items does
+        if r["question"] == NONE_OK:
+            r["reference"], r["reference_id"] = ref, "sft-" + "1" * 20
+    with_ref = pa.Table.from_pylist(rows, schema=table.schema)
+    assert build_pairs(with_ref)[1].reference_pairs == 0  # off by default (the paper's rule)
+    pairs, stats = build_pairs(with_ref, reference_chosen=True)
+    assert (stats.pairs, stats.reference_pairs, stats.none_correct) == (2, 1, 1)
+    p = next(r for r in pairs.to_pylist() if r["chosen_origin"] == "reference")
+    assert p["chosen"][0]["content"] == ref and p["parent_ids"][1] == "sft-" + "1" * 20 and p["n_correct"] == 0
+    assert all(all(f.values()) for f in verification_table(pairs, with_ref).to_pylist())
+    forged = pairs.to_pylist()
+    for r in forged:
+        if r["chosen_origin"] == "reference":
+            r["chosen"] = [{"role": "assistant", "content": ans("Heparin", "forged")}]
+    flags = verification_table(pa.Table.from_pylist(forged, schema=PREFERENCE_SCHEMA), with_ref).to_pylist()
+    assert sorted(f["chosen_correct"] for f in flags) == [False, True]
+
+
+def test_unverified_reference_is_not_attached():
+    wrong_ref = {oq(3, NONE_OK)["record_id"]: (ans("Aspirin"), "sft-" + "2" * 20)}
+    items = medical_items(open_questions(), references=wrong_ref).items
+    table = sample_items(items, ScriptedLLM(SCRIPT), SamplingParams(n=2, temperature=1.0, max_tokens=8, seed=0))
+    assert set(table["reference"].to_pylist()) == {""}
+
+
+def test_min_nonmedical_pairs_floor():
+    table, _ = sampled(n=3, with_nonmedical=True)
+    _, s = build_pairs(table, nonmedical_share=0.1)
+    assert s.nonmedical_pairs_dropped == 1
+    floor, s2 = build_pairs(table, nonmedical_share=0.1, min_nonmedical_pairs=1)
+    assert sorted(floor["category"].to_pylist()) == ["medical", "nonmedical"] and s2.nonmedical_pairs_dropped == 0
