@@ -18,7 +18,9 @@ from citrus_assets.jobs import MAIN_PLAN
 from resources.lineage import LineageStore
 from resources.lineage.store import format_trace
 
-TRACE_ASSET = "judge_answers"
+# The lineage trace printed at the end: the first record of the first of these assets that has rows
+# (a preference pair reaches the seed file through its samples, and the reference it was paired with).
+TRACE_ASSETS = ("preference_pairs", "judge_answers")
 # The main job prints its own summary; Dagster's per-step debug events stay in the run's event log (UI).
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -91,12 +93,12 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
                 out.check_results[f"{ev.asset_key.to_user_string()}:{ev.check_name}[{key}]"] = ev.passed
     store = LineageStore(lake.lineage_root, lineage_db)
     store.sync()
-    target = next((o for o in out.outputs if o.asset == TRACE_ASSET), None)
-    if target is not None:
-        table = lake.read_table(TRACE_ASSET, target.partition)
+    for target in (o for asset in TRACE_ASSETS for o in out.outputs if o.asset == asset and o.rows > 0):
+        table = lake.read_table(target.asset, target.partition)
         if table.num_rows:
             out.trace_record = table["record_id"][0].as_py()
             out.trace_text = format_trace(store.trace(out.trace_record))
+            break
     out.seconds = time.perf_counter() - t0
     return out
 

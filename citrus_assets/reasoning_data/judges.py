@@ -15,45 +15,28 @@ Example (Dagster resource config)::
           - {name: local, same_as_llm: true}   # the code location's llm resource
 """
 
-from typing import Literal
-
 import dagster as dg
 
-from resources.llm import BUILTIN_MODEL, LLMResource
+from resources.llm import LLMResource, LLMSettings
 
 DEFAULT_JUDGE = "default"
 
 
-class JudgeSpec(dg.Config):
-    """One judge: a name plus the fields of ``LLMResource`` (``same_as_llm`` reuses the ``llm`` resource)."""
+class JudgeSpec(LLMSettings):
+    """One judge: a name plus the `LLMSettings` of its model (``same_as_llm`` reuses the ``llm``
+    resource; an empty ``cache_dir`` is the ``llm`` resource's cache folder)."""
 
     name: str
     same_as_llm: bool = False
-    backend: Literal["transformers", "openai", "vllm"] = "transformers"
-    model: str = BUILTIN_MODEL
-    revision: str = ""
-    base_url: str = ""
-    api_key_env: str = "CITRUS_OPENAI_API_KEY"
-    max_concurrency: int = 8
-    timeout_s: float = 120
-    max_retries: int = 4
-    batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"
-    tensor_parallel_size: int = 1
-    cache_dir: str = ""  # empty: the llm resource's cache folder
-
-
-_LLM_FIELDS = ("backend", "model", "revision", "base_url", "api_key_env", "max_concurrency", "timeout_s",
-               "max_retries", "batch_size", "device", "dtype", "tensor_parallel_size")
 
 
 def judge_llm(spec: JudgeSpec, default: LLMResource) -> LLMResource:
     """The LLM client of one judge (the default resource itself for ``same_as_llm``)."""
     if spec.same_as_llm:
         return default
-    fields = {f: getattr(spec, f) for f in _LLM_FIELDS}
-    return LLMResource(**fields, cache_dir=spec.cache_dir or default.cache_dir, use_cache=default.use_cache)
+    settings = spec.llm_settings()
+    settings["cache_dir"] = spec.cache_dir or default.cache_dir
+    return LLMResource(**settings, use_cache=default.use_cache)
 
 
 def panel_clients(specs, default) -> list[tuple[str, object]]:

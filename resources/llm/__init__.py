@@ -5,6 +5,7 @@ from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
 from .cache import GenerationCache, cache_key
 from .client import LLMClient
 from .resource import LLMResource, clear_backend_cache
+from .settings import LLMSettings
 from .types import Generation, LLMBackendError, Prompt, Request, SamplingParams
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "LLMBackendError",
     "LLMClient",
     "LLMResource",
+    "LLMSettings",
     "Prompt",
     "Request",
     "SamplingParams",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Literal, Sequence
+from typing import Sequence
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -16,6 +16,7 @@ from pydantic import PrivateAttr
 from .builtin import BUILTIN_MODEL, cache_dir as resolve_cache_dir
 from .cache import GenerationCache
 from .client import LLMClient
+from .settings import LLMSettings
 from .types import Backend, Generation, Prompt, SamplingParams
 
 CACHE_FILE = "llm_cache.sqlite"
@@ -35,27 +36,13 @@ def clear_backend_cache() -> None:
         _CACHES.clear()
 
 
-class LLMResource(dg.ConfigurableResource):
+class LLMResource(dg.ConfigurableResource, LLMSettings):
     """Batch-first LLM access with a persistent (model, revision, prompt, params, sample) cache.
 
-    backend: "transformers" (local checkpoint, CPU/GPU), "openai" (any OpenAI-compatible server at
-    `base_url`), "vllm" (in-process engine, GPU only). `model` is the built-in name, a local path
-    or a Hugging Face id (the served model name for "openai").
+    The model and how it is served are `LLMSettings` (backend, model, base_url, ...); `use_cache`
+    switches the request cache off.
     """
 
-    backend: Literal["transformers", "openai", "vllm"] = "transformers"
-    model: str = BUILTIN_MODEL
-    revision: str = ""
-    base_url: str = ""
-    api_key_env: str = "CITRUS_OPENAI_API_KEY"
-    max_concurrency: int = 8
-    timeout_s: float = 120
-    max_retries: int = 4
-    batch_size: int = 16
-    device: str = "auto"
-    dtype: str = "auto"
-    tensor_parallel_size: int = 1
-    cache_dir: str = ""
     use_cache: bool = True
 
     _client: LLMClient | None = PrivateAttr(default=None)

@@ -1,0 +1,38 @@
+"""`LLMSettings`: the one description of "which model, served how" shared by every LLM configuration.
+
+`LLMResource` (the code location's `llm` resource) is these settings plus the request-cache switch;
+a judge of the difficulty panel (`citrus_assets/reasoning_data/judges.py`) is these settings plus a
+name. Adding a backend option here adds it everywhere at once.
+"""
+
+from typing import Literal
+
+import dagster as dg
+
+from .builtin import BUILTIN_MODEL
+
+BACKENDS = ("transformers", "openai", "vllm")
+
+
+class LLMSettings(dg.Config):
+    """backend: "transformers" (local checkpoint, CPU/GPU), "openai" (any OpenAI-compatible server at
+    `base_url`), "vllm" (in-process engine, GPU only). `model` is the built-in name, a local path or a
+    Hugging Face id (the served model name for "openai")."""
+
+    backend: Literal["transformers", "openai", "vllm"] = "transformers"
+    model: str = BUILTIN_MODEL
+    revision: str = ""
+    base_url: str = ""  # "openai": the server's /v1 URL
+    api_key_env: str = "CITRUS_OPENAI_API_KEY"  # the NAME of the environment variable holding the key
+    max_concurrency: int = 8  # "openai": requests in flight
+    timeout_s: float = 120  # "openai": per request
+    max_retries: int = 4  # "openai": bounded retries on timeouts, 429 and 5xx
+    batch_size: int = 16  # "transformers": prompts per forward batch
+    device: str = "auto"
+    dtype: str = "auto"
+    tensor_parallel_size: int = 1  # "vllm"
+    cache_dir: str = ""  # request cache and converted built-in model; "" = the default cache folder
+
+    def llm_settings(self) -> dict:
+        """These settings as keyword arguments (for building another `LLMResource`)."""
+        return {name: getattr(self, name) for name in LLMSettings.model_fields}
