@@ -17,6 +17,7 @@ import json
 import sys
 from typing import Any
 
+from .openlineage import DEFAULT_NAMESPACE, export_jsonl
 from .settings import default_paths
 from .store import LineageStore, UnknownRecord, format_impact, format_trace
 
@@ -29,9 +30,9 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
 
 def add_lineage_subcommands(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``lineage {trace,impact,sync}`` to an ``argparse`` subparsers object; returns the lineage parser."""
-    lp = subparsers.add_parser("lineage", help="record-level lineage: trace, impact, sync")
+    lp = subparsers.add_parser("lineage", help="record-level lineage: trace, impact, sync, openlineage")
     _common(lp, suppress=False)
-    sub = lp.add_subparsers(dest="lineage_command", metavar="{trace,impact,sync}")
+    sub = lp.add_subparsers(dest="lineage_command", metavar="{trace,impact,sync,openlineage}")
     sub.required = True
 
     tp = sub.add_parser("trace", help="every ancestor of a record down to its source documents")
@@ -49,6 +50,11 @@ def add_lineage_subcommands(subparsers: Any) -> argparse.ArgumentParser:
 
     sp = sub.add_parser("sync", help="ingest new lineage files into the DuckDB index")
     _common(sp, suppress=True)
+
+    op = sub.add_parser("openlineage", help="asset-level lineage as OpenLineage run events (JSON Lines)")
+    op.add_argument("--out", required=True, help="file to write (one RunEvent per line)")
+    op.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="job namespace (default %(default)s)")
+    _common(op, suppress=True)
     return lp
 
 
@@ -71,6 +77,10 @@ def run_lineage_command(args: argparse.Namespace) -> int:
                 f"ingested {n} new commit(s) into {paths.db_path}: {st['records']} records, {st['edges']} edges, "
                 f"{st['sources']} source units, {st['checkpoints']} checkpoints"
             )
+            return 0
+        if cmd == "openlineage":
+            n = export_jsonl(store, args.out, args.namespace)
+            print(f"wrote {n} OpenLineage run event(s) to {args.out}")
             return 0
         if cmd == "trace":
             d = store.trace(args.record_id, max_depth=args.max_depth)

@@ -151,6 +151,11 @@ class LineageStore:
         with self._reader(sync) as con:
             return queries.impact_record(con, record_id, max_records)
 
+    def query(self, sql: str, params: list | None = None, *, sync: bool = True) -> list[tuple]:
+        """Rows of a read-only SQL query on the index (tables in ``index.py``)."""
+        with self._reader(sync) as con:
+            return con.execute(sql, params or []).fetchall()
+
     def stats(self, *, sync: bool = True) -> dict[str, Any]:
         """Counts (``records``/``edges``/...: distinct, by 64-bit key; ``*_rows``: stored rows, once per
         materialization) and the DB size in bytes."""
