@@ -60,3 +60,23 @@ def test_prompt_edit_changes_code_version(monkeypatch, tmp_path):
     finally:
         monkeypatch.undo()
         prompts.load_prompt.cache_clear()
+
+
+def test_no_asset_is_stored_with_pickle():
+    """Security: every asset output goes through the lake's Parquet IO manager (Dagster's default IO
+    manager pickles; a pickle from a shared lake runs code when loaded)."""
+    from resources.lake_io import LakeIOManager
+
+    graph = defs.resolve_asset_graph()
+    keys = set()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if not node.is_materializable:
+            continue
+        assets_def = graph.assets_def_for_key(key)
+        keys.add(assets_def.get_io_manager_key_for_asset_key(key))
+    assert keys == {"io_manager"}, f"assets stored by other IO managers: {keys}"
+    manager = defs.resources["io_manager"]
+    assert isinstance(manager, LakeIOManager)
+    assert not any("pickle" in type(r).__name__.lower() or "pickle" in type(r).__module__
+                   for r in defs.resources.values())
