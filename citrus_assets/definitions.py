@@ -13,6 +13,7 @@ from citrus_assets.evaluation import defs as evaluation
 from citrus_assets.jmed import defs as jmed
 from citrus_assets.jobs import jobs
 from citrus_assets.reasoning_data import defs as reasoning_data
+from citrus_assets.executors import executor_from_env
 from citrus_assets.resources_config import build_resources
 from citrus_assets.training import defs as training
 
@@ -24,5 +25,5 @@ defs = dg.Definitions(
     sensors=[x for s in STAGES for x in s.sensors],
     jobs=jobs,
     resources=build_resources(),
-    executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    executor=executor_from_env(),
 )

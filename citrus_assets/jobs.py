@@ -41,8 +41,13 @@ RL_JOB = "rl_job"
 JMED_JOB = "jmed_job"
 
 
-def _job(name: str, assets: list[str], description: str):
-    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description)
+# Run tag of the training jobs: deploy/dagster.*.yaml limit runs with it to one at a time.
+TRAINING_TAG = {"citrus/stage": "training"}
+
+
+def _job(name: str, assets: list[str], description: str, tags: dict | None = None):
+    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description,
+                               tags=tags)
 
 
 jobs = [
@@ -61,10 +66,11 @@ jobs = [
     _job(SFT_MIX_JOB, ["sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"],
          "The three SFT mixes over every partition (decontaminated, chat format)."),
     _job(TRAINING_SFT_JOB, ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint",
-                            "sft_stage3_checkpoint"], "CPT and the three SFT stages, each from the previous one."),
+                            "sft_stage3_checkpoint"], "CPT and the three SFT stages, each from the previous one.",
+         TRAINING_TAG),
     _job(PREFERENCE_JOB, ["rejection_samples", "preference_pairs"],
          "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set."),
-    _job(RL_JOB, ["rl_checkpoint"], "CPO-SimPO from the stage-3 checkpoint on every preference pair."),
+    _job(RL_JOB, ["rl_checkpoint"], "CPO-SimPO from the stage-3 checkpoint on every preference pair.", TRAINING_TAG),
     _job(JMED_JOB, ["dialogues", "deidentified_dialogues", "emr_records", "jmed_questions", "jmed_options",
                     "jmed_reviews", "jmed_benchmark"], "The JMED builder for one month of consultations."),
     *evaluation_jobs,

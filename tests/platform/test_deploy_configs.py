@@ -1,0 +1,68 @@
+"""Every dagster.yaml variant (the repo's local one and deploy/*.yaml) loads: the file passes Dagster's
+instance schema, and each pluggable class it names (storage, run launcher, run coordinator) imports and
+accepts its config. Nothing connects: PostgreSQL and Kubernetes are not needed to validate."""
+
+import importlib
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+from dagster._config import process_config
+from dagster._core.instance.config import dagster_instance_config
+
+from citrus_assets.executors import executor_from_env
+
+REPO = Path(__file__).resolve().parents[2]
+VARIANTS = [REPO / "dagster.yaml", *sorted((REPO / "deploy").glob("dagster.*.yaml"))]
+ENV = {"DAGSTER_PG_USERNAME": "dagster", "DAGSTER_PG_PASSWORD": "pw", "DAGSTER_PG_HOST": "db", "DAGSTER_PG_DB": "dagster",
+       "CITRUS_IMAGE": "citrus-lake:latest", "CITRUS_K8S_NAMESPACE": "citrus"}
+
+
+def _classes(cfg: dict):
+    """(section, module, class, config) of every pluggable class the instance config names."""
+    for section, value in cfg.items():
+        if isinstance(value, dict) and "module" in value and "class" in value:
+            yield section, value["module"], value["class"], value.get("config") or {}
+    if "postgres" in (cfg.get("storage") or {}):
+        for cls in ("PostgresRunStorage", "PostgresEventLogStorage", "PostgresScheduleStorage"):
+            yield "storage", "dagster_postgres", cls, cfg["storage"]["postgres"]
+
+
+def test_there_are_postgres_k8s_and_celery_variants():
+    names = {p.name for p in VARIANTS}
+    assert {"dagster.yaml", "dagster.postgres.yaml", "dagster.k8s.yaml", "dagster.celery.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", VARIANTS, ids=lambda p: p.name)
+def test_variant_loads(path, tmp_path, monkeypatch):
+    for k, v in ENV.items():
+        monkeypatch.setenv(k, v)
+    shutil.copy(path, tmp_path / "dagster.yaml")
+    config, _ = dagster_instance_config(str(tmp_path))  # Dagster's own schema validation
+    raw = yaml.safe_load(path.read_text())
+    checked = 0
+    for section, module, cls, cls_config in _classes(raw):
+        klass = getattr(importlib.import_module(module), cls)
+        result = process_config(klass.config_type(), cls_config)
+        assert result.success, f"{path.name} {section} {cls}: {[e.message for e in result.errors]}"
+        checked += 1
+    if path.name != "dagster.yaml":
+        assert checked >= 3, "a deployment variant names its storage classes"
+        assert config["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    else:  # the local default: SQLite storage, concurrency limits
+        assert config["concurrency"]["runs"]["max_concurrent_runs"] == 2
+    assert "password: " not in path.read_text().replace("password: {env:", ""), "secrets come from env"
+
+
+def test_executor_selection():
+    assert executor_from_env({}).name == "multiprocess"
+    assert executor_from_env({"CITRUS_EXECUTOR": "in_process"}) is dg.in_process_executor
+    assert executor_from_env({"CITRUS_EXECUTOR": "celery", "CITRUS_CELERY_BROKER": "redis://b:6379/0"}).name == \
+        "celery"
+    assert executor_from_env({"CITRUS_EXECUTOR": "k8s", "CITRUS_K8S_NAMESPACE": "ns"}).name == "k8s"
+    with pytest.raises(ValueError, match="CITRUS_CELERY_BROKER"):
+        executor_from_env({"CITRUS_EXECUTOR": "celery"})
+    with pytest.raises(ValueError, match="must be one of"):
+        executor_from_env({"CITRUS_EXECUTOR": "slurm"})
