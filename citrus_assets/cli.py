@@ -1,4 +1,5 @@
-"""The ``citrus`` command: ``citrus demo`` (the main job) and ``citrus lineage trace|impact|sync``."""
+"""The ``citrus`` command: ``citrus demo`` (the main job), ``citrus lineage trace|impact|sync|openlineage``
+and ``citrus retract``."""
 
 from __future__ import annotations
 
@@ -41,6 +42,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0 if all(result.check_results.values()) else 1
 
 
+def cmd_retract(args: argparse.Namespace) -> int:
+    ensure_dagster_home()
+    import dagster as dg
+
+    from resources.lake import Lake
+    from resources.lineage.settings import default_paths
+    from resources.lineage.store import LineageStore, UnknownRecord
+    from resources.retraction_command import format_report, retract
+
+    paths = default_paths(args.lake)
+    lake = Lake(paths.lake)
+    store = LineageStore(paths.lineage_root, paths.db_path)
+    try:
+        if args.dry_run:
+            report = retract(lake, store, args.target, args.reason or "dry run", dry_run=True)
+        else:
+            with dg.DagsterInstance.get() as instance:
+                report = retract(lake, store, args.target, args.reason, instance=instance)
+    except (UnknownRecord, ValueError) as exc:
+        print(f"retract: {exc}", file=sys.stderr)
+        return 1
+    print(format_report(report))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from resources.lineage.cli import add_lineage_subcommands, run_lineage_command
 
@@ -49,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="materialize the whole graph on the bundled sample (the main job)")
     demo.add_argument("--lake", default=None, help="lake root, a folder or fsspec URL (default: $CITRUS_LAKE or lake)")
     demo.set_defaults(func=cmd_demo)
+    ret = sub.add_parser("retract", help="take a source file or an asset partition out of the lake (and retrain)")
+    ret.add_argument("target", help="source:FILE (a source file URI or name) or ASSET:PARTITION")
+    ret.add_argument("--reason", default="", help="why (required unless --dry-run)")
+    ret.add_argument("--dry-run", action="store_true", help="only list the affected records and checkpoints")
+    ret.add_argument("--lake", default=None, help="lake root (default: $CITRUS_LAKE or lake)")
+    ret.set_defaults(func=cmd_retract)
     add_lineage_subcommands(sub)
     args = parser.parse_args(argv)
     if args.command == "lineage":

@@ -15,7 +15,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable
+from typing import Callable, Iterable
 
 import dagster as dg
 import fsspec
@@ -25,6 +25,7 @@ import pyarrow.parquet as pq
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import default_paths
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
+from resources.lineage.writer import write_error
 
 DATA_FILE = "data.parquet"
 # Schema-metadata key on a table read from several partitions: JSON ``[[partition, rows], ...]`` in row order,
@@ -91,23 +92,28 @@ class Lake:
 
     # --------------------------------------------------------------- writes
     def write_table(self, table: pa.Table, path: str) -> str:
-        """Atomically write ``table`` as Parquet at ``path`` (temp name + rename)."""
+        """Atomically write ``table`` as Parquet at ``path`` (temp name + rename). An ``OSError`` (disk full,
+        read-only file system, ...) is raised naming ``path``; the temp file is removed, ``path`` untouched."""
         parent = path.rsplit("/", 1)[0]
-        self.fs.makedirs(parent, exist_ok=True)
         tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
         try:
+            self.fs.makedirs(parent, exist_ok=True)
             with self.fs.open(tmp, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd")
             if self.is_local:
                 os.replace(tmp, path)  # atomic on POSIX
             else:
                 self.fs.mv(tmp, path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 if self.fs.exists(tmp):
                     self.fs.rm(tmp)
-            finally:
+            except Exception:  # noqa: BLE001 - the write's own error is the one to report
+                pass
+            err = write_error(exc, self.url(path))
+            if err is exc:
                 raise
+            raise err from exc
         return path
 
     def write_asset(self, asset: str, partition: str | None, table: pa.Table) -> str:
@@ -149,11 +155,15 @@ class Lake:
         with self.fs.open(path, "rb") as fh:
             return pq.read_table(fh)
 
-    def read_partitions(self, asset: str, partitions: Iterable[str | None]) -> pa.Table:
+    def read_partitions(self, asset: str, partitions: Iterable[str | None],
+                        row_filter: Callable[[pa.Table], pa.Table] | None = None) -> pa.Table:
         """The partitions' tables concatenated in order; which rows came from which partition is kept in the
-        schema metadata (``PARTITION_ROWS_METADATA``; ``split_partitions`` undoes the concatenation)."""
+        schema metadata (``PARTITION_ROWS_METADATA``; ``split_partitions`` undoes the concatenation).
+        ``row_filter`` is applied to each partition's table before concatenation."""
         partitions = list(partitions)
         tables = [self.read_table(asset, p) for p in partitions]
+        if row_filter is not None:
+            tables = [row_filter(t) for t in tables]
         if not tables:
             raise ValueError(f"no partitions requested for asset {asset!r}")
         table = pa.concat_tables(tables, promote_options="default")

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.lake import Lake, default_lake_root, without_partition_rows
+from resources.retraction import RETRACTIONS_DIR, RetractionFilter
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.writer import LineageWriter, table_data_version
 
@@ -118,31 +119,57 @@ class LakeIOManager(dg.ConfigurableIOManager):
         """Write one partition's table and its lineage; returns that partition's metadata."""
         lake = self.lake()
         asset = asset_name(context.asset_key)
+        retracted = RetractionFilter(lake).apply(table)  # retracted sources never re-enter the lake
+        table = retracted.table
+        if retracted.dropped:
+            context.log.warning(f"{asset} [{key}]: {retracted.dropped} rows of retracted sources dropped "
+                                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
         path = lake.write_asset(asset, key, table)
         t0 = time.perf_counter()
         data_version = table_data_version(table)
         if self.capture_lineage:
-            LineageWriter(lake.lineage_root).write_materialization(
-                asset=asset,
-                partition=key,
-                run_id=context.run_id,
-                data_version=data_version,
-                code_version=context.asset_spec.code_version or "",
-                table=table,
-                data_path=lake.url(path),
-            )
+            try:
+                LineageWriter(lake.lineage_root).write_materialization(
+                    asset=asset,
+                    partition=key,
+                    run_id=context.run_id,
+                    data_version=data_version,
+                    code_version=context.asset_spec.code_version or "",
+                    table=table,
+                    data_path=lake.url(path),
+                )
+            except BaseException:
+                # No data file without its lineage commit: the step fails, so nothing may look materialized.
+                try:
+                    lake.fs.rm(path)
+                except Exception:  # noqa: BLE001 - the lineage error is the one to report
+                    context.log.warning(f"could not remove {lake.url(path)} after its lineage write failed")
+                raise
         return {
             "dagster/row_count": dg.MetadataValue.int(table.num_rows),
             "path": dg.MetadataValue.path(lake.url(path)),
             "data_version": dg.MetadataValue.text(data_version),
             "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
             "preview": dg.MetadataValue.md(preview_markdown(table)),
+            **({"retracted_rows": dg.MetadataValue.int(retracted.dropped)} if retracted.dropped else {}),
         }
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
         lake = self.lake()
         asset = asset_name(context.asset_key)
+        retraction = RetractionFilter(lake)
+        dropped = 0
+
+        def keep(table: pa.Table) -> pa.Table:
+            nonlocal dropped
+            f = retraction.apply(table)
+            dropped += f.dropped
+            return f.table
+
         if context.has_asset_partitions:
-            keys = list(context.asset_partition_keys)
-            return lake.read_partitions(asset, keys)
-        return lake.read_table(asset, UNPARTITIONED)
+            table = lake.read_partitions(asset, list(context.asset_partition_keys), row_filter=keep)
+        else:
+            table = keep(lake.read_table(asset, UNPARTITIONED))
+        if dropped:
+            context.log.warning(f"input {asset}: {dropped} retracted rows left out")
+        return table
