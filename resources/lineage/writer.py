@@ -47,6 +47,16 @@ __all__ = ["LineageWriter", "lineage_file_relpath", "path_component", "table_dat
 _MAYBE_CONSTANT = (S.SOURCE_URI, *(c for c in S.GEN_COLUMNS if S.SCHEMAS[S.T_RECORD_LINEAGE].field(c).type == pa.string()))
 
 
+def write_error(exc: BaseException, target: str) -> BaseException:
+    """The error to raise when writing ``target`` failed with ``exc``: an ``OSError`` (disk full, read-only
+    file system, file too large, ...) is re-raised naming the file it was writing; anything else as is."""
+    if not isinstance(exc, OSError):
+        return exc
+    if exc.errno is None:
+        return OSError(f"could not write {target}: {exc}")
+    return OSError(exc.errno, f"{exc.strerror or exc} (could not write the file)", target)
+
+
 def path_component(name: str | None) -> str:
     """Path-safe folder/file name: ``|`` -> ``__``, ``/`` and ``\\`` -> ``_``; empty -> ``__all__``."""
     if name is None or name == "":
@@ -197,12 +207,7 @@ class LineageWriter:
 
     def _write_atomic(self, table: pa.Table, final_path: str) -> None:
         """Write to a hidden temp name in the final folder, then rename (never a partial ``.parquet``)."""
-        if self._local:
-            folder, name = os.path.split(final_path)
-            os.makedirs(folder, exist_ok=True)
-        else:
-            folder, name = final_path.rsplit("/", 1)
-            self.fs.makedirs(folder, exist_ok=True)
+        folder, name = os.path.split(final_path) if self._local else final_path.rsplit("/", 1)
         tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
         dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
         options = dict(
@@ -214,19 +219,24 @@ class LineageWriter:
         )
         try:
             if self._local:
+                os.makedirs(folder, exist_ok=True)
                 pq.write_table(table, tmp, **options)  # native file writes, no Python file object
                 os.replace(tmp, final_path)
             else:
+                self.fs.makedirs(folder, exist_ok=True)
                 with self.fs.open(tmp, "wb") as fh:
                     pq.write_table(table, fh, **options)
                 self.fs.mv(tmp, final_path)
-        except BaseException:
+        except BaseException as exc:
             try:
                 if self.fs.exists(tmp):
                     self.fs.rm(tmp)
             except Exception:
                 pass
-            raise
+            err = write_error(exc, final_path if self._local else self.fs.unstrip_protocol(final_path))
+            if err is exc:
+                raise
+            raise err from exc
 
     # ------------------------------------------------------------------ API
     def write_materialization(

@@ -11,7 +11,8 @@ from .types import Backend, Generation, LLMBackendError, Prompt, Request, Sampli
 
 class LLMClient:
     """Looks every (prompt, sample index) up in the cache, sends only the misses to the backend
-    in one batched call, stores what came back and returns everything in prompt order."""
+    in one batched call, stores what came back and returns everything in prompt order. A backend with
+    ``streams_results`` reports each request as it finishes; it is cached at once (a killed run keeps it)."""
 
     def __init__(self, backend: Backend, cache: GenerationCache | None = None) -> None:
         self.backend = backend
@@ -63,14 +64,26 @@ class LLMClient:
 
         fresh: dict[str, Generation] = {}
         if requests:
+            stored: set[int] = set()  # requests already cached while the batch was still running
+            kwargs = {}
+            if getattr(self.backend, "streams_results", False):
+                def on_result(i: int, gens: list[Generation]) -> None:
+                    try:
+                        self._store([requests[i]], [gens], params, fresh)
+                    except LLMBackendError:
+                        return  # a bad result: stored (and raised) with the rest below
+                    stored.add(i)
+
+                kwargs["on_result"] = on_result
             try:
-                outputs = self.backend.generate(requests, params)
+                outputs = self.backend.generate(requests, params, **kwargs)
             except LLMBackendError as e:  # keep whatever did arrive: re-runs never pay twice
-                self._store(requests, getattr(e, "partial", None) or [], params, fresh)
+                partial = list(getattr(e, "partial", None) or [])
+                self._store(requests, [None if i in stored else g for i, g in enumerate(partial)], params, fresh)
                 raise
             if len(outputs) != len(requests):
                 raise LLMBackendError(f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts")
-            self._store(requests, outputs, params, fresh)
+            self._store(requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh)
         with self._lock:
             self._stats["hits"] += sum(1 for k in flat if k in found)
             self._stats["misses"] += sum(1 for k in flat if k not in found)

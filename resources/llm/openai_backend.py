@@ -5,7 +5,9 @@ concurrently with at most `max_concurrency` in flight. Timeouts, connection erro
 and malformed bodies are retried `max_retries` times with exponential backoff + jitter (a
 `Retry-After` header is honoured up to the backoff cap); other 4xx fail at once. Then
 `LLMBackendError` names the endpoint URL and the last error. Results that did arrive ride along
-on the error (`partial`) so the caller can cache them.
+on the error (`partial`) so the caller can cache them; each one is also handed to the optional
+`on_result(index, samples)` callback the moment it arrives (the client caches it right away, so a
+process killed mid-batch keeps every finished request).
 
 Token counts come from `usage`: `prompt_tokens` is the prompt's length and is reported on every
 sample (the same prompt was read for each, like the local backends); `completion_tokens` is the
@@ -37,7 +39,10 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     """Run a coroutine from sync code, also when this thread already runs an event loop."""
     try:
         asyncio.get_running_loop()
+        running = True
     except RuntimeError:
+        running = False
+    if not running:  # outside the except block: a backend error is not chained to "no running event loop"
         return asyncio.run(factory())
     with ThreadPoolExecutor(1, thread_name_prefix="citrus-llm") as pool:
         return pool.submit(lambda: asyncio.run(factory())).result()
@@ -76,18 +81,34 @@ class OpenAIBackend:
         return text.replace(key, "***") if key else text
 
     # -- public -----------------------------------------------------------------------------
-    def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[list[Generation]]:
-        return run_sync(lambda: self._agenerate(list(requests), params))
+    # `generate` reports each request's samples through `on_result` as soon as they arrive (LLMClient caches
+    # them at once, so a run killed mid-batch does not pay again for what had finished).
+    streams_results = True
 
-    async def _agenerate(self, requests: list[Request], params: SamplingParams) -> list[list[Generation]]:
+    def generate(self, requests: Sequence[Request], params: SamplingParams,
+                 on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
+        return run_sync(lambda: self._agenerate(list(requests), params, on_result))
+
+    async def _agenerate(self, requests: list[Request], params: SamplingParams,
+                         on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
         sem = asyncio.Semaphore(self.max_concurrency)
+
+        async def one(i: int, req: Request) -> list[Generation]:
+            gens = await self._one(client, sem, req, params)
+            if on_result is not None:
+                try:  # off the event loop: a cache write must not stall the requests in flight
+                    await asyncio.to_thread(on_result, i, gens)
+                except Exception as e:  # noqa: BLE001 - the result still counts; the caller stores it again
+                    log.warning("%s: could not hand over a finished result early (%s: %s)", self.url,
+                                type(e).__name__, e)
+            return gens
+
         headers = {"Content-Type": "application/json"}
         if key := self._api_key():
             headers["Authorization"] = f"Bearer {key}"
         limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
         async with httpx.AsyncClient(headers=headers, timeout=self.timeout_s, limits=limits) as client:
-            results = await asyncio.gather(*(self._one(client, sem, r, params) for r in requests),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
         errors = [e for e in results if isinstance(e, BaseException)]
         if errors:
             partial = [None if isinstance(r, BaseException) else r for r in results]

@@ -86,7 +86,9 @@ class Request:
 
 
 class Backend(Protocol):
-    """A generation backend. `generate` returns, per request, one Generation per sample index, in order."""
+    """A generation backend. `generate` returns, per request, one Generation per sample index, in order.
+    A backend with ``streams_results = True`` also takes ``on_result(index, samples)`` and calls it as each
+    request finishes, so the client can cache it before the whole batch is done."""
 
     model_id: str
     revision: str
