@@ -18,12 +18,11 @@ from datetime import datetime, timezone
 from typing import Callable, Iterable
 
 import dagster as dg
-import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
-from resources.lineage.settings import default_paths
+from resources.lineage.settings import default_paths, url_to_fs
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 from resources.lineage.writer import write_error
 
@@ -67,7 +66,7 @@ class Lake:
 
     def __init__(self, root: str | None = None):
         self.root = (root or default_lake_root()).rstrip("/")
-        self.fs, self._base = fsspec.core.url_to_fs(self.root)
+        self.fs, self._base = url_to_fs(self.root)  # remote: no listings cache (other processes write too)
         protocols = (self.fs.protocol,) if isinstance(self.fs.protocol, str) else tuple(self.fs.protocol)
         self.is_local = "file" in protocols or "local" in protocols
 

@@ -16,7 +16,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from . import schema as S
-from .settings import is_local, local_path
+from .settings import is_local, local_path, url_to_fs
 
 
 class LineageFiles:
@@ -31,7 +31,7 @@ class LineageFiles:
             self.pafs: pafs.FileSystem = pafs.LocalFileSystem()
             self.fs_root = self.root
         else:
-            self.fs, self.fs_root = fsspec.core.url_to_fs(self.root, **storage_options)
+            self.fs, self.fs_root = url_to_fs(self.root, **storage_options)
             self.pafs = pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
         self._dir_cache: dict[str, tuple[int, list[str]]] = {}
 

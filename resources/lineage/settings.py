@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 LINEAGE_DIRNAME = "_lineage"
 DB_FILENAME = "lineage.duckdb"
@@ -19,6 +19,10 @@ REMOTE_DB_DEFAULT = os.path.join(".citrus", DB_FILENAME)
 ENV_LAKE = "CITRUS_LAKE"
 ENV_DB = "CITRUS_LINEAGE_DB"
 DEFAULT_LAKE = "lake"
+# fsspec options of a remote lake's filesystem. No listings cache: other processes (run workers, sensors, the
+# lineage CLI) write the lake at the same time, and a folder listed once (``find`` / ``glob`` fill the cache)
+# would then answer "no such file" for their newer files (a lineage sync failed on exactly that).
+REMOTE_STORAGE_OPTIONS: dict[str, Any] = {"use_listings_cache": False}
 
 
 class LineagePaths(NamedTuple):
@@ -40,6 +44,15 @@ def local_path(url: str) -> str:
         if url.startswith(prefix):
             return url[len(prefix):]
     return url
+
+
+def url_to_fs(url: str, **storage_options: Any):
+    """``fsspec.core.url_to_fs`` with :data:`REMOTE_STORAGE_OPTIONS` under the given options for a remote URL."""
+    import fsspec
+
+    if not is_local(url):
+        storage_options = {**REMOTE_STORAGE_OPTIONS, **storage_options}
+    return fsspec.core.url_to_fs(url, **storage_options)
 
 
 def join(base: str, *parts: str) -> str:
