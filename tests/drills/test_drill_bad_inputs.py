@@ -125,7 +125,7 @@ def test_bad_inputs_are_quarantined_with_reasons_and_counts(tmp_path):
         assert len(reasons) == 1 and reasons[0].startswith(prefix), (k, reasons)
         by_kind.setdefault((kind, k[0]), []).append(reasons[0])
 
-    print("DRILL bad-inputs: input kind -> asset -> quarantined -> reason")
+    print("\nDRILL bad-inputs: input kind -> asset -> quarantined -> reason")
     for (kind, asset), reasons in by_kind.items():
         print(f"  {kind:<34} {asset:<16} {len(reasons):>2}  {reasons[0][:90]}")
     print("  per run (asset, partition, rows kept, quarantined):", rows)

@@ -87,7 +87,7 @@ def test_misbehaving_server_fails_cleanly_and_unparseable_answers_are_counted(tm
     assert md["per_judge"]["default"]["no_answer"] == QUESTIONS
     assert S.metadata(result, "question_difficulty")["hard"] == QUESTIONS  # no answer is never "easy"
 
-    print(f"DRILL bad-server: scenario -> failing prompts x attempts -> server requests, cached -> step error "
+    print(f"\nDRILL bad-server: scenario -> failing prompts x attempts -> server requests, cached -> step error "
           f"(each names 'OpenAI-compatible endpoint {srv.endpoint} (model {S.MODEL})')")
     for row in table:
         print("  {:<15} {:>2} prompts x {} attempts -> {:>2} requests, {} cached | {}".format(*row))

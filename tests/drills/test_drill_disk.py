@@ -69,7 +69,7 @@ def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
     assert res["after_lift"] == {"success": True, "materializations": 1}
     assert S.data_file(lake, "question_seeds").exists() and len(S.lineage_commits(lake, "question_seeds")) == 1
 
-    print(f"DRILL disk-full: data {res['data_size']} B, lineage {res['lineage_size']} B; "
+    print(f"\nDRILL disk-full: data {res['data_size']} B, lineage {res['lineage_size']} B; "
           f"limit {d['limit']} B -> data write failed; limit {lw['limit']} B -> lineage write failed, data file "
           "removed; both: no data file, no lineage commit, no temp file, no materialization event; "
           "re-run after lifting the limit succeeded")
@@ -117,6 +117,6 @@ def test_read_only_lake_fails_clearly_and_keeps_earlier_data(tmp_path, monkeypat
     assert not os.path.exists(empty["lake"]) or S.lake_files(empty["lake"]) == []
     assert S.lake_files(earlier["lake"]) == files_before  # no new file, no new lineage commit
     assert S.data_file(earlier["lake"], "question_seeds").read_bytes() == good
-    print(f"DRILL read-only: 2 runs failed (empty lake; lake with an earlier good version), 0 files written, "
+    print(f"\nDRILL read-only: 2 runs failed (empty lake; lake with an earlier good version), 0 files written, "
           f"earlier data file byte-identical ({len(good)} B), 0 materialization events")
     print(f"  error: {msgs[0][:200]}")

@@ -75,6 +75,6 @@ def test_kill9_during_llm_synthesis_then_rerun(tmp_path, drill_server):
     assert got.num_rows == QUESTIONS and got.equals(want)
     assert Lake(lake).read_table("question_seeds", S.PARTITION).equals(
         Lake(clean["lake"]).read_table("question_seeds", S.PARTITION))
-    print(f"DRILL kill-9: {len(finished)} of {QUESTIONS} generations finished (and cached) before the kill, "
+    print(f"\nDRILL kill-9: {len(finished)} of {QUESTIONS} generations finished (and cached) before the kill, "
           f"re-paid {len(repaid)}, newly generated {QUESTIONS - FINISHED}; "
           f"judge_answers equals an uninterrupted run ({got.num_rows} rows, all columns but 'cached')")

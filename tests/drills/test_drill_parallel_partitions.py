@@ -112,7 +112,7 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
     rebuilt.close()
     assert {k: v for k, v in again.items() if k != "db_bytes"} == {k: v for k, v in stats.items() if k != "db_bytes"}
     assert all(r["materialized"] == ["question_seeds", "judge_answers"] for r in results)
-    print(f"DRILL parallel: {RUNS} runs overlapping {overlap:.2f}s wrote {n_mat} materializations, "
+    print(f"\nDRILL parallel: {RUNS} runs overlapping {overlap:.2f}s wrote {n_mat} materializations, "
           f"{sum(rows.values())} records, {sum(want_edges.values())} edges, {want_gens} generations; "
           f"DuckDB index: lost 0, duplicated 0, {ingested} commits ingested once each "
           f"({[r['synced'] for r in results]} by the runs' own syncs + {synced_here} here); "
