@@ -80,3 +80,20 @@ def test_no_asset_is_stored_with_pickle():
     assert isinstance(manager, LakeIOManager)
     assert not any("pickle" in type(r).__name__.lower() or "pickle" in type(r).__module__
                    for r in defs.resources.values())
+
+
+def test_asset_graph_picture_is_current():
+    """docs/asset_graph.md (the Mermaid picture in the README) matches the definitions."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "scripts" / "asset_graph_mermaid.py"
+    spec = importlib.util.spec_from_file_location("asset_graph_mermaid", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    text = mod.document()
+    if os.environ.get("CITRUS_UPDATE_SNAPSHOT") == "1":
+        mod.OUT.write_text(text, encoding="utf-8")
+    assert mod.OUT.read_text(encoding="utf-8") == text, "run scripts/asset_graph_mermaid.py"
+    assert text.count("subgraph") == 5 and all(t in text for t in mod.STAGE_TITLES.values())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "```mermaid\n" + mod.mermaid() + "\n```" in readme, "README's graph picture is out of date"
