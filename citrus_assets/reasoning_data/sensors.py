@@ -10,7 +10,13 @@ def seed_keys(inbox) -> list[str]:
     return list(inbox.files(inbox.seeds_path()))
 
 
+def seed_entries(inbox) -> dict:
+    return inbox.files(inbox.seeds_path())
+
+
 seed_inbox_sensor = inbox_sensor(
     name=SEED_INBOX_SENSOR, asset=question_seeds, partitions_def=seed_sets, list_keys=seed_keys,
-    description="Registers a seed_sets partition for every new file in the seed inbox and materializes it.",
+    list_entries=seed_entries,
+    description="Registers a seed_sets partition for every new file in the seed inbox and materializes it; "
+                "re-materializes a seed file's partition when its content changes.",
 )

@@ -131,4 +131,5 @@ def test_inbox_sensor_registers_new_files_once(tmp_path, repo_root):
     assert result.dynamic_partitions_requests[0].partition_keys == ["batch_one"]
     instance.add_dynamic_partitions(instruction_sets.name, ["batch_one"])
     with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
-        assert isinstance(instruction_inbox_sensor(ctx), dg.SkipReason)
+        again = instruction_inbox_sensor(ctx)  # a skip (that may carry the sensor's content cursor)
+        assert isinstance(again, dg.SkipReason) or (not again.run_requests and again.skip_reason)
