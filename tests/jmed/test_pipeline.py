@@ -101,6 +101,17 @@ def test_good_path_with_scripted_model_and_release_round_trip(tmp_path, monkeypa
     reviews = {r["dialogue_id"]: r["status"] for r in lake.read_table("jmed_reviews", MONTH).to_pylist()}
     assert reviews == {"nov-001": "approved", "nov-002": "approved", "nov-003": "approved",
                        "nov-004": "pending_chief", "nov-005": "rejected_primary"}
+    # the lake never holds the raw consultation downstream of de-identification (data, quarantine, lineage)
+    import pyarrow.parquet as pq
+
+    pii = ["Daniel Brooks", "13912345678", "r.patel@clinic.example.org"]
+
+    def text(p):  # Parquet pages are compressed: scan the decoded values
+        return str(pq.read_table(p).to_pylist()) if p.suffix == ".parquet" else p.read_bytes().decode("utf-8", "replace")
+
+    root = tmp_path / "lake"
+    raw_kept = [p for p in root.rglob("*") if p.is_file() and any(x in text(p) for x in pii)]
+    assert raw_kept and all(p.relative_to(root).parts[-3] == "dialogues" for p in raw_kept), raw_kept
     export = tmp_path / "lake" / "jmed_benchmark" / MONTH / "jmed.jsonl"
     loaded = load_jmed(export, seed_set="jmed_2026_11")
     assert not loaded.quarantine and len(loaded.rows) == 3
