@@ -66,3 +66,21 @@ def test_executor_selection():
         executor_from_env({"CITRUS_EXECUTOR": "celery"})
     with pytest.raises(ValueError, match="must be one of"):
         executor_from_env({"CITRUS_EXECUTOR": "slurm"})
+
+
+def test_gpu_run_config_matches_the_resources_and_run_configs():
+    """deploy/run_config.gpu.yaml uses only real fields of the training/llm resources and the checkpoint run
+    config (a renamed field would make the documented example fail in the launchpad)."""
+    from citrus_assets.training.training_config import SFTRunConfig, TrainingResource
+    from resources.llm import LLMResource
+
+    cfg = yaml.safe_load((REPO / "deploy" / "run_config.gpu.yaml").read_text())
+    for cls, part in ((TrainingResource, "training"), (LLMResource, "llm")):
+        fields = cfg["resources"][part]["config"]
+        assert set(fields) <= set(cls.model_fields), set(fields) - set(cls.model_fields)
+        cls(**fields)
+    run = cfg["ops"]["sft_stage3_checkpoint"]["config"]
+    assert set(run) <= set(SFTRunConfig.model_fields), set(run) - set(SFTRunConfig.model_fields)
+    SFTRunConfig(**run)
+    hosts = [l for l in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if l and not l.startswith("#")]
+    assert all(len(l.split()) == 2 and l.split()[1].startswith("slots=") for l in hosts)
