@@ -4,6 +4,8 @@
 # Fast when nothing changed: a stamp of the inputs is kept in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian's Chromium for the browser test of the UI (tests/ui); no-op when present.
+bash scripts/install_browser.sh
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 VENV=${CITRUS_VENV:-.venv}
