@@ -25,6 +25,7 @@ from datetime import timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import asset_graph
 from .store import LineageStore
 
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -63,41 +64,20 @@ def _iso(ts) -> str:
     return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-_MATERIALIZATIONS = """
-SELECT mid, asset, partition, run_id, data_version, code_version, created_at, n_records, data_path
-FROM materializations ORDER BY created_at, mid
-"""
-# parent records -> the asset partitions that hold them (a record re-materialized later counts once per holder)
-_RECORD_INPUTS = """
-SELECT DISTINCT e.mid, m.asset, m.partition
-FROM edges e JOIN records r ON r.rk = e.pk AND r.record_id = e.parent_id
-JOIN materializations m ON m.mid = r.mid
-WHERE r.mid <> e.mid
-"""
-_SOURCE_INPUTS = """
-SELECT DISTINCT e.mid, s.uri
-FROM edges e JOIN sources s ON s.sk = e.pk AND s.source_id = e.parent_id
-WHERE s.uri IS NOT NULL
-"""
-_CHECKPOINT_INPUTS = """
-SELECT DISTINCT checkpoint_asset, checkpoint_data_version, input_asset, input_partition, input_data_version
-FROM checkpoint_inputs
-"""
-
-
 def run_events(store: LineageStore, namespace: str = DEFAULT_NAMESPACE, *, sync: bool = True) -> Iterator[dict]:
     """OpenLineage RunEvents for every materialization in the index (module doc)."""
     if sync:
         store.sync()
-    mats = store.query(_MATERIALIZATIONS, sync=False)
+    mats = [tuple(m.values()) for m in asset_graph.materializations(store, sync=False)]
+    where = {m[0]: (m[1], m[2]) for m in mats}
     rec_in: dict[int, set] = {}
-    for mid, asset, partition in store.query(_RECORD_INPUTS, sync=False):
-        rec_in.setdefault(mid, set()).add((asset, partition))
+    for mid, holder in asset_graph.record_inputs(store, sync=False):
+        rec_in.setdefault(mid, set()).add(where[holder])
     src_in: dict[int, set] = {}
-    for mid, uri in store.query(_SOURCE_INPUTS, sync=False):
+    for mid, uri in asset_graph.source_inputs(store, sync=False):
         src_in.setdefault(mid, set()).add(uri)
     ckpt_in: dict[tuple, set] = {}
-    for ck_asset, ck_dv, in_asset, in_part, in_dv in store.query(_CHECKPOINT_INPUTS, sync=False):
+    for ck_asset, _, ck_dv, in_asset, in_part, in_dv in asset_graph.checkpoint_inputs(store, sync=False):
         ckpt_in.setdefault((ck_asset, ck_dv), set()).add((in_asset, in_part, in_dv))
     lake_ns = store.root.rstrip("/").rsplit("/", 1)[0]
     for mid, asset, partition, run_id, dv, code_version, created_at, n_records, data_path in mats:
