@@ -380,6 +380,9 @@ def _render_value(value: Any) -> str:
     return _cell(value, 300)
 
 
+_OF_THIS_VERSION = {True: "yes", False: "no (another materialization)", None: "—"}
+
+
 def card_markdown(card: dict[str, Any]) -> str:
     """The card as Markdown (what ``card.md`` holds and the Dagster UI shows)."""
     ck = card["checkpoint"]
@@ -454,7 +457,7 @@ def card_markdown(card: dict[str, Any]) -> str:
                         [[a, p, c["check"],
                           "not evaluated" if c["passed"] is None else ("passed" if c["passed"] else "FAILED"),
                           "—" if c["blocking"] is None else ("yes" if c["blocking"] else "no"),
-                          {True: "yes", False: "no (another materialization)", None: "—"}[c["evaluated_this_version"]]]
+                          _OF_THIS_VERSION[c["evaluated_this_version"]]]
                          for a, p, c in rows])
     else:
         lines.append("_No check evaluated on (or defined for) these assets._" if checks["looked_up"]
