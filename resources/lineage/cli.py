@@ -101,6 +101,8 @@ def run_lineage_command(args: argparse.Namespace) -> int:
     except UnknownRecord as exc:
         print(f"lineage: {exc}", file=sys.stderr)
         return 1
+    finally:
+        store.close()  # no DuckDB connection left for interpreter shutdown
     print(f"lineage: unknown command {cmd!r}", file=sys.stderr)
     return 2
 

@@ -3,6 +3,8 @@
 import json
 import uuid
 
+import pytest
+
 from lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
 from resources.lineage import LineageStore, LineageWriter
@@ -12,14 +14,17 @@ from resources.lineage.openlineage import SCHEMA_URL, run_events, source_dataset
 REQUIRED = {"eventType", "eventTime", "producer", "schemaURL", "run", "job", "inputs", "outputs"}
 
 
-def _store(tmp_path):
+@pytest.fixture
+def graph_store(tmp_path):
     root = str(tmp_path / "lake" / "_lineage")
     dvs = build_graph(root)
-    return LineageStore(root, str(tmp_path / "lake" / "_lineage" / "lineage.duckdb")), dvs
+    store = LineageStore(root, str(tmp_path / "lake" / "_lineage" / "lineage.duckdb"))
+    yield store, dvs
+    store.close()
 
 
-def test_one_complete_event_per_materialization_with_inputs(tmp_path):
-    store, dvs = _store(tmp_path)
+def test_one_complete_event_per_materialization_with_inputs(tmp_path, graph_store):
+    store, dvs = graph_store
     events = list(run_events(store))
     assert len(events) == 5  # question_seeds x2, answers x2, sft_examples
     by_out = {e["outputs"][0]["name"]: e for e in events}
@@ -42,8 +47,8 @@ def test_one_complete_event_per_materialization_with_inputs(tmp_path):
     assert all(i["namespace"] == out["namespace"] == str(tmp_path / "lake") for i in sft["inputs"])
 
 
-def test_checkpoint_inputs_carry_versions_and_cli_writes_jsonl(tmp_path, monkeypatch):
-    store, dvs = _store(tmp_path)
+def test_checkpoint_inputs_carry_versions_and_cli_writes_jsonl(tmp_path, graph_store):
+    store, dvs = graph_store
     w = LineageWriter(store.root)
     ckpt = __import__("pyarrow").table({"record_id": ["ckpt-" + "1" * 20], "parent_ids": [[]]})
     w.write_materialization(asset="sft_checkpoint", partition="__all__", run_id="run-2", data_version="ckpt-v1",
