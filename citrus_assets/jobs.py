@@ -38,6 +38,7 @@ CPT_CORPUS_JOB = "cpt_corpus_job"
 TRAINING_SFT_JOB = "training_sft_job"
 PREFERENCE_JOB = "preference_job"
 RL_JOB = "rl_job"
+DATA_CARD_JOB = "data_card_job"
 JMED_JOB = "jmed_job"
 
 
@@ -71,6 +72,8 @@ jobs = [
     _job(PREFERENCE_JOB, ["rejection_samples", "preference_pairs"],
          "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set."),
     _job(RL_JOB, ["rl_checkpoint"], "CPO-SimPO from the stage-3 checkpoint on every preference pair.", TRAINING_TAG),
+    _job(DATA_CARD_JOB, ["cpt_data_card", "sft_stage1_data_card", "sft_stage2_data_card", "sft_stage3_data_card",
+                         "rl_data_card"], "The data card (Markdown + JSON) of every checkpoint."),
     _job(JMED_JOB, ["dialogues", "deidentified_dialogues", "emr_records", "jmed_questions", "jmed_options",
                     "jmed_reviews", "jmed_benchmark"], "The JMED builder for one month of consultations."),
     *evaluation_jobs,
@@ -119,6 +122,7 @@ MAIN_PLAN: list[MainStep] = [
     _step(TRAINING_SFT_JOB),
     _step(PREFERENCE_JOB, seed_sets, seed_keys, DEMO_PREFERENCE_OPS),
     _step(RL_JOB),
+    _step(DATA_CARD_JOB),
     _step(JMED_JOB, dialogue_months, month_keys),
     _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS)),
     MainStep(EVAL_MODEL_JOB, lambda inbox: demo_partition_keys(),

@@ -97,3 +97,15 @@ def test_asset_graph_picture_is_current():
     assert text.count("subgraph") == 5 and all(t in text for t in mod.STAGE_TITLES.values())
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     assert "```mermaid\n" + mod.mermaid() + "\n```" in readme, "README's graph picture is out of date"
+
+
+def test_main_job_covers_every_asset():
+    """Every asset of the code location is materialized by a step of the main job (citrus demo)."""
+    from citrus_assets.jobs import MAIN_PLAN
+
+    covered = set()
+    for step in MAIN_PLAN:
+        job = defs.resolve_job_def(step.job)
+        covered |= {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    everything = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert everything - covered == set()
