@@ -1,6 +1,8 @@
 """CPT-corpus web assets: per-shard curation with datatrove, then dedup across every shard of the source."""
 
+import os
 import tempfile
+from typing import Literal
 
 import dagster as dg
 import pyarrow as pa
@@ -11,6 +13,7 @@ from citrus_assets.common.plots import bars_md, funnel_md
 from citrus_assets.cpt_corpus.web_config import WebCurationConfig
 from citrus_assets.cpt_corpus.web_curation import curate_shard
 from citrus_assets.cpt_corpus.web_dedup import dedup_source
+from citrus_assets.cpt_corpus.web_exec import ExecutorOptions
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, split_partitions
 
@@ -19,18 +22,51 @@ web_shards = dg.DynamicPartitionsDefinition(name="web_shards")
 
 
 class WebCurationRunConfig(dg.Config):
-    """Run-time knobs of the web curation (everything else: WebCurationConfig defaults)."""
+    """Run-time knobs of the web curation (everything else: WebCurationConfig defaults).
+
+    ``executor`` runs the datatrove pipelines: ``local`` (default, in the step's process), ``ray``
+    (RayPipelineExecutor on ``ray_address``; "" = a local Ray started by the step when none is connected) or
+    ``slurm`` (SlurmPipelineExecutor: an sbatch job array on ``slurm_partition``; the step waits for it).
+    ``workers``: tasks at once (local: process pool size; ray/slurm: <= 0 = all). ``work_dir``: where the
+    datatrove folders go ("" = the system temp folder); Slurm and multi-machine Ray need a shared folder.
+    """
 
     languages: list[str] = ["en"]
     url_filter: bool = True
     minhash_buckets: int = 14
     minhash_hashes_per_bucket: int = 8
+    executor: Literal["local", "ray", "slurm"] = "local"
+    workers: int = 1
+    work_dir: str = ""
+    ray_address: str = ""
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
+    slurm_partition: str = ""
+    slurm_time: str = "01:00:00"
+    slurm_qos: str = ""
+    slurm_venv_path: str = ""
+    slurm_sbatch_args: dict[str, str] = {}
+
+    def executor_options(self) -> ExecutorOptions:
+        return ExecutorOptions(
+            kind=self.executor, ray_address=self.ray_address, cpus_per_task=self.cpus_per_task,
+            mem_per_cpu_gb=self.mem_per_cpu_gb, slurm_partition=self.slurm_partition, slurm_time=self.slurm_time,
+            slurm_qos=self.slurm_qos, slurm_venv_path=self.slurm_venv_path,
+            slurm_sbatch_args=dict(self.slurm_sbatch_args),
+        )
 
     def to_config(self) -> WebCurationConfig:
         return WebCurationConfig(
             languages=tuple(self.languages), url_filter=self.url_filter,
             minhash_buckets=self.minhash_buckets, minhash_hashes_per_bucket=self.minhash_hashes_per_bucket,
+            workers=self.workers, execution=self.executor_options(),
         )
+
+    def work_folder(self, prefix: str):
+        """A temporary folder for one call's datatrove files, under ``work_dir`` when set."""
+        if self.work_dir:
+            os.makedirs(self.work_dir, exist_ok=True)
+        return tempfile.TemporaryDirectory(prefix=prefix, dir=self.work_dir or None)
 
 
 @dg.asset(
@@ -59,7 +95,7 @@ def funnel_stages(funnel: list[dict]) -> list[tuple[str, int]]:
 def curate_web_shard(key: str, config: WebCurationRunConfig, inbox: InboxResource, lake: LakeResource):
     """One web shard: its kept documents and its materialization metadata (funnel picture included)."""
     path = inbox.web_shard(key)
-    with tempfile.TemporaryDirectory(prefix="citrus-web-") as work:
+    with config.work_folder("citrus-web-") as work:
         result = curate_shard(path, str(path), work, config.to_config())
     lk = lake.lake()
     rejects_path = lk.write_table(result.rejects, lk.data_path("web_documents", key, "rejects.parquet"))
@@ -89,7 +125,7 @@ def web_corpus(
     context: dg.AssetExecutionContext, config: WebCurationRunConfig, lake: LakeResource, web_documents: pa.Table
 ) -> dg.Output:
     shards = shard_rows(web_documents, context.asset_partition_keys_for_input("web_documents"))
-    with tempfile.TemporaryDirectory(prefix="citrus-dedup-") as work:
+    with config.work_folder("citrus-dedup-") as work:
         result = dedup_source([web_documents], work, config.to_config())
     lk = lake.lake()
     dup_path = lk.write_table(result.duplicates, lk.data_path("web_corpus", None, "duplicates.parquet"))

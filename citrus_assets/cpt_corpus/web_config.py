@@ -15,6 +15,8 @@ import pyarrow as pa
 
 from resources.lake import QuarantineRecord
 
+from .web_exec import ExecutorOptions
+
 # Names of the curation steps, in pipeline order; they are the ``filter`` column of reject rows.
 STEP_READ = "read"
 STEP_URL = "url_filter"
@@ -44,11 +46,13 @@ class WebCurationConfig:
     MinHash dedup remove duplicates later, across the whole source.
     """
 
-    # -- execution (datatrove LocalPipelineExecutor)
+    # -- execution (datatrove LocalPipelineExecutor by default; ``execution`` picks Ray or Slurm)
     # >1 runs dedup_source's per-shard stages in a process pool (forkserver; the caller's __main__ is
     # never re-imported). curate_shard always runs its one file as one task in the calling process.
+    # With Ray or Slurm, ``workers`` is how many tasks run at once (<= 0: all).
     workers: int = 1
     start_method: str = "forkserver"  # pool start method when workers > 1
+    execution: ExecutorOptions = field(default_factory=ExecutorOptions)  # which datatrove executor (web_exec)
     dedup_tasks: int = 1  # datatrove tasks of the per-shard stages of dedup_source (<= number of shards)
     keep_work_files: bool = False  # keep the datatrove folders (signatures, logs) under work_dir
     # -- input

@@ -170,7 +170,7 @@ def curate_shard(
 
         steps = build_steps(config, fmt, exclusion)
         pipeline = [reader, *(s for _, s in steps), JsonlWriter(str(run_dir / "kept"), compression=None)]
-        run_pipeline(pipeline, run_dir / "logs", tasks=1, workers=1)
+        run_pipeline(pipeline, run_dir / "logs", tasks=1, workers=1, options=config.execution)
 
         kept = pa.Table.from_pylist([_row(d) for d in iter_jsonl_folder(run_dir / "kept")], schema=DOCUMENT_SCHEMA)
         reject_rows, dropped = [], {}

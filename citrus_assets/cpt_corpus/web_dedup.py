@@ -77,10 +77,11 @@ def minhash_config(config: WebCurationConfig) -> MinhashConfig:
 
 def _run_exact(run: Path, tasks: int, config: WebCurationConfig, source: str) -> str:
     ecfg = _exact_config()
-    ex = dict(workers=config.workers, start_method=config.start_method)
+    ex = dict(workers=config.workers, start_method=config.start_method, options=config.execution)
     run_pipeline([ParquetReader(source, id_key="id"), ExactDedupSignature(str(run / "exact_sigs"), ecfg)],
                  run / "logs/exact1", tasks=tasks, **ex)
-    run_pipeline([ExactFindDedups(str(run / "exact_sigs"), str(run / "exact_dups"), ecfg)], run / "logs/exact2")
+    run_pipeline([ExactFindDedups(str(run / "exact_sigs"), str(run / "exact_dups"), ecfg)], run / "logs/exact2",
+                 options=config.execution)
     out = str(run / "after_exact")
     run_pipeline([
         ParquetReader(source, id_key="id"),
@@ -92,14 +93,15 @@ def _run_exact(run: Path, tasks: int, config: WebCurationConfig, source: str) ->
 
 def _run_minhash(run: Path, tasks: int, config: WebCurationConfig, source: str, reader_cls) -> str:
     mcfg = minhash_config(config)
-    ex = dict(workers=config.workers, start_method=config.start_method)
+    ex = dict(workers=config.workers, start_method=config.start_method, options=config.execution)
     lang = config.tokenizer_language
     sig = MinhashDedupSignature(str(run / "mh_sigs"), config=mcfg, language=lang)
     run_pipeline([reader_cls(source, id_key="id"), sig], run / "logs/mh1", tasks=tasks, **ex)
     run_pipeline([MinhashDedupBuckets(str(run / "mh_sigs"), str(run / "mh_buckets"), config=mcfg)],
                  run / "logs/mh2", tasks=mcfg.num_buckets, **ex)
     run_pipeline([MinhashDedupCluster(str(run / "mh_buckets"), str(run / "mh_ids"), config=mcfg,
-                                      save_cluster_id=True, save_cluster_size=True)], run / "logs/mh3")
+                                      save_cluster_id=True, save_cluster_size=True)], run / "logs/mh3",
+                 options=config.execution)
     (run / "mh_ids").mkdir(exist_ok=True)
     for rank in range(tasks):  # a task with no removal/cluster file would skip loading cluster ids
         for ext in ("remove", "clusters", "sizes"):

@@ -14,19 +14,80 @@ process imported and called (a Dagster step, a pytest test, a ``spawn``-ed worke
 
 Each run gets a fresh logging folder and ``skip_completed=False``: a rerun recomputes, never reuses a
 stale completion marker.
+
+``ExecutorOptions`` picks another datatrove executor for the same pipelines (``kind``):
+
+* ``"local"`` (default): ``LocalPipelineExecutor`` as above;
+* ``"ray"``: ``RayPipelineExecutor`` on the Ray cluster at ``ray_address`` (``""``: the cluster this process
+  is connected to, else the one ``RAY_ADDRESS`` / the latest ``ray start`` names, else a local one started
+  here; ``"auto"``; ``"ray://host:10001"``), ``workers`` tasks at once (``<= 0``: all), each reserving
+  ``cpus_per_task`` CPUs and ``mem_per_cpu_gb`` GB per CPU. Needs the ``ray`` package;
+* ``"slurm"``: ``SlurmPipelineExecutor``: an ``sbatch`` job array on ``slurm_partition`` (``slurm_time``,
+  ``slurm_qos``, extra ``slurm_sbatch_args``; the job activates ``slurm_venv_path``, default this
+  process's virtual environment), then waits until every task has written its completion marker (polling
+  every ``slurm_poll_s``); fails when the job has left the queue with tasks incomplete, or after
+  ``slurm_timeout_s`` (``0``: no limit).
+
+Ray on several machines and Slurm run the tasks elsewhere: the pipeline's input, output and logging
+folders must be on a file system every node sees (the web assets' ``work_dir`` run config).
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import orjson
 
 from datatrove.executor import LocalPipelineExecutor
+from datatrove.executor.base import PipelineExecutor
+
+EXECUTORS = ("local", "ray", "slurm")
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Which datatrove executor runs the pipelines, and its settings (see the module docstring)."""
+
+    kind: str = "local"
+    ray_address: str = ""
+    cpus_per_task: int = 1
+    mem_per_cpu_gb: float = 2.0
+    slurm_partition: str = ""
+    slurm_time: str = "01:00:00"
+    slurm_qos: str = ""
+    slurm_job_name: str = "citrus_web"
+    slurm_venv_path: str = ""  # a venv folder or its activate script; "" = this process's venv (if any)
+    slurm_sbatch_args: dict[str, str] = field(default_factory=dict)
+    slurm_poll_s: float = 10.0
+    slurm_timeout_s: float = 0.0
+
+    def __post_init__(self):
+        if self.kind not in EXECUTORS:
+            raise ValueError(f"unknown datatrove executor {self.kind!r}; choose one of {', '.join(EXECUTORS)}")
+        if self.kind == "slurm" and not self.slurm_partition:
+            raise ValueError("the slurm executor needs slurm_partition")
+        if self.cpus_per_task < 1 or self.mem_per_cpu_gb <= 0:
+            raise ValueError("cpus_per_task must be >= 1 and mem_per_cpu_gb > 0")
+
+    def venv_path(self) -> str | None:
+        """The activate script the sbatch script sources (datatrove's ``venv_path``: ``source <it>``)."""
+        venv = self.slurm_venv_path or (sys.prefix if sys.prefix != sys.base_prefix else "")
+        if not venv:
+            return None
+        return str(Path(venv) / "bin" / "activate") if Path(venv).is_dir() else venv
+
+
+LOCAL = ExecutorOptions()
 
 
 @contextlib.contextmanager
@@ -60,23 +121,124 @@ def _forkserver_preload() -> None:
     fs._forkserver.set_forkserver_preload(current + [m for m in FORKSERVER_PRELOAD if m not in current])
 
 
-def run_pipeline(
-    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver"
-):
-    """Run ``pipeline`` on ``tasks`` datatrove tasks; returns datatrove's merged ``PipelineStats``."""
-    workers = max(1, min(workers, tasks))
-    if workers > 1 and start_method == "forkserver":
-        _forkserver_preload()  # takes effect when the server starts (first pool of this process)
-    executor = LocalPipelineExecutor(
+def build_executor(
+    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver",
+    options: ExecutorOptions = LOCAL,
+) -> PipelineExecutor:
+    """The datatrove executor ``options`` names for ``pipeline`` (nothing is started or submitted yet)."""
+    if options.kind == "local":
+        return LocalPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=max(1, min(workers, tasks)),
+            logging_dir=str(logging_dir),
+            skip_completed=False,
+            start_method=start_method,
+        )
+    limit = min(workers, tasks) if workers > 0 else -1
+    if options.kind == "ray":
+        from datatrove.executor import RayPipelineExecutor
+
+        return RayPipelineExecutor(
+            pipeline=pipeline,
+            tasks=tasks,
+            workers=limit,
+            logging_dir=str(logging_dir),
+            skip_completed=False,
+            cpus_per_task=options.cpus_per_task,
+            mem_per_cpu_gb=options.mem_per_cpu_gb,
+        )
+    from datatrove.executor import SlurmPipelineExecutor
+
+    return SlurmPipelineExecutor(
         pipeline=pipeline,
         tasks=tasks,
-        workers=workers,
+        workers=limit,
+        time=options.slurm_time,
+        partition=options.slurm_partition,
+        cpus_per_task=options.cpus_per_task,
+        mem_per_cpu_gb=math.ceil(options.mem_per_cpu_gb),  # sbatch --mem-per-cpu takes whole gigabytes here
+        job_name=options.slurm_job_name,
+        qos=options.slurm_qos,
+        venv_path=options.venv_path(),
+        sbatch_args=dict(options.slurm_sbatch_args),
         logging_dir=str(logging_dir),
         skip_completed=False,
-        start_method=start_method,
+        slurm_logs_folder=str(Path(logging_dir) / "slurm_logs"),
     )
-    with _children_skip_main() if workers > 1 else contextlib.nullcontext():
+
+
+def run_pipeline(
+    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver",
+    options: ExecutorOptions = LOCAL,
+):
+    """Run ``pipeline`` on ``tasks`` datatrove tasks with the executor ``options`` names; returns datatrove's
+    merged ``PipelineStats``. Returns only when every task has finished (raises if any failed)."""
+    executor = build_executor(pipeline, logging_dir, tasks, workers, start_method, options)
+    if options.kind == "ray":
+        _ensure_ray(options.ray_address)
+        executor.run()
+        return _finished_stats(executor, logging_dir, "ray")
+    if options.kind == "slurm":
+        executor.run()  # sbatch: returns once the job array is queued
+        _wait_for_slurm(executor, options)
+        return _finished_stats(executor, logging_dir, "slurm")
+    if executor.workers > 1 and start_method == "forkserver":
+        _forkserver_preload()  # takes effect when the server starts (first pool of this process)
+    with _children_skip_main() if executor.workers > 1 else contextlib.nullcontext():
         return executor.run()
+
+
+def _ensure_ray(address: str) -> None:
+    """Connect this process to Ray (a local cluster when no address is given and none is running)."""
+    try:
+        import ray
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise RuntimeError("the ray executor needs the ray package: pip install 'ray==2.*'") from exc
+    if not ray.is_initialized():
+        ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True,
+                 logging_level="WARNING", log_to_driver=False)
+
+
+def _finished_stats(executor: PipelineExecutor, logging_dir: str | Path, kind: str):
+    """The merged stats of a finished distributed run; raises naming the tasks without a completion marker."""
+    from datatrove.utils.stats import PipelineStats
+
+    missing = executor.get_incomplete_ranks(skip_completed=True)
+    if missing:
+        raise RuntimeError(f"{kind} executor: {len(missing)} of {executor.world_size} datatrove tasks did not "
+                           f"complete (ranks {missing[:10]}); task logs under {logging_dir}")
+    stats = PipelineStats()
+    for rank in range(executor.world_size):
+        path = Path(logging_dir) / "stats" / f"{rank:05d}.json"
+        if path.is_file():
+            stats += PipelineStats.from_json(json.loads(path.read_text()))
+    return stats
+
+
+def _slurm_job_queued(job_id: str) -> bool:
+    """True while ``squeue`` still lists the job (any array element). An ``squeue`` that cannot answer (not
+    found, timed out, controller unreachable) counts as queued: the wait goes on (``slurm_timeout_s`` bounds it)."""
+    try:
+        out = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%i"], capture_output=True, text=True,
+                             timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return True
+    if out.returncode != 0:  # a job that has aged out of the controller: "Invalid job id specified"
+        return "invalid job id" not in (out.stderr or "").lower()
+    return bool(out.stdout.strip())
+
+
+def _wait_for_slurm(executor: PipelineExecutor, options: ExecutorOptions) -> None:
+    """Wait until every task of the submitted job array has its completion marker."""
+    deadline = time.monotonic() + options.slurm_timeout_s if options.slurm_timeout_s > 0 else None
+    job_id = getattr(executor, "job_id", None)
+    while executor.get_incomplete_ranks(skip_completed=True):
+        if job_id in (None, -1) or not _slurm_job_queued(job_id):
+            return  # left the queue (tasks failed, or finished meanwhile): _finished_stats tells which
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"slurm job {job_id}: tasks still incomplete after {options.slurm_timeout_s:.0f} s")
+        time.sleep(options.slurm_poll_s)
 
 
 def make_run_dir(work_dir: str | Path, prefix: str) -> Path:
