@@ -22,7 +22,7 @@ from citrus_assets.training.checkpointing import (
     canonical, checkpoint_table, line_chart_md, png_md, train_stage)
 from citrus_assets.training.training_config import (
     TRAINER_CLASSES, CPORunConfig, CPTRunConfig, SFTRunConfig, TrainingResource, trainer_config)
-from resources.lake import LakeResource
+from resources.lake import PARTITION_ROWS_METADATA, LakeResource, split_partitions
 from resources.lineage.writer import LineageWriter, table_data_version
 from training.launch import TrainingFailed
 
@@ -63,6 +63,14 @@ def require_blocking_checks(context: dg.AssetExecutionContext, inputs: list[str]
     if failed:
         raise dg.Failure(description=f"not training on data whose blocking checks failed: {', '.join(failed)}",
                          metadata={"failed_checks": failed})
+
+
+def input_partitions(asset: str, table: pa.Table) -> list[tuple[str, str | None, str]]:
+    """(asset, partition, data version) of every partition a checkpoint read: a partitioned input (read
+    with ``Lake.read_partitions``) is recorded per partition, so lineage and data cards find each one."""
+    if PARTITION_ROWS_METADATA in (table.schema.metadata or {}):
+        return [(asset, p, table_data_version(t)) for p, t in split_partitions(table).items()]
+    return [(asset, None, table_data_version(table))]
 
 
 def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, training: TrainingResource,
@@ -108,7 +116,9 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
     dv = table_data_version(table)
     LineageWriter(lake.lake().lineage_root).write_checkpoint_inputs(
         checkpoint_asset=context.asset_key.to_user_string(), checkpoint_partition=None, checkpoint_data_version=dv,
-        run_id=context.run.run_id, inputs=[(a, None, v) for a, v in data_versions.items()])
+        run_id=context.run.run_id,
+        inputs=input_partitions(data_asset, data) + (input_partitions(previous_asset, previous)
+                                                     if previous is not None else []))
     curve = [tuple(p) for p in result.get("loss_curve", [])]
     md = {
         "model_path": dg.MetadataValue.path(result["model_path"]),

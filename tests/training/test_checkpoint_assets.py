@@ -214,3 +214,22 @@ def test_failed_blocking_check_stops_training(chain):
     failure = [e for e in run.all_events if e.is_step_failure][0]
     assert "blocking checks failed" in str(failure.step_failure_data.error) or "blocking checks failed" in str(
         failure.step_failure_data.user_failure_data)
+
+
+def test_partitioned_inputs_are_recorded_per_partition(tmp_path):
+    """A checkpoint reading every partition of an input (rl_checkpoint <- preference_pairs) records each
+    partition at its own data version, so lineage impact and data cards find the materializations."""
+    from citrus_assets.training.checkpoint_assets import input_partitions
+    from resources.lake import Lake
+    from resources.lineage.writer import table_data_version
+
+    lake = Lake(str(tmp_path / "lake"))
+    parts = {p: pa.table({"record_id": [f"pref-{p}{i}" for i in range(n)], "parent_ids": [[]] * n})
+             for p, n in (("set_a", 2), ("set_b", 3))}
+    for p, t in parts.items():
+        lake.write_asset("preference_pairs", p, t)
+    both = lake.read_partitions("preference_pairs", ["set_a", "set_b"])
+    assert input_partitions("preference_pairs", both) == [
+        ("preference_pairs", p, table_data_version(t)) for p, t in parts.items()]
+    single = lake.read_table("preference_pairs", "set_a")
+    assert input_partitions("sft_stage3_mix", single) == [("sft_stage3_mix", None, table_data_version(single))]
