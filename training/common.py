@@ -153,6 +153,28 @@ def runtime_info(trainer) -> dict[str, Any]:
     }
 
 
+class NonFiniteTraining(RuntimeError):
+    """Training produced NaN/inf weights or losses: the model must not be saved as a checkpoint."""
+
+
+def require_finite(trainer) -> None:
+    """Refuse to save a model whose weights (or logged losses) are NaN/inf. A NaN loss or gradient
+    (e.g. an empty completion after truncation) silently turns every weight NaN; saving it would hand a
+    broken model to every downstream stage, so the training process fails instead."""
+    import math
+
+    import torch
+
+    bad_logs = [h for h in trainer.state.log_history
+                if any(k in h and isinstance(h[k], float) and not math.isfinite(h[k]) for k in ("loss", "grad_norm"))]
+    bad_params = [n for n, p in trainer.model.named_parameters() if not torch.isfinite(p.detach()).all()]
+    if bad_params:
+        steps = sorted({h.get("step") for h in bad_logs})
+        raise NonFiniteTraining(
+            f"training produced non-finite weights in {len(bad_params)} tensors (e.g. {bad_params[0]}); "
+            f"non-finite loss/grad_norm logged at steps {steps or 'none'}: not saving this model")
+
+
 def train_and_save(cfg: BaseTrainConfig, trainer, tokenizer, *, extra: dict[str, Any] | None = None,
                    t0: float | None = None) -> dict[str, Any]:
     """Train (resuming from the last step checkpoint if any), save the HF model, write ``result.json``."""
@@ -161,6 +183,7 @@ def train_and_save(cfg: BaseTrainConfig, trainer, tokenizer, *, extra: dict[str,
     if resume:
         emit("resume", checkpoint=resume)
     out = trainer.train(resume_from_checkpoint=resume)
+    require_finite(trainer)
     runtime = runtime_info(trainer)
     emit("runtime", **runtime)
     mdir = model_dir(cfg)

@@ -50,17 +50,53 @@ hash_rule = RowRule(
 )
 
 
+def weights_finite(path) -> bool:
+    """Every tensor of every *.safetensors file is free of NaN/inf (one NaN training step poisons them all)."""
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    try:
+        files = sorted(Path(path).glob("*.safetensors"))
+        for f in files:
+            for arr in load_file(str(f)).values():
+                if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+                    return False
+        return bool(files)
+    except Exception:  # unreadable (bf16 in numpy, truncated file): the other rules report the folder
+        return _weights_finite_torch(path)
+
+
+def _weights_finite_torch(path) -> bool:
+    try:
+        import torch
+        from safetensors.torch import load_file
+
+        files = sorted(Path(path).glob("*.safetensors"))
+        return bool(files) and all(bool(torch.isfinite(t).all()) for f in files
+                                   for t in load_file(str(f)).values() if t.is_floating_point())
+    except Exception:
+        return False
+
+
+finite_rule = RowRule(
+    name="weights_finite",
+    description="No NaN or infinite value in any weight tensor.",
+    derive=lambda df: [weights_finite(p) for p in df["model_path"]],
+    columns=("model_path",),
+)
+
+
 def _check(asset):
     return gx_asset_check(
         asset=asset,
         name=CHECKPOINT_VALID,
         blocking=True,
         description="One checkpoint row; the HF folder is complete and its weights hash as recorded; "
-        "steps and tokens seen positive, final loss finite.",
+        "no NaN/inf weights; steps and tokens seen positive, final loss finite.",
         suite=lambda: id_suite() + row_count_between(1, 1) + not_null(["model_path", "weights_sha256", "base_model"])
         + values_in_set("stage", list(CHECKPOINT_STAGES)) + between("steps", 1, None)
         + between("tokens_seen", 1, None) + between("final_loss", 0, 1e6),
-        rules=[folder_rule, hash_rule],
+        rules=[folder_rule, hash_rule, finite_rule],
     )
 
 

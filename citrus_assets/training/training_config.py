@@ -12,18 +12,24 @@ e.g. for SFT stage 1::
                  max_seq_len: 4096, learning_rate: 5.0e-6, save_steps: 500}
 """
 
+import os
+
 import dagster as dg
 
 from resources.lake import Lake
 from training.config import BaseTrainConfig, CPOStageConfig, CPTConfig, SFTStageConfig
 from training.launch import LaunchSpec
 
+# Checkpoint root of a remote (s3://...) lake when ``checkpoint_root`` is empty: trainers need a local folder.
+REMOTE_CHECKPOINT_ROOT = os.path.join(".citrus", "checkpoints")
+
 
 class TrainingResource(dg.ConfigurableResource):
     """Where training starts and how it is launched.
 
     ``base_model``: ``builtin`` (SmolLM2-135M-Instruct shipped with the project) or any HF folder / hub id.
-    ``checkpoint_root``: ``""`` = ``<lake>/checkpoints`` (a local folder: trainers write there directly).
+    ``checkpoint_root``: ``""`` = ``<lake>/checkpoints`` (a local folder: trainers write there directly), or
+    ``.citrus/checkpoints`` under the working directory when the lake is remote (``s3://...``).
     ``launcher``: ``python`` (one process; the CPU default), ``accelerate`` (``num_processes`` GPUs per
     machine, ``num_machines`` > 1 with ``machine_rank``/``main_process_ip``) or ``deepspeed`` (``hostfile``
     for multi-node). ``deepspeed``: ZeRO-3 (config generated; bf16 when ``bf16``) — off by default on CPU.
@@ -54,8 +60,8 @@ class TrainingResource(dg.ConfigurableResource):
     def root(self, lake: Lake) -> str:
         if self.checkpoint_root:
             return self.checkpoint_root
-        if not lake.is_local:
-            raise ValueError("set TrainingResource.checkpoint_root: the lake is remote and trainers write locally")
+        if not lake.is_local:  # trainers write a local folder: like the lineage index, next to the working dir
+            return os.path.abspath(REMOTE_CHECKPOINT_ROOT)
         return lake.join("checkpoints")
 
     def spec(self) -> LaunchSpec:
@@ -111,6 +117,7 @@ class CPORunConfig(CheckpointRunConfig):
     simpo_gamma 5.4 (the defaults here)."""
 
     learning_rate: float = 1e-6
+    max_seq_len: int = 512  # prompt (system line + question) + answer; a prompt must leave room for the answer
     beta: float = 10.0
     simpo_gamma: float = 5.4
     cpo_alpha: float = 0.05

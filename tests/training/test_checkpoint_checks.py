@@ -40,3 +40,18 @@ def test_overwritten_weights_or_missing_tokenizer_fail(tmp_path):
     (d / "tokenizer.json").unlink()
     assert not hf_folder_complete(str(d))
     assert not hf_folder_complete("") and not weights_unchanged(tmp_path / "nowhere", sha)
+
+
+def test_weights_finite_rule_catches_a_nan_checkpoint(tiny_model_dir, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from citrus_assets.training.checkpoint_checks import weights_finite
+
+    assert weights_finite(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        next(model.parameters())[0].fill_(float("nan"))
+    model.save_pretrained(tmp_path / "nan_model")
+    assert not weights_finite(str(tmp_path / "nan_model"))
+    assert not weights_finite(str(tmp_path / "missing"))

@@ -133,3 +133,43 @@ def test_cpt_trains_with_the_bandit_and_resumes_after_a_crash(tiny_model_dir, tm
     assert set(result["bandit_shares"]) == {"web", "pdf"}
     assert abs(sum(result["bandit_final_p"].values()) - 1) < 1e-9
     assert os.path.getsize(result["bandit_plot"]) > 1000
+
+
+def test_cpo_drops_pairs_whose_prompt_fills_max_length_and_refuses_when_none_fit(tiny_model_dir, tmp_path):
+    """A prompt that fills max_length leaves an empty completion: its log-probability is NaN and one such step
+    turns every weight NaN. Those pairs are dropped (counted); if none fits, training refuses to start."""
+    short = [{"role": "user", "content": "What is the capital of France?"}]
+    long = [{"role": "user", "content": "Describe the patient. " * 60}]
+    path = tmp_path / "pairs.parquet"
+    pq.write_table(pa.table({"prompt": [short, long, short], "chosen": [[{"role": "assistant", "content": "Paris."}]] * 3,
+                             "rejected": [[{"role": "assistant", "content": "Oranges."}]] * 3}), path)
+    cfg = CPOStageConfig(model_path=tiny_model_dir, data_path=str(path), output_dir=str(tmp_path / "run"),
+                         learning_rate=2e-3, global_batch_size=2, per_device_batch_size=2, max_steps=2,
+                         **{**FAST, "max_seq_len": 96})
+    trainer, tok = cpo.build_trainer(cfg)
+    assert len(trainer.train_dataset) == 2 and trainer.pairs_dropped_too_long == 1
+    result = cpo.train_and_save(cfg, trainer, tok)
+    assert result["loss_curve"] and all(v == v for _, v in result["loss_curve"])  # no NaN loss
+    with pytest.raises(ValueError, match="raise max_seq_len"):
+        cpo.build_trainer(CPOStageConfig(model_path=tiny_model_dir, data_path=str(path),
+                                         output_dir=str(tmp_path / "run2"), **{**FAST, "max_seq_len": 20}))
+
+
+def test_non_finite_weights_are_never_saved(tiny_model_dir, tmp_path):
+    import torch
+
+    from training.common import NonFiniteTraining, require_finite
+
+    class FakeTrainer:
+        def __init__(self, model, history):
+            self.model = model
+            self.state = type("S", (), {"log_history": history})()
+
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    require_finite(FakeTrainer(model, [{"step": 1, "loss": 1.0, "grad_norm": 2.0}]))  # healthy: no error
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(NonFiniteTraining, match="non-finite weights.*steps \\[1\\]"):
+        require_finite(FakeTrainer(model, [{"step": 1, "loss": float("nan"), "grad_norm": float("nan")}]))
