@@ -104,6 +104,12 @@ def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: 
 # pair and the RL stage would have nothing to train on. The main job therefore samples a few non-medical
 # problems and pairs each question's verified reference (a worked solution / a verified trace) against
 # the model's best wrong sample (``reference_chosen``; off by default, see training/preference.py).
+# The dual-expert loop is the main job's costliest step (every call generates on 2 CPU cores, and the 135M
+# model verifies no trace anyway): the main job gives it one attempt of two rounds. The asset's defaults
+# (3 rounds, 2 attempts) apply everywhere else.
+DEMO_REASONING_OPS = {
+    "reasoning_traces": {"config": {"max_attempts": 1, "max_rounds": 2}},
+}
 DEMO_PREFERENCE_OPS = {
     "rejection_samples": {"config": {"min_nonmedical": 4}},
     "preference_pairs": {"config": {"reference_chosen": True, "min_nonmedical_pairs": 4}},
@@ -116,7 +122,7 @@ MAIN_PLAN: list[MainStep] = [
     _step(CPT_TEXTBOOK_JOB, textbook_batches, textbook_batch_keys),
     _step(CPT_WEB_DEDUP_JOB),
     _step(CPT_CORPUS_JOB),
-    _step(REASONING_DATA_JOB, seed_sets, seed_keys),
+    _step(REASONING_DATA_JOB, seed_sets, seed_keys, DEMO_REASONING_OPS),
     _step(INSTRUCTION_JOB, instruction_sets, instruction_set_keys),
     _step(SFT_MIX_JOB),
     _step(TRAINING_SFT_JOB),

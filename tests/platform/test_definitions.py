@@ -109,3 +109,18 @@ def test_main_job_covers_every_asset():
         covered |= {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
     everything = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert everything - covered == set()
+
+
+def test_main_job_step_configs_are_valid():
+    """The main job's per-step demo settings (MainStep.ops) validate against each job's run config schema."""
+    from citrus_assets.jobs import MAIN_PLAN
+
+    steps = [s for s in MAIN_PLAN if s.ops]
+    assert steps
+    for step in steps:
+        dg.validate_run_config(defs.resolve_job_def(step.job), {"ops": step.ops})
+    bad = {"ops": {"reasoning_traces": {"config": {"max_attempt": 1}}}}
+    import pytest
+
+    with pytest.raises(dg.DagsterInvalidConfigError):
+        dg.validate_run_config(defs.resolve_job_def("reasoning_data_job"), bad)
