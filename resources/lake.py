@@ -121,7 +121,8 @@ class Lake:
     def write_quarantine(
         self, asset: str, partition: str | None, rows: Iterable[QuarantineRecord]
     ) -> tuple[str | None, int]:
-        """Write rejected input next to the lake (replacing that partition's file); returns (path, count)."""
+        """Write rejected input next to the lake (replacing that partition's file); returns (address, count),
+        the address a user-facing one (``Lake.url``: the path of a local lake, ``s3://...`` for a remote one)."""
         rows = list(rows)
         path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
         if not rows:
@@ -141,7 +142,7 @@ class Lake:
             },
             schema=QUARANTINE_SCHEMA,
         )
-        return self.write_table(table, path), len(rows)
+        return self.url(self.write_table(table, path)), len(rows)
 
     # ---------------------------------------------------------------- reads
     def exists(self, asset: str, partition: str | None) -> bool:

@@ -170,3 +170,36 @@ def test_squeue_answers(monkeypatch):
     assert not web_exec._slurm_job_queued("4242")
     monkeypatch.setattr(web_exec.subprocess, "run", answer(stderr="Unable to contact slurm controller", rc=1))
     assert web_exec._slurm_job_queued("4242")  # unknown: keep waiting
+
+
+@pytest.mark.slow
+def test_web_stage_on_a_local_ray_cluster(tmp_path, repo_root):
+    """web_documents -> web_corpus on sample/web with ``executor: ray`` (a local Ray started by the step)."""
+    ray = pytest.importorskip("ray")
+    from citrus_assets.cpt_corpus.defs import web_corpus, web_documents, web_shards
+    from resources.inbox import InboxResource
+    from resources.lake import Lake, LakeResource
+    from resources.lake_io import LakeIOManager
+
+    if ray.is_initialized():
+        ray.shutdown()
+    lake_root = str(tmp_path / "lake")
+    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
+                 "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"))}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
+    cfg = {"executor": "ray", "workers": 2, "work_dir": str(tmp_path / "work")}
+    try:
+        for name, asset, key in (("web_documents", web_documents, "web_demo"), ("web_corpus", web_corpus, None)):
+            res = dg.materialize([web_documents, web_corpus], selection=[asset], partition_key=key,
+                                 resources=resources, instance=instance, run_config={"ops": {name: {"config": cfg}}})
+            assert res.success
+            assert ray.is_initialized()  # the pipelines ran on Ray, not in a local pool
+        lake = Lake(lake_root)
+        # the same documents as the local executor keeps (tests/cpt_corpus/test_web_assets.py, shard_a)
+        assert lake.read_table("web_documents", "web_demo").num_rows == 4
+        assert lake.read_quarantine("web_documents", "web_demo").num_rows == 1
+        assert lake.read_table("web_corpus", None).num_rows == 3  # the near-duplicate anemia page removed
+        assert not any((tmp_path / "work").iterdir())  # datatrove's folders under work_dir, removed afterwards
+    finally:
+        ray.shutdown()

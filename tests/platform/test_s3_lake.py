@@ -31,7 +31,7 @@ from citrus_assets.reasoning_data.question_assets import open_questions, questio
 from citrus_assets.reasoning_data.question_checks import checks as question_checks  # noqa: E402
 from citrus_assets.resources_config import build_resources  # noqa: E402
 from resources.inbox import InboxResource  # noqa: E402
-from resources.lake import Lake  # noqa: E402
+from resources.lake import Lake, QuarantineRecord  # noqa: E402
 from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT, default_paths  # noqa: E402
 from resources.llm import LLMResource, clear_backend_cache  # noqa: E402
@@ -204,6 +204,11 @@ def test_quarantine_in_s3(s3_lake):
     assert lake.read_quarantine("web_documents", WEB).num_rows == metadata(results, "web_documents")["quarantined"] == 1
     # a partition without rejects has no quarantine file (and reads as empty)
     assert lake.read_quarantine("pdf_documents", PDFS).num_rows == metadata(results, "pdf_documents")["quarantined"]
+    # the address returned (and logged by the assets) is the bucket URL; an empty re-run removes the file
+    addr, n = lake.write_quarantine("probe", None, [QuarantineRecord("f.jsonl", "line 1", "bad", "{")])
+    assert (addr, n) == (f"{LAKE_URL}/_quarantine/probe/__all__/quarantine.parquet", 1)
+    assert lake.write_quarantine("probe", None, []) == (None, 0)
+    assert not [f for f in bucket_files(lake) if f.startswith("_quarantine/probe/")]
 
 
 def test_downstream_assets_loaded_their_inputs_from_s3(s3_lake):
