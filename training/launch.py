@@ -6,7 +6,9 @@
   asked for),
 * ``accelerate launch --num_processes N [--num_machines M --machine_rank R --main_process_ip ...]
   -m training.run config.json`` (``launcher="accelerate"``: one or many GPUs, one or many machines; DeepSpeed is switched on by the
-  Trainer from ``deepspeed_config``, not by accelerate flags),
+  Trainer from ``deepspeed_config``, not by accelerate flags), or, with ``accelerate_config``, ``accelerate
+  launch --config_file F [--machine_rank R]``: the file (``accelerate config`` output, see ``deploy/``) gives
+  the topology and precision, and one file serves every node,
 * ``deepspeed --hostfile H --num_gpus N --module training.run config.json`` (``launcher="deepspeed"``: a
   hostfile lists the nodes for multi-node runs).
 
@@ -54,6 +56,7 @@ class LaunchSpec:
     main_process_ip: str = ""
     main_process_port: int = 29500
     hostfile: str = ""  # deepspeed launcher: one "host slots=N" line per node
+    accelerate_config: str = ""  # accelerate launcher: an ``accelerate config`` YAML instead of the flags
     deepspeed: bool = False
     zero_stage: int = 3
     offload: bool = False  # ZeRO-Offload of optimizer/params to CPU (needs DeepSpeed's compiled CPU Adam)
@@ -99,6 +102,13 @@ def command(cfg: BaseTrainConfig, spec: LaunchSpec, config_path: str) -> list[st
         if spec.num_processes * spec.num_machines != 1:
             raise ValueError("the python launcher runs one process; use accelerate or deepspeed for more")
         return [spec.python, "-m", "training.run", config_path]
+    if spec.launcher == "accelerate" and spec.accelerate_config:
+        if not Path(spec.accelerate_config).is_file():
+            raise ValueError(f"accelerate config file {spec.accelerate_config!r} not found")
+        cmd = [spec.python, "-m", "accelerate.commands.launch", "--config_file", spec.accelerate_config]
+        if spec.num_machines > 1 or spec.machine_rank:  # this node's rank overrides the shared file's
+            cmd += ["--machine_rank", str(spec.machine_rank)]
+        return cmd + ["-m", "training.run", config_path]
     if spec.launcher == "accelerate":
         cmd = [spec.python, "-m", "accelerate.commands.launch", "--num_processes",
                str(spec.num_processes * spec.num_machines), "--num_machines", str(spec.num_machines),

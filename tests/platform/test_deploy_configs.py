@@ -84,3 +84,25 @@ def test_gpu_run_config_matches_the_resources_and_run_configs():
     SFTRunConfig(**run)
     hosts = [l for l in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if l and not l.startswith("#")]
     assert all(len(l.split()) == 2 and l.split()[1].startswith("slots=") for l in hosts)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "deploy").glob("accelerate.*.yaml")), ids=lambda p: p.name)
+def test_accelerate_config_loads(path):
+    """Each deploy/accelerate.*.yaml is a valid ``accelerate config`` file (accelerate's own loader rejects
+    unknown keys), its process count covers every node, and the launcher passes it to ``accelerate launch``."""
+    from accelerate.commands.config.config_args import ClusterConfig
+
+    from citrus_assets.training.training_config import TrainingResource
+    from training.launch import command
+    from training.config import SFTStageConfig
+
+    cfg = ClusterConfig.from_yaml_file(str(path))
+    assert cfg.num_processes >= cfg.num_machines >= 1
+    if cfg.num_machines > 1:
+        assert cfg.main_process_ip and cfg.main_process_port
+    spec = TrainingResource(launcher="accelerate", accelerate_config=str(path), num_machines=cfg.num_machines,
+                            machine_rank=cfg.num_machines - 1).spec()
+    cmd = command(SFTStageConfig(), spec, "run.json")
+    assert cmd[cmd.index("--config_file") + 1] == str(path) and "--num_processes" not in cmd
+    assert ("--machine_rank" in cmd) == (cfg.num_machines > 1)
+    assert cmd[-3:] == ["-m", "training.run", "run.json"]

@@ -67,3 +67,25 @@ def test_failure_surfaces_the_trainers_error_tail(tiny_model_dir, tmp_path):
     assert "missing.parquet" in str(err.value)
     assert lines and lines[0].startswith("launch: ")
     assert os.path.exists(tmp_path / "run" / "train.log")
+
+
+@pytest.mark.slow
+def test_accelerate_launch_with_a_config_file_trains(tiny_model_dir, tmp_path, repo_root):
+    """``accelerate launch --config_file deploy/accelerate.cpu.yaml`` runs the SFT trainer end to end."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    data = tmp_path / "sft.parquet"
+    pq.write_table(pa.table({"messages": [[{"role": "user", "content": f"Fruit {i}?"},
+                                           {"role": "assistant", "content": "The lemon is a citrus fruit."}]
+                                          for i in range(2)]}), data)
+    cfg = SFTStageConfig(model_path=tiny_model_dir, data_path=str(data), output_dir=str(tmp_path / "run"),
+                         global_batch_size=1, per_device_batch_size=1, max_steps=2, max_seq_len=64,
+                         warmup_ratio=0.0, save_steps=1000)
+    spec = LaunchSpec(launcher="accelerate", accelerate_config=str(repo_root / "deploy" / "accelerate.cpu.yaml"))
+    lines: list[str] = []
+    result = launch(cfg, spec, on_line=lines.append)
+    assert "accelerate.commands.launch" in lines[0] and "--config_file" in lines[0]
+    assert result["steps"] == 2 and os.path.exists(os.path.join(result["model_path"], "model.safetensors"))
+    with pytest.raises(ValueError, match="not found"):
+        command(cfg, LaunchSpec(launcher="accelerate", accelerate_config=str(tmp_path / "missing.yaml")), "x.json")
