@@ -1,6 +1,6 @@
 """Measurement: the main job (``citrus demo``) on an ``s3://`` lake served by a local S3-compatible server.
 
-    .venv/bin/python benchmarks/s3_lake.py [--bucket citrus] [--prefix lake] [--keep]
+    .venv/bin/python benchmarks/s3_lake.py [--bucket citrus] [--prefix lake] [--keep] [--s3-only]
 
 Starts moto's ``ThreadedMotoServer`` on 127.0.0.1 (a free port) in this process, creates the bucket, and runs
 ``citrus demo --lake s3://<bucket>/<prefix>`` as a child process with dummy AWS credentials,
@@ -14,9 +14,11 @@ working directory (the DuckDB lineage index ``.citrus/lineage.duckdb`` and the c
 ``../shared/data`` is from the repo root (the evaluation benchmarks the decontamination reads), as for a run
 from the repo root.
 
-Then lists what the bucket holds (objects and bytes per top-level folder; data, quarantine and lineage files)
-and writes ``benchmarks/results/s3_lake.md`` with the wall time against the local-lake figure, the summary
-the job printed, and the tail of its output on failure.
+First the same run on a local lake folder (same fresh cache, DAGSTER_HOME and scratch working directory, no
+server): the baseline the s3 figure is a ratio of (``--s3-only`` skips it and reports no ratio). Then lists
+what the bucket holds (objects and bytes per top-level folder; data, quarantine and lineage files) and writes
+``benchmarks/results/s3_lake.md`` with both wall times, the summary the s3 job printed (scratch paths shown as
+``<scratch>``), and the tail of its output on failure.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results" / "s3_lake.md"
-LOCAL_FIGURE_S = 6 * 60 + 14  # README.md: the main job on a local lake, empty lake and request cache
 USER_CACHE = Path(os.environ.get("CITRUS_CACHE_DIR") or "~/.cache/citrus-lake").expanduser()
 
 
@@ -121,24 +122,18 @@ def run_demo(lake: str, run_dir: Path, env: dict, log_path: Path, timeout: float
     return proc.returncode, wall, before, load(), log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def local_baseline(args) -> int:
-    """The same run on a local lake; its row goes into the results table (after the README row)."""
+def local_baseline(args) -> tuple[int, float, str, str, str]:
+    """The same run on a local lake folder: (exit code, wall s, load before, load after, checks)."""
     work, run_dir, env = scratch()
     rc, wall, before, after, text = run_demo(str(work / "lake"), run_dir, env, work / "demo.log", args.timeout)
     checks = re.search(r"Checks: (\d+)/(\d+) passed", text)
-    row = (f"| local folder, same machine and session (`--local`; load {before} before, {after} after) | {rc} | "
-           f"{int(wall // 60)} min {wall % 60:.0f} s | | {checks.group(1) + '/' + checks.group(2) if checks else 'n/a'} "
-           f"| {wall / LOCAL_FIGURE_S:.2f}x |")
-    if OUT.is_file():
-        lines = [l for l in OUT.read_text(encoding="utf-8").splitlines() if not l.startswith("| local folder, same")]
-        at = next((i + 1 for i, l in enumerate(lines) if l.startswith("| local folder (README.md)")), None)
-        if at is not None:
-            lines.insert(at, row)
-            OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(row)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
-    return rc
+    return rc, wall, before, after, f"{checks.group(1)}/{checks.group(2)}" if checks else "n/a"
+
+
+def minutes(s: float) -> str:
+    return f"{int(s // 60)} min {s % 60:.0f} s"
 
 
 def main() -> int:
@@ -147,11 +142,9 @@ def main() -> int:
     ap.add_argument("--prefix", default="lake")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (printed)")
     ap.add_argument("--timeout", type=float, default=3600)
-    ap.add_argument("--local", action="store_true",
-                    help="baseline: the same run on a local lake folder (no server); adds its row to the results")
+    ap.add_argument("--s3-only", action="store_true", help="skip the local-lake baseline run (no ratio)")
     args = ap.parse_args()
-    if args.local:
-        return local_baseline(args)
+    local = None if args.s3_only else local_baseline(args)
 
     work, run_dir, env = scratch()
     env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
@@ -186,7 +179,7 @@ def main() -> int:
         server.stop()
 
     summary_start = text.find("Main job finished")
-    summary = text[summary_start:] if summary_start >= 0 else ""
+    summary = (text[summary_start:] if summary_start >= 0 else "").replace(str(work), "<scratch>")
     checks = re.search(r"Checks: (\d+)/(\d+) passed", summary)
     job_s = re.search(r"Main job finished in ([\d.]+) s", summary)
     lines = [
@@ -196,16 +189,18 @@ def main() -> int:
         f"(load average {load_before} before, {load_after} after), Python {platform.python_version()}. "
         "Command: `CITRUS_LAKE=s3://citrus/lake DAGSTER_HOME=<fresh> citrus demo --lake s3://citrus/lake` with "
         "`AWS_ENDPOINT_URL` set to a moto `ThreadedMotoServer` (in-memory S3) started by "
-        "`benchmarks/s3_lake.py`; an empty lake and LLM request cache, the built-in model already converted "
-        "(as for the local figure in README.md). Lineage index and checkpoints: `.citrus/` under a scratch "
-        "working directory (the remote-lake defaults).",
+        "`benchmarks/s3_lake.py`; an empty lake and LLM request cache, the built-in model already converted. "
+        "Lineage index and checkpoints: `.citrus/` under a scratch working directory (the remote-lake "
+        "defaults). The local row is the same run, just before, on a local lake folder (`--lake <scratch>/lake`)"
+        + (f"; load {local[2]} before it, {local[3]} after." if local else "; not run (`--s3-only`)."),
         "",
         "| lake | exit | wall (process) | main job (its own clock) | checks | vs local |",
         "|---|---|---|---|---|---|",
-        f"| local folder (README.md) | 0 | {LOCAL_FIGURE_S // 60} min {LOCAL_FIGURE_S % 60} s | | 48/48 | 1.00x |",
-        f"| s3://{args.bucket}/{args.prefix} (moto) | {returncode} | {int(wall // 60)} min {wall % 60:.0f} s | "
+        *([f"| local folder | {local[0]} | {minutes(local[1])} | | {local[4]} | 1.00x |"] if local else []),
+        f"| s3://{args.bucket}/{args.prefix} (moto) | {returncode} | {minutes(wall)} | "
         f"{job_s.group(1) + ' s' if job_s else 'n/a'} | "
-        f"{checks.group(1) + '/' + checks.group(2) if checks else 'n/a'} | {wall / LOCAL_FIGURE_S:.2f}x |",
+        f"{checks.group(1) + '/' + checks.group(2) if checks else 'n/a'} | "
+        f"{f'{wall / local[1]:.2f}x' if local else 'n/a'} |",
         "",
         "## What the bucket holds afterwards",
         "",

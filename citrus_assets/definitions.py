@@ -19,11 +19,18 @@ from citrus_assets.training import defs as training
 
 STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
 
-defs = dg.Definitions(
-    assets=[a for s in STAGES for a in s.assets],
-    asset_checks=[c for s in STAGES for c in s.checks],
-    sensors=[x for s in STAGES for x in s.sensors],
-    jobs=jobs,
-    resources=build_resources(),
-    executor=executor_from_env(),
-)
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """The code location; ``resources`` replaces the environment-configured ones (tests, embedding)."""
+    return dg.Definitions(
+        assets=[a for s in STAGES for a in s.assets],
+        asset_checks=[c for s in STAGES for c in s.checks],
+        sensors=[x for s in STAGES for x in s.sensors],
+        jobs=jobs,
+        resources=resources if resources is not None else build_resources(),
+        executor=executor_from_env(),
+    )
+
+
+defs = build_definitions()

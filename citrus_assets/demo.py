@@ -59,7 +59,10 @@ def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> d
     return out
 
 
-def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print) -> MainJobResult:
+def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print,
+                 extra_ops: dict[str, dict] | None = None) -> MainJobResult:
+    """Every step of ``MAIN_PLAN``; ``extra_ops`` (job name -> ``{"asset": {"config": ...}}``) is run config
+    merged over a step's own (tests: a tiny model's tokenizer, fewer tokens)."""
     t0 = time.perf_counter()
     out = MainJobResult()
     register_partitions(defs, instance)
@@ -67,11 +70,12 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
     for step in MAIN_PLAN:
         job = defs.resolve_job_def(step.job)
         keys: list = list(step.keys(inbox)) if step.keys else [None]
+        ops = {**step.ops, **(extra_ops or {}).get(step.job, {})}
         for key in keys:
             log(f"[main] {step.job} partition={key or '-'}")
             res = job.execute_in_process(
                 instance=instance, partition_key=key, raise_on_error=True,
-                run_config={**QUIET_LOGS, **({"ops": step.ops} if step.ops else {})},
+                run_config={**QUIET_LOGS, **({"ops": ops} if ops else {})},
             )
             for ev in res.get_asset_materialization_events():
                 m = ev.materialization

@@ -12,15 +12,11 @@ directory) traces a record to its source line, quarantine files are in the bucke
 their inputs from S3.
 """
 
-import logging
-import os
-import socket
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-moto_server = pytest.importorskip("moto.server")
 s3fs = pytest.importorskip("s3fs")
 
 from citrus_assets.cpt_corpus.defs import checks as cpt_checks  # noqa: E402
@@ -36,50 +32,20 @@ from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT, default_paths  # noqa: E402
 from resources.llm import LLMResource, clear_backend_cache  # noqa: E402
 
+from s3_support import s3_environment  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BUCKET = "citrus-test"
 LAKE_URL = f"s3://{BUCKET}/lake"
 SEEDS, PDFS, WEB = "medqa_demo", "batch_001", "web_demo"
 SEED_ASSETS = [question_seeds, judge_answers, question_difficulty, open_questions]
 CPT_ASSETS = [pdf_documents, web_documents, web_corpus]
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    """moto's S3 on 127.0.0.1 with one bucket; yields the endpoint URL."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
-    port = free_port()
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 @pytest.fixture(scope="module")
 def s3_lake(s3_server, tmp_path_factory, tiny_model_dir):
     """The slice materialized on ``s3://<bucket>/lake``; yields (lake, working dir, results by asset)."""
     work = tmp_path_factory.mktemp("s3-lake-cwd")
-    with pytest.MonkeyPatch.context() as mp:
-        for k in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "CITRUS_LINEAGE_DB"):
-            mp.delenv(k, raising=False)
-        for k, v in {**AWS_ENV, "AWS_ENDPOINT_URL": s3_server, "CITRUS_LAKE": LAKE_URL}.items():
-            mp.setenv(k, v)
+    with pytest.MonkeyPatch.context() as mp, s3_environment(mp, s3_server, BUCKET, LAKE_URL):
         mp.chdir(work)  # remote-lake local state (.citrus/) lands here
-        s3fs.S3FileSystem.clear_instance_cache()  # an instance cached before this endpoint was set
-        import boto3
-
-        boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=BUCKET)
-
         sample = REPO_ROOT / "sample"
         resources = build_resources()  # the code location's resources, lake root from CITRUS_LAKE
         resources["llm"] = LLMResource(model=tiny_model_dir, cache_dir=str(work / "llm-cache"))
@@ -106,7 +72,6 @@ def s3_lake(s3_server, tmp_path_factory, tiny_model_dir):
             yield Lake(), work, results
         finally:
             clear_backend_cache()
-            s3fs.S3FileSystem.clear_instance_cache()
 
 
 def metadata(results, asset: str) -> dict:
