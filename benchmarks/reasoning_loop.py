@@ -8,7 +8,7 @@ Open questions: the 8 valid seeds of sample/seeds/medqa_demo.jsonl with their op
    prompts and sampling of every call, in the same batches and order — straight to the transformers
    backend (no client, no cache) and the generated tokens/s compared (goal: loop >= 0.9x raw).
 2. Scripted model (the reflection expert keeps steps that name the truth, the judge stops when a kept
-   step names it; 6 of 8 questions have the right candidate among the first two): the loop's bookkeeping
+   step names it; all but the last 2 questions have the right candidate among the first two): the loop's bookkeeping
    end to end (acceptance, early stops, rounds, retries, rewrites kept). Its "tokens" are words.
 
     .venv/bin/python -m benchmarks.reasoning_loop [--questions 8] [--skip-builtin]
@@ -165,9 +165,10 @@ def main() -> None:
     lines += ["## Bookkeeping: built-in model vs scripted model", "",
               "| | built-in SmolLM2-135M | scripted (reviewer keeps correct steps) |", "|---|---|---|",
               *[f"| {label} | {b[k] if b else 'skipped'} | {s[k]} |" for label, k in rows], "",
-              "The scripted model's tokens are whitespace words. The scripted variant is built so that 6 of 8 "
-              "questions can reach their answer (one wrong candidate, then the right one) and 2 cannot (only wrong "
-              "candidates): they are retried with a new seed and then quarantined with the reason.", ""]
+              "The scripted model's tokens are whitespace words. The scripted variant is built so that "
+              f"{max(len(questions) - 2, 0)} of {len(questions)} questions can reach their answer (one wrong "
+              "candidate, then the right one) and the last 2 cannot (only wrong candidates): they are retried with "
+              "a new seed and then quarantined with the reason.", ""]
     text = "\n".join(lines)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
