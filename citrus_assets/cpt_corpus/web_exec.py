@@ -11,6 +11,9 @@ process imported and called (a Dagster step, a pytest test, a ``spawn``-ed worke
   ``if __name__ == "__main__":`` guard is not re-executed by the pool's processes. Every pipeline
   step used here lives in an importable module, so the children unpickle them by reference. The
   forkserver preloads this package and spaCy (not ``__main__``), so children fork warm.
+  A worker that dies mid-run (OOM killer, segfault) would leave the pool waiting forever for its
+  task: a watchdog (``pool_watchdog.py``) fails the pool run instead, and the tasks run again one after
+  another in the calling process.
 
 Each run gets a fresh logging folder and ``skip_completed=False``: a rerun recomputes, never reuses a
 stale completion marker.
@@ -37,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -50,6 +54,9 @@ import orjson
 
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
+from datatrove.utils.logging import logger
+
+from citrus_assets.cpt_corpus.pool_watchdog import PoolWorkerDied, dead_worker_watchdog
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -114,8 +121,25 @@ def _children_skip_main():
 FORKSERVER_PRELOAD = ("citrus_assets.cpt_corpus.web_curation", "citrus_assets.cpt_corpus.web_dedup", "spacy")
 
 
+# pyarrow's bundled jemalloc starts a background thread when libarrow loads: the forkserver (which imports
+# pyarrow through the preloaded modules) would then fork pool workers from a two-threaded process, and a
+# child forked while that thread holds an allocator lock never gets it (a worker that hangs before its
+# task starts). Turning the thread off for the forkserver keeps it single-threaded when it forks.
+JEMALLOC_CONF_VAR = "JE_ARROW_MALLOC_CONF"
+
+
+def _single_threaded_forkserver_env() -> None:
+    """Set ``background_thread:false`` in pyarrow's jemalloc config, before the forkserver starts (it inherits
+    this process's environment); other jemalloc options a user has set are kept."""
+    conf = os.environ.get(JEMALLOC_CONF_VAR, "")
+    if "background_thread" not in conf:
+        os.environ[JEMALLOC_CONF_VAR] = ",".join(x for x in (conf, "background_thread:false") if x)
+
+
 def _forkserver_preload() -> None:
     import multiprocess.forkserver as fs
+
+    _single_threaded_forkserver_env()
 
     current = [m for m in getattr(fs._forkserver, "_preload_modules", None) or [] if m != "__main__"]
     fs._forkserver.set_forkserver_preload(current + [m for m in FORKSERVER_PRELOAD if m not in current])
@@ -170,10 +194,12 @@ def build_executor(
 
 def run_pipeline(
     pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver",
-    options: ExecutorOptions = LOCAL,
+    options: ExecutorOptions = LOCAL, retry_sequential: bool = True,
 ):
     """Run ``pipeline`` on ``tasks`` datatrove tasks with the executor ``options`` names; returns datatrove's
-    merged ``PipelineStats``. Returns only when every task has finished (raises if any failed)."""
+    merged ``PipelineStats``. Returns only when every task has finished (raises if any failed). A local pool
+    worker that dies (OOM killer, segfault) fails the pool run instead of hanging it (``pool_watchdog``); the
+    tasks then run once more one after another in this process (``retry_sequential``), else it raises."""
     executor = build_executor(pipeline, logging_dir, tasks, workers, start_method, options)
     if options.kind == "ray":
         _ensure_ray(options.ray_address)
@@ -183,10 +209,19 @@ def run_pipeline(
         executor.run()  # sbatch: returns once the job array is queued
         _wait_for_slurm(executor, options)
         return _finished_stats(executor, logging_dir, "slurm")
-    if executor.workers > 1 and start_method == "forkserver":
-        _forkserver_preload()  # takes effect when the server starts (first pool of this process)
-    with _children_skip_main() if executor.workers > 1 else contextlib.nullcontext():
+    if executor.workers == 1:
         return executor.run()
+    if start_method == "forkserver":
+        _forkserver_preload()  # takes effect when the server starts (first pool of this process)
+    try:
+        with _children_skip_main(), dead_worker_watchdog(executor):
+            return executor.run()
+    except PoolWorkerDied as exc:
+        if not retry_sequential:
+            raise
+        # the same tasks again, one after another in this process (no pool, a fraction of the memory)
+        logger.warning(f"{exc}; running the {executor.world_size} tasks again one after another in this process")
+        return build_executor(pipeline, logging_dir, tasks, 1, start_method, options).run()
 
 
 def _ensure_ray(address: str) -> None:
