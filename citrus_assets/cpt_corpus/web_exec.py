@@ -4,13 +4,15 @@
 process imported and called (a Dagster step, a pytest test, a ``spawn``-ed worker):
 
 * ``workers == 1`` (default): tasks run one after another in the calling process (datatrove's own
-  behaviour); only its ``multiprocess.Manager`` helper process is started, with ``fork``, which never
-  re-imports the caller's ``__main__``;
+  behaviour); its ``multiprocess.Manager`` helper (a queue of free ranks) is replaced by an in-process
+  queue, so nothing is forked;
 * ``workers > 1``: a pool is started with ``forkserver`` (default) or ``spawn``, while the
   preparation data sent to children omits the caller's main module, so a caller script without an
   ``if __name__ == "__main__":`` guard is not re-executed by the pool's processes. Every pipeline
   step used here lives in an importable module, so the children unpickle them by reference. The
-  forkserver preloads this package and spaCy (not ``__main__``), so children fork warm.
+  forkserver preloads this package and spaCy (not ``__main__``), so children fork warm. The pool's
+  ``Manager`` process is started by the forkserver too, never forked from the calling process (whose
+  other threads could leave it hung on a lock).
   A worker that dies mid-run (OOM killer, segfault) would leave the pool waiting forever for its
   task: a watchdog (``pool_watchdog.py``) fails the pool run instead, and the tasks run again one after
   another in the calling process.
@@ -41,6 +43,7 @@ import contextlib
 import json
 import math
 import os
+import queue
 import shutil
 import subprocess
 import sys
@@ -115,6 +118,35 @@ def _children_skip_main():
         yield
     finally:
         mp_spawn.get_preparation_data = original
+
+
+class _InProcessManager:
+    """What datatrove's sequential path (``workers == 1``) uses of ``multiprocess.Manager()``: a queue of free
+    local ranks. In this process: no helper process is forked."""
+
+    def Queue(self):  # noqa: N802 - the Manager API
+        return queue.Queue()
+
+    def shutdown(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _manager_from(start_method: str | None):
+    """``multiprocess.Manager()`` as datatrove calls it, for the duration of a run: with a pool, the manager
+    process is started by ``start_method`` (the forkserver, single-threaded) instead of being forked from this
+    process, whose other threads (pyarrow's jemalloc thread, earlier pools' handlers) may hold a lock at the
+    moment of the fork and leave the manager hung (a worker then waits forever for its rank, or the next
+    pipeline for its manager); without one (``None``), an in-process stand-in."""
+    import multiprocess
+
+    original = multiprocess.Manager
+    multiprocess.Manager = (lambda: multiprocess.get_context(start_method).Manager()) if start_method \
+        else _InProcessManager
+    try:
+        yield
+    finally:
+        multiprocess.Manager = original
 
 
 # imported once by the forkserver, so pool children start warm (spaCy alone pulls thinc and torch)
@@ -210,18 +242,20 @@ def run_pipeline(
         _wait_for_slurm(executor, options)
         return _finished_stats(executor, logging_dir, "slurm")
     if executor.workers == 1:
-        return executor.run()
+        with _manager_from(None):
+            return executor.run()
     if start_method == "forkserver":
         _forkserver_preload()  # takes effect when the server starts (first pool of this process)
     try:
-        with _children_skip_main(), dead_worker_watchdog(executor):
+        with _children_skip_main(), _manager_from(start_method), dead_worker_watchdog(executor):
             return executor.run()
     except PoolWorkerDied as exc:
         if not retry_sequential:
             raise
         # the same tasks again, one after another in this process (no pool, a fraction of the memory)
         logger.warning(f"{exc}; running the {executor.world_size} tasks again one after another in this process")
-        return build_executor(pipeline, logging_dir, tasks, 1, start_method, options).run()
+        with _manager_from(None):
+            return build_executor(pipeline, logging_dir, tasks, 1, start_method, options).run()
 
 
 def _ensure_ray(address: str) -> None:
