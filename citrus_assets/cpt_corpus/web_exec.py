@@ -6,7 +6,7 @@ process imported and called (a Dagster step, a pytest test, a ``spawn``-ed worke
 * ``workers == 1`` (default): tasks run one after another in the calling process (datatrove's own
   behaviour); its ``multiprocess.Manager`` helper (a queue of free ranks) is replaced by an in-process
   queue, so nothing is forked;
-* ``workers > 1``: a pool is started with ``forkserver`` (default) or ``spawn``, while the
+* ``workers > 1``: a pool is started with ``spawn`` (the web config's default) or ``forkserver``, while the
   preparation data sent to children omits the caller's main module, so a caller script without an
   ``if __name__ == "__main__":`` guard is not re-executed by the pool's processes. Every pipeline
   step used here lives in an importable module, so the children unpickle them by reference. The
