@@ -33,7 +33,7 @@ import transformers  # noqa: E402
 
 from citrus_assets.evaluation.models import BUILTIN_KEY, EvalModelsResource  # noqa: E402
 from citrus_assets.evaluation.predict import eval_messages, predict, sampling_for  # noqa: E402
-from citrus_assets.evaluation.registry import load_benchmark, resolve_data_dir  # noqa: E402
+from citrus_assets.evaluation.registry import default_data_dirs, load_benchmark  # noqa: E402
 from citrus_assets.evaluation.scoring import score  # noqa: E402
 from resources.llm.types import Generation, Request, normalize_prompt  # noqa: E402
 
@@ -97,10 +97,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "evaluation.md"))
     args = ap.parse_args()
 
-    data_dir = resolve_data_dir("")
-    if data_dir is None:
-        sys.exit("no benchmarks folder (set CITRUS_EVAL_DATA or CITRUS_DATA)")
-    items = load_benchmark("medqa", data_dir, args.items).table()
+    items = load_benchmark("medqa", default_data_dirs(), args.items).table()  # bundled sample first
+    if items.num_rows == 0:
+        sys.exit("no MedQA items (the bundled sample/benchmarks is missing?)")
     registry = EvalModelsResource(use_cache=False, device="cpu")
     resolved = registry.resolve(BUILTIN_KEY)
     llm, style = resolved.llm, resolved.spec.prompt_style

@@ -47,3 +47,15 @@ def benchmark_data_dirs(configured: str | os.PathLike = "", include_bundled: boo
         seen.add(key)
         out.append(c)
     return out
+
+
+def data_dir_label(path: str | os.PathLike) -> str:
+    """How a data dir is named in metadata and item rows: ``sample`` for the bundled sample (no
+    machine-specific path), else the path as configured."""
+    p = Path(path).expanduser()
+    try:
+        if p.resolve() == BUNDLED_DATA_DIR.resolve():
+            return BUNDLED_DATA_DIR.name
+    except OSError:
+        pass
+    return str(p)

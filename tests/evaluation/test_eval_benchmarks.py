@@ -6,7 +6,7 @@ import shutil
 from citrus_assets.common.answers import extract_answer
 from citrus_assets.common.decontamination import default_eval_index
 from citrus_assets.evaluation.registry import (
-    BENCHMARK_NAMES, BENCHMARKS, benchmark_files, load_benchmark, resolve_data_dir,
+    BENCHMARK_NAMES, BENCHMARKS, benchmark_files, default_data_dirs, load_benchmark,
 )
 from citrus_assets.reasoning_data.seeds import detect_format, load_seed_file
 
@@ -70,10 +70,11 @@ def test_max_items_is_a_stable_subset(shared_data):
 
 def test_data_dir_resolution(monkeypatch, tmp_path, shared_data):
     monkeypatch.setenv("CITRUS_EVAL_DATA", str(shared_data))
-    assert resolve_data_dir("") == shared_data
-    assert resolve_data_dir(str(tmp_path)) == shared_data  # no benchmarks/ there: falls through
+    bundled = default_data_dirs("")[0]
+    assert bundled.name == "sample" and default_data_dirs("")[1:] == [shared_data]
+    assert default_data_dirs(str(tmp_path)) == [bundled, shared_data]  # no benchmarks/ there: left out
     (tmp_path / "benchmarks").mkdir()
-    assert resolve_data_dir(str(tmp_path)) == tmp_path
+    assert default_data_dirs(str(tmp_path)) == [bundled, tmp_path, shared_data]  # added, never instead
     files, why = benchmark_files(BENCHMARKS["jmed"], tmp_path)
     assert not files and "jmed" in why
 
