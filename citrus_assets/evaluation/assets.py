@@ -20,7 +20,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.evaluation.models import EvalModelsResource, ModelUnavailable
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
-from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, load_benchmark, resolve_data_dir
+from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, default_data_dirs, load_benchmark
 from citrus_assets.evaluation.report import chart_md, no_answer_md, report_markdown, report_table, table4_md, table5_md
 from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
 from resources.lake import LakeResource
@@ -35,8 +35,9 @@ with warnings.catch_warnings():  # beta in Dagster 1.13; used knowingly (a model
 
 
 class EvalItemsConfig(dg.Config):
-    """Where the benchmark files are ("" = $CITRUS_EVAL_DATA, else $CITRUS_DATA, else ../shared/data;
-    the folder holding benchmarks/) and how many items: -1 = the registry's demo size (8), 0 = all."""
+    """Extra real benchmark files (a folder holding benchmarks/), read after the bundled sample
+    (sample/benchmarks) and before $CITRUS_EVAL_DATA and $CITRUS_DATA (else ../shared/data); how many
+    items: -1 = the registry's demo size (8, filled from the bundled sample first), 0 = all."""
 
     data_dir: str = ""
     max_items: int = -1
@@ -61,15 +62,15 @@ def _dims(context) -> tuple[str, str]:
 @dg.asset(
     group_name=GROUP,
     partitions_def=benchmark_partitions,
-    code_version="evalitems-v1",
+    code_version="evalitems-v2",  # v2: bundled sample first, data_dir + benchmark_file columns
     kinds={"parquet"},
     description="One benchmark's test questions (seed loaders; PubMedQA: the 500-id test split with its "
     "abstracts; MMLU-Pro: health + biology), cut to max_items. Missing files: empty, with the reason.",
 )
 def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake: LakeResource) -> dg.Output:
     name = context.partition_key
-    data_dir = resolve_data_dir(config.data_dir)
-    loaded = load_benchmark(name, data_dir, None if config.max_items < 0 else config.max_items)
+    data_dirs = default_data_dirs(config.data_dir)
+    loaded = load_benchmark(name, data_dirs, None if config.max_items < 0 else config.max_items)
     qpath, n_bad = lake.lake().write_quarantine("eval_items", name, loaded.quarantine)
     if loaded.skipped:
         context.log.warning(f"benchmark {name} skipped: {loaded.skipped}")
@@ -80,10 +81,12 @@ def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake:
         table,
         benchmark=BENCHMARKS[name].description,
         skipped=loaded.skipped or "no",
-        data_dir=str(data_dir) if data_dir else "none",
+        data_dirs=dg.MetadataValue.json(loaded.data_dirs),
         files=dg.MetadataValue.json(loaded.files),
         items_available=loaded.available,
+        items_available_by_dir=dg.MetadataValue.json(loaded.available_by_dir),
         items_selected=table.num_rows,
+        items_selected_by_dir=dg.MetadataValue.json(loaded.selected_by_dir()),
         quarantined=n_bad,
         duplicates_skipped=loaded.duplicates,
     )

@@ -3,7 +3,9 @@
 import json
 
 from citrus_assets.evaluation.assets import eval_items, eval_predictions, eval_report, eval_scores
-from quality import RowRule, answer_letters_in_options, between, gx_asset_check, id_suite, not_null, values_in_set
+from quality import (
+    RowRule, answer_letters_in_options, between, gx_asset_check, id_suite, not_null, row_count_between, values_in_set,
+)
 
 EVAL_ITEMS_VALID = "eval_items_valid"
 EVAL_PREDICTIONS_VALID = "eval_predictions_valid"
@@ -56,8 +58,11 @@ items_check = gx_asset_check(
     asset=eval_items,
     name=EVAL_ITEMS_VALID,
     blocking=True,
-    description="Unique ids, non-empty stems, answer letters among the options.",
-    suite=lambda: id_suite() + id_suite("question_id") + not_null(["stem", "benchmark"]),
+    description="At least one item (an empty partition fails: no benchmark file in any data dir, or nothing "
+    "readable; the bundled sample gives every benchmark items), unique ids, non-empty stems, answer letters "
+    "among the options, the data dir and file of every item recorded.",
+    suite=lambda: row_count_between(min=1) + id_suite() + id_suite("question_id")
+    + not_null(["stem", "benchmark", "data_dir", "benchmark_file"]),
     rules=[answer_letters_in_options("answer_letters", "options")],
 )
 

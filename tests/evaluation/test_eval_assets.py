@@ -3,6 +3,7 @@
 import dagster as dg
 import pytest
 
+from citrus_assets.common import benchmark_data
 from citrus_assets.evaluation.assets import eval_items, eval_models, eval_predictions, eval_report, eval_scores
 from citrus_assets.evaluation.checks import EVAL_PREDICTIONS_VALID, EVAL_SCORES_VALID, checks
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource
@@ -87,12 +88,17 @@ def test_eval_pipeline_end_to_end(env):
     assert lake.read_table("eval_report").num_rows == 2
 
 
-def test_missing_benchmark_and_missing_checkpoint(env, tmp_path):
+def test_missing_benchmark_and_missing_checkpoint(env, tmp_path, monkeypatch):
     lake_root, resources, instance, run_config = env
-    res = _run([eval_items], "jmed", env, run_config={"ops": {"eval_items": {"config": {"data_dir": str(tmp_path / "none")}}}})
-    assert res.success
+    # no data dir at all: neither the bundled sample nor real data (the sample gives every benchmark items)
+    monkeypatch.setattr(benchmark_data, "BUNDLED_DATA_DIR", tmp_path / "no-bundled-sample")
+    monkeypatch.setenv("CITRUS_DATA", str(tmp_path / "none"))
+    monkeypatch.delenv("CITRUS_EVAL_DATA", raising=False)
+    res = _run([eval_items, checks[0]], "jmed", env, raise_on_error=False,
+               run_config={"ops": {"eval_items": {"config": {"data_dir": str(tmp_path / "none")}}}})
     md = _md(res, "eval_items")
     assert md["dagster/row_count"] == 0 and md["skipped"] != "no"
+    assert [e.passed for e in res.get_asset_check_evaluations()] == [False]  # an empty partition fails its check
 
     # an empty benchmark scores as "no items" without loading the model
     key = dg.MultiPartitionKey({"benchmark": "jmed", "model": "tiny"})
