@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.lineage.writer import table_data_version
+from resources.llm.cache import take_repairs
 
 
 def value_counts(table: pa.Table, column: str) -> dict:
@@ -17,7 +18,11 @@ def value_counts(table: pa.Table, column: str) -> dict:
 
 
 def output(table: pa.Table, **metadata) -> dg.Output:
-    """The asset's table with its content-derived data version (what staleness and lineage key on)."""
+    """The asset's table with its content-derived data version (what staleness and lineage key on).
+    A damaged LLM request cache repaired while computing it is reported as ``llm_cache_repairs``."""
+    repairs = take_repairs()
+    if repairs:
+        metadata = {**metadata, "llm_cache_repairs": dg.MetadataValue.json(repairs)}
     with warnings.catch_warnings():  # Output(data_version=...) is marked beta in Dagster 1.13; we rely on it knowingly
         warnings.simplefilter("ignore", category=dg.BetaWarning)
         return dg.Output(table, data_version=dg.DataVersion(table_data_version(table)), metadata=metadata)

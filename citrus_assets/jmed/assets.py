@@ -72,20 +72,26 @@ def dialogues(context: dg.AssetExecutionContext, config: DialoguesConfig, lake: 
 @dg.asset(
     group_name=GROUP,
     partitions_def=dialogue_months,
-    code_version="deid-v1",
+    code_version="deid-v2",
     kinds={"parquet"},
     automation_condition=dg.AutomationCondition.eager(),
-    description="Consultations with names, phones, ID/record numbers, addresses, e-mails and birth dates "
-    "replaced by [NAME]/[PHONE]/[ID]/[ADDRESS]/[EMAIL]/[DOB] (rules in jmed/deid.py); a blocking check "
-    "fails the run if any pattern remains.",
+    description="Consultations with names, phones, ID/record numbers, addresses, e-mails, birth dates and URLs "
+    "replaced by [NAME]/[PHONE]/[ID]/[ADDRESS]/[EMAIL]/[DOB]/[URL] (jmed/deid.py); a consultation in which "
+    "the residual detector (other rules) still finds something is quarantined with the findings; a blocking "
+    "check verifies the kept ones.",
 )
-def deidentified_dialogues(dialogues: pa.Table) -> dg.Output:
-    table, counts = steps.deidentify(dialogues)
+def deidentified_dialogues(context: dg.AssetExecutionContext, lake: LakeResource, dialogues: pa.Table) -> dg.Output:
+    table, counts, bad = steps.deidentify_gated(dialogues)
+    address, n_bad = lake.lake().write_quarantine("deidentified_dialogues", context.partition_key, bad)
+    if n_bad:
+        context.log.warning(f"{n_bad} consultations quarantined: personal data left after de-identification ({address})")
     return output(
         table,
         replaced=dg.MetadataValue.json(dict(sorted(counts.items()))),
         replaced_total=sum(counts.values()),
         dialogues_with_pii=sum(1 for n in table["pii_total"].to_pylist() if n),
+        quarantined=n_bad,
+        quarantine_reasons=dg.MetadataValue.json(sorted({q.reason for q in bad})),
     )
 
 

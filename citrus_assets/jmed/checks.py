@@ -2,7 +2,7 @@
 
 from citrus_assets.common.answers import letters_for
 from citrus_assets.jmed.assets import deidentified_dialogues, dialogues, emr_records
-from citrus_assets.jmed.deid import find_pii
+from citrus_assets.jmed.deid import residual_pii
 from citrus_assets.jmed.item_assets import jmed_benchmark, jmed_options, jmed_questions, jmed_reviews
 from citrus_assets.jmed.options import N_OPTIONS
 from citrus_assets.jmed.questions import leaks
@@ -20,20 +20,23 @@ REVIEWS_CONSISTENT = "reviews_consistent"
 LETTERS = list(letters_for(N_OPTIONS))
 
 
-def _turn_texts(turns) -> str:
-    return "\n".join(t["text"] for t in (turns if turns is not None else []))
+def _no_residual(transcript: str, turns) -> bool:
+    """The residual detector (jmed/deid.py ``residual_pii``: rules other than the scrubber's, so it sees
+    what the scrubber missed) finds nothing in the transcript nor in any turn."""
+    return not residual_pii(transcript or "") and not any(residual_pii(t["text"]) for t in (turns if turns is not None else []))
 
 
 no_pii = RowRule(
     name="no_pii_left",
-    description="No de-identification pattern (jmed/deid.py) finds anything in the transcript or the turns.",
-    derive=lambda df: [not find_pii(t) and not find_pii(_turn_texts(turns))
-                       for t, turns in zip(df["transcript"], df["turns"])],
+    description="The residual PII detector (jmed/deid.py residual_pii, not the scrubber's rules) finds nothing "
+    "in the transcript or the turns of a kept consultation.",
+    derive=lambda df: [_no_residual(t, turns) for t, turns in zip(df["transcript"], df["turns"])],
     columns=("transcript", "turns"),
 )
 pii_check = gx_asset_check(
     asset=deidentified_dialogues, name=PII_REMOVED, blocking=True,
-    description="BLOCKING: any remaining name/phone/ID/address/e-mail/birth-date pattern fails the run.",
+    description="BLOCKING: a kept consultation in which the residual detector finds a name, phone, ID, address, "
+    "e-mail, birth date or URL fails the run (consultations it flags are quarantined by the asset first).",
     suite=lambda: id_suite() + not_null(["transcript", "month", "language"]), rules=[no_pii],
 )
 

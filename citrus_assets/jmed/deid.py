@@ -465,12 +465,18 @@ def _structured(text: str) -> list[tuple[str, int, int]]:
     return out
 
 
-def find_spans(text: str) -> list[tuple[str, int, int]]:
-    """Non-overlapping (type, start, end) of everything ``scrub`` replaces, in text order."""
+LANGS = ("en", "zh")
+
+
+def find_spans(text: str, lang: str | None = None) -> list[tuple[str, int, int]]:
+    """Non-overlapping (type, start, end) of everything ``scrub`` replaces, in text order. ``lang`` ("en" or
+    "zh") runs only that language's name rules; None runs both (consultations mix scripts)."""
     text = text or ""
     cands = _structured(text)
-    cands += [("NAME", s, e) for s, e in _en_names(text)]
-    cands += [("NAME", s, e) for s, e in _cn_names(text)]
+    if lang in (None, "en"):
+        cands += [("NAME", s, e) for s, e in _en_names(text)]
+    if lang in (None, "zh"):
+        cands += [("NAME", s, e) for s, e in _cn_names(text)]
     found: list[tuple[str, int, int]] = []
     taken = [False] * (len(text) + 1)
     for kind, s, e in cands:  # structured rules first (an ID is not a name), then longer names first
@@ -482,17 +488,17 @@ def find_spans(text: str) -> list[tuple[str, int, int]]:
     return sorted(found, key=lambda f: f[1])
 
 
-def find_pii(text: str) -> list[tuple[str, str]]:
+def find_pii(text: str, lang: str | None = None) -> list[tuple[str, str]]:
     """(type, matched text) of everything ``scrub`` would replace."""
-    return [(kind, text[s:e]) for kind, s, e in find_spans(text or "")]
+    return [(kind, text[s:e]) for kind, s, e in find_spans(text or "", lang)]
 
 
-def scrub(text: str) -> tuple[str, Counter]:
+def scrub(text: str, lang: str | None = None) -> tuple[str, Counter]:
     """``text`` with every finding replaced by its placeholder, and the counts per type."""
     counts: Counter = Counter()
     out, last = [], 0
     text = text or ""
-    for kind, s, e in find_spans(text):
+    for kind, s, e in find_spans(text, lang):
         out.append(text[last:s])
         out.append(f"[{kind}]")
         counts[kind] += 1

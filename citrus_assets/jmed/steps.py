@@ -14,7 +14,7 @@ import pyarrow as pa
 from citrus_assets.common.prompts import load_prompt
 from citrus_assets.jmed import emr as E
 from citrus_assets.jmed import icd10
-from citrus_assets.jmed.deid import scrub_turns
+from citrus_assets.jmed.deid import residual_in_turns, scrub_turns
 from citrus_assets.jmed.dialogues import transcript
 from citrus_assets.jmed.options import NoAnswer, build_item
 from citrus_assets.jmed.questions import check_question, clean_question, template_question
@@ -54,6 +54,30 @@ def deidentify(dialogues: pa.Table) -> tuple[pa.Table, Counter]:
 
 
 # ---------------------------------------------------------------- EMR
+def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[QuarantineRecord]]:
+    """``deidentify``, then the residual detector (``deid.residual_pii``, other rules than the scrubber)
+    on every scrubbed consultation: one in which it still finds something is set aside, per consultation,
+    with the findings' types, rules and offsets as the reason (never the text it flagged: the raw
+    consultation stays in ``dialogues``, found by the parent record id). Counts are of the kept rows."""
+    table, _ = deidentify(dialogues)
+    kept, bad, total = [], [], Counter()
+    for r in table.to_pylist():
+        found = residual_in_turns(r["turns"])
+        if found:
+            kinds = sorted({f.kind for _, f in found})
+            reason = f"residual PII after de-identification: {', '.join(kinds)} ({len(found)} finding(s))"
+            raw = {"dialogue_id": r["dialogue_id"], "parent_record_id": r[PARENT_IDS][0], "source_uri": r["source_uri"],
+                   "source_locator": r["source_locator"],
+                   "findings": [{"turn": i, "type": f.kind, "rule": f.rule, "start": f.start, "end": f.end}
+                                for i, f in found]}
+            bad.append(QuarantineRecord(f"deidentified_dialogues:{r['dialogue_id']}", r[RECORD_ID], reason,
+                                        json.dumps(raw, ensure_ascii=False)[:4000]))
+            continue
+        kept.append(r)
+        total.update(json.loads(r["pii_counts"]))
+    return pa.Table.from_pylist(kept, schema=DEID_SCHEMA), total, bad
+
+
 def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
     rows_in = dialogues.to_pylist()
     prompts = [E.emr_messages(r["transcript"]) for r in rows_in]

@@ -5,6 +5,12 @@ Value: generated text (UTF-8 bytes, so it comes back byte-identical), token coun
 reason and a sha256 checksum over all of them. A row that cannot be parsed or whose checksum
 does not match is a miss: it is logged, deleted and regenerated.
 
+A damaged file (not a database, or a database with corrupt pages: ``PRAGMA quick_check`` on open, or
+"database disk image is malformed" on any read or write) is never left in place to make every request
+a miss forever: it is moved aside (``<name>.corrupt-<time>-<pid>``), the rows that can still be read and
+whose checksums hold are copied into a fresh file, and the repair is logged and kept in ``repairs``
+(LLMClient.stats reports ``cache_repairs``; assets put it in their metadata).
+
 WAL journal + busy_timeout make several writer processes safe; writes are short transactions.
 """
 
@@ -35,6 +41,16 @@ CREATE TABLE IF NOT EXISTS generations (
 )
 """
 _BUSY_TIMEOUT_MS = 60_000
+_PENDING_REPAIRS: list[dict] = []  # repairs of this process not yet reported in an asset's metadata
+_PENDING_LOCK = threading.Lock()
+
+
+def take_repairs() -> list[dict]:
+    """The cache repairs of this process since the last call (``common.metadata.output`` reports them)."""
+    with _PENDING_LOCK:
+        out = list(_PENDING_REPAIRS)
+        _PENDING_REPAIRS.clear()
+    return out
 
 
 def cache_key(model_id: str, revision: str, rendered: str, params: SamplingParams, sample_index: int) -> str:
@@ -54,6 +70,50 @@ def _checksum(key: str, text: bytes, prompt_tokens: int, completion_tokens: int,
     return h.hexdigest()
 
 
+def _quick_check(conn: sqlite3.Connection) -> str | None:
+    """None when SQLite finds the file sound, else what it found (the first few problems)."""
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        conn.execute("SELECT COUNT(*) FROM generations").fetchone()
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.DatabaseError as e:
+        return f"{type(e).__name__}: {e}"
+    return None if rows == ["ok"] else "quick_check: " + "; ".join(map(str, rows))
+
+
+def _salvage(path: Path, window: int = 64) -> list[tuple]:
+    """The rows of a damaged cache file that can still be read and whose checksums hold (rowid windows,
+    so one bad page loses only its own rows)."""
+    rows: list[tuple] = []
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return rows
+    try:
+        try:
+            top = conn.execute("SELECT MAX(rowid) FROM generations").fetchone()[0] or 0
+        except sqlite3.Error:
+            top = 1 << 20  # the b-tree's right edge is damaged: probe a bounded range
+        empty_run = 0
+        for lo in range(0, int(top) + 1, window):
+            try:
+                chunk = conn.execute(
+                    "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum, model_id, created_at"
+                    " FROM generations WHERE rowid >= ? AND rowid < ?", (lo, lo + window)).fetchall()
+            except sqlite3.Error:
+                continue
+            empty_run = empty_run + 1 if not chunk else 0
+            if empty_run > 4096:
+                break
+            for r in chunk:
+                if GenerationCache._parse(r[:6]) is not None:
+                    rows.append(r)
+    finally:
+        conn.close()
+    return rows
+
+
 class GenerationCache:
     """Thread-safe, multi-process-safe SQLite cache of generations (see module docstring)."""
 
@@ -64,6 +124,7 @@ class GenerationCache:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self.repairs: list[dict] = []  # {"path", "moved_to", "reason", "salvaged"} per repair of this process
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -72,18 +133,65 @@ class GenerationCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self._open()
+            problem = _quick_check(conn)
         except sqlite3.OperationalError:  # locked, permissions, ...: never throw a good file away
             raise
-        except sqlite3.DatabaseError as e:  # not a database at all: keep it aside, start over
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
-            log.warning("LLM cache %s is unreadable (%s); moved to %s and starting empty", self.path, e, aside)
-            for suffix in ("", "-wal", "-shm"):
-                p = Path(str(self.path) + suffix)
-                if p.exists():
-                    os.replace(p, Path(str(aside) + suffix))
+        except sqlite3.DatabaseError as e:  # not a database at all
+            conn, problem = None, f"{type(e).__name__}: {e}"
+        if problem is not None:
+            if conn is not None:
+                conn.close()
+            self._repair(problem)
             conn = self._open()
         self._conn, self._pid = conn, os.getpid()
         return conn
+
+    def _repair(self, reason: str) -> None:
+        """Move the damaged file (and its -wal/-shm) aside, then copy every row that still reads and
+        verifies into a fresh file. The caller reopens ``self.path``."""
+        if self._conn is not None and self._pid == os.getpid():
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+        self._conn = None
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                os.replace(p, Path(str(aside) + suffix))
+        salvaged = 0
+        try:
+            rows = _salvage(aside)
+            if rows:
+                fresh = self._open()
+                try:
+                    fresh.execute("BEGIN IMMEDIATE")
+                    fresh.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    fresh.execute("COMMIT")
+                    salvaged = len(rows)
+                finally:
+                    fresh.close()
+        except sqlite3.Error as e:  # salvage is best effort; the fresh file is what matters
+            log.warning("LLM cache %s: could not salvage rows from %s (%s)", self.path, aside, e)
+        repair = {"path": str(self.path), "moved_to": str(aside), "reason": reason, "salvaged": salvaged}
+        self.repairs.append(repair)
+        with _PENDING_LOCK:
+            _PENDING_REPAIRS.append(repair)
+        log.warning("LLM cache %s is unreadable or damaged (%s); moved to %s and rebuilt with the %d entries that still "
+                    "verify", self.path, reason, aside, salvaged)
+
+    def _recovering(self, e: sqlite3.Error) -> bool:
+        """True when ``e`` means the file is damaged: it has then been repaired and the caller may retry."""
+        if type(e) is not sqlite3.DatabaseError:  # "malformed" / "not a database"; not locks or constraints
+            return False
+        try:
+            self._repair(f"{type(e).__name__}: {e}")
+            self._connect()
+        except sqlite3.Error as again:
+            log.warning("LLM cache %s: repair failed (%s)", self.path, again)
+            return False
+        return True
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
@@ -113,33 +221,42 @@ class GenerationCache:
     # -- reads ------------------------------------------------------------------------------
     def get_many(self, keys: list[str]) -> dict[str, Generation]:
         """Look keys up; returns the valid hits (cached=True, sample_index 0: the caller sets it)."""
-        found: dict[str, Generation] = {}
-        bad: list[str] = []
         uniq = list(dict.fromkeys(keys))
         with self._lock:
-            try:
-                conn = self._connect()
-                for start in range(0, len(uniq), 500):
-                    chunk = uniq[start : start + 500]
-                    rows = conn.execute(
-                        "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum FROM generations"
-                        f" WHERE key IN ({','.join('?' * len(chunk))})",
-                        chunk,
-                    ).fetchall()
-                    for row in rows:
-                        gen = self._parse(row)
-                        if gen is None:
-                            bad.append(row[0])
-                        else:
-                            found[row[0]] = gen
-                if bad:
-                    conn.executemany("DELETE FROM generations WHERE key = ?", [(k,) for k in bad])
-            except sqlite3.Error as e:  # a cache that cannot be read is empty, never fatal
-                log.warning("LLM cache %s could not be read (%s); treating %d lookups as misses", self.path, e,
-                            len(uniq))
-                found = {}
+            for attempt in (0, 1):
+                try:
+                    found = self._get(uniq)
+                    break
+                except sqlite3.Error as e:  # a cache that cannot be read is empty, never fatal
+                    if attempt == 0 and self._recovering(e):
+                        continue
+                    log.warning("LLM cache %s could not be read (%s); treating %d lookups as misses", self.path,
+                                e, len(uniq))
+                    found = {}
+                    break
             self.hits += sum(1 for k in keys if k in found)
             self.misses += sum(1 for k in keys if k not in found)
+        return found
+
+    def _get(self, uniq: list[str]) -> dict[str, Generation]:
+        found: dict[str, Generation] = {}
+        bad: list[str] = []
+        conn = self._connect()
+        for start in range(0, len(uniq), 500):
+            chunk = uniq[start : start + 500]
+            rows = conn.execute(
+                "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum FROM generations"
+                f" WHERE key IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall()
+            for row in rows:
+                gen = self._parse(row)
+                if gen is None:
+                    bad.append(row[0])
+                else:
+                    found[row[0]] = gen
+        if bad:
+            conn.executemany("DELETE FROM generations WHERE key = ?", [(k,) for k in bad])
         return found
 
     @staticmethod
@@ -170,17 +287,25 @@ class GenerationCache:
                  model_id, time.time())
             )
         with self._lock:
-            try:
-                conn = self._connect()
-                conn.execute("BEGIN IMMEDIATE")
+            for attempt in (0, 1):
                 try:
-                    conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:  # losing cache entries must not lose the generations themselves
-                log.warning("LLM cache %s: could not store %d entries (%s)", self.path, len(rows), e)
+                    conn = self._connect()
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                        raise
+                    return
+                except sqlite3.Error as e:  # losing cache entries must not lose the generations themselves
+                    if attempt == 0 and self._recovering(e):
+                        continue
+                    log.warning("LLM cache %s: could not store %d entries (%s)", self.path, len(rows), e)
+                    return
 
     def __len__(self) -> int:
         with self._lock:

@@ -31,9 +31,9 @@ class LLMClient:
     @property
     def stats(self) -> dict[str, int]:
         """hits / misses (per sample), generated_tokens and prompt_tokens (of newly generated samples only),
-        backend_calls."""
+        backend_calls, cache_repairs (damaged cache files moved aside and rebuilt)."""
         with self._lock:
-            return dict(self._stats)
+            return {**self._stats, "cache_repairs": len(self.cache.repairs) if self.cache is not None else 0}
 
     def render(self, prompt: Prompt) -> str:
         """The rendered prompt text the cache key is built from."""
@@ -115,6 +115,7 @@ class LLMClient:
             for s, g in zip(req.sample_indices, gens):
                 k = cache_key(mid, rev, req.rendered, params, s)
                 fresh[k] = g
-                items.append((k, g))
+                if g.text.strip():  # no usable content (e.g. `content: null`) is never cached as an answer
+                    items.append((k, g))
         if self.cache is not None:
             self.cache.put_many(items, model_id=mid)

@@ -14,8 +14,17 @@ sample (the same prompt was read for each, like the local backends); `completion
 total over the returned choices and is split evenly among them (remainder to the first ones).
 
 A server that ignores `n` and returns fewer choices is asked again for the rest (with seed+k).
-The API key is read from the env var named by `api_key_env` at call time and sent only as a
-Bearer header; it never appears in logs, errors or metadata.
+A choice without usable content (`content: null`, missing or empty) is retried like a malformed body;
+if it stays empty the sample comes back with empty text and finish reason `no_content`, which the
+client never caches (a re-run asks again once the server recovers).
+
+`timeout_s` is a total deadline per HTTP attempt (connect + send + every read), not per read: a server
+trickling one byte a second is cut off at `timeout_s` (then retried like any timeout).
+
+The API key is read at call time from the env var named by `api_key_env`, which must be a declared
+name, stripped of surrounding whitespace and validated (`secrets.py`); it is sent only as a Bearer header
+and only to a URL the deployment bound keys to. Every error message and log line of this backend has
+every form of the key (raw, escaped, quoted, JSON, percent-encoded) redacted.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import httpx
 
+from . import secrets
 from .types import Generation, LLMBackendError, Request, SamplingParams, canonical_json
 
 log = logging.getLogger(__name__)
@@ -48,10 +58,14 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(lambda: asyncio.run(factory())).result()
 
 
+NO_CONTENT = "no_content"  # finish reason of a sample the server answered without content (never cached)
+
+
 class _Retryable(Exception):
-    def __init__(self, msg: str, retry_after: float | None = None) -> None:
+    def __init__(self, msg: str, retry_after: float | None = None, empty=None) -> None:
         super().__init__(msg)
         self.retry_after = retry_after
+        self.empty = empty  # the parsed choices when the only fault is missing content
 
 
 class OpenAIBackend:
@@ -63,7 +77,7 @@ class OpenAIBackend:
         self.model_id = model
         self.revision = revision
         self.url = base_url.rstrip("/") + "/chat/completions"
-        self.api_key_env = api_key_env
+        self.api_key_env = secrets.check_key_env(api_key_env)
         self.max_concurrency = max(1, int(max_concurrency))
         self.timeout_s = float(timeout_s)
         self.max_retries = max(0, int(max_retries))
@@ -74,11 +88,15 @@ class OpenAIBackend:
         return canonical_json(messages)
 
     def _api_key(self) -> str:
-        return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        """The clean key ("" = none); SecretError when refused (bad characters, URL not bound to keys)."""
+        key, _ = secrets.read_key(self.api_key_env)
+        if key:
+            secrets.check_key_url(self.url, self.api_key_env)
+        return key
 
     def _redact(self, text: str) -> str:
-        key = self._api_key()
-        return text.replace(key, "***") if key else text
+        raw = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
+        return secrets.redact(text, raw) if raw.strip() else text
 
     # -- public -----------------------------------------------------------------------------
     # `generate` reports each request's samples through `on_result` as soon as they arrive (LLMClient caches
@@ -87,7 +105,21 @@ class OpenAIBackend:
 
     def generate(self, requests: Sequence[Request], params: SamplingParams,
                  on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
-        return run_sync(lambda: self._agenerate(list(requests), params, on_result))
+        try:
+            return run_sync(lambda: self._agenerate(list(requests), params, on_result))
+        except secrets.SecretError as e:
+            raise LLMBackendError(self._redact(f"OpenAI-compatible endpoint {self.url} (model {self.model_id}): {e}")) \
+                from None
+        except Exception as e:  # last line before Dagster: no form of the key leaves in a message or its chain
+            chain, x = [], e
+            while x is not None and len(chain) < 20:
+                chain.append(str(x) if isinstance(x, LLMBackendError) else f"{type(x).__name__}: {x}")
+                x = x.__cause__ or x.__context__
+            if all(self._redact(m) == m for m in chain):
+                raise
+            err = LLMBackendError(self._redact(chain[0]))
+            err.partial = getattr(e, "partial", None)  # type: ignore[attr-defined]
+            raise err from None
 
     async def _agenerate(self, requests: list[Request], params: SamplingParams,
                          on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
@@ -107,6 +139,7 @@ class OpenAIBackend:
         if key := self._api_key():
             headers["Authorization"] = f"Bearer {key}"
         limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+        # `timeout` bounds each read; `_post` bounds the whole attempt (a trickling server is cut off)
         async with httpx.AsyncClient(headers=headers, timeout=self.timeout_s, limits=limits) as client:
             results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
         errors = [e for e in results if isinstance(e, BaseException)]
@@ -146,13 +179,16 @@ class OpenAIBackend:
                     k: int) -> tuple[list[tuple[str, str, int]], int]:
         attempts = self.max_retries + 1
         last = "no attempt made"
+        empty = None
         for attempt in range(attempts):
             try:
-                async with sem:
-                    resp = await client.post(self.url, json=payload)
+                async with sem:  # the deadline starts when the request does, not while it waits its turn
+                    resp = await asyncio.wait_for(client.post(self.url, json=payload), self.timeout_s)
                 return self._parse(resp, k)
             except _Retryable as e:
-                last, retry_after = str(e), e.retry_after
+                last, retry_after, empty = str(e), e.retry_after, e.empty
+            except asyncio.TimeoutError:
+                last, retry_after = f"timeout after {self.timeout_s:g}s (total deadline of the request)", None
             except httpx.TimeoutException as e:
                 last, retry_after = f"timeout after {self.timeout_s:g}s ({type(e).__name__})", None
             except httpx.TransportError as e:
@@ -165,6 +201,12 @@ class OpenAIBackend:
                 log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs", self.url, attempt + 1, attempts,
                             self._redact(last), delay)
                 await asyncio.sleep(delay)
+            else:
+                empty = empty if last.startswith("no content") else None
+        if empty is not None:  # the server answers, but without content: an empty sample that is never cached
+            log.warning("%s: %s after %d attempts; returned as empty samples (finish reason %r, not cached)",
+                        self.url, self._redact(last), attempts, NO_CONTENT)
+            return empty
         raise LLMBackendError(self._redact(
             f"OpenAI-compatible endpoint {self.url} (model {self.model_id}) failed after {attempts} attempts: {last}"))
 
@@ -190,12 +232,18 @@ class OpenAIBackend:
             total = int(usage.get("completion_tokens") or 0)
             choices = choices[:k]
             base, extra = divmod(total, len(choices))
-            out = []
+            out, empty = [], []
             for j, c in enumerate(choices):
                 text = (c.get("message") or {}).get("content")
                 if text is not None and not isinstance(text, str):
                     raise ValueError("message.content is not a string")
+                if not (text or "").strip():
+                    empty.append(f"choice {c.get('index', j)}: content {text!r}, finish_reason {c.get('finish_reason')!r}")
                 out.append((text or "", str(c.get("finish_reason") or "stop"), base + (1 if j < extra else 0)))
-            return out, prompt_tokens
         except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise _Retryable(f"malformed response ({type(e).__name__}: {e}): {resp.text[:200]!r}") from None
+        if empty:
+            blank = [("" if t.strip() == "" else t, NO_CONTENT if t.strip() == "" else fr, n) for t, fr, n in out]
+            raise _Retryable(f"no content in {len(empty)} of {len(out)} choices ({'; '.join(empty[:3])})",
+                             empty=(blank, prompt_tokens))
+        return out, prompt_tokens

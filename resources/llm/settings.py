@@ -8,8 +8,10 @@ name. Adding a backend option here adds it everywhere at once.
 from typing import Literal
 
 import dagster as dg
+from pydantic import field_validator
 
 from .builtin import BUILTIN_MODEL
+from .secrets import check_key_env
 
 BACKENDS = ("transformers", "openai", "vllm")
 
@@ -23,15 +25,22 @@ class LLMSettings(dg.Config):
     model: str = BUILTIN_MODEL
     revision: str = ""
     base_url: str = ""  # "openai": the server's /v1 URL
-    api_key_env: str = "CITRUS_OPENAI_API_KEY"  # the NAME of the environment variable holding the key
+    # the NAME of the environment variable holding the key: one of the declared names (resources/llm/secrets.py);
+    # the key goes only to a URL the deployment bound keys to ($CITRUS_LLM_BASE_URL, $CITRUS_LLM_KEY_URLS)
+    api_key_env: str = "CITRUS_OPENAI_API_KEY"
     max_concurrency: int = 8  # "openai": requests in flight
-    timeout_s: float = 120  # "openai": per request
+    timeout_s: float = 120  # "openai": total deadline of one HTTP request (not per read)
     max_retries: int = 4  # "openai": bounded retries on timeouts, 429 and 5xx
     batch_size: int = 16  # "transformers": prompts per forward batch
     device: str = "auto"
     dtype: str = "auto"
     tensor_parallel_size: int = 1  # "vllm"
     cache_dir: str = ""  # request cache and converted built-in model; "" = the default cache folder
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _declared_key_env(cls, v: str) -> str:  # run config cannot pick an arbitrary variable as the key
+        return check_key_env(v)
 
     def llm_settings(self) -> dict:
         """These settings as keyword arguments (for building another `LLMResource`)."""

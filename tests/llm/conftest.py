@@ -17,6 +17,9 @@ def _isolated(request, tmp_path, monkeypatch):
     and a clean per-process backend registry."""
     if request.node.get_closest_marker("slow") is None:
         monkeypatch.setenv("CITRUS_CACHE_DIR", str(tmp_path / "citrus-cache"))
+    # the fake servers listen on 127.0.0.1: keys may be sent there; the secrets test's key name is declared
+    monkeypatch.setenv("CITRUS_LLM_KEY_URLS", "http://127.0.0.1")
+    monkeypatch.setenv("CITRUS_LLM_KEY_ENVS", "CITRUS_TEST_OPENAI_KEY")
     clear_backend_cache()
     yield
     clear_backend_cache()
