@@ -31,6 +31,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from quality.empty import ALLOW, ERROR, empty_policy
 from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
 from quality.suites import RowRule
 from resources.lake import split_partitions
@@ -110,6 +111,46 @@ def check_result(
     )
 
 
+def _n_rows(table: pa.Table | pd.DataFrame) -> int:
+    return table.num_rows if isinstance(table, pa.Table) else len(table)
+
+
+EMPTY_REASON = "empty_reason"  # the materialization metadata an asset writes when it produced no rows
+
+
+def empty_check_result(asset: str, table: Any, *, reason: str = "", asset_key: dg.AssetKey | None = None,
+                       check_name: str | None = None) -> dg.AssetCheckResult | None:
+    """The failing result of a check whose input has no rows (policy: ``quality/empty.py``); None when the
+    input has rows or the asset may be empty."""
+    if _n_rows(table) or not asset:
+        return None
+    policy, why = empty_policy(asset)
+    if policy == ALLOW:
+        return None
+    text = f"EMPTY: {asset} has 0 rows" + (f" ({reason})" if reason else "") + f"; {policy}: {why}"
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR if policy == ERROR else dg.AssetCheckSeverity.WARN,
+        description=text,
+        metadata={"n_rows": dg.MetadataValue.int(0), "empty": True, "empty_policy": policy, "why": why,
+                  **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {})},
+        asset_key=asset_key,
+        check_name=check_name,
+    )
+
+
+def materialization_empty_reason(context: Any, asset_key: dg.AssetKey, partition: str | None) -> str:
+    """The ``empty_reason`` the asset's latest materialization (of ``partition``) recorded, or ""."""
+    try:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1
+        ).records
+        md = records[0].asset_materialization.metadata if records else {}
+        return str(md[EMPTY_REASON].value) if EMPTY_REASON in md else ""
+    except Exception:  # noqa: BLE001 - a reason is a nicety; the empty verdict does not depend on it
+        return ""
+
+
 def gx_check_result(
     value: Any,
     *,
@@ -127,7 +168,12 @@ def gx_check_result(
     key = None if asset_key is None else dg.AssetKey.from_coercible(asset_key)
     items = [*(suite() if callable(suite) else suite), *rules]
     name = suite_name or ".".join(x for x in (key.to_user_string() if key else None, check_name) if x) or "suite"
-    result = validate_table(as_table(value), items, name, id_col=id_col, max_examples=max_examples)
+    table = as_table(value)
+    asset = key.to_user_string() if key else (suite_name or "").split(".", 1)[0]
+    empty = empty_check_result(asset, table, asset_key=key, check_name=check_name)
+    if empty is not None:
+        return empty
+    result = validate_table(table, items, name, id_col=id_col, max_examples=max_examples)
     return check_result(result, blocking=blocking, asset_key=key, check_name=check_name)
 
 
@@ -224,7 +270,8 @@ def gx_asset_check(
     ``suite`` is called at each check run (fresh GX expectation objects; it may return row rules too).
     ``blocking=True``: a failure has severity ERROR and, per Dagster, downstream assets in the same run
     do not execute (the check step fails with ``DagsterAssetCheckFailedError``); otherwise severity WARN.
-    ``partitions_def`` defaults to the asset's (see the module docstring).
+    ``partitions_def`` defaults to the asset's (see the module docstring). An input with no rows fails
+    the check unless ``quality/empty.py`` allows the asset to be empty (severity per asset, reason quoted).
     """
     rules = tuple(rules)
     if not callable(suite):
@@ -234,18 +281,26 @@ def gx_asset_check(
         partitions_def = _partitions_of(asset)
     suite_name = f"{asset_key.to_user_string()}.{name}"
 
-    def _validate(context, table, part: str) -> dg.AssetCheckResult:
-        result = validate_table(as_table(table), [*suite(), *rules], suite_name, id_col=id_col, max_examples=max_examples)
+    def _validate(context, table, part: str, partition: str | None = None) -> dg.AssetCheckResult:
+        table = as_table(table)
+        if not _n_rows(table):
+            empty = empty_check_result(asset_key.to_user_string(), table,
+                                       reason=materialization_empty_reason(context, asset_key, partition))
+            if empty is not None:
+                context.log.warning(f"{suite_name}{part}: {empty.description}")
+                return empty
+        result = validate_table(table, [*suite(), *rules], suite_name, id_col=id_col, max_examples=max_examples)
         (context.log.info if result.success else context.log.warning)(f"{suite_name}{part}: {_describe(result)}")
         return check_result(result, blocking=blocking)
 
     def _check(context, table):
         keys = range_keys(context, partitions_def)
         if keys is None:
-            yield _validate(context, table, f" [partition {context.partition_key}]" if context.has_partition_key else "")
+            pk = context.partition_key if context.has_partition_key else None
+            yield _validate(context, table, f" [partition {pk}]" if pk else "", pk)
             return
         for key, part in partition_tables(table, keys).items():  # a backfill range: one evaluation per partition
-            result = _validate(context, part, f" [partition {key}]")
+            result = _validate(context, part, f" [partition {key}]", key)
             yield partition_evaluation(context, result, asset_key, name, key, blocking)
         yield dg.Output(None)
 

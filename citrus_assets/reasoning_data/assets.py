@@ -5,6 +5,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.judges import JudgePanelResource
@@ -67,7 +68,8 @@ def judge_answers(
         n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
     )
     panel = judges.clients(llm)
-    table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge
+    with llm_cost_guard(context, llm, *(client for _, client in panel)) as budget:  # the panel shares one budget
+        table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge
     n = table.num_rows
     correct = sum(table["correct"].to_pylist())
     no_answer = sum(1 for x in table["predicted_letters"].to_pylist() if not x)
@@ -83,4 +85,5 @@ def judge_answers(
         per_judge=dg.MetadataValue.json(per_judge),
         cache_hits=cached,
         generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0),
+        **budget_metadata(budget),
     )

@@ -1,5 +1,6 @@
 """What the reasoning-data stage adds to the code location: SFT stage-3 data and the SFT mixes."""
 
+from citrus_assets.common.automation import ON_NEW_DATA, with_automation
 from citrus_assets.reasoning_data import checks as seed_checks
 from citrus_assets.reasoning_data import mix_checks, question_checks, trace_checks
 from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
@@ -11,8 +12,13 @@ from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
 from citrus_assets.reasoning_data.sft_assets import sft_examples
 from citrus_assets.reasoning_data.trace_assets import reasoning_traces
 
-assets = [question_seeds, judge_answers, question_difficulty, open_questions, reasoning_traces, sft_examples,
-          instruction_examples, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix]
+# The chain follows its inputs (citrus_assets/common/automation.py): question_seeds is materialized by the
+# seed inbox sensor, judge_answers is eager, and everything below it runs on new input data.
+AUTOMATED = ("question_difficulty", "open_questions", "reasoning_traces", "sft_examples",
+             "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix")
+assets = with_automation([question_seeds, judge_answers, question_difficulty, open_questions, reasoning_traces,
+                          sft_examples, instruction_examples, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
+                         ON_NEW_DATA, AUTOMATED)
 checks = [*seed_checks.checks, *question_checks.checks, *trace_checks.checks, *mix_checks.checks]
 sensors = [seed_inbox_sensor, instruction_inbox_sensor]
 partitions = [seed_sets, instruction_sets]

@@ -12,6 +12,7 @@ from typing import Literal
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.cost_guard import budget_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.assets import GROUP, seed_sets
@@ -102,4 +103,5 @@ def open_questions(
         refers_to_missing_options=result.refers_to_options,
         cache_hits=result.cache_hits,
         generated_tokens=result.generated_tokens,
+        **budget_metadata(llm),
     )

@@ -3,6 +3,8 @@
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.cost_guard import budget_metadata
+from citrus_assets.common.empty import empty_metadata, model_hint
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data import dual_roles as R
@@ -48,8 +50,12 @@ def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm
     qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, failed)
     if n_bad:
         context.log.warning(f"{n_bad} of {stats['questions']} questions failed verification; quarantined at {qpath}")
+    why = (f"0 of {stats['questions']} verified; {model_hint(getattr(llm, 'model', '') or llm.model_id)}"
+           + (f"; quarantine at {qpath}" if n_bad else "") if stats["questions"] else "no open question to reason on")
     return output(
         table,
+        **empty_metadata(table.num_rows, why),
+        **budget_metadata(llm),
         model=llm.model_id,
         questions=stats["questions"],
         accepted=stats["accepted"],

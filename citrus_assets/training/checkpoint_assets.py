@@ -7,7 +7,7 @@ data versions, hyper-parameters, steps, tokens seen, wall time, loss curve, weig
 source proportions for CPT). ``checkpoint_inputs`` lineage is written so ``citrus lineage impact`` on a source
 reaches every checkpoint trained on it.
 
-Automation (:data:`RETRAIN`): a checkpoint is requested when an input's *data version* changed (a re-run that
+Automation (``citrus_assets.common.automation.RETRAIN``): a checkpoint is requested when an input's *data version* changed (a re-run that
 produced the same data does not retrain) and every blocking check of its inputs passed. The asset also
 refuses to train when the latest evaluation of a blocking check on an input failed (:func:`require_blocking_checks`).
 """
@@ -17,9 +17,11 @@ import time
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.automation import RETRAIN, RETRAIN_ON_CURRENT_PAIRS
 from citrus_assets.common.metadata import output
 from citrus_assets.training.checkpointing import (
     canonical, checkpoint_table, line_chart_md, png_md, train_stage)
+from citrus_assets.training.sampler import sampler_report
 from citrus_assets.training.training_config import (
     TRAINER_CLASSES, CPORunConfig, CPTRunConfig, SFTRunConfig, TrainingResource, trainer_config)
 from resources.lake import PARTITION_ROWS_METADATA, LakeResource, split_partitions
@@ -27,15 +29,8 @@ from resources.lineage.writer import LineageWriter, table_data_version
 from training.launch import TrainingFailed
 
 GROUP = "training"
-AC = dg.AutomationCondition
-RETRAIN = (
-    (AC.newly_missing() | AC.any_deps_match(AC.data_version_changed()).with_label("any_deps_data_changed"))
-    .since_last_handled()
-    & ~AC.any_deps_missing()
-    & ~AC.any_deps_in_progress()
-    & ~AC.in_progress()
-    & AC.all_deps_blocking_checks_passed()
-).with_label("retrain_on_new_data")
+# RETRAIN: a new input data version whose blocking checks passed; RL also waits while its pairs are
+# re-sampled from a retrained stage 3 (citrus_assets/common/automation.py).
 
 SFT_COLUMNS = ["messages"]
 CPO_COLUMNS = ["prompt", "chosen", "rejected"]
@@ -77,6 +72,11 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
            lake: LakeResource, data_asset: str, data: pa.Table, columns: list[str],
            previous: pa.Table | None = None, previous_asset: str = "") -> dg.Output:
     require_blocking_checks(context, [data_asset] + ([previous_asset] if previous_asset else []))
+    if kind == "cpo":  # RL never trains on pairs sampled from another stage-3 model than the one it starts from
+        report = sampler_report(data, previous)
+        if data.num_rows and not report.ok:
+            raise dg.Failure(description=f"{data_asset}: {report.reason()}",
+                             metadata={"sampler": dg.MetadataValue.json(report.as_metadata())})
     if data.num_rows == 0:
         hint = (" (no question had both a correct and a wrong sample: use a stronger sampling model, more "
                 "samples, or preference_pairs config reference_chosen: true)" if kind == "cpo" else "")
@@ -183,7 +183,7 @@ def sft_stage3_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfi
                   previous_asset="sft_stage2_checkpoint")
 
 
-@dg.asset(group_name=GROUP, code_version="rlckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
+@dg.asset(group_name=GROUP, code_version="rlckpt-v1", automation_condition=RETRAIN_ON_CURRENT_PAIRS, kinds=_KINDS,
           description="RL stage: CPO-SimPO (TRL CPOTrainer, loss_type=simpo) on the preference pairs, from the "
                       "stage-3 checkpoint.")
 def rl_checkpoint(context: dg.AssetExecutionContext, config: CPORunConfig, training: TrainingResource,

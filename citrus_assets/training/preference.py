@@ -134,6 +134,7 @@ def pair_row(chosen: dict, rejected: dict, rule: str, n_samples: int, n_correct:
         "n_samples": n_samples,
         "n_correct": n_correct,
         "chosen_origin": chosen.get("origin", SAMPLE),
+        "sampler_checkpoint": rejected.get("sampler_checkpoint"),  # both samples come from one sampling call
     }
     # gen_* describe the sampling call (identical for both samples); token counts are the chosen sample's.
     row.update({name: chosen[name] for name, _ in GEN_FIELDS})

@@ -9,10 +9,14 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from citrus_assets.common.automation import ON_NEW_DATA
+from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
+from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.training import nonmedical as nm
 from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs, resolve_pair
+from citrus_assets.training.sampler import sampler_id, sampler_report, with_sampler
 from citrus_assets.training.rejection import (
     MEDICAL, NONMEDICAL, SYSTEM_PROMPT, USER_PROMPT, medical_items, nonmedical_items, rescore, sample_items,
     sft_references,
@@ -107,9 +111,11 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str)
 @dg.asset(
     group_name=GROUP,
     partitions_def=seed_sets,
-    code_version=code_version("rejection_samples-v2", SYSTEM_PROMPT, USER_PROMPT),
+    code_version=code_version("rejection_samples-v3", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
-    description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward.",
+    automation_condition=ON_NEW_DATA,  # a retrained stage 3 re-samples every seed set
+    description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward "
+                "and the id of the model that sampled it (sampler_checkpoint).",
 )
 def rejection_samples(
     context: dg.AssetExecutionContext, config: RejectionConfig, llm: LLMResource, lake: LakeResource,
@@ -119,7 +125,10 @@ def rejection_samples(
     med = medical_items(open_questions, references=sft_references(sft_examples))
     extra = nonmedical_problems(config, len(med.items), context.partition_key)
     items = med.items + nonmedical_items(extra.problems)
-    table = sample_items(items, client, config.params())
+    with llm_cost_guard(context, llm, client) as budget:
+        table = sample_items(items, client, config.params())
+    sampler = sampler_id(model_source, sft_stage3_checkpoint, client.model_id)
+    table = with_sampler(table, sampler)
     qpath, n_bad = lake.lake().write_quarantine("rejection_samples", context.partition_key,
                                                 med.quarantine + extra.quarantine)
     if n_bad:
@@ -130,8 +139,11 @@ def rejection_samples(
         accuracy[cat] = round(pc.mean(r).as_py(), 4) if len(r) else None
     return output(
         table,
+        **empty_metadata(table.num_rows, "no open question and no non-medical problem to sample"),
         model=client.model_id,
         model_source=model_source,
+        sampler_checkpoint=sampler,
+        **budget_metadata(budget),
         questions=dg.MetadataValue.json({MEDICAL: len(med.items), NONMEDICAL: len(extra.problems)}),
         samples_per_question=config.n,
         mean_reward=dg.MetadataValue.json(accuracy),
@@ -170,8 +182,9 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
 @dg.asset(
     group_name=GROUP,
     partitions_def=seed_sets,
-    code_version="preference_pairs-v2",
+    code_version="preference_pairs-v3",
     kinds={"parquet"},
+    automation_condition=ON_NEW_DATA,
     description="<prompt, chosen, rejected> rows for TRL's CPO trainer: a correct vs an incorrect sample per question "
                 "(optionally a verified reference as chosen when no sample is correct).",
 )
@@ -190,11 +203,16 @@ def preference_pairs(
         raise ValueError(f"{len(problems)} unfit preference pairs, e.g. {problems[:3]}")
     sampled = set(rejection_samples["parent_ids"].combine_chunks().flatten().to_pylist())
     unsampled = sum(1 for rid in open_questions["record_id"].to_pylist() if rid not in sampled)
+    why = (f"0 pairs from {stats.questions} questions: {stats.none_correct} had no correct sample, "
+           f"{stats.all_correct} no wrong one (reference_chosen: {config.reference_chosen})"
+           if stats.questions else "no rejection samples")
     return output(
         table,
+        **empty_metadata(table.num_rows, why),
         **{k: v for k, v in stats.as_metadata().items()},
         per_category=dg.MetadataValue.json(stats.per_category),
         open_questions_without_samples=unsampled,
         selection_rule=config.selection_rule,
         reference_chosen=config.reference_chosen,
+        samplers=dg.MetadataValue.json(sampler_report(table, None).samplers),
     )

@@ -6,6 +6,9 @@
   no template placeholder (the reference code stored a literal ``{Q}``).
 - ``preference_pairs_verified`` (blocking): every chosen response re-checked correct and every rejected
   one incorrect by the answer rule, against the question stored with its sample in ``rejection_samples``.
+- ``preference_pairs_current_sampler`` (blocking): every pair was sampled by the *current*
+  ``sft_stage3_checkpoint`` (or by a model configured on purpose); pairs from a previous stage-3 model, or
+  from an unknown one, fail it and RL does not train on them (training/sampler.py).
 """
 
 import re
@@ -18,12 +21,14 @@ from citrus_assets.common.prompts import load_prompt
 from citrus_assets.training.preference import ORIGINS, SELECTION_RULES, resolve_pair
 from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
 from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.training.sampler import sampler_report
 from citrus_assets.training.rejection import CATEGORIES, SYSTEM_PROMPT, USER_PROMPT, rescore
 from quality import RowRule, gx_asset_check, gx_check_result, id_suite, not_null, values_in_set
 
 REJECTION_SAMPLES_VALID = "rejection_samples_valid"
 PREFERENCE_PAIRS_VALID = "preference_pairs_valid"
 PREFERENCE_PAIRS_VERIFIED = "preference_pairs_verified"
+PREFERENCE_PAIRS_CURRENT_SAMPLER = "preference_pairs_current_sampler"
 
 _PLACEHOLDERS = {f"{{{f}}}" for n in (SYSTEM_PROMPT, USER_PROMPT) for f in load_prompt(n).fields} | {"{Q}"}
 _QUESTION = re.compile(r"<Question>\s*(.*?)\s*</Question>", re.DOTALL)
@@ -145,4 +150,19 @@ with warnings.catch_warnings():
         )
 
 
-checks = [samples_check, pairs_check, preference_pairs_verified]
+    @dg.asset_check(
+        asset=preference_pairs,
+        name=PREFERENCE_PAIRS_CURRENT_SAMPLER,
+        blocking=True,
+        partitions_def=seed_sets,
+        additional_ins={"sft_stage3_checkpoint": dg.AssetIn(key="sft_stage3_checkpoint")},
+        description="Every pair was sampled by the current stage-3 checkpoint (RL never trains on stale pairs).",
+    )
+    def preference_pairs_current_sampler(context, preference_pairs: pa.Table, sft_stage3_checkpoint: pa.Table):
+        report = sampler_report(preference_pairs, sft_stage3_checkpoint)
+        return dg.AssetCheckResult(passed=report.ok, severity=dg.AssetCheckSeverity.ERROR,
+                                   description=report.reason(),
+                                   metadata={"sampler": dg.MetadataValue.json(report.as_metadata())})
+
+
+checks = [samples_check, pairs_check, preference_pairs_verified, preference_pairs_current_sampler]

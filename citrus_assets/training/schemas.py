@@ -25,6 +25,12 @@ CHECKPOINT_SCHEMA = pa.schema([
     ("data_versions", pa.string()),  # canonical JSON: {asset[/partition]: data_version} trained on
 ])
 
+# The model that sampled a rejection sample (and so a preference pair): the ``record_id`` of the
+# ``sft_stage3_checkpoint`` row it came from (that id hashes the weights), or ``config:<model>`` /
+# ``resource:<model>`` when ``RejectionConfig.model`` chose another model. RL trains only on pairs whose
+# sampler is the current stage-3 checkpoint (training/preference_checks.py, PREFERENCE_PAIRS_CURRENT_SAMPLER).
+SAMPLER_CHECKPOINT = "sampler_checkpoint"
+
 # preference_pairs: rows ready for TRL's CPO trainer (prompt/chosen/rejected, conversational).
 MESSAGE_TYPE = pa.struct([("role", pa.string()), ("content", pa.string())])
 PREFERENCE_SCHEMA = pa.schema([
@@ -40,6 +46,7 @@ PREFERENCE_SCHEMA = pa.schema([
     ("n_samples", pa.int32()),
     ("n_correct", pa.int32()),
     ("chosen_origin", pa.string()),  # "sample" (a correct sample) | "reference" (no sample correct; reference_chosen)
+    ("sampler_checkpoint", pa.string()),  # SAMPLER_CHECKPOINT of the samples the pair was built from
     *GEN_FIELDS,
 ])
 
@@ -70,5 +77,6 @@ REJECTION_SAMPLE_SCHEMA = pa.schema([
     ("cached", pa.bool_()),
     ("reference", pa.string()),  # the question's verified reference response ("" when none): see rejection.py
     ("reference_id", pa.string()),  # its record id (sft example id / non-medical source id)
+    ("sampler_checkpoint", pa.string()),  # SAMPLER_CHECKPOINT: the model that sampled the row
     *GEN_FIELDS,
 ])

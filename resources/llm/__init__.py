@@ -4,6 +4,7 @@
 from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
 from .cache import GenerationCache, cache_key
 from .client import LLMClient
+from .cost_guard import LLMBudgetExceeded, LLMCostGuard, RequestBudget
 from .resource import LLMResource, clear_backend_cache
 from .settings import LLMSettings
 from .types import Generation, LLMBackendError, Prompt, Request, SamplingParams
@@ -13,11 +14,14 @@ __all__ = [
     "Generation",
     "GenerationCache",
     "LLMBackendError",
+    "LLMBudgetExceeded",
     "LLMClient",
+    "LLMCostGuard",
     "LLMResource",
     "LLMSettings",
     "Prompt",
     "Request",
+    "RequestBudget",
     "SamplingParams",
     "builtin_model_path",
     "builtin_revision",

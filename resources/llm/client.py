@@ -18,6 +18,7 @@ class LLMClient:
         self.backend = backend
         self.cache = cache
         self._lock = threading.Lock()
+        self.budget = None  # a cost_guard.RequestBudget: new requests are charged to it before they are sent
         self._stats = {"hits": 0, "misses": 0, "generated_tokens": 0, "prompt_tokens": 0, "backend_calls": 0}
 
     @property
@@ -63,6 +64,8 @@ class LLMClient:
         requests = [Request(first_msgs[r], r, tuple(idx)) for r, idx in pending.items()]
 
         fresh: dict[str, Generation] = {}
+        if requests and self.budget is not None:  # raises before sending a batch over the budget
+            self.budget.charge(sum(len(r.sample_indices) for r in requests), mid)
         if requests:
             stored: set[int] = set()  # requests already cached while the batch was still running
             kwargs = {}

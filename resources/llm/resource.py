@@ -16,6 +16,7 @@ from pydantic import PrivateAttr
 from .builtin import BUILTIN_MODEL, cache_dir as resolve_cache_dir
 from .cache import GenerationCache
 from .client import LLMClient
+from .cost_guard import LLMCostGuard, RequestBudget, run_budget
 from .settings import LLMSettings
 from .types import Backend, Generation, Prompt, SamplingParams
 
@@ -36,16 +37,18 @@ def clear_backend_cache() -> None:
         _CACHES.clear()
 
 
-class LLMResource(dg.ConfigurableResource, LLMSettings):
+class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
     """Batch-first LLM access with a persistent (model, revision, prompt, params, sample) cache.
 
     The model and how it is served are `LLMSettings` (backend, model, base_url, ...); `use_cache`
-    switches the request cache off.
+    switches the request cache off. The cost guard of automatic runs is `LLMCostGuard`
+    (`auto_runs_enabled`, `max_requests_per_auto_run`; see cost_guard.py).
     """
 
     use_cache: bool = True
 
     _client: LLMClient | None = PrivateAttr(default=None)
+    _budget: RequestBudget | None = PrivateAttr(default=None)
 
     # -- plumbing -----------------------------------------------------------------------------
     def _backend_key(self) -> tuple:
@@ -104,7 +107,24 @@ class LLMResource(dg.ConfigurableResource, LLMSettings):
         with _CLIENT_LOCK:
             if self._client is None:
                 self._client = LLMClient(self.get_backend(), self._get_cache())
+                self._client.budget = self._budget
             return self._client
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """The run's cost guard: an automatic run's new requests are charged to its budget (cost_guard.py)."""
+        run = getattr(context, "dagster_run", None)
+        self.attach_budget(run_budget(self, dict(run.tags) if run is not None and run.tags else {}))
+
+    @property
+    def budget(self) -> RequestBudget | None:
+        return self._budget
+
+    def attach_budget(self, budget: RequestBudget | None) -> None:
+        """Charge this resource's new requests to ``budget`` (the step's cost guard); loads no model."""
+        with _CLIENT_LOCK:
+            self._budget = budget
+            if self._client is not None:
+                self._client.budget = budget
 
     # -- public API ---------------------------------------------------------------------------
     def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[list[Generation]]:
