@@ -33,6 +33,7 @@ class MaterializedOutput:
     path: str
     run_id: str
     quarantined: int = 0
+    empty_reason: str = ""  # the asset's own "empty_reason" metadata (citrus_assets/common/empty.py)
 
 
 @dataclass
@@ -91,6 +92,7 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
                         path=str(md["path"].value) if "path" in md else "",
                         run_id=res.run_id,
                         quarantined=int(md["quarantined"].value) if "quarantined" in md else 0,
+                        empty_reason=str(md["empty_reason"].value) if "empty_reason" in md else "",
                     )
                 )
             for ev in res.get_asset_check_evaluations():
@@ -107,12 +109,23 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
     return out
 
 
+def empty_lines(outputs: list[MaterializedOutput]) -> list[str]:
+    """One EMPTY line per materialized partition with no rows, with the asset's reason (or its quarantine)."""
+    empty = [o for o in outputs if o.rows == 0]
+    lines = ["", f"EMPTY stages: {len(empty)}"] if empty else []
+    for o in empty:
+        why = o.empty_reason or (f"{o.quarantined} quarantined" if o.quarantined else "no reason recorded")
+        lines.append(f"  EMPTY {o.asset} [{o.partition}]: {why}")
+    return lines
+
+
 def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> str:
     lines = [f"Main job finished in {result.seconds:.1f} s.", f"Lake: {lake_root}", f"Lineage DB: {lineage_db}", ""]
     w = max([len(o.asset) for o in result.outputs] + [5])
     lines.append(f"{'asset'.ljust(w)}  {'partition':<16} {'records':>8} {'quarantined':>11}  path")
     for o in result.outputs:
         lines.append(f"{o.asset.ljust(w)}  {o.partition:<16} {o.rows:>8} {o.quarantined:>11}  {o.path}")
+    lines += empty_lines(result.outputs)
     if result.check_results:
         passed = sum(result.check_results.values())
         lines.append("")
