@@ -63,14 +63,17 @@ def make_upstream(version: dict):
             return output(mix_table(name + version.get(name, "")))
         return _mix
 
-    @dg.asset(name="preference_pairs")
-    def preference_pairs() -> dg.Output:
+    @dg.asset(name="preference_pairs", deps=["sft_stage3_checkpoint"])  # sampled by the current stage 3
+    def preference_pairs(lake: LakeResource) -> dg.Output:
+        lk = lake.lake()
+        sampler = lk.read_table("sft_stage3_checkpoint")["record_id"][0].as_py() \
+            if lk.exists("sft_stage3_checkpoint", None) else None
         row = {"record_id": record_id("pref", "p"), "parent_ids": ["q", "c", "r"], "question_id": "q",
                "category": "medical", "prompt": [{"role": "user", "content": "What is the capital of France?"}],
                "chosen": [{"role": "assistant", "content": "Paris."}],
                "rejected": [{"role": "assistant", "content": "Lyon."}], "prompt_text": "…",
                "selection_rule": "first_correct_vs_first_wrong", "n_samples": 4, "n_correct": 1}
-        row.update({name: None for name, _ in GEN_FIELDS})
+        row.update({name: None for name, _ in GEN_FIELDS}, sampler_checkpoint=sampler)
         return output(pa.Table.from_pylist([row, {**row, "record_id": record_id("pref", "p2")}],
                                            schema=PREFERENCE_SCHEMA))
 
