@@ -16,6 +16,7 @@ from resources.inbox import InboxResource
 from resources.lake import LakeResource, default_lake_root
 from resources.lake_io import LakeIOManager
 from resources.llm import BUILTIN_MODEL, LLMResource
+from resources.llm.cost_guard import cost_guard_from_env
 
 
 def build_resources() -> dict:
@@ -29,6 +30,8 @@ def build_resources() -> dict:
             backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),
             model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),
             base_url=os.environ.get("CITRUS_LLM_BASE_URL", ""),
+            # cost guard of automatic runs: $CITRUS_LLM_AUTO_RUNS (0 = off), $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN
+            **cost_guard_from_env(),
         ),
         # judges of the easy/hard labels: empty = the ``llm`` resource alone (set a panel in the launchpad)
         "judges": JudgePanelResource(),
