@@ -8,7 +8,10 @@ WARC.gz file, or a WET / CCNet-style JSONL file (these already hold text: no ext
 
 Every filter has an ``exclusion_writer``, so each dropped document comes back as a reject row with
 the step that dropped it (``filter``) and datatrove's reason. Unreadable units come back as
-``QuarantineRecord``s. Kept rows carry ``record_id`` (``record_id("webdoc", source_id, url, text)``),
+``QuarantineRecord``s. Documents the reader reads but does not pass on (a repeated fetch of the same URL
+with an identical payload, a non-HTML payload, an empty one) are reject rows of the ``read`` step.
+Kept rows carry ``record_id`` (``record_id("webdoc", source_id, source_locator, url, text)``: the
+locator makes ids unique by construction, even for two identical units of one file),
 ``parent_ids`` (``[source_id(uri, raw)]``: WARC payload bytes / JSONL line bytes), ``source_uri``,
 ``source_locator``, ``url``, ``text``, ``language``, ``language_score``, ``n_chars``.
 Cross-shard exact + MinHash dedup is ``web_dedup.dedup_source``.
@@ -48,7 +51,13 @@ from .web_config import (
 )
 from .web_exec import cleanup, iter_jsonl_folder, make_run_dir, run_pipeline
 from .web_filters import OfflineURLFilter, Py3LangidFilter, RecordingTrafilatura
-from .web_readers import QuarantiningJsonlReader, QuarantiningWarcReader, detect_format, read_side_files
+from .web_readers import (
+    QuarantiningJsonlReader,
+    QuarantiningWarcReader,
+    detect_format,
+    read_side_files,
+    read_side_rejects,
+)
 
 _COMMON = [
     ("record_id", pa.string()),
@@ -105,7 +114,7 @@ def _row(d: dict, cfg_max: int | None = None) -> dict[str, Any]:
     text = d.get("text") or ""
     sid, url = m.get("source_id"), m.get("url")
     row = {
-        "record_id": record_id(RECORD_KIND, sid, url, text),
+        "record_id": record_id(RECORD_KIND, sid, m.get("source_locator"), url, text),
         "parent_ids": [sid],
         "source_uri": m.get("source_uri"),
         "source_locator": m.get("source_locator"),
@@ -173,7 +182,12 @@ def curate_shard(
         run_pipeline(pipeline, run_dir / "logs", tasks=1, workers=1, options=config.execution)
 
         kept = pa.Table.from_pylist([_row(d) for d in iter_jsonl_folder(run_dir / "kept")], schema=DOCUMENT_SCHEMA)
-        reject_rows, dropped = [], {}
+        reject_rows = []
+        for d in read_side_rejects(side):  # read but not passed on: duplicate fetches, non-HTML, empty
+            r = _row(d, config.max_reject_text_chars)
+            r["filter"], r["reason"] = STEP_READ, d["metadata"]["filter_reason"]
+            reject_rows.append(r)
+        dropped = {}
         for name, _ in steps:
             n0 = len(reject_rows)
             for d in iter_jsonl_folder(run_dir / "rejects" / name):
@@ -201,6 +215,9 @@ def build_funnel(
     funnel = [{
         "step": STEP_READ, "documents_in": units, "documents_out": docs, "dropped": units - docs,
         "quarantined": counts.get("quarantined", 0),
+        # read but not passed on, each a reject row of the read step (duplicate fetch, non-HTML, empty)
+        "rejected": {k.removeprefix("rejected_"): v for k, v in sorted(counts.items()) if k.startswith("rejected_")},
+        # records that are not documents (request, warcinfo, metadata)
         "skipped": {k.removeprefix("skipped_"): v for k, v in sorted(counts.items()) if k.startswith("skipped_")},
     }]
     n = docs

@@ -9,12 +9,22 @@
 * quarantine of what cannot be read -- a malformed or non-UTF-8 JSONL line, an undecodable HTML
   payload, a corrupt record, a truncated WARC.gz (the records before it are kept), a file that
   cannot be opened at all -- written as JSON lines to ``<side_folder>/quarantine/<rank>.jsonl``;
-* unit counts per kind to ``<side_folder>/reader/<rank>.json`` (the ``read`` step of the funnel).
+* unit counts per kind to ``<side_folder>/reader/<rank>.json`` (the ``read`` step of the funnel);
+* documents the reader reads but does not pass on -- a second fetch of the same URL with an identical
+  payload (``exact_duplicate_fetch``, naming the kept record's WARC-Record-ID), a payload that is not HTML
+  (``non_html``), an empty one (``empty``) -- written as datatrove document dicts with a
+  ``filter_reason`` to ``<side_folder>/rejects/<rank>.jsonl``: they become reject rows of the ``read``
+  step, never a bare funnel count.
+
+The HTTP ``Content-Type`` a server declared wins over the crawler's identified payload type and over
+libmagic's sniffing when it is HTML: a page served as ``text/html`` whose payload starts like a script is
+still a page (libmagic guesses "JavaScript" for pages that open with inline code).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 from collections import Counter
@@ -65,6 +75,8 @@ class _SideFiles:
         (self.folder / "quarantine").mkdir(parents=True, exist_ok=True)
         (self.folder / "reader").mkdir(parents=True, exist_ok=True)
         self._q = open(self.folder / "quarantine" / f"{rank:05d}.jsonl", "ab")
+        (self.folder / "rejects").mkdir(parents=True, exist_ok=True)
+        self._r = open(self.folder / "rejects" / f"{rank:05d}.jsonl", "ab")
 
     def quarantine(self, uri: str, locator: str, reason: str, raw: bytes | str = b"") -> None:
         if isinstance(raw, bytes):
@@ -73,23 +85,48 @@ class _SideFiles:
         self._q.write(orjson.dumps(row) + b"\n")
         self.counts["quarantined"] += 1
 
+    def reject(self, doc: dict, uri: str, locator: str, raw: bytes, reason: str) -> None:
+        """A document read but not passed on: a reject row of the ``read`` step (datatrove document shape)."""
+        meta = {k: v for k, v in doc.items() if k not in ("text", "id")}
+        meta.update(source_uri=uri, source_locator=locator, source_id=source_id(uri, raw), filter_reason=reason)
+        row = {"id": doc.get("id"), "text": doc.get("text") or "", "metadata": meta}
+        self._r.write(orjson.dumps(row, default=str) + b"\n")
+        self.counts[f"rejected_{reason.split(':', 1)[0]}"] += 1
+
     def close(self) -> None:
         self._q.close()
+        self._r.close()
         path = self.folder / "reader" / f"{self.rank:05d}.json"
         old = json.loads(path.read_text()) if path.exists() else {}
         path.write_text(json.dumps(dict(Counter(old) + self.counts)))
 
 
+def _jsonl_rows(folder: Path) -> list[dict]:
+    rows: list[dict] = []
+    for p in sorted(folder.glob("*.jsonl")):
+        rows.extend(orjson.loads(line) for line in p.read_bytes().splitlines() if line)
+    return rows
+
+
 def read_side_files(folder: str | Path) -> tuple[list[dict], dict[str, int]]:
     """All quarantine rows and the summed unit counts written by the readers under ``folder``."""
     folder = Path(folder)
-    rows: list[dict] = []
-    for p in sorted((folder / "quarantine").glob("*.jsonl")):
-        rows.extend(orjson.loads(line) for line in p.read_bytes().splitlines() if line)
     counts: Counter = Counter()
     for p in sorted((folder / "reader").glob("*.json")):
         counts.update(json.loads(p.read_text()))
-    return rows, dict(counts)
+    return _jsonl_rows(folder / "quarantine"), dict(counts)
+
+
+def read_side_rejects(folder: str | Path) -> list[dict]:
+    """The documents the readers under ``folder`` read but did not pass on (document dicts, ``filter_reason``)."""
+    return _jsonl_rows(Path(folder) / "rejects")
+
+
+def declared_content_type(record) -> str | None:
+    """The media type of the HTTP ``Content-Type`` header of a response record (lower case), else None."""
+    headers = getattr(record, "http_headers", None)
+    value = headers.get_header("Content-Type") if headers is not None else None
+    return value.split(";", 1)[0].strip().lower() or None if value else None
 
 
 def _tag(doc, uri: str, locator: str, raw: bytes) -> None:
@@ -121,6 +158,7 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
 
         uri = self.uri or self.data_folder.resolve_paths(filepath)
         side = _SideFiles(self.side_folder, getattr(self, "_rank", 0))
+        self._fetched: dict[tuple, tuple[str, str]] = {}  # (url, payload digest) -> (locator, WARC-Record-ID)
         n = 0
         # warcio reads (multi-member) gzip itself and, unlike a decompressed stream, keeps the records
         # before a cut; other compressions (zstd, bz2) go through fsspec as in datatrove
@@ -153,11 +191,17 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
 
     def _record_to_document(self, record, content: bytes, filepath, n, uri, locator, side):
         record.content_stream = lambda: io.BytesIO(content)  # datatrove's process_record reads it again
+        if record.rec_type not in ("response", "conversion"):  # request, warcinfo, metadata: not documents
+            side.counts[f"skipped_{record.rec_type}"] += 1
+            return None
+        declared = declared_content_type(record)
+        if declared in _HTML_TYPES:  # the server said HTML: trust it over the crawler's or libmagic's guess
+            record.rec_headers.replace_header("WARC-Identified-Payload-Type", declared)
         extracted = process_record(record)
+        warc_id = record.rec_headers.get("WARC-Record-ID")
+        url = record.rec_headers.get("WARC-Target-URI")
+        stub = {"id": warc_id, "url": url, "date": record.rec_headers.get("WARC-Date"), "text": ""}
         if not extracted:
-            if record.rec_type not in ("response", "conversion"):
-                side.counts[f"skipped_{record.rec_type}"] += 1
-                return None
             mime = record.rec_headers.get("WARC-Identified-Payload-Type", None)
             if mime is None:
                 import magic
@@ -166,11 +210,19 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
             if mime in _HTML_TYPES or (record.rec_type == "conversion" and mime == "text/plain"):
                 side.quarantine(uri, locator, "undecodable payload: not UTF-8 and no charset detected", content)
             else:
-                side.counts["skipped_non_html"] += 1
+                side.reject(stub, uri, locator, content,
+                            f"non_html: payload type {mime!r} (declared {declared or 'none'})")
             return None
+        key = (url, hashlib.sha256(content).hexdigest())
+        if key in self._fetched:  # the same URL fetched again with an identical payload: keep the first
+            first_locator, first_id = self._fetched[key]
+            side.reject({**stub, "text": extracted.get("text") or ""}, uri, locator, content,
+                        f"exact_duplicate_fetch: {warc_id} repeats {first_id} ({first_locator}): same URL and payload")
+            return None
+        self._fetched[key] = (locator, warc_id)
         doc = self.get_document_from_dict(extracted, filepath, n - 1)
         if doc is None:
-            side.counts["skipped_empty"] += 1
+            side.reject(stub, uri, locator, content, "empty: no text in the payload")
             return None
         _tag(doc, uri, locator, content)
         side.counts["documents"] += 1
