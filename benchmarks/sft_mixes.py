@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import default_eval_index
+from citrus_assets.common.decontamination import default_eval_index, eval_index
 from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.instructions import load_instruction_file
-from citrus_assets.reasoning_data.mixing import MIX_SCHEMA, decontaminate_mix, eval_index, load_tokenizer
+from citrus_assets.reasoning_data.mixing import MIX_SCHEMA, decontaminate_mix, load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "sft_mixes.md"
@@ -75,8 +75,8 @@ def main() -> None:
         t_stage, s1 = best(lambda: build_stage_mix(table, 1, rule, tok), args.reps)
         t_build, index = best(lambda: default_eval_index(data), 1)
         cache = Path(tmp) / "cache"
-        eval_index(data, index.n, cache)  # fills the cache
-        t_load, _ = best(lambda: eval_index(data, index.n, cache), args.reps)
+        eval_index(data, cache, include_bundled=False)  # fills the cache
+        t_load, _ = best(lambda: eval_index(data, cache, include_bundled=False), args.reps)
         mix = pa.Table.from_pylist([dict(r, n_tokens=1) for r in s1.rows], schema=MIX_SCHEMA)
         t_decont, (kept, removed) = best(lambda: decontaminate_mix(mix, index), 1)
 

@@ -1,5 +1,5 @@
 """The ``citrus`` command: ``citrus demo`` (the main job), ``citrus lineage trace|impact|sync|openlineage``
-and ``citrus retract``."""
+``citrus retract`` and ``citrus decontam check``."""
 
 from __future__ import annotations
 
@@ -94,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ret.add_argument("--lake", default=None, help="lake root (default: $CITRUS_LAKE or lake)")
     ret.set_defaults(func=cmd_retract)
     add_lineage_subcommands(sub)
+    from citrus_assets.common.decontam_cli import add_decontam_subcommand
+
+    add_decontam_subcommand(sub)
     args = parser.parse_args(argv)
     if args.command == "lineage":
         return run_lineage_command(args)

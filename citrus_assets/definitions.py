@@ -8,6 +8,7 @@ JMED-style benchmark builder).
 
 import dagster as dg
 
+from citrus_assets.common import decontamination_checks
 from citrus_assets.cpt_corpus import defs as cpt_corpus
 from citrus_assets.evaluation import defs as evaluation
 from citrus_assets.jmed import defs as jmed
@@ -25,7 +26,7 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The code location; ``resources`` replaces the environment-configured ones (tests, embedding)."""
     return dg.Definitions(
         assets=[a for s in STAGES for a in s.assets],
-        asset_checks=[c for s in STAGES for c in s.checks],
+        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks],
         sensors=[x for s in STAGES for x in s.sensors],
         jobs=jobs,
         resources=resources if resources is not None else build_resources(),

@@ -7,9 +7,9 @@ project's bundled evaluation sample first, then ``$CITRUS_EVAL_DATA`` / ``$CITRU
 
 How an item is indexed
 ----------------------
-* **Tokens.** Text is NFKC-normalised, lower-cased, diacritics dropped; a token is a run of letters/digits
-  (apostrophes inside a word are dropped: ``don't`` = ``dont``); every Han/kana character is a token of its
-  own (Chinese has no spaces: character n-grams, see below). Punctuation and whitespace only separate tokens,
+* **Tokens.** Text is NFKC-normalised, lower-cased, diacritics dropped; a token is a run of letters or a run
+  of digits (``45,X`` = ``45X`` = ``45 x``; apostrophes inside a word are dropped: ``don't`` = ``dont``);
+  every Han/kana character is a token of its own (Chinese has no spaces: character n-grams, see below). Punctuation and whitespace only separate tokens,
   so case, whitespace and punctuation edits do not change the token stream.
 * **Numbers are content.** ``45`` stays ``45``. (datatrove's ``simplify_text`` turns every number into ``0``,
   which made vignette boilerplate — "a 0 year old woman is brought to the emergency department because of" —
@@ -58,7 +58,7 @@ DEFAULT_N_CJK = 12  # character n-grams for Chinese items (benchmarks/decontamin
 DEFAULT_MAX_DF = 4  # an n-gram in more than this many benchmark items is boilerplate (measured)
 DEFAULT_MIN_HITS = 2  # evidence n-grams needed from one item (measured)
 DEFAULT_MIN_COVERAGE = 0.2  # ... and at least this share of the item's evidence n-grams (measured)
-DEFAULT_MIN_TOKENS = 6  # floor for whole short items: stem + correct answer tokens (measured)
+DEFAULT_MIN_TOKENS = 4  # floor for whole short items: stem + correct answer tokens (measured)
 ANSWER_WINDOW = 400  # tokens after a short item's stem in which its answer must appear
 FORMAT_VERSION = 2
 SPAN_CHARS = 300
@@ -76,7 +76,7 @@ REMOVED_SCHEMA = pa.schema(
 _DOC_FILES = re.compile(r"^(readme|license|licence|sources|changelog)(\.\w+)?$|\.(md|txt\.sig)$", re.I)
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff"
-_TOKEN_RE = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+(?:['\u2019][^\W_{_CJK}]+)*")
+_TOKEN_RE = re.compile(rf"[{_CJK}]|\d+|[^\W\d_{_CJK}]+(?:['\u2019][^\W\d_{_CJK}]+)*")
 _CJK_RE = re.compile(rf"[{_CJK}]")
 
 
@@ -468,7 +468,10 @@ class IndexReport:
 
 
 def _benchmark_files(data_dir: Path) -> list[tuple[Path, str]]:
+    """(file, benchmark) under ``<data_dir>/benchmarks`` (or ``data_dir`` itself when it has no such folder)."""
     root = Path(data_dir) / "benchmarks"
+    if not root.is_dir():
+        root = Path(data_dir)
     if not root.is_dir():
         return []
     out = []
@@ -514,13 +517,14 @@ def _fingerprint(dirs: Sequence[Path], params: dict) -> str:
 
 
 def eval_index(configured: str | Path = "", cache_dir: str | Path | None = None, include_bundled: bool = True,
-               **params) -> tuple[NGramIndex, IndexReport]:
+               extra_dirs: Sequence[str | Path] = (), **params) -> tuple[NGramIndex, IndexReport]:
     """THE project's index: every dir of ``benchmark_data_dirs(configured)`` (the bundled evaluation sample
     first). Cached as ``.npz`` under ``cache_dir`` keyed by the files' names, sizes and mtimes and the
     parameters."""
     from citrus_assets.common.benchmark_data import benchmark_data_dirs
 
     dirs = benchmark_data_dirs(configured, include_bundled=include_bundled)
+    dirs += [Path(d) for d in extra_dirs if Path(d).resolve() not in {x.resolve() for x in dirs}]
     proto = NGramIndex(**params)
     path = None
     if cache_dir is not None:
@@ -566,3 +570,18 @@ def decontamination_ok(meta: dict | None) -> tuple[bool, str]:
     if meta.get("allow_no_decontamination"):
         return True, "decontamination explicitly turned off (allow_no_decontamination: true)"
     return False, "the decontamination index is empty and allow_no_decontamination is not set"
+
+
+def decontaminate_table(table: pa.Table, text_columns: str | Sequence[str], configured: str | Path = "",
+                        allow_no_decontamination: bool = False, cache_dir: str | Path | None = None,
+                        **params) -> tuple[pa.Table, pa.Table, dict]:
+    """(kept, removed, metadata) of ``table`` against THE project's index (:func:`eval_index`): what every
+    training-bound asset calls. With an empty index nothing is removed and the metadata says so (the
+    asset's blocking check then fails unless ``allow_no_decontamination``)."""
+    index, report = eval_index(configured, cache_dir, **params)
+    if index.n_items:
+        kept, removed = decontaminate(table, text_columns, index)
+    else:
+        log.warning("the decontamination index is empty (no benchmark items in %s)", report.data_dirs)
+        kept, removed = table, REMOVED_SCHEMA.empty_table()
+    return kept, removed, decontamination_metadata(index, report, removed, allow_no_decontamination)

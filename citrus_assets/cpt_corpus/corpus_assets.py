@@ -1,12 +1,11 @@
 """CPT corpus assembly: labelled documents (domain, language, tokens) and training-ready shards."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import decontaminate, default_eval_index
+from citrus_assets.common.decontamination import decontaminate_table
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.cpt_corpus.labelling import MedicalVocabularyScorer, domain_stats, label_documents
@@ -24,20 +23,12 @@ class CorpusConfig(dg.Config):
     tokenizer: str = "builtin"
     medical_threshold: float = 3.0
     target_tokens_per_shard: int = 2_000_000
-    # A folder whose benchmarks/ sub-folder holds the evaluation sets to decontaminate against
-    # ("" = $CITRUS_EVAL_DATA, else $CITRUS_DATA, else ../shared/data); n-gram size of the overlap test.
+    # A folder whose benchmarks/ sub-folder holds more evaluation sets, indexed next to the bundled sample,
+    # $CITRUS_EVAL_DATA and $CITRUS_DATA (else ../shared/data) (common.benchmark_data); n-gram size.
     eval_data_dir: str = ""
     decontamination_ngram: int = 13
-
-
-def eval_data_dir(configured: str) -> Path | None:
-    """The folder holding ``benchmarks/`` to decontaminate against, or None when there is none."""
-    candidates = [configured, os.environ.get("CITRUS_EVAL_DATA", ""), os.environ.get("CITRUS_DATA", ""),
-                  str(Path("..") / "shared" / "data")]
-    for c in candidates:
-        if c and (Path(c) / "benchmarks").is_dir():
-            return Path(c)
-    return None
+    # an empty decontamination index fails the blocking check unless this is set (recorded in metadata)
+    allow_no_decontamination: bool = False
 
 
 def load_tokenizer(name: str):
@@ -65,17 +56,21 @@ def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake:
         load_tokenizer(config.tokenizer),
         MedicalVocabularyScorer(threshold=config.medical_threshold),
     )
-    bench = eval_data_dir(config.eval_data_dir)
-    decont: dict = {"eval_data_dir": str(bench) if bench else None, "removed": 0}
-    if bench is None:
-        context.log.warning("no evaluation benchmark folder found: CPT documents were NOT decontaminated")
-    else:
-        index = default_eval_index(bench, n=config.decontamination_ngram)
-        table, removed = decontaminate(table, ["text"], index)
-        lk = lake.lake()
-        path = lk.write_table(removed, lk.data_path("cpt_documents", None, "decontaminated.parquet"))
-        decont.update(removed=removed.num_rows, removed_path=lk.url(path), index_items=index.n_items,
-                      benchmarks=sorted(index.benchmarks))
+    lk = lake.lake()
+    cache = Path(lk.join("_cache", "decontamination")) if lk.is_local else None
+    before = table
+    table, removed, decont = decontaminate_table(table, ["text"], config.eval_data_dir,
+                                                 config.allow_no_decontamination, cache,
+                                                 n=config.decontamination_ngram)
+    if not decont["index_items"]:
+        context.log.warning("the decontamination index is empty: CPT documents were NOT decontaminated")
+    path = lk.write_table(removed, lk.data_path("cpt_documents", None, "decontaminated.parquet"))
+    decont["removed_path"] = lk.url(path)
+    source_of = dict(zip(before["record_id"].to_pylist(), before["source"].to_pylist()))
+    per_source: dict[str, int] = {}
+    for rid in removed["record_id"].to_pylist():
+        per_source[source_of[rid]] = per_source.get(source_of[rid], 0) + 1
+    decont["removed_per_source"] = dict(sorted(per_source.items()))  # textbook_questions, pdf, web, ...
     stats = domain_stats(table)
     by_source: dict[str, list[float]] = {}
     for src, n in zip(table["source"].to_pylist(), table["n_tokens"].to_pylist()):

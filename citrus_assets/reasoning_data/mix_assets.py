@@ -13,17 +13,15 @@ from pydantic import Field
 
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.cpt_corpus.corpus_assets import eval_data_dir
+from citrus_assets.common.decontamination import decontamination_metadata, eval_index
 from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.instruction_assets import GROUP
 from citrus_assets.reasoning_data.mixing import (
     DUPLICATE_SCHEMA,
     MIX_SCHEMA,
     decontaminate_mix,
-    eval_index,
     index_cache_dir,
     load_tokenizer,
-    removed_per_benchmark,
     token_counts,
     token_stats,
     write_side_files,
@@ -36,10 +34,13 @@ from resources.lake import LakeResource
 class _MixConfig(dg.Config):
     # the target model's tokenizer for n_tokens ("builtin" = the built-in model's)
     tokenizer: str = "builtin"
-    # folder whose benchmarks/ sub-folder holds the evaluation sets ("" = $CITRUS_EVAL_DATA, else
-    # $CITRUS_DATA, else ../shared/data); n-gram size of the overlap test
+    # a folder whose benchmarks/ sub-folder holds more evaluation sets, indexed next to the bundled sample,
+    # $CITRUS_EVAL_DATA and $CITRUS_DATA (else ../shared/data) (common.benchmark_data); n-gram size
     eval_data_dir: str = ""
     decontamination_ngram: int = 13
+    # an empty decontamination index fails the mix's blocking check unless this is set (recorded in the
+    # materialization metadata and the data card)
+    allow_no_decontamination: bool = False
 
 
 class InstructionMixConfig(_MixConfig):
@@ -67,16 +68,13 @@ def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows
     n_tokens, _ = token_counts(tokenizer, [r["messages"] for r in rows])
     table = pa.Table.from_pylist([dict(r, n_tokens=n) for r, n in zip(rows, n_tokens)], schema=MIX_SCHEMA)
     lk = lake.lake()
-    bench = eval_data_dir(config.eval_data_dir)
-    decont: dict = {"eval_data_dir": str(bench) if bench else None, "removed": 0}
-    removed = None
-    if bench is None:
-        context.log.warning(f"no evaluation benchmark folder found: {asset} was NOT decontaminated")
-    else:
-        index = eval_index(bench, config.decontamination_ngram, index_cache_dir(lk))
+    index, report = eval_index(config.eval_data_dir, index_cache_dir(lk), n=config.decontamination_ngram)
+    if index.n_items:
         table, removed = decontaminate_mix(table, index)
-        decont.update(removed=removed.num_rows, removed_per_benchmark=removed_per_benchmark(removed),
-                      index_items=index.n_items, benchmarks=index.benchmarks)
+    else:
+        context.log.warning(f"the decontamination index is empty: {asset} was NOT decontaminated")
+        removed = decontaminate_mix(table.slice(0, 0), index)[1]
+    decont = decontamination_metadata(index, report, removed, config.allow_no_decontamination)
     dup_table = pa.Table.from_pylist(duplicates, schema=DUPLICATE_SCHEMA)
     files = write_side_files(lk, asset, table, removed, dup_table)
     by_cat: dict[str, list[float]] = {}

@@ -22,7 +22,7 @@ from typing import Iterable, Sequence
 
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import FORMAT_VERSION, NGramIndex, decontaminate, default_eval_index
+from citrus_assets.common.decontamination import NGramIndex, decontaminate, removed_per_benchmark  # noqa: F401
 from citrus_assets.reasoning_data.chat import ASSISTANT, prompt_key
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA
 from resources.lake import Lake, QuarantineRecord
@@ -99,28 +99,6 @@ def token_stats(table: pa.Table) -> dict:
 
 
 # -- decontamination ---------------------------------------------------------------------------------
-def _fingerprint(bench: Path, n: int) -> str:
-    files = sorted(p for p in (bench / "benchmarks").rglob("*") if p.is_file())
-    parts = [[str(p.relative_to(bench)), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    return content_hash([FORMAT_VERSION, n, parts], digest_size=8)
-
-
-def eval_index(bench: Path, n: int, cache_dir: Path | None = None) -> NGramIndex:
-    """``default_eval_index`` cached as ``.npz`` under ``cache_dir`` (keyed by the benchmark files' names,
-    sizes and mtimes, and ``n``); building takes seconds per thousand items, loading a fraction of one."""
-    if cache_dir is None:
-        return default_eval_index(bench, n=n)
-    path = Path(cache_dir) / f"eval-index-n{n}-{_fingerprint(bench, n)}.npz"
-    if path.is_file():
-        try:
-            return NGramIndex.load(path)
-        except (OSError, ValueError, KeyError):
-            pass  # rebuilt below
-    index = default_eval_index(bench, n=n)
-    index.save(path)
-    return index
-
-
 def index_cache_dir(lake: Lake) -> Path | None:
     return Path(lake.join("_cache", "decontamination")) if lake.is_local else None
 
@@ -134,13 +112,6 @@ def decontaminate_mix(table: pa.Table, index: NGramIndex) -> tuple[pa.Table, pa.
     for i, col in enumerate(REPORT_COLUMNS):
         removed = removed.append_column(col, pa.array([info[r][i] for r in ids], pa.string()))
     return kept, removed
-
-
-def removed_per_benchmark(removed: pa.Table) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for b in removed["benchmark"].to_pylist():
-        out[b] = out.get(b, 0) + 1
-    return dict(sorted(out.items()))
 
 
 # -- export ------------------------------------------------------------------------------------------

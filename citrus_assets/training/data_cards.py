@@ -361,6 +361,13 @@ def _cell(value: Any, limit: int = 120) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def _decont_status(d: dict) -> str:
+    """on / OFF (opt-out) / FAILED (empty index) of a step's decontamination metadata."""
+    if d.get("status"):
+        return str(d["status"])
+    return "on" if d.get("index_items") else "unknown"
+
+
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(v) for v in r) + " |" for r in rows]
@@ -381,6 +388,27 @@ def _render_value(value: Any) -> str:
 
 
 _OF_THIS_VERSION = {True: "yes", False: "no (another materialization)", None: "—"}
+
+
+def decontamination_lines(entries: list[dict]) -> list[str]:
+    """The card's decontamination table: status (on / OFF by opt-out / FAILED), removals, index, unreadable
+    benchmark files; an opt-out is spelled out under the table."""
+    lines: list[str] = []
+    if entries:
+        lines += _table(["asset", "partition", "status", "removed", "per benchmark", "benchmarks", "index items",
+                         "unreadable benchmark files"],
+                        [[d["asset"], d["partition"], _decont_status(d),
+                          d.get("removed") if d.get("eval_data_dir", True) else "NOT decontaminated (no benchmarks)",
+                          d.get("removed_per_benchmark", {}), ", ".join(d.get("benchmarks") or []) or "—",
+                          d.get("index_items", "—"),
+                          ", ".join(u.get("file", "?") for u in d.get("unreadable_benchmark_files") or []) or "—"]
+                         for d in entries])
+        if any(d.get("allow_no_decontamination") and not d.get("index_items") for d in entries):
+            lines += ["", "**Decontamination was turned OFF by the run config (allow_no_decontamination: true) "
+                      "for at least one step: this data was not checked against any benchmark.**"]
+    else:
+        lines.append("_No step reported decontamination._")
+    return lines
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -433,14 +461,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         lines += ["", "No Dagster materialization of these data versions was found (their metadata is not in this "
                   "card): " + ", ".join(card["metadata_not_found"]) + "."]
     lines += ["", "## Decontamination", ""]
-    if card["decontamination"]:
-        lines += _table(["asset", "partition", "removed", "per benchmark", "benchmarks", "index items"],
-                        [[d["asset"], d["partition"],
-                          d.get("removed") if d.get("eval_data_dir", True) else "NOT decontaminated (no benchmarks)",
-                          d.get("removed_per_benchmark", {}), ", ".join(d.get("benchmarks") or []) or "—",
-                          d.get("index_items", "—")] for d in card["decontamination"]])
-    else:
-        lines.append("_No step reported decontamination._")
+    lines += decontamination_lines(card["decontamination"])
     lines += ["", "## Synthetic data: models and prompts", ""]
     if card["generations"]:
         lines += _table(["asset", "partition", "model", "revision", "prompt template", "prompt hash", "records"],
