@@ -90,3 +90,85 @@ def test_summary_shows_empty_stages_with_their_reason():
     assert "EMPTY stages: 2" in text
     assert "EMPTY reasoning_traces [medqa_demo]: 0 of 8 verified; the built-in 135M model cannot solve them" in text
     assert "EMPTY sft_examples [medqa_demo]: no reason recorded" in text and "EMPTY question_seeds" not in text
+
+
+# -- through Dagster --------------------------------------------------------------------------------------
+
+
+def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model_dir):
+    """judge_answers asks 8 new requests; an automatic run with a budget of 3 stops before sending them,
+    with the budget in the failure's metadata; a manual run of the same step is not limited."""
+    import shutil
+
+    from citrus_assets.reasoning_data.defs import judge_answers, question_seeds, seed_sets
+    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from resources.inbox import InboxResource
+    from resources.lake import LakeResource
+    from resources.lake_io import LakeIOManager
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
+    root = str(tmp_path / "lake")
+    llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"), max_requests_per_auto_run=3)
+    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
+                 "inbox": InboxResource(seeds_dir=str(inbox)), "llm": llm, "judges": JudgePanelResource()}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
+    kw = dict(partition_key="medqa_demo", resources=resources, instance=instance,
+              run_config={"ops": {"judge_answers": {"config": {"max_tokens": 4}}}})
+    auto = dg.materialize([question_seeds, judge_answers], tags=AUTO, raise_on_error=False, **kw)
+    assert not auto.success
+    failure = [e for e in auto.all_events if e.is_step_failure][0].step_failure_data
+    assert "LLM cost guard" in str(failure.user_failure_data.description)
+    guard = failure.user_failure_data.metadata["llm_cost_guard"].value
+    assert guard == {"origin": "automation", "limit": 3, "used": 0, "asked": 8, "model": guard["model"]}
+    assert {e.asset_key.to_user_string() for e in auto.get_asset_materialization_events()} == {"question_seeds"}
+    manual = dg.materialize([question_seeds, judge_answers], **kw)
+    md = [e for e in manual.get_asset_materialization_events() if e.asset_key == judge_answers.key][0]
+    assert md.materialization.metadata["llm_cost_guard"].value == {"origin": "manual", "limit": None, "used": 8}
+    again = dg.materialize([question_seeds, judge_answers], tags=AUTO, **kw)  # all cached now: costs nothing
+    md = [e for e in again.get_asset_materialization_events() if e.asset_key == judge_answers.key][0]
+    assert md.materialization.metadata["llm_cost_guard"].value == {"origin": "automation", "limit": 3, "used": 0}
+
+
+def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
+    """The blocking check fails on stale pairs and rl_checkpoint stops before training (no subprocess)."""
+    from citrus_assets.common.metadata import output
+    from citrus_assets.reasoning_data.assets import seed_sets
+    from citrus_assets.training.checkpoint_assets import rl_checkpoint
+    from citrus_assets.training.preference_checks import preference_pairs_current_sampler
+    from citrus_assets.training.training_config import TrainingResource
+    from resources.lake import LakeResource
+    from resources.lake_io import LakeIOManager
+
+    @dg.asset(name="sft_stage3_checkpoint")
+    def stage3() -> dg.Output:
+        return output(pa.table({"record_id": ["ckpt-new"], "parent_ids": [[]], "model_path": [str(tmp_path / "m")]}))
+
+    @dg.asset(name="preference_pairs", partitions_def=seed_sets)
+    def pairs() -> dg.Output:
+        return output(with_sampler(pa.table({"record_id": ["p1"], "parent_ids": [["q"]]}), "ckpt-old"))
+
+    root = str(tmp_path / "lake")
+    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
+                 "training": TrainingResource()}
+    instance = dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
+    assert dg.materialize([stage3], resources=resources, instance=instance).success
+    res = dg.materialize([stage3, pairs, preference_pairs_current_sampler], selection=[pairs],
+                         partition_key="medqa_demo", resources=resources, instance=instance, raise_on_error=False)
+    [ev] = res.get_asset_check_evaluations()
+    assert not ev.passed and "ckpt-old" in ev.description and "ckpt-new" in ev.description
+    rl = dg.materialize([stage3, pairs, rl_checkpoint], selection=[rl_checkpoint], resources=resources,
+                        instance=instance, raise_on_error=False)
+    assert not rl.success
+    failure = [e for e in rl.all_events if e.is_step_failure][0].step_failure_data
+    assert "blocking checks failed" in str(failure.user_failure_data.description)  # the failed check stops it
+    # and without the check's verdict, rl_checkpoint compares the samplers itself
+    from citrus_assets.training.checkpoint_assets import _train
+    with pytest.raises(dg.Failure, match="not the current stage-3 checkpoint"):
+        _train(dg.build_asset_context(instance=dg.DagsterInstance.ephemeral()), stage="rl", kind="cpo", run=None,
+               training=TrainingResource(), lake=LakeResource(root=root), data_asset="preference_pairs",
+               data=with_sampler(pa.table({"record_id": ["p1"]}), "ckpt-old"),
+               columns=[], previous=pa.table({"record_id": ["ckpt-new"]}), previous_asset="sft_stage3_checkpoint")
