@@ -14,6 +14,9 @@ pubmedqa     PubMedQA ``ori_pqal.json`` (id -> {QUESTION, CONTEXTS, ...}) or HF 
 mmlu_csv     MMLU CSV without header: question, A, B, C, D, answer letter        mmlu
 mmlu_json    MMLU HF rows (``question``, ``choices``, ``answer`` 0-based, ``subject``) mmlu
 mmlu_pro     MMLU-Pro JSONL, up to 10 options (dict or list; ``answer_idx``/``answer_index``/``answer``)
+medagentsbench  MedAgentsBench's repackaging (``realidx``, ``question``, ``options{A..}``, ``answer_idx``) of
+             AfriMed-QA, MedQA, MedMCQA, PubMedQA, MMLU, MMLU-Pro, MedBullets, ...      the benchmark held
+             (``loaders_detect.medagents_benchmark``; meta keeps ``packaging`` and ``benchmark``)
 medbullets   MedBullets CSV with header (``opa..opd``/``ope``, ``answer_idx``, ``answer``)
 careqa       CareQA (``question``, ``op1..op4``, ``cop`` 1-based, ``year``, ``category``)
 jmed         JMED (``id``, ``department``, ``question``, ``options`` A..U, ``answer`` one or several)
@@ -36,7 +39,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from citrus_assets.reasoning_data import loaders_io as io
-from citrus_assets.reasoning_data.loaders_detect import mapping_sidecar, sniff_format
+from citrus_assets.reasoning_data.loaders_detect import MEDAGENTSBENCH, mapping_sidecar, medagents_benchmark, sniff_format
 from citrus_assets.reasoning_data.loaders_io import (
     collect, letters_of, letters_of_index, letters_of_text, options_from, record_units, require, split_from_name,
     text,
@@ -200,6 +203,24 @@ def load_mmlu_pro(path: Path, seed_set: str, uri: str | None = None, split: str 
     return _run(path, _options_record, seed_set=seed_set, source=source, uri=uri, split=split, default_split="test")
 
 
+def load_medagentsbench(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
+                        benchmark: str | None = None) -> LoadResult:
+    """A MedAgentsBench-packaged file: ``source`` is the benchmark it holds (``benchmark`` given, else told from
+    the folder/file name or the fields; ``unknown`` when neither tells), ``meta`` keeps ``packaging``,
+    ``benchmark`` and how the benchmark was told, next to ``realidx``."""
+    how = "given"
+    if not benchmark:
+        benchmark, how = medagents_benchmark(path)
+    extra = {"packaging": MEDAGENTSBENCH, "benchmark": benchmark, "benchmark_from": how}
+
+    def build(o: dict) -> dict:
+        fields = _options_record(o)
+        fields["meta"] = {**fields["meta"], **extra}
+        return fields
+
+    return _run(path, build, seed_set=seed_set, source=benchmark, uri=uri, split=split, default_split="test")
+
+
 def load_mmlu_json(path: Path, seed_set: str, uri: str | None = None, split: str | None = None) -> LoadResult:
     """MMLU as Hugging Face rows: ``question``, ``choices`` (list), ``answer`` (0-based), ``subject``."""
     return load_mmlu_pro(path, seed_set, uri=uri, split=split, source="mmlu")
@@ -354,7 +375,9 @@ LOADERS.update({
     "medqa_jsonl": load_medqa, "medmcqa": load_medmcqa, "pubmedqa": load_pubmedqa, "mmlu_csv": load_mmlu_csv,
     "mmlu_json": load_mmlu_json, "mmlu_pro": load_mmlu_pro, "medbullets": load_medbullets, "careqa": load_careqa,
     "jmed": load_jmed, "cmmlu": load_cmmlu, "cmexam": load_cmexam, "mapped": load_mapped,
+    MEDAGENTSBENCH: load_medagentsbench,
 })
-__all__ = ["FieldMapping", "load_careqa", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped", "load_medbullets",
+__all__ = ["FieldMapping", "load_careqa", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped", "load_medagentsbench",
+           "load_medbullets",
            "load_medmcqa", "load_medqa", "load_mmlu_csv", "load_mmlu_json", "load_mmlu_pro", "load_pubmedqa",
            "mapping_sidecar", "medmcqa_cop_base", "read_split_ids", "sniff_format"]

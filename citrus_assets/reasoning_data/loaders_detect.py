@@ -10,10 +10,19 @@ Rules, in order (keys compared case-insensitively):
 - JSON / JSON Lines, on the first record (for an object of records, its first value):
   ``question``+``contexts`` (or ``context``+``final_decision``) -> pubmedqa; ``opa``+``cop`` -> medmcqa;
   ``op1``+``cop`` -> careqa; ``department``+``options`` or more than 10 options -> jmed;
-  ``opa``+``answer_idx`` -> medbullets; ``question``+``options``/``choices``: MMLU-Pro keys
+  ``opa``+``answer_idx`` -> medbullets; ``realidx``+``question``+``options`` (an object)+``answer_idx`` ->
+  medagentsbench (the MedAgentsBench packaging of AfriMed-QA, MedQA, MedMCQA, PubMedQA, MMLU, MMLU-Pro,
+  MedBullets, MedExQA, MedXpertQA: ``medagents_benchmark`` tells which benchmark the file holds);
+  ``question``+``options``/``choices``: MMLU-Pro keys
   (``category``, ``src``, ``realidx``, ``question_id``, ``answer_index``, ``cot_content``) or more than
   5 options -> mmlu_pro, only ``choices`` -> mmlu_json, else medqa_jsonl.
-A PubMedQA split-id file (id -> yes/no/maybe) is refused with a hint; anything else raises BadRecord.
+A PubMedQA split-id file (id -> yes/no/maybe) is refused with a hint; anything else raises BadRecord
+(an open-ended QA file -- cases with question-answer pairs and no options -- is named as such).
+
+Packaging and benchmark are two things: a format key says how a file is laid out (its loader); for a
+repackaged file ``medagents_benchmark`` says which benchmark it holds, from the published folder or file
+name (``data/<benchmark>/test_hard.jsonl``), else from the fields only one benchmark has (MMLU-Pro
+``category``+``src``, PubMedQA ``answer_rationale`` or yes/no/maybe options, MedQA ``meta_info`` step).
 """
 
 from __future__ import annotations
@@ -27,6 +36,53 @@ from citrus_assets.reasoning_data.seeds import BadRecord, detect_language
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".tab")
 _MMLU_PRO_KEYS = {"category", "src", "realidx", "question_id", "answer_index", "cot_content"}
+MEDAGENTSBENCH = "medagentsbench"
+# benchmarks MedAgentsBench repackages (folder names of its data/ tree, normalized); longer names first
+MEDAGENTS_BENCHMARKS = ("mmlu_pro", "medxpertqa", "medexqa", "afrimedqa", "medbullets", "medmcqa", "pubmedqa",
+                        "medqa", "mmlu")
+_OPEN_QA_KEYS = {"qa_pairs", "qas", "questions", "qa"}
+
+
+def is_medagentsbench(rec: dict) -> bool:
+    """MedAgentsBench's packaging: ``realidx``, ``question``, ``options`` (letter -> text), ``answer_idx``."""
+    k = {str(x).lower() for x in rec}
+    opts = rec.get("options", rec.get("Options"))
+    return {"realidx", "question", "options", "answer_idx"} <= k and isinstance(opts, dict)
+
+
+def benchmark_from_path(path: Path) -> str | None:
+    """The benchmark a file or folder name names (``medqa_5options`` -> medqa, ``mmlu-pro`` -> mmlu_pro)."""
+    path = Path(path)
+    for part in (path.name.split(".")[0], *(p.name for p in list(path.parents)[:3])):
+        norm = re.sub(r"[^a-z0-9]+", "_", part.lower()).strip("_")
+        for name in MEDAGENTS_BENCHMARKS:
+            if norm == name or norm.startswith(name + "_") or norm.endswith("_" + name):
+                return name
+    return None
+
+
+def benchmark_from_fields(rec: dict) -> str | None:
+    """The benchmark fields only it has tell, else None."""
+    rec = {str(k).lower(): v for k, v in rec.items()}
+    if {"category", "src"} <= set(rec):
+        return "mmlu_pro"
+    opts = rec.get("options")
+    values = sorted(str(v).strip().lower() for v in opts.values()) if isinstance(opts, dict) else []
+    if "answer_rationale" in rec or values == ["maybe", "no", "yes"]:
+        return "pubmedqa"
+    if str(rec.get("meta_info") or "").lower().startswith("step"):
+        return "medqa"
+    return None
+
+
+def medagents_benchmark(path: Path, rec: dict | None = None) -> tuple[str, str]:
+    """(benchmark, how it was told: ``path`` / ``fields`` / ``unknown``) of a MedAgentsBench-packaged file."""
+    name = benchmark_from_path(path)
+    if name:
+        return name, "path"
+    rec = rec if rec is not None else _first_record(Path(path))
+    name = benchmark_from_fields(rec) if rec else None
+    return (name, "fields") if name else ("unknown", "unknown")
 
 
 def mapping_sidecar(path: Path) -> Path:
@@ -104,8 +160,13 @@ def _sniff_json(path: Path) -> str:
         return "jmed"
     if {"opa", "answer_idx"} <= k:
         return "medbullets"
+    if is_medagentsbench(rec):
+        return MEDAGENTSBENCH
     if "question" in k and ("options" in k or "choices" in k):
         if k & _MMLU_PRO_KEYS or n_opts > 5:
             return "mmlu_pro"
         return "mmlu_json" if "options" not in k else "medqa_jsonl"
+    if k & _OPEN_QA_KEYS or ("answer" in k and "question" in k):
+        raise _unknown(path, f"open-ended QA (questions with free-text answers, no options; fields "
+                             f"{sorted(k)[:12]}): not a multiple-choice seed file")
     raise _unknown(path, f"first record has fields {sorted(k)[:12]}")

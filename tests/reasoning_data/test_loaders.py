@@ -28,8 +28,9 @@ REAL = {
     "mmlu/medical_genetics_test.csv": ("mmlu_csv", "mmlu", 100, 0, "test"),
     # 4 questions appear twice under two links (bit.ly and step2.medbullets.com), same text and answer
     "medbullets/medbullets_op4.csv": ("medbullets", "medbullets", 308, 4, "test"),
-    # 43 questions appear twice with consecutive realidx (MMLU professional_medicine repeats)
-    "mmlu_pro/health_test.sample.jsonl": ("mmlu_pro", "mmlu_pro", 400, 43, "test"),
+    # 43 questions appear twice with consecutive realidx (MMLU professional_medicine repeats); MedAgentsBench
+    # packaging (realidx), the benchmark told from the folder name
+    "mmlu_pro/health_test.sample.jsonl": ("medagentsbench", "mmlu_pro", 400, 43, "test"),
 }
 
 
