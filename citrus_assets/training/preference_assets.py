@@ -5,11 +5,14 @@ by default it samples from that checkpoint's ``model_path``; ``RejectionConfig.m
 other model instead (the dependency stays, so the graph shows what the default run reads).
 """
 
+from pathlib import Path
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from citrus_assets.common.automation import ON_NEW_DATA
+from citrus_assets.common.decontamination import decontaminate_table
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
@@ -74,6 +77,10 @@ class PreferenceConfig(dg.Config):
     min_nonmedical_pairs: int = 0  # keep at least this many non-medical pairs, whatever the medical count
     reference_chosen: bool = False  # pair a verified reference vs a wrong sample when no sample is correct
     seed: int = 0
+    # decontamination (common.decontamination): more benchmark folders next to the bundled sample and
+    # $CITRUS_EVAL_DATA/$CITRUS_DATA; an empty index fails the blocking check unless this is set
+    eval_data_dir: str = ""
+    allow_no_decontamination: bool = False
 
 
 def checkpoint_model_path(checkpoint: pa.Table) -> str:
@@ -189,7 +196,8 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
                 "(optionally a verified reference as chosen when no sample is correct).",
 )
 def preference_pairs(
-    context: dg.AssetExecutionContext, config: PreferenceConfig, rejection_samples: pa.Table, open_questions: pa.Table,
+    context: dg.AssetExecutionContext, config: PreferenceConfig, lake: LakeResource, rejection_samples: pa.Table,
+    open_questions: pa.Table,
 ) -> dg.Output:
     if config.selection_rule not in SELECTION_RULES:
         raise ValueError(f"selection_rule must be one of {SELECTION_RULES}, got {config.selection_rule!r}")
@@ -201,6 +209,14 @@ def preference_pairs(
     problems = verify_pairs(table, rejection_samples, open_questions)
     if problems:  # would poison training data
         raise ValueError(f"{len(problems)} unfit preference pairs, e.g. {problems[:3]}")
+    # prompts and both completions are trained on: all three against the benchmark index
+    lk = lake.lake()
+    table, removed, decont = decontaminate_table(
+        table, ["prompt", "chosen", "rejected"], config.eval_data_dir, config.allow_no_decontamination,
+        Path(lk.join("_cache", "decontamination")) if lk.is_local else None)
+    partition = context.partition_key if context.has_partition_key else None
+    decont["removed_path"] = lk.url(lk.write_table(removed, lk.data_path("preference_pairs", partition,
+                                                                         "decontaminated.parquet")))
     sampled = set(rejection_samples["parent_ids"].combine_chunks().flatten().to_pylist())
     unsampled = sum(1 for rid in open_questions["record_id"].to_pylist() if rid not in sampled)
     why = (f"0 pairs from {stats.questions} questions: {stats.none_correct} had no correct sample, "
@@ -215,4 +231,5 @@ def preference_pairs(
         selection_rule=config.selection_rule,
         reference_chosen=config.reference_chosen,
         samplers=dg.MetadataValue.json(sampler_report(table, None).samplers),
+        decontamination=dg.MetadataValue.json(decont),
     )
