@@ -61,6 +61,15 @@ class QuarantineRecord:
     raw: str
 
 
+def describe_bytes(data: bytes, magic: bytes = b"") -> str:
+    """What a quarantined binary file was, without copying any of its bytes into the lake: its size, a
+    SHA-256 prefix and whether it starts with the expected ``magic`` (e.g. ``%PDF-``)."""
+    import hashlib
+
+    kind = "" if not magic else f", starts with {magic.decode('ascii', 'replace')!r}: {'yes' if data.startswith(magic) else 'no'}"
+    return f"[{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}{kind}; content not copied]"
+
+
 class Lake:
     """Plain lake accessor; tests and assets call it directly."""
 

@@ -1,10 +1,18 @@
 """One inbox-sensor factory: new or changed files/batches in a folder ask for runs of their partition.
 
-A new entry registers its dynamic partition and asks for a run. An entry whose *content* changed since
-the sensor last saw it asks for a run of that partition only, so a backfill is never needed to pick up an
-edited shard. Other partitions are untouched. The cursor keeps, per partition key, the size and mtime of
-its files and a SHA-256 of their content. The content is hashed again only when size or mtime moved:
-a `touch` or a copy with identical bytes asks for nothing. Run keys name the content hash, so a tick
+A new entry registers its dynamic partition and asks for a run. An entry whose *content* differs from what
+its partition was last **materialized** from asks for a run of that partition only, so a backfill is never
+needed to pick up an edited shard, and an edit made while the sensor was off is picked up when it is
+turned on (the sensor does not take its own first look as the baseline). Other partitions are untouched.
+
+What a partition was materialized from: the ``inbox_sha`` metadata of its latest materialization (assets
+record ``content_hash`` of their input there); for an asset that does not record it, the materialization's
+time against the files' mtimes (a file modified after the materialization counts as changed). A partition
+registered but never materialized is left to the run that registered it.
+
+The cursor keeps, per partition key, the size and mtime of its files, their SHA-256 (hashed again only when
+size or mtime moved: a `touch` asks for nothing) and ``done``, the hash already confirmed as materialized
+(so the event log is read only for entries not yet confirmed). Run keys name the content hash, so a tick
 that is evaluated twice asks once.
 """
 
@@ -41,19 +49,72 @@ def content_hash(entry) -> str:
     return h.hexdigest()[:16]
 
 
-def changed_entries(entries: dict, cursor: dict) -> tuple[list[str], dict]:
-    """(keys whose content changed since ``cursor``, the new cursor) for entries already known."""
-    out, changed = {}, []
+INBOX_SHA = "inbox_sha"  # metadata key: content_hash of the input a partition was materialized from
+
+
+def hashed_entries(entries: dict, cursor: dict) -> dict:
+    """The new cursor: per key its stat and content hash (re-hashed only when the stat moved), keeping
+    ``done`` (the hash confirmed as materialized) from ``cursor``."""
+    out = {}
     for key, entry in entries.items():
-        stat = stat_of(entry)
-        seen = cursor.get(key)
-        if seen and seen["stat"] == stat:
-            out[key] = seen
+        try:
+            stat = stat_of(entry)
+        except OSError:  # vanished or unreadable between listing and stat: looked at next tick
             continue
-        digest = content_hash(entry)
-        if seen and seen["sha"] != digest:
+        seen = cursor.get(key) or {}
+        if seen.get("stat") == stat and "sha" in seen:
+            out[key] = dict(seen)
+            continue
+        try:
+            digest = content_hash(entry)
+        except OSError:
+            continue
+        out[key] = {"stat": stat, "sha": digest, **({"done": seen["done"]} if "done" in seen else {})}
+    return out
+
+
+def materialized_state(instance, asset_key: dg.AssetKey, partition: str) -> tuple[str | None, float] | None:
+    """(``inbox_sha`` metadata or None, timestamp) of the partition's latest materialization; None if none."""
+    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]),
+                                              limit=1).records
+    if not records:
+        return None
+    rec = records[0]
+    md = rec.asset_materialization.metadata if rec.asset_materialization is not None else {}
+    sha = md.get(INBOX_SHA)
+    return (getattr(sha, "value", sha) if sha is not None else None), rec.timestamp
+
+
+def changed_since_materialized(state: tuple[str | None, float], entry: dict) -> bool:
+    sha, ts = state
+    if sha is not None:
+        return sha != entry["sha"]
+    return max((mtime_ns for _, _, mtime_ns in entry["stat"]), default=0) / 1e9 > ts
+
+
+def changed_entries(entries: dict, cursor: dict, materialized=None) -> tuple[list[str], dict]:
+    """(keys whose content differs from what their partition was last materialized from, the new cursor).
+
+    ``materialized(key)`` -> ``materialized_state`` (None: never materialized, nothing asked). Without it
+    (plain use), the previous cursor's hash stands for the materialized content."""
+    out = hashed_entries(entries, cursor)
+    changed = []
+    for key, entry in out.items():
+        if entry.get("done") == entry["sha"]:
+            continue
+        if materialized is None:
+            prev = (cursor.get(key) or {}).get("sha")
+            if prev is not None and prev != entry["sha"]:
+                changed.append(key)
+            entry["done"] = entry["sha"] if prev is None else entry.get("done", prev)
+            continue
+        state = materialized(key)
+        if state is None:
+            continue
+        if changed_since_materialized(state, entry):
             changed.append(key)
-        out[key] = {"stat": stat, "sha": digest}
+        else:
+            entry["done"] = entry["sha"]
     return changed, out
 
 
@@ -61,9 +122,10 @@ def inbox_sensor(
     *, name: str, asset: dg.AssetsDefinition, partitions_def: dg.DynamicPartitionsDefinition,
     list_keys: Callable[[InboxResource], list[str]], description: str,
     list_entries: Callable[[InboxResource], dict] | None = None,
+    list_refused: Callable[[InboxResource], dict] | None = None,
 ) -> dg.SensorDefinition:
     """``list_entries`` (key -> file or list of files) turns on change detection; without it only new
-    keys ask for runs."""
+    keys ask for runs. ``list_refused`` (name -> reason: links out of the inbox) is logged each tick."""
 
     @dg.sensor(
         name=name,
@@ -75,13 +137,16 @@ def inbox_sensor(
     def _sensor(context: dg.SensorEvaluationContext, inbox: InboxResource):
         existing = set(context.instance.get_dynamic_partitions(partitions_def.name))
         new = new_partitions(list_keys(inbox), existing)
+        if list_refused is not None:
+            for name, why in list_refused(inbox).items():
+                context.log.warning(f"{partitions_def.name} inbox: {name!r} is not read: {why}")
         changed, cursor = [], None
         if list_entries is not None:
-            entries = list_entries(inbox)
+            entries = {k: v for k, v in list_entries(inbox).items() if k in existing and k not in new}
             known = json.loads(context.cursor) if context.cursor else {}
-            # partitions registered before the sensor kept a cursor: remember their content, ask nothing
-            changed, cursor = changed_entries(entries, known)
-            changed = [k for k in changed if k in existing and k not in new]
+            # compared with what each partition was last materialized from, not with the sensor's first look
+            changed, cursor = changed_entries(
+                entries, known, lambda k: materialized_state(context.instance, asset.key, k))
         requests = [dg.RunRequest(partition_key=k, run_key=f"{partitions_def.name}:{k}") for k in new]
         requests += [dg.RunRequest(partition_key=k, run_key=f"{partitions_def.name}:{k}:{cursor[k]['sha']}",
                                    tags={"citrus/inbox_change": "content changed"}) for k in changed]

@@ -40,7 +40,7 @@ from typing import Iterable
 
 import pymupdf
 
-from resources.lake import QuarantineRecord
+from resources.lake import QuarantineRecord, describe_bytes
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
@@ -114,7 +114,8 @@ def _open(data: bytes) -> pymupdf.Document:
 
 
 def _quarantine(uri: str, locator: str, reason: str, data: bytes) -> QuarantineRecord:
-    return QuarantineRecord(uri, locator, reason, data[:200].decode("latin-1"))
+    # never raw bytes: a "PDF" may be any file (a link to /etc/passwd); its size and hash identify it
+    return QuarantineRecord(uri, locator, reason, describe_bytes(data, b"%PDF-"))
 
 
 def extract_pdf(

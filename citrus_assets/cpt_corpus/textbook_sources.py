@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resources.lake import QuarantineRecord
+from resources.lake import QuarantineRecord, describe_bytes
 from resources.lineage.ids import source_id
 
 from .pdf_extract import extract_pdf
@@ -193,7 +193,7 @@ def drop_references(blocks: list[Block]) -> tuple[list[Block], int]:
 
 
 def _bad(uri: str, reason: str, data: bytes = b"") -> tuple[None, QuarantineRecord]:
-    return None, QuarantineRecord(uri, "file", reason, data[:200].decode("latin-1"))
+    return None, QuarantineRecord(uri, "file", reason, describe_bytes(data) if data else "")
 
 
 def read_textbook(path: Path | str, uri: str | None = None) -> tuple[TextbookDoc | None, QuarantineRecord | None]:

@@ -10,9 +10,10 @@ from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.judges import JudgePanelResource
 from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
-from citrus_assets.reasoning_data.seeds import load_seed_file
-from resources.inbox import InboxResource
-from resources.lake import LakeResource
+from citrus_assets.common.inbox_sensor import INBOX_SHA, content_hash
+from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult, load_seed_file
+from resources.inbox import InboxResource, entry_problem
+from resources.lake import LakeResource, QuarantineRecord
 from resources.llm import LLMResource, SamplingParams
 
 GROUP = "reasoning_data"
@@ -37,7 +38,14 @@ class JudgeConfig(dg.Config):
 )
 def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake: LakeResource) -> dg.Output:
     path = inbox.seed_file(context.partition_key)
-    result = load_seed_file(path, seed_set=context.partition_key)
+    problem = entry_problem(path, inbox.seeds_path())  # a link out of the inbox, a name too long for a sidecar
+    if problem is None:
+        try:
+            result = load_seed_file(path, seed_set=context.partition_key)
+        except BadRecord as e:  # no known format: the file is one quarantined unit, the partition goes on
+            problem = str(e)
+    if problem is not None:  # the whole file is one quarantined unit; none of its bytes are copied into the lake
+        result = LoadResult(quarantine=[QuarantineRecord(path.name, "file", problem, "")])
     qpath, n_bad = lake.lake().write_quarantine("question_seeds", context.partition_key, result.quarantine)
     if n_bad:
         context.log.warning(f"{n_bad} input rows of {path.name} quarantined at {qpath}")
@@ -45,6 +53,7 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     return output(
         table,
         source_file=dg.MetadataValue.path(str(path)),
+        **{INBOX_SHA: content_hash(path)},  # what the seed sensor compares the file with
         quarantined=n_bad,
         duplicates_skipped=result.duplicates,
         languages=dg.MetadataValue.json(value_counts(table, "language")),

@@ -112,8 +112,12 @@ def make_seed(
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its newline) of every non-blank line; a UTF-8 byte-order mark at the
+    start of the file is dropped (it would make line 1 malformed JSON)."""
     with open(path, "rb") as fh:
         for n, raw in enumerate(fh, start=1):
+            if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
             if raw.strip():
                 yield n, raw.rstrip(b"\r\n")
 

@@ -16,7 +16,7 @@ def seed_entries(inbox) -> dict:
 
 seed_inbox_sensor = inbox_sensor(
     name=SEED_INBOX_SENSOR, asset=question_seeds, partitions_def=seed_sets, list_keys=seed_keys,
-    list_entries=seed_entries,
+    list_entries=seed_entries, list_refused=lambda inbox: inbox.refused(inbox.seeds_path()),
     description="Registers a seed_sets partition for every new file in the seed inbox and materializes it; "
                 "re-materializes a seed file's partition when its content changes.",
 )
