@@ -11,7 +11,8 @@ from .types import Backend, Generation, LLMBackendError, Prompt, Request, Sampli
 
 class LLMClient:
     """Looks every (prompt, sample index) up in the cache, sends only the misses to the backend
-    in one batched call, stores what came back and returns everything in prompt order. A backend with
+    in one batched call, stores what came back (never a sample with empty or blank text: a server that
+    answered without content is asked again next time) and returns everything in prompt order. A backend with
     ``streams_results`` reports each request as it finishes; it is cached at once (a killed run keeps it)."""
 
     def __init__(self, backend: Backend, cache: GenerationCache | None = None) -> None:
