@@ -395,10 +395,11 @@ def decontamination_lines(entries: list[dict]) -> list[str]:
     benchmark files; an opt-out is spelled out under the table."""
     lines: list[str] = []
     if entries:
-        lines += _table(["asset", "partition", "status", "removed", "per benchmark", "benchmarks", "index items",
+        lines += _table(["asset", "partition", "removed", "status", "per benchmark", "benchmarks", "index items",
                          "unreadable benchmark files"],
-                        [[d["asset"], d["partition"], _decont_status(d),
+                        [[d["asset"], d["partition"],
                           d.get("removed") if d.get("eval_data_dir", True) else "NOT decontaminated (no benchmarks)",
+                          _decont_status(d),
                           d.get("removed_per_benchmark", {}), ", ".join(d.get("benchmarks") or []) or "—",
                           d.get("index_items", "—"),
                           ", ".join(u.get("file", "?") for u in d.get("unreadable_benchmark_files") or []) or "—"]
