@@ -124,14 +124,38 @@ def test_good_path_with_scripted_model_and_release_round_trip(tmp_path, monkeypa
         assert seed["answer_letters"] == item["answer"]
 
 
-def test_blocking_pii_check_stops_the_chain(tmp_path, monkeypatch, repo_root):
-    """If de-identification misses something, nothing downstream of it is built or stored."""
+def test_missed_pii_is_quarantined_per_consultation(tmp_path, monkeypatch, repo_root):
+    """A scrubber that misses everything: each consultation the residual detector still flags is set aside
+    with a reason (no raw text in the quarantine), the partition and its check pass on what is left."""
     from collections import Counter
 
     from citrus_assets.jmed import steps
 
     monkeypatch.chdir(repo_root)
     monkeypatch.setattr(steps, "scrub_turns", lambda turns: ([dict(t) for t in turns], Counter()))
+    result, lake = run_month(tmp_path, FakeClinician())
+    # every consultation of the sample holds PII, so all five are set aside: an empty partition is a
+    # warning (quality's empty-table rule), not a failure of the blocking check
+    assert result.success
+    assert all(e.passed or e.severity == dg.AssetCheckSeverity.WARN for e in result.get_asset_check_evaluations())
+    meta = metadata(result, "deidentified_dialogues")
+    kept = lake.read_table("deidentified_dialogues", MONTH)
+    assert meta["quarantined"] == 5 and kept.num_rows == 0
+    bad = lake.read_quarantine("deidentified_dialogues", MONTH).to_pylist()
+    assert len(bad) == meta["quarantined"] and all("residual PII" in q["reason"] for q in bad)
+    assert not any("Daniel" in str(q) or "13912345678" in str(q) for q in bad)
+
+
+def test_blocking_pii_check_stops_the_chain(tmp_path, monkeypatch, repo_root):
+    """If de-identification misses something AND the quarantine gate is bypassed, the blocking check
+    (its own detector) fails and nothing downstream of it is built or stored."""
+    from collections import Counter
+
+    from citrus_assets.jmed import steps
+
+    monkeypatch.chdir(repo_root)
+    monkeypatch.setattr(steps, "scrub_turns", lambda turns: ([dict(t) for t in turns], Counter()))
+    monkeypatch.setattr(steps, "residual_in_turns", lambda turns: [])
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(dialogue_months.name, [MONTH])
     lake_root = str(tmp_path / "lake")
