@@ -6,6 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
+from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.judges import JudgePanelResource
@@ -52,6 +53,8 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     table = result.table()
     return output(
         table,
+        **empty_metadata(table.num_rows, f"no valid question in {path.name}"
+                         + (f"; {n_bad} lines quarantined at {qpath}" if n_bad else "")),
         source_file=dg.MetadataValue.path(str(path)),
         **{INBOX_SHA: content_hash(path)},  # what the seed sensor compares the file with
         quarantined=n_bad,

@@ -13,6 +13,7 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.common.cost_guard import budget_metadata
+from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.assets import GROUP, seed_sets
@@ -93,6 +94,9 @@ def open_questions(
     table = result.table()
     return output(
         table,
+        **empty_metadata(table.num_rows, f"every rewrite of {question_seeds.num_rows} seeds rejected"
+                         + (f"; {n_bad} quarantined at {qpath}" if n_bad else "") if question_seeds.num_rows
+                         else "no question seeds"),
         model=llm.model_id,
         llm_accepted=result.counts["llm_accepted"],
         llm_accepted_on_retry=result.counts["llm_accepted_on_retry"],
