@@ -13,7 +13,7 @@ import pyarrow as pa
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.jmed import steps
-from citrus_assets.jmed.dialogues import load_month
+from citrus_assets.jmed.dialogues import UNDATED_ENV, load_month, undated_policy
 from citrus_assets.jmed.emr import EMR_PROMPT, SYSTEM_PROMPT
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
@@ -28,9 +28,13 @@ def dialogues_path(configured: str = "") -> Path:
 
 
 class DialoguesConfig(dg.Config):
-    """Where consultation files arrive ("" = env CITRUS_DIALOGUE_INBOX, else sample/dialogues)."""
+    """Where consultation files arrive ("" = env CITRUS_DIALOGUE_INBOX, else sample/dialogues), and where
+    consultations without a date go (``undated``: "file" = a partition named after the file, "import_date" =
+    the month the file arrived, "none" = no partition; "" = env CITRUS_DIALOGUE_UNDATED, else "file"; the inbox
+    sensor reads the env variable, so set it there rather than here for a sensor-driven lake)."""
 
     dialogues_dir: str = ""
+    undated: str = ""
 
 
 class EmrConfig(dg.Config):
@@ -51,12 +55,14 @@ class EmrConfig(dg.Config):
 )
 def dialogues(context: dg.AssetExecutionContext, config: DialoguesConfig, lake: LakeResource) -> dg.Output:
     folder = dialogues_path(config.dialogues_dir)
-    result, undated = load_month(folder, context.partition_key)
+    policy = undated_policy(config.undated)
+    result, undated = load_month(folder, context.partition_key, undated=policy)
     _, n_bad = lake.lake().write_quarantine("dialogues", context.partition_key, result.quarantine)
     if n_bad:
         context.log.warning(f"{n_bad} consultations quarantined (month {context.partition_key})")
-    if undated:
-        context.log.warning(f"{undated} consultations in {folder} have no month and belong to no partition")
+    if undated and policy == "none":
+        context.log.warning(f"{undated} consultations in {folder} have no month and belong to no partition "
+                            f"({UNDATED_ENV}=none)")
     table = result.table()
     return output(
         table,
@@ -65,6 +71,8 @@ def dialogues(context: dg.AssetExecutionContext, config: DialoguesConfig, lake: 
         quarantined=n_bad,
         duplicates_skipped=result.duplicates,
         undated_in_inbox=undated,
+        undated_policy=policy,
+        month_from=dg.MetadataValue.json(value_counts(table, "month_from")),
         languages=dg.MetadataValue.json(value_counts(table, "language")),
     )
 

@@ -7,25 +7,43 @@ Formats (a file may hold many consultations):
   - ChatDoctor style: ``{"instruction", "input", "output"}`` (input = patient, output = doctor);
   - generic: ``{"id", "month"|"date", "turns": [{"role"|"speaker", "text"|"content"}]}`` or
     ``"dialogue"``/``"transcript"`` as a list of prefixed lines or one prefixed text.
+* JSON list of lists: each inner list one consultation, its turns prefixed lines (``["病人：…", "医生：…"]``,
+  the processed COVID-Dialogue Chinese files) or turn objects.
 * Plain text (``.txt``): lines ``Doctor:``/``Patient:`` or ``医生：``/``患者：``/``病人：``; a line without a
   prefix continues the previous turn; consultations are separated by a line of ``---``/``===`` and may
   start with header lines ``ID: …`` and ``Date: …``.
+* The published English COVID-Dialogue text file: blocks that open with a line ``id=N``, then the page URL,
+  ``Description``, the patient's question, ``Dialogue``, then turns ``Patient:`` / ``Doctor:`` (the text on
+  the same line or the lines after); blank lines in between are not separators, the next ``id=`` line is.
 
 Month of a consultation (its ``dialogue_months`` partition, ``YYYY-MM``), first that applies: the
 record's ``month`` field; a date field (``date``, ``time``, ``created_at``, ``timestamp``,
-``consultation_date``, ``日期``; or a ``Date:`` header); the file name ``<anything>_YYYY-MM.<ext>``.
-Consultations with none are "undated": loaded by the loaders but in no partition (the month lister
-and the asset metadata report them).
+``consultation_date``, ``日期``; or a ``Date:`` header); the file name ``<anything>_YYYY-MM.<ext>``
+(``month_from``: ``record`` / ``file_name``). Consultations with none are "undated" (the original Chinese
+COVID-Dialogue JSON has no dates at all); where they go is the undated policy (``undated_policy``:
+argument, else env ``CITRUS_DIALOGUE_UNDATED``, else ``file``):
 
-Quarantined with a reason: a record that is not an object, has no readable turns, a line without a
-speaker before the first speaker line, no doctor turn or no patient turn.
+* ``file``: a partition named after the file (``undated_key``: ``covid_dialogue_zh.sample.json`` ->
+  ``covid_dialogue_zh_sample``), ``month_from`` = ``undated:file``;
+* ``import_date``: the month the file arrived in the inbox (its modification time, UTC), ``month_from`` =
+  ``undated:import_date``;
+* ``none``: in no partition (``month`` null), only counted.
+
+The ``month`` column holds the partition key either way; the asset reports the policy and the counts.
+
+Quarantined with a reason, one consultation at a time (never the whole file for one bad consultation): a
+record that is not an object or a list of turns, has no readable turns, a line without a speaker before
+the first speaker line, no doctor turn or no patient turn. Only a file that cannot be read at all (not
+UTF-8, unreadable) is one quarantined unit.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
@@ -38,7 +56,7 @@ TURN = pa.struct([("role", pa.string()), ("text", pa.string())])
 DIALOGUE_SCHEMA = pa.schema([
     (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("dialogue_id", pa.string()),
     ("month", pa.string()), ("language", pa.string()), (SOURCE_URI, pa.string()), (SOURCE_LOCATOR, pa.string()),
-    ("turns", pa.list_(TURN)), ("transcript", pa.string()),
+    ("turns", pa.list_(TURN)), ("transcript", pa.string()), ("month_from", pa.string()),
 ])
 SUFFIXES = (".json", ".jsonl", ".txt")
 MONTH_RE = re.compile(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
@@ -50,6 +68,29 @@ _ROLES = {"doctor": "doctor", "dr": "doctor", "physician": "doctor", "assistant"
           "大夫": "doctor", "patient": "patient", "pt": "patient", "user": "patient", "病人": "patient",
           "患者": "patient", "家属": "patient"}
 LABELS = {"en": {"doctor": "Doctor", "patient": "Patient"}, "zh": {"doctor": "医生", "patient": "患者"}}
+_ID_LINE = re.compile(r"(?m)^[ \t]*id[ \t]*=[ \t]*(\d+)[ \t]*$")  # English COVID-Dialogue: a block opens with id=N
+UNDATED_POLICIES = ("file", "import_date", "none")
+UNDATED_ENV = "CITRUS_DIALOGUE_UNDATED"
+
+
+def undated_policy(configured: str = "") -> str:
+    """Where undated consultations go: ``configured``, else env CITRUS_DIALOGUE_UNDATED, else ``file``."""
+    policy = (configured or os.environ.get(UNDATED_ENV) or "file").strip().lower()
+    if policy not in UNDATED_POLICIES:
+        raise ValueError(f"undated consultations policy {policy!r}: choose one of {', '.join(UNDATED_POLICIES)}")
+    return policy
+
+
+def undated_key(path: Path, policy: str) -> str | None:
+    """The partition of a file's undated consultations under ``policy`` (None for ``none``)."""
+    if policy == "file":
+        stem = path.name
+        for suffix in SUFFIXES:
+            stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
+        return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "undated"
+    if policy == "import_date":
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m")
+    return None
 
 
 class BadDialogue(ValueError):
@@ -111,20 +152,30 @@ def _get(o: dict, *names: str):
     return next((low[n] for n in names if low.get(n) not in (None, "", [])), None)
 
 
+def _turn_objects(turns: list) -> list[dict]:
+    out = []
+    for t in turns:
+        if not isinstance(t, dict):
+            raise BadDialogue("a turn is not an object")
+        role = _ROLES.get(str(_get(t, "role", "speaker", "from") or "").strip().lower())
+        if role is None:
+            raise BadDialogue(f"unknown speaker {_get(t, 'role', 'speaker', 'from')!r}")
+        out.append({"role": role, "text": str(_get(t, "text", "content", "value") or "").strip()})
+    return out
+
+
 def turns_of_record(o) -> list[dict]:
+    if isinstance(o, list):  # a consultation as a list of turns: prefixed lines or turn objects
+        if all(isinstance(t, str) for t in o):
+            return parse_lines(o)
+        if all(isinstance(t, dict) for t in o):
+            return _turn_objects(o)
+        raise BadDialogue("a list of turns mixing text lines and other values")
     if not isinstance(o, dict):
-        raise BadDialogue(f"record is a {type(o).__name__}, expected an object")
+        raise BadDialogue(f"record is a {type(o).__name__}, expected an object or a list of turns")
     turns = _get(o, "turns", "messages")
     if isinstance(turns, list):
-        out = []
-        for t in turns:
-            if not isinstance(t, dict):
-                raise BadDialogue("a turn is not an object")
-            role = _ROLES.get(str(_get(t, "role", "speaker", "from") or "").strip().lower())
-            if role is None:
-                raise BadDialogue(f"unknown speaker {_get(t, 'role', 'speaker', 'from')!r}")
-            out.append({"role": role, "text": str(_get(t, "text", "content", "value") or "").strip()})
-        return out
+        return _turn_objects(turns)
     lines = _get(o, "dialogue", "transcript", "conversation")
     if isinstance(lines, str):
         lines = lines.splitlines()
@@ -143,7 +194,7 @@ def transcript(turns: list[dict], language: str) -> str:
 
 
 def make_row(turns: list[dict], *, uri: str, locator: str, raw: str, dialogue_id: str | None,
-             month: str | None) -> dict:
+             month: str | None, month_from: str | None = None) -> dict:
     turns = [t for t in turns if t["text"]]
     roles = {t["role"] for t in turns}
     if not turns:
@@ -162,12 +213,15 @@ def make_row(turns: list[dict], *, uri: str, locator: str, raw: str, dialogue_id
         SOURCE_LOCATOR: locator,
         "turns": turns,
         "transcript": transcript(turns, language),
+        "month_from": month_from if month else None,
     }
 
 
 def _units(path: Path) -> list[tuple[str, object, str]]:
     """(locator, parsed unit, raw text) of each consultation in a file."""
-    text = path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8-sig")
+    if path.suffix.lower() == ".txt" and _ID_LINE.search(text):
+        return _id_blocks(text)
     if path.suffix.lower() == ".txt":
         blocks = re.split(r"(?m)^\s*(?:-{3,}|={3,})\s*$", text)
         out, line = [], 1
@@ -193,7 +247,35 @@ def _units(path: Path) -> list[tuple[str, object, str]]:
     return [(f"record {i}", r, canonical_json(r)) for i, r in enumerate(records)]
 
 
+def _id_blocks(text: str) -> list[tuple[str, str, str]]:
+    """The ``id=N`` blocks of an English COVID-Dialogue text file: (``line N``, block, block)."""
+    starts = [m.start() for m in _ID_LINE.finditer(text)]
+    out = []
+    if text[: starts[0]].strip():  # text before the first id= line: a unit of its own (quarantined if no dialogue)
+        out.append(("line 1", text[: starts[0]], text[: starts[0]].strip()))
+    for a, b in zip(starts, starts[1:] + [len(text)]):
+        block = text[a:b]
+        out.append((f"line {text.count(chr(10), 0, a) + 1}", block, block.strip()))
+    return out
+
+
+def _id_block(block: str) -> tuple[list[dict], dict]:
+    """``id=N`` / URL / ``Description`` / question / ``Dialogue`` / turns -> (turns, header)."""
+    lines = block.strip().splitlines()
+    header = {"id": _ID_LINE.match(lines[0]).group(1)}
+    rest = [x for x in lines[1:]]
+    marks = [i for i, x in enumerate(rest) if x.strip().lower() == "dialogue"]
+    if not marks:
+        raise BadDialogue("no 'Dialogue' line in the id= block")
+    for x in rest[: marks[0]]:
+        if re.match(r"^\s*https?://", x) and "url" not in header:
+            header["url"] = x.strip()
+    return parse_lines(rest[marks[0] + 1:]), header
+
+
 def _text_block(block: str) -> tuple[list[dict], dict]:
+    if _ID_LINE.match(block.lstrip("\n")):
+        return _id_block(block)
     header, body = {}, []
     for line in block.strip().splitlines():
         m = re.match(r"^\s*(ID|Id|Date|Month|编号|日期)\s*[:：]\s*(.+)$", line)
@@ -204,12 +286,19 @@ def _text_block(block: str) -> tuple[list[dict], dict]:
     return parse_lines(body), header
 
 
-def load_dialogue_file(path: Path, uri: str | None = None) -> LoadResult:
-    """Every consultation of one file (see the module docstring); never raises on bad records."""
+def load_dialogue_file(path: Path, uri: str | None = None, undated: str = "none") -> LoadResult:
+    """Every consultation of one file (see the module docstring); never raises on bad records or on a
+    file it cannot read (one quarantined unit). ``undated``: where consultations without a month go."""
     uri = uri or path.name
     name_month = month_of_name(path)
+    fallback = undated_key(path, undated_policy(undated))
     result, seen = LoadResult(), set()
-    for n, (locator, unit, raw) in enumerate(_units(path)):
+    try:
+        units = _units(path)
+    except (OSError, UnicodeDecodeError) as e:
+        result.quarantine.append(QuarantineRecord(uri, "file", f"unreadable file: {type(e).__name__}: {e}", ""))
+        return result
+    for n, (locator, unit, raw) in enumerate(units):
         try:
             if isinstance(unit, Exception):
                 raise unit
@@ -219,11 +308,13 @@ def load_dialogue_file(path: Path, uri: str | None = None) -> LoadResult:
                 month = month_of_value(header.get("month")) or month_of_value(header.get("date") or header.get("日期"))
             else:
                 turns = turns_of_record(unit)
-                did = _get(unit, "id", "dialogue_id", "conversation_id")
-                month = month_of_value(_get(unit, "month")) or month_of_value(_get(unit, *_DATE_FIELDS))
+                fields = unit if isinstance(unit, dict) else {}  # a bare list of turns has no id or date
+                did = _get(fields, "id", "dialogue_id", "conversation_id")
+                month = month_of_value(_get(fields, "month")) or month_of_value(_get(fields, *_DATE_FIELDS))
             stem = path.name.split(".")[0]
+            how = "record" if month else "file_name" if name_month else f"undated:{undated_policy(undated)}"
             row = make_row(turns, uri=uri, locator=locator, raw=raw, dialogue_id=str(did) if did not in (None, "")
-                           else f"{stem}-{n}", month=month or name_month)
+                           else f"{stem}-{n}", month=month or name_month or fallback, month_from=how)
         except BadDialogue as e:
             result.quarantine.append(QuarantineRecord(uri, locator, str(e), raw[:4000]))
             continue
@@ -242,27 +333,34 @@ def dialogue_files(folder: Path) -> list[Path]:
                   and p.name.lower().endswith(SUFFIXES))
 
 
-def list_months(folder: Path) -> tuple[list[str], int]:
-    """(sorted months present in the folder, number of undated consultations)."""
-    months, undated = set(), 0
+def list_months(folder: Path, undated: str = "") -> tuple[list[str], int]:
+    """(sorted partition keys present in the folder, number of undated consultations). Undated consultations
+    add the partition the undated policy (``undated_policy(undated)``) gives them."""
+    months, n_undated = set(), 0
+    policy = undated_policy(undated)
     for p in dialogue_files(folder):
-        for row in load_dialogue_file(p).rows:
+        r = load_dialogue_file(p, undated=policy)
+        for row in r.rows:
+            n_undated += str(row["month_from"] or "undated").startswith("undated")
             if row["month"]:
                 months.add(row["month"])
-            else:
-                undated += 1
-    return sorted(months), undated
+        if r.quarantine and not r.rows:  # nothing usable: its partition still shows the quarantine
+            key = month_of_name(p) or undated_key(p, policy)
+            if key:
+                months.add(key)
+    return sorted(months), n_undated
 
 
-def load_month(folder: Path, month: str) -> tuple[LoadResult, int]:
-    """All consultations of ``month`` in the folder (quarantine from the files that hold some), and the
-    folder's undated count."""
-    out, undated, seen = LoadResult(), 0, set()
+def load_month(folder: Path, month: str, undated: str = "") -> tuple[LoadResult, int]:
+    """All consultations of partition ``month`` in the folder (quarantine from the files that hold some or
+    whose partition it is), and the folder's undated count (placed by the policy or not)."""
+    out, n_undated, seen = LoadResult(), 0, set()
+    policy = undated_policy(undated)
     for p in dialogue_files(folder):
-        r = load_dialogue_file(p)
+        r = load_dialogue_file(p, undated=policy)
         mine = [row for row in r.rows if row["month"] == month]
-        undated += sum(1 for row in r.rows if not row["month"])
-        if mine or month_of_name(p) == month:
+        n_undated += sum(1 for row in r.rows if str(row["month_from"] or "undated").startswith("undated"))
+        if mine or month_of_name(p) == month or undated_key(p, policy) == month:
             out.quarantine += r.quarantine
             out.duplicates += r.duplicates
         for row in mine:
@@ -271,4 +369,4 @@ def load_month(folder: Path, month: str) -> tuple[LoadResult, int]:
                 continue
             seen.add(row[RECORD_ID])
             out.rows.append(row)
-    return out, undated
+    return out, n_undated
