@@ -2,6 +2,11 @@
 
 Editing a prompt file changes its hash, which changes the code version of every asset
 that uses it, so Dagster shows those assets as stale.
+
+``prompt_hash(*names)`` is the one prompt hash of the lake: what every LLM-made row records in
+``gen_prompt_hash`` (each file's ``PromptTemplate.sha`` -- the first 16 hex digits of the sha256 of its
+text -- joined with ``:`` in the order the prompts are rendered). ``code_version`` uses the same
+per-file ``sha``, so code versions are unchanged by this function.
 """
 
 from __future__ import annotations
@@ -41,6 +46,13 @@ def load_prompt(name: str) -> PromptTemplate:
     if not path.exists():
         raise FileNotFoundError(f"no prompt file {path.name} in the prompts folder")
     return PromptTemplate(name=name, text=path.read_text(encoding="utf-8").strip("\n"))
+
+
+def prompt_hash(*names: str) -> str:
+    """The hash a generated row records for the prompt files it was rendered from (module docstring)."""
+    if not names:
+        raise ValueError("prompt_hash needs at least one prompt name")
+    return ":".join(load_prompt(n).sha for n in names)
 
 
 def code_version(asset_version: str, *prompt_names: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pyarrow as pa
 
+from citrus_assets.common.language import detect_language
 from resources.lineage.ids import record_id
 
 KIND = "cptdoc"
@@ -146,12 +147,8 @@ class MedicalVocabularyScorer:
 
 
 def language_tag(text: str) -> str:
-    """ISO 639-1 language code of ``text`` (py3langid's bundled model); ``"und"`` for empty text."""
-    if not text or not text.strip():
-        return "und"
-    import py3langid
-
-    return str(py3langid.classify(text)[0])
+    """ISO 639-1 language code of ``text``: the lake's one detector (``common.language``)."""
+    return detect_language(text)
 
 
 def count_tokens(texts: Iterable[str], tokenizer: Any, batch_size: int = 256) -> list[int]:

@@ -6,7 +6,9 @@ system prompt ``evol_system`` + the operator's prompt ``evol_<operator>`` with t
 text); all prompts go to the LLM in one batched call. Each generation is parsed as ``Question: ... Answer: ...``
 and dropped, with a reason code, when it is ``empty``, ``unparseable`` (no question or no answer),
 ``refusal`` ("I cannot ...", "As an AI ...") or ``off_topic`` (no medical term shared with the chunk and
-lexical overlap below ``min_overlap``), or a ``duplicate`` of a kept pair of the same chunk.
+lexical overlap below ``min_overlap``), ``degenerate`` (the question or the answer fails the one degeneration
+filter, ``common.degeneration``: repetition, minimum content, language), or a ``duplicate`` of a kept pair
+of the same chunk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Sequence
 
 import pyarrow as pa
 
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.common.language import detect_language
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.cpt_corpus.labelling import MedicalVocabularyScorer
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
@@ -32,7 +36,7 @@ KIND = "tbq"
 SYSTEM_PROMPT = "evol_system"
 OPERATORS = ("deepen", "concretize", "constraints", "reasoning", "broaden")
 PROMPT_NAMES = (SYSTEM_PROMPT, *(f"evol_{op}" for op in OPERATORS))
-DROP_REASONS = ("empty", "unparseable", "refusal", "off_topic", "duplicate")
+DROP_REASONS = ("empty", "unparseable", "refusal", "degenerate", "off_topic", "duplicate")
 
 QUESTION_SCHEMA = pa.schema([
     (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), (SOURCE_URI, pa.string()),
@@ -65,8 +69,8 @@ def evol_messages(operator: str, heading_path: str, chunk: str) -> list[dict]:
     return [{"role": "system", "content": load_prompt(SYSTEM_PROMPT).text}, {"role": "user", "content": user}]
 
 
-def prompt_hash(operator: str) -> str:
-    return f"{load_prompt(SYSTEM_PROMPT).sha}:{load_prompt(operator_prompt(operator)).sha}"
+def operator_prompt_hash(operator: str) -> str:
+    return prompt_hash(SYSTEM_PROMPT, operator_prompt(operator))
 
 
 def _clean(s: str) -> str:
@@ -127,6 +131,10 @@ def judge(text: str, chunk: str, topic: TopicFilter) -> tuple[str | None, str, t
     qa = parse_qa(text)
     if qa is None:
         return "unparseable", "no 'Question: ... Answer: ...' pair", None, 0, 0.0
+    bad = first_degenerate({"question": qa[0], "answer": qa[1]}, kinds={"question": "question", "answer": "answer"},
+                           language=detect_language(chunk))
+    if bad:
+        return DEGENERATE, f"{bad[0]} {bad[1]}", qa, 0, 0.0
     shared, overlap = topic.measure(f"{qa[0]}\n{qa[1]}", chunk)
     if not topic.on_topic(shared, overlap):
         return "off_topic", f"shared medical terms {shared}, lexical overlap {overlap}", qa, shared, overlap
@@ -174,7 +182,7 @@ def evolve_chunks(chunks: pa.Table, llm, params: SamplingParams, operators: Sequ
                 "operator": op, "question": qa[0], "answer": qa[1], "prompt": llm.render(messages),
                 "response": gen.text, "finish_reason": gen.finish_reason, "shared_medical_terms": shared,
                 "lexical_overlap": overlap, GEN_MODEL_ID: llm.model_id, GEN_MODEL_REVISION: llm.model_revision,
-                GEN_PROMPT_TEMPLATE: f"{SYSTEM_PROMPT}+{operator_prompt(op)}", GEN_PROMPT_HASH: prompt_hash(op),
+                GEN_PROMPT_TEMPLATE: f"{SYSTEM_PROMPT}+{operator_prompt(op)}", GEN_PROMPT_HASH: operator_prompt_hash(op),
                 GEN_SAMPLING: sampling, GEN_PROMPT_TOKENS: gen.prompt_tokens,
                 GEN_COMPLETION_TOKENS: gen.completion_tokens, "cached": gen.cached,
             })

@@ -36,6 +36,8 @@ from datatrove.pipeline.filters.url_filter import get_list, normalize, normalize
 from datatrove.utils._import_utils import ASSETS_PATH
 from datatrove.utils.logging import logger
 
+from citrus_assets.common.language import load_langid
+
 BLOCKLIST_TARBALL = "url_filterblacklistsv0_3_0.tar.gz"
 
 
@@ -200,12 +202,7 @@ class OfflineURLFilter(BaseFilter):
 
 
 # --------------------------------------------------------------------------- language id
-@lru_cache(maxsize=1)
-def load_langid():
-    """py3langid's shipped model with normalised probabilities (no download)."""
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+# the model is loaded in one place: common.language (the lake's one language detector)
 
 
 class Py3LangidFilter(BaseFilter):

@@ -15,7 +15,7 @@ from typing import Sequence
 import pyarrow as pa
 
 from citrus_assets.common.answers import extract_answer, is_correct
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
 from resources.lineage.ids import record_id
 from resources.lineage.schema import (
@@ -74,8 +74,8 @@ def eval_messages(item: dict, style: str) -> list[dict]:
     raise ValueError(f"prompt_style must be citrus or plain, got {style!r}")
 
 
-def prompt_hash(style: str) -> str:
-    return ":".join(load_prompt(n).sha for n in PROMPTS[style])
+def style_prompt_hash(style: str) -> str:
+    return prompt_hash(*PROMPTS[style])
 
 
 def majority(letter_sets: Sequence[tuple[str, ...]]) -> tuple[tuple[str, ...], float, int]:
@@ -99,7 +99,7 @@ def predict(items: pa.Table, llm, params: SamplingParams, *, model_key: str, pro
     rows = items.to_pylist()
     prompts = [eval_messages(r, prompt_style) for r in rows]
     results = llm.generate(prompts, params) if prompts else []
-    sampling, phash = params.to_json(), prompt_hash(prompt_style)
+    sampling, phash = params.to_json(), style_prompt_hash(prompt_style)
     model_id, revision = (llm.model_id, llm.model_revision) if rows else ("", "")
     out = []
     for item, messages, gens in zip(rows, prompts, results):

@@ -48,6 +48,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from citrus_assets.common.language import detect_language
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import canonical_json, record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -125,12 +126,6 @@ def month_of_value(value) -> str | None:
     return None
 
 
-def detect_language(text: str) -> str:
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
-    latin = len(re.findall(r"[A-Za-z]", text))
-    return "zh" if cjk and cjk * 2 >= latin else "en"
-
-
 def parse_lines(lines: list[str]) -> list[dict]:
     """Speaker-prefixed lines -> turns (unprefixed lines continue the previous turn)."""
     turns: list[dict] = []
@@ -203,6 +198,8 @@ def make_row(turns: list[dict], *, uri: str, locator: str, raw: str, dialogue_id
         if role not in roles:
             raise BadDialogue(f"no {role} turn")
     language = detect_language(" ".join(t["text"] for t in turns))
+    if language not in LABELS:
+        raise BadDialogue(f"language {language!r}: only {'/'.join(sorted(LABELS))} dialogues are supported")
     return {
         RECORD_ID: record_id("dlg", uri.rsplit("/", 1)[-1], turns),
         PARENT_IDS: [source_id(uri, raw)],

@@ -23,7 +23,8 @@ import ast
 import json
 import re
 
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 
 SYSTEM_PROMPT = "jmed_system"
 EMR_PROMPT = "jmed_emr"
@@ -43,8 +44,8 @@ def emr_messages(transcript: str) -> list[dict]:
             {"role": "user", "content": load_prompt(EMR_PROMPT).render(dialogue=transcript)}]
 
 
-def prompt_hash() -> str:
-    return f"{load_prompt(SYSTEM_PROMPT).sha}:{load_prompt(EMR_PROMPT).sha}"
+def emr_prompt_hash() -> str:
+    return prompt_hash(SYSTEM_PROMPT, EMR_PROMPT)
 
 
 def parse_json_object(text: str) -> dict | None:
@@ -192,11 +193,14 @@ def build_record(parsed: dict | None, turns: list[dict]) -> tuple[dict, dict]:
     return rec, src
 
 
-def quarantine_reason(parsed: dict | None, rec: dict) -> str | None:
-    if rec["diagnosis"]:
-        return None
-    what = "model output is not a JSON object" if parsed is None else "model JSON has no diagnosis"
-    return f"no diagnosis: {what} and no explicit diagnosis phrase in the doctor's turns"
+def quarantine_reason(parsed: dict | None, rec: dict, language: str | None = None) -> str | None:
+    if not rec["diagnosis"]:
+        what = "model output is not a JSON object" if parsed is None else "model JSON has no diagnosis"
+        return f"no diagnosis: {what} and no explicit diagnosis phrase in the doctor's turns"
+    # every filled text field passes the one degeneration filter (repetition, content, the dialogue's language)
+    bad = first_degenerate({f: rec[f] for f in TEXT_FIELDS if rec.get(f)}, kinds=dict.fromkeys(TEXT_FIELDS, "field"),
+                           language=language)
+    return f"{DEGENERATE}: {bad[0]} {bad[1]}" if bad else None
 
 
 def record_text(rec: dict, language: str, with_diagnosis: bool = False) -> str:

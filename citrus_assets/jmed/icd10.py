@@ -58,7 +58,6 @@ _STOP = {"of", "the", "and", "or", "with", "without", "due", "to", "in", "a", "a
 _HEDGES = re.compile(r"^(?:possible|probable|probably|likely|suspected|presumed|a case of|signs of|"
                      r"疑似|可能是|可能|考虑为|考虑是|考虑|初步诊断为?|诊断为)\s*", re.I)
 _BRACKETS = re.compile(r"[（(\[【][^）)\]】]*[）)\]】]")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,6 @@ def tokens(text: str) -> set[str]:
 def jaccard(a: str, b: str) -> float:
     ta, tb = tokens(a), tokens(b)
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
-
-
-def language_of(text: str) -> str:
-    return "zh" if _CJK.search(text or "") else "en"
 
 
 @lru_cache(maxsize=1)

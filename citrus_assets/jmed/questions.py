@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 
+from citrus_assets.common.degeneration import degeneration_reason
 from citrus_assets.jmed import icd10
 
 _STRUCTURAL = {"disease", "disorder", "disorders", "syndrome", "with", "without", "other", "unspecified", "type",
@@ -81,6 +82,9 @@ def check_question(question: str, diagnoses: list[str], language: str) -> list[s
         reasons.append("contains prompt text")
     if _PLACEHOLDER.search(q):
         reasons.append("contains a de-identification placeholder")
+    degenerate = degeneration_reason(q, kind="question", language=language)  # the one degeneration filter
+    if degenerate:
+        reasons.append(f"degenerate ({degenerate})")
     return reasons
 
 

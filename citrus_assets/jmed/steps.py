@@ -11,7 +11,8 @@ from collections import Counter
 
 import pyarrow as pa
 
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.jmed import emr as E
 from citrus_assets.jmed import icd10
 from citrus_assets.jmed.deid import residual_in_turns, scrub_turns
@@ -53,7 +54,6 @@ def deidentify(dialogues: pa.Table) -> tuple[pa.Table, Counter]:
     return pa.Table.from_pylist(rows, schema=DEID_SCHEMA), total
 
 
-# ---------------------------------------------------------------- EMR
 def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[QuarantineRecord]]:
     """``deidentify``, then the residual detector (``deid.residual_pii``, other rules than the scrubber)
     on every scrubbed consultation: one in which it still finds something is set aside, per consultation,
@@ -78,11 +78,12 @@ def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[Quara
     return pa.Table.from_pylist(kept, schema=DEID_SCHEMA), total, bad
 
 
+# ---------------------------------------------------------------- EMR
 def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
     rows_in = dialogues.to_pylist()
     prompts = [E.emr_messages(r["transcript"]) for r in rows_in]
     results = llm.generate(prompts, params) if prompts else []
-    sampling, phash = params.to_json(), E.prompt_hash()
+    sampling, phash = params.to_json(), E.emr_prompt_hash()
     rows, bad = [], []
     stats = Counter()
     for r, messages, gens in zip(rows_in, prompts, results):
@@ -92,8 +93,9 @@ def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[Quaran
         stats["llm_json_ok"] += parsed is not None
         stats["llm_diagnosis"] += src["diagnosis"] == "llm"
         stats["rule_diagnosis"] += src["diagnosis"] == "rule"
-        reason = E.quarantine_reason(parsed, rec)
+        reason = E.quarantine_reason(parsed, rec, r["language"])
         if reason:
+            stats["quarantined: " + reason.split(":")[0]] += 1
             bad.append(_q(r, "emr_records", reason, {"response": gen.text, "transcript": r["transcript"]}))
             continue
         if not rec["department"]:
@@ -119,7 +121,7 @@ def question_messages(rec: dict) -> list[dict]:
 
 
 def question_prompt_hash() -> str:
-    return ":".join(load_prompt(n).sha for n in (E.SYSTEM_PROMPT, *QUESTION_PROMPTS.values()))
+    return prompt_hash(E.SYSTEM_PROMPT, *QUESTION_PROMPTS.values())
 
 
 def generate_questions(emr: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
@@ -163,6 +165,12 @@ def build_options(questions: pa.Table) -> tuple[pa.Table, list[QuarantineRecord]
         except NoAnswer as e:
             bad.append(_q(r, "jmed_options", str(e), {"diagnosis": r["diagnosis"], "question": r["question"]}))
             continue
+        degenerate = first_degenerate({f"option {k}": v for k, v in item.options.items()},
+                                      kinds={f"option {k}": "option" for k in item.options})
+        if degenerate:
+            bad.append(_q(r, "jmed_options", f"{DEGENERATE}: {degenerate[0]} {degenerate[1]}",
+                          {"diagnosis": r["diagnosis"], "options": item.options}))
+            continue
         methods.update(n["method"] for n in item.normalization)
         options = [{"letter": k, "text": v} for k, v in item.options.items()]
         rows.append({
@@ -171,5 +179,6 @@ def build_options(questions: pa.Table) -> tuple[pa.Table, list[QuarantineRecord]
             "options": options, "option_codes": item.option_codes, "answer_letters": item.answer_letters,
             "answer_codes": item.answer_codes, "normalization": json.dumps(item.normalization, ensure_ascii=False),
         })
-    return pa.Table.from_pylist(rows, schema=OPTIONS_SCHEMA), bad, {"normalized_by": dict(methods),
-                                                                   "quarantined": len(bad)}
+    return pa.Table.from_pylist(rows, schema=OPTIONS_SCHEMA), bad, {
+        "normalized_by": dict(methods), "quarantined": len(bad),
+        "quarantined_degenerate": sum(1 for q in bad if q.reason.startswith(DEGENERATE))}

@@ -10,7 +10,7 @@ maps both to the one format and rejects (``BadChat`` with the reason) what a tra
   whose user/assistant turns do not alternate, or that does not end with an assistant turn.
 
 The reasoning format of SFT stage 3 is ``<think>…</think><answer>…</answer>`` (``think_answer``,
-``is_think_answer``); ``wrap_reasoning`` turns a plain worked solution into it (rule in its docstring).
+``is_think_answer``: the one validator, ``common.reasoning_format``); ``wrap_reasoning`` turns a plain worked solution into it (rule in its docstring).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterator
 
+from citrus_assets.common.reasoning_format import has_tags, is_think_answer, think_answer
 from resources.lineage.ids import content_hash
 
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
@@ -31,8 +32,6 @@ ROLE_ALIASES = {
     "gpt": ASSISTANT, "assistant": ASSISTANT,
 }
 
-_THINK_ANSWER = re.compile(r"\s*<think>(?P<think>.*?)</think>\s*<answer>(?P<answer>.*?)</answer>\s*", re.DOTALL)
-_TAG = re.compile(r"</?(think|answer)>")
 _BOXED = "\\boxed{"
 _WS = re.compile(r"\s+")
 
@@ -130,18 +129,7 @@ def user_turns(messages) -> int:
 
 
 # -- reasoning format --------------------------------------------------------------------------------
-def think_answer(think: str, answer: str) -> str:
-    return f"<think>{think.strip()}</think><answer>{answer.strip()}</answer>"
-
-
-def is_think_answer(text) -> bool:
-    """Exactly one ``<think>`` block then one ``<answer>`` block, both non-empty, nothing outside them."""
-    if not isinstance(text, str):
-        return False
-    m = _THINK_ANSWER.fullmatch(text)
-    if not m or not m["think"].strip() or not m["answer"].strip():
-        return False
-    return not (_TAG.search(m["think"]) or _TAG.search(m["answer"]))
+__all__ = ["think_answer", "is_think_answer"]  # re-exported from common.reasoning_format (the one rule)
 
 
 def last_boxed(text: str) -> str | None:
@@ -167,7 +155,7 @@ def wrap_reasoning(text: str) -> str:
     """
     if is_think_answer(text):
         return text.strip()
-    if _TAG.search(text):
+    if has_tags(text):
         raise BadChat("malformed <think>/<answer> tags")
     answer = last_boxed(text)
     if answer is None:

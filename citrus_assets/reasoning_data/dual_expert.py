@@ -8,6 +8,8 @@ ALL active questions with exactly three batched ``llm.generate`` calls:
 2. reflection expert — knows the ground truth; rates the step KEEP/DROP and steers without naming
    the answer (feedback that names it is redacted by ``common.leakage`` and the redaction recorded);
    dropped steps leave the state but stay in the transcript, their feedback reaches the next step;
+   a step that fails the one degeneration filter (``common.degeneration``) is dropped whatever the
+   rating, with the reason on the step (``degenerate``);
 3. completion judge — is the differential complete? YES stops that question (not asked in the last
    round, which stops anyway at ``max_rounds``).
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from citrus_assets.common.degeneration import degeneration_reason
 from citrus_assets.common.leakage import redact_answer_leaks
 from citrus_assets.reasoning_data import dual_roles as R
 from resources.llm import SamplingParams
@@ -185,11 +188,12 @@ class DualExpertLoop:
             a = r.final
             a.rounds = rnd
             rating = R.parse_rating(review)
-            verdict = rating.verdict if step else "drop"
+            degenerate = degeneration_reason(step) if step else ""  # the one degeneration filter
+            verdict = rating.verdict if step and not degenerate else "drop"
             clean = redact_answer_leaks(rating.feedback, r.question.ground_truth)
             a.steps.append({"round": rnd, "step": step, "verdict": verdict, "rating_parsed": rating.parsed,
                             "feedback": clean.text, "feedback_redacted": clean.redacted,
-                            "leaks": list(clean.leaks)})
+                            "leaks": list(clean.leaks), **({"degenerate": degenerate} if degenerate else {})})
             if verdict == "keep":
                 a.accepted.append(step)
             a.feedback = clean.text or ("The step was kept." if verdict == "keep" else "The step was dropped.")

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from citrus_assets.common.answers import answer_span, extract_answer, is_correct
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 
 START, STEP, REFLECTION, JUDGE, CONCLUSION = "reasoning_start", "reasoning_step", "reflection", "completion_judge", "conclusion"
 PROMPT_FILES = {
@@ -40,11 +40,8 @@ def template_sha(role: str) -> str:
 
 
 def prompt_set_hash() -> str:
-    """One hash over every role prompt (what a trace's ``gen_prompt_hash`` records)."""
-    h = hashlib.sha256()
-    for role in sorted(PROMPT_FILES):
-        h.update(f"{PROMPT_FILES[role]}:{template_sha(role)};".encode())
-    return h.hexdigest()[:16]
+    """Every role prompt, in role order (what a trace's ``gen_prompt_hash`` records): the one prompt hash."""
+    return prompt_hash(*(PROMPT_FILES[role] for role in sorted(PROMPT_FILES)))
 
 
 def text_hash(text: str) -> str:

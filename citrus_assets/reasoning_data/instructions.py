@@ -24,7 +24,7 @@ from citrus_assets.reasoning_data.chat import (
     user_turns,
 )
 from citrus_assets.reasoning_data.schemas import MESSAGES_TYPE
-from citrus_assets.reasoning_data.seeds import detect_language
+from citrus_assets.common.language import detect_language
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI

@@ -12,7 +12,7 @@ from typing import Sequence
 import pyarrow as pa
 
 from citrus_assets.common.answers import extract_answer, is_correct
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from resources.lineage.ids import record_id
 from resources.lineage.schema import (
     GEN_COMPLETION_TOKENS, GEN_FIELDS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
@@ -55,10 +55,6 @@ def mcq_messages(stem: str, options: Sequence[dict], context: str = "") -> list[
     ]
 
 
-def prompt_hash() -> str:
-    return f"{load_prompt(SYSTEM_PROMPT).sha}:{load_prompt(USER_PROMPT).sha}"
-
-
 def answer_seeds(seeds: pa.Table, llm, params: SamplingParams, judge: str = "default") -> pa.Table:
     """Answer every seed once with ``llm`` (one batched call); returns the answer table."""
     rows = seeds.to_pylist()
@@ -85,7 +81,7 @@ def answer_seeds(seeds: pa.Table, llm, params: SamplingParams, judge: str = "def
                 GEN_MODEL_ID: llm.model_id,
                 GEN_MODEL_REVISION: llm.model_revision,
                 GEN_PROMPT_TEMPLATE: f"{SYSTEM_PROMPT}+{USER_PROMPT}",
-                GEN_PROMPT_HASH: prompt_hash(),
+                GEN_PROMPT_HASH: prompt_hash(SYSTEM_PROMPT, USER_PROMPT),
                 GEN_SAMPLING: sampling,
                 GEN_PROMPT_TOKENS: gen.prompt_tokens,
                 GEN_COMPLETION_TOKENS: gen.completion_tokens,

@@ -32,7 +32,8 @@ from itertools import islice
 from pathlib import Path
 
 from citrus_assets.reasoning_data import loaders_io as io
-from citrus_assets.reasoning_data.seeds import BadRecord, detect_language
+from citrus_assets.common.language import detect_language
+from citrus_assets.reasoning_data.seeds import BadRecord
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".tab")
 _MMLU_PRO_KEYS = {"category", "src", "realidx", "question_id", "answer_index", "cot_content"}

@@ -2,7 +2,8 @@
 
 from collections import Counter
 
-from citrus_assets.reasoning_data.chat import ASSISTANT, is_think_answer, is_well_formed, prompt_key
+from citrus_assets.common.reasoning_format import is_think_answer
+from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_key
 from citrus_assets.reasoning_data.instruction_assets import instruction_examples
 from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
 from citrus_assets.reasoning_data.mixing import INSTRUCTION, MEDICAL_EASY, MEDICAL_HARD, NONMEDICAL

@@ -28,6 +28,7 @@ from citrus_assets.reasoning_data.chat import (
     think_answer,
     wrap_reasoning,
 )
+from citrus_assets.common.reasoning_format import has_tags
 from resources.inbox import partition_key_for
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id, source_id
@@ -74,7 +75,7 @@ def to_messages(record: dict) -> list[dict]:
         missing = [k for k, v in (("problem", problem), ("solution", solution), ("answer", answer)) if not v]
         if missing:
             raise BadChat(f"empty or missing {', '.join(missing)}")
-        if "<think>" in solution or "<answer>" in solution:
+        if has_tags(solution):
             raise BadChat("solution already contains <think>/<answer> tags")
         return [{"role": "user", "content": problem},
                 {"role": ASSISTANT, "content": think_answer(solution, answer)}]

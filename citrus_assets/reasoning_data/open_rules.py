@@ -10,6 +10,8 @@ fallback, and by the ``open_questions`` asset check. A rewrite is rejected when 
   — "9.1 g/dL", "45%", "39.5℃" — must reappear right after it too)  -> ``lost_number:<n unit>``
 - contains the text of a correct option that the stem did not contain  -> ``gives_answer_away``
 - is in another language than the seed (``detect_language``)        -> ``language_changed:<a>-><b>``
+- fails the one degeneration filter (``common.degeneration``: repetition, fewer than 4 words)
+                                                                 -> ``degenerate:<reason>``
 
 ``rule_rewrite`` strips option lines, turns "Which of the following is …" into "What is …",
 ends the text with a question (a diagnosis question only where the stem asks for one), and is
@@ -21,7 +23,8 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from citrus_assets.reasoning_data.seeds import detect_language
+from citrus_assets.common.degeneration import degeneration_reason
+from citrus_assets.common.language import detect_language
 
 _OPTION_LINE = re.compile(r"(?m)^\s*(?:\(\s*[A-Ua-u]\s*\)|[A-U]\s*[\.\)\]:：、]|[a-u]\s*[\)\]])(?=\s*\S)")
 _INLINE_MARK = re.compile(r"(?:^|[\s,;])\(([A-U])\)|(?:^|[\s,;])([A-U])\)")
@@ -119,6 +122,9 @@ def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_let
     got = detect_language(text)
     if language in ("en", "zh") and got != language:
         reasons.append(f"language_changed:{language}->{got}")
+    degenerate = degeneration_reason(text, kind="question")  # the language is judged just above
+    if degenerate:
+        reasons.append(f"degenerate:{degenerate}")
     return reasons
 
 

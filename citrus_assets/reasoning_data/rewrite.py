@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.reasoning_data.open_rules import check_rewrite, ground_truth, refers_to_options, rule_rewrite
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from resources.lake import QuarantineRecord
@@ -153,7 +153,7 @@ def rewrite_seeds(seeds: pa.Table, llm, settings: RewriteSettings = RewriteSetti
             row = {**base, "open_question": _with_context(seed, text), "rewrite_method": "llm",
                    "prompt": llm.render(prompts[i]), GEN_MODEL_ID: llm.model_id,
                    GEN_MODEL_REVISION: llm.model_revision, GEN_PROMPT_TEMPLATE: name,
-                   GEN_PROMPT_HASH: load_prompt(name).sha, GEN_SAMPLING: params.to_json(),
+                   GEN_PROMPT_HASH: prompt_hash(name), GEN_SAMPLING: params.to_json(),
                    GEN_PROMPT_TOKENS: gen.prompt_tokens, GEN_COMPLETION_TOKENS: gen.completion_tokens}
         else:
             rule_text = _with_context(seed, rule_rewrite(seed["stem"], seed["language"]))

@@ -20,7 +20,9 @@ from typing import Iterator
 import pyarrow as pa
 
 from citrus_assets.common.answers import MAX_OPTIONS, letters_for
+from citrus_assets.common.language import detect_language
 from resources.lake import QuarantineRecord
+from resources.limits import Oversize, bounded_lines, too_large
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
@@ -43,7 +45,6 @@ SEED_SCHEMA = pa.schema(
     ]
 )
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 class BadRecord(ValueError):
@@ -58,14 +59,6 @@ class LoadResult:
 
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows, schema=SEED_SCHEMA)
-
-
-def detect_language(text: str) -> str:
-    """'zh' when at least 20% of the letters are CJK ideographs, else 'en'."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return "und"
-    return "zh" if len(_CJK.findall(text)) / len(letters) >= 0.2 else "en"
 
 
 def make_seed(
@@ -113,9 +106,13 @@ def make_seed(
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(line number, line without its newline) of every non-blank line; a UTF-8 byte-order mark at the
-    start of the file is dropped (it would make line 1 malformed JSON)."""
+    start of the file is dropped (it would make line 1 malformed JSON).
+    A line over ``max_record_bytes`` comes as ``resources.limits.Oversize`` (its size, none of its bytes)."""
     with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, start=1):
+        for n, raw in enumerate(bounded_lines(fh), start=1):
+            if isinstance(raw, Oversize):
+                yield n, raw
+                continue
             if n == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if raw.strip():
@@ -129,6 +126,8 @@ def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: s
     for n, raw in iter_lines(path):
         loc = f"line {n}"
         try:
+            if isinstance(raw, Oversize):
+                raise BadRecord(too_large("the line", raw.size, "max_record_bytes"))
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
@@ -164,14 +163,17 @@ def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: s
 
 LOADERS = {"medqa_jsonl": load_medqa_jsonl}
 # Every published format of loaders.py (MedMCQA, PubMedQA, MMLU, MMLU-Pro, MedBullets, CareQA, JMED,
-# CMMLU, CMExam, config-mapped files) registers itself into LOADERS on import; imported here, after
-# everything it takes from this module.
-from citrus_assets.reasoning_data import loaders as _loaders  # noqa: E402
+# CMMLU, CMExam, config-mapped files) registers itself into LOADERS on import; imported on first use
+# (not at import time: loaders_io -> seeds -> loaders -> loaders_io was an import cycle).
+def _loaders():
+    from citrus_assets.reasoning_data import loaders
+
+    return loaders
 
 
 def detect_format(path: Path) -> str:
     """Pick a loader from the file's content, then its name (rules in ``loaders_detect``)."""
-    return _loaders.sniff_format(path)
+    return _loaders().sniff_format(path)
 
 
 def load_seed_file(path: Path, seed_set: str) -> LoadResult:

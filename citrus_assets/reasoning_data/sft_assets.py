@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.common.prompts import code_version, load_prompt
+from citrus_assets.common.prompts import code_version, prompt_hash
 from citrus_assets.reasoning_data import dual_roles as R
 from citrus_assets.reasoning_data.assets import GROUP, seed_sets
 from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
@@ -52,7 +52,7 @@ def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRe
                          config.max_attempts)
     kept = [it for it in items if it.kept]
     n_tokens = count_tokens(llm, [it.response for it in kept], [it.gen.completion_tokens for it in kept])
-    sha = load_prompt(REWRITE_PROMPT).sha
+    sha = prompt_hash(REWRITE_PROMPT)
     rows = []
     for it, n in zip(kept, n_tokens):
         sampling = it_params(params, it).to_json()

@@ -3,7 +3,9 @@
 One batched LLM call per attempt turns each transcript (facts, steps in order — abandoned ones with
 the reason —, conclusion) into ONE first-person stream of thought ``<think>…</think><answer>…</answer>``.
 A rewrite is kept only if (1) the tags are well-formed, (2) its ``<answer>`` verifies against the
-ground truth by the shared answer rule, (3) it carries no process-leak phrase (``common.leakage``).
+ground truth by the shared answer rule, (3) it carries no process-leak phrase (``common.leakage``), (4) its
+``<think>`` passes the one degeneration filter (``common.degeneration``: repetition, minimum content, the
+question's language).
 Rewrites that fail are retried with a new seed up to ``max_attempts``, then dropped with the reason.
 """
 
@@ -13,8 +15,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from citrus_assets.common.degeneration import degeneration_reason
 from citrus_assets.common.leakage import find_process_leaks
 from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.reasoning_format import parse_think_answer
 from citrus_assets.reasoning_data import dual_roles as R
 from resources.llm import SamplingParams
 
@@ -23,25 +27,22 @@ SYSTEM_PROMPT = "citrus_system"
 USER_PROMPT = "citrus_open_user"
 
 MALFORMED, WRONG_ANSWER, LEAK, EMPTY = "malformed_tags", "answer_not_verified", "leak_phrase", "empty_response"
-_NO_TAG = r"(?:(?!</?think>|</?answer>).)"
-_FORMAT = re.compile(rf"^\s*<think>({_NO_TAG}+)</think>\s*<answer>({_NO_TAG}+)</answer>\s*$", re.DOTALL | re.IGNORECASE)
+DEGENERATE = "degenerate"
+
+# (think, answer) of a well-formed response, else None: the one validator (lower-case tags only)
+parse_response = parse_think_answer
 
 
-def parse_response(text: str) -> tuple[str, str] | None:
-    """(think, answer) of a well-formed response, else None."""
-    m = _FORMAT.match(text or "")
-    if not m or not m.group(1).strip() or not m.group(2).strip():
-        return None
-    return m.group(1).strip(), m.group(2).strip()
-
-
-def check_response(text: str, options, answer_letters, ground_truth: str) -> str:
+def check_response(text: str, options, answer_letters, ground_truth: str, language: str | None = None) -> str:
     """'' when the response may be trained on, else the first failed filter (a reason code + detail)."""
     if not (text or "").strip():
         return EMPTY
     parsed = parse_response(text)
     if parsed is None:
         return MALFORMED
+    bad = degeneration_reason(parsed[0], kind="reasoning", language=language)
+    if bad:
+        return f"{DEGENERATE}: <think> {bad}"
     leaks = find_process_leaks(text)
     if leaks:
         return f"{LEAK}: {', '.join(leaks)}"
@@ -116,7 +117,8 @@ def rewrite_all(items: list[RewriteItem], llm, temperature: float, top_p: float,
         for it, m, g in zip(pending, msgs, gens):
             it.gen, it.response, it.prompt, it.attempts = g[0], g[0].text.strip(), llm.render(m), attempt + 1
             q = it.question
-            it.reason = check_response(it.response, q["options"], q["answer_letters"], q["ground_truth"])
+            it.reason = check_response(it.response, q["options"], q["answer_letters"], q["ground_truth"],
+                                       q.get("language"))
             it.history.append({"attempt": attempt, "seed": params.seed, "response": g[0].text, "reason": it.reason,
                                "cached": g[0].cached, "completion_tokens": g[0].completion_tokens})
         pending = [it for it in pending if not it.kept]

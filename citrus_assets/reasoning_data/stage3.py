@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.reasoning_data.chat import ASSISTANT, is_think_answer, is_well_formed, prompt_key
+from citrus_assets.common.reasoning_format import is_think_answer
+from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_key
 from citrus_assets.reasoning_data.mixing import (
     MEDICAL_EASY,
     MEDICAL_HARD,

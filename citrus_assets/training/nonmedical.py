@@ -37,6 +37,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from citrus_assets.common.answers import answer_span
+from citrus_assets.common.reasoning_format import is_think_answer, think_answer
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import source_id
 
@@ -117,11 +118,11 @@ def _reference(obj: dict, answer: str) -> str:
     row's assistant turn when it has an ``<answer>`` block ("" otherwise)."""
     solution = obj.get("solution")
     if isinstance(solution, str) and solution.strip():
-        return f"<think>{solution.strip()}</think><answer>{answer.strip()}</answer>"
+        return think_answer(solution, answer)
     if isinstance(obj.get("messages"), list):
         turns = [m["content"] for m in obj["messages"]
                  if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)]
-        if turns and re.search(r"<answer>", turns[-1], re.IGNORECASE):
+        if turns and is_think_answer(turns[-1]):
             return turns[-1].strip()
     return ""
 

@@ -10,6 +10,10 @@ Otherwise the selection rule orders both lists and pairs them, best first:
   as normalized answer spans for non-medical ones; a sample with no answer at all ranks after every
   real wrong answer; ties: the answer seen first). Length = completion tokens, then characters.
 - ``shortest_correct_vs_longest_wrong``: chosen = the shortest correct, rejected = the longest wrong.
+
+Only correct samples that pass the one degeneration filter (``common.degeneration``) can be chosen; the
+others are counted (``degenerate_correct``) and a question whose correct samples are all degenerate is
+not paired.
 - ``random``: both lists shuffled by a generator seeded with (``seed``, question id).
 
 Reference-chosen (``reference_chosen=True``; off by default, the paper pairs only the model's own
@@ -37,6 +41,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from citrus_assets.common.degeneration import degeneration_reason
 from citrus_assets.training.nonmedical import normalize_answer, pick, share_count
 from citrus_assets.training.rejection import CATEGORIES, MEDICAL, NONMEDICAL
 from citrus_assets.training.schemas import PREFERENCE_SCHEMA
@@ -99,6 +104,7 @@ class PairStats:
     pairs: int = 0
     nonmedical_pairs_dropped: int = 0
     reference_pairs: int = 0
+    degenerate_correct: int = 0  # correct samples never chosen: they fail the one degeneration filter
     mean_reward: float = 0.0
     per_category: dict = field(default_factory=dict)
 
@@ -106,7 +112,8 @@ class PairStats:
         return {"questions": self.questions, "paired": self.paired, "all_correct": self.all_correct,
                 "none_correct": self.none_correct, "pairs": self.pairs,
                 "nonmedical_pairs_dropped": self.nonmedical_pairs_dropped,
-                "reference_pairs": self.reference_pairs, "mean_reward": round(self.mean_reward, 4)}
+                "reference_pairs": self.reference_pairs, "degenerate_correct": self.degenerate_correct,
+                "mean_reward": round(self.mean_reward, 4)}
 
 
 def _message(role: str, content: str) -> dict:
@@ -179,6 +186,14 @@ def build_pairs(samples: pa.Table, *, rule: str = LONGEST_VS_CONFIDENT, max_pair
         cs.questions += 1
         correct = [s for s in group if s["reward"] > 0]
         wrong = [s for s in group if s["reward"] <= 0]
+        # a chosen completion must pass the one degeneration filter; a degenerate correct sample is neither
+        # chosen nor rejected (it is not wrong)
+        fine = [s for s in correct if not degeneration_reason(s["response"], kind="answer")]
+        stats.degenerate_correct += len(correct) - len(fine)
+        cs.degenerate_correct += len(correct) - len(fine)
+        if correct and not fine and wrong:
+            continue
+        correct = fine
         rewards[cat].extend(s["reward"] for s in group)
         if not wrong:
             stats.all_correct += 1

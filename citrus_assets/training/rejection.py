@@ -25,7 +25,7 @@ from typing import Sequence
 import pyarrow as pa
 
 from citrus_assets.common.answers import answer_span, extract_answer, is_correct
-from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.training.nonmedical import Problem, free_answer_matches
 from citrus_assets.training.schemas import REJECTION_SAMPLE_SCHEMA
 from resources.lake import QuarantineRecord
@@ -48,10 +48,6 @@ def open_messages(question: str) -> list[dict]:
         {"role": "system", "content": load_prompt(SYSTEM_PROMPT).text},
         {"role": "user", "content": load_prompt(USER_PROMPT).render(question=question.strip())},
     ]
-
-
-def prompt_hash() -> str:
-    return f"{load_prompt(SYSTEM_PROMPT).sha}:{load_prompt(USER_PROMPT).sha}"
 
 
 @dataclass(frozen=True)
@@ -141,7 +137,7 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
     results = llm.generate(prompts, params) if prompts else []
     sampling = params.to_json()
     model_id, revision = llm.model_id, llm.model_revision
-    template, phash = f"{SYSTEM_PROMPT}+{USER_PROMPT}", prompt_hash()
+    template, phash = f"{SYSTEM_PROMPT}+{USER_PROMPT}", prompt_hash(SYSTEM_PROMPT, USER_PROMPT)
     rows = []
     for it, messages, gens in zip(items, prompts, results):
         rendered = llm.render(messages)

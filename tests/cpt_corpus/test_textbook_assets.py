@@ -71,7 +71,7 @@ def test_scripted_run_lineage_and_drop_reasons(tmp_path, repo_root, scripted_llm
     chunks = {r["record_id"]: r for r in lake.read_table("textbook_chunks", "cardiology").to_pylist()}
     qs = lake.read_table("textbook_questions", "cardiology").to_pylist()
     assert md["textbook_questions"]["dropped_by_reason"] == {"empty": 0, "unparseable": 0, "refusal": 2,
-                                                               "off_topic": 2, "duplicate": 0}
+                                                               "degenerate": 0, "off_topic": 2, "duplicate": 0}
     assert len(qs) == 2 and {q["operator"] for q in qs} == {"deepen"}
     for q in qs:
         chunk = chunks[q["parent_ids"][0]]

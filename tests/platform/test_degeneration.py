@@ -1,0 +1,87 @@
+"""The one degeneration filter (common.degeneration): repetition, minimum content, language."""
+
+import pytest
+
+from citrus_assets.common.degeneration import (
+    KIND_CONFIGS, degeneration_reason, first_degenerate, reason_code, repetition_reason, with_thresholds, words,
+)
+
+FINE_EN = ("A 45-year-old woman presents with fever, cough and pleuritic chest pain for three days. Chest X-ray "
+           "shows a right lower lobe consolidation. What is the most likely causative organism?")
+FINE_ZH = "患者男性，45岁，发热三天，咳嗽咳痰，胸片示右下肺实变。最可能的病原体是什么？"
+REASONING = ("The patient has fever, cough and a lobar consolidation, which points to a community-acquired "
+             "pneumonia. The most common organism is Streptococcus pneumoniae; atypical organisms are less "
+             "likely with a lobar pattern. So the answer is pneumococcus.")
+
+
+def test_regression_textbook_answer_repeated_24_times_is_dropped():
+    """Regression: textbook_questions kept an answer that is "The answer is: " repeated 24 times."""
+    reason = degeneration_reason("The answer is: " * 24, kind="answer", language="en")
+    assert reason_code(reason) == "repetition" and "top_2_gram" in reason
+
+
+@pytest.mark.parametrize("text,kind,lang", [
+    (FINE_EN, "question", "en"), (FINE_ZH, "question", "zh"), (REASONING, "reasoning", "en"),
+    ("Aspirin", "option", "en"), ("Streptococcus pneumoniae", "answer", "en"), ("肺炎链球菌", "option", "zh"),
+    ("Fever.\nCough.\nChest pain.", "field", "en"),
+])
+def test_fine_texts_are_kept(text, kind, lang):
+    assert degeneration_reason(text, kind=kind, language=lang) == ""
+
+
+@pytest.mark.parametrize("text,kind,code", [
+    ("", "answer", "empty"), ("   \n", "text", "empty"), (None, "text", "empty"),
+    ("12 / 34 - 5", "answer", "no_content"), ("Which one?", "question", "no_content"),
+    ("The patient has pneumonia.\n" * 4 + "Treat it.", "text", "repetition"),
+    ("Answer: B. " * 5, "answer", "repetition"),
+    ("I think the diagnosis is pneumonia because of the fever and the cough. " * 3, "reasoning", "repetition"),
+    ("肺炎" * 30, "answer", "repetition"),
+    (FINE_ZH, "question", "language"),
+    ("Le patient a de la fièvre depuis trois jours et il tousse beaucoup la nuit.", "question", "language"),
+])
+def test_degenerate_texts_are_dropped_with_a_reason(text, kind, code):
+    reason = degeneration_reason(text, kind=kind, language="en")
+    assert reason_code(reason) == code, reason
+
+
+def test_language_only_judged_on_enough_letters_and_known_expectation():
+    assert degeneration_reason("Aspirina", kind="option", language="en") == ""  # too short to judge
+    assert degeneration_reason(FINE_ZH, kind="question", language=None) == ""
+    assert degeneration_reason(FINE_ZH, kind="question", language="es") == ""
+
+
+def test_one_or_two_occurrences_are_not_repetition_in_short_texts():
+    # "most likely" is > 20% of this short text's characters: Gopher's raw rule would drop it
+    assert repetition_reason("What is most likely?") == ""
+    assert repetition_reason("What is the most likely cause and the most likely treatment?") == ""
+    assert degeneration_reason("关节病性关节炎", kind="option", language="zh") == ""  # an ICD name, 关节 twice
+    assert repetition_reason("most likely most likely most likely").startswith("top_2_gram")
+
+
+def test_cjk_words_are_characters_and_thresholds_are_configurable():
+    assert words("患者 has fever") == ["患", "者", "has", "fever"]
+    loose = with_thresholds("text", top_n_grams=(), dup_n_grams=(), dup_line_frac=None, dup_line_char_frac=None)
+    assert repetition_reason("Answer: B. " * 5, loose) == ""
+    assert KIND_CONFIGS["question"].min_words > KIND_CONFIGS["option"].min_words
+
+
+def test_first_degenerate_names_the_field():
+    assert first_degenerate({"question": FINE_EN, "answer": "Pneumococcus"}, kinds={"question": "question"}) is None
+    field, reason = first_degenerate({"question": FINE_EN, "answer": "The answer is: " * 24})
+    assert field == "answer" and reason_code(reason) == "repetition"
+
+
+# ---------------------------------------------------------------------------- every stage uses it
+CHUNK = ("Community-acquired pneumonia is most often caused by Streptococcus pneumoniae. Patients present with "
+         "fever, cough and pleuritic chest pain; a chest radiograph shows lobar consolidation.")
+
+
+def test_textbook_questions_drop_the_repeated_answer():
+    from citrus_assets.cpt_corpus.textbook_evol import DROP_REASONS, TopicFilter, judge
+
+    good = "Question: Which organism most often causes community-acquired pneumonia?\nAnswer: Streptococcus pneumoniae."
+    assert judge(good, CHUNK, TopicFilter())[0] is None
+    bad = ("Question: Which organism most often causes community-acquired pneumonia?\nAnswer: "
+           + "The answer is: " * 24)
+    reason, detail, *_ = judge(bad, CHUNK, TopicFilter())
+    assert reason == "degenerate" and reason in DROP_REASONS and detail.startswith("answer repetition")
