@@ -177,6 +177,48 @@ ZH_LOOKALIKE = [
     "医生：这个情况先观察，有变化随时复诊。",
 ]
 
+# ---- held-out set: frames and pools written AFTER the scrubber was tuned on the sets above, never tuned on
+HO_EN_FIRST = ["Nkechi", "Rohan", "Maeve", "Joaquin", "Svetlana", "Tevita", "Ayesha", "Callum", "Min-jun", "Beatriz",
+               "Oskar", "Zanele", "Faith", "Ibrahim", "Yuki", "Declan"]
+HO_EN_LAST = ["Eze", "Malhotra", "Gallagher", "Castillo", "Ivanova", "Fifita", "Siddiqui", "MacLeod", "Park", "Souza",
+              "Nilsson", "Dlamini", "Whitfield", "Al-Masri", "Sato", "Byrne"]
+HO_EN_FULL = ["Nkechi A. Eze", "Rohan Malhotra", "Maeve Gallagher", "Joaquin Castillo", "Svetlana Ivanova",
+              "Tevita Fifita", "Ayesha Siddiqui", "Callum MacLeod", "Beatriz Souza", "Ibrahim Al-Masri", "Faith Whitfield"]
+HO_EN_PHONE = ["(617) 555-0143", "+1 312 555 0178", "+353 1 555 0192", "555 010 4477"]
+HO_EN_FRAMES = [
+    "Warm regards, {NAME:full}", "Doc, I'm {NAME:first} and I can't sleep since the surgery.",
+    "I'm writing about my son {NAME:first}, he is 4.", "My partner {NAME:full} has the same rash.",
+    "Best,\n{NAME:first}", "Dr. {NAME:last} told me to stop the statin.", "Please forward this to Dr. {NAME:full}.",
+    "I was seen by Nurse {NAME:full} in triage.", "Thanks so much, {NAME:full}", "{NAME:first} here, the fever is back.",
+    "Hello, my name's {NAME:first} {NAME:last}, 52, male.", "My sister {NAME:first} takes the same pills.",
+    "You can phone me on {PHONE} after six.", "Ring {PHONE} and ask for {NAME:full}.",
+    "Is Dr. {NAME:first} {NAME:last} available on Tuesday?", "I spoke with {NAME:full} from the pharmacy yesterday.",
+]
+HO_EN_LOOK = ["Meniere disease causes my dizziness.", "The Romberg test was positive.", "I take Eliquis twice daily.",
+              "She has Hashimoto disease and takes levothyroxine.", "I went to Florida for a week and got sunburned.",
+              "Hi doc, quick question about my blood test.", "The Mantoux test was read after 72 hours.",
+              "Will this medicine make me drowsy?", "Grace, the nurse on duty, was kind.",  # a name: labelled below
+              "Cheers doc, that helps a lot.", "My Fitbit says my heart rate is 110 at rest.",
+              "He had a Colles fracture of the wrist.", "Kawasaki disease was suspected in the child.",
+              "We moved to Seattle in June.", "Tell me about Lyme disease symptoms.", "Sincerely, a worried mother"]
+HO_ZH_NAMES = ["钱文涛", "于晓梅", "柯振东", "薛佳宁", "褚明远", "公孙兰", "单丽", "查海生", "冼伟光", "车晓"]
+HO_ZH_SURNAME = ["钱", "于", "柯", "薛", "褚", "单", "冼", "车"]
+HO_ZH_PHONE = ["17712345678", "0571-87654321", "135 7788 9900"]
+HO_ZH_FRAMES = [
+    "医生好，我是{NAME:full}，上周来看过。", "挂的是{NAME:full}{TITLE}的号。", "{NAME:sur}{TITLE}说要住院观察。",
+    "我外婆{NAME:full}血压一直降不下来。", "辛苦{NAME:sur}{TITLE}了！", "患者{NAME:full}，男，70岁，咳嗽咳痰一月。",
+    "本人{NAME:full}，电话{PHONE}。", "请{NAME:full}{TITLE}帮忙看一下报告。", "我和{NAME:sur}{TITLE}约了明天复诊。",
+    "家属{NAME:full}签字同意手术。", "我朋友{NAME:full}推荐我来找您。", "谢谢您，{NAME:sur}{TITLE}！",
+]
+HO_ZH_LOOK = ["我是湖南长沙人，在广州上班。", "复诊时医生说恢复得很好。", "出院后医生交代要忌口。", "值班医生半夜来看过。",
+              "我是独生子女，父母都有高血压。", "头孢克肟吃了三天。", "甲钴胺可以营养神经。", "丁香园上说可以吃。",
+              "我在哈尔滨，最近很冷。", "同仁医院的眼科很有名。", "医生，我明白您的意思了。", "主任医师门诊要提前挂号。",
+              "吃了安宫牛黄丸有用吗？", "林可霉素能和布洛芬一起吃吗？", "马上就去医院。", "高烧三天不退怎么办？"]
+HO_FILL = {
+    "en": {"PHONE": HO_EN_PHONE, "NAME:first": HO_EN_FIRST, "NAME:last": HO_EN_LAST, "NAME:full": HO_EN_FULL},
+    "zh": {"PHONE": HO_ZH_PHONE, "NAME:full": HO_ZH_NAMES, "NAME:sur": HO_ZH_SURNAME, "TITLE": ["医生", "主任", "大夫", "教授"]},
+}
+
 FILL = {
     "en": {"PHONE": EN_PHONE, "EMAIL": EN_EMAIL, "ID": EN_ID, "SSN": EN_SSN, "ADDRESS": EN_ADDR, "DOB": EN_DOB,
            "URL": EN_URL, "NAME:first": EN_FIRST, "NAME:last": EN_LAST, "NAME:full": EN_FULL},
@@ -187,12 +229,12 @@ TYPE_OF = {"SSN": "ID", "RECORD": "ID", "TITLE": None}
 SLOT = re.compile(r"\{([A-Z]+(?::[a-z]+)?)\}")
 
 
-def fill(frame: str, lang: str, cursor: dict) -> dict:
+def fill(frame: str, lang: str, cursor: dict, pools: dict | None = None) -> dict:
     text, spans, last = "", [], 0
     for m in SLOT.finditer(frame):
         text += frame[last:m.start()]
         key = m.group(1)
-        pool = FILL[lang][key]
+        pool = (pools or FILL)[lang][key]
         value = pool[cursor[key] % len(pool)]
         cursor[key] += 1
         kind = TYPE_OF.get(key.split(":")[0], key.split(":")[0])
@@ -215,6 +257,15 @@ def build(lang: str, frames: list[str], lookalikes: list[str], copies: int = 5) 
     return [{"id": r["id"], **{k: v for k, v in r.items() if k != "id"}} for r in rows]
 
 
+def build_heldout(lang: str, frames: list[str], lookalikes: list[str], copies: int = 3) -> list[dict]:
+    cursor = dict.fromkeys(HO_FILL[lang], 0)
+    rows = [{"lang": lang, "kind": "pii", **fill(f, lang, cursor, HO_FILL)} for _, f in itertools.product(range(copies), frames)]
+    for t in lookalikes:
+        spans = [{"start": 0, "end": 5, "type": "NAME"}] if t.startswith("Grace, the nurse") else []
+        rows.append({"lang": lang, "kind": "pii" if spans else "lookalike", "text": t, "spans": spans})
+    return [{"id": f"{lang}-ho-{i:04d}", **r} for i, r in enumerate(rows)]
+
+
 def main() -> None:
     for lang, frames, looks in (("en", EN_FRAMES, EN_LOOKALIKE), ("zh", ZH_FRAMES, ZH_LOOKALIKE)):
         rows = build(lang, frames, looks)
@@ -222,6 +273,11 @@ def main() -> None:
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{path.name}: {len(rows)} sentences ({sum(r['kind'] == 'pii' for r in rows)} with PII, "
               f"{sum(len(r['spans']) for r in rows)} spans)")
+    for lang, frames, looks in (("en", HO_EN_FRAMES, HO_EN_LOOK), ("zh", HO_ZH_FRAMES, HO_ZH_LOOK)):
+        rows = build_heldout(lang, frames, looks)
+        path = HERE / f"deid_heldout_{lang}.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        print(f"{path.name}: {len(rows)} sentences, {sum(len(r['spans']) for r in rows)} spans (held out)")
 
 
 if __name__ == "__main__":

@@ -65,7 +65,8 @@ _CN_CUES = ("谢谢", "感谢", "多谢", "找", "问", "请教", "请问", "是
             "约", "麻烦", "的", "位", "由", "被", "请", "您好", "你好", "好", "患者", "病人", "预约医生：", "主治医生是")
 _CN_SELF = re.compile(r"(?:我是|我叫|我的名字是|我的名字叫|名叫|叫做|本人是|本人|姓名[:：]?|名字[:：]?|患者姓名[:：]?)")
 _CN_FAMILY = ("爸爸", "妈妈", "父亲", "母亲", "老公", "老婆", "丈夫", "妻子", "爱人", "儿子", "女儿", "孩子", "哥哥", "姐姐",
-              "弟弟", "妹妹", "爷爷", "奶奶", "外婆", "外公", "姥姥", "姥爷", "孙子", "孙女", "侄子", "舅舅", "姑姑", "宝宝")
+              "弟弟", "妹妹", "爷爷", "奶奶", "外婆", "外公", "姥姥", "姥爷", "孙子", "孙女", "侄子", "舅舅", "姑姑", "宝宝",
+              "家属", "朋友", "同事", "邻居", "同学", "室友", "婆婆", "公公", "岳父", "岳母")
 # nr tokens ending like these are clinical words (帕金森病, 甘露醇, 白蛋白), not names
 _CN_CLINICAL_END = ("病", "症", "炎", "瘤", "癌", "醇", "酸", "素", "胺", "酶", "碱", "唑", "嗪", "酯", "苷", "蛋白", "霉",
                     "钠", "钾", "钙", "片", "胶囊", "注射液", "颗粒", "综合征", "试验", "评分")
@@ -269,7 +270,8 @@ def _cn_names(text: str) -> list[tuple[int, int]]:
 # ----------------------------------------------------------------------------------------- English data
 _EN_TITLES = r"(?:Dr|Doctor|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Nurse|Sister|Dear)"
 _SIGNOFF = (r"(?:(?:Best|Kind|Warm|Warmest|With)\s+regards|Regards|Best wishes|Yours(?:\s+(?:sincerely|truly|faithfully))?|"
-            r"Sincerely|Thanks(?: again)?|Thank you|Cheers|Take care|Best|Warmly|Respectfully|Signed)")
+            r"Sincerely|(?:Many )?[Tt]hanks(?: again| so much| a lot)?|Thank you(?: so much| again)?|Cheers|Take care|Best|"
+            r"Warmly|Respectfully|Signed)")
 _SELF = r"(?:[Mm]y name is|[Mm]y name's|[Mm]y name\s*[:：]|I am called|I'm called|[Nn]ame\s*[:：]|[Cc]all me|I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is)"
 _FAMILY = (r"(?:husband|wife|son|daughter|mother|mom|mum|father|dad|brother|sister|grandmother|grandfather|grandma|"
            r"grandpa|granddaughter|grandson|uncle|aunt|cousin|friend|partner|boyfriend|girlfriend|child|baby|niece|nephew|"
@@ -336,7 +338,10 @@ _NEVER_NAME = set("I The A An My Your It He She We They This That And Or But If 
 
 
 def _ends_run(tok: str) -> bool:
-    """Inside a name run ("Anders Mark Christensen") only stop words and institution words end it."""
+    """Inside a name run ("Anders Mark Christensen", "Nkechi A. Eze") only stop words and institution
+    words end it; an initial never does."""
+    if re.fullmatch(r"[^\W\d_]\.", tok):
+        return False
     w = tok.lower().rstrip(".")
     return w in _stop_words() or w in _INSTITUTION
 
@@ -406,6 +411,11 @@ def _en_names(text: str) -> list[tuple[int, int]]:
             continue
         if _EPONYM_NEXT.match(text[m.end():m.end() + 20]) or any(t.lower() in _EN_COMMON and not is_first_name(t)
                                                                  and t.lower() not in _EN_NAMEWORDS for t in full):
+            continue
+        # Title-Cased clinical terms ("Complete Blood Count", "Atrial Flutter") hold no first name
+        person_before = re.search(r"(?i)\b(?:ask(?: for)?|contact|call|ring|tell|told|named|called|patient|speak to|"
+                                  r"spoke (?:to|with)|met)\s+$", text[max(0, start - 20):start])
+        if not person_before and not any(_gender_detector().get_gender(t) != "unknown" for t in full):
             continue
         spans.append((start, m.end()))
     # dictionary first names anywhere ("John Carter said", "ask Priya"), with the surname that follows
