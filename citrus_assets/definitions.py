@@ -17,6 +17,7 @@ from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.executors import executor_from_env
 from citrus_assets.resources_config import build_resources
 from citrus_assets.training import defs as training
+from quality.checks import rows_checks
 
 STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
 
@@ -24,9 +25,12 @@ STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The code location; ``resources`` replaces the environment-configured ones (tests, embedding)."""
+    assets = [a for s in STAGES for a in s.assets]  # quality/empty.py
     return dg.Definitions(
-        assets=[a for s in STAGES for a in s.assets],
-        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks],
+        assets=assets,
+        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks,
+                      # the non-blocking has_rows check of every asset whose empty partition must not look green
+                      *rows_checks(assets)],
         sensors=[x for s in STAGES for x in s.sensors],
         jobs=jobs,
         resources=resources if resources is not None else build_resources(),

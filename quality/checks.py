@@ -31,7 +31,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
-from quality.empty import ALLOW, ERROR, empty_policy
+from quality.empty import ERROR, HAS_ROWS, empty_policy
 from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
 from quality.suites import RowRule
 from resources.lake import split_partitions
@@ -125,7 +125,7 @@ def empty_check_result(asset: str, table: Any, *, reason: str = "", asset_key: d
     if _n_rows(table) or not asset:
         return None
     policy, why = empty_policy(asset)
-    if policy == ALLOW:
+    if policy != ERROR:  # warn: the asset's non-blocking HAS_ROWS check says EMPTY (rows_checks); allow: fine
         return None
     text = f"EMPTY: {asset} has 0 rows" + (f" ({reason})" if reason else "") + f"; {policy}: {why}"
     return dg.AssetCheckResult(
@@ -271,7 +271,7 @@ def gx_asset_check(
     ``blocking=True``: a failure has severity ERROR and, per Dagster, downstream assets in the same run
     do not execute (the check step fails with ``DagsterAssetCheckFailedError``); otherwise severity WARN.
     ``partitions_def`` defaults to the asset's (see the module docstring). An input with no rows fails
-    the check unless ``quality/empty.py`` allows the asset to be empty (severity per asset, reason quoted).
+    the check with severity ERROR when ``quality/empty.py`` says the asset must never be empty.
     """
     rules = tuple(rules)
     if not callable(suite):
@@ -318,3 +318,65 @@ def gx_asset_check(
             partitions_def=partitions_def,
         )
         return decorator(_check)
+
+
+def rows_checks(assets: Iterable[Any]) -> list[dg.AssetChecksDefinition]:
+    """The non-blocking ``has_rows`` check of every asset in ``assets`` whose empty policy is ``warn``
+    (``quality/empty.py``): it fails with severity WARN when the materialized partition has no rows, and
+    quotes the asset's ``empty_reason``. It reads the row count the materialization recorded (nothing is
+    loaded). Non-blocking on purpose: an empty seed set must not stop the automation of the rest."""
+    from quality.empty import WARN
+
+    out = []
+    for a in assets:
+        if not isinstance(a, dg.AssetsDefinition) or not a.is_materializable:
+            continue
+        for key in a.keys:
+            if empty_policy(key.to_user_string())[0] == WARN:
+                out.append(_rows_check(key, a.partitions_def))
+    return out
+
+
+def rows_result(asset: str, rows: int | None, reason: str = "") -> dg.AssetCheckResult:
+    """``has_rows``: fails (WARN) on 0 rows, or when no row count was recorded."""
+    why = empty_policy(asset)[1]
+    if rows:
+        return dg.AssetCheckResult(passed=True, description=f"{rows} rows", metadata={"rows": rows})
+    text = (f"EMPTY: {asset} has 0 rows" + (f" ({reason})" if reason else "") + f"; warn: {why}"
+            if rows == 0 else f"{asset}: no row count recorded")
+    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description=text,
+                               metadata={"rows": rows if rows is not None else -1, "empty": rows == 0,
+                                         **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {})})
+
+
+def _rows_check(asset_key: dg.AssetKey, partitions_def) -> dg.AssetChecksDefinition:
+    name = asset_key.to_user_string()
+
+    def _one(context, partition: str | None) -> dg.AssetCheckResult:
+        records = context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition] if partition else None), limit=1
+        ).records
+        md = records[0].asset_materialization.metadata if records else {}
+        rows = int(md["dagster/row_count"].value) if "dagster/row_count" in md else None
+        reason = str(md[EMPTY_REASON].value) if EMPTY_REASON in md else ""
+        result = rows_result(name, rows, reason)
+        if not result.passed:
+            context.log.warning(f"{name}.{HAS_ROWS}{f' [partition {partition}]' if partition else ''}: "
+                                f"{result.description}")
+        return result
+
+    def _check(context):
+        keys = range_keys(context, partitions_def)
+        if keys is None:
+            yield _one(context, context.partition_key if context.has_partition_key else None)
+            return
+        for key in keys:
+            yield partition_evaluation(context, _one(context, key), asset_key, HAS_ROWS, key, False)
+        yield dg.Output(None)
+
+    _check.__name__ = f"{asset_key.to_python_identifier()}_{HAS_ROWS}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        return dg.asset_check(asset=asset_key, name=HAS_ROWS, blocking=False, partitions_def=partitions_def,
+                              description=f"{name} produced rows (non-blocking; EMPTY with its reason otherwise: "
+                                          "quality/empty.py)")(_check)

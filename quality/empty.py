@@ -1,23 +1,27 @@
 """No empty stage behind a green check: what an asset check does with an EMPTY input.
 
 Every column expectation passes on a table with no rows, so a check built only from them cannot fail on
-an empty partition — a defect. Every GX asset check (``gx_asset_check``, ``gx_check_result``) therefore
-first looks the asset up here:
+an empty partition — a defect. What happens instead depends on the asset (the table below):
 
-- ``error``: the asset exists to produce rows and downstream training cannot use it empty. An empty input
-  fails the check with severity ERROR (a blocking check then stops the run and the automation).
+- ``error``: the asset exists to produce rows and a checkpoint trains on it. Every GX check of the asset
+  (``gx_asset_check``, ``gx_check_result``) fails on an empty input with severity ERROR: a blocking check
+  stops the run, and the automation never trains on it.
 - ``warn``: an empty partition is a real outcome of bad input or a weak model (every line quarantined, no
-  trace verified by a 135M model): the check fails with severity WARN and says why. Nothing is blocked,
-  nothing is hidden: the main job's summary shows the stage as EMPTY.
-- ``allow``: empty is a normal, documented outcome (the reason is given here); the suite runs as usual.
+  trace verified by a 135M model). The asset's non-blocking check ``has_rows`` (``quality.checks.rows_checks``,
+  added to the code location for every such asset) fails with severity WARN and quotes the reason the asset
+  recorded (metadata ``empty_reason``, ``citrus_assets/common/empty.py``). Non-blocking on purpose: Dagster's
+  automation treats any failed *blocking* check as "not passed" whatever its severity, so an empty seed set
+  would otherwise stop stage 3 and RL for every other seed set. The main job's summary shows it as EMPTY.
+- ``allow``: empty is a normal, documented outcome (the reason is given here).
+- ``covered``: the asset's own suite already requires rows (a checkpoint or data card: exactly one row).
 
-Assets not listed get :data:`DEFAULT` (``warn``). The reason the asset itself recorded (metadata
-``empty_reason``, written by ``citrus_assets.common.empty``) is quoted in the check's description.
+Assets not listed get :data:`DEFAULT` (``warn``).
 """
 
 from __future__ import annotations
 
-ERROR, WARN, ALLOW = "error", "warn", "allow"
+ERROR, WARN, ALLOW, COVERED = "error", "warn", "allow", "covered"
+HAS_ROWS = "has_rows"  # the name of the non-blocking row-count check of every "warn" asset
 DEFAULT = WARN
 
 # asset -> (policy, why). Partitioned data assets warn (one bad file must not stop the lake); what a
@@ -46,6 +50,8 @@ EMPTY_POLICY: dict[str, tuple[str, str]] = {
     "rejection_samples": (WARN, "no open question to sample"),
     "preference_pairs": (WARN, "no question had both a correct and a wrong sample"),
     # checkpoints and data cards: their suites already require exactly one row
+    **{f"{stage}_{kind}": (COVERED, "its suite requires exactly one row")
+       for stage in ("cpt", "sft_stage1", "sft_stage2", "sft_stage3", "rl") for kind in ("checkpoint", "data_card")},
     # JMED builder (one partition per month)
     "dialogues": (WARN, "a month whose consultations are all quarantined"),
     "deidentified_dialogues": (WARN, "follows dialogues"),

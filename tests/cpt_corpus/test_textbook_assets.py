@@ -45,13 +45,8 @@ def test_tiny_model_run_accounts_for_every_generation(tmp_path, repo_root, tiny_
     inbox = _inbox(tmp_path, repo_root)
     fast = {"ops": {"textbook_questions": {"config": {"max_tokens": 6}}}}  # the random model only babbles
     res, md, lake = _run(tmp_path, inbox, LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")), fast)
-    assert res.success and len(res.get_asset_check_evaluations()) == 2
-    failed = [e for e in res.get_asset_check_evaluations() if not e.passed]
-    if md["textbook_questions"]["dagster/row_count"] == 0:  # the babbling model kept nothing: EMPTY, never a pass
-        assert [(e.asset_key.to_user_string(), e.severity) for e in failed] == [
-            ("textbook_questions", dg.AssetCheckSeverity.WARN)] and "EMPTY" in failed[0].description
-    else:
-        assert not failed, failed
+    assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
+    assert len(res.get_asset_check_evaluations()) == 2  # an empty partition shows in its has_rows check (code location)
     chunks = lake.read_table("textbook_chunks", "cardiology")
     assert chunks.num_rows == 3 and md["textbook_chunks"]["quarantined"] == 1
     assert lake.read_quarantine("textbook_chunks", "cardiology")["reason"][0].as_py().startswith("not_utf8")

@@ -6,7 +6,7 @@ import pytest
 
 from citrus_assets.demo import MainJobResult, MaterializedOutput, format_summary
 from citrus_assets.training.sampler import sampler_report, with_sampler
-from quality.checks import empty_check_result
+from quality.checks import empty_check_result, rows_result
 from resources.llm import LLMClient, LLMResource
 from resources.llm.cost_guard import LLMBudgetExceeded, LLMCostGuard, automatic_origin, run_budget
 from resources.llm.types import Generation
@@ -74,10 +74,17 @@ def test_pairs_from_a_previous_stage3_model_are_stale():
 
 def test_empty_input_fails_per_asset_policy():
     empty = pa.table({"record_id": pa.array([], pa.string())})
-    warn = empty_check_result("reasoning_traces", empty, reason="0 of 8 verified")
-    assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "0 of 8 verified" in warn.description
-    assert empty_check_result("sft_stage3_mix", empty).severity == dg.AssetCheckSeverity.ERROR
+    error = empty_check_result("sft_stage3_mix", empty)  # what stage 3 trains on: every GX check fails, ERROR
+    assert not error.passed and error.severity == dg.AssetCheckSeverity.ERROR and "EMPTY" in error.description
     assert empty_check_result("sft_stage3_mix", pa.table({"record_id": ["x"]})) is None
+    assert empty_check_result("reasoning_traces", empty) is None  # warn: its non-blocking has_rows says it
+    warn = rows_result("reasoning_traces", 0, "0 of 8 verified")
+    assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "0 of 8 verified" in warn.description
+    assert rows_result("reasoning_traces", 3).passed and not rows_result("reasoning_traces", None).passed
+    from citrus_assets.definitions import defs
+    has_rows = {k.asset_key.to_user_string() for c in defs.asset_checks for k in c.check_keys if k.name == "has_rows"}
+    assert {"reasoning_traces", "sft_examples", "preference_pairs", "question_seeds"} <= has_rows
+    assert not has_rows & {"sft_stage3_mix", "rl_checkpoint"}  # ERROR-policy and covered assets
 
 
 def test_summary_shows_empty_stages_with_their_reason():
@@ -172,3 +179,32 @@ def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
                training=TrainingResource(), lake=LakeResource(root=root), data_asset="preference_pairs",
                data=with_sampler(pa.table({"record_id": ["p1"]}), "ckpt-old"),
                columns=[], previous=pa.table({"record_id": ["ckpt-new"]}), previous_asset="sft_stage3_checkpoint")
+
+
+def test_has_rows_check_says_empty_with_the_assets_reason(tmp_path):
+    from citrus_assets.common.empty import empty_metadata
+    from citrus_assets.common.metadata import output
+    from quality.checks import rows_checks
+    from resources.lake import LakeResource
+    from resources.lake_io import LakeIOManager
+
+    rows = {"n": 0}
+
+    @dg.asset(name="reasoning_traces")
+    def traces() -> dg.Output:
+        table = pa.table({"record_id": pa.array([f"t{i}" for i in range(rows["n"])], pa.string()),
+                          "parent_ids": pa.array([[]] * rows["n"], pa.list_(pa.string()))})
+        return output(table, **empty_metadata(table.num_rows, "0 of 8 verified; the built-in 135M model cannot "
+                                                              "solve them; quarantine at /q"))
+
+    checks = rows_checks([traces])
+    root = str(tmp_path / "lake")
+    res = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)}
+    run = dg.materialize([traces, *checks], resources=res)
+    assert run.success  # non-blocking: the run goes on
+    [ev] = run.get_asset_check_evaluations()
+    assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
+    assert ev.description.startswith("EMPTY: reasoning_traces has 0 rows (0 of 8 verified; the built-in 135M model")
+    rows["n"] = 2
+    [ev] = dg.materialize([traces, *checks], resources=res).get_asset_check_evaluations()
+    assert ev.passed

@@ -92,13 +92,9 @@ def test_tiny_model_from_the_checkpoint(tmp_path, tiny_model_dir):
     assert s["dagster/row_count"] == 6 and s["quarantined"] == 1 and s["cache_hits"] == 0
     assert p["questions"] == 2 == p["all_correct"] + p["none_correct"] + p["paired"]
     assert p["open_questions_without_samples"] == 1
-    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    if p["dagster/row_count"] == 0:  # the tiny model paired nothing: the pairs' checks say EMPTY, never pass
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    if p["dagster/row_count"] == 0:  # the tiny model paired nothing: the asset says why (has_rows quotes it)
         assert p["empty_reason"].startswith("0 pairs from 2 questions")
-        assert failed and all(e.asset_key == dg.AssetKey("preference_pairs") and "EMPTY" in e.description
-                              and e.severity == dg.AssetCheckSeverity.WARN for e in failed), failed
-    else:
-        assert not failed, failed
     assert {r["sampler_checkpoint"] for r in Lake(env[0]).read_table("rejection_samples", PARTITION).to_pylist()} \
         == {Lake(env[0]).read_table("sft_stage3_checkpoint")["record_id"][0].as_py()}
     lake = Lake(env[0])
