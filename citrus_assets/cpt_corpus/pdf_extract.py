@@ -27,8 +27,12 @@ Quarantine reasons (the part before ":" is the stable code counted in the batch 
 ``unreadable``, ``empty_file``, ``not_pdf``, ``truncated`` (no ``%%EOF`` near the end: MuPDF would
 "repair" such a file and silently lose pages), ``corrupt`` (MuPDF cannot open or read a page),
 ``encrypted`` (a user password is needed; owner-password-only files open and are extracted),
-``zero_pages``, ``no_text_layer`` (every page is an image without text; the page numbers are in
-the reason) and ``extract_error`` (an unexpected error in this code on that file: a bug to look at).
+``zero_pages``, ``too_large`` (more pages than ``max_pdf_pages``, ``resources/limits.py``), ``no_text_layer``
+(every page is an image without text; the page numbers are in the reason), ``no_text`` (pages, but no text
+at all: a blank file), the unusable-text codes of ``pdf_text.unusable_text`` (``too_little_text`` -- a deck
+that is mostly images --, ``too_much_text``, ``garbage_text`` -- a scan's OCR layer of noise --,
+``repeated_lines``; the same gates ``pdf_documents_valid`` re-checks, so one such document never fails a batch)
+and ``extract_error`` (an unexpected error in this code on that file: a bug to look at).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from typing import Iterable
 import pymupdf
 
 from resources.lake import QuarantineRecord, describe_bytes
+from resources.limits import limits, over
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
@@ -64,11 +69,14 @@ from .pdf_text import (
     leftover_hyphenations,
     max_repeated_line_page_share,
     merge_continuations,
+    is_deck,
+    join_slides,
     plausible_metadata_title,
     split_paragraphs,
     split_references,
     text_per_page,
     title_from_blocks,
+    unusable_text,
 )
 
 __all__ = [
@@ -97,7 +105,7 @@ def _open(data: bytes) -> pymupdf.Document:
     if not data:
         raise Rejected("empty_file")
     if b"%PDF-" not in data[:1024]:
-        raise Rejected("not_pdf", f"no %PDF- header, starts with {data[:16]!r}")
+        raise Rejected("not_pdf", f"no %PDF- header in the first 1024 bytes (of {len(data)})")  # no raw bytes
     if b"%%EOF" not in data[-EOF_TAIL:]:
         raise Rejected("truncated", "no %%EOF marker at the end of the file")
     try:
@@ -110,6 +118,11 @@ def _open(data: bytes) -> pymupdf.Document:
     if doc.page_count == 0:
         doc.close()
         raise Rejected("zero_pages")
+    max_pages = limits().max_pdf_pages
+    if over(doc.page_count, max_pages):  # a page bomb is refused before any page is read
+        n = doc.page_count
+        doc.close()
+        raise Rejected("too_large", f"{n} pages, over max_pdf_pages={max_pages} ($CITRUS_MAX_PDF_PAGES)")
     return doc
 
 
@@ -151,9 +164,11 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
     pages: list[PageLines] = []
     page_tables_: list[list[tuple[pymupdf.Rect, str]]] = []
     flagged: list[int] = []
+    sizes: list[tuple[float, float]] = []
     for i in range(doc.page_count):
         try:  # MuPDF failing on a page means a broken file
             page = doc.load_page(i)
+            sizes.append((page.rect.width, page.rect.height))
             d = page.get_text("dict", flags=TEXT_FLAGS)
             lines = page_lines(d, i + 1, page.cropbox.width, page.cropbox.height)
             n_chars = sum(len(l.text) for l in lines.lines)
@@ -198,8 +213,12 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
     paras, joins1 = split_paragraphs(ordered, body_size, body_font, vocab)
     paras, joins2 = merge_continuations(paras, vocab)
     before, refs, after = split_references(paras)
+    if is_deck(sizes):  # a slide's title and its bullets are one paragraph
+        before, after = join_slides(before), join_slides(after)
     body_paras = before + after
     body = join_paras(body_paras)
+    if not body.strip() and not tables_md:  # e.g. a blank 5,000-page file: no document, a quarantined file
+        raise Rejected("no_text", f"{doc.page_count} pages without any text")
     references = join_paras(refs)
     ref_offset = len(join_paras(before)) + (2 if before and after else 0) if refs else -1
     captions = [p.text for p in paras if p.caption]
@@ -209,7 +228,7 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
     n = doc.page_count
     src = source_id(uri, data)
     rid = record_id(KIND, title, body, references, tables_md, captions)
-    return {
+    row = {
         RECORD_ID: rid,
         PARENT_IDS: [src],
         SOURCE_URI: uri,
@@ -229,6 +248,10 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
         "removed_header_footer_lines": len(running),
         "dehyphenated": joins1 + joins2,
     }
+    problem = unusable_text(row)
+    if problem:  # set aside here, with its reason: never left for the blocking check to fail the batch on
+        raise Rejected(*problem.split(": ", 1))
+    return row
 
 
 def _inside(line: Line, rect: pymupdf.Rect, pad: float = 1.0) -> bool:

@@ -32,7 +32,7 @@ from datatrove.pipeline.filters import (
     GopherRepetitionFilter,
 )
 from datatrove.pipeline.writers import JsonlWriter
-from resources.lake import QuarantineRecord
+from resources.lake import QuarantineRecord, describe_bytes
 from resources.lineage.ids import record_id
 
 from .web_config import (
@@ -158,8 +158,9 @@ def curate_shard(
         return _empty_result(uri, "unknown", [QuarantineRecord(uri, "file", reason, "")], t0)
     fmt = config.input_format if config.input_format != "auto" else detect_format(path)
     if fmt not in ("warc", "wet", "jsonl"):
-        with open(path, "rb") as fh:
-            head = fh.read(200).decode("utf-8", "replace")
+        with open(path, "rb") as fh:  # not the expected type: its size and hash, never its bytes
+            head = describe_bytes(fh.read(1 << 16)) if path.stat().st_size <= 1 << 16 else \
+                f"[{path.stat().st_size} bytes; content not copied]"
         reason = "unreadable file: neither WARC nor JSONL"
         return _empty_result(uri, fmt, [QuarantineRecord(uri, "file", reason, head)], t0)
 

@@ -34,6 +34,7 @@ import orjson
 
 from datatrove.pipeline.readers import JsonlReader, WarcReader
 from datatrove.pipeline.readers.warc import process_record
+from resources.limits import Oversize, bounded_lines, limits, over, too_large
 from resources.lineage.ids import source_id
 
 RAW_PREVIEW = 2000  # characters of a quarantined unit kept in `raw`
@@ -163,13 +164,24 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
         # warcio reads (multi-member) gzip itself and, unlike a decompressed stream, keeps the records
         # before a cut; other compressions (zstd, bz2) go through fsspec as in datatrove
         compression = self.compression if filepath.endswith((".zst", ".zstd", ".bz2")) else None
+        lim, total = limits(), 0
         try:
             with self.data_folder.open(filepath, "rb", compression=compression) as f:
                 for n, record in enumerate(ArchiveIterator(f), start=1):
                     side.counts["units"] += 1
                     locator = f"warc record {n}"
+                    total += max(0, int(record.length or 0))
+                    if over(total, lim.max_decompressed_bytes):  # a decompression bomb: stop reading the file
+                        side.quarantine(uri, locator, too_large(f"the file decompressed past record {n - 1} "
+                                                                "(its records)", total, "max_decompressed_bytes"))
+                        break
                     with self.track_time():
-                        content = record.content_stream().read()
+                        # never more than the record limit in memory, whatever the headers claim
+                        content = record.content_stream().read(lim.max_record_bytes + 1 if lim.max_record_bytes else -1)
+                        if over(len(content), lim.max_record_bytes):
+                            size = max(int(record.length or 0), len(content))
+                            side.quarantine(uri, locator, too_large("the record", size, "max_record_bytes"))
+                            continue
                         missing = getattr(record.raw_stream, "limit", 0) or 0
                         if missing > 0:  # the file ends inside this record
                             side.quarantine(uri, locator, f"truncated WARC record: {missing} of its "
@@ -239,8 +251,21 @@ class QuarantiningJsonlReader(_Quarantining, JsonlReader):
         side = _SideFiles(self.side_folder, getattr(self, "_rank", 0))
         n = 0
         try:
+            lim, total = limits(), 0
             with self.data_folder.open(filepath, "rb", compression=self.compression) as f:
-                for n, raw in enumerate(f, start=1):
+                for n, raw in enumerate(bounded_lines(f, lim.max_record_bytes), start=1):
+                    if isinstance(raw, Oversize):  # none of its bytes kept
+                        side.counts["units"] += 1
+                        total += raw.size
+                        side.quarantine(uri, f"line {n}", too_large("the line", raw.size, "max_record_bytes"))
+                        continue
+                    total += len(raw)
+                    if over(total, lim.max_decompressed_bytes):
+                        side.quarantine(uri, f"line {n}", too_large(f"the file decompressed past line {n - 1}",
+                                                                    total, "max_decompressed_bytes"))
+                        break
+                    if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark: line 1 stays
+                        raw = raw[3:]
                     raw = raw.rstrip(b"\r\n")
                     if not raw.strip():
                         side.counts["blank_lines"] += 1

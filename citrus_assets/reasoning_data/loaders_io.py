@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from citrus_assets.common.answers import MAX_OPTIONS, letters_for
 from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult, iter_lines, make_seed
+from resources.limits import Oversize, too_large
 from resources.lake import QuarantineRecord
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
@@ -59,6 +60,10 @@ def _not_utf8(text: str) -> str | None:
 def jsonl_units(path: Path) -> Iterator[Unit]:
     for n, raw in iter_lines(path):
         unit = Unit(f"line {n}", raw)
+        if isinstance(raw, Oversize):  # none of its bytes were kept
+            unit.error = too_large("the line", raw.size, "max_record_bytes")
+            yield unit
+            continue
         try:
             obj = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as e:

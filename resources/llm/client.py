@@ -5,8 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Sequence
 
+from resources.limits import estimate_tokens, limits, over
+
 from .cache import GenerationCache, cache_key
 from .types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
+
+
+PROMPT_TOO_LONG = "prompt_too_long"  # finish reason of a sample whose prompt was over max_prompt_tokens
 
 
 class LLMClient:
@@ -20,7 +25,8 @@ class LLMClient:
         self.cache = cache
         self._lock = threading.Lock()
         self.budget = None  # a cost_guard.RequestBudget: new requests are charged to it before they are sent
-        self._stats = {"hits": 0, "misses": 0, "generated_tokens": 0, "prompt_tokens": 0, "backend_calls": 0}
+        self._stats = {"hits": 0, "misses": 0, "generated_tokens": 0, "prompt_tokens": 0, "backend_calls": 0,
+                       "prompts_too_long": 0}
 
     @property
     def model_id(self) -> str:
@@ -33,7 +39,8 @@ class LLMClient:
     @property
     def stats(self) -> dict[str, int]:
         """hits / misses (per sample), generated_tokens and prompt_tokens (of newly generated samples only),
-        backend_calls, cache_repairs (damaged cache files moved aside and rebuilt)."""
+        backend_calls, prompts_too_long (prompts over max_prompt_tokens, not sent), cache_repairs (damaged cache
+        files moved aside and rebuilt)."""
         with self._lock:
             return {**self._stats, "cache_repairs": len(self.cache.repairs) if self.cache is not None else 0}
 
@@ -56,7 +63,13 @@ class LLMClient:
         pending: dict[str, list[int]] = {}  # rendered prompt -> missing sample indices
         first_msgs: dict[str, list[dict]] = {}
         seen: set[str] = set()
+        # A prompt over max_prompt_tokens (resources/limits.py) is never sent: its samples come back empty with
+        # finish reason "prompt_too_long" (not cached), so the step goes on and counts them.
+        max_tokens = limits().max_prompt_tokens
+        too_long = {r: estimate_tokens(r) for r in rendered if over(estimate_tokens(r), max_tokens)}
         for msgs, r, ks in zip(messages, rendered, keys):
+            if r in too_long:
+                continue
             for s, k in enumerate(ks):
                 if k not in found and k not in seen:
                     seen.add(k)
@@ -95,6 +108,12 @@ class LLMClient:
             for g in fresh.values():
                 self._stats["generated_tokens"] += g.completion_tokens
                 self._stats["prompt_tokens"] += g.prompt_tokens
+
+        for r, n in too_long.items():
+            for s in range(params.n):
+                fresh.setdefault(cache_key(mid, rev, r, params, s), Generation("", n, 0, PROMPT_TOO_LONG, False, s))
+        with self._lock:
+            self._stats["prompts_too_long"] = self._stats.get("prompts_too_long", 0) + len(too_long)
 
         result = []
         for ks in keys:

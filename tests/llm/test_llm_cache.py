@@ -82,7 +82,7 @@ def test_only_misses_are_sent_and_duplicates_generated_once(tmp_path):
     assert [g.text for g in out[1]] == [g.text for g in out[2]]
     # generated: "a" samples 0..3 and "b" samples 0..3, completion tokens 7 + s each
     assert client.stats == {"hits": 2, "misses": 12, "generated_tokens": 2 * (7 + 8 + 9 + 10),
-                            "prompt_tokens": 8 * len("user:a"), "backend_calls": 2, "cache_repairs": 0}
+                            "prompt_tokens": 8 * len("user:a"), "backend_calls": 2, "prompts_too_long": 0, "cache_repairs": 0}
 
 
 def test_use_cache_false_always_generates():
