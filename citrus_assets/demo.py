@@ -43,6 +43,7 @@ class MainJobResult:
     trace_record: str | None = None
     trace_text: str = ""
     seconds: float = 0.0
+    ablation_text: str = ""  # Table 5: base / CPT / SFT-1 / SFT-2 / SFT-3 / RL x benchmarks
 
 
 def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> dict[str, list[str]]:
@@ -105,8 +106,21 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
             out.trace_record = table["record_id"][0].as_py()
             out.trace_text = format_trace(store.trace(out.trace_record))
             break
+    out.ablation_text = ablation_summary(lake)
     out.seconds = time.perf_counter() - t0
     return out
+
+
+def ablation_summary(lake) -> str:
+    """The ablation table (the paper's Table 5 layout) over the stage scores in the lake, for the terminal."""
+    from citrus_assets.evaluation.assets import STAGE_SCORE_ASSETS, read_all_scores
+    from citrus_assets.evaluation.report import ablation_text
+    from citrus_assets.evaluation.sensors import DEMO_BENCHMARKS
+
+    rows = read_all_scores(lake, STAGE_SCORE_ASSETS).to_pylist()
+    scored = {r["benchmark"] for r in rows}
+    benches = [b for b in DEMO_BENCHMARKS if b in scored] + sorted(scored - set(DEMO_BENCHMARKS))
+    return ablation_text(rows, benches or list(DEMO_BENCHMARKS))
 
 
 def empty_lines(outputs: list[MaterializedOutput]) -> list[str]:
@@ -131,6 +145,10 @@ def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> st
         lines.append("")
         lines.append(f"Checks: {passed}/{len(result.check_results)} passed")
         lines += [f"  FAILED {k}" for k, ok in result.check_results.items() if not ok]
+    if result.ablation_text:
+        lines += ["", "Ablation (the paper's Table 5 layout): accuracy [95% Wilson CI] n=items; chance = a uniform "
+                  "guess; the 135M demo model is expected near chance", result.ablation_text,
+                  "(Markdown and chart: eval_report metadata table5 / table5_chart, and report.md in the lake)"]
     if result.trace_record:
         lines += ["", f"Lineage trace of {result.trace_record} (citrus lineage trace {result.trace_record}):", result.trace_text]
     return "\n".join(lines)

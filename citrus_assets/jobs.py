@@ -3,7 +3,8 @@
 The plan reads like the paper's Figure 3: CPT corpus (PDF, web, textbooks → labelled documents →
 shards), reasoning data (seeds → difficulty, open questions → dual-expert traces → SFT examples; the
 SFT mixes), training (CPT → SFT stages 1-3 → rejection sampling and preference pairs → RL), the JMED
-builder, and evaluation of the built-in model.
+builder, and evaluation: the base model and every checkpoint on the bundled benchmarks (the ablation
+table, the paper's Table 5), and the served-model pair on the built-in model.
 """
 
 from dataclasses import dataclass, field
@@ -17,7 +18,8 @@ from citrus_assets.cpt_corpus.textbook_assets import textbook_batches
 from citrus_assets.cpt_corpus.web_assets import web_shards
 from citrus_assets.evaluation.assets import eval_models
 from citrus_assets.evaluation.sensors import (
-    DEMO_BENCHMARKS, DEMO_MODELS, EVAL_ITEMS_JOB, EVAL_MODEL_JOB, EVAL_REPORT_JOB, demo_partition_keys,
+    DEMO_BENCHMARKS, DEMO_EVAL_ITEMS_OPS, DEMO_MODELS, DEMO_SERVED_OPS, DEMO_STAGE_OPS, EVAL_ITEMS_JOB, EVAL_MODEL_JOB,
+    EVAL_REPORT_JOB, EVAL_STAGES_JOB, demo_partition_keys,
 )
 from citrus_assets.evaluation.sensors import jobs as evaluation_jobs
 from citrus_assets.jmed.assets import dialogue_months
@@ -130,8 +132,10 @@ MAIN_PLAN: list[MainStep] = [
     _step(RL_JOB),
     _step(DATA_CARD_JOB),
     _step(JMED_JOB, dialogue_months, month_keys),
-    _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS)),
+    # evaluation: settings and their measured cost in evaluation/sensors.py (DEMO_*)
+    _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_EVAL_ITEMS_OPS),
+    _step(EVAL_STAGES_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_STAGE_OPS),
     MainStep(EVAL_MODEL_JOB, lambda inbox: demo_partition_keys(),
-             ((eval_models, lambda inbox: list(DEMO_MODELS)),)),
+             ((eval_models, lambda inbox: list(DEMO_MODELS)),), DEMO_SERVED_OPS),
     _step(EVAL_REPORT_JOB),
 ]

@@ -37,6 +37,7 @@ def build_resources() -> dict:
         "judges": JudgePanelResource(),
         # base model, launcher (python / accelerate / deepspeed) and checkpoint folder of the training stage
         "training": TrainingResource(),
-        # the models the evaluation partitions stand for (built-in + this project's checkpoints by default)
-        "eval_models": EvalModelsResource(),
+        # the served/registered models of the eval_models partitions (built-in by default), how evaluation loads
+        # models, and its cost guard ($CITRUS_LLM_AUTO_RUNS, $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN)
+        "eval_models": EvalModelsResource(**cost_guard_from_env()),
     }

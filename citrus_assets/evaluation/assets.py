@@ -3,8 +3,11 @@
 ``eval_items`` is partitioned by benchmark; ``eval_predictions`` and ``eval_scores`` by benchmark x
 model (``eval_models`` dynamic partitions: one per registered model, see models.py); ``eval_report``
 is unpartitioned and reads every ``eval_scores`` partition present in the lake. The model of a
-partition is resolved at run time from ``EvalModelsResource`` (checkpoints: their table in the lake),
-never through a graph dependency, so a missing checkpoint blocks only its own partitions.
+partition is resolved at run time from ``EvalModelsResource`` (served and registered models).
+
+This project's training stages are evaluated by their own asset pairs, downstream of each checkpoint
+(``stage_assets.py``: ``eval_predictions_<stage>`` / ``eval_scores_<stage>``, partitioned by benchmark);
+``eval_report`` reads them too (Table 5, the ablation table).
 """
 
 import os
@@ -16,14 +19,18 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from citrus_assets.common.cost_guard import attach, budget_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
-from citrus_assets.evaluation.models import EvalModelsResource, ModelUnavailable
+from citrus_assets.evaluation.models import STAGE_ORDER, EvalModelsResource, ModelUnavailable
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
 from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, default_data_dirs, load_benchmark
-from citrus_assets.evaluation.report import chart_md, no_answer_md, report_markdown, report_table, table4_md, table5_md
+from citrus_assets.evaluation.report import (
+    ablation_chart_md, ablation_md, chart_md, no_answer_md, report_markdown, report_table, table4_md,
+)
 from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
 from resources.lake import LakeResource
+from resources.llm.cost_guard import run_budget
 
 GROUP = "evaluation"
 benchmark_partitions = dg.StaticPartitionsDefinition(BENCHMARK_NAMES)
@@ -114,6 +121,8 @@ def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsC
         resolved = eval_models.resolve(model_key, lake.lake())
     except ModelUnavailable as e:  # this partition only: other models' partitions are unaffected
         raise dg.Failure(description=str(e)) from None
+    budget = run_budget(eval_models, dict(context.run.tags or {}))  # the cost guard (served models bill)
+    attach(resolved.llm, budget)
     t0 = time.perf_counter()
     table = predict(eval_items, resolved.llm, params, model_key=model_key, prompt_style=resolved.spec.prompt_style,
                     checkpoint_id=resolved.checkpoint_id)
@@ -132,13 +141,14 @@ def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsC
         generated_tokens=tokens,
         questions_per_s=dg.MetadataValue.float(round(n / dt, 3) if dt else 0.0),
         tokens_per_s=dg.MetadataValue.float(round(tokens / dt, 1) if dt else 0.0),
+        **budget_metadata(budget),
     )
 
 
 @dg.asset(
     group_name=GROUP,
     partitions_def=eval_partitions,
-    code_version="evalscore-v1",
+    code_version="evalscore-v2",
     kinds={"parquet"},
     description="Accuracy with a 95% Wilson score interval, n and the no-answer count of one benchmark x model.",
 )
@@ -162,9 +172,14 @@ def eval_scores(context: dg.AssetExecutionContext, eval_models: EvalModelsResour
     )
 
 
-def read_all_scores(lake) -> pa.Table:
-    """Every eval_scores partition present in the lake (one row each)."""
-    paths = sorted(lake.fs.glob(lake.join("eval_scores", "*", "data.parquet")))
+STAGE_SCORE_ASSETS = [f"eval_scores_{s}" for s in STAGE_ORDER]  # stage_assets.scores_asset
+
+
+def read_all_scores(lake, assets: list[str] | None = None) -> pa.Table:
+    """Every partition of ``assets`` (default: eval_scores and every stage's eval_scores_<stage>) present
+    in the lake (one row each)."""
+    paths = sorted(p for a in (assets or ["eval_scores", *STAGE_SCORE_ASSETS])
+                   for p in lake.fs.glob(lake.join(a, "*", "data.parquet")))
     tables = []
     for p in paths:
         with lake.fs.open(p, "rb") as fh:
@@ -186,13 +201,22 @@ def write_text(lake, path: str, text: str) -> str:
     return path
 
 
+AC = dg.AutomationCondition
+# The report follows any new score (a re-evaluated stage); it never waits for partitions that are missing.
+REPORT_ON_NEW_SCORES = (
+    AC.any_deps_match(AC.data_version_changed()).since_last_handled() & ~AC.any_deps_in_progress() & ~AC.in_progress()
+).with_label("report_on_new_scores")
+
+
 @dg.asset(
     group_name=GROUP,
-    deps=["eval_scores"],
-    code_version="evalreport-v1",
+    deps=["eval_scores", *STAGE_SCORE_ASSETS],
+    code_version="evalreport-v2",
+    automation_condition=REPORT_ON_NEW_SCORES,
     kinds={"parquet"},
-    description="Table 4 (models x benchmarks) and Table 5 (base -> CPT -> SFT stages -> RL) with 95% CIs, "
-    "and a bar chart; over every eval_scores partition in the lake; also written as report.md.",
+    description="Table 4 (models x benchmarks) and Table 5, the ablation table (base -> CPT -> SFT-1/2/3 -> RL "
+    "x benchmarks, accuracy [95% CI] n, chance level), with bar charts; over every score partition in the lake "
+    "(eval_scores and eval_scores_<stage>); also written as report.md.",
 )
 def eval_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Output:
     lk = lake.lake()
@@ -202,7 +226,8 @@ def eval_report(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.Out
     return output(
         report_table(rows),
         table4=dg.MetadataValue.md(table4_md(rows)),
-        table5=dg.MetadataValue.md(table5_md(rows)),
+        table5=dg.MetadataValue.md(ablation_md(rows)),
+        table5_chart=dg.MetadataValue.md(ablation_chart_md(rows) if rows else "_no scores yet_"),
         missing_answers=dg.MetadataValue.md(no_answer_md(rows) if rows else "_none_"),
         chart=dg.MetadataValue.md(chart_md(rows) if rows else "_no scores yet_"),
         report=dg.MetadataValue.path(lk.url(path)),

@@ -67,33 +67,42 @@ items_check = gx_asset_check(
 )
 
 
-predictions_check = gx_asset_check(
-    asset=eval_predictions,
-    name=EVAL_PREDICTIONS_VALID,
-    blocking=True,
-    description="Unique ids (one per item), extracted letters within the item's options, the prompt contains "
-    "its question, correct and no_answer are booleans, the model is recorded.",
-    suite=lambda: id_suite() + id_suite("item_id") + not_null(["correct", "no_answer", "prompt", "gen_model_id"])
-    + values_in_set("correct", [True, False]) + values_in_set("no_answer", [True, False])
-    + values_in_set("extraction", ["letter", "letter_list", "option_text", "none"]),
-    rules=[letters_in_item_options, no_answer_consistent,
-           RowRule(name="prompt_contains_question", description="The stored (rendered) prompt contains the question.",
-                   derive=_prompt_has_question, columns=("prompt", "stem"))],
-)
+def predictions_check_for(asset):
+    """The predictions check of ``asset`` (eval_predictions, or a stage's eval_predictions_<stage>)."""
+    return gx_asset_check(
+        asset=asset,
+        name=EVAL_PREDICTIONS_VALID,
+        blocking=True,
+        description="Unique ids (one per item), extracted letters within the item's options, the prompt contains "
+        "its question, correct and no_answer are booleans, the model is recorded.",
+        suite=lambda: id_suite() + id_suite("item_id") + not_null(["correct", "no_answer", "prompt", "gen_model_id"])
+        + values_in_set("correct", [True, False]) + values_in_set("no_answer", [True, False])
+        + values_in_set("extraction", ["letter", "letter_list", "option_text", "none"]),
+        rules=[letters_in_item_options, no_answer_consistent,
+               RowRule(name="prompt_contains_question", description="The stored (rendered) prompt contains the question.",
+                       derive=_prompt_has_question, columns=("prompt", "stem"))],
+    )
 
-scores_check = gx_asset_check(
-    asset=eval_scores,
-    name=EVAL_SCORES_VALID,
-    blocking=False,
-    description="0 <= accuracy <= 1, the 95% CI contains the accuracy, counts are consistent.",
-    suite=lambda: id_suite() + between("accuracy", 0, 1) + between("ci_low", 0, 1) + between("ci_high", 0, 1)
-    + not_null(["n", "no_answer", "benchmark", "model"]),
-    rules=[ci_contains_accuracy,
-           RowRule(name="counts_consistent", description="0 <= no_answer <= n and 0 <= correct <= n - no_answer.",
-                   derive=lambda df: [0 <= na <= n and 0 <= c <= n - na
-                                      for n, na, c in zip(df["n"], df["no_answer"], df["correct"])],
-                   columns=("n", "no_answer", "correct"))],
-)
+
+def scores_check_for(asset):
+    """The scores check of ``asset`` (eval_scores, or a stage's eval_scores_<stage>)."""
+    return gx_asset_check(
+        asset=asset,
+        name=EVAL_SCORES_VALID,
+        blocking=False,
+        description="0 <= accuracy <= 1, the 95% CI contains the accuracy, counts are consistent, the chance "
+        "level is a probability.",
+        suite=lambda: id_suite() + between("accuracy", 0, 1) + between("ci_low", 0, 1) + between("ci_high", 0, 1)
+        + between("chance", 0, 1) + not_null(["n", "no_answer", "benchmark", "model"]),
+        rules=[ci_contains_accuracy,
+               RowRule(name="counts_consistent", description="0 <= no_answer <= n and 0 <= correct <= n - no_answer.",
+                       derive=lambda df: [0 <= na <= n and 0 <= c <= n - na
+                                          for n, na, c in zip(df["n"], df["no_answer"], df["correct"])],
+                       columns=("n", "no_answer", "correct"))],
+    )
+
+predictions_check = predictions_check_for(eval_predictions)
+scores_check = scores_check_for(eval_scores)
 
 report_check = gx_asset_check(
     asset=eval_report,

@@ -5,9 +5,9 @@ kinds
 - ``hf``: a local folder or Hugging Face id through transformers (``model``).
 - ``checkpoint``: a checkpoint asset of this project (``model`` = the asset name, e.g.
   ``sft_stage3_checkpoint``); its one-row CHECKPOINT_SCHEMA table is read from the lake *at run time*
-  (``model_path``, ``weights_sha256``). The evaluation assets do not depend on the checkpoint assets
-  in the graph, so a missing checkpoint never blocks evaluating other models: that model's partition
-  fails alone with a clear message (and the sensor only registers it once the checkpoint exists).
+  (``model_path``, ``weights_sha256``), with no graph dependency. Off by default (``include_checkpoints``):
+  the training stages are evaluated by their own assets, downstream of each checkpoint in the graph
+  (``stage_assets.py``: the Table 5 rows, re-evaluated when a checkpoint retrains).
 - ``openai``: an OpenAI-compatible server (``base_url``, served name ``model``, key from ``api_key_env``).
 - ``vllm``: in-process vLLM engine (GPU) for a local folder or Hub id.
 
@@ -15,7 +15,10 @@ kinds
 this project's checkpoints) or ``plain`` (a bare multiple-choice prompt: other models).
 ``stage`` orders a model in the paper's Table 5 (base -> CPT -> SFT stages -> RL); "" = not in it.
 
-Registry = defaults (``builtin`` + one key per checkpoint stage) <- ``$CITRUS_EVAL_MODELS`` / ``models_file``
+The cost guard of the evaluation's model clients is ``LLMCostGuard`` (``auto_runs_enabled``,
+``max_requests_per_auto_run``; ``resources/llm/cost_guard.py``), here on ``EvalModelsResource``.
+
+Registry = defaults (``builtin``, + one key per checkpoint stage when ``include_checkpoints``) <- ``$CITRUS_EVAL_MODELS`` / ``models_file``
 (a JSON object key -> spec) <- the resource's ``models`` config. A partition exists only once registered
 in the ``eval_models`` dynamic partitions (``register_eval_models`` or the sensor).
 """
@@ -32,6 +35,7 @@ import dagster as dg
 from citrus_assets.training.schemas import CHECKPOINT_STAGES
 from resources.lineage.schema import UNPARTITIONED
 from resources.llm import BUILTIN_MODEL, LLMResource
+from resources.llm.cost_guard import LLMCostGuard
 
 KINDS = ("builtin", "hf", "checkpoint", "openai", "vllm")
 PROMPT_STYLES = ("citrus", "plain")
@@ -50,7 +54,8 @@ class EvalModelSpec(dg.Config):
 
 
 def default_specs() -> dict[str, EvalModelSpec]:
-    specs = {BUILTIN_KEY: EvalModelSpec(kind="builtin", model=BUILTIN_MODEL, prompt_style="plain", stage="base")}
+    # the built-in model with the plain prompt; the base row of Table 5 is eval_predictions_base (stage_assets.py)
+    specs = {BUILTIN_KEY: EvalModelSpec(kind="builtin", model=BUILTIN_MODEL, prompt_style="plain", stage="")}
     for stage in CHECKPOINT_STAGES:
         specs[stage] = EvalModelSpec(kind="checkpoint", model=f"{stage}_checkpoint", prompt_style="citrus",
                                      stage=stage)
@@ -80,12 +85,13 @@ def validate_spec(key: str, spec: EvalModelSpec) -> None:
         raise ValueError(f"model {key!r}: kind openai needs 'base_url'")
 
 
-class EvalModelsResource(dg.ConfigurableResource):
-    """Which models the ``eval_models`` partitions stand for (see the module docstring)."""
+class EvalModelsResource(dg.ConfigurableResource, LLMCostGuard):
+    """Which models the ``eval_models`` partitions stand for (see the module docstring), how the evaluation
+    loads models (cache, device, batch size), and the cost guard of automatic evaluation runs."""
 
     models: dict[str, EvalModelSpec] = {}
     models_file: str = ""  # JSON {key: spec}; "" = $CITRUS_EVAL_MODELS when set
-    include_checkpoints: bool = True  # the checkpoint stages as models (registered once they exist)
+    include_checkpoints: bool = False  # the checkpoint stages as dynamic models too (their own assets evaluate them)
     cache_dir: str = ""  # the LLM request cache (and converted built-in model); "" = the default
     use_cache: bool = True
     device: str = "auto"
@@ -118,7 +124,13 @@ class EvalModelsResource(dg.ConfigurableResource):
 
     def resolve(self, key: str, lake=None) -> ResolvedModel:
         """The partition's model as an LLMResource (checkpoints read from ``lake``, a ``Lake``)."""
-        spec = self.spec(key)
+        return self.resolve_spec(key, self.spec(key), lake)
+
+    def resolve_spec(self, key: str, spec: EvalModelSpec, lake=None) -> ResolvedModel:
+        """``spec`` as an LLMResource with this resource's cache, device and batch size."""
+        validate_spec(key, spec)
+        if spec.kind == "hf" and Path(spec.model).is_absolute() and not Path(spec.model).exists():
+            raise ModelUnavailable(f"model {key!r}: folder {spec.model} does not exist")
         if spec.kind == "builtin":
             return ResolvedModel(key, spec, self._llm("transformers", spec.model or BUILTIN_MODEL, spec))
         if spec.kind in ("hf", "openai", "vllm"):

@@ -1,5 +1,11 @@
 """The evaluation report: the paper's Table 4 (models x benchmarks) and Table 5 (this project's
-training stages, base -> CPT -> SFT stages -> RL) in Markdown, and a bar chart with 95% CIs."""
+training stages, base -> CPT -> SFT stages -> RL: the ablation table) in Markdown and plain text, and
+bar charts with 95% CIs.
+
+Table 5 always has its six model rows (base, CPT, SFT-1, SFT-2, SFT-3, RL; a stage not evaluated yet
+reads "not evaluated") and a chance row; columns are benchmarks; a cell is accuracy [95% Wilson CI] n.
+Its rows come from the stage assets (``eval_scores_<stage>``, model key = stage); a registered model
+with a ``stage`` fills a cell only where the stage asset has none."""
 
 from __future__ import annotations
 
@@ -57,13 +63,64 @@ def table4_md(rows: list[dict]) -> str:
     return _table(rows, sorted({r["model"] for r in rows}), "model", "model")
 
 
+STAGE_LABELS = {"base": "base", "cpt": "CPT", "sft_stage1": "SFT-1", "sft_stage2": "SFT-2", "sft_stage3": "SFT-3",
+                "rl": "RL"}
+NOT_EVALUATED = "not evaluated"
+
+
+def ablation_cells(rows: list[dict]) -> dict[tuple[str, str], dict]:
+    """(stage, benchmark) -> the score row of Table 5: the stage asset's row (model == stage) first."""
+    out: dict[tuple[str, str], dict] = {}
+    for r in sorted((r for r in rows if r.get("stage") in STAGE_ORDER), key=lambda r: r["model"] == r["stage"]):
+        out[(r["stage"], r["benchmark"])] = r  # the stage asset's row is written last, so it wins
+    return out
+
+
+def ablation_table(rows: list[dict], benchmarks: list[str] | None = None) -> list[list[str]]:
+    """Table 5 as a grid of strings: a header, the six stage rows (base -> RL), then the chance row."""
+    cells = ablation_cells(rows)
+    benches = benchmarks or _bench_order({b for _, b in cells})
+    grid = [["model", *benches]]
+    for stage in STAGE_ORDER:
+        line = [STAGE_LABELS.get(stage, stage)]
+        for b in benches:
+            r = cells.get((stage, b))
+            if r is None:
+                line.append(NOT_EVALUATED)
+            elif not r["n"] or r["accuracy"] is None:
+                line.append("no items")
+            else:
+                line.append(f"{r['accuracy']:.3f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}] n={r['n']}")
+        grid.append(line)
+    chance = ["chance"]
+    for b in benches:
+        levels = [cells[(s, b)].get("chance") for s in STAGE_ORDER if (s, b) in cells]
+        levels = [c for c in levels if c is not None]
+        chance.append(f"{levels[0]:.3f}" if levels else "—")
+    grid.append(chance)
+    return grid
+
+
+def ablation_md(rows: list[dict], benchmarks: list[str] | None = None) -> str:
+    grid = ablation_table(rows, benchmarks)
+    if len(grid[0]) == 1:
+        return "_no training stage evaluated yet_"
+    lines = ["| " + " | ".join(grid[0]) + " |", "|---|" + "---|" * (len(grid[0]) - 1)]
+    lines += ["| " + " | ".join(r) + " |" for r in grid[1:]]
+    return "\n".join(lines)
+
+
+def ablation_text(rows: list[dict], benchmarks: list[str] | None = None) -> str:
+    """Table 5 for a terminal: one column per benchmark, aligned."""
+    grid = ablation_table(rows, benchmarks)
+    widths = [max(len(r[i]) for r in grid) for i in range(len(grid[0]))]
+    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([fmt(grid[0]), "  ".join("-" * w for w in widths), *map(fmt, grid[1:])])
+
+
 def table5_md(rows: list[dict]) -> str:
-    """The models that are stages of this project's training (ordered base -> CPT -> SFT -> RL)."""
-    staged = [r for r in rows if r.get("stage") in STAGE_ORDER]
-    if not staged:
-        return "_no training-stage models evaluated yet_"
-    stages = [s for s in STAGE_ORDER if any(r["stage"] == s for r in staged)]
-    return _table(staged, stages, "stage", "stage")
+    """The ablation table: this project's training stages, base -> CPT -> SFT-1/2/3 -> RL (six rows always)."""
+    return ablation_md(rows)
 
 
 def no_answer_md(rows: list[dict]) -> str:
@@ -111,6 +168,51 @@ def bar_chart_png(rows: list[dict]) -> bytes:
     return buf.getvalue()
 
 
+def ablation_chart_png(rows: list[dict]) -> bytes:
+    """Table 5 as grouped bars: one group per benchmark, one bar per stage (95% CI), the chance level dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = {k: r for k, r in ablation_cells(rows).items() if r["n"] and r["accuracy"] is not None}
+    benches = _bench_order({b for _, b in cells})
+    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(benches) + 2), 3.6), dpi=90)
+    width = 0.8 / len(STAGE_ORDER)
+    for i, stage in enumerate(STAGE_ORDER):
+        xs, ys, err = [], [], [[], []]
+        for j, b in enumerate(benches):
+            r = cells.get((stage, b))
+            if r:
+                xs.append(j + (i - (len(STAGE_ORDER) - 1) / 2) * width)
+                ys.append(r["accuracy"])
+                err[0].append(r["accuracy"] - r["ci_low"])
+                err[1].append(r["ci_high"] - r["accuracy"])
+        ax.bar(xs, ys, width, yerr=err, capsize=2, label=STAGE_LABELS[stage])
+    for j, b in enumerate(benches):
+        chance = next((cells[(s, b)].get("chance") for s in STAGE_ORDER if (s, b) in cells), None)
+        if chance is not None:
+            ax.hlines(chance, j - 0.45, j + 0.45, colors="black", linestyles="dashed", linewidth=1,
+                      label="chance" if j == 0 else None)
+    ax.set_xticks(range(len(benches)))
+    ax.set_xticklabels(benches, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("accuracy (95% Wilson CI)")
+    ax.set_title("Table 5: base -> CPT -> SFT -> RL")
+    if benches:
+        ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def ablation_chart_md(rows: list[dict]) -> str:
+    png = base64.b64encode(ablation_chart_png(rows)).decode()
+    return f"![Table 5: accuracy by training stage](data:image/png;base64,{png})"
+
+
 def chart_md(rows: list[dict]) -> str:
     return f"![accuracy by benchmark and model](data:image/png;base64,{base64.b64encode(bar_chart_png(rows)).decode()})"
 
@@ -121,7 +223,9 @@ def report_markdown(rows: list[dict], chart: bool = True) -> str:
         "Accuracy = exact match of the extracted answer letters (common/answers.py); 95% Wilson score "
         "interval in brackets; n = items evaluated (demo runs use a subset, see eval_items).",
         "## Table 4: models x benchmarks", table4_md(rows),
-        "## Table 5: this project's training stages", table5_md(rows),
+        "## Table 5: this project's training stages (ablation)",
+        "Rows: the model CPT starts from, then each checkpoint. Chance: the expected accuracy of a uniform guess "
+        "of as many options as the answer has, on the same items.", table5_md(rows),
         "## Answers missing or truncated", no_answer_md(rows) if rows else "_none_",
     ]
     if chart and rows:

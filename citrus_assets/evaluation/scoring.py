@@ -1,4 +1,11 @@
-"""Accuracy with a 95% Wilson score interval per benchmark x model partition."""
+"""Accuracy with a 95% Wilson score interval per benchmark x model partition, and the chance level.
+
+Chance level of an item: the probability that a guesser who knows how many letters the answer has, and
+picks that many of the item's options uniformly at random, is exactly right: ``1 / C(options, answers)``
+(1/4 for a 4-option item with one answer; JMED's 21 options with two correct: 1/210). A benchmark's
+chance level is the mean over its evaluated items, so it is the accuracy a model with no knowledge
+would expect on the same items.
+"""
 
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ SCORE_SCHEMA = pa.schema(
         ("truncated", pa.int64()),  # first samples that hit max_tokens
         ("mean_completion_tokens", pa.float64()),
         ("status", pa.string()),  # "scored" | "no items"
+        ("chance", pa.float64()),  # expected accuracy of random guessing on these items (null when n == 0)
     ]
 )
 
@@ -49,6 +57,21 @@ def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     lo = 0.0 if k == 0 else min(p, max(0.0, centre - half))
     hi = 1.0 if k == n else max(p, min(1.0, centre + half))
     return lo, hi
+
+
+def item_chance(option_letters, answer_letters) -> float:
+    """1 / C(options, answers): a uniform guess of as many letters as the answer has (module docstring)."""
+    n, k = len(option_letters or []), len(answer_letters or [])
+    if n == 0 or k == 0 or k > n:
+        return 0.0
+    return 1.0 / math.comb(n, k)
+
+
+def chance_level(rows: list[dict]) -> float | None:
+    """The mean chance of the items (``option_letters``, ``answer_letters`` per row); None when no rows."""
+    if not rows:
+        return None
+    return sum(item_chance(r["option_letters"], r["answer_letters"]) for r in rows) / len(rows)
 
 
 def score(predictions: pa.Table, *, benchmark: str, model: str, stage: str = "", prompt_style: str = "",
@@ -81,5 +104,6 @@ def score(predictions: pa.Table, *, benchmark: str, model: str, stage: str = "",
         "truncated": sum(1 for r in rows if r["finish_reason"] == "length"),
         "mean_completion_tokens": sum(r["gen_completion_tokens"] for r in rows) / n if n else 0.0,
         "status": "scored" if n else "no items",
+        "chance": chance_level(rows),
     }
     return pa.Table.from_pylist([row], schema=SCORE_SCHEMA)

@@ -82,7 +82,7 @@ def test_eval_pipeline_end_to_end(env):
     assert [e.passed for e in report.get_asset_check_evaluations()] == [True]  # eval_report_valid
     md = _md(report, "eval_report")
     assert "tiny" in md["table4"] and "pubmedqa" in md["table4"]
-    assert "sft_stage3" in md["table5"] and "data:image/png;base64," in md["chart"]
+    assert "SFT-3" in md["table5"] and "data:image/png;base64," in md["chart"]
     text = open(md["report"]).read()
     assert "Table 4" in text and "Table 5" in text
     assert lake.read_table("eval_report").num_rows == 2
