@@ -15,6 +15,7 @@ def pdf_batch_keys(inbox) -> list[str]:
 pdf_inbox_sensor = inbox_sensor(
     name=PDF_INBOX_SENSOR, asset=pdf_documents, partitions_def=pdf_batches, list_keys=pdf_batch_keys,
     list_entries=lambda inbox: inbox.batches(inbox.pdfs_path()),
+    list_refused=lambda inbox: inbox.refused(inbox.pdfs_path()),
     description="Registers a pdf_batches partition for every new batch in the PDF inbox and materializes it.",
 )
 
@@ -28,6 +29,7 @@ def web_shard_keys(inbox) -> list[str]:
 web_inbox_sensor = inbox_sensor(
     name=WEB_INBOX_SENSOR, asset=web_documents, partitions_def=web_shards, list_keys=web_shard_keys,
     list_entries=lambda inbox: inbox.files(inbox.web_path()),
+    list_refused=lambda inbox: inbox.refused(inbox.web_path()),
     description="Registers a web_shards partition for every new shard in the web inbox and curates it.",
 )
 
@@ -41,6 +43,7 @@ def textbook_batch_keys(inbox) -> list[str]:
 textbook_inbox_sensor = inbox_sensor(
     name=TEXTBOOK_INBOX_SENSOR, asset=textbook_chunks, partitions_def=textbook_batches, list_keys=textbook_batch_keys,
     list_entries=lambda inbox: inbox.batches(inbox.textbooks_path()),
+    list_refused=lambda inbox: inbox.refused(inbox.textbooks_path()),
     description="Registers a textbook_batches partition for every new batch in the textbook inbox and chunks it "
     "(textbook_questions follows by its eager automation condition).",
 )

@@ -13,6 +13,7 @@ def instruction_set_keys(inbox) -> list[str]:
 instruction_inbox_sensor = inbox_sensor(
     name=INSTRUCTION_INBOX_SENSOR, asset=instruction_examples, partitions_def=instruction_sets,
     list_keys=instruction_set_keys, list_entries=lambda inbox: inbox.files(inbox.instructions_path()),
+    list_refused=lambda inbox: inbox.refused(inbox.instructions_path()),
     description="Registers an instruction_sets partition for every new file in the instruction inbox and "
     "materializes it.",
 )
