@@ -20,7 +20,11 @@ Running headers/footers (``find_running_lines``): a line in the top or bottom ba
 frame height) whose normalized text (lower case, digit runs -> ``#``, spaces collapsed) occurs at
 a similar height (within 3% of the frame height) on at least ``max(2, ceil(25% of pages))`` pages.
 The 25% share catches headers that alternate between even and odd pages. Bare page numbers
-("12", "Page 3", "3 of 10", "- 4 -", "iv") in those bands are removed on any page.
+("12", "Page 3", "3 of 10", "- 4 -", "iv") in those bands are removed on any page. Outside the bands, a
+line is running too when its exact text (digits kept) occurs at a similar height on more than half the
+pages (at least 3): a
+slide deck's footer sits wherever its template put it, and the same line on most pages is never body
+text (the ``pdf_documents_valid`` check fails a document with a line on more than half its pages).
 """
 
 from __future__ import annotations
@@ -127,27 +131,33 @@ def find_running_lines(pages: list[PageLines]) -> set[tuple[int, int]]:
     min_pages = max(2, math.ceil(MIN_REPEAT_SHARE * n_pages))
     occurrences: dict[str, list[tuple[int, int, float]]] = defaultdict(list)
     drop: set[tuple[int, int]] = set()
+    inner: dict[str, list[tuple[int, int, float]]] = defaultdict(list)  # lines outside the bands
     for pi, page in enumerate(pages):
         for li, line in enumerate(page.lines):
             top, bottom = page.rel_y(line.y1) <= BAND, page.rel_y(line.y0) >= 1 - BAND
-            if not (top or bottom):
+            key = normalize_line(line.text)
+            if not (top or bottom):  # exact text (digits kept): "Table 2" on page 2 is not "Table 3" on page 3
+                exact = _SPACES.sub(" ", line.text.lower()).strip()
+                if sum(c.isalpha() for c in exact) >= 3:
+                    inner[exact].append((pi, li, page.rel_y(line.yc)))
                 continue
             if is_page_number(line.text):
                 drop.add((pi, li))
                 continue
-            key = normalize_line(line.text)
             if key:
                 occurrences[key].append((pi, li, page.rel_y(line.yc)))
     if n_pages < 2:
         return drop
-    for occ in occurrences.values():
-        if len({pi for pi, _, _ in occ}) < min_pages:
+    inner_min = max(3, n_pages // 2 + 1)  # more than half the pages
+    groups = [(occ, min_pages) for occ in occurrences.values()] + [(occ, inner_min) for occ in inner.values()]
+    for occ, need in groups:
+        if len({pi for pi, _, _ in occ}) < need:
             continue
         ys = sorted(y for _, _, y in occ)
         # densest height: the occurrence with the most others within Y_TOL
         best = max(ys, key=lambda y: sum(1 for o in ys if abs(o - y) <= Y_TOL))
         near = [(pi, li) for pi, li, y in occ if abs(y - best) <= Y_TOL]
-        if len({pi for pi, _ in near}) >= min_pages:
+        if len({pi for pi, _ in near}) >= need:
             drop.update(near)
     return drop
 

@@ -1,7 +1,20 @@
 """Text assembly for PDF extraction: paragraphs, de-hyphenation, captions, references, title.
 
 Plus the pure checker functions the quality checks use (``max_repeated_line_page_share``,
-``leftover_hyphenations``, ``text_per_page``).
+``leftover_hyphenations``, ``text_per_page``) and ``unusable_text``: the per-document gates that extraction
+quarantines on and ``pdf_documents_valid`` re-checks (one home for both, so a document extraction should
+have set aside never reaches the blocking check): characters per page with text, letter share and
+English dictionary-word share (pyspellchecker's word list; a garbage OCR layer "1 1 / I / 1 I 1 1" has
+neither), share of one-or-two-character tokens, and the largest share of pages one line repeats on.
+
+References: the *main* list, not the last heading: with a supplement bundled after the article
+("Supplementary online data", "Appendix", "Supplementary material", ...), the references are the last
+references heading before the first supplement heading that follows one; the supplement (with its own
+short reference list) stays in the body after them.
+
+Titles: metadata placeholders are refused ("PowerPoint Presentation", "Slide 1", "Presentation1",
+"Microsoft Word - <file>", "Untitled", "Document1", file names). Slide decks (most pages landscape) get
+one paragraph per slide: its title, then its bullets, one per line.
 
 Body format: one paragraph per line-group, paragraphs separated by a blank line; the lines of a
 paragraph are joined with one space (reflowed), so the body never contains a line-end hyphen.
@@ -37,6 +50,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from functools import lru_cache
+
 from .pdf_layout import Block, normalize_line
 
 KEEP_PREFIXES = frozenset({"self", "well", "ill", "all", "ex", "cross", "half", "quasi"})
@@ -57,8 +72,9 @@ REFERENCES_RE = re.compile(
     re.I,
 )
 AFTER_REFERENCES_RE = re.compile(
-    r"^\s*(?:\d+\.?\s*|[a-z]\.?\s+)?(appendix|appendices|supplementary (?:material|materials|information|data)|"
-    r"figure legends|about the authors?|author biograph(?:y|ies))\b",
+    r"^\s*(?:\d+\.?\s*|[a-z]\.?\s+)?(appendix|appendices|"
+    r"(?:supplementary|supplemental|online)(?: online)? (?:material|materials|information|data|appendix|files?)|"
+    r"online supplement|supporting information|figure legends|about the authors?|author biograph(?:y|ies))\b",
     re.I,
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
@@ -248,13 +264,17 @@ def merge_continuations(paras: list[Para], vocab: Vocabulary) -> tuple[list[Para
 
 
 def split_references(paras: list[Para]) -> tuple[list[Para], list[Para], list[Para]]:
-    """(before, references, after): the last references heading up to an appendix-like heading."""
-    start = None
-    for i, p in enumerate(paras):
-        if p.n_lines == 1 and REFERENCES_RE.match(p.text):
-            start = i
-    if start is None:
+    """(before, references, after): the main references list, up to an appendix/supplement heading.
+
+    Headings in order: the main list is the last references heading before the first supplement heading
+    that follows a references heading (a bundled supplement's own short list stays in ``after``); with no
+    supplement, the last references heading (a contents page listing "References" comes first)."""
+    heads = [i for i, p in enumerate(paras) if p.n_lines == 1 and REFERENCES_RE.match(p.text)]
+    if not heads:
         return paras, [], []
+    supplement = next((j for j, p in enumerate(paras) if j > heads[0] and p.n_lines == 1
+                       and AFTER_REFERENCES_RE.match(p.text)), None)
+    start = max(i for i in heads if supplement is None or i < supplement)
     end = len(paras)
     for j in range(start + 1, len(paras)):
         if paras[j].n_lines == 1 and AFTER_REFERENCES_RE.match(paras[j].text):
@@ -269,11 +289,18 @@ def join_paras(paras: list[Para]) -> str:
 
 # ------------------------------------------------------------------ title
 _BAD_TITLE = re.compile(r"^(untitled|microsoft word|document\d*|\S+\.(docx?|pdf|tex|dvi|indd|ps|rtf))\b", re.I)
+# placeholders office programs write into the metadata title
+_PLACEHOLDER_TITLE = re.compile(
+    r"^(?:(?:microsoft )?powerpoint(?: presentation)?|presentation\s*\d*|slide\s*\d+|title|untitled(?: document)?"
+    r"|document\s*\d*|new document|no title|click to (?:add|edit) title.*)$|^microsoft (?:word|powerpoint|excel) - ",
+    re.I,
+)
 
 
 def plausible_metadata_title(title: str | None) -> str | None:
     t = clean_line(title or "")
-    t = re.sub(r"^microsoft (word|powerpoint) - ", "", t, flags=re.I)
+    if _PLACEHOLDER_TITLE.match(t):
+        return None
     words = [w for w in t.split() if sum(c.isalpha() for c in w) >= 3]
     if len(words) < 2 or len(t) < 10 or _BAD_TITLE.match(t):
         return None
@@ -306,14 +333,96 @@ def title_from_blocks(blocks: list[Block], vocab: Vocabulary) -> str:
     return text
 
 
+def is_deck(page_sizes: list[tuple[float, float]]) -> bool:
+    """A slide deck: most pages landscape (wider than high by a third or more)."""
+    wide = sum(1 for w, h in page_sizes if w >= 1.3 * h)
+    return bool(page_sizes) and wide * 2 > len(page_sizes)
+
+
+def join_slides(paras: list[Para]) -> list[Para]:
+    """One paragraph per slide: the slide's title, then its bullets, one per line."""
+    out: list[Para] = []
+    for p in paras:
+        if out and out[-1].page == p.page and p.text:
+            out[-1].text = f"{out[-1].text}\n{p.text}" if out[-1].text else p.text
+            out[-1].n_lines += p.n_lines
+            out[-1].heading = False
+        else:
+            out.append(Para(p.text, p.page, False, p.caption, p.n_lines, p.float_))
+    return out
+
+
+# ------------------------------------------------------------------ usable text (extraction gates = check rules)
+MIN_CHARS_PER_PAGE, MAX_CHARS_PER_PAGE = 200, 12_000  # per page with text: below, no real text; above, duplicated
+MIN_LETTER_SHARE = 0.5  # letters among the non-space characters
+MIN_WORD_SHARE = 0.25  # English dictionary words among tokens of >= 2 Latin letters (measured: English articles
+# 0.93-0.98, Spanish and French clinical prose 0.39-0.42, so other Latin-script languages are not "garbage")
+MAX_SHORT_TOKEN_SHARE = 0.6  # tokens of one or two characters ("1 1 / I / 1 I 1 1")
+MAX_REPEATED_LINE_SHARE = 0.5  # one line on more than half the pages: a running header/footer left in
+_LATIN_TOKEN = re.compile(r"[A-Za-z]{2,}")
+_CJK = re.compile(r"[\u3400-\u9fff\uac00-\ud7af\u3040-\u30ff]")
+
+
+@lru_cache(maxsize=1)
+def english_words():
+    """pyspellchecker's English word list (~160k words, shipped in its wheel): membership tests only."""
+    from spellchecker import SpellChecker
+
+    return SpellChecker(language="en", distance=1).word_frequency.dictionary
+
+
+def text_quality(text: str) -> dict[str, float | None]:
+    """Character-class and word measures of a text (None where the text gives no evidence)."""
+    nonspace = sum(1 for c in text if not c.isspace())
+    letters = sum(1 for c in text if c.isalpha())
+    tokens = text.split()
+    latin = _LATIN_TOKEN.findall(text)
+    cjk = len(_CJK.findall(text))
+    words = english_words()
+    latin_text = len(latin) >= 20 and cjk < 0.2 * max(1, letters)
+    return {
+        "letter_share": letters / nonspace if nonspace else None,
+        "word_share": sum(1 for w in latin if w.lower() in words) / len(latin) if latin_text else None,
+        "short_token_share": sum(1 for t in tokens if len(t) <= 2) / len(tokens) if len(tokens) >= 20 and not cjk
+        else None,
+    }
+
+
+def unusable_text(row: dict[str, Any]) -> str | None:
+    """Why a document row's text is unusable (``code: detail``), or None. Codes: ``too_little_text`` (a deck
+    of images, a scan without OCR on most pages), ``too_much_text`` (text drawn twice), ``garbage_text`` (an
+    OCR layer of noise), ``repeated_lines`` (a running line left on more than half the pages)."""
+    pages = int(row.get("pages") or 0)
+    flagged = len(row.get("flagged_pages") or [])
+    per_page = int(row.get("n_chars") or 0) / max(1, pages - flagged)
+    images = f"; {flagged} of {pages} pages are images without text" if flagged else ""
+    if per_page < MIN_CHARS_PER_PAGE:
+        return f"too_little_text: {per_page:.0f} characters per page with text (< {MIN_CHARS_PER_PAGE}){images}"
+    if per_page > MAX_CHARS_PER_PAGE:
+        return f"too_much_text: {per_page:.0f} characters per page with text (> {MAX_CHARS_PER_PAGE})"
+    q = text_quality(row.get("body") or "")
+    if q["letter_share"] is not None and q["letter_share"] < MIN_LETTER_SHARE:
+        return f"garbage_text: {q['letter_share']:.0%} of the characters are letters (< {MIN_LETTER_SHARE:.0%})"
+    if q["short_token_share"] is not None and q["short_token_share"] > MAX_SHORT_TOKEN_SHARE:
+        return (f"garbage_text: {q['short_token_share']:.0%} of the tokens have one or two characters "
+                f"(> {MAX_SHORT_TOKEN_SHARE:.0%})")
+    if q["word_share"] is not None and q["word_share"] < MIN_WORD_SHARE:
+        return f"garbage_text: {q['word_share']:.0%} of the words are English words (< {MIN_WORD_SHARE:.0%})"
+    share = max_repeated_line_page_share(body_pages(row))
+    if share > MAX_REPEATED_LINE_SHARE:
+        return f"repeated_lines: one line on {share:.0%} of the pages (> {MAX_REPEATED_LINE_SHARE:.0%})"
+    return None
+
+
 # ------------------------------------------------------------------ checkers (quality checks)
 def max_repeated_line_page_share(body_pages: list[str]) -> float:
     """Largest share of pages on which one line (digits normalized) occurs; >0.5 means a header leaked.
 
-    Lines shorter than 4 characters or with fewer than 3 letters are ignored.
+    Lines shorter than 4 characters or with fewer than 3 letters are ignored. Below 3 pages there is no
+    evidence (two similar sentences on two pages, digits normalized, are no running header): 0.0.
     """
     n = len(body_pages)
-    if n < 2:
+    if n < 3:
         return 0.0
     counts: Counter = Counter()
     for text in body_pages:

@@ -106,9 +106,16 @@ def _image_page(doc):
     page.insert_image(pymupdf.Rect(100, 100, 400, 400), pixmap=pix)
 
 
+FILLER = ("The clinic measured blood pressure at every visit and adjusted the dose of the diuretic.",
+          "Patients with kidney disease were followed by a nurse who checked their weight and symptoms.",
+          "Most of the patients kept to the plan and none of them was admitted to the hospital again.")
+
+
 def _text_page(doc, text="A page with a real text layer that is long enough to count as text."):
+    """A page of real text (above the 200 characters per page a usable document has)."""
     page = doc.new_page(width=595, height=842)
-    page.insert_text((72, 100), text, fontsize=11)
+    for k, line in enumerate((text, *FILLER)):
+        page.insert_text((72, 100 + 16 * k), line, fontsize=11)
 
 
 def minimal_pdf(objects: list[str]) -> bytes:
