@@ -54,7 +54,7 @@ from datatrove.utils.hashing import HashConfig, create_hash_func
 log = logging.getLogger(__name__)
 
 DEFAULT_N = 13  # word n-grams for Latin-script items (the GPT-3 / datatrove default)
-DEFAULT_N_CJK = 12  # character n-grams for Chinese items (benchmarks/decontamination.py)
+DEFAULT_N_CJK = 8  # character n-grams for Chinese items: the first n with no false positive at n and n-1..n-3 (measured)
 DEFAULT_MAX_DF = 4  # an n-gram in more than this many benchmark items is boilerplate (measured)
 DEFAULT_MIN_HITS = 2  # evidence n-grams needed from one item (measured)
 DEFAULT_MIN_COVERAGE = 0.2  # ... and at least this share of the item's evidence n-grams (measured)
