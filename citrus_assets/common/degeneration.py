@@ -18,7 +18,10 @@ row is kept. A text is degenerate (reason code, then detail) when:
   ``\\w`` runs with every CJK ideograph a word of its own (no spaCy / jieba needed), and n-grams are
   joined without separator so the fractions mean the same in Chinese and English;
 * ``language:<got>!=<want>`` -- the text is in another language than expected (``common.language``),
-  judged only when it has at least ``min_letters_for_language`` letters.
+  judged only when it has at least ``min_letters_for_language`` letters;
+* ``echo`` -- (``first_degenerate``, several fields of one generation) a field of at least
+  ``min_echo_words`` words repeats an earlier field verbatim (case, spacing and punctuation ignored): the
+  built-in model answers a textbook question with the question itself.
 
 ``DegenerationConfig`` holds the thresholds; ``KIND_CONFIGS`` the minimum content per kind of text.
 Callers drop (quarantine) with ``f"degenerate:{reason}"`` and count the reason code in metadata.
@@ -53,6 +56,7 @@ class DegenerationConfig:
                                                   (10, 0.10))
     min_letters_for_language: int = 20
     min_top_ngram_count: int = 3
+    min_echo_words: int = 4
 
 
 # minimum content per kind of generated text (thresholds shared; a question needs a few words, an option one)
@@ -133,10 +137,16 @@ def reason_code(reason: str) -> str:
 def first_degenerate(fields: dict[str, str], *, kinds: dict[str, str] | None = None,
                      language: str | None = None) -> tuple[str, str] | None:
     """None when every field is fine, else ``(field name, reason)`` for the first degenerate one."""
+    seen: dict[str, str] = {}
     for name, value in fields.items():
-        reason = degeneration_reason(value, kind=(kinds or {}).get(name, "text"), language=language)
+        kind = (kinds or {}).get(name, "text")
+        reason = degeneration_reason(value, kind=kind, language=language)
         if reason:
             return name, reason
+        key = " ".join(w.lower() for w in words(value))
+        if key in seen and len(words(value)) >= (KIND_CONFIGS.get(kind) or KIND_CONFIGS["text"]).min_echo_words:
+            return name, f"echo: repeats the {seen[key]} verbatim"
+        seen.setdefault(key, name)
     return None
 
 

@@ -65,6 +65,13 @@ def test_cjk_words_are_characters_and_thresholds_are_configurable():
     assert KIND_CONFIGS["question"].min_words > KIND_CONFIGS["option"].min_words
 
 
+def test_an_answer_that_repeats_the_question_is_an_echo():
+    q = "How to treat heart failure with a high risk of mortality?"
+    field, reason = first_degenerate({"question": q, "answer": q.upper()}, kinds={"question": "question"})
+    assert field == "answer" and reason_code(reason) == "echo"
+    assert first_degenerate({"a": "none", "b": "None."}) is None  # short identical fields are not an echo
+
+
 def test_first_degenerate_names_the_field():
     assert first_degenerate({"question": FINE_EN, "answer": "Pneumococcus"}, kinds={"question": "question"}) is None
     field, reason = first_degenerate({"question": FINE_EN, "answer": "The answer is: " * 24})
@@ -85,3 +92,38 @@ def test_textbook_questions_drop_the_repeated_answer():
            + "The answer is: " * 24)
     reason, detail, *_ = judge(bad, CHUNK, TopicFilter())
     assert reason == "degenerate" and reason in DROP_REASONS and detail.startswith("answer repetition")
+
+
+def test_sft_rewrite_open_rewrite_and_dual_expert_use_the_filter():
+    from citrus_assets.reasoning_data import open_rules, sft_rewrite
+
+    loop = "<think>" + "The patient's primary diagnosis is pneumothorax. " * 6 + "</think><answer>B</answer>"
+    assert sft_rewrite.check_response(loop, [{"letter": "B", "text": "Pneumothorax"}], ["B"], "Pneumothorax",
+                                      "en").startswith("degenerate:")
+    closed = "A 22-year-old man has sudden chest pain. What is the most likely diagnosis?"
+    reasons = open_rules.check_rewrite(closed, "A 22-year-old man has sudden chest pain? " * 4,
+                                       [{"letter": "A", "text": "Pneumothorax"}], ["A"], "en")
+    assert any(r.startswith("degenerate:") for r in reasons)
+
+
+def test_preference_pairs_never_choose_a_degenerate_completion():
+    import pyarrow as pa
+
+    from citrus_assets.training.preference import build_pairs
+    from citrus_assets.training.schemas import REJECTION_SAMPLE_SCHEMA
+
+    def sample(i, response, reward):
+        row = {f.name: None for f in REJECTION_SAMPLE_SCHEMA}
+        row.update(record_id=f"s{i}", parent_ids=["q1"], question_id="q1", category="medical", response=response,
+                   reward=reward, prompt="p", prompt_messages=[{"role": "user", "content": "q"}])
+        return row
+
+    good = "<think>Fever and a lobar consolidation point to pneumococcus.</think><answer>A</answer>"
+    loop = "<think>" + "The answer is: " * 24 + "</think><answer>A</answer>"
+    wrong = "<think>I think it is a virus.</think><answer>B</answer>"
+    rows = [sample(0, loop, 1.0), sample(1, good, 1.0), sample(2, wrong, 0.0)]
+    table, stats = build_pairs(pa.Table.from_pylist(rows, schema=REJECTION_SAMPLE_SCHEMA))
+    assert table.num_rows == 1 and table.column("chosen").to_pylist()[0][0]["content"] == good
+    assert stats.degenerate_correct == 1
+    only_loop, stats = build_pairs(pa.Table.from_pylist([rows[0], rows[2]], schema=REJECTION_SAMPLE_SCHEMA))
+    assert only_loop.num_rows == 0 and stats.degenerate_correct == 1
