@@ -52,6 +52,11 @@ def content_hash(entry) -> str:
 INBOX_SHA = "inbox_sha"  # metadata key: content_hash of the input a partition was materialized from
 
 
+def inbox_metadata(entry) -> dict:
+    """The metadata an inbox asset records about its input (file or batch): what its sensor compares with."""
+    return {INBOX_SHA: content_hash(entry)}
+
+
 def hashed_entries(entries: dict, cursor: dict) -> dict:
     """The new cursor: per key its stat and content hash (re-hashed only when the stat moved), keeping
     ``done`` (the hash confirmed as materialized) from ``cursor``."""

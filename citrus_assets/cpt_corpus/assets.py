@@ -6,6 +6,7 @@ import pyarrow as pa
 from citrus_assets.common.backfill import per_partition, single_run
 from citrus_assets.common.plots import funnel_md
 from citrus_assets.cpt_corpus.pdf_extract import extract_batch
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -69,6 +70,7 @@ def extract_pdf_batch(key: str, config: PdfExtractionConfig, inbox: InboxResourc
               "quarantined": stats["quarantined"]}
     pages = [("pages extracted", stats["pages"]), ("pages flagged (no text layer)", stats["flagged_pages"])]
     return table, dict(
+        **inbox_metadata(paths),
         funnel=dg.MetadataValue.json(funnel),
         funnel_picture=funnel_md(list(funnel.items()), f"pdf_documents {key}: files", unit="files"),
         pages_picture=funnel_md(pages, f"pdf_documents {key}: pages", unit="pages"),

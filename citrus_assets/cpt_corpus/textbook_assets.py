@@ -10,6 +10,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.cpt_corpus.textbook_chunking import ChunkSpec, chunk_batch
 from citrus_assets.cpt_corpus.textbook_evol import PROMPT_NAMES, TopicFilter, evolve_chunks
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -82,6 +83,7 @@ def textbook_chunks(context: dg.AssetExecutionContext, config: TextbookChunkingC
     if n_bad:
         context.log.warning(f"{n_bad} textbook files of batch {context.partition_key} quarantined at {qpath}")
     return output(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), stats=dg.MetadataValue.json(stats),
+                  **inbox_metadata(paths),
                   quarantined=n_bad, quarantined_by_reason=dg.MetadataValue.json(stats["quarantined_by_reason"]),
                   max_words=config.max_words, max_overlap_words=stats["max_overlap_words"])
 

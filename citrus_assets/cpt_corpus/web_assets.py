@@ -14,6 +14,7 @@ from citrus_assets.cpt_corpus.web_config import WebCurationConfig
 from citrus_assets.cpt_corpus.web_curation import curate_shard
 from citrus_assets.cpt_corpus.web_dedup import dedup_source
 from citrus_assets.cpt_corpus.web_exec import ExecutorOptions
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, split_partitions
 
@@ -102,6 +103,7 @@ def curate_web_shard(key: str, config: WebCurationRunConfig, inbox: InboxResourc
     _, n_bad = lk.write_quarantine("web_documents", key, result.quarantine)
     md = result.metadata()
     return result.documents, dict(
+        **inbox_metadata(path),
         funnel=dg.MetadataValue.json(result.funnel),
         funnel_picture=funnel_md(funnel_stages(result.funnel), f"web_documents {key}: documents per filter"),
         rejected=result.rejects.num_rows,

@@ -4,6 +4,7 @@ import dagster as dg
 
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.reasoning_data.instructions import load_instruction_file
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 
@@ -39,6 +40,7 @@ def instruction_examples(context: dg.AssetExecutionContext, inbox: InboxResource
     return output(
         table,
         source_file=dg.MetadataValue.path(str(path)),
+        **inbox_metadata(path),
         quarantined=n_bad,
         quarantine_reasons=dg.MetadataValue.json(reasons),
         duplicates_skipped=result.duplicates,
