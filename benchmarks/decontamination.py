@@ -177,7 +177,7 @@ class PreviousRule:
 
 
 def pct(a, b):
-    return f"{a}/{b} ({a / b:.1%})" if b else "—"
+    return f"{a}/{b} ({a / b:.2%})" if b else "—"
 
 
 def main() -> None:

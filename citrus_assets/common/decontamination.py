@@ -7,7 +7,7 @@ project's bundled evaluation sample first, then ``$CITRUS_EVAL_DATA`` / ``$CITRU
 
 How an item is indexed
 ----------------------
-* **Tokens.** Text is NFKC-normalised, lower-cased, diacritics dropped; a token is a run of letters or a run
+* **Tokens.** Text is NFKC-normalised, case-folded, diacritics dropped; a token is a run of letters or a run
   of digits (``45,X`` = ``45X`` = ``45 x``; apostrophes inside a word are dropped: ``don't`` = ``dont``);
   every Han/kana character is a token of its own (Chinese has no spaces: character n-grams, see below). Punctuation and whitespace only separate tokens,
   so case, whitespace and punctuation edits do not change the token stream.
@@ -54,11 +54,17 @@ from datatrove.utils.hashing import HashConfig, create_hash_func
 log = logging.getLogger(__name__)
 
 DEFAULT_N = 13  # word n-grams for Latin-script items (the GPT-3 / datatrove default)
-DEFAULT_N_CJK = 8  # character n-grams for Chinese items: the first n with no false positive at n and n-1..n-3 (measured)
-DEFAULT_MAX_DF = 4  # an n-gram in more than this many benchmark items is boilerplate (measured)
-DEFAULT_MIN_HITS = 2  # evidence n-grams needed from one item (measured)
-DEFAULT_MIN_COVERAGE = 0.2  # ... and at least this share of the item's evidence n-grams (measured)
-DEFAULT_MIN_TOKENS = 4  # floor for whole short items: stem + correct answer tokens (measured)
+# character n-grams for Chinese items (benchmarks/results/decontamination.md): false positives start at n=5
+# (n=4: 5/1200), none from 6 up; 8 keeps a margin and still catches 33/36 items with 1 character in 12 replaced
+DEFAULT_N_CJK = 8
+DEFAULT_MAX_DF = 4  # an n-gram in more than this many benchmark items is boilerplate (measured: alone, 1000 -> 4
+# cuts false positives 231 -> 108 of 2627; with the coverage rule below they are 0 at any cutoff)
+DEFAULT_MIN_HITS = 2  # evidence n-grams needed from one item (measured, coverage rule off: 1 -> 268, 2 -> 108
+# false positives of 2627)
+DEFAULT_MIN_COVERAGE = 0.2  # ... and this share of the item's evidence n-grams (measured: 0 -> 4.1%, 0.1 -> 0.1%,
+# 0.2 -> 0% false positives; recall 100% at each; real MedBullets near-copies of MedQA items cover 0.22-0.74)
+DEFAULT_MIN_TOKENS = 4  # floor for whole short items, stem + answer tokens (measured: 3 and 4 lose no item and
+# flag no clean text; 6 loses 1 MMLU-Pro item, 8 loses 12, 10 loses 41)
 ANSWER_WINDOW = 400  # tokens after a short item's stem in which its answer must appear
 FORMAT_VERSION = 2
 SPAN_CHARS = 300
@@ -81,7 +87,7 @@ _CJK_RE = re.compile(rf"[{_CJK}]")
 
 
 def _fold(tok: str) -> str:
-    tok = unicodedata.normalize("NFKD", tok.lower())
+    tok = unicodedata.normalize("NFKD", tok.casefold())  # casefold: "ß" = "SS".lower() = "ss"
     return "".join(c for c in tok if not unicodedata.combining(c)).replace("'", "").replace("\u2019", "")
 
 

@@ -97,6 +97,7 @@ def test_quoted_vignette_with_case_whitespace_punctuation_edits_is_flagged_with_
     assert [(h.benchmark, h.item_id, h.kind) for h in hits] == [("fakebench", "fb-2", "ngram")]
     # the document's own text; the shared opening ("a 0 year old woman is brought to ...") is not evidence
     assert hits[0].span in doc and "PERIORBITAL" in hits[0].span and not hits[0].span.startswith("A ")
+    assert tokenize("High dose ß-carotene, 45,X")[0] == tokenize("HIGH DOSE SS-CAROTENE 45X")[0]  # case-folded
     # a fifth of the vignette quoted is enough; a phrase is not
     words = item.split()
     assert index.contaminated(" ".join(words[len(words) // 3:]))
