@@ -135,3 +135,16 @@ def test_an_edit_made_while_the_sensor_was_off_is_picked_up(tmp_path):
     assert after == []
     print(f"\nDRILL sensor-off edit: set_b edited and set_a touched while the seed sensor was off -> first tick "
           f"asks for {keys} (compared with the last materialization's inbox_sha), after its run: {after}")
+
+
+def test_same_stem_names_get_distinct_keys_and_a_collision_never_raises(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("set_a.csv", "set_a.jsonl", "set_a.json"):
+        (inbox / name).write_text("{}\n")
+    first = InboxResource(seeds_dir=str(inbox)).files(inbox)
+    (inbox / "zzz.jsonl").write_text("{}\n")  # another file arrives: the existing keys do not move
+    second = InboxResource(seeds_dir=str(inbox)).files(inbox)
+    assert len(first) == 3 and {k: p.name for k, p in first.items()}.items() <= {k: p.name for k, p in second.items()}.items()
+    assert first["set_a"].name == "set_a.csv" and all(k.startswith("set_a-") for k in first if k != "set_a")
+    print(f"\nDRILL inbox-same-stem: set_a.csv/.json/.jsonl -> {sorted(first)}; unchanged when another file arrives")
