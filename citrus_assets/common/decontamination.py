@@ -548,6 +548,20 @@ def eval_index(configured: str | Path = "", cache_dir: str | Path | None = None,
     return index, report
 
 
+UNREADABLE_ASSET = "decontamination_index"  # quarantine folder of benchmark files the index could not read
+
+
+def quarantine_unreadable(lake, report: IndexReport) -> str | None:
+    """Benchmark files the index could not read, as quarantine records of ``decontamination_index`` in the
+    lake (file, reason); returns the quarantine table's address (None when every file was read)."""
+    from resources.lake import QuarantineRecord
+
+    records = [QuarantineRecord(u["file"], "file", f"unreadable benchmark file ({u['benchmark']}): {u['reason']}", "")
+               for u in report.unreadable]
+    address, _ = lake.write_quarantine(UNREADABLE_ASSET, None, records)
+    return address
+
+
 def decontamination_metadata(index: NGramIndex, report: IndexReport, removed: pa.Table | None,
                              allow_no_decontamination: bool) -> dict:
     """What an asset records about its decontamination (the blocking check and the data card read it)."""
@@ -580,14 +594,18 @@ def decontamination_ok(meta: dict | None) -> tuple[bool, str]:
 
 def decontaminate_table(table: pa.Table, text_columns: str | Sequence[str], configured: str | Path = "",
                         allow_no_decontamination: bool = False, cache_dir: str | Path | None = None,
-                        **params) -> tuple[pa.Table, pa.Table, dict]:
+                        lake=None, **params) -> tuple[pa.Table, pa.Table, dict]:
     """(kept, removed, metadata) of ``table`` against THE project's index (:func:`eval_index`): what every
     training-bound asset calls. With an empty index nothing is removed and the metadata says so (the
-    asset's blocking check then fails unless ``allow_no_decontamination``)."""
+    asset's blocking check then fails unless ``allow_no_decontamination``). With ``lake``, benchmark files
+    that could not be read are written to its quarantine (:func:`quarantine_unreadable`)."""
     index, report = eval_index(configured, cache_dir, **params)
     if index.n_items:
         kept, removed = decontaminate(table, text_columns, index)
     else:
         log.warning("the decontamination index is empty (no benchmark items in %s)", report.data_dirs)
         kept, removed = table, REMOVED_SCHEMA.empty_table()
-    return kept, removed, decontamination_metadata(index, report, removed, allow_no_decontamination)
+    meta = decontamination_metadata(index, report, removed, allow_no_decontamination)
+    if lake is not None:  # unreadable benchmark files -> the lake's quarantine (decontamination_index)
+        meta["unreadable_quarantine"] = quarantine_unreadable(lake, report)
+    return kept, removed, meta

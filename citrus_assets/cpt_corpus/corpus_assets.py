@@ -60,7 +60,7 @@ def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake:
     cache = Path(lk.join("_cache", "decontamination")) if lk.is_local else None
     before = table
     table, removed, decont = decontaminate_table(table, ["text"], config.eval_data_dir,
-                                                 config.allow_no_decontamination, cache,
+                                                 config.allow_no_decontamination, cache, lake=lk,
                                                  n=config.decontamination_ngram)
     if not decont["index_items"]:
         context.log.warning("the decontamination index is empty: CPT documents were NOT decontaminated")

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.common.decontamination import decontamination_metadata, eval_index
+from citrus_assets.common.decontamination import decontamination_metadata, eval_index, quarantine_unreadable
 from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.instruction_assets import GROUP
 from citrus_assets.reasoning_data.mixing import (
@@ -75,6 +75,7 @@ def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows
         context.log.warning(f"the decontamination index is empty: {asset} was NOT decontaminated")
         removed = decontaminate_mix(table.slice(0, 0), index)[1]
     decont = decontamination_metadata(index, report, removed, config.allow_no_decontamination)
+    decont["unreadable_quarantine"] = quarantine_unreadable(lk, report)
     dup_table = pa.Table.from_pylist(duplicates, schema=DUPLICATE_SCHEMA)
     files = write_side_files(lk, asset, table, removed, dup_table)
     by_cat: dict[str, list[float]] = {}

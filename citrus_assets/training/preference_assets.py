@@ -213,7 +213,7 @@ def preference_pairs(
     lk = lake.lake()
     table, removed, decont = decontaminate_table(
         table, ["prompt", "chosen", "rejected"], config.eval_data_dir, config.allow_no_decontamination,
-        Path(lk.join("_cache", "decontamination")) if lk.is_local else None)
+        Path(lk.join("_cache", "decontamination")) if lk.is_local else None, lake=lk)
     partition = context.partition_key if context.has_partition_key else None
     decont["removed_path"] = lk.url(lk.write_table(removed, lk.data_path("preference_pairs", partition,
                                                                          "decontaminated.parquet")))

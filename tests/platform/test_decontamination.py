@@ -21,6 +21,7 @@ from citrus_assets.common.decontamination import (
     eval_index,
     index_dirs,
     items_from_seeds,
+    quarantine_unreadable,
     tokenize,
 )
 from citrus_assets.common.prompts import load_prompt
@@ -202,6 +203,12 @@ def test_eval_index_always_holds_the_bundled_sample_and_names_unreadable_files(i
     assert report.data_dirs[0] == str(benchmark_data.BUNDLED_DATA_DIR)
     assert [u["file"].rsplit("/", 1)[-1] for u in report.unreadable] == ["broken.jsonl"]
     assert index.match(VIGNETTES[4].text)[0].benchmark == "bundledqa"
+    from resources.lake import Lake
+
+    lake = Lake(str(isolated / "lake"))
+    assert quarantine_unreadable(lake, report)  # quarantined in the lake, with the reason
+    [q] = lake.read_quarantine("decontamination_index").to_pylist()
+    assert q["source_uri"].endswith("broken.jsonl") and "unreadable benchmark file (fakeqa)" in q["reason"]
     cached, report2 = eval_index(extra, cache_dir=isolated / "cache")  # from the .npz cache
     assert cached.n_items == 2 and report2.unreadable == report.unreadable
     assert len(default_eval_index(isolated / "nowhere")) == 0
