@@ -468,9 +468,11 @@ class IndexReport:
     data_dirs: list[str] = field(default_factory=list)
     files: dict[str, int] = field(default_factory=dict)
     unreadable: list[dict] = field(default_factory=list)  # {"file", "benchmark", "reason"}
+    auxiliary: list[dict] = field(default_factory=list)  # files the loader names as not question files
 
     def as_dict(self) -> dict:
-        return {"data_dirs": self.data_dirs, "files": self.files, "unreadable_files": self.unreadable}
+        return {"data_dirs": self.data_dirs, "files": self.files, "unreadable_files": self.unreadable,
+                "auxiliary_files": self.auxiliary}
 
 
 def _benchmark_files(data_dir: Path) -> list[tuple[Path, str]]:
@@ -504,7 +506,11 @@ def index_dirs(data_dirs: Sequence[str | Path], index: NGramIndex | None = None)
                 if not result.rows:
                     raise ValueError(f"no readable items ({len(result.quarantine)} bad records)")
             except Exception as e:  # noqa: BLE001 - any unreadable file is reported, never fatal
-                report.unreadable.append({"file": name, "benchmark": bench, "reason": f"{type(e).__name__}: {e}"[:300]})
+                entry = {"file": name, "benchmark": bench, "reason": f"{type(e).__name__}: {e}"[:300]}
+                if "not a question file" in str(e):  # e.g. PubMedQA's split-id file: named, not quarantined
+                    report.auxiliary.append(entry)
+                    continue
+                report.unreadable.append(entry)
                 log.warning("decontamination: cannot read %s (%s)", path, e)
                 continue
             report.files[name] = index.add(items_from_seeds(result.rows, bench))
@@ -539,7 +545,7 @@ def eval_index(configured: str | Path = "", cache_dir: str | Path | None = None,
             try:
                 index, extra = NGramIndex.load_with_extra(path)
                 return index, IndexReport(extra.get("data_dirs", []), extra.get("files", {}),
-                                          extra.get("unreadable_files", []))
+                                          extra.get("unreadable_files", []), extra.get("auxiliary_files", []))
             except (OSError, ValueError, KeyError):
                 pass  # rebuilt below
     index, report = index_dirs(dirs, proto)
@@ -574,6 +580,7 @@ def decontamination_metadata(index: NGramIndex, report: IndexReport, removed: pa
         "benchmarks": index.benchmarks,
         "eval_data_dirs": report.data_dirs,
         "unreadable_benchmark_files": report.unreadable,
+        "auxiliary_benchmark_files": [a["file"] for a in report.auxiliary],
         "removed": removed.num_rows if removed is not None else 0,
         "removed_per_benchmark": removed_per_benchmark(removed) if removed is not None else {},
         "params": index.params(),

@@ -198,10 +198,12 @@ def test_eval_index_always_holds_the_bundled_sample_and_names_unreadable_files(i
     extra = _bench(isolated / "extra", "fakeqa", [_medqa_row(VIGNETTES[0])])
     (extra / "benchmarks" / "fakeqa" / "broken.jsonl").write_text('{"question": "half a record\n')
     (extra / "benchmarks" / "fakeqa" / "README.md").write_text("documentation, not items\n")
+    (extra / "benchmarks" / "fakeqa" / "test_ground_truth.json").write_text('{"12345": "yes"}')  # split ids
     index, report = eval_index(extra, cache_dir=isolated / "cache")
     assert index.benchmarks == ["bundledqa", "fakeqa"] and index.n_items == 2
     assert report.data_dirs[0] == str(benchmark_data.BUNDLED_DATA_DIR)
     assert [u["file"].rsplit("/", 1)[-1] for u in report.unreadable] == ["broken.jsonl"]
+    assert [a["file"].rsplit("/", 1)[-1] for a in report.auxiliary] == ["test_ground_truth.json"]  # named, not bad
     assert index.match(VIGNETTES[4].text)[0].benchmark == "bundledqa"
     from resources.lake import Lake
 
