@@ -34,6 +34,7 @@ class MaterializedOutput:
     run_id: str
     quarantined: int = 0
     empty_reason: str = ""  # the asset's own "empty_reason" metadata (citrus_assets/common/empty.py)
+    decontamination: dict | None = None  # the asset's "decontamination" metadata (training-bound assets)
 
 
 @dataclass
@@ -94,6 +95,7 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
                         run_id=res.run_id,
                         quarantined=int(md["quarantined"].value) if "quarantined" in md else 0,
                         empty_reason=str(md["empty_reason"].value) if "empty_reason" in md else "",
+                        decontamination=md["decontamination"].value if "decontamination" in md else None,
                     )
                 )
             for ev in res.get_asset_check_evaluations():
@@ -133,6 +135,21 @@ def empty_lines(outputs: list[MaterializedOutput]) -> list[str]:
     return lines
 
 
+def decontamination_lines(outputs: list[MaterializedOutput]) -> list[str]:
+    """One line per decontaminated training-bound partition: on/OFF/FAILED, the index size, rows removed."""
+    done = [o for o in outputs if o.decontamination is not None]
+    if not done:
+        return []
+    lines = ["", "Decontamination (training-bound text vs the benchmark index; citrus decontam check FILE for your own):"]
+    for o in done:
+        d = o.decontamination
+        per = ", ".join(f"{b}: {n}" for b, n in sorted((d.get("removed_per_benchmark") or {}).items()))
+        lines.append(f"  {o.asset} [{o.partition}]: {d.get('status', '?')}; {d.get('index_items', 0)} items of "
+                     f"{len(d.get('benchmarks') or [])} benchmarks indexed; {d.get('removed', 0)} rows removed"
+                     + (f" ({per})" if per else ""))
+    return lines
+
+
 def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> str:
     lines = [f"Main job finished in {result.seconds:.1f} s.", f"Lake: {lake_root}", f"Lineage DB: {lineage_db}", ""]
     w = max([len(o.asset) for o in result.outputs] + [5])
@@ -140,6 +157,7 @@ def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> st
     for o in result.outputs:
         lines.append(f"{o.asset.ljust(w)}  {o.partition:<16} {o.rows:>8} {o.quarantined:>11}  {o.path}")
     lines += empty_lines(result.outputs)
+    lines += decontamination_lines(result.outputs)
     if result.check_results:
         passed = sum(result.check_results.values())
         lines.append("")
