@@ -5,7 +5,8 @@ and options and the chosen completions of preference pairs all go through ``dege
 row is kept. A text is degenerate (reason code, then detail) when:
 
 * ``empty`` -- nothing but whitespace;
-* ``no_content`` -- no letter at all (only digits / punctuation), or fewer words than ``min_words``;
+* ``no_content`` -- no letter at all (only digits / punctuation; allowed for options and answers, where
+  "0.05%" or "12" is an answer), or fewer words than ``min_words``;
 * ``repetition:<rule>`` -- the Gopher repetition rules (Rae et al. 2021, table A1), computed with
   datatrove's own helpers (``datatrove.pipeline.filters.gopher_repetition_filter``: ``find_duplicates``
   for lines, ``find_all_duplicate`` for duplicated n-grams) and the same default thresholds:
@@ -13,10 +14,13 @@ row is kept. A text is degenerate (reason code, then detail) when:
   fraction 0.20/0.18/0.16; duplicated 5..10-gram character fraction 0.15 .. 0.10. Differences from
   datatrove's filter, for short generated texts rather than web pages: paragraphs are not checked
   separately (generations rarely have several); a top n-gram counts only when it occurs at least
-  ``min_top_ngram_count`` (3) times (in a short text one or two occurrences are > 20% of the characters:
-  "the patient" twice in an 80-character question, 关节 twice in the ICD name 关节病性关节炎); words are
-  ``\\w`` runs with every CJK ideograph a word of its own (no spaCy / jieba needed), and n-grams are
-  joined without separator so the fractions mean the same in Chinese and English;
+  ``min_top_ngram_count`` (4) times (in a short text up to three occurrences are > 20% of the characters:
+  关节 twice in the ICD name 关节病性关节炎, "periphery countries" three times in a real MMLU-Pro stem); words are
+  ``\\w`` runs with every CJK ideograph a word of its own (no spaCy / jieba needed), n-grams are
+  joined without separator so the fractions mean the same in Chinese and English, and in Chinese text
+  (ideographs >= 20% of the letters) every n is multiplied by ``cjk_ngram_scale`` (2: about two characters
+  a word -- with n=5 characters, 12 of 500 real Chinese medical answers were dropped for repeating a
+  five-character term such as 输卵管粘连);
 * ``language:<got>!=<want>`` -- the text is in another language than expected (``common.language``),
   judged only when it has at least ``min_letters_for_language`` letters;
 * ``echo`` -- (``first_degenerate``, several fields of one generation) a field of at least
@@ -40,6 +44,7 @@ from citrus_assets.common.language import detect_language
 DEGENERATE = "degenerate"
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_RE = re.compile(f"[{_CJK}]")
 _WORDS = re.compile(rf"[{_CJK}]|[^\W_{_CJK}]+")
 _LINES = re.compile(r"\n+")
 
@@ -55,16 +60,18 @@ class DegenerationConfig:
     dup_n_grams: tuple[tuple[int, float], ...] = ((5, 0.15), (6, 0.14), (7, 0.13), (8, 0.12), (9, 0.11),
                                                   (10, 0.10))
     min_letters_for_language: int = 20
-    min_top_ngram_count: int = 3
+    min_top_ngram_count: int = 4
     min_echo_words: int = 4
+    cjk_ngram_scale: int = 2
+    require_letters: bool = True
 
 
 # minimum content per kind of generated text (thresholds shared; a question needs a few words, an option one)
 KIND_CONFIGS: dict[str, DegenerationConfig] = {
     "text": DegenerationConfig(),
-    "question": DegenerationConfig(min_words=4),
-    "answer": DegenerationConfig(min_words=1),
-    "option": DegenerationConfig(min_words=1),
+    "question": DegenerationConfig(min_words=2),  # "Hapten is?" is a real MedMCQA question
+    "answer": DegenerationConfig(min_words=1, require_letters=False),
+    "option": DegenerationConfig(min_words=1, require_letters=False),
     "field": DegenerationConfig(min_words=1),
     "reasoning": DegenerationConfig(min_words=8),
 }
@@ -88,7 +95,10 @@ def repetition_reason(text: str, config: DegenerationConfig = KIND_CONFIGS["text
         if config.dup_line_char_frac is not None and dup_chars / n_chars > config.dup_line_char_frac:
             return f"dup_line_char_frac {dup_chars / n_chars:.2f}"
     toks = words(text)
+    n_letters = sum(1 for c in text if c.isalpha())
+    scale = config.cjk_ngram_scale if n_letters and len(_CJK_RE.findall(text)) / n_letters >= 0.2 else 1
     for n, limit in config.top_n_grams:
+        n *= scale
         grams = Counter(tuple(toks[i:i + n]) for i in range(len(toks) - n + 1))
         if not grams:
             continue
@@ -97,6 +107,7 @@ def repetition_reason(text: str, config: DegenerationConfig = KIND_CONFIGS["text
         if count >= config.min_top_ngram_count and frac > limit:
             return f"top_{n}_gram {frac:.2f} ({' '.join(gram)!r} x{count})"
     for n, limit in config.dup_n_grams:
+        n *= scale
         frac = find_all_duplicate(toks, n) / n_chars
         if frac > limit:
             return f"duplicated_{n}_n_grams {frac:.2f}"
@@ -114,7 +125,7 @@ def degeneration_reason(text, *, kind: str = "text", language: str | None = None
     if not text.strip():
         return "empty: no text"
     n_letters = sum(1 for c in text if c.isalpha())
-    if not n_letters:
+    if not n_letters and cfg.require_letters:
         return "no_content: no letters"
     toks = words(text)
     if len(toks) < cfg.min_words:

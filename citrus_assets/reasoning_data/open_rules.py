@@ -10,7 +10,8 @@ fallback, and by the ``open_questions`` asset check. A rewrite is rejected when 
   — "9.1 g/dL", "45%", "39.5℃" — must reappear right after it too)  -> ``lost_number:<n unit>``
 - contains the text of a correct option that the stem did not contain  -> ``gives_answer_away``
 - is in another language than the seed (``detect_language``)        -> ``language_changed:<a>-><b>``
-- fails the one degeneration filter (``common.degeneration``: repetition, fewer than 4 words)
+- fails the one degeneration filter (``common.degeneration``: repetition the stem does not have itself,
+  fewer than 3 words)
                                                                  -> ``degenerate:<reason>``
 
 ``rule_rewrite`` strips option lines, turns "Which of the following is …" into "What is …",
@@ -23,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from citrus_assets.common.degeneration import degeneration_reason
+from citrus_assets.common.degeneration import degeneration_reason, reason_code, repetition_reason
 from citrus_assets.common.language import detect_language
 
 _OPTION_LINE = re.compile(r"(?m)^\s*(?:\(\s*[A-Ua-u]\s*\)|[A-U]\s*[\.\)\]:：、]|[a-u]\s*[\)\]])(?=\s*\S)")
@@ -123,7 +124,12 @@ def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_let
     if language in ("en", "zh") and got != language:
         reasons.append(f"language_changed:{language}->{got}")
     degenerate = degeneration_reason(text, kind="question")  # the language is judged just above
-    if degenerate:
+    # a stem that holds a table ("Patient 1 22 breaths per minute" x7) repeats by itself: lines copied from the
+    # stem are not the rewrite's repetition, so only the rewrite's own lines are judged for it
+    stem_lines = {ln.strip() for ln in (closed or "").splitlines() if ln.strip()}
+    own = "\n".join(ln for ln in text.splitlines() if ln.strip() not in stem_lines)
+    inherited = reason_code(degenerate) == "repetition" and not repetition_reason(own)
+    if degenerate and not inherited:
         reasons.append(f"degenerate:{degenerate}")
     return reasons
 

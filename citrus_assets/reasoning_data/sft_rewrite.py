@@ -40,15 +40,15 @@ def check_response(text: str, options, answer_letters, ground_truth: str, langua
     parsed = parse_response(text)
     if parsed is None:
         return MALFORMED
-    bad = degeneration_reason(parsed[0], kind="reasoning", language=language)
-    if bad:
-        return f"{DEGENERATE}: <think> {bad}"
     leaks = find_process_leaks(text)
     if leaks:
         return f"{LEAK}: {', '.join(leaks)}"
     v = R.verify(f"<answer>{parsed[1]}</answer>", options, answer_letters, ground_truth)
     if not v.correct:
         return f"{WRONG_ANSWER}: read {'/'.join(v.letters) or 'no option'} ({v.method})"
+    bad = degeneration_reason(parsed[0], kind="reasoning", language=language)
+    if bad:
+        return f"{DEGENERATE}: <think> {bad}"
     return ""
 
 

@@ -22,6 +22,11 @@ def test_regression_textbook_answer_repeated_24_times_is_dropped():
 
 @pytest.mark.parametrize("text,kind,lang", [
     (FINE_EN, "question", "en"), (FINE_ZH, "question", "zh"), (REASONING, "reasoning", "en"),
+    ("Why check potassium?", "question", "en"), ("Hapten is?", "question", "en"), ("0.05%", "answer", "en"),
+    ("12", "option", "en"),
+    # a real shape: a Chinese answer that names a five-character term four times
+    ("一些女性患者出现了输卵管粘连堵塞的情况，一旦出现这个问题要及时治疗，避免因为输卵管粘连影响身体健康和生育，"
+     "输卵管粘连一般会复发，输卵管粘连的特征为除不孕外几乎没有临床症状，需要到医院检查。", "answer", "zh"),
     ("Aspirin", "option", "en"), ("Streptococcus pneumoniae", "answer", "en"), ("肺炎链球菌", "option", "zh"),
     ("Fever.\nCough.\nChest pain.", "field", "en"),
 ])
@@ -31,7 +36,7 @@ def test_fine_texts_are_kept(text, kind, lang):
 
 @pytest.mark.parametrize("text,kind,code", [
     ("", "answer", "empty"), ("   \n", "text", "empty"), (None, "text", "empty"),
-    ("12 / 34 - 5", "answer", "no_content"), ("Which one?", "question", "no_content"),
+    ("12 / 34 - 5", "question", "no_content"), ("Why?", "question", "no_content"),
     ("The patient has pneumonia.\n" * 4 + "Treat it.", "text", "repetition"),
     ("Answer: B. " * 5, "answer", "repetition"),
     ("I think the diagnosis is pneumonia because of the fever and the cough. " * 3, "reasoning", "repetition"),
@@ -55,7 +60,11 @@ def test_one_or_two_occurrences_are_not_repetition_in_short_texts():
     assert repetition_reason("What is most likely?") == ""
     assert repetition_reason("What is the most likely cause and the most likely treatment?") == ""
     assert degeneration_reason("关节病性关节炎", kind="option", language="zh") == ""  # an ICD name, 关节 twice
-    assert repetition_reason("most likely most likely most likely").startswith("top_2_gram")
+    # three times in a short real MMLU-Pro stem (core / periphery / semi-periphery countries) is not a loop either
+    assert repetition_reason("The World Systems Theory divides the world into core countries, periphery countries, "
+                             "and semi-periphery countries. Which answers correlates best with semi-periphery "
+                             "countries?") == ""
+    assert repetition_reason("most likely most likely most likely most likely").startswith("top_2_gram")
 
 
 def test_cjk_words_are_characters_and_thresholds_are_configurable():
@@ -97,7 +106,7 @@ def test_textbook_questions_drop_the_repeated_answer():
 def test_sft_rewrite_open_rewrite_and_dual_expert_use_the_filter():
     from citrus_assets.reasoning_data import open_rules, sft_rewrite
 
-    loop = "<think>" + "The patient's primary diagnosis is pneumothorax. " * 6 + "</think><answer>B</answer>"
+    loop = "<think>" + "The patient's primary diagnosis is pneumothorax. " * 6 + "</think><answer>Pneumothorax</answer>"
     assert sft_rewrite.check_response(loop, [{"letter": "B", "text": "Pneumothorax"}], ["B"], "Pneumothorax",
                                       "en").startswith("degenerate:")
     closed = "A 22-year-old man has sudden chest pain. What is the most likely diagnosis?"
@@ -127,3 +136,14 @@ def test_preference_pairs_never_choose_a_degenerate_completion():
     assert stats.degenerate_correct == 1
     only_loop, stats = build_pairs(pa.Table.from_pylist([rows[0], rows[2]], schema=REJECTION_SAMPLE_SCHEMA))
     assert only_loop.num_rows == 0 and stats.degenerate_correct == 1
+
+
+def test_a_table_in_the_stem_is_not_the_rewrites_repetition():
+    from citrus_assets.reasoning_data import open_rules
+
+    table = "\n".join(f"Patient {i} {20 + i} breaths per minute" for i in range(1, 8))
+    closed = f"The respiratory rates of 7 patients are shown:\n{table}\nWhat is the mode of these respiratory rates?"
+    opts = [{"letter": "A", "text": "32"}]
+    assert not any(r.startswith("degenerate") for r in open_rules.check_rewrite(closed, closed, opts, ["A"], "en"))
+    looped = "What is the mode of these rates? " * 6
+    assert any(r.startswith("degenerate") for r in open_rules.check_rewrite(closed, looped, opts, ["A"], "en"))

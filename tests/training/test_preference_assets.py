@@ -188,7 +188,8 @@ def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
     items = medical_items(pa.Table.from_pylist([oq(1, MIXED)], schema=OPEN_QUESTION_SCHEMA)).items
     samples = sample_items(items, llm, SamplingParams(n=2, temperature=1.0, max_tokens=4)).to_pylist()
-    samples[0]["reward"] = 1.0  # make a pair out of the (random) tiny-model samples
+    samples[0]["reward"] = 1.0  # make a pair out of the (random) tiny-model samples; a chosen completion must pass
+    samples[0]["response"] = "<think>It inhibits COX irreversibly.</think><answer>Aspirin</answer>"  # the filter
     pairs, _ = build_pairs(pa.Table.from_pylist(samples, schema=sample_items([], llm, SamplingParams()).schema))
     ds = datasets.Dataset(pairs)
     ex = ds[0]
