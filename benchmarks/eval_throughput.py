@@ -41,7 +41,7 @@ from citrus_assets.common.metadata import output  # noqa: E402
 from citrus_assets.evaluation.assets import eval_items  # noqa: E402
 from citrus_assets.evaluation.models import EvalModelsResource  # noqa: E402
 from citrus_assets.evaluation.predict import eval_messages  # noqa: E402
-from citrus_assets.evaluation.stage_assets import STAGE_EVAL_ASSETS, predictions_asset  # noqa: E402
+from citrus_assets.evaluation.stage_assets import STAGE_EVAL_ASSETS, predictions_asset, stage_model_spec  # noqa: E402
 from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
 from citrus_assets.training.training_config import TrainingResource  # noqa: E402
 from resources.lake import Lake, LakeResource  # noqa: E402
@@ -135,7 +135,9 @@ def main() -> None:
         table = Lake(root).read_table(predictions_asset(args.stage), args.benchmark)
         return dt, table["response"].to_pylist(), sum(table["gen_completion_tokens"].to_pylist()), table
 
-    assets_run()  # warm-up: loads the model into the resource's backend cache (the raw path loaded above)
+    # warm-up, untimed: load the model into the evaluation resource's backend cache (the raw path loaded above)
+    spec = stage_model_spec(args.stage, row, resources["training"], args.prompt_style)
+    resources["eval_models"].resolve_spec(args.stage, spec).llm.get_backend().model
     raw_run(model, tok, texts[:2], 4, args.batch_size)
     times = {"assets": [], "raw": []}
     outputs = {}
