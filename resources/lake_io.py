@@ -27,12 +27,14 @@ import pyarrow.compute as pc
 from resources.lake import Lake, default_lake_root, without_partition_rows
 from resources.retraction import RETRACTIONS_DIR, RetractionFilter
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
+from resources.lineage.settings import browser_link
 from resources.lineage.writer import LineageWriter, table_data_version
 
 # Reserved column: the partition of each row when one output covers several partitions (never stored).
 PARTITION_COLUMN = "_partition"
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 80
+LINEAGE_SAMPLE_ROWS = 3  # records linked to their trace page in the lineage browser
 
 
 def asset_name(key: dg.AssetKey) -> str:
@@ -51,6 +53,17 @@ def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, cell_chars: int 
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in head]
     return "\n".join(lines)
+
+
+def lineage_links(asset: str, partition: str, table: pa.Table, rows: int = LINEAGE_SAMPLE_ROWS) -> dict:
+    """Metadata linking a materialization to the lineage browser (``citrus lineage serve``; base URL from
+    ``$CITRUS_LINEAGE_BROWSER_URL``): its partition's page, and a few records with their trace links."""
+    ids = table.column(RECORD_ID).slice(0, rows).to_pylist()
+    sample = "\n".join(f"- [{rid}]({browser_link('record', id=rid)})" for rid in ids if rid) or "_empty_"
+    return {
+        "lineage": dg.MetadataValue.url(browser_link("partition", asset=asset, partition=partition)),
+        "lineage_sample": dg.MetadataValue.md(sample),
+    }
 
 
 def split_output(table: pa.Table, keys: list[str], asset: str = "asset") -> dict[str, pa.Table]:
@@ -152,6 +165,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
             "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
             "preview": dg.MetadataValue.md(preview_markdown(table)),
             **({"retracted_rows": dg.MetadataValue.int(retracted.dropped)} if retracted.dropped else {}),
+            **(lineage_links(asset, key, table) if self.capture_lineage else {}),
         }
 
     def load_input(self, context: dg.InputContext) -> pa.Table:

@@ -4,6 +4,7 @@
     citrus lineage impact ASSET[:PARTITION] [--json] [--max-records N]   (ASSET "source": PARTITION = file URI or name)
     citrus lineage impact --record RECORD_ID [--json]
     citrus lineage sync
+    citrus lineage serve [--host 127.0.0.1] [--port 8765]   (the read-only lineage browser, :mod:`.browser`)
 
 ``--lake`` / ``--db`` override ``$CITRUS_LAKE`` / ``$CITRUS_LINEAGE_DB`` (see :mod:`.settings`).
 Wire into a console script with ``add_lineage_subcommands(subparsers)`` and dispatch
@@ -18,7 +19,7 @@ import sys
 from typing import Any
 
 from .openlineage import DEFAULT_NAMESPACE, export_jsonl
-from .settings import default_paths
+from .settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, default_paths
 from .store import LineageStore, UnknownRecord, format_impact, format_trace
 
 
@@ -30,9 +31,9 @@ def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
 
 def add_lineage_subcommands(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``lineage {trace,impact,sync}`` to an ``argparse`` subparsers object; returns the lineage parser."""
-    lp = subparsers.add_parser("lineage", help="record-level lineage: trace, impact, sync, openlineage")
+    lp = subparsers.add_parser("lineage", help="record-level lineage: trace, impact, sync, openlineage, serve")
     _common(lp, suppress=False)
-    sub = lp.add_subparsers(dest="lineage_command", metavar="{trace,impact,sync,openlineage}")
+    sub = lp.add_subparsers(dest="lineage_command", metavar="{trace,impact,sync,openlineage,serve}")
     sub.required = True
 
     tp = sub.add_parser("trace", help="every ancestor of a record down to its source documents")
@@ -55,6 +56,11 @@ def add_lineage_subcommands(subparsers: Any) -> argparse.ArgumentParser:
     op.add_argument("--out", required=True, help="file to write (one RunEvent per line)")
     op.add_argument("--namespace", default=DEFAULT_NAMESPACE, help="job namespace (default %(default)s)")
     _common(op, suppress=True)
+
+    wp = sub.add_parser("serve", help="the read-only lineage browser (web pages over the index)")
+    wp.add_argument("--host", default=DEFAULT_BROWSER_HOST, help="address to bind (default %(default)s)")
+    wp.add_argument("--port", type=int, default=DEFAULT_BROWSER_PORT, help="port (default %(default)s)")
+    _common(wp, suppress=True)
     return lp
 
 
@@ -67,6 +73,11 @@ def parse_target(target: str) -> tuple[str, str | None]:
 def run_lineage_command(args: argparse.Namespace) -> int:
     """Run a parsed ``lineage`` command; returns the process exit code."""
     paths = default_paths(getattr(args, "lake", None), getattr(args, "db", None))
+    if getattr(args, "lineage_command", None) == "serve":
+        from .browser import serve
+
+        serve(args.host, args.port, paths.lake, paths.db_path)
+        return 0
     store = LineageStore(paths.lineage_root, paths.db_path)
     cmd = getattr(args, "lineage_command", None)
     try:

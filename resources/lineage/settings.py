@@ -73,3 +73,23 @@ def default_paths(lake: str | None = None, db: str | None = None) -> LineagePath
     if not db:
         db = join(root, DB_FILENAME) if is_local(lake) else REMOTE_DB_DEFAULT
     return LineagePaths(lake=lake, lineage_root=root, db_path=os.path.expanduser(db))
+
+
+# ==================================================================== lineage browser links
+ENV_BROWSER_URL = "CITRUS_LINEAGE_BROWSER_URL"
+DEFAULT_BROWSER_HOST = "127.0.0.1"
+DEFAULT_BROWSER_PORT = 8765
+
+
+def browser_url() -> str:
+    """Base URL of the lineage browser (``citrus lineage serve``): ``$CITRUS_LINEAGE_BROWSER_URL``, else
+    ``http://127.0.0.1:<DEFAULT_BROWSER_PORT>``."""
+    return (os.environ.get(ENV_BROWSER_URL) or f"http://{DEFAULT_BROWSER_HOST}:{DEFAULT_BROWSER_PORT}").rstrip("/")
+
+
+def browser_link(page: str, base: str | None = None, **params: str | None) -> str:
+    """URL of a lineage browser page, e.g. ``browser_link("record", id=rid)``; ``None`` params are left out."""
+    from urllib.parse import urlencode
+
+    query = urlencode({k: v for k, v in params.items() if v is not None})
+    return f"{(base or browser_url()).rstrip('/')}/{page}" + (f"?{query}" if query else "")
