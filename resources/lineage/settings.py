@@ -88,8 +88,9 @@ def browser_url() -> str:
 
 
 def browser_link(page: str, base: str | None = None, **params: str | None) -> str:
-    """URL of a lineage browser page, e.g. ``browser_link("record", id=rid)``; ``None`` params are left out."""
+    """URL of a lineage browser page, e.g. ``browser_link("record", id=rid)``; ``None`` params are left out.
+    ``base``: default :func:`browser_url`; ``""`` gives a site-relative link (``/record?id=...``)."""
     from urllib.parse import urlencode
 
     query = urlencode({k: v for k, v in params.items() if v is not None})
-    return f"{(base or browser_url()).rstrip('/')}/{page}" + (f"?{query}" if query else "")
+    return f"{(browser_url() if base is None else base).rstrip('/')}/{page}" + (f"?{query}" if query else "")

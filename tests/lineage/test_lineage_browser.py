@@ -1,74 +1,22 @@
-"""The lineage browser (``citrus lineage serve``) over a small lake, with starlette's TestClient.
-
-The lake is written the way assets write it: data files through :class:`Lake`, lineage through
-:class:`LineageWriter` (record_lineage layout), a real source file whose lines the seeds cite, an LLM-made
-asset whose prompt and response hold HTML and a script, a data card row with its ``card.md``, and a
-checkpoint trained on the LLM-made partition.
-"""
-
-import json
+"""The lineage browser (``citrus lineage serve``) over a small lake (``browser_lake.py``), with starlette's
+TestClient: every kind of page, escaping of records holding HTML and script, 404s, the serve subcommand, and
+the link to the browser in a materialization's metadata."""
 
 import dagster as dg
 import pyarrow as pa
 import pytest
+from browser_lake import MODEL, REVISION, build_lake
 from starlette.testclient import TestClient
 
-from resources.lake import Lake
 from resources.lake_io import LakeIOManager
-from resources.lineage import LineageStore, LineageWriter, record_id, source_id, table_data_version
+from resources.lineage import LineageStore
 from resources.lineage.browser import create_app
 from resources.lineage.settings import ENV_BROWSER_URL, browser_link, default_paths
-
-EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-LINES = ['{"question": "fever and rash?"}', '{"question": "' + EVIL.replace('"', "'") + '"}']
-MODEL, REVISION = "Qwen/Qwen2.5-0.5B-Instruct", "7ae557604adf67be50417f59c2c2f167def9a775"
 
 
 @pytest.fixture()
 def lake(tmp_path):
-    root = tmp_path / "lake"
-    src = tmp_path / "raw" / "questions.jsonl"
-    src.parent.mkdir(parents=True)
-    src.write_text("\n".join(LINES) + "\n")
-    lk = Lake(str(root))
-    writer = LineageWriter(lk.lineage_root)
-    ids: dict = {}
-
-    def mat(asset, part, table, run="run-1"):
-        path = lk.write_asset(asset, part, table)
-        dv = table_data_version(table)
-        writer.write_materialization(asset=asset, partition=part, run_id=run, data_version=dv, code_version="v1",
-                                     table=table, data_path=lk.url(path))
-        return dv
-
-    sids = [source_id(str(src), raw) for raw in LINES]
-    seeds = [record_id("qseed", s) for s in sids]
-    mat("question_seeds", "medqa|train", pa.table({
-        "record_id": seeds, "parent_ids": [[s] for s in sids], "source_uri": [str(src)] * 2,
-        "source_locator": ["line 1", "line 2"], "question": [json.loads(x)["question"] for x in LINES]}))
-    answers = [record_id("ans", s) for s in seeds]
-    sampling = json.dumps({"temperature": 0.7, "top_p": 0.95}, sort_keys=True)
-    ans_dv = mat("answers", "medqa|train", pa.table({
-        "record_id": answers, "parent_ids": [[s] for s in seeds],
-        "prompt": ["<|im_start|>user\nfever and rash?", "<|im_start|>user\n" + EVIL],
-        "response": ["Likely measles.", "Answer: " + EVIL],
-        "gen_model_id": [MODEL] * 2, "gen_model_revision": [REVISION] * 2,
-        "gen_prompt_template": ["answer_v1"] * 2, "gen_prompt_hash": ["ph-a", "ph-b"],
-        "gen_sampling": [sampling] * 2, "gen_prompt_tokens": [12, 40], "gen_completion_tokens": [5, 30]}))
-    writer.write_checkpoint_inputs(checkpoint_asset="sft_stage1_checkpoint", checkpoint_partition=None,
-                                   checkpoint_data_version="ckpt-1", run_id="train-1",
-                                   inputs=[("answers", "medqa|train", ans_dv)])
-    card_md = lk.data_path("sft_stage1_data_card", None, "card.md")
-    lk.fs.makedirs(card_md.rsplit("/", 1)[0], exist_ok=True)
-    with lk.fs.open(card_md, "wb") as fh:
-        fh.write(f"# Data card of sft_stage1_checkpoint\n\n| source | units |\n|---|---|\n| questions.jsonl | 2 |\n\n"
-                 f"Note: {EVIL}\n".encode())
-    mat("sft_stage1_data_card", "__all__", pa.table({
-        "record_id": [record_id("datacard", "sft_stage1", "ck")], "parent_ids": [[]],
-        "checkpoint_asset": ["sft_stage1_checkpoint"], "checkpoint_data_version": ["ckpt-1"],
-        "complete": [True], "problems": [[]], "card_md_path": [lk.url(card_md)], "card_json": ["{}"]}))
-    ids.update(sources=sids, seeds=seeds, answers=answers, src=str(src), root=str(root))
-    return ids
+    return build_lake(tmp_path)
 
 
 @pytest.fixture()
@@ -89,7 +37,7 @@ def _ok(client, url):
 def test_record_page_graph_llm_step_and_lake_row(client, lake):
     html = _ok(client, browser_link("record", base="", id=lake["answers"][0]))
     assert '<svg id="lineage-graph"' in html and html.count("<rect") == 3  # answer -> seed -> source line
-    assert browser_link("source", base="", id=lake["sources"][0]).replace("&", "&amp;") in html
+    assert f'href="/source?id={lake["sources"][0]}"' in html  # site-relative: works on any host and port
     for text in (MODEL, REVISION, "answer_v1", "ph-a", "0.95", "12 prompt + 5 completion", "Likely measles.",
                  "&lt;|im_start|&gt;user"):
         assert text in html, text
@@ -171,3 +119,17 @@ def test_materialization_metadata_links_to_the_browser(tmp_path, monkeypatch):
     assert md["lineage"].value == "http://lineage.example:9000/partition?asset=things&partition=p1"
     sample = md["lineage_sample"].value
     assert "[thing-1](http://lineage.example:9000/record?id=thing-1)" in sample and "thing-2" in sample
+
+
+def test_serve_subcommand_parses_with_local_default(monkeypatch):
+    import argparse
+
+    from resources.lineage import cli
+
+    parser = argparse.ArgumentParser(prog="citrus")
+    cli.add_lineage_subcommands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["lineage", "serve", "--port", "9123"])
+    assert (args.lineage_command, args.host, args.port) == ("serve", "127.0.0.1", 9123)
+    called = {}
+    monkeypatch.setattr("resources.lineage.browser.serve", lambda *a: called.setdefault("args", a))
+    assert cli.run_lineage_command(args) == 0 and called["args"][:2] == ("127.0.0.1", 9123)

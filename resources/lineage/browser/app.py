@@ -64,8 +64,7 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
 
     def index(request: Request) -> Response:
         ov = data.overview(store)
-        return page("index.html", title="lineage", stats=store.stats(sync=False), retractions=data.retractions(lake),
-                    **ov)
+        return page("index.html", title="lineage", retractions=data.retractions(lake), **ov)
 
     def search(request: Request) -> Response:
         hits = data.search(store, request.query_params.get("q", ""))
@@ -103,7 +102,7 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
             p = data.partition(store, asset, part)
         except UnknownRecord as exc:
             return not_found(str(exc))
-        return page("partition.html", title=f"{asset} [{part}]", p=p)
+        return page("partition.html", title=f"{asset} [{part}]", p=p, upstream_sample=data.UPSTREAM_SAMPLE_EDGES)
 
     def impact(request: Request) -> Response:
         retraction = None

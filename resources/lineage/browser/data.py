@@ -14,12 +14,16 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from resources.lake import Lake
+from resources.retraction import RetractionRegistry
+
 from .. import schema as S
 from ..index import id_key
 from ..settings import url_to_fs
 from ..store import LineageStore, UnknownRecord
 
 SAMPLE_RECORDS = 20  # records listed on a partition page
+UPSTREAM_SAMPLE_EDGES = 256  # parent links of a partition looked up to list the partitions it was made from
 MAX_LISTED = 200  # rows of any other list on a page
 CELL_CHARS = 20_000  # longest value shown of one column of a lake row (prompts and responses are long)
 SOURCE_LINE_CHARS = 20_000
@@ -41,7 +45,10 @@ def overview(store: LineageStore) -> dict[str, Any]:
     parts = _dicts(cols, store.query(
         "SELECT asset, partition, count(*), arg_max(n_records, mid), arg_max(data_version, mid), max(created_at) "
         "FROM materializations GROUP BY ALL ORDER BY asset, partition"))
-    return {"partitions": parts, "checkpoints": checkpoints(store, sync=False)}
+    counts = dict(zip(("materializations", "record_rows", "edge_rows", "source_rows"), store.query(
+        "SELECT (SELECT count(*) FROM materializations), (SELECT count(*) FROM records), (SELECT count(*) FROM edges),"
+        " (SELECT count(*) FROM sources)", sync=False)[0]))  # stored rows: distinct counts cost seconds at 10M
+    return {"partitions": parts, "checkpoints": checkpoints(store, sync=False), "counts": counts}
 
 
 def checkpoints(store: LineageStore, asset: str | None = None, *, sync: bool = True) -> list[dict[str, Any]]:
@@ -69,6 +76,7 @@ def search(store: LineageStore, q: str) -> dict[str, Any]:
         f" + (SELECT count(*) FROM edges WHERE ck = {k}::UBIGINT AND child_id = $1)", [q])[0][0]
     if known:
         out["record"] = q
+        return out  # an id: the other searches would only cost time
     asset, sep, partition = q.partition(":")
     like = f"%{_like_escape(q)}%"
     if sep and partition:
@@ -80,9 +88,12 @@ def search(store: LineageStore, q: str) -> dict[str, Any]:
         "SELECT DISTINCT asset, partition FROM materializations WHERE asset ILIKE ? ESCAPE '\\' OR partition ILIKE ?"
         f" ESCAPE '\\' ORDER BY 1, 2 LIMIT {MAX_LISTED}", [like, like], sync=False)
     out["partitions"] = [{"asset": a, "partition": p} for a, p in dict.fromkeys(parts)]
-    out["sources"] = [{"uri": u, "n_units": n} for u, n in store.query(
-        "SELECT uri, count(DISTINCT sk) FROM sources WHERE uri ILIKE ? ESCAPE '\\' GROUP BY uri ORDER BY uri"
-        f" LIMIT {MAX_LISTED}", [like], sync=False)]
+    # source files: an exact URI or file name first (an equality scan), a substring only when none matches
+    out["sources"] = [{"uri": u} for (u,) in store.query(
+        f"SELECT DISTINCT uri FROM sources WHERE uri = ? OR uri_name = ? ORDER BY uri LIMIT {MAX_LISTED}",
+        [q, q], sync=False)] or [{"uri": u} for (u,) in store.query(
+        f"SELECT DISTINCT uri FROM sources WHERE uri ILIKE ? ESCAPE '\\' ORDER BY uri LIMIT {MAX_LISTED}",
+        [like], sync=False)]
     out["checkpoints"] = [c for c in checkpoints(store, sync=False) if q.lower() in c["checkpoint_asset"].lower()]
     return out
 
@@ -210,10 +221,20 @@ def partition(store: LineageStore, asset: str, part: str) -> dict[str, Any]:
     mid = int(mats[0]["mid"])
     sample = [r[0] for r in store.query(
         f"SELECT record_id FROM records WHERE mid = {mid} LIMIT {SAMPLE_RECORDS}", sync=False)]
-    upstream = _dicts(("asset", "partition"), store.query(
-        "SELECT DISTINCT m.asset, m.partition FROM (SELECT DISTINCT pk, parent_id FROM edges WHERE mid = ?) e "
-        "JOIN records r ON r.rk = e.pk AND r.record_id = e.parent_id JOIN materializations m ON m.mid = r.mid "
-        f"WHERE r.mid <> ? ORDER BY 1, 2 LIMIT {MAX_LISTED}", [mid, mid], sync=False))
+    # upstream partitions from the parents of a sample of edges: an index lookup per key, not a join of
+    # the whole partition's edges with every record (seconds at 10M edges)
+    parents = store.query(f"SELECT DISTINCT pk, parent_id FROM (SELECT pk, parent_id FROM edges WHERE mid = {mid}"
+                          f" LIMIT {UPSTREAM_SAMPLE_EDGES})", sync=False)
+    upstream: list[dict[str, Any]] = []
+    if parents:
+        wanted = {p for _, p in parents}
+        keys = ",".join(f"{int(k)}::UBIGINT" for k in {k for k, _ in parents})
+        hits = store.query(f"SELECT DISTINCT record_id, mid FROM records WHERE rk IN ({keys})", sync=False)
+        mids = sorted({int(m) for r, m in hits if r in wanted and int(m) != mid})
+        if mids:
+            upstream = _dicts(("asset", "partition"), store.query(
+                "SELECT DISTINCT asset, partition FROM materializations WHERE mid IN (SELECT unnest(?::INTEGER[]))"
+                " ORDER BY 1, 2", [mids], sync=False))
     sources = [{"uri": u, "n_units": n} for u, n in store.query(
         f"SELECT uri, count(DISTINCT sk) FROM sources WHERE mid = ? GROUP BY uri ORDER BY uri LIMIT {MAX_LISTED}",
         [mid], sync=False)]
@@ -299,9 +320,6 @@ def impact(store: LineageStore, *, asset: str | None = None, part: str | None = 
 
 def retractions(lake_root: str) -> list[dict[str, Any]]:
     """The lake's retractions (``_retractions/retractions.jsonl``), newest first; [] when there are none."""
-    from resources.lake import Lake
-    from resources.retraction import RetractionRegistry
-
     try:
         entries = RetractionRegistry(Lake(lake_root)).entries()
     except Exception:  # noqa: BLE001 - no registry or an unreadable one: nothing to list
