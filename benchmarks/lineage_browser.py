@@ -81,7 +81,8 @@ def main() -> int:
     store = LineageStore(str(root), str(db))
     if args.reuse and db.exists():
         leaves = [r[0] for r in store.query(
-            "SELECT record_id FROM records USING SAMPLE 40 ROWS WHERE record_id LIKE 'sft-%'")]
+            "SELECT record_id FROM records WHERE mid IN (SELECT mid FROM materializations WHERE asset = 'sft_examples')"
+            " USING SAMPLE 40 ROWS")]
         srcs = [r[0] for r in store.query("SELECT source_id FROM sources USING SAMPLE 20 ROWS")]
         t_build = t_sync = 0.0
     else:
