@@ -53,6 +53,8 @@ def build_lake(tmp_path: Path) -> dict:
     writer.write_checkpoint_inputs(checkpoint_asset="sft_stage1_checkpoint", checkpoint_partition=None,
                                    checkpoint_data_version="ckpt-1", run_id="train-1",
                                    inputs=[("answers", "medqa|train", ans_dv)])
+    mat("sft_stage1_checkpoint", "__all__", pa.table({
+        "record_id": [record_id("ckpt", "sft_stage1", ans_dv)], "parent_ids": [[]], "model_path": ["ckpt/sft_stage1"]}))
     card_md = lk.data_path("sft_stage1_data_card", None, "card.md")
     lk.fs.makedirs(card_md.rsplit("/", 1)[0], exist_ok=True)
     with lk.fs.open(card_md, "wb") as fh:

@@ -66,6 +66,13 @@ def test_partition_page(client, lake):
     assert "sft_stage1_checkpoint" in html and "question_seeds [medqa|train]" in html
 
 
+def test_checkpoint_partition_links_to_its_checkpoint_page(client):
+    html = _ok(client, browser_link("partition", base="", asset="sft_stage1_checkpoint", partition="__all__"))
+    assert f'id="checkpoint-link" href="{browser_link("checkpoint", base="", asset="sft_stage1_checkpoint")}"' in html
+    html = _ok(client, browser_link("partition", base="", asset="answers", partition="medqa|train"))
+    assert "checkpoint-link" not in html
+
+
 def test_impact_pages(client, lake):
     html = _ok(client, browser_link("impact", base="", source=lake["src"]))
     assert "4 derived records" in html and "sft_stage1_checkpoint" in html

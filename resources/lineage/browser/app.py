@@ -82,7 +82,8 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
         except UnknownRecord as exc:
             return not_found(str(exc))
         lay = graph.layout(tr["nodes"], _node_href)
-        return page("record.html", title=f"record {rid}", trace=tr, graph=lay, max_graph=graph.MAX_GRAPH_NODES)
+        return page("record.html", title=f"record {rid}", trace=tr, graph=lay, max_graph=graph.MAX_GRAPH_NODES,
+                    max_rows=data.MAX_TRACE_ROWS)
 
     def source(request: Request) -> Response:
         sid = arg(request, "id")

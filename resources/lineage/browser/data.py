@@ -25,6 +25,7 @@ from ..store import LineageStore, UnknownRecord
 SAMPLE_RECORDS = 20  # records listed on a partition page
 UPSTREAM_SAMPLE_EDGES = 256  # parent links of a partition looked up to list the partitions it was made from
 MAX_LISTED = 200  # rows of any other list on a page
+MAX_TRACE_ROWS = 2_000  # nodes listed in a record page's table (the graph draws up to graph.MAX_GRAPH_NODES)
 CELL_CHARS = 20_000  # longest value shown of one column of a lake row (prompts and responses are long)
 SOURCE_LINE_CHARS = 20_000
 MAX_SOURCE_LINE = 5_000_000  # "line N" beyond this is not read
@@ -126,10 +127,11 @@ def record(store: LineageStore, record_id: str, *, lake_rows: bool = True) -> di
     nodes = tr["nodes"]
     wanted = [n for n in nodes if n["kind"] == "record" and (n["generation"] or n["depth"] == 0)][:MAX_LISTED]
     paths = _data_paths(store, {(n["asset"], n["partition"], n["data_version"], n["run_id"]) for n in wanted})
+    read = {n["record_id"] for n in wanted} if lake_rows else set()
     for n in nodes:
         n["data_path"] = paths.get((n["asset"], n["partition"], n["data_version"], n["run_id"]))
         n["lake_row"] = None
-        if lake_rows and n in wanted and n["data_path"]:
+        if n["record_id"] in read and n["data_path"]:
             n["lake_row"] = lake_row(n["data_path"], n["record_id"])
     return tr
 
@@ -242,8 +244,10 @@ def partition(store: LineageStore, asset: str, part: str) -> dict[str, Any]:
                    store.query("SELECT DISTINCT checkpoint_asset, checkpoint_partition, checkpoint_data_version,"
                                " input_data_version FROM checkpoint_inputs WHERE input_asset = ? AND input_partition = ?"
                                " ORDER BY ALL", [asset, part], sync=False))
+    is_checkpoint = bool(store.query("SELECT count(*) FROM checkpoint_inputs WHERE checkpoint_asset = ?", [asset],
+                                     sync=False)[0][0])
     return {"asset": asset, "partition": part, "materializations": mats, "sample": sample,
-            "upstream": upstream, "sources": sources, "checkpoints": ckpts}
+            "upstream": upstream, "sources": sources, "checkpoints": ckpts, "is_checkpoint": is_checkpoint}
 
 
 # ==================================================================== checkpoint
