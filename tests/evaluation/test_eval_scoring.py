@@ -113,8 +113,12 @@ def test_prompts_contain_question_context_and_options():
 
 
 def test_model_registry_and_checkpoint_resolution(tmp_path):
+    # checkpoint stages are evaluated by their own assets (stage_assets.py); as dynamic models only when asked
+    default = EvalModelsResource(models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")},
+                                 cache_dir=str(tmp_path / "c"))
+    assert set(default.specs()) == {"builtin", "gpt"}
     reg = EvalModelsResource(models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")},
-                             cache_dir=str(tmp_path / "c"))
+                             cache_dir=str(tmp_path / "c"), include_checkpoints=True)
     assert {"builtin", "gpt", "sft_stage3", "rl"} <= set(reg.specs())
     assert reg.spec("rl").prompt_style == "citrus" and reg.spec("builtin").kind == "builtin"
     lake = Lake(str(tmp_path / "lake"))
@@ -148,6 +152,8 @@ def test_report_tables():
     assert t4.splitlines()[0] == "| model | medqa | pubmedqa | jmed |"  # registry order of benchmarks
     assert "0.250 (" in t4 and "—" in t4  # an empty partition shows a dash
     t5 = table5_md(rows).splitlines()
-    assert [l.split(" | ")[0] for l in t5[2:]] == ["| base", "| sft_stage3", "| rl"]
+    # always the six rows of the paper's Table 5 and a chance row; a stage with no score says so
+    assert [l.split(" | ")[0] for l in t5[2:]] == ["| base", "| CPT", "| SFT-1", "| SFT-2", "| SFT-3", "| RL", "| chance"]
+    assert t5[3].startswith("| CPT | not evaluated") and "0.625" in t5[6] and "0.750" in t5[7]
     md = report_markdown(rows)
     assert "Table 4" in md and "Table 5" in md and "data:image/png;base64," in md
