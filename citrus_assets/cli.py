@@ -30,7 +30,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from citrus_assets.definitions import defs
-    from citrus_assets.demo import format_summary, run_main_job
+    from citrus_assets.demo import exit_code, format_summary, run_main_job
     from resources.lake import Lake
     from resources.lineage.settings import default_paths
 
@@ -39,7 +39,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         result = run_main_job(defs, instance, lake, db)
     print(format_summary(result, lake.url(lake.join()), db))
-    return 0 if all(result.check_results.values()) else 1
+    return exit_code(result)
 
 
 def cmd_retract(args: argparse.Namespace) -> int:

@@ -150,6 +150,30 @@ def decontamination_lines(outputs: list[MaterializedOutput]) -> list[str]:
     return lines
 
 
+def failed_checks(result: MainJobResult) -> tuple[list[str], list[str]]:
+    """(reported, fatal): failed checks split into the non-blocking ``has_rows`` checks of stages the summary
+    prints as EMPTY with their reason (an outcome of the data or the model, shown, not hidden) and every other
+    failed check (a fault: the main job exits 1)."""
+    from quality.empty import HAS_ROWS
+
+    empty = {(o.asset, o.partition) for o in result.outputs if o.rows == 0}
+    reported, fatal = [], []
+    for key, ok in result.check_results.items():
+        if ok:
+            continue
+        asset, _, rest = key.partition(":")
+        name, _, part = rest.partition("[")
+        part = part[:-1] if part.endswith("]") else part
+        part = "-" if part in ("", "None") else part
+        (reported if name == HAS_ROWS and (asset, part) in empty else fatal).append(key)
+    return reported, fatal
+
+
+def exit_code(result: MainJobResult) -> int:
+    """0 when every check passed or only EMPTY stages' ``has_rows`` warnings failed (printed), else 1."""
+    return 1 if failed_checks(result)[1] else 0
+
+
 def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> str:
     lines = [f"Main job finished in {result.seconds:.1f} s.", f"Lake: {lake_root}", f"Lineage DB: {lineage_db}", ""]
     w = max([len(o.asset) for o in result.outputs] + [5])
@@ -162,7 +186,12 @@ def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> st
         passed = sum(result.check_results.values())
         lines.append("")
         lines.append(f"Checks: {passed}/{len(result.check_results)} passed")
-        lines += [f"  FAILED {k}" for k, ok in result.check_results.items() if not ok]
+        reported, fatal = failed_checks(result)
+        lines += [f"  FAILED {k}" for k in fatal]
+        lines += [f"  FAILED (WARN, stage EMPTY above) {k}" for k in reported]
+        if reported and not fatal:
+            lines.append(f"  {len(reported)} failed check(s) are the row-count warnings of the EMPTY stages listed "
+                         "above; no other check failed (exit code 0)")
     if result.ablation_text:
         lines += ["", "Ablation (the paper's Table 5 layout): accuracy [95% Wilson CI] n=items; chance = a uniform "
                   "guess; the 135M demo model is expected near chance", result.ablation_text,

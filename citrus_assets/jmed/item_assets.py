@@ -5,6 +5,7 @@ import uuid
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import bars_md
 from citrus_assets.common.prompts import code_version
@@ -114,6 +115,9 @@ def jmed_benchmark(context: dg.AssetExecutionContext, lake: LakeResource, jmed_r
                             label="department"),
         answer_counts=dg.MetadataValue.json({str(k): counts.count(k) for k in sorted(set(counts))}),
         languages=dg.MetadataValue.json(value_counts(table, "language")),
+        **empty_metadata(table.num_rows, (
+            "no reviewed item this month (jmed_reviews has 0 rows)" if not jmed_reviews.num_rows else
+            f"none of {jmed_reviews.num_rows} reviewed items was approved at all three review tiers")),
     )
 
 

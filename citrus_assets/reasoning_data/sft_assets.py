@@ -6,6 +6,7 @@ import statistics
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.common.prompts import code_version, prompt_hash
@@ -123,4 +124,8 @@ def sft_examples(context: dg.AssetExecutionContext, config: SftRewriteConfig, ll
         mean_tokens=dg.MetadataValue.float(round(statistics.fmean(lengths), 1) if lengths else 0.0),
         max_tokens=max(lengths) if lengths else 0,
         length_histogram=histogram_md({"sft_examples": [float(x) for x in lengths]}, "Tokens per SFT response", "tokens"),
+        **empty_metadata(table.num_rows, (
+            f"no verified reasoning trace to rewrite (reasoning_traces has 0 rows for {context.partition_key})"
+            if not stats["traces"] else
+            f"every rewrite of {stats['traces']} traces dropped {stats['dropped_by_reason']}; quarantine at {qpath}")),
     )
