@@ -31,13 +31,13 @@ TRAINING_CHAIN = ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpo
 class Lake:
     """An instance whose 'runs' are reported events: materialize(key, partition) with a fresh data version."""
 
-    def __init__(self):
-        self.defs = dg.Definitions(assets=[*cpt_corpus.assets, *reasoning_data.assets, *training.assets],
-                                   asset_checks=[*cpt_corpus.checks, *reasoning_data.checks, *training.checks],
+    def __init__(self, stages=(cpt_corpus, reasoning_data, training)):
+        self.defs = dg.Definitions(assets=[a for s in stages for a in s.assets],
+                                   asset_checks=[c for s in stages for c in s.checks],
                                    resources=build_resources())  # never used: no step executes
         self.graph = self.defs.resolve_asset_graph()
         self.instance = dg.DagsterInstance.ephemeral()
-        for name, keys in DYNAMIC.items():
+        for name, keys in {**DYNAMIC, "eval_models": ["builtin"]}.items():
             self.instance.add_dynamic_partitions(name, keys)
         self.cursor = None
         self.version = 0
@@ -155,3 +155,30 @@ def test_failed_sampler_check_blocks_rl(lake):
     lake.failing_checks = set()
     lake.materialize(dg.AssetKey("preference_pairs"), "medqa_demo")
     assert "rl_checkpoint" in lake.tick()
+
+
+def test_new_seed_file_reaches_the_evaluation_of_stage3_and_rl():
+    """The whole path with the evaluation stage in the graph: a new seed file retrains stage 3 and RL, then
+    exactly their evaluation partitions (every benchmark) run again; the other stages' scores stay current."""
+    from citrus_assets.evaluation import defs as evaluation
+
+    lk = Lake(stages=(cpt_corpus, reasoning_data, training, evaluation))
+    lk.materialize_all()
+    lk.settle()
+    assert lk.tick() == {}
+    lk.instance.add_dynamic_partitions("seed_sets", [NEW_SEEDS])
+    lk.materialize(dg.AssetKey("question_seeds"), NEW_SEEDS)
+    ticks = lk.settle()
+    requested = {a for t in ticks for a in t}
+    benchmarks = sorted(lk.partitions(dg.AssetKey("eval_items")))
+    for stage in ("sft_stage3", "rl"):
+        for asset in (f"eval_predictions_{stage}", f"eval_scores_{stage}"):
+            runs = [p for t in ticks for p in t.get(asset, [])]
+            assert sorted(runs) == benchmarks, asset  # every benchmark once
+        assert first_tick(ticks, f"eval_predictions_{stage}") > first_tick(ticks, f"{stage}_checkpoint")
+    for stage in ("base", "cpt", "sft_stage1", "sft_stage2"):
+        assert f"eval_predictions_{stage}" not in requested and f"eval_scores_{stage}" not in requested
+    assert "eval_items" not in requested and "eval_predictions" not in requested  # served models: by hand
+    last = {a: max(i for i, t in enumerate(ticks) if a in t) for a in ("eval_report", "eval_scores_rl")}
+    assert last["eval_report"] >= last["eval_scores_rl"]  # the report follows the last new scores
+    assert lk.tick() == {}
