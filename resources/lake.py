@@ -3,16 +3,16 @@
 Every asset's data is one Parquet file written with pyarrow at
 ``<lake>/<asset>/<partition>/data.parquet``; it is readable by DuckDB, Polars and
 ``datasets.load_dataset("parquet", data_files=...)``. The root is a local folder or
-an fsspec URL (``s3://bucket/prefix``). Writes go to a temporary name in the same
-folder and are renamed into place, so a crash never leaves a file that looks
-complete. Nothing is ever pickled: the IO manager accepts only ``pyarrow.Table``.
+an fsspec URL (``s3://bucket/prefix``). Writes go to a hidden temporary name in the same
+folder (``.data.parquet.<uuid>.tmp``, never matched by ``*.parquet``) and are renamed into
+place, so a crash never leaves a file that looks complete; the next write of the same file
+removes such leftovers. Nothing is ever pickled: the IO manager accepts only ``pyarrow.Table``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable, Iterable
@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import default_paths, url_to_fs
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
-from resources.lineage.writer import write_error
+from resources.lineage.writer import is_temp_of, temp_name, write_error
 
 DATA_FILE = "data.parquet"
 # Schema-metadata key on a table read from several partitions: JSON ``[[partition, rows], ...]`` in row order,
@@ -102,10 +102,11 @@ class Lake:
     def write_table(self, table: pa.Table, path: str) -> str:
         """Atomically write ``table`` as Parquet at ``path`` (temp name + rename). An ``OSError`` (disk full,
         read-only file system, ...) is raised naming ``path``; the temp file is removed, ``path`` untouched."""
-        parent = path.rsplit("/", 1)[0]
-        tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+        parent, name = path.rsplit("/", 1)
+        tmp = f"{parent}/{temp_name(name)}"  # hidden, never matches *.parquet
         try:
             self.fs.makedirs(parent, exist_ok=True)
+            self.remove_leftovers(path)
             with self.fs.open(tmp, "wb") as fh:
                 pq.write_table(table, fh, compression="zstd")
             if self.is_local:
@@ -123,6 +124,23 @@ class Lake:
                 raise
             raise err from exc
         return path
+
+    def remove_leftovers(self, path: str) -> list[str]:
+        """Remove the temporaries that interrupted writes of ``path`` left in its folder (a crash between the
+        temp write and the rename); returns their paths. Called by every write of ``path``, so the next write
+        of a partition cleans up after a killed one."""
+        parent, name = path.rsplit("/", 1)
+        try:
+            entries = self.fs.ls(parent, detail=False)
+        except FileNotFoundError:
+            return []
+        stale = [e for e in entries if is_temp_of(e.rstrip("/").rsplit("/", 1)[-1], name)]
+        for entry in stale:
+            try:
+                self.fs.rm(entry)
+            except FileNotFoundError:  # removed by another writer meanwhile
+                pass
+        return stale
 
     def write_asset(self, asset: str, partition: str | None, table: pa.Table) -> str:
         return self.write_table(table, self.data_path(asset, partition))

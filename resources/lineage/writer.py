@@ -26,6 +26,7 @@ no statistics; no compression for a local root (zstd for a remote one).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Iterable
@@ -40,11 +41,23 @@ from . import schema as S
 from .data_version import table_data_version
 from .settings import is_local, local_path
 
-__all__ = ["LineageWriter", "lineage_file_relpath", "path_component", "table_data_version"]
+__all__ = ["LineageWriter", "is_temp_of", "lineage_file_relpath", "path_component", "table_data_version", "temp_name"]
 
 # Columns of the record_lineage file stored as a one-value dictionary when constant in the asset table
 # (the usual case: one model, one prompt template, one input file per materialization).
 _MAYBE_CONSTANT = (S.SOURCE_URI, *(c for c in S.GEN_COLUMNS if S.SCHEMAS[S.T_RECORD_LINEAGE].field(c).type == pa.string()))
+
+
+def temp_name(name: str) -> str:
+    """The hidden temporary name of an atomic write of file ``name``: ``.<name>.<32 hex>.tmp``. It never matches
+    ``*.parquet``, so a leftover of a crash is not picked up by a reader's glob (``lake/<asset>/*/*.parquet``)."""
+    return f".{name}.{uuid.uuid4().hex}.tmp"
+
+
+def is_temp_of(candidate: str, name: str) -> bool:
+    """Whether file name ``candidate`` is a temporary of an atomic write of ``name`` (``temp_name``, or the
+    ``.tmp-<32 hex>-<name>`` of earlier versions), i.e. a leftover once no write of ``name`` is running."""
+    return bool(re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{32}}\.tmp|\.tmp-[0-9a-f]{{32}}-{re.escape(name)}", candidate))
 
 
 def write_error(exc: BaseException, target: str) -> BaseException:
@@ -208,7 +221,7 @@ class LineageWriter:
     def _write_atomic(self, table: pa.Table, final_path: str) -> None:
         """Write to a hidden temp name in the final folder, then rename (never a partial ``.parquet``)."""
         folder, name = os.path.split(final_path) if self._local else final_path.rsplit("/", 1)
-        tmp = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+        tmp = f"{folder}/{temp_name(name)}"
         dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
         options = dict(
             compression=self.compression,

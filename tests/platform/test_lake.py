@@ -44,7 +44,7 @@ def test_crash_mid_write_leaves_no_complete_looking_file(tmp_path, monkeypatch):
     # The old complete file is untouched, no new partition appeared, no temp files are left.
     assert lake.read_table("seeds", "p1").num_rows == 2
     assert not lake.exists("seeds", "p2")
-    leftovers = [f for _, _, fs in os.walk(tmp_path) for f in fs if f.startswith(".tmp-")]
+    leftovers = [f for _, _, fs in os.walk(tmp_path) for f in fs if f.startswith(".") and (f.endswith(".tmp") or f.startswith(".tmp-"))]
     assert leftovers == []
     assert os.path.exists(good)
 
@@ -90,3 +90,40 @@ def test_readable_by_polars_and_hf_datasets(tmp_path):
     ds = datasets.load_dataset("parquet", data_files=path, split="train", cache_dir=str(tmp_path / "hf"))
     assert ds[0]["options"] == [{"letter": "A", "text": "x"}]
     assert ds[0]["parent_ids"] == ["src-" + "2" * 20]
+
+
+def _leftovers_then_write(lake: Lake) -> tuple[list[str], list[str], list[str]]:
+    """Plant leftovers of interrupted writes (this and the older naming) next to a partition's data file, write the
+    partition again; returns (planted names of this version matched by ``*.parquet``, the folder after, planted)."""
+    import fnmatch
+    import uuid
+
+    from resources.lineage.writer import temp_name
+
+    path = lake.write_asset("seeds", "p1", small_table(2))
+    folder = path.rsplit("/", 1)[0]
+    planted = [temp_name("data.parquet"), f".tmp-{uuid.uuid4().hex}-data.parquet", temp_name("other.parquet")]
+    for name in planted:
+        with lake.fs.open(f"{folder}/{name}", "wb") as fh:
+            fh.write(b"PAR1 partial")
+    matched = [n for n in planted[:1] + planted[2:] if fnmatch.fnmatch(n, "*.parquet")]
+    lake.write_asset("seeds", "p1", small_table(3))
+    after = sorted(e.rstrip("/").rsplit("/", 1)[-1] for e in lake.fs.ls(folder, detail=False))
+    assert lake.read_table("seeds", "p1").num_rows == 3
+    return matched, after, planted
+
+
+def test_next_write_removes_temp_leftovers_local(tmp_path):
+    matched, after, planted = _leftovers_then_write(Lake(str(tmp_path)))
+    assert matched == []  # temporaries of this version never look like Parquet
+    assert after == sorted(["data.parquet", planted[2]])  # only data.parquet's leftovers are its write's to remove
+
+
+def test_next_write_removes_temp_leftovers_s3(s3_server):
+    pytest.importorskip("s3fs")
+    from s3_support import s3_environment
+
+    with pytest.MonkeyPatch.context() as mp, s3_environment(mp, s3_server, "leftovers", "s3://leftovers/lake"):
+        matched, after, planted = _leftovers_then_write(Lake("s3://leftovers/lake"))
+    assert matched == []
+    assert after == sorted(["data.parquet", planted[2]])
