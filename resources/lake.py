@@ -150,7 +150,13 @@ class Lake:
     ) -> tuple[str | None, int]:
         """Write rejected input next to the lake (replacing that partition's file); returns (address, count),
         the address a user-facing one (``Lake.url``: the path of a local lake, ``s3://...`` for a remote one)."""
-        rows = list(rows)
+        import logging
+
+        from resources.retraction import drop_retracted_quarantine  # a retracted file's bad lines stay out
+
+        rows, retracted = drop_retracted_quarantine(self, list(rows))
+        if retracted:
+            logging.getLogger(__name__).warning("%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted)
         path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
         if not rows:
             if self.fs.exists(path):

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.lake import Lake, default_lake_root, without_partition_rows
-from resources.retraction import RETRACTIONS_DIR, RetractionFilter
+from resources.retraction import RETRACTIONS_DIR, RetractionFilter, near_retracted
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.settings import browser_link
 from resources.lineage.writer import LineageWriter, table_data_version
@@ -137,6 +137,10 @@ class LakeIOManager(dg.ConfigurableIOManager):
         if retracted.dropped:
             context.log.warning(f"{asset} [{key}]: {retracted.dropped} rows of retracted sources dropped "
                                 f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
+        near = near_retracted(lake, table)  # a near-copy of a retracted file: warned and counted, not dropped
+        for hit in near:
+            context.log.warning(f"{asset} [{key}]: source {hit['source']} is a near-duplicate (Jaccard ~{hit['jaccard']}) "
+                                f"of retracted {hit['retracted_source']} (retraction {hit['retraction']})")
         path = lake.write_asset(asset, key, table)
         t0 = time.perf_counter()
         data_version = table_data_version(table)
@@ -165,6 +169,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
             "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
             "preview": dg.MetadataValue.md(preview_markdown(table)),
             **({"retracted_rows": dg.MetadataValue.int(retracted.dropped)} if retracted.dropped else {}),
+            **({"near_retracted_sources": dg.MetadataValue.json(near)} if near else {}),
             **(lineage_links(asset, key, table) if self.capture_lineage else {}),
         }
 

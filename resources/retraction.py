@@ -19,6 +19,22 @@
 
 Retracting an asset partition removes the records of that partition and everything derived from them.
 Retracting a source file removes the records that cite it.
+
+What else a retraction covers (``citrus retract`` does it; :mod:`resources.retraction_command`):
+
+- **quarantine**: quarantined units of a retracted source file are removed from every quarantine file at
+  retraction time, and ``Lake.write_quarantine`` leaves them out on every later run
+  (:func:`drop_retracted_quarantine`, counted in a log line);
+- **LLM request cache**: every cache entry whose rendered prompt or generated text contains the text of
+  an affected record is deleted (``GenerationCache.delete_matching``; the cache keeps each entry's
+  rendered prompt for this; entries written before it did are matched by their generated text only);
+- **near-duplicates**: a MinHash signature (word 3-shingles, 128 xxhash permutations) of each retracted
+  source's records is kept (``_retractions/<id>.minhash.parquet``); a write whose rows from one new source
+  reach an estimated Jaccard >= ``NEAR_DUP_THRESHOLD`` with a retracted source logs a warning and is
+  counted (``near_retracted_sources``). It warns; it does not drop (the copy may be a legitimate fix).
+- **run-storage previews**: not rewritten. Materializations recorded in Dagster before the retraction keep
+  their ``preview`` metadata (first rows, cells cut at 80 characters); later materializations never
+  show retracted rows, because they are dropped before the preview is made.
 """
 
 from __future__ import annotations
@@ -30,11 +46,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from resources.lineage.schema import RECORD_ID, SOURCE_URI
+from resources.lineage.schema import RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
 RETRACTIONS_DIR = "_retractions"
 REGISTRY_FILE = "retractions.jsonl"
@@ -113,6 +130,105 @@ class RetractionRegistry:
 
     def sources(self) -> list[str]:
         return [e.source for e in self.entries() if e.source]
+
+    def signature_path(self, rid: str) -> str:
+        return self.lake.join(RETRACTIONS_DIR, f"{rid}.minhash.parquet")
+
+    def add_signatures(self, rid: str, signatures: dict[str, np.ndarray]) -> None:
+        """Keep the MinHash signature of each retracted source's records (for :func:`near_retracted`)."""
+        if signatures:
+            srcs = sorted(signatures)
+            self.lake.write_table(pa.table({"source": srcs, "signature": [signatures[s].tolist() for s in srcs]},
+                                           schema=_SIG_SCHEMA), self.signature_path(rid))
+
+    def signatures(self) -> list[tuple[str, str, np.ndarray]]:
+        """(retraction id, source, signature) of every retracted source with a kept signature."""
+        out = []
+        for e in self.entries():
+            p = self.signature_path(e.id)
+            if self.lake.fs.exists(p):
+                with self.lake.fs.open(p, "rb") as fh:
+                    t = pq.read_table(fh)
+                out += [(e.id, s, np.asarray(sig, dtype=np.uint64))
+                        for s, sig in zip(t["source"].to_pylist(), t["signature"].to_pylist())]
+        return out
+
+
+# ---------------------------------------------------------------- near-duplicates of retracted sources
+NUM_PERM = 128
+SHINGLE_WORDS = 3
+NEAR_DUP_THRESHOLD = 0.5  # estimated Jaccard of word 3-shingles
+MAX_SIGNATURE_CHARS = 4_000_000  # text of one source hashed for its signature (a huge shard: its first 4 MB)
+_MERSENNE = np.uint64((1 << 61) - 1)
+_rng = np.random.default_rng(20250214)
+_PERM_A = _rng.integers(1, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
+_PERM_B = _rng.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
+_SIG_SCHEMA = pa.schema([("source", pa.string()), ("signature", pa.list_(pa.uint64()))])
+_NOT_TEXT = {RECORD_ID, SOURCE_URI, SOURCE_LOCATOR, "parent_ids"}
+
+
+def row_texts(table: pa.Table) -> list[str]:
+    """The text of each row: its string columns (ids, source columns left out), joined."""
+    cols = [c for c in table.column_names if c not in _NOT_TEXT and not c.endswith("_id")
+            and (pa.types.is_string(table.schema.field(c).type) or pa.types.is_large_string(table.schema.field(c).type))]
+    values = [table.column(c).to_pylist() for c in cols]
+    return ["\n".join(v for v in vs if v) for vs in zip(*values)] if cols else [""] * table.num_rows
+
+
+def minhash(text: str) -> np.ndarray:
+    """MinHash signature (``NUM_PERM`` values) of the set of word ``SHINGLE_WORDS``-shingles of ``text``."""
+    import xxhash
+
+    words = text[:MAX_SIGNATURE_CHARS].lower().split()
+    n = max(1, len(words) - SHINGLE_WORDS + 1)
+    shingles = {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(n)} if words else {""}
+    h = np.fromiter((xxhash.xxh64_intdigest(s) & ((1 << 61) - 1) for s in shingles), dtype=np.uint64,
+                    count=len(shingles))
+    # (a*h + b) mod p in uint64 arithmetic: the product wraps (not an exact universal hash, measured good enough:
+    # a 3000-word text with one word changed estimates 0.99, a reordering 0.0)
+    perm = (h[:, None] * _PERM_A[None, :] + _PERM_B[None, :]) % _MERSENNE
+    return perm.min(axis=0)
+
+
+def jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(a == b))
+
+
+def source_signatures(table: pa.Table) -> dict[str, np.ndarray]:
+    """{source_uri: MinHash of its rows' text} for a table with a ``source_uri`` column."""
+    if SOURCE_URI not in table.column_names or table.num_rows == 0:
+        return {}
+    groups: dict[str, list[str]] = {}
+    for uri, text in zip(table.column(SOURCE_URI).to_pylist(), row_texts(table)):
+        if uri and text:
+            groups.setdefault(uri, []).append(text)
+    return {uri: minhash("\n".join(texts)) for uri, texts in groups.items()}
+
+
+def near_retracted(lake, table: pa.Table, threshold: float = NEAR_DUP_THRESHOLD) -> list[dict]:
+    """Sources of ``table`` that are near-duplicates of a retracted source:
+    ``[{"source", "retraction", "retracted_source", "jaccard"}]`` (free when nothing is retracted)."""
+    if SOURCE_URI not in table.column_names or not RetractionRegistry(lake).entries():
+        return []
+    kept = RetractionRegistry(lake).signatures()
+    if not kept:
+        return []
+    hits = []
+    for uri, sig in source_signatures(table).items():
+        for rid, src, old in kept:
+            j = jaccard(sig, old)
+            if j >= threshold and uri != src:
+                hits.append({"source": uri, "retraction": rid, "retracted_source": src, "jaccard": round(j, 3)})
+    return hits
+
+
+def drop_retracted_quarantine(lake, rows: list) -> tuple[list, int]:
+    """Quarantine records of retracted source files are left out: (kept rows, dropped count)."""
+    sources = RetractionRegistry(lake).sources() if rows else []
+    if not sources:
+        return rows, 0
+    kept = [r for r in rows if not any(source_matches(r.source_uri, s) for s in sources)]
+    return kept, len(rows) - len(kept)
 
 
 @dataclass

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from resources.lake import Lake
-from resources.lineage.schema import UNPARTITIONED
+from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.store import LineageStore
 from resources.lineage.writer import LineageWriter, table_data_version
-from resources.retraction import Retraction, RetractionFilter, RetractionRegistry, parse_target
+from resources.lake import QUARANTINE_DIR
+from resources.retraction import (Retraction, RetractionFilter, RetractionRegistry, parse_target, row_texts,
+                                  source_matches, source_signatures)
 
 DATA_VERSION_TAG = "dagster/data_version"
 
@@ -24,6 +30,9 @@ class RetractReport:
     retraction: Retraction | None = None
     rewritten: list[dict] = field(default_factory=list)  # asset, partition, rows_before, rows_after, data_version
     skipped: list[str] = field(default_factory=list)
+    quarantine_removed: int = 0  # quarantined units of the retracted source removed from quarantine files
+    cache: dict = field(default_factory=dict)  # GenerationCache.delete_matching result (deleted, left, ...)
+    signatures: int = 0  # retracted sources whose MinHash is kept for the near-duplicate warning
 
 
 def affected(store: LineageStore, target: str) -> tuple[list[str], list[dict], list[dict]]:
@@ -42,9 +51,41 @@ def affected(store: LineageStore, target: str) -> tuple[list[str], list[dict], l
     return sorted(set(records)), parts, list(impact["checkpoints"])
 
 
+def default_llm_cache() -> str:
+    from resources.llm.builtin import cache_dir
+    from resources.llm.resource import CACHE_FILE
+
+    return str(cache_dir(None) / CACHE_FILE)
+
+
+def purge_quarantine(lake: Lake, source: str) -> int:
+    """Remove the quarantined units of a retracted source file from every quarantine file; returns how many."""
+    root = lake.join(QUARANTINE_DIR)
+    if not lake.fs.exists(root):
+        return 0
+    removed = 0
+    for path in lake.fs.find(root):
+        if not path.endswith("quarantine.parquet"):
+            continue
+        with lake.fs.open(path, "rb") as fh:
+            t = pq.read_table(fh)
+        keep = [not source_matches(u, source) for u in t.column("source_uri").to_pylist()]
+        if all(keep):
+            continue
+        removed += len(keep) - sum(keep)
+        kept = t.filter(pa.array(keep, pa.bool_()))
+        if kept.num_rows:
+            lake.write_table(kept, path)
+        else:
+            lake.fs.rm(path)
+    return removed
+
+
 def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
-            instance: dg.DagsterInstance | None = None, dry_run: bool = False) -> RetractReport:
-    """Retract ``target``; with ``dry_run`` only report what would be affected."""
+            instance: dg.DagsterInstance | None = None, dry_run: bool = False,
+            llm_cache: str | None = None) -> RetractReport:
+    """Retract ``target``; with ``dry_run`` only report what would be affected. ``llm_cache``: the request
+    cache file to purge (default: the LLM resource's default cache file, when it exists)."""
     if not reason.strip():
         raise ValueError("a retraction needs a reason (--reason)")
     records, parts, checkpoints = affected(store, target)
@@ -57,6 +98,8 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
     rid = report.retraction.id
     flt = RetractionFilter(lake)
     writer = LineageWriter(lake.lineage_root)
+    texts: list[str] = []  # text of every affected record, for the LLM cache purge
+    signatures = {}
     for asset, partition in pairs:
         key = None if partition in (None, UNPARTITIONED) else partition
         if not lake.exists(asset, key):
@@ -64,6 +107,13 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
             continue
         before = lake.read_table(asset, key)
         after = flt.apply(before).table
+        gone = before.filter(pc.invert(pc.is_in(before.column(RECORD_ID), value_set=after.column(RECORD_ID))))
+        texts += [t for t in row_texts(gone) if t]
+        for col in gone.column_names:  # each string cell too: a prompt may hold one field of a record
+            if pa.types.is_string(gone.schema.field(col).type):
+                texts += [v for v in gone.column(col).to_pylist() if v]
+        signatures.update({u: s for u, s in source_signatures(gone).items()
+                           if report.retraction.source is None or source_matches(u, report.retraction.source)})
         path = lake.write_asset(asset, key, after)
         dv = table_data_version(after)
         writer.write_materialization(asset=asset, partition=partition or UNPARTITIONED, run_id=f"retraction-{rid}",
@@ -79,6 +129,19 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
                           "retraction_reason": reason, "data_version": dv},
                 tags={DATA_VERSION_TAG: dv},
             ))
+    RetractionRegistry(lake).add_signatures(rid, signatures)
+    report.signatures = len(signatures)
+    if report.retraction.source:
+        report.quarantine_removed = purge_quarantine(lake, report.retraction.source)
+    cache_path = llm_cache or default_llm_cache()
+    if os.path.exists(cache_path):
+        from resources.llm.cache import GenerationCache
+
+        cache = GenerationCache(cache_path)
+        try:
+            report.cache = cache.delete_matching(texts)
+        finally:
+            cache.close()
     store.sync()
     return report
 
@@ -99,6 +162,12 @@ def format_report(r: RetractReport) -> str:
                      f"data version {w['data_version']}")
     for s in r.skipped:
         lines.append(f"  skipped {s}")
+    lines.append(f"  quarantine: {r.quarantine_removed} units of the retracted source removed")
+    if r.cache:
+        lines.append(f"  LLM cache: {r.cache['deleted']} entries derived from affected records deleted, "
+                     f"{r.cache['left']} left")
+    lines.append(f"  near-duplicate watch: {r.signatures} retracted sources fingerprinted (MinHash)")
+    lines.append("  note: previews of materializations recorded before the retraction stay in Dagster's run storage")
     if r.checkpoints:
         lines.append("Dagster now shows the checkpoints above as stale; their automation retrains them.")
     return "\n".join(lines)

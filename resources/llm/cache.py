@@ -40,6 +40,14 @@ CREATE TABLE IF NOT EXISTS generations (
     created_at REAL NOT NULL
 )
 """
+# The rendered prompt of each entry, so that a retraction can find and delete the entries derived from
+# retracted text (``delete_matching``). Entries written before this table existed have no row here.
+_PROMPTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS generation_prompts (
+    key TEXT PRIMARY KEY,
+    prompt BLOB NOT NULL
+)
+"""
 _BUSY_TIMEOUT_MS = 60_000
 _PENDING_REPAIRS: list[dict] = []  # repairs of this process not yet reported in an asset's metadata
 _PENDING_LOCK = threading.Lock()
@@ -200,6 +208,7 @@ class GenerationCache:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(_SCHEMA)
+            conn.execute(_PROMPTS_SCHEMA)
         except sqlite3.DatabaseError:
             conn.close()
             raise
@@ -275,9 +284,13 @@ class GenerationCache:
             return None
 
     # -- writes -----------------------------------------------------------------------------
-    def put_many(self, items: list[tuple[str, Generation]], model_id: str = "") -> None:
+    def put_many(self, items: list[tuple[str, Generation]], model_id: str = "",
+                 prompts: dict[str, str] | None = None) -> None:
+        """Store generations; ``prompts`` (key -> rendered prompt) lets a retraction find them later."""
         if not items:
             return
+        prompts = prompts or {}
+        prompt_rows = [(k, _encode(prompts[k])) for k, _ in items if k in prompts]
         rows = []
         for key, g in items:
             text = _encode(g.text)
@@ -293,6 +306,8 @@ class GenerationCache:
                     conn.execute("BEGIN IMMEDIATE")
                     try:
                         conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                        if prompt_rows:
+                            conn.executemany("INSERT OR REPLACE INTO generation_prompts VALUES (?, ?)", prompt_rows)
                         conn.execute("COMMIT")
                     except BaseException:
                         try:
@@ -306,6 +321,31 @@ class GenerationCache:
                         continue
                     log.warning("LLM cache %s: could not store %d entries (%s)", self.path, len(rows), e)
                     return
+
+    # -- retraction ---------------------------------------------------------------------------
+    def delete_matching(self, texts, min_chars: int = 16) -> dict[str, int]:
+        """Delete every entry whose rendered prompt or generated text contains one of ``texts`` (the text
+        of retracted records; strings shorter than ``min_chars`` are ignored, they would match too much).
+        Returns ``{"deleted", "left", "without_prompt"}``: entries written before prompts were kept are
+        matched by their generated text only."""
+        needles = sorted({t for t in texts if isinstance(t, str) and len(t.strip()) >= min_chars}, key=len)
+        with self._lock:
+            conn = self._connect()
+            rows = conn.execute("SELECT g.key, g.text, p.prompt FROM generations g "
+                                "LEFT JOIN generation_prompts p USING (key)").fetchall()
+            doomed, without_prompt = [], 0
+            for key, text, prompt in rows:
+                gen = bytes(text).decode("utf-8", "surrogatepass")
+                pr = bytes(prompt).decode("utf-8", "surrogatepass") if prompt is not None else ""
+                without_prompt += prompt is None
+                if needles and any(n in pr or n in gen for n in needles):
+                    doomed.append((key,))
+            if doomed:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("DELETE FROM generations WHERE key = ?", doomed)
+                conn.executemany("DELETE FROM generation_prompts WHERE key = ?", doomed)
+                conn.execute("COMMIT")
+            return {"deleted": len(doomed), "left": len(rows) - len(doomed), "without_prompt": without_prompt}
 
     def __len__(self) -> int:
         with self._lock:

@@ -128,7 +128,7 @@ class LLMClient:
 
     def _store(self, requests: list[Request], outputs, params: SamplingParams, fresh: dict[str, Generation]) -> None:
         mid, rev = self.model_id, self.model_revision
-        items = []
+        items, prompts = [], {}
         for req, gens in zip(requests, outputs):
             if gens is None:
                 continue
@@ -140,5 +140,6 @@ class LLMClient:
                 fresh[k] = g
                 if g.text.strip():  # no usable content (e.g. `content: null`) is never cached as an answer
                     items.append((k, g))
+                    prompts[k] = req.rendered
         if self.cache is not None:
-            self.cache.put_many(items, model_id=mid)
+            self.cache.put_many(items, model_id=mid, prompts=prompts)

@@ -108,3 +108,86 @@ def test_retract_cli_dry_run_and_unknown_target(tmp_path, monkeypatch, capsys):
     assert "rewrote docs [a]: 2 -> 0 rows" in capsys.readouterr().out
     assert json.loads(Lake(lake_root).fs.cat(Lake(lake_root).join("_retractions", "retractions.jsonl"))
                       .decode().splitlines()[0])["target"] == "docs:a"
+
+
+WORDS = ("fever cough dyspnea renal hepatic cardiac dose infusion chronic acute lesion biopsy serum sodium potassium "
+         "glucose insulin sepsis culture antibiotic").split()
+
+
+def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
+    """Issue 14 item 14: a retracted file's bad lines are not quarantined again, LLM cache entries derived from
+    its records are deleted, and a copy with one word changed is flagged as a near-duplicate."""
+    from resources.lake import Lake
+    from resources.llm.cache import GenerationCache
+    from resources.llm.types import Generation
+    from resources.retraction import drop_retracted_quarantine
+    from resources.retraction_command import format_report
+    from resources.lake import QuarantineRecord
+
+    import random
+    rnd = random.Random(7)
+    texts_b = [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" case {i}" for i in range(20)]
+    copy_c = list(texts_b)
+    copy_c[3] = copy_c[3].replace(copy_c[3].split()[5], "CHANGED", 1)  # one word changed
+    texts = {"a": [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" other {i}" for i in range(20)],
+             "b": texts_b, "c": copy_c}
+    files = {"a": "inbox/shard_a.jsonl", "b": "inbox/shard_b.jsonl", "c": "inbox/shard_b_fixed.jsonl"}
+    p3 = dg.StaticPartitionsDefinition(["a", "b", "c"])
+    lake_root = str(tmp_path / "lake")
+
+    @dg.asset(partitions_def=p3)
+    def seeds(context) -> pa.Table:
+        p = context.partition_key
+        srcs = [source_id(files[p], t) for t in texts[p]]
+        Lake(lake_root).write_quarantine("seeds", p, [QuarantineRecord(files[p], "line 99", "not JSON", "{bad line")])
+        return pa.table({"record_id": [record_id("seed", s) for s in srcs], "parent_ids": [[s] for s in srcs],
+                         "source_uri": [files[p]] * len(srcs),
+                         "source_locator": [f"line {i + 1}" for i in range(len(srcs))], "question": texts[p]})
+
+    lake = Lake(lake_root)
+    store = LineageStore(lake.lineage_root, str(tmp_path / "lineage.duckdb"))
+    res = {"io_manager": LakeIOManager(root=lake_root)}
+    cache_path = tmp_path / "llm_cache.sqlite"
+    cache = GenerationCache(cache_path)
+    items, prompts = [], {}
+    for p in ("a", "b"):
+        for i, t in enumerate(texts[p]):
+            k = f"{p}-{i}"
+            items.append((k, Generation(f"answer {p} {i}", 5, 5, "stop")))
+            prompts[k] = f"<|user|>Answer this question:\n{t}\n<|assistant|>"
+    cache.put_many(items, model_id="m", prompts=prompts)
+    cache.put_many([("old-b", Generation("I would restate: " + texts_b[0], 1, 1, "stop"))])  # no prompt kept
+    assert len(cache) == 41
+    cache.close()
+
+    with dg.instance_for_test() as instance:
+        for p in ("a", "b"):
+            assert dg.materialize([seeds], partition_key=p, resources=res, instance=instance).success
+        assert lake.read_quarantine("seeds", "b").num_rows == 1
+        report = retract(lake, store, "source:shard_b.jsonl", "licence withdrawn", instance=instance,
+                         llm_cache=str(cache_path))
+        print(format_report(report))
+        assert report.quarantine_removed == 1 and lake.read_quarantine("seeds", "b").num_rows == 0
+        assert report.cache == {"deleted": 21, "left": 20, "without_prompt": 1}
+        assert report.signatures == 1
+        # next run of b: neither rows nor bad lines come back
+        again = dg.materialize([seeds], partition_key="b", resources=res, instance=instance)
+        assert again.success and lake.read_quarantine("seeds", "b").num_rows == 0
+        assert lake.read_table("seeds", "b").num_rows == 0
+        kept, dropped = drop_retracted_quarantine(lake, [QuarantineRecord(files["a"], "l", "r", "x"),
+                                                         QuarantineRecord(files["b"], "l", "r", "x")])
+        assert dropped == 1 and [r.source_uri for r in kept] == [files["a"]]
+        # a copy with one word changed: its rows are written (it may be a legitimate fix) but flagged
+        copy = dg.materialize([seeds], partition_key="c", resources=res, instance=instance)
+        md = copy.get_asset_materialization_events()[0].materialization.metadata
+        near = md["near_retracted_sources"].value
+        assert [(h["source"], h["retracted_source"]) for h in near] == [(files["c"], files["b"])]
+        assert near[0]["jaccard"] >= 0.9
+        # an unrelated partition is not flagged
+        other = dg.materialize([seeds], partition_key="a", resources=res, instance=instance)
+        assert "near_retracted_sources" not in other.get_asset_materialization_events()[0].materialization.metadata
+    left = GenerationCache(cache_path)
+    assert len(left) == 20 and not left.get_many([f"b-{i}" for i in range(20)]) and len(left.get_many(["a-0"])) == 1
+    print(f"FIGURE retraction: cache entries of the retracted source left 0/21 (20 unrelated kept); "
+          f"quarantine rows of it after re-run 0; rows of the one-word copy returned {lake.read_table('seeds', 'c').num_rows}"
+          f"/20, flagged near-duplicate at Jaccard {near[0]['jaccard']}")
