@@ -132,12 +132,12 @@ class LakeIOManager(dg.ConfigurableIOManager):
         """Write one partition's table and its lineage; returns that partition's metadata."""
         lake = self.lake()
         asset = asset_name(context.asset_key)
+        near = near_retracted(lake, asset, table)  # a near-copy of a retracted file (all its rows): warned, counted
         retracted = RetractionFilter(lake).apply(table)  # retracted sources never re-enter the lake
         table = retracted.table
         if retracted.dropped:
             context.log.warning(f"{asset} [{key}]: {retracted.dropped} rows of retracted sources dropped "
                                 f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
-        near = near_retracted(lake, table)  # a near-copy of a retracted file: warned and counted, not dropped
         for hit in near:
             context.log.warning(f"{asset} [{key}]: source {hit['source']} is a near-duplicate (Jaccard ~{hit['jaccard']}) "
                                 f"of retracted {hit['retracted_source']} (retraction {hit['retraction']})")

@@ -29,8 +29,9 @@ What else a retraction covers (``citrus retract`` does it; :mod:`resources.retra
   an affected record is deleted (``GenerationCache.delete_matching``; the cache keeps each entry's
   rendered prompt for this; entries written before it did are matched by their generated text only);
 - **near-duplicates**: a MinHash signature (word 3-shingles, 128 xxhash permutations) of each retracted
-  source's records is kept (``_retractions/<id>.minhash.parquet``); a write whose rows from one new source
-  reach an estimated Jaccard >= ``NEAR_DUP_THRESHOLD`` with a retracted source logs a warning and is
+  source's records is kept per asset that held them (``_retractions/<id>.minhash.parquet``); a write whose
+  rows from one new source reach an estimated Jaccard >= ``NEAR_DUP_THRESHOLD`` with a retracted source's
+  rows of the same asset logs a warning and is
   counted (``near_retracted_sources``). It warns; it does not drop (the copy may be a legitimate fix).
 - **run-storage previews**: not rewritten. Materializations recorded in Dagster before the retraction keep
   their ``preview`` metadata (first rows, cells cut at 80 characters); later materializations never
@@ -134,23 +135,25 @@ class RetractionRegistry:
     def signature_path(self, rid: str) -> str:
         return self.lake.join(RETRACTIONS_DIR, f"{rid}.minhash.parquet")
 
-    def add_signatures(self, rid: str, signatures: dict[str, np.ndarray]) -> None:
-        """Keep the MinHash signature of each retracted source's records (for :func:`near_retracted`)."""
+    def add_signatures(self, rid: str, signatures: dict[tuple[str, str], np.ndarray]) -> None:
+        """Keep the MinHash signature of each retracted source's records, per asset that held them:
+        ``{(asset, source): signature}`` (for :func:`near_retracted`)."""
         if signatures:
-            srcs = sorted(signatures)
-            self.lake.write_table(pa.table({"source": srcs, "signature": [signatures[s].tolist() for s in srcs]},
+            keys = sorted(signatures)
+            self.lake.write_table(pa.table({"asset": [a for a, _ in keys], "source": [s for _, s in keys],
+                                            "signature": [signatures[k].tolist() for k in keys]},
                                            schema=_SIG_SCHEMA), self.signature_path(rid))
 
-    def signatures(self) -> list[tuple[str, str, np.ndarray]]:
-        """(retraction id, source, signature) of every retracted source with a kept signature."""
+    def signatures(self) -> list[tuple[str, str, str, np.ndarray]]:
+        """(retraction id, asset, source, signature) of every retracted source with a kept signature."""
         out = []
         for e in self.entries():
             p = self.signature_path(e.id)
             if self.lake.fs.exists(p):
                 with self.lake.fs.open(p, "rb") as fh:
                     t = pq.read_table(fh)
-                out += [(e.id, s, np.asarray(sig, dtype=np.uint64))
-                        for s, sig in zip(t["source"].to_pylist(), t["signature"].to_pylist())]
+                out += [(e.id, a, s, np.asarray(sig, dtype=np.uint64)) for a, s, sig in
+                        zip(t["asset"].to_pylist(), t["source"].to_pylist(), t["signature"].to_pylist())]
         return out
 
 
@@ -163,7 +166,7 @@ _MERSENNE = np.uint64((1 << 61) - 1)
 _rng = np.random.default_rng(20250214)
 _PERM_A = _rng.integers(1, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
 _PERM_B = _rng.integers(0, (1 << 61) - 1, NUM_PERM, dtype=np.uint64)
-_SIG_SCHEMA = pa.schema([("source", pa.string()), ("signature", pa.list_(pa.uint64()))])
+_SIG_SCHEMA = pa.schema([("asset", pa.string()), ("source", pa.string()), ("signature", pa.list_(pa.uint64()))])
 _NOT_TEXT = {RECORD_ID, SOURCE_URI, SOURCE_LOCATOR, "parent_ids"}
 
 
@@ -205,12 +208,13 @@ def source_signatures(table: pa.Table) -> dict[str, np.ndarray]:
     return {uri: minhash("\n".join(texts)) for uri, texts in groups.items()}
 
 
-def near_retracted(lake, table: pa.Table, threshold: float = NEAR_DUP_THRESHOLD) -> list[dict]:
-    """Sources of ``table`` that are near-duplicates of a retracted source:
+def near_retracted(lake, asset: str, table: pa.Table, threshold: float = NEAR_DUP_THRESHOLD) -> list[dict]:
+    """Sources of ``table`` (rows of ``asset``) whose rows are near-duplicates of the rows a retracted source
+    had in the same asset:
     ``[{"source", "retraction", "retracted_source", "jaccard"}]`` (free when nothing is retracted)."""
     if SOURCE_URI not in table.column_names or not RetractionRegistry(lake).entries():
         return []
-    kept = RetractionRegistry(lake).signatures()
+    kept = [(rid, src, sig) for rid, a, src, sig in RetractionRegistry(lake).signatures() if a == asset]
     if not kept:
         return []
     hits = []

@@ -32,7 +32,7 @@ class RetractReport:
     skipped: list[str] = field(default_factory=list)
     quarantine_removed: int = 0  # quarantined units of the retracted source removed from quarantine files
     cache: dict = field(default_factory=dict)  # GenerationCache.delete_matching result (deleted, left, ...)
-    signatures: int = 0  # retracted sources whose MinHash is kept for the near-duplicate warning
+    signatures: int = 0  # (asset, retracted source) MinHash fingerprints kept for the near-duplicate warning
 
 
 def affected(store: LineageStore, target: str) -> tuple[list[str], list[dict], list[dict]]:
@@ -112,7 +112,7 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
         for col in gone.column_names:  # each string cell too: a prompt may hold one field of a record
             if pa.types.is_string(gone.schema.field(col).type):
                 texts += [v for v in gone.column(col).to_pylist() if v]
-        signatures.update({u: s for u, s in source_signatures(gone).items()
+        signatures.update({(asset, u): s for u, s in source_signatures(gone).items()
                            if report.retraction.source is None or source_matches(u, report.retraction.source)})
         path = lake.write_asset(asset, key, after)
         dv = table_data_version(after)
@@ -166,7 +166,7 @@ def format_report(r: RetractReport) -> str:
     if r.cache:
         lines.append(f"  LLM cache: {r.cache['deleted']} entries derived from affected records deleted, "
                      f"{r.cache['left']} left")
-    lines.append(f"  near-duplicate watch: {r.signatures} retracted sources fingerprinted (MinHash)")
+    lines.append(f"  near-duplicate watch: {r.signatures} MinHash fingerprints kept (per asset and retracted source)")
     lines.append("  note: previews of materializations recorded before the retraction stay in Dagster's run storage")
     if r.checkpoints:
         lines.append("Dagster now shows the checkpoints above as stale; their automation retrains them.")
