@@ -89,6 +89,38 @@ def split_output(table: pa.Table, keys: list[str], asset: str = "asset") -> dict
     return {key: data.filter(pc.equal(column, key)) for key in keys}
 
 
+class RunNotLiveError(RuntimeError):
+    """The step's run is finished or being canceled: its output must not be published or committed."""
+
+
+# A step may publish only while its run is live. FAILURE/CANCELED/SUCCESS: the run worker died or the run was
+# ended (a step orphaned by a kill -9 of its run worker finishes later, racing a re-run); CANCELING: stop now.
+DEAD_RUN_STATUSES = frozenset(
+    {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELING}
+)
+
+
+def run_fence(context: dg.OutputContext) -> dg.DagsterRunStatus | None:
+    """Fence a commit by its run: raise ``RunNotLiveError`` when the instance says the step's run is no longer
+    live (``DEAD_RUN_STATUSES``); returns the status read (None without an instance or a stored run, e.g. an
+    output context built by a test). One ``get_run_by_id`` per call. The lineage commit records the run id
+    (its ``run_id`` column and file name), so a commit can always be traced to the run that made it."""
+    try:
+        instance = context.step_context.instance
+    except dg.DagsterInvariantViolationError:  # no step context: nothing to fence against
+        return None
+    run = instance.get_run_by_id(context.run_id)
+    if run is None:
+        return None
+    if run.status in DEAD_RUN_STATUSES:
+        raise RunNotLiveError(
+            f"run {context.run_id} is {run.status.value}: output {context.asset_key.to_user_string()} of step "
+            f"{context.step_key} is not published or committed (a step outliving its run must not commit; "
+            "re-run the partition instead)"
+        )
+    return run.status
+
+
 class LakeIOManager(dg.ConfigurableIOManager):
     """Parquet-in-the-lake storage for every asset, with record-level lineage capture."""
 
@@ -110,6 +142,7 @@ class LakeIOManager(dg.ConfigurableIOManager):
         if RECORD_ID not in obj.column_names:
             raise ValueError(f"asset {context.asset_key.to_user_string()} has no {RECORD_ID!r} column")
         obj = without_partition_rows(obj)
+        run_fence(context)  # one instance query per output, before anything of it is published
         keys = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
         parts = split_output(obj, keys, context.asset_key.to_user_string())
         if len(keys) == 1:
