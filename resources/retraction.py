@@ -212,9 +212,12 @@ def near_retracted(lake, asset: str, table: pa.Table, threshold: float = NEAR_DU
     """Sources of ``table`` (rows of ``asset``) whose rows are near-duplicates of the rows a retracted source
     had in the same asset:
     ``[{"source", "retraction", "retracted_source", "jaccard"}]`` (free when nothing is retracted)."""
-    if SOURCE_URI not in table.column_names or not RetractionRegistry(lake).entries():
+    if SOURCE_URI not in table.column_names:
         return []
-    kept = [(rid, src, sig) for rid, a, src, sig in RetractionRegistry(lake).signatures() if a == asset]
+    registry = RetractionRegistry(lake)
+    if not registry.entries():
+        return []
+    kept = [(rid, src, sig) for rid, a, src, sig in registry.signatures() if a == asset]
     if not kept:
         return []
     hits = []

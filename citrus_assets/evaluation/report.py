@@ -131,81 +131,64 @@ def no_answer_md(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def bar_chart_png(rows: list[dict]) -> bytes:
-    """Grouped bars: accuracy per benchmark, one bar per model, 95% CI error bars."""
+def _grouped_bars_png(series: list[tuple[str, dict]], benches: list[str], title: str, size: tuple[float, float],
+                      chance: dict | None = None, legend: dict | None = None) -> bytes:
+    """Grouped accuracy bars with 95% CI error bars: one group per benchmark, one bar per ``(label, {benchmark:
+    score row})`` series; ``chance`` ({benchmark: level}) is drawn dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = [r for r in rows if r["n"] and r["accuracy"] is not None]
-    benches = _bench_order({r["benchmark"] for r in scored})
-    models = sorted({r["model"] for r in scored})
-    fig, ax = plt.subplots(figsize=(max(5, 1.3 * len(benches) + 2), 3.4), dpi=90)
-    width = 0.8 / max(1, len(models))
-    by = {(r["model"], r["benchmark"]): r for r in scored}
-    for i, m in enumerate(models):
+    fig, ax = plt.subplots(figsize=size, dpi=90)
+    width = 0.8 / max(1, len(series))
+    for i, (label, by_bench) in enumerate(series):
         xs, ys, err = [], [], [[], []]
         for j, b in enumerate(benches):
-            r = by.get((m, b))
+            r = by_bench.get(b)
             if r:
-                xs.append(j + (i - (len(models) - 1) / 2) * width)
+                xs.append(j + (i - (len(series) - 1) / 2) * width)
                 ys.append(r["accuracy"])
                 err[0].append(r["accuracy"] - r["ci_low"])
                 err[1].append(r["ci_high"] - r["accuracy"])
-        ax.bar(xs, ys, width, yerr=err, capsize=3, label=m)
-    ax.set_xticks(range(len(benches)))
-    ax.set_xticklabels(benches, rotation=20, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("accuracy (95% Wilson CI)")
-    ax.set_title("Accuracy by benchmark and model")
-    if models:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def ablation_chart_png(rows: list[dict]) -> bytes:
-    """Table 5 as grouped bars: one group per benchmark, one bar per stage (95% CI), the chance level dashed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cells = {k: r for k, r in ablation_cells(rows).items() if r["n"] and r["accuracy"] is not None}
-    benches = _bench_order({b for _, b in cells})
-    fig, ax = plt.subplots(figsize=(max(5, 1.4 * len(benches) + 2), 3.6), dpi=90)
-    width = 0.8 / len(STAGE_ORDER)
-    for i, stage in enumerate(STAGE_ORDER):
-        xs, ys, err = [], [], [[], []]
-        for j, b in enumerate(benches):
-            r = cells.get((stage, b))
-            if r:
-                xs.append(j + (i - (len(STAGE_ORDER) - 1) / 2) * width)
-                ys.append(r["accuracy"])
-                err[0].append(r["accuracy"] - r["ci_low"])
-                err[1].append(r["ci_high"] - r["accuracy"])
-        ax.bar(xs, ys, width, yerr=err, capsize=2, label=STAGE_LABELS[stage])
+        ax.bar(xs, ys, width, yerr=err, capsize=3 if len(series) < 6 else 2, label=label)
     for j, b in enumerate(benches):
-        chance = next((cells[(s, b)].get("chance") for s in STAGE_ORDER if (s, b) in cells), None)
-        if chance is not None:
-            ax.hlines(chance, j - 0.45, j + 0.45, colors="black", linestyles="dashed", linewidth=1,
+        if (chance or {}).get(b) is not None:
+            ax.hlines(chance[b], j - 0.45, j + 0.45, colors="black", linestyles="dashed", linewidth=1,
                       label="chance" if j == 0 else None)
     ax.set_xticks(range(len(benches)))
     ax.set_xticklabels(benches, rotation=20, ha="right")
     ax.set_ylim(0, 1)
     ax.set_ylabel("accuracy (95% Wilson CI)")
-    ax.set_title("Table 5: base -> CPT -> SFT -> RL")
-    if benches:
-        ax.legend(fontsize=7, ncol=4)
+    ax.set_title(title)
+    if legend is not None:
+        ax.legend(**legend)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
     return buf.getvalue()
+
+
+def bar_chart_png(rows: list[dict]) -> bytes:
+    """Grouped bars: accuracy per benchmark, one bar per model, 95% CI error bars."""
+    scored = [r for r in rows if r["n"] and r["accuracy"] is not None]
+    benches = _bench_order({r["benchmark"] for r in scored})
+    models = sorted({r["model"] for r in scored})
+    series = [(m, {r["benchmark"]: r for r in scored if r["model"] == m}) for m in models]
+    return _grouped_bars_png(series, benches, "Accuracy by benchmark and model",
+                             (max(5, 1.3 * len(benches) + 2), 3.4), legend={"fontsize": 8} if models else None)
+
+
+def ablation_chart_png(rows: list[dict]) -> bytes:
+    """Table 5 as grouped bars: one group per benchmark, one bar per stage (95% CI), the chance level dashed."""
+    cells = {k: r for k, r in ablation_cells(rows).items() if r["n"] and r["accuracy"] is not None}
+    benches = _bench_order({b for _, b in cells})
+    series = [(STAGE_LABELS[s], {b: r for (st, b), r in cells.items() if st == s}) for s in STAGE_ORDER]
+    chance = {b: next((cells[(s, b)].get("chance") for s in STAGE_ORDER if (s, b) in cells), None) for b in benches}
+    return _grouped_bars_png(series, benches, "Table 5: base -> CPT -> SFT -> RL",
+                             (max(5, 1.4 * len(benches) + 2), 3.6), chance=chance,
+                             legend={"fontsize": 7, "ncol": 4} if benches else None)
 
 
 def ablation_chart_md(rows: list[dict]) -> str:
