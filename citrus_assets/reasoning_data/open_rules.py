@@ -22,6 +22,7 @@ held to the same validator.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Sequence
 
 from citrus_assets.common.degeneration import degeneration_reason, reason_code, repetition_reason
@@ -43,9 +44,29 @@ _REFERS_TO_OPTIONS = re.compile(r"of the following|following (?:options|choices|
                                 r"\bexcept\b|以下|下列|选项", re.IGNORECASE)
 
 
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_SPACES = re.compile(r"\s+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
 def _digits(text: str) -> str:
     """Thousands separators removed ("1,200" -> "1200") so numbers compare by value text."""
-    return re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)
+    return _THOUSANDS.sub("", text)
+
+
+# Patterns built from a row's own numbers and option texts: compiled once per distinct value (the ``re`` module's
+# own cache holds 512 patterns and thrashed at scale: ~4 compiles per row).
+@lru_cache(maxsize=16384)
+def _number_pattern(number: str, unit: str) -> re.Pattern:
+    pat = r"(?<![0-9.])" + re.escape(number) + r"(?!\d|\.\d)"
+    if unit:
+        pat += r"\s?" + re.escape(unit).replace(r"\ ", r"\s?")
+    return re.compile(pat, re.IGNORECASE)
+
+
+@lru_cache(maxsize=16384)
+def _word_pattern(phrase: str) -> re.Pattern:
+    return re.compile(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)")
 
 
 def _short_unit(unit: str | None) -> str:
@@ -68,10 +89,7 @@ def stem_numbers(text: str) -> list[tuple[str, str]]:
 
 
 def _has_number(text: str, number: str, unit: str) -> bool:
-    pat = r"(?<![0-9.])" + re.escape(number) + r"(?!\d|\.\d)"
-    if unit:
-        pat += r"\s?" + re.escape(unit).replace(r"\ ", r"\s?")
-    return re.search(pat, _digits(text), re.IGNORECASE) is not None
+    return _number_pattern(number, unit).search(_digits(text)) is not None
 
 
 def lists_options(text: str) -> bool:
@@ -82,7 +100,7 @@ def lists_options(text: str) -> bool:
 
 
 def _norm(s: str) -> str:
-    return re.sub(r"\s+", " ", s or "").strip().strip(".。").casefold()
+    return _SPACES.sub(" ", s or "").strip().strip(".。").casefold()
 
 
 def _contains(text: str, phrase: str) -> bool:
@@ -90,8 +108,7 @@ def _contains(text: str, phrase: str) -> bool:
     t, p = _norm(text), _norm(phrase)
     if not p:
         return False
-    return re.search(r"(?<!\w)" + re.escape(p) + r"(?!\w)", t) is not None or (
-        re.search(r"[\u3400-\u9fff]", p) is not None and p in t)
+    return _word_pattern(p).search(t) is not None or (_CJK.search(p) is not None and p in t)
 
 
 def correct_texts(options: Sequence[dict], answer_letters: Sequence[str]) -> list[str]:
@@ -115,10 +132,8 @@ def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_let
         reasons.append("refusal")
     if lists_options(text):
         reasons.append("lists_options")
-    for number, unit in stem_numbers(closed):
-        if not _has_number(text, number, unit):
-            reasons.append(f"lost_number:{number}{' ' + unit if unit else ''}")
-    if any(_contains(text, t) and not _contains(closed, t) for t in correct_texts(options, answer_letters)):
+    reasons += lost_numbers(closed, text)
+    if gives_answer_away(closed, text, options, answer_letters):
         reasons.append("gives_answer_away")
     got = detect_language(text)
     if language in ("en", "zh") and got != language:
@@ -132,6 +147,19 @@ def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_let
     if degenerate and not inherited:
         reasons.append(f"degenerate:{degenerate}")
     return reasons
+
+
+def lost_numbers(closed: str, rewrite: str) -> list[str]:
+    """``lost_number:...`` reasons: numbers (with their short unit) of ``closed`` missing from ``rewrite``."""
+    text = (rewrite or "").strip()
+    return [f"lost_number:{number}{' ' + unit if unit else ''}"
+            for number, unit in stem_numbers(closed) if not _has_number(text, number, unit)]
+
+
+def gives_answer_away(closed: str, rewrite: str, options: Sequence[dict], answer_letters: Sequence[str]) -> bool:
+    """The correct option's text is in ``rewrite`` although ``closed`` did not have it."""
+    text = (rewrite or "").strip()
+    return any(_contains(text, t) and not _contains(closed, t) for t in correct_texts(options, answer_letters))
 
 
 def refers_to_options(text: str) -> bool:
