@@ -30,9 +30,11 @@ every form of the key (raw, escaped, quoted, JSON, percent-encoded) redacted.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
@@ -56,6 +58,18 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
         return asyncio.run(factory())
     with ThreadPoolExecutor(1, thread_name_prefix="citrus-llm") as pool:
         return pool.submit(lambda: asyncio.run(factory())).result()
+
+
+BATCH_LOG_ENV = "CITRUS_LLM_BATCH_LOG"  # benchmarks: append {"t", "requests"} per generate call (benchmarks/scale)
+
+
+def log_batch(n: int) -> None:
+    """One line per backend call in the file named by $CITRUS_LLM_BATCH_LOG (unset: nothing), so that
+    ``benchmarks/scale/replay.py`` can send a recorded request stream in the same batches."""
+    path = os.environ.get(BATCH_LOG_ENV)
+    if path and n:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"t": round(time.time(), 4), "requests": n}) + "\n")
 
 
 NO_CONTENT = "no_content"  # finish reason of a sample the server answered without content (never cached)
@@ -105,6 +119,7 @@ class OpenAIBackend:
 
     def generate(self, requests: Sequence[Request], params: SamplingParams,
                  on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
+        log_batch(len(requests))
         try:
             return run_sync(lambda: self._agenerate(list(requests), params, on_result))
         except secrets.SecretError as e:
