@@ -47,11 +47,11 @@ class WebCurationConfig:
     """
 
     # -- execution (datatrove LocalPipelineExecutor by default; ``execution`` picks Ray or Slurm)
-    # >1 runs dedup_source's per-shard stages in a process pool (forkserver; the caller's __main__ is
-    # never re-imported). curate_shard always runs its one file as one task in the calling process.
+    # >1 runs dedup_source's per-shard stages that many datatrove tasks at a time, each in a fresh
+    # ``python -m`` process under a deadline (web_exec / pool_watchdog: nothing forked from the caller, its
+    # __main__ never re-imported). curate_shard always runs its one file as one task in the calling process.
     # With Ray or Slurm, ``workers`` is how many tasks run at once (<= 0: all).
     workers: int = 1
-    start_method: str = "spawn"  # pool start method when workers > 1 ("forkserver": warm children, see web_exec.py)
     execution: ExecutorOptions = field(default_factory=ExecutorOptions)  # which datatrove executor (web_exec)
     dedup_tasks: int = 1  # datatrove tasks of the per-shard stages of dedup_source (<= number of shards)
     keep_work_files: bool = False  # keep the datatrove folders (signatures, logs) under work_dir

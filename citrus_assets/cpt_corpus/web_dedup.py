@@ -77,7 +77,7 @@ def minhash_config(config: WebCurationConfig) -> MinhashConfig:
 
 def _run_exact(run: Path, tasks: int, config: WebCurationConfig, source: str) -> str:
     ecfg = _exact_config()
-    ex = dict(workers=config.workers, start_method=config.start_method, options=config.execution)
+    ex = dict(workers=config.workers, options=config.execution)
     run_pipeline([ParquetReader(source, id_key="id"), ExactDedupSignature(str(run / "exact_sigs"), ecfg)],
                  run / "logs/exact1", tasks=tasks, **ex)
     run_pipeline([ExactFindDedups(str(run / "exact_sigs"), str(run / "exact_dups"), ecfg)], run / "logs/exact2",
@@ -93,7 +93,7 @@ def _run_exact(run: Path, tasks: int, config: WebCurationConfig, source: str) ->
 
 def _run_minhash(run: Path, tasks: int, config: WebCurationConfig, source: str, reader_cls) -> str:
     mcfg = minhash_config(config)
-    ex = dict(workers=config.workers, start_method=config.start_method, options=config.execution)
+    ex = dict(workers=config.workers, options=config.execution)
     lang = config.tokenizer_language
     sig = MinhashDedupSignature(str(run / "mh_sigs"), config=mcfg, language=lang)
     run_pipeline([reader_cls(source, id_key="id"), sig], run / "logs/mh1", tasks=tasks, **ex)

@@ -6,16 +6,14 @@ process imported and called (a Dagster step, a pytest test, a ``spawn``-ed worke
 * ``workers == 1`` (default): tasks run one after another in the calling process (datatrove's own
   behaviour); its ``multiprocess.Manager`` helper (a queue of free ranks) is replaced by an in-process
   queue, so nothing is forked;
-* ``workers > 1``: a pool is started with ``spawn`` (the web config's default) or ``forkserver``, while the
-  preparation data sent to children omits the caller's main module, so a caller script without an
-  ``if __name__ == "__main__":`` guard is not re-executed by the pool's processes. Every pipeline
-  step used here lives in an importable module, so the children unpickle them by reference. The
-  forkserver preloads this package and spaCy (not ``__main__``), so children fork warm. The pool's
-  ``Manager`` process is started by the forkserver too, never forked from the calling process (whose
-  other threads could leave it hung on a lock).
-  A worker that dies mid-run (OOM killer, segfault) would leave the pool waiting forever for its
-  task: a watchdog (``pool_watchdog.py``) fails the pool run instead, and the tasks run again one after
-  another in the calling process.
+* ``workers > 1``: not datatrove's ``multiprocess`` pool (forked from the caller, it hung silently in
+  fresh-clone suite runs: issue 14 item 16) but ``pool_watchdog.run_ranks``: ``workers`` fresh
+  ``python -m`` processes (nothing forked from the caller, the caller's ``__main__`` never re-imported), each
+  running one rank at a time with datatrove's own per-rank code, under a per-rank deadline
+  (``rank_timeout_s``): a rank that hangs is killed with its stacks dumped, a rank whose process dies or
+  hangs runs once more in a fresh process (``rank_retries``), then the run fails with ``RankFailed``.
+  ``tasks`` and ``workers`` mean what they meant: datatrove ranks, and how many run at once. The outputs
+  are the same files, byte for byte, as with the pool or with ``workers == 1``.
 
 Each run gets a fresh logging folder and ``skip_completed=False``: a rerun recomputes, never reuses a
 stale completion marker.
@@ -42,24 +40,23 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
-
 from datatrove.executor import LocalPipelineExecutor
 from datatrove.executor.base import PipelineExecutor
 from datatrove.utils.logging import logger
 
-from citrus_assets.cpt_corpus.pool_watchdog import PoolWorkerDied, dead_worker_watchdog
+from citrus_assets.cpt_corpus.pool_watchdog import run_ranks
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -80,6 +77,8 @@ class ExecutorOptions:
     slurm_sbatch_args: dict[str, str] = field(default_factory=dict)
     slurm_poll_s: float = 10.0
     slurm_timeout_s: float = 0.0
+    rank_timeout_s: float = 3600.0  # local, workers > 1: a rank process running (or starting) longer is stuck
+    rank_retries: int = 1  # local, workers > 1: runs again of a rank whose process died or was stuck
 
     def __post_init__(self):
         if self.kind not in EXECUTORS:
@@ -88,6 +87,8 @@ class ExecutorOptions:
             raise ValueError("the slurm executor needs slurm_partition")
         if self.cpus_per_task < 1 or self.mem_per_cpu_gb <= 0:
             raise ValueError("cpus_per_task must be >= 1 and mem_per_cpu_gb > 0")
+        if self.rank_timeout_s <= 0 or self.rank_retries < 0:
+            raise ValueError("rank_timeout_s must be > 0 and rank_retries >= 0")
 
     def venv_path(self) -> str | None:
         """The activate script the sbatch script sources (datatrove's ``venv_path``: ``source <it>``)."""
@@ -100,31 +101,11 @@ class ExecutorOptions:
 LOCAL = ExecutorOptions()
 
 
-@contextlib.contextmanager
-def _children_skip_main():
-    """Pool children started meanwhile do not re-import the caller's ``__main__`` (script or module)."""
-    import multiprocess.spawn as mp_spawn
-
-    original = mp_spawn.get_preparation_data
-
-    def preparation_data(name):
-        data = original(name)
-        data.pop("init_main_from_path", None)
-        data.pop("init_main_from_name", None)
-        return data
-
-    mp_spawn.get_preparation_data = preparation_data
-    try:
-        yield
-    finally:
-        mp_spawn.get_preparation_data = original
-
-
 class _InProcessManager:
     """What datatrove's sequential path (``workers == 1``) uses of ``multiprocess.Manager()``: a queue of free
     local ranks. In this process: no helper process is forked."""
 
-    def Queue(self):  # noqa: N802 - the Manager API
+    def Queue(self):
         return queue.Queue()
 
     def shutdown(self) -> None:
@@ -132,54 +113,20 @@ class _InProcessManager:
 
 
 @contextlib.contextmanager
-def _manager_from(start_method: str | None):
-    """``multiprocess.Manager()`` as datatrove calls it, for the duration of a run: with a pool, the manager
-    process is started by ``start_method`` (the forkserver, single-threaded) instead of being forked from this
-    process, whose other threads (pyarrow's jemalloc thread, earlier pools' handlers) may hold a lock at the
-    moment of the fork and leave the manager hung (a worker then waits forever for its rank, or the next
-    pipeline for its manager); without one (``None``), an in-process stand-in."""
+def _in_process_manager():
+    """``multiprocess.Manager()`` as datatrove's sequential path calls it: an in-process stand-in, for the run."""
     import multiprocess
 
     original = multiprocess.Manager
-    multiprocess.Manager = (lambda: multiprocess.get_context(start_method).Manager()) if start_method \
-        else _InProcessManager
+    multiprocess.Manager = _InProcessManager
     try:
         yield
     finally:
         multiprocess.Manager = original
 
 
-# imported once by the forkserver, so pool children start warm (spaCy alone pulls thinc and torch)
-FORKSERVER_PRELOAD = ("citrus_assets.cpt_corpus.web_curation", "citrus_assets.cpt_corpus.web_dedup", "spacy")
-
-
-# pyarrow's bundled jemalloc starts a background thread when libarrow loads: the forkserver (which imports
-# pyarrow through the preloaded modules) would then fork pool workers from a two-threaded process, and a
-# child forked while that thread holds an allocator lock never gets it (a worker that hangs before its
-# task starts). Turning the thread off for the forkserver keeps it single-threaded when it forks.
-JEMALLOC_CONF_VAR = "JE_ARROW_MALLOC_CONF"
-
-
-def _single_threaded_forkserver_env() -> None:
-    """Set ``background_thread:false`` in pyarrow's jemalloc config, before the forkserver starts (it inherits
-    this process's environment); other jemalloc options a user has set are kept."""
-    conf = os.environ.get(JEMALLOC_CONF_VAR, "")
-    if "background_thread" not in conf:
-        os.environ[JEMALLOC_CONF_VAR] = ",".join(x for x in (conf, "background_thread:false") if x)
-
-
-def _forkserver_preload() -> None:
-    import multiprocess.forkserver as fs
-
-    _single_threaded_forkserver_env()
-
-    current = [m for m in getattr(fs._forkserver, "_preload_modules", None) or [] if m != "__main__"]
-    fs._forkserver.set_forkserver_preload(current + [m for m in FORKSERVER_PRELOAD if m not in current])
-
-
 def build_executor(
-    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver",
-    options: ExecutorOptions = LOCAL,
+    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, options: ExecutorOptions = LOCAL,
 ) -> PipelineExecutor:
     """The datatrove executor ``options`` names for ``pipeline`` (nothing is started or submitted yet)."""
     if options.kind == "local":
@@ -189,7 +136,6 @@ def build_executor(
             workers=max(1, min(workers, tasks)),
             logging_dir=str(logging_dir),
             skip_completed=False,
-            start_method=start_method,
         )
     limit = min(workers, tasks) if workers > 0 else -1
     if options.kind == "ray":
@@ -225,14 +171,13 @@ def build_executor(
 
 
 def run_pipeline(
-    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, start_method: str = "forkserver",
-    options: ExecutorOptions = LOCAL, retry_sequential: bool = True,
+    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, options: ExecutorOptions = LOCAL,
 ):
     """Run ``pipeline`` on ``tasks`` datatrove tasks with the executor ``options`` names; returns datatrove's
-    merged ``PipelineStats``. Returns only when every task has finished (raises if any failed). A local pool
-    worker that dies (OOM killer, segfault) fails the pool run instead of hanging it (``pool_watchdog``); the
-    tasks then run once more one after another in this process (``retry_sequential``), else it raises."""
-    executor = build_executor(pipeline, logging_dir, tasks, workers, start_method, options)
+    merged ``PipelineStats``. Returns only when every task has finished; raises if any failed (locally with
+    ``workers > 1``: ``RankFailed`` when a rank raised, or its process died or hung past ``rank_timeout_s``
+    more than ``rank_retries`` times; never a silent wait)."""
+    executor = build_executor(pipeline, logging_dir, tasks, workers, options)
     if options.kind == "ray":
         _ensure_ray(options.ray_address)
         executor.run()
@@ -242,20 +187,16 @@ def run_pipeline(
         _wait_for_slurm(executor, options)
         return _finished_stats(executor, logging_dir, "slurm")
     if executor.workers == 1:
-        with _manager_from(None):
+        with _in_process_manager():
             return executor.run()
-    if start_method == "forkserver":
-        _forkserver_preload()  # takes effect when the server starts (first pool of this process)
-    try:
-        with _children_skip_main(), _manager_from(start_method), dead_worker_watchdog(executor):
-            return executor.run()
-    except PoolWorkerDied as exc:
-        if not retry_sequential:
-            raise
-        # the same tasks again, one after another in this process (no pool, a fraction of the memory)
-        logger.warning(f"{exc}; running the {executor.world_size} tasks again one after another in this process")
-        with _manager_from(None):
-            return build_executor(pipeline, logging_dir, tasks, 1, start_method, options).run()
+    executor.save_executor_as_json()  # as LocalPipelineExecutor.run does
+    run_ranks(executor, list(range(executor.world_size)), executor.workers, timeout_s=options.rank_timeout_s,
+              retries=options.rank_retries)
+    stats = _finished_stats(executor, logging_dir, "local")
+    with executor.logging_dir.open("stats.json", "wt") as statsfile:
+        stats.save_to_disk(statsfile)
+    logger.success(stats.get_repr(f"All {executor.world_size} tasks"))
+    return stats
 
 
 def _ensure_ray(address: str) -> None:

@@ -1,7 +1,10 @@
-"""A datatrove pool worker that dies mid-run (kill -9, as the OOM killer does) fails or retries the run
-instead of hanging it: ``run_pipeline`` with 2 workers on 2 tasks, where a pipeline step kills its own pool
-worker on rank 0. Run in a child process (a script, like a user's), with a timeout: before the watchdog, the
-pool waited forever for the lost task.
+"""The web stage's local pool (``pool_watchdog.run_ranks``): a rank whose process dies (kill -9, as the OOM
+killer does) runs once more in a fresh process, and fails the run with a clear error when it dies again; a rank
+that hangs is killed at its deadline with its stacks dumped; a rank that raises fails the run with its
+traceback. Each case runs ``run_pipeline`` with 2 workers on 2 tasks from a script (like a user's), in a child
+process with a timeout: the pool it replaces waited forever in such cases.
+
+The stack dumps and error texts are kept under ``$CITRUS_TEST_ARTIFACTS/web_pool`` (else the test's tmp_path).
 """
 
 import json
@@ -11,109 +14,134 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent.parent
 
-KILLER = '''
+STEPS = '''
 import os, signal, time
 
 from datatrove.pipeline.base import PipelineStep
 
 
-class KillRankZeroInPool(PipelineStep):
-    """Passes documents through; in a pool worker (not the main process), rank 0 kills its own process."""
+class FaultOnRankZero(PipelineStep):
+    """Passes documents through; on rank 0 it kills its own process (``kill``), sleeps (``hang``) or raises
+    (``raise``). With ``once`` (a marker file), only the first attempt does."""
 
-    name = "killer"
+    name = "fault"
+
+    def __init__(self, fault, marker=""):
+        super().__init__()
+        self.fault, self.marker = fault, marker
 
     def run(self, data, rank=0, world_size=1):
-        import multiprocess
-
-        if rank == 0 and multiprocess.current_process().name != "MainProcess":
-            time.sleep(1.0)
-            os.kill(os.getpid(), signal.SIGKILL)
+        if rank == 0 and not (self.marker and os.path.exists(self.marker)):
+            if self.marker:
+                open(self.marker, "w").close()
+            if self.fault == "kill":
+                time.sleep(0.5)
+                os.kill(os.getpid(), signal.SIGKILL)
+            elif self.fault == "hang":
+                time.sleep(3600)
+            elif self.fault == "raise":
+                raise ValueError("planted failure in rank 0")
         for doc in data:
             yield doc
 '''
 
 
-def run_script(tmp_path: Path, mode: str) -> tuple[str, list[dict]]:
-    inp, out = tmp_path / "in", tmp_path / f"out-{mode}"
+def artifacts(tmp_path: Path) -> Path:
+    d = Path(os.environ.get("CITRUS_TEST_ARTIFACTS") or tmp_path) / "web_pool"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def run_script(tmp_path: Path, fault: str, once: bool = False, timeout_s: float = 3600.0, retries: int = 1):
+    """Returns (RESULT line + stderr tail, written docs, the error text or "")."""
+    inp, out = tmp_path / "in", tmp_path / f"out-{fault}"
     inp.mkdir(exist_ok=True)
     for f in range(2):
         (inp / f"part{f}.jsonl").write_text(
             "".join(json.dumps({"id": f"{f}-{i}", "text": f"document {i} of file {f}"}) + "\n" for i in range(3)))
-    (tmp_path / "killer.py").write_text(KILLER)
-    script = tmp_path / f"caller_{mode}.py"
+    (tmp_path / "fault_steps.py").write_text(STEPS)
+    marker = str(tmp_path / f"marker-{fault}") if once else ""
+    error_file = tmp_path / f"error-{fault}.txt"
+    script = tmp_path / f"caller_{fault}.py"
     script.write_text(textwrap.dedent(f"""
         import sys
         sys.path[:0] = [{str(REPO)!r}, {str(tmp_path)!r}]
         from datatrove.pipeline.readers import JsonlReader
         from datatrove.pipeline.writers import JsonlWriter
-        from killer import KillRankZeroInPool
-        from citrus_assets.cpt_corpus.pool_watchdog import PoolWorkerDied
-        from citrus_assets.cpt_corpus.web_exec import run_pipeline
+        from fault_steps import FaultOnRankZero
+        from citrus_assets.cpt_corpus.pool_watchdog import RankFailed
+        from citrus_assets.cpt_corpus.web_exec import ExecutorOptions, run_pipeline
 
-        pipeline = [JsonlReader({str(inp)!r}), KillRankZeroInPool(), JsonlWriter({str(out)!r}, compression=None)]
+        pipeline = [JsonlReader({str(inp)!r}), FaultOnRankZero({fault!r}, {marker!r}),
+                    JsonlWriter({str(out)!r}, compression=None)]
         try:
-            run_pipeline(pipeline, {str(tmp_path / f"logs-{mode}")!r}, tasks=2, workers=2,
-                         retry_sequential={mode == "retry"})
+            run_pipeline(pipeline, {str(tmp_path / f"logs-{fault}")!r}, tasks=2, workers=2,
+                         options=ExecutorOptions(rank_timeout_s={timeout_s!r}, rank_retries={retries!r}))
             print("RESULT ok")
-        except PoolWorkerDied as exc:
-            print("RESULT died:", exc)
+        except RankFailed as exc:
+            open({str(error_file)!r}, "w").write(str(exc))
+            print("RESULT failed rank", exc.rank)
     """))
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    result = [l for l in proc.stdout.splitlines() if l.startswith("RESULT")]
-    docs = [json.loads(l) for f in sorted(out.glob("*.jsonl")) for l in f.read_text().splitlines()] if out.is_dir() else []
-    return (result[0] if result else "") + "\n" + proc.stderr[-4000:], docs
+    result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
+    docs = [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.read_text().splitlines()] \
+        if out.is_dir() else []
+    error = error_file.read_text() if error_file.is_file() else ""
+    if error:
+        (artifacts(tmp_path) / f"rank_failed_{fault}.txt").write_text(error)
+    return (result[0] if result else "") + "\n" + proc.stderr[-4000:], docs, error
 
 
-def test_a_dead_pool_worker_fails_the_run_instead_of_hanging_it(tmp_path):
-    text, _ = run_script(tmp_path, "raise")
-    assert text.startswith("RESULT died:"), text
-    first = text.splitlines()[0]
-    assert "exited with code -9" in first and "unfinished" in first and "ranks [0]" in first
+ALL_IDS = sorted(f"{f}-{i}" for f in range(2) for i in range(3))
 
 
-def test_after_a_dead_worker_the_tasks_run_again_in_process(tmp_path):
-    text, docs = run_script(tmp_path, "retry")
+def test_a_rank_whose_process_dies_twice_fails_the_run_with_a_clear_error(tmp_path):
+    text, _, error = run_script(tmp_path, "kill")
+    assert text.startswith("RESULT failed rank 0"), text
+    assert "datatrove rank 0 of 2 failed" in error and "exited with code -9, 2 time(s)" in error
+
+
+def test_a_rank_whose_process_died_runs_again_in_a_fresh_process(tmp_path):
+    text, docs, _ = run_script(tmp_path, "kill", once=True)
     assert text.startswith("RESULT ok"), text
-    assert "running the 2 tasks again one after another" in text
-    assert sorted(d["id"] for d in docs) == sorted(f"{f}-{i}" for f in range(2) for i in range(3))
+    assert "datatrove rank 0: its process exited with code -9; running it again in a fresh process" in text
+    assert sorted(d["id"] for d in docs) == ALL_IDS
 
 
-def test_the_forkserver_forks_workers_from_a_single_thread(tmp_path):
-    """pyarrow's jemalloc background thread is off in the forkserver (a fork from a two-threaded process can
-    leave a worker waiting forever on a lock held by the thread that did not come along)."""
-    script = tmp_path / "threads.py"
-    script.write_text(textwrap.dedent(f"""
-        import os, sys, time
-        sys.path.insert(0, {str(REPO)!r})
-        import pyarrow  # the caller has its own jemalloc thread, as any user of the lake has
-        import multiprocess
-        import multiprocess.forkserver as fs
-        from citrus_assets.cpt_corpus.web_exec import _children_skip_main, _forkserver_preload
-
-        _forkserver_preload()
-        with _children_skip_main(), multiprocess.get_context("forkserver").Pool(2) as pool:
-            assert pool.map(abs, [-1, -2]) == [1, 2]
-            time.sleep(0.5)
-            print("FORKSERVER", len(os.listdir(f"/proc/{{fs._forkserver._forkserver_pid}}/task")))
-            print("CALLER", len(os.listdir("/proc/self/task")))
-    """))
-    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path,
-                          env={k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"})
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    counts = dict(l.split() for l in proc.stdout.splitlines() if l.split()[0] in ("FORKSERVER", "CALLER"))
-    assert int(counts["FORKSERVER"]) == 1, counts
-    assert int(counts["CALLER"]) > 1  # the pool's own threads (and jemalloc's) in the caller: fork is not used there
+def test_a_hung_rank_is_killed_at_its_deadline_with_its_stacks_dumped(tmp_path):
+    text, docs, error = run_script(tmp_path, "hang", timeout_s=4.0, retries=0)
+    assert text.startswith("RESULT failed rank 0"), text
+    assert "datatrove rank 0 of 2 failed" in error and "running rank 0 after the 4 s deadline and was killed" in error
+    # the dump names the frame where it hangs (faulthandler: every thread of the stuck process)
+    assert "stack dump:" in error and "fault_steps.py" in error and 'in run' in error, error
+    dumps = sorted((tmp_path / "logs-hang" / "stacks").glob("*.txt"))
+    assert any("fault_steps.py" in p.read_text() for p in dumps)
+    assert sorted(d["id"] for d in docs) == ["1-0", "1-1", "1-2"]  # rank 1 finished; rank 0 wrote nothing
 
 
-def test_jemalloc_setting_keeps_a_users_options(monkeypatch):
-    from citrus_assets.cpt_corpus.web_exec import JEMALLOC_CONF_VAR, _single_threaded_forkserver_env
+def test_a_hung_rank_runs_again_and_the_run_completes(tmp_path):
+    text, docs, _ = run_script(tmp_path, "hang", once=True, timeout_s=4.0, retries=1)
+    assert text.startswith("RESULT ok"), text
+    assert "after the 4 s deadline and was killed; running it again in a fresh process" in text
+    assert sorted(d["id"] for d in docs) == ALL_IDS
 
-    monkeypatch.setenv(JEMALLOC_CONF_VAR, "narenas:2")
-    _single_threaded_forkserver_env()
-    assert os.environ[JEMALLOC_CONF_VAR] == "narenas:2,background_thread:false"
-    monkeypatch.setenv(JEMALLOC_CONF_VAR, "background_thread:true")  # the user's explicit choice stands
-    _single_threaded_forkserver_env()
-    assert os.environ[JEMALLOC_CONF_VAR] == "background_thread:true"
+
+def test_a_rank_that_raises_fails_the_run_at_once_with_its_traceback(tmp_path):
+    text, _, error = run_script(tmp_path, "raise")
+    assert text.startswith("RESULT failed rank 0"), text
+    assert "datatrove rank 0 of 2 raised" in error and "ValueError: planted failure in rank 0" in error
+    assert "running it again" not in text  # an exception is not retried: it would fail again
+
+
+def test_option_bounds():
+    from citrus_assets.cpt_corpus.web_exec import ExecutorOptions
+
+    with pytest.raises(ValueError, match="rank_timeout_s"):
+        ExecutorOptions(rank_timeout_s=0)
+    with pytest.raises(ValueError, match="rank_retries"):
+        ExecutorOptions(rank_retries=-1)
