@@ -185,40 +185,17 @@ class DualExpertLoop:
             "question": r.question.question, "ground_truth": r.question.ground_truth, "facts": a.facts,
             "steps": R.numbered(a.accepted), "step": step_of[id(r)] or "(empty)"})
         for r, step, review in zip(live, steps, reviews):
-            a = r.final
-            a.rounds = rnd
-            rating = R.parse_rating(review)
-            degenerate = degeneration_reason(step) if step else ""  # the one degeneration filter
-            verdict = rating.verdict if step and not degenerate else "drop"
-            clean = redact_answer_leaks(rating.feedback, r.question.ground_truth)
-            a.steps.append({"round": rnd, "step": step, "verdict": verdict, "rating_parsed": rating.parsed,
-                            "feedback": clean.text, "feedback_redacted": clean.redacted,
-                            "leaks": list(clean.leaks), **({"degenerate": degenerate} if degenerate else {})})
-            if verdict == "keep":
-                a.accepted.append(step)
-            a.feedback = clean.text or ("The step was kept." if verdict == "keep" else "The step was dropped.")
+            record_step(r, rnd, step, review)
         if rnd >= self.config.max_rounds:
             return
         verdicts = self._call(live, R.JUDGE, attempt, rnd, lambda r, a: {
             "question": r.question.question, "ground_truth": r.question.ground_truth, "facts": a.facts,
             "steps": R.numbered(a.accepted)})
         for r, text in zip(live, verdicts):
-            r.final.steps[-1]["complete"] = R.parse_complete(text)
-            if r.final.steps[-1]["complete"]:
-                r.final.status = COMPLETE
+            record_judge(r, text)
 
     def _conclude(self, r: TraceResult, text: str) -> None:
-        a, q = r.final, r.question
-        a.conclusion = text.strip()
-        v = R.verify(a.conclusion, q.options, q.answer_letters, q.ground_truth)
-        if not a.conclusion:
-            reason = "empty conclusion"
-        elif not v.letters:
-            reason = f"conclusion names no answer option ({v.method})"
-        else:
-            reason = "" if v.correct else f"wrong answer {'/'.join(v.letters)} (truth {'/'.join(q.answer_letters) or 'A'})"
-        a.verification = {"correct": v.correct, "answer": v.answer, "letters": list(v.letters), "method": v.method,
-                          "reason": reason}
+        conclude(r, text)
 
     # -- the one batched call per step --------------------------------------------------------
     def _call(self, results: list[TraceResult], role: str, attempt: int, rnd: int, values) -> list[str]:
@@ -228,18 +205,112 @@ class DualExpertLoop:
         params = self.config.params(role, attempt, rnd)
         gens = self.llm.generate(messages, params)
         self.batches.append({"role": role, "attempt": attempt, "round": rnd, "prompts": len(messages)})
-        sampling, model, rev, sha = params.to_json(), self.llm.model_id, self.llm.model_revision, R.template_sha(role)
         out = []
         for r, msgs, g in zip(results, messages, gens):
-            g = g[0]
-            rendered = self.llm.render(msgs)
-            r.final.calls.append({
-                "role": role, "attempt": attempt, "round": rnd, "prompt": rendered, "response": g.text,
-                "model": model, "revision": rev, "template": R.PROMPT_FILES[role], "template_sha": sha,
-                "prompt_hash": R.text_hash(rendered), "sampling": sampling, "prompt_tokens": g.prompt_tokens,
-                "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason, "cached": g.cached})
-            out.append(g.text)
+            r.final.calls.append(call_record(self.llm, role, attempt, rnd, msgs, params, g[0]))
+            out.append(g[0].text)
         return out
+
+
+# -- one question's part of the loop: shared by the rounds engine above and the continuous one ----------------
+def record_step(r: TraceResult, rnd: int, step: str, review: str) -> None:
+    """The reflection expert's review of one step: rating, degeneration filter, redacted feedback."""
+    a = r.final
+    a.rounds = rnd
+    rating = R.parse_rating(review)
+    degenerate = degeneration_reason(step) if step else ""  # the one degeneration filter
+    verdict = rating.verdict if step and not degenerate else "drop"
+    clean = redact_answer_leaks(rating.feedback, r.question.ground_truth)
+    a.steps.append({"round": rnd, "step": step, "verdict": verdict, "rating_parsed": rating.parsed,
+                    "feedback": clean.text, "feedback_redacted": clean.redacted,
+                    "leaks": list(clean.leaks), **({"degenerate": degenerate} if degenerate else {})})
+    if verdict == "keep":
+        a.accepted.append(step)
+    a.feedback = clean.text or ("The step was kept." if verdict == "keep" else "The step was dropped.")
+
+
+def record_judge(r: TraceResult, text: str) -> None:
+    r.final.steps[-1]["complete"] = R.parse_complete(text)
+    if r.final.steps[-1]["complete"]:
+        r.final.status = COMPLETE
+
+
+def call_record(llm, role: str, attempt: int, rnd: int, msgs, params: SamplingParams, g) -> dict:
+    """One call of the transcript: rendered prompt, response, model, hashes, tokens, cached flag."""
+    rendered = llm.render(msgs)
+    return {
+        "role": role, "attempt": attempt, "round": rnd, "prompt": rendered, "response": g.text,
+        "model": llm.model_id, "revision": llm.model_revision, "template": R.PROMPT_FILES[role],
+        "template_sha": R.template_sha(role), "prompt_hash": R.text_hash(rendered), "sampling": params.to_json(),
+        "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
+        "cached": g.cached}
+
+
+def conclude(r: TraceResult, text: str) -> None:
+    """The conclusion, verified against the ground truth by the shared answer rule."""
+    a, q = r.final, r.question
+    a.conclusion = text.strip()
+    v = R.verify(a.conclusion, q.options, q.answer_letters, q.ground_truth)
+    if not a.conclusion:
+        reason = "empty conclusion"
+    elif not v.letters:
+        reason = f"conclusion names no answer option ({v.method})"
+    else:
+        reason = "" if v.correct else f"wrong answer {'/'.join(v.letters)} (truth {'/'.join(q.answer_letters) or 'A'})"
+    a.verification = {"correct": v.correct, "answer": v.answer, "letters": list(v.letters), "method": v.method,
+                      "reason": reason}
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a question's program asks next: one prompt of ``role`` (sampled by ``LoopConfig.params``)."""
+
+    role: str
+    attempt: int
+    rnd: int
+    messages: list
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """The question waits for its cohort: the conclusion is sampled at the round the rounds engine uses, the most
+    rounds any question of the attempt's cohort ran (so both engines send the same prompts with the same seeds)."""
+
+    attempt: int
+
+
+def question_program(r: TraceResult, config: LoopConfig):
+    """One question's loop as a generator: yields ``Call`` (send back the response text) or ``Cohort`` (send back
+    the cohort's round for the conclusion). The same prompts, order and bookkeeping as ``DualExpertLoop``."""
+    q = r.question
+    for attempt in range(max(1, config.max_attempts)):
+        r.attempts.append(Attempt(attempt))
+        a = r.final
+        a.facts = (yield Call(R.START, attempt, 0, R.role_messages(R.START, question=q.question))).strip()
+        for rnd in range(1, config.max_rounds + 1):
+            if a.status != ACTIVE:
+                break
+            step = (yield Call(R.STEP, attempt, rnd, R.role_messages(
+                R.STEP, question=q.question, facts=a.facts, steps=R.numbered(a.accepted),
+                feedback=a.feedback or R.NO_FEEDBACK))).strip()
+            review = yield Call(R.REFLECTION, attempt, rnd, R.role_messages(
+                R.REFLECTION, question=q.question, ground_truth=q.ground_truth, facts=a.facts,
+                steps=R.numbered(a.accepted), step=step or "(empty)"))
+            record_step(r, rnd, step, review)
+            if rnd < config.max_rounds:
+                record_judge(r, (yield Call(R.JUDGE, attempt, rnd, R.role_messages(
+                    R.JUDGE, question=q.question, ground_truth=q.ground_truth, facts=a.facts,
+                    steps=R.numbered(a.accepted)))))
+        if a.status == ACTIVE:
+            a.status = MAX_ROUNDS
+        last = yield Cohort(attempt)
+        conclude(r, (yield Call(R.CONCLUSION, attempt, last, R.role_messages(
+            R.CONCLUSION, question=q.question, facts=a.facts, steps=R.numbered(a.accepted)))))
+        v = a.verification
+        r.accepted, r.reason = v["correct"], "" if v["correct"] else v["reason"]
+        if r.accepted:
+            return
+    r.reason = f"not verified after {len(r.attempts)} attempt(s): {r.reason}"
 
 
 def rounds_histogram(results: list[TraceResult]) -> dict[str, int]:

@@ -1,5 +1,7 @@
 """``reasoning_traces``: the dual-expert loop over every open question of a seed set (paper Figure 3)."""
 
+import shutil
+
 import dagster as dg
 import pyarrow as pa
 
@@ -10,7 +12,7 @@ from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data import dual_roles as R
 from citrus_assets.reasoning_data.assets import GROUP, seed_sets
 from citrus_assets.reasoning_data.dual_expert import LoopConfig
-from citrus_assets.reasoning_data.traces import run_traces
+from citrus_assets.reasoning_data.traces import run_traces, spill_dir
 from resources.lake import LakeResource
 from resources.llm import LLMResource
 
@@ -30,6 +32,13 @@ class TraceConfig(dg.Config):
     max_tokens_reflection: int = 48
     max_tokens_judge: int = 4
     max_tokens_conclusion: int = 48
+    # Scheduling (issue 17): "continuous" sends each question's next prompt as its previous one returns, with up to
+    # max_in_flight prompts in flight in micro-batches of max_batch, chunk_size questions per durable chunk;
+    # "rounds" is the synchronous engine (whole-partition rounds). Same rows for the same cache.
+    scheduling: str = "continuous"
+    chunk_size: int = 2000
+    max_in_flight: int = 64
+    max_batch: int = 16
 
     def loop_config(self) -> LoopConfig:
         return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.__dataclass_fields__})
@@ -46,7 +55,11 @@ class TraceConfig(dg.Config):
 )
 def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm: LLMResource, lake: LakeResource,
                      open_questions: pa.Table) -> dg.Output:
-    table, failed, stats = run_traces(open_questions, llm, config.loop_config())
+    spill = spill_dir(llm, ASSET, context.partition_key)  # finished chunks survive a crash of the step
+    table, failed, stats = run_traces(open_questions, llm, config.loop_config(), scheduling=config.scheduling,
+                                      chunk_size=config.chunk_size, spill_dir=spill, max_in_flight=config.max_in_flight,
+                                      max_batch=config.max_batch)
+    shutil.rmtree(spill, ignore_errors=True)  # the table is memory-mapped from it: still readable after the unlink
     qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, failed)
     if n_bad:
         context.log.warning(f"{n_bad} of {stats['questions']} questions failed verification; quarantined at {qpath}")
@@ -64,6 +77,9 @@ def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm
         acceptance_rate=dg.MetadataValue.float(float(stats["acceptance_rate"])),
         llm_calls=stats["llm_calls"],
         llm_batches=stats["llm_batches"],
+        scheduling=config.scheduling,
+        chunks=stats.get("chunks", 1),
+        chunks_resumed=stats.get("chunks_resumed", 0),
         cache_hits=stats["cache_hits"],
         prompt_tokens=stats["prompt_tokens"],
         completion_tokens=stats["completion_tokens"],

@@ -1,0 +1,110 @@
+"""Continuous dispatch over the batch-in, batch-out LLM client: prompts go out as they are submitted.
+
+``GenerationStream`` keeps up to ``max_in_flight`` prompts in flight through ``llm.generate`` (an ``LLMClient``
+or ``LLMResource``: cache first, then the backend). Prompts that share sampling parameters are sent together in
+micro-batches of at most ``max_batch`` on ``max_in_flight // max_batch`` worker threads; a worker takes the
+oldest waiting group as soon as its previous micro-batch returns, so a caller that submits a question's next
+prompt the moment its previous one comes back keeps the server fed without a round barrier (the way vLLM batches
+continuously). Nothing is reordered inside a prompt: the cache key of each prompt is the one ``generate`` makes.
+
+Use::
+
+    with GenerationStream(llm, max_in_flight=64) as stream:
+        stream.submit(tag, prompt, params)
+        while stream.busy:
+            for tag, samples in stream.completed():
+                ...  # submit follow-ups here
+
+A failed micro-batch re-raises its error from ``completed`` (the requests that did arrive are cached by the
+client, so a re-run pays only for the rest).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Hashable
+
+from .types import Generation, Prompt, SamplingParams
+
+
+class GenerationStream:
+    def __init__(self, llm, max_in_flight: int = 64, max_batch: int = 16) -> None:
+        self.llm = llm
+        self.max_batch = max(1, int(max_batch))
+        self.workers = max(1, int(max_in_flight) // self.max_batch)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citrus-llm-stream")
+        self._groups: dict[str, tuple[SamplingParams, deque]] = {}  # params json -> waiting (seq, tag, prompt)
+        self._seq = itertools.count()
+        self._running: dict[Future, tuple[list[Hashable], list[Prompt]]] = {}
+        self.batches = 0  # generate calls made
+        self.batch_sizes: list[int] = []
+
+    # -- submitting -----------------------------------------------------------------------------------------------
+    def submit(self, tag: Hashable, prompt: Prompt, params: SamplingParams) -> None:
+        key = params.to_json()
+        if key not in self._groups:
+            self._groups[key] = (params, deque())
+        self._groups[key][1].append((next(self._seq), tag, prompt))
+
+    @property
+    def waiting(self) -> int:
+        return sum(len(q) for _, q in self._groups.values())
+
+    @property
+    def in_flight(self) -> int:
+        return sum(len(tags) for tags, _ in self._running.values())
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running) or self.waiting > 0
+
+    # -- dispatching ----------------------------------------------------------------------------------------------
+    def _dispatch(self) -> None:
+        while len(self._running) < self.workers:
+            live = [(q[0][0], k) for k, (_, q) in self._groups.items() if q]
+            if not live:
+                return
+            _, key = min(live)  # the group waiting longest goes first
+            params, queue = self._groups[key]
+            take = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
+            if not queue:
+                del self._groups[key]
+            tags, prompts = [t for _, t, _ in take], [p for _, _, p in take]
+            fut = self._pool.submit(self.llm.generate, prompts, params)
+            self._running[fut] = (tags, prompts)
+            self.batches += 1
+            self.batch_sizes.append(len(take))
+
+    def completed(self) -> list[tuple[Any, list[Generation]]]:
+        """Send what waits (as workers are free), block until at least one micro-batch returns; its (tag, samples)."""
+        self._dispatch()
+        if not self._running:
+            return []
+        done, _ = wait(list(self._running), return_when=FIRST_COMPLETED)
+        out: list[tuple[Any, list[Generation]]] = []
+        error: BaseException | None = None
+        for fut in done:
+            tags, _ = self._running.pop(fut)
+            try:
+                out.extend(zip(tags, fut.result()))
+            except BaseException as e:  # noqa: BLE001 - re-raised below, after the other finished batches are kept
+                error = error or e
+        if error is not None:
+            self.close()
+            raise error
+        self._dispatch()  # refill before the caller works on the results
+        return out
+
+    # -- lifetime -------------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        for fut in self._running:
+            fut.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> "GenerationStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
