@@ -189,12 +189,14 @@ class Lake:
             return pq.read_table(fh)
 
     def read_partitions(self, asset: str, partitions: Iterable[str | None],
-                        row_filter: Callable[[pa.Table], pa.Table] | None = None) -> pa.Table:
+                        row_filter: Callable[[pa.Table], pa.Table] | None = None,
+                        read: Callable[[str, str | None], pa.Table] | None = None) -> pa.Table:
         """The partitions' tables concatenated in order; which rows came from which partition is kept in the
         schema metadata (``PARTITION_ROWS_METADATA``; ``split_partitions`` undoes the concatenation).
-        ``row_filter`` is applied to each partition's table before concatenation."""
+        ``row_filter`` is applied to each partition's table before concatenation; ``read(asset, partition)``
+        replaces ``read_table`` (the IO manager reads committed data only: resources/lineage/commit.py)."""
         partitions = list(partitions)
-        tables = [self.read_table(asset, p) for p in partitions]
+        tables = [(read or self.read_table)(asset, p) for p in partitions]
         if row_filter is not None:
             tables = [row_filter(t) for t in tables]
         if not tables:
@@ -209,6 +211,16 @@ class Lake:
             return QUARANTINE_SCHEMA.empty_table()
         with self.fs.open(path, "rb") as fh:
             return pq.read_table(fh)
+
+    def quarantine_metadata(self, asset: str, partition: str | None = None) -> dict:
+        """``quarantine_path`` and ``quarantined`` of the partition's quarantine file (row count from the
+        Parquet footer); ``{}`` when it has none. The IO manager adds them to every materialization."""
+        path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
+        if not self.fs.exists(path):
+            return {}
+        with self.fs.open(path, "rb") as fh:
+            n = pq.ParquetFile(fh).metadata.num_rows
+        return {"quarantine_path": dg.MetadataValue.path(self.url(path)), "quarantined": dg.MetadataValue.int(n)}
 
 
 def split_partitions(table: pa.Table) -> dict[str, pa.Table]:

@@ -17,7 +17,6 @@ partition-scoped metadata (row count, path, data version, preview). The column i
 
 from __future__ import annotations
 
-import time
 
 import dagster as dg
 import pyarrow as pa
@@ -28,6 +27,7 @@ from resources.lake import Lake, default_lake_root, without_partition_rows
 from resources.retraction import RETRACTIONS_DIR, RetractionFilter, near_retracted
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.settings import browser_link
+from resources.lineage.commit import publish_partition, read_committed
 from resources.lineage.writer import LineageWriter, table_data_version
 
 # Reserved column: the partition of each row when one output covers several partitions (never stored).
@@ -121,6 +121,23 @@ def run_fence(context: dg.OutputContext) -> dg.DagsterRunStatus | None:
     return run.status
 
 
+def run_is_dead(context: dg.OutputContext):
+    """``run_id -> bool``: whether a run can no longer commit (unknown to the instance, or in ``DEAD_RUN_STATUSES``),
+    for the clean-up of its uncommitted lineage files; None without an instance (those files are then left)."""
+    try:
+        instance = context.step_context.instance
+    except dg.DagsterInvariantViolationError:
+        return None
+
+    def dead(run_id: str) -> bool:
+        if run_id == context.run_id:
+            return False
+        run = instance.get_run_by_id(run_id)
+        return run is None or run.status in DEAD_RUN_STATUSES
+
+    return dead
+
+
 class LakeIOManager(dg.ConfigurableIOManager):
     """Parquet-in-the-lake storage for every asset, with record-level lineage capture."""
 
@@ -174,36 +191,27 @@ class LakeIOManager(dg.ConfigurableIOManager):
         for hit in near:
             context.log.warning(f"{asset} [{key}]: source {hit['source']} is a near-duplicate (Jaccard ~{hit['jaccard']}) "
                                 f"of retracted {hit['retracted_source']} (retraction {hit['retraction']})")
-        path = lake.write_asset(asset, key, table)
-        t0 = time.perf_counter()
         data_version = table_data_version(table)
-        if self.capture_lineage:
-            try:
-                LineageWriter(lake.lineage_root).write_materialization(
-                    asset=asset,
-                    partition=key,
-                    run_id=context.run_id,
-                    data_version=data_version,
-                    code_version=context.asset_spec.code_version or "",
-                    table=table,
-                    data_path=lake.url(path),
-                )
-            except BaseException:
-                # No data file without its lineage commit: the step fails, so nothing may look materialized.
-                try:
-                    lake.fs.rm(path)
-                except Exception:  # noqa: BLE001 - the lineage error is the one to report
-                    context.log.warning(f"could not remove {lake.url(path)} after its lineage write failed")
-                raise
+        writer = LineageWriter(lake.lineage_root) if self.capture_lineage else None
+        # The commit protocol (resources/lineage/commit.py): stage, lineage rows, commit, publish; the lineage
+        # commit is what makes the partition's new version visible. A write killed before it leaves nothing visible.
+        published = publish_partition(lake, writer, asset=asset, partition=key, table=table, run_id=context.run_id,
+                                      code_version=context.asset_spec.code_version or "", data_version=data_version,
+                                      run_is_dead=run_is_dead(context))
+        path, cleanup = published.path, published.cleanup
+        if cleanup.count:
+            context.log.warning(f"{asset} [{key}]: cleaned up after an interrupted write: {cleanup}")
         return {
             "dagster/row_count": dg.MetadataValue.int(table.num_rows),
             "path": dg.MetadataValue.path(lake.url(path)),
             "data_version": dg.MetadataValue.text(data_version),
-            "lineage_capture_s": dg.MetadataValue.float(round(time.perf_counter() - t0, 4)),
+            "lineage_capture_s": dg.MetadataValue.float(round(published.lineage_s, 4)),
+            **({"interrupted_write_files_removed": dg.MetadataValue.int(cleanup.count)} if cleanup.count else {}),
             "preview": dg.MetadataValue.md(preview_markdown(table)),
             **({"retracted_rows": dg.MetadataValue.int(retracted.dropped)} if retracted.dropped else {}),
             **({"near_retracted_sources": dg.MetadataValue.json(near)} if near else {}),
             **(lineage_links(asset, key, table) if self.capture_lineage else {}),
+            **lake.quarantine_metadata(asset, key),  # the quarantine the asset wrote for this partition
         }
 
     def load_input(self, context: dg.InputContext) -> pa.Table:
@@ -218,10 +226,15 @@ class LakeIOManager(dg.ConfigurableIOManager):
             dropped += f.dropped
             return f.table
 
+        writer = LineageWriter(lake.lineage_root)
+
+        def read(name: str, partition: str | None) -> pa.Table:  # committed data only (roll-forward included)
+            return read_committed(lake, name, partition, writer)
+
         if context.has_asset_partitions:
-            table = lake.read_partitions(asset, list(context.asset_partition_keys), row_filter=keep)
+            table = lake.read_partitions(asset, list(context.asset_partition_keys), row_filter=keep, read=read)
         else:
-            table = keep(lake.read_table(asset, UNPARTITIONED))
+            table = keep(read(asset, UNPARTITIONED))
         if dropped:
             context.log.warning(f"input {asset}: {dropped} retracted rows left out")
         return table

@@ -37,11 +37,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from resources.faults import fault_point
+
 from . import schema as S
 from .data_version import table_data_version
 from .settings import is_local, local_path
 
-__all__ = ["LineageWriter", "is_temp_of", "lineage_file_relpath", "path_component", "table_data_version", "temp_name"]
+__all__ = ["LineageWriter", "commit_key", "is_temp_of", "lineage_file_relpath", "path_component", "table_data_version",
+           "temp_name"]
 
 # Columns of the record_lineage file stored as a one-value dictionary when constant in the asset table
 # (the usual case: one model, one prompt template, one input file per materialization).
@@ -80,11 +83,14 @@ def path_component(name: str | None) -> str:
     return out
 
 
+def commit_key(data_version: str, run_id: str) -> str:
+    """``<data_version>-<run_id>`` (path-safe): names one materialization's lineage files and its staged data file."""
+    return f"{path_component(data_version)}-{path_component(run_id)}"
+
+
 def lineage_file_relpath(asset: str, partition: str | None, data_version: str, run_id: str) -> str:
     """``<asset>/<partition>/<data_version>-<run_id>.parquet`` (path-safe), shared by all tables."""
-    return "/".join(
-        [path_component(asset), path_component(partition), f"{path_component(data_version)}-{path_component(run_id)}.parquet"]
-    )
+    return "/".join([path_component(asset), path_component(partition), f"{commit_key(data_version, run_id)}.parquet"])
 
 
 def _is_string(t: pa.DataType) -> bool:
@@ -218,8 +224,19 @@ class LineageWriter:
             return os.path.join(self.root, table, *rel.split("/"))
         return f"{self.root}/{table}/{rel}"
 
-    def _write_atomic(self, table: pa.Table, final_path: str) -> None:
-        """Write to a hidden temp name in the final folder, then rename (never a partial ``.parquet``)."""
+    def commit_path(self, asset: str, partition: str | None, key: str) -> str:
+        """The commit file (materializations row) of the materialization named by ``key`` (``commit_key``)."""
+        return self._join(S.T_MATERIALIZATIONS, path_component(asset), path_component(partition), f"{key}.parquet")
+
+    def partition_dir(self, table: str, asset: str, partition: str | None) -> str:
+        return self._join(table, path_component(asset), path_component(partition))
+
+    def _join(self, *parts: str) -> str:
+        return os.path.join(self.root, *parts) if self._local else "/".join([self.root, *parts])
+
+    def _write_atomic(self, table: pa.Table, final_path: str, fault: str | None = None, asset: str | None = None) -> None:
+        """Write to a hidden temp name in the final folder, then rename (never a partial ``.parquet``).
+        ``fault``: the fault point (``resources.faults``) between the temp write and the rename."""
         folder, name = os.path.split(final_path) if self._local else final_path.rsplit("/", 1)
         tmp = f"{folder}/{temp_name(name)}"
         dict_cols = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
@@ -234,11 +251,15 @@ class LineageWriter:
             if self._local:
                 os.makedirs(folder, exist_ok=True)
                 pq.write_table(table, tmp, **options)  # native file writes, no Python file object
+                if fault:
+                    fault_point(fault, asset=asset)
                 os.replace(tmp, final_path)
             else:
                 self.fs.makedirs(folder, exist_ok=True)
                 with self.fs.open(tmp, "wb") as fh:
                     pq.write_table(table, fh, **options)
+                if fault:
+                    fault_point(fault, asset=asset)
                 self.fs.mv(tmp, final_path)
         except BaseException as exc:
             try:
@@ -311,6 +332,7 @@ class LineageWriter:
         if n:
             self._write_atomic(pa.Table.from_arrays(list(cols.values()), schema=pa.schema(fields)),
                                self.path(S.T_RECORD_LINEAGE, asset, partition, data_version, run_id))
+        fault_point("lineage.rows", asset=asset)
 
         # commit marker, last
         commit = pa.table(
@@ -327,7 +349,8 @@ class LineageWriter:
             schema=S.SCHEMAS[S.T_MATERIALIZATIONS],
         )
         commit_path = self.path(S.T_MATERIALIZATIONS, asset, partition, data_version, run_id)
-        self._write_atomic(commit, commit_path)
+        self._write_atomic(commit, commit_path, fault="lineage.commit_tmp", asset=asset)  # the rename commits
+        fault_point("lineage.committed", asset=asset)
         counts[S.T_MATERIALIZATIONS] = 1
         counts["commit_path"] = commit_path
         return counts

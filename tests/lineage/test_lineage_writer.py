@@ -111,9 +111,9 @@ def test_commit_row_is_written_last(tmp_path, monkeypatch):
     order = []
     real = W.LineageWriter._write_atomic
 
-    def spy(self, table, path):
+    def spy(self, table, path, *args, **kwargs):
         order.append(path.split(os.sep)[-4] if os.sep in path else path.split("/")[-4])
-        return real(self, table, path)
+        return real(self, table, path, *args, **kwargs)
 
     monkeypatch.setattr(W.LineageWriter, "_write_atomic", spy)
     LineageWriter(str(tmp_path)).write_materialization(
