@@ -37,7 +37,7 @@ from pathlib import Path
 
 from citrus_assets.common.decontamination import NGramIndex, items_from_seeds
 from citrus_assets.common.prompts import load_prompt
-from citrus_assets.reasoning_data.seeds import load_seed_file
+from citrus_assets.reasoning_data.loaders import load_seed_file
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "decontamination.md"

@@ -65,7 +65,7 @@ def human_texts() -> dict[str, list[tuple[str, str, str]]]:
     """Human-written texts the filter must keep, from ../shared/data (or $CITRUS_DATA): (text, kind, language)."""
     import os
 
-    from citrus_assets.reasoning_data.seeds import load_seed_file
+    from citrus_assets.reasoning_data.loaders import load_seed_file
 
     root = Path(os.environ.get("CITRUS_DATA") or REPO.parent / "shared" / "data")
     out: dict[str, list[tuple[str, str, str]]] = {}

@@ -34,7 +34,7 @@ from citrus_assets.cpt_corpus.textbook_chunking import chunk_batch  # noqa: E402
 from citrus_assets.cpt_corpus.textbook_evol import OPERATORS, evol_messages, parse_qa  # noqa: E402
 from citrus_assets.jmed.steps import question_messages  # noqa: E402
 from citrus_assets.reasoning_data.rewrite import clean_rewrite, rewrite_messages  # noqa: E402
-from citrus_assets.reasoning_data.seeds import load_seed_file  # noqa: E402
+from citrus_assets.reasoning_data.loaders import load_seed_file  # noqa: E402
 from citrus_assets.reasoning_data.sft_rewrite import parse_response  # noqa: E402
 from citrus_assets.reasoning_data.sft_rewrite import rewrite_messages as sft_messages  # noqa: E402
 from citrus_assets.training.rejection import open_messages  # noqa: E402

@@ -7,7 +7,6 @@ every validation gets its own uniquely named pandas data source, deleted afterwa
 from __future__ import annotations
 
 import math
-import os
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -17,7 +16,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from quality.suites import RowRule
+from quality.suites import RowRule, ensure_gx_env
 
 DEFAULT_ID_COL = "record_id"
 DEFAULT_MAX_EXAMPLES = 5
@@ -33,17 +32,12 @@ _LOCK = threading.RLock()
 _CONTEXT: Any = None
 
 
-def _ensure_gx_env() -> None:
-    """Switch GX analytics off before GX is first imported (a user's explicit setting wins)."""
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-
-
 def get_gx_context():
     """The process-wide ephemeral GX data context (progress bars off)."""
     global _CONTEXT
     with _LOCK:
         if _CONTEXT is None:
-            _ensure_gx_env()
+            ensure_gx_env()
             import great_expectations as gx
             from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +27,16 @@ import pandas as pd
 FLAG_PREFIX = "__rule__"
 
 
-def _gxe():
-    from quality.gx import _ensure_gx_env
+def ensure_gx_env() -> None:
+    """Switch GX analytics off before GX is first imported (a user's explicit setting wins).
 
-    _ensure_gx_env()
+    It lives here, below ``quality.gx`` (the runner imports the suites, never the reverse).
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+def _gxe():
+    ensure_gx_env()
     import great_expectations.expectations as gxe
 
     return gxe

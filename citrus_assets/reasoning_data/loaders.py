@@ -377,7 +377,19 @@ LOADERS.update({
     "jmed": load_jmed, "cmmlu": load_cmmlu, "cmexam": load_cmexam, "mapped": load_mapped,
     MEDAGENTSBENCH: load_medagentsbench,
 })
-__all__ = ["FieldMapping", "load_careqa", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped", "load_medagentsbench",
+
+
+def detect_format(path: Path) -> str:
+    """Pick a loader from the file's content, then its name (rules in ``loaders_detect``)."""
+    return sniff_format(path)
+
+
+def load_seed_file(path: Path, seed_set: str) -> LoadResult:
+    """Load any published benchmark file: the format is detected from its content (``detect_format``)."""
+    return LOADERS[detect_format(path)](path, seed_set)
+
+
+__all__ = ["FieldMapping", "detect_format", "load_careqa", "load_seed_file", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped", "load_medagentsbench",
            "load_medbullets",
            "load_medmcqa", "load_medqa", "load_mmlu_csv", "load_mmlu_json", "load_mmlu_pro", "load_pubmedqa",
            "mapping_sidecar", "medmcqa_cop_base", "read_split_ids", "sniff_format"]

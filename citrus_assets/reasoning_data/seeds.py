@@ -161,20 +161,7 @@ def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: s
     return out
 
 
-LOADERS = {"medqa_jsonl": load_medqa_jsonl}
 # Every published format of loaders.py (MedMCQA, PubMedQA, MMLU, MMLU-Pro, MedBullets, CareQA, JMED,
-# CMMLU, CMExam, config-mapped files) registers itself into LOADERS on import; imported on first use
-# (not at import time: loaders_io -> seeds -> loaders -> loaders_io was an import cycle).
-def _loaders():
-    from citrus_assets.reasoning_data import loaders
-
-    return loaders
-
-
-def detect_format(path: Path) -> str:
-    """Pick a loader from the file's content, then its name (rules in ``loaders_detect``)."""
-    return _loaders().sniff_format(path)
-
-
-def load_seed_file(path: Path, seed_set: str) -> LoadResult:
-    return LOADERS[detect_format(path)](path, seed_set)
+# CMMLU, CMExam, config-mapped files) registers itself here; ``loaders.load_seed_file`` dispatches on it.
+# seeds.py imports no loader module (seeds <-> loaders was an import cycle).
+LOADERS = {"medqa_jsonl": load_medqa_jsonl}

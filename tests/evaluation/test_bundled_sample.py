@@ -13,7 +13,7 @@ from citrus_assets.common.decontamination import default_eval_index
 from citrus_assets.evaluation.registry import (
     BENCHMARK_NAMES, BENCHMARKS, benchmark_files, default_data_dirs, load_benchmark,
 )
-from citrus_assets.reasoning_data.seeds import detect_format, load_seed_file
+from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
 
 SAMPLE = benchmark_data.BUNDLED_DATA_DIR
 ROOT = SAMPLE / "benchmarks"

@@ -301,7 +301,7 @@ def test_cli_exit_codes_json_and_formats(isolated, capsys):
 # -- real public files (skip when ../shared/data is absent) ---------------------------------------------
 @pytest.fixture(scope="module")
 def medqa():
-    from citrus_assets.reasoning_data.seeds import load_seed_file
+    from citrus_assets.reasoning_data.loaders import load_seed_file
     from tests.conftest import shared_data_dir
 
     path = shared_data_dir() / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -323,7 +323,7 @@ def test_real_medqa_items_in_the_project_prompt_are_caught(medqa):
 
 def test_real_medbullets_and_mmlu_pro_are_mostly_not_flagged_by_medqa(medqa, shared_data):
     """The issue saw 95% of MedBullets flagged; what is left are real near-copies of MedQA items."""
-    from citrus_assets.reasoning_data.seeds import load_seed_file
+    from citrus_assets.reasoning_data.loaders import load_seed_file
 
     idx, _ = medqa
     for rel, limit in (("medbullets/medbullets_op4.csv", 0.05), ("mmlu_pro/health_test.sample.jsonl", 0.01)):

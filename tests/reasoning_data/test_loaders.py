@@ -15,7 +15,8 @@ from citrus_assets.reasoning_data.loaders import (
     FieldMapping, load_careqa, load_cmexam, load_cmmlu, load_jmed, load_mapped, load_medbullets, load_medmcqa,
     load_mmlu_csv, load_mmlu_pro, load_pubmedqa, mapping_sidecar, medmcqa_cop_base,
 )
-from citrus_assets.reasoning_data.seeds import BadRecord, SEED_SCHEMA, detect_format, load_seed_file
+from citrus_assets.reasoning_data.seeds import BadRecord, SEED_SCHEMA
+from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
 from resources.lineage.ids import is_record_id
 
 # file -> (format, source, records in SOURCES.md, identical records in the file, split from the name)
