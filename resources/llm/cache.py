@@ -12,16 +12,23 @@ whose checksums hold are copied into a fresh file, and the repair is logged and 
 (LLMClient.stats reports ``cache_repairs``; assets put it in their metadata).
 
 WAL journal + busy_timeout make several writer processes safe; writes are short transactions.
+``put_many`` writes at once (one transaction). ``put_later`` only queues: one writer thread per cache
+writes everything queued in one transaction when ``FLUSH_ROWS`` rows wait or ``FLUSH_S`` seconds have
+passed since the first of them (so many rows per transaction, none of it on the caller's event loop);
+``flush()`` waits until everything queued before it is written. Reads (``get_many``, ``len``) flush first,
+so a cache always reads its own writes; an exiting process flushes every cache it opened.
 """
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
 import sqlite3
 import threading
 import time
+import weakref
 from pathlib import Path
 
 from .types import Generation, SamplingParams, canonical_json
@@ -51,6 +58,19 @@ CREATE TABLE IF NOT EXISTS generation_prompts (
 _BUSY_TIMEOUT_MS = 60_000
 _PENDING_REPAIRS: list[dict] = []  # repairs of this process not yet reported in an asset's metadata
 _PENDING_LOCK = threading.Lock()
+FLUSH_ROWS = 1024  # queued rows that make the writer thread write at once
+FLUSH_S = 0.1  # the longest a queued row waits for its transaction (a killed run loses at most this much)
+_IDLE_EXIT_S = 5.0  # an idle writer thread ends; the next put_later starts another
+_OPEN_CACHES: "weakref.WeakSet[GenerationCache]" = weakref.WeakSet()
+
+
+@atexit.register
+def _flush_all() -> None:
+    for cache in list(_OPEN_CACHES):
+        try:
+            cache.flush()
+        except Exception as e:  # noqa: BLE001 - exiting: log and go on with the other caches
+            log.warning("LLM cache %s: could not flush at exit (%s)", cache.path, e)
 
 
 def take_repairs() -> list[dict]:
@@ -133,6 +153,18 @@ class GenerationCache:
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         self.repairs: list[dict] = []  # {"path", "moved_to", "reason", "salvaged"} per repair of this process
+        self._init_writer()
+
+    def _init_writer(self) -> None:
+        self._cv = threading.Condition()
+        self._queue: list[tuple[list[tuple[str, Generation]], str, dict[str, str]]] = []
+        self._queued_rows = 0
+        self._queued = 0  # put_later calls queued so far
+        self._written = 0  # ... and written (or given up on) so far
+        self._flush_now = False
+        self._writer: threading.Thread | None = None
+        self._writer_pid = os.getpid()
+        _OPEN_CACHES.add(self)
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -215,6 +247,7 @@ class GenerationCache:
         return conn
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
@@ -231,6 +264,7 @@ class GenerationCache:
     def get_many(self, keys: list[str]) -> dict[str, Generation]:
         """Look keys up; returns the valid hits (cached=True, sample_index 0: the caller sets it)."""
         uniq = list(dict.fromkeys(keys))
+        self.flush()
         with self._lock:
             for attempt in (0, 1):
                 try:
@@ -286,19 +320,84 @@ class GenerationCache:
     # -- writes -----------------------------------------------------------------------------
     def put_many(self, items: list[tuple[str, Generation]], model_id: str = "",
                  prompts: dict[str, str] | None = None) -> None:
-        """Store generations; ``prompts`` (key -> rendered prompt) lets a retraction find them later."""
+        """Store generations now (one transaction); ``prompts`` (key -> rendered prompt) lets a retraction
+        find them later."""
+        if items:
+            rows, prompt_rows = self._rows([(items, model_id, prompts or {})])
+            self._write(rows, prompt_rows)
+
+    def put_later(self, items: list[tuple[str, Generation]], model_id: str = "",
+                  prompts: dict[str, str] | None = None) -> None:
+        """Queue generations for the writer thread (module docstring); returns at once."""
         if not items:
             return
-        prompts = prompts or {}
-        prompt_rows = [(k, _encode(prompts[k])) for k, _ in items if k in prompts]
-        rows = []
-        for key, g in items:
-            text = _encode(g.text)
-            rows.append(
-                (key, text, int(g.prompt_tokens), int(g.completion_tokens), str(g.finish_reason),
-                 _checksum(key, text, int(g.prompt_tokens), int(g.completion_tokens), str(g.finish_reason)),
-                 model_id, time.time())
-            )
+        with self._cv:
+            if self._writer_pid != os.getpid():  # a forked child: the parent's queue and thread are not ours
+                self._init_writer()
+                return self.put_later(items, model_id, prompts)
+            self._queue.append((items, model_id, prompts or {}))
+            self._queued += 1
+            self._queued_rows += len(items)
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="citrus-llm-cache-writer", daemon=True)
+                self._writer.start()
+            elif self._queued_rows >= FLUSH_ROWS:
+                self._cv.notify_all()
+
+    def flush(self) -> None:
+        """Wait until everything queued by ``put_later`` before this call is written."""
+        with self._cv:
+            if self._writer_pid != os.getpid():
+                self._init_writer()
+                return
+            target = self._queued
+            if self._written >= target:
+                return
+            self._flush_now = True
+            self._cv.notify_all()
+            while self._written < target:
+                if self._writer is None:  # cannot happen while work is queued; never wait forever
+                    break
+                self._cv.wait(1.0)
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._cv:
+                idle_until = time.monotonic() + _IDLE_EXIT_S
+                while not self._queue:
+                    left = idle_until - time.monotonic()
+                    if left <= 0:
+                        self._writer = None
+                        return
+                    self._cv.wait(left)
+                due = time.monotonic() + FLUSH_S
+                while self._queued_rows < FLUSH_ROWS and not self._flush_now and (left := due - time.monotonic()) > 0:
+                    self._cv.wait(left)
+                batch, self._queue, self._queued_rows = self._queue, [], 0
+                upto, self._flush_now = self._queued, False
+            try:
+                rows, prompt_rows = self._rows(batch)
+                self._write(rows, prompt_rows)
+            except Exception as e:  # noqa: BLE001 - the writer must live on; losing entries never loses results
+                log.warning("LLM cache %s: could not store %d queued entries (%s: %s)", self.path,
+                            sum(len(b[0]) for b in batch), type(e).__name__, e)
+            with self._cv:
+                self._written = upto
+                self._cv.notify_all()
+
+    @staticmethod
+    def _rows(batch) -> tuple[list[tuple], list[tuple[str, bytes]]]:
+        rows, prompt_rows, now = [], [], time.time()
+        for items, model_id, prompts in batch:
+            for key, g in items:
+                text = _encode(g.text)
+                pt, ct, fr = int(g.prompt_tokens), int(g.completion_tokens), str(g.finish_reason)
+                rows.append((key, text, pt, ct, fr, _checksum(key, text, pt, ct, fr), model_id, now))
+                if key in prompts:
+                    prompt_rows.append((key, _encode(prompts[key])))
+        return rows, prompt_rows
+
+    def _write(self, rows: list[tuple], prompt_rows: list[tuple[str, bytes]]) -> None:
         with self._lock:
             for attempt in (0, 1):
                 try:
@@ -329,6 +428,7 @@ class GenerationCache:
         Returns ``{"deleted", "left", "without_prompt"}``: entries written before prompts were kept are
         matched by their generated text only."""
         needles = sorted({t for t in texts if isinstance(t, str) and len(t.strip()) >= min_chars}, key=len)
+        self.flush()
         with self._lock:
             conn = self._connect()
             rows = conn.execute("SELECT g.key, g.text, p.prompt FROM generations g "
@@ -348,5 +448,6 @@ class GenerationCache:
             return {"deleted": len(doomed), "left": len(rows) - len(doomed), "without_prompt": without_prompt}
 
     def __len__(self) -> int:
+        self.flush()
         with self._lock:
             return self._connect().execute("SELECT COUNT(*) FROM generations").fetchone()[0]

@@ -18,7 +18,9 @@ class LLMClient:
     """Looks every (prompt, sample index) up in the cache, sends only the misses to the backend
     in one batched call, stores what came back (never a sample with empty or blank text: a server that
     answered without content is asked again next time) and returns everything in prompt order. A backend with
-    ``streams_results`` reports each request as it finishes; it is cached at once (a killed run keeps it)."""
+    ``streams_results`` reports each request as it finishes; its cache write is queued at once for the cache's
+    writer thread (many rows per transaction, off the event loop; a killed run keeps what was written, at most
+    ``cache.FLUSH_S`` behind), and ``generate`` returns only after everything it queued is written."""
 
     def __init__(self, backend: Backend, cache: GenerationCache | None = None) -> None:
         self.backend = backend
@@ -66,7 +68,7 @@ class LLMClient:
         # A prompt over max_prompt_tokens (resources/limits.py) is never sent: its samples come back empty with
         # finish reason "prompt_too_long" (not cached), so the step goes on and counts them.
         max_tokens = limits().max_prompt_tokens
-        too_long = {r: estimate_tokens(r) for r in rendered if over(estimate_tokens(r), max_tokens)}
+        too_long = {r: n for r in rendered if over(n := estimate_tokens(r), max_tokens)}
         for msgs, r, ks in zip(messages, rendered, keys):
             if r in too_long:
                 continue
@@ -93,14 +95,19 @@ class LLMClient:
 
                 kwargs["on_result"] = on_result
             try:
-                outputs = self.backend.generate(requests, params, **kwargs)
-            except LLMBackendError as e:  # keep whatever did arrive: re-runs never pay twice
-                partial = list(getattr(e, "partial", None) or [])
-                self._store(requests, [None if i in stored else g for i, g in enumerate(partial)], params, fresh)
-                raise
-            if len(outputs) != len(requests):
-                raise LLMBackendError(f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts")
-            self._store(requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh)
+                try:
+                    outputs = self.backend.generate(requests, params, **kwargs)
+                except LLMBackendError as e:  # keep whatever did arrive: re-runs never pay twice
+                    partial = list(getattr(e, "partial", None) or [])
+                    self._store(requests, [None if i in stored else g for i, g in enumerate(partial)], params, fresh)
+                    raise
+                if len(outputs) != len(requests):
+                    raise LLMBackendError(
+                        f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts")
+                self._store(requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh)
+            finally:
+                if self.cache is not None:
+                    self.cache.flush()  # everything this call generated is written before it returns
         with self._lock:
             self._stats["hits"] += sum(1 for k in flat if k in found)
             self._stats["misses"] += sum(1 for k in flat if k not in found)
@@ -142,4 +149,4 @@ class LLMClient:
                     items.append((k, g))
                     prompts[k] = req.rendered
         if self.cache is not None:
-            self.cache.put_many(items, model_id=mid, prompts=prompts)
+            self.cache.put_later(items, model_id=mid, prompts=prompts)

@@ -1,13 +1,19 @@
 """Backend for any OpenAI-compatible server (vLLM serve, TGI, llama.cpp server, OpenAI, ...).
 
-One POST `{base_url}/chat/completions` per prompt (with `n` = the samples still missing), sent
-concurrently with at most `max_concurrency` in flight. Timeouts, connection errors, HTTP 429/5xx
-and malformed bodies are retried `max_retries` times with exponential backoff + jitter (a
-`Retry-After` header is honoured up to the backoff cap); other 4xx fail at once. Then
-`LLMBackendError` names the endpoint URL and the last error. Results that did arrive ride along
-on the error (`partial`) so the caller can cache them; each one is also handed to the optional
-`on_result(index, samples)` callback the moment it arrives (the client caches it right away, so a
-process killed mid-batch keeps every finished request).
+One POST `{base_url}/chat/completions` per prompt (with `n` = the samples still missing), sent by
+`max_concurrency` workers over one aiohttp session (a connector with `limit=max_concurrency`), so at most
+`max_concurrency` requests are in flight and a worker sends its next request the moment one returns.
+The client library was chosen on measurements (benchmarks/results/feed_rate.md): bare aiohttp sends the
+same stream ~3x faster than httpx (httpcore's connection-pool scan and, without sniffio, a failing
+`import sniffio` on every call), and the `openai` client (httpx underneath) is slower still.
+
+Timeouts, connection errors, HTTP 429/5xx and malformed bodies are retried `max_retries` times with
+exponential backoff + jitter (a `Retry-After` header is honoured up to the backoff cap); other 4xx fail
+at once. Then `LLMBackendError` names the endpoint URL and the last error. Results that did arrive ride
+along on the error (`partial`) so the caller can cache them; each one is also handed to the optional
+`on_result(index, samples)` callback the moment it arrives, on the event loop (it must be cheap: the client
+queues the cache write for the cache's writer thread, so a process killed mid-batch keeps every finished
+request written within the writer's flush interval).
 
 Token counts come from `usage`: `prompt_tokens` is the prompt's length and is reported on every
 sample (the same prompt was read for each, like the local backends); `completion_tokens` is the
@@ -23,13 +29,15 @@ trickling one byte a second is cut off at `timeout_s` (then retried like any tim
 
 The API key is read at call time from the env var named by `api_key_env`, which must be a declared
 name, stripped of surrounding whitespace and validated (`secrets.py`); it is sent only as a Bearer header
-and only to a URL the deployment bound keys to. Every error message and log line of this backend has
-every form of the key (raw, escaped, quoted, JSON, percent-encoded) redacted.
+and only to a URL the deployment bound keys to (proxy variables are ignored: the session does not trust
+the environment). Every error message and log line of this backend has every form of the key (raw,
+escaped, quoted, JSON, percent-encoded) redacted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -38,10 +46,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
-import httpx
+import aiohttp
 
 from . import secrets
-from .types import Generation, LLMBackendError, Request, SamplingParams, canonical_json
+from .types import DEFAULT_MAX_CONCURRENCY, Generation, LLMBackendError, Request, SamplingParams, canonical_json
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,9 +63,22 @@ def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
     except RuntimeError:
         running = False
     if not running:  # outside the except block: a backend error is not chained to "no running event loop"
-        return asyncio.run(factory())
+        return _run(factory)
     with ThreadPoolExecutor(1, thread_name_prefix="citrus-llm") as pool:
-        return pool.submit(lambda: asyncio.run(factory())).result()
+        return pool.submit(_run, factory).result()
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    with contextlib.suppress(ImportError):  # uvloop (when installed) runs the request loop with less overhead
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+        return runner.run(factory())
 
 
 BATCH_LOG_ENV = "CITRUS_LLM_BATCH_LOG"  # benchmarks: append {"t", "requests"} per generate call (benchmarks/scale)
@@ -84,7 +105,7 @@ class _Retryable(Exception):
 
 class OpenAIBackend:
     def __init__(self, model: str, base_url: str, revision: str = "", *, api_key_env: str = "CITRUS_OPENAI_API_KEY",
-                 max_concurrency: int = 8, timeout_s: float = 120.0, max_retries: int = 4,
+                 max_concurrency: int = DEFAULT_MAX_CONCURRENCY, timeout_s: float = 120.0, max_retries: int = 4,
                  backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
         if not base_url:
             raise ValueError("backend='openai' needs base_url, e.g. http://127.0.0.1:8000/v1")
@@ -138,25 +159,33 @@ class OpenAIBackend:
 
     async def _agenerate(self, requests: list[Request], params: SamplingParams,
                          on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
-        sem = asyncio.Semaphore(self.max_concurrency)
+        results: list[Any] = [None] * len(requests)
+        work = iter(enumerate(requests))  # shared by the workers: no task or semaphore per request
 
-        async def one(i: int, req: Request) -> list[Generation]:
-            gens = await self._one(client, sem, req, params)
-            if on_result is not None:
-                try:  # off the event loop: a cache write must not stall the requests in flight
-                    await asyncio.to_thread(on_result, i, gens)
-                except Exception as e:  # noqa: BLE001 - the result still counts; the caller stores it again
-                    log.warning("%s: could not hand over a finished result early (%s: %s)", self.url,
-                                type(e).__name__, e)
-            return gens
+        async def worker() -> None:
+            for i, req in work:
+                try:
+                    gens = await self._one(session, req, params)
+                except Exception as e:  # noqa: BLE001 - collected; the others go on, then the first one is raised
+                    results[i] = e
+                    continue
+                results[i] = gens
+                if on_result is not None:
+                    try:  # cheap by contract (the client only queues the cache write)
+                        on_result(i, gens)
+                    except Exception as e:  # noqa: BLE001 - the result still counts; the caller stores it again
+                        log.warning("%s: could not hand over a finished result early (%s: %s)", self.url,
+                                    type(e).__name__, e)
 
         headers = {"Content-Type": "application/json"}
         if key := self._api_key():
             headers["Authorization"] = f"Bearer {key}"
-        limits = httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
-        # `timeout` bounds each read; `_post` bounds the whole attempt (a trickling server is cut off)
-        async with httpx.AsyncClient(headers=headers, timeout=self.timeout_s, limits=limits) as client:
-            results = await asyncio.gather(*(one(i, r) for i, r in enumerate(requests)), return_exceptions=True)
+        connector = aiohttp.TCPConnector(limit=self.max_concurrency, limit_per_host=self.max_concurrency)
+        # `total` bounds the whole attempt (connect + send + every read): a trickling server is cut off
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout,
+                                         cookie_jar=aiohttp.DummyCookieJar(), trust_env=False) as session:
+            await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
         errors = [e for e in results if isinstance(e, BaseException)]
         if errors:
             partial = [None if isinstance(r, BaseException) else r for r in results]
@@ -166,11 +195,10 @@ class OpenAIBackend:
                              f"{type(first).__name__}: {first}"))
             err.partial = partial  # type: ignore[attr-defined]
             raise err
-        return results  # type: ignore[return-value]
+        return results
 
     # -- one prompt ---------------------------------------------------------------------------
-    async def _one(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, req: Request,
-                   params: SamplingParams) -> list[Generation]:
+    async def _one(self, session: aiohttp.ClientSession, req: Request, params: SamplingParams) -> list[Generation]:
         want = len(req.sample_indices)
         got: list[tuple[str, str, int]] = []  # (text, finish_reason, completion tokens)
         prompt_tokens = 0
@@ -183,30 +211,29 @@ class OpenAIBackend:
                 payload["stop"] = list(params.stop)
             if params.seed is not None:
                 payload["seed"] = params.seed + len(got)
-            choices, prompt_tokens = await self._post(client, sem, payload, k)
+            choices, prompt_tokens = await self._post(session, json.dumps(payload).encode("utf-8"), k)
             got.extend(choices)
             if len(got) >= want:
                 break
         return [Generation(text, prompt_tokens, ct, fr, False, idx)
                 for (text, fr, ct), idx in zip(got[:want], req.sample_indices)]
 
-    async def _post(self, client: httpx.AsyncClient, sem: asyncio.Semaphore, payload: dict,
-                    k: int) -> tuple[list[tuple[str, str, int]], int]:
+    async def _post(self, session: aiohttp.ClientSession, body: bytes, k: int) -> tuple[list[tuple[str, str, int]], int]:
         attempts = self.max_retries + 1
         last = "no attempt made"
         empty = None
         for attempt in range(attempts):
-            try:
-                async with sem:  # the deadline starts when the request does, not while it waits its turn
-                    resp = await asyncio.wait_for(client.post(self.url, json=payload), self.timeout_s)
-                return self._parse(resp, k)
+            try:  # the deadline starts when the request does (a worker sends only when it is free)
+                async with session.post(self.url, data=body) as resp:
+                    raw = await resp.read()
+                    status, retry_header = resp.status, resp.headers.get("Retry-After")
+                return self._parse(status, raw, retry_header, k)
             except _Retryable as e:
                 last, retry_after, empty = str(e), e.retry_after, e.empty
-            except asyncio.TimeoutError:
-                last, retry_after = f"timeout after {self.timeout_s:g}s (total deadline of the request)", None
-            except httpx.TimeoutException as e:
-                last, retry_after = f"timeout after {self.timeout_s:g}s ({type(e).__name__})", None
-            except httpx.TransportError as e:
+            except asyncio.TimeoutError as e:  # aiohttp's own timeout errors are TimeoutErrors too
+                what = "total deadline of the request" if type(e) is asyncio.TimeoutError else type(e).__name__
+                last, retry_after = f"timeout after {self.timeout_s:g}s ({what})", None
+            except aiohttp.ClientError as e:
                 last, retry_after = f"connection error: {type(e).__name__}: {e}", None
             if attempt + 1 < attempts:
                 delay = min(self.max_backoff_s, self.backoff_s * 2**attempt)
@@ -225,21 +252,23 @@ class OpenAIBackend:
         raise LLMBackendError(self._redact(
             f"OpenAI-compatible endpoint {self.url} (model {self.model_id}) failed after {attempts} attempts: {last}"))
 
-    def _parse(self, resp: httpx.Response, k: int) -> tuple[list[tuple[str, str, int]], int]:
-        if resp.status_code == 429 or resp.status_code >= 500:
-            ra = resp.headers.get("retry-after")
+    def _parse(self, status: int, raw: bytes, retry_header: str | None,
+               k: int) -> tuple[list[tuple[str, str, int]], int]:
+        if status == 429 or status >= 500:
             try:
-                retry_after = float(ra) if ra is not None else None
+                retry_after = float(retry_header) if retry_header is not None else None
             except ValueError:
                 retry_after = None
-            raise _Retryable(f"HTTP {resp.status_code}: {resp.text[:200]!r}", retry_after)
-        if resp.status_code >= 400:
+            raise _Retryable(f"HTTP {status}: {_text(raw, 200)!r}", retry_after)
+        if status >= 400:
             raise LLMBackendError(self._redact(
                 f"OpenAI-compatible endpoint {self.url} (model {self.model_id}) rejected the request: "
-                f"HTTP {resp.status_code}: {resp.text[:300]!r}"))
+                f"HTTP {status}: {_text(raw, 300)!r}"))
         try:
-            data = resp.json()
-            choices = sorted(data["choices"], key=lambda c: c.get("index", 0))
+            data = json.loads(raw)
+            choices = data["choices"]
+            if len(choices) > 1:
+                choices = sorted(choices, key=lambda c: c.get("index", 0))
             if not choices:
                 raise ValueError("no choices")
             usage = data.get("usage") or {}
@@ -256,9 +285,13 @@ class OpenAIBackend:
                     empty.append(f"choice {c.get('index', j)}: content {text!r}, finish_reason {c.get('finish_reason')!r}")
                 out.append((text or "", str(c.get("finish_reason") or "stop"), base + (1 if j < extra else 0)))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise _Retryable(f"malformed response ({type(e).__name__}: {e}): {resp.text[:200]!r}") from None
+            raise _Retryable(f"malformed response ({type(e).__name__}: {e}): {_text(raw, 200)!r}") from None
         if empty:
             blank = [("" if t.strip() == "" else t, NO_CONTENT if t.strip() == "" else fr, n) for t, fr, n in out]
             raise _Retryable(f"no content in {len(empty)} of {len(out)} choices ({'; '.join(empty[:3])})",
                              empty=(blank, prompt_tokens))
         return out, prompt_tokens
+
+
+def _text(raw: bytes, limit: int) -> str:
+    return raw[:limit * 4].decode("utf-8", "replace")[:limit]

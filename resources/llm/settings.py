@@ -12,6 +12,7 @@ from pydantic import field_validator
 
 from .builtin import BUILTIN_MODEL
 from .secrets import check_key_env
+from .types import DEFAULT_MAX_CONCURRENCY
 
 BACKENDS = ("transformers", "openai", "vllm")
 
@@ -19,7 +20,15 @@ BACKENDS = ("transformers", "openai", "vllm")
 class LLMSettings(dg.Config):
     """backend: "transformers" (local checkpoint, CPU/GPU), "openai" (any OpenAI-compatible server at
     `base_url`), "vllm" (in-process engine, GPU only). `model` is the built-in name, a local path or a
-    Hugging Face id (the served model name for "openai")."""
+    Hugging Face id (the served model name for "openai").
+
+    `max_concurrency` ("openai"): requests in flight at once (default 128). A vLLM server batches
+    continuously up to its `--max-num-seqs` (256 by default on GPUs): set `max_concurrency` to about that
+    number (x the number of replicas behind the URL) to keep it full; lower it for a hosted API with a
+    rate limit (429s are retried with backoff, but each costs a round trip). Against a server that takes
+    L seconds per answer the lake sends about max_concurrency / L requests/s
+    (benchmarks/results/feed_rate.md). Set it in run config (`resources: llm: config: max_concurrency: 256`)
+    or in the code location's resource definition."""
 
     backend: Literal["transformers", "openai", "vllm"] = "transformers"
     model: str = BUILTIN_MODEL
@@ -28,7 +37,7 @@ class LLMSettings(dg.Config):
     # the NAME of the environment variable holding the key: one of the declared names (resources/llm/secrets.py);
     # the key goes only to a URL the deployment bound keys to ($CITRUS_LLM_BASE_URL, $CITRUS_LLM_KEY_URLS)
     api_key_env: str = "CITRUS_OPENAI_API_KEY"
-    max_concurrency: int = 8  # "openai": requests in flight
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # "openai": requests in flight (see the class docstring)
     timeout_s: float = 120  # "openai": total deadline of one HTTP request (not per read)
     max_retries: int = 4  # "openai": bounded retries on timeouts, 429 and 5xx
     batch_size: int = 16  # "transformers": prompts per forward batch

@@ -10,6 +10,10 @@ Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 Prompt = Union[str, list[dict]]  # a plain str is one user message
 
 ROLES = ("system", "user", "assistant")
+# "openai" backend: requests in flight by default. Enough to keep a vLLM server's continuous batch full (it
+# schedules up to --max-num-seqs, 256 by default on GPUs) and to reach ~0.8x of 128/latency req/s; few enough
+# for a hosted API (429s are retried with backoff). LLMSettings documents how to set it.
+DEFAULT_MAX_CONCURRENCY = 128
 
 
 def canonical_json(obj) -> str:
@@ -58,10 +62,15 @@ class SamplingParams:
         return canonical_json(self.to_dict())
 
     def cache_key_part(self) -> str:
-        """Canonical JSON of the parameters that change a single sample (everything but n)."""
-        d = self.to_dict()
-        del d["n"]
-        return canonical_json(d)
+        """Canonical JSON of the parameters that change a single sample (everything but n); computed once per
+        instance (every cache key of a batch needs it)."""
+        part = self.__dict__.get("_key_part")
+        if part is None:
+            d = self.to_dict()
+            del d["n"]
+            part = canonical_json(d)
+            object.__setattr__(self, "_key_part", part)
+        return part
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,244 @@
+"""Feed rate of the LLM resource against a fake OpenAI-compatible server (issue 17, goal 1).
+
+    python -m benchmarks.scale.feed_rate [--requests 5000] [--reps 3] [--out benchmarks/results/feed_rate.md]
+
+(a) The same request stream (the chain's closed-form MCQ and open-rewrite prompts of synthetic seeds,
+    ``benchmarks/scale/seeds.py``) against the instant server (``fake_server``, a subprocess), in one run:
+    ``LLMClient`` + ``OpenAIBackend`` with a cold request cache (render, cache keys, lookups, cache writes:
+    the whole resource path) in batches of ``--batch`` prompts, vs bare aiohttp, bare httpx (sniffio
+    importable) and the ``openai`` client sending the same batches at the same concurrency.
+    Runs alternate between clients; the median of ``--reps`` is reported.
+(b) A concurrency sweep (8, 64, 256) against a server that holds each answer 0.5 s: requests/s of the
+    resource (cold cache) vs the ideal C / latency, with bare aiohttp beside it.
+
+Load (``uptime``) is recorded before and after. Ratios are side by side from one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.scale import replay
+from benchmarks.scale.fake_server import serve
+from benchmarks.scale.seeds import iter_questions
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def chain_prompts(n: int) -> list[list[dict]]:
+    """``n`` prompts as the chain renders them: MCQ answering and open rewrites of synthetic seeds, alternating."""
+    from citrus_assets.reasoning_data.judging import mcq_messages
+    from citrus_assets.reasoning_data.rewrite import rewrite_messages
+
+    out = []
+    for i, q in enumerate(iter_questions((n + 1) // 2)):
+        opts = [{"letter": k, "text": v} for k, v in q["options"].items()]
+        out.append(mcq_messages(q["question"], opts))
+        out.append(rewrite_messages(q["question"], "en"))
+    return out[:n]
+
+
+def bodies_of(prompts: list[list[dict]], model: str) -> list[bytes]:
+    """The exact bodies the backend sends for these prompts (greedy, one sample)."""
+    from resources.llm import SamplingParams
+
+    p = SamplingParams()
+    return [json.dumps({"model": model, "messages": m, "n": 1, "temperature": p.temperature, "top_p": p.top_p,
+                        "max_tokens": p.max_tokens, "seed": p.seed}).encode() for m in prompts]
+
+
+def batches(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def run_resource(url: str, prompts: list[list[dict]], batch: int, concurrency: int) -> dict:
+    """The LLM resource's path, cold cache: one ``LLMClient.generate`` per batch."""
+    from resources.llm import GenerationCache, LLMClient, SamplingParams
+    from resources.llm.openai_backend import OpenAIBackend
+
+    with tempfile.TemporaryDirectory() as d:
+        client = LLMClient(OpenAIBackend("fake", url, max_concurrency=concurrency), GenerationCache(Path(d) / "c.sqlite"))
+        t0 = time.perf_counter()
+        for chunk in batches(prompts, batch):
+            client.generate(chunk, SamplingParams())
+        dt = time.perf_counter() - t0
+        stats = client.stats
+        client.cache.close()
+    assert stats["misses"] == len(prompts), stats
+    return {"client": "resource", "requests": len(prompts), "seconds": dt, "req_per_s": len(prompts) / dt}
+
+
+async def _openai_stream(url: str, stream: list[list[bytes]], concurrency: int) -> int:
+    import httpx
+    from openai import AsyncOpenAI
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    done = 0
+    async with httpx.AsyncClient(limits=limits, timeout=120) as http:
+        client = AsyncOpenAI(base_url=url, api_key="unused", max_retries=0, http_client=http)
+
+        async def post(body: bytes) -> None:
+            nonlocal done
+            await client.chat.completions.create(**json.loads(body))
+            done += 1
+
+        for b in stream:
+            await replay._drain(b, concurrency, post)
+    return done
+
+
+def run_bare(client: str, url: str, stream: list[list[bytes]], concurrency: int) -> dict:
+    factory = None
+    if client.endswith("+uvloop"):
+        import uvloop
+
+        client, factory = client.split("+")[0], uvloop.new_event_loop
+    coro = _openai_stream(url, stream, concurrency) if client == "openai" else \
+        replay.CLIENTS[client](url, stream, concurrency)
+    t0 = time.perf_counter()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        done = runner.run(coro)
+    dt = time.perf_counter() - t0
+    return {"client": client + ("+uvloop" if factory else ""), "requests": done, "seconds": dt,
+            "req_per_s": done / dt}
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip().split("load average:")[-1].strip()
+
+
+def have_openai() -> bool:
+    try:
+        import openai  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def part_a(n: int, batch: int, reps: int, concurrencies: list[int]) -> list[dict]:
+    prompts = chain_prompts(n)
+    stream = batches(bodies_of(prompts, "fake"), batch)
+    clients = ["resource", "aiohttp", "aiohttp+uvloop", "httpx"] + (["openai"] if have_openai() else [])
+    rows = []
+    with serve(0.0) as url:
+        run_bare("aiohttp", url, stream[:1], 8)  # warm-up (imports, first connections)
+        for c in concurrencies:
+            got: dict[str, list[float]] = {k: [] for k in clients}
+            before = load()
+            for _ in range(reps):
+                for k in clients:
+                    r = run_resource(url, prompts, batch, c) if k == "resource" else run_bare(k, url, stream, c)
+                    got[k].append(r["req_per_s"])
+            after = load()
+            med = {k: statistics.median(v) for k, v in got.items()}
+            for k in clients:
+                rows.append({"part": "a", "concurrency": c, "client": k, "requests": n, "batch": batch,
+                             "req_per_s": round(med[k], 1), "runs": [round(x, 1) for x in got[k]],
+                             "vs_aiohttp": round(med[k] / med["aiohttp"], 3), "load": f"{before} -> {after}"})
+    return rows
+
+
+def part_b(latency: float, concurrencies: list[int], rounds: int) -> list[dict]:
+    rows = []
+    with serve(latency) as url:
+        for c in concurrencies:
+            n = c * rounds
+            prompts = chain_prompts(n)
+            stream = [bodies_of(prompts, "fake")]
+            before = load()
+            res = run_resource(url, prompts, n, c)
+            bare = run_bare("aiohttp", url, stream, c)
+            after = load()
+            ideal = c / latency
+            for r in (res, bare):
+                rows.append({"part": "b", "concurrency": c, "client": r["client"], "requests": n,
+                             "req_per_s": round(r["req_per_s"], 1), "ideal": ideal,
+                             "vs_ideal": round(r["req_per_s"] / ideal, 3), "load": f"{before} -> {after}"})
+    return rows
+
+
+def write_md(path: Path, rows: list[dict], args) -> None:
+    import aiohttp
+    import httpx
+
+    versions = f"aiohttp {aiohttp.__version__}, httpx {httpx.__version__}"
+    if have_openai():
+        import openai
+
+        versions += f", openai {openai.__version__}"
+    lines = [
+        "# Feed rate of the LLM resource (issue 17, goal 1)",
+        "",
+        f"`python -m benchmarks.scale.feed_rate --requests {args.requests} --batch {args.batch} --reps {args.reps}` "
+        f"on this machine ({os.cpu_count()} cores shared with other sessions, Python {platform.python_version()}, "
+        f"{versions}); the fake server (`benchmarks/scale/fake_server.py`) runs as a separate process on 127.0.0.1. "
+        "Load is `uptime`'s 1/5/15-minute averages before -> after each block.",
+        "",
+        "## (a) The resource vs bare clients, same request stream, instant server",
+        "",
+        "`resource` = `LLMClient` + `OpenAIBackend` with a cold request cache (render, cache keys, lookups, cache "
+        "writes through the writer thread), one `generate` per batch; the bare clients send the same bodies in "
+        "the same batches at the same concurrency and parse every response (default asyncio loop; `+uvloop`: "
+        "the loop the resource uses when uvloop is installed). Median of the runs listed.",
+        "",
+        "| concurrency | client | requests | req/s (median) | runs | vs bare aiohttp | load |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["part"] == "a":
+            lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
+                         f"{', '.join(map(str, r['runs']))} | {r['vs_aiohttp']:.2f}x | {r['load']} |")
+    lines += [
+        "",
+        f"## (b) Concurrency sweep against a server holding each answer {args.latency:g} s",
+        "",
+        f"{args.rounds} rounds of C requests (C x {args.rounds} requests in one batch); ideal = C / latency.",
+        "",
+        "| max_concurrency | client | requests | req/s | ideal req/s | vs ideal | load |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if r["part"] == "b":
+            lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
+                         f"{r['ideal']:g} | {r['vs_ideal']:.2f}x | {r['load']} |")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=5000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[8, 128])
+    ap.add_argument("--latency", type=float, default=0.5)
+    ap.add_argument("--sweep", type=int, nargs="+", default=[8, 64, 256])
+    ap.add_argument("--rounds", type=int, default=6)
+    ap.add_argument("--skip-a", action="store_true")
+    ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "feed_rate.md"))
+    ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    a = ap.parse_args(argv)
+    rows = []
+    if not a.skip_a:
+        rows += part_a(a.requests, a.batch, a.reps, a.concurrency)
+    if not a.skip_b:
+        rows += part_b(a.latency, a.sweep, a.rounds)
+    for r in rows:
+        print(json.dumps(r))
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1))
+    write_md(Path(a.out), rows, a)
+    print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()
