@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 DATA_FILE = "data.parquet"  # = resources.lake.DATA_FILE (not imported: resources.lake imports this package)
 COMMIT_METADATA = b"citrus.commit"  # Parquet key-value metadata of a data file: the key of the commit naming it
+_LINEAGE_TEMP = re.compile(r"\.(?P<key>[^/]+)\.parquet\.[0-9a-f]{32}\.tmp")  # writer.temp_name of a lineage file
 _STAGED = re.compile(rf"\.{re.escape(DATA_FILE)}\.(?P<key>[^/]+)\.staged")
 
 
@@ -231,27 +232,44 @@ def clean_partition(files: PartitionFiles, run_is_dead: Callable[[str], bool] | 
     if files.data_committed() is False and files.remove(files.data):
         report.removed_uncommitted_data = files.data
     if files.writer is not None and run_is_dead is not None:
-        folder = files.writer.partition_dir(S.T_RECORD_LINEAGE, files.asset, files.partition)
-        try:
-            names = [e.rstrip("/").rsplit("/", 1)[-1] for e in files.writer.fs.ls(folder, detail=False)]
-        except FileNotFoundError:
-            names = []
-        for name in names:
-            if name.startswith(".") or not name.endswith(".parquet"):
-                continue
-            key = name[: -len(".parquet")]
-            run_id = key.split("-", 1)[1] if "-" in key else ""
-            if key == keep or files.committed(key) or not run_is_dead(run_id):
-                continue
-            path = f"{folder}/{name}"
-            try:
-                files.writer.fs.rm(path)
-                report.removed_lineage.append(path)
-            except FileNotFoundError:
-                pass
+        for table in (S.T_RECORD_LINEAGE, S.T_MATERIALIZATIONS):
+            report.removed_lineage += _remove_uncommitted_lineage(files, table, run_is_dead, keep)
     if report.count:
         log.warning("%s [%s]: after an interrupted write: %s", files.asset, files.partition, report)
     return report
+
+
+def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: Callable[[str], bool],
+                                keep: str | None) -> list[str]:
+    """Lineage files of ``table`` in the partition's folder that no commit names (``record_lineage`` rows of a write
+    killed before its commit) and temporaries of interrupted lineage writes, of runs that can no longer commit."""
+    assert files.writer is not None
+    folder = files.writer.partition_dir(table, files.asset, files.partition)
+    try:
+        names = [e.rstrip("/").rsplit("/", 1)[-1] for e in files.writer.fs.ls(folder, detail=False)]
+    except FileNotFoundError:
+        return []
+    removed = []
+    for name in names:
+        m = _LINEAGE_TEMP.fullmatch(name)
+        if m:
+            key = m.group("key")
+        elif name.endswith(".parquet") and not name.startswith(".") and table != S.T_MATERIALIZATIONS:
+            key = name[: -len(".parquet")]
+            if files.committed(key):
+                continue
+        else:
+            continue
+        run_id = key.split("-", 1)[1] if "-" in key else ""
+        if key == keep or not run_is_dead(run_id):
+            continue
+        path = f"{folder}/{name}"
+        try:
+            files.writer.fs.rm(path)
+            removed.append(path)
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def publish_partition(lake: "Lake", writer: LineageWriter | None, *, asset: str, partition: str | None,
