@@ -26,10 +26,7 @@ from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.cpt_corpus.labelling import MedicalVocabularyScorer
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_FIELDS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS, GEN_SAMPLING, PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI,
-)
+from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI, gen_columns
 from resources.llm import SamplingParams
 
 KIND = "tbq"
@@ -181,10 +178,11 @@ def evolve_chunks(chunks: pa.Table, llm, params: SamplingParams, operators: Sequ
                 SOURCE_LOCATOR: f"chunk {c[RECORD_ID]}", "chunk_id": c[RECORD_ID], "heading_path": c["heading_path"],
                 "operator": op, "question": qa[0], "answer": qa[1], "prompt": llm.render(messages),
                 "response": gen.text, "finish_reason": gen.finish_reason, "shared_medical_terms": shared,
-                "lexical_overlap": overlap, GEN_MODEL_ID: llm.model_id, GEN_MODEL_REVISION: llm.model_revision,
-                GEN_PROMPT_TEMPLATE: f"{SYSTEM_PROMPT}+{operator_prompt(op)}", GEN_PROMPT_HASH: operator_prompt_hash(op),
-                GEN_SAMPLING: sampling, GEN_PROMPT_TOKENS: gen.prompt_tokens,
-                GEN_COMPLETION_TOKENS: gen.completion_tokens, "cached": gen.cached,
+                "lexical_overlap": overlap,
+                **gen_columns(llm, template=f"{SYSTEM_PROMPT}+{operator_prompt(op)}",
+                              prompt_hash=operator_prompt_hash(op), sampling=sampling,
+                              prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
+                "cached": gen.cached,
             })
     n_gen = sum(len(g) for g in results)
     stats = {

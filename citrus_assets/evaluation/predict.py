@@ -18,10 +18,7 @@ from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_FIELDS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS, GEN_SAMPLING, PARENT_IDS, RECORD_ID,
-)
+from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, gen_columns
 from resources.llm import SamplingParams
 
 PLAIN_PROMPT = "eval_plain_mcq"
@@ -131,13 +128,9 @@ def predict(items: pa.Table, llm, params: SamplingParams, *, model_key: str, pro
             "vote_share": share,
             "distinct_answers": distinct,
             "checkpoint_id": checkpoint_id,
-            GEN_MODEL_ID: model_id,
-            GEN_MODEL_REVISION: revision,
-            GEN_PROMPT_TEMPLATE: "+".join(PROMPTS[prompt_style]),
-            GEN_PROMPT_HASH: phash,
-            GEN_SAMPLING: sampling,
-            GEN_PROMPT_TOKENS: first.prompt_tokens,
-            GEN_COMPLETION_TOKENS: sum(g.completion_tokens for g in gens),
+            **gen_columns(llm, template="+".join(PROMPTS[prompt_style]), prompt_hash=phash, sampling=sampling,
+                          prompt_tokens=first.prompt_tokens,
+                          completion_tokens=sum(g.completion_tokens for g in gens)),
             "cached": all(g.cached for g in gens),
         })
     return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)

@@ -22,10 +22,7 @@ from citrus_assets.jmed.questions import check_question, clean_question, templat
 from citrus_assets.jmed.schemas import DEID_SCHEMA, EMR_SCHEMA, OPTIONS_SCHEMA, QUESTION_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE, GEN_PROMPT_TOKENS,
-    GEN_SAMPLING, PARENT_IDS, RECORD_ID,
-)
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 
 QUESTION_PROMPTS = {"en": "jmed_question_en", "zh": "jmed_question_zh"}
 ITEM_COLS = ("dialogue_id", "month", "language")
@@ -37,9 +34,9 @@ def _q(row: dict, asset: str, reason: str, raw: dict | str) -> QuarantineRecord:
 
 
 def _gen_cols(llm, gen, template: str, phash: str, sampling: str) -> dict:
-    return {GEN_MODEL_ID: llm.model_id, GEN_MODEL_REVISION: llm.model_revision, GEN_PROMPT_TEMPLATE: template,
-            GEN_PROMPT_HASH: phash, GEN_SAMPLING: sampling, GEN_PROMPT_TOKENS: gen.prompt_tokens,
-            GEN_COMPLETION_TOKENS: gen.completion_tokens, "cached": gen.cached}
+    return {**gen_columns(llm, template=template, prompt_hash=phash, sampling=sampling,
+                          prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
+            "cached": gen.cached}
 
 
 # ---------------------------------------------------------------- de-identification

@@ -19,10 +19,7 @@ from citrus_assets.reasoning_data.sft_rewrite import (
 )
 from resources.lake import LakeResource, QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE, GEN_PROMPT_TOKENS,
-    GEN_SAMPLING, PARENT_IDS, RECORD_ID,
-)
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 from resources.llm import LLMResource
 from resources.llm.types import canonical_json
 
@@ -66,13 +63,9 @@ def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRe
             "response": it.response,
             "final_answer": parse_response(it.response)[1],
             "n_tokens": int(n),
-            GEN_MODEL_ID: llm.model_id,
-            GEN_MODEL_REVISION: llm.model_revision,
-            GEN_PROMPT_TEMPLATE: f"{REWRITE_PROMPT}+{SYSTEM_PROMPT}+{USER_PROMPT}",
-            GEN_PROMPT_HASH: sha,
-            GEN_SAMPLING: sampling,
-            GEN_PROMPT_TOKENS: it.gen.prompt_tokens,
-            GEN_COMPLETION_TOKENS: it.gen.completion_tokens,
+            **gen_columns(llm, template=f"{REWRITE_PROMPT}+{SYSTEM_PROMPT}+{USER_PROMPT}", prompt_hash=sha,
+                          sampling=sampling, prompt_tokens=it.gen.prompt_tokens,
+                          completion_tokens=it.gen.completion_tokens),
             "ground_truth": it.trace["ground_truth"],
         })
     for it in items:

@@ -30,10 +30,7 @@ from citrus_assets.training.nonmedical import Problem, free_answer_matches
 from citrus_assets.training.schemas import REJECTION_SAMPLE_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS, GEN_SAMPLING, PARENT_IDS, RECORD_ID,
-)
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 from resources.llm import SamplingParams
 
 SYSTEM_PROMPT = "citrus_system"
@@ -168,13 +165,8 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
                 "cached": gen.cached,
                 "reference": reference,
                 "reference_id": reference_id,
-                GEN_MODEL_ID: model_id,
-                GEN_MODEL_REVISION: revision,
-                GEN_PROMPT_TEMPLATE: template,
-                GEN_PROMPT_HASH: phash,
-                GEN_SAMPLING: sampling,
-                GEN_PROMPT_TOKENS: gen.prompt_tokens,
-                GEN_COMPLETION_TOKENS: gen.completion_tokens,
+                **gen_columns(llm, template=template, prompt_hash=phash, sampling=sampling,
+                              prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
             })
     return pa.Table.from_pylist(rows, schema=REJECTION_SAMPLE_SCHEMA)
 

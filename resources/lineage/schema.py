@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import pyarrow as pa
 
 # Columns every asset table carries.
@@ -65,6 +67,42 @@ GEN_FIELDS: list[tuple[str, pa.DataType]] = [
     (GEN_PROMPT_TOKENS, pa.int64()),
     (GEN_COMPLETION_TOKENS, pa.int64()),
 ]
+
+
+
+class ModelIdentity(Protocol):
+    """What ``gen_columns`` reads of the model: the LLM resource and ``LLMClient`` both have it."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def model_revision(self) -> str: ...
+
+
+def gen_columns(
+    model: ModelIdentity,
+    *,
+    template: str,
+    prompt_hash: str,
+    sampling: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+) -> dict[str, str | int]:
+    """The generation columns of one LLM-made row (``GEN_FIELDS``, in that order): the one place they are
+    spelled. ``template`` names the prompt files (``+``-joined), ``prompt_hash`` is
+    ``citrus_assets.common.prompts.prompt_hash`` of them, ``sampling`` the canonical JSON of the sampling
+    parameters (``SamplingParams.to_json``)."""
+    return {
+        GEN_MODEL_ID: model.model_id,
+        GEN_MODEL_REVISION: model.model_revision,
+        GEN_PROMPT_TEMPLATE: template,
+        GEN_PROMPT_HASH: prompt_hash,
+        GEN_SAMPLING: sampling,
+        GEN_PROMPT_TOKENS: prompt_tokens,
+        GEN_COMPLETION_TOKENS: completion_tokens,
+    }
+
 
 SCHEMAS: dict[str, pa.Schema] = {
     # One row per record of the asset table: exactly its lineage columns (no per-row asset / partition /
