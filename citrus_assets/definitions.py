@@ -8,7 +8,8 @@ JMED-style benchmark builder).
 
 import dagster as dg
 
-from citrus_assets.common import decontamination_checks
+from citrus_assets.common import decontamination_checks, staleness
+from citrus_assets.common.stage_metadata import apply_stage_metadata
 from citrus_assets.cpt_corpus import defs as cpt_corpus
 from citrus_assets.evaluation import defs as evaluation
 from citrus_assets.jmed import defs as jmed
@@ -25,13 +26,14 @@ STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
 
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The code location; ``resources`` replaces the environment-configured ones (tests, embedding)."""
-    assets = [a for s in STAGES for a in s.assets]  # quality/empty.py
+    # the paper's stage, owner, engine and words on every asset (common/stage_metadata.py)
+    assets = list(apply_stage_metadata(a for s in STAGES for a in s.assets))  # quality/empty.py
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks,
+        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks, *staleness.checks,
                       # the non-blocking has_rows check of every asset whose empty partition must not look green
                       *rows_checks(assets)],
-        sensors=[x for s in STAGES for x in s.sensors],
+        sensors=[*(x for s in STAGES for x in s.sensors), staleness.stale_data_sensor],
         jobs=jobs,
         resources=resources if resources is not None else build_resources(),
         executor=executor_from_env(),

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from citrus_assets.jobs import MAIN_PLAN
+from citrus_assets.jobs import MAIN_PLAN, job_page_tags
 from resources.lineage import LineageStore
 from resources.lineage.store import format_trace
 
@@ -62,6 +62,14 @@ def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> d
     return out
 
 
+def launch(job: dg.JobDefinition, instance: dg.DagsterInstance, partition_key: str | None, run_config: dict
+           ) -> dg.ExecuteInProcessResult:
+    """One run of a defined job in this process, tagged with the code location (``jobs.job_page_tags``) so
+    the UI lists it on the job's page (not as a "jobless" materialization)."""
+    return job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=True,
+                                  tags=job_page_tags(), run_config=run_config)
+
+
 def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print,
                  extra_ops: dict[str, dict] | None = None) -> MainJobResult:
     """Every step of ``MAIN_PLAN``; ``extra_ops`` (job name -> ``{"asset": {"config": ...}}``) is run config
@@ -76,10 +84,7 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
         ops = {**step.ops, **(extra_ops or {}).get(step.job, {})}
         for key in keys:
             log(f"[main] {step.job} partition={key or '-'}")
-            res = job.execute_in_process(
-                instance=instance, partition_key=key, raise_on_error=True,
-                run_config={**QUIET_LOGS, **({"ops": ops} if ops else {})},
-            )
+            res = launch(job, instance, key, {**QUIET_LOGS, **({"ops": ops} if ops else {})})
             for ev in res.get_asset_materialization_events():
                 m = ev.materialization
                 md = m.metadata

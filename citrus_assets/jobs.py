@@ -42,6 +42,20 @@ PREFERENCE_JOB = "preference_job"
 RL_JOB = "rl_job"
 DATA_CARD_JOB = "data_card_job"
 JMED_JOB = "jmed_job"
+JMED_EVAL_JOB = "jmed_eval_job"
+
+
+# The code location's name in workspace.yaml. The UI lists a job's runs by the tag
+# ``.dagster/repository = __repository__@<location>``; runs launched in process (the main job) carry it
+# (``job_page_tags``), so they show on their job's page instead of as "jobless" materializations.
+CODE_LOCATION = "citrus_lake"
+
+
+def job_page_tags(location: str = CODE_LOCATION) -> dict[str, str]:
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    return {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{location}"}
 
 
 # Run tag of the training jobs: deploy/dagster.*.yaml limit runs with it to one at a time.
@@ -66,8 +80,8 @@ jobs = [
                               "reasoning_traces", "sft_examples"],
          "One seed set: seeds → judge answers → easy/hard → open questions → dual-expert traces → SFT examples."),
     _job(INSTRUCTION_JOB, ["instruction_examples"], "Normalize one instruction file (SFT stages 1-2)."),
-    _job(SFT_MIX_JOB, ["sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"],
-         "The three SFT mixes over every partition (decontaminated, chat format)."),
+    _job(SFT_MIX_JOB, ["nonmedical_reasoning", "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"],
+         "The non-medical reasoning folder and the three SFT mixes over every partition (decontaminated, chat format)."),
     _job(TRAINING_SFT_JOB, ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint",
                             "sft_stage3_checkpoint"], "CPT and the three SFT stages, each from the previous one.",
          TRAINING_TAG),
@@ -78,6 +92,7 @@ jobs = [
                          "rl_data_card"], "The data card (Markdown + JSON) of every checkpoint."),
     _job(JMED_JOB, ["dialogues", "deidentified_dialogues", "emr_records", "jmed_questions", "jmed_options",
                     "jmed_reviews", "jmed_benchmark"], "The JMED builder for one month of consultations."),
+    _job(JMED_EVAL_JOB, ["eval_jmed"], "The final (RL) checkpoint scored on one month's JMED release."),
     *evaluation_jobs,
 ]
 
@@ -117,6 +132,10 @@ DEMO_PREFERENCE_OPS = {
     "preference_pairs": {"config": {"reference_chosen": True, "min_nonmedical_pairs": 4}},
 }
 
+# JMED on the final checkpoint: the first 3 items of each month's release, the stage evaluations' demo decoding
+# (measured alone: benchmarks/results/jmed_eval.md).
+DEMO_JMED_EVAL_OPS = {"eval_jmed": {"config": {**DEMO_STAGE_OPS["eval_predictions_rl"]["config"], "max_items": 3}}}
+
 
 MAIN_PLAN: list[MainStep] = [
     _step(CPT_PDF_JOB, pdf_batches, pdf_batch_keys),
@@ -135,6 +154,7 @@ MAIN_PLAN: list[MainStep] = [
     # evaluation: settings and their measured cost in evaluation/sensors.py (DEMO_*)
     _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_EVAL_ITEMS_OPS),
     _step(EVAL_STAGES_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_STAGE_OPS),
+    _step(JMED_EVAL_JOB, dialogue_months, month_keys, DEMO_JMED_EVAL_OPS),
     MainStep(EVAL_MODEL_JOB, lambda inbox: demo_partition_keys(),
              ((eval_models, lambda inbox: list(DEMO_MODELS)),), DEMO_SERVED_OPS),
     _step(EVAL_REPORT_JOB),

@@ -7,6 +7,7 @@ from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, s
 from citrus_assets.reasoning_data.instruction_assets import instruction_examples, instruction_sets
 from citrus_assets.reasoning_data.instruction_sensors import instruction_inbox_sensor
 from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
+from citrus_assets.reasoning_data.nonmedical_assets import nonmedical_reasoning
 from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty
 from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
 from citrus_assets.reasoning_data.sft_assets import sft_examples
@@ -17,7 +18,7 @@ from citrus_assets.reasoning_data.trace_assets import reasoning_traces
 AUTOMATED = ("question_difficulty", "open_questions", "reasoning_traces", "sft_examples",
              "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix")
 assets = with_automation([question_seeds, judge_answers, question_difficulty, open_questions, reasoning_traces,
-                          sft_examples, instruction_examples, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
+                          sft_examples, instruction_examples, nonmedical_reasoning, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
                          ON_NEW_DATA, AUTOMATED)
 checks = [*seed_checks.checks, *question_checks.checks, *trace_checks.checks, *mix_checks.checks]
 sensors = [seed_inbox_sensor, instruction_inbox_sensor]
@@ -25,4 +26,4 @@ partitions = [seed_sets, instruction_sets]
 
 __all__ = ["assets", "checks", "sensors", "partitions", "question_seeds", "judge_answers", "seed_sets",
            "question_difficulty", "open_questions", "reasoning_traces", "sft_examples", "instruction_examples",
-           "instruction_sets", "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"]
+           "instruction_sets", "nonmedical_reasoning", "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"]

@@ -100,6 +100,7 @@ def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows
     group_name=GROUP,
     code_version="sft-stage3-mix-v1",
     kinds={"parquet"},
+    deps=["nonmedical_reasoning"],  # the folder it reads, as an asset (nonmedical_assets.py)
     description="SFT stage 3: every hard medical reasoning example, a share of the easy ones and a comparable "
     "amount of non-medical reasoning (logic, math), decontaminated; chat format + JSONL export.",
 )

@@ -120,6 +120,7 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str)
     partitions_def=seed_sets,
     code_version=code_version("rejection_samples-v3", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
+    deps=["nonmedical_reasoning"],  # the non-medical folder it samples, as an asset (reasoning_data/nonmedical_assets.py)
     automation_condition=ON_NEW_DATA,  # a retrained stage 3 re-samples every seed set
     description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward "
                 "and the id of the model that sampled it (sampler_checkpoint).",
