@@ -1,0 +1,265 @@
+"""The reasoning-data chain at scale against the fast fake server (issue 17 goals 2-5).
+
+For each size N: N MedQA-style seeds (``benchmarks.scale.seeds``) as one seed partition, the fake
+OpenAI-compatible server (``benchmarks.scale.fake_server``, no latency) and ``backend: openai``; then each asset
+of ``question_seeds -> judge_answers -> question_difficulty -> open_questions -> reasoning_traces -> sft_examples
+-> sft_stage3_mix`` is materialized (with its asset checks) in a fresh process, so each asset's wall time and
+peak RSS (``wait4``) are its own. Reported per size: wall time per asset, the server's requests and requests/s,
+peak RSS, lake size, lineage rows, lineage sync / trace / impact times, the warm re-run (the whole chain again, all
+cache hits), and the 1-minute load average next to each figure (the machine is shared).
+
+``--parallel N``: the chain up to sft_examples for one partition of N seeds alone, then two partitions of N at
+once (two processes), each with its own seeds (no shared cache hits): throughput ratio and peak RSS (goal 5).
+
+    .venv/bin/python -m benchmarks.scale.chain_100k --sizes 1000,10000 --parallel 2000 \\
+        [--workdir DIR] [--keep] [--out benchmarks/results/scale_100k.md]
+
+Appends its tables to ``--out`` (a Markdown file; the analysis around them is written by hand).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+CHAIN = ["question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces",
+         "sft_examples"]
+MIX = "sft_stage3_mix"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def load() -> float:
+    return os.getloadavg()[0]
+
+
+def server_requests(base_url: str) -> int:
+    with urllib.request.urlopen(base_url.rsplit("/v1", 1)[0] + "/stats", timeout=10) as r:
+        return int(json.loads(r.read())["requests"])
+
+
+# -- the child: materialize assets of one partition in this process -------------------------------------------------
+def child(args: argparse.Namespace) -> None:
+    import dagster as dg
+
+    from citrus_assets.reasoning_data.defs import assets, checks, seed_sets
+    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from resources.inbox import InboxResource
+    from resources.lake import LakeResource
+    from resources.lake_io import LakeIOManager
+    from resources.llm import LLMResource
+
+    resources = {
+        "io_manager": LakeIOManager(root=args.lake), "lake": LakeResource(root=args.lake),
+        "inbox": InboxResource(seeds_dir=args.inbox),
+        "llm": LLMResource(backend="openai", model="fake", base_url=args.base_url, cache_dir=args.cache,
+                           **({"max_concurrency": args.max_concurrency} if args.max_concurrency else {})),
+        "judges": JudgePanelResource(),
+    }
+    instance = dg.DagsterInstance.get()
+    out = []
+    for asset in args.assets.split(","):
+        partitioned = asset != MIX
+        if partitioned and args.partition not in instance.get_dynamic_partitions(seed_sets.name):
+            instance.add_dynamic_partitions(seed_sets.name, [args.partition])
+        run_config = {}
+        if asset == MIX:
+            run_config = {"ops": {MIX: {"config": {"allow_no_decontamination": True}}}}
+        t0 = time.perf_counter()
+        result = dg.materialize([*assets, *checks], selection=dg.AssetSelection.assets(asset), instance=instance,
+                                resources=resources, partition_key=args.partition if partitioned else None,
+                                run_config=run_config, raise_on_error=False)
+        wall = time.perf_counter() - t0
+        meta = {}
+        for ev in result.get_asset_materialization_events():
+            meta = {k: v.value for k, v in ev.materialization.metadata.items()
+                    if isinstance(v.value, (int, float, str)) and not isinstance(v.value, bool)}
+        checks_ok = [e.passed for e in result.get_asset_check_evaluations()]
+        out.append({"asset": asset, "wall_s": round(wall, 2), "success": result.success, "load": load(),
+                    "checks_passed": sum(checks_ok), "checks": len(checks_ok),
+                    "rows": meta.get("dagster/row_count", meta.get("rows")), "meta": {
+                        k: meta[k] for k in ("llm_calls", "llm_batches", "cache_hits", "questions", "accepted",
+                                             "chunks", "scheduling") if k in meta}})
+    Path(args.report).write_text(json.dumps(out))
+
+
+# -- the driver ----------------------------------------------------------------------------------------------------
+class Workspace:
+    def __init__(self, root: Path, base_url: str, max_concurrency: int) -> None:
+        self.root, self.base_url, self.max_concurrency = root, base_url, max_concurrency
+        for d in ("lake", "cache", "inbox", "home"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+        (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+
+    def env(self) -> dict:
+        return {**os.environ, "DAGSTER_HOME": str(self.root / "home"), "CITRUS_LAKE": str(self.root / "lake"),
+                "CITRUS_CACHE_DIR": str(self.root / "cache"), "PYTHONPATH": str(REPO)}
+
+    def start(self, partition: str, assets: list[str], tag: str) -> tuple[subprocess.Popen, Path]:
+        report = self.root / f"report-{tag}.json"
+        cmd = [sys.executable, "-m", "benchmarks.scale.chain_100k", "--child", "--lake", str(self.root / "lake"),
+               "--cache", str(self.root / "cache"), "--inbox", str(self.root / "inbox"), "--base-url", self.base_url,
+               "--partition", partition, "--assets", ",".join(assets), "--report", str(report),
+               "--max-concurrency", str(self.max_concurrency)]
+        log = open(self.root / f"log-{tag}.txt", "w")
+        return subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT), report
+
+    @staticmethod
+    def finish(proc: subprocess.Popen, report: Path) -> tuple[list[dict], float]:
+        """(the child's report, its peak RSS in GiB)."""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        rows = json.loads(report.read_text()) if report.exists() else [{"asset": "?", "success": False}]
+        return rows, usage.ru_maxrss / 1024 / 1024
+
+    def run(self, partition: str, assets: list[str], tag: str) -> tuple[list[dict], float, int, float]:
+        """(report, peak RSS GiB, server requests, wall s) of one child."""
+        r0, t0 = server_requests(self.base_url), time.perf_counter()
+        rows, rss = self.finish(*self.start(partition, assets, tag))
+        return rows, rss, server_requests(self.base_url) - r0, time.perf_counter() - t0
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def lineage_figures(lake: Path, partition: str) -> dict:
+    from resources.lineage.store import LineageStore
+
+    t0 = time.perf_counter()
+    store = LineageStore(str(lake / "_lineage"), str(lake.parent / "lineage.duckdb"))
+    store.sync()
+    sync_s = time.perf_counter() - t0
+    records = store.query("SELECT count(*) FROM records", sync=False)[0][0]
+    edges = store.query("SELECT count(*) FROM edges", sync=False)[0][0]
+    leaf = store.query("SELECT r.record_id FROM records r JOIN materializations m USING (mid) "
+                       "WHERE m.asset = 'sft_examples' LIMIT 1", sync=False)
+    t0 = time.perf_counter()
+    trace = store.trace(leaf[0][0], sync=False) if leaf else {"n_nodes": 0}
+    trace_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    impact = store.impact("question_seeds", partition, sync=False)
+    impact_s = time.perf_counter() - t0
+    store.close()
+    return {"records": records, "edges": edges, "sync_s": sync_s, "trace_ms": trace_s * 1000,
+            "trace_nodes": trace["n_nodes"], "impact_ms": impact_s * 1000, "impact_descendants": impact["n_descendants"]}
+
+
+def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str]) -> None:
+    from benchmarks.scale.seeds import write_seeds
+
+    ws = Workspace(work / f"n{n}", base_url, max_concurrency)
+    partition = f"scale_{n}"
+    write_seeds(ws.root / "inbox" / f"{partition}.jsonl", n)
+    lines += [f"\n### {n:,} seed questions (partition `{partition}`)\n",
+              "| asset | wall s | requests | req/s | peak RSS GiB | rows | checks | load (1 min) | notes |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    total_req = total_wall = asset_wall = 0.0
+    peak = 0.0
+    for asset in CHAIN + [MIX]:
+        rows, rss, req, wall = ws.run(partition, [asset], f"{n}-{asset}")
+        r = rows[0]
+        total_req, total_wall, peak = total_req + req, total_wall + wall, max(peak, rss)
+        notes = ", ".join(f"{k} {v}" for k, v in r.get("meta", {}).items())
+        if not r.get("success"):
+            notes = "FAILED (see log) " + notes
+        aw = r.get("wall_s") or wall  # the materialization itself, without the process start
+        asset_wall += aw
+        lines.append(f"| {asset} | {aw:.1f} | {req:,} | {req / aw:,.0f} | {rss:.2f} | "
+                     f"{r.get('rows')} | {r.get('checks_passed', 0)}/{r.get('checks', 0)} | {r.get('load', load()):.1f} | "
+                     f"{notes} |")
+        print(lines[-1], flush=True)
+    lines.append(f"| **chain** | {asset_wall:.1f} ({total_wall:.1f} with 7 process starts) | {int(total_req):,} | "
+                 f"{total_req / asset_wall:,.0f} | {peak:.2f} | | | {load():.1f} | |")
+    fig = lineage_figures(ws.root / "lake", partition)
+    lines.append(f"\nlake {du(ws.root / 'lake') / 2**20:,.0f} MiB (lineage files included); lineage {fig['records']:,} "
+                 f"records, {fig['edges']:,} edges; sync {fig['sync_s']:.1f} s, trace {fig['trace_ms']:.0f} ms "
+                 f"({fig['trace_nodes']} nodes), impact of the seed partition {fig['impact_ms']:.0f} ms "
+                 f"({fig['impact_descendants']:,} descendants); load {load():.1f}")
+    rows, rss, req, wall = ws.run(partition, CHAIN + [MIX], f"{n}-warm")
+    lines.append(f"\nwarm re-run (whole chain in one process, same cache): {wall:.1f} s, {req:,} server requests, "
+                 f"peak RSS {rss:.2f} GiB, all succeeded: {all(r.get('success') for r in rows)}; "
+                 "per asset: " + ", ".join(f"{r['asset']} {r.get('wall_s', 0):.1f} s" for r in rows)
+                 + f"; load {load():.1f}")
+    print("\n".join(lines[-3:]), flush=True)
+
+
+def parallel_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str]) -> None:
+    from benchmarks.scale.seeds import write_seeds
+
+    ws = Workspace(work / f"par{n}", base_url, max_concurrency)
+    for name, seed in (("solo", 1), ("pa", 2), ("pb", 3)):
+        write_seeds(ws.root / "inbox" / f"{name}_{n}.jsonl", n, seed=seed)
+    r0, t0 = server_requests(base_url), time.perf_counter()
+    rows, rss_solo = ws.finish(*ws.start(f"solo_{n}", CHAIN, "solo"))
+    solo_s, solo_req = time.perf_counter() - t0, server_requests(base_url) - r0
+    ok_solo = all(r.get("success") for r in rows)
+    load_solo = load()
+    r0, t0 = server_requests(base_url), time.perf_counter()
+    a = ws.start(f"pa_{n}", CHAIN, "pa")
+    b = ws.start(f"pb_{n}", CHAIN, "pb")
+    (rows_a, rss_a), (rows_b, rss_b) = ws.finish(*a), ws.finish(*b)
+    par_s, par_req = time.perf_counter() - t0, server_requests(base_url) - r0
+    ok_par = all(r.get("success") for r in rows_a + rows_b)
+    lines += [f"\n### Parallel partitions: {n:,} seeds each, chain up to sft_examples\n",
+              "| run | wall s | questions/s | requests | req/s | peak RSS GiB (per process) | ok | load (1 min) |",
+              "|---|---|---|---|---|---|---|---|",
+              f"| one partition | {solo_s:.1f} | {n / solo_s:.1f} | {solo_req:,} | {solo_req / solo_s:,.0f} | "
+              f"{rss_solo:.2f} | {ok_solo} | {load_solo:.1f} |",
+              f"| two partitions at once | {par_s:.1f} | {2 * n / par_s:.1f} | {par_req:,} | {par_req / par_s:,.0f} | "
+              f"{rss_a:.2f} / {rss_b:.2f} | {ok_par} | {load():.1f} |",
+              f"\nthroughput two / one: **{(2 * n / par_s) / (n / solo_s):.2f}x** (goal >= 1.6x)"]
+    print("\n".join(lines[-6:]), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1000")
+    ap.add_argument("--parallel", type=int, default=0, help="seeds per partition of the parallel run (0 = skip)")
+    ap.add_argument("--max-concurrency", type=int, default=0, help="the llm's max_concurrency (0 = its default)")
+    ap.add_argument("--workdir", default="")
+    ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
+    # the child
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    for flag in ("--lake", "--cache", "--inbox", "--base-url", "--partition", "--assets", "--report"):
+        ap.add_argument(flag, default="", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        return child(args)
+
+    from benchmarks.scale.fake_server import serve
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="citrus-scale-"))
+    lines = [f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: sizes {args.sizes}, "
+             f"parallel {args.parallel or '-'}, max_concurrency {args.max_concurrency or 'default'}, "
+             f"{os.cpu_count()} CPUs, load at start {load():.1f}"]
+    def flush() -> None:
+        with open(args.out, "a") as fh:
+            fh.write("\n".join(lines) + "\n")
+        lines.clear()
+
+    try:
+        with serve(latency_s=0.0) as base_url:
+            if args.parallel:
+                parallel_run(args.parallel, work, base_url, args.max_concurrency, lines)
+                flush()
+            for n in [int(x) for x in args.sizes.split(",") if x]:
+                size_run(n, work, base_url, args.max_concurrency, lines)
+                flush()
+    finally:
+        flush()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"appended to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
