@@ -35,10 +35,12 @@ class TraceConfig(dg.Config):
     # Scheduling (issue 17): "continuous" sends each question's next prompt as its previous one returns, with up to
     # max_in_flight prompts in flight in micro-batches of max_batch, chunk_size questions per durable chunk;
     # "rounds" is the synchronous engine (whole-partition rounds). Same rows for the same cache.
+    # 0 = by backend (traces.dispatch_settings): "openai" keeps the llm's max_concurrency in flight in
+    # micro-batches of 16; a local model gets one batch at a time, as large as the waiting prompts allow.
     scheduling: str = "continuous"
     chunk_size: int = 2000
-    max_in_flight: int = 64
-    max_batch: int = 16
+    max_in_flight: int = 0
+    max_batch: int = 0
 
     def loop_config(self) -> LoopConfig:
         return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.__dataclass_fields__})

@@ -65,8 +65,8 @@ def quarantine_row(r: TraceResult) -> QuarantineRecord:
 
 
 def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str = "continuous",
-               chunk_size: int = DEFAULT_COHORT, spill_dir: str | Path | None = None, max_in_flight: int = 64,
-               max_batch: int = 16) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+               chunk_size: int = DEFAULT_COHORT, spill_dir: str | Path | None = None, max_in_flight: int = 0,
+               max_batch: int = 0) -> tuple[pa.Table, list[QuarantineRecord], dict]:
     """Run the loop on every open question; (accepted traces, quarantined failures, statistics).
 
     ``continuous`` (default): ``ContinuousLoop`` over cohorts of ``chunk_size`` questions read from ``questions``
@@ -82,6 +82,7 @@ def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str 
     if scheduling != "continuous":
         raise ValueError(f"scheduling must be 'continuous' or 'rounds', got {scheduling!r}")
     chunk_size = max(1, int(chunk_size))
+    max_in_flight, max_batch = dispatch_settings(llm, chunk_size, max_in_flight, max_batch)
     spill = ChunkSpill(spill_dir, fingerprint(questions, llm, config, chunk_size)) if spill_dir else None
     done = spill.done() if spill else {}
     loop = ContinuousLoop(llm, config, max_in_flight=max_in_flight, max_batch=max_batch, cohort_size=chunk_size)
@@ -100,6 +101,18 @@ def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str 
     stats = finish_stats(counts, loop.batches)
     stats.update(chunks=len(parts), chunks_resumed=len(done))
     return table, failed, stats
+
+
+def dispatch_settings(llm, chunk_size: int, max_in_flight: int = 0, max_batch: int = 0) -> tuple[int, int]:
+    """(max_in_flight, max_batch); 0 = by backend. A server ("openai") is kept busy: the llm's
+    ``max_concurrency`` prompts in flight in micro-batches of 16 on several threads. A local model (transformers,
+    vLLM in process, a scripted one) gets one batch at a time of everything waiting with the same sampling (up to
+    two chunks): the batches the rounds engine made, so its outputs do not move with batch padding."""
+    if getattr(llm, "backend", "") == "openai":
+        batch = max_batch or 16
+        return max(batch, max_in_flight or int(getattr(llm, "max_concurrency", 64) or 64)), batch
+    batch = max_batch or 2 * chunk_size
+    return max(batch, max_in_flight or batch), batch
 
 
 def spill_dir(llm, asset: str, partition: str | None) -> Path:
