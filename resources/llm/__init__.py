@@ -1,13 +1,27 @@
 """LLM access for the lake: `LLMResource` (Dagster) over `LLMClient` (plain), three backends
-(transformers, OpenAI-compatible HTTP, vLLM) and a persistent SQLite request cache."""
+(transformers, OpenAI-compatible HTTP, vLLM) and a persistent SQLite request cache.
+
+The Dagster-facing names (``LLMResource``, ``LLMSettings``, the cost guard) are imported on first use, so the
+plain client, cache and backends import without Dagster (benchmarks/gpu_check.py runs them on a bare GPU
+machine)."""
+
+from importlib import import_module
 
 from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
 from .cache import GenerationCache, cache_key
 from .client import LLMClient
-from .cost_guard import LLMBudgetExceeded, LLMCostGuard, RequestBudget
-from .resource import LLMResource, clear_backend_cache
-from .settings import LLMSettings
 from .types import Generation, LLMBackendError, Prompt, Request, SamplingParams
+
+_LAZY = {"LLMBudgetExceeded": ".cost_guard", "LLMCostGuard": ".cost_guard", "RequestBudget": ".cost_guard",
+         "LLMResource": ".resource", "clear_backend_cache": ".resource", "LLMSettings": ".settings"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "BUILTIN_MODEL",
