@@ -7,6 +7,7 @@ its tail). Launchers (``accelerate launch``, ``deepspeed``) start one such proce
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -20,8 +21,6 @@ def no_compiled_cpu_comm() -> None:
 
     if torch.cuda.is_available():
         return
-    import importlib
-
     # by module path: ``deepspeed.comm.torch`` as an attribute is the torch package re-exported by deepspeed.comm
     importlib.import_module("deepspeed.comm.torch").build_shm_op = lambda: None
 
@@ -39,12 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     os.makedirs(cfg.output_dir, exist_ok=True)
     if cfg.deepspeed_config:
         no_compiled_cpu_comm()
-    if cfg.kind == "cpt":
-        from . import cpt as trainer
-    elif cfg.kind == "sft":
-        from . import sft as trainer
-    else:
-        from . import cpo as trainer
+    # config.KINDS names the trainers: training/cpt.py, sft.py, cpo.py, each with run(cfg)
+    trainer = importlib.import_module(f"{__package__}.{cfg.kind}")
     trainer.run(cfg)
     return 0
 

@@ -19,13 +19,19 @@ import pyarrow as pa
 
 from citrus_assets.common.automation import RETRAIN, RETRAIN_ON_CURRENT_PAIRS
 from citrus_assets.common.metadata import output
-from citrus_assets.training.checkpointing import (
-    canonical, checkpoint_table, line_chart_md, png_md, train_stage)
+from citrus_assets.training.checkpointing import checkpoint_table, line_chart_md, png_md, train_stage
 from citrus_assets.training.sampler import sampler_report
 from citrus_assets.training.training_config import (
-    TRAINER_CLASSES, CPORunConfig, CPTRunConfig, SFTRunConfig, TrainingResource, trainer_config)
+    CPORunConfig,
+    CPTRunConfig,
+    SFTRunConfig,
+    TrainingResource,
+    trainer_config,
+)
 from resources.lake import PARTITION_ROWS_METADATA, LakeResource, split_partitions
+from resources.lineage.ids import canonical_json
 from resources.lineage.writer import LineageWriter, table_data_version
+from training.config import KINDS as TRAINER_KINDS
 from training.launch import TrainingFailed
 
 GROUP = "training"
@@ -90,7 +96,7 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
         parents = [prev["record_id"]]
     else:
         base = training.base_model_path()
-    cfg = trainer_config(run, TRAINER_CLASSES[kind], base, training.bf16)
+    cfg = trainer_config(run, TRAINER_KINDS[kind], base, training.bf16)
     metrics: list[dict] = []
 
     def on_metric(m: dict) -> None:
@@ -98,7 +104,7 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
         if m.get("event") == "log" and "loss" in m:
             context.log.info(f"[{stage}] step {m.get('step')} loss {m['loss']:.4f}")
         elif m.get("event") in ("resume", "checkpoint", "runtime"):
-            context.log.info(f"[{stage}] {m['event']}: {canonical({k: v for k, v in m.items() if k != 'event'})}")
+            context.log.info(f"[{stage}] {m['event']}: {canonical_json({k: v for k, v in m.items() if k != 'event'})}")
 
     t0 = time.perf_counter()
     try:

@@ -26,19 +26,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
-from resources.lineage.ids import record_id
+from resources.lineage.ids import canonical_json, record_id
 from training.common import MODEL_DIR, RESULT_FILE, TRAINER_DIR, weights_sha256
 from training.config import BaseTrainConfig, hyperparameters
 from training.launch import LaunchSpec, launch
 
 
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
 def run_key(stage: str, data_versions: dict[str, str], base_model: str, base_weights: str,
             hparams: dict[str, Any]) -> str:
-    blob = canonical({"stage": stage, "data": data_versions, "base": base_model, "weights": base_weights,
+    blob = canonical_json({"stage": stage, "data": data_versions, "base": base_model, "weights": base_weights,
                       "hp": hparams})
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -118,8 +114,8 @@ def checkpoint_table(stage: str, result: dict[str, Any], *, base_model: str, par
         "tokens_seen": int(result["tokens_seen"]),
         "wall_s": float(result["wall_s"]),
         "final_loss": float(result["final_loss"]),
-        "hyperparameters": canonical(result["hyperparameters"]),
-        "data_versions": canonical(data_versions),
+        "hyperparameters": canonical_json(result["hyperparameters"]),
+        "data_versions": canonical_json(data_versions),
     }
     return pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA)
 

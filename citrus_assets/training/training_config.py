@@ -17,7 +17,7 @@ import os
 import dagster as dg
 
 from resources.lake import Lake
-from training.config import BaseTrainConfig, CPOStageConfig, CPTConfig, SFTStageConfig
+from training.config import BaseTrainConfig
 from training.launch import LaunchSpec
 
 # Checkpoint root of a remote (s3://...) lake when ``checkpoint_root`` is empty: trainers need a local folder.
@@ -135,5 +135,3 @@ def trainer_config(run: CheckpointRunConfig, cls: type[BaseTrainConfig], model_p
     values = {k: v for k, v in run.model_dump().items() if k not in _SKIP}
     return cls(**values, model_path=model_path, bf16=bf16)
 
-
-TRAINER_CLASSES = {"cpt": CPTConfig, "sft": SFTStageConfig, "cpo": CPOStageConfig}
