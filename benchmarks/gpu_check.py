@@ -373,17 +373,21 @@ def run(out: Path, dry_run: bool, shape: str | None) -> dict:
 
 
 # ------------------------------------------------------------------------------------------- wheels
-TRAVEL = ("trl==1.16.0", "datasets", "dill", "multiprocess")  # beside torch + transformers (+ accelerate)
-CORE = ("accelerate", "filelock", "psutil", "pyarrow", "pandas", "xxhash")  # often already there
+# The versions tested in this project's environment. TRAVEL: beside torch + transformers; CORE: usually there
+# already (the project's GPU image has them), fetched with --with-core for a machine without them.
+TRAVEL = ("trl==1.16.0", "datasets==5.2.0", "dill==0.4.1", "multiprocess==0.70.19")
+CORE = ("accelerate==1.15.0", "filelock==4.3.2", "psutil==7.2.2", "pyarrow==26.0.1", "pandas==3.1.1", "xxhash==3.8.2")
 
 
 def install_wheels(wheels: Path, target: Path) -> list[str]:
-    """Install (no deps, no index) each wheel whose distribution is not importable here; returns their names."""
+    """Install (no deps, no index) each wheel whose distribution is missing here or installed in another
+    version (the wheels are the tested versions; they go first on PYTHONPATH); returns their names."""
     todo = []
     for whl in sorted(wheels.glob("*.whl")):
-        dist = whl.name.split("-")[0].replace("_", "-")
+        dist, version = whl.name.split("-")[:2]
         try:
-            md.version(dist)
+            if md.version(dist.replace("_", "-")) != version:
+                todo.append(whl)
         except md.PackageNotFoundError:
             todo.append(whl)
     if todo:
