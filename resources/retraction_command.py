@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from resources.lake import Lake
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.store import LineageStore
+from resources.lineage.commit import publish_partition
 from resources.lineage.writer import LineageWriter, table_data_version
 from resources.lake import QUARANTINE_DIR
 from resources.retraction import (Retraction, RetractionFilter, RetractionRegistry, parse_target, row_texts,
@@ -114,10 +115,9 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
                 texts += [v for v in gone.column(col).to_pylist() if v]
         signatures.update({(asset, u): s for u, s in source_signatures(gone).items()
                            if report.retraction.source is None or source_matches(u, report.retraction.source)})
-        path = lake.write_asset(asset, key, after)
         dv = table_data_version(after)
-        writer.write_materialization(asset=asset, partition=partition or UNPARTITIONED, run_id=f"retraction-{rid}",
-                                     data_version=dv, code_version="", table=after, data_path=lake.url(path))
+        path = publish_partition(lake, writer, asset=asset, partition=key, table=after,  # the one commit protocol
+                                 run_id=f"retraction-{rid}", data_version=dv).path
         report.rewritten.append({"asset": asset, "partition": partition, "rows_before": before.num_rows,
                                  "rows_after": after.num_rows, "data_version": dv})
         if instance is not None:

@@ -42,7 +42,7 @@ from resources.faults import fault_point
 
 from . import schema as S
 from .data_version import table_data_version
-from .writer import LineageWriter, commit_key, is_temp_of, path_component
+from .writer import LineageWriter, commit_key, is_temp_of, path_component, write_error
 
 if TYPE_CHECKING:
     from resources.lake import Lake
@@ -285,7 +285,10 @@ def publish_partition(lake: "Lake", writer: LineageWriter | None, *, asset: str,
         return PublishResult(lake.write_table(table, files.data), key, cleanup, None)
     staged = files.staged(key)
     meta = {**(table.schema.metadata or {}), COMMIT_METADATA: key.encode()}
-    lake.write_table(table.replace_schema_metadata(meta), staged)
+    try:
+        lake.write_table(table.replace_schema_metadata(meta), staged)
+    except OSError as exc:  # name the file the user knows (disk full, read-only lake, ...)
+        raise write_error(exc, lake.url(files.data)) from exc
     fault_point("lake.staged", asset=asset)
     t0 = time.perf_counter()
     try:
