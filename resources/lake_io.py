@@ -1,10 +1,11 @@
 """Dagster IO manager over the lake: stores ``pyarrow.Table`` outputs and captures lineage.
 
-``handle_output`` writes the table atomically to ``<lake>/<asset>/<partition>/data.parquet``,
-then writes the lineage rows of the materialization through the one lineage writer
-(records, edges, sources, LLM generations; the materialization row last as a commit
-marker), then attaches row count, path, data version and a preview to the
-materialization metadata. Anything that is not a ``pyarrow.Table`` is refused:
+``handle_output`` writes each partition through the one commit protocol (``resources/lineage/commit.py``):
+the table is staged under a hidden name, its lineage rows and then its lineage commit (the materialization
+row) are written through the one lineage writer, and only then is it published as
+``<lake>/<asset>/<partition>/data.parquet``; the commit is the single point that makes the version visible.
+Row count, path, data version and a preview go to the materialization metadata. ``load_input`` reads only
+data that a lineage commit names (``read_committed``). Anything that is not a ``pyarrow.Table`` is refused:
 no pickles in this lake.
 
 Single-run backfills: when one run covers several partitions of an asset (``BackfillPolicy.single_run()``),

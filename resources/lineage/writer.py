@@ -10,6 +10,7 @@ the commit row keeps the original names. Every file is written under a temporary
 folder and renamed into place, so a reader never sees a partial file; the store ingests a
 ``record_lineage`` file only once the materialization file with the same relative path (the commit
 marker) exists, and derives the ``records`` / ``edges`` / ``sources`` / ``generations`` rows from it.
+The asset's data file is published only after that commit (``resources/lineage/commit.py``).
 Lakes written by earlier versions hold one file per logical table (``records/``, ``edges/``,
 ``sources/``, ``generations/``) instead; the store still reads those.
 
