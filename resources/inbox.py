@@ -17,9 +17,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import dagster as dg
+import pyarrow as pa
+
+from resources.lake import QuarantineRecord
 
 _SAFE = re.compile(r"[^\w.-]+")  # letters and digits of any script stay readable (``心臟``)
 _CLEAN = re.compile(r"[A-Za-z0-9_.-]+")
@@ -27,6 +32,21 @@ _SUFFIXES = (".gz", ".jsonl", ".json", ".csv", ".tsv", ".txt", ".warc", ".pdf", 
 MAX_SLUG = 64  # characters of a slug kept in a key (a lake path component stays far below 255 bytes)
 # a file whose name leaves no room for its hidden sidecar ``.<name>.mapping.json`` (255-byte limit)
 MAX_NAME_BYTES = 255 - len(".") - len(".mapping.json")
+
+
+@dataclass
+class LoadResult:
+    """What reading one input file gives: its rows, its quarantined units (source and reason each), and how
+    many identical records were counted once. A loader binds its table schema in a subclass
+    (``seeds.LoadResult``, ``jmed.dialogues.LoadResult``): the one implementation of both."""
+
+    SCHEMA: ClassVar[pa.Schema]
+    rows: list[dict] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    duplicates: int = 0
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist(self.rows, schema=self.SCHEMA)
 
 
 def _stem(name: str) -> str:

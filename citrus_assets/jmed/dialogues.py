@@ -42,13 +42,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
 
 from citrus_assets.common.language import detect_language
+from resources import inbox
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import canonical_json, record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -98,14 +98,10 @@ class BadDialogue(ValueError):
     pass
 
 
-@dataclass
-class LoadResult:
-    rows: list[dict] = field(default_factory=list)
-    quarantine: list[QuarantineRecord] = field(default_factory=list)
-    duplicates: int = 0
+class LoadResult(inbox.LoadResult):
+    """Dialogue rows of one JMED input file (``DIALOGUE_SCHEMA``)."""
 
-    def table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rows, schema=DIALOGUE_SCHEMA)
+    SCHEMA = DIALOGUE_SCHEMA
 
 
 def month_of_name(path: Path) -> str | None:

@@ -12,8 +12,6 @@ silently and never fatal.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +19,7 @@ import pyarrow as pa
 
 from citrus_assets.common.answers import MAX_OPTIONS, letters_for
 from citrus_assets.common.language import detect_language
+from resources import inbox
 from resources.lake import QuarantineRecord
 from resources.limits import Oversize, bounded_lines, too_large
 from resources.lineage.ids import record_id, source_id
@@ -51,14 +50,10 @@ class BadRecord(ValueError):
     """A row that cannot become a seed; its message is the quarantine reason."""
 
 
-@dataclass
-class LoadResult:
-    rows: list[dict] = field(default_factory=list)
-    quarantine: list[QuarantineRecord] = field(default_factory=list)
-    duplicates: int = 0
+class LoadResult(inbox.LoadResult):
+    """Seed rows of one benchmark file (``SEED_SCHEMA``)."""
 
-    def table(self) -> pa.Table:
-        return pa.Table.from_pylist(self.rows, schema=SEED_SCHEMA)
+    SCHEMA = SEED_SCHEMA
 
 
 def make_seed(
