@@ -14,8 +14,9 @@ demo: setup
 test: setup
 	@$(BIN)/python -m pytest -q
 
+# `make ui` warns when the instance is on SQLite and its run queue allows several runs at once (issue 14 item 15).
 ui: setup
-	@$(BIN)/python -c "from citrus_assets.cli import ensure_dagster_home; ensure_dagster_home()"
+	@$(BIN)/python -c "from citrus_assets.cli import ensure_dagster_home as h; from citrus_assets.instance_check import warn_if_sqlite_concurrent as w; w(h())"
 	@$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean-lake:
