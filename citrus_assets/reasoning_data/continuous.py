@@ -53,6 +53,14 @@ class ContinuousLoop:
         self.cohort_size, self.window = max(1, int(cohort_size)), max(1, int(window))
         self.batches = 0  # generate calls made (micro-batches)
         self.requests = 0  # prompts submitted
+        self._params: dict[tuple, tuple] = {}  # (role, attempt, round) -> (SamplingParams, its JSON)
+
+    def params(self, call: Call) -> tuple:
+        key = (call.role, call.attempt, call.rnd)
+        if key not in self._params:
+            p = self.config.params(*key)
+            self._params[key] = (p, p.to_json())
+        return self._params[key]
 
     def run(self, questions: list[OpenQuestion]) -> list[TraceResult]:
         """Every question's result, in input order."""
@@ -83,10 +91,10 @@ class ContinuousLoop:
                         break
                     for (k, i), gens in stream.completed():
                         c = active[k]
-                        call, params = c.pending.pop(i)
+                        call, (params, sampling) = c.pending.pop(i)
                         g = gens[0]
-                        c.results[i].final.calls.append(
-                            call_record(self.llm, call.role, call.attempt, call.rnd, call.messages, params, g))
+                        c.results[i].final.calls.append(call_record(
+                            self.llm, call.role, call.attempt, call.rnd, call.messages, params, g, sampling))
                         self._step(c, i, g.text)
                     for k in [k for k, c in active.items() if c.done == len(c.results)]:
                         yield k, active.pop(k).results
@@ -114,9 +122,9 @@ class ContinuousLoop:
             self._release(c)
             return
         if isinstance(item, Call):
-            params = self.config.params(item.role, item.attempt, item.rnd)
+            params = self.params(item)
             c.pending[i] = (item, params)
-            self._stream.submit((c.index, i), item.messages, params)
+            self._stream.submit((c.index, i), item.messages, params[0])
             self.requests += 1
         else:  # Cohort: wait for the rest of the cohort's attempt
             c.running -= 1

@@ -235,13 +235,14 @@ def record_judge(r: TraceResult, text: str) -> None:
         r.final.status = COMPLETE
 
 
-def call_record(llm, role: str, attempt: int, rnd: int, msgs, params: SamplingParams, g) -> dict:
-    """One call of the transcript: rendered prompt, response, model, hashes, tokens, cached flag."""
+def call_record(llm, role: str, attempt: int, rnd: int, msgs, params: SamplingParams, g, sampling: str = "") -> dict:
+    """One call of the transcript: rendered prompt, response, model, hashes, tokens, cached flag (``sampling``:
+    ``params.to_json()`` when the caller has it)."""
     rendered = llm.render(msgs)
     return {
         "role": role, "attempt": attempt, "round": rnd, "prompt": rendered, "response": g.text,
         "model": llm.model_id, "revision": llm.model_revision, "template": R.PROMPT_FILES[role],
-        "template_sha": R.template_sha(role), "prompt_hash": R.text_hash(rendered), "sampling": params.to_json(),
+        "template_sha": R.template_sha(role), "prompt_hash": R.text_hash(rendered), "sampling": sampling or params.to_json(),
         "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
         "cached": g.cached}
 

@@ -35,7 +35,7 @@ class GenerationStream:
         self.max_batch = max(1, int(max_batch))
         self.workers = max(1, int(max_in_flight) // self.max_batch)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citrus-llm-stream")
-        self._groups: dict[str, tuple[SamplingParams, deque]] = {}  # params json -> waiting (seq, tag, prompt)
+        self._groups: dict[SamplingParams, deque] = {}  # waiting (seq, tag, prompt) per sampling
         self._seq = itertools.count()
         self._running: dict[Future, tuple[list[Hashable], list[Prompt]]] = {}
         self.batches = 0  # generate calls made
@@ -43,14 +43,14 @@ class GenerationStream:
 
     # -- submitting -----------------------------------------------------------------------------------------------
     def submit(self, tag: Hashable, prompt: Prompt, params: SamplingParams) -> None:
-        key = params.to_json()
-        if key not in self._groups:
-            self._groups[key] = (params, deque())
-        self._groups[key][1].append((next(self._seq), tag, prompt))
+        queue = self._groups.get(params)
+        if queue is None:
+            queue = self._groups[params] = deque()
+        queue.append((next(self._seq), tag, prompt))
 
     @property
     def waiting(self) -> int:
-        return sum(len(q) for _, q in self._groups.values())
+        return sum(len(q) for q in self._groups.values())
 
     @property
     def in_flight(self) -> int:
@@ -63,14 +63,13 @@ class GenerationStream:
     # -- dispatching ----------------------------------------------------------------------------------------------
     def _dispatch(self) -> None:
         while len(self._running) < self.workers:
-            live = [(q[0][0], k) for k, (_, q) in self._groups.items() if q]
-            if not live:
+            if not self._groups:
                 return
-            _, key = min(live)  # the group waiting longest goes first
-            params, queue = self._groups[key]
+            params = min(self._groups, key=lambda p: self._groups[p][0][0])  # the group waiting longest goes first
+            queue = self._groups[params]
             take = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
             if not queue:
-                del self._groups[key]
+                del self._groups[params]
             tags, prompts = [t for _, t, _ in take], [p for _, _, p in take]
             fut = self._pool.submit(self.llm.generate, prompts, params)
             self._running[fut] = (tags, prompts)
