@@ -17,6 +17,7 @@ from citrus_assets.executors import executor_from_env
 REPO = Path(__file__).resolve().parents[2]
 VARIANTS = [REPO / "dagster.yaml", *sorted((REPO / "deploy").glob("dagster.*.yaml"))]
 ENV = {"DAGSTER_PG_USERNAME": "dagster", "DAGSTER_PG_PASSWORD": "pw", "DAGSTER_PG_HOST": "db", "DAGSTER_PG_DB": "dagster",
+       "DAGSTER_PG_PORT": "5432",
        "CITRUS_IMAGE": "citrus-lake:latest", "CITRUS_K8S_NAMESPACE": "citrus"}
 
 
