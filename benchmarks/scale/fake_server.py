@@ -35,8 +35,8 @@ import signal
 import subprocess
 import sys
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from benchmarks.scale.seeds import CONDITIONS, Condition
 from citrus_assets.reasoning_data.scripted_backend import Policy, detect_role, question_of

@@ -10,6 +10,10 @@
     Runs alternate between clients; the median of ``--reps`` is reported.
 (b) A concurrency sweep (8, 64, 256) against a server that holds each answer 0.5 s: requests/s of the
     resource (cold cache) vs the ideal C / latency, with bare aiohttp beside it.
+(c) ``--chain N``: the reasoning-data chain (question_seeds -> judge_answers -> question_difficulty ->
+    open_questions -> reasoning_traces -> sft_examples) on N synthetic seeds, ``backend: openai`` against the
+    instant server (recording every body; ``CITRUS_LLM_BATCH_LOG`` records the batches), cold cache, then bare
+    aiohttp replaying the same stream in the same batches at the same concurrency (a second server).
 
 Load (``uptime``) is recorded before and after. Ratios are side by side from one run.
 """
@@ -23,6 +27,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +45,7 @@ def chain_prompts(n: int) -> list[list[dict]]:
     from citrus_assets.reasoning_data.rewrite import rewrite_messages
 
     out = []
-    for i, q in enumerate(iter_questions((n + 1) // 2)):
+    for q in iter_questions((n + 1) // 2):
         opts = [{"letter": k, "text": v} for k, v in q["options"].items()]
         out.append(mcq_messages(q["question"], opts))
         out.append(rewrite_messages(q["question"], "en"))
@@ -166,7 +171,80 @@ def part_b(latency: float, concurrencies: list[int], rounds: int) -> list[dict]:
     return rows
 
 
-def write_md(path: Path, rows: list[dict], args) -> None:
+CHAIN = ("question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces",
+         "sft_examples")
+
+
+def step_seconds(result) -> dict[str, float]:
+    """Wall seconds of each step of a materialize result (STEP_START -> STEP_SUCCESS/FAILURE)."""
+    start, out = {}, {}
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_START":
+            start[ev.step_key] = ev.timestamp
+        elif ev.event_type_value in ("STEP_SUCCESS", "STEP_FAILURE") and ev.step_key in start:
+            out[ev.step_key] = round(ev.timestamp - start[ev.step_key], 1)
+    return out
+
+
+def part_c(n: int, concurrency: int) -> list[dict]:
+    import dagster as dg
+
+    from benchmarks.scale.seeds import write_seeds
+    from citrus_assets.reasoning_data import assets, question_assets, sft_assets, trace_assets
+    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from resources.inbox import InboxResource
+    from resources.lake import LakeResource
+    from resources.lake_io import LakeIOManager
+    from resources.llm import LLMResource, clear_backend_cache
+    from resources.llm.openai_backend import BATCH_LOG_ENV
+
+    mods = (assets, question_assets, trace_assets, sft_assets)
+    chain = [next(getattr(m, a) for m in mods if hasattr(m, a)) for a in CHAIN]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="feed_rate_chain-") as d:
+        work = Path(d)
+        partition = f"scale_{n}"
+        write_seeds(work / "inbox" / f"{partition}.jsonl", n)
+        record, batch_log = work / "requests.jsonl", work / "batches.jsonl"
+        os.environ[BATCH_LOG_ENV] = str(batch_log)
+        clear_backend_cache()
+        try:
+            with serve(0.0, record=str(record)) as url:
+                lake = str(work / "lake")
+                res = {"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake),
+                       "inbox": InboxResource(seeds_dir=str(work / "inbox")), "judges": JudgePanelResource(),
+                       "llm": LLMResource(backend="openai", model="fake", base_url=url, cache_dir=str(work / "cache"),
+                                          max_concurrency=concurrency)}
+                instance = dg.DagsterInstance.ephemeral()
+                instance.add_dynamic_partitions(assets.seed_sets.name, [partition])
+                before = load()
+                t0 = time.perf_counter()
+                result = dg.materialize(chain, partition_key=partition, resources=res, instance=instance,
+                                        raise_on_error=False)
+                wall = time.perf_counter() - t0
+        finally:
+            os.environ.pop(BATCH_LOG_ENV, None)
+        calls = [json.loads(ln) for ln in batch_log.read_text().splitlines()] if batch_log.exists() else []
+        sent = sum(c["requests"] for c in calls)
+        llm_s = sum(c["s"] for c in calls)
+        stream = replay.load_stream(record, batch_log)
+        with serve(0.0) as url2:
+            bare = run_bare("aiohttp", url2, stream, concurrency)
+        after = load()
+        steps = step_seconds(result)
+        chain_rate = sent / wall
+        rows.append({"part": "c", "questions": n, "concurrency": concurrency, "success": result.success,
+                     "requests": sent, "backend_calls": len(calls), "chain_wall_s": round(wall, 1),
+                     "llm_s": round(llm_s, 1), "chain_req_per_s": round(chain_rate, 1),
+                     "chain_llm_req_per_s": round(sent / llm_s, 1) if llm_s else 0.0,
+                     "bare_req_per_s": round(bare["req_per_s"], 1), "bare_requests": bare["requests"],
+                     "vs_bare": round(chain_rate / bare["req_per_s"], 3),
+                     "llm_vs_bare": round((sent / llm_s) / bare["req_per_s"], 3) if llm_s else 0.0,
+                     "steps": steps, "load": f"{before} -> {after}"})
+    return rows
+
+
+def write_md(path: Path, rows: list[dict], command: str) -> None:
     import aiohttp
     import httpx
 
@@ -178,38 +256,66 @@ def write_md(path: Path, rows: list[dict], args) -> None:
     lines = [
         "# Feed rate of the LLM resource (issue 17, goal 1)",
         "",
-        f"`python -m benchmarks.scale.feed_rate --requests {args.requests} --batch {args.batch} --reps {args.reps}` "
-        f"on this machine ({os.cpu_count()} cores shared with other sessions, Python {platform.python_version()}, "
-        f"{versions}); the fake server (`benchmarks/scale/fake_server.py`) runs as a separate process on 127.0.0.1. "
-        "Load is `uptime`'s 1/5/15-minute averages before -> after each block.",
-        "",
-        "## (a) The resource vs bare clients, same request stream, instant server",
-        "",
-        "`resource` = `LLMClient` + `OpenAIBackend` with a cold request cache (render, cache keys, lookups, cache "
-        "writes through the writer thread), one `generate` per batch; the bare clients send the same bodies in "
-        "the same batches at the same concurrency and parse every response (default asyncio loop; `+uvloop`: "
-        "the loop the resource uses when uvloop is installed). Median of the runs listed.",
-        "",
-        "| concurrency | client | requests | req/s (median) | runs | vs bare aiohttp | load |",
-        "|---|---|---|---|---|---|---|",
+        f"`{command}` on this machine ({os.cpu_count()} cores shared with other sessions, Python "
+        f"{platform.python_version()}, {versions}); the fake server (`benchmarks/scale/fake_server.py`) runs as a "
+        "separate process on 127.0.0.1. Load is `uptime`'s 1/5/15-minute averages before -> after each block.",
     ]
-    for r in rows:
-        if r["part"] == "a":
-            lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
-                         f"{', '.join(map(str, r['runs']))} | {r['vs_aiohttp']:.2f}x | {r['load']} |")
-    lines += [
-        "",
-        f"## (b) Concurrency sweep against a server holding each answer {args.latency:g} s",
-        "",
-        f"{args.rounds} rounds of C requests (C x {args.rounds} requests in one batch); ideal = C / latency.",
-        "",
-        "| max_concurrency | client | requests | req/s | ideal req/s | vs ideal | load |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        if r["part"] == "b":
+    if any(r["part"] == "a" for r in rows):
+        lines += [
+            "",
+            "## (a) The resource vs bare clients, same request stream, instant server",
+            "",
+            "`resource` = `LLMClient` + `OpenAIBackend` with a cold request cache (render, cache keys, lookups, cache "
+            "writes through the writer thread), one `generate` per batch; the bare clients send the same bodies in "
+            "the same batches at the same concurrency and parse every response (default asyncio loop; `+uvloop`: "
+            "the loop the resource uses when uvloop is installed). Clients alternate; median of the runs listed.",
+            "",
+            "| concurrency | client | requests | batch | req/s (median) | runs | vs bare aiohttp | load |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for r in rows:
+            if r["part"] == "a":
+                lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['batch']} | "
+                             f"{r['req_per_s']:,} | {', '.join(map(str, r['runs']))} | {r['vs_aiohttp']:.2f}x | "
+                             f"{r['load']} |")
+    sweep = [r for r in rows if r["part"] == "b"]
+    if sweep:
+        lat = sweep[0]["concurrency"] / sweep[0]["ideal"]
+        lines += [
+            "",
+            f"## (b) Concurrency sweep against a server holding each answer {lat:g} s",
+            "",
+            "C x rounds requests in one batch, cold cache; ideal = C / latency.",
+            "",
+            "| max_concurrency | client | requests | req/s | ideal req/s | vs ideal | load |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in sweep:
             lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
                          f"{r['ideal']:g} | {r['vs_ideal']:.2f}x | {r['load']} |")
+    chain = [r for r in rows if r["part"] == "c"]
+    if chain:
+        lines += [
+            "",
+            "## (c) The reasoning-data chain vs bare aiohttp replaying its stream, instant server",
+            "",
+            "Cold cache, `backend: openai`, the six assets in one in-process `dg.materialize`. `chain req/s` = "
+            "requests / the whole run's wall time (seed loading, Parquet, lineage, parsing included); `while sending` "
+            "= requests / the time inside the backend's calls. Bare aiohttp sends the recorded bodies in the recorded "
+            "batches at the same concurrency.",
+            "",
+            "| questions | max_concurrency | requests | backend calls | chain wall s | chain req/s | while sending req/s | "
+            "bare aiohttp req/s | chain / bare | sending / bare | load |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for r in chain:
+            lines.append(f"| {r['questions']:,} | {r['concurrency']} | {r['requests']:,} | {r['backend_calls']} | "
+                         f"{r['chain_wall_s']} | {r['chain_req_per_s']:,} | {r['chain_llm_req_per_s']:,} | "
+                         f"{r['bare_req_per_s']:,} | {r['vs_bare']:.2f}x | {r['llm_vs_bare']:.2f}x | {r['load']} |")
+        for r in chain:
+            lines.append("")
+            lines.append(f"Steps of the {r['questions']:,}-question run (s): "
+                         + ", ".join(f"{k} {v}" for k, v in r["steps"].items()) + f"; run success: {r['success']}.")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -224,19 +330,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--chain", type=int, nargs="*", default=[], help="(c) question counts for the chain run")
+    ap.add_argument("--chain-concurrency", type=int, default=128)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "feed_rate.md"))
     ap.add_argument("--json", default=None, help="also write the rows as JSON here")
+    ap.add_argument("--include", nargs="*", default=[], help="rows of earlier runs (their --json) to put in the table")
     a = ap.parse_args(argv)
-    rows = []
+    rows = [r for f in a.include for r in json.loads(Path(f).read_text())]
     if not a.skip_a:
         rows += part_a(a.requests, a.batch, a.reps, a.concurrency)
     if not a.skip_b:
         rows += part_b(a.latency, a.sweep, a.rounds)
+    for n in a.chain:
+        rows += part_c(n, a.chain_concurrency)
     for r in rows:
         print(json.dumps(r))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
-    write_md(Path(a.out), rows, a)
+    write_md(Path(a.out), rows, "python -m benchmarks.scale.feed_rate " + " ".join(argv if argv is not None
+                                                                                 else sys.argv[1:]))
     print(f"wrote {a.out}")
 
 

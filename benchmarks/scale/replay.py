@@ -17,8 +17,8 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 
 def load_stream(bodies: str | Path, batches: str | Path | None = None) -> list[list[bytes]]:

@@ -61,7 +61,7 @@ _PENDING_LOCK = threading.Lock()
 FLUSH_ROWS = 1024  # queued rows that make the writer thread write at once
 FLUSH_S = 0.1  # the longest a queued row waits for its transaction (a killed run loses at most this much)
 _IDLE_EXIT_S = 5.0  # an idle writer thread ends; the next put_later starts another
-_OPEN_CACHES: "weakref.WeakSet[GenerationCache]" = weakref.WeakSet()
+_OPEN_CACHES: weakref.WeakSet[GenerationCache] = weakref.WeakSet()
 
 
 @atexit.register

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from resources.limits import estimate_tokens, limits, over
 
 from .cache import GenerationCache, cache_key
 from .types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
-
 
 PROMPT_TOO_LONG = "prompt_too_long"  # finish reason of a sample whose prompt was over max_prompt_tokens
 

@@ -43,8 +43,9 @@ import logging
 import os
 import random
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Awaitable, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -84,13 +85,14 @@ def _run(factory: Callable[[], Awaitable[T]]) -> T:
 BATCH_LOG_ENV = "CITRUS_LLM_BATCH_LOG"  # benchmarks: append {"t", "requests"} per generate call (benchmarks/scale)
 
 
-def log_batch(n: int) -> None:
-    """One line per backend call in the file named by $CITRUS_LLM_BATCH_LOG (unset: nothing), so that
-    ``benchmarks/scale/replay.py`` can send a recorded request stream in the same batches."""
+def log_batch(n: int, t0: float, seconds: float) -> None:
+    """One line per backend call in the file named by $CITRUS_LLM_BATCH_LOG (unset: nothing): when it began,
+    its requests and how long it took, so that ``benchmarks/scale/replay.py`` can send a recorded request
+    stream in the same batches and a benchmark can tell the time spent sending from the rest."""
     path = os.environ.get(BATCH_LOG_ENV)
     if path and n:
         with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"t": round(time.time(), 4), "requests": n}) + "\n")
+            fh.write(json.dumps({"t": round(t0, 4), "requests": n, "s": round(seconds, 4)}) + "\n")
 
 
 NO_CONTENT = "no_content"  # finish reason of a sample the server answered without content (never cached)
@@ -140,7 +142,7 @@ class OpenAIBackend:
 
     def generate(self, requests: Sequence[Request], params: SamplingParams,
                  on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
-        log_batch(len(requests))
+        t0, start = time.time(), time.perf_counter()
         try:
             return run_sync(lambda: self._agenerate(list(requests), params, on_result))
         except secrets.SecretError as e:
@@ -156,6 +158,8 @@ class OpenAIBackend:
             err = LLMBackendError(self._redact(chain[0]))
             err.partial = getattr(e, "partial", None)  # type: ignore[attr-defined]
             raise err from None
+        finally:
+            log_batch(len(requests), t0, time.perf_counter() - start)
 
     async def _agenerate(self, requests: list[Request], params: SamplingParams,
                          on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
@@ -202,7 +206,7 @@ class OpenAIBackend:
         want = len(req.sample_indices)
         got: list[tuple[str, str, int]] = []  # (text, finish_reason, completion tokens)
         prompt_tokens = 0
-        for round_ in range(want):  # a server that ignores n answers 1 choice per call
+        for _ in range(want):  # a server that ignores n answers 1 choice per call
             k = want - len(got)
             payload: dict[str, Any] = {"model": self.model_id, "messages": req.messages, "n": k,
                                        "temperature": params.temperature, "top_p": params.top_p,
@@ -230,7 +234,7 @@ class OpenAIBackend:
                 return self._parse(status, raw, retry_header, k)
             except _Retryable as e:
                 last, retry_after, empty = str(e), e.retry_after, e.empty
-            except asyncio.TimeoutError as e:  # aiohttp's own timeout errors are TimeoutErrors too
+            except TimeoutError as e:  # aiohttp's own timeout errors are TimeoutErrors too
                 what = "total deadline of the request" if type(e) is asyncio.TimeoutError else type(e).__name__
                 last, retry_after = f"timeout after {self.timeout_s:g}s ({what})", None
             except aiohttp.ClientError as e:

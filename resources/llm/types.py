@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, Sequence, Union
+from typing import Protocol
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
-Prompt = Union[str, list[dict]]  # a plain str is one user message
+Prompt = str | list[dict]  # a plain str is one user message
 
 ROLES = ("system", "user", "assistant")
 # "openai" backend: requests in flight by default. Enough to keep a vLLM server's continuous batch full (it
