@@ -41,3 +41,29 @@ def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server,
     assert res.max_overlap >= 2, f"the runs did not overlap (max {res.max_overlap}): nothing concurrent was tested"
     assert res.daemon_tracebacks == 0, (home / "daemon.log").read_text()[-3000:]
     assert not list(home.rglob("*.db")), "with PostgreSQL storage nothing is stored in SQLite files"
+
+
+def test_the_server_listens_on_localhost_with_a_password(postgres_server):
+    import psycopg2
+
+    conn = postgres_server.connect()
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW listen_addresses")
+            assert cur.fetchone()[0] == "127.0.0.1"
+            cur.execute("SELECT current_database()")
+            assert cur.fetchone()[0] == "dagster"
+    finally:
+        conn.close()
+    with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
+        psycopg2.connect(host="127.0.0.1", port=postgres_server.port, user=postgres_server.user,
+                         password="wrong", dbname="dagster")
+
+
+def test_missing_server_binaries_are_named(monkeypatch):
+    import pg_server
+
+    monkeypatch.setattr(pg_server.shutil, "which", lambda name: None)
+    monkeypatch.setattr(pg_server.glob, "glob", lambda pattern: [])
+    with pytest.raises(pg_server.PostgresUnavailable, match="install Debian's `postgresql` package"):
+        pg_server.find_bin_dir()
