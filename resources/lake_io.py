@@ -18,18 +18,16 @@ partition-scoped metadata (row count, path, data version, preview). The column i
 
 from __future__ import annotations
 
-
 import dagster as dg
 import pyarrow as pa
-
 import pyarrow.compute as pc
 
 from resources.lake import Lake, default_lake_root, without_partition_rows
-from resources.retraction import RETRACTIONS_DIR, RetractionFilter, near_retracted
+from resources.lineage.commit import publish_partition, read_committed
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.settings import browser_link
-from resources.lineage.commit import publish_partition, read_committed
 from resources.lineage.writer import LineageWriter, table_data_version
+from resources.retraction import RETRACTIONS_DIR, RetractionFilter, near_retracted
 
 # Reserved column: the partition of each row when one output covers several partitions (never stored).
 PARTITION_COLUMN = "_partition"

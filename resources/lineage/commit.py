@@ -32,8 +32,9 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -110,7 +111,7 @@ class PublishResult:
 class PartitionFiles:
     """The files of one asset partition: its data file, staged files and lineage commits."""
 
-    def __init__(self, lake: "Lake", writer: LineageWriter | None, asset: str, partition: str | None):
+    def __init__(self, lake: Lake, writer: LineageWriter | None, asset: str, partition: str | None):
         self.lake, self.writer, self.asset = lake, writer, asset
         self.partition = partition if partition not in (None, "") else S.UNPARTITIONED
         self.dir = lake.partition_dir(asset, partition)
@@ -272,7 +273,7 @@ def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: 
     return removed
 
 
-def publish_partition(lake: "Lake", writer: LineageWriter | None, *, asset: str, partition: str | None,
+def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, partition: str | None,
                       table: pa.Table, run_id: str, code_version: str = "", data_version: str | None = None,
                       run_is_dead: Callable[[str], bool] | None = None) -> PublishResult:
     """Write one partition's table through the commit protocol (module docstring). ``writer`` None: no lineage
@@ -307,7 +308,7 @@ def publish_partition(lake: "Lake", writer: LineageWriter | None, *, asset: str,
     return PublishResult(files.data, key, cleanup, counts, lineage_s)
 
 
-def read_committed(lake: "Lake", asset: str, partition: str | None, writer: LineageWriter | None = None) -> pa.Table:
+def read_committed(lake: Lake, asset: str, partition: str | None, writer: LineageWriter | None = None) -> pa.Table:
     """The committed data of one partition (module docstring), its tag removed. Raises ``FileNotFoundError`` when
     there is none (``UncommittedDataError`` when a data file exists that no commit names)."""
     writer = writer if writer is not None else LineageWriter(lake.lineage_root)

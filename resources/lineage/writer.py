@@ -29,8 +29,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 import fsspec
 import numpy as np
@@ -213,7 +214,7 @@ class LineageWriter:
             self.fs, _ = fsspec.core.url_to_fs(self.root, **storage_options)
 
     @classmethod
-    def from_env(cls, lake: str | None = None) -> "LineageWriter":
+    def from_env(cls, lake: str | None = None) -> LineageWriter:
         from .settings import default_paths
 
         return cls(default_paths(lake).lineage_root)
@@ -343,7 +344,7 @@ class LineageWriter:
                 "run_id": [run_id],
                 "data_version": [data_version],
                 "code_version": [code_version],
-                "created_at": pa.array([datetime.now(timezone.utc)], pa.timestamp("us", tz="UTC")),
+                "created_at": pa.array([datetime.now(UTC)], pa.timestamp("us", tz="UTC")),
                 "n_records": pa.array([n], pa.int64()),
                 "data_path": [data_path],
             },

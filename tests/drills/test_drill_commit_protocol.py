@@ -27,11 +27,11 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import drill_support as S
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-import drill_support as S
 from resources.faults import FAULT_ENV, POINTS
 from resources.lake import Lake
 from resources.lake_io import LakeIOManager

@@ -142,10 +142,10 @@ def test_uncommitted_materialization_is_invisible(graph, tmp_path, monkeypatch):
     w = LineageWriter(root)
     real = LineageWriter._write_atomic
 
-    def no_commit(self, table, path):
+    def no_commit(self, table, path, *args, **kwargs):
         if "materializations" in path:
             raise KeyboardInterrupt("process killed before the commit")
-        return real(self, table, path)
+        return real(self, table, path, *args, **kwargs)
 
     monkeypatch.setattr(LineageWriter, "_write_atomic", no_commit)
     with pytest.raises(KeyboardInterrupt):
