@@ -56,7 +56,7 @@ def cpt_shards(lake: LakeResource) -> dg.Output:
 def mix(name: str):
     @dg.asset(name=name)
     def _mix() -> dg.Output:
-        rows = [{"record_id": record_id("sftmix", name, i), "parent_ids": [],
+        rows = [{"record_id": record_id("s1mix", name, i), "parent_ids": [],
                  "messages": [{"role": "user", "content": f"Case {i}: what is first-line for hypertension?"},
                               {"role": "assistant", "content": "<think>Guidelines first.</think><answer>A thiazide."
                                                                "</answer>"}],

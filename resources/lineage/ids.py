@@ -28,10 +28,57 @@ def content_hash(value: Any, digest_size: int = 10) -> str:
     return hashlib.blake2b(data, digest_size=digest_size).hexdigest()
 
 
+# Every record-id prefix of the lake, with what a record of that kind is (the asset that makes it).
+# record_id refuses any other prefix: a new kind of record is added here first, with its meaning.
+KINDS: dict[str, str] = {
+    # inputs
+    "src": "one unit of an input file (a line, a page, a WARC record): source_id",
+    # CPT corpus
+    "pdfdoc": "a document extracted from one PDF (pdf_documents)",
+    "webdoc": "a web page kept by the web curation pipeline (web_documents)",
+    "tbchunk": "a heading-bounded chunk of a textbook (textbook_chunks)",
+    "tbq": "a question/answer pair generated from a textbook chunk (textbook_questions)",
+    "cptdoc": "a labelled CPT corpus document (cpt_documents)",
+    "cptshard": "a token-budgeted shard of the CPT corpus (cpt_shards)",
+    # reasoning data
+    "qseed": "a seed multiple-choice question read from a benchmark file (question_seeds)",
+    "ans": "a policy model's answer to a seed question, judged (judge_answers)",
+    "qdiff": "a question's difficulty verdict from the judges (question_difficulty)",
+    "openq": "a seed question rewritten as an open-ended question (open_questions)",
+    "trace": "a dual-expert reasoning trace for a question (reasoning_traces)",
+    "sft": "a first-person SFT example rewritten from a trace (sft_examples)",
+    "inst": "an instruction-following chat record (instruction_examples)",
+    "nonmed": "a non-medical logic/math chat record (nonmedical_reasoning)",
+    "s1mix": "an example of the stage-1 SFT mix (sft_stage1_mix)",
+    "s2mix": "an example of the stage-2 SFT mix (sft_stage2_mix)",
+    "s3mix": "an example of the stage-3 SFT mix (sft_stage3_mix)",
+    # training
+    "rsample": "a sampled answer of the policy for preference data (rejection_samples)",
+    "pref": "a chosen/rejected preference pair (preference_pairs)",
+    "ckpt": "a model checkpoint (cpt_checkpoint, sft_stage*_checkpoint, rl_checkpoint)",
+    "datacard": "the data card of a checkpoint (cpt_data_card, sft_stage*_data_card, rl_data_card)",
+    # evaluation
+    "evalq": "an evaluation item of a benchmark (eval_items)",
+    "evalpred": "a model's prediction on an evaluation item (eval_predictions)",
+    "evalscore": "a model's score on a benchmark (eval_scores)",
+    "evalreport": "a row of the evaluation report (eval_report)",
+    "jmeditem": "a stand-in JMED evaluation item (evaluation.standins: measuring one evaluation asset alone, never in the code location)",
+    # JMED
+    "dlg": "a doctor-patient dialogue read from an input file (dialogues)",
+    "deid": "a de-identified dialogue (deidentified_dialogues)",
+    "emr": "an electronic medical record extracted from a dialogue (emr_records)",
+    "jmedq": "a question generated from an EMR (jmed_questions)",
+    "jmedo": "a question with its answer options (jmed_options)",
+    "jmed": "a JMED benchmark item with its human review (jmed_benchmark)",
+}
+
+
 def record_id(kind: str, *parts: Any) -> str:
-    """Stable content-derived id: ``record_id("qseed", source, stem, options)``."""
+    """Stable content-derived id: ``record_id("qseed", source, stem, options)``; ``kind`` is one of ``KINDS``."""
     if not _KIND_RE.match(kind):
         raise ValueError(f"record kind must match {_KIND_RE.pattern!r}, got {kind!r}")
+    if kind not in KINDS:
+        raise ValueError(f"unknown record kind {kind!r}: add it to resources.lineage.ids.KINDS with its meaning")
     if not parts:
         raise ValueError("record_id needs at least one content part")
     return f"{kind}-{content_hash(list(parts))}"

@@ -44,3 +44,35 @@ def test_source_id_position_independent():
 def test_is_record_id():
     assert not is_record_id("nope")
     assert not is_record_id("ans-" + "0" * 19)
+
+
+def test_record_id_refuses_an_unregistered_kind():
+    """Every prefix is registered with its meaning (resources.lineage.ids.KINDS); a new one is added there first."""
+    from resources.lineage.ids import KINDS
+
+    assert {"src", "qseed", "ans", "trace", "sft", "ckpt", "s1mix", "s2mix", "s3mix"} <= KINDS.keys()
+    assert all(_well_formed(k) and meaning.strip() for k, meaning in KINDS.items())
+    with pytest.raises(ValueError, match="unknown record kind 'sftmix'"):
+        record_id("sftmix", "x")
+    assert record_id("s2mix", "x").startswith("s2mix-")
+
+
+def _well_formed(kind: str) -> bool:
+    return is_record_id(f"{kind}-{'0' * 20}")
+
+
+def test_every_literal_kind_in_the_code_is_registered():
+    import ast
+    from pathlib import Path
+
+    from resources.lineage.ids import KINDS
+
+    root = Path(__file__).resolve().parents[2]
+    used = set()
+    for pkg in ("citrus_assets", "resources", "training", "quality"):
+        for path in (root / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "record_id"
+                        and node.args and isinstance(node.args[0], ast.Constant)):
+                    used.add(node.args[0].value)
+    assert len(used) > 20 and used <= KINDS.keys(), sorted(used - KINDS.keys())

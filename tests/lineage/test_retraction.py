@@ -26,14 +26,14 @@ def build(lake_root: str):
         p = context.partition_key
         lines = [f'{{"text": "{p} doc {i}"}}' for i in range(2)]
         srcs = [source_id(FILES[p], raw) for raw in lines]
-        return pa.table({"record_id": [record_id("doc", s) for s in srcs], "parent_ids": [[s] for s in srcs],
+        return pa.table({"record_id": [record_id("pdfdoc", s) for s in srcs], "parent_ids": [[s] for s in srcs],
                          "source_uri": [FILES[p]] * 2, "source_locator": [f"line {i + 1}" for i in range(2)],
                          "text": lines})
 
     @dg.asset
     def summary(docs: pa.Table) -> pa.Table:
         ids = docs["record_id"].to_pylist()
-        return pa.table({"record_id": [record_id("sum", i) for i in ids], "parent_ids": [[i] for i in ids]})
+        return pa.table({"record_id": [record_id("cptdoc", i) for i in ids], "parent_ids": [[i] for i in ids]})
 
     @dg.asset
     def ckpt(context, summary: pa.Table) -> pa.Table:
@@ -140,7 +140,7 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
         p = context.partition_key
         srcs = [source_id(files[p], t) for t in texts[p]]
         Lake(lake_root).write_quarantine("seeds", p, [QuarantineRecord(files[p], "line 99", "not JSON", "{bad line")])
-        return pa.table({"record_id": [record_id("seed", s) for s in srcs], "parent_ids": [[s] for s in srcs],
+        return pa.table({"record_id": [record_id("qseed", s) for s in srcs], "parent_ids": [[s] for s in srcs],
                          "source_uri": [files[p]] * len(srcs),
                          "source_locator": [f"line {i + 1}" for i in range(len(srcs))], "question": texts[p]})
 

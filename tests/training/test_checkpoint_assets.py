@@ -34,7 +34,7 @@ def mix_table(tag: str, n: int = 3) -> pa.Table:
     for i in range(n):
         msgs = [{"role": "user", "content": f"{tag} question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}]
         raw = f"{tag}-{i}"
-        rows.append({"record_id": record_id("sftmix", tag, i), "parent_ids": [source_id(SOURCE, raw)],
+        rows.append({"record_id": record_id("s1mix", tag, i), "parent_ids": [source_id(SOURCE, raw)],
                      "messages": msgs, "source": f"instructions:{SOURCE}", "category": "instruction", "n_tokens": 8})
     table = pa.Table.from_pylist(rows, schema=SFT_MIX_SCHEMA)
     table = table.append_column("source_uri", pa.array([SOURCE] * n))

@@ -204,7 +204,7 @@ DOC_LINES = ["fever and rash", "aspirin dosing", "chest pain"]
 def standins(check_passes: bool):
     @dg.asset(name="docs")
     def docs() -> dg.Output:
-        t = pa.table({"record_id": [record_id("doc", x) for x in DOC_LINES],
+        t = pa.table({"record_id": [record_id("cptdoc", x) for x in DOC_LINES],
                       "parent_ids": [[source_id(DOC_URI, x)] for x in DOC_LINES], "source_uri": [DOC_URI] * 3,
                       "source_locator": [f"line {i + 1}" for i in range(3)], "text": DOC_LINES})
         return output(t, quarantined=1, duplicates_removed=2)
@@ -216,7 +216,7 @@ def standins(check_passes: bool):
     @dg.asset(name="cpt_shards")
     def shards(docs: pa.Table) -> dg.Output:
         ids = docs["record_id"].to_pylist()
-        t = pa.table({"record_id": [record_id("shard", ids)], "parent_ids": [ids], "text": ["..."],
+        t = pa.table({"record_id": [record_id("cptshard", ids)], "parent_ids": [ids], "text": ["..."],
                       "gen_model_id": ["m"], "gen_model_revision": ["r1"], "gen_prompt_template": ["t"],
                       "gen_prompt_hash": ["h1"]})
         return output(t)
