@@ -121,8 +121,7 @@ def made_up_vignettes(k: int) -> list[str]:
              "She has type 2 diabetes mellitus and takes metformin.",
              VITALS.format(t=t, f=round(t * 9 / 5 + 32), p=rng.randint(60, 130), r=rng.randint(12, 28),
                            s=rng.randint(90, 170), d=rng.randint(50, 100), o=rng.randint(88, 99), x=rng.choice(FINDINGS)),
-             "Laboratory studies show a hemoglobin concentration of {} g/dL and a leukocyte count of {}/mm3.".format(
-                 round(rng.uniform(8, 16), 1), rng.randint(3000, 18000)),
+             f"Laboratory studies show a hemoglobin concentration of {round(rng.uniform(8, 16), 1)} g/dL and a leukocyte count of {rng.randint(3000, 18000)}/mm3.",
              rng.choice(QUESTIONS)]
         out.append(" ".join(v))
     return out

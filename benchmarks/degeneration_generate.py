@@ -29,17 +29,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import torch  # noqa: E402
+
 from citrus_assets.cpt_corpus.textbook_assets import TextbookChunkingConfig  # noqa: E402
 from citrus_assets.cpt_corpus.textbook_chunking import chunk_batch  # noqa: E402
 from citrus_assets.cpt_corpus.textbook_evol import OPERATORS, evol_messages, parse_qa  # noqa: E402
 from citrus_assets.jmed.steps import question_messages  # noqa: E402
-from citrus_assets.reasoning_data.rewrite import clean_rewrite, rewrite_messages  # noqa: E402
 from citrus_assets.reasoning_data.loaders import load_seed_file  # noqa: E402
+from citrus_assets.reasoning_data.rewrite import clean_rewrite, rewrite_messages  # noqa: E402
 from citrus_assets.reasoning_data.sft_rewrite import parse_response  # noqa: E402
 from citrus_assets.reasoning_data.sft_rewrite import rewrite_messages as sft_messages  # noqa: E402
 from citrus_assets.training.rejection import open_messages  # noqa: E402
-import torch  # noqa: E402
-
 from resources.llm import BUILTIN_MODEL, LLMResource, SamplingParams  # noqa: E402
 
 OUT = REPO / "benchmarks" / "data" / "degeneration_sample.jsonl"

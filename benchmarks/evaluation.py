@@ -38,9 +38,9 @@ from citrus_assets.evaluation.scoring import score  # noqa: E402
 from resources.llm.types import Generation, Request, normalize_prompt  # noqa: E402
 
 try:
-    from benchmarks.llm_resource import cpu_name  # noqa: E402
+    from benchmarks.llm_resource import cpu_name
 except ImportError:  # run as a script
-    from llm_resource import cpu_name  # type: ignore  # noqa: E402
+    from llm_resource import cpu_name  # type: ignore
 
 
 def raw_run(backend, items, style, params):

@@ -29,8 +29,8 @@ import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from resources.lake_io import LakeIOManager  # noqa: E402
-from resources.lineage.ids import record_id  # noqa: E402
+from resources.lake_io import LakeIOManager
+from resources.lineage.ids import record_id
 
 
 def make_table(n: int) -> pa.Table:

@@ -72,7 +72,7 @@ def main() -> None:
         "built-in model's folder, one revision each: 6 model loads, no shared cache entries) on the main job's "
         "benchmarks and settings (evaluation/sensors.py DEMO_*), empty request cache.",
         "",
-        f"| wall (s) | CPU, this process (s) | peak RSS (MiB) | checks passed |",
+        "| wall (s) | CPU, this process (s) | peak RSS (MiB) | checks passed |",
         "|---:|---:|---:|---|",
         f"| {wall:.1f} | {cpu:.1f} | {cpu1.ru_maxrss / 1024:.0f} | {checks} |",
         "",

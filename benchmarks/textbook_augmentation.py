@@ -36,7 +36,10 @@ import torch  # noqa: E402
 
 from benchmarks.llm_resource import cpu_name  # noqa: E402
 from citrus_assets.cpt_corpus.textbook_assets import (  # noqa: E402
-    CHUNK_SCHEMA, TextbookChunkingConfig, TextbookEvolConfig, evolve_partition,
+    CHUNK_SCHEMA,
+    TextbookChunkingConfig,
+    TextbookEvolConfig,
+    evolve_partition,
 )
 from citrus_assets.cpt_corpus.textbook_chunking import chunk_batch  # noqa: E402
 from citrus_assets.cpt_corpus.textbook_evol import evol_messages  # noqa: E402

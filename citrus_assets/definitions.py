@@ -12,10 +12,10 @@ from citrus_assets.common import decontamination_checks, staleness
 from citrus_assets.common.stage_metadata import apply_stage_metadata
 from citrus_assets.cpt_corpus import defs as cpt_corpus
 from citrus_assets.evaluation import defs as evaluation
+from citrus_assets.executors import executor_from_env
 from citrus_assets.jmed import defs as jmed
 from citrus_assets.jobs import jobs
 from citrus_assets.reasoning_data import defs as reasoning_data
-from citrus_assets.executors import executor_from_env
 from citrus_assets.resources_config import build_resources
 from citrus_assets.training import defs as training
 from quality.checks import rows_checks

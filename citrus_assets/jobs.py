@@ -7,8 +7,8 @@ builder, and evaluation: the base model and every checkpoint on the bundled benc
 table, the paper's Table 5), and the served-model pair on the built-in model.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import dagster as dg
 
@@ -18,8 +18,16 @@ from citrus_assets.cpt_corpus.textbook_assets import textbook_batches
 from citrus_assets.cpt_corpus.web_assets import web_shards
 from citrus_assets.evaluation.assets import eval_models
 from citrus_assets.evaluation.sensors import (
-    DEMO_BENCHMARKS, DEMO_EVAL_ITEMS_OPS, DEMO_MODELS, DEMO_SERVED_OPS, DEMO_STAGE_OPS, EVAL_ITEMS_JOB, EVAL_MODEL_JOB,
-    EVAL_REPORT_JOB, EVAL_STAGES_JOB, demo_partition_keys,
+    DEMO_BENCHMARKS,
+    DEMO_EVAL_ITEMS_OPS,
+    DEMO_MODELS,
+    DEMO_SERVED_OPS,
+    DEMO_STAGE_OPS,
+    EVAL_ITEMS_JOB,
+    EVAL_MODEL_JOB,
+    EVAL_REPORT_JOB,
+    EVAL_STAGES_JOB,
+    demo_partition_keys,
 )
 from citrus_assets.evaluation.sensors import jobs as evaluation_jobs
 from citrus_assets.jmed.assets import dialogue_months

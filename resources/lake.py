@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Iterable
+from datetime import UTC, datetime
 
 import dagster as dg
 import pyarrow as pa
@@ -23,8 +23,8 @@ import pyarrow.parquet as pq
 
 from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import default_paths, url_to_fs
-from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 from resources.lineage.writer import is_temp_of, temp_name, write_error
+from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
 
 DATA_FILE = "data.parquet"
 # Schema-metadata key on a table read from several partitions: JSON ``[[partition, rows], ...]`` in row order,
@@ -162,7 +162,7 @@ class Lake:
             if self.fs.exists(path):
                 self.fs.rm(path)
             return None, 0
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         table = pa.table(
             {
                 SOURCE_URI: [r.source_uri for r in rows],

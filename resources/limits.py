@@ -15,8 +15,9 @@ is read (``limits()``), so the code location's environment configures them for e
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 MiB = 1 << 20
 

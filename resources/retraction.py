@@ -45,7 +45,7 @@ import os
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pyarrow as pa
@@ -107,8 +107,8 @@ class RetractionRegistry:
     def add(self, target: str, reason: str, record_ids: list[str], asset_partitions: list, checkpoints: list
             ) -> Retraction:
         """Store a retraction (ids first, then the registry line that makes it effective)."""
-        rid = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        r = Retraction(rid, target, reason, datetime.now(timezone.utc).isoformat(), len(record_ids),
+        rid = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+        r = Retraction(rid, target, reason, datetime.now(UTC).isoformat(), len(record_ids),
                        [list(x) for x in asset_partitions], list(checkpoints))
         self.lake.write_table(pa.table({RECORD_ID: pa.array(sorted(set(record_ids)), pa.string())}),
                               self.record_ids_path(rid))

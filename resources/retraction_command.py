@@ -10,14 +10,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from resources.lake import Lake
+from resources.lake import QUARANTINE_DIR, Lake
+from resources.lineage.commit import publish_partition
 from resources.lineage.schema import RECORD_ID, UNPARTITIONED
 from resources.lineage.store import LineageStore
-from resources.lineage.commit import publish_partition
 from resources.lineage.writer import LineageWriter, table_data_version
-from resources.lake import QUARANTINE_DIR
-from resources.retraction import (Retraction, RetractionFilter, RetractionRegistry, parse_target, row_texts,
-                                  source_matches, source_signatures)
+from resources.retraction import (
+    Retraction,
+    RetractionFilter,
+    RetractionRegistry,
+    parse_target,
+    row_texts,
+    source_matches,
+    source_signatures,
+)
 
 DATA_VERSION_TAG = "dagster/data_version"
 

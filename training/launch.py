@@ -27,8 +27,9 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .common import METRIC_PREFIX, RESULT_FILE
 from .config import BaseTrainConfig, to_json

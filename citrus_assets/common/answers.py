@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 MAX_OPTIONS = 21
 ALL_LETTERS = string.ascii_uppercase[:MAX_OPTIONS]  # A..U

@@ -43,9 +43,9 @@ import logging
 import math
 import re
 import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -378,12 +378,12 @@ class NGramIndex:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "NGramIndex":
+    def load(cls, path: str | Path) -> NGramIndex:
         index, _ = cls.load_with_extra(path)
         return index
 
     @classmethod
-    def load_with_extra(cls, path: str | Path) -> tuple["NGramIndex", dict]:
+    def load_with_extra(cls, path: str | Path) -> tuple[NGramIndex, dict]:
         with np.load(Path(path), allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
             if meta.get("format") != FORMAT_VERSION:

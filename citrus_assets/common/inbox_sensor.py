@@ -18,8 +18,8 @@ that is evaluated twice asks once.
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import dagster as dg
 

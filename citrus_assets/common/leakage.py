@@ -17,8 +17,8 @@ Matching is case-insensitive on whitespace-normalised text.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 # Phrases that reveal the trace was produced with an answer key or a second expert.
 PROCESS_LEAK_PHRASES: tuple[str, ...] = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import string
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 PROMPT_DIR = Path(__file__).resolve().parent.parent / "prompts"
@@ -40,7 +40,7 @@ class PromptTemplate:
         return self.text.format(**values)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_prompt(name: str) -> PromptTemplate:
     path = PROMPT_DIR / f"{name}.txt"
     if not path.exists():

@@ -4,9 +4,9 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.common.backfill import per_partition, single_run
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.plots import funnel_md
 from citrus_assets.cpt_corpus.pdf_extract import extract_batch
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI

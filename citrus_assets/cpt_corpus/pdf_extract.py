@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import pymupdf
 
@@ -65,12 +65,12 @@ from .pdf_text import (
     Para,
     Vocabulary,
     body_pages,
+    is_deck,
     join_paras,
+    join_slides,
     leftover_hyphenations,
     max_repeated_line_page_share,
     merge_continuations,
-    is_deck,
-    join_slides,
     plausible_metadata_title,
     split_paragraphs,
     split_references,

@@ -48,9 +48,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
-
 from functools import lru_cache
+from typing import Any
 
 from .pdf_layout import Block, normalize_line
 

@@ -25,7 +25,8 @@ Shard files carry the rows of ``labelling.label_documents`` unchanged (``record_
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc

@@ -1,16 +1,15 @@
 """CPT textbook assets (paper, CPT): section chunks and their Evol-Instruct question/answer expansion."""
 
 import time
-from typing import List
 
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.cpt_corpus.textbook_chunking import ChunkSpec, chunk_batch
 from citrus_assets.cpt_corpus.textbook_evol import PROMPT_NAMES, TopicFilter, evolve_chunks
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -54,7 +53,7 @@ class TextbookEvolConfig(dg.Config):
     ``min_overlap`` of its content words occur in the chunk.
     """
 
-    operators: List[str] = ["deepen", "concretize"]
+    operators: list[str] = ["deepen", "concretize"]
     samples_per_operator: int = 1
     max_tokens: int = 160
     temperature: float = 0.0

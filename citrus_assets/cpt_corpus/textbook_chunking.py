@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
-from .textbook_sources import Block, TextbookDoc, read_textbook
+from .textbook_sources import TextbookDoc, read_textbook
 
 KIND = "tbchunk"
 PATH_SEP = " > "

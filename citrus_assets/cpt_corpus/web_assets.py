@@ -8,13 +8,13 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.common.backfill import per_partition, single_run
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import bars_md, funnel_md
 from citrus_assets.cpt_corpus.web_config import WebCurationConfig
 from citrus_assets.cpt_corpus.web_curation import curate_shard
 from citrus_assets.cpt_corpus.web_dedup import dedup_source
 from citrus_assets.cpt_corpus.web_exec import ExecutorOptions
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, split_partitions
 

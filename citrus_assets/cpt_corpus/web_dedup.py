@@ -27,7 +27,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from datatrove.data import Document
 from datatrove.pipeline.dedup import (
     ExactDedupFilter,

@@ -24,9 +24,9 @@ import re
 import tarfile
 import uuid
 from collections import deque
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
 from urllib.parse import urlsplit
 
 from datatrove.data import Document

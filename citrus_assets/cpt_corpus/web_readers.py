@@ -31,9 +31,9 @@ from collections import Counter
 from pathlib import Path
 
 import orjson
-
 from datatrove.pipeline.readers import JsonlReader, WarcReader
 from datatrove.pipeline.readers.warc import process_record
+
 from resources.limits import Oversize, bounded_lines, limits, over, too_large
 from resources.lineage.ids import source_id
 

@@ -26,7 +26,13 @@ from citrus_assets.evaluation.models import STAGE_ORDER, EvalModelsResource, Mod
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
 from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, default_data_dirs, load_benchmark
 from citrus_assets.evaluation.report import (
-    ablation_chart_md, ablation_md, chart_md, no_answer_md, report_markdown, report_table, table4_md,
+    ablation_chart_md,
+    ablation_md,
+    chart_md,
+    no_answer_md,
+    report_markdown,
+    report_table,
+    table4_md,
 )
 from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
 from resources.lake import LakeResource

@@ -4,7 +4,14 @@ import json
 
 from citrus_assets.evaluation.assets import eval_items, eval_predictions, eval_report, eval_scores
 from quality import (
-    RowRule, answer_letters_in_options, between, gx_asset_check, id_suite, not_null, row_count_between, values_in_set,
+    RowRule,
+    answer_letters_in_options,
+    between,
+    gx_asset_check,
+    id_suite,
+    not_null,
+    row_count_between,
+    values_in_set,
 )
 
 EVAL_ITEMS_VALID = "eval_items_valid"

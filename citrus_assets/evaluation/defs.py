@@ -2,7 +2,13 @@
 ``"eval_models": EvalModelsResource()`` to the resources)."""
 
 from citrus_assets.evaluation.assets import (
-    benchmark_partitions, eval_items, eval_models, eval_partitions, eval_predictions, eval_report, eval_scores,
+    benchmark_partitions,
+    eval_items,
+    eval_models,
+    eval_partitions,
+    eval_predictions,
+    eval_report,
+    eval_scores,
 )
 from citrus_assets.evaluation.checks import checks as _checks
 from citrus_assets.evaluation.jmed_eval import eval_jmed, jmed_eval_checks

@@ -10,7 +10,7 @@ the letters (last ``<answer>`` block, option-count aware) and ``is_correct`` is 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import pyarrow as pa
 

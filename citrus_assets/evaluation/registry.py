@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import pyarrow as pa
 
 from citrus_assets.common.benchmark_data import benchmark_data_dirs, data_dir_label
-from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, BadRecord
 from citrus_assets.reasoning_data.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, BadRecord
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID

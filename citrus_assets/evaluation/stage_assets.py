@@ -41,7 +41,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.evaluation.assets import EvalPredictionsConfig, benchmark_partitions
 from citrus_assets.evaluation.checks import predictions_check_for, scores_check_for
-from citrus_assets.evaluation.models import PROMPT_STYLES, EvalModelsResource, EvalModelSpec, ModelUnavailable
+from citrus_assets.evaluation.models import PROMPT_STYLES, EvalModelSpec, EvalModelsResource, ModelUnavailable
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
 from citrus_assets.evaluation.scoring import score
 from citrus_assets.training.schemas import CHECKPOINT_STAGES

@@ -41,9 +41,9 @@ import importlib.util
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Callable
 
 PLACEHOLDER = re.compile(r"\[(?:NAME|PHONE|ID|ADDRESS|EMAIL|DOB|URL)\]")
 

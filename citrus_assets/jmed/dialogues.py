@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -90,7 +90,7 @@ def undated_key(path: Path, policy: str) -> str | None:
             stem = stem[: -len(suffix)] if stem.lower().endswith(suffix) else stem
         return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_") or "undated"
     if policy == "import_date":
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m")
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).strftime("%Y-%m")
     return None
 
 

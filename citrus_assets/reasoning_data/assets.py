@@ -7,13 +7,13 @@ import pyarrow.compute as pc
 
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.empty import empty_metadata
+from citrus_assets.common.inbox_sensor import INBOX_SHA, content_hash
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.judges import JudgePanelResource
 from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
-from citrus_assets.common.inbox_sensor import INBOX_SHA, content_hash
-from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult
 from citrus_assets.reasoning_data.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult
 from resources.inbox import InboxResource, entry_problem
 from resources.lake import LakeResource, QuarantineRecord
 from resources.llm import LLMResource, SamplingParams

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from citrus_assets.common.reasoning_format import has_tags, is_think_answer, think_answer
 from resources.lineage.ids import content_hash

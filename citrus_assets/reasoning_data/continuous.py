@@ -19,12 +19,17 @@ cohort, practically always); otherwise its conclusion is sampled with a differen
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Iterable, Iterator
 
 from citrus_assets.reasoning_data.dual_expert import (
-    Call, LoopConfig, OpenQuestion, TraceResult, call_record, question_program,
+    Call,
+    LoopConfig,
+    OpenQuestion,
+    TraceResult,
+    call_record,
+    question_program,
 )
 from resources.llm.streaming import GenerationStream
 

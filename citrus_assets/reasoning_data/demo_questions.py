@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from citrus_assets.reasoning_data.loaders import load_seed_file
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from resources.lineage.ids import record_id
 from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.reasoning_data.instructions import load_instruction_file
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from citrus_assets.common.language import detect_language
 from citrus_assets.reasoning_data.chat import (
     USER,
     BadChat,
@@ -24,7 +25,6 @@ from citrus_assets.reasoning_data.chat import (
     user_turns,
 )
 from citrus_assets.reasoning_data.schemas import MESSAGES_TYPE
-from citrus_assets.common.language import detect_language
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI

@@ -34,14 +34,27 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from citrus_assets.reasoning_data import loaders_io as io
-from citrus_assets.reasoning_data.loaders_detect import MEDAGENTSBENCH, mapping_sidecar, medagents_benchmark, sniff_format
+from citrus_assets.reasoning_data.loaders_detect import (
+    MEDAGENTSBENCH,
+    mapping_sidecar,
+    medagents_benchmark,
+    sniff_format,
+)
 from citrus_assets.reasoning_data.loaders_io import (
-    collect, letters_of, letters_of_index, letters_of_text, options_from, record_units, require, split_from_name,
+    collect,
+    letters_of,
+    letters_of_index,
+    letters_of_text,
+    options_from,
+    record_units,
+    require,
+    split_from_name,
     text,
 )
 from citrus_assets.reasoning_data.seeds import LOADERS, BadRecord, LoadResult, load_medqa_jsonl
@@ -327,7 +340,7 @@ class FieldMapping:
             raise ValueError(f"answer_format must be letter, index0, index1 or text, got {self.answer_format!r}")
 
     @classmethod
-    def from_dict(cls, d: dict) -> "FieldMapping":
+    def from_dict(cls, d: dict) -> FieldMapping:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:

@@ -31,8 +31,8 @@ import re
 from itertools import islice
 from pathlib import Path
 
-from citrus_assets.reasoning_data import loaders_io as io
 from citrus_assets.common.language import detect_language
+from citrus_assets.reasoning_data import loaders_io as io
 from citrus_assets.reasoning_data.seeds import BadRecord
 
 _CSV_SUFFIXES = (".csv", ".tsv", ".tab")

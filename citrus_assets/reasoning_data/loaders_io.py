@@ -16,14 +16,15 @@ import csv
 import json
 import logging
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from citrus_assets.common.answers import MAX_OPTIONS, letters_for
 from citrus_assets.reasoning_data.seeds import BadRecord, LoadResult, iter_lines, make_seed
-from resources.limits import Oversize, too_large
 from resources.lake import QuarantineRecord
+from resources.limits import Oversize, too_large
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
 log = logging.getLogger(__name__)

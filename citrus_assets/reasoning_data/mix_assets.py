@@ -11,9 +11,9 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
+from citrus_assets.common.decontamination import decontamination_metadata, eval_index, quarantine_unreadable
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.common.decontamination import decontamination_metadata, eval_index, quarantine_unreadable
 from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.instruction_assets import GROUP
 from citrus_assets.reasoning_data.mixing import (

@@ -17,8 +17,8 @@ import json
 import os
 import statistics
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import pyarrow as pa
 

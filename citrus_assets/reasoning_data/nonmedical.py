@@ -19,6 +19,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from citrus_assets.common.reasoning_format import has_tags
 from citrus_assets.reasoning_data.chat import (
     ASSISTANT,
     BadChat,
@@ -28,7 +29,6 @@ from citrus_assets.reasoning_data.chat import (
     think_answer,
     wrap_reasoning,
 )
-from citrus_assets.common.reasoning_format import has_tags
 from resources.inbox import partition_key_for
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id, source_id

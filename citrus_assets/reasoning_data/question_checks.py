@@ -2,10 +2,10 @@
 
 import json
 
+from citrus_assets.common.language import detect_language
 from citrus_assets.reasoning_data.open_rules import gives_answer_away, lists_options, lost_numbers
 from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty
 from citrus_assets.reasoning_data.schemas import EASY, HARD
-from citrus_assets.common.language import detect_language
 from quality import RowRule, gx_asset_check, id_suite, not_null, values_in_set
 from quality.suites import value_lengths_between
 

@@ -14,7 +14,7 @@ k-th backend call (a simulated crash).
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from resources.llm.types import Generation, Request, SamplingParams
 

@@ -14,7 +14,14 @@ from citrus_assets.reasoning_data import dual_roles as R
 from citrus_assets.reasoning_data.assets import GROUP, seed_sets
 from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.sft_rewrite import (
-    REWRITE_PROMPT, SYSTEM_PROMPT, USER_PROMPT, RewriteItem, count_tokens, parse_response, reason_code, rewrite_all,
+    REWRITE_PROMPT,
+    SYSTEM_PROMPT,
+    USER_PROMPT,
+    RewriteItem,
+    count_tokens,
+    parse_response,
+    reason_code,
+    rewrite_all,
     sft_messages,
 )
 from resources.lake import LakeResource, QuarantineRecord

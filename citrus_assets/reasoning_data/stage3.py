@@ -24,7 +24,6 @@ from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_
 from citrus_assets.reasoning_data.mixing import (
     MEDICAL_EASY,
     MEDICAL_HARD,
-    NONMEDICAL,
     dedup_prompts,
     hash_rank,
     quarantine_record,

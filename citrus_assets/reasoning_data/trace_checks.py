@@ -2,11 +2,11 @@
 
 import json
 
-from citrus_assets.common.leakage import find_process_leaks
-from citrus_assets.reasoning_data import dual_roles as R
 from citrus_assets.common.language import detect_language
-from citrus_assets.reasoning_data.sft_assets import sft_examples
+from citrus_assets.common.leakage import find_process_leaks
 from citrus_assets.common.reasoning_format import parse_think_answer as parse_response
+from citrus_assets.reasoning_data import dual_roles as R
+from citrus_assets.reasoning_data.sft_assets import sft_examples
 from citrus_assets.reasoning_data.trace_assets import reasoning_traces
 from quality import RowRule, gx_asset_check, id_suite, not_null
 from quality.suites import between, value_lengths_between

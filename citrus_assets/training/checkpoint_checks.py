@@ -8,7 +8,11 @@ fine-tunes from it.
 from pathlib import Path
 
 from citrus_assets.training.checkpoint_assets import (
-    cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+    cpt_checkpoint,
+    rl_checkpoint,
+    sft_stage1_checkpoint,
+    sft_stage2_checkpoint,
+    sft_stage3_checkpoint,
 )
 from citrus_assets.training.schemas import CHECKPOINT_STAGES
 from quality import RowRule, gx_asset_check, id_suite, not_null, values_in_set

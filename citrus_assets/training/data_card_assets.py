@@ -21,7 +21,11 @@ from dagster._check import CheckError
 
 from citrus_assets.common.metadata import output
 from citrus_assets.training.checkpoint_assets import (
-    cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+    cpt_checkpoint,
+    rl_checkpoint,
+    sft_stage1_checkpoint,
+    sft_stage2_checkpoint,
+    sft_stage3_checkpoint,
 )
 from citrus_assets.training.data_cards import build_card, card_markdown
 from quality import RowRule, between, gx_asset_check, id_suite, row_count_between

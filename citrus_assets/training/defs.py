@@ -1,10 +1,14 @@
 """What the training stage adds to the code location: checkpoints and the RL preference data."""
 
 from citrus_assets.training import checkpoint_checks, preference_checks
-from citrus_assets.training.data_card_assets import data_card_assets, data_card_checks
 from citrus_assets.training.checkpoint_assets import (
-    cpt_checkpoint, rl_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
+    cpt_checkpoint,
+    rl_checkpoint,
+    sft_stage1_checkpoint,
+    sft_stage2_checkpoint,
+    sft_stage3_checkpoint,
 )
+from citrus_assets.training.data_card_assets import data_card_assets, data_card_checks
 from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
 
 assets = [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,

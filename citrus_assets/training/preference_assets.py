@@ -12,20 +12,27 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from citrus_assets.common.automation import ON_NEW_DATA
-from citrus_assets.common.decontamination import decontaminate_table
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
+from citrus_assets.common.decontamination import decontaminate_table
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
-from citrus_assets.training import nonmedical as nm
-from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs, resolve_pair
-from citrus_assets.training.sampler import sampler_id, sampler_report, with_sampler
-from citrus_assets.training.rejection import (
-    MEDICAL, NONMEDICAL, SYSTEM_PROMPT, USER_PROMPT, medical_items, nonmedical_items, rescore, sample_items,
-    sft_references,
-)
 from citrus_assets.reasoning_data.assets import seed_sets
 from citrus_assets.reasoning_data.nonmedical import nonmedical_dir
+from citrus_assets.training import nonmedical as nm
+from citrus_assets.training.preference import LONGEST_VS_CONFIDENT, SELECTION_RULES, build_pairs, resolve_pair
+from citrus_assets.training.rejection import (
+    MEDICAL,
+    NONMEDICAL,
+    SYSTEM_PROMPT,
+    USER_PROMPT,
+    medical_items,
+    nonmedical_items,
+    rescore,
+    sample_items,
+    sft_references,
+)
+from citrus_assets.training.sampler import sampler_id, sampler_report, with_sampler
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
 

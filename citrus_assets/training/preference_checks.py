@@ -18,11 +18,11 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.common.prompts import load_prompt
+from citrus_assets.reasoning_data.assets import seed_sets
 from citrus_assets.training.preference import ORIGINS, SELECTION_RULES, resolve_pair
 from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
-from citrus_assets.reasoning_data.assets import seed_sets
-from citrus_assets.training.sampler import sampler_report
 from citrus_assets.training.rejection import CATEGORIES, SYSTEM_PROMPT, USER_PROMPT, rescore
+from citrus_assets.training.sampler import sampler_report
 from quality import RowRule, gx_asset_check, gx_check_result, id_suite, not_null, values_in_set
 
 REJECTION_SAMPLES_VALID = "rejection_samples_valid"

@@ -17,7 +17,8 @@ Shared by the OpenLineage export (:mod:`~resources.lineage.openlineage`) and the
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .store import LineageStore
 

@@ -34,7 +34,7 @@ _HEX_NIBBLE = np.full(256, 255, dtype=np.uint8)
 _HEX_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
 _SMALL = 4096  # below this many ids a plain byte-string sort is as fast
 _CACHE_SIZE = 16
-_cache: dict[int, tuple["weakref.ref[pa.Table]", str]] = {}  # id(table) -> (table, data version)
+_cache: dict[int, tuple[weakref.ref[pa.Table], str]] = {}  # id(table) -> (table, data version)
 _cache_lock = threading.Lock()
 
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import timezone
+from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import asset_graph
 from .store import LineageStore
@@ -60,8 +61,8 @@ def _iso(ts) -> str:
     if ts is None:
         return "1970-01-01T00:00:00Z"
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def run_events(store: LineageStore, namespace: str = DEFAULT_NAMESPACE, *, sync: bool = True) -> Iterator[dict]:

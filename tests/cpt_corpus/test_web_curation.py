@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from datatrove.data import Document
+from datatrove.pipeline.filters.c4_filters import CITATION_REGEX
 
 from citrus_assets.cpt_corpus import web_filters
 from citrus_assets.cpt_corpus.web_config import FILTER_STEPS, WebCurationConfig
@@ -22,8 +24,6 @@ from citrus_assets.cpt_corpus.web_curation import DOCUMENT_SCHEMA, curate_shard
 from citrus_assets.cpt_corpus.web_dedup import dedup_source
 from citrus_assets.cpt_corpus.web_filters import OfflineURLFilter, Py3LangidFilter, check_offline_components
 from citrus_assets.cpt_corpus.web_synth import SynthDoc, make_document, planted_corpus, write_jsonl, write_warc
-from datatrove.data import Document
-from datatrove.pipeline.filters.c4_filters import CITATION_REGEX
 from resources.lineage.ids import is_record_id, source_id
 
 REPO = Path(__file__).resolve().parents[2]

@@ -113,8 +113,8 @@ def test_bad_choices_fail_early():
 
 def fake_cluster(monkeypatch, run_tasks: bool):
     """A stand-in ``sbatch``: runs the pickled job array here (or nothing: every task 'fails')."""
-    import dill
     import datatrove.executor.slurm as slurm
+    import dill
 
     submitted = []
 

@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import drill_support as S  # noqa: E402
+import drill_support as S
 
 
 def run_slice(args: dict) -> dict:

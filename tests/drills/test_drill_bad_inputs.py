@@ -14,9 +14,9 @@ import random
 import shutil
 
 import dagster as dg
+import drill_support as S
 import pymupdf
 
-import drill_support as S
 from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
 from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks
 from citrus_assets.cpt_corpus.web_assets import web_documents, web_shards

@@ -10,6 +10,7 @@ kept, flagged and counted (``no_answer``) instead of crashing the run.
 """
 
 import drill_support as S
+
 from resources.lake import Lake
 from resources.llm import LLMResource
 

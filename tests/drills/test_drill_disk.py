@@ -19,9 +19,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import fsspec.implementations.local as fsspec_local
-
 import drill_support as S
+import fsspec.implementations.local as fsspec_local
 
 QUESTIONS = 3000
 

@@ -81,8 +81,8 @@ def test_links_out_of_the_inbox_are_not_followed(tmp_path):
 def test_partition_keys_are_unique_readable_and_stable_and_long_names_are_quarantined(tmp_path):
     long_name = "q" * (255 - len(".jsonl")) + ".jsonl"
     files = {"心臟.jsonl": b"".join(LINES[0:2]), "肺病.jsonl": b"".join(LINES[2:4]), "set a.jsonl": b"".join(LINES[4:6]),
-             "set_a.csv": "question,A,B,C,D,answer\nFirst-line drug for anaphylaxis?,Epinephrine,Cetirizine,Prednisone,"
-                          "Salbutamol,A\nVitamin deficient in scurvy?,A,B12,C,D,C\n".encode(), long_name: b"".join(LINES[6:8]),
+             "set_a.csv": b"question,A,B,C,D,answer\nFirst-line drug for anaphylaxis?,Epinephrine,Cetirizine,Prednisone,"
+                          b"Salbutamol,A\nVitamin deficient in scurvy?,A,B12,C,D,C\n", long_name: b"".join(LINES[6:8]),
              "bom.jsonl": b"\xef\xbb\xbf" + b"".join(LINES[0:3])}
     env = S.make_env(tmp_path, "keys", seed_files=files)
     inbox = InboxResource(seeds_dir=env["inbox"])

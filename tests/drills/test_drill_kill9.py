@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import drill_support as S
+
 from resources.lake import Lake
 
 FINISHED = 5  # generations the server completes before the kill

@@ -11,10 +11,10 @@ import gzip
 import json
 import tracemalloc
 
+import drill_support as S
 import pymupdf
 import pytest
 
-import drill_support as S
 from citrus_assets.cpt_corpus.pdf_extract import extract_batch
 from citrus_assets.cpt_corpus.web_curation import curate_shard
 from citrus_assets.reasoning_data.loaders import load_seed_file

@@ -16,7 +16,6 @@
 import json
 import os
 import random
-import socket
 import sqlite3
 import threading
 import time
@@ -30,7 +29,7 @@ import pytest
 from citrus_assets.common.metadata import output
 from resources.llm import Generation, GenerationCache, LLMBackendError, LLMClient, LLMResource, SamplingParams
 from resources.llm.openai_backend import NO_CONTENT, OpenAIBackend
-from resources.llm.secrets import SecretError, redact, secret_forms
+from resources.llm.secrets import redact, secret_forms
 from resources.llm.types import Request
 
 N = 200

@@ -10,13 +10,12 @@ read-only with the right counts, and an index rebuilt from the Parquet files alo
 import json
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
+import drill_support as S
 import duckdb
 
-import drill_support as S
 from resources.lake import Lake
 from resources.lineage import LineageStore
 

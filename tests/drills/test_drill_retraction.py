@@ -11,6 +11,7 @@ that come back and whether they are flagged.
 """
 
 import drill_support as S
+
 from resources.lake import Lake
 from resources.lineage import LineageStore
 from resources.retraction_command import retract

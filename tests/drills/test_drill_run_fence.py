@@ -8,9 +8,9 @@ and its status. A re-run, a new run id, then commits normally; its lineage commi
 """
 
 import dagster as dg
+import drill_support as S
 import pyarrow.parquet as pq
 
-import drill_support as S
 from resources.lake_io import RunNotLiveError  # noqa: F401 - the error the step fails with
 
 QUESTIONS = 8  # valid questions in sample/seeds/medqa_demo.jsonl

@@ -16,9 +16,8 @@ import sys
 import uuid
 from pathlib import Path
 
-import duckdb
-
 import drill_support as S
+import duckdb
 
 # Child: kill -9 itself at the rename into place of the n-th temp file whose target matches ``target``.
 CHILD = r"""

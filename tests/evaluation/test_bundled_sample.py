@@ -11,7 +11,11 @@ import pytest
 from citrus_assets.common import benchmark_data
 from citrus_assets.common.decontamination import default_eval_index
 from citrus_assets.evaluation.registry import (
-    BENCHMARK_NAMES, BENCHMARKS, benchmark_files, default_data_dirs, load_benchmark,
+    BENCHMARK_NAMES,
+    BENCHMARKS,
+    benchmark_files,
+    default_data_dirs,
+    load_benchmark,
 )
 from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
 

@@ -20,7 +20,11 @@ from citrus_assets.evaluation.models import EvalModelsResource
 from citrus_assets.evaluation.report import NOT_EVALUATED, ablation_md, ablation_table, ablation_text
 from citrus_assets.evaluation.scoring import chance_level, item_chance, wilson_interval
 from citrus_assets.evaluation.stage_assets import (
-    STAGE_EVAL_ASSETS, STAGES, predictions_asset, scores_asset, stage_assets,
+    STAGE_EVAL_ASSETS,
+    STAGES,
+    predictions_asset,
+    scores_asset,
+    stage_assets,
 )
 from citrus_assets.training.checkpoint_assets import checkpoint_assets
 from citrus_assets.training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES

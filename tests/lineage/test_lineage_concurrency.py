@@ -2,8 +2,8 @@ import multiprocessing as mp
 import queue
 
 import duckdb
-
 import lineage_workers as LW
+
 from resources.lineage import LineageStore
 
 N_WRITERS = 6

@@ -3,7 +3,6 @@
 import duckdb
 import pyarrow as pa
 import pytest
-
 from legacy_layout import LegacyLineageWriter
 from lineage_graph import ANS, SEED, SFT, SRC, build_graph
 

@@ -5,7 +5,6 @@ import os
 
 import duckdb
 import pytest
-
 from lineage_graph import SFT, SRC, build_graph
 
 from resources.lineage import LineageStore

@@ -4,7 +4,6 @@ import os
 import duckdb
 import pyarrow as pa
 import pytest
-
 from lineage_graph import ANS, MODEL, PUBMED_URI, REVISION, SEED, SFT, SRC, TRAIN_URI, build_graph
 
 from resources.lineage import LineageStore, LineageWriter, UnknownRecord, table_data_version

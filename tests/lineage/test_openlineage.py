@@ -4,7 +4,6 @@ import json
 import uuid
 
 import pytest
-
 from lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
 from resources.lineage import LineageStore, LineageWriter

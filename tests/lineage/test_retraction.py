@@ -117,14 +117,13 @@ WORDS = ("fever cough dyspnea renal hepatic cardiac dose infusion chronic acute 
 def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
     """Issue 14 item 14: a retracted file's bad lines are not quarantined again, LLM cache entries derived from
     its records are deleted, and a copy with one word changed is flagged as a near-duplicate."""
-    from resources.lake import Lake
+    import random
+
+    from resources.lake import Lake, QuarantineRecord
     from resources.llm.cache import GenerationCache
     from resources.llm.types import Generation
     from resources.retraction import drop_retracted_quarantine
     from resources.retraction_command import format_report
-    from resources.lake import QuarantineRecord
-
-    import random
     rnd = random.Random(7)
     texts_b = [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" case {i}" for i in range(20)]
     copy_c = list(texts_b)

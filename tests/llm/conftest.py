@@ -11,6 +11,7 @@ import pytest
 
 from resources.llm import clear_backend_cache
 
+
 @pytest.fixture(autouse=True)
 def _isolated(request, tmp_path, monkeypatch):
     """Every test gets its own cache dir (slow tests keep the real one: the converted model lives there)

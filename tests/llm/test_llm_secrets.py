@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
 from citrus_assets.reasoning_data.judges import JudgePanelResource

@@ -1,7 +1,6 @@
 """Single-run backfills: many dynamic partitions in ONE run, each partition written, traced and checked alone."""
 
 import logging
-import textwrap
 import time
 import warnings
 from contextlib import contextmanager

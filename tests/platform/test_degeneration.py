@@ -3,7 +3,13 @@
 import pytest
 
 from citrus_assets.common.degeneration import (
-    KIND_CONFIGS, degeneration_reason, first_degenerate, reason_code, repetition_reason, with_thresholds, words,
+    KIND_CONFIGS,
+    degeneration_reason,
+    first_degenerate,
+    reason_code,
+    repetition_reason,
+    with_thresholds,
+    words,
 )
 
 FINE_EN = ("A 45-year-old woman presents with fever, cough and pleuritic chest pain for three days. Chest X-ray "

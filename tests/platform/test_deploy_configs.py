@@ -94,8 +94,8 @@ def test_accelerate_config_loads(path):
     from accelerate.commands.config.config_args import ClusterConfig
 
     from citrus_assets.training.training_config import TrainingResource
-    from training.launch import command
     from training.config import SFTStageConfig
+    from training.launch import command
 
     cfg = ClusterConfig.from_yaml_file(str(path))
     assert cfg.num_processes >= cfg.num_machines >= 1

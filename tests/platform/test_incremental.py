@@ -3,20 +3,18 @@ re-paid: every prompt is a cache hit, and the metadata says so), and an edited i
 re-materializes only its own partition (the inbox sensor sees the content change; a test counts steps)."""
 
 import os
-import shutil
 import sys
 import textwrap
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_backfill import DAEMON_INSTANCE, daemon_workspace, latest_metadata  # noqa: E402
+from test_backfill import DAEMON_INSTANCE, daemon_workspace, latest_metadata
 
-from citrus_assets.reasoning_data.assets import judge_answers, seed_sets  # noqa: E402
-from citrus_assets.reasoning_data.sensors import seed_inbox_sensor  # noqa: E402
-from resources.inbox import InboxResource  # noqa: E402
+from citrus_assets.reasoning_data.assets import judge_answers, seed_sets
+from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
+from resources.inbox import InboxResource
 
 DEFS_FILE = """
 import dagster as dg

@@ -19,6 +19,8 @@ import pytest
 
 s3fs = pytest.importorskip("s3fs")
 
+from s3_support import s3_environment  # noqa: E402
+
 from citrus_assets.cpt_corpus.defs import checks as cpt_checks  # noqa: E402
 from citrus_assets.cpt_corpus.defs import pdf_batches, pdf_documents, web_corpus, web_documents, web_shards  # noqa: E402
 from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets  # noqa: E402
@@ -31,8 +33,6 @@ from resources.lake import Lake, QuarantineRecord  # noqa: E402
 from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT, default_paths  # noqa: E402
 from resources.llm import LLMResource, clear_backend_cache  # noqa: E402
-
-from s3_support import s3_environment  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BUCKET = "citrus-test"

@@ -12,11 +12,23 @@ import pytest
 from citrus_assets.common.answers import ALL_LETTERS
 from citrus_assets.reasoning_data import loaders_io
 from citrus_assets.reasoning_data.loaders import (
-    FieldMapping, load_careqa, load_cmexam, load_cmmlu, load_jmed, load_mapped, load_medbullets, load_medmcqa,
-    load_mmlu_csv, load_mmlu_pro, load_pubmedqa, mapping_sidecar, medmcqa_cop_base,
+    FieldMapping,
+    detect_format,
+    load_careqa,
+    load_cmexam,
+    load_cmmlu,
+    load_jmed,
+    load_mapped,
+    load_medbullets,
+    load_medmcqa,
+    load_mmlu_csv,
+    load_mmlu_pro,
+    load_pubmedqa,
+    load_seed_file,
+    mapping_sidecar,
+    medmcqa_cop_base,
 )
-from citrus_assets.reasoning_data.seeds import BadRecord, SEED_SCHEMA
-from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
+from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, BadRecord
 from resources.lineage.ids import is_record_id
 
 # file -> (format, source, records in SOURCES.md, identical records in the file, split from the name)
@@ -378,7 +390,7 @@ def test_bad_rows_are_quarantined_with_file_locator_and_reason(tmp_path):
     assert "malformed JSON at line 4" in res.quarantine[2].reason
 
     latin = tmp_path / "cmexam_gbk.csv"
-    latin.write_bytes("Question,Options,Answer\n".encode() + "题目,A 甲\nB 乙,A\n".encode("gbk"))
+    latin.write_bytes(b"Question,Options,Answer\n" + "题目,A 甲\nB 乙,A\n".encode("gbk"))
     res = load_cmexam(latin, "bad")
     assert res.rows == [] and "not UTF-8" in res.quarantine[0].reason
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
 from citrus_assets.reasoning_data.loaders_detect import benchmark_from_path, medagents_benchmark
 from citrus_assets.reasoning_data.seeds import BadRecord
-from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
 
 
 def _q(i: int, **extra) -> dict:

@@ -11,20 +11,26 @@ import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lineage"))
 
-from lineage_graph import MODEL, PUBMED_URI, REVISION, TRAIN_URI, build_graph, seeds_table  # noqa: E402
+from lineage_graph import MODEL, PUBMED_URI, REVISION, TRAIN_URI, build_graph, seeds_table
 
-from citrus_assets.common.metadata import output  # noqa: E402
-from citrus_assets.training.data_card_assets import (  # noqa: E402
-    CARD_JSON, CARD_MD, DATA_CARD_COMPLETE, DATA_CARD_SCHEMA, cpt_data_card, data_card_assets, data_card_checks,
+from citrus_assets.common.metadata import output
+from citrus_assets.training.data_card_assets import (
+    CARD_JSON,
+    CARD_MD,
+    DATA_CARD_COMPLETE,
+    DATA_CARD_SCHEMA,
+    cpt_data_card,
+    data_card_assets,
+    data_card_checks,
     write_text,
 )
-from citrus_assets.training.data_cards import build_card, card_markdown, metadata_entries  # noqa: E402
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
-from resources.lake import Lake, LakeResource  # noqa: E402
-from resources.lake_io import LakeIOManager  # noqa: E402
-from resources.lineage import LineageStore, LineageWriter  # noqa: E402
-from resources.lineage.ids import record_id, source_id  # noqa: E402
-from resources.lineage.writer import table_data_version  # noqa: E402
+from citrus_assets.training.data_cards import build_card, card_markdown, metadata_entries
+from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from resources.lake import Lake, LakeResource
+from resources.lake_io import LakeIOManager
+from resources.lineage import LineageStore, LineageWriter
+from resources.lineage.ids import record_id, source_id
+from resources.lineage.writer import table_data_version
 
 SEEDS, ANSWERS, SFT = dg.AssetKey("question_seeds"), dg.AssetKey("answers"), dg.AssetKey("sft_examples")
 CHECK_KEYS = [dg.AssetCheckKey(SEEDS, "seeds_valid"), dg.AssetCheckKey(ANSWERS, "answers_valid"),

@@ -14,19 +14,19 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from preference_fakes import ScriptedLLM  # noqa: E402
-from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq  # noqa: E402
+from preference_fakes import ScriptedLLM
+from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq
 
-from citrus_assets.common.metadata import output  # noqa: E402
-from citrus_assets.reasoning_data.assets import seed_sets  # noqa: E402
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA  # noqa: E402
-from citrus_assets.training.preference_assets import preference_pairs, rejection_samples  # noqa: E402
-from citrus_assets.training.preference_checks import checks  # noqa: E402
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
-from resources.inbox import InboxResource  # noqa: E402
-from resources.lake import Lake, LakeResource  # noqa: E402
-from resources.lake_io import LakeIOManager  # noqa: E402
-from resources.llm import LLMResource  # noqa: E402
+from citrus_assets.common.metadata import output
+from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
+from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
+from citrus_assets.training.preference_checks import checks
+from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from resources.inbox import InboxResource
+from resources.lake import Lake, LakeResource
+from resources.lake_io import LakeIOManager
+from resources.llm import LLMResource
 
 PARTITION = "rl_demo"
 
@@ -177,13 +177,12 @@ def test_configured_model_replaces_the_checkpoint(tmp_path, tiny_model_dir):
 def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
     """TRL's CPO trainer applies the tokenizer's chat template to `prompt`: it must give `prompt_text`."""
     trl_data = pytest.importorskip("trl.data_utils")
+    import datasets
     from transformers import AutoTokenizer
 
     from citrus_assets.training.preference import build_pairs
     from citrus_assets.training.rejection import medical_items, sample_items
     from resources.llm import SamplingParams
-
-    import datasets
 
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
     items = medical_items(pa.Table.from_pylist([oq(1, MIXED)], schema=OPEN_QUESTION_SCHEMA)).items

@@ -9,17 +9,20 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from preference_fakes import ScriptedLLM  # noqa: E402
+from preference_fakes import ScriptedLLM
 
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA  # noqa: E402
-from citrus_assets.training import nonmedical as nm  # noqa: E402
-from citrus_assets.training.preference import (  # noqa: E402
-    LONGEST_VS_CONFIDENT, RANDOM, SHORTEST_VS_LONGEST, build_pairs, rank_pairs,
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
+from citrus_assets.training import nonmedical as nm
+from citrus_assets.training.preference import (
+    RANDOM,
+    SHORTEST_VS_LONGEST,
+    build_pairs,
+    rank_pairs,
 )
-from citrus_assets.training.preference_checks import question_block, verification_table  # noqa: E402
-from citrus_assets.training.rejection import medical_items, nonmedical_items, rescore, sample_items  # noqa: E402
-from citrus_assets.training.schemas import PREFERENCE_SCHEMA  # noqa: E402
-from resources.llm import SamplingParams  # noqa: E402
+from citrus_assets.training.preference_checks import question_block, verification_table
+from citrus_assets.training.rejection import medical_items, nonmedical_items, rescore, sample_items
+from citrus_assets.training.schemas import PREFERENCE_SCHEMA
+from resources.llm import SamplingParams
 
 OPTS = [("A", "Aspirin"), ("B", "Ibuprofen"), ("C", "Warfarin"), ("D", "Heparin")]
 

@@ -17,12 +17,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lineage"))  # the shared lake builder
 
-from browser_lake import build_lake  # noqa: E402
+from browser_lake import build_lake
 
-from resources.lineage import LineageStore  # noqa: E402
-from resources.lineage.browser import create_app  # noqa: E402
-from resources.lineage.settings import browser_link, default_paths  # noqa: E402
-
+from resources.lineage import LineageStore
+from resources.lineage.browser import create_app
+from resources.lineage.settings import browser_link, default_paths
 
 
 def free_port() -> int:

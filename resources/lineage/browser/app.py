@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, default_paths, browser_link
+from ..settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, browser_link, default_paths
 from ..store import LineageStore, UnknownRecord
 from . import data, graph
 
