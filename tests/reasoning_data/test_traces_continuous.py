@@ -143,3 +143,28 @@ def test_a_crash_late_in_the_step_keeps_the_finished_chunks_and_the_rerun_skips_
     assert [q.source_locator for q in got_q] == [q.source_locator for q in ref_q]
     assert {k: stats[k] for k in ("questions", "accepted", "llm_calls")} == \
         {k: ref_stats[k] for k in ("questions", "accepted", "llm_calls")}  # counts of the resumed chunks kept
+
+
+def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_root, tiny_model_dir):
+    """The main job's case (a model in process): the same batches, hence the same sampled text, either way."""
+    from citrus_assets.reasoning_data.demo_questions import open_questions_from_seed_file
+    from resources.llm import LLMResource
+
+    table = open_questions_from_seed_file(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", limit=4)
+    config = LoopConfig(max_rounds=2, max_attempts=2, max_tokens_start=6, max_tokens_step=6,
+                        max_tokens_reflection=6, max_tokens_judge=2, max_tokens_conclusion=6)
+    out = {}
+    for scheduling in ("rounds", "continuous"):
+        llm = LLMResource(model=tiny_model_dir, use_cache=False, cache_dir=str(tmp_path / "models"))
+        seen = []
+        original = llm.client.generate
+
+        def spy(prompts, params=None, _orig=original, _seen=seen):
+            _seen.append((len(prompts), params.seed, params.max_tokens))
+            return _orig(prompts, params)
+
+        llm.client.generate = spy
+        got, failed, stats = run_traces(table, llm, config, scheduling=scheduling, spill_dir=tmp_path / scheduling)
+        out[scheduling] = (got.to_pylist(), [(q.source_locator, q.reason, q.raw) for q in failed], seen)
+    assert out["continuous"][2] == out["rounds"][2]  # identical batches
+    assert out["continuous"][:2] == out["rounds"][:2] and len(out["rounds"][1]) + len(out["rounds"][0]) == 4
