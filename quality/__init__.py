@@ -21,8 +21,15 @@ from quality.suites import (
     values_in_set,
 )
 
-_CHECKS = {"as_table", "check_metadata", "check_result", "gx_asset_check", "gx_check_result", "gx_check_spec",
-           "rows_checks"}
+_CHECKS = {
+    "as_table",
+    "check_metadata",
+    "check_result",
+    "gx_asset_check",
+    "gx_check_result",
+    "gx_check_spec",
+    "rows_checks",
+}
 
 
 def __getattr__(name: str):

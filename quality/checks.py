@@ -73,8 +73,12 @@ def check_metadata(result: SuiteResult) -> dict[str, Any]:
         "failed": dg.MetadataValue.json([r.label for r in failed]),
         "unexpected_counts": dg.MetadataValue.json(_label_counts(result)),
         "failing_record_ids": dg.MetadataValue.json({r.label: r.failing_ids for r in failed}),
-        "unexpected_values": dg.MetadataValue.json({r.label: r.unexpected_values for r in failed if r.unexpected_values}),
-        "errors": dg.MetadataValue.json({r.label: r.observed["exception"] for r in failed if "exception" in r.observed}),
+        "unexpected_values": dg.MetadataValue.json(
+            {r.label: r.unexpected_values for r in failed if r.unexpected_values}
+        ),
+        "errors": dg.MetadataValue.json(
+            {r.label: r.observed["exception"] for r in failed if "exception" in r.observed}
+        ),
         "results": dg.MetadataValue.json([r.to_dict() for r in result.results]),
     }
 
@@ -85,7 +89,11 @@ def _describe(result: SuiteResult) -> str:
         return f"{len(result.results)} expectations passed on {result.n_rows} rows"
     parts = []
     for r in failed:
-        n = r.unexpected_count if r.unexpected_count is not None else ("error" if "exception" in r.observed else "failed")
+        n = (
+            r.unexpected_count
+            if r.unexpected_count is not None
+            else ("error" if "exception" in r.observed else "failed")
+        )
         parts.append(f"{r.label} [{n}]")
     return f"{len(failed)} of {len(result.results)} expectations failed on {result.n_rows} rows: " + ", ".join(parts)
 
@@ -118,8 +126,9 @@ def _n_rows(table: pa.Table | pd.DataFrame) -> int:
 EMPTY_REASON = "empty_reason"  # the materialization metadata an asset writes when it produced no rows
 
 
-def empty_check_result(asset: str, table: Any, *, reason: str = "", asset_key: dg.AssetKey | None = None,
-                       check_name: str | None = None) -> dg.AssetCheckResult | None:
+def empty_check_result(
+    asset: str, table: Any, *, reason: str = "", asset_key: dg.AssetKey | None = None, check_name: str | None = None
+) -> dg.AssetCheckResult | None:
     """The failing result of a check whose input has no rows (policy: ``quality/empty.py``); None when the
     input has rows or the asset may be empty."""
     if _n_rows(table) or not asset:
@@ -132,8 +141,13 @@ def empty_check_result(asset: str, table: Any, *, reason: str = "", asset_key: d
         passed=False,
         severity=dg.AssetCheckSeverity.ERROR if policy == ERROR else dg.AssetCheckSeverity.WARN,
         description=text,
-        metadata={"n_rows": dg.MetadataValue.int(0), "empty": True, "empty_policy": policy, "why": why,
-                  **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {})},
+        metadata={
+            "n_rows": dg.MetadataValue.int(0),
+            "empty": True,
+            "empty_policy": policy,
+            "why": why,
+            **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {}),
+        },
         asset_key=asset_key,
         check_name=check_name,
     )
@@ -284,8 +298,9 @@ def gx_asset_check(
     def _validate(context, table, part: str, partition: str | None = None) -> dg.AssetCheckResult:
         table = as_table(table)
         if not _n_rows(table):
-            empty = empty_check_result(asset_key.to_user_string(), table,
-                                       reason=materialization_empty_reason(context, asset_key, partition))
+            empty = empty_check_result(
+                asset_key.to_user_string(), table, reason=materialization_empty_reason(context, asset_key, partition)
+            )
             if empty is not None:
                 context.log.warning(f"{suite_name}{part}: {empty.description}")
                 return empty
@@ -342,11 +357,21 @@ def rows_result(asset: str, rows: int | None, reason: str = "") -> dg.AssetCheck
     why = empty_policy(asset)[1]
     if rows:
         return dg.AssetCheckResult(passed=True, description=f"{rows} rows", metadata={"rows": rows})
-    text = (f"EMPTY: {asset} has 0 rows" + (f" ({reason})" if reason else "") + f"; warn: {why}"
-            if rows == 0 else f"{asset}: no row count recorded")
-    return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, description=text,
-                               metadata={"rows": rows if rows is not None else -1, "empty": rows == 0,
-                                         **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {})})
+    text = (
+        f"EMPTY: {asset} has 0 rows" + (f" ({reason})" if reason else "") + f"; warn: {why}"
+        if rows == 0
+        else f"{asset}: no row count recorded"
+    )
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=text,
+        metadata={
+            "rows": rows if rows is not None else -1,
+            "empty": rows == 0,
+            **({EMPTY_REASON: dg.MetadataValue.text(reason)} if reason else {}),
+        },
+    )
 
 
 def _rows_check(asset_key: dg.AssetKey, partitions_def) -> dg.AssetChecksDefinition:
@@ -361,8 +386,9 @@ def _rows_check(asset_key: dg.AssetKey, partitions_def) -> dg.AssetChecksDefinit
         reason = str(md[EMPTY_REASON].value) if EMPTY_REASON in md else ""
         result = rows_result(name, rows, reason)
         if not result.passed:
-            context.log.warning(f"{name}.{HAS_ROWS}{f' [partition {partition}]' if partition else ''}: "
-                                f"{result.description}")
+            context.log.warning(
+                f"{name}.{HAS_ROWS}{f' [partition {partition}]' if partition else ''}: {result.description}"
+            )
         return result
 
     def _check(context):
@@ -377,6 +403,10 @@ def _rows_check(asset_key: dg.AssetKey, partitions_def) -> dg.AssetChecksDefinit
     _check.__name__ = f"{asset_key.to_python_identifier()}_{HAS_ROWS}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)
-        return dg.asset_check(asset=asset_key, name=HAS_ROWS, blocking=False, partitions_def=partitions_def,
-                              description=f"{name} produced rows (non-blocking; EMPTY with its reason otherwise: "
-                                          "quality/empty.py)")(_check)
+        return dg.asset_check(
+            asset=asset_key,
+            name=HAS_ROWS,
+            blocking=False,
+            partitions_def=partitions_def,
+            description=f"{name} produced rows (non-blocking; EMPTY with its reason otherwise: quality/empty.py)",
+        )(_check)

@@ -50,8 +50,11 @@ EMPTY_POLICY: dict[str, tuple[str, str]] = {
     "rejection_samples": (WARN, "no open question to sample"),
     "preference_pairs": (WARN, "no question had both a correct and a wrong sample"),
     # checkpoints and data cards: their suites already require exactly one row
-    **{f"{stage}_{kind}": (COVERED, "its suite requires exactly one row")
-       for stage in ("cpt", "sft_stage1", "sft_stage2", "sft_stage3", "rl") for kind in ("checkpoint", "data_card")},
+    **{
+        f"{stage}_{kind}": (COVERED, "its suite requires exactly one row")
+        for stage in ("cpt", "sft_stage1", "sft_stage2", "sft_stage3", "rl")
+        for kind in ("checkpoint", "data_card")
+    },
     # JMED builder (one partition per month)
     "dialogues": (WARN, "a month whose consultations are all quarantined"),
     "deidentified_dialogues": (WARN, "follows dialogues"),

@@ -156,7 +156,9 @@ def _is_true(v: Any) -> bool:
         return False
 
 
-def row_rule(name: str, derive: Callable[[pd.DataFrame], Any], description: str = "", columns: Iterable[str] | None = None) -> RowRule:
+def row_rule(
+    name: str, derive: Callable[[pd.DataFrame], Any], description: str = "", columns: Iterable[str] | None = None
+) -> RowRule:
     """Convenience constructor for :class:`RowRule`."""
     return RowRule(name, derive, description, None if columns is None else tuple(columns))
 

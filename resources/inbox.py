@@ -98,10 +98,14 @@ def entry_problem(path: Path, root: Path) -> str | None:
     """Why an inbox entry must not be read (None: fine): a link out of the inbox, not a regular file or
     folder, or a name too long for its sidecar."""
     if not inside(path, root):
-        return f"links outside the inbox ({'symlink' if path.is_symlink() else 'path'} resolves elsewhere); not followed"
+        return (
+            f"links outside the inbox ({'symlink' if path.is_symlink() else 'path'} resolves elsewhere); not followed"
+        )
     if len(path.name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
-        return (f"file name is {len(path.name.encode('utf-8', 'surrogateescape'))} bytes; at most {MAX_NAME_BYTES} "
-                f"(its hidden mapping sidecar must fit the 255-byte limit)")
+        return (
+            f"file name is {len(path.name.encode('utf-8', 'surrogateescape'))} bytes; at most {MAX_NAME_BYTES} "
+            f"(its hidden mapping sidecar must fit the 255-byte limit)"
+        )
     return None
 
 
@@ -148,8 +152,9 @@ class InboxResource(dg.ConfigurableResource):
         out: dict[str, list[Path]] = {}
         for key, p in _unique_keys(entries).items():
             if p.is_dir():
-                files = sorted(f for f in p.rglob("*")
-                               if f.is_file() and not f.name.startswith(".") and inside(f, folder))
+                files = sorted(
+                    f for f in p.rglob("*") if f.is_file() and not f.name.startswith(".") and inside(f, folder)
+                )
             else:
                 files = [p] if p.is_file() else []
             if files:
@@ -167,7 +172,9 @@ class InboxResource(dg.ConfigurableResource):
                 continue
             problem = None if inside(p, folder) else entry_problem(p, folder)  # long names: their partition quarantines
             if problem is None and p.is_dir():
-                bad = [f for f in p.rglob("*") if not f.name.startswith(".") and f.is_symlink() and not inside(f, folder)]
+                bad = [
+                    f for f in p.rglob("*") if not f.name.startswith(".") and f.is_symlink() and not inside(f, folder)
+                ]
                 problem = f"{len(bad)} file(s) link outside the inbox; not followed" if bad else None
             if problem is not None:
                 out[p.name] = problem
@@ -185,8 +192,9 @@ class InboxResource(dg.ConfigurableResource):
         quarantines it (``entry_problem``)."""
         if not folder.is_dir():
             return {}
-        return _unique_keys([p for p in folder.iterdir()
-                             if not p.name.startswith(".") and inside(p, folder) and p.is_file()])
+        return _unique_keys(
+            [p for p in folder.iterdir() if not p.name.startswith(".") and inside(p, folder) and p.is_file()]
+        )
 
     def seed_file(self, partition: str) -> Path:
         files = self.files(self.seeds_path())

@@ -40,7 +40,11 @@ def code_lines(path: Path) -> int:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
             first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
                 doc_lines.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
     return sum(
         1
@@ -79,7 +83,7 @@ def main(argv: list[str]) -> None:
     print("| folder | modules |\n|---|---:|")
     for folder, n in sorted(per_folder.items(), key=lambda kv: (-kv[1], kv[0])):
         print(f"| {folder}/ | {n} |")
-    sizes = sorted(((len(p.read_text(encoding='utf-8').splitlines()), p) for p in files), reverse=True)[:5]
+    sizes = sorted(((len(p.read_text(encoding="utf-8").splitlines()), p) for p in files), reverse=True)[:5]
     print("\n| largest modules | lines |\n|---|---:|")
     for n, p in sizes:
         print(f"| {p.relative_to(root)} | {n} |")

@@ -30,8 +30,9 @@ from typing import Any
 class Exp3Sampler:
     """Discounted EXP3 over named arms with a floor probability."""
 
-    def __init__(self, arms: Sequence[str], *, floor: float = 0.05, eta: float = 0.1, decay: float = 0.98,
-                 seed: int = 0):
+    def __init__(
+        self, arms: Sequence[str], *, floor: float = 0.05, eta: float = 0.1, decay: float = 0.98, seed: int = 0
+    ):
         if not arms:
             raise ValueError("the bandit needs at least one arm")
         if not 0 <= floor * len(arms) <= 1:
@@ -84,9 +85,16 @@ class Exp3Sampler:
 
     # ------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
-        return {"arms": self.arms, "scores": self.scores, "max_loss": self.max_loss, "draws": self.draws,
-                "pulls": self.pulls, "rewards": self.rewards, "history": self.history,
-                "rng": _rng_state_to_json(self._rng.getstate())}
+        return {
+            "arms": self.arms,
+            "scores": self.scores,
+            "max_loss": self.max_loss,
+            "draws": self.draws,
+            "pulls": self.pulls,
+            "rewards": self.rewards,
+            "history": self.history,
+            "rng": _rng_state_to_json(self._rng.getstate()),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if list(state["arms"]) != self.arms:
@@ -110,8 +118,12 @@ def _rng_state_from_json(state: list) -> tuple:
     return (version, tuple(internal), gauss)
 
 
-def plot_proportions(history: list[tuple[int, list[float]]], arms: Sequence[str], path: str,
-                     title: str = "CPT source sampling probabilities") -> str:
+def plot_proportions(
+    history: list[tuple[int, list[float]]],
+    arms: Sequence[str],
+    path: str,
+    title: str = "CPT source sampling probabilities",
+) -> str:
     """A PNG of every arm's sampling probability over the draws (stacked area)."""
     import matplotlib
 

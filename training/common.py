@@ -36,7 +36,8 @@ def argument_kwargs(cfg: BaseTrainConfig) -> dict[str, Any]:
 
     on_gpu = torch.cuda.is_available()
     extra = {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
-    return dict(**extra,
+    return dict(
+        **extra,
         output_dir=trainer_dir(cfg),
         per_device_train_batch_size=cfg.per_device_batch_size,
         gradient_accumulation_steps=cfg.grad_accum(),
@@ -165,18 +166,23 @@ def require_finite(trainer) -> None:
 
     import torch
 
-    bad_logs = [h for h in trainer.state.log_history
-                if any(k in h and isinstance(h[k], float) and not math.isfinite(h[k]) for k in ("loss", "grad_norm"))]
+    bad_logs = [
+        h
+        for h in trainer.state.log_history
+        if any(k in h and isinstance(h[k], float) and not math.isfinite(h[k]) for k in ("loss", "grad_norm"))
+    ]
     bad_params = [n for n, p in trainer.model.named_parameters() if not torch.isfinite(p.detach()).all()]
     if bad_params:
         steps = sorted({h.get("step") for h in bad_logs})
         raise NonFiniteTraining(
             f"training produced non-finite weights in {len(bad_params)} tensors (e.g. {bad_params[0]}); "
-            f"non-finite loss/grad_norm logged at steps {steps or 'none'}: not saving this model")
+            f"non-finite loss/grad_norm logged at steps {steps or 'none'}: not saving this model"
+        )
 
 
-def train_and_save(cfg: BaseTrainConfig, trainer, tokenizer, *, extra: dict[str, Any] | None = None,
-                   t0: float | None = None) -> dict[str, Any]:
+def train_and_save(
+    cfg: BaseTrainConfig, trainer, tokenizer, *, extra: dict[str, Any] | None = None, t0: float | None = None
+) -> dict[str, Any]:
     """Train (resuming from the last step checkpoint if any), save the HF model, write ``result.json``."""
     t0 = time.perf_counter() if t0 is None else t0
     resume = last_checkpoint(cfg)
@@ -210,8 +216,7 @@ def train_and_save(cfg: BaseTrainConfig, trainer, tokenizer, *, extra: dict[str,
             "runtime": runtime,
             "model_path": mdir,
             "weights_sha256": weights_sha256(mdir),
-            "hyperparameters": hyperparameters(cfg) | {"grad_accum": cfg.grad_accum(),
-                                                       "world_size": cfg.world_size()},
+            "hyperparameters": hyperparameters(cfg) | {"grad_accum": cfg.grad_accum(), "world_size": cfg.world_size()},
             **(extra or {}),
         }
         with open(os.path.join(cfg.output_dir, RESULT_FILE), "w") as fh:

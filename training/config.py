@@ -60,7 +60,8 @@ class BaseTrainConfig:
         if self.global_batch_size < per_step or self.global_batch_size % per_step:
             raise ValueError(
                 f"global_batch_size {self.global_batch_size} is not a multiple of per_device_batch_size "
-                f"{self.per_device_batch_size} x world size {ws}")
+                f"{self.per_device_batch_size} x world size {ws}"
+            )
         return self.global_batch_size // per_step
 
 
@@ -129,10 +130,28 @@ def from_json(text: str) -> BaseTrainConfig:
 
 def hyperparameters(cfg: BaseTrainConfig) -> dict[str, Any]:
     """The fields that shape the result (no paths, no testing aids): what metadata and run keys hash."""
-    skip = {"model_path", "data_path", "output_dir", "fail_at_step", "deepspeed_config", "logging_steps",
-            "save_steps", "save_total_limit", "plot_every"}
+    skip = {
+        "model_path",
+        "data_path",
+        "output_dir",
+        "fail_at_step",
+        "deepspeed_config",
+        "logging_steps",
+        "save_steps",
+        "save_total_limit",
+        "plot_every",
+    }
     return {k: v for k, v in dataclasses.asdict(cfg).items() if k not in skip}
 
 
-__all__ = ["BaseTrainConfig", "CPTConfig", "CPOStageConfig", "KINDS", "SFTStageConfig", "from_dict",
-           "from_json", "hyperparameters", "to_json"]
+__all__ = [
+    "BaseTrainConfig",
+    "CPTConfig",
+    "CPOStageConfig",
+    "KINDS",
+    "SFTStageConfig",
+    "from_dict",
+    "from_json",
+    "hyperparameters",
+    "to_json",
+]

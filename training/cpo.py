@@ -51,15 +51,25 @@ def build_trainer(cfg: CPOStageConfig):
         tokenizer.pad_token = tokenizer.eos_token
     kw = argument_kwargs(cfg)
     kw["include_num_input_tokens_seen"] = "no"  # counted by CountingCPOTrainer (no input_ids in CPO batches)
-    args = CPOConfig(**kw, loss_type=cfg.loss_type, beta=cfg.beta, simpo_gamma=cfg.simpo_gamma,
-                     cpo_alpha=cfg.cpo_alpha, max_length=cfg.max_seq_len)
+    args = CPOConfig(
+        **kw,
+        loss_type=cfg.loss_type,
+        beta=cfg.beta,
+        simpo_gamma=cfg.simpo_gamma,
+        cpo_alpha=cfg.cpo_alpha,
+        max_length=cfg.max_seq_len,
+    )
     model = load_model(cfg)
     dataset, dropped = fit_to_length(load_dataset(cfg.data_path), tokenizer, cfg.max_seq_len)
     if dropped:
-        print(f"[cpo] {dropped} pairs dropped: their prompt leaves fewer than {MIN_COMPLETION_TOKENS} tokens "
-              f"of max_seq_len={cfg.max_seq_len} for the answer", flush=True)
-    trainer = CountingCPOTrainer(model=model, args=args, train_dataset=dataset,
-                                 processing_class=tokenizer, callbacks=make_callbacks(cfg))
+        print(
+            f"[cpo] {dropped} pairs dropped: their prompt leaves fewer than {MIN_COMPLETION_TOKENS} tokens "
+            f"of max_seq_len={cfg.max_seq_len} for the answer",
+            flush=True,
+        )
+    trainer = CountingCPOTrainer(
+        model=model, args=args, train_dataset=dataset, processing_class=tokenizer, callbacks=make_callbacks(cfg)
+    )
     trainer.pairs_dropped_too_long = dropped
     return trainer, tokenizer
 
@@ -68,6 +78,7 @@ def fit_to_length(dataset, tokenizer, max_len: int):
     """(pairs whose rendered prompt leaves at least MIN_COMPLETION_TOKENS of ``max_len`` for the answer,
     how many were dropped). TRL truncates the completion away when the prompt fills ``max_length``; the
     log-probability of an empty completion is 0/0 = NaN, and one NaN step ruins every weight."""
+
     def fits(row) -> bool:
         ids = tokenizer.apply_chat_template(row["prompt"], tokenize=True, add_generation_prompt=True)
         ids = ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids
@@ -75,14 +86,20 @@ def fit_to_length(dataset, tokenizer, max_len: int):
 
     keep = [i for i, row in enumerate(dataset) if fits(row)]
     if not keep:
-        raise ValueError(f"every preference pair's prompt leaves fewer than {MIN_COMPLETION_TOKENS} tokens of "
-                         f"max_seq_len={max_len} for the answer: raise max_seq_len")
+        raise ValueError(
+            f"every preference pair's prompt leaves fewer than {MIN_COMPLETION_TOKENS} tokens of "
+            f"max_seq_len={max_len} for the answer: raise max_seq_len"
+        )
     return dataset.select(keep), len(dataset) - len(keep)
 
 
 def run(cfg: CPOStageConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     trainer, tokenizer = build_trainer(cfg)
-    return train_and_save(cfg, trainer, tokenizer, t0=t0,
-                          extra={"pairs": len(trainer.train_dataset),
-                                 "pairs_dropped_too_long": trainer.pairs_dropped_too_long})
+    return train_and_save(
+        cfg,
+        trainer,
+        tokenizer,
+        t0=t0,
+        extra={"pairs": len(trainer.train_dataset), "pairs_dropped_too_long": trainer.pairs_dropped_too_long},
+    )

@@ -44,15 +44,14 @@ def pack_blocks(texts: list[str], tokenizer, block: int) -> list[list[int]]:
     stream: list[int] = []
     for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]:
         stream.extend(ids + ([eos] if eos is not None else []))
-    blocks = [stream[i:i + block] for i in range(0, len(stream), block)]
+    blocks = [stream[i : i + block] for i in range(0, len(stream), block)]
     return [b for b in blocks if len(b) >= min(16, block)]
 
 
 class BanditBatchSampler:
     """Yields micro-batches of block indices, one source per batch, the source drawn by the bandit."""
 
-    def __init__(self, bandit: Exp3Sampler, arm_blocks: list[list[int]], batch_size: int, num_batches: int,
-                 seed: int):
+    def __init__(self, bandit: Exp3Sampler, arm_blocks: list[list[int]], batch_size: int, num_batches: int, seed: int):
         self.bandit, self.arm_blocks = bandit, arm_blocks
         self.batch_size, self.num_batches = batch_size, num_batches
         self._rng = random.Random(seed)
@@ -94,8 +93,11 @@ def build_trainer(cfg: CPTConfig):
     blocks = [(keep.index(a), b) for a, b in blocks if a in keep]
     args = TrainingArguments(**argument_kwargs(cfg), ignore_data_skip=True)  # the bandit state is the position
     ga = cfg.grad_accum()
-    max_steps = cfg.max_steps if cfg.max_steps > 0 else max(
-        1, int(cfg.epochs * len(blocks) // (cfg.per_device_batch_size * ga * cfg.world_size())))
+    max_steps = (
+        cfg.max_steps
+        if cfg.max_steps > 0
+        else max(1, int(cfg.epochs * len(blocks) // (cfg.per_device_batch_size * ga * cfg.world_size())))
+    )
     args.max_steps = max_steps
     bandit = Exp3Sampler(arms, floor=cfg.bandit_floor, eta=cfg.bandit_eta, decay=cfg.bandit_decay, seed=cfg.seed)
     sampler = BanditBatchSampler(bandit, arm_blocks, cfg.per_device_batch_size, max_steps * ga, cfg.seed)
@@ -106,11 +108,15 @@ def build_trainer(cfg: CPTConfig):
         ids = torch.full((len(items), n), pad, dtype=torch.long)
         mask = torch.zeros((len(items), n), dtype=torch.long)
         for i, (_, b) in enumerate(items):
-            ids[i, :len(b)] = torch.tensor(b)
-            mask[i, :len(b)] = 1
+            ids[i, : len(b)] = torch.tensor(b)
+            mask[i, : len(b)] = 1
         labels = ids.masked_fill(mask == 0, -100)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels,
-                "source_idx": torch.tensor([a for a, _ in items])}
+        return {
+            "input_ids": ids,
+            "attention_mask": mask,
+            "labels": labels,
+            "source_idx": torch.tensor([a for a, _ in items]),
+        }
 
     class BanditTrainer(Trainer):
         def get_train_dataloader(self):
@@ -119,13 +125,15 @@ def build_trainer(cfg: CPTConfig):
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             arm = int(inputs.pop("source_idx")[0])
-            loss, outputs = super().compute_loss(model, inputs, return_outputs=True,
-                                                 num_items_in_batch=num_items_in_batch)
+            loss, outputs = super().compute_loss(
+                model, inputs, return_outputs=True, num_items_in_batch=num_items_in_batch
+            )
             with torch.no_grad():  # the batch's mean token loss is the source's reward
                 logits = outputs.logits[:, :-1].float()
                 labels = inputs["labels"][:, 1:]
-                ce = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.size(-1)), labels.reshape(-1),
-                                                       ignore_index=-100)
+                ce = torch.nn.functional.cross_entropy(
+                    logits.reshape(-1, logits.size(-1)), labels.reshape(-1), ignore_index=-100
+                )
             bandit.update(arm, float(ce))
             return (loss, outputs) if return_outputs else loss
 
@@ -141,8 +149,9 @@ def build_trainer(cfg: CPTConfig):
                     json.dump(bandit.state_dict(), fh)
 
     model = load_model(cfg)
-    trainer = BanditTrainer(model=model, args=args, processing_class=tokenizer,
-                            callbacks=[BanditLog(), *make_callbacks(cfg)])
+    trainer = BanditTrainer(
+        model=model, args=args, processing_class=tokenizer, callbacks=[BanditLog(), *make_callbacks(cfg)]
+    )
     return trainer, tokenizer, bandit, {a: len(b) for a, b in zip(arms, arm_blocks)}
 
 
@@ -165,8 +174,11 @@ def run(cfg: CPTConfig) -> dict[str, Any]:
         history = {"arms": bandit.arms, "history": bandit.history, "shares": bandit.shares()}
         with open(os.path.join(cfg.output_dir, "bandit_history.json"), "w") as fh:
             json.dump(history, fh)
-        result.update(bandit_shares=bandit.shares(), bandit_final_p=dict(zip(bandit.arms, bandit.probabilities())),
-                      bandit_plot=plot)
+        result.update(
+            bandit_shares=bandit.shares(),
+            bandit_final_p=dict(zip(bandit.arms, bandit.probabilities())),
+            bandit_plot=plot,
+        )
         with open(os.path.join(cfg.output_dir, "result.json"), "w") as fh:
             json.dump(result, fh, indent=1)
     return result

@@ -111,18 +111,39 @@ def command(cfg: BaseTrainConfig, spec: LaunchSpec, config_path: str) -> list[st
             cmd += ["--machine_rank", str(spec.machine_rank)]
         return cmd + ["-m", "training.run", config_path]
     if spec.launcher == "accelerate":
-        cmd = [spec.python, "-m", "accelerate.commands.launch", "--num_processes",
-               str(spec.num_processes * spec.num_machines), "--num_machines", str(spec.num_machines),
-               "--mixed_precision", "bf16" if cfg.bf16 else "no", "--dynamo_backend", "no"]
+        cmd = [
+            spec.python,
+            "-m",
+            "accelerate.commands.launch",
+            "--num_processes",
+            str(spec.num_processes * spec.num_machines),
+            "--num_machines",
+            str(spec.num_machines),
+            "--mixed_precision",
+            "bf16" if cfg.bf16 else "no",
+            "--dynamo_backend",
+            "no",
+        ]
         if spec.num_machines > 1:
-            cmd += ["--machine_rank", str(spec.machine_rank), "--main_process_ip", spec.main_process_ip,
-                    "--main_process_port", str(spec.main_process_port)]
+            cmd += [
+                "--machine_rank",
+                str(spec.machine_rank),
+                "--main_process_ip",
+                spec.main_process_ip,
+                "--main_process_port",
+                str(spec.main_process_port),
+            ]
         elif spec.num_processes > 1:
             cmd += ["--multi_gpu", "--main_process_port", str(free_port())]
         return cmd + ["-m", "training.run", config_path]
     if spec.launcher == "deepspeed":
-        cmd = [spec.python, "-m", "deepspeed.launcher.runner", "--master_port",
-               str(spec.main_process_port if spec.num_machines > 1 else free_port())]
+        cmd = [
+            spec.python,
+            "-m",
+            "deepspeed.launcher.runner",
+            "--master_port",
+            str(spec.main_process_port if spec.num_machines > 1 else free_port()),
+        ]
         if spec.hostfile:
             cmd += ["--hostfile", spec.hostfile]
         else:
@@ -157,8 +178,12 @@ def _has_gpu() -> bool:
 def prepare(cfg: BaseTrainConfig, spec: LaunchSpec) -> tuple[BaseTrainConfig, str]:
     """Write the DeepSpeed config (if any) and the run config into the run folder."""
     local_model = os.path.exists(cfg.model_path)
-    cfg = dataclasses.replace(cfg, output_dir=os.path.abspath(cfg.output_dir), data_path=os.path.abspath(cfg.data_path),
-                              model_path=os.path.abspath(cfg.model_path) if local_model else cfg.model_path)
+    cfg = dataclasses.replace(
+        cfg,
+        output_dir=os.path.abspath(cfg.output_dir),
+        data_path=os.path.abspath(cfg.data_path),
+        model_path=os.path.abspath(cfg.model_path) if local_model else cfg.model_path,
+    )
     os.makedirs(cfg.output_dir, exist_ok=True)
     if spec.deepspeed and not cfg.deepspeed_config:
         ds_path = os.path.join(cfg.output_dir, "deepspeed.json")
@@ -171,8 +196,13 @@ def prepare(cfg: BaseTrainConfig, spec: LaunchSpec) -> tuple[BaseTrainConfig, st
     return cfg, config_path
 
 
-def launch(cfg: BaseTrainConfig, spec: LaunchSpec | None = None, *, on_line: Callable[[str], None] | None = None,
-           on_metric: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def launch(
+    cfg: BaseTrainConfig,
+    spec: LaunchSpec | None = None,
+    *,
+    on_line: Callable[[str], None] | None = None,
+    on_metric: Callable[[dict], None] | None = None,
+) -> dict[str, Any]:
     """Run training in a child process (or launcher); stream its output; return ``result.json``."""
     spec = spec or LaunchSpec()
     cfg, config_path = prepare(cfg, spec)
@@ -181,9 +211,18 @@ def launch(cfg: BaseTrainConfig, spec: LaunchSpec | None = None, *, on_line: Cal
         on_line("launch: " + " ".join(cmd))
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     log_path = os.path.join(cfg.output_dir, "train.log")
-    with open(log_path, "a") as log, subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=child_env(spec),
-            cwd=cfg.output_dir) as proc:
+    with (
+        open(log_path, "a") as log,
+        subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            env=child_env(spec),
+            cwd=cfg.output_dir,
+        ) as proc,
+    ):
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")

@@ -41,8 +41,9 @@ def _renders_same(tokenizer, original: str, marked: str) -> bool:
         b = tokenizer.apply_chat_template(msgs, tokenize=False, chat_template=marked)
         if a != b:
             return False
-    out = tokenizer.apply_chat_template(PROBE, tokenize=True, return_dict=True, chat_template=marked,
-                                        return_assistant_tokens_mask=True)
+    out = tokenizer.apply_chat_template(
+        PROBE, tokenize=True, return_dict=True, chat_template=marked, return_assistant_tokens_mask=True
+    )
     kept = tokenizer.decode([t for t, m in zip(out["input_ids"], out["assistant_masks"]) if m])
     return "Vitamin C." in kept and "Vitamin D." in kept and "scurvy" not in kept
 
@@ -82,9 +83,11 @@ def load_dataset(path: str, *, assistant_only: bool):
     import datasets
     import pyarrow.parquet as pq
 
-    rows = [{"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]}
-            for msgs in pq.read_table(path, columns=["messages"])["messages"].to_pylist()
-            if msgs and any(m["role"] == "assistant" for m in msgs)]
+    rows = [
+        {"messages": [{"role": m["role"], "content": m["content"]} for m in msgs]}
+        for msgs in pq.read_table(path, columns=["messages"])["messages"].to_pylist()
+        if msgs and any(m["role"] == "assistant" for m in msgs)
+    ]
     if not rows:
         raise ValueError(f"{path}: no conversation with an assistant turn to train on")
     if not assistant_only:
@@ -114,8 +117,9 @@ def build_trainer(cfg: SFTStageConfig):
     if marked is not None:
         tokenizer.chat_template = marked
     train = load_dataset(cfg.data_path, assistant_only=marked is not None)
-    trainer = SFTTrainer(model=model, args=args, train_dataset=train, processing_class=tokenizer,
-                         callbacks=make_callbacks(cfg))
+    trainer = SFTTrainer(
+        model=model, args=args, train_dataset=train, processing_class=tokenizer, callbacks=make_callbacks(cfg)
+    )
     return trainer, tokenizer, original
 
 
@@ -123,6 +127,13 @@ def run(cfg: SFTStageConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
     trainer, tokenizer, original = build_trainer(cfg)
     tokenizer.chat_template = original  # the saved model keeps the template it came with
-    return train_and_save(cfg, trainer, tokenizer, extra={"examples": len(trainer.train_dataset),
-                                                          "loss_mask": "assistant_only" if trainer.args.assistant_only_loss
-                                                          else "completion_only"}, t0=t0)
+    return train_and_save(
+        cfg,
+        trainer,
+        tokenizer,
+        extra={
+            "examples": len(trainer.train_dataset),
+            "loss_mask": "assistant_only" if trainer.args.assistant_only_loss else "completion_only",
+        },
+        t0=t0,
+    )

@@ -69,7 +69,6 @@ GEN_FIELDS: list[tuple[str, pa.DataType]] = [
 ]
 
 
-
 class ModelIdentity(Protocol):
     """What ``gen_columns`` reads of the model: the LLM resource and ``LLMClient`` both have it."""
 

@@ -8,8 +8,9 @@ from resources import inbox
 from resources.lake import QuarantineRecord
 
 
-@pytest.mark.parametrize("cls,schema", [(seeds.LoadResult, seeds.SEED_SCHEMA),
-                                        (dialogues.LoadResult, dialogues.DIALOGUE_SCHEMA)])
+@pytest.mark.parametrize(
+    "cls,schema", [(seeds.LoadResult, seeds.SEED_SCHEMA), (dialogues.LoadResult, dialogues.DIALOGUE_SCHEMA)]
+)
 def test_each_loader_binds_its_schema_to_the_one_implementation(cls, schema):
     assert issubclass(cls, inbox.LoadResult) and cls.__dict__.keys() & {"table", "__init__"} == set()
     res = cls()

@@ -13,8 +13,12 @@ from resources.lineage.ids import canonical_json
 
 def test_run_key_unchanged_for_ascii_inputs():
     args = ("sft_stage1", {"sft_examples/a": "0f3a"}, "smollm2", "ab12", {"lr": 2e-5, "epochs": 3.0, "name": "x"})
-    old_blob = json.dumps({"stage": args[0], "data": args[1], "base": args[2], "weights": args[3], "hp": args[4]},
-                          sort_keys=True, separators=(",", ":"), default=str)
+    old_blob = json.dumps(
+        {"stage": args[0], "data": args[1], "base": args[2], "weights": args[3], "hp": args[4]},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
     assert checkpointing.run_key(*args) == hashlib.sha256(old_blob.encode()).hexdigest()[:16]
     assert not hasattr(checkpointing, "canonical")
     assert canonical_json({"b": 1, "a": "é"}) == '{"a":"é","b":1}'

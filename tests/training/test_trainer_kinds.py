@@ -31,8 +31,9 @@ def test_the_runner_and_the_assets_read_the_table(tmp_path, monkeypatch):
             ran.append(cfg.kind)
 
     real = importlib.import_module
-    monkeypatch.setattr(run_module.importlib, "import_module",
-                        lambda name: _Trainer if name.startswith("training.") else real(name))
+    monkeypatch.setattr(
+        run_module.importlib, "import_module", lambda name: _Trainer if name.startswith("training.") else real(name)
+    )
     data = tmp_path / "data.jsonl"
     data.write_text("{}\n")
     for kind in KINDS:
