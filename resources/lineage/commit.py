@@ -250,14 +250,14 @@ def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: 
         names = [e.rstrip("/").rsplit("/", 1)[-1] for e in files.writer.fs.ls(folder, detail=False)]
     except FileNotFoundError:
         return []
-    removed = []
+    removed, committed = [], set(files.commit_keys())  # one listing, however long the partition's history
     for name in names:
         m = _LINEAGE_TEMP.fullmatch(name)
         if m:
             key = m.group("key")
         elif name.endswith(".parquet") and not name.startswith(".") and table != S.T_MATERIALIZATIONS:
             key = name[: -len(".parquet")]
-            if files.committed(key):
+            if key in committed:
                 continue
         else:
             continue
