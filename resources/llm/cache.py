@@ -356,7 +356,9 @@ class GenerationCache:
             self._flush_now = True
             self._cv.notify_all()
             while self._written < target:
-                if self._writer is None:  # cannot happen while work is queued; never wait forever
+                if self._writer is None or not self._writer.is_alive():  # never wait on a dead writer
+                    log.warning("LLM cache %s: the writer thread is gone; %d queued entries not written", self.path,
+                                self._queued_rows)
                     break
                 self._cv.wait(1.0)
 
