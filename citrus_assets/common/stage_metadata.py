@@ -16,6 +16,7 @@ a description, an owner, a ``paper_stage`` tag and at least one kind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -176,12 +177,24 @@ def stage_of(key: dg.AssetKey | str) -> StageInfo:
                        "stage, step, engine and paper words there") from None
 
 
+_TAGS = re.compile(r"<[A-Za-z/][^<>\n]*>(?:[^<>\s`]*<[A-Za-z/][^<>\n]*>)*")  # a run like <think>…</think><answer>
+
+
+def markdown_safe(text: str) -> str:
+    """``<think>``-like tags (outside code spans) put in code spans: the UI renders descriptions as Markdown,
+    which drops raw tags."""
+    parts = text.split("`")
+    for i in range(0, len(parts), 2):  # even parts are outside code spans
+        parts[i] = _TAGS.sub(lambda m: f"`{m.group(0)}`", parts[i])
+    return "`".join(parts)
+
+
 def describe(spec: dg.AssetSpec) -> dg.AssetSpec:
     """``spec`` with its paper stage's owner, tags, kinds and paper words (idempotent)."""
     info = stage_of(spec.key)
     owner, _stage_words = PAPER_STAGES[info.stage]
-    own = spec.description or ""
-    description = own if own.startswith(info.paper) else f"{info.paper}\n\n{own}".strip()
+    own, paper = markdown_safe(spec.description or ""), markdown_safe(info.paper)
+    description = own if own.startswith(paper) else f"{paper}\n\n{own}".strip()
     return spec.replace_attributes(
         description=description,
         owners=sorted({*spec.owners, owner}),

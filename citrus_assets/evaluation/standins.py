@@ -41,14 +41,23 @@ def jmed_release(month: str, n: int) -> pa.Table:
 
 
 def materialize_standins(instance: dg.DagsterInstance, resources: dict, *, month: str, items: int,
-                         model_path: str, stage: str = "rl") -> None:
+                         model_path: str, stage: str = "rl",
+                         trained_on: list[tuple[str, str | None, str | None]] = ()) -> None:
     """Materialize ``<stage>_checkpoint`` and ``jmed_benchmark[month]`` stand-ins into ``instance`` and the lake
-    of ``resources["io_manager"]`` (the real IO manager: data + lineage commit)."""
+    of ``resources["io_manager"]`` (the real IO manager: data + lineage commit). ``trained_on`` (asset,
+    partition, data version) is recorded as the checkpoint's training inputs, as the checkpoint assets do."""
     from citrus_assets.jmed.assets import dialogue_months
+    from resources.lake import LakeResource
+    from resources.lineage import LineageWriter, table_data_version
 
     @dg.asset(name=f"{stage}_checkpoint")
-    def _checkpoint() -> pa.Table:
-        return pa.Table.from_pylist([checkpoint_row(stage, model_path)], schema=CHECKPOINT_SCHEMA)
+    def _checkpoint(context: dg.AssetExecutionContext, lake: LakeResource) -> pa.Table:
+        table = pa.Table.from_pylist([checkpoint_row(stage, model_path)], schema=CHECKPOINT_SCHEMA)
+        if trained_on:
+            LineageWriter(lake.lake().lineage_root).write_checkpoint_inputs(
+                checkpoint_asset=f"{stage}_checkpoint", checkpoint_partition=None,
+                checkpoint_data_version=table_data_version(table), run_id=context.run.run_id, inputs=list(trained_on))
+        return table
 
     @dg.asset(name="jmed_benchmark", partitions_def=dialogue_months)
     def _release(context: dg.AssetExecutionContext) -> pa.Table:
@@ -56,6 +65,6 @@ def materialize_standins(instance: dg.DagsterInstance, resources: dict, *, month
 
     if month not in instance.get_dynamic_partitions(dialogue_months.name):
         instance.add_dynamic_partitions(dialogue_months.name, [month])
-    io = {"io_manager": resources["io_manager"]}
+    io = {"io_manager": resources["io_manager"], "lake": resources["lake"]}
     dg.materialize([_checkpoint], instance=instance, resources=io)
     dg.materialize([_release], instance=instance, resources=io, partition_key=month)

@@ -1,9 +1,11 @@
 """The graph reads like the paper: every asset has its paper stage, an owner, an engine and a description
 (``citrus_assets/common/stage_metadata.py``), JMED feeds evaluation and no input folder is left off the graph."""
 
+import re
+
 import dagster as dg
 
-from citrus_assets.common.stage_metadata import PAPER_STAGES, STAGE_TABLE, STAGE_TAG, describe
+from citrus_assets.common.stage_metadata import PAPER_STAGES, STAGE_TABLE, STAGE_TAG, describe, markdown_safe
 from citrus_assets.definitions import STAGES, defs
 
 GROUP_OF_STAGE = {"cpt": "cpt_corpus", "reasoning_data": "reasoning_data", "training": "training",
@@ -20,7 +22,9 @@ def test_every_asset_has_description_owner_stage_tag_and_kind():
     assert set(nodes) == set(STAGE_TABLE), "STAGE_TABLE and the code location list different assets"
     for name, node in nodes.items():
         info = STAGE_TABLE[name]
-        assert node.description and node.description.startswith(info.paper), name
+        assert node.description and node.description.startswith(markdown_safe(info.paper)), name
+        outside_code = re.sub(r"`[^`]*`", "", node.description)
+        assert not re.search(r"<(think|answer|Question|prompt)\b", outside_code), f"{name}: raw tag in Markdown"
         assert len(node.description) > len(info.paper) + 20, f"{name}: the asset's own description was lost"
         assert node.owners == [PAPER_STAGES[info.stage][0]], name
         assert node.tags[STAGE_TAG] == info.stage in PAPER_STAGES, name

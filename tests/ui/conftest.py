@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def page(playwright_sync):
     try:
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         # The "Join the Dagster community" dialog of a first visit covers the page; mark it as seen.
-        context.add_init_script("window.localStorage.setItem('communityNux', '\"1\"')")
+        context.add_init_script("try { window.localStorage.setItem('communityNux', '\"1\"') } catch (e) {}")
         context.set_default_timeout(60_000)  # a shared 2-core machine can be slow to render
         yield context.new_page()
         context.close()
@@ -156,8 +157,10 @@ def page(playwright_sync):
         browser.close()
 
 
-def start_dagster_dev(tmp_path: Path, repo_root: Path, dynamic_partitions: dict[str, list[str]]) -> tuple[
-        subprocess.Popen, DagsterUI]:
+def start_dagster_dev(tmp_path: Path, repo_root: Path, dynamic_partitions: dict[str, list[str]],
+                      prepare: Callable[[Path, Path], None] | None = None) -> tuple[subprocess.Popen, DagsterUI]:
+    """``prepare(home, lake)``, when given, runs before the server starts (e.g. materializes a tiny lake
+    into the instance at ``home``)."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text((repo_root / "dagster.yaml").read_text())
@@ -168,6 +171,8 @@ def start_dagster_dev(tmp_path: Path, repo_root: Path, dynamic_partitions: dict[
         with dg.DagsterInstance.from_config(str(home)) as instance:
             for name, keys in dynamic_partitions.items():
                 instance.add_dynamic_partitions(name, keys)
+    if prepare is not None:
+        prepare(home, lake)
     env = {k: v for k, v in os.environ.items() if k not in _CLEARED_ENV}
     # in_process: the run's steps share its process, so the code location is imported once per run, not once
     # more per step (a run of one partition is I/O of seconds; imports dominate on a shared 2-core machine).
