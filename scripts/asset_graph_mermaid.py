@@ -36,10 +36,40 @@ def mermaid() -> str:
     return "\n".join(lines)
 
 
+NOTES = """
+## Reading the graph in the Dagster UI
+
+- **Paper stages.** Every asset carries the tags `paper_stage` (cpt, reasoning_data, training, evaluation, jmed)
+  and `paper_step` (e.g. `sft_stage3`, `rl`), an owner per stage (`team:data`, `team:training`,
+  `team:evaluation`, `team:jmed`), `kinds` naming the engine (datatrove, pymupdf, transformers, trl, pytorch,
+  besides the storage: parquet, jsonl, markdown) and a description that starts with the paper's words for the
+  step. One table assigns them: `citrus_assets/common/stage_metadata.py` (applied with `dg.map_asset_specs`
+  where `definitions.py` composes the stages); `tests/platform/test_stage_metadata.py` fails for an asset
+  without a row.
+- **Evaluation follows training.** `eval_predictions_<stage>` reads `<stage>_checkpoint` for CPT, SFT 1-3 and
+  RL (plus the base model); `eval_jmed` scores the final RL checkpoint on each month's JMED release
+  (`jmed_benchmark`), so the JMED builder feeds evaluation (`citrus_assets/evaluation/jmed_eval.py`).
+- **Every input is an asset.** `nonmedical_reasoning` is the non-medical (logic, math) folder that
+  `sft_stage3_mix` and `rejection_samples` read; its rows cite file and line in the lineage index.
+- **Stale is visible.** The check `built_on_current_data` (WARN) on every checkpoint and SFT mix lists the
+  stale partitions of the asset and everything upstream of it, with the cause (a new input data version or
+  code version); it runs with each materialization, from "Execute checks", and from `stale_data_sensor`
+  (`citrus_assets/common/staleness.py`).
+- **Runs on job pages.** The main job launches each step as its defined job, tagged with the code location
+  (`jobs.job_page_tags`), so the runs are listed on the jobs' pages.
+- **Quarantine.** A materialization whose asset quarantined units carries `quarantine_path` and `quarantined`
+  (the lake IO manager, `Lake.quarantine_metadata`).
+- **Node names.** Zoomed out, the UI cuts `sft_stageN_checkpoint` to `sft_st…_checkpoint` (and the data cards
+  alike); zoomed in, every name is drawn in full. Asset keys are kept (renaming would orphan existing lakes and
+  lineage). `tests/ui/test_dagster_to_lineage_ui.py` records the cut names with the screenshots.
+"""
+
+
 def document() -> str:
     return ("# The asset graph\n\n"
             "Generated from `citrus_assets/definitions.py` by `scripts/asset_graph_mermaid.py` (a test keeps it "
-            "current). One box per stage of the paper's Figure 3.\n\n```mermaid\n" + mermaid() + "\n```\n")
+            "current). One box per stage of the paper's Figure 3.\n\n```mermaid\n" + mermaid() + "\n```\n"
+            + NOTES)
 
 
 def main() -> int:

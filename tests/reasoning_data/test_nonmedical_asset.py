@@ -1,0 +1,49 @@
+"""nonmedical_reasoning: the non-medical folder as an asset, each row citing its file and line; bad lines
+quarantined, and the quarantine's path and count in the materialization's metadata (lake IO manager)."""
+
+import json
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from citrus_assets.reasoning_data.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
+from resources.lake import LakeResource
+from resources.lake_io import LakeIOManager
+
+GOOD = [{"problem": "What is 2+3?", "solution": "2 plus 3 is 5.", "answer": "5"},
+        {"problem": "All A are B; x is A. Is x B?", "solution": "x is A, so x is B.", "answer": "yes"}]
+
+
+def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
+    folder = tmp_path / "nonmed"
+    folder.mkdir()
+    src = folder / "logic.jsonl"
+    src.write_text(json.dumps(GOOD[0]) + "\nnot json\n" + json.dumps(GOOD[1]) + "\n", encoding="utf-8")
+    lake = str(tmp_path / "lake")
+    res = dg.materialize([nonmedical_reasoning], resources={"io_manager": LakeIOManager(root=lake),
+                                                            "lake": LakeResource(root=lake)},
+                         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}})
+    [mat] = [e.materialization for e in res.get_asset_materialization_events()]
+    md = mat.metadata
+    assert md["dagster/row_count"].value == 2
+    assert md["quarantined"].value == 1
+    qpath = md["quarantine_path"].value
+    quarantine = pq.read_table(qpath).to_pylist()
+    assert [(q["source_uri"], q["source_locator"], q["raw"]) for q in quarantine] == [
+        (str(src), "logic.jsonl line 2", "not json")]
+    table = pq.read_table(md["path"].value).to_pylist()
+    assert [r["source_locator"] for r in table] == ["line 1", "line 3"]
+    assert {r["source_uri"] for r in table} == {str(src)}
+    assert all(r["parent_ids"] and r["messages"][-1]["content"].startswith("<think>") for r in table)
+
+
+def test_clean_folder_has_no_quarantine_metadata(tmp_path):
+    folder = tmp_path / "nonmed"
+    folder.mkdir()
+    (folder / "math.jsonl").write_text(json.dumps(GOOD[0]) + "\n", encoding="utf-8")
+    lake = str(tmp_path / "lake")
+    res = dg.materialize([nonmedical_reasoning], resources={"io_manager": LakeIOManager(root=lake),
+                                                            "lake": LakeResource(root=lake)},
+                         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}})
+    [mat] = [e.materialization for e in res.get_asset_materialization_events()]
+    assert "quarantine_path" not in mat.metadata and mat.metadata["quarantined"].value == 0
