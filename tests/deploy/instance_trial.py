@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -41,6 +42,7 @@ class TrialResult:
     integrity: str = ""
     launch_failures: list[str] = field(default_factory=list)
     daemon_tracebacks: int = 0
+    notes: list[str] = field(default_factory=list)  # why runs failed; the daemon's exception lines
     errors: list[str] = field(default_factory=list)
     max_overlap: int = 0
     seconds: float = 0.0
@@ -89,10 +91,13 @@ def _stop(proc: subprocess.Popen, grace: float = 15) -> None:
 
 
 def run_trial(home: Path, storage: str, env_extra: dict[str, str] | None = None, n_runs: int = 4,
-              backfill: int = 4, deadline_s: float = 150, pg=None, init_storage: bool = True) -> TrialResult:
+              backfill: int = 4, deadline_s: float = 150, pg=None, init_storage: bool = True,
+              launcher: str = "graphql") -> TrialResult:
     """``home`` holds a ``dagster.yaml``; ``pg`` (a ``PostgresServer``) adds the SQL-side counts.
     ``init_storage``: create the instance's tables once (``dagster instance migrate``) before anything starts,
-    the deployment step the README documents; without it every process races to create them."""
+    the deployment step the README documents; without it every process races to create them.
+    ``launcher``: ``graphql`` (the UI's mutations from threads of this process) or ``cli`` (one
+    ``dagster job launch`` process per run and one ``dagster job backfill``, all started together)."""
     import dagster as dg
 
     start = time.monotonic()
@@ -114,14 +119,20 @@ def run_trial(home: Path, storage: str, env_extra: dict[str, str] | None = None,
     try:
         os.environ.update(env_extra or {})
         try:
-            _launch_together(home, ws, launched, backfilled, res)
+            if launcher == "cli":
+                _launch_cli(env, home, ws, launched, backfilled, res, deadline_s)
+            else:
+                _launch_together(home, ws, launched, backfilled, res)
         except Exception as exc:  # e.g. the storage could not even be opened: the measured outcome
             res.errors.append(f"launching: {type(exc).__name__}: {str(exc)[:600]}")
         _wait_for_runs(home, res, start, deadline_s, env_extra or {})
     finally:
         _stop(daemon)
         daemon_log.close()
-    res.daemon_tracebacks = (home / "daemon.log").read_text(errors="replace").count("Traceback")
+    log = (home / "daemon.log").read_text(errors="replace")
+    res.daemon_tracebacks = log.count("Traceback")
+    res.notes += sorted({ln.strip()[:200] for ln in log.splitlines()
+                         if re.match(r"^\s*[\w.]+(Error|Exception)\b", ln)})
     _count(home, res, launched + backfilled, env_extra or {}, dg, pg)
     res.seconds = time.monotonic() - start
     return res
@@ -182,6 +193,28 @@ def _launch_together(home: Path, ws: Path, launched: list[str], backfilled: list
             th.join(timeout=120)
 
 
+def _launch_cli(env: dict[str, str], home: Path, ws: Path, launched: list[str], backfilled: list[str],
+                res: TrialResult, timeout_s: float) -> None:
+    """N ``dagster job launch`` processes and one ``dagster job backfill`` (a run per partition), started
+    together: separate processes that each open the instance's storage at the same moment."""
+    base = [str(BIN / "dagster"), "job"]
+    cmds = [(f"launch {k}", [*base, "launch", "-w", str(ws), "-j", "tally_job", "--tags",
+                             json.dumps({"dagster/partition": k})]) for k in launched]
+    if backfilled:
+        cmds.append(("backfill", [*base, "backfill", "-w", str(ws), "-j", "tally_job", "--partitions",
+                                  ",".join(backfilled), "--noprompt"]))
+    procs = [(name, subprocess.Popen(cmd, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     text=True, start_new_session=True)) for name, cmd in cmds]
+    for name, p in procs:
+        try:
+            out, _ = p.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _stop(p, grace=2)
+            out = "timed out"
+        if p.returncode != 0:
+            res.launch_failures.append(f"{name}: exit {p.returncode}: {(out or '').strip()[-600:]}")
+
+
 def _open_instance(home: Path, env_extra: dict[str, str]):
     import dagster as dg
 
@@ -227,6 +260,12 @@ def _count(home: Path, res: TrialResult, keys: list[str], env_extra: dict[str, s
                 mats = instance.all_logs(r.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
                 succ = instance.all_logs(r.run_id, of_type=dg.DagsterEventType.RUN_SUCCESS)
                 per_run_ok &= len(mats) == len(ASSETS) and len(succ) == 1
+                if r.status.value != "SUCCESS":
+                    for ev in instance.all_logs(r.run_id):
+                        if ev.is_dagster_event and ev.dagster_event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE"):
+                            err = getattr(ev.dagster_event.event_specific_data, "error", None)
+                            res.notes.append(f"run {r.tags.get('dagster/partition')}: "
+                                             f"{(err.message if err else ev.message or '').strip()[:200]}")
                 stats = instance.get_run_stats(r.run_id)
                 if stats.start_time and stats.end_time:
                     windows.append((stats.start_time, stats.end_time))

@@ -28,7 +28,7 @@ def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server,
     res = run_trial(home, "postgres", postgres_server.env(), n_runs=4, backfill=4, deadline_s=420,
                     pg=postgres_server)
     print(f"\ninstance drill: {res.summary()}")
-    for line in res.launch_failures + res.errors:
+    for line in res.launch_failures + res.errors + res.notes:
         print("  ", line)
 
     assert not res.timed_out, res.summary()
