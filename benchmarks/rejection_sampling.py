@@ -68,7 +68,7 @@ def open_questions() -> pa.Table:
             "record_id": f"oq-{i:020x}", "parent_ids": [f"qseed-{i:020x}"], "question_id": f"qseed-{i:020x}",
             "language": "en", "closed_stem": q, "open_question": q,
             "ground_truth": opts[letters.index(ans)], "answer_letters": [ans],
-            "options": [{"letter": l, "text": t} for l, t in zip(letters, opts)], "rewrite_method": "rule",
+            "options": [{"letter": letter, "text": t} for letter, t in zip(letters, opts)], "rewrite_method": "rule",
             "rewrite_rejections": [], "prompt": "",
         })
     return pa.Table.from_pylist(rows, schema=OPEN_QUESTION_SCHEMA)

@@ -75,7 +75,7 @@ def run_mode(mode: str) -> dict:
         proc = subprocess.run([sys.executable, "-c", CHILD, str(Path(tmp) / "lake"), str(REPO / "sample" / "web"),
                                json.dumps(MODES[mode])], cwd=REPO, capture_output=True, text=True)
         wall = time.perf_counter() - t0
-    line = next((l for l in proc.stdout.splitlines() if l.startswith("RESULT ")), None)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode or line is None:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         return {"mode": mode, "error": f"exit {proc.returncode}", "tail": tail, "wall_s": round(wall, 1)}

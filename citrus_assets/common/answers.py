@@ -81,7 +81,7 @@ def extract_answer(text: str, options: Mapping[str, str] | Sequence[str] | int) 
         return ExtractedAnswer((), "none", span)
     if _LETTER_LIST.match(span):
         found = tuple(sorted(set(re.findall(r"[A-U]", span))))
-        if found and all(l in valid for l in found):
+        if found and all(letter in valid for letter in found):
             return ExtractedAnswer(found, "letter_list", span)
         return ExtractedAnswer((), "none", span)
     m = _LEAD_UPPER.match(span)
@@ -96,7 +96,7 @@ def extract_answer(text: str, options: Mapping[str, str] | Sequence[str] | int) 
         if not prose:
             return ExtractedAnswer((letter,) if letter in valid else (), "letter" if letter in valid else "none", span)
     nspan = _norm(span)
-    hits = [(len(t), l) for l, t in texts.items() if _norm(t) and _norm(t) in nspan]
+    hits = [(len(t), letter) for letter, t in texts.items() if _norm(t) and _norm(t) in nspan]
     if hits:
         best = max(hits)[1]
         return ExtractedAnswer((best,), "option_text", span)

@@ -171,7 +171,7 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
             sizes.append((page.rect.width, page.rect.height))
             d = page.get_text("dict", flags=TEXT_FLAGS)
             lines = page_lines(d, i + 1, page.cropbox.width, page.cropbox.height)
-            n_chars = sum(len(l.text) for l in lines.lines)
+            n_chars = sum(len(ln.text) for ln in lines.lines)
             if n_chars < MIN_TEXT_CHARS and page.get_image_info():
                 flagged.append(i + 1)
         except Exception as e:  # noqa: BLE001
@@ -185,14 +185,14 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
     running = find_running_lines(pages)
     refs_at = None
     for pi, page in enumerate(pages):
-        for li, l in enumerate(page.lines):
-            if REFERENCES_RE.match(l.text):
+        for li, ln in enumerate(page.lines):
+            if REFERENCES_RE.match(ln.text):
                 refs_at = (pi, li)
     body_size, body_font = body_style(pages, refs_at)
     vocab = Vocabulary()
     for p in pages:
-        for l in p.lines:
-            vocab.add(l.text)
+        for ln in p.lines:
+            vocab.add(ln.text)
     ordered: list[Block] = []
     first_page_blocks: list[Block] | None = None
     tables_md: list[str] = []
@@ -200,8 +200,8 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
         boxes = [r for r, _ in page_tables_[pi]]
         tables_md.extend(md for _, md in page_tables_[pi])
         keep = [
-            (pi, li) not in running and not any(_inside(l, r) for r in boxes)
-            for li, l in enumerate(page.lines)
+            (pi, li) not in running and not any(_inside(ln, r) for r in boxes)
+            for li, ln in enumerate(page.lines)
         ]
         blocks, _ = make_blocks(page, pi, keep)
         mark_footnotes(blocks, page, body_size)

@@ -83,19 +83,19 @@ class Block:
 
     @property
     def x0(self) -> float:
-        return min(l.x0 for l in self.lines)
+        return min(ln.x0 for ln in self.lines)
 
     @property
     def x1(self) -> float:
-        return max(l.x1 for l in self.lines)
+        return max(ln.x1 for ln in self.lines)
 
     @property
     def y0(self) -> float:
-        return min(l.y0 for l in self.lines)
+        return min(ln.y0 for ln in self.lines)
 
     @property
     def y1(self) -> float:
-        return max(l.y1 for l in self.lines)
+        return max(ln.y1 for ln in self.lines)
 
 
 @dataclass(slots=True)
@@ -167,10 +167,10 @@ def find_gutter(lines: list[Line]) -> float | None:
     """x of the column gutter of a two-column page, or None for a one-column page."""
     if len(lines) < 6:
         return None
-    lo, hi = min(l.x0 for l in lines), max(l.x1 for l in lines)
+    lo, hi = min(ln.x0 for ln in lines), max(ln.x1 for ln in lines)
     w0, w1 = lo + GUTTER_WINDOW[0] * (hi - lo), lo + GUTTER_WINDOW[1] * (hi - lo)
     # sweep over line starts/ends: count of lines covering each x segment inside the window
-    events = sorted([(l.x0, 1) for l in lines] + [(l.x1, -1) for l in lines])
+    events = sorted([(ln.x0, 1) for ln in lines] + [(ln.x1, -1) for ln in lines])
     active, prev_x = 0, lo
     best: tuple[int, float, float] | None = None  # (count, -width, centre)
     for x, delta in events:
@@ -186,9 +186,9 @@ def find_gutter(lines: list[Line]) -> float | None:
     crossing, _, gutter = best
     chars = {"left": 0, "right": 0, "full": 0}
     count = {"left": 0, "right": 0, "full": 0}
-    for l in lines:
-        k = _line_kind(l, gutter)
-        chars[k] += len(l.text)
+    for ln in lines:
+        k = _line_kind(ln, gutter)
+        chars[k] += len(ln.text)
         count[k] += 1
     total = max(1, sum(chars.values()))
     if chars["full"] > MAX_FULL_SHARE * total:
@@ -208,7 +208,7 @@ def _line_kind(line: Line, gutter: float) -> str:
 
 def make_blocks(page: PageLines, page_index: int, keep: list[bool]) -> tuple[list[Block], float | None]:
     """Group the kept lines by MuPDF block, split blocks that mix columns; returns (blocks, gutter)."""
-    lines = [l for l, k in zip(page.lines, keep) if k]
+    lines = [ln for ln, k in zip(page.lines, keep) if k]
     gutter = find_gutter(lines)
     groups: dict[tuple[int, str], list[Line]] = {}
     for line in lines:
@@ -216,7 +216,7 @@ def make_blocks(page: PageLines, page_index: int, keep: list[bool]) -> tuple[lis
         groups.setdefault((line.block, kind), []).append(line)
     blocks = []
     for (_, kind), ls in groups.items():
-        ls.sort(key=lambda l: (round(l.y0, 1), l.x0))
+        ls.sort(key=lambda ln: (round(ln.y0, 1), ln.x0))
         blocks.append(Block(ls, page_index, kind))
     # a full-width paragraph's short lines (its last line, a heading above it) fit in a column:
     # column groups of a MuPDF block that touch its full-width group rejoin that group
@@ -230,7 +230,7 @@ def make_blocks(page: PageLines, page_index: int, keep: list[bool]) -> tuple[lis
                 if b is not full and _touches(b, full):
                     full.lines.extend(b.lines)
                     b.lines = []
-            full.lines.sort(key=lambda l: (round(l.y0, 1), l.x0))
+            full.lines.sort(key=lambda ln: (round(ln.y0, 1), ln.x0))
     return [b for b in blocks if b.lines], gutter
 
 
@@ -254,7 +254,7 @@ def mark_footnotes(blocks: list[Block], page: PageLines, body_size: float) -> No
 
 
 def _median_size(b: Block) -> float:
-    sizes = sorted(l.size for l in b.lines)
+    sizes = sorted(ln.size for ln in b.lines)
     return sizes[len(sizes) // 2]
 
 

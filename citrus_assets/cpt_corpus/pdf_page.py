@@ -104,7 +104,7 @@ def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
     (< 35% of the rule span): table cells, not an abstract box. On a turned page (landscape table
     pages) two rules in any direction are enough.
     """
-    if any(l.text[:3].lower() == "tab" and CAPTION_RE.match(l.text) for l in lines.lines):
+    if any(ln.text[:3].lower() == "tab" and CAPTION_RE.match(ln.text) for ln in lines.lines):
         return True
     min_len = RULE_MIN_SHARE * min(page.rect.width, page.rect.height)
     horiz: list[tuple[float, float, float]] = []
@@ -130,8 +130,8 @@ def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
         return False
     x0, x1 = min(r[0] for r in horiz), max(r[2] for r in horiz)
     y0, y1 = min(r[1] for r in horiz), max(r[1] for r in horiz)
-    inside = [l for l in lines.lines if x0 - 2 <= l.ocx <= x1 + 2 and y0 <= l.ocy <= y1]
-    short = sum(1 for l in inside if l.x1 - l.x0 < TABLE_CELL_SHARE * (x1 - x0))
+    inside = [ln for ln in lines.lines if x0 - 2 <= ln.ocx <= x1 + 2 and y0 <= ln.ocy <= y1]
+    short = sum(1 for ln in inside if ln.x1 - ln.x0 < TABLE_CELL_SHARE * (x1 - x0))
     return len(inside) >= 6 and short >= 0.5 * len(inside)
 
 

@@ -202,13 +202,13 @@ def split_paragraphs(
         first = cur[0]
         heading = len(cur) == 1 and (heading_like(first) or bool(REFERENCES_RE.match(text)))
         caption = _caption_style(first, text, body_size)
-        small = sorted(l.size for l in cur)[len(cur) // 2] < 0.9 * body_size
+        small = sorted(ln.size for ln in cur)[len(cur) // 2] < 0.9 * body_size
         paras.append(Para(text, block.page, heading, caption, len(cur), block.footnote or caption or small))
         cur.clear()
 
     for block in blocks:
         cur: list = []
-        lines = [l for l in block.lines if l.text]
+        lines = [ln for ln in block.lines if ln.text]
         for i, line in enumerate(lines):
             nxt = lines[i + 1] if i + 1 < len(lines) else None
             starts_section = heading_like(line, nxt) and nxt is not None and not heading_like(nxt)
@@ -310,25 +310,25 @@ def title_from_blocks(blocks: list[Block], vocab: Vocabulary) -> str:
     """The largest-font text of the first page with text: of the runs of consecutive largest-size
     lines in one font (at most 6 lines), the one with the most characters ("Research Article" in
     italics above the title is skipped)."""
-    lines = [l for b in blocks for l in b.lines if sum(c.isalpha() for c in l.text) >= 4]
+    lines = [ln for b in blocks for ln in b.lines if sum(c.isalpha() for c in ln.text) >= 4]
     if not lines:
         return ""
-    top = max(l.size for l in lines)
+    top = max(ln.size for ln in lines)
     runs: list[list] = []
     prev = None
-    for l in lines:
-        if abs(l.size - top) > 0.5:
+    for ln in lines:
+        if abs(ln.size - top) > 0.5:
             prev = None
             continue
-        if prev is not None and l.font == prev.font and len(runs[-1]) < 6:
-            runs[-1].append(l)
+        if prev is not None and ln.font == prev.font and len(runs[-1]) < 6:
+            runs[-1].append(ln)
         else:
-            runs.append([l])
-        prev = l
-    best = max(runs, key=lambda r: sum(len(l.text) for l in r))
+            runs.append([ln])
+        prev = ln
+    best = max(runs, key=lambda r: sum(len(ln.text) for ln in r))
     text = ""
-    for l in best:
-        text, _ = join_break(text, l.text, vocab)
+    for ln in best:
+        text, _ = join_break(text, ln.text, vocab)
     return text
 
 
@@ -425,7 +425,7 @@ def max_repeated_line_page_share(body_pages: list[str]) -> float:
         return 0.0
     counts: Counter = Counter()
     for text in body_pages:
-        keys = {normalize_line(l) for l in text.splitlines()}
+        keys = {normalize_line(ln) for ln in text.splitlines()}
         counts.update(k for k in keys if len(k) >= 4 and sum(c.isalpha() for c in k) >= 3)
     return max(counts.values(), default=0) / n
 

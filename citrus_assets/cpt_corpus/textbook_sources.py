@@ -138,7 +138,7 @@ def parse_plain(text: str) -> list[Block]:
         if level:
             blocks.append(Block(_clean_heading(first), level, first_no, first_no))
             rest = group[1:]
-        body = "\n".join(l for _, l in rest).strip()
+        body = "\n".join(ln for _, ln in rest).strip()
         if body:
             blocks.append(Block(body, 0, rest[0][0], rest[-1][0]))
         group = []

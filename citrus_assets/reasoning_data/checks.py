@@ -21,7 +21,7 @@ seeds_check = gx_asset_check(
 predicted_in_range = RowRule(
     name="predicted_letters_valid",
     description="Every extracted letter is an option letter of a question of at most 21 options (A-U).",
-    derive=lambda df: [all(isinstance(l, str) and len(l) == 1 and "A" <= l <= "U" for l in (v if v is not None else []))
+    derive=lambda df: [all(isinstance(letter, str) and len(letter) == 1 and "A" <= letter <= "U" for letter in (v if v is not None else []))
                        for v in df["predicted_letters"]],
     columns=("predicted_letters",),
 )

@@ -156,7 +156,7 @@ def load_pubmedqa(path: Path, seed_set: str, uri: str | None = None, split: str 
         fields = dict(
             stem=require(o, "question"), options={"A": "yes", "B": "no", "C": "maybe"},
             answers=[_PUBMEDQA_LETTERS[decision]],
-            context="\n".join(f"{text(l)}: {text(c)}" if text(l) else text(c) for l, c in zip(labels, contexts)),
+            context="\n".join(f"{text(label)}: {text(c)}" if text(label) else text(c) for label, c in zip(labels, contexts)),
             meta={"pubid": pid, **_meta(o, "long_answer", "year"), **_meta(ctx, "meshes")},
         )
         if test_ids is not None:

@@ -289,7 +289,7 @@ def options_from(value: Any) -> dict[str, str]:
     if len(items) > MAX_OPTIONS:
         raise BadRecord(f"{len(items)} options, at most {MAX_OPTIONS} supported")
     letters = letters_for(len(items)) if items else ""
-    pref = [re.match(rf"^\(?{l}[\.\)、:：]\s*(.*)$", t, re.S) for l, t in zip(letters, items)]
+    pref = [re.match(rf"^\(?{letter}[\.\)、:：]\s*(.*)$", t, re.S) for letter, t in zip(letters, items)]
     if items and all(pref):
         items = [m.group(1) for m in pref]
     return dict(zip(letters, items))

@@ -111,7 +111,7 @@ def medical_items(open_questions: pa.Table, source: str = "open_questions",
         question = (r.get("open_question") or "").strip()
         reason = ("empty open question" if not question else "no options to verify the answer against" if not options
                   else "no answer letters" if not letters
-                  else "answer letters not among the options" if not set(letters) <= {l for l, _ in options} else "")
+                  else "answer letters not among the options" if not set(letters) <= {letter for letter, _ in options} else "")
         if reason:
             out.quarantine.append(QuarantineRecord(source, r[RECORD_ID], reason, repr(r)[:2000]))
             continue
@@ -152,7 +152,7 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
                 "question": it.question,
                 "ground_truth": it.ground_truth,
                 "answer_letters": list(it.answer_letters),
-                "options": [{"letter": l, "text": t} for l, t in it.options],
+                "options": [{"letter": letter, "text": t} for letter, t in it.options],
                 "sample_index": k,
                 "prompt_messages": messages,
                 "prompt": rendered,

@@ -17,8 +17,8 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "web" / "web_demo.jsonl", inbox / "shard_a.jsonl")
     # shard_b repeats shard_a's asthma page exactly: a cross-shard duplicate
-    asthma = next(json.loads(l) for l in (inbox / "shard_a.jsonl").read_text().splitlines()[:5]
-                  if "asthma" in l)
+    asthma = next(json.loads(ln) for ln in (inbox / "shard_a.jsonl").read_text().splitlines()[:5]
+                  if "asthma" in ln)
     asthma["id"] = "other-id"
     (inbox / "shard_b.jsonl").write_text(json.dumps(asthma) + "\n")
     lake_root = str(tmp_path / "lake")
@@ -78,8 +78,8 @@ def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root
     # A made-up evaluation set whose one question quotes the sample's asthma page: that page must go.
     bench = tmp_path / "eval" / "benchmarks" / "medqa"
     bench.mkdir(parents=True)
-    asthma = next(json.loads(l)["text"] for l in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
-                  if "asthma" in l.lower() and l.strip().endswith("}"))
+    asthma = next(json.loads(ln)["text"] for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
+                  if "asthma" in ln.lower() and ln.strip().endswith("}"))
     stem = " ".join(asthma.split()[:30]) + " What is the diagnosis?"
     (bench / "test.jsonl").write_text(json.dumps({"question": stem, "options": {"A": "Asthma", "B": "COPD"},
                                                   "answer_idx": "A"}) + "\n")

@@ -66,7 +66,7 @@ def test_misbehaving_server_fails_cleanly_and_unparseable_answers_are_counted(tm
         assert n_bad > 0 and srv.requests == good + n_bad * attempts  # bounded retries, nothing more
         assert_nothing_materialized(env, instance)
         assert S.cache_rows(env["cache"]) == good  # only good generations are cached
-        line = next(l for l in err.splitlines() if srv.endpoint in l).strip()
+        line = next(ln for ln in err.splitlines() if srv.endpoint in ln).strip()
         table.append((name, n_bad, attempts, srv.requests, good, line[line.index("failed after"):][:100]))
 
         if name == "http_500":  # the server recovers: the re-run pays only for the prompts that had failed

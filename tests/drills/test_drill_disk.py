@@ -39,7 +39,7 @@ def assert_clean_failure(files: list[str], errors: dict, what: str, os_error: st
     assert what in err and os_error in err, err
     assert not [f for f in files if f.startswith("question_seeds/") or "/question_seeds/" in f], files
     assert not [f for f in files if os.path.basename(f).startswith(".")], files  # temp files
-    return next(l.strip() for l in err.splitlines() if what in l)
+    return next(ln.strip() for ln in err.splitlines() if what in ln)
 
 
 def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
@@ -49,7 +49,7 @@ def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
     proc = subprocess.run([sys.executable, str(runner), json.dumps({"mode": "fsize", **envs})], cwd=S.REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    res = json.loads(next(l for l in proc.stdout.splitlines() if l.startswith("RESULT "))[7:])
+    res = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
     assert res["data_size"] < res["lineage_size"], res  # the drill needs a lineage file larger than the data
 
     # the data write hits the limit
@@ -111,7 +111,7 @@ def test_read_only_lake_fails_clearly_and_keeps_earlier_data(tmp_path, monkeypat
         path = str(S.data_file(env["lake"], "question_seeds"))
         err = S.step_errors(result)["question_seeds"]
         assert path in err and "Read-only file system" in err, err
-        msgs.append(next(l.strip() for l in err.splitlines() if path in l))
+        msgs.append(next(ln.strip() for ln in err.splitlines() if path in ln))
         assert S.temp_leftovers(env["lake"]) == []
     assert not os.path.exists(empty["lake"]) or S.lake_files(empty["lake"]) == []
     assert S.lake_files(earlier["lake"]) == files_before  # no new file, no new lineage commit

@@ -25,7 +25,7 @@ QUESTIONS = 60
 
 def seed_file(k: int) -> bytes:
     """``QUESTIONS`` distinct questions (the sample's valid ones with a per-file suffix) and one broken line."""
-    lines = [json.loads(l) for l in S.SEEDS.read_text().splitlines()[:5]]
+    lines = [json.loads(ln) for ln in S.SEEDS.read_text().splitlines()[:5]]
     out = []
     for i in range(QUESTIONS):
         q = dict(lines[i % len(lines)])
@@ -62,7 +62,7 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
     results = []
     for pr, (out, err) in zip(procs, outs):
         assert pr.returncode == 0, err[-3000:]
-        results.append(json.loads(next(l for l in out.splitlines() if l.startswith("RESULT "))[7:]))
+        results.append(json.loads(next(ln for ln in out.splitlines() if ln.startswith("RESULT "))[7:]))
     assert all(r["success"] for r in results), [r["errors"] for r in results]
     overlap = min(r["finished"] for r in results) - max(r["started"] for r in results)
     assert overlap > 0, "the four runs did not overlap in time"

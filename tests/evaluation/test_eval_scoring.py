@@ -15,8 +15,8 @@ from resources.lake import Lake
 from resources.llm import Generation
 
 OPTS = {"A": "Aspirin", "B": "Heparin", "C": "Warfarin", "D": "Clopidogrel"}
-TEN = {l: f"option {l}" for l in "ABCDEFGHIJ"}
-TWENTYONE = {l: f"diagnosis {l}" for l in "ABCDEFGHIJKLMNOPQRSTU"}
+TEN = {letter: f"option {letter}" for letter in "ABCDEFGHIJ"}
+TWENTYONE = {letter: f"diagnosis {letter}" for letter in "ABCDEFGHIJKLMNOPQRSTU"}
 
 
 @pytest.mark.parametrize("text,options,expected", [
@@ -62,7 +62,7 @@ def test_majority_vote_and_spread():
 
 
 def _item(stem="Which drug?", context="", letters=("B",), n_opts=4):
-    opts = [{"letter": l, "text": f"text {l}"} for l in "ABCDEFGHIJ"[:n_opts]]
+    opts = [{"letter": letter, "text": f"text {letter}"} for letter in "ABCDEFGHIJ"[:n_opts]]
     return {"record_id": f"evalq-{stem}", "parent_ids": ["src"], "benchmark": "medqa", "question_id": "q-" + stem,
             "source_uri": "f", "source_locator": "line 1", "seed_set": "s", "source": "medqa", "split": "test",
             "language": "en", "stem": stem, "context": context, "options": opts, "answer_letters": list(letters),
@@ -153,7 +153,7 @@ def test_report_tables():
     assert "0.250 (" in t4 and "—" in t4  # an empty partition shows a dash
     t5 = table5_md(rows).splitlines()
     # always the six rows of the paper's Table 5 and a chance row; a stage with no score says so
-    assert [l.split(" | ")[0] for l in t5[2:]] == ["| base", "| CPT", "| SFT-1", "| SFT-2", "| SFT-3", "| RL", "| chance"]
+    assert [ln.split(" | ")[0] for ln in t5[2:]] == ["| base", "| CPT", "| SFT-1", "| SFT-2", "| SFT-3", "| RL", "| chance"]
     assert t5[3].startswith("| CPT | not evaluated") and "0.625" in t5[6] and "0.750" in t5[7]
     md = report_markdown(rows)
     assert "Table 4" in md and "Table 5" in md and "data:image/png;base64," in md

@@ -62,7 +62,7 @@ def test_related_rule_and_item_problems():
     assert icd10.related("J18.1", "J18.9") and icd10.related("J18", "J18.1") and not icd10.related("J18.1", "J20.9")
     item = build_item("Lobar pneumonia", "en", "k")
     options, codes = dict(item.options), list(item.option_codes)
-    other = next(l for l in options if l not in item.answer_letters and l != "U")
+    other = next(letter for letter in options if letter not in item.answer_letters and letter != "U")
     i = list(options).index(other)
     options[other], codes[i] = "Pneumonia", "J18.9"
     problems = item_problems(options, codes, item.answer_letters, "A man has fever and cough. What is it?", "en")

@@ -58,8 +58,8 @@ def env(tmp_path, repo_root):
             make_pdf(pdfs / batch / f"{t}.pdf", t)
     (pdfs / "b3" / "notes.pdf").write_text("not a pdf")  # b3: nothing extractable, one quarantined file
     web.mkdir()
-    lines = [l for l in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
-             if l.strip().endswith("}")]  # the bundled demo shard, minus its broken line
+    lines = [ln for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
+             if ln.strip().endswith("}")]  # the bundled demo shard, minus its broken line
     (web / "s1.jsonl").write_text("\n".join([lines[0], lines[2]]) + "\n")  # anemia, Lisbon
     (web / "s2.jsonl").write_text("\n".join([lines[1], lines[3], lines[4]]) + "\n")  # anemia near-dup, asthma, spam
     lake_root = str(tmp_path / "lake")

@@ -83,8 +83,8 @@ def test_gpu_run_config_matches_the_resources_and_run_configs():
     run = cfg["ops"]["sft_stage3_checkpoint"]["config"]
     assert set(run) <= set(SFTRunConfig.model_fields), set(run) - set(SFTRunConfig.model_fields)
     SFTRunConfig(**run)
-    hosts = [l for l in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if l and not l.startswith("#")]
-    assert all(len(l.split()) == 2 and l.split()[1].startswith("slots=") for l in hosts)
+    hosts = [ln for ln in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert all(len(ln.split()) == 2 and ln.split()[1].startswith("slots=") for ln in hosts)
 
 
 @pytest.mark.parametrize("path", sorted((REPO / "deploy").glob("accelerate.*.yaml")), ids=lambda p: p.name)

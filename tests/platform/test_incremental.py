@@ -66,7 +66,7 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     lines = (repo_root / "sample" / "seeds" / "medqa_demo.jsonl").read_text().splitlines()
-    good = [l for l in lines if l.strip().startswith("{") and '"answer' in l][:6]
+    good = [ln for ln in lines if ln.strip().startswith("{") and '"answer' in ln][:6]
     for i, p in enumerate(PARTS):
         (inbox / f"{p}.jsonl").write_text("\n".join(good[2 * i: 2 * i + 2]) + "\n")
     lake = str(tmp_path / "lake")

@@ -31,8 +31,8 @@ def oq(i: int, question: str, letters=("A",), options=OPTS) -> dict:
     return {
         "record_id": f"oq-{i:020x}", "parent_ids": [f"qseed-{i:020x}"], "question_id": f"qseed-{i:020x}",
         "language": "en", "closed_stem": question, "open_question": question,
-        "ground_truth": "; ".join(t for l, t in options if l in letters), "answer_letters": list(letters),
-        "options": [{"letter": l, "text": t} for l, t in options], "rewrite_method": "rule",
+        "ground_truth": "; ".join(t for letter, t in options if letter in letters), "answer_letters": list(letters),
+        "options": [{"letter": letter, "text": t} for letter, t in options], "rewrite_method": "rule",
         "rewrite_rejections": [], "prompt": "", "gen_model_id": None, "gen_model_revision": None,
         "gen_prompt_template": None, "gen_prompt_hash": None, "gen_sampling": None, "gen_prompt_tokens": None,
         "gen_completion_tokens": None,
