@@ -3,9 +3,10 @@
 One POST `{base_url}/chat/completions` per prompt (with `n` = the samples still missing), sent by
 `max_concurrency` workers over one aiohttp session (a connector with `limit=max_concurrency`), so at most
 `max_concurrency` requests are in flight and a worker sends its next request the moment one returns.
-The client library was chosen on measurements (benchmarks/results/feed_rate.md): bare aiohttp sends the
-same stream ~3x faster than httpx (httpcore's connection-pool scan and, without sniffio, a failing
-`import sniffio` on every call), and the `openai` client (httpx underneath) is slower still.
+The client library was chosen on measurements (benchmarks/results/feed_rate.md, one run, same stream): bare
+aiohttp sent 5x (8 in flight) to 12x (128 in flight) the requests/s of bare httpx with sniffio importable
+(httpcore's connection-pool scan grows with the pool), and 9x-17x those of the `openai` client (httpx
+underneath); this backend reached 0.77x-0.82x of bare aiohttp.
 
 Timeouts, connection errors, HTTP 429/5xx and malformed bodies are retried `max_retries` times with
 exponential backoff + jitter (a `Retry-After` header is honoured up to the backoff cap); other 4xx fail

@@ -26,8 +26,8 @@ class LLMSettings(dg.Config):
     continuously up to its `--max-num-seqs` (256 by default on GPUs): set `max_concurrency` to about that
     number (x the number of replicas behind the URL) to keep it full; lower it for a hosted API with a
     rate limit (429s are retried with backoff, but each costs a round trip). Against a server that takes
-    L seconds per answer the lake sends about max_concurrency / L requests/s
-    (benchmarks/results/feed_rate.md). Set it in run config (`resources: llm: config: max_concurrency: 256`)
+    L seconds per answer the lake sends up to max_concurrency / L requests/s, until the client's CPU is the
+    limit (benchmarks/results/feed_rate.md). Set it in run config (`resources: llm: config: max_concurrency: 256`)
     or in the code location's resource definition."""
 
     backend: Literal["transformers", "openai", "vllm"] = "transformers"
