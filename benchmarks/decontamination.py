@@ -227,7 +227,7 @@ def main() -> None:
     for rows in sets.values():
         prev.add(rows)
     prev_per: dict[str, list[int]] = {}
-    for name, v, rid, text in planted:
+    for name, _variant, _rid, text in planted:
         c = prev_per.setdefault(name, [0, 0])
         c[0] += prev.contaminated(text)
         c[1] += 1

@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         if s["changed"]:
             lines.append(f"| | | | | | changed: {'; '.join(s['changed'][:8])} | |")
     lines.append("")
-    for lang, s, dt in details:
+    for lang, s, _dt in details:
         lines += [f"### {lang}: scrubber misses ({len(s['missed'])})", ""] + [f"- {m}" for m in s["missed"][:40]] + [""]
         lines += [f"### {lang}: words changed that are not PII ({len(s['changed'])})", ""] + \
                  [f"- {m}" for m in s["changed"][:40]] + [""]

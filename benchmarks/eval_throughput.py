@@ -137,7 +137,7 @@ def main() -> None:
 
     # warm-up, untimed: load the model into the evaluation resource's backend cache (the raw path loaded above)
     spec = stage_model_spec(args.stage, row, resources["training"], args.prompt_style)
-    resources["eval_models"].resolve_spec(args.stage, spec).llm.get_backend().model
+    _ = resources["eval_models"].resolve_spec(args.stage, spec).llm.get_backend().model
     raw_run(model, tok, texts[:2], 4, args.batch_size)
     times = {"assets": [], "raw": []}
     outputs = {}

@@ -21,6 +21,7 @@ let a resumed run continue with the same mix.
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -59,11 +60,9 @@ class Exp3Sampler:
         p = self.probabilities()
         self.history.append((self.draws, p))
         self.draws += 1
-        u, acc = self._rng.random(), 0.0
-        for i, pi in enumerate(p):
-            acc += pi
-            if u < acc:
-                break
+        u = self._rng.random()
+        # the first arm whose cumulative probability passes u (the last one if rounding leaves u above 1)
+        i = next((k for k, acc in enumerate(itertools.accumulate(p)) if u < acc), len(p) - 1)
         self.pulls[i] += 1
         return i
 

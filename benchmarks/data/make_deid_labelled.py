@@ -249,7 +249,7 @@ def fill(frame: str, lang: str, cursor: dict, pools: dict | None = None) -> dict
 def build(lang: str, frames: list[str], lookalikes: list[str], copies: int = 5) -> list[dict]:
     cursor = dict.fromkeys(FILL[lang], 0)
     rows = []
-    for k, frame in itertools.product(range(copies), frames):
+    for _copy, frame in itertools.product(range(copies), frames):
         rows.append({"lang": lang, "kind": "pii", **fill(frame, lang, cursor)})
     rows += [{"lang": lang, "kind": "lookalike", "text": t, "spans": []} for t in lookalikes]
     for i, r in enumerate(rows):

@@ -9,7 +9,8 @@ How an item is indexed
 ----------------------
 * **Tokens.** Text is NFKC-normalised, case-folded, diacritics dropped; a token is a run of letters or a run
   of digits (``45,X`` = ``45X`` = ``45 x``; apostrophes inside a word are dropped: ``don't`` = ``dont``);
-  every Han/kana character is a token of its own (Chinese has no spaces: character n-grams, see below). Punctuation and whitespace only separate tokens,
+  every Han/kana character is a token of its own (Chinese has no spaces: character n-grams, see below). Punctuation
+  and whitespace only separate tokens,
   so case, whitespace and punctuation edits do not change the token stream.
 * **Numbers are content.** ``45`` stays ``45``. (datatrove's ``simplify_text`` turns every number into ``0``,
   which made vignette boilerplate — "a 0 year old woman is brought to the emergency department because of" —

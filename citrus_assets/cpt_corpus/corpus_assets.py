@@ -45,7 +45,8 @@ def load_tokenizer(name: str):
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
     description="Every CPT document (PDF, deduplicated web, textbook chunks and their generated Q/A) with a "
-    "domain label (lexical medical scorer), a language tag and token counts with the target tokenizer; per-source and per-domain statistics.",
+    "domain label (lexical medical scorer), a language tag and token counts with the target tokenizer; "
+    "per-source and per-domain statistics.",
 )
 def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource,
                   pdf_documents: pa.Table, web_corpus: pa.Table, textbook_chunks: pa.Table,

@@ -6,7 +6,8 @@ out into ``references``; ``web_corpus``: column ``text``; ``textbook_chunks``: c
 ``textbook`` table with ``text`` or ``body``) into one table, one row per document:
 
 ``record_id`` (``record_id("cptdoc", source, parent record id)``), ``parent_ids`` (``[parent record id]``),
-``source`` (``web`` | ``pdf`` | ``textbook`` | ``textbook_chunks`` | ``textbook_questions``), ``source_uri``, ``text``, ``domain`` (``medical`` | ``general``),
+``source`` (``web`` | ``pdf`` | ``textbook`` | ``textbook_chunks`` | ``textbook_questions``), ``source_uri``,
+``text``, ``domain`` (``medical`` | ``general``),
 ``domain_score`` (matched medical terms per 100 words), ``language`` (ISO 639-1 code from py3langid),
 ``n_tokens`` (target-model tokenizer tokens), ``n_chars``.
 

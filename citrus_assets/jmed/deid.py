@@ -272,7 +272,8 @@ _EN_TITLES = r"(?:Dr|Doctor|Mr|Mrs|Ms|Mx|Miss|Prof|Professor|Nurse|Sister|Dear)"
 _SIGNOFF = (r"(?:(?:Best|Kind|Warm|Warmest|With)\s+regards|Regards|Best wishes|Yours(?:\s+(?:sincerely|truly|faithfully))?|"
             r"Sincerely|(?:Many )?[Tt]hanks(?: again| so much| a lot)?|Thank you(?: so much| again)?|Cheers|Take care|Best|"
             r"Warmly|Respectfully|Signed)")
-_SELF = r"(?:[Mm]y name is|[Mm]y name's|[Mm]y name\s*[:：]|I am called|I'm called|[Nn]ame\s*[:：]|[Cc]all me|I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is)"
+_SELF = (r"(?:[Mm]y name is|[Mm]y name's|[Mm]y name\s*[:：]|I am called|I'm called|[Nn]ame\s*[:：]|[Cc]all me|I am|I'm"
+         r"|[Tt]his is|[Ii]t's|[Ii]t is)")
 _FAMILY = (r"(?:husband|wife|son|daughter|mother|mom|mum|father|dad|brother|sister|grandmother|grandfather|grandma|"
            r"grandpa|granddaughter|grandson|uncle|aunt|cousin|friend|partner|boyfriend|girlfriend|child|baby|niece|nephew|"
            r"fianc[ée]e?|neighbou?r|colleague|caregiver|carer)")
@@ -433,7 +434,8 @@ def _en_names(text: str) -> list[tuple[int, int]]:
 
 
 # ----------------------------------------------------------------------------------------- structured PII
-_MONTHS = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)"
+_MONTHS = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|Jun(?:e)?|Jul(?:y)?|Aug(?:ust)?|Sep(?:t(?:ember)?)?"
+           r"|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 _DATE = (r"(?:\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|" + _MONTHS + r"\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|"
          r"\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTHS + r"\.?,?\s+\d{4}|\d{4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*[日号])?)")
 _STREET = r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|Terrace|Close|Crescent)"
@@ -459,10 +461,13 @@ RULES: list[tuple[str, re.Pattern, int]] = [
     ("PHONE", re.compile(r"(?<![0-9])1[3-9]\d[\s-]\d{4}[\s-]\d{4}(?![0-9])"), 0),
     ("PHONE", re.compile(r"(?<![0-9])0\d{2,3}-?\d{7,8}(?![0-9])"), 0),
     ("PHONE", re.compile(r"(?<![0-9\w])(?:\(\d{3}\)\s?|\d{3}[-.\s])\d{3}[-.\s]\d{4}(?![0-9])"), 0),
-    ("ADDRESS", re.compile(r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}" + _STREET + r"\b\.?(?:,?\s*(?:Apt|Apartment|Unit|Suite|Flat)\.?\s*\w+)?"), 0),
-    ("ADDRESS", re.compile(r"(?:" + _PLACE + r"{1,8}?(?:省|市|自治区|区|县)){0,3}" + _PLACE + r"{1,10}?(?:路|街|大道|道|巷|胡同|弄)(?:" + _CN_NUM + r"+段)?"
+    ("ADDRESS", re.compile(r"\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}" + _STREET
+                           + r"\b\.?(?:,?\s*(?:Apt|Apartment|Unit|Suite|Flat)\.?\s*\w+)?"), 0),
+    ("ADDRESS", re.compile(r"(?:" + _PLACE + r"{1,8}?(?:省|市|自治区|区|县)){0,3}"
+                           + _PLACE + r"{1,10}?(?:路|街|大道|道|巷|胡同|弄)(?:" + _CN_NUM + r"+段)?"
                            + _CN_NUM + r"+号(?:院)?(?:" + _CN_NUM + r"+(?:号楼|栋|幢|楼|单元|室|层))*"), 0),
-    ("ADDRESS", re.compile(r"(?:" + _PLACE + r"{1,8}?(?:小区|花园|公寓|新村))" + r"(?:" + _CN_NUM + r"+(?:号楼|栋|幢|楼|单元|室|层|号))+"), 0),
+    ("ADDRESS", re.compile(r"(?:" + _PLACE + r"{1,8}?(?:小区|花园|公寓|新村))"
+                           + r"(?:" + _CN_NUM + r"+(?:号楼|栋|幢|楼|单元|室|层|号))+"), 0),
     ("ADDRESS", re.compile(_PLACE + r"{2,6}?(?:省|自治区)" + _PLACE + r"{2,6}?市" + _PLACE + r"{1,6}?(?:区|县)"), 0),
 ]
 

@@ -31,7 +31,8 @@ EMR_PROMPT = "jmed_emr"
 FIELDS = ("age", "sex", "department", "chief_complaint", "present_illness", "history", "exam_results", "diagnosis")
 TEXT_FIELDS = FIELDS[2:]
 
-_DX_EN = re.compile(r"(?:\bdiagnosis\s*(?:is|:)|\bdiagnosed (?:you )?with|\byou (?:most likely |probably )?have(?!\s+(?:been|to|had|got|any|no|some|a few|not|done|taken|a history)\b)|"
+_DX_EN = re.compile(r"(?:\bdiagnosis\s*(?:is|:)|\bdiagnosed (?:you )?with|"
+                    r"\byou (?:most likely |probably )?have(?!\s+(?:been|to|had|got|any|no|some|a few|not|done|taken|a history)\b)|"
                     r"\byou are suffering from|\byou're suffering from)\s*(?:an?\s+|the\s+)?([^.;\n!?]+)", re.I)
 _DX_ZH = re.compile(r"(?:诊断为|诊断是|诊断：|诊断:|确诊为|确诊是|初步诊断(?:为|是|：|:)?)\s*([^。；;，,！!？?\n]+)")
 _EXAM_CUES = re.compile(r"exam|on examination|x-ray|ct\b|mri|ultrasound|count|level|tsh|pulse|blood pressure|"
@@ -158,7 +159,8 @@ def _sentences(text: str) -> list[str]:
 
 def rule_exam(doctor_texts: list[str]) -> str:
     keep = [s for t in doctor_texts for s in _sentences(t)
-            if _EXAM_CUES.search(s) and not _TREATMENT.search(s) and not (_DX_EN.search(s) or _DX_ZH.search(s)) and "?" not in s and "？" not in s]
+            if _EXAM_CUES.search(s) and not _TREATMENT.search(s) and not (_DX_EN.search(s) or _DX_ZH.search(s))
+            and "?" not in s and "？" not in s]
     return " ".join(keep)
 
 

@@ -10,7 +10,8 @@ maps both to the one format and rejects (``BadChat`` with the reason) what a tra
   whose user/assistant turns do not alternate, or that does not end with an assistant turn.
 
 The reasoning format of SFT stage 3 is ``<think>…</think><answer>…</answer>`` (``think_answer``,
-``is_think_answer``: the one validator, ``common.reasoning_format``); ``wrap_reasoning`` turns a plain worked solution into it (rule in its docstring).
+``is_think_answer``: the one validator, ``common.reasoning_format``); ``wrap_reasoning`` turns a plain worked
+solution into it (rule in its docstring).
 """
 
 from __future__ import annotations

@@ -402,7 +402,7 @@ def load_seed_file(path: Path, seed_set: str) -> LoadResult:
     return LOADERS[detect_format(path)](path, seed_set)
 
 
-__all__ = ["FieldMapping", "detect_format", "load_careqa", "load_seed_file", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped", "load_medagentsbench",
-           "load_medbullets",
-           "load_medmcqa", "load_medqa", "load_mmlu_csv", "load_mmlu_json", "load_mmlu_pro", "load_pubmedqa",
-           "mapping_sidecar", "medmcqa_cop_base", "read_split_ids", "sniff_format"]
+__all__ = ["FieldMapping", "detect_format", "load_careqa", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped",
+           "load_medagentsbench", "load_medbullets", "load_medmcqa", "load_medqa", "load_mmlu_csv", "load_mmlu_json",
+           "load_mmlu_pro", "load_pubmedqa", "load_seed_file", "mapping_sidecar", "medmcqa_cop_base", "read_split_ids",
+           "sniff_format"]

@@ -120,7 +120,6 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
 
     keys = sorted(set(check_keys or []) | (evaluated_check_keys(instance) if instance is not None else set()),
                   key=lambda k: (k.asset_key.to_user_string(), k.name))
-    ckpt_mat = _pick(mats, checkpoint_asset, UNPARTITIONED, dv)
     ckpt_section = {
         "asset": checkpoint_asset,
         "stage": row.get("stage"),

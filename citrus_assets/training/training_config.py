@@ -33,7 +33,8 @@ class TrainingResource(dg.ConfigurableResource):
     ``launcher``: ``python`` (one process; the CPU default), ``accelerate`` (``num_processes`` GPUs per
     machine, ``num_machines`` > 1 with ``machine_rank``/``main_process_ip``) or ``deepspeed`` (``hostfile``
     for multi-node). ``accelerate_config``: an ``accelerate config`` YAML for the accelerate launcher instead
-    of the flags (``deploy/accelerate.*.yaml``; ``machine_rank`` still picks this node). ``deepspeed``: ZeRO-3 (config generated; bf16 when ``bf16``) — off by default on CPU.
+    of the flags (``deploy/accelerate.*.yaml``; ``machine_rank`` still picks this node). ``deepspeed``: ZeRO-3
+    (config generated; bf16 when ``bf16``) — off by default on CPU.
     """
 
     base_model: str = "builtin"
@@ -70,7 +71,8 @@ class TrainingResource(dg.ConfigurableResource):
         return LaunchSpec(launcher=self.launcher, num_processes=self.num_processes, num_machines=self.num_machines,
                           machine_rank=self.machine_rank, main_process_ip=self.main_process_ip,
                           main_process_port=self.main_process_port, hostfile=self.hostfile,
-                          accelerate_config=self.accelerate_config, deepspeed=self.deepspeed, zero_stage=self.zero_stage, offload=self.offload)
+                          accelerate_config=self.accelerate_config, deepspeed=self.deepspeed, zero_stage=self.zero_stage,
+                          offload=self.offload)
 
 
 class CheckpointRunConfig(dg.Config):

@@ -99,7 +99,7 @@ def test_decompression_bombs_in_web_shards_are_quarantined(tmp_path):
     small = tmp_path / "small.jsonl"
     small.write_bytes(json.dumps({"text": "A short clinical note about asthma inhalers. " * 10}).encode() + b"\n")
     for i in range(2):  # warm: the filters' models load once per process
-        _, baseline = _peak(lambda: curate_shard(small, "mem://small.jsonl", tmp_path / f"w0{i}"))
+        _, baseline = _peak(lambda i=i: curate_shard(small, "mem://small.jsonl", tmp_path / f"w0{i}"))
     r, peak = _peak(lambda: curate_shard(warc, "mem://bomb.warc.gz", tmp_path / "w"))
     reasons = [q.reason for q in r.quarantine]
     assert any(x.startswith("too_large: the record") for x in reasons), reasons

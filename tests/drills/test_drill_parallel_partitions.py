@@ -1,6 +1,7 @@
 """Drill 2: 4 runs materializing different partitions at the same time, then the lineage index is checked.
 
-Four processes (each its own Dagster run) share one lake and one DuckDB lineage index. Each materializes question_seeds -> judge_answers for its own seed file (60 questions + 1 broken line; the judge
+Four processes (each its own Dagster run) share one lake and one DuckDB lineage index. Each materializes
+question_seeds -> judge_answers for its own seed file (60 questions + 1 broken line; the judge
 is an OpenAI-compatible server started here) and then syncs the lineage index, so writes and index syncs of
 several processes overlap. Afterwards every record, edge and generation of the Parquet tables must be in the
 DuckDB index exactly once (nothing lost, nothing twice), each commit ingested once, the DuckDB file must open

@@ -98,7 +98,7 @@ def test_kept_read_connection_does_not_block_another_process_sync(tmp_path):
             store.trace(LW.rid(0, 0, 1), sync=False)
         except Exception as exc:  # noqa: BLE001 - surface anything unexpected
             proc.kill()
-            raise AssertionError(f"reader failed while another process synced: {exc!r}")
+            raise AssertionError(f"reader failed while another process synced: {exc!r}") from exc
         time.sleep(0.05)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0

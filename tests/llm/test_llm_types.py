@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import sys
 
@@ -23,7 +24,7 @@ def test_sampling_params_normalises_and_excludes_n_from_cache_key():
     assert a.to_json() != b.to_json()
     assert SamplingParams(stop="x").stop == ("x",)
     assert SamplingParams(seed=1).cache_key_part() != SamplingParams(seed=2).cache_key_part()
-    with pytest.raises(Exception):
+    with pytest.raises(dataclasses.FrozenInstanceError):
         a.n = 3  # frozen
 
 

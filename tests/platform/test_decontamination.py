@@ -250,7 +250,8 @@ def test_blocking_check_fails_on_empty_index_and_passes_with_opt_out():
                            ({"index_items": 12, "removed": 1}, True)):
         @dg.asset(name="toy_mix")
         def toy_mix():
-            return dg.MaterializeResult(metadata={"decontamination": dg.MetadataValue.json(meta)})
+            # materialized below in the same iteration, so the loop variable is the one meant
+            return dg.MaterializeResult(metadata={"decontamination": dg.MetadataValue.json(meta)})  # noqa: B023
 
         result = dg.materialize([toy_mix, decontamination_check(toy_mix)], raise_on_error=False)
         [evaluation] = result.get_asset_check_evaluations()

@@ -14,8 +14,6 @@ import pytest
 from citrus_assets.common.metadata import output
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA
 from citrus_assets.training.checkpoint_assets import checkpoint_assets, cpt_checkpoint, sft_stage1_checkpoint
-
-FIRST_TWO = [cpt_checkpoint, sft_stage1_checkpoint]
 from citrus_assets.training.schemas import CHECKPOINT_SCHEMA, PREFERENCE_SCHEMA
 from citrus_assets.training.training_config import TrainingResource
 from resources.lake import Lake, LakeResource
@@ -25,6 +23,7 @@ from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import GEN_FIELDS
 from resources.lineage.writer import table_data_version
 
+FIRST_TWO = [cpt_checkpoint, sft_stage1_checkpoint]
 SOURCE = "instructions_demo.jsonl"
 SMALL = {"max_steps": 1, "global_batch_size": 1, "per_device_batch_size": 1, "max_seq_len": 64}
 

@@ -48,7 +48,8 @@ ALL_OK = "Which drug is the classic oral antiplatelet from willow bark?"
 NONE_OK = "Which drug prevents clots after surgery in this mixed case?"
 SCRIPT = {
     # sample 0: correct short; 1: wrong B; 2: correct long; 3: wrong C; 4: wrong B (most confident wrong = B)
-    MIXED: [ans("Aspirin"), ans("Ibuprofen"), ans("Aspirin", "an irreversible COX inhibitor acetylates the enzyme for the platelet's whole life; after a "
+    MIXED: [ans("Aspirin"), ans("Ibuprofen"),
+            ans("Aspirin", "an irreversible COX inhibitor acetylates the enzyme for the platelet's whole life; after a "
                                   "heart attack the classic choice is low-dose aspirin, taken daily"),
             ans("Warfarin", "a very very long wrong chain of thought " * 8), ans("Ibuprofen")],
     ALL_OK: [ans("Aspirin.")],
