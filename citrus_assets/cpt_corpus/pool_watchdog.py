@@ -41,8 +41,8 @@ from typing import IO, Any
 
 MODULE = "citrus_assets.cpt_corpus.pool_watchdog"
 EXIT_RANK_ERROR = 3  # a rank raised: the child reports it and exits with this code
-DUMP_CHARS = 20_000
-START_TIMEOUT_S = 300.0  # deadline of a process's start (imports, loading the executor) when timeout_s is shorter  # at most this much of a stack dump goes into the error message
+DUMP_CHARS = 20_000  # at most this much of a stack dump goes into the error message
+START_TIMEOUT_S = 300.0  # deadline of a process's start (imports, loading the executor) when timeout_s is shorter
 
 
 class RankFailed(RuntimeError):
@@ -144,6 +144,7 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
     pending = list(ranks)
     tries: dict[int, int] = {r: 0 for r in ranks}
     starts = 0
+    start_failures: list[str] = []
     sel = selectors.DefaultSelector()
     live: dict[int, _Worker] = {}
 
@@ -197,8 +198,9 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
         """The worker's process is gone or stuck: its rank goes back to the queue, or the run fails."""
         rank = w.rank
         stop(w)
-        if rank is None:  # died or hung while starting
-            if starts > workers + retries * max(1, len(ranks)):
+        if rank is None:  # died or hung while starting (an import error would every time)
+            start_failures.append(what)
+            if len(start_failures) > retries:
                 raise RankFailed(f"datatrove rank worker {what} before taking a rank; stderr:\n"
                                  f"{_tail(w.stderr_path)}" + (f"\nstack dump:\n{dump}" if dump else ""),
                                  None, dump)
@@ -207,7 +209,7 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
         if tries[rank] > retries:
             raise RankFailed(
                 f"datatrove rank {rank} of {executor.world_size} failed: its process (pid {w.proc.pid}) {what}, "
-                f"{tries[rank]} time(s) ({retries} retries allowed); stack dump in {w.stack_path}; stderr tail:\n"
+                f"{tries[rank]} time(s) ({retries} retries allowed); stderr tail (logs and stacks under {base}):\n"
                 f"{_tail(w.stderr_path, 2000)}" + (f"\nstack dump:\n{dump}" if dump else ""), rank, dump)
         logger.warning(f"datatrove rank {rank}: its process {what}; running it again in a fresh process")
         pending.insert(0, rank)

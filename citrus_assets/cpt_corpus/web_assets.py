@@ -28,7 +28,8 @@ class WebCurationRunConfig(dg.Config):
     ``executor`` runs the datatrove pipelines: ``local`` (default, in the step's process), ``ray``
     (RayPipelineExecutor on ``ray_address``; "" = a local Ray started by the step when none is connected) or
     ``slurm`` (SlurmPipelineExecutor: an sbatch job array on ``slurm_partition``; the step waits for it).
-    ``workers``: tasks at once (local: process pool size; ray/slurm: <= 0 = all). ``work_dir``: where the
+    ``workers``: tasks at once (local: rank processes; ray/slurm: <= 0 = all); ``rank_timeout_s``: local with
+    ``workers > 1``, the deadline of one datatrove rank (killed with its stacks dumped). ``work_dir``: where the
     datatrove folders go ("" = the system temp folder); Slurm and multi-machine Ray need a shared folder.
     """
 
@@ -38,6 +39,7 @@ class WebCurationRunConfig(dg.Config):
     minhash_hashes_per_bucket: int = 8
     executor: Literal["local", "ray", "slurm"] = "local"
     workers: int = 1
+    rank_timeout_s: float = 3600.0
     work_dir: str = ""
     ray_address: str = ""
     cpus_per_task: int = 1
@@ -53,7 +55,7 @@ class WebCurationRunConfig(dg.Config):
             kind=self.executor, ray_address=self.ray_address, cpus_per_task=self.cpus_per_task,
             mem_per_cpu_gb=self.mem_per_cpu_gb, slurm_partition=self.slurm_partition, slurm_time=self.slurm_time,
             slurm_qos=self.slurm_qos, slurm_venv_path=self.slurm_venv_path,
-            slurm_sbatch_args=dict(self.slurm_sbatch_args),
+            slurm_sbatch_args=dict(self.slurm_sbatch_args), rank_timeout_s=self.rank_timeout_s,
         )
 
     def to_config(self) -> WebCurationConfig:

@@ -145,3 +145,23 @@ def test_option_bounds():
         ExecutorOptions(rank_timeout_s=0)
     with pytest.raises(ValueError, match="rank_retries"):
         ExecutorOptions(rank_retries=-1)
+
+
+def test_a_rank_process_that_cannot_start_fails_the_run_with_its_error(tmp_path, monkeypatch):
+    """A child that exits before taking a rank (here: its module cannot be imported) is started again
+    ``retries`` times, then the run fails with the child's stderr; it never waits."""
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+
+    from citrus_assets.cpt_corpus import pool_watchdog
+    from citrus_assets.cpt_corpus.web_exec import build_executor
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.jsonl").write_text(json.dumps({"id": "a", "text": "x"}) + "\n")
+    executor = build_executor([JsonlReader(str(tmp_path / "in")), JsonlWriter(str(tmp_path / "out"))],
+                              tmp_path / "logs", tasks=2, workers=2)
+    monkeypatch.setattr(pool_watchdog, "MODULE", "citrus_assets.cpt_corpus.no_such_module")
+    with pytest.raises(pool_watchdog.RankFailed, match="before taking a rank") as info:
+        pool_watchdog.run_ranks(executor, [0, 1], workers=2, timeout_s=60, retries=1)
+    assert "No module named citrus_assets.cpt_corpus.no_such_module" in str(info.value)
+    assert not list((tmp_path / "logs").glob("completions/*"))
