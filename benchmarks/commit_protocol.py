@@ -47,9 +47,9 @@ def new_write(lake: Lake, w: LineageWriter, t: pa.Table, run: str) -> None:
     publish_partition(lake, w, asset="a", partition="p", table=t, run_id=run, run_is_dead=lambda r: True)
 
 
-def timed(fn) -> float:
+def timed(fn, *args) -> float:
     t0 = time.perf_counter()
-    fn()
+    fn(*args)
     return time.perf_counter() - t0
 
 
@@ -73,10 +73,10 @@ def main() -> None:
             old, new = Lake(f"{tmp}/old"), Lake(f"{tmp}/new")
             wo, wn = LineageWriter(old.lineage_root), LineageWriter(new.lineage_root)
             for r, t in enumerate(tables):
-                res["wo"].append(timed(lambda: old_write(old, wo, t, f"run{r}")))
-                res["wn"].append(timed(lambda: new_write(new, wn, t, f"run{r}")))
-                res["ro"].append(timed(lambda: old.read_table("a", "p")))
-                res["rn"].append(timed(lambda: read_committed(new, "a", "p", wn)))
+                res["wo"].append(timed(old_write, old, wo, t, f"run{r}"))
+                res["wn"].append(timed(new_write, new, wn, t, f"run{r}"))
+                res["ro"].append(timed(old.read_table, "a", "p"))
+                res["rn"].append(timed(read_committed, new, "a", "p", wn))
         m = {k: statistics.median(v) * 1000 for k, v in res.items()}
         lines.append(f"| {n} | {m['wo']:.1f} | {m['wn']:.1f} | {m['wn'] / m['wo']:.2f} | {m['ro']:.1f} | {m['rn']:.1f} "
                      f"| {m['rn'] / m['ro']:.2f} |")
