@@ -1,8 +1,11 @@
 """Backend for any OpenAI-compatible server (vLLM serve, TGI, llama.cpp server, OpenAI, ...).
 
 One POST `{base_url}/chat/completions` per prompt (with `n` = the samples still missing), sent by
-`max_concurrency` workers over one aiohttp session (a connector with `limit=max_concurrency`), so at most
-`max_concurrency` requests are in flight and a worker sends its next request the moment one returns.
+`max_concurrency` workers over the backend's one aiohttp session (a connector with `limit=max_concurrency`);
+a worker sends its next request the moment one returns. The session lives on the process's one request
+event loop (a daemon thread, uvloop when installed), so connections stay alive from one `generate` call to
+the next, and calls made from several threads at once (``streaming.GenerationStream``) share the backend's
+`max_concurrency`: at most that many requests are in flight per backend, whoever sends them.
 The client library was chosen on measurements (benchmarks/results/feed_rate.md, one run, same stream): bare
 aiohttp sent 5x (8 in flight) to 12x (128 in flight) the requests/s of bare httpx with sniffio importable
 (httpcore's connection-pool scan grows with the pool), and 9x-17x those of the `openai` client (httpx
@@ -43,9 +46,10 @@ import json
 import logging
 import os
 import random
+import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import aiohttp
@@ -57,30 +61,63 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def run_sync(factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine from sync code, also when this thread already runs an event loop."""
-    try:
-        asyncio.get_running_loop()
-        running = True
-    except RuntimeError:
-        running = False
-    if not running:  # outside the except block: a backend error is not chained to "no running event loop"
-        return _run(factory)
-    with ThreadPoolExecutor(1, thread_name_prefix="citrus-llm") as pool:
-        return pool.submit(_run, factory).result()
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     with contextlib.suppress(ImportError):  # uvloop (when installed) runs the request loop with less overhead
         import uvloop
 
         return uvloop.new_event_loop
-    return None
+    return asyncio.new_event_loop
 
 
-def _run(factory: Callable[[], Awaitable[T]]) -> T:
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-        return runner.run(factory())
+class _LoopThread:
+    """The process's one request event loop, run forever by a daemon thread: every backend's session lives
+    on it, so connections are kept alive from one ``generate`` call to the next and calls made from several
+    threads at once share each backend's ``max_concurrency`` (a forked child starts its own)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._pid = -1
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid() or not (self._thread and self._thread.is_alive()):
+                loop = _loop_factory()()
+                thread = threading.Thread(target=loop.run_forever, name="citrus-llm-requests", daemon=True)
+                thread.start()
+                self._loop, self._thread, self._pid = loop, thread, os.getpid()
+            return self._loop
+
+    def run(self, coro_factory: Callable[[], Awaitable[T]]) -> T:
+        """Run a coroutine on the loop and wait for it (from any thread but the loop's own)."""
+        loop = self.loop()
+        if self._thread is threading.current_thread():
+            raise RuntimeError("a backend call from inside the request loop would wait on itself")
+        return asyncio.run_coroutine_threadsafe(coro_factory(), loop).result()
+
+
+_LOOP = _LoopThread()
+
+
+class _Session:
+    """A backend's aiohttp session and in-flight bound, created on the request loop (module docstring)."""
+
+    def __init__(self, limit: int, timeout_s: float) -> None:
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit, keepalive_timeout=30)
+        # `total` bounds the whole attempt (connect + send + every read): a trickling server is cut off
+        self.session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout_s),
+                                             cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)
+        self.slots = asyncio.Semaphore(limit)  # taken before a request starts: its deadline excludes the wait
+
+
+def _close_later(loop: asyncio.AbstractEventLoop, holder: dict) -> None:
+    """Close a dropped backend's session on the request loop (weakref finalizer; never raises)."""
+    state = holder.get("state")
+    if state is None or loop.is_closed():
+        return
+    with contextlib.suppress(RuntimeError):
+        asyncio.run_coroutine_threadsafe(state.session.close(), loop)
 
 
 BATCH_LOG_ENV = "CITRUS_LLM_BATCH_LOG"  # benchmarks: append {"t", "requests"} per generate call (benchmarks/scale)
@@ -121,6 +158,7 @@ class OpenAIBackend:
         self.max_retries = max(0, int(max_retries))
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
+        self._holder: dict = {}  # "state": the _Session on the request loop, "pid": the process that made it
 
     def render(self, messages: list[dict]) -> str:
         return canonical_json(messages)
@@ -145,7 +183,7 @@ class OpenAIBackend:
                  on_result: Callable[[int, list[Generation]], None] | None = None) -> list[list[Generation]]:
         t0, start = time.time(), time.perf_counter()
         try:
-            return run_sync(lambda: self._agenerate(list(requests), params, on_result))
+            return _LOOP.run(lambda: self._agenerate(list(requests), params, on_result))
         except secrets.SecretError as e:
             raise LLMBackendError(self._redact(f"OpenAI-compatible endpoint {self.url} (model {self.model_id}): {e}")) \
                 from None
@@ -170,7 +208,7 @@ class OpenAIBackend:
         async def worker() -> None:
             for i, req in work:
                 try:
-                    gens = await self._one(session, req, params)
+                    gens = await self._one(state, headers, req, params)
                 except Exception as e:  # noqa: BLE001 - collected; the others go on, then the first one is raised
                     results[i] = e
                     continue
@@ -183,14 +221,10 @@ class OpenAIBackend:
                                     type(e).__name__, e)
 
         headers = {"Content-Type": "application/json"}
-        if key := self._api_key():
+        if key := self._api_key():  # read at every call: a rotated key is used from the next call on
             headers["Authorization"] = f"Bearer {key}"
-        connector = aiohttp.TCPConnector(limit=self.max_concurrency, limit_per_host=self.max_concurrency)
-        # `total` bounds the whole attempt (connect + send + every read): a trickling server is cut off
-        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-        async with aiohttp.ClientSession(headers=headers, connector=connector, timeout=timeout,
-                                         cookie_jar=aiohttp.DummyCookieJar(), trust_env=False) as session:
-            await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
+        state = self._state()
+        await asyncio.gather(*(worker() for _ in range(min(self.max_concurrency, len(requests)))))
         errors = [e for e in results if isinstance(e, BaseException)]
         if errors:
             partial = [None if isinstance(r, BaseException) else r for r in results]
@@ -203,7 +237,17 @@ class OpenAIBackend:
         return results
 
     # -- one prompt ---------------------------------------------------------------------------
-    async def _one(self, session: aiohttp.ClientSession, req: Request, params: SamplingParams) -> list[Generation]:
+    def _state(self) -> _Session:
+        """This backend's session (called on the request loop; a new one in a forked child)."""
+        state = self._holder.get("state")
+        if state is None or self._holder.get("pid") != os.getpid() or state.session.closed:
+            state = _Session(self.max_concurrency, self.timeout_s)
+            self._holder.update(state=state, pid=os.getpid())
+            if "finalizer" not in self._holder:
+                self._holder["finalizer"] = weakref.finalize(self, _close_later, _LOOP.loop(), self._holder)
+        return state
+
+    async def _one(self, state: _Session, headers: dict, req: Request, params: SamplingParams) -> list[Generation]:
         want = len(req.sample_indices)
         got: list[tuple[str, str, int]] = []  # (text, finish_reason, completion tokens)
         prompt_tokens = 0
@@ -216,22 +260,24 @@ class OpenAIBackend:
                 payload["stop"] = list(params.stop)
             if params.seed is not None:
                 payload["seed"] = params.seed + len(got)
-            choices, prompt_tokens = await self._post(session, json.dumps(payload).encode("utf-8"), k)
+            choices, prompt_tokens = await self._post(state, headers, json.dumps(payload).encode("utf-8"), k)
             got.extend(choices)
             if len(got) >= want:
                 break
         return [Generation(text, prompt_tokens, ct, fr, False, idx)
                 for (text, fr, ct), idx in zip(got[:want], req.sample_indices)]
 
-    async def _post(self, session: aiohttp.ClientSession, body: bytes, k: int) -> tuple[list[tuple[str, str, int]], int]:
+    async def _post(self, state: _Session, headers: dict, body: bytes,
+                    k: int) -> tuple[list[tuple[str, str, int]], int]:
         attempts = self.max_retries + 1
         last = "no attempt made"
         empty = None
         for attempt in range(attempts):
-            try:  # the deadline starts when the request does (a worker sends only when it is free)
-                async with session.post(self.url, data=body) as resp:
-                    raw = await resp.read()
-                    status, retry_header = resp.status, resp.headers.get("Retry-After")
+            try:
+                async with state.slots:  # the deadline starts when the request does, not while it waits its turn
+                    async with state.session.post(self.url, data=body, headers=headers) as resp:
+                        raw = await resp.read()
+                        status, retry_header = resp.status, resp.headers.get("Retry-After")
                 return self._parse(status, raw, retry_header, k)
             except _Retryable as e:
                 last, retry_after, empty = str(e), e.retry_after, e.empty
