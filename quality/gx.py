@@ -384,8 +384,8 @@ def _run_gx(
 
     out: dict[int, ExpectationResult] = {}
     for er in validation.results:
-        pos = (er.expectation_config.meta or {}).get("citrus_pos")
-        out[pos] = _convert_result(er, rule=rule_by_pos.get(pos), id_col=id_col, max_examples=max_examples)
+        at: int = (er.expectation_config.meta or {})["citrus_pos"]  # every expectation sent carries its position
+        out[at] = _convert_result(er, rule=rule_by_pos.get(at), id_col=id_col, max_examples=max_examples)
     for pos, first in twin_of.items():
         out[pos] = out[first]
     return out

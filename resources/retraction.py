@@ -247,7 +247,7 @@ class Filtered:
 class RetractionFilter:
     """Drops retracted rows from tables; cached per registry version (cheap when nothing is retracted)."""
 
-    _cache: dict[str, tuple[float, pa.Array, list[str]]] = {}
+    _cache: dict[str, tuple[str, pa.Array, list[str]]] = {}  # key -> (file stamp, ids, sources)
     _lock = threading.Lock()
 
     def __init__(self, lake):

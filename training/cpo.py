@@ -41,6 +41,8 @@ def build_trainer(cfg: CPOStageConfig):
     class CountingCPOTrainer(CPOTrainer):
         """Counts the chosen + rejected tokens of every batch as the tokens seen."""
 
+        pairs_dropped_too_long = 0  # set by build_trainer: pairs whose prompt leaves no room for the answer
+
         def training_step(self, model, inputs, *args, **kwargs):
             n = sum(int(inputs[k].sum()) for k in ("chosen_attention_mask", "rejected_attention_mask") if k in inputs)
             self.state.num_input_tokens_seen += n

@@ -120,7 +120,11 @@ def build_trainer(cfg: CPTConfig):
 
     class BanditTrainer(Trainer):
         def get_train_dataloader(self):
-            loader = torch.utils.data.DataLoader(blocks, batch_sampler=sampler, collate_fn=collate)
+            loader: torch.utils.data.DataLoader = torch.utils.data.DataLoader(
+                blocks,  # type: ignore[arg-type]  # a list is a map-style dataset (__getitem__, __len__)
+                batch_sampler=sampler,
+                collate_fn=collate,
+            )
             return self.accelerator.prepare(loader)
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):

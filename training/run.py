@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import Any
 
 from .config import from_json
 
@@ -22,7 +23,8 @@ def no_compiled_cpu_comm() -> None:
     if torch.cuda.is_available():
         return
     # by module path: ``deepspeed.comm.torch`` as an attribute is the torch package re-exported by deepspeed.comm
-    importlib.import_module("deepspeed.comm.torch").build_shm_op = lambda: None
+    comm_torch: Any = importlib.import_module("deepspeed.comm.torch")
+    comm_torch.build_shm_op = lambda: None
 
 
 def main(argv: list[str] | None = None) -> int:

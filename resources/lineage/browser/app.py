@@ -107,7 +107,7 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
 
     def impact(request: Request) -> Response:
         retraction = None
-        kw = {"asset": arg(request, "asset"), "part": arg(request, "partition"), "source": arg(request, "source"),
+        kw: dict[str, Any] = {"asset": arg(request, "asset"), "part": arg(request, "partition"), "source": arg(request, "source"),
               "record_id": arg(request, "record")}
         rid = arg(request, "retraction")
         if rid:
