@@ -3,7 +3,8 @@ ancestor partition, on a toy graph shaped like ours (seed sets -> judge answers 
 dynamic partitions, into an unpartitioned mix -> checkpoint), in an on-disk (SQLite) instance.
 
 For N seed sets (4N partitions upstream of the checkpoint) it times ``staleness.stale_upstream`` on the
-checkpoint with nothing stale and with one seed set's seeds re-materialized (3 partitions stale below it).
+checkpoint with nothing stale and with one seed set's seeds re-materialized (Dagster marks its answers
+stale; the traces, examples, mix and checkpoint built on them are found by ``built_on_stale``: 5 in all).
 Writes benchmarks/results/stale_check.md.
 
     .venv/bin/python -m benchmarks.stale_check

@@ -81,8 +81,39 @@ def stale_partitions(instance: dg.DagsterInstance, asset_graph, keys: Iterable[d
 
 
 def stale_upstream(instance: dg.DagsterInstance, asset_graph, key: dg.AssetKey) -> list[StalePartition]:
-    """Stale partitions of ``key`` and of every asset upstream of it."""
-    return stale_partitions(instance, asset_graph, {key, *asset_graph.get_ancestor_asset_keys(key)})
+    """Stale partitions of ``key`` and of every asset upstream of it, then the partitions between them and
+    ``key`` built on them (Dagster marks only a changed input's direct children stale: a seed set's new data
+    makes its judge answers stale, not yet its traces and SFT examples). The latter's cause names the stale
+    partition they descend from."""
+    within = {key, *asset_graph.get_ancestor_asset_keys(key)}
+    stale = stale_partitions(instance, asset_graph, within)
+    return stale + built_on_stale(instance, asset_graph, stale, within)
+
+
+def built_on_stale(instance: dg.DagsterInstance, asset_graph, stale: list[StalePartition],
+                   within: set[dg.AssetKey]) -> list[StalePartition]:
+    """Materialized partitions of ``within`` downstream of a ``stale`` one (by the graph's partition mappings)."""
+    from dagster._core.definitions.events import AssetKeyPartitionKey
+    from dagster._core.definitions.partitions.context import partition_loading_context
+
+    start = {AssetKeyPartitionKey(dg.AssetKey(s.asset), s.partition): s for s in stale}
+    origin = {k: k for k in start}
+    frontier = list(start)
+    with partition_loading_context(dynamic_partitions_store=instance):
+        while frontier:
+            node = frontier.pop()
+            for child in sorted(asset_graph.get_children_partitions(node.asset_key, node.partition_key),
+                                key=lambda c: (c.asset_key.to_user_string(), c.partition_key or "")):
+                if child.asset_key in within and child not in origin:
+                    origin[child] = origin[node]
+                    frontier.append(child)
+    out = []
+    for k, root in origin.items():
+        if k in start or k.partition_key not in materialized_partitions(instance, asset_graph, k.asset_key):
+            continue
+        where = root.asset_key.to_user_string() + (f"[{root.partition_key}]" if root.partition_key else "")
+        out.append(StalePartition(k.asset_key.to_user_string(), k.partition_key, (f"built on stale {where}",)))
+    return sorted(out, key=lambda s: (s.asset, s.partition or ""))
 
 
 def check_result(asset: str, stale: list[StalePartition]) -> dict:

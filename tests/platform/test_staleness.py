@@ -73,22 +73,24 @@ def test_stale_partition_upstream_of_a_checkpoint_is_reported(monkeypatch):
     monkeypatch.setitem(VALUES, "s2", "changed")  # new seed data for one set; its traces not rebuilt
     run(["toy_seeds"], "s2")
     stale = staleness.stale_upstream(instance, graph, dg.AssetKey("toy_checkpoint"))
-    assert [(s.asset, s.partition) for s in stale] == [("toy_traces", "s2")]
+    assert [(s.asset, s.partition) for s in stale] == [("toy_traces", "s2"), ("toy_checkpoint", None),
+                                                       ("toy_mix", None)]
     assert "toy_seeds[s2]" in stale[0].causes[0]
+    assert stale[1].causes == ("built on stale toy_traces[s2]",)
     out = staleness.check_result("toy_checkpoint", stale)
     assert not out["passed"] and out["severity"] == dg.AssetCheckSeverity.WARN
     assert "toy_traces | s2" in out["metadata"]["stale_list"].value
-    assert "built on 1 stale upstream partition" in out["description"]
+    assert "toy_checkpoint is stale and built on 2 stale upstream partition(s)" in out["description"]
 
     # the check itself, executed on demand, warns (non-blocking)
     res = defs.resolve_job_def("toy_check_job").execute_in_process(instance=instance)
     [ev] = res.get_asset_check_evaluations()
     assert not ev.passed and ev.severity == dg.AssetCheckSeverity.WARN
-    assert ev.metadata["stale_by_asset"].value == {"toy_traces": 1}
+    assert ev.metadata["stale_by_asset"].value == {"toy_traces": 1, "toy_mix": 1, "toy_checkpoint": 1}
 
     run(["toy_traces"], "s2")  # rebuilt: now the mix (and through it the checkpoint) is what is stale
     stale = staleness.stale_upstream(instance, graph, dg.AssetKey("toy_checkpoint"))
-    assert [(s.asset, s.partition) for s in stale] == [("toy_mix", None)]
+    assert [(s.asset, s.partition) for s in stale] == [("toy_mix", None), ("toy_checkpoint", None)]
 
 
 def test_every_watched_asset_has_the_check():
