@@ -23,6 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 
+class _Forget(list):
+    def append(self, item) -> None:
+        pass
+
+
 def child(n: int, scheduling: str, work: Path) -> dict:
     import pyarrow.parquet as pq
 
@@ -36,7 +41,9 @@ def child(n: int, scheduling: str, work: Path) -> dict:
 
     seeds = write_seeds(work / f"mem_{n}.jsonl", n)
     questions = open_questions_from_seed_file(seeds)
-    llm = LLMClient(ScriptedBackend(ScalePolicy()), None)
+    backend = ScriptedBackend(ScalePolicy())
+    backend.prompts = _Forget()  # the scripted backend keeps every prompt for tests: not the lake's memory
+    llm = LLMClient(backend, None)
     t0 = time.perf_counter()
     table, failed, stats = run_traces(questions, llm, LoopConfig(), scheduling=scheduling,
                                       spill_dir=work / f"spill-{scheduling}-{n}" if scheduling == "continuous" else None)
