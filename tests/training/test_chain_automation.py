@@ -161,8 +161,9 @@ def test_new_seed_file_reaches_the_evaluation_of_stage3_and_rl():
     """The whole path with the evaluation stage in the graph: a new seed file retrains stage 3 and RL, then
     exactly their evaluation partitions (every benchmark) run again; the other stages' scores stay current."""
     from citrus_assets.evaluation import defs as evaluation
+    from citrus_assets.jmed import defs as jmed  # eval_jmed reads the JMED release (no month registered here)
 
-    lk = Lake(stages=(cpt_corpus, reasoning_data, training, evaluation))
+    lk = Lake(stages=(cpt_corpus, reasoning_data, training, evaluation, jmed))
     lk.materialize_all()
     lk.settle()
     assert lk.tick() == {}
