@@ -238,10 +238,6 @@ def _convert_result(er: Any, *, rule: RowRule | None, id_col: str | None, max_ex
     )
 
 
-def _kwargs_of(exp: Any) -> dict[str, Any]:
-    return {k: _jsonable(v) for k, v in (exp.configuration.kwargs or {}).items() if k != "batch_id"}
-
-
 def _rule_error(rule: RowRule, error: BaseException) -> ExpectationResult:
     return ExpectationResult(
         type="expect_column_values_to_be_in_set",

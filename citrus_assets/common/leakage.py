@@ -54,10 +54,6 @@ def find_process_leaks(text: str, extra: Sequence[str] = ()) -> list[str]:
     return _found(text, (*PROCESS_LEAK_PHRASES, *extra))
 
 
-def has_process_leak(text: str) -> bool:
-    return bool(find_process_leaks(text))
-
-
 def answer_texts(ground_truth: str, min_chars: int = 3) -> list[str]:
     """The ground truth's answer texts ("; "-joined for several correct options), too-short ones left out."""
     return [t.strip() for t in (ground_truth or "").split(";") if len(t.strip()) >= min_chars]
