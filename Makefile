@@ -28,9 +28,10 @@ lint: setup
 	@$(BIN)/ruff format --check $(FORMATTED)
 	@$(BIN)/mypy
 
-# `make ui` warns when the instance is on SQLite and its run queue allows several runs at once (issue 14 item 15).
+# `make ui` creates the instance's tables first (one process), and warns when the instance is on SQLite and its run
+# queue allows several runs at once (issue 14 item 15).
 ui: setup
-	@$(BIN)/python -c "from citrus_assets.cli import ensure_dagster_home as h; from citrus_assets.instance_check import warn_if_sqlite_concurrent as w; w(h())"
+	@$(BIN)/python -c "from citrus_assets.cli import ensure_dagster_home as h; from citrus_assets.instance_check import prepare_ui_instance as p; p(h())"
 	@$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 clean-lake:

@@ -61,3 +61,24 @@ def warn_if_sqlite_concurrent(home: Path) -> str | None:
     if message:
         print(message, file=sys.stderr)
     return message
+
+
+def create_instance_tables(home: Path) -> None:
+    """Open the instance once, alone, so its storage creates its tables before the webserver, the daemon
+    and runs start together. On a fresh SQLite ``DAGSTER_HOME``, processes that create them at the same
+    moment leave two Alembic heads and every later open fails (``benchmarks/results/instance_concurrency.md``)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+
+
+def prepare_ui_instance(home: Path) -> str | None:
+    """What ``make ui`` does before ``dagster dev``: create the tables, then warn about SQLite with a run queue
+    of more than one. Neither stops the UI: a failure to open the instance is printed, and the webserver then
+    shows Dagster's own error."""
+    try:
+        create_instance_tables(home)
+    except Exception as exc:  # noqa: BLE001 - reported; dagster dev reports it again with its own context
+        print(f"WARNING: could not open the Dagster instance in {home}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return warn_if_sqlite_concurrent(home)

@@ -70,3 +70,24 @@ def test_warning_goes_to_stderr_and_a_bad_config_does_not_stop_the_ui(tmp_path, 
     (bad / "dagster.yaml").write_text("concurrency:\n  runs:\n    max_concurrent_runs: many\n")
     msg = warn_if_sqlite_concurrent(bad)
     assert msg and msg.startswith("WARNING: could not read") and "could not read" in capsys.readouterr().err
+
+
+def test_make_ui_creates_the_tables_before_anything_starts(tmp_path, capsys):
+    from citrus_assets.instance_check import prepare_ui_instance
+
+    home = _home(tmp_path, "concurrency:\n  runs:\n    max_concurrent_runs: 1\n")
+    assert prepare_ui_instance(home) is None and capsys.readouterr().err == ""
+    made = {p.relative_to(home).as_posix() for p in home.rglob("*.db")}
+    assert {"history/runs.db", "history/runs/index.db", "schedules/schedules.db"} <= made
+    assert prepare_ui_instance(home) is None, "a second make ui opens the same instance"
+
+
+def test_make_ui_goes_on_when_the_instance_cannot_be_opened(tmp_path, capsys, monkeypatch):
+    from citrus_assets.instance_check import prepare_ui_instance
+
+    for key, value in {"DAGSTER_PG_USERNAME": "u", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_HOST": "127.0.0.1",
+                       "DAGSTER_PG_PORT": "1", "DAGSTER_PG_DB": "d"}.items():
+        monkeypatch.setenv(key, value)
+    home = _home(tmp_path, (REPO / "deploy" / "dagster.postgres.yaml").read_text())
+    assert prepare_ui_instance(home) is None
+    assert "could not open the Dagster instance" in capsys.readouterr().err
