@@ -53,8 +53,9 @@ NOTES = """
   `sft_stage3_mix` and `rejection_samples` read; its rows cite file and line in the lineage index.
 - **Stale is visible.** The check `built_on_current_data` (WARN) on every checkpoint and SFT mix lists the
   stale partitions of the asset and everything upstream of it, with the cause (a new input data version or
-  code version); it runs with each materialization, from "Execute checks", and from `stale_data_sensor`
-  (`citrus_assets/common/staleness.py`).
+  code version), and the partitions built on those since (Dagster itself marks only a changed input's direct
+  children "Unsynced"); it runs with each materialization, from "Execute checks", and every 10 minutes from
+  `stale_data_sensor` once that sensor is turned on (`citrus_assets/common/staleness.py`).
 - **Runs on job pages.** The main job launches each step as its defined job, tagged with the code location
   (`jobs.job_page_tags`), so the runs are listed on the jobs' pages.
 - **Quarantine.** A materialization whose asset quarantined units carries `quarantine_path` and `quarantined`
