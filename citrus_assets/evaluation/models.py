@@ -40,6 +40,9 @@ from resources.llm.cost_guard import LLMCostGuard
 KINDS = ("builtin", "hf", "checkpoint", "openai", "vllm")
 PROMPT_STYLES = ("citrus", "plain")
 STAGE_ORDER = ("base", *CHECKPOINT_STAGES)
+# How Table 5 names each stage (row labels of the report, asset descriptions).
+STAGE_LABELS = {"base": "base", "cpt": "CPT", "sft_stage1": "SFT-1", "sft_stage2": "SFT-2", "sft_stage3": "SFT-3",
+                "rl": "RL"}
 BUILTIN_KEY = "builtin"
 
 

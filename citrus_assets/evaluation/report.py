@@ -14,7 +14,7 @@ import io
 
 import pyarrow as pa
 
-from citrus_assets.evaluation.models import STAGE_ORDER
+from citrus_assets.evaluation.models import STAGE_LABELS, STAGE_ORDER
 from citrus_assets.evaluation.registry import BENCHMARK_NAMES
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
@@ -63,8 +63,6 @@ def table4_md(rows: list[dict]) -> str:
     return _table(rows, sorted({r["model"] for r in rows}), "model", "model")
 
 
-STAGE_LABELS = {"base": "base", "cpt": "CPT", "sft_stage1": "SFT-1", "sft_stage2": "SFT-2", "sft_stage3": "SFT-3",
-                "rl": "RL"}
 NOT_EVALUATED = "not evaluated"
 
 

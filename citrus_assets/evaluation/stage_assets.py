@@ -41,7 +41,13 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.evaluation.assets import EvalPredictionsConfig, benchmark_partitions
 from citrus_assets.evaluation.checks import predictions_check_for, scores_check_for
-from citrus_assets.evaluation.models import PROMPT_STYLES, EvalModelSpec, EvalModelsResource, ModelUnavailable
+from citrus_assets.evaluation.models import (
+    PROMPT_STYLES,
+    STAGE_LABELS,
+    EvalModelSpec,
+    EvalModelsResource,
+    ModelUnavailable,
+)
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
 from citrus_assets.evaluation.scoring import score
 from citrus_assets.training.schemas import CHECKPOINT_STAGES
@@ -52,9 +58,6 @@ from resources.llm.cost_guard import run_budget
 GROUP = "evaluation"
 BASE = "base"
 STAGES = (BASE, *CHECKPOINT_STAGES)  # Table 5's rows, in order
-STAGE_LABELS = {"base": "base", "cpt": "CPT", "sft_stage1": "SFT-1", "sft_stage2": "SFT-2", "sft_stage3": "SFT-3",
-                "rl": "RL"}
-
 # New predictions when an input's data version changed (a retrained checkpoint, re-loaded items) or the
 # partition is new; never while an input is missing or running, nor over a failed blocking check.
 REEVALUATE = ON_NEW_DATA.with_label("reevaluate_on_new_checkpoint_or_items")
