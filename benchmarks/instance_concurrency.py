@@ -47,8 +47,9 @@ def one_trial(storage: str, init_storage: bool, deadline_s: float, launcher: str
     try:
         if storage == "postgres":
             with PostgresServer() as pg:
-                return run_trial(home, storage, pg.env(), deadline_s=deadline_s, pg=pg, init_storage=init_storage,
-                                 launcher=launcher)
+                return run_trial(
+                    home, storage, pg.env(), deadline_s=deadline_s, pg=pg, init_storage=init_storage, launcher=launcher
+                )
         return run_trial(home, storage, {}, deadline_s=deadline_s, init_storage=init_storage, launcher=launcher)
     finally:
         shutil.rmtree(home, ignore_errors=True)
@@ -80,8 +81,11 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=2)
     ap.add_argument("--deadline", type=float, default=400)
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "instance_concurrency.md"))
-    ap.add_argument("--variants", default="sqlite:no:graphql,sqlite:no:cli,postgres:yes:graphql,postgres:yes:cli,"
-                    "postgres:no:graphql", help="storage:tables-first(yes/no):launcher, comma-separated")
+    ap.add_argument(
+        "--variants",
+        default="sqlite:no:graphql,sqlite:no:cli,postgres:yes:graphql,postgres:yes:cli,postgres:no:graphql",
+        help="storage:tables-first(yes/no):launcher, comma-separated",
+    )
     ap.add_argument("--append", action="store_true", help="add the tables to --out instead of replacing it")
     args = ap.parse_args()
     os.environ.setdefault("CITRUS_DRILL_STEP_S", "1")
@@ -113,11 +117,13 @@ def main() -> int:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for storage, init, launcher, trial, r, secs in rows:
-        lines.append(f"| {storage} | {'yes' if init else 'no'} | {launcher} | {trial} | "
-                     f"{r.successes}/{r.runs_expected} | "
-                     f"{r.materializations}/{r.materializations_expected} ({r.reopened_materializations}) | "
-                     f"{r.max_overlap} | {r.integrity[:60].replace('|', '/')} | "
-                     f"{outcome(r).replace('|', '/')} | {secs:.0f} |")
+        lines.append(
+            f"| {storage} | {'yes' if init else 'no'} | {launcher} | {trial} | "
+            f"{r.successes}/{r.runs_expected} | "
+            f"{r.materializations}/{r.materializations_expected} ({r.reopened_materializations}) | "
+            f"{r.max_overlap} | {r.integrity[:60].replace('|', '/')} | "
+            f"{outcome(r).replace('|', '/')} | {secs:.0f} |"
+        )
     lines += ["", "| storage | tables first | launched by | trials ok |", "|---|---|---|---|"]
     for storage, init, launcher in variants:
         mine = [r for s, i, la, _, r, _ in rows if (s, i, la) == (storage, init, launcher)]

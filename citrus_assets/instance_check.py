@@ -22,8 +22,11 @@ def run_queue_limit(home: Path) -> int | None:
     coordinator = ref.run_coordinator
     if not isinstance(coordinator, QueuedRunCoordinator):
         return None
-    limit = coordinator.get_run_queue_config().with_concurrency_settings(
-        ref.settings.get("concurrency") or {}).max_concurrent_runs
+    limit = (
+        coordinator.get_run_queue_config()
+        .with_concurrency_settings(ref.settings.get("concurrency") or {})
+        .max_concurrent_runs
+    )
     return None if limit < 0 else limit
 
 
@@ -44,11 +47,13 @@ def sqlite_concurrency_warning(home: Path) -> str | None:
     if limit is not None and limit <= 1:
         return None
     allowed = "any number of runs" if limit is None else f"{limit} runs"
-    return (f"WARNING: the Dagster instance in {home} keeps runs and events in SQLite files (Dagster's default) "
-            f"and its run queue lets {allowed} start at once. Several runs writing SQLite together can break "
-            f"the instance. For concurrent work use PostgreSQL: copy {POSTGRES_YAML} to "
-            f"$DAGSTER_HOME/dagster.yaml, set DAGSTER_PG_* and run `dagster instance migrate` once "
-            f"(README, 'Several runs at once'); or set concurrency.runs.max_concurrent_runs: 1.")
+    return (
+        f"WARNING: the Dagster instance in {home} keeps runs and events in SQLite files (Dagster's default) "
+        f"and its run queue lets {allowed} start at once. Several runs writing SQLite together can break "
+        f"the instance. For concurrent work use PostgreSQL: copy {POSTGRES_YAML} to "
+        f"$DAGSTER_HOME/dagster.yaml, set DAGSTER_PG_* and run `dagster instance migrate` once "
+        f"(README, 'Several runs at once'); or set concurrency.runs.max_concurrent_runs: 1."
+    )
 
 
 def warn_if_sqlite_concurrent(home: Path) -> str | None:

@@ -22,7 +22,8 @@ def tally_doubled(context: dg.AssetExecutionContext, tally: dict) -> dict:
     return {**tally, "n2": 2 * tally["n"]}
 
 
-tally_job = dg.define_asset_job("tally_job", selection=[tally, tally_doubled], partitions_def=PARTITIONS,
-                                executor_def=dg.in_process_executor)
+tally_job = dg.define_asset_job(
+    "tally_job", selection=[tally, tally_doubled], partitions_def=PARTITIONS, executor_def=dg.in_process_executor
+)
 
 defs = dg.Definitions(assets=[tally, tally_doubled], jobs=[tally_job], executor=dg.in_process_executor)

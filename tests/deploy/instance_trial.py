@@ -54,25 +54,45 @@ class TrialResult:
 
     @property
     def ok(self) -> bool:
-        return (not self.errors and not self.launch_failures and not self.timed_out
-                and self.runs_found == self.runs_expected == self.successes
-                and self.materializations == self.materializations_expected == self.reopened_materializations
-                and self.partitions_ok and self.run_events_ok and self.integrity == "ok")
+        return (
+            not self.errors
+            and not self.launch_failures
+            and not self.timed_out
+            and self.runs_found == self.runs_expected == self.successes
+            and self.materializations == self.materializations_expected == self.reopened_materializations
+            and self.partitions_ok
+            and self.run_events_ok
+            and self.integrity == "ok"
+        )
 
     def summary(self) -> str:
-        return (f"[{self.storage}] runs {self.runs_found}/{self.runs_expected}, successes {self.successes}, "
-                f"statuses {self.statuses}, materializations {self.materializations}/"
-                f"{self.materializations_expected} (reopened {self.reopened_materializations}), max overlapping "
-                f"runs {self.max_overlap}, integrity {self.integrity!r}, launch failures "
-                f"{len(self.launch_failures)}, daemon tracebacks {self.daemon_tracebacks}, "
-                f"errors {len(self.errors)}, {self.seconds:.1f} s" + (" TIMED OUT" if self.timed_out else ""))
+        return (
+            f"[{self.storage}] runs {self.runs_found}/{self.runs_expected}, successes {self.successes}, "
+            f"statuses {self.statuses}, materializations {self.materializations}/"
+            f"{self.materializations_expected} (reopened {self.reopened_materializations}), max overlapping "
+            f"runs {self.max_overlap}, integrity {self.integrity!r}, launch failures "
+            f"{len(self.launch_failures)}, daemon tracebacks {self.daemon_tracebacks}, "
+            f"errors {len(self.errors)}, {self.seconds:.1f} s" + (" TIMED OUT" if self.timed_out else "")
+        )
 
 
 def write_workspace(home: Path) -> Path:
     ws = home / "workspace.yaml"
-    ws.write_text(json.dumps({"load_from": [{"python_file": {"relative_path": str(DEFS_FILE),
-                                                             "working_directory": str(HERE),
-                                                             "location_name": "concurrency_drill"}}]}))
+    ws.write_text(
+        json.dumps(
+            {
+                "load_from": [
+                    {
+                        "python_file": {
+                            "relative_path": str(DEFS_FILE),
+                            "working_directory": str(HERE),
+                            "location_name": "concurrency_drill",
+                        }
+                    }
+                ]
+            }
+        )
+    )
     return ws
 
 
@@ -90,9 +110,17 @@ def _stop(proc: subprocess.Popen, grace: float = 15) -> None:
         pass
 
 
-def run_trial(home: Path, storage: str, env_extra: dict[str, str] | None = None, n_runs: int = 4,
-              backfill: int = 4, deadline_s: float = 150, pg=None, init_storage: bool = True,
-              launcher: str = "graphql") -> TrialResult:
+def run_trial(
+    home: Path,
+    storage: str,
+    env_extra: dict[str, str] | None = None,
+    n_runs: int = 4,
+    backfill: int = 4,
+    deadline_s: float = 150,
+    pg=None,
+    init_storage: bool = True,
+    launcher: str = "graphql",
+) -> TrialResult:
     """``home`` holds a ``dagster.yaml``; ``pg`` (a ``PostgresServer``) adds the SQL-side counts.
     ``init_storage``: create the instance's tables once (``dagster instance migrate``) before anything starts,
     the deployment step the README documents; without it every process races to create them.
@@ -106,16 +134,31 @@ def run_trial(home: Path, storage: str, env_extra: dict[str, str] | None = None,
     env.setdefault("CITRUS_DRILL_STEP_S", "2")
     launched = [f"p{i}" for i in range(n_runs)]
     backfilled = [f"p{i}" for i in range(n_runs, n_runs + backfill)]
-    res = TrialResult(storage=storage + ("" if init_storage else " (tables not created first)"), runs_expected=n_runs + backfill,
-                      materializations_expected=len(ASSETS) * (n_runs + backfill))
+    res = TrialResult(
+        storage=storage + ("" if init_storage else " (tables not created first)"),
+        runs_expected=n_runs + backfill,
+        materializations_expected=len(ASSETS) * (n_runs + backfill),
+    )
     if init_storage:
-        done = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], env=env, cwd=home,
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [str(BIN / "dagster"), "instance", "migrate"],
+            env=env,
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if done.returncode != 0:
             res.errors.append(f"instance migrate: exit {done.returncode}: {done.stderr.strip()[-600:]}")
     daemon_log = open(home / "daemon.log", "w")
-    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(ws)], env=env, cwd=home,
-                              stdout=daemon_log, stderr=subprocess.STDOUT, start_new_session=True)
+    daemon = subprocess.Popen(
+        [str(BIN / "dagster-daemon"), "run", "-w", str(ws)],
+        env=env,
+        cwd=home,
+        stdout=daemon_log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         os.environ.update(env_extra or {})
         try:
@@ -131,8 +174,7 @@ def run_trial(home: Path, storage: str, env_extra: dict[str, str] | None = None,
         daemon_log.close()
     log = (home / "daemon.log").read_text(errors="replace")
     res.daemon_tracebacks = log.count("Traceback")
-    res.notes += sorted({ln.strip()[:200] for ln in log.splitlines()
-                         if re.match(r"^\s*[\w.]+(Error|Exception)\b", ln)})
+    res.notes += sorted({ln.strip()[:200] for ln in log.splitlines() if re.match(r"^\s*[\w.]+(Error|Exception)\b", ln)})
     _count(home, res, launched + backfilled, env_extra or {}, dg, pg)
     res.seconds = time.monotonic() - start
     return res
@@ -163,8 +205,10 @@ def _launch_together(home: Path, ws: Path, launched: list[str], backfilled: list
     from dagster._core.workspace.load_target import WorkspaceFileTarget
     from dagster_graphql.test.utils import execute_dagster_graphql
 
-    with dg.DagsterInstance.from_config(str(home)) as instance, \
-            WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(ws)])) as process:
+    with (
+        dg.DagsterInstance.from_config(str(home)) as instance,
+        WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[str(ws)])) as process,
+    ):
         barrier = threading.Barrier(len(launched) + bool(backfilled))
         selector = {"repositoryLocationName": "concurrency_drill", "repositoryName": "__repository__"}
 
@@ -179,13 +223,32 @@ def _launch_together(home: Path, ws: Path, launched: list[str], backfilled: list
             except Exception as exc:  # the measured outcome: a launch the instance refused or broke on
                 res.launch_failures.append(f"{name}: {type(exc).__name__}: {str(exc)[:600]}")
 
-        jobs = [(f"launch {key}", LAUNCH, {"executionParams": {
-                    "selector": {**selector, "jobName": "tally_job"},
-                    "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]}}})
-                for key in launched]
+        jobs = [
+            (
+                f"launch {key}",
+                LAUNCH,
+                {
+                    "executionParams": {
+                        "selector": {**selector, "jobName": "tally_job"},
+                        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": key}]},
+                    }
+                },
+            )
+            for key in launched
+        ]
         if backfilled:
-            jobs.append(("backfill", BACKFILL, {"backfillParams": {
-                "assetSelection": [{"path": [a]} for a in ASSETS], "partitionNames": backfilled}}))
+            jobs.append(
+                (
+                    "backfill",
+                    BACKFILL,
+                    {
+                        "backfillParams": {
+                            "assetSelection": [{"path": [a]} for a in ASSETS],
+                            "partitionNames": backfilled,
+                        }
+                    },
+                )
+            )
         threads = [threading.Thread(target=submit, args=job) for job in jobs]
         for th in threads:
             th.start()
@@ -193,18 +256,57 @@ def _launch_together(home: Path, ws: Path, launched: list[str], backfilled: list
             th.join(timeout=120)
 
 
-def _launch_cli(env: dict[str, str], home: Path, ws: Path, launched: list[str], backfilled: list[str],
-                res: TrialResult, timeout_s: float) -> None:
+def _launch_cli(
+    env: dict[str, str],
+    home: Path,
+    ws: Path,
+    launched: list[str],
+    backfilled: list[str],
+    res: TrialResult,
+    timeout_s: float,
+) -> None:
     """N ``dagster job launch`` processes and one ``dagster job backfill`` (a run per partition), started
     together: separate processes that each open the instance's storage at the same moment."""
     base = [str(BIN / "dagster"), "job"]
-    cmds = [(f"launch {k}", [*base, "launch", "-w", str(ws), "-j", "tally_job", "--tags",
-                             json.dumps({"dagster/partition": k})]) for k in launched]
+    cmds = [
+        (
+            f"launch {k}",
+            [*base, "launch", "-w", str(ws), "-j", "tally_job", "--tags", json.dumps({"dagster/partition": k})],
+        )
+        for k in launched
+    ]
     if backfilled:
-        cmds.append(("backfill", [*base, "backfill", "-w", str(ws), "-j", "tally_job", "--partitions",
-                                  ",".join(backfilled), "--noprompt"]))
-    procs = [(name, subprocess.Popen(cmd, env=env, cwd=home, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)) for name, cmd in cmds]
+        cmds.append(
+            (
+                "backfill",
+                [
+                    *base,
+                    "backfill",
+                    "-w",
+                    str(ws),
+                    "-j",
+                    "tally_job",
+                    "--partitions",
+                    ",".join(backfilled),
+                    "--noprompt",
+                ],
+            )
+        )
+    procs = [
+        (
+            name,
+            subprocess.Popen(
+                cmd,
+                env=env,
+                cwd=home,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            ),
+        )
+        for name, cmd in cmds
+    ]
     for name, p in procs:
         try:
             out, _ = p.communicate(timeout=timeout_s)
@@ -264,8 +366,10 @@ def _count(home: Path, res: TrialResult, keys: list[str], env_extra: dict[str, s
                     for ev in instance.all_logs(r.run_id):
                         if ev.is_dagster_event and ev.dagster_event.event_type_value in ("STEP_FAILURE", "RUN_FAILURE"):
                             err = getattr(ev.dagster_event.event_specific_data, "error", None)
-                            res.notes.append(f"run {r.tags.get('dagster/partition')}: "
-                                             f"{(err.message if err else ev.message or '').strip()[:200]}")
+                            res.notes.append(
+                                f"run {r.tags.get('dagster/partition')}: "
+                                f"{(err.message if err else ev.message or '').strip()[:200]}"
+                            )
                 stats = instance.get_run_stats(r.run_id)
                 if stats.start_time and stats.end_time:
                     windows.append((stats.start_time, stats.end_time))
@@ -276,7 +380,8 @@ def _count(home: Path, res: TrialResult, keys: list[str], env_extra: dict[str, s
     try:  # a second, fresh instance: what the UI would see after a restart
         with _open_instance(home, env_extra) as again:
             res.reopened_materializations = sum(
-                len(again.fetch_materializations(dg.AssetKey(a), limit=1000).records) for a in ASSETS)
+                len(again.fetch_materializations(dg.AssetKey(a), limit=1000).records) for a in ASSETS
+            )
     except Exception as exc:
         res.errors.append(f"reopening: {type(exc).__name__}: {str(exc)[:300]}")
     res.integrity = _integrity(home, pg, res)

@@ -29,14 +29,21 @@ def find_bin_dir() -> Path:
     """The folder that holds ``initdb``, ``pg_ctl`` and ``postgres`` of the newest installed version."""
     on_path = shutil.which("initdb")
     candidates = [Path(os.path.realpath(on_path)).parent] if on_path else []
-    candidates += [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                                                  key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit()
-                                                  else 0, reverse=True)]
+    candidates += [
+        Path(p).parent
+        for p in sorted(
+            glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+            key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
+            reverse=True,
+        )
+    ]
     for d in candidates:
         if all((d / b).is_file() for b in ("initdb", "pg_ctl", "postgres")):
             return d
-    raise PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or under "
-                              "/usr/lib/postgresql/*/bin: install Debian's `postgresql` package (.ci/run does)")
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found on PATH or under "
+        "/usr/lib/postgresql/*/bin: install Debian's `postgresql` package (.ci/run does)"
+    )
 
 
 def free_port() -> int:
@@ -59,8 +66,10 @@ class PostgresServer:
             try:
                 pwd.getpwnam("postgres")
             except KeyError as exc:
-                raise PostgresUnavailable("running as root and there is no `postgres` user to own the cluster "
-                                          "(Debian's postgresql package creates it)") from exc
+                raise PostgresUnavailable(
+                    "running as root and there is no `postgres` user to own the cluster "
+                    "(Debian's postgresql package creates it)"
+                ) from exc
             if not shutil.which("runuser"):
                 raise PostgresUnavailable("running as root without `runuser` to start PostgreSQL as `postgres`")
             self.as_user = "postgres"
@@ -75,8 +84,7 @@ class PostgresServer:
         cmd = [str(self.bin / args[0]), *args[1:]]
         if self.as_user:
             cmd = ["runuser", "-u", self.as_user, "--", *cmd]
-        done = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=timeout,
-                              cwd=self.root)
+        done = subprocess.run(cmd, input=input_text, capture_output=True, text=True, timeout=timeout, cwd=self.root)
         if done.returncode != 0:
             raise RuntimeError(f"{' '.join(args[:2])} exited {done.returncode}: {done.stderr.strip()[-2000:]}")
         return done.stdout
@@ -89,12 +97,27 @@ class PostgresServer:
         pwfile.write_text(self.password + "\n")
         if self.as_user:
             shutil.chown(pwfile, user=self.as_user)
-        self._run("initdb", "-D", str(self.data), "-U", self.user, "--pwfile", str(pwfile), "-A", "scram-sha-256",
-                  "-E", "UTF8", "--locale=C", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "--pwfile",
+            str(pwfile),
+            "-A",
+            "scram-sha-256",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         pwfile.unlink()
         # TCP on 127.0.0.1 only; no Unix socket (its default folder may not be writable); room for many runs.
-        opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
-                "-c max_connections=200 -c fsync=off -c full_page_writes=off -c synchronous_commit=off")
+        opts = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
+            "-c max_connections=200 -c fsync=off -c full_page_writes=off -c synchronous_commit=off"
+        )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start")
         self._started = True
         self._psql_createdb()
@@ -106,8 +129,9 @@ class PostgresServer:
         deadline = time.monotonic() + 30
         while True:
             try:
-                conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                                        dbname="postgres")
+                conn = psycopg2.connect(
+                    host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname="postgres"
+                )
                 break
             except psycopg2.OperationalError:
                 if time.monotonic() > deadline:
@@ -119,14 +143,20 @@ class PostgresServer:
         conn.close()
 
     def env(self) -> dict[str, str]:
-        return {"DAGSTER_PG_USERNAME": self.user, "DAGSTER_PG_PASSWORD": self.password,
-                "DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_DB": self.db}
+        return {
+            "DAGSTER_PG_USERNAME": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_DB": self.db,
+        }
 
     def connect(self):
         import psycopg2
 
-        return psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, password=self.password,
-                                dbname=self.db)
+        return psycopg2.connect(
+            host="127.0.0.1", port=self.port, user=self.user, password=self.password, dbname=self.db
+        )
 
     def stop(self) -> None:
         try:

@@ -34,16 +34,24 @@ def test_the_repo_default_warns_and_points_to_postgres(tmp_path):
     assert sorted(p.name for p in home.iterdir()) == ["dagster.yaml"], "the check creates no storage"
 
 
-@pytest.mark.parametrize("yaml_text, expected", [
-    ("concurrency:\n  runs:\n    max_concurrent_runs: 1\n", None),
-    ("concurrency:\n  runs:\n    max_concurrent_runs: 4\n", "4 runs"),
-    ("concurrency:\n  runs:\n    max_concurrent_runs: -1\n", "any number of runs"),
-    ("telemetry:\n  enabled: false\n", "10 runs"),  # Dagster's default queue limit
-    ("run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n",
-     "any number of runs"),
-    ("run_coordinator:\n  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
-     "  config:\n    max_concurrent_runs: 1\n", None),
-])
+@pytest.mark.parametrize(
+    "yaml_text, expected",
+    [
+        ("concurrency:\n  runs:\n    max_concurrent_runs: 1\n", None),
+        ("concurrency:\n  runs:\n    max_concurrent_runs: 4\n", "4 runs"),
+        ("concurrency:\n  runs:\n    max_concurrent_runs: -1\n", "any number of runs"),
+        ("telemetry:\n  enabled: false\n", "10 runs"),  # Dagster's default queue limit
+        (
+            "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n",
+            "any number of runs",
+        ),
+        (
+            "run_coordinator:\n  module: dagster._core.run_coordinator\n  class: QueuedRunCoordinator\n"
+            "  config:\n    max_concurrent_runs: 1\n",
+            None,
+        ),
+    ],
+)
 def test_sqlite_warning_follows_the_run_queue(tmp_path, yaml_text, expected):
     msg = sqlite_concurrency_warning(_home(tmp_path, yaml_text))
     if expected is None:
@@ -53,8 +61,13 @@ def test_sqlite_warning_follows_the_run_queue(tmp_path, yaml_text, expected):
 
 
 def test_postgres_instance_does_not_warn_and_is_not_contacted(tmp_path, monkeypatch):
-    for key, value in {"DAGSTER_PG_USERNAME": "u", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_HOST": "127.0.0.1",
-                       "DAGSTER_PG_PORT": "1", "DAGSTER_PG_DB": "d"}.items():
+    for key, value in {
+        "DAGSTER_PG_USERNAME": "u",
+        "DAGSTER_PG_PASSWORD": "p",
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "1",
+        "DAGSTER_PG_DB": "d",
+    }.items():
         monkeypatch.setenv(key, value)  # port 1: nothing listens, so any connection attempt would fail
     home = _home(tmp_path, (REPO / "deploy" / "dagster.postgres.yaml").read_text())
     assert not uses_sqlite(home) and run_queue_limit(home) == 8
@@ -85,8 +98,13 @@ def test_make_ui_creates_the_tables_before_anything_starts(tmp_path, capsys):
 def test_make_ui_goes_on_when_the_instance_cannot_be_opened(tmp_path, capsys, monkeypatch):
     from citrus_assets.instance_check import prepare_ui_instance
 
-    for key, value in {"DAGSTER_PG_USERNAME": "u", "DAGSTER_PG_PASSWORD": "p", "DAGSTER_PG_HOST": "127.0.0.1",
-                       "DAGSTER_PG_PORT": "1", "DAGSTER_PG_DB": "d"}.items():
+    for key, value in {
+        "DAGSTER_PG_USERNAME": "u",
+        "DAGSTER_PG_PASSWORD": "p",
+        "DAGSTER_PG_HOST": "127.0.0.1",
+        "DAGSTER_PG_PORT": "1",
+        "DAGSTER_PG_DB": "d",
+    }.items():
         monkeypatch.setenv(key, value)
     home = _home(tmp_path, (REPO / "deploy" / "dagster.postgres.yaml").read_text())
     assert prepare_ui_instance(home) is None

@@ -25,8 +25,7 @@ def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server,
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CITRUS_DRILL_STEP_S", "1")
 
-    res = run_trial(home, "postgres", postgres_server.env(), n_runs=4, backfill=4, deadline_s=420,
-                    pg=postgres_server)
+    res = run_trial(home, "postgres", postgres_server.env(), n_runs=4, backfill=4, deadline_s=420, pg=postgres_server)
     print(f"\ninstance drill: {res.summary()}")
     for line in res.launch_failures + res.errors + res.notes:
         print("  ", line)
@@ -56,8 +55,9 @@ def test_the_server_listens_on_localhost_with_a_password(postgres_server):
     finally:
         conn.close()
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
-        psycopg2.connect(host="127.0.0.1", port=postgres_server.port, user=postgres_server.user,
-                         password="wrong", dbname="dagster")
+        psycopg2.connect(
+            host="127.0.0.1", port=postgres_server.port, user=postgres_server.user, password="wrong", dbname="dagster"
+        )
 
 
 def test_missing_server_binaries_are_named(monkeypatch):
