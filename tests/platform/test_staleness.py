@@ -100,3 +100,23 @@ def test_every_watched_asset_has_the_check():
     for name in staleness.WATCHED:
         assert staleness.CHECK_NAME in {c.name for c in graph.get(dg.AssetKey(name)).check_keys}, name
     assert defs.resolve_sensor_def("stale_data_sensor") is not None
+
+
+def test_sensor_reports_the_check_of_materialized_watched_assets(tmp_path, monkeypatch):
+    """stale_data_sensor evaluates built_on_current_data for every watched asset that has been materialized
+    (here only a stand-in rl_checkpoint), launching no run."""
+    monkeypatch.setenv("CITRUS_LAKE", str(tmp_path / "lake"))
+    from citrus_assets.definitions import build_definitions
+    from citrus_assets.evaluation.standins import materialize_standins
+    from citrus_assets.resources_config import build_resources
+
+    defs = build_definitions(build_resources())
+    instance = dg.DagsterInstance.ephemeral()
+    materialize_standins(instance, defs.resources, month="2026-11", items=1, model_path="standin")
+    ctx = dg.build_sensor_context(instance=instance, repository_def=defs.get_repository_def())
+    result = staleness.stale_data_sensor(ctx)
+    assert not result.run_requests
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in result.asset_events] == [
+        ("rl_checkpoint", staleness.CHECK_NAME)]
+    [ev] = result.asset_events
+    assert ev.severity == dg.AssetCheckSeverity.WARN and "stale_partitions" in ev.metadata
