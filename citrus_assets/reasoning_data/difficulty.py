@@ -18,8 +18,8 @@ their ids (the reason: no judge answered them, e.g. they were added after ``judg
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pyarrow as pa
 
@@ -120,7 +120,7 @@ def label_difficulty(seeds: pa.Table, answers: pa.Table, rule: str = "all_correc
             "judges": judges,
             "judges_correct": flags,
         })
-    for j, s in stats.items():
+    for s in stats.values():
         s["accuracy"] = round(s["correct"] / s["n"], 4) if s["n"] else 0.0
     out.per_judge = stats
     return out

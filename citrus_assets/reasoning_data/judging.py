@@ -7,7 +7,7 @@ batched call, and its answer parsed by the project's one answer parser.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -15,8 +15,16 @@ from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from resources.lineage.ids import record_id
 from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_FIELDS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS, GEN_SAMPLING, PARENT_IDS, RECORD_ID,
+    GEN_COMPLETION_TOKENS,
+    GEN_FIELDS,
+    GEN_MODEL_ID,
+    GEN_MODEL_REVISION,
+    GEN_PROMPT_HASH,
+    GEN_PROMPT_TEMPLATE,
+    GEN_PROMPT_TOKENS,
+    GEN_SAMPLING,
+    PARENT_IDS,
+    RECORD_ID,
 )
 from resources.llm import SamplingParams
 

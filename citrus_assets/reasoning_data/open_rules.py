@@ -22,8 +22,8 @@ held to the same validator.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 from citrus_assets.common.degeneration import degeneration_reason, reason_code, repetition_reason
 from citrus_assets.common.language import detect_language
@@ -35,7 +35,8 @@ _NUMBER = re.compile(
     r"(?:\s?([A-Za-zµμ°%℃][A-Za-zµμ°%℃/0-9²³]*))?"
 )
 _REFUSAL = re.compile(
-    r"^\s*(?:i'?m sorry|i am sorry|sorry|i cannot|i can'?t|i am unable|i'm unable|as an ai|抱歉|对不起|很抱歉|我无法|我不能|作为(?:一个)?(?:ai|人工智能))",
+    r"^\s*(?:i'?m sorry|i am sorry|sorry|i cannot|i can'?t|i am unable|i'm unable|as an ai"
+    r"|抱歉|对不起|很抱歉|我无法|我不能|作为(?:一个)?(?:ai|人工智能))",
     re.IGNORECASE,
 )
 # Phrases that only make sense next to a list of options (reported, not rejected: some closed
@@ -113,7 +114,7 @@ def _contains(text: str, phrase: str) -> bool:
 
 def correct_texts(options: Sequence[dict], answer_letters: Sequence[str]) -> list[str]:
     by_letter = {o["letter"]: o["text"] for o in options or []}
-    return [by_letter[l] for l in answer_letters or [] if by_letter.get(l, "").strip()]
+    return [by_letter[letter] for letter in answer_letters or [] if by_letter.get(letter, "").strip()]
 
 
 def ground_truth(options: Sequence[dict], answer_letters: Sequence[str]) -> str:
@@ -190,7 +191,7 @@ def rule_rewrite(stem: str, language: str) -> str:
     lines = [ln for ln in (stem or "").splitlines() if not _OPTION_LINE.match(ln)]
     text = "\n".join(lines).strip()
     for pat, repl in _WH_FOLLOWING:
-        text = pat.sub(lambda m: _capitalize_first(m.group(0), m.expand(repl)), text)
+        text = pat.sub(lambda m, repl=repl: _capitalize_first(m.group(0), m.expand(repl)), text)
     if text.rstrip("\"'”’)） ").endswith(("?", "？")):
         return text
     last = re.split(r"(?<=[.!?。！？])\s*", text.rstrip(":：-— "))

@@ -17,8 +17,15 @@ from citrus_assets.reasoning_data.schemas import TRACE_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS, GEN_MODEL_ID, GEN_MODEL_REVISION, GEN_PROMPT_HASH, GEN_PROMPT_TEMPLATE, GEN_PROMPT_TOKENS,
-    GEN_SAMPLING, PARENT_IDS, RECORD_ID,
+    GEN_COMPLETION_TOKENS,
+    GEN_MODEL_ID,
+    GEN_MODEL_REVISION,
+    GEN_PROMPT_HASH,
+    GEN_PROMPT_TEMPLATE,
+    GEN_PROMPT_TOKENS,
+    GEN_SAMPLING,
+    PARENT_IDS,
+    RECORD_ID,
 )
 
 SOURCE = "open_questions"

@@ -17,7 +17,8 @@ legacy ``records`` / ``edges`` / ``sources`` / ``generations`` files of earlier 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import duckdb
 import numpy as np

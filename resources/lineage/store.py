@@ -47,9 +47,10 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import duckdb
 from filelock import FileLock, Timeout
@@ -67,7 +68,7 @@ __all__ = ["LineageStore", "UnknownRecord", "format_trace", "format_impact", "id
 log = logging.getLogger(__name__)
 
 _LOCK_ERRORS = ("lock", "different configuration", "Conflicting")
-_KEPT: "weakref.WeakSet[LineageStore]" = weakref.WeakSet()
+_KEPT: weakref.WeakSet[LineageStore] = weakref.WeakSet()
 
 
 @atexit.register
@@ -112,7 +113,7 @@ class LineageStore:
         self.lock_timeout = lock_timeout
 
     @classmethod
-    def from_env(cls, lake: str | None = None, db: str | None = None) -> "LineageStore":
+    def from_env(cls, lake: str | None = None, db: str | None = None) -> LineageStore:
         paths = default_paths(lake, db)
         return cls(paths.lineage_root, paths.db_path)
 
@@ -299,7 +300,7 @@ class LineageStore:
             if con is not None and self._cached_pid == os.getpid():
                 self._discard(con)
 
-    def __enter__(self) -> "LineageStore":
+    def __enter__(self) -> LineageStore:
         return self
 
     def __exit__(self, *exc: Any) -> None:

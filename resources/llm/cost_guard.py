@@ -80,7 +80,7 @@ class LLMBudgetExceeded(dg.Failure):
     """The next batch would cross the request budget of the run; it was not sent. A ``dg.Failure``: the step
     stops cleanly with this description and the budget in its metadata (no partial partition is written)."""
 
-    def __init__(self, budget: "RequestBudget", asked: int, model: str) -> None:
+    def __init__(self, budget: RequestBudget, asked: int, model: str) -> None:
         self.used, self.limit, self.asked, self.model, self.origin = budget.used, budget.limit, asked, model, budget.origin
         run = f"this {budget.origin} run" if budget.origin else "this run"
         if budget.disabled:

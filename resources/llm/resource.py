@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from .builtin import BUILTIN_MODEL, cache_dir as resolve_cache_dir
+from .builtin import BUILTIN_MODEL
+from .builtin import cache_dir as resolve_cache_dir
 from .cache import GenerationCache
 from .client import LLMClient
 from .cost_guard import LLMCostGuard, RequestBudget, run_budget

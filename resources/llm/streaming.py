@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
+from collections.abc import Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Hashable
+from typing import Any
 
 from .types import Generation, Prompt, SamplingParams
 
@@ -102,7 +103,7 @@ class GenerationStream:
             fut.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> "GenerationStream":
+    def __enter__(self) -> GenerationStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,8 +13,8 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
 from .types import Generation, LLMBackendError, Request, SamplingParams

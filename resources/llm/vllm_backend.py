@@ -12,7 +12,7 @@ import importlib.util
 import logging
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from .transformers_backend import resolve_model
 from .types import Generation, LLMBackendError, Request, SamplingParams
