@@ -3,7 +3,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: setup demo test lint ui clean-lake
+.PHONY: setup demo test lint format-check ui clean-lake
 
 # Paths whose formatting `make lint` checks (ruff format, pyproject settings). The rest of the tree was
 # written before the formatter came in (issue 16): format a folder when no one else is editing it, then
@@ -26,6 +26,10 @@ test: setup
 # engines (training/, quality/; the files are listed in pyproject's [tool.mypy]).
 lint: setup
 	@$(BIN)/ruff check .
+	@$(MAKE) -s format-check
+
+# The formatter on FORMATTED only (also the pre-commit hook's check).
+format-check:
 	@$(BIN)/ruff format --check $(FORMATTED)
 	@$(BIN)/mypy
 
