@@ -97,17 +97,18 @@ def write_workspace(home: Path) -> Path:
 
 
 def _stop(proc: subprocess.Popen, grace: float = 15) -> None:
-    """SIGTERM the process group this module started (daemon + its code server), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:
-        pass
+    """SIGTERM the process group this module started (the daemon or a CLI, with the code server it spawned),
+    then SIGKILL whatever of the group is left, even when its leader has already exited."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(0.5)  # the group's other members (a code server) finish their shutdown
 
 
 def run_trial(
@@ -315,6 +316,7 @@ def _launch_cli(
             out = "timed out"
         if p.returncode != 0:
             res.launch_failures.append(f"{name}: exit {p.returncode}: {(out or '').strip()[-600:]}")
+        _stop(p, grace=2)  # a code server the command left behind
 
 
 def _open_instance(home: Path, env_extra: dict[str, str]):
