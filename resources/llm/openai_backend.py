@@ -6,10 +6,10 @@ a worker sends its next request the moment one returns. The session lives on the
 event loop (a daemon thread, uvloop when installed), so connections stay alive from one `generate` call to
 the next, and calls made from several threads at once (``streaming.GenerationStream``) share the backend's
 `max_concurrency`: at most that many requests are in flight per backend, whoever sends them.
-The client library was chosen on measurements (benchmarks/results/feed_rate.md, one run, same stream): bare
-aiohttp sent 5x (8 in flight) to 12x (128 in flight) the requests/s of bare httpx with sniffio importable
-(httpcore's connection-pool scan grows with the pool), and 9x-17x those of the `openai` client (httpx
-underneath); this backend reached 0.77x-0.82x of bare aiohttp.
+The client library was chosen on measurements (benchmarks/results/feed_rate.md, same stream, one run): bare
+aiohttp sent 2.3x (8 in flight) to 13.5x (128 in flight) the requests/s of bare httpx with sniffio importable
+(httpcore's connection-pool scan grows with the pool), and 3.9x-17.5x those of the `openai` client (httpx
+underneath); this backend reached 0.64x-0.90x of bare aiohttp on the shared machine.
 
 Timeouts, connection errors, HTTP 429/5xx and malformed bodies are retried `max_retries` times with
 exponential backoff + jitter (a `Retry-After` header is honoured up to the backoff cap); other 4xx fail
