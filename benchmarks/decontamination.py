@@ -37,7 +37,7 @@ from pathlib import Path
 
 from citrus_assets.common.decontamination import NGramIndex, items_from_seeds
 from citrus_assets.common.prompts import load_prompt
-from citrus_assets.reasoning_data.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "decontamination.md"
@@ -255,7 +255,7 @@ def main() -> None:
         "MMLU-Pro health": [rendered(r) for r in mmlu_pro],
         "MedMCQA dev": [rendered(r) for r in load("medmcqa/dev.jsonl", "medmcqa")],
     }
-    from citrus_assets.cpt_corpus.pdf_extract import extract_pdf
+    from citrus_assets.cpt_corpus.pdf.extract import extract_pdf
 
     pdf_docs, pdf_paras = [], []
     for p in sorted((data / "pdfs").glob("*.pdf")):

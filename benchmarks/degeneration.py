@@ -13,7 +13,7 @@ Each row is filtered the way its stage calls the filter:
 * open_rewrite -> the cleaned rewrite (kind ``question``, seed language);
 * sft_rewrite -> the ``<think>`` block (kind ``reasoning``, question language); malformed tags never reach it;
 * jmed_question -> the cleaned question (kind ``question``, record language);
-* chosen_completion -> the whole response (kind ``answer``, as ``training.preference`` calls it).
+* chosen_completion -> the whole response (kind ``answer``, as ``model_training.preference.pairs`` calls it).
 
 Reports drops, false drops (dropped but labelled fine) and misses (labelled degenerate but kept), per kind and
 overall, precision and recall of the drops, and the reason codes.
@@ -65,7 +65,7 @@ def human_texts() -> dict[str, list[tuple[str, str, str]]]:
     """Human-written texts the filter must keep, from ../shared/data (or $CITRUS_DATA): (text, kind, language)."""
     import os
 
-    from citrus_assets.reasoning_data.loaders import load_seed_file
+    from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
     root = Path(os.environ.get("CITRUS_DATA") or REPO.parent / "shared" / "data")
     out: dict[str, list[tuple[str, str, str]]] = {}

@@ -7,7 +7,7 @@ Real project prompts, rendered by the stages' own functions, answered by the bui
 * ``open_rewrite``: ``rewrite.rewrite_messages`` over the bundled MedQA demo seeds;
 * ``sft_rewrite``: ``sft_rewrite.rewrite_messages`` over the same seeds with short hand-written trace notes;
 * ``jmed_question``: ``jmed.steps.question_messages`` over small EMR records written from the bundled dialogues;
-* ``chosen_completion``: ``training.rejection.open_messages`` (the RL sampling prompt, whose correct samples
+* ``chosen_completion``: ``model_training.preference.rejection.open_messages`` (the RL sampling prompt, whose correct samples
   become chosen completions).
 
 Each output is the text the stage would filter (the parsed answer for textbook questions, the cleaned
@@ -31,15 +31,15 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from citrus_assets.cpt_corpus.textbook_assets import TextbookChunkingConfig  # noqa: E402
-from citrus_assets.cpt_corpus.textbook_chunking import chunk_batch  # noqa: E402
-from citrus_assets.cpt_corpus.textbook_evol import OPERATORS, evol_messages, parse_qa  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.assets import TextbookChunkingConfig  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.chunking import chunk_batch  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.evol import OPERATORS, evol_messages, parse_qa  # noqa: E402
 from citrus_assets.jmed.steps import question_messages  # noqa: E402
-from citrus_assets.reasoning_data.loaders import load_seed_file  # noqa: E402
-from citrus_assets.reasoning_data.rewrite import clean_rewrite, rewrite_messages  # noqa: E402
-from citrus_assets.reasoning_data.sft_rewrite import parse_response  # noqa: E402
-from citrus_assets.reasoning_data.sft_rewrite import rewrite_messages as sft_messages  # noqa: E402
-from citrus_assets.training.rejection import open_messages  # noqa: E402
+from citrus_assets.model_training.preference.rejection import open_messages  # noqa: E402
+from citrus_assets.reasoning_data.questions.rewrite import clean_rewrite, rewrite_messages  # noqa: E402
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file  # noqa: E402
+from citrus_assets.reasoning_data.traces.sft_rewrite import parse_response  # noqa: E402
+from citrus_assets.reasoning_data.traces.sft_rewrite import rewrite_messages as sft_messages  # noqa: E402
 from resources.llm import BUILTIN_MODEL, LLMResource, SamplingParams  # noqa: E402
 
 OUT = REPO / "benchmarks" / "data" / "degeneration_sample.jsonl"

@@ -42,8 +42,8 @@ from citrus_assets.evaluation.assets import eval_items  # noqa: E402
 from citrus_assets.evaluation.models import EvalModelsResource  # noqa: E402
 from citrus_assets.evaluation.predict import eval_messages  # noqa: E402
 from citrus_assets.evaluation.stage_assets import STAGE_EVAL_ASSETS, predictions_asset, stage_model_spec  # noqa: E402
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
-from citrus_assets.training.training_config import TrainingResource  # noqa: E402
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource  # noqa: E402
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA  # noqa: E402
 from resources.lake import Lake, LakeResource  # noqa: E402
 from resources.lake_io import LakeIOManager  # noqa: E402
 from resources.lineage.ids import record_id  # noqa: E402

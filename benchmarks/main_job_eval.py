@@ -36,7 +36,7 @@ def main() -> None:
     from citrus_assets import demo
     from citrus_assets.definitions import build_definitions
     from citrus_assets.jobs import MAIN_PLAN
-    from citrus_assets.training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES
+    from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES
     from resources.lake import Lake
     from resources.lineage.ids import record_id
     from resources.llm import builtin_model_path

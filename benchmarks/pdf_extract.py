@@ -24,7 +24,7 @@ disturbed run); the median and the process CPU time (which other load hardly cha
 too. A second table breaks the table-detection cost down per page: the gate, ``find_tables`` on
 gated vs other pages, and the two Markdown renderers per table.
 
-    .venv/bin/python benchmarks/pdf_extract.py [--reps 5] [--all-reps 1] [--llm-reps 1]
+    .venv/bin/python benchmarks/cpt_corpus/pdf/extract.py [--reps 5] [--all-reps 1] [--llm-reps 1]
 
 Writes a Markdown table to benchmarks/results/pdf_extract.md and prints it.
 """
@@ -45,8 +45,8 @@ import pymupdf
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from citrus_assets.cpt_corpus.pdf_extract import extract_pdf, leftover_hyphenations  # noqa: E402
-from citrus_assets.cpt_corpus.pdf_page import (  # noqa: E402
+from citrus_assets.cpt_corpus.pdf.extract import extract_pdf, leftover_hyphenations  # noqa: E402
+from citrus_assets.cpt_corpus.pdf.page import (  # noqa: E402
     TEXT_FLAGS,
     _display_words,
     looks_tabular,

@@ -18,11 +18,11 @@ import platform
 import time
 from pathlib import Path
 
-from citrus_assets.reasoning_data.difficulty import label_difficulty
-from citrus_assets.reasoning_data.judging import answer_seeds
-from citrus_assets.reasoning_data.loaders import load_seed_file
-from citrus_assets.reasoning_data.question_assets import OpenQuestionConfig
-from citrus_assets.reasoning_data.rewrite import RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.questions.assets import OpenQuestionConfig
+from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
+from citrus_assets.reasoning_data.questions.rewrite import RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.seeds.judging import answer_seeds
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from resources.llm import LLMResource, SamplingParams
 
 REPO = Path(__file__).resolve().parents[1]

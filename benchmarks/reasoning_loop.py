@@ -27,13 +27,13 @@ from pathlib import Path
 import torch
 
 from benchmarks.llm_resource import cpu_name
-from citrus_assets.reasoning_data.demo_questions import open_questions_from_seed_file
-from citrus_assets.reasoning_data.dual_expert import DualExpertLoop
-from citrus_assets.reasoning_data.scripted_backend import Policy, ScriptedBackend
-from citrus_assets.reasoning_data.sft_assets import SftRewriteConfig, build_sft_examples
-from citrus_assets.reasoning_data.trace_assets import TraceConfig
-from citrus_assets.reasoning_data.traces import run_traces
+from citrus_assets.reasoning_data.traces.assets import TraceConfig
+from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop
+from citrus_assets.reasoning_data.traces.sft_assets import SftRewriteConfig, build_sft_examples
+from citrus_assets.reasoning_data.traces.trace_rows import run_traces
 from resources.llm import BUILTIN_MODEL, GenerationCache, LLMClient, LLMResource, Request, SamplingParams
+from tests.support.demo_questions import open_questions_from_seed_file
+from tests.support.scripted_backend import Policy, ScriptedBackend
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "sample" / "seeds" / "medqa_demo.jsonl"
@@ -57,7 +57,7 @@ class TimedLoop(DualExpertLoop):
 
 
 def run_stage(questions, llm, trace_cfg: TraceConfig, sft_cfg: SftRewriteConfig):
-    import citrus_assets.reasoning_data.traces as traces_mod
+    import citrus_assets.reasoning_data.traces.trace_rows as traces_mod
 
     loops = []
     real = traces_mod.DualExpertLoop

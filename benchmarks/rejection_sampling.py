@@ -35,10 +35,10 @@ import pyarrow as pa  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.llm_resource import FreshCaches, cpu_name  # noqa: E402
+from citrus_assets.model_training.preference.assets import RejectionConfig  # noqa: E402
+from citrus_assets.model_training.preference.pairs import build_pairs  # noqa: E402
+from citrus_assets.model_training.preference.rejection import medical_items, open_messages, sample_items  # noqa: E402
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA  # noqa: E402
-from citrus_assets.training.preference import build_pairs  # noqa: E402
-from citrus_assets.training.preference_assets import RejectionConfig  # noqa: E402
-from citrus_assets.training.rejection import medical_items, open_messages, sample_items  # noqa: E402
 from resources.llm import BUILTIN_MODEL, LLMResource, Request, SamplingParams, builtin_model_path  # noqa: E402
 
 QUESTIONS = [

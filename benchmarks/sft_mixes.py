@@ -29,9 +29,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from citrus_assets.common.decontamination import default_eval_index, eval_index
-from citrus_assets.reasoning_data.curriculum import StageRule, build_stage_mix
-from citrus_assets.reasoning_data.instructions import load_instruction_file
-from citrus_assets.reasoning_data.mixing import MIX_SCHEMA, decontaminate_mix, load_tokenizer
+from citrus_assets.reasoning_data.instructions.instruction_files import load_instruction_file
+from citrus_assets.reasoning_data.mixes.curriculum import StageRule, build_stage_mix
+from citrus_assets.reasoning_data.mixes.mixing import MIX_SCHEMA, decontaminate_mix, load_tokenizer
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "benchmarks" / "results" / "sft_mixes.md"

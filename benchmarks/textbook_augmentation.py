@@ -35,14 +35,14 @@ import pyarrow as pa  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks.llm_resource import cpu_name  # noqa: E402
-from citrus_assets.cpt_corpus.textbook_assets import (  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.assets import (  # noqa: E402
     CHUNK_SCHEMA,
     TextbookChunkingConfig,
     TextbookEvolConfig,
     evolve_partition,
 )
-from citrus_assets.cpt_corpus.textbook_chunking import chunk_batch  # noqa: E402
-from citrus_assets.cpt_corpus.textbook_evol import evol_messages  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.chunking import chunk_batch  # noqa: E402
+from citrus_assets.cpt_corpus.textbooks.evol import evol_messages  # noqa: E402
 from resources.llm import BUILTIN_MODEL, LLMResource, SamplingParams  # noqa: E402
 from resources.llm.types import Request  # noqa: E402
 

@@ -27,10 +27,10 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from citrus_assets.common.metadata import output  # noqa: E402
+from citrus_assets.model_training.checkpoints.assets import checkpoint_assets  # noqa: E402
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource  # noqa: E402
+from citrus_assets.model_training.schemas import PREFERENCE_SCHEMA  # noqa: E402
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA  # noqa: E402
-from citrus_assets.training.checkpoint_assets import checkpoint_assets  # noqa: E402
-from citrus_assets.training.schemas import PREFERENCE_SCHEMA  # noqa: E402
-from citrus_assets.training.training_config import TrainingResource  # noqa: E402
 from resources.lake import LakeResource  # noqa: E402
 from resources.lake_io import LakeIOManager  # noqa: E402
 from resources.lineage.ids import record_id  # noqa: E402

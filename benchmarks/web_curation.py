@@ -15,7 +15,7 @@
    document is from their own planted group / removed.
 3. Memory: each part runs in its own process; peak RSS (``ru_maxrss``) of it and of its children.
 
-    .venv/bin/python benchmarks/web_curation.py [--warc-copies 60 --jsonl-copies 40 --reps 3]
+    .venv/bin/python benchmarks/cpt_corpus/web/curation.py [--warc-copies 60 --jsonl-copies 40 --reps 3]
 
 Writes a Markdown table to benchmarks/results/web_curation.md and prints it.
 """
@@ -64,7 +64,7 @@ def plain_pipeline(path: Path, fmt: str, out: Path, config):
     from datatrove.pipeline.readers import JsonlReader, WarcReader
     from datatrove.pipeline.writers import JsonlWriter
 
-    from citrus_assets.cpt_corpus.web_curation import build_steps
+    from citrus_assets.cpt_corpus.web.curation import build_steps
 
     reader = (WarcReader if fmt == "warc" else JsonlReader)(str(path.parent), glob_pattern=path.name, recursive=False)
     if fmt == "warc":  # datatrove's Trafilatura, not the recording subclass
@@ -83,7 +83,7 @@ def reader_ab(big: Path, fmt: str, tmp: Path, reps: int) -> dict:
     """Reader alone: datatrove's reader vs the quarantining one (best seconds of ``reps``)."""
     from datatrove.pipeline.readers import JsonlReader, WarcReader
 
-    from citrus_assets.cpt_corpus.web_readers import QuarantiningJsonlReader, QuarantiningWarcReader
+    from citrus_assets.cpt_corpus.web.readers import QuarantiningJsonlReader, QuarantiningWarcReader
 
     times: dict[str, list[float]] = {"plain": [], "ours": []}
     for rep in range(reps):
@@ -101,9 +101,9 @@ def reader_ab(big: Path, fmt: str, tmp: Path, reps: int) -> dict:
 
 
 def part_throughput(fmt: str, copies: int, reps: int) -> dict:
-    from citrus_assets.cpt_corpus.web_config import WebCurationConfig
-    from citrus_assets.cpt_corpus.web_curation import curate_shard
-    from citrus_assets.cpt_corpus.web_exec import iter_jsonl_folder, run_pipeline
+    from citrus_assets.cpt_corpus.web.config import WebCurationConfig
+    from citrus_assets.cpt_corpus.web.curation import curate_shard
+    from citrus_assets.cpt_corpus.web.pipelines import iter_jsonl_folder, run_pipeline
 
     src = data_dir() / ("dolma_sample-0000.warc.gz" if fmt == "warc" else "cc_en_head-0091.jsonl")
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-{fmt}-"))
@@ -141,9 +141,9 @@ def part_throughput(fmt: str, copies: int, reps: int) -> dict:
 def part_minhash(n_docs: int, n_planted: int, n_neg: int, buckets: int, hashes: int) -> dict:
     import pyarrow as pa
 
-    from citrus_assets.cpt_corpus.web_config import WebCurationConfig
-    from citrus_assets.cpt_corpus.web_dedup import dedup_source
-    from citrus_assets.cpt_corpus.web_synth import edit_words, make_document
+    from citrus_assets.cpt_corpus.web.config import WebCurationConfig
+    from citrus_assets.cpt_corpus.web.dedup import dedup_source
+    from tests.support.web_synth import edit_words, make_document
 
     rng = random.Random(1234)
     rows = [dict(id=f"o{i}", text=make_document(rng, 300), group=f"o{i}", kind="original", rate=0.0)

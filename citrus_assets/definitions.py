@@ -15,9 +15,9 @@ from citrus_assets.evaluation import defs as evaluation
 from citrus_assets.executors import executor_from_env
 from citrus_assets.jmed import defs as jmed
 from citrus_assets.jobs import jobs
+from citrus_assets.model_training import defs as training
 from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.resources_config import build_resources
-from citrus_assets.training import defs as training
 from quality.checks import rows_checks
 
 STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from citrus_assets.cpt_corpus.assets import pdf_batches
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches
 from citrus_assets.cpt_corpus.sensors import pdf_batch_keys, textbook_batch_keys, web_shard_keys
-from citrus_assets.cpt_corpus.textbook_assets import textbook_batches
-from citrus_assets.cpt_corpus.web_assets import web_shards
+from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches
+from citrus_assets.cpt_corpus.web.assets import web_shards
 from citrus_assets.evaluation.assets import eval_models
 from citrus_assets.evaluation.sensors import (
     DEMO_BENCHMARKS,
@@ -32,10 +32,10 @@ from citrus_assets.evaluation.sensors import (
 from citrus_assets.evaluation.sensors import jobs as evaluation_jobs
 from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.jmed.sensors import month_keys
-from citrus_assets.reasoning_data.assets import seed_sets
-from citrus_assets.reasoning_data.instruction_assets import instruction_sets
-from citrus_assets.reasoning_data.instruction_sensors import instruction_set_keys
-from citrus_assets.reasoning_data.sensors import seed_keys
+from citrus_assets.reasoning_data.instructions.assets import instruction_sets
+from citrus_assets.reasoning_data.instructions.sensors import instruction_set_keys
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
+from citrus_assets.reasoning_data.seeds.sensors import seed_keys
 
 REASONING_DATA_JOB = "reasoning_data_job"
 INSTRUCTION_JOB = "instruction_job"
@@ -128,7 +128,7 @@ def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: 
 # The built-in 135M model solves none of the demo's questions, so rejection sampling alone gives no
 # pair and the RL stage would have nothing to train on. The main job therefore samples a few non-medical
 # problems and pairs each question's verified reference (a worked solution / a verified trace) against
-# the model's best wrong sample (``reference_chosen``; off by default, see training/preference.py).
+# the model's best wrong sample (``reference_chosen``; off by default, see model_training/preference/pairs.py).
 # The dual-expert loop is the main job's costliest step (every call generates on 2 CPU cores, and the 135M
 # model verifies no trace anyway): the main job gives it one attempt of two rounds. The asset's defaults
 # (3 rounds, 2 attempts) apply everywhere else.

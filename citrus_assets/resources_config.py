@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 from citrus_assets.evaluation.models import EvalModelsResource
-from citrus_assets.reasoning_data.judges import JudgePanelResource
-from citrus_assets.training.training_config import TrainingResource
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, default_lake_root
 from resources.lake_io import LakeIOManager

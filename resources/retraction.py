@@ -20,7 +20,7 @@
 Retracting an asset partition removes the records of that partition and everything derived from them.
 Retracting a source file removes the records that cite it.
 
-What else a retraction covers (``citrus retract`` does it; :mod:`resources.retraction_command`):
+What else a retraction covers (``citrus retract`` does it; :mod:`citrus_assets.cli.retract`):
 
 - **quarantine**: quarantined units of a retracted source file are removed from every quarantine file at
   retraction time, and ``Lake.write_quarantine`` leaves them out on every later run

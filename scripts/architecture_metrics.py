@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("citrus_assets", "resources", "training", "quality")
 # Backends implement generate(); they are not LLM steps.
-NOT_STEPS = {"citrus_assets/reasoning_data/scripted_backend.py"}
+NOT_STEPS = {"tests/support/scripted_backend.py"}
 
 
 def _cycle_finder():

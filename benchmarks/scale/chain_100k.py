@@ -50,7 +50,7 @@ def child(args: argparse.Namespace) -> None:
     import dagster as dg
 
     from citrus_assets.reasoning_data.defs import assets, checks, seed_sets
-    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager

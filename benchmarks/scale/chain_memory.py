@@ -33,11 +33,11 @@ def child(n: int, scheduling: str, work: Path) -> dict:
 
     from benchmarks.scale.fake_server import ScalePolicy
     from benchmarks.scale.seeds import write_seeds
-    from citrus_assets.reasoning_data.demo_questions import open_questions_from_seed_file
-    from citrus_assets.reasoning_data.dual_expert import LoopConfig
-    from citrus_assets.reasoning_data.scripted_backend import ScriptedBackend
-    from citrus_assets.reasoning_data.traces import run_traces
+    from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
+    from citrus_assets.reasoning_data.traces.trace_rows import run_traces
     from resources.llm import LLMClient
+    from tests.support.demo_questions import open_questions_from_seed_file
+    from tests.support.scripted_backend import ScriptedBackend
 
     seeds = write_seeds(work / f"mem_{n}.jsonl", n)
     questions = open_questions_from_seed_file(seeds)

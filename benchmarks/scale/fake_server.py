@@ -11,7 +11,7 @@ answer) and recognises the prompt by its prompt file:
 - open-ended rewrite (``open_rewrite_*``): the stem without "which of the following" for 80%; a rewrite
   that drops a number (``lost_number``) or still lists options (``lists_options``) for 10% each;
 - the dual-expert roles and the SFT rewrite: the scripted clinician of
-  ``citrus_assets.reasoning_data.scripted_backend.Policy`` (reused, not copied), whose candidates come from
+  ``tests.support.scripted_backend.Policy`` (reused, not copied), whose candidates come from
   the question's condition (``benchmarks.scale.seeds``): for 3 questions in 4 the true diagnosis is among
   them (the trace succeeds), for 1 in 4 it is not (the judge never says YES);
 - an open answer (``citrus_open_user``): ``<answer>`` with the condition's diagnosis.
@@ -39,7 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.scale.seeds import CONDITIONS, Condition
-from citrus_assets.reasoning_data.scripted_backend import Policy, detect_role, question_of
+from tests.support.scripted_backend import Policy, detect_role, question_of
 
 REPO = Path(__file__).resolve().parents[2]
 _OPTION = re.compile(r"(?m)^([A-J])\. (.+)$")

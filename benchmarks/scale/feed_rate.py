@@ -3,7 +3,7 @@
     python -m benchmarks.scale.feed_rate [--requests 5000] [--reps 3] [--out benchmarks/results/feed_rate.md]
 
 (a) The same request stream (the chain's closed-form MCQ and open-rewrite prompts of synthetic seeds,
-    ``benchmarks/scale/seeds.py``) against the instant server (``fake_server``, a subprocess), in one run:
+    ``benchmarks/scale/reasoning_data/seeds/seed_files.py``) against the instant server (``fake_server``, a subprocess), in one run:
     ``LLMClient`` + ``OpenAIBackend`` with a cold request cache (render, cache keys, lookups, cache writes:
     the whole resource path) in batches of ``--batch`` prompts, vs bare aiohttp, bare httpx (sniffio
     importable) and the ``openai`` client sending the same batches at the same concurrency.
@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 def chain_prompts(n: int) -> list[list[dict]]:
     """``n`` prompts as the chain renders them: MCQ answering and open rewrites of synthetic seeds, alternating."""
-    from citrus_assets.reasoning_data.judging import mcq_messages
-    from citrus_assets.reasoning_data.rewrite import rewrite_messages
+    from citrus_assets.reasoning_data.questions.rewrite import rewrite_messages
+    from citrus_assets.reasoning_data.seeds.judging import mcq_messages
 
     out = []
     for q in iter_questions((n + 1) // 2):
@@ -203,8 +203,11 @@ def part_c(n: int, concurrency: int) -> list[dict]:
     import dagster as dg
 
     from benchmarks.scale.seeds import write_seeds
-    from citrus_assets.reasoning_data import assets, question_assets, sft_assets, trace_assets
-    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from citrus_assets.reasoning_data.questions import assets as question_assets
+    from citrus_assets.reasoning_data.seeds import assets
+    from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
+    from citrus_assets.reasoning_data.traces import assets as trace_assets
+    from citrus_assets.reasoning_data.traces import sft_assets
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager

@@ -495,7 +495,7 @@ def _benchmark_files(data_dir: Path) -> list[tuple[Path, str]]:
 def index_dirs(data_dirs: Sequence[str | Path], index: NGramIndex | None = None) -> tuple[NGramIndex, IndexReport]:
     """Index every benchmark file under ``<dir>/benchmarks`` of each dir. A file that cannot be read is
     named in the report (``unreadable``) and the index is built from the others."""
-    from citrus_assets.reasoning_data.loaders import load_seed_file
+    from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
     index = index or NGramIndex()
     report = IndexReport(data_dirs=[str(d) for d in data_dirs])

@@ -34,9 +34,9 @@ def decontamination_check(asset) -> dg.AssetChecksDefinition:
 
 
 def _checks() -> list:
-    from citrus_assets.cpt_corpus.corpus_assets import cpt_documents
-    from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
-    from citrus_assets.training.preference_assets import preference_pairs
+    from citrus_assets.cpt_corpus.corpus.assets import cpt_documents
+    from citrus_assets.model_training.preference.assets import preference_pairs
+    from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
 
     return [decontamination_check(a) for a in (sft_stage1_mix, sft_stage2_mix, sft_stage3_mix, cpt_documents,
                                                preference_pairs)]

@@ -1,9 +1,9 @@
 """The PDF inbox sensor: a new batch folder (or loose PDF) registers its partition and asks for its run."""
 
 from citrus_assets.common.inbox_sensor import inbox_sensor
-from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
-from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks
-from citrus_assets.cpt_corpus.web_assets import web_documents, web_shards
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
+from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks
+from citrus_assets.cpt_corpus.web.assets import web_documents, web_shards
 
 PDF_INBOX_SENSOR = "pdf_inbox_sensor"
 

@@ -32,7 +32,7 @@ from citrus_assets.evaluation.registry import EVAL_ITEM_SCHEMA
 from citrus_assets.evaluation.scoring import score
 from citrus_assets.evaluation.stage_assets import GROUP, REEVALUATE, StageEvalConfig, evaluate_stage
 from citrus_assets.jmed.assets import dialogue_months
-from citrus_assets.training.training_config import TrainingResource
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 

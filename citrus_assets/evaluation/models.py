@@ -32,7 +32,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from citrus_assets.training.schemas import CHECKPOINT_STAGES
+from citrus_assets.model_training.schemas import CHECKPOINT_STAGES
 from resources.lineage.schema import UNPARTITIONED
 from resources.llm import BUILTIN_MODEL, LLMResource
 from resources.llm.cost_guard import LLMCostGuard

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
-from citrus_assets.reasoning_data.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
+from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
 from resources.lineage.ids import record_id
 from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, gen_columns
 from resources.llm import SamplingParams

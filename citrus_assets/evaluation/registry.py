@@ -2,7 +2,7 @@
 
 Every benchmark is a set of glob patterns under ``<data dir>/benchmarks/`` (the same folders the
 n-gram decontamination index reads), read with the project's seed loaders
-(``reasoning_data.seeds.load_seed_file``: format detected from content), then filtered (PubMedQA: the
+(``reasoning_data.seeds.seed_files.load_seed_file``: format detected from content), then filtered (PubMedQA: the
 standard 500-id test split, abstracts as context; MMLU-Pro: health and biology) and cut to ``max_items``.
 
 Data dirs: ``common.benchmark_data.benchmark_data_dirs(configured)``: the project's bundled evaluation
@@ -27,8 +27,8 @@ from pathlib import Path
 import pyarrow as pa
 
 from citrus_assets.common.benchmark_data import benchmark_data_dirs, data_dir_label
-from citrus_assets.reasoning_data.loaders import load_seed_file
-from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, BadRecord
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds.seed_files import SEED_SCHEMA, BadRecord
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID

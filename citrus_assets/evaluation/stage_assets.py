@@ -50,8 +50,8 @@ from citrus_assets.evaluation.models import (
 )
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
 from citrus_assets.evaluation.scoring import score
-from citrus_assets.training.schemas import CHECKPOINT_STAGES
-from citrus_assets.training.training_config import TrainingResource
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource
+from citrus_assets.model_training.schemas import CHECKPOINT_STAGES
 from resources.llm import BUILTIN_MODEL
 from resources.llm.cost_guard import run_budget
 

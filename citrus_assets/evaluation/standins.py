@@ -7,7 +7,7 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.jmed.schemas import BENCHMARK_SCHEMA
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
 from resources.lineage.ids import record_id
 
 LETTERS = [chr(ord("A") + i) for i in range(21)]  # A-U, as the JMED builder

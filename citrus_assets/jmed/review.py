@@ -99,7 +99,7 @@ def benchmark_rows(reviewed: pa.Table) -> pa.Table:
 
 
 def jsonl_lines(benchmark: pa.Table) -> list[str]:
-    """The release format (what ``reasoning_data.loaders.load_jmed`` reads): id, department, question,
+    """The release format (what ``reasoning_data.seeds.loaders.load_jmed`` reads): id, department, question,
     options {A..U: text}, answer "A" or "A,C"; plus month and language."""
     out = []
     for r in benchmark.to_pylist():

@@ -1,17 +1,19 @@
 """What the reasoning-data stage adds to the code location: SFT stage-3 data and the SFT mixes."""
 
 from citrus_assets.common.automation import ON_NEW_DATA, with_automation
-from citrus_assets.reasoning_data import checks as seed_checks
-from citrus_assets.reasoning_data import mix_checks, question_checks, trace_checks
-from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
-from citrus_assets.reasoning_data.instruction_assets import instruction_examples, instruction_sets
-from citrus_assets.reasoning_data.instruction_sensors import instruction_inbox_sensor
-from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
-from citrus_assets.reasoning_data.nonmedical_assets import nonmedical_reasoning
-from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty
-from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
-from citrus_assets.reasoning_data.sft_assets import sft_examples
-from citrus_assets.reasoning_data.trace_assets import reasoning_traces
+from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
+from citrus_assets.reasoning_data.instructions.sensors import instruction_inbox_sensor
+from citrus_assets.reasoning_data.mixes import checks as mix_checks
+from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
+from citrus_assets.reasoning_data.mixes.nonmedical_assets import nonmedical_reasoning
+from citrus_assets.reasoning_data.questions import checks as question_checks
+from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty
+from citrus_assets.reasoning_data.seeds import checks as seed_checks
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.seeds.sensors import seed_inbox_sensor
+from citrus_assets.reasoning_data.traces import checks as trace_checks
+from citrus_assets.reasoning_data.traces.assets import reasoning_traces
+from citrus_assets.reasoning_data.traces.sft_assets import sft_examples
 
 # The chain follows its inputs (citrus_assets/common/automation.py): question_seeds is materialized by the
 # seed inbox sensor, judge_answers is eager, and everything below it runs on new input data.

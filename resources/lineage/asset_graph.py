@@ -1,7 +1,7 @@
 """Asset-level lineage read from the record index: which materializations feed which.
 
 Shared by the OpenLineage export (:mod:`~resources.lineage.openlineage`) and the checkpoint data cards
-(``citrus_assets.training.data_cards``). Every function runs one read-only query through
+(``citrus_assets.model_training.data_cards.cards``). Every function runs one read-only query through
 :meth:`LineageStore.query` (``sync`` as there) and takes an optional ``mids`` filter: the integer
 ``mid`` of rows of the index's ``materializations`` table (``None``: every materialization).
 

@@ -1,7 +1,7 @@
 """`LLMSettings`: the one description of "which model, served how" shared by every LLM configuration.
 
 `LLMResource` (the code location's `llm` resource) is these settings plus the request-cache switch;
-a judge of the difficulty panel (`citrus_assets/reasoning_data/judges.py`) is these settings plus a
+a judge of the difficulty panel (`citrus_assets/reasoning_data/seeds/judges.py`) is these settings plus a
 name. Adding a backend option here adds it everywhere at once.
 """
 

@@ -7,14 +7,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from citrus_assets.cpt_corpus.labelling import (
+from citrus_assets.cpt_corpus.corpus.labelling import (
     MedicalVocabularyScorer,
     count_tokens,
     domain_stats,
     label_documents,
     language_tag,
 )
-from citrus_assets.cpt_corpus.sharding import manifest_table, pack_shards, write_shards
+from citrus_assets.cpt_corpus.corpus.sharding import manifest_table, pack_shards, write_shards
 from resources.lake import Lake
 from resources.lineage.ids import is_record_id, record_id
 

@@ -49,7 +49,7 @@ def test_pdf_batch_materializes_and_quarantines_bad_files(tmp_path, repo_root):
 def test_pdf_check_rules_fail_on_leftover_headers_and_hyphens():
     import pandas as pd
 
-    from citrus_assets.cpt_corpus.checks import no_hyphenation, no_running_lines
+    from citrus_assets.cpt_corpus.pdf.checks import no_hyphenation, no_running_lines
 
     pages = ["Journal of Tests 2020\nReal text one about the heart.\n", "Journal of Tests 2020\nMore text on the kid-\nney.\n",
              "Journal of Tests 2020\nThe end.\n"]

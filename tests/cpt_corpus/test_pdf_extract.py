@@ -9,7 +9,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
-from citrus_assets.cpt_corpus.pdf_extract import (
+from citrus_assets.cpt_corpus.pdf.extract import (
     body_pages,
     extract_batch,
     extract_pdf,
@@ -17,7 +17,7 @@ from citrus_assets.cpt_corpus.pdf_extract import (
     max_repeated_line_page_share,
     text_per_page,
 )
-from citrus_assets.cpt_corpus.pdf_layout import (
+from citrus_assets.cpt_corpus.pdf.layout import (
     Line,
     PageLines,
     find_running_lines,
@@ -25,7 +25,7 @@ from citrus_assets.cpt_corpus.pdf_layout import (
     make_blocks,
     order_blocks,
 )
-from citrus_assets.cpt_corpus.pdf_text import Vocabulary, join_break
+from citrus_assets.cpt_corpus.pdf.text import Vocabulary, join_break
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import is_record_id, source_id
 

@@ -12,8 +12,8 @@ import dagster as dg
 import pymupdf
 import pytest
 
-from citrus_assets.cpt_corpus.pdf_extract import extract_batch, extract_pdf
-from citrus_assets.cpt_corpus.pdf_text import plausible_metadata_title, text_quality, unusable_text
+from citrus_assets.cpt_corpus.pdf.extract import extract_batch, extract_pdf
+from citrus_assets.cpt_corpus.pdf.text import plausible_metadata_title, text_quality, unusable_text
 
 WORDS = ("patients heart failure reduced ejection fraction therapy dose diuretic kidney function blood pressure "
          "trial outcome mortality admission follow visit clinic nurse education weight sodium fluid symptoms "
@@ -166,7 +166,7 @@ def test_batch_with_unusable_documents_passes_the_blocking_check(tmp_path, repo_
 def test_check_rule_still_fails_a_garbage_row_that_slipped_through():
     import pandas as pd
 
-    from citrus_assets.cpt_corpus.checks import not_garbage
+    from citrus_assets.cpt_corpus.pdf.checks import not_garbage
 
     junk = "1 1 / I / 1 I 1 1 | l " * 200
     df = pd.DataFrame([{"body": junk, "n_chars": len(junk), "pages": 1, "flagged_pages": [], "page_offsets": [0]}])

@@ -73,8 +73,8 @@ def run_script(tmp_path: Path, fault: str, once: bool = False, timeout_s: float 
         from datatrove.pipeline.readers import JsonlReader
         from datatrove.pipeline.writers import JsonlWriter
         from fault_steps import FaultOnRankZero
-        from citrus_assets.cpt_corpus.pool_watchdog import RankFailed
-        from citrus_assets.cpt_corpus.web_exec import ExecutorOptions, run_pipeline
+        from citrus_assets.cpt_corpus.web.pool_watchdog import RankFailed
+        from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions, run_pipeline
 
         pipeline = [JsonlReader({str(inp)!r}), FaultOnRankZero({fault!r}, {marker!r}),
                     JsonlWriter({str(out)!r}, compression=None)]
@@ -139,7 +139,7 @@ def test_a_rank_that_raises_fails_the_run_at_once_with_its_traceback(tmp_path):
 
 
 def test_option_bounds():
-    from citrus_assets.cpt_corpus.web_exec import ExecutorOptions
+    from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions
 
     with pytest.raises(ValueError, match="rank_timeout_s"):
         ExecutorOptions(rank_timeout_s=0)
@@ -153,8 +153,8 @@ def test_a_rank_process_that_cannot_start_fails_the_run_with_its_error(tmp_path,
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
 
-    from citrus_assets.cpt_corpus import pool_watchdog
-    from citrus_assets.cpt_corpus.web_exec import build_executor
+    from citrus_assets.cpt_corpus.web import pool_watchdog
+    from citrus_assets.cpt_corpus.web.pipelines import build_executor
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.jsonl").write_text(json.dumps({"id": "a", "text": "x"}) + "\n")

@@ -6,8 +6,8 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.cpt_corpus.sensors import textbook_batch_keys
-from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks, textbook_questions
-from citrus_assets.cpt_corpus.textbook_checks import QUESTION_RULES, _with_chunks, checks
+from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
+from citrus_assets.cpt_corpus.textbooks.checks import QUESTION_RULES, _with_chunks, checks
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

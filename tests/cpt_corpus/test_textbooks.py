@@ -3,9 +3,9 @@
 import pymupdf
 import pytest
 
-from citrus_assets.cpt_corpus.textbook_chunking import ChunkSpec, chunk_batch, chunk_doc, n_words
-from citrus_assets.cpt_corpus.textbook_evol import TopicFilter, judge, parse_qa
-from citrus_assets.cpt_corpus.textbook_sources import plain_heading_level, read_textbook
+from citrus_assets.cpt_corpus.textbooks.chunking import ChunkSpec, chunk_batch, chunk_doc, n_words
+from citrus_assets.cpt_corpus.textbooks.evol import TopicFilter, judge, parse_qa
+from citrus_assets.cpt_corpus.textbooks.sources import plain_heading_level, read_textbook
 
 MD = """# Cardiology
 

@@ -6,7 +6,7 @@ import shutil
 import dagster as dg
 
 from citrus_assets.cpt_corpus.defs import checks, web_corpus, web_documents, web_shards
-from citrus_assets.cpt_corpus.web_checks import dedup_rate
+from citrus_assets.cpt_corpus.web.checks import dedup_rate
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
@@ -53,7 +53,7 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
 
 def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root, tiny_model_dir, scripted_llm):
     from citrus_assets.cpt_corpus.defs import cpt_documents, cpt_shards, pdf_batches, pdf_documents
-    from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks, textbook_questions
+    from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
 
     lake_root = str(tmp_path / "lake")
     resources = {

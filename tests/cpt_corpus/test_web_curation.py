@@ -18,13 +18,13 @@ import pytest
 from datatrove.data import Document
 from datatrove.pipeline.filters.c4_filters import CITATION_REGEX
 
-from citrus_assets.cpt_corpus import web_filters
-from citrus_assets.cpt_corpus.web_config import FILTER_STEPS, WebCurationConfig
-from citrus_assets.cpt_corpus.web_curation import DOCUMENT_SCHEMA, curate_shard
-from citrus_assets.cpt_corpus.web_dedup import dedup_source
-from citrus_assets.cpt_corpus.web_filters import OfflineURLFilter, Py3LangidFilter, check_offline_components
-from citrus_assets.cpt_corpus.web_synth import SynthDoc, make_document, planted_corpus, write_jsonl, write_warc
+from citrus_assets.cpt_corpus.web import filters as web_filters
+from citrus_assets.cpt_corpus.web.config import FILTER_STEPS, WebCurationConfig
+from citrus_assets.cpt_corpus.web.curation import DOCUMENT_SCHEMA, curate_shard
+from citrus_assets.cpt_corpus.web.dedup import dedup_source
+from citrus_assets.cpt_corpus.web.filters import OfflineURLFilter, Py3LangidFilter, check_offline_components
 from resources.lineage.ids import is_record_id, source_id
+from tests.support.web_synth import SynthDoc, make_document, planted_corpus, write_jsonl, write_warc
 
 REPO = Path(__file__).resolve().parents[2]
 WARC = "web/dolma_sample-0000.warc.gz"
@@ -143,7 +143,7 @@ def test_planted_near_and_exact_duplicates_across_shards(tmp_path):
 def test_exact_match_then_minhash_names_final_survivor(tmp_path):
     rng = random.Random(3)
     base = make_document(rng, 300)
-    from citrus_assets.cpt_corpus.web_synth import change_n_words
+    from tests.support.web_synth import change_n_words
 
     near = change_n_words(base, 2, rng)
     docs = [
@@ -352,8 +352,8 @@ sys.path.insert(0, {str(REPO)!r})
 with open({str(marker)!r}, "a") as fh:
     fh.write("x")
 import pyarrow.parquet as pq
-from citrus_assets.cpt_corpus.web_config import WebCurationConfig
-from citrus_assets.cpt_corpus.web_dedup import dedup_source
+from citrus_assets.cpt_corpus.web.config import WebCurationConfig
+from citrus_assets.cpt_corpus.web.dedup import dedup_source
 shards = [pq.read_table({str(tmp_path)!r} + f"/p{{i}}.parquet") for i in (1, 2)]
 res = dedup_source(shards, {str(tmp_path / 'w')!r}, WebCurationConfig(workers=2, dedup_tasks=2))
 pq.write_table(res.kept, {str(tmp_path / 'kept.parquet')!r})

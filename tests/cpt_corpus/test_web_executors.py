@@ -17,9 +17,9 @@ from datatrove.executor import LocalPipelineExecutor, RayPipelineExecutor, Slurm
 from datatrove.pipeline.readers import JsonlReader
 from datatrove.pipeline.writers import JsonlWriter
 
-import citrus_assets.cpt_corpus.web_exec as web_exec
-from citrus_assets.cpt_corpus.web_assets import WebCurationRunConfig
-from citrus_assets.cpt_corpus.web_exec import ExecutorOptions, build_executor, run_pipeline
+import citrus_assets.cpt_corpus.web.pipelines as web_exec
+from citrus_assets.cpt_corpus.web.assets import WebCurationRunConfig
+from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions, build_executor, run_pipeline
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import random
 
 import pytest
 
-from citrus_assets.cpt_corpus.web_curation import curate_shard
-from citrus_assets.cpt_corpus.web_synth import SynthDoc, html_page, make_document, write_jsonl
+from citrus_assets.cpt_corpus.web.curation import curate_shard
 from quality.gx import validate_table
 from quality.suites import id_suite
+from tests.support.web_synth import SynthDoc, html_page, make_document, write_jsonl
 
 JS_FIRST = b"'use strict';\nvar x = 1;\n"  # libmagic calls a payload that opens like this application/javascript
 

@@ -138,7 +138,7 @@ def make_env(root: Path, name: str, base_url: str = "", seed_files: dict[str, by
 
 
 def resources_for(env: dict) -> dict:
-    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager
@@ -153,7 +153,8 @@ def resources_for(env: dict) -> dict:
 
 
 def slice_assets(names):
-    from citrus_assets.reasoning_data import assets, question_assets
+    from citrus_assets.reasoning_data.questions import assets as question_assets
+    from citrus_assets.reasoning_data.seeds import assets
 
     table = {"question_seeds": assets.question_seeds, "judge_answers": assets.judge_answers,
              "question_difficulty": question_assets.question_difficulty}
@@ -164,7 +165,7 @@ def materialize(env: dict, names, partition: str = PARTITION, instance=None, rai
     """Materialize the named slice assets for one seed-set partition (a fresh ephemeral instance by default)."""
     import dagster as dg
 
-    from citrus_assets.reasoning_data.assets import seed_sets
+    from citrus_assets.reasoning_data.seeds.assets import seed_sets
 
     if instance is None:
         instance = dg.DagsterInstance.ephemeral()

@@ -17,14 +17,14 @@ import dagster as dg
 import drill_support as S
 import pymupdf
 
-from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
-from citrus_assets.cpt_corpus.textbook_assets import textbook_batches, textbook_chunks
-from citrus_assets.cpt_corpus.web_assets import web_documents, web_shards
-from citrus_assets.cpt_corpus.web_synth import SynthDoc, make_document, write_jsonl, write_warc
-from citrus_assets.reasoning_data.assets import question_seeds, seed_sets
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
+from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks
+from citrus_assets.cpt_corpus.web.assets import web_documents, web_shards
+from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
+from tests.support.web_synth import SynthDoc, make_document, write_jsonl, write_warc
 
 SAMPLE_PDF = S.REPO / "sample" / "pdfs" / "batch_001" / "hypertension_primer.pdf"
 SAMPLE_BOOK = S.REPO / "sample" / "textbooks" / "cardiology" / "hypertension.md"

@@ -17,9 +17,9 @@ import shutil
 import dagster as dg
 import drill_support as S
 
-from citrus_assets.cpt_corpus.pdf_extract import extract_batch
-from citrus_assets.reasoning_data.assets import seed_sets
-from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
+from citrus_assets.cpt_corpus.pdf.extract import extract_batch
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
+from citrus_assets.reasoning_data.seeds.sensors import seed_inbox_sensor
 from resources.inbox import InboxResource, partition_key_for
 from resources.lake import Lake
 

@@ -15,9 +15,9 @@ import drill_support as S
 import pymupdf
 import pytest
 
-from citrus_assets.cpt_corpus.pdf_extract import extract_batch
-from citrus_assets.cpt_corpus.web_curation import curate_shard
-from citrus_assets.reasoning_data.loaders import load_seed_file
+from citrus_assets.cpt_corpus.pdf.extract import extract_batch
+from citrus_assets.cpt_corpus.web.curation import curate_shard
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from resources.llm import Generation, LLMClient
 from resources.llm.client import PROMPT_TOO_LONG
 

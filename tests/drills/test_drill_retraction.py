@@ -12,9 +12,9 @@ that come back and whether they are flagged.
 
 import drill_support as S
 
+from citrus_assets.cli.retract import retract
 from resources.lake import Lake
 from resources.lineage import LineageStore
-from resources.retraction_command import retract
 
 COPY = "medqa_demo_copy"
 

@@ -125,8 +125,8 @@ def run_script(script: Path, timeout: float) -> tuple[str, float, bool]:
 
 
 def shards(tmp_path: Path) -> list[Path]:
-    from citrus_assets.cpt_corpus.web_curation import curate_shard
-    from citrus_assets.cpt_corpus.web_synth import planted_corpus, write_jsonl
+    from citrus_assets.cpt_corpus.web.curation import curate_shard
+    from tests.support.web_synth import planted_corpus, write_jsonl
 
     docs = planted_corpus(n_distinct=6, n_near=2, n_exact=1, seed=11)
     paths = []
@@ -138,8 +138,8 @@ def shards(tmp_path: Path) -> list[Path]:
 
 
 def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
-    from citrus_assets.cpt_corpus.web_config import WebCurationConfig
-    from citrus_assets.cpt_corpus.web_dedup import dedup_source
+    from citrus_assets.cpt_corpus.web.config import WebCurationConfig
+    from citrus_assets.cpt_corpus.web.dedup import dedup_source
 
     parts = shards(tmp_path)
     inp = tmp_path / "docs"
@@ -159,9 +159,9 @@ def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
             from datatrove.pipeline.readers import JsonlReader
             from datatrove.pipeline.writers import JsonlWriter
             from drill_lock_steps import NeedsTheLock
-            from citrus_assets.cpt_corpus.web_config import WebCurationConfig
-            from citrus_assets.cpt_corpus.web_dedup import dedup_source
-            from citrus_assets.cpt_corpus.web_exec import run_pipeline
+            from citrus_assets.cpt_corpus.web.config import WebCurationConfig
+            from citrus_assets.cpt_corpus.web.dedup import dedup_source
+            from citrus_assets.cpt_corpus.web.pipelines import run_pipeline
 
             res = dedup_source([pq.read_table(p) for p in {[str(p) for p in parts]!r}], {str(tmp_path / f"w-{rep}")!r},
                                WebCurationConfig(workers=2, dedup_tasks=2))
@@ -215,8 +215,8 @@ def test_a_hung_rank_is_killed_at_its_deadline_and_reported(tmp_path):
         from datatrove.pipeline.readers import JsonlReader
         from datatrove.pipeline.writers import JsonlWriter
         from drill_lock_steps import SleepOnRankZero
-        from citrus_assets.cpt_corpus.pool_watchdog import RankFailed
-        from citrus_assets.cpt_corpus.web_exec import ExecutorOptions, run_pipeline
+        from citrus_assets.cpt_corpus.web.pool_watchdog import RankFailed
+        from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions, run_pipeline
 
         t0 = time.monotonic()
         try:

@@ -17,7 +17,7 @@ from citrus_assets.evaluation.registry import (
     default_data_dirs,
     load_benchmark,
 )
-from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
+from citrus_assets.reasoning_data.seeds.loaders import detect_format, load_seed_file
 
 SAMPLE = benchmark_data.BUNDLED_DATA_DIR
 ROOT = SAMPLE / "benchmarks"

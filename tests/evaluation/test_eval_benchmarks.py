@@ -12,7 +12,7 @@ from citrus_assets.evaluation.registry import (
     default_data_dirs,
     load_benchmark,
 )
-from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
+from citrus_assets.reasoning_data.seeds.loaders import detect_format, load_seed_file
 
 
 def test_every_benchmark_file_loads(shared_data):

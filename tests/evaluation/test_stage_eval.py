@@ -26,9 +26,9 @@ from citrus_assets.evaluation.stage_assets import (
     scores_asset,
     stage_assets,
 )
-from citrus_assets.training.checkpoint_assets import checkpoint_assets
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES
-from citrus_assets.training.training_config import TrainingResource
+from citrus_assets.model_training.checkpoints.assets import checkpoint_assets
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
 from resources.lineage.ids import record_id

@@ -133,7 +133,7 @@ def test_gate_quarantines_one_consultation_and_keeps_the_others(monkeypatch):
 def _cli(tmp_path, name, content, *args):
     import io
 
-    from citrus_assets.jmed.deid_command import main
+    from citrus_assets.cli.deid import main
 
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")

@@ -6,7 +6,7 @@ import re
 import dagster as dg
 
 from citrus_assets.jmed.defs import assets, checks, dialogue_months
-from citrus_assets.reasoning_data.loaders import load_jmed
+from citrus_assets.reasoning_data.seeds.loaders import load_jmed
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

@@ -7,7 +7,7 @@ import pyarrow as pa
 from citrus_assets.jmed.options import build_item
 from citrus_assets.jmed.review import age_sex_counts, benchmark_rows, jsonl_lines, load_decisions, review_items
 from citrus_assets.jmed.schemas import OPTIONS_SCHEMA
-from citrus_assets.reasoning_data.loaders import load_jmed
+from citrus_assets.reasoning_data.seeds.loaders import load_jmed
 
 
 def item(did, dx, lang="en", question="A patient has symptoms. What is the most likely diagnosis?", age=30, sex="male"):

@@ -131,7 +131,7 @@ def test_materialization_metadata_links_to_the_browser(tmp_path, monkeypatch):
 def test_serve_subcommand_parses_with_local_default(monkeypatch):
     import argparse
 
-    from resources.lineage import cli
+    from citrus_assets.cli import lineage as cli
 
     parser = argparse.ArgumentParser(prog="citrus")
     cli.add_lineage_subcommands(parser.add_subparsers(dest="command", required=True))

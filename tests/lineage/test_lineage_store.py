@@ -6,8 +6,8 @@ import pyarrow as pa
 import pytest
 from lineage_graph import ANS, MODEL, PUBMED_URI, REVISION, SEED, SFT, SRC, TRAIN_URI, build_graph
 
+from citrus_assets.cli.lineage import main as cli_main
 from resources.lineage import LineageStore, LineageWriter, UnknownRecord, table_data_version
-from resources.lineage.cli import main as cli_main
 from resources.lineage.store import format_impact, format_trace
 
 

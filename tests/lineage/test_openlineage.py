@@ -6,8 +6,8 @@ import uuid
 import pytest
 from lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
+from citrus_assets.cli.lineage import main as cli_main
 from resources.lineage import LineageStore, LineageWriter
-from resources.lineage.cli import main as cli_main
 from resources.lineage.openlineage import SCHEMA_URL, run_events, source_dataset
 
 REQUIRED = {"eventType", "eventTime", "producer", "schemaURL", "run", "job", "inputs", "outputs"}

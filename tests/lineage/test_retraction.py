@@ -10,11 +10,11 @@ import pytest
 from dagster._utils.test.data_versions import get_stale_status_resolver
 
 from citrus_assets.cli import main as cli_main
+from citrus_assets.cli.retract import retract
 from resources.lake import Lake
 from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore, LineageWriter, record_id, source_id, table_data_version
 from resources.retraction import RetractionRegistry, source_matches
-from resources.retraction_command import retract
 
 FILES = {"a": "inbox/shard_a.jsonl", "b": "inbox/shard_b.jsonl"}
 parts = dg.StaticPartitionsDefinition(["a", "b"])
@@ -119,11 +119,11 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
     its records are deleted, and a copy with one word changed is flagged as a near-duplicate."""
     import random
 
+    from citrus_assets.cli.retract import format_report
     from resources.lake import Lake, QuarantineRecord
     from resources.llm.cache import GenerationCache
     from resources.llm.types import Generation
     from resources.retraction import drop_retracted_quarantine
-    from resources.retraction_command import format_report
     rnd = random.Random(7)
     texts_b = [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" case {i}" for i in range(20)]
     copy_c = list(texts_b)

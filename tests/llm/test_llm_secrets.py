@@ -13,9 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
-from citrus_assets.reasoning_data.judges import JudgePanelResource
-from citrus_assets.reasoning_data.question_assets import open_questions
+from citrus_assets.reasoning_data.questions.assets import open_questions
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager

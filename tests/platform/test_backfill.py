@@ -11,10 +11,10 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.common.backfill import PARTITION_COLUMN, per_partition
-from citrus_assets.cpt_corpus import checks as pdf_checks_module
-from citrus_assets.cpt_corpus import web_checks as web_checks_module
-from citrus_assets.cpt_corpus.assets import pdf_batches, pdf_documents
-from citrus_assets.cpt_corpus.web_assets import web_corpus, web_documents, web_shards
+from citrus_assets.cpt_corpus.pdf import checks as pdf_checks_module
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
+from citrus_assets.cpt_corpus.web import checks as web_checks_module
+from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from quality import gx_asset_check, id_suite, not_null
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
@@ -79,8 +79,8 @@ DAEMON_INSTANCE = {  # runs launched by the backfill daemon execute right here, 
 }
 DEFS_FILE = """
 import dagster as dg
-from citrus_assets.cpt_corpus.assets import pdf_documents
-from citrus_assets.cpt_corpus.checks import checks
+from citrus_assets.cpt_corpus.pdf.assets import pdf_documents
+from citrus_assets.cpt_corpus.pdf.checks import checks
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager

@@ -259,7 +259,7 @@ def test_blocking_check_fails_on_empty_index_and_passes_with_opt_out():
 
 
 def test_data_card_shows_the_opt_out():
-    from citrus_assets.training.data_cards import decontamination_lines
+    from citrus_assets.model_training.data_cards.cards import decontamination_lines
 
     off = {"asset": "sft_stage1_mix", "partition": "__all__", "status": "OFF (allow_no_decontamination)",
            "allow_no_decontamination": True, "index_items": 0, "removed": 0, "benchmarks": []}
@@ -302,7 +302,7 @@ def test_cli_exit_codes_json_and_formats(isolated, capsys):
 # -- real public files (skip when ../shared/data is absent) ---------------------------------------------
 @pytest.fixture(scope="module")
 def medqa():
-    from citrus_assets.reasoning_data.loaders import load_seed_file
+    from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
     from tests.conftest import shared_data_dir
 
     path = shared_data_dir() / "benchmarks" / "medqa" / "us_4_options_test.jsonl"
@@ -324,7 +324,7 @@ def test_real_medqa_items_in_the_project_prompt_are_caught(medqa):
 
 def test_real_medbullets_and_mmlu_pro_are_mostly_not_flagged_by_medqa(medqa, shared_data):
     """The issue saw 95% of MedBullets flagged; what is left are real near-copies of MedQA items."""
-    from citrus_assets.reasoning_data.loaders import load_seed_file
+    from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
     idx, _ = medqa
     for rel, limit in (("medbullets/medbullets_op4.csv", 0.05), ("mmlu_pro/health_test.sample.jsonl", 0.01)):

@@ -99,7 +99,7 @@ CHUNK = ("Community-acquired pneumonia is most often caused by Streptococcus pne
 
 
 def test_textbook_questions_drop_the_repeated_answer():
-    from citrus_assets.cpt_corpus.textbook_evol import DROP_REASONS, TopicFilter, judge
+    from citrus_assets.cpt_corpus.textbooks.evol import DROP_REASONS, TopicFilter, judge
 
     good = "Question: Which organism most often causes community-acquired pneumonia?\nAnswer: Streptococcus pneumoniae."
     assert judge(good, CHUNK, TopicFilter())[0] is None
@@ -110,7 +110,8 @@ def test_textbook_questions_drop_the_repeated_answer():
 
 
 def test_sft_rewrite_open_rewrite_and_dual_expert_use_the_filter():
-    from citrus_assets.reasoning_data import open_rules, sft_rewrite
+    from citrus_assets.reasoning_data.questions import open_rules
+    from citrus_assets.reasoning_data.traces import sft_rewrite
 
     loop = "<think>" + "The patient's primary diagnosis is pneumothorax. " * 6 + "</think><answer>Pneumothorax</answer>"
     assert sft_rewrite.check_response(loop, [{"letter": "B", "text": "Pneumothorax"}], ["B"], "Pneumothorax",
@@ -124,8 +125,8 @@ def test_sft_rewrite_open_rewrite_and_dual_expert_use_the_filter():
 def test_preference_pairs_never_choose_a_degenerate_completion():
     import pyarrow as pa
 
-    from citrus_assets.training.preference import build_pairs
-    from citrus_assets.training.schemas import REJECTION_SAMPLE_SCHEMA
+    from citrus_assets.model_training.preference.pairs import build_pairs
+    from citrus_assets.model_training.schemas import REJECTION_SAMPLE_SCHEMA
 
     def sample(i, response, reward):
         row = {f.name: None for f in REJECTION_SAMPLE_SCHEMA}
@@ -145,7 +146,7 @@ def test_preference_pairs_never_choose_a_degenerate_completion():
 
 
 def test_a_table_in_the_stem_is_not_the_rewrites_repetition():
-    from citrus_assets.reasoning_data import open_rules
+    from citrus_assets.reasoning_data.questions import open_rules
 
     table = "\n".join(f"Patient {i} {20 + i} breaths per minute" for i in range(1, 8))
     closed = f"The respiratory rates of 7 patients are shown:\n{table}\nWhat is the mode of these respiratory rates?"

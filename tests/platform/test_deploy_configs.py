@@ -72,7 +72,7 @@ def test_executor_selection():
 def test_gpu_run_config_matches_the_resources_and_run_configs():
     """deploy/run_config.gpu.yaml uses only real fields of the training/llm resources and the checkpoint run
     config (a renamed field would make the documented example fail in the launchpad)."""
-    from citrus_assets.training.training_config import SFTRunConfig, TrainingResource
+    from citrus_assets.model_training.checkpoints.training_config import SFTRunConfig, TrainingResource
     from resources.llm import LLMResource
 
     cfg = yaml.safe_load((REPO / "deploy" / "run_config.gpu.yaml").read_text())
@@ -93,7 +93,7 @@ def test_accelerate_config_loads(path):
     unknown keys), its process count covers every node, and the launcher passes it to ``accelerate launch``."""
     from accelerate.commands.config.config_args import ClusterConfig
 
-    from citrus_assets.training.training_config import TrainingResource
+    from citrus_assets.model_training.checkpoints.training_config import TrainingResource
     from training.config import SFTStageConfig
     from training.launch import command
 

@@ -12,14 +12,14 @@ import dagster as dg
 sys.path.insert(0, str(Path(__file__).parent))
 from test_backfill import DAEMON_INSTANCE, daemon_workspace, latest_metadata
 
-from citrus_assets.reasoning_data.assets import judge_answers, seed_sets
-from citrus_assets.reasoning_data.sensors import seed_inbox_sensor
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, seed_sets
+from citrus_assets.reasoning_data.seeds.sensors import seed_inbox_sensor
 from resources.inbox import InboxResource
 
 DEFS_FILE = """
 import dagster as dg
-from citrus_assets.reasoning_data.assets import judge_answers, question_seeds
-from citrus_assets.reasoning_data.judges import JudgePanelResource
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager
@@ -109,8 +109,8 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
         assert req.tags["citrus/inbox_change"] == "content changed" and "set_b:" in req.run_key
         before = {p: latest_metadata(instance, dg.AssetKey("question_seeds"), p)["data_version"] for p in PARTS}
         # what the sensor's run does: the requested partition of its asset and what follows it in the stage
-        from citrus_assets.reasoning_data.assets import question_seeds
-        from citrus_assets.reasoning_data.judges import JudgePanelResource
+        from citrus_assets.reasoning_data.seeds.assets import question_seeds
+        from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
         from resources.lake import LakeResource
         from resources.lake_io import LakeIOManager
         from resources.llm import LLMResource

@@ -3,9 +3,12 @@
 import pytest
 
 from citrus_assets.common.language import detect_language
-from citrus_assets.cpt_corpus.labelling import language_tag
+from citrus_assets.cpt_corpus.corpus.labelling import language_tag
 from citrus_assets.jmed import dialogues
-from citrus_assets.reasoning_data import open_rules, question_checks, seeds, trace_checks
+from citrus_assets.reasoning_data.questions import checks as question_checks
+from citrus_assets.reasoning_data.questions import open_rules
+from citrus_assets.reasoning_data.seeds import seed_files as seeds
+from citrus_assets.reasoning_data.traces import checks as trace_checks
 
 
 @pytest.mark.parametrize("text,lang", [

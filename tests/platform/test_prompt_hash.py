@@ -24,10 +24,10 @@ def test_code_version_keeps_its_value():
 
 
 def test_every_llm_step_records_the_one_hash():
-    from citrus_assets.cpt_corpus import textbook_evol
+    from citrus_assets.cpt_corpus.textbooks import evol as textbook_evol
     from citrus_assets.evaluation import predict
     from citrus_assets.jmed import emr, steps
-    from citrus_assets.reasoning_data import dual_roles
+    from citrus_assets.reasoning_data.traces import dual_roles
 
     assert textbook_evol.operator_prompt_hash("deepen") == prompt_hash(
         textbook_evol.SYSTEM_PROMPT, textbook_evol.operator_prompt("deepen"))

@@ -5,8 +5,11 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.common.reasoning_format import has_tags, is_think_answer, parse_think_answer, think_answer
-from citrus_assets.reasoning_data import chat, mix_checks, sft_rewrite, trace_checks
-from citrus_assets.reasoning_data.stage3 import select_stage3
+from citrus_assets.reasoning_data import chat
+from citrus_assets.reasoning_data.mixes import checks as mix_checks
+from citrus_assets.reasoning_data.mixes.stage3 import select_stage3
+from citrus_assets.reasoning_data.traces import checks as trace_checks
+from citrus_assets.reasoning_data.traces import sft_rewrite
 
 UPPER = "<THINK>The chest pain radiates to the back, so I think of dissection.</THINK><ANSWER>B</ANSWER>"
 LOWER = UPPER.replace("THINK", "think").replace("ANSWER", "answer")

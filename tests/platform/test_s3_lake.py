@@ -23,10 +23,10 @@ from s3_support import s3_environment  # noqa: E402
 
 from citrus_assets.cpt_corpus.defs import checks as cpt_checks  # noqa: E402
 from citrus_assets.cpt_corpus.defs import pdf_batches, pdf_documents, web_corpus, web_documents, web_shards  # noqa: E402
-from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets  # noqa: E402
-from citrus_assets.reasoning_data.checks import checks as seed_checks  # noqa: E402
-from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty  # noqa: E402
-from citrus_assets.reasoning_data.question_checks import checks as question_checks  # noqa: E402
+from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty  # noqa: E402
+from citrus_assets.reasoning_data.questions.checks import checks as question_checks  # noqa: E402
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets  # noqa: E402
+from citrus_assets.reasoning_data.seeds.checks import checks as seed_checks  # noqa: E402
 from citrus_assets.resources_config import build_resources  # noqa: E402
 from resources.inbox import InboxResource  # noqa: E402
 from resources.lake import Lake, QuarantineRecord  # noqa: E402

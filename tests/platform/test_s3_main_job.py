@@ -30,8 +30,8 @@ from citrus_assets.definitions import build_definitions  # noqa: E402
 from citrus_assets.demo import format_summary, run_main_job  # noqa: E402
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource  # noqa: E402
 from citrus_assets.jobs import CPT_CORPUS_JOB, MAIN_PLAN  # noqa: E402
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource  # noqa: E402
 from citrus_assets.resources_config import build_resources  # noqa: E402
-from citrus_assets.training.training_config import TrainingResource  # noqa: E402
 from resources.lake import Lake  # noqa: E402
 from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT  # noqa: E402

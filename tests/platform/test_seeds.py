@@ -1,7 +1,7 @@
 import json
 
-from citrus_assets.reasoning_data.loaders import load_seed_file
-from citrus_assets.reasoning_data.seeds import detect_language, load_medqa_jsonl
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds.seed_files import detect_language, load_medqa_jsonl
 
 
 def test_real_medqa_file(shared_data):

@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from citrus_assets.reasoning_data.defs import checks, judge_answers, question_seeds, seed_sets
-from citrus_assets.reasoning_data.judges import JudgePanelResource
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

@@ -5,10 +5,10 @@ import json
 import pytest
 
 from citrus_assets.common.leakage import REDACTED
-from citrus_assets.reasoning_data import dual_roles as R
-from citrus_assets.reasoning_data.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion
-from citrus_assets.reasoning_data.scripted_backend import Policy, ScriptedBackend, SimulatedCrash, detect_role
+from citrus_assets.reasoning_data.traces import dual_roles as R
+from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion
 from resources.llm import GenerationCache, LLMClient
+from tests.support.scripted_backend import Policy, ScriptedBackend, SimulatedCrash, detect_role
 
 IDA, B12, ACD = "Iron deficiency anemia", "Vitamin B12 deficiency", "Anemia of chronic disease"
 OPTIONS = ({"letter": "A", "text": IDA}, {"letter": "B", "text": B12}, {"letter": "C", "text": ACD})

@@ -11,8 +11,8 @@ from citrus_assets.reasoning_data.chat import (
     is_well_formed,
     prompt_key,
 )
-from citrus_assets.reasoning_data.instruction_sensors import instruction_set_keys
-from citrus_assets.reasoning_data.instructions import INSTRUCTION_SCHEMA, load_instruction_file
+from citrus_assets.reasoning_data.instructions.instruction_files import INSTRUCTION_SCHEMA, load_instruction_file
+from citrus_assets.reasoning_data.instructions.sensors import instruction_set_keys
 from resources.inbox import InboxResource
 
 SHAREGPT = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": " Hi there "},
@@ -117,8 +117,8 @@ def test_real_chinese_sharegpt_sample(shared_data):
 def test_inbox_sensor_registers_new_files_once(tmp_path, repo_root):
     import dagster as dg
 
-    from citrus_assets.reasoning_data.instruction_assets import instruction_sets
-    from citrus_assets.reasoning_data.instruction_sensors import instruction_inbox_sensor
+    from citrus_assets.reasoning_data.instructions.assets import instruction_sets
+    from citrus_assets.reasoning_data.instructions.sensors import instruction_inbox_sensor
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()

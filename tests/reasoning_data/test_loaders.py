@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from citrus_assets.common.answers import ALL_LETTERS
-from citrus_assets.reasoning_data import loaders_io
-from citrus_assets.reasoning_data.loaders import (
+from citrus_assets.reasoning_data.seeds import loaders_io
+from citrus_assets.reasoning_data.seeds.loaders import (
     FieldMapping,
     detect_format,
     load_careqa,
@@ -28,7 +28,7 @@ from citrus_assets.reasoning_data.loaders import (
     mapping_sidecar,
     medmcqa_cop_base,
 )
-from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, BadRecord
+from citrus_assets.reasoning_data.seeds.seed_files import SEED_SCHEMA, BadRecord
 from resources.lineage.ids import is_record_id
 
 # file -> (format, source, records in SOURCES.md, identical records in the file, split from the name)

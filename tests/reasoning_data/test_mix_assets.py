@@ -10,13 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from citrus_assets.common.metadata import output
-from citrus_assets.reasoning_data.assets import seed_sets
 from citrus_assets.reasoning_data.chat import is_think_answer
-from citrus_assets.reasoning_data.instruction_assets import instruction_examples, instruction_sets
-from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
-from citrus_assets.reasoning_data.mix_checks import checks
-from citrus_assets.reasoning_data.mixing import MIX_SCHEMA
+from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
+from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
+from citrus_assets.reasoning_data.mixes.checks import checks
+from citrus_assets.reasoning_data.mixes.mixing import MIX_SCHEMA
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD, SFT_EXAMPLE_SCHEMA
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

@@ -7,8 +7,8 @@ import dagster as dg
 
 from citrus_assets.common import benchmark_data
 from citrus_assets.common.decontamination_checks import decontamination_check
-from citrus_assets.reasoning_data.instruction_assets import instruction_examples, instruction_sets
-from citrus_assets.reasoning_data.mix_assets import sft_stage1_mix
+from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
+from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager

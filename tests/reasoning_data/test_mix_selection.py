@@ -6,12 +6,12 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.reasoning_data.chat import BadChat, is_think_answer, last_boxed, wrap_reasoning
-from citrus_assets.reasoning_data.curriculum import StageRule, assign_stage, build_stage_mix
-from citrus_assets.reasoning_data.instructions import load_instruction_file
-from citrus_assets.reasoning_data.mixing import share_count, take, token_counts
-from citrus_assets.reasoning_data.nonmedical import load_nonmedical, nonmedical_dir
+from citrus_assets.reasoning_data.instructions.instruction_files import load_instruction_file
+from citrus_assets.reasoning_data.mixes.curriculum import StageRule, assign_stage, build_stage_mix
+from citrus_assets.reasoning_data.mixes.mixing import share_count, take, token_counts
+from citrus_assets.reasoning_data.mixes.nonmedical import load_nonmedical, nonmedical_dir
+from citrus_assets.reasoning_data.mixes.stage3 import select_stage3
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD, SFT_EXAMPLE_SCHEMA
-from citrus_assets.reasoning_data.stage3 import select_stage3
 
 
 class WordTokenizer:

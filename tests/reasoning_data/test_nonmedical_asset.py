@@ -6,7 +6,7 @@ import json
 import dagster as dg
 import pyarrow.parquet as pq
 
-from citrus_assets.reasoning_data.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
+from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from citrus_assets.reasoning_data.loaders import load_seed_file
-from citrus_assets.reasoning_data.open_rules import check_rewrite, ground_truth, rule_rewrite, stem_numbers
+from citrus_assets.reasoning_data.questions.open_rules import check_rewrite, ground_truth, rule_rewrite, stem_numbers
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
 STEM = ("A 24-year-old woman has fatigue. Hemoglobin is 9.1 g/dL, MCV 68 fL, platelets 1,200 x10^3/uL and "
         "blood pressure 138/90 mm Hg. Which of the following is the most likely diagnosis?")

@@ -5,12 +5,12 @@ import shutil
 import dagster as dg
 import pytest
 
-from citrus_assets.reasoning_data.assets import judge_answers, question_seeds, seed_sets
-from citrus_assets.reasoning_data.checks import checks as seed_checks
-from citrus_assets.reasoning_data.judges import JudgePanelResource, JudgeSpec
-from citrus_assets.reasoning_data.open_rules import check_rewrite
-from citrus_assets.reasoning_data.question_assets import open_questions, question_difficulty
-from citrus_assets.reasoning_data.question_checks import DIFFICULTY_VALID, OPEN_QUESTIONS_VALID, checks
+from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty
+from citrus_assets.reasoning_data.questions.checks import DIFFICULTY_VALID, OPEN_QUESTIONS_VALID, checks
+from citrus_assets.reasoning_data.questions.open_rules import check_rewrite
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.seeds.checks import checks as seed_checks
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource, JudgeSpec
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

@@ -10,9 +10,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from citrus_assets.reasoning_data.loaders import detect_format, load_seed_file
-from citrus_assets.reasoning_data.loaders_detect import benchmark_from_path, medagents_benchmark
-from citrus_assets.reasoning_data.seeds import BadRecord
+from citrus_assets.reasoning_data.seeds.loaders import detect_format, load_seed_file
+from citrus_assets.reasoning_data.seeds.loaders_detect import benchmark_from_path, medagents_benchmark
+from citrus_assets.reasoning_data.seeds.seed_files import BadRecord
 
 
 def _q(i: int, **extra) -> dict:
@@ -104,8 +104,8 @@ def test_open_qa_file_is_named_not_crashed(tmp_path):
 
 
 def test_unrecognized_file_is_a_quarantined_empty_partition(tmp_path):
-    from citrus_assets.reasoning_data.assets import question_seeds, seed_sets
-    from citrus_assets.reasoning_data.checks import checks
+    from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
+    from citrus_assets.reasoning_data.seeds.checks import checks
     from resources.inbox import InboxResource
     from resources.lake import Lake, LakeResource
     from resources.lake_io import LakeIOManager

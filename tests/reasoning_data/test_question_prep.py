@@ -3,13 +3,13 @@
 import pyarrow as pa
 import pytest
 
-from citrus_assets.reasoning_data.difficulty import label_difficulty
-from citrus_assets.reasoning_data.judges import JudgePanelResource, JudgeSpec
-from citrus_assets.reasoning_data.judging import ANSWER_SCHEMA, answer_seeds, answer_with_panel, judge_stats
-from citrus_assets.reasoning_data.open_rules import check_rewrite
-from citrus_assets.reasoning_data.rewrite import RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
+from citrus_assets.reasoning_data.questions.open_rules import check_rewrite
+from citrus_assets.reasoning_data.questions.rewrite import RewriteSettings, rewrite_seeds
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, OPEN_QUESTION_SCHEMA
-from citrus_assets.reasoning_data.seeds import SEED_SCHEMA, detect_language, make_seed
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource, JudgeSpec
+from citrus_assets.reasoning_data.seeds.judging import ANSWER_SCHEMA, answer_seeds, answer_with_panel, judge_stats
+from citrus_assets.reasoning_data.seeds.seed_files import SEED_SCHEMA, detect_language, make_seed
 from resources.llm import Generation, LLMResource, SamplingParams
 
 

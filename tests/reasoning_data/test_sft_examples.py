@@ -8,19 +8,25 @@ import pytest
 
 from citrus_assets.common.leakage import find_process_leaks
 from citrus_assets.common.metadata import output
-from citrus_assets.reasoning_data.assets import seed_sets
-from citrus_assets.reasoning_data.demo_questions import open_question_rows, open_questions_from_seed_file
-from citrus_assets.reasoning_data.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA, TRACE_SCHEMA
-from citrus_assets.reasoning_data.scripted_backend import Policy, ScriptedBackend
-from citrus_assets.reasoning_data.sft_assets import SftRewriteConfig, build_sft_examples, sft_examples
-from citrus_assets.reasoning_data.sft_rewrite import LEAK, MALFORMED, WRONG_ANSWER, check_response, parse_response
-from citrus_assets.reasoning_data.trace_assets import reasoning_traces
-from citrus_assets.reasoning_data.trace_checks import SFT_EXAMPLES_VALID, TRACES_VALID, checks
-from citrus_assets.reasoning_data.traces import run_traces
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
+from citrus_assets.reasoning_data.traces.assets import reasoning_traces
+from citrus_assets.reasoning_data.traces.checks import SFT_EXAMPLES_VALID, TRACES_VALID, checks
+from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
+from citrus_assets.reasoning_data.traces.sft_assets import SftRewriteConfig, build_sft_examples, sft_examples
+from citrus_assets.reasoning_data.traces.sft_rewrite import (
+    LEAK,
+    MALFORMED,
+    WRONG_ANSWER,
+    check_response,
+    parse_response,
+)
+from citrus_assets.reasoning_data.traces.trace_rows import run_traces
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
 from resources.llm import GenerationCache, LLMClient, LLMResource
+from tests.support.demo_questions import open_question_rows, open_questions_from_seed_file
+from tests.support.scripted_backend import Policy, ScriptedBackend
 
 PARTITION = "medqa_demo"
 OPTS = [{"letter": "A", "text": "Iron deficiency anemia"}, {"letter": "B", "text": "Vitamin B12 deficiency"}]

@@ -6,11 +6,11 @@ difference (the conclusion's seed round is the cohort's, not the partition's) wh
 import pyarrow as pa
 import pytest
 
-from citrus_assets.reasoning_data.continuous import ContinuousLoop
-from citrus_assets.reasoning_data.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion
-from citrus_assets.reasoning_data.scripted_backend import Policy, ScriptedBackend, SimulatedCrash
-from citrus_assets.reasoning_data.traces import run_traces, trace_row
+from citrus_assets.reasoning_data.traces.continuous import ContinuousLoop
+from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion
+from citrus_assets.reasoning_data.traces.trace_rows import run_traces, trace_row
 from resources.llm import GenerationCache, LLMClient
+from tests.support.scripted_backend import Policy, ScriptedBackend, SimulatedCrash
 
 CONDITIONS = ["Iron deficiency anemia", "Vitamin B12 deficiency", "Anemia of chronic disease", "Thalassemia minor",
               "Folate deficiency"]
@@ -147,8 +147,8 @@ def test_a_crash_late_in_the_step_keeps_the_finished_chunks_and_the_rerun_skips_
 
 def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_root, tiny_model_dir):
     """The main job's case (a model in process): the same batches, hence the same sampled text, either way."""
-    from citrus_assets.reasoning_data.demo_questions import open_questions_from_seed_file
     from resources.llm import LLMResource
+    from tests.support.demo_questions import open_questions_from_seed_file
 
     table = open_questions_from_seed_file(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", limit=4)
     config = LoopConfig(max_rounds=2, max_attempts=2, max_tokens_start=6, max_tokens_step=6,

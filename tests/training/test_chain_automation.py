@@ -17,9 +17,9 @@ from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.utils import make_new_run_id
 
 from citrus_assets.cpt_corpus import defs as cpt_corpus
+from citrus_assets.model_training import defs as training
 from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.resources_config import build_resources
-from citrus_assets.training import defs as training
 
 NEW_SEEDS = "new_seeds"
 DYNAMIC = {"seed_sets": ["medqa_demo"], "instruction_sets": ["instructions_demo"], "pdf_batches": ["batch_1"],

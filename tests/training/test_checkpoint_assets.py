@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.common.metadata import output
+from citrus_assets.model_training.checkpoints.assets import checkpoint_assets, cpt_checkpoint, sft_stage1_checkpoint
+from citrus_assets.model_training.checkpoints.training_config import TrainingResource
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA, PREFERENCE_SCHEMA
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA
-from citrus_assets.training.checkpoint_assets import checkpoint_assets, cpt_checkpoint, sft_stage1_checkpoint
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA, PREFERENCE_SCHEMA
-from citrus_assets.training.training_config import TrainingResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore
@@ -221,7 +221,7 @@ def test_failed_blocking_check_stops_training(chain):
 def test_partitioned_inputs_are_recorded_per_partition(tmp_path):
     """A checkpoint reading every partition of an input (rl_checkpoint <- preference_pairs) records each
     partition at its own data version, so lineage impact and data cards find the materializations."""
-    from citrus_assets.training.checkpoint_assets import input_partitions
+    from citrus_assets.model_training.checkpoints.assets import input_partitions
     from resources.lake import Lake
     from resources.lineage.writer import table_data_version
 

@@ -2,8 +2,13 @@
 
 import pyarrow as pa
 
-from citrus_assets.training.checkpoint_checks import folder_rule, hash_rule, hf_folder_complete, weights_unchanged
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from citrus_assets.model_training.checkpoints.checks import (
+    folder_rule,
+    hash_rule,
+    hf_folder_complete,
+    weights_unchanged,
+)
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
 from quality import id_suite, validate_table
 from training.common import weights_sha256
 
@@ -46,7 +51,7 @@ def test_weights_finite_rule_catches_a_nan_checkpoint(tiny_model_dir, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from citrus_assets.training.checkpoint_checks import weights_finite
+    from citrus_assets.model_training.checkpoints.checks import weights_finite
 
     assert weights_finite(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)

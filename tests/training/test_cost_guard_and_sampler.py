@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.demo import MainJobResult, MaterializedOutput, format_summary
-from citrus_assets.training.sampler import sampler_report, with_sampler
+from citrus_assets.model_training.preference.sampler import sampler_report, with_sampler
 from quality.checks import empty_check_result, rows_result
 from resources.llm import LLMClient, LLMResource
 from resources.llm.cost_guard import LLMBudgetExceeded, LLMCostGuard, automatic_origin, run_budget
@@ -108,7 +108,7 @@ def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model
     import shutil
 
     from citrus_assets.reasoning_data.defs import judge_answers, question_seeds, seed_sets
-    from citrus_assets.reasoning_data.judges import JudgePanelResource
+    from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager
@@ -142,10 +142,10 @@ def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model
 def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
     """The blocking check fails on stale pairs and rl_checkpoint stops before training (no subprocess)."""
     from citrus_assets.common.metadata import output
-    from citrus_assets.reasoning_data.assets import seed_sets
-    from citrus_assets.training.checkpoint_assets import rl_checkpoint
-    from citrus_assets.training.preference_checks import preference_pairs_current_sampler
-    from citrus_assets.training.training_config import TrainingResource
+    from citrus_assets.model_training.checkpoints.assets import rl_checkpoint
+    from citrus_assets.model_training.checkpoints.training_config import TrainingResource
+    from citrus_assets.model_training.preference.checks import preference_pairs_current_sampler
+    from citrus_assets.reasoning_data.seeds.assets import seed_sets
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager
 
@@ -173,7 +173,7 @@ def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
     failure = [e for e in rl.all_events if e.is_step_failure][0].step_failure_data
     assert "blocking checks failed" in str(failure.user_failure_data.description)  # the failed check stops it
     # and without the check's verdict, rl_checkpoint compares the samplers itself
-    from citrus_assets.training.checkpoint_assets import _train
+    from citrus_assets.model_training.checkpoints.assets import _train
     with pytest.raises(dg.Failure, match="not the current stage-3 checkpoint"):
         _train(dg.build_asset_context(instance=dg.DagsterInstance.ephemeral()), stage="rl", kind="cpo", run=None,
                training=TrainingResource(), lake=LakeResource(root=root), data_asset="preference_pairs",

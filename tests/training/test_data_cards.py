@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from lineage_graph import MODEL, PUBMED_URI, REVISION, TRAIN_URI, build_graph, seeds_table
 
 from citrus_assets.common.metadata import output
-from citrus_assets.training.data_card_assets import (
+from citrus_assets.model_training.data_cards.assets import (
     CARD_JSON,
     CARD_MD,
     DATA_CARD_COMPLETE,
@@ -24,8 +24,8 @@ from citrus_assets.training.data_card_assets import (
     data_card_checks,
     write_text,
 )
-from citrus_assets.training.data_cards import build_card, card_markdown, metadata_entries
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from citrus_assets.model_training.data_cards.cards import build_card, card_markdown, metadata_entries
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore, LineageWriter

@@ -18,11 +18,11 @@ from preference_fakes import ScriptedLLM
 from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq
 
 from citrus_assets.common.metadata import output
-from citrus_assets.reasoning_data.assets import seed_sets
+from citrus_assets.model_training.preference.assets import preference_pairs, rejection_samples
+from citrus_assets.model_training.preference.checks import checks
+from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
-from citrus_assets.training.preference_assets import preference_pairs, rejection_samples
-from citrus_assets.training.preference_checks import checks
-from citrus_assets.training.schemas import CHECKPOINT_SCHEMA
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
@@ -180,8 +180,8 @@ def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
     import datasets
     from transformers import AutoTokenizer
 
-    from citrus_assets.training.preference import build_pairs
-    from citrus_assets.training.rejection import medical_items, sample_items
+    from citrus_assets.model_training.preference.pairs import build_pairs
+    from citrus_assets.model_training.preference.rejection import medical_items, sample_items
     from resources.llm import SamplingParams
 
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
@@ -199,7 +199,7 @@ def test_pairs_go_through_trl_chat_template(tmp_path, tiny_model_dir):
 
 
 def test_sampling_model_resolution(tmp_path):
-    from citrus_assets.training.preference_assets import RejectionConfig, sampling_llm
+    from citrus_assets.model_training.preference.assets import RejectionConfig, sampling_llm
 
     ckpt = pa.Table.from_pylist([{"model_path": "/ckpt/stage3"}])
     llm = LLMResource(cache_dir=str(tmp_path / "cache"), batch_size=4)

@@ -11,17 +11,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from preference_fakes import ScriptedLLM
 
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
-from citrus_assets.training import nonmedical as nm
-from citrus_assets.training.preference import (
+from citrus_assets.model_training.preference import nonmedical as nm
+from citrus_assets.model_training.preference.checks import question_block, verification_table
+from citrus_assets.model_training.preference.pairs import (
     RANDOM,
     SHORTEST_VS_LONGEST,
     build_pairs,
     rank_pairs,
 )
-from citrus_assets.training.preference_checks import question_block, verification_table
-from citrus_assets.training.rejection import medical_items, nonmedical_items, rescore, sample_items
-from citrus_assets.training.schemas import PREFERENCE_SCHEMA
+from citrus_assets.model_training.preference.rejection import medical_items, nonmedical_items, rescore, sample_items
+from citrus_assets.model_training.schemas import PREFERENCE_SCHEMA
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from resources.llm import SamplingParams
 
 OPTS = [("A", "Aspirin"), ("B", "Ibuprofen"), ("C", "Warfarin"), ("D", "Heparin")]
@@ -196,7 +196,7 @@ def test_rescore_matches_stored_reward():
 
 def test_bundled_nonmedical_sample_loads(repo_root):
     """The SFT mix's bundled logic/math sample is a valid source (rows without an <answer> are quarantined)."""
-    from citrus_assets.reasoning_data.nonmedical import DEFAULT_DIR
+    from citrus_assets.reasoning_data.mixes.nonmedical import DEFAULT_DIR
 
     folder = repo_root / DEFAULT_DIR
     if not folder.is_dir():

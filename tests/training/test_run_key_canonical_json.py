@@ -7,7 +7,7 @@ Its former private copy differed only in escaping non-ASCII text; run keys are m
 import hashlib
 import json
 
-from citrus_assets.training import checkpointing
+from citrus_assets.model_training.checkpoints import checkpointing
 from resources.lineage.ids import canonical_json
 
 

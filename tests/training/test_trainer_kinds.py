@@ -20,7 +20,7 @@ def test_each_kind_has_its_config_and_its_trainer_module():
 
 
 def test_the_runner_and_the_assets_read_the_table(tmp_path, monkeypatch):
-    from citrus_assets.training import checkpoint_assets
+    from citrus_assets.model_training.checkpoints import assets as checkpoint_assets
 
     assert checkpoint_assets.TRAINER_KINDS is KINDS
     ran = []

@@ -277,7 +277,7 @@ def data_card(store: LineageStore, checkpoint_asset: str, data_version: str | No
     """The newest data card of ``checkpoint_asset`` (at ``data_version`` if given) that the lake keeps:
     ``{"asset", "partition", "data_version", "checkpoint_data_version", "markdown", "json", "md_path"}``.
 
-    Data cards are the ``*_data_card`` assets (``citrus_assets.training.data_card_assets``): one row naming
+    Data cards are the ``*_data_card`` assets (``citrus_assets.model_training.data_cards.assets``): one row naming
     its ``checkpoint_asset``, with ``card_json`` and the path of ``card.md``."""
     mats = store.query(
         "SELECT asset, partition, data_version, data_path FROM materializations WHERE asset LIKE ? ESCAPE '\\' "

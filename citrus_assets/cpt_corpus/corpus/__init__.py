@@ -1,0 +1,1 @@
+"""The assembled CPT corpus: labelled documents and training-ready shards."""

@@ -1,0 +1,1 @@
+"""Web documents for the CPT corpus: datatrove curation per shard, cross-shard dedup, the assets."""

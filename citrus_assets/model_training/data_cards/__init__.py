@@ -1,0 +1,1 @@
+"""Data cards: what each checkpoint was trained on."""

@@ -1,0 +1,1 @@
+"""RL-stage data: rejection samples and preference pairs."""

@@ -1,0 +1,1 @@
+"""Question preparation: easy/hard labels and the open-ended rewrite."""

@@ -1,0 +1,111 @@
+"""SFT stage-3 question preparation: easy/hard labels and the open-ended rewrite.
+
+Cost (demo): ``question_difficulty`` makes no LLM call (it reads ``judge_answers``);
+``open_questions`` makes 1 + ``retries`` batched calls of at most ``max_tokens`` tokens per
+pending question. To scale: point ``llm`` at an OpenAI-compatible server (vLLM) and raise
+``max_tokens`` (~1.5x the longest stem in tokens) and ``retries``; every call is cached, so a
+re-run or an interrupted run only pays for what is new.
+"""
+
+from typing import Literal
+
+import dagster as dg
+import pyarrow as pa
+
+from citrus_assets.common.cost_guard import budget_metadata
+from citrus_assets.common.empty import empty_metadata
+from citrus_assets.common.metadata import output
+from citrus_assets.common.prompts import code_version
+from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
+from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.seeds.assets import GROUP, seed_sets
+from resources.lake import LakeResource
+from resources.llm import LLMResource
+
+
+class DifficultyConfig(dg.Config):
+    """How judge answers become easy/hard labels (see citrus_assets/reasoning_data/questions/difficulty.py)."""
+
+    rule: Literal["all_correct", "any_correct", "min_correct", "strong_vs_weak"] = "all_correct"
+    weak_judges: list[str] = []  # strong_vs_weak: the judges whose answers decide
+    min_correct: int = 1  # min_correct: how many judges must be right
+
+
+class OpenQuestionConfig(dg.Config):
+    """Sampling and retries of the open-ended rewrite (demo-sized defaults)."""
+
+    max_tokens: int = 128
+    temperature: float = 0.0
+    retries: int = 1  # extra rounds for rejected rewrites, each one batched call
+    retry_temperature: float = 0.8
+    seed: int = 0
+    rule_fallback: bool = True  # off: questions without an accepted LLM rewrite are quarantined
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version="difficulty-v1",
+    kinds={"parquet"},
+    description="Easy/hard label per seed from the judge panel's answers (paper: easy iff all judges are right).",
+)
+def question_difficulty(
+    context: dg.AssetExecutionContext, config: DifficultyConfig, question_seeds: pa.Table, judge_answers: pa.Table
+) -> dg.Output:
+    result = label_difficulty(question_seeds, judge_answers, config.rule, config.weak_judges, config.min_correct)
+    counts = result.counts()
+    if result.unjudged:
+        context.log.warning(f"{len(result.unjudged)} seeds had no judge answer and are labelled hard")
+    n = max(1, sum(counts.values()))
+    return output(
+        result.table(),
+        rule=config.rule,
+        judges=dg.MetadataValue.json(result.judges),
+        per_judge=dg.MetadataValue.json(result.per_judge),
+        easy=counts["easy"],
+        hard=counts["hard"],
+        easy_share=dg.MetadataValue.float(round(counts["easy"] / n, 4)),
+        unjudged=len(result.unjudged),
+        unjudged_ids=dg.MetadataValue.json(result.unjudged[:50]),
+        answers_without_seed=result.answers_without_seed,
+        strong_correct_on_hard=result.strong_correct_on_hard,
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version=code_version("open-questions-v1", *PROMPTS.values()),
+    kinds={"parquet"},
+    description="Each seed rewritten as an open-ended question (options removed, clinical details kept, "
+    "validated; rule fallback or quarantine when every LLM rewrite is rejected).",
+)
+def open_questions(
+    context: dg.AssetExecutionContext, config: OpenQuestionConfig, llm: LLMResource, lake: LakeResource,
+    question_seeds: pa.Table,
+) -> dg.Output:
+    settings = RewriteSettings(max_tokens=config.max_tokens, temperature=config.temperature, retries=config.retries,
+                               retry_temperature=config.retry_temperature, seed=config.seed,
+                               rule_fallback=config.rule_fallback)
+    result = rewrite_seeds(question_seeds, llm, settings)
+    qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, result.quarantine)
+    if n_bad:
+        context.log.warning(f"{n_bad} questions quarantined at {qpath}")
+    table = result.table()
+    return output(
+        table,
+        **empty_metadata(table.num_rows, f"every rewrite of {question_seeds.num_rows} seeds rejected"
+                         + (f"; {n_bad} quarantined at {qpath}" if n_bad else "") if question_seeds.num_rows
+                         else "no question seeds"),
+        model=llm.model_id,
+        llm_accepted=result.counts["llm_accepted"],
+        llm_accepted_on_retry=result.counts["llm_accepted_on_retry"],
+        rule_fallback=result.counts["rule_fallback"],
+        quarantined=n_bad,
+        rejection_reasons=dg.MetadataValue.json(result.rejection_reasons),
+        llm_calls=result.llm_calls,
+        refers_to_missing_options=result.refers_to_options,
+        cache_hits=result.cache_hits,
+        generated_tokens=result.generated_tokens,
+        **budget_metadata(llm),
+    )

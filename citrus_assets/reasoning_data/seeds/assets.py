@@ -1,0 +1,102 @@
+"""Reasoning-data assets (paper Figure 3, SFT stage 3): question seeds and their closed-form answers."""
+
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
+from citrus_assets.common.empty import empty_metadata
+from citrus_assets.common.inbox_sensor import INBOX_SHA, content_hash
+from citrus_assets.common.metadata import output, value_counts
+from citrus_assets.common.prompts import code_version
+from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
+from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
+from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
+from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult
+from resources.inbox import InboxResource, entry_problem
+from resources.lake import LakeResource, QuarantineRecord
+from resources.llm import LLMResource, SamplingParams
+
+GROUP = "reasoning_data"
+seed_sets = dg.DynamicPartitionsDefinition(name="seed_sets")
+
+
+class JudgeConfig(dg.Config):
+    """Sampling of the closed-form answering run (deterministic by default)."""
+
+    max_tokens: int = 160
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version="seeds-v1",
+    kinds={"parquet"},
+    description="Benchmark-style questions with verified answers, normalized; one partition per seed file.",
+)
+def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake: LakeResource) -> dg.Output:
+    path = inbox.seed_file(context.partition_key)
+    problem = entry_problem(path, inbox.seeds_path())  # a link out of the inbox, a name too long for a sidecar
+    if problem is None:
+        try:
+            result = load_seed_file(path, seed_set=context.partition_key)
+        except BadRecord as e:  # no known format: the file is one quarantined unit, the partition goes on
+            problem = str(e)
+    if problem is not None:  # the whole file is one quarantined unit; none of its bytes are copied into the lake
+        result = LoadResult(quarantine=[QuarantineRecord(path.name, "file", problem, "")])
+    qpath, n_bad = lake.lake().write_quarantine("question_seeds", context.partition_key, result.quarantine)
+    if n_bad:
+        context.log.warning(f"{n_bad} input rows of {path.name} quarantined at {qpath}")
+    table = result.table()
+    return output(
+        table,
+        **empty_metadata(table.num_rows, f"no valid question in {path.name}"
+                         + (f"; {n_bad} lines quarantined at {qpath}" if n_bad else "")),
+        source_file=dg.MetadataValue.path(str(path)),
+        **{INBOX_SHA: content_hash(path)},  # what the seed sensor compares the file with
+        quarantined=n_bad,
+        duplicates_skipped=result.duplicates,
+        languages=dg.MetadataValue.json(value_counts(table, "language")),
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    partitions_def=seed_sets,
+    code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
+    kinds={"parquet"},
+    automation_condition=dg.AutomationCondition.eager(),
+    description="Each seed answered closed-form by every judge of the panel (Citrus prompt); one row per "
+    "(question, judge); basis of easy/hard labels. An empty panel is the llm resource, judge 'default'.",
+)
+def judge_answers(
+    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, judges: JudgePanelResource,
+    question_seeds: pa.Table,
+) -> dg.Output:
+    params = SamplingParams(
+        n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
+    )
+    panel = judges.clients(llm)
+    with llm_cost_guard(context, llm, *(client for _, client in panel)) as budget:  # the panel shares one budget
+        table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge
+    n = table.num_rows
+    correct = sum(table["correct"].to_pylist())
+    no_answer = sum(1 for x in table["predicted_letters"].to_pylist() if not x)
+    cached = sum(table["cached"].to_pylist())
+    per_judge = judge_stats(table)
+    models = {name: client.model_id for name, client in panel}
+    return output(
+        table,
+        model=next(iter(models.values())) if len(models) == 1 else dg.MetadataValue.json(models),
+        judges=dg.MetadataValue.json(list(models)),
+        accuracy=dg.MetadataValue.float(round(correct / n, 4) if n else 0.0),
+        no_answer=no_answer,
+        per_judge=dg.MetadataValue.json(per_judge),
+        cache_hits=cached,
+        generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0),
+        **budget_metadata(budget),
+    )

@@ -1,0 +1,1 @@
+"""Reasoning traces: the dual-expert loop and the verified first-person SFT examples."""

@@ -1,0 +1,1 @@
+"""Test- and benchmark-only support code (not part of the product): scripted LLM backend, demo questions, synthetic web shards."""
