@@ -26,13 +26,17 @@ sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 
+from citrus_assets.common.stages import load_stage  # noqa: E402
 from citrus_assets.jmed import review, steps  # noqa: E402
-from citrus_assets.jmed.defs import assets, checks, dialogue_months  # noqa: E402
+from citrus_assets.jmed.assets import dialogue_months  # noqa: E402
 from citrus_assets.jmed.dialogues import load_dialogue_file, load_month  # noqa: E402
 from resources.inbox import InboxResource  # noqa: E402
 from resources.lake import LakeResource  # noqa: E402
 from resources.lake_io import LakeIOManager  # noqa: E402
 from resources.llm import LLMResource, SamplingParams  # noqa: E402
+
+JMED = load_stage("citrus_assets.jmed")  # the stage's assets and checks, found in its package
+assets, checks = JMED.assets, JMED.checks
 
 MONTH = "2026-11"
 GOAL_S = 60.0

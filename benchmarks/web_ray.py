@@ -32,7 +32,7 @@ CHILD = r'''
 import json, sys, time
 t0 = time.perf_counter()
 import dagster as dg
-from citrus_assets.cpt_corpus.defs import web_corpus, web_documents, web_shards
+from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager

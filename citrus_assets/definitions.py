@@ -10,17 +10,14 @@ import dagster as dg
 
 from citrus_assets.common import decontamination_checks, staleness
 from citrus_assets.common.stage_metadata import apply_stage_metadata
-from citrus_assets.cpt_corpus import defs as cpt_corpus
-from citrus_assets.evaluation import defs as evaluation
+from citrus_assets.common.stages import find_stages
 from citrus_assets.executors import executor_from_env
-from citrus_assets.jmed import defs as jmed
 from citrus_assets.jobs import jobs
-from citrus_assets.model_training import defs as training
-from citrus_assets.reasoning_data import defs as reasoning_data
 from citrus_assets.resources_config import build_resources
 from quality.checks import rows_checks
 
-STAGES = [cpt_corpus, reasoning_data, training, evaluation, jmed]
+# every stage package of citrus_assets, its assets, checks and sensors found in its modules (common/stages.py)
+STAGES = find_stages()
 
 
 

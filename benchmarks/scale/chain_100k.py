@@ -49,7 +49,8 @@ def server_requests(base_url: str) -> int:
 def child(args: argparse.Namespace) -> None:
     import dagster as dg
 
-    from citrus_assets.reasoning_data.defs import assets, checks, seed_sets
+    from citrus_assets.common.stages import load_stage
+    from citrus_assets.reasoning_data.seeds.assets import seed_sets
     from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
@@ -63,6 +64,8 @@ def child(args: argparse.Namespace) -> None:
                            **({"max_concurrency": args.max_concurrency} if args.max_concurrency else {})),
         "judges": JudgePanelResource(),
     }
+    stage = load_stage("citrus_assets.reasoning_data")  # its assets and checks, found in the package
+    assets, checks = stage.assets, stage.checks
     instance = dg.DagsterInstance.get()
     out = []
     for asset in args.assets.split(","):

@@ -4,7 +4,8 @@ import shutil
 
 import dagster as dg
 
-from citrus_assets.cpt_corpus.defs import checks, pdf_batches, pdf_documents
+from citrus_assets.common.stages import load_stage
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
@@ -22,7 +23,7 @@ def test_pdf_batch_materializes_and_quarantines_bad_files(tmp_path, repo_root):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_a"])
     result = dg.materialize(
-        [pdf_documents, *checks],
+        [pdf_documents, *load_stage("citrus_assets.cpt_corpus").checks],
         partition_key="batch_a",
         instance=instance,
         resources={

@@ -135,7 +135,10 @@ def test_references_split_at_the_main_list_not_the_supplement(tmp_path):
 
 
 def test_batch_with_unusable_documents_passes_the_blocking_check(tmp_path, repo_root):
-    from citrus_assets.cpt_corpus.defs import checks, pdf_batches, pdf_documents
+    from citrus_assets.common.stages import load_stage
+    from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
+
+    checks = load_stage("citrus_assets.cpt_corpus").checks
     from resources.inbox import InboxResource
     from resources.lake import Lake, LakeResource
     from resources.lake_io import LakeIOManager

@@ -5,7 +5,8 @@ import shutil
 
 import dagster as dg
 
-from citrus_assets.cpt_corpus.defs import checks, web_corpus, web_documents, web_shards
+from citrus_assets.common.stages import load_stage
+from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from citrus_assets.cpt_corpus.web.checks import dedup_rate
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
@@ -29,7 +30,8 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["shard_a", "shard_b"])
-    web_checks = [c for c in checks if any(k.asset_key.path[0].startswith("web_") for k in c.check_keys)]
+    cpt_checks = load_stage("citrus_assets.cpt_corpus").checks
+    web_checks = [c for c in cpt_checks if any(k.asset_key.path[0].startswith("web_") for k in c.check_keys)]
     for key in ("shard_a", "shard_b"):
         res = dg.materialize([web_documents, web_corpus, *web_checks], selection=[web_documents],
                              partition_key=key, resources=resources, instance=instance)
@@ -52,7 +54,8 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
 
 
 def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root, tiny_model_dir, scripted_llm):
-    from citrus_assets.cpt_corpus.defs import cpt_documents, cpt_shards, pdf_batches, pdf_documents
+    from citrus_assets.cpt_corpus.corpus.assets import cpt_documents, cpt_shards
+    from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
     from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
 
     lake_root = str(tmp_path / "lake")
@@ -68,7 +71,7 @@ def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_001"])
     instance.add_dynamic_partitions(textbook_batches.name, ["cardiology"])
     everything = [pdf_documents, web_documents, web_corpus, textbook_chunks, textbook_questions, cpt_documents,
-                  cpt_shards, *checks]
+                  cpt_shards, *load_stage("citrus_assets.cpt_corpus").checks]
     assert dg.materialize(everything, selection=[web_documents], partition_key="web_demo",
                           resources=resources, instance=instance).success
     assert dg.materialize(everything, selection=[pdf_documents], partition_key="batch_001",

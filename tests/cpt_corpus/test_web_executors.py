@@ -176,7 +176,7 @@ def test_squeue_answers(monkeypatch):
 def test_web_stage_on_a_local_ray_cluster(tmp_path, repo_root):
     """web_documents -> web_corpus on sample/web with ``executor: ray`` (a local Ray started by the step)."""
     ray = pytest.importorskip("ray")
-    from citrus_assets.cpt_corpus.defs import web_corpus, web_documents, web_shards
+    from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
     from resources.inbox import InboxResource
     from resources.lake import Lake, LakeResource
     from resources.lake_io import LakeIOManager

@@ -5,12 +5,16 @@ import re
 
 import dagster as dg
 
-from citrus_assets.jmed.defs import assets, checks, dialogue_months
+from citrus_assets.common.stages import load_stage
+from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.reasoning_data.seeds.loaders import load_jmed
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource
 from resources.lake_io import LakeIOManager
 from resources.llm import Generation, LLMResource
+
+JMED = load_stage("citrus_assets.jmed")  # the stage's assets and checks, found in its package
+assets, checks = JMED.assets, JMED.checks
 
 MONTH = "2026-11"
 

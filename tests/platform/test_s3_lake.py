@@ -21,8 +21,9 @@ s3fs = pytest.importorskip("s3fs")
 
 from s3_support import s3_environment  # noqa: E402
 
-from citrus_assets.cpt_corpus.defs import checks as cpt_checks  # noqa: E402
-from citrus_assets.cpt_corpus.defs import pdf_batches, pdf_documents, web_corpus, web_documents, web_shards  # noqa: E402
+from citrus_assets.common.stages import load_stage  # noqa: E402
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents  # noqa: E402
+from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards  # noqa: E402
 from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty  # noqa: E402
 from citrus_assets.reasoning_data.questions.checks import checks as question_checks  # noqa: E402
 from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets  # noqa: E402
@@ -56,7 +57,7 @@ def s3_lake(s3_server, tmp_path_factory, tiny_model_dir):
         instance.add_dynamic_partitions(pdf_batches.name, [PDFS])
         instance.add_dynamic_partitions(web_shards.name, [WEB])
         ops = {"judge_answers": {"config": {"max_tokens": 12}}, "open_questions": {"config": {"max_tokens": 24}}}
-        everything = [*SEED_ASSETS, *CPT_ASSETS, *seed_checks, *question_checks, *cpt_checks]
+        everything = [*SEED_ASSETS, *CPT_ASSETS, *seed_checks, *question_checks, *load_stage("citrus_assets.cpt_corpus").checks]
         runs = [
             dict(selection=SEED_ASSETS, partition_key=SEEDS, run_config={"ops": ops}),
             dict(selection=[pdf_documents], partition_key=PDFS),

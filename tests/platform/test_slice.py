@@ -5,7 +5,8 @@ import shutil
 import dagster as dg
 import pytest
 
-from citrus_assets.reasoning_data.defs import checks, judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
+from citrus_assets.reasoning_data.seeds.checks import checks
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import Lake, LakeResource

@@ -16,9 +16,7 @@ from dagster._core.definitions.asset_checks.asset_check_evaluation import (
 from dagster._core.events import DagsterEvent, DagsterEventType
 from dagster._core.utils import make_new_run_id
 
-from citrus_assets.cpt_corpus import defs as cpt_corpus
-from citrus_assets.model_training import defs as training
-from citrus_assets.reasoning_data import defs as reasoning_data
+from citrus_assets.common.stages import load_stage
 from citrus_assets.resources_config import build_resources
 
 NEW_SEEDS = "new_seeds"
@@ -31,7 +29,8 @@ TRAINING_CHAIN = ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpo
 class Lake:
     """An instance whose 'runs' are reported events: materialize(key, partition) with a fresh data version."""
 
-    def __init__(self, stages=(cpt_corpus, reasoning_data, training)):
+    def __init__(self, stages=("cpt_corpus", "reasoning_data", "model_training")):
+        stages = [load_stage(f"citrus_assets.{name}") for name in stages]  # found in the stage packages
         self.defs = dg.Definitions(assets=[a for s in stages for a in s.assets],
                                    asset_checks=[c for s in stages for c in s.checks],
                                    resources=build_resources())  # never used: no step executes
@@ -160,10 +159,8 @@ def test_failed_sampler_check_blocks_rl(lake):
 def test_new_seed_file_reaches_the_evaluation_of_stage3_and_rl():
     """The whole path with the evaluation stage in the graph: a new seed file retrains stage 3 and RL, then
     exactly their evaluation partitions (every benchmark) run again; the other stages' scores stay current."""
-    from citrus_assets.evaluation import defs as evaluation
-    from citrus_assets.jmed import defs as jmed  # eval_jmed reads the JMED release (no month registered here)
-
-    lk = Lake(stages=(cpt_corpus, reasoning_data, training, evaluation, jmed))
+    # jmed: eval_jmed reads the JMED release (no month registered here)
+    lk = Lake(stages=("cpt_corpus", "reasoning_data", "model_training", "evaluation", "jmed"))
     lk.materialize_all()
     lk.settle()
     assert lk.tick() == {}

@@ -107,7 +107,7 @@ def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model
     with the budget in the failure's metadata; a manual run of the same step is not limited."""
     import shutil
 
-    from citrus_assets.reasoning_data.defs import judge_answers, question_seeds, seed_sets
+    from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
     from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
     from resources.lake import LakeResource
