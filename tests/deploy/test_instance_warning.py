@@ -23,11 +23,17 @@ def _home(tmp_path: Path, yaml_text: str) -> Path:
     return home
 
 
-def test_the_repo_default_warns_and_points_to_postgres(tmp_path):
+def test_the_repo_default_runs_one_at_a_time_and_raising_it_warns(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    assert uses_sqlite(home) and run_queue_limit(home) == 2
+    assert uses_sqlite(home) and run_queue_limit(home) == 1
+    assert sqlite_concurrency_warning(home) is None, "the default `make ui` start prints no warning"
+    # the same file with a raised run limit warns, and points to the PostgreSQL variant
+    text = (REPO / "dagster.yaml").read_text()
+    assert "max_concurrent_runs: 1" in text
+    (home / "dagster.yaml").write_text(text.replace("max_concurrent_runs: 1", "max_concurrent_runs: 2"))
+    assert run_queue_limit(home) == 2
     msg = sqlite_concurrency_warning(home)
     assert msg and "2 runs" in msg and "deploy/dagster.postgres.yaml" in msg and "SQLite" in msg
     assert (REPO / "deploy" / "dagster.postgres.yaml").is_file()

@@ -13,6 +13,7 @@ from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 
 from citrus_assets.executors import executor_from_env
+from citrus_assets.instance_check import sqlite_concurrency_warning
 
 REPO = Path(__file__).resolve().parents[2]
 VARIANTS = [REPO / "dagster.yaml", *sorted((REPO / "deploy").glob("dagster.*.yaml"))]
@@ -52,8 +53,9 @@ def test_variant_loads(path, tmp_path, monkeypatch):
     if path.name != "dagster.yaml":
         assert checked >= 3, "a deployment variant names its storage classes"
         assert config["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
-    else:  # the local default: SQLite storage, concurrency limits
-        assert config["concurrency"]["runs"]["max_concurrent_runs"] == 2
+    else:  # the local default: SQLite storage (single writer), so one run at a time; no make-ui warning
+        assert config["concurrency"]["runs"]["max_concurrent_runs"] == 1
+        assert sqlite_concurrency_warning(tmp_path) is None
     assert "password: " not in path.read_text().replace("password: {env:", ""), "secrets come from env"
 
 
