@@ -121,7 +121,3 @@ def redact(text: str, *secrets: str) -> str:
     for form in secret_forms(*secrets):
         text = text.replace(form, REDACTED)
     return text
-
-
-def contains_secret(text: str, *secrets: str) -> bool:
-    return any(form in text for form in secret_forms(*secrets))

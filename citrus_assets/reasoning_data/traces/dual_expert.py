@@ -25,7 +25,6 @@ the LLM cache answers the finished ones for free.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from citrus_assets.common.degeneration import degeneration_reason
@@ -312,7 +311,3 @@ def question_program(r: TraceResult, config: LoopConfig):
         if r.accepted:
             return
     r.reason = f"not verified after {len(r.attempts)} attempt(s): {r.reason}"
-
-
-def rounds_histogram(results: list[TraceResult]) -> dict[str, int]:
-    return {str(k): v for k, v in sorted(Counter(r.final.rounds for r in results if r.attempts).items())}

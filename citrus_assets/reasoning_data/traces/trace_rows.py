@@ -274,7 +274,3 @@ def _histogram(values) -> dict[str, int]:
     for v in values:
         out[str(v)] = out.get(str(v), 0) + 1
     return dict(sorted(out.items()))
-
-
-def transcript_calls(transcript: str) -> list[dict]:
-    return [c for a in json.loads(transcript)["attempts"] for c in a["calls"]]
