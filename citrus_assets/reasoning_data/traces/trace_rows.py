@@ -16,17 +16,7 @@ from citrus_assets.reasoning_data.traces.continuous import DEFAULT_COHORT, Conti
 from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion, TraceResult
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS,
-    GEN_MODEL_ID,
-    GEN_MODEL_REVISION,
-    GEN_PROMPT_HASH,
-    GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS,
-    GEN_SAMPLING,
-    PARENT_IDS,
-    RECORD_ID,
-)
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 
 SOURCE = "open_questions"
 
@@ -57,13 +47,9 @@ def trace_row(r: TraceResult, llm, config: LoopConfig) -> dict:
         "llm_calls": r.llm_calls,
         "prompt_tokens": r.prompt_tokens,
         "completion_tokens": r.completion_tokens,
-        GEN_MODEL_ID: llm.model_id,
-        GEN_MODEL_REVISION: llm.model_revision,
-        GEN_PROMPT_TEMPLATE: "+".join(R.PROMPT_FILES[k] for k in sorted(R.PROMPT_FILES)),
-        GEN_PROMPT_HASH: R.prompt_set_hash(),
-        GEN_SAMPLING: sampling,
-        GEN_PROMPT_TOKENS: r.prompt_tokens,
-        GEN_COMPLETION_TOKENS: r.completion_tokens,
+        **gen_columns(llm, template="+".join(R.PROMPT_FILES[k] for k in sorted(R.PROMPT_FILES)),
+                      prompt_hash=R.prompt_set_hash(), sampling=sampling, prompt_tokens=r.prompt_tokens,
+                      completion_tokens=r.completion_tokens),
     }
 
 
