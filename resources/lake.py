@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 
 import dagster as dg
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from resources.lineage.schema import SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
+from resources.lineage.data_version import DataVersionBuilder
+from resources.lineage.schema import RECORD_ID, SOURCE_LOCATOR, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import default_paths, url_to_fs
 from resources.lineage.writer import is_temp_of, temp_name, write_error
 from resources.lineage.writer import path_component as safe_partition  # the one path-safe rule
@@ -70,6 +73,83 @@ def describe_bytes(data: bytes, magic: bytes = b"") -> str:
     return f"[{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}{kind}; content not copied]"
 
 
+QUARANTINE_CHUNK = 1000  # quarantine records converted (and written as one row group) at a time
+ROW_GROUP_ROWS = 2000  # rows per Parquet row group of a streamed write (``Lake.write_batches``)
+
+
+def copy_table(table: pa.Table) -> pa.Table:
+    """A fresh copy of ``table``'s buffers (a slice or a column of a memory-mapped batch keeps its pages alive)."""
+    return table.take(pa.array(np.arange(table.num_rows, dtype=np.int64)))
+
+
+@dataclass(frozen=True)
+class StagedParquet:
+    """An asset output left on local disk as chunk files (Arrow IPC ``.arrow`` or Parquet), handed to the IO manager
+    instead of one ``pyarrow.Table``: the IO manager streams it batch by batch into the partition's staged data
+    file, its data version and its lineage rows (``resources/lake_io.py``), so the step never holds the whole
+    table. ``cleanup``: a folder removed once the output is published (the chunks stay after a failed write, so a
+    re-run can resume from them). ``row_filter`` applies to every batch (the IO manager's retraction filter)."""
+
+    paths: tuple[str, ...]
+    schema: pa.Schema
+    cleanup: str | None = None
+    row_filter: Callable[[pa.Table], pa.Table] | None = field(default=None, compare=False)
+
+    def tables(self, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The rows in order, one small table per stored batch / row group (filtered by ``row_filter``). Each
+        chunk file is opened, read and closed in turn: only the batch being read is in memory."""
+        for path in self.paths:
+            if str(path).endswith(".parquet"):
+                pf = pq.ParquetFile(path)
+                batches: Iterator[pa.RecordBatch] = pf.iter_batches(columns=columns)
+                for b in batches:
+                    yield from self._filtered(pa.Table.from_batches([b]))
+                pf.close()
+                continue
+            with pa.OSFile(str(path), "rb") as src:
+                reader = pa.ipc.open_file(src)
+                for i in range(reader.num_record_batches):
+                    b = reader.get_batch(i)
+                    yield from self._filtered(pa.Table.from_batches([b.select(columns) if columns else b]))
+
+    def _filtered(self, t: pa.Table) -> Iterator[pa.Table]:
+        want = self.select(t.column_names)
+        t = t if t.schema == want else t.cast(want)
+        if self.row_filter is not None:
+            t = self.row_filter(t)
+        if t.num_rows:
+            yield t
+
+    def select(self, columns: list[str]) -> pa.Schema:
+        """The schema of ``columns`` (in that order)."""
+        return pa.schema([self.schema.field(c) for c in columns])
+
+    @property
+    def num_rows(self) -> int:
+        return sum(t.num_rows for t in self.tables([self.schema.names[0]])) if self.schema.names else 0
+
+    def head(self, n: int) -> pa.Table:
+        out, rows = [], 0
+        for t in self.tables():
+            out.append(copy_table(t.slice(0, n - rows)))
+            rows += out[-1].num_rows
+            if rows >= n:
+                break
+        return pa.concat_tables(out) if out else self.schema.empty_table()
+
+    def data_version(self) -> str:
+        """``table_data_version`` of the whole table, computed batch by batch (only the ids are held)."""
+        version = DataVersionBuilder(self.schema.names)
+        for t in self.tables([RECORD_ID]):
+            version.update(t)
+        return version.hexdigest()
+
+    def read_all(self) -> pa.Table:
+        """The whole table in memory (tests and small outputs only)."""
+        parts = [copy_table(t) for t in self.tables()]
+        return pa.concat_tables(parts) if parts else self.schema.empty_table()
+
+
 class Lake:
     """Plain lake accessor; tests and assets call it directly."""
 
@@ -102,13 +182,41 @@ class Lake:
     def write_table(self, table: pa.Table, path: str) -> str:
         """Atomically write ``table`` as Parquet at ``path`` (temp name + rename). An ``OSError`` (disk full,
         read-only file system, ...) is raised naming ``path``; the temp file is removed, ``path`` untouched."""
+        return self._write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+    def write_batches(self, tables: Iterable[pa.Table], schema: pa.Schema, path: str,
+                      row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
+        """``write_table`` of a table that arrives in pieces: streamed into one Parquet file (zstd) with row groups
+        of ``row_group_rows`` rows; only one row group is held at a time. Returns (path, rows written)."""
+        rows = 0
+
+        def write(fh) -> None:
+            nonlocal rows
+            pending: list[pa.Table] = []
+            held = 0
+            with pq.ParquetWriter(fh, schema, compression="zstd") as w:
+                for t in tables:
+                    pending.append(t)
+                    held += t.num_rows
+                    if held >= row_group_rows:
+                        w.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
+                                      row_group_size=row_group_rows)
+                        rows, pending, held = rows + held, [], 0
+                if pending:
+                    w.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
+                                  row_group_size=row_group_rows)
+                    rows += held
+
+        return self._write_atomic(path, write), rows
+
+    def _write_atomic(self, path: str, write: Callable) -> str:
         parent, name = path.rsplit("/", 1)
         tmp = f"{parent}/{temp_name(name)}"  # hidden, never matches *.parquet
         try:
             self.fs.makedirs(parent, exist_ok=True)
             self.remove_leftovers(path)
             with self.fs.open(tmp, "wb") as fh:
-                pq.write_table(table, fh, compression="zstd")
+                write(fh)
             if self.is_local:
                 os.replace(tmp, path)  # atomic on POSIX
             else:
@@ -154,28 +262,37 @@ class Lake:
 
         from resources.retraction import drop_retracted_quarantine  # a retracted file's bad lines stay out
 
-        rows, retracted = drop_retracted_quarantine(self, list(rows))
+        path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
+        now = datetime.now(UTC)
+        retracted = 0
+
+        def tables() -> Iterator[pa.Table]:  # QUARANTINE_CHUNK rows at a time: any iterable, never all in memory
+            nonlocal retracted
+            source = iter(rows)
+            while chunk := list(islice(source, QUARANTINE_CHUNK)):
+                chunk, dropped = drop_retracted_quarantine(self, chunk)
+                retracted += dropped
+                if chunk:
+                    yield pa.table(
+                        {
+                            SOURCE_URI: [r.source_uri for r in chunk],
+                            SOURCE_LOCATOR: [r.source_locator for r in chunk],
+                            "reason": [r.reason for r in chunk],
+                            "raw": [r.raw for r in chunk],
+                            "asset": [asset] * len(chunk),
+                            "partition": [partition or UNPARTITIONED] * len(chunk),
+                            "quarantined_at": [now] * len(chunk),
+                        },
+                        schema=QUARANTINE_SCHEMA,
+                    )
+
+        written, n = self.write_batches(tables(), QUARANTINE_SCHEMA, path, row_group_rows=QUARANTINE_CHUNK)
         if retracted:
             logging.getLogger(__name__).warning("%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted)
-        path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
-        if not rows:
-            if self.fs.exists(path):
-                self.fs.rm(path)
+        if not n:
+            self.fs.rm(written)
             return None, 0
-        now = datetime.now(UTC)
-        table = pa.table(
-            {
-                SOURCE_URI: [r.source_uri for r in rows],
-                SOURCE_LOCATOR: [r.source_locator for r in rows],
-                "reason": [r.reason for r in rows],
-                "raw": [r.raw for r in rows],
-                "asset": [asset] * len(rows),
-                "partition": [partition or UNPARTITIONED] * len(rows),
-                "quarantined_at": [now] * len(rows),
-            },
-            schema=QUARANTINE_SCHEMA,
-        )
-        return self.url(self.write_table(table, path)), len(rows)
+        return self.url(written), n
 
     # ---------------------------------------------------------------- reads
     def exists(self, asset: str, partition: str | None) -> bool:

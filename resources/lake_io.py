@@ -5,8 +5,9 @@ the table is staged under a hidden name, its lineage rows and then its lineage c
 row) are written through the one lineage writer, and only then is it published as
 ``<lake>/<asset>/<partition>/data.parquet``; the commit is the single point that makes the version visible.
 Row count, path, data version and a preview go to the materialization metadata. ``load_input`` reads only
-data that a lineage commit names (``read_committed``). Anything that is not a ``pyarrow.Table`` is refused:
-no pickles in this lake.
+data that a lineage commit names (``read_committed``). A ``StagedParquet`` (chunk files on local disk, e.g.
+``reasoning_traces``) is accepted too and streamed batch by batch into the same files (``_write_staged``), so
+memory stays flat in partition size. Anything else is refused: no pickles in this lake.
 
 Single-run backfills: when one run covers several partitions of an asset (``BackfillPolicy.single_run()``),
 the asset returns ONE table with the reserved column ``PARTITION_COLUMN`` naming each row's partition
@@ -18,13 +19,17 @@ partition-scoped metadata (row count, path, data version, preview). The column i
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import replace
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resources.lake import Lake, default_lake_root, without_partition_rows
+from resources.lake import Lake, StagedParquet, default_lake_root, without_partition_rows
 from resources.lineage.commit import publish_partition, read_committed
-from resources.lineage.schema import RECORD_ID, UNPARTITIONED
+from resources.lineage.data_version import DataVersionBuilder
+from resources.lineage.schema import RECORD_ID, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import browser_link
 from resources.lineage.writer import LineageWriter, table_data_version
 from resources.retraction import RETRACTIONS_DIR, RetractionFilter, near_retracted
@@ -147,8 +152,11 @@ class LakeIOManager(dg.ConfigurableIOManager):
     def lake(self) -> Lake:
         return Lake(self.root or default_lake_root())
 
-    def handle_output(self, context: dg.OutputContext, obj: pa.Table) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: pa.Table | StagedParquet) -> None:
         if obj is None:
+            return
+        if isinstance(obj, StagedParquet):
+            self._handle_staged(context, obj)
             return
         if not isinstance(obj, pa.Table):
             raise TypeError(
@@ -176,6 +184,60 @@ class LakeIOManager(dg.ConfigurableIOManager):
                 "rows_per_partition": dg.MetadataValue.json(rows),
             }
         )
+
+    def _handle_staged(self, context: dg.OutputContext, staged: StagedParquet) -> None:
+        """A ``StagedParquet`` output (one partition): streamed into the lake batch by batch, never one table."""
+        name = context.asset_key.to_user_string()
+        if RECORD_ID not in staged.schema.names:
+            raise ValueError(f"asset {name} has no {RECORD_ID!r} column")
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
+        if len(keys) > 1 or PARTITION_COLUMN in staged.schema.names:
+            raise ValueError(f"{name}: a StagedParquet output covers one partition (return a table for a backfill run)")
+        if SOURCE_URI in staged.schema.names:  # near-retracted detection compares whole sources: table path
+            self.handle_output(context, staged.read_all())
+            return
+        run_fence(context)
+        context.add_output_metadata(self._write_staged(context, keys[0], staged))
+        if staged.cleanup:
+            shutil.rmtree(staged.cleanup, ignore_errors=True)  # published: the chunks are no longer needed
+
+    def _write_staged(self, context: dg.OutputContext, key: str, staged: StagedParquet) -> dict:
+        """``_write`` for a ``StagedParquet``: the retraction filter, the data version (``DataVersionBuilder``:
+        the value ``table_data_version`` gives the whole table) and the commit protocol, batch by batch."""
+        lake = self.lake()
+        asset = asset_name(context.asset_key)
+        retraction = RetractionFilter(lake)
+        staged = replace(staged, row_filter=lambda t: retraction.apply(t).table)
+        version = DataVersionBuilder(staged.schema.names)
+        total = kept = 0
+        for t in replace(staged, row_filter=None).tables([RECORD_ID]):
+            total += t.num_rows
+            t = retraction.apply(t).table
+            kept += t.num_rows
+            version.update(t)
+        data_version, dropped = version.hexdigest(), total - kept
+        if dropped:
+            context.log.warning(f"{asset} [{key}]: {dropped} rows of retracted sources dropped "
+                                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
+        writer = LineageWriter(lake.lineage_root) if self.capture_lineage else None
+        published = publish_partition(lake, writer, asset=asset, partition=key, table=staged, run_id=context.run_id,
+                                      code_version=context.asset_spec.code_version or "", data_version=data_version,
+                                      run_is_dead=run_is_dead(context))
+        if published.cleanup.count:
+            context.log.warning(f"{asset} [{key}]: cleaned up after an interrupted write: {published.cleanup}")
+        head = staged.head(max(PREVIEW_ROWS, LINEAGE_SAMPLE_ROWS))
+        return {
+            "dagster/row_count": dg.MetadataValue.int(kept),
+            "path": dg.MetadataValue.path(lake.url(published.path)),
+            "data_version": dg.MetadataValue.text(data_version),
+            "lineage_capture_s": dg.MetadataValue.float(round(published.lineage_s, 4)),
+            **({"interrupted_write_files_removed": dg.MetadataValue.int(published.cleanup.count)}
+               if published.cleanup.count else {}),
+            "preview": dg.MetadataValue.md(preview_markdown(head)),
+            **({"retracted_rows": dg.MetadataValue.int(dropped)} if dropped else {}),
+            **(lineage_links(asset, key, head) if self.capture_lineage else {}),
+            **lake.quarantine_metadata(asset, key),
+        }
 
     def _write(self, context: dg.OutputContext, key: str, table: pa.Table) -> dict:
         """Write one partition's table and its lineage; returns that partition's metadata."""

@@ -46,7 +46,7 @@ from .data_version import table_data_version
 from .writer import LineageWriter, commit_key, is_temp_of, path_component, write_error
 
 if TYPE_CHECKING:
-    from resources.lake import Lake
+    from resources.lake import Lake, StagedParquet
 
 log = logging.getLogger(__name__)
 
@@ -274,22 +274,49 @@ def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: 
 
 
 def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, partition: str | None,
-                      table: pa.Table, run_id: str, code_version: str = "", data_version: str | None = None,
+                      table: pa.Table | StagedParquet, run_id: str, code_version: str = "",
+                      data_version: str | None = None,
                       run_is_dead: Callable[[str], bool] | None = None) -> PublishResult:
     """Write one partition's table through the commit protocol (module docstring). ``writer`` None: no lineage
-    capture (the table is published untagged, as data never under lineage). Returns what was written."""
+    capture (the table is published untagged, as data never under lineage). Returns what was written.
+
+    ``table`` may be a ``StagedParquet`` (chunk files on disk; ``data_version`` then required): it is streamed
+    batch by batch into the staged data file, and only its lineage columns are kept in memory for the lineage
+    rows; the same files, rows and commit as for the concatenated table."""
+    from resources.lake import StagedParquet, copy_table
+
     files = PartitionFiles(lake, writer, asset, partition)
+    streamed = isinstance(table, StagedParquet)
+    if streamed and data_version is None:
+        raise ValueError("a StagedParquet output needs its data_version (DataVersionBuilder)")
     dv = data_version or table_data_version(table)
     key = commit_key(dv, run_id)
     cleanup = clean_partition(files, run_is_dead, keep=key)
+    lineage_cols = [c for c in table.schema.names if c in S.SCHEMAS[S.T_RECORD_LINEAGE].names or c == S.PARENT_IDS]
+    lineage_parts: list[pa.Table] = []
+
+    def tee(staged: StagedParquet):  # the batches to write; their lineage columns copied aside
+        for t in staged.tables():
+            lineage_parts.append(copy_table(t.select(lineage_cols)))
+            yield t
+
     if writer is None:
+        if streamed:
+            return PublishResult(lake.write_batches(table.tables(), table.schema, files.data)[0], key, cleanup, None)
         return PublishResult(lake.write_table(table, files.data), key, cleanup, None)
     staged = files.staged(key)
     meta = {**(table.schema.metadata or {}), COMMIT_METADATA: key.encode()}
     try:
-        lake.write_table(table.replace_schema_metadata(meta), staged)
+        if streamed:
+            lake.write_batches(tee(table), table.schema.with_metadata(meta), staged)
+        else:
+            lake.write_table(table.replace_schema_metadata(meta), staged)
     except OSError as exc:  # name the file the user knows (disk full, read-only lake, ...)
         raise write_error(exc, lake.url(files.data)) from exc
+    if streamed:  # the lineage writer reads only these columns and the row count
+        schema = table.select(lineage_cols)
+        table = pa.concat_tables(lineage_parts) if lineage_parts else schema.empty_table()
+        lineage_parts.clear()
     fault_point("lake.staged", asset=asset)
     t0 = time.perf_counter()
     try:

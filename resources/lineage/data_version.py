@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from . import schema as S
 
-__all__ = ["table_data_version"]
+__all__ = ["DataVersionBuilder", "table_data_version"]
 
 _HEX_NIBBLE = np.full(256, 255, dtype=np.uint8)
 _HEX_NIBBLE[np.frombuffer(b"0123456789abcdef", dtype=np.uint8)] = np.arange(16, dtype=np.uint8)
@@ -60,18 +60,43 @@ def table_data_version(table: pa.Table) -> str:
 def _data_version(table: pa.Table) -> str:
     if S.RECORD_ID not in table.column_names:
         raise ValueError(f"table has no {S.RECORD_ID!r} column")
-    ids = table.column(S.RECORD_ID)
+    return _hash(table.column_names, table.column(S.RECORD_ID))
+
+
+def _hash(column_names: list[str], ids: pa.ChunkedArray | pa.Array) -> str:
     if ids.null_count:
         raise ValueError(f"{S.RECORD_ID!r} has {ids.null_count} null values")
-    n = table.num_rows
+    n = len(ids)
     h = hashlib.sha256()
-    h.update(json.dumps(sorted(table.column_names)).encode("utf-8"))
+    h.update(json.dumps(sorted(column_names)).encode("utf-8"))
     h.update(n.to_bytes(8, "little"))
     if n:
-        offsets, data = _sorted_string_buffers(ids.cast(pa.large_string()).combine_chunks())
+        ids = ids.cast(pa.large_string())
+        offsets, data = _sorted_string_buffers(ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
         h.update(offsets)
         h.update(data)
     return h.hexdigest()[:16]
+
+
+class DataVersionBuilder:
+    """``table_data_version`` of a table that arrives batch by batch (a staged output streamed row group by row
+    group): only the ``record_id`` column is kept (the hash sorts all ids), never the other columns. Gives exactly
+    the value ``table_data_version`` gives the concatenated table (tests/lineage/test_data_version_stream.py)."""
+
+    def __init__(self, column_names: list[str]) -> None:
+        if S.RECORD_ID not in column_names:
+            raise ValueError(f"table has no {S.RECORD_ID!r} column")
+        self.column_names = list(column_names)
+        self._ids: list[pa.Array] = []
+
+    def update(self, batch: pa.RecordBatch | pa.Table) -> None:
+        col = batch.column(S.RECORD_ID)
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        # a copy of the ids alone: the batch (memory-mapped pages of a chunk file) is not kept alive
+        self._ids += [c.cast(pa.large_string()).take(pa.array(np.arange(len(c), dtype=np.int64))) for c in chunks]
+
+    def hexdigest(self) -> str:
+        return _hash(self.column_names, pa.chunked_array(self._ids, pa.large_string()))
 
 
 def _sorted_string_buffers(ids: pa.LargeStringArray) -> tuple[bytes | memoryview, bytes | memoryview]:

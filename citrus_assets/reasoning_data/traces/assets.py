@@ -13,7 +13,7 @@ from citrus_assets.reasoning_data.seeds.assets import GROUP, seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.traces.trace_rows import run_traces, spill_dir
-from resources.lake import LakeResource
+from resources.lake import LakeResource, StagedParquet
 from resources.llm import LLMResource
 
 ASSET = "reasoning_traces"
@@ -58,18 +58,21 @@ class TraceConfig(dg.Config):
 def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm: LLMResource, lake: LakeResource,
                      open_questions: pa.Table) -> dg.Output:
     spill = spill_dir(llm, ASSET, context.partition_key)  # finished chunks survive a crash of the step
+    # continuous: the chunk files are the output (StagedParquet): the IO manager streams them into the lake and
+    # removes them once published; the quarantine is streamed from them too (memory flat in partition size)
     table, failed, stats = run_traces(open_questions, llm, config.loop_config(), scheduling=config.scheduling,
                                       chunk_size=config.chunk_size, spill_dir=spill, max_in_flight=config.max_in_flight,
-                                      max_batch=config.max_batch)
-    shutil.rmtree(spill, ignore_errors=True)  # the table is memory-mapped from it: still readable after the unlink
+                                      max_batch=config.max_batch, staged=True)
     qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, failed)
+    if not isinstance(table, StagedParquet):
+        shutil.rmtree(spill, ignore_errors=True)
     if n_bad:
         context.log.warning(f"{n_bad} of {stats['questions']} questions failed verification; quarantined at {qpath}")
     why = (f"0 of {stats['questions']} verified; {model_hint(getattr(llm, 'model', '') or llm.model_id)}"
            + (f"; quarantine at {qpath}" if n_bad else "") if stats["questions"] else "no open question to reason on")
     return output(
         table,
-        **empty_metadata(table.num_rows, why),
+        **empty_metadata(stats["accepted"], why),
         **budget_metadata(llm),
         model=llm.model_id,
         questions=stats["questions"],

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +15,7 @@ from citrus_assets.reasoning_data.schemas import TRACE_SCHEMA
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.continuous import DEFAULT_COHORT, ContinuousLoop
 from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion, TraceResult
-from resources.lake import QuarantineRecord
+from resources.lake import QuarantineRecord, StagedParquet
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 
@@ -59,7 +60,8 @@ def quarantine_row(r: TraceResult) -> QuarantineRecord:
 
 def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str = "continuous",
                chunk_size: int = DEFAULT_COHORT, spill_dir: str | Path | None = None, max_in_flight: int = 0,
-               max_batch: int = 0) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+               max_batch: int = 0, staged: bool = False
+               ) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord], dict]:
     """Run the loop on every open question; (accepted traces, quarantined failures, statistics).
 
     ``continuous`` (default): ``ContinuousLoop`` over cohorts of ``chunk_size`` questions read from ``questions``
@@ -87,6 +89,11 @@ def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str 
             spill.write(k, *out)
         else:
             kept[k] = out
+    if spill and staged:  # the chunk files themselves: the IO manager streams them (memory flat in partition size)
+        counts = merge_counts(spill.counts())
+        stats = finish_stats(counts, loop.batches)
+        stats.update(chunks=len(spill.done()), chunks_resumed=len(done))
+        return spill.staged(), spill.quarantine_records(), stats
     parts = spill.read_all() if spill else [kept[k] for k in sorted(kept)]
     table = pa.concat_tables([p[0] for p in parts]) if parts else TRACE_SCHEMA.empty_table()
     failed = [quarantine_record(r) for p in parts for r in p[1].to_pylist()]
@@ -242,6 +249,20 @@ class ChunkSpill:
 
         return [(mapped(self._path(k, "traces.arrow")), mapped(self._path(k, "quarantine.arrow")),
                  json.loads(self._path(k, "json").read_text())) for k in sorted(self.done())]
+
+    def counts(self) -> list[dict]:
+        return [json.loads(self._path(k, "json").read_text()) for k in sorted(self.done())]
+
+    def staged(self) -> StagedParquet:
+        """The finished chunks' trace rows as one ``StagedParquet`` output (removed by the IO manager once published)."""
+        return StagedParquet(tuple(str(self._path(k, "traces.arrow")) for k in sorted(self.done())), TRACE_SCHEMA,
+                             cleanup=str(self.root))
+
+    def quarantine_records(self) -> Iterator[QuarantineRecord]:
+        """The quarantined questions of every finished chunk, in order, read batch by batch."""
+        paths = tuple(str(self._path(k, "quarantine.arrow")) for k in sorted(self.done()))
+        for t in StagedParquet(paths, QUARANTINE_CHUNK_SCHEMA).tables():
+            yield from map(quarantine_record, t.to_pylist())
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
