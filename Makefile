@@ -11,7 +11,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 FORMATTED := quality training scripts/architecture_metrics.py resources/inbox.py resources/lineage/ids.py \
 	resources/lineage/schema.py tests/platform/test_import_cycles.py tests/platform/test_load_result.py \
 	tests/lineage/test_gen_columns.py tests/training/test_trainer_kinds.py tests/training/test_run_key_canonical_json.py \
-	tests/deploy citrus_assets/instance_check.py benchmarks/instance_concurrency.py
+	tests/deploy tests/drills/test_drill_postgres_instance.py citrus_assets/instance_check.py benchmarks/instance_concurrency.py
 
 setup:
 	@bash scripts/setup.sh

@@ -5,7 +5,7 @@ figure that shows whether the instance kept everything: run statuses, materializ
 partition, the events of each run, the same counts from a freshly opened instance, and the storage's own
 integrity check (SQLite ``PRAGMA integrity_check``; PostgreSQL row counts by SQL).
 
-Used by ``test_postgres_instance.py`` and by ``benchmarks/instance_concurrency.py`` (SQLite vs PostgreSQL).
+Used by ``tests/drills/test_drill_postgres_instance.py`` and by ``benchmarks/instance_concurrency.py`` (SQLite vs PostgreSQL).
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ import sys
 import pytest
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
+# tests/deploy: the PostgreSQL instance drill's support modules (pg_server, instance_trial, concurrency_defs)
+_DEPLOY = os.path.join(os.path.dirname(_HERE), "deploy")
+for _path in (_DEPLOY, _HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
 
 @pytest.fixture(autouse=True)
@@ -31,3 +34,23 @@ def drill_server():
     server = DrillServer()
     yield server
     server.close()
+
+
+@pytest.fixture
+def postgres_server():
+    """A PostgreSQL server of its own (``tests/deploy/pg_server.py``: initdb in a temporary folder, a free port
+    on 127.0.0.1, database ``dagster``), stopped and removed afterwards. Skips when the server binaries are
+    not installed, unless ``CITRUS_REQUIRE_POSTGRES=1`` (set by ``.ci/run``, which installs them)."""
+    from pg_server import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer()
+    except PostgresUnavailable as exc:
+        if os.environ.get("CITRUS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{exc}; CITRUS_REQUIRE_POSTGRES=1 requires them")
+        pytest.skip(f"{exc} (.ci/run installs them with scripts/install_postgres.sh)")
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

@@ -2,7 +2,10 @@
 unchanged, against a real PostgreSQL server started by the test on 127.0.0.1; the daemon running; 4 runs
 launched at the same moment (one partition each, the UI's GraphQL mutation from 4 threads) and an asset
 backfill of 4 more partitions. Every run must succeed, every materialization be stored exactly once, and
-a freshly opened instance and plain SQL must count the same. Run with ``-s`` to see the figures."""
+a freshly opened instance and plain SQL must count the same. The drill prints its figure (run with ``-s``):
+runs SUCCESS x/y, materializations stored/expected, corrupted instances, seconds. The support modules
+(``pg_server``, ``instance_trial``, ``concurrency_defs``) live in ``tests/deploy``; the ``postgres_server``
+fixture is in this folder's conftest."""
 
 import shutil
 from pathlib import Path
@@ -12,6 +15,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
+
+N_RUNS, BACKFILL = 4, 4  # runs launched at the same moment; partitions of the backfill
 
 
 def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server, tmp_path, monkeypatch):
@@ -25,15 +30,25 @@ def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server,
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("CITRUS_DRILL_STEP_S", "1")
 
-    res = run_trial(home, "postgres", postgres_server.env(), n_runs=4, backfill=4, deadline_s=420, pg=postgres_server)
-    print(f"\ninstance drill: {res.summary()}")
+    res = run_trial(
+        home, "postgres", postgres_server.env(), n_runs=N_RUNS, backfill=BACKFILL, deadline_s=420, pg=postgres_server
+    )
+    # corrupted: a fresh instance cannot be opened, or SQL integrity/counts disagree with the instance's
+    corrupted = 0 if res.integrity == "ok" and res.reopened_materializations == res.materializations else 1
+    print(
+        f"\nDRILL postgres-instance: {N_RUNS} runs at once + a backfill of {BACKFILL} partitions, daemon running -> "
+        f"runs SUCCESS {res.successes}/{res.runs_expected}, materializations {res.materializations}/"
+        f"{res.materializations_expected} (reopened instance {res.reopened_materializations}), max overlapping "
+        f"runs {res.max_overlap}, corrupted instances {corrupted}/1, {res.seconds:.1f} s"
+    )
+    print(f"  {res.summary()}")
     for line in res.launch_failures + res.errors + res.notes:
         print("  ", line)
 
     assert not res.timed_out, res.summary()
     assert not res.launch_failures and not res.errors, res.launch_failures + res.errors
-    assert res.runs_found == 8 and res.statuses == {"SUCCESS": 8}, res.statuses
-    assert res.materializations == len(ASSETS) * 8 == res.reopened_materializations
+    assert res.runs_found == N_RUNS + BACKFILL and res.statuses == {"SUCCESS": N_RUNS + BACKFILL}, res.statuses
+    assert res.materializations == len(ASSETS) * (N_RUNS + BACKFILL) == res.reopened_materializations
     assert res.partitions_ok, "each asset has exactly one materialization per launched partition"
     assert res.run_events_ok, "each run stored its 2 materializations and one RUN_SUCCESS"
     assert res.integrity == "ok", res.integrity  # plain SQL counts the same materializations and successes
