@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("citrus_assets", "resources", "training", "quality")
 # Backends implement generate(); they are not LLM steps.
-NOT_STEPS = {"tests/support/scripted_backend.py"}
+NOT_STEPS = {"tests/support/scripted_backend.py", "citrus_assets/common/llm_task.py"}  # llm_task: the base, not a step
 
 
 def _cycle_finder():
@@ -33,7 +33,8 @@ def _cycle_finder():
     return mod
 
 
-def code_lines(path: Path) -> int:
+def code_lines(path: Path, lines: range | None = None) -> int:
+    """Code lines of ``path`` (of the line numbers in ``lines`` only, when given)."""
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
     doc_lines: set[int] = set()
@@ -49,7 +50,7 @@ def code_lines(path: Path) -> int:
     return sum(
         1
         for i, line in enumerate(text.splitlines(), 1)
-        if line.strip() and not line.strip().startswith("#") and i not in doc_lines
+        if line.strip() and not line.strip().startswith("#") and i not in doc_lines and (lines is None or i in lines)
     )
 
 
@@ -64,6 +65,19 @@ def llm_steps(root: Path) -> list[Path]:
             for n in ast.walk(tree)
         ):
             out.append(path)
+    return out
+
+
+def llm_task_steps(root: Path) -> list[tuple[Path, str, int]]:
+    """Every subclass of ``LLMTask`` (citrus_assets/common/llm_task.py, issue 16 change 4) in citrus_assets, with
+    the code lines of its class body: what a step written on the base costs."""
+    out = []
+    for path in sorted((root / "citrus_assets").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            bases = [getattr(b, "id", getattr(b, "attr", "")) for b in getattr(node, "bases", [])]
+            if isinstance(node, ast.ClassDef) and "LLMTask" in bases:
+                span = range(node.lineno, (node.end_lineno or node.lineno) + 1)
+                out.append((path, node.name, code_lines(path, span)))
     return out
 
 
@@ -99,6 +113,16 @@ def main(argv: list[str]) -> None:
         print(f"| {p.relative_to(root)} | {n} |")
     if counts:
         print(f"| mean of {len(counts)} | {sum(n for n, _ in counts) / len(counts):.0f} |")
+    tasks = llm_task_steps(root)
+    if tasks:
+        print("\n| LLM step on the LLMTask base (class) | code lines of the class | of its module |\n|---|---:|---:|")
+        for path, name, n in tasks:
+            print(f"| {path.relative_to(root)} `{name}` | {n} | {code_lines(path)} |")
+        mods = {path: code_lines(path) for path, _, _ in tasks}
+        print(
+            f"| mean of {len(tasks)} | {sum(n for _, _, n in tasks) / len(tasks):.0f} "
+            f"| {sum(mods.values()) / len(mods):.0f} |"
+        )
     bin_dir = Path(sys.executable).parent
     if "--ruff" in flags:
         n = _count([str(bin_dir / "ruff"), "check", "--output-format", "concise", "."], root, ": ")
