@@ -10,6 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # add it here. Code versions do not depend on formatting (they hash version strings and prompt files).
 FORMATTED := quality training scripts/architecture_metrics.py resources/inbox.py resources/lineage/ids.py \
 	resources/lineage/schema.py tests/platform/test_import_cycles.py tests/platform/test_load_result.py \
+	tests/platform/test_import_layers.py tests/platform/test_docs_paths.py \
 	tests/lineage/test_gen_columns.py tests/training/test_trainer_kinds.py tests/training/test_run_key_canonical_json.py \
 	tests/deploy tests/drills/test_drill_postgres_instance.py citrus_assets/instance_check.py benchmarks/instance_concurrency.py
 
