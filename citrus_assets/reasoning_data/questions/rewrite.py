@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pyarrow as pa
 
-from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.llm_task import LLMTask, Reject, Reply
+from citrus_assets.common.prompts import load_prompt
 from citrus_assets.reasoning_data.questions.open_rules import (
     check_rewrite,
     ground_truth,
@@ -27,20 +29,8 @@ from citrus_assets.reasoning_data.questions.open_rules import (
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS,
-    GEN_MODEL_ID,
-    GEN_MODEL_REVISION,
-    GEN_PROMPT_HASH,
-    GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS,
-    GEN_SAMPLING,
-    PARENT_IDS,
-    RECORD_ID,
-    SOURCE_LOCATOR,
-    SOURCE_URI,
-)
-from resources.llm import SamplingParams
+from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
+from resources.llm import Prompt, SamplingParams
 
 PROMPTS = {"en": "open_rewrite_en", "zh": "open_rewrite_zh"}
 _LABEL = re.compile(r"^\s*(?:\*\*)?(?:open[- ]ended question|rewritten question|question|改写后的问题|开放式问题|问题)"
@@ -112,75 +102,65 @@ def _quarantine(seed: dict, reason: str, rewrite: str) -> QuarantineRecord:
                             reason, json.dumps(raw, ensure_ascii=False))
 
 
+def _row(seed: dict, question: str, method: str, rejections: list[str] | tuple[str, ...]) -> dict:
+    return {RECORD_ID: record_id("openq", seed[RECORD_ID], method, question), PARENT_IDS: [seed[RECORD_ID]],
+            "question_id": seed[RECORD_ID], "language": seed["language"], "closed_stem": _closed(seed),
+            "ground_truth": ground_truth(seed["options"], seed["answer_letters"]),
+            "answer_letters": seed["answer_letters"], "options": seed["options"], "open_question": question,
+            "rewrite_method": method, "rewrite_rejections": list(rejections)}
+
+
+@dataclass
+class RewriteTask(LLMTask):
+    """The rewrite as an ``LLMTask``: ``open_rules.check_rewrite`` validates, the rule rewrite is the fallback."""
+
+    name: ClassVar[str] = "open_questions"
+    prompts: ClassVar[tuple[str, ...]] = tuple(PROMPTS.values())
+    schema: ClassVar[pa.Schema] = OPEN_QUESTION_SCHEMA
+    settings: RewriteSettings = field(default_factory=RewriteSettings)
+
+    def check_input(self, row: dict) -> Reject | None:
+        # cannot happen for validated seeds; never rewrite what cannot be verified later
+        ok = ground_truth(row["options"], row["answer_letters"])
+        return None if ok else Reject("no ground-truth option text", raw=row["stem"])
+
+    def format_input(self, row: dict) -> Prompt:
+        return rewrite_messages(row["stem"], row["language"])
+
+    def template(self, row: dict) -> tuple[str, ...]:
+        return (prompt_name(row["language"]),)
+
+    def sampling(self, params: SamplingParams, attempt: int) -> SamplingParams:
+        return self.settings.params(attempt)
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        text = clean_rewrite(reply.text)
+        reasons = check_rewrite(row["stem"], text, row["options"], row["answer_letters"], row["language"])
+        if reply.generation.finish_reason == "length":
+            reasons.append("truncated")
+        return Reject(*reasons) if reasons else _row(row, _with_context(row, text), "llm", reply.rejections)
+
+    def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
+        text = _with_context(row, rule_rewrite(row["stem"], row["language"]))
+        rule_reasons = check_rewrite(_closed(row), text, row["options"], row["answer_letters"], row["language"])
+        problem = ("rule fallback is off" if not self.settings.rule_fallback
+                   else f"rule rewrite rejected: {', '.join(rule_reasons)}" if rule_reasons else "")
+        if problem:
+            return Reject("; ".join([problem, *rejections]), raw=text)
+        return {**_row(row, text, "rule", rejections), "prompt": ""}
+
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        return _quarantine(row, reject.reason, reject.raw)
+
+
 def rewrite_seeds(seeds: pa.Table, llm, settings: RewriteSettings = RewriteSettings()) -> RewriteResult:
     """Open-ended rewrites of every seed (see the module docstring); at most 1 + retries LLM calls."""
-    result = RewriteResult()
-    rows = []
-    for seed in seeds.to_pylist():
-        if ground_truth(seed["options"], seed["answer_letters"]):
-            rows.append(seed)
-        else:  # cannot happen for validated seeds; never rewrite what cannot be verified later
-            result.quarantine.append(_quarantine(seed, "no ground-truth option text", seed["stem"]))
-            result.counts["quarantined"] += 1
-    prompts = [rewrite_messages(r["stem"], r["language"]) for r in rows]
-    rejections: list[list[str]] = [[] for _ in rows]
-    accepted: dict[int, tuple] = {}
-    pending = list(range(len(rows)))
-    for round_ in range(1 + max(0, settings.retries)):
-        if not pending:
-            break
-        params = settings.params(round_)
-        gens = llm.generate([prompts[i] for i in pending], params)
-        result.llm_calls += 1
-        result.rounds = round_ + 1
-        still = []
-        for i, g in zip(pending, gens):
-            gen, seed = g[0], rows[i]
-            result.cache_hits += gen.cached
-            result.generated_tokens += gen.completion_tokens
-            text = clean_rewrite(gen.text)
-            reasons = check_rewrite(seed["stem"], text, seed["options"], seed["answer_letters"], seed["language"])
-            if gen.finish_reason == "length":
-                reasons.append("truncated")
-            if reasons:
-                rejections[i].append(f"attempt {round_ + 1}: " + ", ".join(reasons))
-                for r in reasons:
-                    code = r.split(":")[0]
-                    result.rejection_reasons[code] = result.rejection_reasons.get(code, 0) + 1
-                still.append(i)
-            else:
-                accepted[i] = (text, gen, params)
-                result.counts["llm_accepted"] += 1
-                result.counts["llm_accepted_on_retry"] += round_ > 0
-        pending = still
-
-    for i, seed in enumerate(rows):
-        closed, gt = _closed(seed), ground_truth(seed["options"], seed["answer_letters"])
-        base = {
-            PARENT_IDS: [seed[RECORD_ID]], "question_id": seed[RECORD_ID], "language": seed["language"],
-            "closed_stem": closed, "ground_truth": gt, "answer_letters": seed["answer_letters"],
-            "options": seed["options"], "rewrite_rejections": rejections[i],
-        }
-        if i in accepted:
-            text, gen, params = accepted[i]
-            name = prompt_name(seed["language"])
-            row = {**base, "open_question": _with_context(seed, text), "rewrite_method": "llm",
-                   "prompt": llm.render(prompts[i]), GEN_MODEL_ID: llm.model_id,
-                   GEN_MODEL_REVISION: llm.model_revision, GEN_PROMPT_TEMPLATE: name,
-                   GEN_PROMPT_HASH: prompt_hash(name), GEN_SAMPLING: params.to_json(),
-                   GEN_PROMPT_TOKENS: gen.prompt_tokens, GEN_COMPLETION_TOKENS: gen.completion_tokens}
-        else:
-            rule_text = _with_context(seed, rule_rewrite(seed["stem"], seed["language"]))
-            rule_reasons = check_rewrite(closed, rule_text, seed["options"], seed["answer_letters"], seed["language"])
-            problem = ("rule fallback is off" if not settings.rule_fallback
-                       else f"rule rewrite rejected: {', '.join(rule_reasons)}" if rule_reasons else "")
-            if problem:
-                result.quarantine.append(_quarantine(seed, "; ".join([problem, *rejections[i]]), rule_text))
-                result.counts["quarantined"] += 1
-                continue
-            row = {**base, "open_question": rule_text, "rewrite_method": "rule", "prompt": ""}
-            result.counts["rule_fallback"] += 1
-        result.refers_to_options += refers_to_options(row["open_question"])
-        row[RECORD_ID] = record_id("openq", seed[RECORD_ID], row["rewrite_method"], row["open_question"])
-        result.rows.append(row)
+    task = RewriteTask(retries=settings.retries, retry_temperature=settings.retry_temperature, settings=settings)
+    table, quarantine, stats = task.run(seeds, llm, settings.params(0))
+    result = RewriteResult(rows=table.to_pylist(), quarantine=quarantine, rejection_reasons=stats["rejections"],
+                           llm_calls=stats["llm_calls"], cache_hits=stats["cache_hits"],
+                           generated_tokens=stats["generated_tokens"], rounds=stats["rounds"])
+    result.counts = {"llm_accepted": stats["accepted"], "llm_accepted_on_retry": stats["accepted_on_retry"],
+                     "rule_fallback": stats["fallback"], "quarantined": stats["quarantined"]}
+    result.refers_to_options = sum(refers_to_options(r["open_question"]) for r in result.rows)
     return result

@@ -8,25 +8,17 @@ batched call, and its answer parsed by the project's one answer parser.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pyarrow as pa
 
 from citrus_assets.common.answers import extract_answer, is_correct
-from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.llm_task import LLMTask, Reply
+from citrus_assets.common.prompts import load_prompt
 from resources.lineage.ids import record_id
-from resources.lineage.schema import (
-    GEN_COMPLETION_TOKENS,
-    GEN_FIELDS,
-    GEN_MODEL_ID,
-    GEN_MODEL_REVISION,
-    GEN_PROMPT_HASH,
-    GEN_PROMPT_TEMPLATE,
-    GEN_PROMPT_TOKENS,
-    GEN_SAMPLING,
-    PARENT_IDS,
-    RECORD_ID,
-)
-from resources.llm import SamplingParams
+from resources.lineage.schema import GEN_FIELDS, GEN_MODEL_ID, PARENT_IDS, RECORD_ID
+from resources.llm import Prompt, SamplingParams
 
 SYSTEM_PROMPT = "citrus_system"
 USER_PROMPT = "citrus_mcq_user"
@@ -63,40 +55,31 @@ def mcq_messages(stem: str, options: Sequence[dict], context: str = "") -> list[
     ]
 
 
+@dataclass
+class AnswerSeeds(LLMTask):
+    """One closed-form answer per seed from one judge (no retries: a wrong or missing answer is data)."""
+
+    name: ClassVar[str] = "seed_answers"
+    prompts: ClassVar[tuple[str, ...]] = (SYSTEM_PROMPT, USER_PROMPT)
+    schema: ClassVar[pa.Schema] = ANSWER_SCHEMA
+    judge: str = "default"
+
+    def format_input(self, row: dict) -> Prompt:
+        return mcq_messages(row["stem"], row["options"], row.get("context") or "")
+
+    def format_output(self, row: dict, reply: Reply) -> dict:
+        parsed = extract_answer(reply.text, {o["letter"]: o["text"] for o in row["options"]})
+        return {
+            RECORD_ID: record_id("ans", row[RECORD_ID], self.judge, reply.model_id, reply.sampling, reply.text),
+            PARENT_IDS: [row[RECORD_ID]], "question_id": row[RECORD_ID], "judge": self.judge,
+            "predicted_letters": list(parsed.letters), "extraction": parsed.method,
+            "answer_letters": row["answer_letters"], "correct": is_correct(parsed.letters, row["answer_letters"]),
+        }
+
+
 def answer_seeds(seeds: pa.Table, llm, params: SamplingParams, judge: str = "default") -> pa.Table:
     """Answer every seed once with ``llm`` (one batched call); returns the answer table."""
-    rows = seeds.to_pylist()
-    prompts = [mcq_messages(r["stem"], r["options"], r.get("context") or "") for r in rows]
-    results = llm.generate(prompts, params) if prompts else []
-    out = []
-    sampling = params.to_json()
-    for seed, messages, gens in zip(rows, prompts, results):
-        gen = gens[0]
-        options = {o["letter"]: o["text"] for o in seed["options"]}
-        parsed = extract_answer(gen.text, options)
-        out.append(
-            {
-                RECORD_ID: record_id("ans", seed[RECORD_ID], judge, llm.model_id, sampling, gen.text),
-                PARENT_IDS: [seed[RECORD_ID]],
-                "question_id": seed[RECORD_ID],
-                "judge": judge,
-                "prompt": llm.render(messages),
-                "response": gen.text,
-                "predicted_letters": list(parsed.letters),
-                "extraction": parsed.method,
-                "answer_letters": seed["answer_letters"],
-                "correct": is_correct(parsed.letters, seed["answer_letters"]),
-                GEN_MODEL_ID: llm.model_id,
-                GEN_MODEL_REVISION: llm.model_revision,
-                GEN_PROMPT_TEMPLATE: f"{SYSTEM_PROMPT}+{USER_PROMPT}",
-                GEN_PROMPT_HASH: prompt_hash(SYSTEM_PROMPT, USER_PROMPT),
-                GEN_SAMPLING: sampling,
-                GEN_PROMPT_TOKENS: gen.prompt_tokens,
-                GEN_COMPLETION_TOKENS: gen.completion_tokens,
-                "cached": gen.cached,
-            }
-        )
-    return pa.Table.from_pylist(out, schema=ANSWER_SCHEMA)
+    return AnswerSeeds(judge=judge).run(seeds, llm, params).table
 
 
 def answer_with_panel(seeds: pa.Table, judges: Sequence[tuple[str, object]], params: SamplingParams) -> pa.Table:

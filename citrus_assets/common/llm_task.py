@@ -1,0 +1,212 @@
+"""One LLM step, written once (issue 16, change 4), in the spirit of distilabel's ``Task``.
+
+Every LLM step of the lake runs the same cycle: render a prompt file per input row, send all of them in ONE
+batched ``llm.generate`` call, parse and validate each answer, ask the rejected rows again (one batched call
+per retry round, sampled), fall back or quarantine what is still rejected -- with every reason -- and count
+what happened. :class:`LLMTask` runs that cycle; a step says only what is its own:
+
+- ``name``, ``prompts`` (the prompt files it may render: ``prompt_hash`` / ``code_version`` of
+  ``citrus_assets.common.prompts`` hash them), ``schema`` (the output table);
+- ``format_input(row) -> Prompt``;
+- ``format_output(row, reply) -> dict | Reject(reasons)``: the step's own columns (with its ``record_id``);
+- optionally ``check_input`` (quarantine before asking), ``fallback`` (after the last retry), ``template`` /
+  ``prompt_hash`` (per-row prompt files), ``sampling`` (the parameters of each round), ``quarantine``.
+
+The base adds to every accepted row the raw input and output and their statistics -- ``prompt`` (the rendered
+prompt, the text the cache key is built from), ``response`` (the raw text), ``cached`` and the ``gen_*``
+columns (``resources.lineage.schema.gen_columns``: model, prompt files and hash, sampling, token counts) --
+and keeps those the step's ``schema`` declares. A whole new step, e.g. a one-line summary of each chunk::
+
+    @dataclass
+    class Summarize(LLMTask):
+        name: ClassVar[str] = "chunk_summaries"
+        prompts: ClassVar[tuple[str, ...]] = ("summary_en",)
+        schema: ClassVar[pa.Schema] = pa.schema([
+            (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("summary", pa.string()),
+            ("prompt", pa.string()), ("response", pa.string()), *GEN_FIELDS])
+
+        def format_input(self, row: dict) -> Prompt:
+            return [{"role": "user", "content": load_prompt("summary_en").render(text=row["text"])}]
+
+        def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+            summary = reply.text.strip()
+            if not summary or reply.generation.finish_reason == "length":
+                return Reject("empty" if not summary else "truncated")
+            return {RECORD_ID: record_id("summary", row[RECORD_ID], summary), PARENT_IDS: [row[RECORD_ID]],
+                    "summary": summary}
+
+    table, quarantine, stats = Summarize(retries=1).run(chunks, llm, SamplingParams(max_tokens=64))
+
+(``tests/common/test_llm_task.py`` runs a step written like this.) ``stats`` holds ``llm_calls``, ``rounds``,
+``accepted``, ``accepted_on_retry``, ``fallback``, ``quarantined``, ``cache_hits``, ``prompt_tokens``,
+``generated_tokens`` and ``rejections`` (reason code -- the text before ``:`` -- to count, over all attempts).
+Only the first sample of each prompt is read (one output row per input row).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, ClassVar, NamedTuple
+
+import pyarrow as pa
+
+from citrus_assets.common import prompts as P
+from resources.lake import QuarantineRecord
+from resources.lineage.schema import RECORD_ID, SOURCE_LOCATOR, SOURCE_URI, gen_columns
+from resources.llm.types import Generation, Prompt, SamplingParams
+
+STATS = ("llm_calls", "rounds", "accepted", "accepted_on_retry", "fallback", "quarantined", "cache_hits",
+         "prompt_tokens", "generated_tokens")  # every stats dict has these (and "rejections")
+
+
+class Reject:
+    """A rejected input or answer: its reasons (``"code: detail"``; the code is counted) and, optionally, what
+    the quarantine record keeps as raw (default: the response)."""
+
+    __slots__ = ("raw", "reasons")
+
+    def __init__(self, *reasons: str, raw: Any = None) -> None:
+        if not reasons:
+            raise ValueError("a Reject needs a reason")
+        self.reasons, self.raw = tuple(reasons), raw
+
+    @property
+    def reason(self) -> str:
+        return ", ".join(self.reasons)
+
+    def __repr__(self) -> str:
+        return f"Reject({self.reason!r})"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer as ``format_output`` sees it."""
+
+    text: str
+    generation: Generation
+    params: SamplingParams  # of the round that produced it
+    sampling: str  # params.to_json(): what ``gen_sampling`` records
+    model_id: str
+    attempt: int  # 0: the first round
+    rejections: tuple[str, ...]  # this row's earlier rejections, "attempt N: reasons"
+
+
+class TaskResult(NamedTuple):
+    table: pa.Table
+    quarantine: list[QuarantineRecord]
+    stats: dict[str, Any]
+
+
+@dataclass
+class LLMTask:
+    """Base of an LLM step (module docstring). Subclasses are dataclasses; their fields are the step's
+    settings."""
+
+    name: ClassVar[str]
+    prompts: ClassVar[tuple[str, ...]]
+    schema: ClassVar[pa.Schema]
+
+    retries: int = 0  # extra rounds for rejected rows
+    retry_temperature: float = 0.8  # a greedy retry would return the cached answer
+
+    # -- what a step writes ------------------------------------------------------------------------------------
+    def format_input(self, row: dict) -> Prompt:
+        raise NotImplementedError
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        raise NotImplementedError
+
+    # -- what a step may override ------------------------------------------------------------------------------
+    def check_input(self, row: dict) -> Reject | None:
+        """A reason not to ask the model at all (the row is quarantined)."""
+        return None
+
+    def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
+        """The row after its last rejected attempt: a replacement row (no ``gen_*`` columns), or a Reject."""
+        return Reject("; ".join(rejections))
+
+    def template(self, row: dict) -> tuple[str, ...]:
+        """The prompt files this row was rendered from (``gen_prompt_template``, ``+``-joined)."""
+        return self.prompts
+
+    def prompt_hash(self, row: dict) -> str:
+        return P.prompt_hash(*self.template(row))
+
+    def sampling(self, params: SamplingParams, attempt: int) -> SamplingParams:
+        """The parameters of round ``attempt``: ``params`` first, then sampled with seed + attempt."""
+        if attempt == 0:
+            return params
+        return dataclasses.replace(params, temperature=self.retry_temperature, seed=(params.seed or 0) + attempt)
+
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        raw = reject.raw if isinstance(reject.raw, str) else json.dumps(reject.raw, ensure_ascii=False, default=str)
+        return QuarantineRecord(row.get(SOURCE_URI) or self.name, row.get(SOURCE_LOCATOR) or str(row.get(RECORD_ID)),
+                                reject.reason, raw)
+
+    @classmethod
+    def code_version(cls, asset_version: str) -> str:
+        return P.code_version(asset_version, *cls.prompts)
+
+    # -- the cycle ---------------------------------------------------------------------------------------------
+    def run(self, table: pa.Table, llm, params: SamplingParams) -> TaskResult:
+        stats: Counter = Counter(dict.fromkeys(STATS, 0))
+        reasons: dict[str, int] = {}
+        bad: list[QuarantineRecord] = []
+        rows = []
+        for row in table.to_pylist():
+            if (why := self.check_input(row)) is not None:
+                bad.append(self.quarantine(row, why))
+            else:
+                rows.append(row)
+        prompts = [self.format_input(r) for r in rows]
+        rejections: list[list[str]] = [[] for _ in rows]
+        accepted: dict[int, dict] = {}
+        pending = list(range(len(rows)))
+        for attempt in range(1 + max(0, self.retries)):
+            if not pending:
+                break
+            p = self.sampling(params, attempt)
+            sampling = p.to_json()
+            gens = llm.generate([prompts[i] for i in pending], p)
+            stats["llm_calls"] += 1
+            stats["rounds"] = attempt + 1
+            still = []
+            for i, samples in zip(pending, gens):
+                gen, row = samples[0], rows[i]
+                stats["cache_hits"] += gen.cached
+                stats["prompt_tokens"] += gen.prompt_tokens
+                stats["generated_tokens"] += gen.completion_tokens
+                out = self.format_output(row, Reply(gen.text, gen, p, sampling, llm.model_id, attempt,
+                                                    tuple(rejections[i])))
+                if isinstance(out, Reject):
+                    rejections[i].append(f"attempt {attempt + 1}: {out.reason}")
+                    for r in out.reasons:
+                        code = r.split(":")[0]
+                        reasons[code] = reasons.get(code, 0) + 1
+                    still.append(i)
+                    continue
+                template = self.template(row)
+                accepted[i] = {**out, "prompt": llm.render(prompts[i]), "response": gen.text, "cached": gen.cached,
+                               **gen_columns(llm, template="+".join(template), prompt_hash=self.prompt_hash(row),
+                                             sampling=sampling, prompt_tokens=gen.prompt_tokens,
+                                             completion_tokens=gen.completion_tokens)}
+                stats["accepted"] += 1
+                stats["accepted_on_retry"] += attempt > 0
+            pending = still
+
+        out_rows = []
+        for i, row in enumerate(rows):
+            done = accepted.get(i)
+            if done is None:
+                done = self.fallback(row, rejections[i])
+                if isinstance(done, Reject):
+                    bad.append(self.quarantine(row, done))
+                    continue
+                stats["fallback"] += 1
+            out_rows.append(done)
+        stats["quarantined"] = len(bad)
+        return TaskResult(pa.Table.from_pylist(out_rows, schema=self.schema), bad,
+                          {**{k: int(stats[k]) for k in STATS}, "rejections": reasons})

@@ -1,0 +1,114 @@
+"""``common.llm_task.LLMTask``: a new step written in ~30 lines gets batching, retries, raw input/output, the
+gen_* columns, quarantine with reasons and counts from the base."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pyarrow as pa
+import pytest
+
+from citrus_assets.common.llm_task import LLMTask, Reject, Reply
+from citrus_assets.common.prompts import code_version, load_prompt, prompt_hash
+from resources.lineage.ids import record_id
+from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, SOURCE_URI
+from resources.llm import Generation, Prompt, SamplingParams
+
+
+# ------------------------------------------------------------------- a whole new step (as in the module docstring)
+@dataclass
+class Shorten(LLMTask):
+    name: ClassVar[str] = "short_questions"
+    prompts: ClassVar[tuple[str, ...]] = ("open_rewrite_en",)
+    schema: ClassVar[pa.Schema] = pa.schema([
+        (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("short", pa.string()),
+        ("prompt", pa.string()), ("response", pa.string()), ("cached", pa.bool_()), *GEN_FIELDS])
+
+    def check_input(self, row: dict) -> Reject | None:
+        return None if row["stem"].strip() else Reject("empty_stem", raw=row)
+
+    def format_input(self, row: dict) -> Prompt:
+        return [{"role": "user", "content": load_prompt("open_rewrite_en").render(question=row["stem"])}]
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        text = reply.text.strip()
+        reasons = [r for r, bad in (("empty", not text), ("too_long: over 40 chars", len(text) > 40),
+                                    ("truncated", reply.generation.finish_reason == "length")) if bad]
+        if reasons:
+            return Reject(*reasons)
+        return {RECORD_ID: record_id("openq", row[RECORD_ID], text), PARENT_IDS: [row[RECORD_ID]], "short": text}
+# ----------------------------------------------------------------------------------------------------------------
+
+
+class FakeLLM:
+    def __init__(self, replies):
+        self.replies, self.model_id, self.model_revision, self.calls = replies, "fake", "r1", []
+
+    def render(self, prompt):
+        return "\n".join(m["content"] for m in prompt)
+
+    def generate(self, prompts, params):
+        self.calls.append((len(prompts), params))
+        return [[Generation(self.replies(self.render(p), len(self.calls)), 7, 3, "stop", False)] for p in prompts]
+
+
+ROWS = pa.Table.from_pylist([
+    {RECORD_ID: "qseed-1", "stem": "Which vitamin deficiency causes scurvy?", SOURCE_URI: "a.jsonl"},
+    {RECORD_ID: "qseed-2", "stem": "   ", SOURCE_URI: "a.jsonl"},
+    {RECORD_ID: "qseed-3", "stem": "A long stem that the model keeps too long on every single try?", SOURCE_URI: "a.jsonl"},
+    {RECORD_ID: "qseed-4", "stem": "What is the first-line drug for anaphylaxis?", SOURCE_URI: "a.jsonl"},
+])
+
+
+def reply(prompt: str, call: int) -> str:
+    if "scurvy" in prompt:
+        return "Scurvy cause?"
+    if "anaphylaxis" in prompt:
+        return "" if call == 1 else "Anaphylaxis drug?"  # accepted on the retry
+    return "x" * 60
+
+
+def test_a_new_step_gets_the_whole_cycle_from_the_base():
+    llm = FakeLLM(reply)
+    table, quarantine, stats = Shorten(retries=1).run(ROWS, llm, SamplingParams(max_tokens=16, seed=4))
+    # one batched call per round; the retry asks only the rejected rows, sampled with seed + 1
+    assert [n for n, _ in llm.calls] == [3, 2]
+    assert llm.calls[1][1].temperature == 0.8 and llm.calls[1][1].seed == 5 and llm.calls[0][1].temperature == 0
+    rows = {r[PARENT_IDS][0]: r for r in table.to_pylist()}
+    assert set(rows) == {"qseed-1", "qseed-4"} and table.schema == Shorten.schema
+    first = rows["qseed-1"]
+    assert first["short"] == "Scurvy cause?" and first["response"] == "Scurvy cause?" and "scurvy" in first["prompt"]
+    assert first["gen_prompt_template"] == "open_rewrite_en" and first["gen_prompt_hash"] == prompt_hash("open_rewrite_en")
+    assert (first["gen_model_id"], first["gen_prompt_tokens"], first["gen_completion_tokens"]) == ("fake", 7, 3)
+    assert json.loads(rows["qseed-4"]["gen_sampling"])["seed"] == 5  # the sampling of the round that answered
+    # rejects are quarantined with every reason, in input order; a bad input is never sent
+    assert [(q.source_uri, q.source_locator) for q in quarantine] == [("a.jsonl", "qseed-2"), ("a.jsonl", "qseed-3")]
+    assert quarantine[0].reason == "empty_stem" and json.loads(quarantine[0].raw)["stem"] == "   "
+    assert quarantine[1].reason == ("attempt 1: too_long: over 40 chars; attempt 2: too_long: over 40 chars")
+    assert stats == {"llm_calls": 2, "rounds": 2, "accepted": 2, "accepted_on_retry": 1, "fallback": 0,
+                     "quarantined": 2, "cache_hits": 0, "prompt_tokens": 35, "generated_tokens": 15,
+                     "rejections": {"too_long": 2, "empty": 1}}
+
+
+def test_no_rows_no_call_and_fallback_rows_have_no_gen_columns():
+    llm = FakeLLM(lambda p, c: "")
+
+    @dataclass
+    class WithFallback(Shorten):
+        def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
+            return {RECORD_ID: record_id("openq", row[RECORD_ID], "rule"), PARENT_IDS: [row[RECORD_ID]],
+                    "short": row["stem"][:10], "prompt": ""}
+
+    table, quarantine, stats = WithFallback().run(ROWS.slice(0, 0), llm, SamplingParams())
+    assert llm.calls == [] and table.num_rows == 0 and quarantine == [] and stats["llm_calls"] == 0
+    table, quarantine, stats = WithFallback().run(ROWS, llm, SamplingParams())
+    assert len(llm.calls) == 1 and stats["fallback"] == 3 and len(quarantine) == 1
+    assert all(r["gen_model_id"] is None and r["prompt"] == "" for r in table.to_pylist())
+
+
+def test_code_version_hashes_the_step_prompts_and_reject_needs_a_reason():
+    assert Shorten.code_version("short-v1") == code_version("short-v1", "open_rewrite_en")
+    with pytest.raises(ValueError):
+        Reject()
