@@ -13,14 +13,16 @@ from citrus_assets.evaluation.models import EvalModelsResource
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
-from resources.lake import LakeResource, default_lake_root
+from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager
 from resources.llm import BUILTIN_MODEL, LLMResource
 from resources.llm.cost_guard import cost_guard_from_env
 
 
-def build_resources() -> dict:
-    lake_root = default_lake_root()
+def build_resources(lake_root: str = "") -> dict:
+    """``lake_root``: the lake of the IO manager and the ``lake`` resource; empty (the default) resolves
+    ``$CITRUS_LAKE``, else ``lake``, when a step runs (``resources.lineage.settings.default_paths``), never
+    when the definitions are imported, so the order of setting the variable and importing does not matter."""
     return {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),

@@ -25,16 +25,17 @@ def ensure_dagster_home() -> Path:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     ensure_dagster_home()
-    if args.lake:  # before the definitions are imported: their resources read the lake root from here
-        os.environ["CITRUS_LAKE"] = args.lake
     import dagster as dg
 
-    from citrus_assets.definitions import defs
+    from citrus_assets.definitions import build_definitions
     from citrus_assets.demo import exit_code, format_summary, run_main_job
+    from citrus_assets.resources_config import build_resources
     from resources.lake import Lake
     from resources.lineage.settings import default_paths
 
     lake = Lake(args.lake)
+    # the main job runs in this process: its resources carry the lake root (empty: $CITRUS_LAKE at run time)
+    defs = build_definitions(build_resources(args.lake or ""))
     db = default_paths(args.lake).db_path
     with dg.DagsterInstance.get() as instance:
         result = run_main_job(defs, instance, lake, db)
