@@ -39,7 +39,8 @@ and keeps those the step's ``schema`` declares. A whole new step, e.g. a one-lin
 
 (``tests/common/test_llm_task.py`` runs a step written like this.) ``stats`` holds ``llm_calls``, ``rounds``,
 ``accepted``, ``accepted_on_retry``, ``fallback``, ``quarantined``, ``cache_hits``, ``prompt_tokens``,
-``generated_tokens`` and ``rejections`` (reason code -- the text before ``:`` -- to count, over all attempts).
+``generated_tokens``, ``rejections`` (reason code -- the text before ``:`` -- to count, over all attempts) and
+``counts`` (the step's own counters, ``self.counts``).
 Only the first sample of each prompt is read (one output row per input row).
 """
 
@@ -48,7 +49,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
 import pyarrow as pa
@@ -111,6 +112,7 @@ class LLMTask:
 
     retries: int = 0  # extra rounds for rejected rows
     retry_temperature: float = 0.8  # a greedy retry would return the cached answer
+    counts: Counter = field(default_factory=Counter, repr=False)  # the step's own counters (format_output adds)
 
     # -- what a step writes ------------------------------------------------------------------------------------
     def format_input(self, row: dict) -> Prompt:
@@ -124,9 +126,11 @@ class LLMTask:
         """A reason not to ask the model at all (the row is quarantined)."""
         return None
 
-    def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
-        """The row after its last rejected attempt: a replacement row (no ``gen_*`` columns), or a Reject."""
-        return Reject("; ".join(rejections))
+    def fallback(self, row: dict, rejections: list[str], last: Reject) -> dict | Reject:
+        """The row after its last rejected attempt (``last``; ``rejections``: "attempt N: reasons" of every
+        attempt): a replacement row (no ``gen_*`` columns), or a Reject -- by default ``last`` itself after a
+        single attempt, every attempt's reasons after retries."""
+        return last if len(rejections) == 1 else Reject("; ".join(rejections), raw=last.raw)
 
     def template(self, row: dict) -> tuple[str, ...]:
         """The prompt files this row was rendered from (``gen_prompt_template``, ``+``-joined)."""
@@ -164,6 +168,7 @@ class LLMTask:
         prompts = [self.format_input(r) for r in rows]
         rejections: list[list[str]] = [[] for _ in rows]
         accepted: dict[int, dict] = {}
+        last: dict[int, Reject] = {}
         pending = list(range(len(rows)))
         for attempt in range(1 + max(0, self.retries)):
             if not pending:
@@ -183,6 +188,7 @@ class LLMTask:
                                                     tuple(rejections[i])))
                 if isinstance(out, Reject):
                     rejections[i].append(f"attempt {attempt + 1}: {out.reason}")
+                    last[i] = out if out.raw is not None else Reject(*out.reasons, raw=gen.text)
                     for r in out.reasons:
                         code = r.split(":")[0]
                         reasons[code] = reasons.get(code, 0) + 1
@@ -201,7 +207,7 @@ class LLMTask:
         for i, row in enumerate(rows):
             done = accepted.get(i)
             if done is None:
-                done = self.fallback(row, rejections[i])
+                done = self.fallback(row, rejections[i], last[i])
                 if isinstance(done, Reject):
                     bad.append(self.quarantine(row, done))
                     continue
@@ -209,4 +215,4 @@ class LLMTask:
             out_rows.append(done)
         stats["quarantined"] = len(bad)
         return TaskResult(pa.Table.from_pylist(out_rows, schema=self.schema), bad,
-                          {**{k: int(stats[k]) for k in STATS}, "rejections": reasons})
+                          {**{k: int(stats[k]) for k in STATS}, "rejections": reasons, "counts": dict(self.counts)})

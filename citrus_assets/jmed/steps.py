@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pyarrow as pa
 
 from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.common.llm_task import LLMTask, Reject, Reply
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.jmed import emr as E
 from citrus_assets.jmed import icd10
@@ -22,7 +25,8 @@ from citrus_assets.jmed.questions import check_question, clean_question, templat
 from citrus_assets.jmed.schemas import DEID_SCHEMA, EMR_SCHEMA, OPTIONS_SCHEMA, QUESTION_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
+from resources.llm import Prompt
 
 QUESTION_PROMPTS = {"en": "jmed_question_en", "zh": "jmed_question_zh"}
 ITEM_COLS = ("dialogue_id", "month", "language")
@@ -33,10 +37,10 @@ def _q(row: dict, asset: str, reason: str, raw: dict | str) -> QuarantineRecord:
     return QuarantineRecord(f"{asset}:{row.get('dialogue_id', '')}", row[RECORD_ID], reason, text[:4000])
 
 
-def _gen_cols(llm, gen, template: str, phash: str, sampling: str) -> dict:
-    return {**gen_columns(llm, template=template, prompt_hash=phash, sampling=sampling,
-                          prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
-            "cached": gen.cached}
+@dataclass
+class _JmedTask(LLMTask):
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        return _q(row, self.name, reject.reason, reject.raw)
 
 
 # ---------------------------------------------------------------- de-identification
@@ -76,37 +80,40 @@ def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[Quara
 
 
 # ---------------------------------------------------------------- EMR
-def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
-    rows_in = dialogues.to_pylist()
-    prompts = [E.emr_messages(r["transcript"]) for r in rows_in]
-    results = llm.generate(prompts, params) if prompts else []
-    sampling, phash = params.to_json(), E.emr_prompt_hash()
-    rows, bad = [], []
-    stats = Counter()
-    for r, messages, gens in zip(rows_in, prompts, results):
-        gen = gens[0]
-        parsed = E.parse_json_object(gen.text)
-        rec, src = E.build_record(parsed, r["turns"])
-        stats["llm_json_ok"] += parsed is not None
-        stats["llm_diagnosis"] += src["diagnosis"] == "llm"
-        stats["rule_diagnosis"] += src["diagnosis"] == "rule"
-        reason = E.quarantine_reason(parsed, rec, r["language"])
+@dataclass
+class ExtractEMR(_JmedTask):
+    """One structured record per consultation; a failed or degenerate one is quarantined (no retries)."""
+
+    name: ClassVar[str] = "emr_records"
+    prompts: ClassVar[tuple[str, ...]] = (E.SYSTEM_PROMPT, E.EMR_PROMPT)
+    schema: ClassVar[pa.Schema] = EMR_SCHEMA
+
+    def format_input(self, row: dict) -> Prompt:
+        return E.emr_messages(row["transcript"])
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        parsed = E.parse_json_object(reply.text)
+        rec, src = E.build_record(parsed, row["turns"])
+        self.counts["llm_json_ok"] += parsed is not None
+        self.counts["llm_diagnosis"] += src["diagnosis"] == "llm"
+        self.counts["rule_diagnosis"] += src["diagnosis"] == "rule"
+        reason = E.quarantine_reason(parsed, rec, row["language"])
         if reason:
-            stats["quarantined: " + reason.split(":")[0]] += 1
-            bad.append(_q(r, "emr_records", reason, {"response": gen.text, "transcript": r["transcript"]}))
-            continue
+            self.counts["quarantined: " + reason.split(":")[0]] += 1
+            return Reject(reason, raw={"response": reply.text, "transcript": row["transcript"]})
         if not rec["department"]:
             m = icd10.normalize(rec["diagnosis"])
-            rec["department"] = icd10.department(m.entry.code, r["language"]) if m else ""
+            rec["department"] = icd10.department(m.entry.code, row["language"]) if m else ""
             src["department"] = "icd_chapter" if m else "none"
-        rows.append({
-            RECORD_ID: record_id("emr", r[RECORD_ID], llm.model_id, sampling, gen.text),
-            PARENT_IDS: [r[RECORD_ID]], **{c: r[c] for c in ITEM_COLS}, **rec, "diagnosis_source": src["diagnosis"],
-            "field_sources": json.dumps(src), "llm_json_ok": parsed is not None, "prompt": llm.render(messages),
-            "response": gen.text, **_gen_cols(llm, gen, f"{E.SYSTEM_PROMPT}+{E.EMR_PROMPT}", phash, sampling),
-        })
-    stats["quarantined"] = len(bad)
-    return pa.Table.from_pylist(rows, schema=EMR_SCHEMA), bad, dict(stats)
+        return {RECORD_ID: record_id("emr", row[RECORD_ID], reply.model_id, reply.sampling, reply.text),
+                PARENT_IDS: [row[RECORD_ID]], **{c: row[c] for c in ITEM_COLS}, **rec,
+                "diagnosis_source": src["diagnosis"], "field_sources": json.dumps(src), "llm_json_ok": parsed is not None}
+
+
+def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+    task = ExtractEMR()
+    table, bad, stats = task.run(dialogues, llm, params)
+    return table, bad, {**stats["counts"], "quarantined": stats["quarantined"]}
 
 
 # ---------------------------------------------------------------- questions
@@ -121,35 +128,46 @@ def question_prompt_hash() -> str:
     return prompt_hash(E.SYSTEM_PROMPT, *QUESTION_PROMPTS.values())
 
 
-def generate_questions(emr: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
-    rows_in = emr.to_pylist()
-    prompts = [question_messages(r) for r in rows_in]
-    results = llm.generate(prompts, params) if prompts else []
-    sampling, phash = params.to_json(), question_prompt_hash()
-    rows, bad, stats = [], [], Counter()
-    for r, messages, gens in zip(rows_in, prompts, results):
-        gen, lang = gens[0], r["language"]
-        question = clean_question(gen.text)
-        rejections = check_question(question, [r["diagnosis"]], lang)
+@dataclass
+class GenerateQuestions(_JmedTask):
+    """One open question per record that does not give its diagnosis away, else the template question."""
+
+    name: ClassVar[str] = "jmed_questions"
+    prompts: ClassVar[tuple[str, ...]] = (E.SYSTEM_PROMPT, *QUESTION_PROMPTS.values())
+    schema: ClassVar[pa.Schema] = QUESTION_SCHEMA
+
+    def format_input(self, row: dict) -> Prompt:
+        return question_messages(row)
+
+    def template(self, row: dict) -> tuple[str, ...]:
+        return (E.SYSTEM_PROMPT, f"jmed_question_{row['language']}")
+
+    def prompt_hash(self, row: dict) -> str:
+        return question_prompt_hash()
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        lang = row["language"]
+        question = clean_question(reply.text)
+        rejections = check_question(question, [row["diagnosis"]], lang)
         method = "llm"
         if rejections:
-            question, method = template_question(r, lang), "template"
-            again = check_question(question, [r["diagnosis"]], lang)
+            question, method = template_question(row, lang), "template"
+            again = check_question(question, [row["diagnosis"]], lang)
             if again:
-                bad.append(_q(r, "jmed_questions", "no question without the diagnosis: llm: " + "; ".join(rejections)
-                              + " / template: " + "; ".join(again), {"response": gen.text, "template": question}))
-                continue
-        stats[method] += 1
+                return Reject("no question without the diagnosis: llm: " + "; ".join(rejections) + " / template: "
+                              + "; ".join(again), raw={"response": reply.text, "template": question})
+        self.counts[method] += 1
         for reason in rejections:
-            stats["rejected: " + reason.split(" (")[0]] += 1
-        rows.append({
-            RECORD_ID: record_id("jmedq", r[RECORD_ID], question), PARENT_IDS: [r[RECORD_ID]],
-            **{c: r[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis")}, "question": question,
-            "question_method": method, "rejections": rejections, "prompt": llm.render(messages), "response": gen.text,
-            **_gen_cols(llm, gen, f"{E.SYSTEM_PROMPT}+jmed_question_{lang}", phash, sampling),
-        })
-    stats["quarantined"] = len(bad)
-    return pa.Table.from_pylist(rows, schema=QUESTION_SCHEMA), bad, dict(stats)
+            self.counts["rejected: " + reason.split(" (")[0]] += 1
+        return {RECORD_ID: record_id("jmedq", row[RECORD_ID], question), PARENT_IDS: [row[RECORD_ID]],
+                **{c: row[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis")}, "question": question,
+                "question_method": method, "rejections": rejections}
+
+
+def generate_questions(emr: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
+    task = GenerateQuestions()
+    table, bad, stats = task.run(emr, llm, params)
+    return table, bad, {**stats["counts"], "quarantined": stats["quarantined"]}
 
 
 # ---------------------------------------------------------------- options

@@ -87,9 +87,10 @@ def test_a_new_step_gets_the_whole_cycle_from_the_base():
     assert [(q.source_uri, q.source_locator) for q in quarantine] == [("a.jsonl", "qseed-2"), ("a.jsonl", "qseed-3")]
     assert quarantine[0].reason == "empty_stem" and json.loads(quarantine[0].raw)["stem"] == "   "
     assert quarantine[1].reason == ("attempt 1: too_long: over 40 chars; attempt 2: too_long: over 40 chars")
+    assert quarantine[1].raw == "x" * 60  # the last response
     assert stats == {"llm_calls": 2, "rounds": 2, "accepted": 2, "accepted_on_retry": 1, "fallback": 0,
                      "quarantined": 2, "cache_hits": 0, "prompt_tokens": 35, "generated_tokens": 15,
-                     "rejections": {"too_long": 2, "empty": 1}}
+                     "rejections": {"too_long": 2, "empty": 1}, "counts": {}}
 
 
 def test_no_rows_no_call_and_fallback_rows_have_no_gen_columns():
@@ -97,7 +98,7 @@ def test_no_rows_no_call_and_fallback_rows_have_no_gen_columns():
 
     @dataclass
     class WithFallback(Shorten):
-        def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
+        def fallback(self, row: dict, rejections: list[str], last: Reject) -> dict | Reject:
             return {RECORD_ID: record_id("openq", row[RECORD_ID], "rule"), PARENT_IDS: [row[RECORD_ID]],
                     "short": row["stem"][:10], "prompt": ""}
 

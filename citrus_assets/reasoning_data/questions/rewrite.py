@@ -140,7 +140,7 @@ class RewriteTask(LLMTask):
             reasons.append("truncated")
         return Reject(*reasons) if reasons else _row(row, _with_context(row, text), "llm", reply.rejections)
 
-    def fallback(self, row: dict, rejections: list[str]) -> dict | Reject:
+    def fallback(self, row: dict, rejections: list[str], last: Reject) -> dict | Reject:
         text = _with_context(row, rule_rewrite(row["stem"], row["language"]))
         rule_reasons = check_rewrite(_closed(row), text, row["options"], row["answer_letters"], row["language"])
         problem = ("rule fallback is off" if not self.settings.rule_fallback
