@@ -37,12 +37,6 @@ def _q(row: dict, asset: str, reason: str, raw: dict | str) -> QuarantineRecord:
     return QuarantineRecord(f"{asset}:{row.get('dialogue_id', '')}", row[RECORD_ID], reason, text[:4000])
 
 
-@dataclass
-class _JmedTask(LLMTask):
-    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
-        return _q(row, self.name, reject.reason, reject.raw)
-
-
 # ---------------------------------------------------------------- de-identification
 def deidentify(dialogues: pa.Table) -> tuple[pa.Table, Counter]:
     rows, total = [], Counter()
@@ -81,7 +75,7 @@ def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[Quara
 
 # ---------------------------------------------------------------- EMR
 @dataclass
-class ExtractEMR(_JmedTask):
+class ExtractEMR(LLMTask):
     """One structured record per consultation; a failed or degenerate one is quarantined (no retries)."""
 
     name: ClassVar[str] = "emr_records"
@@ -90,6 +84,9 @@ class ExtractEMR(_JmedTask):
 
     def format_input(self, row: dict) -> Prompt:
         return E.emr_messages(row["transcript"])
+
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        return _q(row, self.name, reject.reason, reject.raw)
 
     def format_output(self, row: dict, reply: Reply) -> dict | Reject:
         parsed = E.parse_json_object(reply.text)
@@ -129,7 +126,7 @@ def question_prompt_hash() -> str:
 
 
 @dataclass
-class GenerateQuestions(_JmedTask):
+class GenerateQuestions(LLMTask):
     """One open question per record that does not give its diagnosis away, else the template question."""
 
     name: ClassVar[str] = "jmed_questions"
@@ -138,6 +135,9 @@ class GenerateQuestions(_JmedTask):
 
     def format_input(self, row: dict) -> Prompt:
         return question_messages(row)
+
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        return _q(row, self.name, reject.reason, reject.raw)
 
     def template(self, row: dict) -> tuple[str, ...]:
         return (E.SYSTEM_PROMPT, f"jmed_question_{row['language']}")
