@@ -15,27 +15,32 @@ what happened. :class:`LLMTask` runs that cycle; a step says only what is its ow
 The base adds to every accepted row the raw input and output and their statistics -- ``prompt`` (the rendered
 prompt, the text the cache key is built from), ``response`` (the raw text), ``cached`` and the ``gen_*``
 columns (``resources.lineage.schema.gen_columns``: model, prompt files and hash, sampling, token counts) --
-and keeps those the step's ``schema`` declares. A whole new step, e.g. a one-line summary of each chunk::
+and keeps those the step's ``schema`` declares. A whole new step, e.g. a short version of each question (the
+record kind must be in ``resources.lineage.ids.KINDS``; ``Reject`` takes every reason, ``"code: detail"``)::
 
     @dataclass
-    class Summarize(LLMTask):
-        name: ClassVar[str] = "chunk_summaries"
-        prompts: ClassVar[tuple[str, ...]] = ("summary_en",)
+    class Shorten(LLMTask):
+        name: ClassVar[str] = "short_questions"
+        prompts: ClassVar[tuple[str, ...]] = ("open_rewrite_en",)
         schema: ClassVar[pa.Schema] = pa.schema([
-            (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("summary", pa.string()),
-            ("prompt", pa.string()), ("response", pa.string()), *GEN_FIELDS])
+            (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("short", pa.string()),
+            ("prompt", pa.string()), ("response", pa.string()), ("cached", pa.bool_()), *GEN_FIELDS])
+
+        def check_input(self, row: dict) -> Reject | None:  # quarantined without asking the model
+            return None if row["stem"].strip() else Reject("empty_stem", raw=row)
 
         def format_input(self, row: dict) -> Prompt:
-            return [{"role": "user", "content": load_prompt("summary_en").render(text=row["text"])}]
+            return [{"role": "user", "content": load_prompt("open_rewrite_en").render(question=row["stem"])}]
 
         def format_output(self, row: dict, reply: Reply) -> dict | Reject:
-            summary = reply.text.strip()
-            if not summary or reply.generation.finish_reason == "length":
-                return Reject("empty" if not summary else "truncated")
-            return {RECORD_ID: record_id("summary", row[RECORD_ID], summary), PARENT_IDS: [row[RECORD_ID]],
-                    "summary": summary}
+            text = reply.text.strip()
+            reasons = [r for r, bad in (("empty", not text), ("too_long: over 40 chars", len(text) > 40),
+                                        ("truncated", reply.generation.finish_reason == "length")) if bad]
+            if reasons:
+                return Reject(*reasons)
+            return {RECORD_ID: record_id("openq", row[RECORD_ID], text), PARENT_IDS: [row[RECORD_ID]], "short": text}
 
-    table, quarantine, stats = Summarize(retries=1).run(chunks, llm, SamplingParams(max_tokens=64))
+    table, quarantine, stats = Shorten(retries=1).run(seeds, llm, SamplingParams(max_tokens=64))
 
 (``tests/common/test_llm_task.py`` runs a step written like this.) ``stats`` holds ``llm_calls``, ``rounds``,
 ``accepted``, ``accepted_on_retry``, ``fallback``, ``quarantined``, ``cache_hits``, ``prompt_tokens``,

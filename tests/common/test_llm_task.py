@@ -113,3 +113,21 @@ def test_code_version_hashes_the_step_prompts_and_reject_needs_a_reason():
     assert Shorten.code_version("short-v1") == code_version("short-v1", "open_rewrite_en")
     with pytest.raises(ValueError):
         Reject()
+
+
+def test_the_docstring_step_is_the_one_tested_here():
+    import textwrap
+
+    from citrus_assets.common import llm_task
+
+    doc = llm_task.__doc__ or ""
+    code = textwrap.dedent(doc[doc.index("::\n\n") + 4 : doc.index("\n\n    table, quarantine, stats")])
+    ns = {"dataclass": dataclass, "ClassVar": ClassVar, "pa": pa, "LLMTask": LLMTask, "Reject": Reject, "Reply": Reply,
+          "Prompt": Prompt, "RECORD_ID": RECORD_ID, "PARENT_IDS": PARENT_IDS, "GEN_FIELDS": GEN_FIELDS,
+          "load_prompt": load_prompt, "record_id": record_id}
+    exec(compile("from __future__ import annotations\n" + code, "llm_task docstring", "exec"), ns)
+    params = SamplingParams(max_tokens=16, seed=4)
+    documented = ns["Shorten"](retries=1).run(ROWS, FakeLLM(reply), params)
+    tested = Shorten(retries=1).run(ROWS, FakeLLM(reply), params)
+    assert documented.table.to_pylist() == tested.table.to_pylist() and documented.stats == tested.stats
+    assert documented.table.num_rows == 2
