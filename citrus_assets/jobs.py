@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from citrus_assets.cpt_corpus.pdf.assets import pdf_batches
+from citrus_assets.cpt_corpus.corpus.assets import cpt_documents, cpt_shards
+from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
 from citrus_assets.cpt_corpus.sensors import pdf_batch_keys, textbook_batch_keys, web_shard_keys
-from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches
-from citrus_assets.cpt_corpus.web.assets import web_shards
+from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
+from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from citrus_assets.evaluation.assets import eval_models
+from citrus_assets.evaluation.jmed_eval import eval_jmed
 from citrus_assets.evaluation.sensors import (
     DEMO_BENCHMARKS,
     DEMO_EVAL_ITEMS_OPS,
@@ -30,12 +32,27 @@ from citrus_assets.evaluation.sensors import (
     demo_partition_keys,
 )
 from citrus_assets.evaluation.sensors import jobs as evaluation_jobs
-from citrus_assets.jmed.assets import dialogue_months
+from citrus_assets.jmed.assets import deidentified_dialogues, dialogue_months, dialogues, emr_records
+from citrus_assets.jmed.item_assets import jmed_benchmark, jmed_options, jmed_questions, jmed_reviews
 from citrus_assets.jmed.sensors import month_keys
-from citrus_assets.reasoning_data.instructions.assets import instruction_sets
+from citrus_assets.model_training.checkpoints.assets import (
+    cpt_checkpoint,
+    rl_checkpoint,
+    sft_stage1_checkpoint,
+    sft_stage2_checkpoint,
+    sft_stage3_checkpoint,
+)
+from citrus_assets.model_training.data_cards.assets import data_card_assets
+from citrus_assets.model_training.preference.assets import preference_pairs, rejection_samples
+from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
 from citrus_assets.reasoning_data.instructions.sensors import instruction_set_keys
-from citrus_assets.reasoning_data.seeds.assets import seed_sets
+from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
+from citrus_assets.reasoning_data.mixes.nonmedical_assets import nonmedical_reasoning
+from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty
+from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
 from citrus_assets.reasoning_data.seeds.sensors import seed_keys
+from citrus_assets.reasoning_data.traces.assets import reasoning_traces
+from citrus_assets.reasoning_data.traces.sft_assets import sft_examples
 
 REASONING_DATA_JOB = "reasoning_data_job"
 INSTRUCTION_JOB = "instruction_job"
@@ -70,37 +87,37 @@ def job_page_tags(location: str = CODE_LOCATION) -> dict[str, str]:
 TRAINING_TAG = {"citrus/stage": "training"}
 
 
-def _job(name: str, assets: list[str], description: str, tags: dict | None = None):
+def _job(name: str, assets: list[dg.AssetsDefinition], description: str, tags: dict | None = None):
+    """An asset job over the given asset definitions (their checks included), selected by definition rather
+    than by name, so a renamed asset cannot fall out of its job silently."""
     return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description,
                                tags=tags)
 
 
 jobs = [
-    _job(CPT_PDF_JOB, ["pdf_documents"], "PDF extraction for PDF batches (single-run backfills)."),
-    _job(CPT_WEB_SHARD_JOB, ["web_documents"], "Web curation of web shards (single-run backfills)."),
-    _job(CPT_WEB_DEDUP_JOB, ["web_corpus"],
+    _job(CPT_PDF_JOB, [pdf_documents], "PDF extraction for PDF batches (single-run backfills)."),
+    _job(CPT_WEB_SHARD_JOB, [web_documents], "Web curation of web shards (single-run backfills)."),
+    _job(CPT_WEB_DEDUP_JOB, [web_corpus],
          "Dedup across every curated web shard (cross-shard: recomputes the whole source)."),
-    _job(CPT_TEXTBOOK_JOB, ["textbook_chunks", "textbook_questions"],
+    _job(CPT_TEXTBOOK_JOB, [textbook_chunks, textbook_questions],
          "Textbook chunking and Evol-Instruct questions for one textbook batch."),
-    _job(CPT_CORPUS_JOB, ["cpt_documents", "cpt_shards"],
+    _job(CPT_CORPUS_JOB, [cpt_documents, cpt_shards],
          "Label every CPT document and pack the training shards + manifest."),
-    _job(REASONING_DATA_JOB, ["question_seeds", "judge_answers", "question_difficulty", "open_questions",
-                              "reasoning_traces", "sft_examples"],
+    _job(REASONING_DATA_JOB, [question_seeds, judge_answers, question_difficulty, open_questions,
+                              reasoning_traces, sft_examples],
          "One seed set: seeds → judge answers → easy/hard → open questions → dual-expert traces → SFT examples."),
-    _job(INSTRUCTION_JOB, ["instruction_examples"], "Normalize one instruction file (SFT stages 1-2)."),
-    _job(SFT_MIX_JOB, ["nonmedical_reasoning", "sft_stage1_mix", "sft_stage2_mix", "sft_stage3_mix"],
+    _job(INSTRUCTION_JOB, [instruction_examples], "Normalize one instruction file (SFT stages 1-2)."),
+    _job(SFT_MIX_JOB, [nonmedical_reasoning, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
          "The non-medical reasoning folder and the three SFT mixes over every partition (decontaminated, chat format)."),
-    _job(TRAINING_SFT_JOB, ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint",
-                            "sft_stage3_checkpoint"], "CPT and the three SFT stages, each from the previous one.",
-         TRAINING_TAG),
-    _job(PREFERENCE_JOB, ["rejection_samples", "preference_pairs"],
+    _job(TRAINING_SFT_JOB, [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint],
+         "CPT and the three SFT stages, each from the previous one.", TRAINING_TAG),
+    _job(PREFERENCE_JOB, [rejection_samples, preference_pairs],
          "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set."),
-    _job(RL_JOB, ["rl_checkpoint"], "CPO-SimPO from the stage-3 checkpoint on every preference pair.", TRAINING_TAG),
-    _job(DATA_CARD_JOB, ["cpt_data_card", "sft_stage1_data_card", "sft_stage2_data_card", "sft_stage3_data_card",
-                         "rl_data_card"], "The data card (Markdown + JSON) of every checkpoint."),
-    _job(JMED_JOB, ["dialogues", "deidentified_dialogues", "emr_records", "jmed_questions", "jmed_options",
-                    "jmed_reviews", "jmed_benchmark"], "The JMED builder for one month of consultations."),
-    _job(JMED_EVAL_JOB, ["eval_jmed"], "The final (RL) checkpoint scored on one month's JMED release."),
+    _job(RL_JOB, [rl_checkpoint], "CPO-SimPO from the stage-3 checkpoint on every preference pair.", TRAINING_TAG),
+    _job(DATA_CARD_JOB, data_card_assets, "The data card (Markdown + JSON) of every checkpoint."),
+    _job(JMED_JOB, [dialogues, deidentified_dialogues, emr_records, jmed_questions, jmed_options, jmed_reviews,
+                    jmed_benchmark], "The JMED builder for one month of consultations."),
+    _job(JMED_EVAL_JOB, [eval_jmed], "The final (RL) checkpoint scored on one month's JMED release."),
     *evaluation_jobs,
 ]
 
