@@ -45,13 +45,28 @@ def child(n: int, scheduling: str, work: Path) -> dict:
     backend.prompts = _Forget()  # the scripted backend keeps every prompt for tests: not the lake's memory
     llm = LLMClient(backend, None)
     t0 = time.perf_counter()
-    table, failed, stats = run_traces(questions, llm, LoopConfig(), scheduling=scheduling,
-                                      spill_dir=work / f"spill-{scheduling}-{n}" if scheduling == "continuous" else None)
+    staged = scheduling in ("staged", "staged-lake")
+    engine = "rounds" if scheduling == "rounds" else "continuous"
+    table, failed, stats = run_traces(questions, llm, LoopConfig(), scheduling=engine, staged=staged,
+                                      spill_dir=work / f"spill-{scheduling}-{n}" if engine == "continuous" else None)
     gen_s = time.perf_counter() - t0
-    pq.write_table(table, work / f"out-{scheduling}-{n}.parquet", compression="zstd", row_group_size=2000)
+    if scheduling.endswith("-lake") or scheduling == "staged":
+        # what the IO manager and the asset body do: quarantine file, then the commit protocol with lineage
+        from resources.lake import Lake, StagedParquet
+        from resources.lineage import LineageWriter
+        from resources.lineage.commit import publish_partition
+
+        lake = Lake(str(work / f"lake-{scheduling}-{n}"))
+        _, n_failed = lake.write_quarantine("reasoning_traces", "p", failed)
+        dv = table.data_version() if isinstance(table, StagedParquet) else None
+        published = publish_partition(lake, LineageWriter(lake.lineage_root), asset="reasoning_traces", partition="p",
+                                      table=table, run_id="bench", data_version=dv)
+        rows, mib = published.counts["records"], None
+    else:
+        pq.write_table(table, work / f"out-{scheduling}-{n}.parquet", compression="zstd", row_group_size=2000)
+        rows, n_failed, mib = table.num_rows, len(failed), round(table.nbytes / 2**20, 1)
     return {"n": n, "scheduling": scheduling, "gen_s": round(gen_s, 1), "total_s": round(time.perf_counter() - t0, 1),
-            "traces": table.num_rows, "failed": len(failed), "llm_calls": stats["llm_calls"],
-            "table_mib": round(table.nbytes / 2**20, 1)}
+            "traces": rows, "failed": n_failed, "llm_calls": stats["llm_calls"], "table_mib": mib}
 
 
 def run_child(n: int, scheduling: str, work: Path) -> dict:
@@ -73,16 +88,25 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2000,10000")
     ap.add_argument("--rounds-sizes", default="2000,10000")
+    ap.add_argument("--engines", default="rounds,continuous",
+                    help="rounds, continuous (table + plain Parquet write, the earlier measure), continuous-lake (table "
+                         "through the lake's commit protocol with lineage and quarantine: the IO manager before issue "
+                         "17 goal 3), staged (StagedParquet streamed through the same protocol: after)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="citrus-mem-") as tmp:
-        for scheduling, sizes in (("rounds", args.rounds_sizes), ("continuous", args.sizes)):
-            for n in [int(x) for x in sizes.split(",") if x]:
+        engines = [e for e in args.engines.split(",") if e]
+        sizes = [int(x) for x in args.sizes.split(",") if x]
+        for n in [int(x) for x in args.rounds_sizes.split(",") if x] if "rounds" in engines else []:
+            rows.append(run_child(n, "rounds", Path(tmp)))
+            print(rows[-1], flush=True)
+        for n in sizes:  # the other engines side by side per size (same load)
+            for scheduling in [e for e in engines if e != "rounds"]:
                 rows.append(run_child(n, scheduling, Path(tmp)))
                 print(rows[-1], flush=True)
     lines = [f"\n### reasoning_traces working set, scripted model in process ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
-             "| engine | questions | peak RSS GiB | loop s | loop + Parquet write s | traces | quarantined | LLM calls | "
+             "| engine | questions | peak RSS GiB | loop s | loop + write s | traces | quarantined | LLM calls | "
              "output table MiB | load (1 min) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['scheduling']} | {r['n']:,} | {r['peak_rss_gib']:.2f} | {r.get('gen_s')} | {r.get('total_s')} | "
