@@ -3,7 +3,9 @@
 A stage is a direct sub-package of ``citrus_assets`` (``cpt_corpus``, ``reasoning_data``, ``model_training``,
 ``evaluation``, ``jmed``; not ``common`` or ``cli``). Its assets, asset checks and sensors are whatever its
 modules define (Dagster's ``load_assets_from_modules`` / ``load_asset_checks_from_modules``; sensors by type),
-so a new asset module is in the graph without being added to a list. A stage package may declare, in its
+so a new asset module is in the graph without being added to a list. Every asset of a stage is in one asset
+group, named here (``stage_group``) rather than in each asset module: the stage package's name, or the ``GROUP``
+its ``__init__`` declares (``model_training`` keeps the group name ``training``). A stage package may declare, in its
 ``__init__``, ``AUTOMATED_ON_NEW_DATA``: the names of the assets of its chain that run on new input data
 (``common/automation.py``), kept in one place rather than in each asset module.
 """
@@ -36,11 +38,17 @@ def stage_modules(package: ModuleType) -> list[ModuleType]:
     return [importlib.import_module(m.name) for m in pkgutil.walk_packages(package.__path__, package.__name__ + ".")]
 
 
+def stage_group(package: ModuleType) -> str:
+    """The asset group of every asset of a stage: ``GROUP`` of the stage package, else the package's name."""
+    return getattr(package, "GROUP", None) or package.__name__.rsplit(".", 1)[-1]
+
+
 def load_stage(package: ModuleType | str) -> Stage:
     if isinstance(package, str):
         package = importlib.import_module(package)
     modules = stage_modules(package)
-    assets = list(dg.load_assets_from_modules(modules))
+    # an asset module that still names another group fails here (Dagster refuses the conflict)
+    assets = list(dg.load_assets_from_modules(modules, group_name=stage_group(package)))
     automated = getattr(package, "AUTOMATED_ON_NEW_DATA", ())
     if automated:
         assets = with_automation(assets, ON_NEW_DATA, tuple(automated))

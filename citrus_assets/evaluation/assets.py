@@ -38,7 +38,6 @@ from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
 from resources.lake import LakeResource
 from resources.llm.cost_guard import run_budget
 
-GROUP = "evaluation"
 benchmark_partitions = dg.StaticPartitionsDefinition(BENCHMARK_NAMES)
 eval_models = dg.DynamicPartitionsDefinition(name="eval_models")
 eval_partitions = dg.MultiPartitionsDefinition({"benchmark": benchmark_partitions, "model": eval_models})
@@ -73,7 +72,6 @@ def _dims(context) -> tuple[str, str]:
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=benchmark_partitions,
     code_version="evalitems-v2",  # v2: bundled sample first, data_dir + benchmark_file columns
     kinds={"parquet"},
@@ -106,7 +104,6 @@ def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake:
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=eval_partitions,
     ins={"eval_items": dg.AssetIn(partition_mapping=ITEMS_OF_BENCHMARK)},
     code_version=code_version("evalpred-v1", *ALL_PROMPT_NAMES),
@@ -152,7 +149,6 @@ def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsC
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=eval_partitions,
     code_version="evalscore-v2",
     kinds={"parquet"},
@@ -215,7 +211,6 @@ REPORT_ON_NEW_SCORES = (
 
 
 @dg.asset(
-    group_name=GROUP,
     deps=["eval_scores", *STAGE_SCORE_ASSETS],
     code_version="evalreport-v2",
     automation_condition=REPORT_ON_NEW_SCORES,

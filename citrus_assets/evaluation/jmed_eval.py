@@ -30,7 +30,7 @@ from citrus_assets.evaluation.models import EvalModelsResource
 from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES
 from citrus_assets.evaluation.registry import EVAL_ITEM_SCHEMA
 from citrus_assets.evaluation.scoring import score
-from citrus_assets.evaluation.stage_assets import GROUP, REEVALUATE, StageEvalConfig, evaluate_stage
+from citrus_assets.evaluation.stage_assets import REEVALUATE, StageEvalConfig, evaluate_stage
 from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource
 from resources.lineage.ids import record_id
@@ -78,7 +78,6 @@ def jmed_items(release: pa.Table, max_items: int = 0) -> pa.Table:
 
 @dg.asset(
     name=JMED_EVAL_ASSET,
-    group_name=GROUP,
     partitions_def=dialogue_months,
     ins={"jmed_benchmark": dg.AssetIn(), "checkpoint": dg.AssetIn(key=f"{FINAL_STAGE}_checkpoint")},
     code_version=code_version("evaljmed-v1", *ALL_PROMPT_NAMES),

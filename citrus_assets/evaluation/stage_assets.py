@@ -55,7 +55,6 @@ from citrus_assets.model_training.schemas import CHECKPOINT_STAGES
 from resources.llm import BUILTIN_MODEL
 from resources.llm.cost_guard import run_budget
 
-GROUP = "evaluation"
 BASE = "base"
 STAGES = (BASE, *CHECKPOINT_STAGES)  # Table 5's rows, in order
 # New predictions when an input's data version changed (a retrained checkpoint, re-loaded items) or the
@@ -175,7 +174,6 @@ def stage_eval_assets(stage: str) -> tuple[dg.AssetsDefinition, dg.AssetsDefinit
 
     predictions = dg.asset(
         name=predictions_asset(stage),
-        group_name=GROUP,
         partitions_def=benchmark_partitions,
         ins=ins,
         code_version=code_version("evalpred-stage-v1", *ALL_PROMPT_NAMES),
@@ -188,7 +186,6 @@ def stage_eval_assets(stage: str) -> tuple[dg.AssetsDefinition, dg.AssetsDefinit
 
     @dg.asset(
         name=scores_asset(stage),
-        group_name=GROUP,
         partitions_def=benchmark_partitions,
         ins={"predictions": dg.AssetIn(key=predictions_asset(stage))},
         code_version="evalscore-stage-v1",

@@ -18,7 +18,6 @@ from citrus_assets.jmed.emr import EMR_PROMPT, SYSTEM_PROMPT
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
 
-GROUP = "jmed"
 dialogue_months = dg.DynamicPartitionsDefinition(name="dialogue_months")
 
 
@@ -46,7 +45,6 @@ class EmrConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version="dialogues-v1",
     kinds={"parquet"},
@@ -78,7 +76,6 @@ def dialogues(context: dg.AssetExecutionContext, config: DialoguesConfig, lake: 
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version="deid-v2",
     kinds={"parquet"},
@@ -104,7 +101,6 @@ def deidentified_dialogues(context: dg.AssetExecutionContext, lake: LakeResource
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version=code_version("emr-v1", SYSTEM_PROMPT, EMR_PROMPT),
     kinds={"parquet"},

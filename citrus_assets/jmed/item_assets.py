@@ -11,7 +11,7 @@ from citrus_assets.common.plots import bars_md
 from citrus_assets.common.prompts import code_version
 from citrus_assets.jmed import review as R
 from citrus_assets.jmed import steps
-from citrus_assets.jmed.assets import GROUP, dialogue_months
+from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.jmed.emr import SYSTEM_PROMPT
 from citrus_assets.jmed.plots import age_sex_md
 from resources.lake import LakeResource
@@ -35,7 +35,6 @@ class ReviewConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version=code_version("jmedq-v1", SYSTEM_PROMPT, *steps.QUESTION_PROMPTS.values()),
     kinds={"parquet"},
@@ -55,7 +54,6 @@ def jmed_questions(
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version="jmedo-v1",
     kinds={"parquet"},
@@ -73,7 +71,6 @@ def jmed_options(context: dg.AssetExecutionContext, lake: LakeResource, jmed_que
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version="jmedr-v1",
     kinds={"parquet"},
@@ -93,7 +90,6 @@ def jmed_reviews(context: dg.AssetExecutionContext, config: ReviewConfig, jmed_o
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=dialogue_months,
     code_version="jmed-v1",
     kinds={"parquet", "jsonl"},

@@ -302,7 +302,10 @@ def test_one_card_asset_and_check_per_checkpoint():
         "cpt_data_card", "sft_stage1_data_card", "sft_stage2_data_card", "sft_stage3_data_card", "rl_data_card"]
     assert [next(iter(a.dependency_keys)).to_user_string() for a in data_card_assets] == [
         "cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint", "sft_stage3_checkpoint", "rl_checkpoint"]
-    assert all(a.group_names_by_key[a.key] == "training" for a in data_card_assets)
+    from citrus_assets.definitions import defs  # the stage loader sets the group (common/stages.py)
+
+    graph = defs.resolve_asset_graph()
+    assert all(graph.get(a.key).group_name == "training" for a in data_card_assets)
     assert [next(iter(c.check_keys)) for c in data_card_checks] == [
         dg.AssetCheckKey(a.key, DATA_CARD_COMPLETE) for a in data_card_assets]
 

@@ -14,8 +14,6 @@ from resources.lake import LakeResource
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
-GROUP = "cpt_corpus"
-
 
 class CorpusConfig(dg.Config):
     """The target model's tokenizer ("builtin" = the built-in model's) and the medical-score threshold."""
@@ -40,7 +38,6 @@ def load_tokenizer(name: str):
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="cptdoc-v2",
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},
@@ -87,7 +84,6 @@ def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake:
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="cptshard-v1",
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet"},

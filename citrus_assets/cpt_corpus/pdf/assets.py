@@ -11,7 +11,6 @@ from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
-GROUP = "cpt_corpus"
 pdf_batches = dg.DynamicPartitionsDefinition(name="pdf_batches")
 
 PDF_SCHEMA = pa.schema(
@@ -45,7 +44,6 @@ class PdfExtractionConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=pdf_batches,
     code_version="pdf-v1",
     kinds={"parquet", "pymupdf"},

@@ -15,7 +15,6 @@ from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 from resources.llm import LLMResource, SamplingParams
 
-GROUP = "cpt_corpus"
 textbook_batches = dg.DynamicPartitionsDefinition(name="textbook_batches")
 
 CHUNK_SCHEMA = pa.schema([
@@ -64,7 +63,6 @@ class TextbookEvolConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=textbook_batches,
     code_version="tbchunk-v1",
     kinds={"parquet"},
@@ -96,7 +94,6 @@ def evolve_partition(chunks: pa.Table, llm, config: TextbookEvolConfig):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=textbook_batches,
     code_version=code_version("tbq-v1", *PROMPT_NAMES),
     kinds={"parquet"},

@@ -18,7 +18,6 @@ from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions
 from resources.inbox import InboxResource
 from resources.lake import LakeResource, split_partitions
 
-GROUP = "cpt_corpus"
 web_shards = dg.DynamicPartitionsDefinition(name="web_shards")
 
 
@@ -73,7 +72,6 @@ class WebCurationRunConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=web_shards,
     code_version="web-v1",
     kinds={"parquet", "datatrove"},
@@ -116,7 +114,6 @@ def curate_web_shard(key: str, config: WebCurationRunConfig, inbox: InboxResourc
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="web-dedup-v1",
     automation_condition=dg.AutomationCondition.eager(),
     kinds={"parquet", "datatrove"},

@@ -34,7 +34,6 @@ from resources.lineage.writer import LineageWriter, table_data_version
 from training.config import KINDS as TRAINER_KINDS
 from training.launch import TrainingFailed
 
-GROUP = "training"
 # RETRAIN: a new input data version whose blocking checks passed; RL also waits while its pairs are
 # re-sampled from a retrained stage 3 (citrus_assets/common/automation.py).
 
@@ -151,7 +150,7 @@ def _train(context: dg.AssetExecutionContext, *, stage: str, kind: str, run, tra
 _KINDS = {"parquet", "pytorch"}
 
 
-@dg.asset(group_name=GROUP, code_version="cptckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
+@dg.asset(code_version="cptckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
           description="Continued pre-training of the base model on the CPT shards; an EXP3 bandit over sources "
                       "(reward = recent loss) sets the mix. One row: the saved HF model.")
 def cpt_checkpoint(context: dg.AssetExecutionContext, config: CPTRunConfig, training: TrainingResource,
@@ -160,7 +159,7 @@ def cpt_checkpoint(context: dg.AssetExecutionContext, config: CPTRunConfig, trai
                   data_asset="cpt_shards", data=cpt_shards, columns=CPT_COLUMNS, previous=None)
 
 
-@dg.asset(group_name=GROUP, code_version="sft1ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
+@dg.asset(code_version="sft1ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
           description="SFT stage 1 (general instruction following) from the CPT checkpoint, assistant-only loss.")
 def sft_stage1_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, training: TrainingResource,
                           lake: LakeResource, cpt_checkpoint: pa.Table, sft_stage1_mix: pa.Table) -> dg.Output:
@@ -169,7 +168,7 @@ def sft_stage1_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfi
                   previous_asset="cpt_checkpoint")
 
 
-@dg.asset(group_name=GROUP, code_version="sft2ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
+@dg.asset(code_version="sft2ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
           description="SFT stage 2 (harder, multi-turn instructions) from the stage-1 checkpoint.")
 def sft_stage2_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, training: TrainingResource,
                           lake: LakeResource, sft_stage1_checkpoint: pa.Table, sft_stage2_mix: pa.Table) -> dg.Output:
@@ -179,7 +178,7 @@ def sft_stage2_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfi
                   previous_asset="sft_stage1_checkpoint")
 
 
-@dg.asset(group_name=GROUP, code_version="sft3ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
+@dg.asset(code_version="sft3ckpt-v1", automation_condition=RETRAIN, kinds=_KINDS,
           description="SFT stage 3 (medical long chain-of-thought, Citrus_S3) from the stage-2 checkpoint.")
 def sft_stage3_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfig, training: TrainingResource,
                           lake: LakeResource, sft_stage2_checkpoint: pa.Table, sft_stage3_mix: pa.Table) -> dg.Output:
@@ -189,7 +188,7 @@ def sft_stage3_checkpoint(context: dg.AssetExecutionContext, config: SFTRunConfi
                   previous_asset="sft_stage2_checkpoint")
 
 
-@dg.asset(group_name=GROUP, code_version="rlckpt-v1", automation_condition=RETRAIN_ON_CURRENT_PAIRS, kinds=_KINDS,
+@dg.asset(code_version="rlckpt-v1", automation_condition=RETRAIN_ON_CURRENT_PAIRS, kinds=_KINDS,
           description="RL stage: CPO-SimPO (TRL CPOTrainer, loss_type=simpo) on the preference pairs, from the "
                       "stage-3 checkpoint.")
 def rl_checkpoint(context: dg.AssetExecutionContext, config: CPORunConfig, training: TrainingResource,

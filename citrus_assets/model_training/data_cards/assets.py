@@ -35,7 +35,6 @@ from resources.lineage.ids import content_hash, record_id
 from resources.lineage.settings import default_paths
 from resources.lineage.writer import table_data_version
 
-GROUP = "training"
 CODE_VERSION = "datacard-v1"
 CARD_MD = "card.md"
 CARD_JSON = "card.json"
@@ -131,7 +130,6 @@ def data_card_asset(checkpoint: dg.AssetsDefinition, stage: str) -> dg.AssetsDef
 
     @dg.asset(
         name=name,
-        group_name=GROUP,
         code_version=CODE_VERSION,
         automation_condition=dg.AutomationCondition.eager(),
         kinds={"parquet", "markdown"},

@@ -18,7 +18,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
 from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings, rewrite_seeds
-from citrus_assets.reasoning_data.seeds.assets import GROUP, seed_sets
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.lake import LakeResource
 from resources.llm import LLMResource
 
@@ -43,7 +43,6 @@ class OpenQuestionConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version="difficulty-v1",
     kinds={"parquet"},
@@ -73,7 +72,6 @@ def question_difficulty(
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version=code_version("open-questions-v1", *PROMPTS.values()),
     kinds={"parquet"},

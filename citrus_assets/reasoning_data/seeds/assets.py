@@ -18,7 +18,6 @@ from resources.inbox import InboxResource, entry_problem
 from resources.lake import LakeResource, QuarantineRecord
 from resources.llm import LLMResource, SamplingParams
 
-GROUP = "reasoning_data"
 seed_sets = dg.DynamicPartitionsDefinition(name="seed_sets")
 
 
@@ -32,7 +31,6 @@ class JudgeConfig(dg.Config):
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version="seeds-v1",
     kinds={"parquet"},
@@ -65,7 +63,6 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},

@@ -9,7 +9,7 @@ from citrus_assets.common.cost_guard import budget_metadata
 from citrus_assets.common.empty import empty_metadata, model_hint
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
-from citrus_assets.reasoning_data.seeds.assets import GROUP, seed_sets
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.traces.trace_rows import run_traces, spill_dir
@@ -48,7 +48,6 @@ class TraceConfig(dg.Config):
 
 @dg.asset(
     name=ASSET,
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version=code_version("traces-v1", *R.PROMPT_FILES.values()),
     kinds={"parquet"},

@@ -11,7 +11,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.common.prompts import code_version, prompt_hash
 from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
-from citrus_assets.reasoning_data.seeds.assets import GROUP, seed_sets
+from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.sft_rewrite import (
     REWRITE_PROMPT,
@@ -96,7 +96,6 @@ def it_params(params, it: RewriteItem):
 
 @dg.asset(
     name=ASSET,
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version=code_version("sft-examples-v1", REWRITE_PROMPT, SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
