@@ -286,8 +286,7 @@ def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, p
     from resources.lake import StagedParquet, copy_table
 
     files = PartitionFiles(lake, writer, asset, partition)
-    streamed = isinstance(table, StagedParquet)
-    if streamed and data_version is None:
+    if isinstance(table, StagedParquet) and data_version is None:
         raise ValueError("a StagedParquet output needs its data_version (DataVersionBuilder)")
     dv = data_version or table_data_version(table)
     key = commit_key(dv, run_id)
@@ -301,19 +300,19 @@ def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, p
             yield t
 
     if writer is None:
-        if streamed:
+        if isinstance(table, StagedParquet):
             return PublishResult(lake.write_batches(table.tables(), table.schema, files.data)[0], key, cleanup, None)
         return PublishResult(lake.write_table(table, files.data), key, cleanup, None)
     staged = files.staged(key)
     meta = {**(table.schema.metadata or {}), COMMIT_METADATA: key.encode()}
     try:
-        if streamed:
+        if isinstance(table, StagedParquet):
             lake.write_batches(tee(table), table.schema.with_metadata(meta), staged)
         else:
             lake.write_table(table.replace_schema_metadata(meta), staged)
     except OSError as exc:  # name the file the user knows (disk full, read-only lake, ...)
         raise write_error(exc, lake.url(files.data)) from exc
-    if streamed:  # the lineage writer reads only these columns and the row count
+    if isinstance(table, StagedParquet):  # the lineage writer reads only these columns and the row count
         schema = table.select(lineage_cols)
         table = pa.concat_tables(lineage_parts) if lineage_parts else schema.empty_table()
         lineage_parts.clear()
