@@ -15,6 +15,7 @@ from citrus_assets.reasoning_data.instructions.assets import instruction_example
 from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
 from citrus_assets.reasoning_data.mixes.checks import checks
 from citrus_assets.reasoning_data.mixes.mixing import MIX_SCHEMA
+from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD, SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
@@ -147,8 +148,11 @@ def test_stage3_mix_from_hand_built_upstream(tmp_path, repo_root, tiny_model_dir
     upstream = [sft_examples_standin, difficulty_standin]
     for key in tables:
         assert dg.materialize(upstream, partition_key=key, resources=resources, instance=instance).success
-    cfg = {"tokenizer": tiny_model_dir, "eval_data_dir": str(bench), "easy_share": 0.5, "nonmedical_ratio": 0.5,
-           "nonmedical_dir": str(repo_root / "sample" / "reasoning")}
+    nonmed_cfg = {"nonmedical_dir": str(repo_root / "sample" / "reasoning")}
+    assert dg.materialize([nonmedical_reasoning], resources=resources, instance=instance,
+                          run_config={"ops": {NONMEDICAL_ASSET: {"config": nonmed_cfg}}}).success
+    upstream.append(nonmedical_reasoning)
+    cfg = {"tokenizer": tiny_model_dir, "eval_data_dir": str(bench), "easy_share": 0.5, "nonmedical_ratio": 0.5}
     result = dg.materialize([*upstream, sft_stage3_mix, checks[3]], selection=[sft_stage3_mix, checks[3]],
                             resources=resources, instance=instance,
                             run_config={"ops": {"sft_stage3_mix": {"config": cfg}}})
@@ -172,5 +176,15 @@ def test_stage3_mix_from_hand_built_upstream(tmp_path, repo_root, tiny_model_dir
     assert len(ds) == 22 and all(is_think_answer(r["messages"][-1]["content"]) for r in ds)
     mix = lake.read_table("sft_stage3_mix")
     nonmed = [r for r in mix.to_pylist() if r["category"] == "nonmedical"]
-    assert all(r["source_uri"].endswith("logic_math_demo.jsonl") and r["source_locator"].startswith("line ")
-               for r in nonmed)
+    # lineage: mix row -> nonmedical_reasoning record (its only parent) -> file and line
+    records = {r["record_id"]: r for r in lake.read_table(NONMEDICAL_ASSET).to_pylist()}
+    assert len(nonmed) == 8 and all(len(r["parent_ids"]) == 1 and r["parent_ids"][0] in records for r in nonmed)
+    assert all(r["record_id"] == record_id("s3mix", r["parent_ids"][0]) and r["source_uri"] is None for r in nonmed)
+    parents = [records[r["parent_ids"][0]] for r in nonmed]
+    assert all(p["source_uri"].endswith("logic_math_demo.jsonl") and p["source_locator"].startswith("line ")
+               and p["messages"] == r["messages"] for p, r in zip(parents, nonmed))
+    from resources.lineage.store import LineageStore  # what `citrus lineage trace` walks
+
+    text = repr(LineageStore(lake.lineage_root, str(root) + "/_lineage/lineage.duckdb").trace(nonmed[0]["record_id"]))
+    assert "sft_stage3_mix" in text and NONMEDICAL_ASSET in text and "logic_math_demo.jsonl" in text
+    assert parents[0]["source_locator"] in text

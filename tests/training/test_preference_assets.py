@@ -21,6 +21,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.model_training.preference.assets import preference_pairs, rejection_samples
 from citrus_assets.model_training.preference.checks import checks
 from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
+from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
@@ -38,7 +39,8 @@ def sft_row(question_id: str, response: str, i: int = 1) -> dict:
     return row
 
 
-def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None):
+def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None, nonmedical_dir=None):
+    """``nonmedical_dir``: the folder the real ``nonmedical_reasoning`` asset reads (an empty one by default)."""
     questions = pa.Table.from_pylist([oq(1, MIXED), oq(3, NONE_OK, letters=("D",)), oq(4, "No options?", options=[])],
                                      schema=OPEN_QUESTION_SCHEMA)
 
@@ -63,7 +65,14 @@ def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     assert dg.materialize([checkpoint_standin], resources=resources, instance=instance).success
-    return lake_root, resources, instance, [open_questions_standin, sft_examples_standin, checkpoint_standin]
+    if nonmedical_dir is None:
+        nonmedical_dir = tmp_path / "no-nonmedical"
+        nonmedical_dir.mkdir(exist_ok=True)
+    assert dg.materialize([nonmedical_reasoning], resources=resources, instance=instance,
+                          run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(nonmedical_dir)}}}}
+                          ).success
+    return lake_root, resources, instance, [open_questions_standin, sft_examples_standin, checkpoint_standin,
+                                            nonmedical_reasoning]
 
 
 def run(env, rejection: dict, pairs: dict | None = None, **kw):
@@ -110,10 +119,10 @@ def test_tiny_model_from_the_checkpoint(tmp_path, tiny_model_dir):
 def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
     src = tmp_path / "nonmedical"
     src.mkdir()
-    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 12 times 12?", "answer": "144"}) + "\n")
-    env = make_env(tmp_path, "unused-checkpoint", ScriptedLLM(SCRIPT))
-    result = run(env, {"model": "resource", "n": 5, "nonmedical_dir": str(src), "nonmedical_share": 0.5},
-                 {"nonmedical_share": 0.5})
+    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 12 times 12?", "solution": "12 x 12 = 144.",
+                                                 "answer": "144"}) + "\n")
+    env = make_env(tmp_path, "unused-checkpoint", ScriptedLLM(SCRIPT), nonmedical_dir=src)
+    result = run(env, {"model": "resource", "n": 5, "nonmedical_share": 0.5}, {"nonmedical_share": 0.5})
     assert result.success
     s, p = md(result, "rejection_samples"), md(result, "preference_pairs")
     assert s["model_source"] == "resource" and s["questions"] == {"medical": 2, "nonmedical": 1}
@@ -126,6 +135,13 @@ def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
     for r in pairs:
         q = MIXED if r["category"] == "medical" else "What is 12 times 12?"
         assert q in r["prompt"][1]["content"] and q in r["prompt_text"] and "{" not in r["prompt_text"]
+    # lineage: a non-medical sample's parent is the nonmedical_reasoning record, which cites the file and line
+    lake = Lake(env[0])
+    [record] = lake.read_table(NONMEDICAL_ASSET).to_pylist()
+    samples = [r for r in lake.read_table("rejection_samples", PARTITION).to_pylist() if r["category"] == "nonmedical"]
+    assert len(samples) == 5 and {tuple(r["parent_ids"]) for r in samples} == {(record["record_id"],)}
+    assert {r["source_uri"] for r in samples} == {None}
+    assert (record["source_uri"], record["source_locator"]) == (str(src / "arith.jsonl"), "line 1")
 
 
 def test_reference_chosen_when_no_sample_is_correct(tmp_path):
@@ -140,9 +156,9 @@ def test_reference_chosen_when_no_sample_is_correct(tmp_path):
     bad_trace = "<think>Guess.</think><answer>Warfarin</answer>"  # does not verify: never attached
     env = make_env(tmp_path, "unused", ScriptedLLM(script),
                    sft_rows=[sft_row(oq(3, NONE_OK)["record_id"], trace, 1), sft_row(oq(1, MIXED)["record_id"],
-                                                                                      bad_trace, 2)])
-    rejection = {"model": "resource", "n": 3, "nonmedical_dir": str(src), "nonmedical_share": 0.1,
-                 "min_nonmedical": 1}
+                                                                                      bad_trace, 2)],
+                   nonmedical_dir=src)
+    rejection = {"model": "resource", "n": 3, "nonmedical_share": 0.1, "min_nonmedical": 1}
     off = run(env, rejection)
     assert off.success and md(off, "preference_pairs")["pairs"] == 1  # paper default: only the MIXED pair
     s = md(off, "rejection_samples")

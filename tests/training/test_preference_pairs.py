@@ -160,20 +160,29 @@ def test_free_answer_rule(pred, gold, ok):
     assert nm.free_answer_matches(pred, gold)[0] is ok
 
 
-def test_nonmedical_loader_formats_and_quarantine(tmp_path):
+def test_nonmedical_problems_from_the_asset_rows(tmp_path):
+    """RL problems are nonmedical_reasoning's records that state their answer; an answer only inferred from
+    the last line (chat row without an <answer> block) is no ground truth."""
+    from citrus_assets.reasoning_data.mixes.nonmedical import load_nonmedical
+
     (tmp_path / "logic.jsonl").write_text("\n".join([
-        '{"problem": "What is 2+2?", "answer": "4"}',
+        '{"problem": "What is 2+2?", "solution": "Two and two.", "answer": "4"}',
         '{"messages": [{"role": "user", "content": "Capital of France?"},'
         ' {"role": "assistant", "content": "<think>x</think><answer>Paris</answer>"}]}',
-        '{"messages": [{"role": "user", "content": "Chest pain?"}, {"role": "assistant", "content": "<answer>MI</answer>"}],'
-        ' "category": "medical"}',
+        '{"messages": [{"role": "user", "content": "3 times 3?"}, {"role": "assistant", "content": "So it is 9"}]}',
         '{"problem": "No answer here"}',
         "not json",
     ]))
-    got = nm.load_problems(tmp_path)
+    (tmp_path / "other.json").write_text('[{"problem": "1+1?", "solution": "One and one.", "answer": "2"}]')
+    load = load_nonmedical(tmp_path)
+    assert [q.source_locator for q in load.quarantine] == ["logic.jsonl line 4", "logic.jsonl line 5"]
+    got = nm.problems_from_rows(load.rows, "*.jsonl")
     assert [(p.problem, p.answer) for p in got.problems] == [("What is 2+2?", "4"), ("Capital of France?", "Paris")]
-    assert got.skipped_medical == 1 and [q.source_locator for q in got.quarantine] == ["line 4", "line 5"]
-    assert got.problems[0].record_id.startswith("src-") and got.problems[1].source_locator == "line 2"
+    assert got.unanswered == 1 and got.files == ["logic.jsonl"]
+    assert [p.record_id for p in got.problems] == [load.rows[0]["record_id"], load.rows[1]["record_id"]]
+    assert got.problems[0].reference == "<think>Two and two.</think><answer>4</answer>"
+    assert got.problems[1].source_locator == "line 2"
+    assert [p.problem for p in nm.problems_from_rows(load.rows).problems][-1] == "1+1?"  # pattern "*": every file
     assert nm.share_count(45, 0.1) == 5 and nm.share_count(0, 0.1) == 0
 
 
@@ -195,15 +204,16 @@ def test_rescore_matches_stored_reward():
 
 
 def test_bundled_nonmedical_sample_loads(repo_root):
-    """The SFT mix's bundled logic/math sample is a valid source (rows without an <answer> are quarantined)."""
-    from citrus_assets.reasoning_data.mixes.nonmedical import DEFAULT_DIR
+    """The SFT mix's bundled logic/math sample gives RL problems: every record states its answer."""
+    from citrus_assets.reasoning_data.mixes.nonmedical import DEFAULT_DIR, load_nonmedical
 
     folder = repo_root / DEFAULT_DIR
     if not folder.is_dir():
         pytest.skip("no bundled non-medical sample")
-    got = nm.load_problems(folder)
+    load = load_nonmedical(folder)
+    got = nm.problems_from_rows(load.rows, "*.jsonl")
     assert len(got.problems) >= 5 and all(p.problem and nm.normalize_answer(p.answer) for p in got.problems)
-    assert all(q.reason.startswith("no verifiable answer") for q in got.quarantine)
+    assert len(got.problems) + got.unanswered == len(load.rows) and all(p.reference for p in got.problems)
 
 
 def test_reference_pairs_are_verified_and_tamper_evident():

@@ -36,7 +36,6 @@ from citrus_assets.model_training.preference.rejection import (
     sft_references,
 )
 from citrus_assets.model_training.preference.sampler import sampler_id, sampler_report, with_sampler
-from citrus_assets.reasoning_data.mixes.nonmedical import nonmedical_dir
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
@@ -68,9 +67,10 @@ class RejectionConfig(dg.Config):
     top_p: float = 1.0
     max_tokens: int = 128
     seed: int = 0
-    nonmedical_dir: str = ""  # JSONL problems: "" = the SFT mix's source ($CITRUS_NONMEDICAL_DIR, else
-    # sample/reasoning), "none" = no non-medical questions; format and answer rule: model_training/preference/nonmedical.py
-    nonmedical_glob: str = "*.jsonl"
+    # the problems come from the nonmedical_reasoning asset (the SFT mix's records, with file and line);
+    # "none" = no non-medical questions; answer rule: model_training/preference/nonmedical.py
+    nonmedical_dir: str = ""  # only "none" is read: the folder itself is nonmedical_reasoning's config
+    nonmedical_glob: str = "*.jsonl"  # which of nonmedical_reasoning's source files are sampled
     nonmedical_share: float = 0.1  # non-medical questions sampled: this share of all sampled questions
     min_nonmedical: int = 0  # ... but at least this many (when the folder has them)
 
@@ -116,12 +116,13 @@ def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table
     return LLMResource(**fields), "config" if config.model else "checkpoint"
 
 
-def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str) -> nm.ProblemSet:
-    """The share of non-medical problems this partition samples (seeded pick; [] without a folder)."""
+def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str,
+                        nonmedical_rows: list[dict]) -> nm.ProblemSet:
+    """The share of ``nonmedical_reasoning``'s records this partition samples (seeded pick)."""
     k = max(nm.share_count(n_medical, config.nonmedical_share), max(0, config.min_nonmedical))
     if config.nonmedical_dir == NO_NONMEDICAL or k == 0:
         return nm.ProblemSet()
-    found = nm.load_problems(nonmedical_dir(config.nonmedical_dir), config.nonmedical_glob)
+    found = nm.problems_from_rows(nonmedical_rows, config.nonmedical_glob)
     found.available = len(found.problems)
     found.problems = nm.pick(found.problems, lambda p: p.record_id, k, f"{config.seed}:{partition}")
     return found
@@ -130,9 +131,9 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str)
 @dg.asset(
     group_name=GROUP,
     partitions_def=seed_sets,
-    code_version=code_version("rejection_samples-v3", SYSTEM_PROMPT, USER_PROMPT),
+    # v4: non-medical problems are nonmedical_reasoning's records (the samples' parent), not the folder's lines
+    code_version=code_version("rejection_samples-v4", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
-    deps=["nonmedical_reasoning"],  # the non-medical folder it samples, as an asset (reasoning_data/mixes/nonmedical_assets.py)
     automation_condition=ON_NEW_DATA,  # a retrained stage 3 re-samples every seed set
     description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward "
                 "and the id of the model that sampled it (sampler_checkpoint).",
@@ -140,10 +141,11 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str)
 def rejection_samples(
     context: dg.AssetExecutionContext, config: RejectionConfig, llm: LLMResource, lake: LakeResource,
     open_questions: pa.Table, sft_examples: pa.Table, sft_stage3_checkpoint: pa.Table,
+    nonmedical_reasoning: pa.Table,  # unpartitioned: every seed-set partition reads all of it
 ) -> dg.Output:
     client, model_source = sampling_llm(llm, config, sft_stage3_checkpoint)
     med = medical_items(open_questions, references=sft_references(sft_examples))
-    extra = nonmedical_problems(config, len(med.items), context.partition_key)
+    extra = nonmedical_problems(config, len(med.items), context.partition_key, nonmedical_reasoning.to_pylist())
     items = med.items + nonmedical_items(extra.problems)
     with llm_cost_guard(context, llm, client) as budget:
         table = sample_items(items, client, config.params())
@@ -171,7 +173,7 @@ def rejection_samples(
         truncated=value_counts(table, "finish_reason").get("length", 0),
         quarantined=n_bad,
         nonmedical_source=dg.MetadataValue.json({"files": extra.files, "available": extra.available,
-                                                 "skipped_medical_rows": extra.skipped_medical}),
+                                                 "unanswered_records": extra.unanswered}),
         questions_with_reference=dg.MetadataValue.json({
             cat: len(set(table.filter(pc.and_(pc.equal(table["category"], cat),
                                               pc.not_equal(table["reference"], "")))["question_id"].to_pylist()))

@@ -1,19 +1,14 @@
 """Non-medical problems for the RL mix (paper: 45K medical + 5K non-medical pairs) and their answer rule.
 
-Source: a folder of JSONL files -- by default the one the SFT mix reads
-(``reasoning_data.mixes.nonmedical.nonmedical_dir``: ``$CITRUS_NONMEDICAL_DIR``, else ``sample/reasoning``).
-Unlike the SFT loader, no ``solution`` is needed, and a chat row must state its answer in an
-``<answer>`` block (no guessing from the last line: the answer is the reward's ground truth).
-Each line is either
-- ``{"problem": ..., "answer": ...}`` (``question`` for ``problem``; ``ground_truth``/``final_answer``
-  for ``answer``), or
-- a chat row ``{"messages": [..., {"role": "user", ...}, {"role": "assistant", ...}]}``: the problem
-  is the last user turn, the answer the content of the assistant turn's last ``<answer>`` block (or
-  an ``answer`` field next to ``messages``).
-A line's worked solution (``solution`` field, or the chat row's assistant turn) is kept as the problem's
-*reference* answer, which ``preference_pairs`` may use as the chosen response (``reference_chosen``).
-Rows marked ``"category": "medical"`` (or ``domain``) are skipped (counted); rows that give no problem
-or no answer are quarantined with the reason.
+Source: the ``nonmedical_reasoning`` asset (``reasoning_data/mixes/nonmedical_assets.py``), the same records
+the SFT stage-3 mix reads, each citing its file and line; that asset quarantines the folder's bad lines.
+A record becomes a problem when it *states* its answer (the asset's ``answer`` column: an ``answer`` field,
+or the ``<answer>`` block its chat row already had; "" when the answer was only inferred from the last line,
+no guessing: the answer is the reward's ground truth); the others are counted (``unanswered``). The
+problem is the last user turn; the record's worked solution (its assistant turn, ``<think>…</think><answer>…
+</answer>``) is kept as the *reference* answer, which ``preference_pairs`` may use as the chosen response
+(``reference_chosen``). The problem's id is the record's id: samples cite it as their parent, so lineage goes
+sample -> ``nonmedical_reasoning`` record -> file and line.
 
 Answer rule (free-text answers, no options): the model's answer span (``common.answers.answer_span``:
 the last ``<answer>`` block) and the ground truth are *normalized* -- ``\\boxed{x}`` unwrapped, ``$``
@@ -28,18 +23,16 @@ right one is wrong.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from citrus_assets.common.answers import answer_span
-from citrus_assets.common.reasoning_format import is_think_answer, think_answer
+from citrus_assets.common.reasoning_format import is_think_answer
 from resources.lake import QuarantineRecord
-from resources.lineage.ids import source_id
 
 _BOXED = re.compile(r"\\boxed\s*\{(.*)\}", re.DOTALL)
 _TEXT = re.compile(r"\\(?:text|mathrm|textbf)\s*\{([^{}]*)\}")
@@ -92,92 +85,42 @@ def free_answer_matches(predicted: str, truth: str) -> tuple[bool, str]:
 
 @dataclass(frozen=True)
 class Problem:
-    record_id: str  # the source id of the input line
+    record_id: str  # the nonmedical_reasoning record it comes from
     source_uri: str
     source_locator: str
     problem: str
     answer: str
-    reference: str = ""  # a worked solution as ``<think>…</think><answer>…</answer>`` ("" when the line has none)
+    reference: str = ""  # a worked solution as ``<think>…</think><answer>…</answer>`` ("" when there is none)
 
 
 @dataclass
 class ProblemSet:
     problems: list[Problem] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
-    skipped_medical: int = 0
+    unanswered: int = 0  # records without a stated answer: not RL problems
     available: int = 0  # problems found before the share was picked
     files: list[str] = field(default_factory=list)
 
 
-class _Bad(ValueError):
-    pass
-
-
-def _reference(obj: dict, answer: str) -> str:
-    """The line's worked solution in the reasoning format: ``solution`` + ``answer`` fields, or the chat
-    row's assistant turn when it has an ``<answer>`` block ("" otherwise)."""
-    solution = obj.get("solution")
-    if isinstance(solution, str) and solution.strip():
-        return think_answer(solution, answer)
-    if isinstance(obj.get("messages"), list):
-        turns = [m["content"] for m in obj["messages"]
-                 if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str)]
-        if turns and is_think_answer(turns[-1]):
-            return turns[-1].strip()
-    return ""
-
-
-def _parse(obj: dict) -> tuple[str, str]:
-    if not isinstance(obj, dict):
-        raise _Bad("line is not a JSON object")
-    answer = next((obj[k] for k in ("answer", "ground_truth", "final_answer") if isinstance(obj.get(k), str)), "")
-    if isinstance(obj.get("messages"), list):
-        msgs = [m for m in obj["messages"] if isinstance(m, dict) and isinstance(m.get("content"), str)]
-        users = [m["content"] for m in msgs if m.get("role") == "user"]
-        if not users:
-            raise _Bad("messages row without a user turn")
-        problem = users[-1]
-        if not answer:
-            assistant = [m["content"] for m in msgs if m.get("role") == "assistant"]
-            if assistant and re.search(r"<answer>", assistant[-1], re.IGNORECASE):
-                answer = answer_span(assistant[-1])
-    else:
-        problem = next((obj[k] for k in ("problem", "question") if isinstance(obj.get(k), str)), "")
-    if not problem.strip():
-        raise _Bad("no problem text")
-    if not normalize_answer(answer):
-        raise _Bad("no verifiable answer (no answer field, no <answer> block)")
-    return problem.strip(), answer.strip()
-
-
-def load_problems(folder: str | Path, pattern: str = "*.jsonl") -> ProblemSet:
-    """Every problem of the JSONL files matching ``pattern`` in ``folder`` (sorted by file, then line)."""
+def problems_from_rows(rows: list[dict], pattern: str = "*") -> ProblemSet:
+    """The RL problems of ``nonmedical_reasoning`` rows whose file name matches ``pattern``, in row order."""
     out = ProblemSet()
-    root = Path(folder)
-    if not root.is_dir():
-        return out
-    seen: set[str] = set()
-    for path in sorted(root.glob(pattern)):
-        out.files.append(path.name)
-        for n, raw in enumerate(path.read_bytes().splitlines(), start=1):
-            if not raw.strip():
-                continue
-            loc = f"line {n}"
-            try:
-                obj = json.loads(raw)
-                if isinstance(obj, dict) and str(obj.get("category") or obj.get("domain") or "").lower() == "medical":
-                    out.skipped_medical += 1
-                    continue
-                problem, answer = _parse(obj)
-            except (ValueError, _Bad) as e:
-                reason = str(e) if isinstance(e, _Bad) else f"invalid JSON: {e}"
-                out.quarantine.append(QuarantineRecord(str(path), loc, reason, raw.decode("utf-8", "replace")[:2000]))
-                continue
-            rid = source_id(str(path), raw)
-            if rid in seen:
-                continue
-            seen.add(rid)
-            out.problems.append(Problem(rid, str(path), loc, problem, answer, _reference(obj, answer)))
+    for row in rows:
+        name = Path(row.get("source_uri") or "").name
+        if not fnmatch.fnmatch(name, pattern):
+            continue
+        if name not in out.files:
+            out.files.append(name)
+        messages = row.get("messages") or []
+        users = [m["content"] for m in messages if m.get("role") == "user" and isinstance(m.get("content"), str)]
+        assistant = [m["content"] for m in messages if m.get("role") == "assistant" and isinstance(m.get("content"), str)]
+        answer = (row.get("answer") or "").strip()
+        if not users or not users[-1].strip() or not normalize_answer(answer):
+            out.unanswered += 1
+            continue
+        reference = assistant[-1].strip() if assistant and is_think_answer(assistant[-1]) else ""
+        out.problems.append(Problem(row["record_id"], row.get("source_uri") or "", row.get("source_locator") or "",
+                                    users[-1].strip(), answer, reference))
     return out
 
 

@@ -123,8 +123,10 @@ def medical_items(open_questions: pa.Table, source: str = "open_questions",
 
 
 def nonmedical_items(problems: Sequence[Problem]) -> list[Item]:
-    return [Item(p.record_id, p.record_id, NONMEDICAL, "und", p.problem, p.answer, (), (), p.source_uri,
-                 p.source_locator, reference=p.reference, reference_id=p.record_id if p.reference else "")
+    """Items of ``nonmedical_reasoning`` records: the record is the samples' parent (and cites the file and
+    line), so the samples carry no source_uri of their own, like the medical ones."""
+    return [Item(p.record_id, p.record_id, NONMEDICAL, "und", p.problem, p.answer, (), (),
+                 reference=p.reference, reference_id=p.record_id if p.reference else "")
             for p in problems]
 
 

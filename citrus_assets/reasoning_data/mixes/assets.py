@@ -7,6 +7,8 @@ lake, ``export.jsonl`` (``{"messages": […]}`` per line), ``decontaminated.parq
 matched benchmark item) and ``duplicates.parquet``.
 """
 
+from pathlib import Path
+
 import dagster as dg
 import pyarrow as pa
 from pydantic import Field
@@ -26,9 +28,9 @@ from citrus_assets.reasoning_data.mixes.mixing import (
     token_stats,
     write_side_files,
 )
-from citrus_assets.reasoning_data.mixes.nonmedical import load_nonmedical, nonmedical_dir
 from citrus_assets.reasoning_data.mixes.stage3 import select_stage3
 from resources.lake import LakeResource
+from resources.lineage.schema import SOURCE_URI
 
 
 class _MixConfig(dg.Config):
@@ -59,7 +61,6 @@ class Stage3MixConfig(_MixConfig):
     nonmedical_ratio: float = 1.0
     min_nonmedical: int = 8
     sample_seed: int = 0
-    nonmedical_dir: str = ""  # "" = $CITRUS_NONMEDICAL_DIR, else sample/reasoning
 
 
 def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows: list[dict],
@@ -98,21 +99,22 @@ def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows
 
 @dg.asset(
     group_name=GROUP,
-    code_version="sft-stage3-mix-v1",
+    code_version="sft-stage3-mix-v2",  # v2: non-medical rows from the nonmedical_reasoning asset, parent = its record
     kinds={"parquet"},
-    deps=["nonmedical_reasoning"],  # the folder it reads, as an asset (nonmedical_assets.py)
     description="SFT stage 3: every hard medical reasoning example, a share of the easy ones and a comparable "
-    "amount of non-medical reasoning (logic, math), decontaminated; chat format + JSONL export.",
+    "amount of non-medical reasoning (logic, math: the nonmedical_reasoning asset), decontaminated; chat format "
+    "+ JSONL export.",
 )
 def sft_stage3_mix(context: dg.AssetExecutionContext, config: Stage3MixConfig, lake: LakeResource,
-                   sft_examples: pa.Table, question_difficulty: pa.Table) -> dg.Output:
-    folder = nonmedical_dir(config.nonmedical_dir)
-    nonmed = load_nonmedical(folder)
-    sel = select_stage3(sft_examples, question_difficulty, nonmed.rows, easy_share=config.easy_share,
+                   sft_examples: pa.Table, question_difficulty: pa.Table,
+                   nonmedical_reasoning: pa.Table) -> dg.Output:
+    # the folder's bad lines are quarantined by nonmedical_reasoning itself; its records are the parents here
+    nonmed = nonmedical_reasoning.to_pylist()
+    sel = select_stage3(sft_examples, question_difficulty, nonmed, easy_share=config.easy_share,
                         nonmedical_ratio=config.nonmedical_ratio, seed=config.sample_seed,
                         min_nonmedical=config.min_nonmedical)
     lk = lake.lake()
-    _, n_bad = lk.write_quarantine("sft_stage3_mix", None, nonmed.quarantine + sel.quarantine)
+    _, n_bad = lk.write_quarantine("sft_stage3_mix", None, sel.quarantine)
     if sel.unlabeled:
         context.log.warning(f"{len(sel.unlabeled)} examples have no difficulty label; counted as hard")
     if sel.counts["nonmedical_shortfall"]:
@@ -122,8 +124,9 @@ def sft_stage3_mix(context: dg.AssetExecutionContext, config: Stage3MixConfig, l
         context, config, lake, "sft_stage3_mix", sel.rows, sel.duplicates, load_tokenizer(config.tokenizer),
         selection=dg.MetadataValue.json(sel.counts),
         unlabeled_question_ids=dg.MetadataValue.json(sorted(set(sel.unlabeled))[:50]),
-        nonmedical_source=dg.MetadataValue.json({"dir": str(folder), "files": nonmed.files,
-                                                 "rows": len(nonmed.rows), "duplicates": nonmed.duplicates}),
+        nonmedical_source=dg.MetadataValue.json({"asset": "nonmedical_reasoning", "rows": len(nonmed),
+                                                 "files": sorted({Path(r[SOURCE_URI]).name for r in nonmed
+                                                                  if r.get(SOURCE_URI)})}),
         quarantined=n_bad,
     )
 

@@ -11,6 +11,11 @@ Every ``*.jsonl`` / ``*.json`` file of a source folder (default ``sample/reasoni
 
 Bad records are quarantined with file, line and reason; exact duplicates (same normalized conversation)
 are skipped and counted.
+
+Each row also keeps ``answer``: the answer the record *states* (its ``answer``/``ground_truth``/
+``final_answer`` field, or the ``<answer>`` block its assistant turn already had), "" when the answer in
+the chat row was only inferred by ``wrap_reasoning`` (last ``\boxed{}`` or last line). The RL stage
+(``rejection_samples``) uses only rows with a stated answer: it is the reward's ground truth.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citrus_assets.common.reasoning_format import has_tags
+from citrus_assets.common.answers import answer_span
+from citrus_assets.common.reasoning_format import has_tags, is_think_answer
 from citrus_assets.reasoning_data.chat import (
     ASSISTANT,
     BadChat,
@@ -82,6 +88,16 @@ def to_messages(record: dict) -> list[dict]:
     raise BadChat("neither 'messages' nor 'problem'/'solution'/'answer'")
 
 
+def stated_answer(record: dict) -> str:
+    """The answer a record states (see the module doc), "" when there is none."""
+    given = _text(record, "answer", "ground_truth", "final_answer")
+    if given or not isinstance(record.get("messages"), list):
+        return given
+    turns = [m.get("content") for m in record["messages"] if isinstance(m, dict) and m.get("role") == ASSISTANT]
+    last = turns[-1] if turns and isinstance(turns[-1], str) else ""
+    return answer_span(last) if is_think_answer(last) else ""
+
+
 def load_nonmedical(folder: Path) -> NonMedicalLoad:
     """Every record of every JSONL/JSON file in ``folder`` (sorted by name) as a chat row."""
     out = NonMedicalLoad()
@@ -112,6 +128,7 @@ def load_nonmedical(folder: Path) -> NonMedicalLoad:
                 "messages": messages,
                 "source": f"{NONMEDICAL}:{partition_key_for(path)}",
                 "category": NONMEDICAL,
+                "answer": stated_answer(record),
                 SOURCE_URI: uri,
                 SOURCE_LOCATOR: locator,
             })

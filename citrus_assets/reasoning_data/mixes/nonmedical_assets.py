@@ -4,8 +4,9 @@ The folder (``nonmedical.nonmedical_dir``: ``$CITRUS_NONMEDICAL_DIR``, else ``sa
 demo's stage-3 non-medical rows and the RL stage's non-medical problems. As an asset, the graph shows where
 those rows come from, every row is in the lineage index with its file and line (``source_uri`` /
 ``source_locator``; parent = the source unit), bad lines are quarantined with their reason, and a change to
-the files changes the data version, so ``sft_stage3_mix`` and ``rejection_samples`` (which declare it as a
-dependency) show unsynced until they are rebuilt.
+the files changes the data version, so ``sft_stage3_mix`` and ``rejection_samples`` (which take its rows as
+an input, each of their non-medical rows citing a record of this asset as its parent) show unsynced until
+they are rebuilt.
 """
 
 
@@ -27,6 +28,7 @@ NONMEDICAL_SCHEMA = pa.schema([
     ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
     ("source", pa.string()),
     ("category", pa.string()),
+    ("answer", pa.string()),  # the answer the record states ("" = only inferred): the RL reward's ground truth
     (SOURCE_URI, pa.string()),
     (SOURCE_LOCATOR, pa.string()),
 ])
@@ -47,7 +49,7 @@ def nonmedical_table(folder) -> tuple[pa.Table, list, dict]:
 @dg.asset(
     name=NONMEDICAL_ASSET,
     group_name=GROUP,
-    code_version="nonmedical-v1",
+    code_version="nonmedical-v2",  # v2: the stated answer column (rejection_samples reads it)
     kinds={"parquet"},
     description="Every logic/math record of the non-medical folder as a chat row in the <think>/<answer> "
     "format, with its file and line; malformed lines quarantined, exact duplicates counted.",

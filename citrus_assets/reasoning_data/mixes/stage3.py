@@ -7,9 +7,11 @@ amount of non-medical reasoning data).
    are quarantined with the reason (they were verified upstream; this is the last gate before training).
 3. One example per user prompt (hard ones win, then lowest hash rank); the others are reported duplicates.
 4. All hard examples + ``round(easy_share × easy available)`` easy ones, chosen by ``mixing.take``.
-5. Non-medical rows: ``max(round(nonmedical_ratio × medical selected), min_nonmedical)`` by ``mixing.take``
-   (all when fewer are available; the shortfall is reported); rows asking a prompt already in the medical
-   part are dropped. The floor keeps general reasoning in the mix when few medical traces verified (a small
+5. Non-medical rows (the ``nonmedical_reasoning`` asset's records): ``max(round(nonmedical_ratio × medical
+   selected), min_nonmedical)`` by ``mixing.take`` (all when fewer are available; the shortfall is reported);
+   rows asking a prompt already in the medical part are dropped. Each chosen record becomes a mix row of its
+   own (``record_id("s3mix", <nonmedical record id>)``, parent = that record), so lineage goes mix row ->
+   ``nonmedical_reasoning`` record -> file and line. The floor keeps general reasoning in the mix when few medical traces verified (a small
    synthesis model may verify none): stage 3 then still trains, and the metadata says how many were medical.
 """
 
@@ -78,6 +80,19 @@ def _medical_row(ex: dict, category: str, label_id: str | None) -> dict:
     }
 
 
+def _nonmedical_row(r: dict) -> dict:
+    """The mix row of one ``nonmedical_reasoning`` record (its parent; the record cites the file and line)."""
+    return {
+        RECORD_ID: record_id("s3mix", r[RECORD_ID]),
+        PARENT_IDS: [r[RECORD_ID]],
+        "messages": [{"role": m["role"], "content": m["content"]} for m in r["messages"]],
+        "source": r["source"],
+        "category": r["category"],
+        SOURCE_URI: None,
+        SOURCE_LOCATOR: None,
+    }
+
+
 def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dict], *, easy_share: float,
                   nonmedical_ratio: float, seed: int = 0, min_nonmedical: int = 0) -> Stage3Selection:
     out = Stage3Selection()
@@ -118,7 +133,7 @@ def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dic
     target = max(int(len(medical) * nonmedical_ratio + 0.5), max(0, int(min_nonmedical)))
     chosen = [pool[i] for i in take(pool, target, seed)]
 
-    out.rows = medical + chosen
+    out.rows = medical + [_nonmedical_row(r) for r in chosen]
     # report duplicates by their input records (the sft_examples id, or the non-medical row's own id)
     origin = {r[RECORD_ID]: r[PARENT_IDS][0] for r in all_medical}
     for d in out.duplicates:
