@@ -23,7 +23,7 @@ from citrus_assets.common.cost_guard import attach, budget_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.evaluation.models import STAGE_ORDER, EvalModelsResource, ModelUnavailable
-from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
+from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict
 from citrus_assets.evaluation.registry import BENCHMARK_NAMES, BENCHMARKS, default_data_dirs, load_benchmark
 from citrus_assets.evaluation.report import (
     ablation_chart_md,
@@ -37,6 +37,7 @@ from citrus_assets.evaluation.report import (
 from citrus_assets.evaluation.scoring import SCORE_SCHEMA, score
 from resources.lake import LakeResource
 from resources.llm.cost_guard import run_budget
+from resources.llm.sampling import SamplingConfig
 
 benchmark_partitions = dg.StaticPartitionsDefinition(BENCHMARK_NAMES)
 eval_models = dg.DynamicPartitionsDefinition(name="eval_models")
@@ -55,14 +56,12 @@ class EvalItemsConfig(dg.Config):
     max_items: int = -1
 
 
-class EvalPredictionsConfig(dg.Config):
-    """Deterministic by default: greedy, seed 0, one sample. n_samples > 1 (with temperature > 0)
-    votes over the samples. max_tokens is demo-sized: reasoning models need ~4096."""
+class EvalPredictionsConfig(SamplingConfig):
+    """Deterministic by default: greedy, seed 0, one sample (``SamplingConfig``'s temperature, top_p, seed).
+    n_samples > 1 (with temperature > 0) votes over the samples. max_tokens is demo-sized: reasoning models
+    need ~4096."""
 
     max_tokens: int = 96
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
     n_samples: int = 1
 
 
@@ -114,7 +113,7 @@ def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake:
 def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsConfig,
                      eval_models: EvalModelsResource, lake: LakeResource, eval_items: pa.Table) -> dg.Output:
     benchmark, model_key = _dims(context)
-    params = sampling_for(config.n_samples, config.max_tokens, config.temperature, config.top_p, config.seed)
+    params = config.sampling(n=max(1, config.n_samples))
     try:
         spec = eval_models.spec(model_key)
         if eval_items.num_rows == 0:

@@ -48,7 +48,7 @@ from citrus_assets.evaluation.models import (
     EvalModelsResource,
     ModelUnavailable,
 )
-from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict, sampling_for
+from citrus_assets.evaluation.predict import ALL_PROMPT_NAMES, predict
 from citrus_assets.evaluation.scoring import score
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource
 from citrus_assets.model_training.schemas import CHECKPOINT_STAGES
@@ -108,7 +108,7 @@ def evaluate_stage(context, *, stage: str, config: StageEvalConfig, eval_models:
         resolved = eval_models.resolve_spec(stage, spec)
     except ModelUnavailable as e:
         raise dg.Failure(description=str(e)) from None
-    params = sampling_for(config.n_samples, config.max_tokens, config.temperature, config.top_p, config.seed)
+    params = config.sampling(n=max(1, config.n_samples))
     budget = run_budget(eval_models, dict(context.run.tags or {}))
     attach(resolved.llm, budget)
     t0 = time.perf_counter()

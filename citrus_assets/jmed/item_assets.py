@@ -15,17 +15,16 @@ from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.jmed.emr import SYSTEM_PROMPT
 from citrus_assets.jmed.plots import age_sex_md
 from resources.lake import LakeResource
-from resources.llm import LLMResource, SamplingParams
+from resources.llm import LLMResource
+from resources.llm.sampling import SamplingConfig
 
 EXPORT_FILE = "jmed.jsonl"
 
 
-class QuestionConfig(dg.Config):
+class QuestionConfig(SamplingConfig):
     """Sampling of the question writer (greedy; short)."""
 
     max_tokens: int = 96
-    temperature: float = 0.0
-    seed: int = 0
 
 
 class ReviewConfig(dg.Config):
@@ -46,7 +45,7 @@ def jmed_questions(
     context: dg.AssetExecutionContext, config: QuestionConfig, llm: LLMResource, lake: LakeResource,
     emr_records: pa.Table,
 ) -> dg.Output:
-    params = SamplingParams(n=1, temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
+    params = config.sampling()
     table, bad, stats = steps.generate_questions(emr_records, llm, params)
     _, n_bad = lake.lake().write_quarantine("jmed_questions", context.partition_key, bad)
     return output(table, model=llm.model_id, llm_accepted=stats.get("llm", 0), template=stats.get("template", 0),

@@ -13,7 +13,8 @@ from citrus_assets.cpt_corpus.textbooks.evol import PROMPT_NAMES, TopicFilter, e
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
-from resources.llm import LLMResource, SamplingParams
+from resources.llm import LLMResource
+from resources.llm.sampling import SamplingConfig
 
 textbook_batches = dg.DynamicPartitionsDefinition(name="textbook_batches")
 
@@ -38,7 +39,7 @@ class TextbookChunkingConfig(dg.Config):
         return ChunkSpec(self.max_words, self.overlap_words, self.min_words)
 
 
-class TextbookEvolConfig(dg.Config):
+class TextbookEvolConfig(SamplingConfig):
     """Evol-Instruct expansion: each chunk x operator is one prompt, all in one batched LLM call.
 
     Operators: deepen, concretize, constraints (adds a constraint), reasoning (multi-step), broaden. The
@@ -54,10 +55,7 @@ class TextbookEvolConfig(dg.Config):
 
     operators: list[str] = ["deepen", "concretize"]
     samples_per_operator: int = 1
-    max_tokens: int = 160
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
+    max_tokens: int = 160  # temperature, top_p, seed: SamplingConfig's (greedy, seed 0)
     min_shared_terms: int = 1
     min_overlap: float = 0.3
 
@@ -87,8 +85,7 @@ def textbook_chunks(context: dg.AssetExecutionContext, config: TextbookChunkingC
 
 def evolve_partition(chunks: pa.Table, llm, config: TextbookEvolConfig):
     """The asset's generation step (also what the benchmark times)."""
-    params = SamplingParams(n=config.samples_per_operator, temperature=config.temperature, top_p=config.top_p,
-                            max_tokens=config.max_tokens, seed=config.seed)
+    params = config.sampling(n=config.samples_per_operator)
     return evolve_chunks(chunks, llm, params, config.operators,
                          TopicFilter(min_shared_terms=config.min_shared_terms, min_overlap=config.min_overlap))
 

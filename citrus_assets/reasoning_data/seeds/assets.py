@@ -16,18 +16,16 @@ from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult
 from resources.inbox import InboxResource, entry_problem
 from resources.lake import LakeResource, QuarantineRecord
-from resources.llm import LLMResource, SamplingParams
+from resources.llm import LLMResource
+from resources.llm.sampling import SamplingConfig
 
 seed_sets = dg.DynamicPartitionsDefinition(name="seed_sets")
 
 
-class JudgeConfig(dg.Config):
-    """Sampling of the closed-form answering run (deterministic by default)."""
+class JudgeConfig(SamplingConfig):
+    """Sampling of the closed-form answering run (deterministic by default: ``SamplingConfig``'s greedy, seed 0)."""
 
     max_tokens: int = 160
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int = 0
 
 
 @dg.asset(
@@ -74,9 +72,7 @@ def judge_answers(
     context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, judges: JudgePanelResource,
     question_seeds: pa.Table,
 ) -> dg.Output:
-    params = SamplingParams(
-        n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
-    )
+    params = config.sampling()
     panel = judges.clients(llm)
     with llm_cost_guard(context, llm, *(client for _, client in panel)) as budget:  # the panel shares one budget
         table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge

@@ -28,16 +28,16 @@ from resources.lake import LakeResource, QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 from resources.llm import LLMResource
+from resources.llm.sampling import SamplingConfig
 from resources.llm.types import canonical_json
 
 ASSET = "sft_examples"
 
 
-class SftRewriteConfig(dg.Config):
+class SftRewriteConfig(SamplingConfig):
     temperature: float = 0.7
     top_p: float = 0.95
     max_tokens: int = 384
-    seed: int = 0
     max_attempts: int = 2
 
 
