@@ -142,3 +142,28 @@ def test_write_quarantine_takes_any_iterable(tmp_path):
     assert got.column("raw").to_pylist() == [r.raw for r in rows]
     assert lake.write_quarantine("a", "p", (r for r in [])) == (None, 0)
     assert lake.read_quarantine("a", "p").num_rows == 0
+
+
+def test_an_empty_staged_output_publishes_an_empty_table(tmp_path):
+    schema = _table(1).schema
+    old, new = Lake(str(tmp_path / "old")), Lake(str(tmp_path / "new"))
+    staged = StagedParquet((), schema)
+    assert staged.data_version() == table_data_version(schema.empty_table()) and staged.num_rows == 0
+    C.publish_partition(old, LineageWriter(old.lineage_root), asset="t", partition="p", table=schema.empty_table(),
+                        run_id="r")
+    C.publish_partition(new, LineageWriter(new.lineage_root), asset="t", partition="p", table=staged, run_id="r",
+                        data_version=staged.data_version())
+    got = C.read_committed(new, "t", "p")
+    assert got.num_rows == 0 and got.schema == schema
+    assert _lineage_rows(new) == _lineage_rows(old)
+
+
+def test_the_row_filter_applies_to_every_batch(tmp_path):
+    table = _table(100, seed=9)
+    drop = set(table.column("record_id").to_pylist()[::3])
+    staged = _chunks(table, tmp_path, [40, 60])
+    kept = StagedParquet(staged.paths, staged.schema,
+                         row_filter=lambda t: t.filter(pa.array([r not in drop for r in t.column("record_id").to_pylist()])))
+    want = [r for r in table.to_pylist() if r["record_id"] not in drop]
+    assert kept.read_all().to_pylist() == want and kept.num_rows == len(want)
+    assert kept.data_version() == table_data_version(pa.Table.from_pylist(want, schema=table.schema))
