@@ -7,6 +7,11 @@ and its write. Each (engine, N) runs in a fresh process; peak RSS from ``wait4``
 
     .venv/bin/python -m benchmarks.scale.chain_memory --sizes 2000,10000 --rounds-sizes 2000,10000 \\
         [--out benchmarks/results/scale_100k.md]
+
+Before / after the IO-manager hook (issue 17 goal 3), side by side per size, with the lake write and lineage:
+
+    .venv/bin/python -m benchmarks.scale.chain_memory --sizes 2000,10000,30000 --rounds-sizes "" \\
+        --engines continuous-lake,staged
 """
 
 from __future__ import annotations
