@@ -1,12 +1,14 @@
-"""The Parquet lake: partition-aware paths, atomic writes, quarantine, and the IO manager.
+"""The Parquet lake: partition-aware paths, atomic file writes, quarantine, staged (chunked) outputs.
 
 Every asset's data is one Parquet file written with pyarrow at
 ``<lake>/<asset>/<partition>/data.parquet``; it is readable by DuckDB, Polars and
 ``datasets.load_dataset("parquet", data_files=...)``. The root is a local folder or
-an fsspec URL (``s3://bucket/prefix``). Writes go to a hidden temporary name in the same
+an fsspec URL (``s3://bucket/prefix``). Plain file writes go to a hidden temporary name in the same
 folder (``.data.parquet.<uuid>.tmp``, never matched by ``*.parquet``) and are renamed into
-place, so a crash never leaves a file that looks complete; the next write of the same file
-removes such leftovers. Nothing is ever pickled: the IO manager accepts only ``pyarrow.Table``.
+place; the next write of the same file removes such leftovers. The IO manager lives in
+``resources/lake_io.py`` and publishes a partition through the commit protocol of
+``resources/lineage/commit.py`` (the lineage commit is what makes a partition visible). Nothing is
+ever pickled: the IO manager accepts only ``pyarrow.Table`` or a ``StagedParquet``.
 """
 
 from __future__ import annotations
