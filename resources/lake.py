@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import chain, islice
 
 import dagster as dg
 import numpy as np
@@ -288,12 +288,20 @@ class Lake:
                         schema=QUARANTINE_SCHEMA,
                     )
 
-        written, n = self.write_batches(tables(), QUARANTINE_SCHEMA, path, row_group_rows=QUARANTINE_CHUNK)
-        if retracted:
-            logging.getLogger(__name__).warning("%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted)
-        if not n:
-            self.fs.rm(written)
+        def warn_retracted() -> None:
+            if retracted:
+                logging.getLogger(__name__).warning(
+                    "%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted)
+
+        batches = tables()
+        first = next(batches, None)
+        if first is None:  # nothing to set aside: write nothing (a read-only or full disk is not touched), drop a stale file
+            warn_retracted()
+            if self.fs.exists(path):
+                self.fs.rm(path)
             return None, 0
+        written, n = self.write_batches(chain([first], batches), QUARANTINE_SCHEMA, path, row_group_rows=QUARANTINE_CHUNK)
+        warn_retracted()
         return self.url(written), n
 
     # ---------------------------------------------------------------- reads
