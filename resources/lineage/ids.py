@@ -14,6 +14,8 @@ import json
 import re
 from typing import Any
 
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
+
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}-[0-9a-f]{20}$")
 
@@ -97,3 +99,15 @@ def source_id(uri: str, raw: bytes | str) -> str:
 
 def is_record_id(value: str) -> bool:
     return bool(ID_RE.match(value))
+
+
+def keep_first_by_id(kept: dict[str, dict], row: dict) -> bool:
+    """Keep ``row`` in ``kept`` (record id -> row) unless a row with its record id is kept already; a repeat only
+    adds its parent ids to the kept row (an identical document from a second file). True when ``row`` was kept."""
+    seen = kept.get(row[RECORD_ID])
+    if seen is None:
+        kept[row[RECORD_ID]] = row
+        return True
+    seen[PARENT_IDS] = sorted(set(seen[PARENT_IDS]) | set(row[PARENT_IDS]))
+    return False
+

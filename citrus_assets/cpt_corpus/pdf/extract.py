@@ -75,7 +75,7 @@ from citrus_assets.cpt_corpus.pdf.text import (
 )
 from resources.lake import QuarantineRecord, describe_bytes
 from resources.limits import limits, over
-from resources.lineage.ids import record_id, source_id
+from resources.lineage.ids import keep_first_by_id, record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
 __all__ = [
@@ -311,13 +311,10 @@ def extract_batch(
             quarantine.append(bad)
             reasons[bad.reason.split(":", 1)[0]] += 1
             continue
-        seen = by_id.get(row[RECORD_ID])
-        if seen is not None:
+        if keep_first_by_id(by_id, row):
+            rows.append(row)
+        else:
             duplicates += 1
-            seen[PARENT_IDS] = sorted(set(seen[PARENT_IDS]) | set(row[PARENT_IDS]))
-            continue
-        by_id[row[RECORD_ID]] = row
-        rows.append(row)
     stats = {
         "files_in": files_in,
         "ok": len(rows),

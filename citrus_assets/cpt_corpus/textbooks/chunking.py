@@ -29,7 +29,7 @@ from pathlib import Path
 
 from citrus_assets.cpt_corpus.textbooks.sources import TextbookDoc, read_textbook
 from resources.lake import QuarantineRecord
-from resources.lineage.ids import record_id
+from resources.lineage.ids import keep_first_by_id, record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
 KIND = "tbchunk"
@@ -249,13 +249,10 @@ def chunk_batch(paths: Iterable[Path | str], spec: ChunkSpec, uris: dict[str, st
         formats[doc.fmt] += 1
         refs += doc.references_dropped
         for row in chunk_doc(doc, spec):
-            seen = by_id.get(row[RECORD_ID])
-            if seen is not None:
+            if keep_first_by_id(by_id, row):
+                rows.append(row)
+            else:
                 duplicates += 1
-                seen[PARENT_IDS] = sorted(set(seen[PARENT_IDS]) | set(row[PARENT_IDS]))
-                continue
-            by_id[row[RECORD_ID]] = row
-            rows.append(row)
     stats = {
         "files_in": files_in, "files_ok": sum(formats.values()), "formats": dict(sorted(formats.items())),
         "chunks": len(rows), "duplicate_chunks": duplicates, "quarantined": len(quarantine),
