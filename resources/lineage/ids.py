@@ -110,4 +110,3 @@ def keep_first_by_id(kept: dict[str, dict], row: dict) -> bool:
         return True
     seen[PARENT_IDS] = sorted(set(seen[PARENT_IDS]) | set(row[PARENT_IDS]))
     return False
-
