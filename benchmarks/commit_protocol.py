@@ -30,17 +30,26 @@ from resources.lineage.writer import LineageWriter, table_data_version
 
 
 def make_table(n: int, rep: int) -> pa.Table:
-    return pa.table({
-        "record_id": [record_id("qseed", rep, i) for i in range(n)],
-        "parent_ids": [[record_id("src", i)] for i in range(n)],
-        "text": [f"question {i} of rep {rep}: " + "x" * 200 for i in range(n)],
-    })
+    return pa.table(
+        {
+            "record_id": [record_id("qseed", rep, i) for i in range(n)],
+            "parent_ids": [[record_id("src", i)] for i in range(n)],
+            "text": [f"question {i} of rep {rep}: " + "x" * 200 for i in range(n)],
+        }
+    )
 
 
 def old_write(lake: Lake, w: LineageWriter, t: pa.Table, run: str) -> None:
     path = lake.write_asset("a", "p", t)
-    w.write_materialization(asset="a", partition="p", run_id=run, data_version=table_data_version(t), code_version="",
-                            table=t, data_path=path)
+    w.write_materialization(
+        asset="a",
+        partition="p",
+        run_id=run,
+        data_version=table_data_version(t),
+        code_version="",
+        table=t,
+        data_path=path,
+    )
 
 
 def new_write(lake: Lake, w: LineageWriter, t: pa.Table, run: str) -> None:
@@ -58,12 +67,16 @@ def main() -> None:
     ap.add_argument("--rows", type=int, nargs="+", default=[1000, 100000])
     ap.add_argument("--reps", type=int, default=15)
     args = ap.parse_args()
-    lines = ["# Commit protocol: cost per partition write and read", "",
-             f"`benchmarks/commit_protocol.py --rows {' '.join(map(str, args.rows))} --reps {args.reps}`; "
-             f"{platform.processor() or platform.machine()}, local lake (tmpfs or disk as `tempfile` gives), shared "
-             "machine. Medians over the reps; each rep overwrites the partition with new content.", "",
-             "| rows | write old (ms) | write protocol (ms) | ratio | read old (ms) | read protocol (ms) | ratio |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Commit protocol: cost per partition write and read",
+        "",
+        f"`benchmarks/commit_protocol.py --rows {' '.join(map(str, args.rows))} --reps {args.reps}`; "
+        f"{platform.processor() or platform.machine()}, local lake (tmpfs or disk as `tempfile` gives), shared "
+        "machine. Medians over the reps; each rep overwrites the partition with new content.",
+        "",
+        "| rows | write old (ms) | write protocol (ms) | ratio | read old (ms) | read protocol (ms) | ratio |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for n in args.rows:
         tables = [make_table(n, r) for r in range(args.reps)]
         for t in tables:
@@ -78,8 +91,10 @@ def main() -> None:
                 res["ro"].append(timed(old.read_table, "a", "p"))
                 res["rn"].append(timed(read_committed, new, "a", "p", wn))
         m = {k: statistics.median(v) * 1000 for k, v in res.items()}
-        lines.append(f"| {n} | {m['wo']:.1f} | {m['wn']:.1f} | {m['wn'] / m['wo']:.2f} | {m['ro']:.1f} | {m['rn']:.1f} "
-                     f"| {m['rn'] / m['ro']:.2f} |")
+        lines.append(
+            f"| {n} | {m['wo']:.1f} | {m['wn']:.1f} | {m['wn'] / m['wo']:.2f} | {m['ro']:.1f} | {m['rn']:.1f} "
+            f"| {m['rn'] / m['ro']:.2f} |"
+        )
         print(lines[-1], flush=True)
     out = Path(__file__).resolve().parent / "results" / "commit_protocol.md"
     out.write_text("\n".join(lines) + "\n")

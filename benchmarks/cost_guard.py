@@ -63,8 +63,14 @@ def materialize_seconds(runs: int, with_check: bool) -> float:
     @dg.asset(name="reasoning_traces")
     def traces() -> dg.Output:
         n = 200
-        return output(pa.table({"record_id": pa.array([f"t{i}" for i in range(n)]),
-                                "parent_ids": pa.array([[]] * n, pa.list_(pa.string()))}))
+        return output(
+            pa.table(
+                {
+                    "record_id": pa.array([f"t{i}" for i in range(n)]),
+                    "parent_ids": pa.array([[]] * n, pa.list_(pa.string())),
+                }
+            )
+        )
 
     checks = rows_checks([traces]) if with_check else []
     times = []
@@ -73,8 +79,12 @@ def materialize_seconds(runs: int, with_check: bool) -> float:
         instance = dg.DagsterInstance.ephemeral()
         for _ in range(runs):
             t0 = time.perf_counter()
-            assert dg.materialize([traces, *checks], resources=res, instance=instance,
-                                  run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}}).success
+            assert dg.materialize(
+                [traces, *checks],
+                resources=res,
+                instance=instance,
+                run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}},
+            ).success
             times.append(time.perf_counter() - t0)
     return statistics.median(times[1:] if len(times) > 2 else times)  # the first run warms imports
 
@@ -102,7 +112,7 @@ def main() -> None:
         "",
         "Goal for the request path: >= 0.9x (a budget charge is one locked addition per batch of misses).",
         "Measured on a 2-core machine shared with other jobs: single-digit percent differences are noise.",
-        "The `has_rows` check is one more step per materialized partition of a \"warn\" asset (it reads the",
+        'The `has_rows` check is one more step per materialized partition of a "warn" asset (it reads the',
         "recorded row count, loads nothing).",
     ]
     RESULTS.write_text("\n".join(lines) + "\n")

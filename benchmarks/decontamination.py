@@ -35,7 +35,7 @@ import re
 import time
 from pathlib import Path
 
-from citrus_assets.common.decontamination import NGramIndex, items_from_seeds
+from citrus_assets.common.decontamination.index import NGramIndex, items_from_seeds
 from citrus_assets.common.prompts import load_prompt
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 
@@ -82,8 +82,11 @@ def variants(row) -> dict[str, str]:
         "re-lettered + re-ordered options": stem + "\n" + opts_block(row, "abcdefghijklmnopqrstu", "({L}) {t}", order),
         "project MCQ prompt": mcq.render(question=stem, options=opts_block(row)),
         "project open prompt + answer": open_.render(question=stem) + f"\n<think>...</think><answer>{ans}</answer>",
-        "embedded in a paragraph": "Practice question from my notes, see below.\n\n" + stem + " " + ans
-                                   + "\n\nI found this one hard; the explanation follows next week.",
+        "embedded in a paragraph": "Practice question from my notes, see below.\n\n"
+        + stem
+        + " "
+        + ans
+        + "\n\nI found this one hard; the explanation follows next week.",
     }
 
 
@@ -92,37 +95,76 @@ def rendered(row) -> str:
 
 
 # -- made-up clean vignettes (boilerplate shared with USMLE items, content not) ----------------------
-OPENINGS = ["A {age}-year-old woman is brought to the emergency department because of {c}",
-            "A {age}-year-old man comes to the physician because of {c}",
-            "A {age}-year-old man is brought to the emergency department {m} minutes after {e}",
-            "A {age}-year-old woman comes to the physician for a follow-up examination. She has {c}",
-            "A previously healthy {age}-year-old boy is brought to the physician by his mother because of {c}"]
-COMPLAINTS = ["a 3-day history of fever and productive cough", "worsening shortness of breath for 2 weeks",
-              "intermittent palpitations for 1 month", "a painless neck mass", "episodic headaches and sweating",
-              "a rash on the lower legs", "progressive fatigue and weight loss", "low back pain after lifting",
-              "difficulty swallowing solids", "blurred vision in the left eye", "swelling of both ankles"]
-EVENTS = ["falling from a ladder", "a motorcycle collision", "a syncopal episode at work", "ingesting an unknown liquid"]
-VITALS = ("Her temperature is {t}°C ({f}°F), pulse is {p}/min, respirations are {r}/min, and blood pressure is "
-          "{s}/{d} mm Hg. Oxygen saturation is {o}% on room air. Physical examination shows {x}.")
-FINDINGS = ["crackles at the right lung base", "a grade 2/6 systolic murmur at the apex", "pitting edema to the knees",
-            "a firm nontender thyroid nodule", "decreased breath sounds on the left", "no abnormalities"]
-QUESTIONS = ["Which of the following is the most likely diagnosis?",
-             "Which of the following is the most appropriate next step in management?",
-             "Which of the following is the most likely underlying cause of this patient's condition?"]
+OPENINGS = [
+    "A {age}-year-old woman is brought to the emergency department because of {c}",
+    "A {age}-year-old man comes to the physician because of {c}",
+    "A {age}-year-old man is brought to the emergency department {m} minutes after {e}",
+    "A {age}-year-old woman comes to the physician for a follow-up examination. She has {c}",
+    "A previously healthy {age}-year-old boy is brought to the physician by his mother because of {c}",
+]
+COMPLAINTS = [
+    "a 3-day history of fever and productive cough",
+    "worsening shortness of breath for 2 weeks",
+    "intermittent palpitations for 1 month",
+    "a painless neck mass",
+    "episodic headaches and sweating",
+    "a rash on the lower legs",
+    "progressive fatigue and weight loss",
+    "low back pain after lifting",
+    "difficulty swallowing solids",
+    "blurred vision in the left eye",
+    "swelling of both ankles",
+]
+EVENTS = [
+    "falling from a ladder",
+    "a motorcycle collision",
+    "a syncopal episode at work",
+    "ingesting an unknown liquid",
+]
+VITALS = (
+    "Her temperature is {t}°C ({f}°F), pulse is {p}/min, respirations are {r}/min, and blood pressure is "
+    "{s}/{d} mm Hg. Oxygen saturation is {o}% on room air. Physical examination shows {x}."
+)
+FINDINGS = [
+    "crackles at the right lung base",
+    "a grade 2/6 systolic murmur at the apex",
+    "pitting edema to the knees",
+    "a firm nontender thyroid nodule",
+    "decreased breath sounds on the left",
+    "no abnormalities",
+]
+QUESTIONS = [
+    "Which of the following is the most likely diagnosis?",
+    "Which of the following is the most appropriate next step in management?",
+    "Which of the following is the most likely underlying cause of this patient's condition?",
+]
 
 
 def made_up_vignettes(k: int) -> list[str]:
     out = []
     for _ in range(k):
         t = round(rng.uniform(36.5, 39.5), 1)
-        v = [rng.choice(OPENINGS).format(age=rng.randint(18, 85), c=rng.choice(COMPLAINTS), m=rng.randint(10, 60),
-                                         e=rng.choice(EVENTS)) + ".",
-             "He has a history of hypertension treated with lisinopril." if rng.random() < 0.5 else
-             "She has type 2 diabetes mellitus and takes metformin.",
-             VITALS.format(t=t, f=round(t * 9 / 5 + 32), p=rng.randint(60, 130), r=rng.randint(12, 28),
-                           s=rng.randint(90, 170), d=rng.randint(50, 100), o=rng.randint(88, 99), x=rng.choice(FINDINGS)),
-             f"Laboratory studies show a hemoglobin concentration of {round(rng.uniform(8, 16), 1)} g/dL and a leukocyte count of {rng.randint(3000, 18000)}/mm3.",
-             rng.choice(QUESTIONS)]
+        v = [
+            rng.choice(OPENINGS).format(
+                age=rng.randint(18, 85), c=rng.choice(COMPLAINTS), m=rng.randint(10, 60), e=rng.choice(EVENTS)
+            )
+            + ".",
+            "He has a history of hypertension treated with lisinopril."
+            if rng.random() < 0.5
+            else "She has type 2 diabetes mellitus and takes metformin.",
+            VITALS.format(
+                t=t,
+                f=round(t * 9 / 5 + 32),
+                p=rng.randint(60, 130),
+                r=rng.randint(12, 28),
+                s=rng.randint(90, 170),
+                d=rng.randint(50, 100),
+                o=rng.randint(88, 99),
+                x=rng.choice(FINDINGS),
+            ),
+            f"Laboratory studies show a hemoglobin concentration of {round(rng.uniform(8, 16), 1)} g/dL and a leukocyte count of {rng.randint(3000, 18000)}/mm3.",
+            rng.choice(QUESTIONS),
+        ]
         out.append(" ".join(v))
     return out
 
@@ -130,7 +172,7 @@ def made_up_vignettes(k: int) -> list[str]:
 # -- an independent near-duplicate label (not the index) ----------------------------------------------
 def shingles(text: str, k: int = 5) -> set:
     w = re.findall(r"\w+", text.lower())
-    return {" ".join(w[i:i + k]) for i in range(len(w) - k + 1)}
+    return {" ".join(w[i : i + k]) for i in range(len(w) - k + 1)}
 
 
 def near_duplicates(rows, ref_rows, threshold=0.25) -> set[str]:
@@ -169,7 +211,9 @@ class PreviousRule:
 
     def add(self, rows):
         for r in rows:
-            self.refs.update(self.hashes("\n".join([r["stem"], r.get("context") or ""] + [o["text"] for o in r["options"]])))
+            self.refs.update(
+                self.hashes("\n".join([r["stem"], r.get("context") or ""] + [o["text"] for o in r["options"]]))
+            )
 
     def contaminated(self, text):
         return any(h in self.refs for h in self.hashes(text))
@@ -190,9 +234,13 @@ def main() -> None:
     mmlu_pro = load(MMLU_PRO, "mmlu_pro")
     zh = load_seed_file(ZH_ITEMS, "cmexam_like").rows
     sets = {"medqa": medqa, "mmlu": mmlu, "mmlu_pro": mmlu_pro, "zh (CMExam-like)": zh}
-    lines = ["# Decontamination: recall, false positives, throughput", "",
-             f"`python -m benchmarks.decontamination`, {platform.processor() or platform.machine()}, one process; "
-             "index rules in `citrus_assets/common/decontamination.py`.", ""]
+    lines = [
+        "# Decontamination: recall, false positives, throughput",
+        "",
+        f"`python -m benchmarks.decontamination`, {platform.processor() or platform.machine()}, one process; "
+        "index rules in `citrus_assets/common/decontamination/index.py`.",
+        "",
+    ]
 
     def build(**params):
         idx = NGramIndex(**params)
@@ -207,7 +255,7 @@ def main() -> None:
     n_indexed_items = sum(len(r) for r in sets.values())
     planted: list[tuple[str, str, str, str]] = []  # (set, variant, item id, text)
     for name, rows in sets.items():
-        for r in (rows[:400] if name == "medqa" else rows):
+        for r in rows[:400] if name == "medqa" else rows:
             planted += [(name, v, r["record_id"], t) for v, t in variants(r).items()]
     # items with the same normalised stem (MMLU-Pro re-uses MMLU items) are one item to the index: a match
     # naming any of them catches the document
@@ -232,13 +280,23 @@ def main() -> None:
         c[0] += prev.contaminated(text)
         c[1] += 1
     hit, tot = sum(c[0] for c in per.values()), sum(c[1] for c in per.values())
-    lines += ["## Recall on planted contamination (goal >= 0.99)", "",
-              f"Index: {index.n_items} of {n_indexed_items} items indexed ({index.skipped} without evidence), "
-              f"{len(index):,} hashes; parameters {index.params()}.", "",
-              "| set | variant | caught |", "|---|---|---|"]
+    lines += [
+        "## Recall on planted contamination (goal >= 0.99)",
+        "",
+        f"Index: {index.n_items} of {n_indexed_items} items indexed ({index.skipped} without evidence), "
+        f"{len(index):,} hashes; parameters {index.params()}.",
+        "",
+        "| set | variant | caught |",
+        "|---|---|---|",
+    ]
     lines += [f"| {s} | {v} | {pct(*c)} |" for (s, v), c in sorted(per.items())]
-    lines += ["", f"**Overall recall: {pct(hit, tot)}.** Previous rule on the same documents: "
-              + ", ".join(f"{s} {pct(*c)}" for s, c in prev_per.items()) + ".", ""]
+    lines += [
+        "",
+        f"**Overall recall: {pct(hit, tot)}.** Previous rule on the same documents: "
+        + ", ".join(f"{s} {pct(*c)}" for s, c in prev_per.items())
+        + ".",
+        "",
+    ]
     if missed:
         lines += ["Missed (first 10):", ""] + [f"- {s} / {v}: `{t!r}`" for s, v, t in missed[:10]] + [""]
 
@@ -267,9 +325,14 @@ def main() -> None:
     clean["journal PDFs (whole documents)"] = pdf_docs
     clean["journal PDFs (paragraphs >= 20 words)"] = pdf_paras
     clean["made-up USMLE-style vignettes"] = made_up_vignettes(300)
-    lines += ["## False positives on clean text (goal <= 1%)", "",
-              "Against a MedQA-test-only index (1,273 items).", "",
-              "| clean set | flagged | previous rule |", "|---|---|---|"]
+    lines += [
+        "## False positives on clean text (goal <= 1%)",
+        "",
+        "Against a MedQA-test-only index (1,273 items).",
+        "",
+        "| clean set | flagged | previous rule |",
+        "|---|---|---|",
+    ]
     fp_tot = [0, 0]
     t0 = time.perf_counter()
     n_checked = 0
@@ -278,7 +341,9 @@ def main() -> None:
         n_checked += len(docs)
         fp_tot[0] += flagged
         fp_tot[1] += len(docs)
-        lines.append(f"| {name} | {pct(flagged, len(docs))} | {pct(sum(prev_mq.contaminated(d) for d in docs), len(docs))} |")
+        lines.append(
+            f"| {name} | {pct(flagged, len(docs))} | {pct(sum(prev_mq.contaminated(d) for d in docs), len(docs))} |"
+        )
     t_check_clean = time.perf_counter() - t0
     mb_dup_rows = [r for r in medbullets if r["record_id"] in dups]
     caught_dups = sum(1 for r in mb_dup_rows if mq_index.contaminated(rendered(r)))
@@ -289,22 +354,33 @@ def main() -> None:
     zh_flag = sum(1 for t in zh_clean if zh_index.contaminated(t))
     fp_tot[0] += zh_flag
     fp_tot[1] += len(zh_clean)
-    lines += [f"| Chinese: real dialogues + instructions, 300 made-up vignettes with exam boilerplate, vs the 36 Chinese items | {pct(zh_flag, len(zh_clean))} | — |",
-              "", f"**Overall false-positive rate: {pct(*fp_tot)}.**", "",
-              f"MedBullets rows that are near-copies of a MedQA item (independent 5-gram Jaccard >= 0.25): "
-              f"{len(mb_dup_rows)}; the index flags {caught_dups} of them (true positives, not counted above).", ""]
+    lines += [
+        f"| Chinese: real dialogues + instructions, 300 made-up vignettes with exam boilerplate, vs the 36 Chinese items | {pct(zh_flag, len(zh_clean))} | — |",
+        "",
+        f"**Overall false-positive rate: {pct(*fp_tot)}.**",
+        "",
+        f"MedBullets rows that are near-copies of a MedQA item (independent 5-gram Jaccard >= 0.25): "
+        f"{len(mb_dup_rows)}; the index flags {caught_dups} of them (true positives, not counted above).",
+        "",
+    ]
 
     # ---------------------------------------------------------------- sweeps
-    lines += ["## Parameter sweeps", "",
-              "Recall: planted variants of the named set; FP: the clean sets above (English: MedBullets, MMLU, "
-              "MMLU-Pro, MedMCQA, PDFs, vignettes vs MedQA; Chinese: real Chinese text vs the 36 items).", "",
-              "| parameter | value | recall | false positives |", "|---|---|---|---|"]
+    lines += [
+        "## Parameter sweeps",
+        "",
+        "Recall: planted variants of the named set; FP: the clean sets above (English: MedBullets, MMLU, "
+        "MMLU-Pro, MedMCQA, PDFs, vignettes vs MedQA; Chinese: real Chinese text vs the 36 items).",
+        "",
+        "| parameter | value | recall | false positives |",
+        "|---|---|---|---|",
+    ]
     en_clean = [d for docs in clean.values() for d in docs]
 
     def recall_of(idx, names):
         docs = [(rid, t) for s, _, rid, t in planted if s in names]
-        return pct(sum(any(key_of.get(m.item_id) == key_of[rid] for m in idx.match(t, limit=10)) for rid, t in docs),
-                   len(docs))
+        return pct(
+            sum(any(key_of.get(m.item_id) == key_of[rid] for m in idx.match(t, limit=10)) for rid, t in docs), len(docs)
+        )
 
     # Chinese: edits that change characters (one in every k replaced), clean text, and each item against an
     # index of the other 35 (they share exam boilerplate)
@@ -322,33 +398,46 @@ def main() -> None:
             loo = 0
             for i, r in enumerate(zh):
                 other = NGramIndex(n_cjk=v, **fixed)
-                other.add(items_from_seeds(zh[:i] + zh[i + 1:], "zh"))
+                other.add(items_from_seeds(zh[:i] + zh[i + 1 :], "zh"))
                 loo += other.contaminated(rendered(r))
-            lines.append(f"| n_cjk (Chinese characters){' (min_coverage 0)' if fixed else ''} | {v} | "
-                         f"{recall_of(zi, {'zh (CMExam-like)'})}; of 36 with characters replaced {', '.join(edits)} | "
-                         f"{pct(sum(zi.contaminated(t) for t in zh_clean), len(zh_clean))}; items vs the other 35: "
-                         f"{loo}/36 |")
+            lines.append(
+                f"| n_cjk (Chinese characters){' (min_coverage 0)' if fixed else ''} | {v} | "
+                f"{recall_of(zi, {'zh (CMExam-like)'})}; of 36 with characters replaced {', '.join(edits)} | "
+                f"{pct(sum(zi.contaminated(t) for t in zh_clean), len(zh_clean))}; items vs the other 35: "
+                f"{loo}/36 |"
+            )
     for v in (3, 4, 6, 8, 10):
         idx = NGramIndex(min_tokens=v)
         idx.add(items_from_seeds(medqa, "medqa"))
         mi = NGramIndex(min_tokens=v)
         for name in ("mmlu", "mmlu_pro", "zh (CMExam-like)"):
             mi.add(items_from_seeds(sets[name], name))
-        short_fp = pct(sum(mi.contaminated(t) for t in clean["MedMCQA dev"] + zh_clean), len(clean["MedMCQA dev"]) + len(zh_clean))
-        lines.append(f"| min_tokens (short-item floor) | {v} | {recall_of(mi, {'mmlu', 'mmlu_pro', 'zh (CMExam-like)'})} "
-                     f"({mi.skipped} items below the floor) | {short_fp} (MedMCQA + Chinese text vs MMLU/MMLU-Pro/zh) |")
-    for key, values, fixed in (("min_coverage", (0.0, 0.1, 0.2, 0.3), {}),
-                               ("max_df", (1, 2, 4, 8, 1000), {}),
-                               ("max_df (min_coverage 0)", (1, 2, 4, 8, 1000), {"min_coverage": 0.0}),
-                               ("max_df (min_coverage 0, min_hits 1)", (1, 2, 4, 8, 1000),
-                                {"min_coverage": 0.0, "min_hits": 1})):
+        short_fp = pct(
+            sum(mi.contaminated(t) for t in clean["MedMCQA dev"] + zh_clean), len(clean["MedMCQA dev"]) + len(zh_clean)
+        )
+        lines.append(
+            f"| min_tokens (short-item floor) | {v} | {recall_of(mi, {'mmlu', 'mmlu_pro', 'zh (CMExam-like)'})} "
+            f"({mi.skipped} items below the floor) | {short_fp} (MedMCQA + Chinese text vs MMLU/MMLU-Pro/zh) |"
+        )
+    for key, values, fixed in (
+        ("min_coverage", (0.0, 0.1, 0.2, 0.3), {}),
+        ("max_df", (1, 2, 4, 8, 1000), {}),
+        ("max_df (min_coverage 0)", (1, 2, 4, 8, 1000), {"min_coverage": 0.0}),
+        ("max_df (min_coverage 0, min_hits 1)", (1, 2, 4, 8, 1000), {"min_coverage": 0.0, "min_hits": 1}),
+    ):
         for v in values:
             idx = NGramIndex(**{key.split(" ")[0]: v}, **fixed)
             idx.add(items_from_seeds(medqa, "medqa"))
-            lines.append(f"| {key} | {v} | {recall_of(idx, {'medqa'})} | "
-                         f"{pct(sum(idx.contaminated(d) for d in en_clean), len(en_clean))} |")
-    lines += ["", f"Document frequency of MedQA-test 13-grams (items holding the n-gram or its shape with other "
-                  f"numbers): {mq_index.df_histogram()}.", ""]
+            lines.append(
+                f"| {key} | {v} | {recall_of(idx, {'medqa'})} | "
+                f"{pct(sum(idx.contaminated(d) for d in en_clean), len(en_clean))} |"
+            )
+    lines += [
+        "",
+        f"Document frequency of MedQA-test 13-grams (items holding the n-gram or its shape with other "
+        f"numbers): {mq_index.df_histogram()}.",
+        "",
+    ]
 
     # ---------------------------------------------------------------- throughput
     item_texts = [t.text for name, rows in sets.items() for t in items_from_seeds(rows, name)]
@@ -366,25 +455,37 @@ def main() -> None:
         index.match(d)
     t_match = time.perf_counter() - t0
     chars = sum(map(len, docs))
-    lines += ["## Throughput (one core)", "",
-              "| step | texts | this index | bare datatrove hashing (simplify_text + word tokenizer + 13-grams + xxhash64) | ratio |",
-              "|---|---|---|---|---|",
-              f"| index benchmark items | {len(item_texts):,} | {len(item_texts) / t_index:,.0f} items/s | "
-              f"{len(item_texts) / t_bare_items:,.0f} items/s | {t_bare_items / t_index:.2f}x |",
-              f"| check documents ({chars / len(docs):,.0f} chars mean) | {len(docs):,} | {len(docs) / t_match:,.0f} docs/s | "
-              f"{len(docs) / t_bare_docs:,.0f} docs/s | {t_bare_docs / t_match:.2f}x |", "",
-              f"(Planted-recall pass: {len(planted):,} documents in {t_check_planted:.1f} s; clean pass "
-              f"{n_checked:,} documents in {t_check_clean:.1f} s.)", ""]
+    lines += [
+        "## Throughput (one core)",
+        "",
+        "| step | texts | this index | bare datatrove hashing (simplify_text + word tokenizer + 13-grams + xxhash64) | ratio |",
+        "|---|---|---|---|---|",
+        f"| index benchmark items | {len(item_texts):,} | {len(item_texts) / t_index:,.0f} items/s | "
+        f"{len(item_texts) / t_bare_items:,.0f} items/s | {t_bare_items / t_index:.2f}x |",
+        f"| check documents ({chars / len(docs):,.0f} chars mean) | {len(docs):,} | {len(docs) / t_match:,.0f} docs/s | "
+        f"{len(docs) / t_bare_docs:,.0f} docs/s | {t_bare_docs / t_match:.2f}x |",
+        "",
+        f"(Planted-recall pass: {len(planted):,} documents in {t_check_planted:.1f} s; clean pass "
+        f"{n_checked:,} documents in {t_check_clean:.1f} s.)",
+        "",
+    ]
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text("\n".join(lines))
     print("\n".join(lines))
 
 
-ZH_OPEN = ["患者，{sex}，{age}岁。{c}{d}。", "患儿，{sex}，{age}岁。{c}{d}，伴{s}。", "患者，{sex}，{age}岁，因{c}{d}入院。"]
+ZH_OPEN = [
+    "患者，{sex}，{age}岁。{c}{d}。",
+    "患儿，{sex}，{age}岁。{c}{d}，伴{s}。",
+    "患者，{sex}，{age}岁，因{c}{d}入院。",
+]
 ZH_C = ["反复咳嗽、咳痰", "间断腹痛", "头晕、乏力", "双下肢水肿", "胸闷、气短", "皮肤黄染", "关节疼痛", "发热"]
 ZH_D = ["3天", "2周", "半年", "5年", "1个月", "10小时"]
 ZH_S = ["恶心呕吐", "食欲下降", "盗汗", "体重减轻", "尿少"]
-ZH_X = ["查体：体温{t}℃，脉搏{p}次/分，血压{b}/{d} mmHg，双肺呼吸音清。", "实验室检查：血红蛋白{h} g/L，白细胞{w}×10^9/L。"]
+ZH_X = [
+    "查体：体温{t}℃，脉搏{p}次/分，血压{b}/{d} mmHg，双肺呼吸音清。",
+    "实验室检查：血红蛋白{h} g/L，白细胞{w}×10^9/L。",
+]
 ZH_Q = ["最可能的诊断是", "首选的检查是", "下一步最恰当的处理是", "该患者最可能的病因是"]
 
 
@@ -392,11 +493,20 @@ def made_up_zh_vignettes(k: int) -> list[str]:
     """Chinese exam-style vignettes: the 36 items' boilerplate ("患者，男，45岁。…最可能的诊断是"), other content."""
     out = []
     for _ in range(k):
-        v = rng.choice(ZH_OPEN).format(sex=rng.choice("男女"), age=rng.randint(1, 85), c=rng.choice(ZH_C),
-                                       d=rng.choice(ZH_D), s=rng.choice(ZH_S))
-        v += "".join(x.format(t=round(rng.uniform(36.2, 39.8), 1), p=rng.randint(60, 130), b=rng.randint(90, 170),
-                              d=rng.randint(50, 100), h=rng.randint(70, 160), w=round(rng.uniform(3, 18), 1))
-                     for x in ZH_X)
+        v = rng.choice(ZH_OPEN).format(
+            sex=rng.choice("男女"), age=rng.randint(1, 85), c=rng.choice(ZH_C), d=rng.choice(ZH_D), s=rng.choice(ZH_S)
+        )
+        v += "".join(
+            x.format(
+                t=round(rng.uniform(36.2, 39.8), 1),
+                p=rng.randint(60, 130),
+                b=rng.randint(90, 170),
+                d=rng.randint(50, 100),
+                h=rng.randint(70, 160),
+                w=round(rng.uniform(3, 18), 1),
+            )
+            for x in ZH_X
+        )
         out.append(v + rng.choice(ZH_Q))
     return out
 

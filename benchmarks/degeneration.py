@@ -33,8 +33,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from citrus_assets.common.degeneration import KIND_CONFIGS, degeneration_reason, first_degenerate, reason_code  # noqa: E402
-from citrus_assets.jmed.questions import clean_question  # noqa: E402
+from citrus_assets.common.text.degeneration import KIND_CONFIGS, degeneration_reason, first_degenerate, reason_code  # noqa: E402
+from citrus_assets.jmed.items.questions import clean_question  # noqa: E402
 
 DATA = REPO / "benchmarks" / "data" / "degeneration_sample.jsonl"
 OUT = REPO / "benchmarks" / "results" / "degeneration.md"
@@ -47,8 +47,11 @@ def filter_row(row: dict) -> tuple[bool, str] | None:
     if "raw" in t:
         return None
     if kind == "textbook_question":
-        bad = first_degenerate({"question": t["question"], "answer": t["answer"]},
-                               kinds={"question": "question", "answer": "answer"}, language=lang)
+        bad = first_degenerate(
+            {"question": t["question"], "answer": t["answer"]},
+            kinds={"question": "question", "answer": "answer"},
+            language=lang,
+        )
         return (bad is not None, bad[1] if bad else "")
     if kind == "open_rewrite":
         r = degeneration_reason(t["question"], kind="question", language=lang)
@@ -70,13 +73,18 @@ def human_texts() -> dict[str, list[tuple[str, str, str]]]:
     root = Path(os.environ.get("CITRUS_DATA") or REPO.parent / "shared" / "data")
     out: dict[str, list[tuple[str, str, str]]] = {}
     bench = root / "benchmarks"
-    for name in ("medqa/us_4_options_test.jsonl", "medmcqa/dev.jsonl", "medbullets/medbullets_op4.csv",
-                 "mmlu_pro/health_test.sample.jsonl"):
+    for name in (
+        "medqa/us_4_options_test.jsonl",
+        "medmcqa/dev.jsonl",
+        "medbullets/medbullets_op4.csv",
+        "mmlu_pro/health_test.sample.jsonl",
+    ):
         if (bench / name).is_file():
             for r in load_seed_file(bench / name, "bench").rows:
                 out.setdefault("benchmark stems (question)", []).append((r["stem"], "question", r["language"]))
                 out.setdefault("benchmark options (option)", []).extend(
-                    (o["text"], "option", r["language"]) for o in r["options"])
+                    (o["text"], "option", r["language"]) for o in r["options"]
+                )
     zh = root / "instructions" / "medical_sft_zh.sample.jsonl"
     if zh.is_file():
         for line in zh.read_text(encoding="utf-8").splitlines():
@@ -143,8 +151,10 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for k, c in per_kind.items():
-        lines.append(f"| {k} | {c['rows']} | {c['filtered']} | {c['labelled_degenerate']} | {c['dropped']} | "
-                     f"{c['true_drops']} | {c['false_drops']} | {c['misses']} |")
+        lines.append(
+            f"| {k} | {c['rows']} | {c['filtered']} | {c['labelled_degenerate']} | {c['dropped']} | "
+            f"{c['true_drops']} | {c['false_drops']} | {c['misses']} |"
+        )
     lines += [
         f"| **all** | {tot['rows']} | {tot['filtered']} | {tot['labelled_degenerate']} | {tot['dropped']} | "
         f"{tot['true_drops']} | {tot['false_drops']} | {tot['misses']} |",
@@ -165,7 +175,7 @@ def main() -> None:
         "answers dropped). The remaining stem drops are tables inside the stem; the open-rewrite check does not "
         "count lines copied from the stem as the rewrite's repetition (0 of 2,934 rule rewrites dropped).",
         "",
-        f"Regression (issue 13): the textbook answer `\"The answer is: \" x 24` -> `{reg[:60]}`.",
+        f'Regression (issue 13): the textbook answer `"The answer is: " x 24` -> `{reg[:60]}`.',
         "",
         "## False drops on human-written text (all fine by construction)",
         "",
@@ -176,8 +186,9 @@ def main() -> None:
     else:
         lines += ["| texts | n | dropped | false-drop rate | reasons |", "|---|---|---|---|---|"]
         for label, items in human.items():
-            drops = Counter(reason_code(r) for r in (degeneration_reason(t, kind=k, language=lg) for t, k, lg in items)
-                            if r)
+            drops = Counter(
+                reason_code(r) for r in (degeneration_reason(t, kind=k, language=lg) for t, k, lg in items) if r
+            )
             n_drop = sum(drops.values())
             lines.append(f"| {label} | {len(items)} | {n_drop} | {n_drop / len(items):.4f} | {dict(drops) or '-'} |")
     lines += [

@@ -45,33 +45,95 @@ from resources.llm import BUILTIN_MODEL, LLMResource, SamplingParams  # noqa: E4
 OUT = REPO / "benchmarks" / "data" / "degeneration_sample.jsonl"
 
 EMRS = [  # small records written from the bundled dialogues' shape (made-up patients)
-    {"language": "en", "age": "45", "sex": "male", "department": "Cardiology", "diagnosis": "stable angina",
-     "chief_complaint": "chest tightness on exertion for 2 months", "present_illness": "pressure behind the sternum "
-     "when climbing stairs, relieved by rest within 5 minutes", "history": "smoker, hypertension",
-     "exam_results": "ECG at rest normal"},
-    {"language": "en", "age": "30", "sex": "female", "department": "", "diagnosis": "urinary tract infection",
-     "chief_complaint": "burning on urination for 3 days", "present_illness": "frequency and urgency, no fever",
-     "history": "", "exam_results": "urine dipstick nitrite positive"},
-    {"language": "en", "age": "8", "sex": "male", "department": "Pediatrics", "diagnosis": "acute otitis media",
-     "chief_complaint": "ear pain and fever since yesterday", "present_illness": "pulling at the right ear, 38.6 C",
-     "history": "", "exam_results": "bulging red right eardrum"},
-    {"language": "en", "age": "62", "sex": "female", "department": "", "diagnosis": "type 2 diabetes mellitus",
-     "chief_complaint": "thirst and frequent urination", "present_illness": "weight loss of 4 kg in 3 months",
-     "history": "obesity", "exam_results": "fasting glucose 9.8 mmol/L, HbA1c 8.1%"},
-    {"language": "zh", "age": "52", "sex": "男", "department": "呼吸内科", "diagnosis": "社区获得性肺炎",
-     "chief_complaint": "发热咳嗽3天", "present_illness": "咳黄痰，体温最高39℃", "history": "高血压",
-     "exam_results": "胸片示右下肺斑片影"},
-    {"language": "zh", "age": "35", "sex": "女", "department": "消化内科", "diagnosis": "胃食管反流病",
-     "chief_complaint": "反酸烧心2个月", "present_illness": "饭后及平卧时加重", "history": "",
-     "exam_results": "胃镜示食管下段黏膜破损"},
+    {
+        "language": "en",
+        "age": "45",
+        "sex": "male",
+        "department": "Cardiology",
+        "diagnosis": "stable angina",
+        "chief_complaint": "chest tightness on exertion for 2 months",
+        "present_illness": "pressure behind the sternum when climbing stairs, relieved by rest within 5 minutes",
+        "history": "smoker, hypertension",
+        "exam_results": "ECG at rest normal",
+    },
+    {
+        "language": "en",
+        "age": "30",
+        "sex": "female",
+        "department": "",
+        "diagnosis": "urinary tract infection",
+        "chief_complaint": "burning on urination for 3 days",
+        "present_illness": "frequency and urgency, no fever",
+        "history": "",
+        "exam_results": "urine dipstick nitrite positive",
+    },
+    {
+        "language": "en",
+        "age": "8",
+        "sex": "male",
+        "department": "Pediatrics",
+        "diagnosis": "acute otitis media",
+        "chief_complaint": "ear pain and fever since yesterday",
+        "present_illness": "pulling at the right ear, 38.6 C",
+        "history": "",
+        "exam_results": "bulging red right eardrum",
+    },
+    {
+        "language": "en",
+        "age": "62",
+        "sex": "female",
+        "department": "",
+        "diagnosis": "type 2 diabetes mellitus",
+        "chief_complaint": "thirst and frequent urination",
+        "present_illness": "weight loss of 4 kg in 3 months",
+        "history": "obesity",
+        "exam_results": "fasting glucose 9.8 mmol/L, HbA1c 8.1%",
+    },
+    {
+        "language": "zh",
+        "age": "52",
+        "sex": "男",
+        "department": "呼吸内科",
+        "diagnosis": "社区获得性肺炎",
+        "chief_complaint": "发热咳嗽3天",
+        "present_illness": "咳黄痰，体温最高39℃",
+        "history": "高血压",
+        "exam_results": "胸片示右下肺斑片影",
+    },
+    {
+        "language": "zh",
+        "age": "35",
+        "sex": "女",
+        "department": "消化内科",
+        "diagnosis": "胃食管反流病",
+        "chief_complaint": "反酸烧心2个月",
+        "present_illness": "饭后及平卧时加重",
+        "history": "",
+        "exam_results": "胃镜示食管下段黏膜破损",
+    },
 ]
+
 
 def transcript(seed: dict, answer: str) -> str:
     facts = seed["stem"][:300]
-    return json.dumps({"attempts": [{"facts": facts, "steps": [
-        {"step": "The findings and the history narrow the differential.", "verdict": "keep", "feedback": ""},
-        {"step": "The key finding points to one option.", "verdict": "keep", "feedback": ""}],
-        "conclusion": f"CONCLUSION: {answer}"}]})
+    return json.dumps(
+        {
+            "attempts": [
+                {
+                    "facts": facts,
+                    "steps": [
+                        {
+                            "step": "The findings and the history narrow the differential.",
+                            "verdict": "keep",
+                            "feedback": "",
+                        },
+                        {"step": "The key finding points to one option.", "verdict": "keep", "feedback": ""},
+                    ],
+                    "conclusion": f"CONCLUSION: {answer}",
+                }
+            ]
+        }
+    )
 
 
 def main() -> None:
@@ -84,14 +146,17 @@ def main() -> None:
 
     files = sorted(p for p in (REPO / "sample" / "textbooks").rglob("*") if p.is_file())
     chunks = chunk_batch(files, TextbookChunkingConfig().spec())[0]
-    seeds = (load_seed_file(REPO / "sample" / "seeds" / "medqa_demo.jsonl", "demo").rows
-             + load_seed_file(REPO / "sample" / "benchmarks" / "medqa" / "bundled_4_options_test.jsonl", "demo").rows)
+    seeds = (
+        load_seed_file(REPO / "sample" / "seeds" / "medqa_demo.jsonl", "demo").rows
+        + load_seed_file(REPO / "sample" / "benchmarks" / "medqa" / "bundled_4_options_test.jsonl", "demo").rows
+    )
     jobs = []  # (kind, source, messages, expected language)
     for i in range(k):
         c = chunks[i % len(chunks)]
         op = OPERATORS[i % len(OPERATORS)]
-        jobs.append(("textbook_question", f"{c['record_id']}:{op}", evol_messages(op, c["heading_path"], c["text"]),
-                     "en"))
+        jobs.append(
+            ("textbook_question", f"{c['record_id']}:{op}", evol_messages(op, c["heading_path"], c["text"]), "en")
+        )
     for s in seeds[:k]:
         jobs.append(("open_rewrite", s["record_id"], rewrite_messages(s["stem"], s["language"]), s["language"]))
     for s in seeds[:k]:
@@ -124,8 +189,17 @@ def main() -> None:
                 texts = {"think": parsed[0]} if parsed else {"raw": raw}
             else:
                 texts = {"text": raw.strip()}
-            rows.append({"kind": kind_, "source": source, "language": lang, "finish_reason": g[0].finish_reason,
-                         "texts": texts, "label": None, "note": ""})
+            rows.append(
+                {
+                    "kind": kind_,
+                    "source": source,
+                    "language": lang,
+                    "finish_reason": g[0].finish_reason,
+                    "texts": texts,
+                    "label": None,
+                    "note": "",
+                }
+            )
         print(f"{kind}: {len(mine)} generations, {time.perf_counter() - t0:.0f}s", flush=True)
         OUT.parent.mkdir(parents=True, exist_ok=True)
         with open(OUT, "w", encoding="utf-8") as fh:  # after every kind: a killed run keeps what it made

@@ -60,9 +60,20 @@ def checkpoint_row(lake_path: str, stage: str) -> dict:
     if lake_path:
         return Lake(lake_path).read_table(f"{stage}_checkpoint").to_pylist()[0]
     path = str(builtin_model_path())
-    return {"record_id": record_id("ckpt", stage, "bench"), "parent_ids": [], "stage": stage, "model_path": path,
-            "base_model": path, "weights_sha256": "bench-standin", "steps": 0, "tokens_seen": 0, "wall_s": 0.0,
-            "final_loss": 0.0, "hyperparameters": "{}", "data_versions": "{}"}
+    return {
+        "record_id": record_id("ckpt", stage, "bench"),
+        "parent_ids": [],
+        "stage": stage,
+        "model_path": path,
+        "base_model": path,
+        "weights_sha256": "bench-standin",
+        "steps": 0,
+        "tokens_seen": 0,
+        "wall_s": 0.0,
+        "final_loss": 0.0,
+        "hyperparameters": "{}",
+        "data_versions": "{}",
+    }
 
 
 def raw_run(model, tok, texts: list[str], max_tokens: int, batch_size: int) -> tuple[float, list[str], int]:
@@ -70,10 +81,10 @@ def raw_run(model, tok, texts: list[str], max_tokens: int, batch_size: int) -> t
     outs, tokens = [], 0
     eos = tok.eos_token_id
     for i in range(0, len(texts), batch_size):
-        enc = tok(texts[i:i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = tok(texts[i : i + batch_size], return_tensors="pt", padding=True, add_special_tokens=False)
         with torch.inference_mode():
             seqs = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-        for seq in seqs[:, enc["input_ids"].shape[1]:].tolist():
+        for seq in seqs[:, enc["input_ids"].shape[1] :].tolist():
             end = seq.index(eos) if eos in seq else len(seq)
             tokens += min(len(seq), end + 1)
             outs.append(tok.decode(seq[:end], skip_special_tokens=True))
@@ -89,7 +100,9 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--reps", type=int, default=2)
     ap.add_argument("--stage", default="rl")
-    ap.add_argument("--lake", default="", help="a lake with <stage>_checkpoint (default: a stand-in on the built-in model)")
+    ap.add_argument(
+        "--lake", default="", help="a lake with <stage>_checkpoint (default: a stand-in on the built-in model)"
+    )
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
     torch.manual_seed(0)
@@ -97,10 +110,14 @@ def main() -> None:
     row = checkpoint_row(args.lake, args.stage)
     work = tempfile.mkdtemp(prefix="eval-throughput-")
     root = os.path.join(work, "lake")
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "training": TrainingResource(),
-                 "eval_models": EvalModelsResource(use_cache=False, device="cpu", batch_size=args.batch_size,
-                                                   cache_dir=os.path.join(work, "cache"))}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "training": TrainingResource(),
+        "eval_models": EvalModelsResource(
+            use_cache=False, device="cpu", batch_size=args.batch_size, cache_dir=os.path.join(work, "cache")
+        ),
+    }
 
     @dg.asset(name=f"{args.stage}_checkpoint")
     def checkpoint() -> dg.Output:
@@ -110,26 +127,44 @@ def main() -> None:
     assets = [checkpoint, eval_items, preds]
     instance = dg.DagsterInstance.ephemeral()
     assert dg.materialize(assets, selection=[checkpoint], resources=resources, instance=instance).success
-    assert dg.materialize(assets, selection=[eval_items], partition_key=args.benchmark, resources=resources,
-                          instance=instance,
-                          run_config={"ops": {"eval_items": {"config": {"max_items": args.items}}}}).success
+    assert dg.materialize(
+        assets,
+        selection=[eval_items],
+        partition_key=args.benchmark,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"eval_items": {"config": {"max_items": args.items}}}},
+    ).success
     items = Lake(root).read_table("eval_items", args.benchmark)
-    cfg = {"ops": {predictions_asset(args.stage): {"config": {"max_tokens": args.max_tokens,
-                                                              "prompt_style": args.prompt_style}}}}
+    cfg = {
+        "ops": {
+            predictions_asset(args.stage): {
+                "config": {"max_tokens": args.max_tokens, "prompt_style": args.prompt_style}
+            }
+        }
+    }
 
     tok = transformers.AutoTokenizer.from_pretrained(row["model_path"])
     tok.padding_side = "left"
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model = transformers.AutoModelForCausalLM.from_pretrained(row["model_path"]).eval()
-    texts = [tok.apply_chat_template(eval_messages(r, args.prompt_style), tokenize=False, add_generation_prompt=True)
-             for r in items.to_pylist()]
+    texts = [
+        tok.apply_chat_template(eval_messages(r, args.prompt_style), tokenize=False, add_generation_prompt=True)
+        for r in items.to_pylist()
+    ]
     prompt_tokens = sum(len(tok(t, add_special_tokens=False)["input_ids"]) for t in texts)
 
     def assets_run():
         t0 = time.perf_counter()
-        res = dg.materialize(assets, selection=[preds], partition_key=args.benchmark, resources=resources,
-                             instance=instance, run_config=cfg)
+        res = dg.materialize(
+            assets,
+            selection=[preds],
+            partition_key=args.benchmark,
+            resources=resources,
+            instance=instance,
+            run_config=cfg,
+        )
         dt = time.perf_counter() - t0
         assert res.success
         table = Lake(root).read_table(predictions_asset(args.stage), args.benchmark)
@@ -167,8 +202,11 @@ def main() -> None:
         f"{platform.python_version()}. Shared machine: load average (1/5/15 min) {load_start} at the start, "
         f"{load_end} at the end.",
         f"Checkpoint: `{args.stage}_checkpoint` "
-        + (f"from the lake `{args.lake}`" if args.lake else "stand-in row on the built-in model's HF folder "
-           "(SmolLM2-135M-Instruct, the model CPT starts from)")
+        + (
+            f"from the lake `{args.lake}`"
+            if args.lake
+            else "stand-in row on the built-in model's HF folder (SmolLM2-135M-Instruct, the model CPT starts from)"
+        )
         + f"; {n} `{args.benchmark}` items of the bundled evaluation sample; prompt `{args.prompt_style}`; greedy; "
         f"max_tokens {args.max_tokens}; batch size {args.batch_size}; no request cache; {args.reps} interleaved "
         "repetitions per path.",
@@ -187,8 +225,8 @@ def main() -> None:
         f"Accuracy of this checkpoint on these items: {correct}/{n} (a 135M model: near chance; this measures "
         "the pipeline, not the model).",
         "",
-        "Times (s), every repetition: " + "; ".join(f"{p}: " + ", ".join(f"{t:.2f}" for t in v)
-                                                for p, v in times.items()),
+        "Times (s), every repetition: "
+        + "; ".join(f"{p}: " + ", ".join(f"{t:.2f}" for t in v) for p, v in times.items()),
         "",
         "Run: `.venv/bin/python -m benchmarks.eval_throughput " + " ".join(sys.argv[1:]) + "`",
     ]

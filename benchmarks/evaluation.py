@@ -78,8 +78,10 @@ class ReplayLLM:
 def overhead_s(llm, items, style, params, table, reps: int = 5) -> float:
     """Best time of ``predict`` with generation taken out (the real outputs replayed): rendering with the
     chat template, answer extraction, scoring and building the eval_predictions table."""
-    gens = [[Generation(r["response"], r["gen_prompt_tokens"], r["gen_completion_tokens"], r["finish_reason"])]
-            for r in table.to_pylist()]
+    gens = [
+        [Generation(r["response"], r["gen_prompt_tokens"], r["gen_completion_tokens"], r["finish_reason"])]
+        for r in table.to_pylist()
+    ]
     replay = ReplayLLM(llm, gens)
     best = float("inf")
     for _ in range(reps):
@@ -111,15 +113,17 @@ def main() -> None:
     raw_run(backend, items.slice(0, 2), style, sampling_for(1, 4, 0.0, 1.0, 0))
     times, tokens, texts, table = {"assets": [], "raw": []}, {}, {}, None
     for rep in range(args.reps):
-        for path in (("raw", "assets") if rep % 2 == 0 else ("assets", "raw")):
+        for path in ("raw", "assets") if rep % 2 == 0 else ("assets", "raw"):
             if path == "raw":
                 dt, n, txt, _ = raw_run(backend, items, style, params)
             else:
                 dt, n, txt, table = assets_run(llm, items, style, params)
             times[path].append(dt)
             tokens[path], texts[path] = n, txt
-        print(f"rep {rep}: raw {times['raw'][-1]:.2f}s assets {times['assets'][-1]:.2f}s "
-              f"(load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"rep {rep}: raw {times['raw'][-1]:.2f}s assets {times['assets'][-1]:.2f}s (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
         over = overhead_s(llm, items, style, params, table)
         write_report(args, llm, style, items, times, tokens, texts, table, load0, rep + 1, over)
 
@@ -149,10 +153,15 @@ def write_report(args, llm, style, items, times, tokens, texts, table, load0, re
         "| path | questions | prompt tokens | generated tokens | time, best (s) | questions/s | generated tokens/s "
         "| time, median (s) |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
-        *[f"| {label} | {n_items} | {prompt_tokens} | {tokens[k]} | {best[k]:.2f} | {n_items / best[k]:.3f} "
-          f"| {tokens[k] / best[k]:.2f} "
-          f"| {med[k]:.2f} |" for label, k in (("raw backend `generate` (same rendered prompts)", "raw"),
-                                              ("assets' `predict` (render + generate + extract + score + table)", "assets"))],
+        *[
+            f"| {label} | {n_items} | {prompt_tokens} | {tokens[k]} | {best[k]:.2f} | {n_items / best[k]:.3f} "
+            f"| {tokens[k] / best[k]:.2f} "
+            f"| {med[k]:.2f} |"
+            for label, k in (
+                ("raw backend `generate` (same rendered prompts)", "raw"),
+                ("assets' `predict` (render + generate + extract + score + table)", "assets"),
+            )
+        ],
         "",
         f"**Ratio assets / raw: {ratio:.3f}x** throughput on the best runs (goal >= 0.9x: "
         f"{'met' if ratio >= 0.9 else 'NOT met'}); {ratio_med:.3f}x on the medians. Same outputs: "
@@ -166,14 +175,18 @@ def write_report(args, llm, style, items, times, tokens, texts, table, load0, re
         f"What the assets' path adds around generation (rendering, extraction, scoring, the Arrow table; "
         f"generation replayed, best of 5): **{over * 1000:.1f} ms** for {n_items} items, i.e. at most "
         f"{over / best['raw'] * 100:.3f}% of the raw generation time"
-        + (": a difference between the two paths beyond that is machine noise (other jobs on the shared cores)."
-           if over / best["raw"] < 0.01 else "."),
+        + (
+            ": a difference between the two paths beyond that is machine noise (other jobs on the shared cores)."
+            if over / best["raw"] < 0.01
+            else "."
+        ),
         "",
         f"Prompt processing (prefill of ~{prompt_tokens // max(1, n_items)} prompt tokens per item) dominates: the "
         "plain-prompt answers are short (the model mostly stops after its letter), so generated tokens/s is low "
         "on both paths; the ratio compares the same work.",
         "",
-        "Times (s), every repetition: " + "; ".join(f"{k}: " + ", ".join(f"{x:.2f}" for x in v) for k, v in times.items()),
+        "Times (s), every repetition: "
+        + "; ".join(f"{k}: " + ", ".join(f"{x:.2f}" for x in v) for k, v in times.items()),
         "",
     ]
     text = "\n".join(lines)

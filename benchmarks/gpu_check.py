@@ -49,19 +49,48 @@ PEAK_BF16_TFLOPS = (
     ("A10", 125.0),
 )
 SHAPES = {  # LlamaConfig keywords of the built-in model's shape (and a larger one)
-    "135m": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                 num_key_value_heads=3, vocab_size=49152, max_position_embeddings=8192, rope_theta=100000.0,
-                 tie_word_embeddings=True, rms_norm_eps=1e-5),
-    "360m": dict(hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
-                 num_key_value_heads=5, vocab_size=49152, max_position_embeddings=8192, rope_theta=100000.0,
-                 tie_word_embeddings=True, rms_norm_eps=1e-5),
-    "tiny": dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                 num_key_value_heads=2, vocab_size=49152, max_position_embeddings=1024, rope_theta=10000.0,
-                 tie_word_embeddings=True, rms_norm_eps=1e-5),
+    "135m": dict(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        vocab_size=49152,
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
+        tie_word_embeddings=True,
+        rms_norm_eps=1e-5,
+    ),
+    "360m": dict(
+        hidden_size=960,
+        intermediate_size=2560,
+        num_hidden_layers=32,
+        num_attention_heads=15,
+        num_key_value_heads=5,
+        vocab_size=49152,
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
+        tie_word_embeddings=True,
+        rms_norm_eps=1e-5,
+    ),
+    "tiny": dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        vocab_size=49152,
+        max_position_embeddings=1024,
+        rope_theta=10000.0,
+        tie_word_embeddings=True,
+        rms_norm_eps=1e-5,
+    ),
 }
 SPECIAL = ["<unk>", "<pad>", "<|im_start|>", "<|im_end|>", "<|endoftext|>"]
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 
 
 def peak_tflops(name: str) -> float | None:
@@ -81,8 +110,14 @@ def build_model_dir(root: Path, shape: str, seed: int = 0) -> tuple[Path, int]:
         vocab[f"w{i}"] = i
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, unk_token="<unk>", pad_token="<pad>", eos_token="<|im_end|>",
-                                  bos_token=None, additional_special_tokens=["<|im_start|>", "<|endoftext|>"])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        unk_token="<unk>",
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        bos_token=None,
+        additional_special_tokens=["<|im_start|>", "<|endoftext|>"],
+    )
     tok.chat_template = CHATML
     torch.manual_seed(seed)
     config = LlamaConfig(**cfg, bos_token_id=None, eos_token_id=vocab["<|im_end|>"], pad_token_id=vocab["<pad>"])
@@ -114,12 +149,18 @@ def resource_client(folder: Path, device: str, dtype: str, batch: int, cache_dir
     try:
         from resources.llm import LLMResource
 
-        res = LLMResource(backend="transformers", model=str(folder), device=device, dtype=dtype, batch_size=batch,
-                          cache_dir=str(cache_dir))
+        res = LLMResource(
+            backend="transformers",
+            model=str(folder),
+            device=device,
+            dtype=dtype,
+            batch_size=batch,
+            cache_dir=str(cache_dir),
+        )
         return res, "LLMResource"
     except ImportError:
         from resources.llm import GenerationCache, LLMClient
-        from resources.llm.transformers_backend import TransformersBackend
+        from resources.llm.backends.transformers_backend import TransformersBackend
 
         backend = TransformersBackend(str(folder), device=device, dtype=dtype, batch_size=batch)
         return LLMClient(backend, GenerationCache(cache_dir / "llm_cache.sqlite")), "LLMClient (no Dagster)"
@@ -133,7 +174,7 @@ def gen_raw(model, tok, texts: list[str], batch: int, max_new: int) -> tuple[lis
     sync()
     t0 = time.perf_counter()
     for s in range(0, len(texts), batch):
-        enc = tok(texts[s:s + batch], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+        enc = tok(texts[s : s + batch], return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         with torch.inference_mode():
             seqs = model.generate(**enc, do_sample=False, max_new_tokens=max_new, pad_token_id=tok.pad_token_id)
         width = enc["input_ids"].shape[1]
@@ -145,8 +186,9 @@ def gen_raw(model, tok, texts: list[str], batch: int, max_new: int) -> tuple[lis
     return outs, tokens, time.perf_counter() - t0
 
 
-def generation(folder: Path, device: str, dtype: str, batches: list[int], max_new: int, prompt_words: int,
-               work: Path, log) -> list[dict]:
+def generation(
+    folder: Path, device: str, dtype: str, batches: list[int], max_new: int, prompt_words: int, work: Path, log
+) -> list[dict]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -175,11 +217,22 @@ def generation(folder: Path, device: str, dtype: str, batches: list[int], max_ne
         res_s = time.perf_counter() - t0
         res_tokens = sum(g[0].completion_tokens for g in out)
         same = [g[0].text for g in out] == raw_text
-        row = {"batch": b, "prompts": n, "max_new_tokens": max_new, "raw_tok_s": raw_tokens / raw_s,
-               "resource_tok_s": res_tokens / res_s, "ratio": (res_tokens / res_s) / (raw_tokens / raw_s),
-               "raw_tokens": raw_tokens, "resource_tokens": res_tokens, "same_text": same, "path": path}
-        log(f"generation batch {b}: raw {row['raw_tok_s']:.0f} tok/s, resource {row['resource_tok_s']:.0f} tok/s "
-            f"({row['ratio']:.2f}x), same text: {same}")
+        row = {
+            "batch": b,
+            "prompts": n,
+            "max_new_tokens": max_new,
+            "raw_tok_s": raw_tokens / raw_s,
+            "resource_tok_s": res_tokens / res_s,
+            "ratio": (res_tokens / res_s) / (raw_tokens / raw_s),
+            "raw_tokens": raw_tokens,
+            "resource_tokens": res_tokens,
+            "same_text": same,
+            "path": path,
+        }
+        log(
+            f"generation batch {b}: raw {row['raw_tok_s']:.0f} tok/s, resource {row['resource_tok_s']:.0f} tok/s "
+            f"({row['ratio']:.2f}x), same text: {same}"
+        )
         rows.append(row)
         del res
     del model
@@ -211,10 +264,22 @@ def step_timer():
 
 
 def train_args(cls, out: Path, on_gpu: bool, batch: int, steps: int, **kw):
-    return cls(output_dir=str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=1e-5,
-               logging_steps=max(1, steps), save_strategy="no", report_to="none", disable_tqdm=True,
-               bf16=on_gpu, use_cpu=not on_gpu, optim="adamw_torch", seed=0, dataloader_pin_memory=on_gpu,
-               **kw)
+    return cls(
+        output_dir=str(out),
+        per_device_train_batch_size=batch,
+        max_steps=steps,
+        learning_rate=1e-5,
+        logging_steps=max(1, steps),
+        save_strategy="no",
+        report_to="none",
+        disable_tqdm=True,
+        bf16=on_gpu,
+        use_cpu=not on_gpu,
+        optim="adamw_torch",
+        seed=0,
+        dataloader_pin_memory=on_gpu,
+        **kw,
+    )
 
 
 def mfu(tokens_s: float, params: int, layers: int, hidden: int, seq: float, peak: float | None) -> float | None:
@@ -224,8 +289,9 @@ def mfu(tokens_s: float, params: int, layers: int, hidden: int, seq: float, peak
     return tokens_s * flops_per_token / (peak * 1e12)
 
 
-def training(folder: Path, on_gpu: bool, seq: int, batch: int, steps: int, warm: int, peak: float | None,
-             work: Path, log) -> list[dict]:
+def training(
+    folder: Path, on_gpu: bool, seq: int, batch: int, steps: int, warm: int, peak: float | None, work: Path, log
+) -> list[dict]:
     import datasets
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -246,33 +312,67 @@ def training(folder: Path, on_gpu: bool, seq: int, batch: int, steps: int, warm:
     rows = []
     Timer = step_timer()
     # SFT: prompt/completion, loss on the completion only
-    sft_ds = datasets.Dataset.from_list([
-        {"prompt": [{"role": "user", "content": words(rng, prompt_w, vocab)}],
-         "completion": [{"role": "assistant", "content": words(rng, answer_w, vocab)}]} for _ in range(n_rows)])
+    sft_ds = datasets.Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": words(rng, prompt_w, vocab)}],
+                "completion": [{"role": "assistant", "content": words(rng, answer_w, vocab)}],
+            }
+            for _ in range(n_rows)
+        ]
+    )
     model = load()
     params, cfg = n_params(model), model.config
     timer = Timer(warm)
-    args = train_args(SFTConfig, work / "sft", on_gpu, batch, steps + warm, max_length=seq, packing=False,
-                      completion_only_loss=True, dataset_num_proc=None, include_num_input_tokens_seen="non_padding")
+    args = train_args(
+        SFTConfig,
+        work / "sft",
+        on_gpu,
+        batch,
+        steps + warm,
+        max_length=seq,
+        packing=False,
+        completion_only_loss=True,
+        dataset_num_proc=None,
+        include_num_input_tokens_seen="non_padding",
+    )
     SFTTrainer(model=model, args=args, train_dataset=sft_ds, processing_class=tok, callbacks=[timer]).train()
     rows.append(train_row("TRL SFT", timer, params, cfg, seq, batch, peak, log))
     del model
     # CPO-SimPO: prompt/chosen/rejected; tokens = chosen + rejected (prompt included in both)
-    cpo_ds = datasets.Dataset.from_list([
-        {"prompt": [{"role": "user", "content": words(rng, prompt_w, vocab)}],
-         "chosen": [{"role": "assistant", "content": words(rng, answer_w, vocab)}],
-         "rejected": [{"role": "assistant", "content": words(rng, answer_w, vocab)}]} for _ in range(n_rows)])
+    cpo_ds = datasets.Dataset.from_list(
+        [
+            {
+                "prompt": [{"role": "user", "content": words(rng, prompt_w, vocab)}],
+                "chosen": [{"role": "assistant", "content": words(rng, answer_w, vocab)}],
+                "rejected": [{"role": "assistant", "content": words(rng, answer_w, vocab)}],
+            }
+            for _ in range(n_rows)
+        ]
+    )
 
     class CountingCPOTrainer(CPOTrainer):
         def training_step(self, model, inputs, *a, **k):
             self.state.num_input_tokens_seen += sum(
-                int(inputs[key].sum()) for key in ("chosen_attention_mask", "rejected_attention_mask") if key in inputs)
+                int(inputs[key].sum()) for key in ("chosen_attention_mask", "rejected_attention_mask") if key in inputs
+            )
             return super().training_step(model, inputs, *a, **k)
 
     model = load()
     timer = Timer(warm)
-    args = train_args(CPOConfig, work / "cpo", on_gpu, batch, steps + warm, loss_type="simpo", beta=2.0,
-                      simpo_gamma=0.5, cpo_alpha=0.05, max_length=seq, include_num_input_tokens_seen="no")
+    args = train_args(
+        CPOConfig,
+        work / "cpo",
+        on_gpu,
+        batch,
+        steps + warm,
+        loss_type="simpo",
+        beta=2.0,
+        simpo_gamma=0.5,
+        cpo_alpha=0.05,
+        max_length=seq,
+        include_num_input_tokens_seen="no",
+    )
     CountingCPOTrainer(model=model, args=args, train_dataset=cpo_ds, processing_class=tok, callbacks=[timer]).train()
     rows.append(train_row("TRL CPO-SimPO", timer, params, cfg, seq, batch, peak, log))
     del model
@@ -284,8 +384,16 @@ def training(folder: Path, on_gpu: bool, seq: int, batch: int, steps: int, warm:
 def train_row(name: str, timer, params: int, cfg, seq: int, batch: int, peak: float | None, log) -> dict:
     tok_s = timer.tokens / timer.seconds if timer.seconds > 0 else 0.0
     u = mfu(tok_s, params, cfg.num_hidden_layers, cfg.hidden_size, seq, peak)
-    row = {"trainer": name, "timed_steps": timer.steps, "batch": batch, "max_length": seq, "tokens": timer.tokens,
-           "seconds": timer.seconds, "tok_s": tok_s, "mfu": u}
+    row = {
+        "trainer": name,
+        "timed_steps": timer.steps,
+        "batch": batch,
+        "max_length": seq,
+        "tokens": timer.tokens,
+        "seconds": timer.seconds,
+        "tok_s": tok_s,
+        "mfu": u,
+    }
     log(f"{name}: {timer.steps} steps, {tok_s:.0f} tok/s, MFU {'-' if u is None else f'{100 * u:.1f}%'}")
     return row
 
@@ -294,8 +402,13 @@ def train_row(name: str, timer, params: int, cfg, seq: int, batch: int, peak: fl
 def environment(device: str) -> dict:
     import torch
 
-    env = {"python": platform.python_version(), "torch": torch.__version__, "device": device,
-           "cuda": torch.version.cuda or "-", "host_cpus": os.cpu_count()}
+    env = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": device,
+        "cuda": torch.version.cuda or "-",
+        "host_cpus": os.cpu_count(),
+    }
     for dist in ("transformers", "trl", "datasets", "accelerate", "citrus-lake"):
         try:
             env[dist] = md.version(dist)
@@ -307,25 +420,45 @@ def environment(device: str) -> dict:
 def write_report(out: Path, result: dict) -> Path:
     env, peak = result["environment"], result["peak_bf16_tflops"]
     mode = "DRY RUN on CPU (tiny model; says nothing about a GPU)" if result["dry_run"] else "GPU run"
-    lines = [f"# GPU check: {mode}", "",
-             f"Device: {env['device']}; bf16 peak used for MFU: {peak if peak else 'unknown device (no MFU)'} TFLOP/s. "
-             f"Model: random Llama, shape {result['shape']}, {result['params']:,} parameters, dtype {result['dtype']}. "
-             f"Total wall time {result['seconds']:.0f} s.", "",
-             "| " + " | ".join(env) + " |", "|" + "---|" * len(env), "| " + " | ".join(map(str, env.values())) + " |", "",
-             "## Generation (greedy): the LLM resource vs raw model.generate", "",
-             "| batch | prompts | new tokens max | raw tok/s | resource tok/s | resource / raw | same text | path |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# GPU check: {mode}",
+        "",
+        f"Device: {env['device']}; bf16 peak used for MFU: {peak if peak else 'unknown device (no MFU)'} TFLOP/s. "
+        f"Model: random Llama, shape {result['shape']}, {result['params']:,} parameters, dtype {result['dtype']}. "
+        f"Total wall time {result['seconds']:.0f} s.",
+        "",
+        "| " + " | ".join(env) + " |",
+        "|" + "---|" * len(env),
+        "| " + " | ".join(map(str, env.values())) + " |",
+        "",
+        "## Generation (greedy): the LLM resource vs raw model.generate",
+        "",
+        "| batch | prompts | new tokens max | raw tok/s | resource tok/s | resource / raw | same text | path |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["generation"]:
-        lines.append(f"| {r['batch']} | {r['prompts']} | {r['max_new_tokens']} | {r['raw_tok_s']:,.0f} | "
-                     f"{r['resource_tok_s']:,.0f} | {r['ratio']:.2f}x | {'yes' if r['same_text'] else 'NO'} | {r['path']} |")
-    lines += ["", "## Training steps (TRL)", "",
-              "| trainer | timed steps | batch | max length | tokens | seconds | tok/s | MFU |", "|---|---|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['batch']} | {r['prompts']} | {r['max_new_tokens']} | {r['raw_tok_s']:,.0f} | "
+            f"{r['resource_tok_s']:,.0f} | {r['ratio']:.2f}x | {'yes' if r['same_text'] else 'NO'} | {r['path']} |"
+        )
+    lines += [
+        "",
+        "## Training steps (TRL)",
+        "",
+        "| trainer | timed steps | batch | max length | tokens | seconds | tok/s | MFU |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["training"]:
         u = "-" if r["mfu"] is None else f"{100 * r['mfu']:.1f}%"
-        lines.append(f"| {r['trainer']} | {r['timed_steps']} | {r['batch']} | {r['max_length']} | {r['tokens']:,} | "
-                     f"{r['seconds']:.2f} | {r['tok_s']:,.0f} | {u} |")
-    lines += ["", "MFU = tok/s x (6 N + 12 L d S) / peak, N parameters, L layers, d hidden size, S = max length. "
-              "CPO tokens are chosen + rejected (each with its prompt), one forward-backward each."]
+        lines.append(
+            f"| {r['trainer']} | {r['timed_steps']} | {r['batch']} | {r['max_length']} | {r['tokens']:,} | "
+            f"{r['seconds']:.2f} | {r['tok_s']:,.0f} | {u} |"
+        )
+    lines += [
+        "",
+        "MFU = tok/s x (6 N + 12 L d S) / peak, N parameters, L layers, d hidden size, S = max length. "
+        "CPO tokens are chosen + rejected (each with its prompt), one forward-backward each.",
+    ]
     path = out / "gpu_check.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / "gpu_check.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
@@ -362,9 +495,16 @@ def run(out: Path, dry_run: bool, shape: str | None) -> dict:
         else:
             gen = generation(folder, "cuda", "bfloat16", [1, 16, 64], 128, 96, work, log)
             train = training(folder, True, 1024, 16, 20, 3, peak_tflops(device), work, log)
-        result = {"dry_run": dry_run, "shape": shape, "params": params,
-                  "dtype": "bfloat16" if on_gpu else "float32", "environment": environment(device),
-                  "peak_bf16_tflops": peak_tflops(device) if on_gpu else None, "generation": gen, "training": train}
+        result = {
+            "dry_run": dry_run,
+            "shape": shape,
+            "params": params,
+            "dtype": "bfloat16" if on_gpu else "float32",
+            "environment": environment(device),
+            "peak_bf16_tflops": peak_tflops(device) if on_gpu else None,
+            "generation": gen,
+            "training": train,
+        }
     result["seconds"] = time.perf_counter() - t_start
     path = write_report(out, result)
     log(f"wrote {path}")
@@ -391,22 +531,62 @@ def install_wheels(wheels: Path, target: Path) -> list[str]:
         except md.PackageNotFoundError:
             todo.append(whl)
     if todo:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile",
-                        "--disable-pip-version-check", "--target", str(target), *map(str, todo)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--no-index",
+                "--no-deps",
+                "--no-compile",
+                "--disable-pip-version-check",
+                "--target",
+                str(target),
+                *map(str, todo),
+            ],
+            check=True,
+        )
     return [w.name for w in todo]
 
 
 def fetch_wheels(dest: Path, python_version: str, with_core: bool, repo: Path) -> None:
     """Where pip works: download the wheels that travel beside the script, build this project's wheel."""
     dest.mkdir(parents=True, exist_ok=True)
-    plat = ["--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-            "--platform", "manylinux2014_x86_64"]
+    plat = [
+        "--platform",
+        "manylinux_2_28_x86_64",
+        "--platform",
+        "manylinux_2_17_x86_64",
+        "--platform",
+        "manylinux2014_x86_64",
+    ]
     names = list(TRAVEL) + (list(CORE) if with_core else [])
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--only-binary=:all:",
-                    "--python-version", python_version, "--implementation", "cp", *plat, "-d", str(dest), *names],
-                   check=True)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dest),
-                    str(repo)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--python-version",
+            python_version,
+            "--implementation",
+            "cp",
+            *plat,
+            "-d",
+            str(dest),
+            *names,
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dest), str(repo)],
+        check=True,
+    )
     total = sum(p.stat().st_size for p in dest.glob("*.whl"))
     for p in sorted(dest.glob("*.whl")):
         print(f"{p.stat().st_size / 2**20:8.2f} MiB  {p.name}")

@@ -29,7 +29,7 @@ import dagster as dg  # noqa: E402
 from citrus_assets.common.stages import load_stage  # noqa: E402
 from citrus_assets.jmed import review, steps  # noqa: E402
 from citrus_assets.jmed.assets import dialogue_months  # noqa: E402
-from citrus_assets.jmed.dialogues import load_dialogue_file, load_month  # noqa: E402
+from citrus_assets.jmed.consultations.dialogues import load_dialogue_file, load_month  # noqa: E402
 from resources.inbox import InboxResource  # noqa: E402
 from resources.lake import LakeResource  # noqa: E402
 from resources.lake_io import LakeIOManager  # noqa: E402
@@ -48,13 +48,23 @@ def materialize(tmp: Path, llm: LLMResource) -> tuple[float, float, dict]:
     instance.add_dynamic_partitions(dialogue_months.name, [MONTH])
     lake = str(tmp / "lake")
     t0, c0 = time.perf_counter(), time.process_time()
-    result = dg.materialize([*assets, *checks], partition_key=MONTH, instance=instance,
-                            resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake),
-                                       "inbox": InboxResource(), "llm": llm})
+    result = dg.materialize(
+        [*assets, *checks],
+        partition_key=MONTH,
+        instance=instance,
+        resources={
+            "io_manager": LakeIOManager(root=lake),
+            "lake": LakeResource(root=lake),
+            "inbox": InboxResource(),
+            "llm": llm,
+        },
+    )
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert result.success
-    md = {e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
-          for e in result.get_asset_materialization_events()}
+    md = {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
     return wall, cpu, md
 
 
@@ -81,13 +91,17 @@ def main() -> str:
         t = time.perf_counter()
         emr, _, emr_stats = steps.extract_emr(deid, llm, SamplingParams(max_tokens=EMR_TOKENS))
         timings["emr (cached)"] = time.perf_counter() - t
-        tokens = {"emr prompt": sum(emr["gen_prompt_tokens"].to_pylist()),
-                  "emr completion": sum(emr["gen_completion_tokens"].to_pylist())}
+        tokens = {
+            "emr prompt": sum(emr["gen_prompt_tokens"].to_pylist()),
+            "emr completion": sum(emr["gen_completion_tokens"].to_pylist()),
+        }
         t = time.perf_counter()
         qs, _, _ = steps.generate_questions(emr, llm, SamplingParams(max_tokens=QUESTION_TOKENS))
         timings["questions (cached)"] = time.perf_counter() - t
-        tokens |= {"question prompt": sum(qs["gen_prompt_tokens"].to_pylist()),
-                   "question completion": sum(qs["gen_completion_tokens"].to_pylist())}
+        tokens |= {
+            "question prompt": sum(qs["gen_prompt_tokens"].to_pylist()),
+            "question completion": sum(qs["gen_completion_tokens"].to_pylist()),
+        }
         t = time.perf_counter()
         opts, _, _ = steps.build_options(qs)
         timings["options"] = time.perf_counter() - t
@@ -104,21 +118,23 @@ def main() -> str:
         _, counts = steps.deidentify(table)
         dt = time.perf_counter() - t
         chars = sum(len(x) for x in table["transcript"].to_pylist())
-        deid_line = (f"{table.num_rows} real Chinese consultations ({chars:,} characters) de-identified in {dt:.2f} s "
-                     f"({table.num_rows / dt:.0f} consultations/s); replaced {dict(counts)}")
+        deid_line = (
+            f"{table.num_rows} real Chinese consultations ({chars:,} characters) de-identified in {dt:.2f} s "
+            f"({table.num_rows / dt:.0f} consultations/s); replaced {dict(counts)}"
+        )
 
     e, q = md["emr_records"], md["jmed_questions"]
     rows = "\n".join(f"| {k} | {v:.2f} |" for k, v in timings.items())
     result = f"""# JMED builder on the bundled consultations
 
-Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; load average at the start {load0:.1f}, at the end {os.getloadavg()[0]:.1f} (a shared machine: wall time grows with the other load). Model: {e['model']} (CPU), greedy; max_tokens EMR {EMR_TOKENS}, question {QUESTION_TOKENS}. Model load (not counted): {t_load:.1f} s.
+Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}; load average at the start {load0:.1f}, at the end {os.getloadavg()[0]:.1f} (a shared machine: wall time grows with the other load). Model: {e["model"]} (CPU), greedy; max_tokens EMR {EMR_TOKENS}, question {QUESTION_TOKENS}. Model load (not counted): {t_load:.1f} s.
 
 | run | wall s | process CPU s |
 |---|---:|---:|
 | whole chain, 7 assets + 5 checks, empty request cache | {wall:.1f} | {cpu:.1f} |
 | same run again, every generation from the cache | {wall2:.1f} | – |
 
-**Goal: whole chain <= {GOAL_S:.0f} s wall: {'met' if wall <= GOAL_S else 'missed'}.**
+**Goal: whole chain <= {GOAL_S:.0f} s wall: {"met" if wall <= GOAL_S else "missed"}.**
 
 Steps as plain functions (second pass, cache warm):
 
@@ -126,7 +142,7 @@ Steps as plain functions (second pass, cache warm):
 |---|---:|
 {rows}
 
-What the 135M model achieves: JSON records {e['llm_json_ok']} of {e['consultations']}; diagnoses from the model {e['llm_diagnosis']}, from the doctor's explicit phrase {e['rule_diagnosis']}; quarantined {e['quarantined']}; field origins {e['field_sources']}. Questions accepted from the model {q['llm_accepted']}, template {q['template']}, quarantined {q['quarantined']}; review statuses {md['jmed_reviews']['statuses']}; released items {md['jmed_benchmark']['dagster/row_count']} (cached re-run: {md2['jmed_benchmark']['dagster/row_count']}, cache hits {md2['emr_records']['cache_hits']}).
+What the 135M model achieves: JSON records {e["llm_json_ok"]} of {e["consultations"]}; diagnoses from the model {e["llm_diagnosis"]}, from the doctor's explicit phrase {e["rule_diagnosis"]}; quarantined {e["quarantined"]}; field origins {e["field_sources"]}. Questions accepted from the model {q["llm_accepted"]}, template {q["template"]}, quarantined {q["quarantined"]}; review statuses {md["jmed_reviews"]["statuses"]}; released items {md["jmed_benchmark"]["dagster/row_count"]} (cached re-run: {md2["jmed_benchmark"]["dagster/row_count"]}, cache hits {md2["emr_records"]["cache_hits"]}).
 
 Tokens of the 5 consultations (all batched in one call per step): {tokens}.
 

@@ -53,9 +53,11 @@ def main() -> None:
             [m] = [e.materialization for e in res.get_asset_materialization_events()]
             md = {k: v.value for k, v in m.metadata.items()}
             checks = [e for e in res.get_asset_check_evaluations()]
-            rows.append(f"| {label} | {md['evaluated_items']} of {md['release_items']} | {wall:.1f} | {cpu:.1f} | "
-                        f"{md['accuracy']} [{md['ci95']}] | {md['chance']} | {md['cache_hits']} | "
-                        f"{sum(c.passed for c in checks)}/{len(checks)} |")
+            rows.append(
+                f"| {label} | {md['evaluated_items']} of {md['release_items']} | {wall:.1f} | {cpu:.1f} | "
+                f"{md['accuracy']} [{md['ci95']}] | {md['chance']} | {md['cache_hits']} | "
+                f"{sum(c.passed for c in checks)}/{len(checks)} |"
+            )
     load_end = " ".join(f"{x:.2f}" for x in os.getloadavg())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines = [

@@ -47,20 +47,34 @@ def build(root: Path, edges: int, partitions: int, rng: np.random.Generator) -> 
         part = f"medqa|shard-{p:03d}"
         for asset, tbl in tables.items():
             dv = table_data_version(tbl)
-            writer.write_materialization(asset=asset, partition=part, run_id=f"run-{p // 10:02d}", data_version=dv,
-                                         code_version="v1", table=tbl,
-                                         data_path=f"lake/{asset}/medqa__shard-{p:03d}/data.parquet")
+            writer.write_materialization(
+                asset=asset,
+                partition=part,
+                run_id=f"run-{p // 10:02d}",
+                data_version=dv,
+                code_version="v1",
+                table=tbl,
+                data_path=f"lake/{asset}/medqa__shard-{p:03d}/data.parquet",
+            )
             if asset == "sft_examples":
                 sft_dvs[part] = dv
         leaves.extend(rng.choice(tables["sft_examples"].column("record_id").to_pylist(), 2).tolist())
         srcs.append(tables["question_seeds"].column("parent_ids")[0].as_py()[0])
     parts = sorted(sft_dvs)
-    writer.write_checkpoint_inputs(checkpoint_asset="sft_checkpoint", checkpoint_partition=None,
-                                   checkpoint_data_version="ckpt-all", run_id="train-1",
-                                   inputs=[("sft_examples", p, sft_dvs[p]) for p in parts])
-    writer.write_checkpoint_inputs(checkpoint_asset="sft_checkpoint_small", checkpoint_partition=None,
-                                   checkpoint_data_version="ckpt-10", run_id="train-2",
-                                   inputs=[("sft_examples", p, sft_dvs[p]) for p in parts[:10]])
+    writer.write_checkpoint_inputs(
+        checkpoint_asset="sft_checkpoint",
+        checkpoint_partition=None,
+        checkpoint_data_version="ckpt-all",
+        run_id="train-1",
+        inputs=[("sft_examples", p, sft_dvs[p]) for p in parts],
+    )
+    writer.write_checkpoint_inputs(
+        checkpoint_asset="sft_checkpoint_small",
+        checkpoint_partition=None,
+        checkpoint_data_version="ckpt-10",
+        run_id="train-2",
+        inputs=[("sft_examples", p, sft_dvs[p]) for p in parts[:10]],
+    )
     return leaves, srcs
 
 
@@ -80,9 +94,13 @@ def main() -> int:
     t0 = time.perf_counter()
     store = LineageStore(str(root), str(db))
     if args.reuse and db.exists():
-        leaves = [r[0] for r in store.query(
-            "SELECT record_id FROM records WHERE mid IN (SELECT mid FROM materializations WHERE asset = 'sft_examples')"
-            " USING SAMPLE 40 ROWS")]
+        leaves = [
+            r[0]
+            for r in store.query(
+                "SELECT record_id FROM records WHERE mid IN (SELECT mid FROM materializations WHERE asset = 'sft_examples')"
+                " USING SAMPLE 40 ROWS"
+            )
+        ]
         srcs = [r[0] for r in store.query("SELECT source_id FROM sources USING SAMPLE 20 ROWS")]
         t_build = t_sync = 0.0
     else:
@@ -92,8 +110,9 @@ def main() -> int:
         store.sync()
         t_sync = time.perf_counter() - t0
     st = store.stats(sync=False)
-    print(f"store: {st['edges']:,} edges, {st['records']:,} records; build {t_build:.1f}s, sync {t_sync:.1f}s",
-          flush=True)
+    print(
+        f"store: {st['edges']:,} edges, {st['records']:,} records; build {t_build:.1f}s, sync {t_sync:.1f}s", flush=True
+    )
 
     client = TestClient(create_app(store, str(work / "lake")))
     n = args.repeat
@@ -102,14 +121,18 @@ def main() -> int:
     pages = {
         "record (trace of an sft leaf, SVG graph)": [browser_link("record", base="", id=r) for r in pick(leaves)],
         "source unit (line)": [browser_link("source", base="", id=s) for s in pick(srcs)],
-        "partition (sft_examples)": [browser_link("partition", base="", asset="sft_examples", partition=p)
-                                     for p in parts],
-        "partition (question_seeds)": [browser_link("partition", base="", asset="question_seeds", partition=p)
-                                       for p in parts],
+        "partition (sft_examples)": [
+            browser_link("partition", base="", asset="sft_examples", partition=p) for p in parts
+        ],
+        "partition (question_seeds)": [
+            browser_link("partition", base="", asset="question_seeds", partition=p) for p in parts
+        ],
         "impact of a partition (question_seeds, 10k roots)": [
-            browser_link("impact", base="", asset="question_seeds", partition=p) for p in parts],
-        "impact of a source file": [browser_link("impact", base="", source=f"shard-{p.split('-')[-1]}.jsonl")
-                                    for p in parts],
+            browser_link("impact", base="", asset="question_seeds", partition=p) for p in parts
+        ],
+        "impact of a source file": [
+            browser_link("impact", base="", source=f"shard-{p.split('-')[-1]}.jsonl") for p in parts
+        ],
         "impact of a record (an answer's seed)": [browser_link("impact", base="", record=s) for s in pick(srcs)],
         "checkpoint (100 inputs)": [browser_link("checkpoint", base="", asset="sft_checkpoint")] * n,
         "search: record id": [f"/search?q={r}" for r in pick(leaves)],
@@ -154,9 +177,13 @@ def main() -> int:
     ]
     for name, k, med, mx in rows:
         lines.append(f"| {name} | {k} | {med * 1e3:.0f} ms | {mx * 1e3:.0f} ms | {'yes' if mx < 1 else 'NO'} |")
-    lines += ["", "The benchmark's data paths name no real Parquet file, so the record pages here do not read "
-              "the LLM steps' lake rows (rendered prompt, raw response); on a real lake that is one filtered "
-              "Parquet read per LLM step of the trace.", ""]
+    lines += [
+        "",
+        "The benchmark's data paths name no real Parquet file, so the record pages here do not read "
+        "the LLM steps' lake rows (rendered prompt, raw response); on a real lake that is one filtered "
+        "Parquet read per LLM step of the trace.",
+        "",
+    ]
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
     return 0

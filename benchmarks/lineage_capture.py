@@ -39,7 +39,9 @@ def make_table(n: int) -> pa.Table:
         {
             "record_id": [record_id("ans", i) for i in range(n)],
             "parent_ids": [[p] for p in parents],
-            "response": [f"<think>step {i} of the reasoning about the patient</think><answer>B</answer>" for i in range(n)],
+            "response": [
+                f"<think>step {i} of the reasoning about the patient</think><answer>B</answer>" for i in range(n)
+            ],
             "correct": [i % 3 == 0 for i in range(n)],
             "gen_model_id": ["builtin:smollm2-135m-instruct"] * n,
             "gen_model_revision": ["0.1.2"] * n,
@@ -84,7 +86,10 @@ def main() -> None:
                     wall[capture].append(dt)
                     cpu[capture].append(dc)
                     inproc[capture].append(md["lineage_capture_s"].value)
-    med = {k: {c: statistics.median(v[c]) for c in (True, False)} for k, v in (("wall", wall), ("cpu", cpu), ("in", inproc))}
+    med = {
+        k: {c: statistics.median(v[c]) for c in (True, False)}
+        for k, v in (("wall", wall), ("cpu", cpu), ("in", inproc))
+    }
     over_wall = med["wall"][True] / med["wall"][False] - 1
     over_cpu = med["cpu"][True] / med["cpu"][False] - 1
     added = med["in"][True] - med["in"][False]
@@ -110,8 +115,11 @@ def main() -> None:
             "without capture. On this shared machine the spread of single runs is larger than the difference, so "
             "the last figure is the steadiest.",
             "",
-            "Per-run wall times (s): on " + ", ".join(f"{t:.3f}" for t in wall[True])
-            + "; off " + ", ".join(f"{t:.3f}" for t in wall[False]) + ".",
+            "Per-run wall times (s): on "
+            + ", ".join(f"{t:.3f}" for t in wall[True])
+            + "; off "
+            + ", ".join(f"{t:.3f}" for t in wall[False])
+            + ".",
             "",
         ]
     )

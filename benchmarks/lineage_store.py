@@ -84,12 +84,14 @@ def build_partition(p: int, n_seeds: int, rng: np.random.Generator) -> dict[str,
     uri = f"s3://citrus-raw/medqa/shard-{p:03d}.jsonl"
     src = make_ids("src", n_seeds, rng)
     seeds = make_ids("qseed", n_seeds, rng)
-    t_seeds = pa.table({
-        "record_id": seeds,
-        "parent_ids": lists(src),
-        "source_uri": pa.array([uri] * n_seeds),
-        "source_locator": pa.array([f"line {i + 1}" for i in range(n_seeds)]),
-    })
+    t_seeds = pa.table(
+        {
+            "record_id": seeds,
+            "parent_ids": lists(src),
+            "source_uri": pa.array([uri] * n_seeds),
+            "source_locator": pa.array([f"line {i + 1}" for i in range(n_seeds)]),
+        }
+    )
     n_ans = 2 * n_seeds
     ans = make_ids("ans", n_ans, rng)
     a_seed = seeds.take(pa.array(np.arange(n_ans) // 2))
@@ -98,18 +100,22 @@ def build_partition(p: int, n_seeds: int, rng: np.random.Generator) -> dict[str,
     n_tr = n_ans * 3 // 4
     pick = rng.choice(n_ans, n_tr, replace=False)
     tr = make_ids("trace", n_tr, rng)
-    t_tr = pa.table({
-        "record_id": tr,
-        "parent_ids": lists(ans.take(pa.array(pick)), a_seed.take(pa.array(pick))),
-        **gen_cols(n_tr, "reasoning_trace_v1", rng),
-    })
+    t_tr = pa.table(
+        {
+            "record_id": tr,
+            "parent_ids": lists(ans.take(pa.array(pick)), a_seed.take(pa.array(pick))),
+            **gen_cols(n_tr, "reasoning_trace_v1", rng),
+        }
+    )
     n_sft = n_tr * 2 // 3
     pick2 = rng.choice(n_tr, n_sft, replace=False)
     sft = make_ids("sft", n_sft, rng)
-    t_sft = pa.table({
-        "record_id": sft,
-        "parent_ids": lists(tr.take(pa.array(pick2)), ans.take(pa.array(pick)).take(pa.array(pick2))),
-    })
+    t_sft = pa.table(
+        {
+            "record_id": sft,
+            "parent_ids": lists(tr.take(pa.array(pick2)), ans.take(pa.array(pick)).take(pa.array(pick2))),
+        }
+    )
     return {"question_seeds": t_seeds, "answers": t_ans, "reasoning_traces": t_tr, "sft_examples": t_sft}
 
 
@@ -120,10 +126,14 @@ def pct(xs: list[float], q: float) -> float:
 
 def answers_asset(n: int, rng: np.random.Generator) -> pa.Table:
     """A realistic 'answers' asset: ids, parents, question (~400 chars), reasoning answer (~2000 chars), gen_*."""
-    vocab = np.array(("the patient presents with acute chronic fever pain dose mg daily risk likely diagnosis "
-                      "therapy because therefore however first second step consider history exam lab result "
-                      "elevated reduced normal treatment option contraindicated recommended evidence trial "
-                      "cohort outcome mortality infection cardiac renal hepatic pulmonary neurologic").split())
+    vocab = np.array(
+        (
+            "the patient presents with acute chronic fever pain dose mg daily risk likely diagnosis "
+            "therapy because therefore however first second step consider history exam lab result "
+            "elevated reduced normal treatment option contraindicated recommended evidence trial "
+            "cohort outcome mortality infection cardiac renal hepatic pulmonary neurologic"
+        ).split()
+    )
     vocab = np.array([w + s for w in vocab for s in ("", "s", "al", "ic", "ed", "ing", "ly", "ion")])
 
     def texts(count: int, chars: int) -> list[str]:
@@ -133,14 +143,16 @@ def answers_asset(n: int, rng: np.random.Generator) -> pa.Table:
 
     seeds = make_ids("qseed", n // 2, rng)
     a_seed = seeds.take(pa.array(np.arange(n) // 2))
-    return pa.table({
-        "record_id": make_ids("ans", n, rng),
-        "parent_ids": lists(a_seed, seeds.take(pa.array(rng.integers(0, n // 2, n)))),
-        "question": pa.array(texts(n, 400)),
-        "answer": pa.array(texts(n, 2000)),
-        "final_answer": pa.array(rng.choice(list("ABCDE"), n)),
-        **gen_cols(n, "answer_v2", rng),
-    })
+    return pa.table(
+        {
+            "record_id": make_ids("ans", n, rng),
+            "parent_ids": lists(a_seed, seeds.take(pa.array(rng.integers(0, n // 2, n)))),
+            "question": pa.array(texts(n, 400)),
+            "answer": pa.array(texts(n, 2000)),
+            "final_answer": pa.array(rng.choice(list("ABCDE"), n)),
+            **gen_cols(n, "answer_v2", rng),
+        }
+    )
 
 
 def main() -> int:
@@ -181,8 +193,13 @@ def main() -> int:
         for asset, tbl in tables.items():
             dv = table_data_version(tbl)
             res = writer.write_materialization(
-                asset=asset, partition=part, run_id=f"run-{p // 10:02d}", data_version=dv, code_version="v1",
-                table=tbl, data_path=f"lake/{asset}/medqa__shard-{p:03d}/data.parquet",
+                asset=asset,
+                partition=part,
+                run_id=f"run-{p // 10:02d}",
+                data_version=dv,
+                code_version="v1",
+                table=tbl,
+                data_path=f"lake/{asset}/medqa__shard-{p:03d}/data.parquet",
             )
             n_edges += res["edges"]
             n_records += res["records"]
@@ -192,16 +209,27 @@ def main() -> int:
         t_write += time.perf_counter() - t0
         leaves.extend(rng.choice(tables["sft_examples"].column("record_id").to_pylist(), 2).tolist())
     parts = sorted(sft_dvs)
-    writer.write_checkpoint_inputs(checkpoint_asset="sft_checkpoint", checkpoint_partition=None,
-                                   checkpoint_data_version="ckpt-all", run_id="train-1",
-                                   inputs=[("sft_examples", p, sft_dvs[p]) for p in parts])
-    writer.write_checkpoint_inputs(checkpoint_asset="sft_checkpoint_small", checkpoint_partition=None,
-                                   checkpoint_data_version="ckpt-10", run_id="train-2",
-                                   inputs=[("sft_examples", p, sft_dvs[p]) for p in parts[:10]])
+    writer.write_checkpoint_inputs(
+        checkpoint_asset="sft_checkpoint",
+        checkpoint_partition=None,
+        checkpoint_data_version="ckpt-all",
+        run_id="train-1",
+        inputs=[("sft_examples", p, sft_dvs[p]) for p in parts],
+    )
+    writer.write_checkpoint_inputs(
+        checkpoint_asset="sft_checkpoint_small",
+        checkpoint_partition=None,
+        checkpoint_data_version="ckpt-10",
+        run_id="train-2",
+        inputs=[("sft_examples", p, sft_dvs[p]) for p in parts[:10]],
+    )
     n_files = sum(len(fs) for _, _, fs in os.walk(root))
     lineage_bytes = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(root) for f in fs)
-    print(f"built {n_edges:,} edges / {n_records:,} records in {n_mat} materializations ({n_files} files, "
-          f"{lineage_bytes / 1e6:.0f} MB): generate {t_gen:.1f}s, write {t_write:.1f}s", flush=True)
+    print(
+        f"built {n_edges:,} edges / {n_records:,} records in {n_mat} materializations ({n_files} files, "
+        f"{lineage_bytes / 1e6:.0f} MB): generate {t_gen:.1f}s, write {t_write:.1f}s",
+        flush=True,
+    )
 
     # ---------------------------------------------------------------- sync
     store = LineageStore(str(root), str(db))
@@ -230,9 +258,12 @@ def main() -> int:
         t0 = time.perf_counter()
         store.trace(rid)
         lat.append(time.perf_counter() - t0)
-    print(f"trace: kept connection median {statistics.median(lat) * 1e3:.1f} ms, p95 {pct(lat, .95) * 1e3:.1f} ms; "
-          f"cold median {statistics.median(lat_cold) * 1e3:.1f} ms, p95 {pct(lat_cold, .95) * 1e3:.1f} ms; "
-          f"nodes median {statistics.median(nodes)}", flush=True)
+    print(
+        f"trace: kept connection median {statistics.median(lat) * 1e3:.1f} ms, p95 {pct(lat, 0.95) * 1e3:.1f} ms; "
+        f"cold median {statistics.median(lat_cold) * 1e3:.1f} ms, p95 {pct(lat_cold, 0.95) * 1e3:.1f} ms; "
+        f"nodes median {statistics.median(nodes)}",
+        flush=True,
+    )
 
     # ---------------------------------------------------------------- impact
     imp, imp_src = [], []
@@ -247,14 +278,23 @@ def main() -> int:
         d2 = store.impact("source", f"shard-{part.split('-')[-1]}.jsonl")
         imp_src.append(time.perf_counter() - t0)
         assert d2["n_descendants"] == n_desc + per
-    print(f"impact(question_seeds, partition): median {statistics.median(imp):.3f}s max {max(imp):.3f}s, "
-          f"{n_desc:,} derived records; impact(source file): median {statistics.median(imp_src):.3f}s", flush=True)
+    print(
+        f"impact(question_seeds, partition): median {statistics.median(imp):.3f}s max {max(imp):.3f}s, "
+        f"{n_desc:,} derived records; impact(source file): median {statistics.median(imp_src):.3f}s",
+        flush=True,
+    )
 
     # ---------------------------------------------------------------- incremental sync
     extra = build_partition(args.partitions, per, rng)["answers"]
-    writer.write_materialization(asset="answers", partition="medqa|shard-extra", run_id="run-x",
-                                 data_version=table_data_version(extra), code_version="v1", table=extra,
-                                 data_path="x")
+    writer.write_materialization(
+        asset="answers",
+        partition="medqa|shard-extra",
+        run_id="run-x",
+        data_version=table_data_version(extra),
+        code_version="v1",
+        table=extra,
+        data_path="x",
+    )
     t0 = time.perf_counter()
     store.sync()
     t_inc = time.perf_counter() - t0
@@ -282,16 +322,26 @@ def main() -> int:
         dv = table_data_version(fresh)
         t_dv.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ow.write_materialization(asset="answers", partition="p", run_id=f"r{i}", data_version=dv, code_version="v1",
-                                 table=asset_tbl, data_path=str(data_dir / "data.parquet"))
+        ow.write_materialization(
+            asset="answers",
+            partition="p",
+            run_id=f"r{i}",
+            data_version=dv,
+            code_version="v1",
+            table=asset_tbl,
+            data_path=str(data_dir / "data.parquet"),
+        )
         t_lin.append(time.perf_counter() - t0)
     md_data, md_lin, md_dv = (statistics.median(x) for x in (t_data, t_lin, t_dv))
     data_mb = os.path.getsize(data_dir / "data.parquet") / 1e6
     ratio = md_lin / md_data
     ratio_mat = (md_lin + md_dv) / (md_data + md_lin + md_dv)
-    print(f"overhead: data write {md_data:.3f}s ({data_mb:.0f} MB), lineage write {md_lin:.3f}s, "
-          f"data version {md_dv:.3f}s -> {ratio:.1%} of the data write; lineage+version = {ratio_mat:.1%} "
-          "of the materialization", flush=True)
+    print(
+        f"overhead: data write {md_data:.3f}s ({data_mb:.0f} MB), lineage write {md_lin:.3f}s, "
+        f"data version {md_dv:.3f}s -> {ratio:.1%} of the data write; lineage+version = {ratio_mat:.1%} "
+        "of the materialization",
+        flush=True,
+    )
 
     # ---------------------------------------------------------------- report
     cpu = platform.processor() or platform.machine()
@@ -303,28 +353,50 @@ def main() -> int:
     import duckdb
 
     rows = [
-        ("graph", f"{n_edges:,} edges, {n_records:,} records + {st['sources']:,} source units, "
-                  f"{n_mat} materializations ({args.partitions} partitions x 4 assets), {n_files:,} files, "
-                  f"{lineage_bytes / 1e6:,.0f} MB Parquet", ""),
+        (
+            "graph",
+            f"{n_edges:,} edges, {n_records:,} records + {st['sources']:,} source units, "
+            f"{n_mat} materializations ({args.partitions} partitions x 4 assets), {n_files:,} files, "
+            f"{lineage_bytes / 1e6:,.0f} MB Parquet",
+            "",
+        ),
         (f"write lineage files ({n_mat} materializations)", f"{t_write:.1f} s", ""),
         ("sync from scratch", f"{t_sync:.1f} s", ""),
-        ("DuckDB file size after sync / after the incremental sync",
-         f"{db_bytes_sync / 1e9:.2f} GB / {db_bytes / 1e9:.2f} GB", ""),
-        (f"trace, {len(sample)} random sft leaves, one store (read-only connection kept between calls)",
-         f"median {statistics.median(lat) * 1e3:.0f} ms, p95 {pct(lat, .95) * 1e3:.0f} ms "
-         f"({statistics.median(nodes):.0f} nodes)", "< 100 ms"),
-        ("trace, same ids, cold (keep_open=0: open + new-commit check + query + close per call)",
-         f"median {statistics.median(lat_cold) * 1e3:.0f} ms, p95 {pct(lat_cold, .95) * 1e3:.0f} ms", ""),
-        (f"impact(question_seeds, one partition): {per:,} roots -> {n_desc:,} derived + checkpoints",
-         f"median {statistics.median(imp) * 1e3:.0f} ms, max {max(imp) * 1e3:.0f} ms", "< 1 s"),
+        (
+            "DuckDB file size after sync / after the incremental sync",
+            f"{db_bytes_sync / 1e9:.2f} GB / {db_bytes / 1e9:.2f} GB",
+            "",
+        ),
+        (
+            f"trace, {len(sample)} random sft leaves, one store (read-only connection kept between calls)",
+            f"median {statistics.median(lat) * 1e3:.0f} ms, p95 {pct(lat, 0.95) * 1e3:.0f} ms "
+            f"({statistics.median(nodes):.0f} nodes)",
+            "< 100 ms",
+        ),
+        (
+            "trace, same ids, cold (keep_open=0: open + new-commit check + query + close per call)",
+            f"median {statistics.median(lat_cold) * 1e3:.0f} ms, p95 {pct(lat_cold, 0.95) * 1e3:.0f} ms",
+            "",
+        ),
+        (
+            f"impact(question_seeds, one partition): {per:,} roots -> {n_desc:,} derived + checkpoints",
+            f"median {statistics.median(imp) * 1e3:.0f} ms, max {max(imp) * 1e3:.0f} ms",
+            "< 1 s",
+        ),
         ("impact(source, one file)", f"median {statistics.median(imp_src) * 1e3:.0f} ms", ""),
-        (f"incremental sync (+1 materialization, {extra.num_rows:,} records) / first trace after",
-         f"{t_inc:.2f} s / {t_after * 1e3:.0f} ms", ""),
+        (
+            f"incremental sync (+1 materialization, {extra.num_rows:,} records) / first trace after",
+            f"{t_inc:.2f} s / {t_after * 1e3:.0f} ms",
+            "",
+        ),
         (f"asset data write ({n:,}-row answers table, {data_mb:.0f} MB Parquet)", f"{md_data * 1e3:.0f} ms", ""),
         ("write_materialization (lineage files)", f"{md_lin * 1e3:.0f} ms = {ratio:.1%} of the data write", ""),
         ("table_data_version", f"{md_dv * 1e3:.0f} ms", ""),
-        ("lineage capture (write_materialization + table_data_version) / whole materialization, sequential",
-         f"{ratio_mat:.1%}", "<= 5 %"),
+        (
+            "lineage capture (write_materialization + table_data_version) / whole materialization, sequential",
+            f"{ratio_mat:.1%}",
+            "<= 5 %",
+        ),
         ("total benchmark runtime", f"{time.perf_counter() - t_all:.0f} s", ""),
     ]
     md = [

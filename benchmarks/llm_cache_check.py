@@ -30,7 +30,7 @@ def build(path: Path, n: int) -> list[str]:
     c = GenerationCache(path)
     text = "answer " + "x" * 600  # ~ a short reasoning answer
     for start in range(0, n, 5000):
-        c.put_many([(k, Generation(text, 50, 150, "stop")) for k in keys[start:start + 5000]])
+        c.put_many([(k, Generation(text, 50, 150, "stop")) for k in keys[start : start + 5000]])
     c.close()
     return keys
 
@@ -75,15 +75,22 @@ def main() -> None:
         redact(msg, secret)
     redact_us = (time.perf_counter() - t0) / 2000 * 1e6
     out = REPO / "benchmarks" / "results" / "llm_cache_check.md"
-    lines = ["# Cost of the request cache's damage check and of secret redaction (issue 14 items 4, 12)", "",
-             f"`.venv/bin/python -m benchmarks.llm_cache_check --entries {' '.join(map(str, args.entries))} "
-             f"--runs {args.runs}` (medians; page cache warm; 2-core machine shared with other jobs).", "",
-             "| entries | file MB | first open without check, ms | with `quick_check`, ms | first lookup after, ms |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# Cost of the request cache's damage check and of secret redaction (issue 14 items 4, 12)",
+        "",
+        f"`.venv/bin/python -m benchmarks.llm_cache_check --entries {' '.join(map(str, args.entries))} "
+        f"--runs {args.runs}` (medians; page cache warm; 2-core machine shared with other jobs).",
+        "",
+        "| entries | file MB | first open without check, ms | with `quick_check`, ms | first lookup after, ms |",
+        "|---|---|---|---|---|",
+    ]
     lines += [f"| {n} | {size:.1f} | {a:.1f} | {b:.1f} | {c:.2f} |" for n, size, a, b, c in rows]
-    lines += ["", "The check runs once per process per cache file (the connection is kept), not per request.",
-              f"Redacting every form of one key from a 380-character error message: {redact_us:.0f} µs "
-              "(errors and retry log lines only)."]
+    lines += [
+        "",
+        "The check runs once per process per cache file (the connection is kept), not per request.",
+        f"Redacting every form of one key from a 380-character error message: {redact_us:.0f} µs "
+        "(errors and retry log lines only).",
+    ]
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -36,7 +36,7 @@ import transformers  # noqa: E402
 from transformers import AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
 from resources.llm import BUILTIN_MODEL, LLMResource, SamplingParams, builtin_model_path, clear_backend_cache  # noqa: E402
-from resources.llm.builtin import cache_dir  # noqa: E402
+from resources.llm.backends.builtin import cache_dir  # noqa: E402
 
 PROMPTS = [
     "What is the capital of France?",
@@ -74,13 +74,15 @@ def direct_run(model, tok, prompts, max_tokens: int) -> tuple[float, int, list[s
     eos = model.generation_config.eos_token_id
     eos = set(eos if isinstance(eos, list) else [eos]) | {tok.eos_token_id}
     t0 = time.perf_counter()
-    texts = [tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
-             for p in prompts]
+    texts = [
+        tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        for p in prompts
+    ]
     enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
     with torch.inference_mode():
         seqs = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
     tokens, outs = 0, []
-    for seq in seqs[:, enc["input_ids"].shape[1]:].tolist():
+    for seq in seqs[:, enc["input_ids"].shape[1] :].tolist():
         end = next((k for k, t in enumerate(seq) if t in eos), None)
         tokens += len(seq) if end is None else end + 1
         outs.append(tok.decode(seq if end is None else seq[:end], skip_special_tokens=True))
@@ -147,9 +149,14 @@ def main() -> None:
                         dt, n, txt, _ = resource_run(fresh(), batch, params, args.batch_size)
                     times[path_name][b].append(dt)
                     tokens[path_name][b], texts[path_name][b] = n, txt
-            print(f"rep {rep}: direct " + " + ".join(f"{t[-1]:.2f}" for t in times["direct"]) + " s | resource "
-                  + " + ".join(f"{t[-1]:.2f}" for t in times["resource"]) + f" s (load {os.getloadavg()[0]:.2f})",
-                  flush=True)
+            print(
+                f"rep {rep}: direct "
+                + " + ".join(f"{t[-1]:.2f}" for t in times["direct"])
+                + " s | resource "
+                + " + ".join(f"{t[-1]:.2f}" for t in times["resource"])
+                + f" s (load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
         same_text = texts["direct"] == texts["resource"]
         n_tok = {k: sum(v) for k, v in tokens.items()}
 
@@ -172,8 +179,10 @@ def main() -> None:
     best = {k: sum(min(t) for t in v) for k, v in times.items()}
     med = {k: sum(statistics.median(t) for t in v) for k, v in times.items()}
     tps = {k: n_tok[k] / best[k] for k in times}
-    ratio, ratio_med = tps["resource"] / tps["direct"], (n_tok["resource"] / med["resource"]) / (
-        n_tok["direct"] / med["direct"])
+    ratio, ratio_med = (
+        tps["resource"] / tps["direct"],
+        (n_tok["resource"] / med["resource"]) / (n_tok["direct"] / med["direct"]),
+    )
     load1 = os.getloadavg()
     rows = [("transformers `model.generate` (direct)", "direct"), ("`LLMResource.generate` (fresh cache)", "resource")]
     lines = [
@@ -189,8 +198,10 @@ def main() -> None:
         "",
         "| path | generated tokens | time, best per batch (s) | tokens/s | time, median per batch (s) | tokens/s (median) |",
         "|---|---:|---:|---:|---:|---:|",
-        *[f"| {label} | {n_tok[k]} | {best[k]:.2f} | {tps[k]:.1f} | {med[k]:.2f} | {n_tok[k] / med[k]:.1f} |"
-          for label, k in rows],
+        *[
+            f"| {label} | {n_tok[k]} | {best[k]:.2f} | {tps[k]:.1f} | {med[k]:.2f} | {n_tok[k] / med[k]:.1f} |"
+            for label, k in rows
+        ],
         "",
         f"**Ratio resource / direct: {ratio:.3f}x** tokens/s on the best runs (goal >= 0.9x: "
         f"{'met' if ratio >= 0.9 else 'NOT met'}); {ratio_med:.3f}x on the medians. "
@@ -206,8 +217,9 @@ def main() -> None:
         f" | {cold_s:.3f} |",
         "",
         "Per-batch times (s), every repetition: "
-        + "; ".join(f"{k} batch {b}: " + ", ".join(f"{x:.2f}" for x in t) for k, v in times.items()
-                    for b, t in enumerate(v))
+        + "; ".join(
+            f"{k} batch {b}: " + ", ".join(f"{x:.2f}" for x in t) for k, v in times.items() for b, t in enumerate(v)
+        )
         + f". One-time preparation (conversion or marker check): {prep_s:.1f}s, not measured above.",
         "",
     ]

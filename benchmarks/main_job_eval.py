@@ -46,9 +46,20 @@ def main() -> None:
     model = str(builtin_model_path())  # converts the built-in model into the (empty) cache dir: not timed
     for stage in CHECKPOINT_STAGES:
         sha = f"standin-{stage}"
-        row = {"record_id": record_id("ckpt", stage, sha), "parent_ids": [], "stage": stage, "model_path": model,
-               "base_model": model, "weights_sha256": sha, "steps": 0, "tokens_seen": 0, "wall_s": 0.0,
-               "final_loss": 0.0, "hyperparameters": "{}", "data_versions": "{}"}
+        row = {
+            "record_id": record_id("ckpt", stage, sha),
+            "parent_ids": [],
+            "stage": stage,
+            "model_path": model,
+            "base_model": model,
+            "weights_sha256": sha,
+            "steps": 0,
+            "tokens_seen": 0,
+            "wall_s": 0.0,
+            "final_loss": 0.0,
+            "hyperparameters": "{}",
+            "data_versions": "{}",
+        }
         lake.write_asset(f"{stage}_checkpoint", None, pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA))
     plan = [s for s in MAIN_PLAN if s.job in EVAL_JOBS]
     demo.MAIN_PLAN[:] = plan  # run_main_job iterates the module's plan: the evaluation steps only

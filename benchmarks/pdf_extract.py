@@ -61,16 +61,20 @@ PARALLEL = 'extract_pdf(tables="auto"), 2 processes, one per file'
 QUALITY = {
     "cermine_example1_intl-psychogeriatrics-2013": (
         ["A. Sundström et al.", "Life events do not increase risk of dementia"],
-        "delay the onset of dementia and approaches that promote continued independent living"),
+        "delay the onset of dementia and approaches that promote continued independent living",
+    ),
     "cermine_example2_bmc-health-serv-res-2014": (
         ["BMC Health Services Research 2014, 14:1", "Page 2 of 10", "Page 9 of 10"],
-        "a situational analysis to identify and understand the systems"),
+        "a situational analysis to identify and understand the systems",
+    ),
     "cermine_test1_j-trauma-manag-outcomes-2010": (
         ["Journal of Trauma Management & Outcomes 2010, 4:1", "Page 10 of 11"],
-        "pharmacologic anticoagulation with low molecular weight heparins (LMWHs) as the primary"),
+        "pharmacologic anticoagulation with low molecular weight heparins (LMWHs) as the primary",
+    ),
     "cermine_test2_rehabil-res-pract-2010": (
         ["Rehabilitation Research and Practice"],
-        "Treatment requires a complex combination of pharmacological and lifestyle interventions"),
+        "Treatment requires a complex combination of pharmacological and lifestyle interventions",
+    ),
 }
 
 
@@ -140,13 +144,16 @@ def quality(files: list[Path]) -> list[dict]:
         md = pymupdf4llm.to_markdown(str(f))
         for name, body, refs in (("extract_pdf", row["body"], row["references"]), ("pymupdf4llm", md, "")):
             flat = _plain(body)
-            out.append({
-                "file": f.stem, "extractor": name,
-                "headers_left": sum(flat.count(_plain(h)) for h in headers),
-                "reading_order": bool(flowing) and flowing in flat,
-                "references_separated": bool(refs),
-                "leftover_hyphens": leftover_hyphenations(body),
-            })
+            out.append(
+                {
+                    "file": f.stem,
+                    "extractor": name,
+                    "headers_left": sum(flat.count(_plain(h)) for h in headers),
+                    "reading_order": bool(flowing) and flowing in flat,
+                    "references_separated": bool(refs),
+                    "leftover_hyphens": leftover_hyphenations(body),
+                }
+            )
     return out
 
 
@@ -158,8 +165,19 @@ def timed(fn) -> tuple[float, float, int]:
 
 def table_breakdown(files: list[Path]) -> dict:
     """Per-page cost of the gate, find_tables (gated / not gated pages) and to_markdown."""
-    out = {"pages": 0, "gate_s": 0.0, "gated": 0, "ft_gated_s": 0.0, "ft_other_s": 0.0, "ft_other_pages": 0,
-           "tables_gated": 0, "tables_other": 0, "md_s": 0.0, "md_tables": 0, "wmd_s": 0.0}
+    out = {
+        "pages": 0,
+        "gate_s": 0.0,
+        "gated": 0,
+        "ft_gated_s": 0.0,
+        "ft_other_s": 0.0,
+        "ft_other_pages": 0,
+        "tables_gated": 0,
+        "tables_other": 0,
+        "md_s": 0.0,
+        "md_tables": 0,
+        "wmd_s": 0.0,
+    }
     for f in files:
         doc = pymupdf.open(f)
         for page in doc:
@@ -204,7 +222,7 @@ def main() -> None:
         sys.exit(f"no PDFs in {data_dir()} (set CITRUS_DATA)")
     load_before = os.getloadavg()
     paths = {
-        'get_text() (baseline)': lambda: bare(files, None),
+        "get_text() (baseline)": lambda: bare(files, None),
         'get_text("dict")': lambda: bare(files, "dict"),
         'extract_pdf(tables="off")': lambda: through_extract(files, "off"),
         'extract_pdf(tables="auto") (default)': lambda: through_extract(files, "auto"),
@@ -228,16 +246,16 @@ def main() -> None:
     checks = quality(files)
     load_after = os.getloadavg()
 
-    base_wall = min(w for w, _, _ in runs['get_text() (baseline)'])
-    base_cpu = min(c for _, c, _ in runs['get_text() (baseline)'])
-    n_pages = runs['get_text() (baseline)'][0][2]
+    base_wall = min(w for w, _, _ in runs["get_text() (baseline)"])
+    base_cpu = min(c for _, c, _ in runs["get_text() (baseline)"])
+    n_pages = runs["get_text() (baseline)"][0][2]
     lines = [
         "# PDF extraction benchmark",
         "",
         f"{len(files)} real two-column journal PDFs, {n_pages} pages ({', '.join(f.name for f in files)}).",
         f"Machine: {platform.platform()}, {os.cpu_count()} CPU cores shared with other work "
         f"(load average {load_before[0]:.1f} before, {load_after[0]:.1f} after), Python {platform.python_version()}, "
-        f"pymupdf {pymupdf.__version__}. {args.reps} repetitions ({args.all_reps} for tables=\"all\", "
+        f'pymupdf {pymupdf.__version__}. {args.reps} repetitions ({args.all_reps} for tables="all", '
         f"{args.llm_reps} for pymupdf4llm, {limits[PARALLEL]} for the process pool), alternating "
         "paths; best = minimum wall time, ratio = pages/s of the path / pages/s of get_text() (goal >= "
         f"{GOAL}x). CPU s counts this process only (the pool's work is in its children).",
@@ -251,8 +269,10 @@ def main() -> None:
         ratio, cratio = base_wall / best, base_cpu / cpu
         goal = "" if "get_text" in name or name == LLM else ("met" if ratio >= GOAL else "missed")
         cpu_cells = "n/a (in the children) | n/a" if name == PARALLEL else f"{cpu:.3f} | {cratio:.2f}x"
-        lines.append(f"| {name} | {best:.3f} | {statistics.median(walls):.3f} | {n_pages / best:.1f} | "
-                     f"{ratio:.2f}x | {cpu_cells} | {goal} |")
+        lines.append(
+            f"| {name} | {best:.3f} | {statistics.median(walls):.3f} | {n_pages / best:.1f} | "
+            f"{ratio:.2f}x | {cpu_cells} | {goal} |"
+        )
     b = breakdown
     lines += [
         "",
@@ -266,7 +286,7 @@ def main() -> None:
         f"{b['ft_gated_s'] / max(1, b['gated']):.2f} s |",
         f"| `find_tables` on pages the gate skips | {b['ft_other_pages']} pages, {b['tables_other']} tables | "
         f"{b['ft_other_s']:.2f} | {b['ft_other_s'] / max(1, b['ft_other_pages']):.2f} s |",
-        f"| Markdown from words (`table.header` + cells + `get_text(\"words\")`) | {b['md_tables']} tables | "
+        f'| Markdown from words (`table.header` + cells + `get_text("words")`) | {b["md_tables"]} tables | '
         f"{b['wmd_s']:.2f} | {b['wmd_s'] / max(1, b['md_tables']):.3f} s |",
         f"| `Table.to_markdown()` | {b['md_tables']} tables | {b['md_s']:.2f} | "
         f"{b['md_s'] / max(1, b['md_tables']):.3f} s |",
@@ -280,8 +300,10 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for c in checks:
-        lines.append(f"| {c['file']} | {c['extractor']} | {c['headers_left']} | {'yes' if c['reading_order'] else 'no'} "
-                     f"| {'yes' if c['references_separated'] else 'no'} | {c['leftover_hyphens']} |")
+        lines.append(
+            f"| {c['file']} | {c['extractor']} | {c['headers_left']} | {'yes' if c['reading_order'] else 'no'} "
+            f"| {'yes' if c['references_separated'] else 'no'} | {c['leftover_hyphens']} |"
+        )
     text = "\n".join(lines) + "\n"
     out = REPO / "benchmarks" / "results" / "pdf_extract.md"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -314,15 +336,15 @@ def notes(best: dict[str, float], b: dict, checks: list[dict]) -> str:
   `get_text()`; the Python layout work (columns, headers/footers, paragraphs, de-hyphenation) takes
   it to {off:.2f}x. No rewrite of the Python part can pass {dct:.2f}x while reading the dict.
 * With tables, `find_tables()` dominates: pymupdf 2.0 runs its ONNX layout model on the page (page
-  render + feature extraction + inference), {b['ft_gated_s'] / max(1, b['gated']):.2f} s a gated page and
-  {b['ft_other_s'] / max(1, b['ft_other_pages']):.2f} s an other page on this shared machine. The gate
+  render + feature extraction + inference), {b["ft_gated_s"] / max(1, b["gated"]):.2f} s a gated page and
+  {b["ft_other_s"] / max(1, b["ft_other_pages"]):.2f} s an other page on this shared machine. The gate
   (`looks_tabular`: a "Table n" caption line, or two long rules around short, cell-like lines) costs
-  {1000 * b['gate_s'] / b['pages']:.1f} ms a page and sends {b['gated']} of {b['pages']} pages to
-  `find_tables`; they hold {b['tables_gated']} tables, and on the {b['ft_other_pages']} pages it skips
-  `find_tables` finds {b['tables_other']} (a reference list read as a two-column table). Detection on every
+  {1000 * b["gate_s"] / b["pages"]:.1f} ms a page and sends {b["gated"]} of {b["pages"]} pages to
+  `find_tables`; they hold {b["tables_gated"]} tables, and on the {b["ft_other_pages"]} pages it skips
+  `find_tables` finds {b["tables_other"]} (a reference list read as a two-column table). Detection on every
   page (`tables="all"`) costs {allp / auto:.1f}x the gated run.
-* `Table.to_markdown()` re-extracts the page for every cell: {b['md_s'] / max(1, b['md_tables']):.2f} s a
-  table here, against {b['wmd_s'] / max(1, b['md_tables']):.3f} s for the default, which fills the same
+* `Table.to_markdown()` re-extracts the page for every cell: {b["md_s"] / max(1, b["md_tables"]):.2f} s a
+  table here, against {b["wmd_s"] / max(1, b["md_tables"]):.3f} s for the default, which fills the same
   Markdown grid from `table.header`/`table.rows` with MuPDF's words (and keeps the spaces that
   `to_markdown` loses on these PDFs: "Respondentgroup", "43Treatmentprotocols"); with `to_markdown` the
   gated run takes {tomd / auto:.1f}x as long.

@@ -43,8 +43,14 @@ def main() -> str:
         diff = label_difficulty(seeds, answers)
         t_diff = time.perf_counter() - t
         c = OpenQuestionConfig()
-        settings = RewriteSettings(max_tokens=c.max_tokens, temperature=c.temperature, retries=c.retries,
-                                   retry_temperature=c.retry_temperature, seed=c.seed, rule_fallback=c.rule_fallback)
+        settings = RewriteSettings(
+            max_tokens=c.max_tokens,
+            temperature=c.temperature,
+            retries=c.retries,
+            retry_temperature=c.retry_temperature,
+            seed=c.seed,
+            rule_fallback=c.rule_fallback,
+        )
         t = time.perf_counter()
         rw = rewrite_seeds(seeds, llm, settings)
         t_rw = time.perf_counter() - t
@@ -58,13 +64,13 @@ Input: the {seeds.num_rows} bundled sample seeds (sample/seeds/medqa_demo.jsonl)
 
 | step | LLM calls | generated tokens | wall time (s) |
 |---|---:|---:|---:|
-| judge_answers (input, not in the goal; max_tokens {JUDGE_TOKENS}) | 1 | {sum(answers['gen_completion_tokens'].to_pylist())} | {t_judge:.1f} |
+| judge_answers (input, not in the goal; max_tokens {JUDGE_TOKENS}) | 1 | {sum(answers["gen_completion_tokens"].to_pylist())} | {t_judge:.1f} |
 | question_difficulty | 0 | 0 | {t_diff:.2f} |
 | open_questions | {rw.llm_calls} | {rw.generated_tokens} | {t_rw:.1f} |
 
-**question_difficulty + open_questions: {total:.1f} s wall, {cpu:.1f} s process CPU time** (goal <= {GOAL_S:.0f} s wall: {'met' if total <= GOAL_S else 'missed'}; on a busy shared machine wall time overstates the cost; CPU time does not depend on the other load).
+**question_difficulty + open_questions: {total:.1f} s wall, {cpu:.1f} s process CPU time** (goal <= {GOAL_S:.0f} s wall: {"met" if total <= GOAL_S else "missed"}; on a busy shared machine wall time overstates the cost; CPU time does not depend on the other load).
 
-What the 135M model achieves: easy {diff.counts()['easy']} / hard {diff.counts()['hard']} (judge accuracy {diff.per_judge.get('default', {}).get('accuracy', 0)}); rewrites {rw.counts} ; rejection reasons over all attempts {rw.rejection_reasons}.
+What the 135M model achieves: easy {diff.counts()["easy"]} / hard {diff.counts()["hard"]} (judge accuracy {diff.per_judge.get("default", {}).get("accuracy", 0)}); rewrites {rw.counts} ; rejection reasons over all attempts {rw.rejection_reasons}.
 """
     out = REPO / "benchmarks" / "results" / "question_prep.md"
     out.write_text(md, encoding="utf-8")

@@ -42,21 +42,44 @@ from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA  # noqa: E
 from resources.llm import BUILTIN_MODEL, LLMResource, Request, SamplingParams, builtin_model_path  # noqa: E402
 
 QUESTIONS = [
-    ("A 60-year-old man has crushing chest pain and ST elevation in leads II, III and aVF. Which coronary artery "
-     "is most likely occluded?", ["Right coronary artery", "Left anterior descending artery", "Left circumflex artery",
-                                  "Left main coronary artery"], "A"),
+    (
+        "A 60-year-old man has crushing chest pain and ST elevation in leads II, III and aVF. Which coronary artery "
+        "is most likely occluded?",
+        [
+            "Right coronary artery",
+            "Left anterior descending artery",
+            "Left circumflex artery",
+            "Left main coronary artery",
+        ],
+        "A",
+    ),
     ("Which vitamin deficiency causes scurvy?", ["Vitamin A", "Vitamin B12", "Vitamin C", "Vitamin D"], "C"),
-    ("What is the first-line drug for an uncomplicated lower urinary tract infection in a non-pregnant woman?",
-     ["Nitrofurantoin", "Vancomycin", "Metronidazole", "Amphotericin B"], "A"),
-    ("A child has a barking cough and inspiratory stridor after a cold. What is the most likely diagnosis?",
-     ["Epiglottitis", "Croup", "Asthma", "Pneumonia"], "B"),
-    ("Which electrolyte disturbance gives peaked T waves on the ECG?",
-     ["Hypokalemia", "Hyperkalemia", "Hypocalcemia", "Hypernatremia"], "B"),
-    ("Which organism most often causes community-acquired pneumonia in adults?",
-     ["Streptococcus pneumoniae", "Pseudomonas aeruginosa", "Legionella pneumophila", "Mycoplasma hominis"], "A"),
+    (
+        "What is the first-line drug for an uncomplicated lower urinary tract infection in a non-pregnant woman?",
+        ["Nitrofurantoin", "Vancomycin", "Metronidazole", "Amphotericin B"],
+        "A",
+    ),
+    (
+        "A child has a barking cough and inspiratory stridor after a cold. What is the most likely diagnosis?",
+        ["Epiglottitis", "Croup", "Asthma", "Pneumonia"],
+        "B",
+    ),
+    (
+        "Which electrolyte disturbance gives peaked T waves on the ECG?",
+        ["Hypokalemia", "Hyperkalemia", "Hypocalcemia", "Hypernatremia"],
+        "B",
+    ),
+    (
+        "Which organism most often causes community-acquired pneumonia in adults?",
+        ["Streptococcus pneumoniae", "Pseudomonas aeruginosa", "Legionella pneumophila", "Mycoplasma hominis"],
+        "A",
+    ),
     ("Which hormone is deficient in type 1 diabetes mellitus?", ["Glucagon", "Cortisol", "Insulin", "Thyroxine"], "C"),
-    ("What is the antidote for a paracetamol (acetaminophen) overdose?",
-     ["Naloxone", "Flumazenil", "N-acetylcysteine", "Atropine"], "C"),
+    (
+        "What is the antidote for a paracetamol (acetaminophen) overdose?",
+        ["Naloxone", "Flumazenil", "N-acetylcysteine", "Atropine"],
+        "C",
+    ),
 ]
 
 
@@ -64,13 +87,22 @@ def open_questions() -> pa.Table:
     rows = []
     for i, (q, opts, ans) in enumerate(QUESTIONS):
         letters = "ABCD"[: len(opts)]
-        rows.append({
-            "record_id": f"oq-{i:020x}", "parent_ids": [f"qseed-{i:020x}"], "question_id": f"qseed-{i:020x}",
-            "language": "en", "closed_stem": q, "open_question": q,
-            "ground_truth": opts[letters.index(ans)], "answer_letters": [ans],
-            "options": [{"letter": letter, "text": t} for letter, t in zip(letters, opts)], "rewrite_method": "rule",
-            "rewrite_rejections": [], "prompt": "",
-        })
+        rows.append(
+            {
+                "record_id": f"oq-{i:020x}",
+                "parent_ids": [f"qseed-{i:020x}"],
+                "question_id": f"qseed-{i:020x}",
+                "language": "en",
+                "closed_stem": q,
+                "open_question": q,
+                "ground_truth": opts[letters.index(ans)],
+                "answer_letters": [ans],
+                "options": [{"letter": letter, "text": t} for letter, t in zip(letters, opts)],
+                "rewrite_method": "rule",
+                "rewrite_rejections": [],
+                "prompt": "",
+            }
+        )
     return pa.Table.from_pylist(rows, schema=OPEN_QUESTION_SCHEMA)
 
 
@@ -96,8 +128,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=4)
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--reps", type=int, default=2)
-    ap.add_argument("--threads", type=int, default=0,
-                    help="torch threads (0 = torch's default); 1 avoids OpenMP spin-waits on an oversubscribed machine")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (0 = torch's default); 1 avoids OpenMP spin-waits on an oversubscribed machine",
+    )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "rejection_sampling.md"))
     args = ap.parse_args()
     if args.threads:
@@ -117,7 +153,7 @@ def main() -> None:
         times, cpus, tokens, texts = {"asset": [], "raw": []}, {"asset": [], "raw": []}, {}, {}
         table = None
         for rep in range(args.reps):
-            for name in (("raw", "asset") if rep % 2 == 0 else ("asset", "raw")):
+            for name in ("raw", "asset") if rep % 2 == 0 else ("asset", "raw"):
                 if name == "raw":
                     dt, cpu, n_tok, txt = raw_path(items, backend, params)
                 else:
@@ -125,9 +161,12 @@ def main() -> None:
                 times[name].append(dt)
                 cpus[name].append(cpu)
                 tokens[name], texts[name] = n_tok, txt
-            print(f"rep {rep}: raw {times['raw'][-1]:.2f}s ({cpus['raw'][-1]:.1f} CPU s) asset "
-                  f"{times['asset'][-1]:.2f}s ({cpus['asset'][-1]:.1f} CPU s) "
-                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+            print(
+                f"rep {rep}: raw {times['raw'][-1]:.2f}s ({cpus['raw'][-1]:.1f} CPU s) asset "
+                f"{times['asset'][-1]:.2f}s ({cpus['asset'][-1]:.1f} CPU s) "
+                f"(load {os.getloadavg()[0]:.2f})",
+                flush=True,
+            )
         pairs, stats = build_pairs(table)
 
         # Demo budget: the asset's default config, 8 questions, fresh cache (really generates).
@@ -159,10 +198,14 @@ def main() -> None:
         "",
         "| path | generated tokens | best time (s) | tokens/s | median time (s) | tokens/s (median) | best CPU time (s) |",
         "|---|---:|---:|---:|---:|---:|---:|",
-        *[f"| {label} | {tokens[k]} | {best[k]:.2f} | {tps[k]:.1f} | {med[k]:.2f} | {tokens[k] / med[k]:.1f} "
-          f"| {best_cpu[k]:.1f} |"
-          for label, k in (("raw backend `generate` (pre-rendered requests)", "raw"),
-                           ("`rejection.sample_items` (asset function)", "asset"))],
+        *[
+            f"| {label} | {tokens[k]} | {best[k]:.2f} | {tps[k]:.1f} | {med[k]:.2f} | {tokens[k] / med[k]:.1f} "
+            f"| {best_cpu[k]:.1f} |"
+            for label, k in (
+                ("raw backend `generate` (pre-rendered requests)", "raw"),
+                ("`rejection.sample_items` (asset function)", "asset"),
+            )
+        ],
         "",
         f"**Ratio asset / raw: {ratio:.3f}x** tokens/s on the best runs (goal >= 0.9x: "
         f"{'met' if ratio >= 0.9 else 'NOT met'}); {ratio_med:.3f}x on the medians; {ratio_cpu:.3f}x per CPU second "
@@ -179,8 +222,9 @@ def main() -> None:
         f"goal <= ~90 s: {'met' if demo_cpu / threads <= 90 else 'NOT met'}). The wall time is inflated by "
         "whatever else the shared machine runs; CPU time / threads is what an idle machine would take.",
         "",
-        "All times (s, wall / CPU): " + "; ".join(
-            f"{k}: " + ", ".join(f"{x:.2f}/{c:.1f}" for x, c in zip(v, cpus[k])) for k, v in times.items()) + ".",
+        "All times (s, wall / CPU): "
+        + "; ".join(f"{k}: " + ", ".join(f"{x:.2f}/{c:.1f}" for x, c in zip(v, cpus[k])) for k, v in times.items())
+        + ".",
         "",
     ]
     text = "\n".join(lines)

@@ -72,7 +72,7 @@ def bucket_inventory(fs, bucket: str, prefix: str) -> tuple[list[tuple[str, int,
     per: dict[str, list[int]] = {}
     kinds: Counter = Counter()
     for path, info in files.items():
-        rel = path[len(f"{bucket}/{prefix}/"):]
+        rel = path[len(f"{bucket}/{prefix}/") :]
         top = rel.split("/", 1)[0]
         row = per.setdefault(top, [0, 0])
         row[0] += 1
@@ -115,8 +115,9 @@ def run_demo(lake: str, run_dir: Path, env: dict, log_path: Path, timeout: float
     before = load()
     t0 = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, cwd=run_dir, env={**env, "CITRUS_LAKE": lake}, stdout=log,
-                              stderr=subprocess.STDOUT, timeout=timeout)
+        proc = subprocess.run(
+            cmd, cwd=run_dir, env={**env, "CITRUS_LAKE": lake}, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+        )
     wall = time.perf_counter() - t0
     print(f"[s3_lake] exit {proc.returncode} after {wall:.1f} s", flush=True)
     return proc.returncode, wall, before, load(), log_path.read_text(encoding="utf-8", errors="replace")
@@ -147,10 +148,15 @@ def main() -> int:
     local = None if args.s3_only else local_baseline(args)
 
     work, run_dir, env = scratch()
-    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_SESSION_TOKEN="testing",
-               AWS_DEFAULT_REGION="us-east-1")
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                                           "AWS_DEFAULT_REGION")})
+    env.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    os.environ.update(
+        {k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION")}
+    )
 
     from moto.server import ThreadedMotoServer
 
@@ -173,8 +179,11 @@ def main() -> int:
 
         fs = s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing")
         rows, kinds = bucket_inventory(fs, args.bucket, args.prefix)
-        local_state = sorted(str(p.relative_to(run_dir)) for p in (run_dir / ".citrus").glob("*")) \
-            if (run_dir / ".citrus").is_dir() else []
+        local_state = (
+            sorted(str(p.relative_to(run_dir)) for p in (run_dir / ".citrus").glob("*"))
+            if (run_dir / ".citrus").is_dir()
+            else []
+        )
     finally:
         server.stop()
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import default_eval_index, eval_index
+from citrus_assets.common.decontamination.index import default_eval_index, eval_index
 from citrus_assets.reasoning_data.instructions.instruction_files import load_instruction_file
 from citrus_assets.reasoning_data.mixes.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.mixes.mixing import MIX_SCHEMA, decontaminate_mix, load_tokenizer
@@ -83,8 +83,11 @@ def main() -> None:
     def row(step, ours, base, rows):
         ratio = f"{ours / base:.2f}x" if base else "–"
         hours = ours / rows * PAPER_STAGE1_LINES / 3600
-        return f"| {step} | {rows:,} | {ours:.2f} | {rows / ours:,.0f} | {base:.2f} | {ratio} | {hours:.1f} h |" if base \
+        return (
+            f"| {step} | {rows:,} | {ours:.2f} | {rows / ours:,.0f} | {base:.2f} | {ratio} | {hours:.1f} h |"
+            if base
             else f"| {step} | {rows:,} | {ours:.2f} | {rows / ours:,.0f} | – | – | {hours:.1f} h |"
+        )
 
     md = [
         "# SFT mixes: normalization, stage split, decontamination",

@@ -21,7 +21,7 @@ sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 
-from citrus_assets.common import staleness  # noqa: E402
+from citrus_assets.common.scheduling import staleness  # noqa: E402
 
 OUT = REPO / "benchmarks" / "results" / "stale_check.md"
 SIZES = (10, 40)
@@ -66,7 +66,9 @@ class Mem(dg.IOManager):
     store: dict = {}
 
     def handle_output(self, context, obj):
-        self.store[(context.asset_key.to_user_string(), context.partition_key if context.has_partition_key else None)] = obj
+        self.store[
+            (context.asset_key.to_user_string(), context.partition_key if context.has_partition_key else None)
+        ] = obj
 
     def load_input(self, context):
         name = context.asset_key.to_user_string()
@@ -89,13 +91,15 @@ def measure(n: int) -> dict:
         for k in keys:
             chain.execute_in_process(instance=instance, partition_key=k)
         job.get_subset(asset_selection={dg.AssetKey("mix"), dg.AssetKey("checkpoint")}).execute_in_process(
-            instance=instance)
+            instance=instance
+        )
         out = {}
         for label in ("nothing stale", "one seed set changed"):
             if label != "nothing stale":
                 VALUES[keys[0]] = "changed"
                 job.get_subset(asset_selection={dg.AssetKey("seeds")}).execute_in_process(
-                    instance=instance, partition_key=keys[0])
+                    instance=instance, partition_key=keys[0]
+                )
             t0 = time.perf_counter()
             stale = staleness.stale_upstream(instance, graph, dg.AssetKey("checkpoint"))
             out[label] = (time.perf_counter() - t0, len(stale))
@@ -109,13 +113,19 @@ def main() -> None:
     for n in SIZES:
         r = measure(n)
         rows += [f"| {n} | {4 * n + 1} | {label} | {s:.2f} | {k} |" for label, (s, k) in r.items()]
-    lines = ["# The stale-data check: cost of one evaluation (issue 19)", "",
-             f"Machine: {os.cpu_count()} CPU cores, shared (load average {load} at the start); SQLite instance on "
-             "local disk; one `staleness.stale_upstream(checkpoint)` call (what the `built_on_current_data` check "
-             "does once per checkpoint/mix materialization).", "",
-             "| seed sets | materialized partitions upstream | state | seconds | stale partitions found |",
-             "|---:|---:|---|---:|---:|", *rows, "",
-             "Run: `.venv/bin/python -m benchmarks.stale_check`"]
+    lines = [
+        "# The stale-data check: cost of one evaluation (issue 19)",
+        "",
+        f"Machine: {os.cpu_count()} CPU cores, shared (load average {load} at the start); SQLite instance on "
+        "local disk; one `staleness.stale_upstream(checkpoint)` call (what the `built_on_current_data` check "
+        "does once per checkpoint/mix materialization).",
+        "",
+        "| seed sets | materialized partitions upstream | state | seconds | stale partitions found |",
+        "|---:|---:|---|---:|---:|",
+        *rows,
+        "",
+        "Run: `.venv/bin/python -m benchmarks.stale_check`",
+    ]
     OUT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
 

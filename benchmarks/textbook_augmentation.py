@@ -76,8 +76,9 @@ def main() -> None:
     rows, _, chunk_stats = chunk_batch(files, TextbookChunkingConfig().spec())
     chunks = pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA)
     config = TextbookEvolConfig(max_tokens=args.max_tokens)
-    params = SamplingParams(n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens,
-                            seed=config.seed)
+    params = SamplingParams(
+        n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
+    )
     llm = LLMResource(model=BUILTIN_MODEL, device="cpu", use_cache=False)
     backend = llm.get_backend()
     messages = [evol_messages(op, c["heading_path"], c["text"]) for c in rows for op in config.operators]
@@ -90,7 +91,7 @@ def main() -> None:
     texts: dict[str, list[str]] = {}
     result = None
     for rep in range(args.reps):
-        for path in (("asset", "raw") if rep % 2 == 0 else ("raw", "asset")):
+        for path in ("asset", "raw") if rep % 2 == 0 else ("raw", "asset"):
             t0 = time.perf_counter()
             if path == "asset":
                 result = evolve_partition(chunks, llm, config)
@@ -104,8 +105,10 @@ def main() -> None:
                 texts[path] = sorted(g[0].text for g in out)
                 raw_out = out
             times[path].append(dt)
-        print(f"rep {rep}: asset {times['asset'][-1]:.1f}s raw {times['raw'][-1]:.1f}s "
-              f"(load {os.getloadavg()[0]:.2f})", flush=True)
+        print(
+            f"rep {rep}: asset {times['asset'][-1]:.1f}s raw {times['raw'][-1]:.1f}s (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
         if rep == 0:
             over = replay_overhead(chunks, llm, raw_out, config)
         write_report(args, config, chunk_stats, times, tokens, texts, result.stats, over, load0)
@@ -143,9 +146,13 @@ def write_report(args, config, chunk_stats, times, tokens, texts, s, over, load0
         "",
         "| path | generated tokens | best time (s) | tokens/s | median time (s) | tokens/s (median) |",
         "|---|---:|---:|---:|---:|---:|",
-        *[f"| {label} | {tokens[k]} | {best[k]:.2f} | {tps[k]:.2f} | {med[k]:.2f} | {tokens[k] / med[k]:.2f} |"
-          for label, k in (("raw backend `generate` (same rendered prompts)", "raw"),
-                           ("asset function `evolve_partition`", "asset"))],
+        *[
+            f"| {label} | {tokens[k]} | {best[k]:.2f} | {tps[k]:.2f} | {med[k]:.2f} | {tokens[k] / med[k]:.2f} |"
+            for label, k in (
+                ("raw backend `generate` (same rendered prompts)", "raw"),
+                ("asset function `evolve_partition`", "asset"),
+            )
+        ],
         "",
         f"**Ratio asset / raw: {ratio:.3f}x** tokens/s on the best runs (goal >= 0.9x: "
         f"{'met' if ratio >= 0.9 else 'NOT met'}); {ratio_med:.3f}x on the medians. Same generated texts: "
@@ -155,19 +162,25 @@ def write_report(args, config, chunk_stats, times, tokens, texts, s, over, load0
         f"with the outputs replayed: **{over * 1000:.1f} ms** median of 20 runs, i.e. at most "
         f"{over / best['raw'] * 100:.3f}% of the raw generation time: ratio bound "
         f"{best['raw'] / (best['raw'] + over):.4f}x"
-        + (". A larger gap in the table above is load noise on the shared machine, not asset overhead."
-           if over < 0.01 * best["raw"] else "."),
+        + (
+            ". A larger gap in the table above is load noise on the shared machine, not asset overhead."
+            if over < 0.01 * best["raw"]
+            else "."
+        ),
         "",
         "What the asset kept (SmolLM2-135M; a small model often writes only the question):",
         "",
         "| generations | kept | questions kept per chunk | chunks without a question | "
-        + " | ".join(f"dropped: {r}" for r in s["dropped_by_reason"]) + " |",
+        + " | ".join(f"dropped: {r}" for r in s["dropped_by_reason"])
+        + " |",
         "|---:|---:|---:|---:|" + "---:|" * len(s["dropped_by_reason"]),
         f"| {s['generations']} | {s['kept']} | {s['kept_per_chunk']['mean']:.2f} | "
         f"{s['kept_per_chunk']['chunks_without_questions']} | "
-        + " | ".join(str(v) for v in s["dropped_by_reason"].values()) + " |",
+        + " | ".join(str(v) for v in s["dropped_by_reason"].values())
+        + " |",
         "",
-        "Times per repetition (s): " + "; ".join(f"{k}: " + ", ".join(f"{x:.1f}" for x in v) for k, v in times.items())
+        "Times per repetition (s): "
+        + "; ".join(f"{k}: " + ", ".join(f"{x:.1f}" for x in v) for k, v in times.items())
         + ".",
         "",
     ]

@@ -36,8 +36,10 @@ from resources.lake_io import LakeIOManager  # noqa: E402
 from resources.lineage.ids import record_id  # noqa: E402
 from resources.lineage.schema import GEN_FIELDS  # noqa: E402
 
-TEXT = ("Hypertension is a chronic elevation of arterial blood pressure. First-line drugs include thiazide "
-        "diuretics, ACE inhibitors and calcium channel blockers. ") * 12
+TEXT = (
+    "Hypertension is a chronic elevation of arterial blood pressure. First-line drugs include thiazide "
+    "diuretics, ACE inhibitors and calcium channel blockers. "
+) * 12
 
 
 @dg.asset(name="cpt_shards")
@@ -48,20 +50,39 @@ def cpt_shards(lake: LakeResource) -> dg.Output:
         path = lk.data_path("cpt_shards", None, f"shard-{source}-00000.parquet")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         pq.write_table(pa.table({"text": [f"{source}: {TEXT}"] * 8}), path)
-        rows.append({"source": source, "shard": os.path.basename(path), "path": path, "documents": 8,
-                     "tokens": 0, "record_id": record_id("cptshard", source), "parent_ids": []})
+        rows.append(
+            {
+                "source": source,
+                "shard": os.path.basename(path),
+                "path": path,
+                "documents": 8,
+                "tokens": 0,
+                "record_id": record_id("cptshard", source),
+                "parent_ids": [],
+            }
+        )
     return output(pa.Table.from_pylist(rows))
 
 
 def mix(name: str):
     @dg.asset(name=name)
     def _mix() -> dg.Output:
-        rows = [{"record_id": record_id("s1mix", name, i), "parent_ids": [],
-                 "messages": [{"role": "user", "content": f"Case {i}: what is first-line for hypertension?"},
-                              {"role": "assistant", "content": "<think>Guidelines first.</think><answer>A thiazide."
-                                                               "</answer>"}],
-                 "source": "demo", "category": "instruction", "n_tokens": 30} for i in range(8)]
+        rows = [
+            {
+                "record_id": record_id("s1mix", name, i),
+                "parent_ids": [],
+                "messages": [
+                    {"role": "user", "content": f"Case {i}: what is first-line for hypertension?"},
+                    {"role": "assistant", "content": "<think>Guidelines first.</think><answer>A thiazide.</answer>"},
+                ],
+                "source": "demo",
+                "category": "instruction",
+                "n_tokens": 30,
+            }
+            for i in range(8)
+        ]
         return output(pa.Table.from_pylist(rows, schema=SFT_MIX_SCHEMA))
+
     return _mix
 
 
@@ -69,11 +90,19 @@ def mix(name: str):
 def preference_pairs() -> dg.Output:
     rows = []
     for i in range(4):
-        row = {"record_id": record_id("pref", i), "parent_ids": [], "question_id": str(i), "category": "medical",
-               "prompt": [{"role": "user", "content": f"Case {i}: first-line for hypertension?"}],
-               "chosen": [{"role": "assistant", "content": "<answer>A thiazide diuretic.</answer>"}],
-               "rejected": [{"role": "assistant", "content": "<answer>Aspirin.</answer>"}], "prompt_text": "",
-               "selection_rule": "demo", "n_samples": 2, "n_correct": 1}
+        row = {
+            "record_id": record_id("pref", i),
+            "parent_ids": [],
+            "question_id": str(i),
+            "category": "medical",
+            "prompt": [{"role": "user", "content": f"Case {i}: first-line for hypertension?"}],
+            "chosen": [{"role": "assistant", "content": "<answer>A thiazide diuretic.</answer>"}],
+            "rejected": [{"role": "assistant", "content": "<answer>Aspirin.</answer>"}],
+            "prompt_text": "",
+            "selection_rule": "demo",
+            "n_samples": 2,
+            "n_correct": 1,
+        }
         row.update({name: None for name, _ in GEN_FIELDS})
         rows.append(row)
     return output(pa.Table.from_pylist(rows, schema=PREFERENCE_SCHEMA))
@@ -85,28 +114,42 @@ def main() -> None:
     args = ap.parse_args()
     load0 = os.getloadavg()[0]
     upstream = [cpt_shards, mix("sft_stage1_mix"), mix("sft_stage2_mix"), mix("sft_stage3_mix"), preference_pairs]
-    selected = checkpoint_assets[:args.stages]
+    selected = checkpoint_assets[: args.stages]
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(tmp, "lake")
-        res = dg.materialize([*upstream, *checkpoint_assets], selection=[*upstream, *selected],
-                             resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                                        "training": TrainingResource()},
-                             instance=dg.DagsterInstance.ephemeral())
+        res = dg.materialize(
+            [*upstream, *checkpoint_assets],
+            selection=[*upstream, *selected],
+            resources={
+                "io_manager": LakeIOManager(root=root),
+                "lake": LakeResource(root=root),
+                "training": TrainingResource(),
+            },
+            instance=dg.DagsterInstance.ephemeral(),
+        )
         assert res.success
-        md = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
-              for e in res.get_asset_materialization_events()}
-    lines = ["# Demo budget: checkpoint assets with their default config (built-in SmolLM2-135M, CPU)", "",
-             f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}. "
-             f"Shared machine: load average {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.",
-             "Defaults: 2 optimizer steps, global batch 1, max length 128, python "
-             "launcher, no DeepSpeed. Step wall = the whole Dagster step (process start, model load, training, save, "
-             "weights hash); budget ~60 s per asset.", "",
-             "| asset | steps | tokens seen | final loss | train wall (s) | step wall (s) | budget |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+        md = {
+            e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+            for e in res.get_asset_materialization_events()
+        }
+    lines = [
+        "# Demo budget: checkpoint assets with their default config (built-in SmolLM2-135M, CPU)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}. "
+        f"Shared machine: load average {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.",
+        "Defaults: 2 optimizer steps, global batch 1, max length 128, python "
+        "launcher, no DeepSpeed. Step wall = the whole Dagster step (process start, model load, training, save, "
+        "weights hash); budget ~60 s per asset.",
+        "",
+        "| asset | steps | tokens seen | final loss | train wall (s) | step wall (s) | budget |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     for a in selected:
         m = md[a.key.to_user_string()]
-        lines.append(f"| {a.key.to_user_string()} | {m['steps']} | {m['tokens_seen']} | {m['final_loss']:.3f} | "
-                     f"{m['train_wall_s']:.1f} | {m['step_wall_s']:.1f} | {'met' if m['step_wall_s'] <= 60 else 'missed'} |")
+        lines.append(
+            f"| {a.key.to_user_string()} | {m['steps']} | {m['tokens_seen']} | {m['final_loss']:.3f} | "
+            f"{m['train_wall_s']:.1f} | {m['step_wall_s']:.1f} | {'met' if m['step_wall_s'] <= 60 else 'missed'} |"
+        )
     text = "\n".join(lines) + "\n"
     (REPO / "benchmarks" / "results" / "training_demo.md").write_text(text)
     print(text)

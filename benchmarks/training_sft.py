@@ -38,7 +38,7 @@ import pyarrow.parquet as pq  # noqa: E402
 from training.config import SFTStageConfig  # noqa: E402
 from training.launch import launch  # noqa: E402
 
-PLAIN_TRL = r'''
+PLAIN_TRL = r"""
 import json, sys, time
 import datasets, pyarrow.parquet as pq, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -55,40 +55,66 @@ args = SFTConfig(output_dir=a["out"], per_device_train_batch_size=a["bs"], gradi
 tr = SFTTrainer(model=model, args=args, train_dataset=ds, processing_class=tok)
 out = tr.train()
 print("PLAIN_RESULT " + json.dumps({"tokens": tr.state.num_input_tokens_seen, "runtime": out.metrics["train_runtime"]}))
-'''
+"""
 
 QUESTIONS = [
-    ("A 54-year-old man has crushing chest pain radiating to the left arm. What is the first test?",
-     "An ECG within ten minutes, then serial troponins; ST elevation means immediate reperfusion."),
-    ("A child has a barking cough and inspiratory stridor at night. What is the likely diagnosis?",
-     "Croup (laryngotracheobronchitis), usually viral; give oral dexamethasone and nebulised adrenaline if severe."),
-    ("Which vitamin deficiency causes scurvy, and what are its signs?",
-     "Vitamin C deficiency: bleeding gums, perifollicular haemorrhages, poor wound healing and corkscrew hairs."),
-    ("A woman with polyuria, polydipsia and weight loss has glucose 18 mmol/L. Next step?",
-     "Check ketones and a venous gas to exclude DKA, then start insulin and fluids and confirm type 1 diabetes."),
+    (
+        "A 54-year-old man has crushing chest pain radiating to the left arm. What is the first test?",
+        "An ECG within ten minutes, then serial troponins; ST elevation means immediate reperfusion.",
+    ),
+    (
+        "A child has a barking cough and inspiratory stridor at night. What is the likely diagnosis?",
+        "Croup (laryngotracheobronchitis), usually viral; give oral dexamethasone and nebulised adrenaline if severe.",
+    ),
+    (
+        "Which vitamin deficiency causes scurvy, and what are its signs?",
+        "Vitamin C deficiency: bleeding gums, perifollicular haemorrhages, poor wound healing and corkscrew hairs.",
+    ),
+    (
+        "A woman with polyuria, polydipsia and weight loss has glucose 18 mmol/L. Next step?",
+        "Check ketones and a venous gas to exclude DKA, then start insulin and fluids and confirm type 1 diabetes.",
+    ),
 ]
 
 
-MODEL_NOTES = {"builtin": "SmolLM2-135M-Instruct, float32",
-               "tiny": "random 2-layer Llama, hidden 64, made by benchmarks/training_zero3_cpu.py: framework overhead "
-                       "weighs most here"}
+MODEL_NOTES = {
+    "builtin": "SmolLM2-135M-Instruct, float32",
+    "tiny": "random 2-layer Llama, hidden 64, made by benchmarks/training_zero3_cpu.py: framework overhead "
+    "weighs most here",
+}
 
 
 def make_data(path: str, n: int = 64) -> None:
     rows = []
     for i in range(n):
         q, a = QUESTIONS[i % len(QUESTIONS)]
-        rows.append([{"role": "system", "content": "You are an experienced physician. Think step by step."},
-                     {"role": "user", "content": f"Case {i}: {q}"},
-                     {"role": "assistant", "content": f"<think>Key findings of case {i} first. {a}</think>"
-                                                      f"<answer>{a}</answer>"}])
+        rows.append(
+            [
+                {"role": "system", "content": "You are an experienced physician. Think step by step."},
+                {"role": "user", "content": f"Case {i}: {q}"},
+                {
+                    "role": "assistant",
+                    "content": f"<think>Key findings of case {i} first. {a}</think><answer>{a}</answer>",
+                },
+            ]
+        )
     pq.write_table(pa.table({"messages": rows}), path)
 
 
 def run_asset_path(model: str, data: str, out: str, a: dict) -> dict:
-    cfg = SFTStageConfig(model_path=model, data_path=data, output_dir=out, learning_rate=a["lr"],
-                         global_batch_size=a["bs"] * a["ga"], per_device_batch_size=a["bs"], max_steps=a["steps"],
-                         max_seq_len=a["max_len"], warmup_ratio=0.0, lr_scheduler_type="constant", save_steps=10**6)
+    cfg = SFTStageConfig(
+        model_path=model,
+        data_path=data,
+        output_dir=out,
+        learning_rate=a["lr"],
+        global_batch_size=a["bs"] * a["ga"],
+        per_device_batch_size=a["bs"],
+        max_steps=a["steps"],
+        max_seq_len=a["max_len"],
+        warmup_ratio=0.0,
+        lr_scheduler_type="constant",
+        save_steps=10**6,
+    )
     t0 = time.perf_counter()
     res = launch(cfg)
     return {"tokens": res["tokens_seen"], "runtime": res["train_runtime_s"], "wall": time.perf_counter() - t0}
@@ -97,8 +123,12 @@ def run_asset_path(model: str, data: str, out: str, a: dict) -> dict:
 def run_plain(model: str, data: str, out: str, a: dict) -> dict:
     t0 = time.perf_counter()
     arg = json.dumps({"model": model, "data": data, "out": out, **a})
-    proc = subprocess.run([sys.executable, "-c", PLAIN_TRL, arg], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(
+        [sys.executable, "-c", PLAIN_TRL, arg],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     if proc.returncode:
         raise RuntimeError(proc.stdout[-2000:] + proc.stderr[-3000:])
     line = next(x for x in proc.stdout.splitlines() if x.startswith("PLAIN_RESULT "))
@@ -160,20 +190,27 @@ def main() -> None:
         "| path | input tokens | train_runtime (s) | tokens/s | wall incl. process start + load + save (s) |",
         "|---|---:|---:|---:|---:|",
     ]
-    names = {"asset": "asset path: `training.launch` -> `training.run` -> `training.sft` (assistant-only loss)",
-             "plain": "plain TRL `SFTTrainer` script (full-sequence loss)"}
+    names = {
+        "asset": "asset path: `training.launch` -> `training.run` -> `training.sft` (assistant-only loss)",
+        "plain": "plain TRL `SFTTrainer` script (full-sequence loss)",
+    }
     for k in ("asset", "plain"):
         r = best[k]
         lines.append(f"| {names[k]} | {r['tokens']} | {r['runtime']:.2f} | {r['tps']:.1f} | {r['wall']:.1f} |")
     import statistics
 
     med = {k: statistics.median(r["tps"] for r in v) for k, v in runs.items()}
-    lines += ["", f"**Ratio asset / plain: {ratio:.3f}x** tokens/s (goal >= 0.95x: {'met' if ratio >= 0.95 else 'missed'}).",
-              f"On the medians: {med['asset']:.1f} vs {med['plain']:.1f} tokens/s, {med['asset'] / med['plain']:.3f}x.",
-              "", "Every repetition (tokens/s): " + "; ".join(
-                  f"{k}: " + ", ".join(f"{r['tps']:.1f}" for r in v) for k, v in runs.items()),
-              "", "The asset path's wall time also covers the metric streaming, the checkpoint callback and saving "
-              "the final model + tokenizer (the plain script saves nothing)."]
+    lines += [
+        "",
+        f"**Ratio asset / plain: {ratio:.3f}x** tokens/s (goal >= 0.95x: {'met' if ratio >= 0.95 else 'missed'}).",
+        f"On the medians: {med['asset']:.1f} vs {med['plain']:.1f} tokens/s, {med['asset'] / med['plain']:.3f}x.",
+        "",
+        "Every repetition (tokens/s): "
+        + "; ".join(f"{k}: " + ", ".join(f"{r['tps']:.1f}" for r in v) for k, v in runs.items()),
+        "",
+        "The asset path's wall time also covers the metric streaming, the checkpoint callback and saving "
+        "the final model + tokenizer (the plain script saves nothing).",
+    ]
     text = "\n".join(lines) + "\n"
     out = REPO / "benchmarks" / "results" / "training_sft.md"
     if args.append and out.exists():

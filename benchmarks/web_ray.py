@@ -25,10 +25,13 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "benchmarks" / "results" / "web_ray.md"
-MODES = {"local": {"executor": "local"}, "ray": {"executor": "ray", "workers": 1},
-         "ray2": {"executor": "ray", "workers": 2}}
+MODES = {
+    "local": {"executor": "local"},
+    "ray": {"executor": "ray", "workers": 1},
+    "ray2": {"executor": "ray", "workers": 2},
+}
 
-CHILD = r'''
+CHILD = r"""
 import json, sys, time
 t0 = time.perf_counter()
 import dagster as dg
@@ -59,7 +62,7 @@ for name, asset, key in (("web_documents", web_documents, "web_demo"), ("web_cor
         out["duplicates_removed"] = md["duplicates_removed"]
 out["total_s"] = round(time.perf_counter() - t0, 1)
 print("RESULT " + json.dumps(out))
-'''
+"""
 
 
 def load() -> str:
@@ -72,14 +75,25 @@ def load() -> str:
 def run_mode(mode: str) -> dict:
     with tempfile.TemporaryDirectory(prefix=f"citrus-webray-{mode}-") as tmp:
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(Path(tmp) / "lake"), str(REPO / "sample" / "web"),
-                               json.dumps(MODES[mode])], cwd=REPO, capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(Path(tmp) / "lake"),
+                str(REPO / "sample" / "web"),
+                json.dumps(MODES[mode]),
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t0
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode or line is None:
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])
         return {"mode": mode, "error": f"exit {proc.returncode}", "tail": tail, "wall_s": round(wall, 1)}
-    return {"mode": mode, "wall_s": round(wall, 1), **json.loads(line[len("RESULT "):])}
+    return {"mode": mode, "wall_s": round(wall, 1), **json.loads(line[len("RESULT ") :])}
 
 
 def main() -> int:
@@ -129,12 +143,29 @@ def main() -> int:
         lines.append(
             f"| {r['mode']} | `{cfg}` | {r['rep']} | {r['wall_s']} | {r['import_s']} | {r['web_documents_s']} | "
             f"{r['web_corpus_s']} | {r['web_documents_rows']} / {r['rejected']} / {r['quarantined']} | "
-            f"{r['web_corpus_rows']} ({r['duplicates_removed']}) |")
+            f"{r['web_corpus_rows']} ({r['duplicates_removed']}) |"
+        )
     ok = [r for r in rows if "error" not in r]
-    same = len({(r["web_documents_rows"], r["rejected"], r["quarantined"], r["web_corpus_rows"],
-                 r["duplicates_removed"]) for r in ok}) <= 1
-    lines += ["", f"Same documents kept, rejected, quarantined and deduplicated in every mode: {'yes' if same else 'NO'}.",
-              ""]
+    same = (
+        len(
+            {
+                (
+                    r["web_documents_rows"],
+                    r["rejected"],
+                    r["quarantined"],
+                    r["web_corpus_rows"],
+                    r["duplicates_removed"],
+                )
+                for r in ok
+            }
+        )
+        <= 1
+    )
+    lines += [
+        "",
+        f"Same documents kept, rejected, quarantined and deduplicated in every mode: {'yes' if same else 'NO'}.",
+        "",
+    ]
     for r in rows:
         if "error" in r:
             lines += [f"### {r['mode']} failed", "", "```", r["tail"], "```", ""]

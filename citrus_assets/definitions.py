@@ -8,7 +8,8 @@ JMED-style benchmark builder).
 
 import dagster as dg
 
-from citrus_assets.common import decontamination_checks, staleness
+from citrus_assets.common.decontamination import checks as decontamination_checks
+from citrus_assets.common.scheduling import staleness
 from citrus_assets.common.stage_metadata import apply_stage_metadata
 from citrus_assets.common.stages import find_stages
 from citrus_assets.executors import executor_from_env
@@ -20,16 +21,19 @@ from quality.checks import rows_checks
 STAGES = find_stages()
 
 
-
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The code location; ``resources`` replaces the environment-configured ones (tests, embedding)."""
     # the paper's stage, owner, engine and words on every asset (common/stage_metadata.py)
     assets = list(apply_stage_metadata(a for s in STAGES for a in s.assets))  # quality/empty.py
     return dg.Definitions(
         assets=assets,
-        asset_checks=[*(c for s in STAGES for c in s.checks), *decontamination_checks.checks, *staleness.checks,
-                      # the non-blocking has_rows check of every asset whose empty partition must not look green
-                      *rows_checks(assets)],
+        asset_checks=[
+            *(c for s in STAGES for c in s.checks),
+            *decontamination_checks.checks,
+            *staleness.checks,
+            # the non-blocking has_rows check of every asset whose empty partition must not look green
+            *rows_checks(assets),
+        ],
         sensors=[*(x for s in STAGES for x in s.sensors), staleness.stale_data_sensor],
         jobs=jobs,
         resources=resources if resources is not None else build_resources(),

@@ -62,16 +62,24 @@ def register_partitions(defs: dg.Definitions, instance: dg.DagsterInstance) -> d
     return out
 
 
-def launch(job: dg.JobDefinition, instance: dg.DagsterInstance, partition_key: str | None, run_config: dict
-           ) -> dg.ExecuteInProcessResult:
+def launch(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, partition_key: str | None, run_config: dict
+) -> dg.ExecuteInProcessResult:
     """One run of a defined job in this process, tagged with the code location (``jobs.job_page_tags``) so
     the UI lists it on the job's page (not as a "jobless" materialization)."""
-    return job.execute_in_process(instance=instance, partition_key=partition_key, raise_on_error=True,
-                                  tags=job_page_tags(), run_config=run_config)
+    return job.execute_in_process(
+        instance=instance, partition_key=partition_key, raise_on_error=True, tags=job_page_tags(), run_config=run_config
+    )
 
 
-def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, lineage_db: str, log=print,
-                 extra_ops: dict[str, dict] | None = None) -> MainJobResult:
+def run_main_job(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    lake,
+    lineage_db: str,
+    log=print,
+    extra_ops: dict[str, dict] | None = None,
+) -> MainJobResult:
     """Every step of ``MAIN_PLAN``; ``extra_ops`` (job name -> ``{"asset": {"config": ...}}``) is run config
     merged over a step's own (tests: a tiny model's tokenizer, fewer tokens)."""
     t0 = time.perf_counter()
@@ -89,8 +97,10 @@ def run_main_job(defs: dg.Definitions, instance: dg.DagsterInstance, lake, linea
                 m = ev.materialization
                 md = m.metadata
                 if "cache_hits" in md:
-                    log(f"[main]   {m.asset_key.to_user_string()}: {md['cache_hits'].value} LLM cache hits, "
-                        f"{md['generated_tokens'].value if 'generated_tokens' in md else '?'} tokens in the table")
+                    log(
+                        f"[main]   {m.asset_key.to_user_string()}: {md['cache_hits'].value} LLM cache hits, "
+                        f"{md['generated_tokens'].value if 'generated_tokens' in md else '?'} tokens in the table"
+                    )
                 out.outputs.append(
                     MaterializedOutput(
                         asset=m.asset_key.to_user_string(),
@@ -145,13 +155,18 @@ def decontamination_lines(outputs: list[MaterializedOutput]) -> list[str]:
     done = [o for o in outputs if o.decontamination is not None]
     if not done:
         return []
-    lines = ["", "Decontamination (training-bound text vs the benchmark index; citrus decontam check FILE for your own):"]
+    lines = [
+        "",
+        "Decontamination (training-bound text vs the benchmark index; citrus decontam check FILE for your own):",
+    ]
     for o in done:
         d = o.decontamination
         per = ", ".join(f"{b}: {n}" for b, n in sorted((d.get("removed_per_benchmark") or {}).items()))
-        lines.append(f"  {o.asset} [{o.partition}]: {d.get('status', '?')}; {d.get('index_items', 0)} items of "
-                     f"{len(d.get('benchmarks') or [])} benchmarks indexed; {d.get('removed', 0)} rows removed"
-                     + (f" ({per})" if per else ""))
+        lines.append(
+            f"  {o.asset} [{o.partition}]: {d.get('status', '?')}; {d.get('index_items', 0)} items of "
+            f"{len(d.get('benchmarks') or [])} benchmarks indexed; {d.get('removed', 0)} rows removed"
+            + (f" ({per})" if per else "")
+        )
     return lines
 
 
@@ -195,12 +210,22 @@ def format_summary(result: MainJobResult, lake_root: str, lineage_db: str) -> st
         lines += [f"  FAILED {k}" for k in fatal]
         lines += [f"  FAILED (WARN, stage EMPTY above) {k}" for k in reported]
         if reported and not fatal:
-            lines.append(f"  {len(reported)} failed check(s) are the row-count warnings of the EMPTY stages listed "
-                         "above; no other check failed (exit code 0)")
+            lines.append(
+                f"  {len(reported)} failed check(s) are the row-count warnings of the EMPTY stages listed "
+                "above; no other check failed (exit code 0)"
+            )
     if result.ablation_text:
-        lines += ["", "Ablation (the paper's Table 5 layout): accuracy [95% Wilson CI] n=items; chance = a uniform "
-                  "guess; the 135M demo model is expected near chance", result.ablation_text,
-                  "(Markdown and chart: eval_report metadata table5 / table5_chart, and report.md in the lake)"]
+        lines += [
+            "",
+            "Ablation (the paper's Table 5 layout): accuracy [95% Wilson CI] n=items; chance = a uniform "
+            "guess; the 135M demo model is expected near chance",
+            result.ablation_text,
+            "(Markdown and chart: eval_report metadata table5 / table5_chart, and report.md in the lake)",
+        ]
     if result.trace_record:
-        lines += ["", f"Lineage trace of {result.trace_record} (citrus lineage trace {result.trace_record}):", result.trace_text]
+        lines += [
+            "",
+            f"Lineage trace of {result.trace_record} (citrus lineage trace {result.trace_record}):",
+            result.trace_text,
+        ]
     return "\n".join(lines)

@@ -90,33 +90,54 @@ TRAINING_TAG = {"citrus/stage": "training"}
 def _job(name: str, assets: list[dg.AssetsDefinition], description: str, tags: dict | None = None):
     """An asset job over the given asset definitions (their checks included), selected by definition rather
     than by name, so a renamed asset cannot fall out of its job silently."""
-    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description,
-                               tags=tags)
+    return dg.define_asset_job(name, selection=dg.AssetSelection.assets(*assets), description=description, tags=tags)
 
 
 jobs = [
     _job(CPT_PDF_JOB, [pdf_documents], "PDF extraction for PDF batches (single-run backfills)."),
     _job(CPT_WEB_SHARD_JOB, [web_documents], "Web curation of web shards (single-run backfills)."),
-    _job(CPT_WEB_DEDUP_JOB, [web_corpus],
-         "Dedup across every curated web shard (cross-shard: recomputes the whole source)."),
-    _job(CPT_TEXTBOOK_JOB, [textbook_chunks, textbook_questions],
-         "Textbook chunking and Evol-Instruct questions for one textbook batch."),
-    _job(CPT_CORPUS_JOB, [cpt_documents, cpt_shards],
-         "Label every CPT document and pack the training shards + manifest."),
-    _job(REASONING_DATA_JOB, [question_seeds, judge_answers, question_difficulty, open_questions,
-                              reasoning_traces, sft_examples],
-         "One seed set: seeds → judge answers → easy/hard → open questions → dual-expert traces → SFT examples."),
+    _job(
+        CPT_WEB_DEDUP_JOB,
+        [web_corpus],
+        "Dedup across every curated web shard (cross-shard: recomputes the whole source).",
+    ),
+    _job(
+        CPT_TEXTBOOK_JOB,
+        [textbook_chunks, textbook_questions],
+        "Textbook chunking and Evol-Instruct questions for one textbook batch.",
+    ),
+    _job(
+        CPT_CORPUS_JOB, [cpt_documents, cpt_shards], "Label every CPT document and pack the training shards + manifest."
+    ),
+    _job(
+        REASONING_DATA_JOB,
+        [question_seeds, judge_answers, question_difficulty, open_questions, reasoning_traces, sft_examples],
+        "One seed set: seeds → judge answers → easy/hard → open questions → dual-expert traces → SFT examples.",
+    ),
     _job(INSTRUCTION_JOB, [instruction_examples], "Normalize one instruction file (SFT stages 1-2)."),
-    _job(SFT_MIX_JOB, [nonmedical_reasoning, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
-         "The non-medical reasoning folder and the three SFT mixes over every partition (decontaminated, chat format)."),
-    _job(TRAINING_SFT_JOB, [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint],
-         "CPT and the three SFT stages, each from the previous one.", TRAINING_TAG),
-    _job(PREFERENCE_JOB, [rejection_samples, preference_pairs],
-         "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set."),
+    _job(
+        SFT_MIX_JOB,
+        [nonmedical_reasoning, sft_stage1_mix, sft_stage2_mix, sft_stage3_mix],
+        "The non-medical reasoning folder and the three SFT mixes over every partition (decontaminated, chat format).",
+    ),
+    _job(
+        TRAINING_SFT_JOB,
+        [cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint],
+        "CPT and the three SFT stages, each from the previous one.",
+        TRAINING_TAG,
+    ),
+    _job(
+        PREFERENCE_JOB,
+        [rejection_samples, preference_pairs],
+        "Rejection sampling from the stage-3 checkpoint and preference pairs for one seed set.",
+    ),
     _job(RL_JOB, [rl_checkpoint], "CPO-SimPO from the stage-3 checkpoint on every preference pair.", TRAINING_TAG),
     _job(DATA_CARD_JOB, data_card_assets, "The data card (Markdown + JSON) of every checkpoint."),
-    _job(JMED_JOB, [dialogues, deidentified_dialogues, emr_records, jmed_questions, jmed_options, jmed_reviews,
-                    jmed_benchmark], "The JMED builder for one month of consultations."),
+    _job(
+        JMED_JOB,
+        [dialogues, deidentified_dialogues, emr_records, jmed_questions, jmed_options, jmed_reviews, jmed_benchmark],
+        "The JMED builder for one month of consultations.",
+    ),
     _job(JMED_EVAL_JOB, [eval_jmed], "The final (RL) checkpoint scored on one month's JMED release."),
     *evaluation_jobs,
 ]
@@ -137,8 +158,12 @@ class MainStep:
     ops: dict = field(default_factory=dict)
 
 
-def _step(job: str, defn: dg.DynamicPartitionsDefinition | None = None, lister: Callable | None = None,
-          ops: dict | None = None) -> MainStep:
+def _step(
+    job: str,
+    defn: dg.DynamicPartitionsDefinition | None = None,
+    lister: Callable | None = None,
+    ops: dict | None = None,
+) -> MainStep:
     return MainStep(job, lister, ((defn, lister),) if defn is not None else (), ops or {})
 
 
@@ -180,7 +205,11 @@ MAIN_PLAN: list[MainStep] = [
     _step(EVAL_ITEMS_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_EVAL_ITEMS_OPS),
     _step(EVAL_STAGES_JOB, None, lambda inbox: list(DEMO_BENCHMARKS), DEMO_STAGE_OPS),
     _step(JMED_EVAL_JOB, dialogue_months, month_keys, DEMO_JMED_EVAL_OPS),
-    MainStep(EVAL_MODEL_JOB, lambda inbox: demo_partition_keys(),
-             ((eval_models, lambda inbox: list(DEMO_MODELS)),), DEMO_SERVED_OPS),
+    MainStep(
+        EVAL_MODEL_JOB,
+        lambda inbox: demo_partition_keys(),
+        ((eval_models, lambda inbox: list(DEMO_MODELS)),),
+        DEMO_SERVED_OPS,
+    ),
     _step(EVAL_REPORT_JOB),
 ]

@@ -71,7 +71,11 @@ def describe_bytes(data: bytes, magic: bytes = b"") -> str:
     SHA-256 prefix and whether it starts with the expected ``magic`` (e.g. ``%PDF-``)."""
     import hashlib
 
-    kind = "" if not magic else f", starts with {magic.decode('ascii', 'replace')!r}: {'yes' if data.startswith(magic) else 'no'}"
+    kind = (
+        ""
+        if not magic
+        else f", starts with {magic.decode('ascii', 'replace')!r}: {'yes' if data.startswith(magic) else 'no'}"
+    )
     return f"[{len(data)} bytes, sha256 {hashlib.sha256(data).hexdigest()[:16]}{kind}; content not copied]"
 
 
@@ -186,8 +190,9 @@ class Lake:
         read-only file system, ...) is raised naming ``path``; the temp file is removed, ``path`` untouched."""
         return self._write_atomic(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
-    def write_batches(self, tables: Iterable[pa.Table], schema: pa.Schema, path: str,
-                      row_group_rows: int = ROW_GROUP_ROWS) -> tuple[str, int]:
+    def write_batches(
+        self, tables: Iterable[pa.Table], schema: pa.Schema, path: str, row_group_rows: int = ROW_GROUP_ROWS
+    ) -> tuple[str, int]:
         """``write_table`` of a table that arrives in pieces: streamed into one Parquet file (zstd) with row groups
         of ``row_group_rows`` rows; only one row group is held at a time. Returns (path, rows written)."""
         rows = 0
@@ -201,12 +206,16 @@ class Lake:
                     pending.append(t)
                     held += t.num_rows
                     if held >= row_group_rows:
-                        w.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
-                                      row_group_size=row_group_rows)
+                        w.write_table(
+                            pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
+                            row_group_size=row_group_rows,
+                        )
                         rows, pending, held = rows + held, [], 0
                 if pending:
-                    w.write_table(pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
-                                  row_group_size=row_group_rows)
+                    w.write_table(
+                        pa.concat_tables(pending).replace_schema_metadata(schema.metadata),
+                        row_group_size=row_group_rows,
+                    )
                     rows += held
 
         return self._write_atomic(path, write), rows
@@ -291,16 +300,21 @@ class Lake:
         def warn_retracted() -> None:
             if retracted:
                 logging.getLogger(__name__).warning(
-                    "%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted)
+                    "%s [%s]: %d quarantine records of retracted sources left out", asset, partition, retracted
+                )
 
         batches = tables()
         first = next(batches, None)
-        if first is None:  # nothing to set aside: write nothing (a read-only or full disk is not touched), drop a stale file
+        if (
+            first is None
+        ):  # nothing to set aside: write nothing (a read-only or full disk is not touched), drop a stale file
             warn_retracted()
             if self.fs.exists(path):
                 self.fs.rm(path)
             return None, 0
-        written, n = self.write_batches(chain([first], batches), QUARANTINE_SCHEMA, path, row_group_rows=QUARANTINE_CHUNK)
+        written, n = self.write_batches(
+            chain([first], batches), QUARANTINE_SCHEMA, path, row_group_rows=QUARANTINE_CHUNK
+        )
         warn_retracted()
         return self.url(written), n
 
@@ -315,9 +329,13 @@ class Lake:
         with self.fs.open(path, "rb") as fh:
             return pq.read_table(fh)
 
-    def read_partitions(self, asset: str, partitions: Iterable[str | None],
-                        row_filter: Callable[[pa.Table], pa.Table] | None = None,
-                        read: Callable[[str, str | None], pa.Table] | None = None) -> pa.Table:
+    def read_partitions(
+        self,
+        asset: str,
+        partitions: Iterable[str | None],
+        row_filter: Callable[[pa.Table], pa.Table] | None = None,
+        read: Callable[[str, str | None], pa.Table] | None = None,
+    ) -> pa.Table:
         """The partitions' tables concatenated in order; which rows came from which partition is kept in the
         schema metadata (``PARTITION_ROWS_METADATA``; ``split_partitions`` undoes the concatenation).
         ``row_filter`` is applied to each partition's table before concatenation; ``read(asset, partition)``

@@ -11,7 +11,7 @@ memory stays flat in partition size. Anything else is refused: no pickles in thi
 
 Single-run backfills: when one run covers several partitions of an asset (``BackfillPolicy.single_run()``),
 the asset returns ONE table with the reserved column ``PARTITION_COLUMN`` naming each row's partition
-(``citrus_assets.common.backfill.per_partition`` adds it). ``handle_output`` splits on it and writes every
+(``citrus_assets.common.scheduling.backfill.per_partition`` adds it). ``handle_output`` splits on it and writes every
 partition of the run as if it had been materialized alone: its own ``data.parquet`` (an empty table with
 the schema for a partition without rows), its own lineage materialization and data version, and
 partition-scoped metadata (row count, path, data version, preview). The column is never stored.
@@ -51,9 +51,11 @@ def preview_markdown(table: pa.Table, rows: int = PREVIEW_ROWS, cell_chars: int 
         return "_empty_"
     head = table.slice(0, rows).to_pylist()
     cols = table.column_names
+
     def cell(v) -> str:
         s = str(v).replace("\n", " ").replace("|", "\\|")
         return s if len(s) <= cell_chars else s[: cell_chars - 1] + "…"
+
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(cell(r[c]) for c in cols) + " |" for r in head]
     return "\n".join(lines)
@@ -80,7 +82,7 @@ def split_output(table: pa.Table, keys: list[str], asset: str = "asset") -> dict
         if len(keys) > 1:
             raise ValueError(
                 f"{asset} returned one table for {len(keys)} partitions without a {PARTITION_COLUMN!r} column "
-                "(build it with citrus_assets.common.backfill.per_partition)"
+                "(build it with citrus_assets.common.scheduling.backfill.per_partition)"
             )
         return {keys[0]: table}
     column = table.column(PARTITION_COLUMN)
@@ -100,7 +102,12 @@ class RunNotLiveError(RuntimeError):
 # A step may publish only while its run is live. FAILURE/CANCELED/SUCCESS: the run worker died or the run was
 # ended (a step orphaned by a kill -9 of its run worker finishes later, racing a re-run); CANCELING: stop now.
 DEAD_RUN_STATUSES = frozenset(
-    {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.CANCELING}
+    {
+        dg.DagsterRunStatus.FAILURE,
+        dg.DagsterRunStatus.CANCELED,
+        dg.DagsterRunStatus.SUCCESS,
+        dg.DagsterRunStatus.CANCELING,
+    }
 )
 
 
@@ -217,12 +224,22 @@ class LakeIOManager(dg.ConfigurableIOManager):
             version.update(t)
         data_version, dropped = version.hexdigest(), total - kept
         if dropped:
-            context.log.warning(f"{asset} [{key}]: {dropped} rows of retracted sources dropped "
-                                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
+            context.log.warning(
+                f"{asset} [{key}]: {dropped} rows of retracted sources dropped "
+                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)"
+            )
         writer = LineageWriter(lake.lineage_root) if self.capture_lineage else None
-        published = publish_partition(lake, writer, asset=asset, partition=key, table=staged, run_id=context.run_id,
-                                      code_version=context.asset_spec.code_version or "", data_version=data_version,
-                                      run_is_dead=run_is_dead(context))
+        published = publish_partition(
+            lake,
+            writer,
+            asset=asset,
+            partition=key,
+            table=staged,
+            run_id=context.run_id,
+            code_version=context.asset_spec.code_version or "",
+            data_version=data_version,
+            run_is_dead=run_is_dead(context),
+        )
         if published.cleanup.count:
             context.log.warning(f"{asset} [{key}]: cleaned up after an interrupted write: {published.cleanup}")
         head = staged.head(max(PREVIEW_ROWS, LINEAGE_SAMPLE_ROWS))
@@ -231,8 +248,11 @@ class LakeIOManager(dg.ConfigurableIOManager):
             "path": dg.MetadataValue.path(lake.url(published.path)),
             "data_version": dg.MetadataValue.text(data_version),
             "lineage_capture_s": dg.MetadataValue.float(round(published.lineage_s, 4)),
-            **({"interrupted_write_files_removed": dg.MetadataValue.int(published.cleanup.count)}
-               if published.cleanup.count else {}),
+            **(
+                {"interrupted_write_files_removed": dg.MetadataValue.int(published.cleanup.count)}
+                if published.cleanup.count
+                else {}
+            ),
             "preview": dg.MetadataValue.md(preview_markdown(head)),
             **({"retracted_rows": dg.MetadataValue.int(dropped)} if dropped else {}),
             **(lineage_links(asset, key, head) if self.capture_lineage else {}),
@@ -247,18 +267,30 @@ class LakeIOManager(dg.ConfigurableIOManager):
         retracted = RetractionFilter(lake).apply(table)  # retracted sources never re-enter the lake
         table = retracted.table
         if retracted.dropped:
-            context.log.warning(f"{asset} [{key}]: {retracted.dropped} rows of retracted sources dropped "
-                                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)")
+            context.log.warning(
+                f"{asset} [{key}]: {retracted.dropped} rows of retracted sources dropped "
+                f"(citrus retract; {RETRACTIONS_DIR}/ in the lake)"
+            )
         for hit in near:
-            context.log.warning(f"{asset} [{key}]: source {hit['source']} is a near-duplicate (Jaccard ~{hit['jaccard']}) "
-                                f"of retracted {hit['retracted_source']} (retraction {hit['retraction']})")
+            context.log.warning(
+                f"{asset} [{key}]: source {hit['source']} is a near-duplicate (Jaccard ~{hit['jaccard']}) "
+                f"of retracted {hit['retracted_source']} (retraction {hit['retraction']})"
+            )
         data_version = table_data_version(table)
         writer = LineageWriter(lake.lineage_root) if self.capture_lineage else None
         # The commit protocol (resources/lineage/commit.py): stage, lineage rows, commit, publish; the lineage
         # commit is what makes the partition's new version visible. A write killed before it leaves nothing visible.
-        published = publish_partition(lake, writer, asset=asset, partition=key, table=table, run_id=context.run_id,
-                                      code_version=context.asset_spec.code_version or "", data_version=data_version,
-                                      run_is_dead=run_is_dead(context))
+        published = publish_partition(
+            lake,
+            writer,
+            asset=asset,
+            partition=key,
+            table=table,
+            run_id=context.run_id,
+            code_version=context.asset_spec.code_version or "",
+            data_version=data_version,
+            run_is_dead=run_is_dead(context),
+        )
         path, cleanup = published.path, published.cleanup
         if cleanup.count:
             context.log.warning(f"{asset} [{key}]: cleaned up after an interrupted write: {cleanup}")

@@ -30,8 +30,12 @@ class Limits:
     max_prompt_tokens: int = 32768
 
 
-_ENV = {"max_record_bytes": "CITRUS_MAX_RECORD_BYTES", "max_decompressed_bytes": "CITRUS_MAX_DECOMPRESSED_BYTES",
-        "max_pdf_pages": "CITRUS_MAX_PDF_PAGES", "max_prompt_tokens": "CITRUS_MAX_PROMPT_TOKENS"}
+_ENV = {
+    "max_record_bytes": "CITRUS_MAX_RECORD_BYTES",
+    "max_decompressed_bytes": "CITRUS_MAX_DECOMPRESSED_BYTES",
+    "max_pdf_pages": "CITRUS_MAX_PDF_PAGES",
+    "max_prompt_tokens": "CITRUS_MAX_PROMPT_TOKENS",
+}
 
 
 def limits() -> Limits:
@@ -43,7 +47,9 @@ def limits() -> Limits:
             try:
                 values[field] = max(0, int(float(raw)))
             except ValueError:
-                raise ValueError(f"${var} must be a number of {'pages' if 'pages' in field else 'units'}, got {raw!r}") from None
+                raise ValueError(
+                    f"${var} must be a number of {'pages' if 'pages' in field else 'units'}, got {raw!r}"
+                ) from None
     return Limits(**values)
 
 

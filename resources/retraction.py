@@ -71,7 +71,7 @@ class Retraction:
 
     @property
     def source(self) -> str | None:
-        return self.target[len(SOURCE_PREFIX):] if self.target.startswith(SOURCE_PREFIX) else None
+        return self.target[len(SOURCE_PREFIX) :] if self.target.startswith(SOURCE_PREFIX) else None
 
 
 def parse_target(target: str) -> tuple[str, str | None]:
@@ -104,15 +104,26 @@ class RetractionRegistry:
     def record_ids_path(self, rid: str) -> str:
         return self.lake.join(RETRACTIONS_DIR, f"{rid}.parquet")
 
-    def add(self, target: str, reason: str, record_ids: list[str], asset_partitions: list, checkpoints: list
-            ) -> Retraction:
+    def add(
+        self, target: str, reason: str, record_ids: list[str], asset_partitions: list, checkpoints: list
+    ) -> Retraction:
         """Store a retraction (ids first, then the registry line that makes it effective)."""
         rid = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-        r = Retraction(rid, target, reason, datetime.now(UTC).isoformat(), len(record_ids),
-                       [list(x) for x in asset_partitions], list(checkpoints))
-        self.lake.write_table(pa.table({RECORD_ID: pa.array(sorted(set(record_ids)), pa.string())}),
-                              self.record_ids_path(rid))
-        lines = [json.dumps(asdict(e), sort_keys=True) for e in self.entries()] + [json.dumps(asdict(r), sort_keys=True)]
+        r = Retraction(
+            rid,
+            target,
+            reason,
+            datetime.now(UTC).isoformat(),
+            len(record_ids),
+            [list(x) for x in asset_partitions],
+            list(checkpoints),
+        )
+        self.lake.write_table(
+            pa.table({RECORD_ID: pa.array(sorted(set(record_ids)), pa.string())}), self.record_ids_path(rid)
+        )
+        lines = [json.dumps(asdict(e), sort_keys=True) for e in self.entries()] + [
+            json.dumps(asdict(r), sort_keys=True)
+        ]
         self.lake.fs.makedirs(self.dir, exist_ok=True)
         tmp = self.lake.join(RETRACTIONS_DIR, f".tmp-{uuid.uuid4().hex}")
         with self.lake.fs.open(tmp, "wb") as fh:
@@ -140,9 +151,17 @@ class RetractionRegistry:
         ``{(asset, source): signature}`` (for :func:`near_retracted`)."""
         if signatures:
             keys = sorted(signatures)
-            self.lake.write_table(pa.table({"asset": [a for a, _ in keys], "source": [s for _, s in keys],
-                                            "signature": [signatures[k].tolist() for k in keys]},
-                                           schema=_SIG_SCHEMA), self.signature_path(rid))
+            self.lake.write_table(
+                pa.table(
+                    {
+                        "asset": [a for a, _ in keys],
+                        "source": [s for _, s in keys],
+                        "signature": [signatures[k].tolist() for k in keys],
+                    },
+                    schema=_SIG_SCHEMA,
+                ),
+                self.signature_path(rid),
+            )
 
     def signatures(self) -> list[tuple[str, str, str, np.ndarray]]:
         """(retraction id, asset, source, signature) of every retracted source with a kept signature."""
@@ -152,8 +171,10 @@ class RetractionRegistry:
             if self.lake.fs.exists(p):
                 with self.lake.fs.open(p, "rb") as fh:
                     t = pq.read_table(fh)
-                out += [(e.id, a, s, np.asarray(sig, dtype=np.uint64)) for a, s, sig in
-                        zip(t["asset"].to_pylist(), t["source"].to_pylist(), t["signature"].to_pylist())]
+                out += [
+                    (e.id, a, s, np.asarray(sig, dtype=np.uint64))
+                    for a, s, sig in zip(t["asset"].to_pylist(), t["source"].to_pylist(), t["signature"].to_pylist())
+                ]
         return out
 
 
@@ -172,8 +193,13 @@ _NOT_TEXT = {RECORD_ID, SOURCE_URI, SOURCE_LOCATOR, "parent_ids"}
 
 def row_texts(table: pa.Table) -> list[str]:
     """The text of each row: its string columns (ids, source columns left out), joined."""
-    cols = [c for c in table.column_names if c not in _NOT_TEXT and not c.endswith("_id")
-            and (pa.types.is_string(table.schema.field(c).type) or pa.types.is_large_string(table.schema.field(c).type))]
+    cols = [
+        c
+        for c in table.column_names
+        if c not in _NOT_TEXT
+        and not c.endswith("_id")
+        and (pa.types.is_string(table.schema.field(c).type) or pa.types.is_large_string(table.schema.field(c).type))
+    ]
     values = [table.column(c).to_pylist() for c in cols]
     return ["\n".join(v for v in vs if v) for vs in zip(*values)] if cols else [""] * table.num_rows
 
@@ -184,9 +210,10 @@ def minhash(text: str) -> np.ndarray:
 
     words = text[:MAX_SIGNATURE_CHARS].lower().split()
     n = max(1, len(words) - SHINGLE_WORDS + 1)
-    shingles = {" ".join(words[i:i + SHINGLE_WORDS]) for i in range(n)} if words else {""}
-    h = np.fromiter((xxhash.xxh64_intdigest(s) & ((1 << 61) - 1) for s in shingles), dtype=np.uint64,
-                    count=len(shingles))
+    shingles = {" ".join(words[i : i + SHINGLE_WORDS]) for i in range(n)} if words else {""}
+    h = np.fromiter(
+        (xxhash.xxh64_intdigest(s) & ((1 << 61) - 1) for s in shingles), dtype=np.uint64, count=len(shingles)
+    )
     # (a*h + b) mod p in uint64 arithmetic: the product wraps (not an exact universal hash, measured good enough:
     # a 3000-word text with one word changed estimates 0.99, a reordering 0.0)
     perm = (h[:, None] * _PERM_A[None, :] + _PERM_B[None, :]) % _MERSENNE

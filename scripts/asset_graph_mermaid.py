@@ -13,8 +13,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 OUT = REPO / "docs" / "asset_graph.md"
-STAGE_TITLES = {"cpt_corpus": "CPT corpus", "reasoning_data": "Reasoning data", "training": "Training",
-                "evaluation": "Evaluation", "jmed": "JMED"}
+STAGE_TITLES = {
+    "cpt_corpus": "CPT corpus",
+    "reasoning_data": "Reasoning data",
+    "training": "Training",
+    "evaluation": "Evaluation",
+    "jmed": "JMED",
+}
 
 
 def mermaid() -> str:
@@ -55,7 +60,7 @@ NOTES = """
   stale partitions of the asset and everything upstream of it, with the cause (a new input data version or
   code version), and the partitions built on those since (Dagster itself marks only a changed input's direct
   children "Unsynced"); it runs with each materialization, from "Execute checks", and every 10 minutes from
-  `stale_data_sensor` once that sensor is turned on (`citrus_assets/common/staleness.py`).
+  `stale_data_sensor` once that sensor is turned on (`citrus_assets/common/scheduling/staleness.py`).
 - **Runs on job pages.** The main job launches each step as its defined job, tagged with the code location
   (`jobs.job_page_tags`), so the runs are listed on the jobs' pages.
 - **Quarantine.** A materialization whose asset quarantined units carries `quarantine_path` and `quarantined`
@@ -67,10 +72,11 @@ NOTES = """
 
 
 def document() -> str:
-    return ("# The asset graph\n\n"
-            "Generated from `citrus_assets/definitions.py` by `scripts/asset_graph_mermaid.py` (a test keeps it "
-            "current). One box per stage of the paper's Figure 3.\n\n```mermaid\n" + mermaid() + "\n```\n"
-            + NOTES)
+    return (
+        "# The asset graph\n\n"
+        "Generated from `citrus_assets/definitions.py` by `scripts/asset_graph_mermaid.py` (a test keeps it "
+        "current). One box per stage of the paper's Figure 3.\n\n```mermaid\n" + mermaid() + "\n```\n" + NOTES
+    )
 
 
 def main() -> int:

@@ -65,8 +65,12 @@ def page(doc, number: int, left: list[str], right: list[str], table: bool = Fals
         p.insert_text((310, y), line, fontsize=9)
         y += 12
     if table:
-        rows = [("Stage", "Systolic (mm Hg)", "Diastolic (mm Hg)"), ("Elevated", "120-129", "<80"),
-                ("Stage 1", "130-139", "80-89"), ("Stage 2", ">=140", ">=90")]
+        rows = [
+            ("Stage", "Systolic (mm Hg)", "Diastolic (mm Hg)"),
+            ("Elevated", "120-129", "<80"),
+            ("Stage 1", "130-139", "80-89"),
+            ("Stage 2", ">=140", ">=90"),
+        ]
         p.insert_text((50, 320), "Table 1. Blood pressure categories in adults.", fontsize=8)
         x0, y0, w, h = 50, 330, 160, 16
         for r, row in enumerate(rows):

@@ -30,8 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-CHAIN = ["question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces",
-         "sft_examples"]
+CHAIN = ["question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces", "sft_examples"]
 MIX = "sft_stage3_mix"
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,10 +57,16 @@ def child(args: argparse.Namespace) -> None:
     from resources.llm import LLMResource
 
     resources = {
-        "io_manager": LakeIOManager(root=args.lake), "lake": LakeResource(root=args.lake),
+        "io_manager": LakeIOManager(root=args.lake),
+        "lake": LakeResource(root=args.lake),
         "inbox": InboxResource(seeds_dir=args.inbox),
-        "llm": LLMResource(backend="openai", model="fake", base_url=args.base_url, cache_dir=args.cache,
-                           **({"max_concurrency": args.max_concurrency} if args.max_concurrency else {})),
+        "llm": LLMResource(
+            backend="openai",
+            model="fake",
+            base_url=args.base_url,
+            cache_dir=args.cache,
+            **({"max_concurrency": args.max_concurrency} if args.max_concurrency else {}),
+        ),
         "judges": JudgePanelResource(),
     }
     stage = load_stage("citrus_assets.reasoning_data")  # its assets and checks, found in the package
@@ -76,20 +81,40 @@ def child(args: argparse.Namespace) -> None:
         if asset == MIX:
             run_config = {"ops": {MIX: {"config": {"allow_no_decontamination": True}}}}
         t0 = time.perf_counter()
-        result = dg.materialize([*assets, *checks], selection=dg.AssetSelection.assets(asset), instance=instance,
-                                resources=resources, partition_key=args.partition if partitioned else None,
-                                run_config=run_config, raise_on_error=False)
+        result = dg.materialize(
+            [*assets, *checks],
+            selection=dg.AssetSelection.assets(asset),
+            instance=instance,
+            resources=resources,
+            partition_key=args.partition if partitioned else None,
+            run_config=run_config,
+            raise_on_error=False,
+        )
         wall = time.perf_counter() - t0
         meta = {}
         for ev in result.get_asset_materialization_events():
-            meta = {k: v.value for k, v in ev.materialization.metadata.items()
-                    if isinstance(v.value, (int, float, str)) and not isinstance(v.value, bool)}
+            meta = {
+                k: v.value
+                for k, v in ev.materialization.metadata.items()
+                if isinstance(v.value, (int, float, str)) and not isinstance(v.value, bool)
+            }
         checks_ok = [e.passed for e in result.get_asset_check_evaluations()]
-        out.append({"asset": asset, "wall_s": round(wall, 2), "success": result.success, "load": load(),
-                    "checks_passed": sum(checks_ok), "checks": len(checks_ok),
-                    "rows": meta.get("dagster/row_count", meta.get("rows")), "meta": {
-                        k: meta[k] for k in ("llm_calls", "llm_batches", "cache_hits", "questions", "accepted",
-                                             "chunks", "scheduling") if k in meta}})
+        out.append(
+            {
+                "asset": asset,
+                "wall_s": round(wall, 2),
+                "success": result.success,
+                "load": load(),
+                "checks_passed": sum(checks_ok),
+                "checks": len(checks_ok),
+                "rows": meta.get("dagster/row_count", meta.get("rows")),
+                "meta": {
+                    k: meta[k]
+                    for k in ("llm_calls", "llm_batches", "cache_hits", "questions", "accepted", "chunks", "scheduling")
+                    if k in meta
+                },
+            }
+        )
     Path(args.report).write_text(json.dumps(out))
 
 
@@ -102,15 +127,38 @@ class Workspace:
         (root / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
     def env(self) -> dict:
-        return {**os.environ, "DAGSTER_HOME": str(self.root / "home"), "CITRUS_LAKE": str(self.root / "lake"),
-                "CITRUS_CACHE_DIR": str(self.root / "cache"), "PYTHONPATH": str(REPO)}
+        return {
+            **os.environ,
+            "DAGSTER_HOME": str(self.root / "home"),
+            "CITRUS_LAKE": str(self.root / "lake"),
+            "CITRUS_CACHE_DIR": str(self.root / "cache"),
+            "PYTHONPATH": str(REPO),
+        }
 
     def start(self, partition: str, assets: list[str], tag: str) -> tuple[subprocess.Popen, Path]:
         report = self.root / f"report-{tag}.json"
-        cmd = [sys.executable, "-m", "benchmarks.scale.chain_100k", "--child", "--lake", str(self.root / "lake"),
-               "--cache", str(self.root / "cache"), "--inbox", str(self.root / "inbox"), "--base-url", self.base_url,
-               "--partition", partition, "--assets", ",".join(assets), "--report", str(report),
-               "--max-concurrency", str(self.max_concurrency)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.scale.chain_100k",
+            "--child",
+            "--lake",
+            str(self.root / "lake"),
+            "--cache",
+            str(self.root / "cache"),
+            "--inbox",
+            str(self.root / "inbox"),
+            "--base-url",
+            self.base_url,
+            "--partition",
+            partition,
+            "--assets",
+            ",".join(assets),
+            "--report",
+            str(report),
+            "--max-concurrency",
+            str(self.max_concurrency),
+        ]
         log = open(self.root / f"log-{tag}.txt", "w")
         return subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT), report
 
@@ -142,8 +190,10 @@ def lineage_figures(lake: Path, partition: str) -> dict:
     sync_s = time.perf_counter() - t0
     records = store.query("SELECT count(*) FROM records", sync=False)[0][0]
     edges = store.query("SELECT count(*) FROM edges", sync=False)[0][0]
-    leaf = store.query("SELECT r.record_id FROM records r JOIN materializations m USING (mid) "
-                       "WHERE m.asset = 'sft_examples' LIMIT 1", sync=False)
+    leaf = store.query(
+        "SELECT r.record_id FROM records r JOIN materializations m USING (mid) WHERE m.asset = 'sft_examples' LIMIT 1",
+        sync=False,
+    )
     t0 = time.perf_counter()
     trace = store.trace(leaf[0][0], sync=False) if leaf else {"n_nodes": 0}
     trace_s = time.perf_counter() - t0
@@ -151,8 +201,15 @@ def lineage_figures(lake: Path, partition: str) -> dict:
     impact = store.impact("question_seeds", partition, sync=False)
     impact_s = time.perf_counter() - t0
     store.close()
-    return {"records": records, "edges": edges, "sync_s": sync_s, "trace_ms": trace_s * 1000,
-            "trace_nodes": trace["n_nodes"], "impact_ms": impact_s * 1000, "impact_descendants": impact["n_descendants"]}
+    return {
+        "records": records,
+        "edges": edges,
+        "sync_s": sync_s,
+        "trace_ms": trace_s * 1000,
+        "trace_nodes": trace["n_nodes"],
+        "impact_ms": impact_s * 1000,
+        "impact_descendants": impact["n_descendants"],
+    }
 
 
 def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str]) -> None:
@@ -161,9 +218,11 @@ def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: lis
     ws = Workspace(work / f"n{n}", base_url, max_concurrency)
     partition = f"scale_{n}"
     write_seeds(ws.root / "inbox" / f"{partition}.jsonl", n)
-    lines += [f"\n### {n:,} seed questions (partition `{partition}`)\n",
-              "| asset | wall s | requests | req/s | peak RSS GiB | rows | checks | load (1 min) | notes |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        f"\n### {n:,} seed questions (partition `{partition}`)\n",
+        "| asset | wall s | requests | req/s | peak RSS GiB | rows | checks | load (1 min) | notes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     total_req = total_wall = asset_wall = 0.0
     peak = 0.0
     for asset in CHAIN + [MIX]:
@@ -175,22 +234,29 @@ def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: lis
             notes = "FAILED (see log) " + notes
         aw = r.get("wall_s") or wall  # the materialization itself, without the process start
         asset_wall += aw
-        lines.append(f"| {asset} | {aw:.1f} | {req:,} | {req / aw:,.0f} | {rss:.2f} | "
-                     f"{r.get('rows')} | {r.get('checks_passed', 0)}/{r.get('checks', 0)} | {r.get('load', load()):.1f} | "
-                     f"{notes} |")
+        lines.append(
+            f"| {asset} | {aw:.1f} | {req:,} | {req / aw:,.0f} | {rss:.2f} | "
+            f"{r.get('rows')} | {r.get('checks_passed', 0)}/{r.get('checks', 0)} | {r.get('load', load()):.1f} | "
+            f"{notes} |"
+        )
         print(lines[-1], flush=True)
-    lines.append(f"| **chain** | {asset_wall:.1f} ({total_wall:.1f} with 7 process starts) | {int(total_req):,} | "
-                 f"{total_req / asset_wall:,.0f} | {peak:.2f} | | | {load():.1f} | |")
+    lines.append(
+        f"| **chain** | {asset_wall:.1f} ({total_wall:.1f} with 7 process starts) | {int(total_req):,} | "
+        f"{total_req / asset_wall:,.0f} | {peak:.2f} | | | {load():.1f} | |"
+    )
     fig = lineage_figures(ws.root / "lake", partition)
-    lines.append(f"\nlake {du(ws.root / 'lake') / 2**20:,.0f} MiB (lineage files included); lineage {fig['records']:,} "
-                 f"records, {fig['edges']:,} edges; sync {fig['sync_s']:.1f} s, trace {fig['trace_ms']:.0f} ms "
-                 f"({fig['trace_nodes']} nodes), impact of the seed partition {fig['impact_ms']:.0f} ms "
-                 f"({fig['impact_descendants']:,} descendants); load {load():.1f}")
+    lines.append(
+        f"\nlake {du(ws.root / 'lake') / 2**20:,.0f} MiB (lineage files included); lineage {fig['records']:,} "
+        f"records, {fig['edges']:,} edges; sync {fig['sync_s']:.1f} s, trace {fig['trace_ms']:.0f} ms "
+        f"({fig['trace_nodes']} nodes), impact of the seed partition {fig['impact_ms']:.0f} ms "
+        f"({fig['impact_descendants']:,} descendants); load {load():.1f}"
+    )
     rows, rss, req, wall = ws.run(partition, CHAIN + [MIX], f"{n}-warm")
-    lines.append(f"\nwarm re-run (whole chain in one process, same cache): {wall:.1f} s, {req:,} server requests, "
-                 f"peak RSS {rss:.2f} GiB, all succeeded: {all(r.get('success') for r in rows)}; "
-                 "per asset: " + ", ".join(f"{r['asset']} {r.get('wall_s', 0):.1f} s" for r in rows)
-                 + f"; load {load():.1f}")
+    lines.append(
+        f"\nwarm re-run (whole chain in one process, same cache): {wall:.1f} s, {req:,} server requests, "
+        f"peak RSS {rss:.2f} GiB, all succeeded: {all(r.get('success') for r in rows)}; "
+        "per asset: " + ", ".join(f"{r['asset']} {r.get('wall_s', 0):.1f} s" for r in rows) + f"; load {load():.1f}"
+    )
     print("\n".join(lines[-3:]), flush=True)
 
 
@@ -211,14 +277,16 @@ def parallel_run(n: int, work: Path, base_url: str, max_concurrency: int, lines:
     (rows_a, rss_a), (rows_b, rss_b) = ws.finish(*a), ws.finish(*b)
     par_s, par_req = time.perf_counter() - t0, server_requests(base_url) - r0
     ok_par = all(r.get("success") for r in rows_a + rows_b)
-    lines += [f"\n### Parallel partitions: {n:,} seeds each, chain up to sft_examples\n",
-              "| run | wall s | questions/s | requests | req/s | peak RSS GiB (per process) | ok | load (1 min) |",
-              "|---|---|---|---|---|---|---|---|",
-              f"| one partition | {solo_s:.1f} | {n / solo_s:.1f} | {solo_req:,} | {solo_req / solo_s:,.0f} | "
-              f"{rss_solo:.2f} | {ok_solo} | {load_solo:.1f} |",
-              f"| two partitions at once | {par_s:.1f} | {2 * n / par_s:.1f} | {par_req:,} | {par_req / par_s:,.0f} | "
-              f"{rss_a:.2f} / {rss_b:.2f} | {ok_par} | {load():.1f} |",
-              f"\nthroughput two / one: **{(2 * n / par_s) / (n / solo_s):.2f}x** (goal >= 1.6x)"]
+    lines += [
+        f"\n### Parallel partitions: {n:,} seeds each, chain up to sft_examples\n",
+        "| run | wall s | questions/s | requests | req/s | peak RSS GiB (per process) | ok | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| one partition | {solo_s:.1f} | {n / solo_s:.1f} | {solo_req:,} | {solo_req / solo_s:,.0f} | "
+        f"{rss_solo:.2f} | {ok_solo} | {load_solo:.1f} |",
+        f"| two partitions at once | {par_s:.1f} | {2 * n / par_s:.1f} | {par_req:,} | {par_req / par_s:,.0f} | "
+        f"{rss_a:.2f} / {rss_b:.2f} | {ok_par} | {load():.1f} |",
+        f"\nthroughput two / one: **{(2 * n / par_s) / (n / solo_s):.2f}x** (goal >= 1.6x)",
+    ]
     print("\n".join(lines[-6:]), flush=True)
 
 
@@ -241,9 +309,12 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.scale.fake_server import serve
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="citrus-scale-"))
-    lines = [f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: sizes {args.sizes}, "
-             f"parallel {args.parallel or '-'}, max_concurrency {args.max_concurrency or 'default'}, "
-             f"{os.cpu_count()} CPUs, load at start {load():.1f}"]
+    lines = [
+        f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: sizes {args.sizes}, "
+        f"parallel {args.parallel or '-'}, max_concurrency {args.max_concurrency or 'default'}, "
+        f"{os.cpu_count()} CPUs, load at start {load():.1f}"
+    ]
+
     def flush() -> None:
         with open(args.out, "a") as fh:
             fh.write("\n".join(lines) + "\n")

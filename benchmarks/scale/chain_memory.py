@@ -52,8 +52,14 @@ def child(n: int, scheduling: str, work: Path) -> dict:
     t0 = time.perf_counter()
     staged = scheduling in ("staged", "staged-lake")
     engine = "rounds" if scheduling == "rounds" else "continuous"
-    table, failed, stats = run_traces(questions, llm, LoopConfig(), scheduling=engine, staged=staged,
-                                      spill_dir=work / f"spill-{scheduling}-{n}" if engine == "continuous" else None)
+    table, failed, stats = run_traces(
+        questions,
+        llm,
+        LoopConfig(),
+        scheduling=engine,
+        staged=staged,
+        spill_dir=work / f"spill-{scheduling}-{n}" if engine == "continuous" else None,
+    )
     gen_s = time.perf_counter() - t0
     if scheduling.endswith("-lake") or scheduling == "staged":
         # what the IO manager and the asset body do: quarantine file, then the commit protocol with lineage
@@ -64,14 +70,29 @@ def child(n: int, scheduling: str, work: Path) -> dict:
         lake = Lake(str(work / f"lake-{scheduling}-{n}"))
         _, n_failed = lake.write_quarantine("reasoning_traces", "p", failed)
         dv = table.data_version() if isinstance(table, StagedParquet) else None
-        published = publish_partition(lake, LineageWriter(lake.lineage_root), asset="reasoning_traces", partition="p",
-                                      table=table, run_id="bench", data_version=dv)
+        published = publish_partition(
+            lake,
+            LineageWriter(lake.lineage_root),
+            asset="reasoning_traces",
+            partition="p",
+            table=table,
+            run_id="bench",
+            data_version=dv,
+        )
         rows, mib = published.counts["records"], None
     else:
         pq.write_table(table, work / f"out-{scheduling}-{n}.parquet", compression="zstd", row_group_size=2000)
         rows, n_failed, mib = table.num_rows, len(failed), round(table.nbytes / 2**20, 1)
-    return {"n": n, "scheduling": scheduling, "gen_s": round(gen_s, 1), "total_s": round(time.perf_counter() - t0, 1),
-            "traces": rows, "failed": n_failed, "llm_calls": stats["llm_calls"], "table_mib": mib}
+    return {
+        "n": n,
+        "scheduling": scheduling,
+        "gen_s": round(gen_s, 1),
+        "total_s": round(time.perf_counter() - t0, 1),
+        "traces": rows,
+        "failed": n_failed,
+        "llm_calls": stats["llm_calls"],
+        "table_mib": mib,
+    }
 
 
 def run_child(n: int, scheduling: str, work: Path) -> dict:
@@ -93,10 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="2000,10000")
     ap.add_argument("--rounds-sizes", default="2000,10000")
-    ap.add_argument("--engines", default="rounds,continuous",
-                    help="rounds, continuous (table + plain Parquet write, the earlier measure), continuous-lake (table "
-                         "through the lake's commit protocol with lineage and quarantine: the IO manager before issue "
-                         "17 goal 3), staged (StagedParquet streamed through the same protocol: after)")
+    ap.add_argument(
+        "--engines",
+        default="rounds,continuous",
+        help="rounds, continuous (table + plain Parquet write, the earlier measure), continuous-lake (table "
+        "through the lake's commit protocol with lineage and quarantine: the IO manager before issue "
+        "17 goal 3), staged (StagedParquet streamed through the same protocol: after)",
+    )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
     args = ap.parse_args(argv)
     rows = []
@@ -110,12 +134,17 @@ def main(argv: list[str] | None = None) -> None:
             for scheduling in [e for e in engines if e != "rounds"]:
                 rows.append(run_child(n, scheduling, Path(tmp)))
                 print(rows[-1], flush=True)
-    lines = [f"\n### reasoning_traces working set, scripted model in process ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
-             "| engine | questions | peak RSS GiB | loop s | loop + write s | traces | quarantined | LLM calls | "
-             "output table MiB | load (1 min) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"\n### reasoning_traces working set, scripted model in process ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})\n",
+        "| engine | questions | peak RSS GiB | loop s | loop + write s | traces | quarantined | LLM calls | "
+        "output table MiB | load (1 min) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['scheduling']} | {r['n']:,} | {r['peak_rss_gib']:.2f} | {r.get('gen_s')} | {r.get('total_s')} | "
-                     f"{r.get('traces')} | {r.get('failed')} | {r.get('llm_calls')} | {r.get('table_mib')} | {r['load']} |")
+        lines.append(
+            f"| {r['scheduling']} | {r['n']:,} | {r['peak_rss_gib']:.2f} | {r.get('gen_s')} | {r.get('total_s')} | "
+            f"{r.get('traces')} | {r.get('failed')} | {r.get('llm_calls')} | {r.get('table_mib')} | {r['load']} |"
+        )
     with open(args.out, "a") as fh:
         fh.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -87,13 +87,15 @@ def mcq_answer(user: str, salt: object) -> str:
         pick = wrong[bucket(user, ("w", salt), len(wrong))]
     else:
         pick = right
-    return (f"<think>The key finding points to one condition; the others do not explain it.</think>\n"
-            f"<answer>{pick}. {options.get(pick, '')}</answer>")
+    return (
+        f"<think>The key finding points to one condition; the others do not explain it.</think>\n"
+        f"<answer>{pick}. {options.get(pick, '')}</answer>"
+    )
 
 
 def open_rewrite(user: str, salt: object) -> str:
     i = user.rfind("Question:\n")
-    stem = user[i + len("Question:\n"):].strip() if i >= 0 else user.strip()
+    stem = user[i + len("Question:\n") :].strip() if i >= 0 else user.strip()
     good = re.sub(r"Which of the following is", "What is", stem)
     b = bucket(stem, salt)
     if b == 8:  # drops the pulse: the validator rejects it (lost_number)
@@ -130,9 +132,17 @@ def respond(body: dict) -> dict:
         choices.append({"index": k, "finish_reason": "stop", "message": {"role": "assistant", "content": text}})
     prompt_tokens = sum(len(str(m.get("content") or "").split()) for m in messages)
     completion = sum(len(c["message"]["content"].split()) for c in choices)
-    return {"id": "fake", "object": "chat.completion", "model": body.get("model", "fake"), "choices": choices,
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion,
-                      "total_tokens": prompt_tokens + completion}}
+    return {
+        "id": "fake",
+        "object": "chat.completion",
+        "model": body.get("model", "fake"),
+        "choices": choices,
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion,
+            "total_tokens": prompt_tokens + completion,
+        },
+    }
 
 
 # ------------------------------------------------------------------------------------------------ server

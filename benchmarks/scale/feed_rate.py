@@ -57,21 +57,35 @@ def bodies_of(prompts: list[list[dict]], model: str) -> list[bytes]:
     from resources.llm import SamplingParams
 
     p = SamplingParams()
-    return [json.dumps({"model": model, "messages": m, "n": 1, "temperature": p.temperature, "top_p": p.top_p,
-                        "max_tokens": p.max_tokens, "seed": p.seed}).encode() for m in prompts]
+    return [
+        json.dumps(
+            {
+                "model": model,
+                "messages": m,
+                "n": 1,
+                "temperature": p.temperature,
+                "top_p": p.top_p,
+                "max_tokens": p.max_tokens,
+                "seed": p.seed,
+            }
+        ).encode()
+        for m in prompts
+    ]
 
 
 def batches(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def run_resource(url: str, prompts: list[list[dict]], batch: int, concurrency: int) -> dict:
     """The LLM resource's path, cold cache: one ``LLMClient.generate`` per batch."""
     from resources.llm import GenerationCache, LLMClient, SamplingParams
-    from resources.llm.openai_backend import OpenAIBackend
+    from resources.llm.backends.openai_backend import OpenAIBackend
 
     with tempfile.TemporaryDirectory() as d:
-        client = LLMClient(OpenAIBackend("fake", url, max_concurrency=concurrency), GenerationCache(Path(d) / "c.sqlite"))
+        client = LLMClient(
+            OpenAIBackend("fake", url, max_concurrency=concurrency), GenerationCache(Path(d) / "c.sqlite")
+        )
         t0 = time.perf_counter()
         for chunk in batches(prompts, batch):
             client.generate(chunk, SamplingParams())
@@ -107,14 +121,16 @@ def run_bare(client: str, url: str, stream: list[list[bytes]], concurrency: int)
         import uvloop
 
         client, factory = client.split("+")[0], uvloop.new_event_loop
-    coro = _openai_stream(url, stream, concurrency) if client == "openai" else \
-        replay.CLIENTS[client](url, stream, concurrency)
+    coro = (
+        _openai_stream(url, stream, concurrency)
+        if client == "openai"
+        else replay.CLIENTS[client](url, stream, concurrency)
+    )
     t0 = time.perf_counter()
     with asyncio.Runner(loop_factory=factory) as runner:
         done = runner.run(coro)
     dt = time.perf_counter() - t0
-    return {"client": client + ("+uvloop" if factory else ""), "requests": done, "seconds": dt,
-            "req_per_s": done / dt}
+    return {"client": client + ("+uvloop" if factory else ""), "requests": done, "seconds": dt, "req_per_s": done / dt}
 
 
 def load() -> str:
@@ -146,9 +162,19 @@ def part_a(n: int, batch: int, reps: int, concurrencies: list[int]) -> list[dict
             after = load()
             med = {k: statistics.median(v) for k, v in got.items()}
             for k in clients:
-                rows.append({"part": "a", "concurrency": c, "client": k, "requests": n, "batch": batch,
-                             "req_per_s": round(med[k], 1), "runs": [round(x, 1) for x in got[k]],
-                             "vs_aiohttp": round(med[k] / med["aiohttp"], 3), "load": f"{before} -> {after}"})
+                rows.append(
+                    {
+                        "part": "a",
+                        "concurrency": c,
+                        "client": k,
+                        "requests": n,
+                        "batch": batch,
+                        "req_per_s": round(med[k], 1),
+                        "runs": [round(x, 1) for x in got[k]],
+                        "vs_aiohttp": round(med[k] / med["aiohttp"], 3),
+                        "load": f"{before} -> {after}",
+                    }
+                )
     return rows
 
 
@@ -165,14 +191,22 @@ def part_b(latency: float, concurrencies: list[int], rounds: int) -> list[dict]:
             after = load()
             ideal = c / latency
             for r in (res, bare):
-                rows.append({"part": "b", "concurrency": c, "client": r["client"], "requests": n,
-                             "req_per_s": round(r["req_per_s"], 1), "ideal": ideal,
-                             "vs_ideal": round(r["req_per_s"] / ideal, 3), "load": f"{before} -> {after}"})
+                rows.append(
+                    {
+                        "part": "b",
+                        "concurrency": c,
+                        "client": r["client"],
+                        "requests": n,
+                        "req_per_s": round(r["req_per_s"], 1),
+                        "ideal": ideal,
+                        "vs_ideal": round(r["req_per_s"] / ideal, 3),
+                        "load": f"{before} -> {after}",
+                    }
+                )
     return rows
 
 
-CHAIN = ("question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces",
-         "sft_examples")
+CHAIN = ("question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces", "sft_examples")
 
 
 def covered_seconds(spans: list[tuple[float, float]]) -> float:
@@ -212,7 +246,7 @@ def part_c(n: int, concurrency: int) -> list[dict]:
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager
     from resources.llm import LLMResource, clear_backend_cache
-    from resources.llm.openai_backend import BATCH_LOG_ENV
+    from resources.llm.backends.openai_backend import BATCH_LOG_ENV
 
     mods = (assets, question_assets, trace_assets, sft_assets)
     chain = [next(getattr(m, a) for m in mods if hasattr(m, a)) for a in CHAIN]
@@ -227,16 +261,26 @@ def part_c(n: int, concurrency: int) -> list[dict]:
         try:
             with serve(0.0, record=str(record)) as url:
                 lake = str(work / "lake")
-                res = {"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake),
-                       "inbox": InboxResource(seeds_dir=str(work / "inbox")), "judges": JudgePanelResource(),
-                       "llm": LLMResource(backend="openai", model="fake", base_url=url, cache_dir=str(work / "cache"),
-                                          max_concurrency=concurrency)}
+                res = {
+                    "io_manager": LakeIOManager(root=lake),
+                    "lake": LakeResource(root=lake),
+                    "inbox": InboxResource(seeds_dir=str(work / "inbox")),
+                    "judges": JudgePanelResource(),
+                    "llm": LLMResource(
+                        backend="openai",
+                        model="fake",
+                        base_url=url,
+                        cache_dir=str(work / "cache"),
+                        max_concurrency=concurrency,
+                    ),
+                }
                 instance = dg.DagsterInstance.ephemeral()
                 instance.add_dynamic_partitions(assets.seed_sets.name, [partition])
                 before = load()
                 t0 = time.perf_counter()
-                result = dg.materialize(chain, partition_key=partition, resources=res, instance=instance,
-                                        raise_on_error=False)
+                result = dg.materialize(
+                    chain, partition_key=partition, resources=res, instance=instance, raise_on_error=False
+                )
                 wall = time.perf_counter() - t0
         finally:
             os.environ.pop(BATCH_LOG_ENV, None)
@@ -249,16 +293,28 @@ def part_c(n: int, concurrency: int) -> list[dict]:
         after = load()
         steps = step_seconds(instance, result.run_id)
         chain_rate = sent / wall
-        rows.append({"part": "c", "questions": n, "concurrency": concurrency, "success": result.success,
-                     "requests": sent, "backend_calls": len(calls), "chain_wall_s": round(wall, 1),
-                     "llm_s": round(llm_s, 1), "chain_req_per_s": round(chain_rate, 1),
-                     "chain_llm_req_per_s": round(sent / llm_s, 1) if llm_s else 0.0,
-                     "bare_req_per_s": round(bare["req_per_s"], 1), "bare_requests": bare["requests"],
-                     "continuous_req_per_s": round(flat["req_per_s"], 1),
-                     "vs_continuous": round(chain_rate / flat["req_per_s"], 3),
-                     "vs_bare": round(chain_rate / bare["req_per_s"], 3),
-                     "llm_vs_bare": round((sent / llm_s) / bare["req_per_s"], 3) if llm_s else 0.0,
-                     "steps": steps, "load": f"{before} -> {after}"})
+        rows.append(
+            {
+                "part": "c",
+                "questions": n,
+                "concurrency": concurrency,
+                "success": result.success,
+                "requests": sent,
+                "backend_calls": len(calls),
+                "chain_wall_s": round(wall, 1),
+                "llm_s": round(llm_s, 1),
+                "chain_req_per_s": round(chain_rate, 1),
+                "chain_llm_req_per_s": round(sent / llm_s, 1) if llm_s else 0.0,
+                "bare_req_per_s": round(bare["req_per_s"], 1),
+                "bare_requests": bare["requests"],
+                "continuous_req_per_s": round(flat["req_per_s"], 1),
+                "vs_continuous": round(chain_rate / flat["req_per_s"], 3),
+                "vs_bare": round(chain_rate / bare["req_per_s"], 3),
+                "llm_vs_bare": round((sent / llm_s) / bare["req_per_s"], 3) if llm_s else 0.0,
+                "steps": steps,
+                "load": f"{before} -> {after}",
+            }
+        )
     return rows
 
 
@@ -293,9 +349,11 @@ def write_md(path: Path, rows: list[dict], command: str) -> None:
         ]
         for r in rows:
             if r["part"] == "a":
-                lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['batch']} | "
-                             f"{r['req_per_s']:,} | {', '.join(map(str, r['runs']))} | {r['vs_aiohttp']:.2f}x | "
-                             f"{r['load']} |")
+                lines.append(
+                    f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['batch']} | "
+                    f"{r['req_per_s']:,} | {', '.join(map(str, r['runs']))} | {r['vs_aiohttp']:.2f}x | "
+                    f"{r['load']} |"
+                )
     sweep = [r for r in rows if r["part"] == "b"]
     if sweep:
         lat = sweep[0]["concurrency"] / sweep[0]["ideal"]
@@ -309,8 +367,10 @@ def write_md(path: Path, rows: list[dict], command: str) -> None:
             "|---|---|---|---|---|---|---|",
         ]
         for r in sweep:
-            lines.append(f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
-                         f"{r['ideal']:g} | {r['vs_ideal']:.2f}x | {r['load']} |")
+            lines.append(
+                f"| {r['concurrency']} | {r['client']} | {r['requests']:,} | {r['req_per_s']:,} | "
+                f"{r['ideal']:g} | {r['vs_ideal']:.2f}x | {r['load']} |"
+            )
     chain = [r for r in rows if r["part"] == "c"]
     if chain:
         lines += [
@@ -329,14 +389,19 @@ def write_md(path: Path, rows: list[dict], command: str) -> None:
             "|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in chain:
-            lines.append(f"| {r['questions']:,} | {r['concurrency']} | {r['requests']:,} | {r['backend_calls']} | "
-                         f"{r['chain_wall_s']} | {r['chain_req_per_s']:,} | {r['chain_llm_req_per_s']:,} | "
-                         f"{r['bare_req_per_s']:,} / {r.get('continuous_req_per_s', '-')} | {r['vs_bare']:.2f}x | "
-                         f"{r.get('vs_continuous', float('nan')):.2f}x | {r['llm_vs_bare']:.2f}x | {r['load']} |")
+            lines.append(
+                f"| {r['questions']:,} | {r['concurrency']} | {r['requests']:,} | {r['backend_calls']} | "
+                f"{r['chain_wall_s']} | {r['chain_req_per_s']:,} | {r['chain_llm_req_per_s']:,} | "
+                f"{r['bare_req_per_s']:,} / {r.get('continuous_req_per_s', '-')} | {r['vs_bare']:.2f}x | "
+                f"{r.get('vs_continuous', float('nan')):.2f}x | {r['llm_vs_bare']:.2f}x | {r['load']} |"
+            )
         for r in chain:
             lines.append("")
-            lines.append(f"Steps of the {r['questions']:,}-question run (s): "
-                         + ", ".join(f"{k} {v}" for k, v in r["steps"].items()) + f"; run success: {r['success']}.")
+            lines.append(
+                f"Steps of the {r['questions']:,}-question run (s): "
+                + ", ".join(f"{k} {v}" for k, v in r["steps"].items())
+                + f"; run success: {r['success']}."
+            )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -368,8 +433,11 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(r))
     if a.json:
         Path(a.json).write_text(json.dumps(rows, indent=1))
-    write_md(Path(a.out), rows, "python -m benchmarks.scale.feed_rate " + " ".join(argv if argv is not None
-                                                                                 else sys.argv[1:]))
+    write_md(
+        Path(a.out),
+        rows,
+        "python -m benchmarks.scale.feed_rate " + " ".join(argv if argv is not None else sys.argv[1:]),
+    )
     print(f"wrote {a.out}")
 
 

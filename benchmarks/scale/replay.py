@@ -23,17 +23,21 @@ from pathlib import Path
 
 def load_stream(bodies: str | Path, batches: str | Path | None = None) -> list[list[bytes]]:
     """The recorded bodies cut into the recorded batches (the last batch takes any rest)."""
-    lines = [ln.encode("utf-8", "surrogatepass") for ln in Path(bodies).read_text(encoding="utf-8").splitlines()
-             if ln.strip()]
+    lines = [
+        ln.encode("utf-8", "surrogatepass")
+        for ln in Path(bodies).read_text(encoding="utf-8").splitlines()
+        if ln.strip()
+    ]
     if batches is None:
         return [lines]
-    sizes = [int(json.loads(ln)["requests"]) for ln in Path(batches).read_text(encoding="utf-8").splitlines()
-             if ln.strip()]
+    sizes = [
+        int(json.loads(ln)["requests"]) for ln in Path(batches).read_text(encoding="utf-8").splitlines() if ln.strip()
+    ]
     out, i = [], 0
     for n in sizes:
         if i >= len(lines):
             break
-        out.append(lines[i:i + n])
+        out.append(lines[i : i + n])
         i += n
     if i < len(lines):
         out.append(lines[i:])
@@ -57,6 +61,7 @@ async def replay_aiohttp(url: str, batches: Iterable[list[bytes]], concurrency: 
     headers = {"Content-Type": "application/json"}
     done = 0
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def post(body: bytes) -> None:
             nonlocal done
             async with session.post(endpoint, data=body, headers=headers) as resp:
@@ -77,6 +82,7 @@ async def replay_httpx(url: str, batches: Iterable[list[bytes]], concurrency: in
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     done = 0
     async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+
         async def post(body: bytes) -> None:
             nonlocal done
             resp = await client.post(endpoint, content=body, headers=headers)
@@ -97,8 +103,14 @@ def replay(url: str, batches: list[list[bytes]], client: str = "aiohttp", concur
     t0 = time.perf_counter()
     done = asyncio.run(CLIENTS[client](url, batches, concurrency))
     dt = time.perf_counter() - t0
-    return {"client": client, "requests": done, "batches": len(batches), "concurrency": concurrency,
-            "seconds": round(dt, 3), "req_per_s": round(done / dt, 1) if dt > 0 else 0.0}
+    return {
+        "client": client,
+        "requests": done,
+        "batches": len(batches),
+        "concurrency": concurrency,
+        "seconds": round(dt, 3),
+        "req_per_s": round(done / dt, 1) if dt > 0 else 0.0,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -82,10 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     demo = sub.add_parser("demo", help="materialize the whole graph on the bundled sample (the main job)")
     demo.add_argument("--lake", default=None, help="lake root, a folder or fsspec URL (default: $CITRUS_LAKE or lake)")
     demo.set_defaults(func=cmd_demo)
-    deid = sub.add_parser("deid", help="de-identify a text/JSON/JSONL file (exit 1 when the residual detector "
-                          "still finds personal data, 2 when the file cannot be read)")
+    deid = sub.add_parser(
+        "deid",
+        help="de-identify a text/JSON/JSONL file (exit 1 when the residual detector "
+        "still finds personal data, 2 when the file cannot be read)",
+    )
     deid.add_argument("file", help="a .jsonl, .json or plain-text file")
-    deid.add_argument("--lang", choices=["en", "zh"], default=None, help="only this language's name rules (default: both)")
+    deid.add_argument(
+        "--lang", choices=["en", "zh"], default=None, help="only this language's name rules (default: both)"
+    )
     deid.add_argument("--report", action="store_true", help="print a JSON report instead of the de-identified text")
     deid.set_defaults(func=cmd_deid)
     ret = sub.add_parser("retract", help="take a source file or an asset partition out of the lake (and retrain)")

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from citrus_assets.common.decontamination import cell_text, eval_index
+from citrus_assets.common.decontamination.index import cell_text, eval_index
 
 MAX_MATCHES_PER_RECORD = 50
 
@@ -43,9 +43,12 @@ def iter_records(path: Path) -> Iterator[tuple[str, str]]:
 def check_files(files: list[str], benchmarks: str = "") -> dict:
     """The report ``citrus decontam check`` prints (and, as ``--json``, writes)."""
     index, report = eval_index(extra_dirs=[benchmarks] if benchmarks else ())
-    out: dict = {"index": {"items": index.n_items, "benchmarks": index.benchmarks, **report.as_dict(),
-                           "params": index.params()},
-                 "files": [], "matches": [], "unreadable_inputs": []}
+    out: dict = {
+        "index": {"items": index.n_items, "benchmarks": index.benchmarks, **report.as_dict(), "params": index.params()},
+        "files": [],
+        "matches": [],
+        "unreadable_inputs": [],
+    }
     for f in files:
         p = Path(f)
         n = 0
@@ -53,8 +56,17 @@ def check_files(files: list[str], benchmarks: str = "") -> dict:
             for loc, text in iter_records(p):
                 n += 1
                 for m in index.match(text, limit=MAX_MATCHES_PER_RECORD):
-                    out["matches"].append({"file": f, "locator": loc, "benchmark": m.benchmark,
-                                           "item_id": m.item_id, "kind": m.kind, "hits": m.hits, "span": m.span})
+                    out["matches"].append(
+                        {
+                            "file": f,
+                            "locator": loc,
+                            "benchmark": m.benchmark,
+                            "item_id": m.item_id,
+                            "kind": m.kind,
+                            "hits": m.hits,
+                            "span": m.span,
+                        }
+                    )
         except (OSError, ValueError, UnicodeDecodeError) as e:
             out["unreadable_inputs"].append({"file": f, "reason": f"{type(e).__name__}: {e}"[:300]})
         out["files"].append({"file": f, "records": n})
@@ -69,31 +81,40 @@ def exit_code(result: dict) -> int:
 
 def format_text(result: dict) -> str:
     idx = result["index"]
-    lines = [f"index: {idx['items']} benchmark items ({', '.join(idx['benchmarks']) or 'none'}) from "
-             f"{', '.join(idx['data_dirs']) or 'no benchmark folder'}"]
+    lines = [
+        f"index: {idx['items']} benchmark items ({', '.join(idx['benchmarks']) or 'none'}) from "
+        f"{', '.join(idx['data_dirs']) or 'no benchmark folder'}"
+    ]
     lines += [f"  unreadable benchmark file: {u['file']} ({u['reason']})" for u in idx["unreadable_files"]]
     if not idx["items"]:
         lines.append("WARNING: the index is empty; nothing can match")
     for m in result["matches"]:
         span = " ".join(m["span"].split())
-        lines.append(f"{m['file']}:{m['locator']}: {m['benchmark']}/{m['item_id']} ({m['kind']}, {m['hits']} "
-                     f"n-grams): {span!r}")
+        lines.append(
+            f"{m['file']}:{m['locator']}: {m['benchmark']}/{m['item_id']} ({m['kind']}, {m['hits']} n-grams): {span!r}"
+        )
     lines += [f"cannot read {u['file']}: {u['reason']}" for u in result["unreadable_inputs"]]
     total = sum(f["records"] for f in result["files"])
-    lines.append(f"{result['n_records_matched']} of {total} records match a benchmark item "
-                 f"({result['n_matches']} matches)")
+    lines.append(
+        f"{result['n_records_matched']} of {total} records match a benchmark item ({result['n_matches']} matches)"
+    )
     return "\n".join(lines)
 
 
 def add_decontam_subcommand(sub) -> None:
     dec = sub.add_parser("decontam", help="check files against the benchmark decontamination index")
     dsub = dec.add_subparsers(dest="decontam_command", required=True)
-    chk = dsub.add_parser("check", help="report every benchmark item found in JSONL, Parquet or text files "
-                                        "(exit 1 when anything matches)")
+    chk = dsub.add_parser(
+        "check", help="report every benchmark item found in JSONL, Parquet or text files (exit 1 when anything matches)"
+    )
     chk.add_argument("files", nargs="+", metavar="FILE")
-    chk.add_argument("--benchmarks", default="", metavar="DIR",
-                     help="more benchmark files (a folder with benchmarks/<name>/ files, or the benchmarks folder "
-                          "itself), indexed next to the bundled sample, $CITRUS_EVAL_DATA and $CITRUS_DATA")
+    chk.add_argument(
+        "--benchmarks",
+        default="",
+        metavar="DIR",
+        help="more benchmark files (a folder with benchmarks/<name>/ files, or the benchmarks folder "
+        "itself), indexed next to the bundled sample, $CITRUS_EVAL_DATA and $CITRUS_DATA",
+    )
     chk.add_argument("--json", action="store_true", help="print the report as JSON")
     chk.set_defaults(func=run_decontam)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from citrus_assets.jmed.deid import residual_pii, scrub
+from citrus_assets.jmed.consultations.deid import residual_pii, scrub
 
 EXIT_CLEAN, EXIT_RESIDUAL, EXIT_UNREADABLE = 0, 1, 2
 
@@ -39,9 +39,15 @@ class DeidRun:
         return EXIT_RESIDUAL if self.residual else EXIT_CLEAN
 
     def report(self, path: str) -> dict:
-        return {"file": path, "format": self.fmt, "units": len(self.units), "replaced": dict(sorted(self.replaced.items())),
-                "replaced_total": sum(self.replaced.values()), "residual_units": len({r["unit"] for r in self.residual}),
-                "residual": self.residual}
+        return {
+            "file": path,
+            "format": self.fmt,
+            "units": len(self.units),
+            "replaced": dict(sorted(self.replaced.items())),
+            "replaced_total": sum(self.replaced.values()),
+            "residual_units": len({r["unit"] for r in self.residual}),
+            "residual": self.residual,
+        }
 
     def render(self) -> str:
         if self.fmt == "text":
@@ -67,8 +73,10 @@ def _scrub_value(value: Any, lang: str | None, unit: int, path: str, run: DeidRu
     if isinstance(value, str):
         out, counts = scrub(value, lang)
         run.replaced.update(counts)
-        run.residual += [{"unit": unit, "path": path, "type": f.kind, "rule": f.rule, "start": f.start, "end": f.end}
-                         for f in residual_pii(out)]
+        run.residual += [
+            {"unit": unit, "path": path, "type": f.kind, "rule": f.rule, "start": f.start, "end": f.end}
+            for f in residual_pii(out)
+        ]
         return out
     if isinstance(value, list):
         return [_scrub_value(v, lang, unit, f"{path}[{i}]", run) for i, v in enumerate(value)]
@@ -96,6 +104,9 @@ def main(path: str, lang: str | None = None, report: bool = False, out=None, err
     else:
         out.write(run.render())
     if run.residual:
-        print(f"deid: the residual detector still finds {len(run.residual)} item(s) in "
-              f"{len({r['unit'] for r in run.residual})} unit(s); see --report", file=err)
+        print(
+            f"deid: the residual detector still finds {len(run.residual)} item(s) in "
+            f"{len({r['unit'] for r in run.residual})} unit(s); see --report",
+            file=err,
+        )
     return run.exit_code

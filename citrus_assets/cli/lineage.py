@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from resources.lineage.openlineage import DEFAULT_NAMESPACE, export_jsonl
+from resources.lineage.query.openlineage import DEFAULT_NAMESPACE, export_jsonl
 from resources.lineage.settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, default_paths
 from resources.lineage.store import LineageStore, UnknownRecord, format_impact, format_trace
 
@@ -26,7 +26,11 @@ from resources.lineage.store import LineageStore, UnknownRecord, format_impact, 
 def _common(p: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     p.add_argument("--lake", default=default, help="lake root (default: $CITRUS_LAKE or ./lake)")
-    p.add_argument("--db", default=default, help="DuckDB lineage index (default: $CITRUS_LINEAGE_DB or <lake>/_lineage/lineage.duckdb)")
+    p.add_argument(
+        "--db",
+        default=default,
+        help="DuckDB lineage index (default: $CITRUS_LINEAGE_DB or <lake>/_lineage/lineage.duckdb)",
+    )
 
 
 def add_lineage_subcommands(subparsers: Any) -> argparse.ArgumentParser:

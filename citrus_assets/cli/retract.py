@@ -49,8 +49,10 @@ def affected(store: LineageStore, target: str) -> tuple[list[str], list[dict], l
     records = list(impact["records"])
     parts = [dict(p) for p in impact["by_partition"]]
     if asset != "source":  # the target partition's own records go too
-        sql = ("SELECT DISTINCT r.record_id, m.partition FROM records r JOIN materializations m USING (mid) "
-               "WHERE m.asset = ?" + (" AND m.partition = ?" if partition is not None else ""))
+        sql = (
+            "SELECT DISTINCT r.record_id, m.partition FROM records r JOIN materializations m USING (mid) "
+            "WHERE m.asset = ?" + (" AND m.partition = ?" if partition is not None else "")
+        )
         own = store.query(sql, [asset] + ([partition] if partition is not None else []), sync=False)
         records += [r for r, _ in own]
         for p in sorted({p for _, p in own}):
@@ -59,7 +61,7 @@ def affected(store: LineageStore, target: str) -> tuple[list[str], list[dict], l
 
 
 def default_llm_cache() -> str:
-    from resources.llm.builtin import cache_dir
+    from resources.llm.backends.builtin import cache_dir
     from resources.llm.resource import CACHE_FILE
 
     return str(cache_dir(None) / CACHE_FILE)
@@ -88,9 +90,16 @@ def purge_quarantine(lake: Lake, source: str) -> int:
     return removed
 
 
-def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
-            instance: dg.DagsterInstance | None = None, dry_run: bool = False,
-            llm_cache: str | None = None) -> RetractReport:
+def retract(
+    lake: Lake,
+    store: LineageStore,
+    target: str,
+    reason: str,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    dry_run: bool = False,
+    llm_cache: str | None = None,
+) -> RetractReport:
     """Retract ``target``; with ``dry_run`` only report what would be affected. ``llm_cache``: the request
     cache file to purge (default: the LLM resource's default cache file, when it exists)."""
     if not reason.strip():
@@ -119,22 +128,49 @@ def retract(lake: Lake, store: LineageStore, target: str, reason: str, *,
         for col in gone.column_names:  # each string cell too: a prompt may hold one field of a record
             if pa.types.is_string(gone.schema.field(col).type):
                 texts += [v for v in gone.column(col).to_pylist() if v]
-        signatures.update({(asset, u): s for u, s in source_signatures(gone).items()
-                           if report.retraction.source is None or source_matches(u, report.retraction.source)})
+        signatures.update(
+            {
+                (asset, u): s
+                for u, s in source_signatures(gone).items()
+                if report.retraction.source is None or source_matches(u, report.retraction.source)
+            }
+        )
         dv = table_data_version(after)
-        path = publish_partition(lake, writer, asset=asset, partition=key, table=after,  # the one commit protocol
-                                 run_id=f"retraction-{rid}", data_version=dv).path
-        report.rewritten.append({"asset": asset, "partition": partition, "rows_before": before.num_rows,
-                                 "rows_after": after.num_rows, "data_version": dv})
+        path = publish_partition(
+            lake,
+            writer,
+            asset=asset,
+            partition=key,
+            table=after,  # the one commit protocol
+            run_id=f"retraction-{rid}",
+            data_version=dv,
+        ).path
+        report.rewritten.append(
+            {
+                "asset": asset,
+                "partition": partition,
+                "rows_before": before.num_rows,
+                "rows_after": after.num_rows,
+                "data_version": dv,
+            }
+        )
         if instance is not None:
-            instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key=dg.AssetKey(asset.split("/")), partition=key,
-                description=f"retraction {rid}: {target} ({reason})",
-                metadata={"dagster/row_count": after.num_rows, "path": dg.MetadataValue.path(lake.url(path)),
-                          "retracted_rows": before.num_rows - after.num_rows, "retraction": rid,
-                          "retraction_reason": reason, "data_version": dv},
-                tags={DATA_VERSION_TAG: dv},
-            ))
+            instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=dg.AssetKey(asset.split("/")),
+                    partition=key,
+                    description=f"retraction {rid}: {target} ({reason})",
+                    metadata={
+                        "dagster/row_count": after.num_rows,
+                        "path": dg.MetadataValue.path(lake.url(path)),
+                        "retracted_rows": before.num_rows - after.num_rows,
+                        "retraction": rid,
+                        "retraction_reason": reason,
+                        "data_version": dv,
+                    },
+                    tags={DATA_VERSION_TAG: dv},
+                )
+            )
     RetractionRegistry(lake).add_signatures(rid, signatures)
     report.signatures = len(signatures)
     if report.retraction.source:
@@ -157,21 +193,26 @@ def format_report(r: RetractReport) -> str:
     for p in r.by_partition:
         lines.append(f"  {p['asset']} [{p['partition']}]: {p['n_records']} records")
     for c in r.checkpoints:
-        lines.append(f"  checkpoint {c['checkpoint_asset']} (data version {c['checkpoint_data_version']}) "
-                     f"trained on affected data")
+        lines.append(
+            f"  checkpoint {c['checkpoint_asset']} (data version {c['checkpoint_data_version']}) "
+            f"trained on affected data"
+        )
     if r.retraction is None:
         lines.append("dry run: nothing changed")
         return "\n".join(lines)
     lines.append(f"recorded as retraction {r.retraction.id} (reason: {r.retraction.reason})")
     for w in r.rewritten:
-        lines.append(f"  rewrote {w['asset']} [{w['partition']}]: {w['rows_before']} -> {w['rows_after']} rows, "
-                     f"data version {w['data_version']}")
+        lines.append(
+            f"  rewrote {w['asset']} [{w['partition']}]: {w['rows_before']} -> {w['rows_after']} rows, "
+            f"data version {w['data_version']}"
+        )
     for s in r.skipped:
         lines.append(f"  skipped {s}")
     lines.append(f"  quarantine: {r.quarantine_removed} units of the retracted source removed")
     if r.cache:
-        lines.append(f"  LLM cache: {r.cache['deleted']} entries derived from affected records deleted, "
-                     f"{r.cache['left']} left")
+        lines.append(
+            f"  LLM cache: {r.cache['deleted']} entries derived from affected records deleted, {r.cache['left']} left"
+        )
     lines.append(f"  near-duplicate watch: {r.signatures} MinHash fingerprints kept (per asset and retracted source)")
     lines.append("  note: previews of materializations recorded before the retraction stay in Dagster's run storage")
     if r.checkpoints:

@@ -64,8 +64,17 @@ from resources.lake import QuarantineRecord
 from resources.lineage.schema import RECORD_ID, SOURCE_LOCATOR, SOURCE_URI, gen_columns
 from resources.llm.types import Generation, Prompt, SamplingParams
 
-STATS = ("llm_calls", "rounds", "accepted", "accepted_on_retry", "fallback", "quarantined", "cache_hits",
-         "prompt_tokens", "generated_tokens")  # every stats dict has these (and "rejections")
+STATS = (
+    "llm_calls",
+    "rounds",
+    "accepted",
+    "accepted_on_retry",
+    "fallback",
+    "quarantined",
+    "cache_hits",
+    "prompt_tokens",
+    "generated_tokens",
+)  # every stats dict has these (and "rejections")
 
 
 class Reject:
@@ -152,8 +161,9 @@ class LLMTask:
 
     def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
         raw = reject.raw if isinstance(reject.raw, str) else json.dumps(reject.raw, ensure_ascii=False, default=str)
-        return QuarantineRecord(row.get(SOURCE_URI) or self.name, row.get(SOURCE_LOCATOR) or str(row.get(RECORD_ID)),
-                                reject.reason, raw)
+        return QuarantineRecord(
+            row.get(SOURCE_URI) or self.name, row.get(SOURCE_LOCATOR) or str(row.get(RECORD_ID)), reject.reason, raw
+        )
 
     @classmethod
     def code_version(cls, asset_version: str) -> str:
@@ -189,8 +199,9 @@ class LLMTask:
                 stats["cache_hits"] += gen.cached
                 stats["prompt_tokens"] += gen.prompt_tokens
                 stats["generated_tokens"] += gen.completion_tokens
-                out = self.format_output(row, Reply(gen.text, gen, p, sampling, llm.model_id, attempt,
-                                                    tuple(rejections[i])))
+                out = self.format_output(
+                    row, Reply(gen.text, gen, p, sampling, llm.model_id, attempt, tuple(rejections[i]))
+                )
                 if isinstance(out, Reject):
                     rejections[i].append(f"attempt {attempt + 1}: {out.reason}")
                     last[i] = out if out.raw is not None else Reject(*out.reasons, raw=gen.text)
@@ -200,10 +211,20 @@ class LLMTask:
                     still.append(i)
                     continue
                 template = self.template(row)
-                accepted[i] = {**out, "prompt": llm.render(prompts[i]), "response": gen.text, "cached": gen.cached,
-                               **gen_columns(llm, template="+".join(template), prompt_hash=self.prompt_hash(row),
-                                             sampling=sampling, prompt_tokens=gen.prompt_tokens,
-                                             completion_tokens=gen.completion_tokens)}
+                accepted[i] = {
+                    **out,
+                    "prompt": llm.render(prompts[i]),
+                    "response": gen.text,
+                    "cached": gen.cached,
+                    **gen_columns(
+                        llm,
+                        template="+".join(template),
+                        prompt_hash=self.prompt_hash(row),
+                        sampling=sampling,
+                        prompt_tokens=gen.prompt_tokens,
+                        completion_tokens=gen.completion_tokens,
+                    ),
+                }
                 stats["accepted"] += 1
                 stats["accepted_on_retry"] += attempt > 0
             pending = still
@@ -219,5 +240,8 @@ class LLMTask:
                 stats["fallback"] += 1
             out_rows.append(done)
         stats["quarantined"] = len(bad)
-        return TaskResult(pa.Table.from_pylist(out_rows, schema=self.schema), bad,
-                          {**{k: int(stats[k]) for k in STATS}, "rejections": reasons, "counts": dict(self.counts)})
+        return TaskResult(
+            pa.Table.from_pylist(out_rows, schema=self.schema),
+            bad,
+            {**{k: int(stats[k]) for k in STATS}, "rejections": reasons, "counts": dict(self.counts)},
+        )

@@ -46,8 +46,9 @@ def bars_md(items: list[tuple[str, int]], title: str, unit: str, label: str = "c
     return _bars_md(items, title, unit, base=sum(n for _, n in items), share_label="of total", label=label)
 
 
-def _bars_md(items: list[tuple[str, int]], title: str, unit: str, base: int, share_label: str,
-             label: str) -> dg.MetadataValue:
+def _bars_md(
+    items: list[tuple[str, int]], title: str, unit: str, base: int, share_label: str, label: str
+) -> dg.MetadataValue:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -20,7 +20,7 @@ from types import ModuleType
 import dagster as dg
 
 import citrus_assets
-from citrus_assets.common.automation import ON_NEW_DATA, with_automation
+from citrus_assets.common.scheduling.automation import ON_NEW_DATA, with_automation
 
 NOT_STAGES = ("common", "cli")
 
@@ -54,8 +54,12 @@ def load_stage(package: ModuleType | str) -> Stage:
         assets = with_automation(assets, ON_NEW_DATA, tuple(automated))
     checks = list(dg.load_asset_checks_from_modules(modules))
     sensors = {id(v): v for m in modules for v in vars(m).values() if isinstance(v, dg.SensorDefinition)}
-    return Stage(name=package.__name__.rsplit(".", 1)[-1], assets=assets, checks=checks,
-                 sensors=sorted(sensors.values(), key=lambda s: s.name))
+    return Stage(
+        name=package.__name__.rsplit(".", 1)[-1],
+        assets=assets,
+        checks=checks,
+        sensors=sorted(sensors.values(), key=lambda s: s.name),
+    )
 
 
 def find_stages() -> list[Stage]:

@@ -110,24 +110,38 @@ def eval_items(context: dg.AssetExecutionContext, config: EvalItemsConfig, lake:
     description="Every item answered by the partition's model (Citrus or plain prompt per model; one "
     "batched call; greedy/fixed seed); answer letters by the one shared rule; correct / no answer.",
 )
-def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsConfig,
-                     eval_models: EvalModelsResource, lake: LakeResource, eval_items: pa.Table) -> dg.Output:
+def eval_predictions(
+    context: dg.AssetExecutionContext,
+    config: EvalPredictionsConfig,
+    eval_models: EvalModelsResource,
+    lake: LakeResource,
+    eval_items: pa.Table,
+) -> dg.Output:
     benchmark, model_key = _dims(context)
     params = config.sampling(n=max(1, config.n_samples))
     try:
         spec = eval_models.spec(model_key)
         if eval_items.num_rows == 0:
             context.log.warning(f"{benchmark}: no items (see eval_items metadata); nothing to predict")
-            return output(predict(eval_items, None, params, model_key=model_key, prompt_style=spec.prompt_style),
-                          model=model_key, skipped="no items")
+            return output(
+                predict(eval_items, None, params, model_key=model_key, prompt_style=spec.prompt_style),
+                model=model_key,
+                skipped="no items",
+            )
         resolved = eval_models.resolve(model_key, lake.lake())
     except ModelUnavailable as e:  # this partition only: other models' partitions are unaffected
         raise dg.Failure(description=str(e)) from None
     budget = run_budget(eval_models, dict(context.run.tags or {}))  # the cost guard (served models bill)
     attach(resolved.llm, budget)
     t0 = time.perf_counter()
-    table = predict(eval_items, resolved.llm, params, model_key=model_key, prompt_style=resolved.spec.prompt_style,
-                    checkpoint_id=resolved.checkpoint_id)
+    table = predict(
+        eval_items,
+        resolved.llm,
+        params,
+        model_key=model_key,
+        prompt_style=resolved.spec.prompt_style,
+        checkpoint_id=resolved.checkpoint_id,
+    )
     dt = time.perf_counter() - t0
     n, tokens = table.num_rows, sum(table["gen_completion_tokens"].to_pylist())
     return output(
@@ -153,8 +167,9 @@ def eval_predictions(context: dg.AssetExecutionContext, config: EvalPredictionsC
     kinds={"parquet"},
     description="Accuracy with a 95% Wilson score interval, n and the no-answer count of one benchmark x model.",
 )
-def eval_scores(context: dg.AssetExecutionContext, eval_models: EvalModelsResource,
-                eval_predictions: pa.Table) -> dg.Output:
+def eval_scores(
+    context: dg.AssetExecutionContext, eval_models: EvalModelsResource, eval_predictions: pa.Table
+) -> dg.Output:
     benchmark, model_key = _dims(context)
     try:
         spec = eval_models.spec(model_key)
@@ -179,8 +194,11 @@ STAGE_SCORE_ASSETS = [f"eval_scores_{s}" for s in STAGE_ORDER]  # stage_assets.s
 def read_all_scores(lake, assets: list[str] | None = None) -> pa.Table:
     """Every partition of ``assets`` (default: eval_scores and every stage's eval_scores_<stage>) present
     in the lake (one row each)."""
-    paths = sorted(p for a in (assets or ["eval_scores", *STAGE_SCORE_ASSETS])
-                   for p in lake.fs.glob(lake.join(a, "*", "data.parquet")))
+    paths = sorted(
+        p
+        for a in (assets or ["eval_scores", *STAGE_SCORE_ASSETS])
+        for p in lake.fs.glob(lake.join(a, "*", "data.parquet"))
+    )
     tables = []
     for p in paths:
         with lake.fs.open(p, "rb") as fh:

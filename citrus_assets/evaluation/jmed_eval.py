@@ -16,7 +16,6 @@ Cost: ``max_items`` (default 0 = every item) cuts the release to its first items
 a few (``jobs.DEMO_JMED_EVAL_OPS``).
 """
 
-
 import json
 
 import dagster as dg
@@ -54,25 +53,27 @@ def jmed_items(release: pa.Table, max_items: int = 0) -> pa.Table:
         rows = rows[:max_items]
     out = []
     for r in rows:
-        out.append({
-            RECORD_ID: record_id("evalq", JMED_BENCHMARK, r[RECORD_ID]),
-            PARENT_IDS: [r[RECORD_ID]],
-            SOURCE_URI: f"jmed_benchmark/{r['month']}",
-            SOURCE_LOCATOR: f"id {r['id']}",
-            "seed_set": f"eval-{JMED_BENCHMARK}",
-            "source": JMED_BENCHMARK,
-            "split": "test",
-            "language": r.get("language") or "",
-            "stem": r["question"],
-            "context": "",
-            "options": [{"letter": o["letter"], "text": o["text"]} for o in r["options"] or []],
-            "answer_letters": list(r["answer"] or []),
-            "meta": json.dumps({"department": r.get("department"), "month": r.get("month")}, ensure_ascii=False),
-            "benchmark": JMED_BENCHMARK,
-            "question_id": str(r["id"]),
-            "data_dir": "lake",
-            "benchmark_file": f"jmed_benchmark/{r['month']}",
-        })
+        out.append(
+            {
+                RECORD_ID: record_id("evalq", JMED_BENCHMARK, r[RECORD_ID]),
+                PARENT_IDS: [r[RECORD_ID]],
+                SOURCE_URI: f"jmed_benchmark/{r['month']}",
+                SOURCE_LOCATOR: f"id {r['id']}",
+                "seed_set": f"eval-{JMED_BENCHMARK}",
+                "source": JMED_BENCHMARK,
+                "split": "test",
+                "language": r.get("language") or "",
+                "stem": r["question"],
+                "context": "",
+                "options": [{"letter": o["letter"], "text": o["text"]} for o in r["options"] or []],
+                "answer_letters": list(r["answer"] or []),
+                "meta": json.dumps({"department": r.get("department"), "month": r.get("month")}, ensure_ascii=False),
+                "benchmark": JMED_BENCHMARK,
+                "question_id": str(r["id"]),
+                "data_dir": "lake",
+                "benchmark_file": f"jmed_benchmark/{r['month']}",
+            }
+        )
     return pa.Table.from_pylist(out, schema=EVAL_ITEM_SCHEMA)
 
 
@@ -87,11 +88,24 @@ def jmed_items(release: pa.Table, max_items: int = 0) -> pa.Table:
     "final RL checkpoint with the stage evaluations' prompt, decoding and answer rule; per-item predictions, "
     "accuracy [95% Wilson CI] and chance level in the metadata.",
 )
-def eval_jmed(context: dg.AssetExecutionContext, config: JmedEvalConfig, eval_models: EvalModelsResource,
-              training: TrainingResource, jmed_benchmark: pa.Table, checkpoint: pa.Table) -> dg.Output:
+def eval_jmed(
+    context: dg.AssetExecutionContext,
+    config: JmedEvalConfig,
+    eval_models: EvalModelsResource,
+    training: TrainingResource,
+    jmed_benchmark: pa.Table,
+    checkpoint: pa.Table,
+) -> dg.Output:
     items = jmed_items(jmed_benchmark, config.max_items)
-    result = evaluate_stage(context, stage=FINAL_STAGE, config=config, eval_models=eval_models, training=training,
-                            items=items, checkpoint=checkpoint)
+    result = evaluate_stage(
+        context,
+        stage=FINAL_STAGE,
+        config=config,
+        eval_models=eval_models,
+        training=training,
+        items=items,
+        checkpoint=checkpoint,
+    )
     table = result.value
     s = score(table, benchmark=JMED_BENCHMARK, model=FINAL_STAGE, stage=FINAL_STAGE).to_pylist()[0]
     md = dict(result.metadata)
@@ -100,11 +114,15 @@ def eval_jmed(context: dg.AssetExecutionContext, config: JmedEvalConfig, eval_mo
         release_items=dg.MetadataValue.int(jmed_benchmark.num_rows),
         evaluated_items=dg.MetadataValue.int(items.num_rows),
         ci95=dg.MetadataValue.text(f"{s['ci_low']:.3f}–{s['ci_high']:.3f}" if s["n"] else "no items"),
-        chance=dg.MetadataValue.float(round(s["chance"], 5)) if s.get("chance") is not None
+        chance=dg.MetadataValue.float(round(s["chance"], 5))
+        if s.get("chance") is not None
         else dg.MetadataValue.text("no items"),
-        **empty_metadata(table.num_rows, f"the JMED release of {context.partition_key} has no item "
-                         "(see jmed_benchmark's empty_reason)" if not jmed_benchmark.num_rows
-                         else f"max_items={config.max_items} selected no item"),
+        **empty_metadata(
+            table.num_rows,
+            f"the JMED release of {context.partition_key} has no item (see jmed_benchmark's empty_reason)"
+            if not jmed_benchmark.num_rows
+            else f"max_items={config.max_items} selected no item",
+        ),
     )
     return output(table, **md)
 

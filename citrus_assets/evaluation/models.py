@@ -41,8 +41,14 @@ KINDS = ("builtin", "hf", "checkpoint", "openai", "vllm")
 PROMPT_STYLES = ("citrus", "plain")
 STAGE_ORDER = ("base", *CHECKPOINT_STAGES)
 # How Table 5 names each stage (row labels of the report, asset descriptions).
-STAGE_LABELS = {"base": "base", "cpt": "CPT", "sft_stage1": "SFT-1", "sft_stage2": "SFT-2", "sft_stage3": "SFT-3",
-                "rl": "RL"}
+STAGE_LABELS = {
+    "base": "base",
+    "cpt": "CPT",
+    "sft_stage1": "SFT-1",
+    "sft_stage2": "SFT-2",
+    "sft_stage3": "SFT-3",
+    "rl": "RL",
+}
 BUILTIN_KEY = "builtin"
 
 
@@ -60,8 +66,7 @@ def default_specs() -> dict[str, EvalModelSpec]:
     # the built-in model with the plain prompt; the base row of Table 5 is eval_predictions_base (stage_assets.py)
     specs = {BUILTIN_KEY: EvalModelSpec(kind="builtin", model=BUILTIN_MODEL, prompt_style="plain", stage="")}
     for stage in CHECKPOINT_STAGES:
-        specs[stage] = EvalModelSpec(kind="checkpoint", model=f"{stage}_checkpoint", prompt_style="citrus",
-                                     stage=stage)
+        specs[stage] = EvalModelSpec(kind="checkpoint", model=f"{stage}_checkpoint", prompt_style="citrus", stage=stage)
     return specs
 
 
@@ -116,14 +121,24 @@ class EvalModelsResource(dg.ConfigurableResource, LLMCostGuard):
     def spec(self, key: str) -> EvalModelSpec:
         specs = self.specs()
         if key not in specs:
-            raise ModelUnavailable(f"model partition {key!r} is not in the evaluation model registry "
-                                   f"(known: {sorted(specs)}); add it to EvalModelsResource.models")
+            raise ModelUnavailable(
+                f"model partition {key!r} is not in the evaluation model registry "
+                f"(known: {sorted(specs)}); add it to EvalModelsResource.models"
+            )
         return specs[key]
 
     def _llm(self, backend: str, model: str, spec: EvalModelSpec) -> LLMResource:
-        return LLMResource(backend=backend, model=model, revision=spec.revision, base_url=spec.base_url,
-                           api_key_env=spec.api_key_env, cache_dir=self.cache_dir, use_cache=self.use_cache,
-                           device=self.device, batch_size=self.batch_size)
+        return LLMResource(
+            backend=backend,
+            model=model,
+            revision=spec.revision,
+            base_url=spec.base_url,
+            api_key_env=spec.api_key_env,
+            cache_dir=self.cache_dir,
+            use_cache=self.use_cache,
+            device=self.device,
+            batch_size=self.batch_size,
+        )
 
     def resolve(self, key: str, lake=None) -> ResolvedModel:
         """The partition's model as an LLMResource (checkpoints read from ``lake``, a ``Lake``)."""
@@ -143,8 +158,9 @@ class EvalModelsResource(dg.ConfigurableResource, LLMCostGuard):
         if not row.get("model_path") or not Path(row["model_path"]).exists():
             raise ModelUnavailable(f"checkpoint {spec.model!r}: model_path {row.get('model_path')!r} does not exist")
         pinned = spec.model_copy(update={"revision": spec.revision or (row.get("weights_sha256") or "")})
-        return ResolvedModel(key, pinned, self._llm("transformers", row["model_path"], pinned),
-                             checkpoint_id=row.get("record_id") or "")
+        return ResolvedModel(
+            key, pinned, self._llm("transformers", row["model_path"], pinned), checkpoint_id=row.get("record_id") or ""
+        )
 
     def available_keys(self, lake=None) -> list[str]:
         """Registered keys whose model can be loaded now (checkpoints: their table is in the lake)."""
@@ -166,15 +182,20 @@ def checkpoint_row(lake, asset: str) -> dict:
     try:
         table = lake.read_table(asset, UNPARTITIONED)
     except FileNotFoundError:
-        raise ModelUnavailable(f"checkpoint asset {asset!r} has not been materialized in the lake "
-                               f"({lake.root}); materialize it first") from None
+        raise ModelUnavailable(
+            f"checkpoint asset {asset!r} has not been materialized in the lake ({lake.root}); materialize it first"
+        ) from None
     if table.num_rows != 1 or "model_path" not in table.column_names:
-        raise ModelUnavailable(f"checkpoint asset {asset!r}: expected one row with model_path, "
-                               f"got {table.num_rows} rows, columns {table.column_names}")
+        raise ModelUnavailable(
+            f"checkpoint asset {asset!r}: expected one row with model_path, "
+            f"got {table.num_rows} rows, columns {table.column_names}"
+        )
     return table.to_pylist()[0]
 
 
-def register_eval_models(instance: dg.DagsterInstance, keys: list[str], partitions_name: str = "eval_models") -> list[str]:
+def register_eval_models(
+    instance: dg.DagsterInstance, keys: list[str], partitions_name: str = "eval_models"
+) -> list[str]:
     """Add the model keys not yet registered as ``eval_models`` partitions; returns the new ones."""
     existing = set(instance.get_dynamic_partitions(partitions_name))
     new = [k for k in keys if k not in existing]

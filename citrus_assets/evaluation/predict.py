@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
-from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
 from resources.lineage.ids import record_id
 from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, gen_columns
@@ -65,8 +65,9 @@ def eval_messages(item: dict, style: str) -> list[dict]:
     if style == "citrus":
         return mcq_messages(item["stem"], item["options"], item.get("context") or "")
     if style == "plain":
-        user = load_prompt(PLAIN_PROMPT).render(question=question_text(item["stem"], item.get("context") or ""),
-                                                options=format_options(item["options"]))
+        user = load_prompt(PLAIN_PROMPT).render(
+            question=question_text(item["stem"], item.get("context") or ""), options=format_options(item["options"])
+        )
         return [{"role": "user", "content": user}]
     raise ValueError(f"prompt_style must be citrus or plain, got {style!r}")
 
@@ -90,8 +91,9 @@ def sampling_for(n_samples: int, max_tokens: int, temperature: float, top_p: flo
     return SamplingParams(n=max(1, n_samples), temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
 
 
-def predict(items: pa.Table, llm, params: SamplingParams, *, model_key: str, prompt_style: str,
-            checkpoint_id: str = "") -> pa.Table:
+def predict(
+    items: pa.Table, llm, params: SamplingParams, *, model_key: str, prompt_style: str, checkpoint_id: str = ""
+) -> pa.Table:
     """Answer every item (ONE batched generate call) and score it; ``PREDICTION_SCHEMA`` rows."""
     rows = items.to_pylist()
     prompts = [eval_messages(r, prompt_style) for r in rows]
@@ -104,33 +106,41 @@ def predict(items: pa.Table, llm, params: SamplingParams, *, model_key: str, pro
         parsed = [extract_answer(g.text, options) for g in gens]
         letters, share, distinct = majority([p.letters for p in parsed])
         first = gens[0]
-        out.append({
-            RECORD_ID: record_id("evalpred", item[RECORD_ID], model_key, model_id, revision, sampling,
-                                 [g.text for g in gens]),
-            PARENT_IDS: [item[RECORD_ID]],
-            "item_id": item[RECORD_ID],
-            "question_id": item["question_id"],
-            "benchmark": item["benchmark"],
-            "model": model_key,
-            "prompt_style": prompt_style,
-            "stem": item["stem"],
-            "prompt": llm.render(messages),
-            "response": first.text,
-            "option_letters": sorted(options),
-            "predicted_letters": list(letters),
-            "extraction": parsed[0].method,
-            "answer_letters": item["answer_letters"],
-            "correct": is_correct(letters, item["answer_letters"]),
-            "no_answer": not letters,
-            "finish_reason": first.finish_reason,
-            "n_samples": len(gens),
-            "sample_letters": [",".join(p.letters) for p in parsed],
-            "vote_share": share,
-            "distinct_answers": distinct,
-            "checkpoint_id": checkpoint_id,
-            **gen_columns(llm, template="+".join(PROMPTS[prompt_style]), prompt_hash=phash, sampling=sampling,
-                          prompt_tokens=first.prompt_tokens,
-                          completion_tokens=sum(g.completion_tokens for g in gens)),
-            "cached": all(g.cached for g in gens),
-        })
+        out.append(
+            {
+                RECORD_ID: record_id(
+                    "evalpred", item[RECORD_ID], model_key, model_id, revision, sampling, [g.text for g in gens]
+                ),
+                PARENT_IDS: [item[RECORD_ID]],
+                "item_id": item[RECORD_ID],
+                "question_id": item["question_id"],
+                "benchmark": item["benchmark"],
+                "model": model_key,
+                "prompt_style": prompt_style,
+                "stem": item["stem"],
+                "prompt": llm.render(messages),
+                "response": first.text,
+                "option_letters": sorted(options),
+                "predicted_letters": list(letters),
+                "extraction": parsed[0].method,
+                "answer_letters": item["answer_letters"],
+                "correct": is_correct(letters, item["answer_letters"]),
+                "no_answer": not letters,
+                "finish_reason": first.finish_reason,
+                "n_samples": len(gens),
+                "sample_letters": [",".join(p.letters) for p in parsed],
+                "vote_share": share,
+                "distinct_answers": distinct,
+                "checkpoint_id": checkpoint_id,
+                **gen_columns(
+                    llm,
+                    template="+".join(PROMPTS[prompt_style]),
+                    prompt_hash=phash,
+                    sampling=sampling,
+                    prompt_tokens=first.prompt_tokens,
+                    completion_tokens=sum(g.completion_tokens for g in gens),
+                ),
+                "cached": all(g.cached for g in gens),
+            }
+        )
     return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)

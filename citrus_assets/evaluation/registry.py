@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.benchmark_data import benchmark_data_dirs, data_dir_label
+from citrus_assets.common.decontamination.benchmark_data import benchmark_data_dirs, data_dir_label
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from citrus_assets.reasoning_data.seeds.seed_files import SEED_SCHEMA, BadRecord
 from resources.lake import QuarantineRecord
@@ -78,30 +78,53 @@ class BenchmarkSpec:
     paper_n: int | None = None  # the size the paper evaluated on
 
 
-_MMLU_MED = ("anatomy", "clinical_knowledge", "college_biology", "college_medicine", "medical_genetics",
-             "professional_medicine")
+_MMLU_MED = (
+    "anatomy",
+    "clinical_knowledge",
+    "college_biology",
+    "college_medicine",
+    "medical_genetics",
+    "professional_medicine",
+)
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
     s.name: s
     for s in [
-        BenchmarkSpec("medqa", "MedQA USMLE test (4 options)", ("medqa/*4_option*test*",),
-                      fallback_globs=("medqa/*test*",), paper_n=1273),
+        BenchmarkSpec(
+            "medqa",
+            "MedQA USMLE test (4 options)",
+            ("medqa/*4_option*test*",),
+            fallback_globs=("medqa/*test*",),
+            paper_n=1273,
+        ),
         BenchmarkSpec("medqa_op5", "MedQA USMLE test (5 options)", ("medqa/*5_option*test*",)),
-        BenchmarkSpec("pubmedqa", "PubMedQA PQA-L, standard 500-id test split, abstracts as context",
-                      ("pubmedqa/ori_pqal.json",), keep=_test_split, requires=("pubmedqa/test_ground_truth.json",),
-                      paper_n=500),
+        BenchmarkSpec(
+            "pubmedqa",
+            "PubMedQA PQA-L, standard 500-id test split, abstracts as context",
+            ("pubmedqa/ori_pqal.json",),
+            keep=_test_split,
+            requires=("pubmedqa/test_ground_truth.json",),
+            paper_n=500,
+        ),
         BenchmarkSpec("medmcqa", "MedMCQA dev", ("medmcqa/dev*",), paper_n=4183),
         BenchmarkSpec("medbullets_op4", "MedBullets, 4 options", ("medbullets/*op4*",), paper_n=308),
         BenchmarkSpec("medbullets_op5", "MedBullets, 5 options", ("medbullets/*op5*",), paper_n=308),
         BenchmarkSpec("mmlu_medical", "MMLU medical subjects (test)", tuple(f"mmlu/{s}_test*" for s in _MMLU_MED)),
-        BenchmarkSpec("mmlu_pro", "MMLU-Pro health + biology (up to 10 options)",
-                      ("mmlu_pro/*health*", "mmlu_pro/*biology*"), fallback_globs=("mmlu_pro/*",),
-                      keep=_health_biology),
-        BenchmarkSpec("careqa", "CareQA (English)", ("careqa/*[eE][nN]*",), fallback_globs=("careqa/*",),
-                      paper_n=5410),
+        BenchmarkSpec(
+            "mmlu_pro",
+            "MMLU-Pro health + biology (up to 10 options)",
+            ("mmlu_pro/*health*", "mmlu_pro/*biology*"),
+            fallback_globs=("mmlu_pro/*",),
+            keep=_health_biology,
+        ),
+        BenchmarkSpec("careqa", "CareQA (English)", ("careqa/*[eE][nN]*",), fallback_globs=("careqa/*",), paper_n=5410),
         BenchmarkSpec("jmed", "JMED (21 options, possibly several correct)", ("jmed/*",), paper_n=1000),
-        BenchmarkSpec("cmexam", "CMExam (Chinese medical licensing exam, CSV; possibly several correct)",
-                      ("cmexam/*test*",), fallback_globs=("cmexam/*",)),
+        BenchmarkSpec(
+            "cmexam",
+            "CMExam (Chinese medical licensing exam, CSV; possibly several correct)",
+            ("cmexam/*test*",),
+            fallback_globs=("cmexam/*",),
+        ),
     ]
 }
 BENCHMARK_NAMES = list(BENCHMARKS)
@@ -190,8 +213,9 @@ def load_benchmark(name: str, data_dirs: DataDirs, max_items: int | None = None)
             try:
                 res = load_seed_file(path, seed_set=f"eval-{name}")
             except (BadRecord, OSError, UnicodeDecodeError) as e:
-                out.quarantine.append(QuarantineRecord(f"{label}/benchmarks/{rel}", "file",
-                                                       f"unreadable benchmark file: {e}", ""))
+                out.quarantine.append(
+                    QuarantineRecord(f"{label}/benchmarks/{rel}", "file", f"unreadable benchmark file: {e}", "")
+                )
                 continue
             out.quarantine += res.quarantine
             out.duplicates += res.duplicates

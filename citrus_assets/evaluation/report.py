@@ -129,8 +129,14 @@ def no_answer_md(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _grouped_bars_png(series: list[tuple[str, dict]], benches: list[str], title: str, size: tuple[float, float],
-                      chance: dict | None = None, legend: dict | None = None) -> bytes:
+def _grouped_bars_png(
+    series: list[tuple[str, dict]],
+    benches: list[str],
+    title: str,
+    size: tuple[float, float],
+    chance: dict | None = None,
+    legend: dict | None = None,
+) -> bytes:
     """Grouped accuracy bars with 95% CI error bars: one group per benchmark, one bar per ``(label, {benchmark:
     score row})`` series; ``chance`` ({benchmark: level}) is drawn dashed."""
     import matplotlib
@@ -152,8 +158,15 @@ def _grouped_bars_png(series: list[tuple[str, dict]], benches: list[str], title:
         ax.bar(xs, ys, width, yerr=err, capsize=3 if len(series) < 6 else 2, label=label)
     for j, b in enumerate(benches):
         if (chance or {}).get(b) is not None:
-            ax.hlines(chance[b], j - 0.45, j + 0.45, colors="black", linestyles="dashed", linewidth=1,
-                      label="chance" if j == 0 else None)
+            ax.hlines(
+                chance[b],
+                j - 0.45,
+                j + 0.45,
+                colors="black",
+                linestyles="dashed",
+                linewidth=1,
+                label="chance" if j == 0 else None,
+            )
     ax.set_xticks(range(len(benches)))
     ax.set_xticklabels(benches, rotation=20, ha="right")
     ax.set_ylim(0, 1)
@@ -174,8 +187,13 @@ def bar_chart_png(rows: list[dict]) -> bytes:
     benches = _bench_order({r["benchmark"] for r in scored})
     models = sorted({r["model"] for r in scored})
     series = [(m, {r["benchmark"]: r for r in scored if r["model"] == m}) for m in models]
-    return _grouped_bars_png(series, benches, "Accuracy by benchmark and model",
-                             (max(5, 1.3 * len(benches) + 2), 3.4), legend={"fontsize": 8} if models else None)
+    return _grouped_bars_png(
+        series,
+        benches,
+        "Accuracy by benchmark and model",
+        (max(5, 1.3 * len(benches) + 2), 3.4),
+        legend={"fontsize": 8} if models else None,
+    )
 
 
 def ablation_chart_png(rows: list[dict]) -> bytes:
@@ -184,9 +202,14 @@ def ablation_chart_png(rows: list[dict]) -> bytes:
     benches = _bench_order({b for _, b in cells})
     series = [(STAGE_LABELS[s], {b: r for (st, b), r in cells.items() if st == s}) for s in STAGE_ORDER]
     chance = {b: next((cells[(s, b)].get("chance") for s in STAGE_ORDER if (s, b) in cells), None) for b in benches}
-    return _grouped_bars_png(series, benches, "Table 5: base -> CPT -> SFT -> RL",
-                             (max(5, 1.4 * len(benches) + 2), 3.6), chance=chance,
-                             legend={"fontsize": 7, "ncol": 4} if benches else None)
+    return _grouped_bars_png(
+        series,
+        benches,
+        "Table 5: base -> CPT -> SFT -> RL",
+        (max(5, 1.4 * len(benches) + 2), 3.6),
+        chance=chance,
+        legend={"fontsize": 7, "ncol": 4} if benches else None,
+    )
 
 
 def ablation_chart_md(rows: list[dict]) -> str:
@@ -203,11 +226,14 @@ def report_markdown(rows: list[dict], chart: bool = True) -> str:
         "# Evaluation report",
         "Accuracy = exact match of the extracted answer letters (common/answers.py); 95% Wilson score "
         "interval in brackets; n = items evaluated (demo runs use a subset, see eval_items).",
-        "## Table 4: models x benchmarks", table4_md(rows),
+        "## Table 4: models x benchmarks",
+        table4_md(rows),
         "## Table 5: this project's training stages (ablation)",
         "Rows: the model CPT starts from, then each checkpoint. Chance: the expected accuracy of a uniform guess "
-        "of as many options as the answer has, on the same items.", table5_md(rows),
-        "## Answers missing or truncated", no_answer_md(rows) if rows else "_none_",
+        "of as many options as the answer has, on the same items.",
+        table5_md(rows),
+        "## Answers missing or truncated",
+        no_answer_md(rows) if rows else "_none_",
     ]
     if chart and rows:
         parts += ["## Chart", chart_md(rows)]
@@ -216,11 +242,21 @@ def report_markdown(rows: list[dict], chart: bool = True) -> str:
 
 def report_table(rows: list[dict]) -> pa.Table:
     """One row per scored benchmark x model (empty partitions appear only as "—" in the Markdown)."""
-    out = [{
-        RECORD_ID: record_id("evalreport", r[RECORD_ID]),
-        PARENT_IDS: [r[RECORD_ID]],
-        "benchmark": r["benchmark"], "model": r["model"], "stage": r.get("stage") or "",
-        "n": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-        "no_answer": r["no_answer"], "cell": cell(r),
-    } for r in rows if r["n"] and r["accuracy"] is not None]
+    out = [
+        {
+            RECORD_ID: record_id("evalreport", r[RECORD_ID]),
+            PARENT_IDS: [r[RECORD_ID]],
+            "benchmark": r["benchmark"],
+            "model": r["model"],
+            "stage": r.get("stage") or "",
+            "n": r["n"],
+            "accuracy": r["accuracy"],
+            "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"],
+            "no_answer": r["no_answer"],
+            "cell": cell(r),
+        }
+        for r in rows
+        if r["n"] and r["accuracy"] is not None
+    ]
     return pa.Table.from_pylist(out, schema=REPORT_SCHEMA)

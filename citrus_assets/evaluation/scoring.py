@@ -74,15 +74,28 @@ def chance_level(rows: list[dict]) -> float | None:
     return sum(item_chance(r["option_letters"], r["answer_letters"]) for r in rows) / len(rows)
 
 
-def score(predictions: pa.Table, *, benchmark: str, model: str, stage: str = "", prompt_style: str = "",
-          model_id: str = "", model_revision: str = "", sampling: str = "") -> pa.Table:
+def score(
+    predictions: pa.Table,
+    *,
+    benchmark: str,
+    model: str,
+    stage: str = "",
+    prompt_style: str = "",
+    model_id: str = "",
+    model_revision: str = "",
+    sampling: str = "",
+) -> pa.Table:
     """One SCORE_SCHEMA row for the predictions of one partition."""
     rows = predictions.to_pylist()
     n = len(rows)
     k = sum(1 for r in rows if r["correct"])
     lo, hi = wilson_interval(k, n)
     if rows:
-        model_id, model_revision, sampling = rows[0]["gen_model_id"], rows[0]["gen_model_revision"], rows[0]["gen_sampling"]
+        model_id, model_revision, sampling = (
+            rows[0]["gen_model_id"],
+            rows[0]["gen_model_revision"],
+            rows[0]["gen_sampling"],
+        )
         prompt_style = rows[0]["prompt_style"]
     ids = [r[RECORD_ID] for r in rows]
     row = {

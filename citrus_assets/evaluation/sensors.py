@@ -37,8 +37,10 @@ DEMO_MODELS = (BUILTIN_KEY,)
 # prompt and the same decoding is the base row's model, so its answers come from the request cache.
 DEMO_SERVED_BENCHMARKS = DEMO_BENCHMARKS[:2]
 DEMO_EVAL_ITEMS_OPS = {"eval_items": {"config": {"max_items": DEMO_MAX_ITEMS}}}
-DEMO_STAGE_OPS = {f"eval_predictions_{s}": {"config": {"max_tokens": DEMO_MAX_TOKENS, "prompt_style": DEMO_PROMPT_STYLE}}
-                  for s in STAGES}
+DEMO_STAGE_OPS = {
+    f"eval_predictions_{s}": {"config": {"max_tokens": DEMO_MAX_TOKENS, "prompt_style": DEMO_PROMPT_STYLE}}
+    for s in STAGES
+}
 DEMO_SERVED_OPS = {"eval_predictions": {"config": {"max_tokens": DEMO_MAX_TOKENS}}}
 
 
@@ -62,20 +64,24 @@ def eval_models_sensor(context: dg.SensorEvaluationContext, eval_models: EvalMod
 
 
 eval_items_job = dg.define_asset_job(
-    EVAL_ITEMS_JOB, selection=dg.AssetSelection.assets(eval_items),
+    EVAL_ITEMS_JOB,
+    selection=dg.AssetSelection.assets(eval_items),
     description="Load one benchmark's items (partition = benchmark).",
 )
 eval_model_job = dg.define_asset_job(
-    EVAL_MODEL_JOB, selection=dg.AssetSelection.assets(eval_predictions, eval_scores),
+    EVAL_MODEL_JOB,
+    selection=dg.AssetSelection.assets(eval_predictions, eval_scores),
     description="Predict and score one benchmark x model partition (with their checks).",
 )
 eval_stages_job = dg.define_asset_job(
-    EVAL_STAGES_JOB, selection=dg.AssetSelection.assets(*stage_assets),
+    EVAL_STAGES_JOB,
+    selection=dg.AssetSelection.assets(*stage_assets),
     description="One benchmark (partition) evaluated by the base model and every checkpoint (Table 5's rows): "
     "eval_predictions_<stage> and eval_scores_<stage>, with their checks.",
 )
 eval_report_job = dg.define_asset_job(
-    EVAL_REPORT_JOB, selection=dg.AssetSelection.assets(eval_report),
+    EVAL_REPORT_JOB,
+    selection=dg.AssetSelection.assets(eval_report),
     description="Tables 4 and 5 and the chart over every scored partition in the lake.",
 )
 jobs = [eval_items_job, eval_model_job, eval_stages_job, eval_report_job]

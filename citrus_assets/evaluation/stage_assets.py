@@ -35,10 +35,10 @@ import time
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.automation import ON_NEW_DATA
 from citrus_assets.common.cost_guard import attach, budget_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
+from citrus_assets.common.scheduling.automation import ON_NEW_DATA
 from citrus_assets.evaluation.assets import EvalPredictionsConfig, benchmark_partitions
 from citrus_assets.evaluation.checks import predictions_check_for, scores_check_for
 from citrus_assets.evaluation.models import (
@@ -81,8 +81,9 @@ class StageEvalConfig(EvalPredictionsConfig):
     prompt_style: str = "citrus"
 
 
-def stage_model_spec(stage: str, checkpoint: dict | None, training: TrainingResource, prompt_style: str
-                     ) -> EvalModelSpec:
+def stage_model_spec(
+    stage: str, checkpoint: dict | None, training: TrainingResource, prompt_style: str
+) -> EvalModelSpec:
     """The model a stage's partition evaluates: the checkpoint row's folder pinned to its weights hash,
     or (base) the model CPT starts from."""
     if prompt_style not in PROMPT_STYLES:
@@ -93,12 +94,25 @@ def stage_model_spec(stage: str, checkpoint: dict | None, training: TrainingReso
         return EvalModelSpec(kind="hf", model=training.base_model, prompt_style=prompt_style, stage=BASE)
     if not checkpoint or not checkpoint.get("model_path"):
         raise ModelUnavailable(f"{checkpoint_asset(stage)} has no model_path: {checkpoint!r}")
-    return EvalModelSpec(kind="hf", model=checkpoint["model_path"], revision=checkpoint.get("weights_sha256") or "",
-                         prompt_style=prompt_style, stage=stage)
+    return EvalModelSpec(
+        kind="hf",
+        model=checkpoint["model_path"],
+        revision=checkpoint.get("weights_sha256") or "",
+        prompt_style=prompt_style,
+        stage=stage,
+    )
 
 
-def evaluate_stage(context, *, stage: str, config: StageEvalConfig, eval_models: EvalModelsResource,
-                   training: TrainingResource, items: pa.Table, checkpoint: pa.Table | None) -> dg.Output:
+def evaluate_stage(
+    context,
+    *,
+    stage: str,
+    config: StageEvalConfig,
+    eval_models: EvalModelsResource,
+    training: TrainingResource,
+    items: pa.Table,
+    checkpoint: pa.Table | None,
+) -> dg.Output:
     """One benchmark partition of one stage: predict every item (one batched call per batch_size), under the
     run's cost guard."""
     benchmark = context.partition_key
@@ -112,8 +126,14 @@ def evaluate_stage(context, *, stage: str, config: StageEvalConfig, eval_models:
     budget = run_budget(eval_models, dict(context.run.tags or {}))
     attach(resolved.llm, budget)
     t0 = time.perf_counter()
-    table = predict(items, resolved.llm if items.num_rows else None, params, model_key=stage,
-                    prompt_style=config.prompt_style, checkpoint_id=(row or {}).get("record_id") or "")
+    table = predict(
+        items,
+        resolved.llm if items.num_rows else None,
+        params,
+        model_key=stage,
+        prompt_style=config.prompt_style,
+        checkpoint_id=(row or {}).get("record_id") or "",
+    )
     dt = time.perf_counter() - t0
     n = table.num_rows
     tokens = sum(table["gen_completion_tokens"].to_pylist())
@@ -162,15 +182,42 @@ def stage_eval_assets(stage: str) -> tuple[dg.AssetsDefinition, dg.AssetsDefinit
     what = f"the {ckpt} checkpoint" if ckpt else "the base model CPT starts from (training.base_model)"
 
     if ckpt:
-        def compute(context: dg.AssetExecutionContext, config: StageEvalConfig, eval_models: EvalModelsResource,
-                    training: TrainingResource, eval_items: pa.Table, checkpoint: pa.Table) -> dg.Output:
-            return evaluate_stage(context, stage=stage, config=config, eval_models=eval_models, training=training,
-                                  items=eval_items, checkpoint=checkpoint)
+
+        def compute(
+            context: dg.AssetExecutionContext,
+            config: StageEvalConfig,
+            eval_models: EvalModelsResource,
+            training: TrainingResource,
+            eval_items: pa.Table,
+            checkpoint: pa.Table,
+        ) -> dg.Output:
+            return evaluate_stage(
+                context,
+                stage=stage,
+                config=config,
+                eval_models=eval_models,
+                training=training,
+                items=eval_items,
+                checkpoint=checkpoint,
+            )
     else:
-        def compute(context: dg.AssetExecutionContext, config: StageEvalConfig, eval_models: EvalModelsResource,
-                    training: TrainingResource, eval_items: pa.Table) -> dg.Output:
-            return evaluate_stage(context, stage=stage, config=config, eval_models=eval_models, training=training,
-                                  items=eval_items, checkpoint=None)
+
+        def compute(
+            context: dg.AssetExecutionContext,
+            config: StageEvalConfig,
+            eval_models: EvalModelsResource,
+            training: TrainingResource,
+            eval_items: pa.Table,
+        ) -> dg.Output:
+            return evaluate_stage(
+                context,
+                stage=stage,
+                config=config,
+                eval_models=eval_models,
+                training=training,
+                items=eval_items,
+                checkpoint=None,
+            )
 
     predictions = dg.asset(
         name=predictions_asset(stage),
@@ -200,8 +247,9 @@ def stage_eval_assets(stage: str) -> tuple[dg.AssetsDefinition, dg.AssetsDefinit
     return predictions, _scores
 
 
-STAGE_EVAL_ASSETS: dict[str, tuple[dg.AssetsDefinition, dg.AssetsDefinition]] = {s: stage_eval_assets(s)
-                                                                                  for s in STAGES}
+STAGE_EVAL_ASSETS: dict[str, tuple[dg.AssetsDefinition, dg.AssetsDefinition]] = {
+    s: stage_eval_assets(s) for s in STAGES
+}
 stage_prediction_assets = [p for p, _ in STAGE_EVAL_ASSETS.values()]
 stage_score_assets = [s for _, s in STAGE_EVAL_ASSETS.values()]
 stage_assets = [a for pair in STAGE_EVAL_ASSETS.values() for a in pair]

@@ -13,8 +13,8 @@ import pyarrow as pa
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.jmed import steps
-from citrus_assets.jmed.dialogues import UNDATED_ENV, load_month, undated_policy
-from citrus_assets.jmed.emr import EMR_PROMPT, SYSTEM_PROMPT
+from citrus_assets.jmed.consultations.dialogues import UNDATED_ENV, load_month, undated_policy
+from citrus_assets.jmed.consultations.emr import EMR_PROMPT, SYSTEM_PROMPT
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
 
@@ -59,8 +59,9 @@ def dialogues(context: dg.AssetExecutionContext, config: DialoguesConfig, lake: 
     if n_bad:
         context.log.warning(f"{n_bad} consultations quarantined (month {context.partition_key})")
     if undated and policy == "none":
-        context.log.warning(f"{undated} consultations in {folder} have no month and belong to no partition "
-                            f"({UNDATED_ENV}=none)")
+        context.log.warning(
+            f"{undated} consultations in {folder} have no month and belong to no partition ({UNDATED_ENV}=none)"
+        )
     table = result.table()
     return output(
         table,
@@ -89,7 +90,9 @@ def deidentified_dialogues(context: dg.AssetExecutionContext, lake: LakeResource
     table, counts, bad = steps.deidentify_gated(dialogues)
     address, n_bad = lake.lake().write_quarantine("deidentified_dialogues", context.partition_key, bad)
     if n_bad:
-        context.log.warning(f"{n_bad} consultations quarantined: personal data left after de-identification ({address})")
+        context.log.warning(
+            f"{n_bad} consultations quarantined: personal data left after de-identification ({address})"
+        )
     return output(
         table,
         replaced=dg.MetadataValue.json(dict(sorted(counts.items()))),
@@ -110,7 +113,10 @@ def deidentified_dialogues(context: dg.AssetExecutionContext, lake: LakeResource
     "records without one are quarantined).",
 )
 def emr_records(
-    context: dg.AssetExecutionContext, config: EmrConfig, llm: LLMResource, lake: LakeResource,
+    context: dg.AssetExecutionContext,
+    config: EmrConfig,
+    llm: LLMResource,
+    lake: LakeResource,
     deidentified_dialogues: pa.Table,
 ) -> dg.Output:
     params = SamplingParams(n=1, temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
@@ -118,8 +124,10 @@ def emr_records(
     _, n_bad = lake.lake().write_quarantine("emr_records", context.partition_key, bad)
     n_in = deidentified_dialogues.num_rows
     if n_in and stats.get("llm_json_ok", 0) < n_in:
-        context.log.warning(f"the model ({llm.model_id}) returned no JSON record for "
-                            f"{n_in - stats.get('llm_json_ok', 0)} of {n_in} consultations; rule fallbacks used")
+        context.log.warning(
+            f"the model ({llm.model_id}) returned no JSON record for "
+            f"{n_in - stats.get('llm_json_ok', 0)} of {n_in} consultations; rule fallbacks used"
+        )
     return output(
         table,
         model=llm.model_id,

@@ -9,10 +9,10 @@ from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import bars_md
 from citrus_assets.common.prompts import code_version
-from citrus_assets.jmed import review as R
 from citrus_assets.jmed import steps
 from citrus_assets.jmed.assets import dialogue_months
-from citrus_assets.jmed.emr import SYSTEM_PROMPT
+from citrus_assets.jmed.consultations.emr import SYSTEM_PROMPT
+from citrus_assets.jmed.items import review as R
 from citrus_assets.jmed.plots import age_sex_md
 from resources.lake import LakeResource
 from resources.llm import LLMResource
@@ -42,14 +42,23 @@ class ReviewConfig(dg.Config):
     "validator; template fallback in the record's language; quarantine when neither passes).",
 )
 def jmed_questions(
-    context: dg.AssetExecutionContext, config: QuestionConfig, llm: LLMResource, lake: LakeResource,
+    context: dg.AssetExecutionContext,
+    config: QuestionConfig,
+    llm: LLMResource,
+    lake: LakeResource,
     emr_records: pa.Table,
 ) -> dg.Output:
     params = config.sampling()
     table, bad, stats = steps.generate_questions(emr_records, llm, params)
     _, n_bad = lake.lake().write_quarantine("jmed_questions", context.partition_key, bad)
-    return output(table, model=llm.model_id, llm_accepted=stats.get("llm", 0), template=stats.get("template", 0),
-                  quarantined=n_bad, stats=dg.MetadataValue.json(stats))
+    return output(
+        table,
+        model=llm.model_id,
+        llm_accepted=stats.get("llm", 0),
+        template=stats.get("template", 0),
+        quarantined=n_bad,
+        stats=dg.MetadataValue.json(stats),
+    )
 
 
 @dg.asset(
@@ -64,9 +73,13 @@ def jmed_options(context: dg.AssetExecutionContext, lake: LakeResource, jmed_que
     table, bad, stats = steps.build_options(jmed_questions)
     _, n_bad = lake.lake().write_quarantine("jmed_options", context.partition_key, bad)
     counts = [len(a) for a in table["answer_letters"].to_pylist()]
-    return output(table, quarantined=n_bad, normalized_by=dg.MetadataValue.json(stats["normalized_by"]),
-                  answer_counts=dg.MetadataValue.json({str(k): counts.count(k) for k in sorted(set(counts))}),
-                  quarantine_reasons=dg.MetadataValue.json(sorted({q.reason for q in bad})))
+    return output(
+        table,
+        quarantined=n_bad,
+        normalized_by=dg.MetadataValue.json(stats["normalized_by"]),
+        answer_counts=dg.MetadataValue.json({str(k): counts.count(k) for k in sorted(set(counts))}),
+        quarantine_reasons=dg.MetadataValue.json(sorted({q.reason for q in bad})),
+    )
 
 
 @dg.asset(
@@ -82,10 +95,13 @@ def jmed_reviews(context: dg.AssetExecutionContext, config: ReviewConfig, jmed_o
     for p in problems:
         context.log.warning(p)
     table = R.review_items(jmed_options, decisions)
-    return output(table, reviews_dir=dg.MetadataValue.path(str(folder)),
-                  statuses=dg.MetadataValue.json(value_counts(table, "status")),
-                  auto_rejected=sum(1 for p in table["auto_problems"].to_pylist() if p),
-                  decision_file_problems=len(problems))
+    return output(
+        table,
+        reviews_dir=dg.MetadataValue.path(str(folder)),
+        statuses=dg.MetadataValue.json(value_counts(table, "status")),
+        auto_rejected=sum(1 for p in table["auto_problems"].to_pylist() if p),
+        decision_file_problems=len(problems),
+    )
 
 
 @dg.asset(
@@ -106,13 +122,19 @@ def jmed_benchmark(context: dg.AssetExecutionContext, lake: LakeResource, jmed_r
         export_jsonl=dg.MetadataValue.path(path),
         reviewed=jmed_reviews.num_rows,
         age_sex=age_sex_md(R.age_sex_counts(table)),
-        departments=bars_md(sorted(value_counts(table, "department").items()), "JMED items by department", "items",
-                            label="department"),
+        departments=bars_md(
+            sorted(value_counts(table, "department").items()), "JMED items by department", "items", label="department"
+        ),
         answer_counts=dg.MetadataValue.json({str(k): counts.count(k) for k in sorted(set(counts))}),
         languages=dg.MetadataValue.json(value_counts(table, "language")),
-        **empty_metadata(table.num_rows, (
-            "no reviewed item this month (jmed_reviews has 0 rows)" if not jmed_reviews.num_rows else
-            f"none of {jmed_reviews.num_rows} reviewed items was approved at all three review tiers")),
+        **empty_metadata(
+            table.num_rows,
+            (
+                "no reviewed item this month (jmed_reviews has 0 rows)"
+                if not jmed_reviews.num_rows
+                else f"none of {jmed_reviews.num_rows} reviewed items was approved at all three review tiers"
+            ),
+        ),
     )
 
 

@@ -24,7 +24,9 @@ def age_sex_md(counts: dict[str, dict[str, int]], title: str = "JMED patients by
     ax.legend()
     fig.tight_layout()
     total = sum(sum(v.values()) for v in counts.values()) or 1
-    rows = [f"| {b} | {v['male']} | {v['female']} | {v['unknown']} | {100 * sum(v.values()) / total:.1f}% |"
-            for b, v in counts.items()]
+    rows = [
+        f"| {b} | {v['male']} | {v['female']} | {v['unknown']} | {100 * sum(v.values()) / total:.1f}% |"
+        for b, v in counts.items()
+    ]
     table = "\n".join(["| age | male | female | unknown | share |", "|---|---:|---:|---:|---:|", *rows])
     return dg.MetadataValue.md(_png_md(fig, title) + "\n\n" + table)

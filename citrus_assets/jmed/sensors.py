@@ -1,8 +1,8 @@
 """The consultation inbox sensor: a new month in the inbox registers its partition and asks for its run."""
 
-from citrus_assets.common.inbox_sensor import inbox_sensor
+from citrus_assets.common.scheduling.inbox_sensor import inbox_sensor
 from citrus_assets.jmed.assets import dialogue_months, dialogues, dialogues_path
-from citrus_assets.jmed.dialogues import list_months
+from citrus_assets.jmed.consultations.dialogues import list_months
 
 DIALOGUE_INBOX_SENSOR = "dialogue_inbox_sensor"
 
@@ -14,6 +14,9 @@ def month_keys(inbox=None) -> list[str]:
 
 
 dialogue_inbox_sensor = inbox_sensor(
-    name=DIALOGUE_INBOX_SENSOR, asset=dialogues, partitions_def=dialogue_months, list_keys=month_keys,
+    name=DIALOGUE_INBOX_SENSOR,
+    asset=dialogues,
+    partitions_def=dialogue_months,
+    list_keys=month_keys,
     description="Registers a dialogue_months partition for every new month of consultations and materializes it.",
 )

@@ -13,15 +13,15 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
 from citrus_assets.common.llm_task import LLMTask, Reject, Reply
 from citrus_assets.common.prompts import load_prompt, prompt_hash
-from citrus_assets.jmed import emr as E
-from citrus_assets.jmed import icd10
-from citrus_assets.jmed.deid import residual_in_turns, scrub_turns
-from citrus_assets.jmed.dialogues import transcript
-from citrus_assets.jmed.options import NoAnswer, build_item
-from citrus_assets.jmed.questions import check_question, clean_question, template_question
+from citrus_assets.common.text.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.jmed.consultations import emr as E
+from citrus_assets.jmed.consultations.deid import residual_in_turns, scrub_turns
+from citrus_assets.jmed.consultations.dialogues import transcript
+from citrus_assets.jmed.items import icd10
+from citrus_assets.jmed.items.options import NoAnswer, build_item
+from citrus_assets.jmed.items.questions import check_question, clean_question, template_question
 from citrus_assets.jmed.schemas import DEID_SCHEMA, EMR_SCHEMA, OPTIONS_SCHEMA, QUESTION_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
@@ -43,9 +43,17 @@ def deidentify(dialogues: pa.Table) -> tuple[pa.Table, Counter]:
     for r in dialogues.to_pylist():
         turns, counts = scrub_turns(r["turns"])
         total.update(counts)
-        rows.append({**r, RECORD_ID: record_id("deid", r[RECORD_ID], turns), PARENT_IDS: [r[RECORD_ID]],
-                     "turns": turns, "transcript": transcript(turns, r["language"]),
-                     "pii_counts": json.dumps(dict(sorted(counts.items()))), "pii_total": sum(counts.values())})
+        rows.append(
+            {
+                **r,
+                RECORD_ID: record_id("deid", r[RECORD_ID], turns),
+                PARENT_IDS: [r[RECORD_ID]],
+                "turns": turns,
+                "transcript": transcript(turns, r["language"]),
+                "pii_counts": json.dumps(dict(sorted(counts.items()))),
+                "pii_total": sum(counts.values()),
+            }
+        )
     return pa.Table.from_pylist(rows, schema=DEID_SCHEMA), total
 
 
@@ -61,12 +69,23 @@ def deidentify_gated(dialogues: pa.Table) -> tuple[pa.Table, Counter, list[Quara
         if found:
             kinds = sorted({f.kind for _, f in found})
             reason = f"residual PII after de-identification: {', '.join(kinds)} ({len(found)} finding(s))"
-            raw = {"dialogue_id": r["dialogue_id"], "parent_record_id": r[PARENT_IDS][0], "source_uri": r["source_uri"],
-                   "source_locator": r["source_locator"],
-                   "findings": [{"turn": i, "type": f.kind, "rule": f.rule, "start": f.start, "end": f.end}
-                                for i, f in found]}
-            bad.append(QuarantineRecord(f"deidentified_dialogues:{r['dialogue_id']}", r[RECORD_ID], reason,
-                                        json.dumps(raw, ensure_ascii=False)[:4000]))
+            raw = {
+                "dialogue_id": r["dialogue_id"],
+                "parent_record_id": r[PARENT_IDS][0],
+                "source_uri": r["source_uri"],
+                "source_locator": r["source_locator"],
+                "findings": [
+                    {"turn": i, "type": f.kind, "rule": f.rule, "start": f.start, "end": f.end} for i, f in found
+                ],
+            }
+            bad.append(
+                QuarantineRecord(
+                    f"deidentified_dialogues:{r['dialogue_id']}",
+                    r[RECORD_ID],
+                    reason,
+                    json.dumps(raw, ensure_ascii=False)[:4000],
+                )
+            )
             continue
         kept.append(r)
         total.update(json.loads(r["pii_counts"]))
@@ -102,9 +121,15 @@ class ExtractEMR(LLMTask):
             m = icd10.normalize(rec["diagnosis"])
             rec["department"] = icd10.department(m.entry.code, row["language"]) if m else ""
             src["department"] = "icd_chapter" if m else "none"
-        return {RECORD_ID: record_id("emr", row[RECORD_ID], reply.model_id, reply.sampling, reply.text),
-                PARENT_IDS: [row[RECORD_ID]], **{c: row[c] for c in ITEM_COLS}, **rec,
-                "diagnosis_source": src["diagnosis"], "field_sources": json.dumps(src), "llm_json_ok": parsed is not None}
+        return {
+            RECORD_ID: record_id("emr", row[RECORD_ID], reply.model_id, reply.sampling, reply.text),
+            PARENT_IDS: [row[RECORD_ID]],
+            **{c: row[c] for c in ITEM_COLS},
+            **rec,
+            "diagnosis_source": src["diagnosis"],
+            "field_sources": json.dumps(src),
+            "llm_json_ok": parsed is not None,
+        }
 
 
 def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
@@ -116,9 +141,13 @@ def extract_emr(dialogues: pa.Table, llm, params) -> tuple[pa.Table, list[Quaran
 # ---------------------------------------------------------------- questions
 def question_messages(rec: dict) -> list[dict]:
     prompt = load_prompt(QUESTION_PROMPTS.get(rec["language"], QUESTION_PROMPTS["en"]))
-    return [{"role": "system", "content": load_prompt(E.SYSTEM_PROMPT).text},
-            {"role": "user", "content": prompt.render(diagnosis=rec["diagnosis"],
-                                                      record=E.record_text(rec, rec["language"]))}]
+    return [
+        {"role": "system", "content": load_prompt(E.SYSTEM_PROMPT).text},
+        {
+            "role": "user",
+            "content": prompt.render(diagnosis=rec["diagnosis"], record=E.record_text(rec, rec["language"])),
+        },
+    ]
 
 
 def question_prompt_hash() -> str:
@@ -154,14 +183,24 @@ class GenerateQuestions(LLMTask):
             question, method = template_question(row, lang), "template"
             again = check_question(question, [row["diagnosis"]], lang)
             if again:
-                return Reject("no question without the diagnosis: llm: " + "; ".join(rejections) + " / template: "
-                              + "; ".join(again), raw={"response": reply.text, "template": question})
+                return Reject(
+                    "no question without the diagnosis: llm: "
+                    + "; ".join(rejections)
+                    + " / template: "
+                    + "; ".join(again),
+                    raw={"response": reply.text, "template": question},
+                )
         self.counts[method] += 1
         for reason in rejections:
             self.counts["rejected: " + reason.split(" (")[0]] += 1
-        return {RECORD_ID: record_id("jmedq", row[RECORD_ID], question), PARENT_IDS: [row[RECORD_ID]],
-                **{c: row[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis")}, "question": question,
-                "question_method": method, "rejections": rejections}
+        return {
+            RECORD_ID: record_id("jmedq", row[RECORD_ID], question),
+            PARENT_IDS: [row[RECORD_ID]],
+            **{c: row[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis")},
+            "question": question,
+            "question_method": method,
+            "rejections": rejections,
+        }
 
 
 def generate_questions(emr: pa.Table, llm, params) -> tuple[pa.Table, list[QuarantineRecord], dict]:
@@ -180,20 +219,39 @@ def build_options(questions: pa.Table) -> tuple[pa.Table, list[QuarantineRecord]
         except NoAnswer as e:
             bad.append(_q(r, "jmed_options", str(e), {"diagnosis": r["diagnosis"], "question": r["question"]}))
             continue
-        degenerate = first_degenerate({f"option {k}": v for k, v in item.options.items()},
-                                      kinds={f"option {k}": "option" for k in item.options})
+        degenerate = first_degenerate(
+            {f"option {k}": v for k, v in item.options.items()}, kinds={f"option {k}": "option" for k in item.options}
+        )
         if degenerate:
-            bad.append(_q(r, "jmed_options", f"{DEGENERATE}: {degenerate[0]} {degenerate[1]}",
-                          {"diagnosis": r["diagnosis"], "options": item.options}))
+            bad.append(
+                _q(
+                    r,
+                    "jmed_options",
+                    f"{DEGENERATE}: {degenerate[0]} {degenerate[1]}",
+                    {"diagnosis": r["diagnosis"], "options": item.options},
+                )
+            )
             continue
         methods.update(n["method"] for n in item.normalization)
         options = [{"letter": k, "text": v} for k, v in item.options.items()]
-        rows.append({
-            RECORD_ID: record_id("jmedo", r[RECORD_ID], options, item.answer_letters), PARENT_IDS: [r[RECORD_ID]],
-            **{c: r[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis", "question")},
-            "options": options, "option_codes": item.option_codes, "answer_letters": item.answer_letters,
-            "answer_codes": item.answer_codes, "normalization": json.dumps(item.normalization, ensure_ascii=False),
-        })
-    return pa.Table.from_pylist(rows, schema=OPTIONS_SCHEMA), bad, {
-        "normalized_by": dict(methods), "quarantined": len(bad),
-        "quarantined_degenerate": sum(1 for q in bad if q.reason.startswith(DEGENERATE))}
+        rows.append(
+            {
+                RECORD_ID: record_id("jmedo", r[RECORD_ID], options, item.answer_letters),
+                PARENT_IDS: [r[RECORD_ID]],
+                **{c: r[c] for c in (*ITEM_COLS, "age", "sex", "department", "diagnosis", "question")},
+                "options": options,
+                "option_codes": item.option_codes,
+                "answer_letters": item.answer_letters,
+                "answer_codes": item.answer_codes,
+                "normalization": json.dumps(item.normalization, ensure_ascii=False),
+            }
+        )
+    return (
+        pa.Table.from_pylist(rows, schema=OPTIONS_SCHEMA),
+        bad,
+        {
+            "normalized_by": dict(methods),
+            "quarantined": len(bad),
+            "quarantined_degenerate": sum(1 for q in bad if q.reason.startswith(DEGENERATE)),
+        },
+    )

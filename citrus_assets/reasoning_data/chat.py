@@ -22,15 +22,17 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from citrus_assets.common.reasoning_format import has_tags, is_think_answer, think_answer
+from citrus_assets.common.text.reasoning_format import has_tags, is_think_answer, think_answer
 from resources.lineage.ids import content_hash
 
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
 ROLES = (SYSTEM, USER, ASSISTANT)
 ROLE_ALIASES = {
     "system": SYSTEM,
-    "human": USER, "user": USER,
-    "gpt": ASSISTANT, "assistant": ASSISTANT,
+    "human": USER,
+    "user": USER,
+    "gpt": ASSISTANT,
+    "assistant": ASSISTANT,
 }
 
 _BOXED = "\\boxed{"
@@ -94,8 +96,10 @@ def is_well_formed(messages) -> bool:
     """Roles known, contents non-empty strings, structure valid (what the mix checks test row by row)."""
     try:
         turns = [dict(m) for m in messages]
-        if any(m.get("role") not in ROLES or not isinstance(m.get("content"), str) or not m["content"].strip()
-               for m in turns):
+        if any(
+            m.get("role") not in ROLES or not isinstance(m.get("content"), str) or not m["content"].strip()
+            for m in turns
+        ):
             return False
         check_structure(turns)
     except (BadChat, TypeError, ValueError):
@@ -183,8 +187,11 @@ def read_records(path) -> Iterator[tuple[str, bytes, dict | None, str | None]]:
             return
         for i, item in enumerate(items):
             raw = json.dumps(item, ensure_ascii=False).encode("utf-8")
-            yield (f"item {i}", raw, item, None) if isinstance(item, dict) else (
-                f"item {i}", raw, None, "record is not a JSON object")
+            yield (
+                (f"item {i}", raw, item, None)
+                if isinstance(item, dict)
+                else (f"item {i}", raw, None, "record is not a JSON object")
+            )
         return
     for no, raw in enumerate(data.splitlines(), start=1):
         if not raw.strip():
@@ -197,5 +204,8 @@ def read_records(path) -> Iterator[tuple[str, bytes, dict | None, str | None]]:
         except ValueError as e:
             yield f"line {no}", raw, None, f"bad JSON: {e}"
             continue
-        yield (f"line {no}", raw, rec, None) if isinstance(rec, dict) else (
-            f"line {no}", raw, None, "record is not a JSON object")
+        yield (
+            (f"line {no}", raw, rec, None)
+            if isinstance(rec, dict)
+            else (f"line {no}", raw, None, "record is not a JSON object")
+        )

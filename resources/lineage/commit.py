@@ -40,10 +40,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from resources.faults import fault_point
-
-from . import schema as S
-from .data_version import table_data_version
-from .writer import LineageWriter, commit_key, is_temp_of, path_component, write_error
+from resources.lineage import schema as S
+from resources.lineage.data_version import table_data_version
+from resources.lineage.writer import LineageWriter, commit_key, is_temp_of, path_component, write_error
 
 if TYPE_CHECKING:
     from resources.lake import Lake, StagedParquet
@@ -95,8 +94,12 @@ class CleanupReport:
 
     @property
     def count(self) -> int:
-        return (len(self.removed_staged) + len(self.removed_lineage) + int(bool(self.removed_uncommitted_data))
-                + int(bool(self.rolled_forward)))
+        return (
+            len(self.removed_staged)
+            + len(self.removed_lineage)
+            + int(bool(self.removed_uncommitted_data))
+            + int(bool(self.rolled_forward))
+        )
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,9 @@ class PartitionFiles:
             return []
 
     def committed(self, key: str) -> bool:
-        return self.writer is not None and self.writer.fs.exists(self.writer.commit_path(self.asset, self.partition, key))
+        return self.writer is not None and self.writer.fs.exists(
+            self.writer.commit_path(self.asset, self.partition, key)
+        )
 
     def commit_keys(self) -> list[str]:
         """Keys of every commit of this partition."""
@@ -211,13 +216,18 @@ def roll_forward(files: PartitionFiles) -> str | None:
         files.move(files.staged(newest), files.data)
     except FileNotFoundError:  # another reader or writer published (or removed) it meanwhile
         return None
-    log.warning("%s [%s]: data of commit %s rolled forward (its write was interrupted after the commit)",
-                files.asset, files.partition, newest)
+    log.warning(
+        "%s [%s]: data of commit %s rolled forward (its write was interrupted after the commit)",
+        files.asset,
+        files.partition,
+        newest,
+    )
     return newest
 
 
-def clean_partition(files: PartitionFiles, run_is_dead: Callable[[str], bool] | None = None,
-                    keep: str | None = None) -> CleanupReport:
+def clean_partition(
+    files: PartitionFiles, run_is_dead: Callable[[str], bool] | None = None, keep: str | None = None
+) -> CleanupReport:
     """Repair a partition after interrupted writes; see the module docstring. ``run_is_dead(run_id)``: whether a run
     can no longer commit (its uncommitted ``record_lineage`` files are removed); None leaves those files (the
     store never ingests them). ``keep``: the commit key of the write in progress (its files stay)."""
@@ -226,8 +236,11 @@ def clean_partition(files: PartitionFiles, run_is_dead: Callable[[str], bool] | 
         key = staged_key(name)
         if key == keep and keep is not None:
             continue
-        stale = key is not None or is_temp_of(name, DATA_FILE) or (
-            name.startswith(f"..{DATA_FILE}.") and name.endswith(".tmp"))  # a temporary of a staged file
+        stale = (
+            key is not None
+            or is_temp_of(name, DATA_FILE)
+            or (name.startswith(f"..{DATA_FILE}.") and name.endswith(".tmp"))
+        )  # a temporary of a staged file
         if stale and files.remove(f"{files.dir}/{name}"):
             report.removed_staged.append(f"{files.dir}/{name}")
     if files.data_committed() is False and files.remove(files.data):
@@ -240,8 +253,9 @@ def clean_partition(files: PartitionFiles, run_is_dead: Callable[[str], bool] | 
     return report
 
 
-def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: Callable[[str], bool],
-                                keep: str | None) -> list[str]:
+def _remove_uncommitted_lineage(
+    files: PartitionFiles, table: str, run_is_dead: Callable[[str], bool], keep: str | None
+) -> list[str]:
     """Lineage files of ``table`` in the partition's folder that no commit names (``record_lineage`` rows of a write
     killed before its commit) and temporaries of interrupted lineage writes, of runs that can no longer commit."""
     assert files.writer is not None
@@ -273,10 +287,18 @@ def _remove_uncommitted_lineage(files: PartitionFiles, table: str, run_is_dead: 
     return removed
 
 
-def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, partition: str | None,
-                      table: pa.Table | StagedParquet, run_id: str, code_version: str = "",
-                      data_version: str | None = None,
-                      run_is_dead: Callable[[str], bool] | None = None) -> PublishResult:
+def publish_partition(
+    lake: Lake,
+    writer: LineageWriter | None,
+    *,
+    asset: str,
+    partition: str | None,
+    table: pa.Table | StagedParquet,
+    run_id: str,
+    code_version: str = "",
+    data_version: str | None = None,
+    run_is_dead: Callable[[str], bool] | None = None,
+) -> PublishResult:
     """Write one partition's table through the commit protocol (module docstring). ``writer`` None: no lineage
     capture (the table is published untagged, as data never under lineage). Returns what was written.
 
@@ -319,8 +341,15 @@ def publish_partition(lake: Lake, writer: LineageWriter | None, *, asset: str, p
     fault_point("lake.staged", asset=asset)
     t0 = time.perf_counter()
     try:
-        counts = writer.write_materialization(asset=asset, partition=files.partition, run_id=run_id, data_version=dv,
-                                              code_version=code_version, table=table, data_path=lake.url(files.data))
+        counts = writer.write_materialization(
+            asset=asset,
+            partition=files.partition,
+            run_id=run_id,
+            data_version=dv,
+            code_version=code_version,
+            table=table,
+            data_path=lake.url(files.data),
+        )
     except BaseException:
         files.remove(staged)  # not committed: nothing of this write may become visible
         raise
@@ -345,9 +374,11 @@ def read_committed(lake: Lake, asset: str, partition: str | None, writer: Lineag
             table = pq.read_table(fh)
     except FileNotFoundError:
         raise FileNotFoundError(
-            f"no data for asset {asset!r} partition {partition!r} at {lake.url(files.data)}") from None
+            f"no data for asset {asset!r} partition {partition!r} at {lake.url(files.data)}"
+        ) from None
     if not files.is_committed_table(table):
         raise UncommittedDataError(
             f"data file {lake.url(files.data)} of asset {asset!r} partition {partition!r} has no lineage commit "
-            f"(a write interrupted before its commit): ignored; the next write of the partition removes it")
+            f"(a write interrupted before its commit): ignored; the next write of the partition removes it"
+        )
     return untagged(table)

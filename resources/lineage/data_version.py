@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import schema as S
+from resources.lineage import schema as S
 
 __all__ = ["DataVersionBuilder", "table_data_version"]
 

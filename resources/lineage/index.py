@@ -24,7 +24,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from . import schema as S
+from resources.lineage import schema as S
 
 SCHEMA_VERSION = "2"  # of the index tables; on any other value in lineage_meta the store rebuilds the file
 _ROWS_PER_BATCH = 2_000_000  # rows handed to DuckDB at once (bounds memory on a from-scratch sync)
@@ -103,8 +103,16 @@ _READ_COLUMNS = {
     S.T_MATERIALIZATIONS: S.SCHEMAS[S.T_MATERIALIZATIONS].names,
     S.T_RECORDS: ["record_id"],
     S.T_EDGES: ["child_id", "parent_id"],
-    S.T_GENERATIONS: ["record_id", "model_id", "model_revision", "prompt_template", "prompt_hash", "sampling",
-                      "prompt_tokens", "completion_tokens"],
+    S.T_GENERATIONS: [
+        "record_id",
+        "model_id",
+        "model_revision",
+        "prompt_template",
+        "prompt_hash",
+        "sampling",
+        "prompt_tokens",
+        "completion_tokens",
+    ],
     S.T_SOURCES: ["source_id", "uri", "locator"],
     S.T_CHECKPOINT_INPUTS: S.SCHEMAS[S.T_CHECKPOINT_INPUTS].names,
 }
@@ -123,8 +131,9 @@ def stale_reason(con: duckdb.DuckDBPyConnection) -> str | None:
     try:  # the usual case first: one primary-key lookup (listing the catalog costs more than a trace)
         row = con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()
     except duckdb.CatalogException:
-        n = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()"
-                        " AND NOT temporary").fetchone()[0]
+        n = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
+        ).fetchone()[0]
         return "it has no schema version (written by an older version)" if n else None
     if row is None:
         return "it has no schema version (written by an older version)"
@@ -221,9 +230,7 @@ def ingest(
         insert_batch(con, table, pa.concat_tables(pending))
 
 
-def record_ingested(
-    con: duckdb.DuckDBPyConnection, commits: Iterable[tuple[str, str, list[str]]]
-) -> None:
+def record_ingested(con: duckdb.DuckDBPyConnection, commits: Iterable[tuple[str, str, list[str]]]) -> None:
     """Rows of ``ingested_files``: (commit path relative to the root, commit table, data tables found)."""
     rows = list(commits)
     done = pa.table(
@@ -236,8 +243,10 @@ def record_ingested(
     )
     con.register("_lineage_done", done)
     try:
-        con.execute("INSERT INTO ingested_files (path, tbl, n_data_files, data_tables)"
-                    " SELECT path, tbl, n_data_files, data_tables FROM _lineage_done")
+        con.execute(
+            "INSERT INTO ingested_files (path, tbl, n_data_files, data_tables)"
+            " SELECT path, tbl, n_data_files, data_tables FROM _lineage_done"
+        )
     finally:
         con.unregister("_lineage_done")
 
@@ -286,23 +295,34 @@ def ensure_views(con: duckdb.DuckDBPyConnection, source: Callable[[str], str]) -
     ``source(table)`` is the ``read_parquet(...)`` expression of a table's files (with ``filename``).
     Views show committed rows only and are a convenience: a failure never fails a sync.
     """
-    present = {r[0] for r in con.execute(
-        "SELECT DISTINCT unnest(data_tables) FROM ingested_files WHERE tbl = ?", [S.T_MATERIALIZATIONS]
-    ).fetchall()}
-    has = {t: con.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM ingested_files WHERE tbl = '{t}' LIMIT 1)")
-           .fetchone()[0] for t in S.COMMIT_TABLES}
+    present = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT unnest(data_tables) FROM ingested_files WHERE tbl = ?", [S.T_MATERIALIZATIONS]
+        ).fetchall()
+    }
+    has = {
+        t: con.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM ingested_files WHERE tbl = '{t}' LIMIT 1)").fetchone()[
+            0
+        ]
+        for t in S.COMMIT_TABLES
+    }
     signature = ",".join(sorted(present | {t for t, ok in has.items() if ok}))
     row = con.execute("SELECT value FROM lineage_meta WHERE key = 'views'").fetchone()
     if row is not None and row[0] == signature:
         return
     try:
         if has[S.T_CHECKPOINT_INPUTS]:
-            con.execute(f"CREATE OR REPLACE VIEW v_checkpoint_inputs AS SELECT * EXCLUDE (filename) "
-                        f"FROM {source(S.T_CHECKPOINT_INPUTS)}")
+            con.execute(
+                f"CREATE OR REPLACE VIEW v_checkpoint_inputs AS SELECT * EXCLUDE (filename) "
+                f"FROM {source(S.T_CHECKPOINT_INPUTS)}"
+            )
         if not has[S.T_MATERIALIZATIONS]:
             return
-        con.execute(f"CREATE OR REPLACE VIEW v_materializations AS SELECT * EXCLUDE (filename) "
-                    f"FROM {source(S.T_MATERIALIZATIONS)}")
+        con.execute(
+            f"CREATE OR REPLACE VIEW v_materializations AS SELECT * EXCLUDE (filename) "
+            f"FROM {source(S.T_MATERIALIZATIONS)}"
+        )
         if S.T_RECORD_LINEAGE in present:
             con.execute(_record_lineage_view(source))
         for table in S.LOGICAL_TABLES:

@@ -42,7 +42,7 @@ def local_path(url: str) -> str:
     """A local path without its ``file://`` prefix (unchanged for a plain path)."""
     for prefix in ("file://", "local://"):
         if url.startswith(prefix):
-            return url[len(prefix):]
+            return url[len(prefix) :]
     return url
 
 

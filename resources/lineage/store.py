@@ -17,7 +17,7 @@ Design
   of another version, one with tables but no version (older than versioning), or one DuckDB cannot open
   or read is deleted and rebuilt from every committed file (logged as a warning). Readers that open such
   a file call ``sync`` first, so a query never runs against a stale layout.
-* Index tables, keys and views: see :mod:`~resources.lineage.index`; queries: :mod:`~resources.lineage.queries`.
+* Index tables, keys and views: see :mod:`~resources.lineage.index`; queries: :mod:`~resources.lineage.query.queries`.
   ``v_*`` views over the raw Parquet files (committed rows only): ``v_materializations``, ``v_records``,
   ``v_edges``, ``v_sources``, ``v_generations`` (both layouts), ``v_record_lineage`` (the record_lineage
   files with asset / partition / data_version / run_id), ``v_checkpoint_inputs``. For a remote root the
@@ -55,13 +55,14 @@ from typing import Any
 import duckdb
 from filelock import FileLock, Timeout
 
-from . import index, queries
-from . import schema as S
-from .formatting import format_impact, format_trace
-from .index import KEY_SQL, SCHEMA_VERSION, id_key
-from .listing import LineageFiles
-from .queries import UnknownRecord
-from .settings import default_paths
+from resources.lineage import index
+from resources.lineage import schema as S
+from resources.lineage.index import KEY_SQL, SCHEMA_VERSION, id_key
+from resources.lineage.query import queries
+from resources.lineage.query.formatting import format_impact, format_trace
+from resources.lineage.query.listing import LineageFiles
+from resources.lineage.query.queries import UnknownRecord
+from resources.lineage.settings import default_paths
 
 __all__ = ["LineageStore", "UnknownRecord", "format_trace", "format_impact", "id_key", "KEY_SQL", "SCHEMA_VERSION"]
 
@@ -366,8 +367,12 @@ class LineageStore:
             except duckdb.Error as exc:
                 reason = f"DuckDB cannot read it ({exc})"
             con.close()
-        log.warning("lineage index %s must be rebuilt: %s; re-ingesting every committed lineage file under %s",
-                    self.db_path, reason, self.root)
+        log.warning(
+            "lineage index %s must be rebuilt: %s; re-ingesting every committed lineage file under %s",
+            self.db_path,
+            reason,
+            self.root,
+        )
         for path in (self.db_path, self.db_path + ".wal"):
             try:
                 os.remove(path)
@@ -393,7 +398,9 @@ class LineageStore:
         finally:
             con.close()
 
-    def _ingest_commits(self, con: duckdb.DuckDBPyConnection, new_mat: list[str], new_ckpt: list[str], n_old: int) -> None:
+    def _ingest_commits(
+        self, con: duckdb.DuckDBPyConnection, new_mat: list[str], new_ckpt: list[str], n_old: int
+    ) -> None:
         """Ingest the given commits and their data files in one transaction."""
         data = {S.T_RECORD_LINEAGE: self.files.data_files(S.T_RECORD_LINEAGE, new_mat)}
         have_rl = set(data[S.T_RECORD_LINEAGE])
@@ -411,9 +418,15 @@ class LineageStore:
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 for table, rels in [*data.items(), (S.T_MATERIALIZATIONS, new_mat), (S.T_CHECKPOINT_INPUTS, new_ckpt)]:
                     if rels:
-                        index.ingest(con, table, [self.files.file(table, r) for r in rels],
-                                     None if table == S.T_CHECKPOINT_INPUTS else [mids[r] for r in rels],
-                                     self.files.read, pool, group=2 * workers)
+                        index.ingest(
+                            con,
+                            table,
+                            [self.files.file(table, r) for r in rels],
+                            None if table == S.T_CHECKPOINT_INPUTS else [mids[r] for r in rels],
+                            self.files.read,
+                            pool,
+                            group=2 * workers,
+                        )
             tables_of: dict[str, list[str]] = {r: [] for r in new_mat}
             for table, rels in data.items():
                 for r in rels:

@@ -40,17 +40,26 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from resources.faults import fault_point
+from resources.lineage import schema as S
+from resources.lineage.data_version import table_data_version
+from resources.lineage.settings import is_local, local_path
 
-from . import schema as S
-from .data_version import table_data_version
-from .settings import is_local, local_path
-
-__all__ = ["LineageWriter", "commit_key", "is_temp_of", "lineage_file_relpath", "path_component", "table_data_version",
-           "temp_name"]
+__all__ = [
+    "LineageWriter",
+    "commit_key",
+    "is_temp_of",
+    "lineage_file_relpath",
+    "path_component",
+    "table_data_version",
+    "temp_name",
+]
 
 # Columns of the record_lineage file stored as a one-value dictionary when constant in the asset table
 # (the usual case: one model, one prompt template, one input file per materialization).
-_MAYBE_CONSTANT = (S.SOURCE_URI, *(c for c in S.GEN_COLUMNS if S.SCHEMAS[S.T_RECORD_LINEAGE].field(c).type == pa.string()))
+_MAYBE_CONSTANT = (
+    S.SOURCE_URI,
+    *(c for c in S.GEN_COLUMNS if S.SCHEMAS[S.T_RECORD_LINEAGE].field(c).type == pa.string()),
+)
 
 
 def temp_name(name: str) -> str:
@@ -62,7 +71,9 @@ def temp_name(name: str) -> str:
 def is_temp_of(candidate: str, name: str) -> bool:
     """Whether file name ``candidate`` is a temporary of an atomic write of ``name`` (``temp_name``, or the
     ``.tmp-<32 hex>-<name>`` of earlier versions), i.e. a leftover once no write of ``name`` is running."""
-    return bool(re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{32}}\.tmp|\.tmp-[0-9a-f]{{32}}-{re.escape(name)}", candidate))
+    return bool(
+        re.fullmatch(rf"\.{re.escape(name)}\.[0-9a-f]{{32}}\.tmp|\.tmp-[0-9a-f]{{32}}-{re.escape(name)}", candidate)
+    )
 
 
 def write_error(exc: BaseException, target: str) -> BaseException:
@@ -97,8 +108,11 @@ def lineage_file_relpath(asset: str, partition: str | None, data_version: str, r
 
 def _is_string(t: pa.DataType) -> bool:
     """Types Parquet stores as a UTF-8 byte array (read back as ``string``)."""
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or (
-        pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)))
+    return (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or (pa.types.is_dictionary(t) and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)))
+    )
 
 
 def _string_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -215,7 +229,7 @@ class LineageWriter:
 
     @classmethod
     def from_env(cls, lake: str | None = None) -> LineageWriter:
-        from .settings import default_paths
+        from resources.lineage.settings import default_paths
 
         return cls(default_paths(lake).lineage_root)
 
@@ -236,7 +250,9 @@ class LineageWriter:
     def _join(self, *parts: str) -> str:
         return os.path.join(self.root, *parts) if self._local else "/".join([self.root, *parts])
 
-    def _write_atomic(self, table: pa.Table, final_path: str, fault: str | None = None, asset: str | None = None) -> None:
+    def _write_atomic(
+        self, table: pa.Table, final_path: str, fault: str | None = None, asset: str | None = None
+    ) -> None:
         """Write to a hidden temp name in the final folder, then rename (never a partial ``.parquet``).
         ``fault``: the fault point (``resources.faults``) between the temp write and the rename."""
         folder, name = os.path.split(final_path) if self._local else final_path.rsplit("/", 1)
@@ -332,8 +348,10 @@ class LineageWriter:
             S.T_GENERATIONS: 0 if model is None else n - model.null_count,
         }
         if n:
-            self._write_atomic(pa.Table.from_arrays(list(cols.values()), schema=pa.schema(fields)),
-                               self.path(S.T_RECORD_LINEAGE, asset, partition, data_version, run_id))
+            self._write_atomic(
+                pa.Table.from_arrays(list(cols.values()), schema=pa.schema(fields)),
+                self.path(S.T_RECORD_LINEAGE, asset, partition, data_version, run_id),
+            )
         fault_point("lineage.rows", asset=asset)
 
         # commit marker, last

@@ -7,13 +7,19 @@ machine)."""
 
 from importlib import import_module
 
-from .builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
-from .cache import GenerationCache, cache_key
-from .client import LLMClient
-from .types import Generation, LLMBackendError, Prompt, Request, SamplingParams
+from resources.llm.backends.builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
+from resources.llm.cache import GenerationCache, cache_key
+from resources.llm.client import LLMClient
+from resources.llm.types import Generation, LLMBackendError, Prompt, Request, SamplingParams
 
-_LAZY = {"LLMBudgetExceeded": ".cost_guard", "LLMCostGuard": ".cost_guard", "RequestBudget": ".cost_guard",
-         "LLMResource": ".resource", "clear_backend_cache": ".resource", "LLMSettings": ".settings"}
+_LAZY = {
+    "LLMBudgetExceeded": ".cost_guard",
+    "LLMCostGuard": ".cost_guard",
+    "RequestBudget": ".cost_guard",
+    "LLMResource": ".resource",
+    "clear_backend_cache": ".resource",
+    "LLMSettings": ".settings",
+}
 
 
 def __getattr__(name: str):
@@ -22,6 +28,7 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BUILTIN_MODEL",

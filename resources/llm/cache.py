@@ -31,7 +31,7 @@ import time
 import weakref
 from pathlib import Path
 
-from .types import Generation, SamplingParams, canonical_json
+from resources.llm.types import Generation, SamplingParams, canonical_json
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,13 @@ def _encode(text: str) -> bytes:
 
 def _checksum(key: str, text: bytes, prompt_tokens: int, completion_tokens: int, finish_reason: str) -> str:
     h = hashlib.sha256()
-    for part in (key.encode(), text, str(prompt_tokens).encode(), str(completion_tokens).encode(), finish_reason.encode()):
+    for part in (
+        key.encode(),
+        text,
+        str(prompt_tokens).encode(),
+        str(completion_tokens).encode(),
+        finish_reason.encode(),
+    ):
         h.update(len(part).to_bytes(8, "big"))
         h.update(part)
     return h.hexdigest()
@@ -128,7 +134,9 @@ def _salvage(path: Path, window: int = 64) -> list[tuple]:
             try:
                 chunk = conn.execute(
                     "SELECT key, text, prompt_tokens, completion_tokens, finish_reason, checksum, model_id, created_at"
-                    " FROM generations WHERE rowid >= ? AND rowid < ?", (lo, lo + window)).fetchall()
+                    " FROM generations WHERE rowid >= ? AND rowid < ?",
+                    (lo, lo + window),
+                ).fetchall()
             except sqlite3.Error:
                 continue
             empty_run = empty_run + 1 if not chunk else 0
@@ -218,8 +226,13 @@ class GenerationCache:
         self.repairs.append(repair)
         with _PENDING_LOCK:
             _PENDING_REPAIRS.append(repair)
-        log.warning("LLM cache %s is unreadable or damaged (%s); moved to %s and rebuilt with the %d entries that still "
-                    "verify", self.path, reason, aside, salvaged)
+        log.warning(
+            "LLM cache %s is unreadable or damaged (%s); moved to %s and rebuilt with the %d entries that still verify",
+            self.path,
+            reason,
+            aside,
+            salvaged,
+        )
 
     def _recovering(self, e: sqlite3.Error) -> bool:
         """True when ``e`` means the file is damaged: it has then been repaired and the caller may retry."""
@@ -234,7 +247,9 @@ class GenerationCache:
         return True
 
     def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None)
+        conn = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
+        )
         try:
             conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
             conn.execute("PRAGMA journal_mode=WAL")
@@ -273,8 +288,9 @@ class GenerationCache:
                 except sqlite3.Error as e:  # a cache that cannot be read is empty, never fatal
                     if attempt == 0 and self._recovering(e):
                         continue
-                    log.warning("LLM cache %s could not be read (%s); treating %d lookups as misses", self.path,
-                                e, len(uniq))
+                    log.warning(
+                        "LLM cache %s could not be read (%s); treating %d lookups as misses", self.path, e, len(uniq)
+                    )
                     found = {}
                     break
             self.hits += sum(1 for k in keys if k in found)
@@ -308,7 +324,12 @@ class GenerationCache:
         try:
             if isinstance(text, str):  # written by something else; be lenient but verify
                 text = _encode(text)
-            if not isinstance(text, bytes) or not isinstance(pt, int) or not isinstance(ct, int) or not isinstance(fr, str):
+            if (
+                not isinstance(text, bytes)
+                or not isinstance(pt, int)
+                or not isinstance(ct, int)
+                or not isinstance(fr, str)
+            ):
                 raise ValueError("wrong column types")
             if _checksum(key, text, pt, ct, fr) != checksum:
                 raise ValueError("checksum mismatch")
@@ -318,16 +339,18 @@ class GenerationCache:
             return None
 
     # -- writes -----------------------------------------------------------------------------
-    def put_many(self, items: list[tuple[str, Generation]], model_id: str = "",
-                 prompts: dict[str, str] | None = None) -> None:
+    def put_many(
+        self, items: list[tuple[str, Generation]], model_id: str = "", prompts: dict[str, str] | None = None
+    ) -> None:
         """Store generations now (one transaction); ``prompts`` (key -> rendered prompt) lets a retraction
         find them later."""
         if items:
             rows, prompt_rows = self._rows([(items, model_id, prompts or {})])
             self._write(rows, prompt_rows)
 
-    def put_later(self, items: list[tuple[str, Generation]], model_id: str = "",
-                  prompts: dict[str, str] | None = None) -> None:
+    def put_later(
+        self, items: list[tuple[str, Generation]], model_id: str = "", prompts: dict[str, str] | None = None
+    ) -> None:
         """Queue generations for the writer thread (module docstring); returns at once."""
         if not items:
             return
@@ -357,8 +380,11 @@ class GenerationCache:
             self._cv.notify_all()
             while self._written < target:
                 if self._writer is None or not self._writer.is_alive():  # never wait on a dead writer
-                    log.warning("LLM cache %s: the writer thread is gone; %d queued entries not written", self.path,
-                                self._queued_rows)
+                    log.warning(
+                        "LLM cache %s: the writer thread is gone; %d queued entries not written",
+                        self.path,
+                        self._queued_rows,
+                    )
                     break
                 self._cv.wait(1.0)
 
@@ -381,8 +407,13 @@ class GenerationCache:
                 rows, prompt_rows = self._rows(batch)
                 self._write(rows, prompt_rows)
             except Exception as e:  # noqa: BLE001 - the writer must live on; losing entries never loses results
-                log.warning("LLM cache %s: could not store %d queued entries (%s: %s)", self.path,
-                            sum(len(b[0]) for b in batch), type(e).__name__, e)
+                log.warning(
+                    "LLM cache %s: could not store %d queued entries (%s: %s)",
+                    self.path,
+                    sum(len(b[0]) for b in batch),
+                    type(e).__name__,
+                    e,
+                )
             with self._cv:
                 self._written = upto
                 self._cv.notify_all()
@@ -433,8 +464,9 @@ class GenerationCache:
         self.flush()
         with self._lock:
             conn = self._connect()
-            rows = conn.execute("SELECT g.key, g.text, p.prompt FROM generations g "
-                                "LEFT JOIN generation_prompts p USING (key)").fetchall()
+            rows = conn.execute(
+                "SELECT g.key, g.text, p.prompt FROM generations g LEFT JOIN generation_prompts p USING (key)"
+            ).fetchall()
             doomed, without_prompt = [], 0
             for key, text, prompt in rows:
                 gen = bytes(text).decode("utf-8", "surrogatepass")

@@ -6,9 +6,8 @@ import threading
 from collections.abc import Sequence
 
 from resources.limits import estimate_tokens, limits, over
-
-from .cache import GenerationCache, cache_key
-from .types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
+from resources.llm.cache import GenerationCache, cache_key
+from resources.llm.types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
 
 PROMPT_TOO_LONG = "prompt_too_long"  # finish reason of a sample whose prompt was over max_prompt_tokens
 
@@ -26,8 +25,14 @@ class LLMClient:
         self.cache = cache
         self._lock = threading.Lock()
         self.budget = None  # a cost_guard.RequestBudget: new requests are charged to it before they are sent
-        self._stats = {"hits": 0, "misses": 0, "generated_tokens": 0, "prompt_tokens": 0, "backend_calls": 0,
-                       "prompts_too_long": 0}
+        self._stats = {
+            "hits": 0,
+            "misses": 0,
+            "generated_tokens": 0,
+            "prompt_tokens": 0,
+            "backend_calls": 0,
+            "prompts_too_long": 0,
+        }
 
     @property
     def model_id(self) -> str:
@@ -85,6 +90,7 @@ class LLMClient:
             stored: set[int] = set()  # requests already cached while the batch was still running
             kwargs = {}
             if getattr(self.backend, "streams_results", False):
+
                 def on_result(i: int, gens: list[Generation]) -> None:
                     try:
                         self._store([requests[i]], [gens], params, fresh)
@@ -102,7 +108,8 @@ class LLMClient:
                     raise
                 if len(outputs) != len(requests):
                     raise LLMBackendError(
-                        f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts")
+                        f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts"
+                    )
                 self._store(requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh)
             finally:
                 if self.cache is not None:
@@ -140,7 +147,8 @@ class LLMClient:
                 continue
             if len(gens) != len(req.sample_indices):
                 raise LLMBackendError(
-                    f"model {mid}: backend returned {len(gens)} samples, {len(req.sample_indices)} were asked for")
+                    f"model {mid}: backend returned {len(gens)} samples, {len(req.sample_indices)} were asked for"
+                )
             for s, g in zip(req.sample_indices, gens):
                 k = cache_key(mid, rev, req.rendered, params, s)
                 fresh[k] = g

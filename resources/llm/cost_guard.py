@@ -58,9 +58,11 @@ class LLMCostGuard(dg.Config):
 def cost_guard_from_env() -> dict:
     """The guard's fields from ``CITRUS_LLM_AUTO_RUNS`` / ``CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN``."""
     return {
-        "auto_runs_enabled": os.environ.get("CITRUS_LLM_AUTO_RUNS", "1").strip().lower() not in ("0", "false", "off", "no"),
-        "max_requests_per_auto_run": int(os.environ.get("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN",
-                                                        DEFAULT_MAX_REQUESTS_PER_AUTO_RUN)),
+        "auto_runs_enabled": os.environ.get("CITRUS_LLM_AUTO_RUNS", "1").strip().lower()
+        not in ("0", "false", "off", "no"),
+        "max_requests_per_auto_run": int(
+            os.environ.get("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN", DEFAULT_MAX_REQUESTS_PER_AUTO_RUN)
+        ),
     }
 
 
@@ -81,20 +83,34 @@ class LLMBudgetExceeded(dg.Failure):
     stops cleanly with this description and the budget in its metadata (no partial partition is written)."""
 
     def __init__(self, budget: RequestBudget, asked: int, model: str) -> None:
-        self.used, self.limit, self.asked, self.model, self.origin = budget.used, budget.limit, asked, model, budget.origin
+        self.used, self.limit, self.asked, self.model, self.origin = (
+            budget.used,
+            budget.limit,
+            asked,
+            model,
+            budget.origin,
+        )
         run = f"this {budget.origin} run" if budget.origin else "this run"
         if budget.disabled:
-            text = (f"LLM cost guard: LLM requests in automatic runs are switched off (llm.auto_runs_enabled = false, "
-                    f"$CITRUS_LLM_AUTO_RUNS=0) and {run} asks {asked} new ones from {model} (cached answers are "
-                    "free). Launch it by hand, or switch automatic runs on.")
+            text = (
+                f"LLM cost guard: LLM requests in automatic runs are switched off (llm.auto_runs_enabled = false, "
+                f"$CITRUS_LLM_AUTO_RUNS=0) and {run} asks {asked} new ones from {model} (cached answers are "
+                "free). Launch it by hand, or switch automatic runs on."
+            )
         else:
-            text = (f"LLM cost guard: {run} may make {budget.limit} new LLM requests; {budget.used} were made and "
-                    f"the next batch asks {asked} more from {model}. Nothing over the budget was sent; everything "
-                    "generated so far is cached, so a re-run pays only for the rest. Raise "
-                    "llm.max_requests_per_auto_run (or $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN) or launch the run by hand.")
-        super().__init__(description=text, metadata={
-            "llm_cost_guard": dg.MetadataValue.json({**budget.as_metadata(), "asked": asked, "model": model}),
-            "stopped_by": "llm_cost_guard"})
+            text = (
+                f"LLM cost guard: {run} may make {budget.limit} new LLM requests; {budget.used} were made and "
+                f"the next batch asks {asked} more from {model}. Nothing over the budget was sent; everything "
+                "generated so far is cached, so a re-run pays only for the rest. Raise "
+                "llm.max_requests_per_auto_run (or $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN) or launch the run by hand."
+            )
+        super().__init__(
+            description=text,
+            metadata={
+                "llm_cost_guard": dg.MetadataValue.json({**budget.as_metadata(), "asked": asked, "model": model}),
+                "stopped_by": "llm_cost_guard",
+            },
+        )
 
 
 class RequestBudget:
@@ -121,8 +137,12 @@ class RequestBudget:
         return None if self.limit is None else max(0, self.limit - self.used)
 
     def as_metadata(self) -> dict:
-        return {"origin": self.origin or "manual", "limit": self.limit, "used": self.used,
-                **({"auto_runs_enabled": False} if self.disabled else {})}
+        return {
+            "origin": self.origin or "manual",
+            "limit": self.limit,
+            "used": self.used,
+            **({"auto_runs_enabled": False} if self.disabled else {}),
+        }
 
 
 def run_budget(guard: LLMCostGuard, tags: Mapping[str, str]) -> RequestBudget:

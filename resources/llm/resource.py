@@ -13,13 +13,13 @@ from collections.abc import Sequence
 import dagster as dg
 from pydantic import PrivateAttr
 
-from .builtin import BUILTIN_MODEL
-from .builtin import cache_dir as resolve_cache_dir
-from .cache import GenerationCache
-from .client import LLMClient
-from .cost_guard import LLMCostGuard, RequestBudget, run_budget
-from .settings import LLMSettings
-from .types import Backend, Generation, Prompt, SamplingParams
+from resources.llm.backends.builtin import BUILTIN_MODEL
+from resources.llm.backends.builtin import cache_dir as resolve_cache_dir
+from resources.llm.cache import GenerationCache
+from resources.llm.client import LLMClient
+from resources.llm.cost_guard import LLMCostGuard, RequestBudget, run_budget
+from resources.llm.settings import LLMSettings
+from resources.llm.types import Backend, Generation, Prompt, SamplingParams
 
 CACHE_FILE = "llm_cache.sqlite"
 
@@ -67,20 +67,37 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
     def _make_backend(self) -> Backend:
         cache_dir = self.cache_dir or None
         if self.backend == "openai":
-            from .openai_backend import OpenAIBackend
+            from resources.llm.backends.openai_backend import OpenAIBackend
 
-            return OpenAIBackend(self.model, self.base_url, self.revision, api_key_env=self.api_key_env,
-                                 max_concurrency=self.max_concurrency, timeout_s=self.timeout_s,
-                                 max_retries=self.max_retries)
+            return OpenAIBackend(
+                self.model,
+                self.base_url,
+                self.revision,
+                api_key_env=self.api_key_env,
+                max_concurrency=self.max_concurrency,
+                timeout_s=self.timeout_s,
+                max_retries=self.max_retries,
+            )
         if self.backend == "vllm":
-            from .vllm_backend import VLLMBackend
+            from resources.llm.backends.vllm_backend import VLLMBackend
 
-            return VLLMBackend(self.model, self.revision, tensor_parallel_size=self.tensor_parallel_size,
-                               dtype=self.dtype, cache_dir=cache_dir)
-        from .transformers_backend import TransformersBackend
+            return VLLMBackend(
+                self.model,
+                self.revision,
+                tensor_parallel_size=self.tensor_parallel_size,
+                dtype=self.dtype,
+                cache_dir=cache_dir,
+            )
+        from resources.llm.backends.transformers_backend import TransformersBackend
 
-        return TransformersBackend(self.model, self.revision, device=self.device, dtype=self.dtype,
-                                   batch_size=self.batch_size, cache_dir=cache_dir)
+        return TransformersBackend(
+            self.model,
+            self.revision,
+            device=self.device,
+            dtype=self.dtype,
+            batch_size=self.batch_size,
+            cache_dir=cache_dir,
+        )
 
     def get_backend(self) -> Backend:
         key = self._backend_key()

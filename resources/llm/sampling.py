@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .types import SamplingParams
+from resources.llm.types import SamplingParams
 
 
 class SamplingConfig(dg.Config):
@@ -24,6 +24,10 @@ class SamplingConfig(dg.Config):
 
     def sampling(self, n: int = 1, **overrides) -> SamplingParams:
         """These fields as ``SamplingParams`` (``overrides``: e.g. ``stop``, or a per-attempt ``seed``)."""
-        fields = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
-                  "seed": self.seed}
+        fields = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
         return SamplingParams(n=n, **{**fields, **overrides})

@@ -44,8 +44,10 @@ def declared_key_envs() -> tuple[str, ...]:
 def check_key_env(name: str) -> str:
     """``name`` when it may be read as an API key ("" = no key), else SecretError."""
     if name and name not in declared_key_envs():
-        raise SecretError(f"api_key_env {name!r} is not a declared API-key variable (declared: "
-                          f"{', '.join(declared_key_envs())}; a deployment adds names in ${EXTRA_KEY_ENVS})")
+        raise SecretError(
+            f"api_key_env {name!r} is not a declared API-key variable (declared: "
+            f"{', '.join(declared_key_envs())}; a deployment adds names in ${EXTRA_KEY_ENVS})"
+        )
     return name
 
 
@@ -54,8 +56,10 @@ def clean_key(raw: str, name: str = "the API key") -> str:
     key = raw.strip()
     for i, ch in enumerate(key):
         if not "\x21" <= ch <= "\x7e":
-            raise SecretError(f"${name} holds a character that cannot be sent in an HTTP header at position {i} "
-                              f"(of {len(key)}; code point class: {'whitespace' if ch.isspace() else 'non-ASCII or control'})")
+            raise SecretError(
+                f"${name} holds a character that cannot be sent in an HTTP header at position {i} "
+                f"(of {len(key)}; code point class: {'whitespace' if ch.isspace() else 'non-ASCII or control'})"
+            )
     return key
 
 
@@ -84,16 +88,21 @@ def key_url_allowed(url: str) -> bool:
     scheme, host, port, path = _origin(url)
     for allowed in key_urls():
         a_scheme, a_host, a_port, a_path = _origin(allowed)
-        if (scheme, host) == (a_scheme, a_host) and (a_port is None or a_port == port) \
-                and (path == a_path or path.startswith(a_path + "/")):
+        if (
+            (scheme, host) == (a_scheme, a_host)
+            and (a_port is None or a_port == port)
+            and (path == a_path or path.startswith(a_path + "/"))
+        ):
             return True
     return False
 
 
 def check_key_url(url: str, name: str) -> None:
     if not key_url_allowed(url):
-        raise SecretError(f"refusing to send the API key in ${name} to {url}: the URL is not under "
-                          f"${BASE_URL_ENV} or ${KEY_URLS} (set by the deployment, not by run config)")
+        raise SecretError(
+            f"refusing to send the API key in ${name} to {url}: the URL is not under "
+            f"${BASE_URL_ENV} or ${KEY_URLS} (set by the deployment, not by run config)"
+        )
 
 
 def secret_forms(*secrets: str) -> list[str]:
@@ -107,8 +116,12 @@ def secret_forms(*secrets: str) -> list[str]:
             for _ in range(2):  # escaped, and escaped again (a repr of a message holding a repr)
                 nxt = set()
                 for x in level:
-                    nxt |= {repr(x)[1:-1], json.dumps(x)[1:-1], json.dumps(x, ensure_ascii=False)[1:-1],
-                            repr(x.encode("utf-8", "surrogatepass"))[2:-1]}
+                    nxt |= {
+                        repr(x)[1:-1],
+                        json.dumps(x)[1:-1],
+                        json.dumps(x, ensure_ascii=False)[1:-1],
+                        repr(x.encode("utf-8", "surrogatepass"))[2:-1],
+                    }
                 forms |= level
                 level = nxt
             forms |= level

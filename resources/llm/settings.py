@@ -10,9 +10,9 @@ from typing import Literal
 import dagster as dg
 from pydantic import field_validator
 
-from .builtin import BUILTIN_MODEL
-from .secrets import check_key_env
-from .types import DEFAULT_MAX_CONCURRENCY
+from resources.llm.backends.builtin import BUILTIN_MODEL
+from resources.llm.secrets import check_key_env
+from resources.llm.types import DEFAULT_MAX_CONCURRENCY
 
 BACKENDS = ("transformers", "openai", "vllm")
 

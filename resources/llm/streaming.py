@@ -27,7 +27,7 @@ from collections.abc import Hashable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from .types import Generation, Prompt, SamplingParams
+from resources.llm.types import Generation, Prompt, SamplingParams
 
 
 class GenerationStream:

@@ -14,8 +14,14 @@ REPO = Path(__file__).resolve().parents[2]
 def test_gpu_check_dry_run_writes_the_table(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "PYTHON": sys.executable, "GPU_CHECK_WHEELS": str(tmp_path / "no-wheels")}
-    proc = subprocess.run([str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", str(out)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", str(out)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     result = json.loads((out / "gpu_check.json").read_text())
     assert result["dry_run"] is True and result["environment"]["device"] == "cpu"
@@ -38,8 +44,13 @@ def test_gpu_check_refuses_to_invent_gpu_figures_without_a_gpu(tmp_path):
     if torch.cuda.is_available():
         return  # on a GPU machine the real check runs instead
     env = {**os.environ, "PYTHON": sys.executable, "GPU_CHECK_WHEELS": str(tmp_path / "no-wheels")}
-    proc = subprocess.run([str(REPO / "benchmarks" / "gpu_check.sh"), str(tmp_path / "out")], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(REPO / "benchmarks" / "gpu_check.sh"), str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode != 0 and "no CUDA device" in proc.stderr
     assert not (tmp_path / "out" / "gpu_check.md").exists()
 

@@ -22,9 +22,17 @@ from resources.llm import Generation, Prompt, SamplingParams
 class Shorten(LLMTask):
     name: ClassVar[str] = "short_questions"
     prompts: ClassVar[tuple[str, ...]] = ("open_rewrite_en",)
-    schema: ClassVar[pa.Schema] = pa.schema([
-        (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), ("short", pa.string()),
-        ("prompt", pa.string()), ("response", pa.string()), ("cached", pa.bool_()), *GEN_FIELDS])
+    schema: ClassVar[pa.Schema] = pa.schema(
+        [
+            (RECORD_ID, pa.string()),
+            (PARENT_IDS, pa.list_(pa.string())),
+            ("short", pa.string()),
+            ("prompt", pa.string()),
+            ("response", pa.string()),
+            ("cached", pa.bool_()),
+            *GEN_FIELDS,
+        ]
+    )
 
     def check_input(self, row: dict) -> Reject | None:
         return None if row["stem"].strip() else Reject("empty_stem", raw=row)
@@ -34,11 +42,20 @@ class Shorten(LLMTask):
 
     def format_output(self, row: dict, reply: Reply) -> dict | Reject:
         text = reply.text.strip()
-        reasons = [r for r, bad in (("empty", not text), ("too_long: over 40 chars", len(text) > 40),
-                                    ("truncated", reply.generation.finish_reason == "length")) if bad]
+        reasons = [
+            r
+            for r, bad in (
+                ("empty", not text),
+                ("too_long: over 40 chars", len(text) > 40),
+                ("truncated", reply.generation.finish_reason == "length"),
+            )
+            if bad
+        ]
         if reasons:
             return Reject(*reasons)
         return {RECORD_ID: record_id("openq", row[RECORD_ID], text), PARENT_IDS: [row[RECORD_ID]], "short": text}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 
 
@@ -54,12 +71,18 @@ class FakeLLM:
         return [[Generation(self.replies(self.render(p), len(self.calls)), 7, 3, "stop", False)] for p in prompts]
 
 
-ROWS = pa.Table.from_pylist([
-    {RECORD_ID: "qseed-1", "stem": "Which vitamin deficiency causes scurvy?", SOURCE_URI: "a.jsonl"},
-    {RECORD_ID: "qseed-2", "stem": "   ", SOURCE_URI: "a.jsonl"},
-    {RECORD_ID: "qseed-3", "stem": "A long stem that the model keeps too long on every single try?", SOURCE_URI: "a.jsonl"},
-    {RECORD_ID: "qseed-4", "stem": "What is the first-line drug for anaphylaxis?", SOURCE_URI: "a.jsonl"},
-])
+ROWS = pa.Table.from_pylist(
+    [
+        {RECORD_ID: "qseed-1", "stem": "Which vitamin deficiency causes scurvy?", SOURCE_URI: "a.jsonl"},
+        {RECORD_ID: "qseed-2", "stem": "   ", SOURCE_URI: "a.jsonl"},
+        {
+            RECORD_ID: "qseed-3",
+            "stem": "A long stem that the model keeps too long on every single try?",
+            SOURCE_URI: "a.jsonl",
+        },
+        {RECORD_ID: "qseed-4", "stem": "What is the first-line drug for anaphylaxis?", SOURCE_URI: "a.jsonl"},
+    ]
+)
 
 
 def reply(prompt: str, call: int) -> str:
@@ -80,7 +103,9 @@ def test_a_new_step_gets_the_whole_cycle_from_the_base():
     assert set(rows) == {"qseed-1", "qseed-4"} and table.schema == Shorten.schema
     first = rows["qseed-1"]
     assert first["short"] == "Scurvy cause?" and first["response"] == "Scurvy cause?" and "scurvy" in first["prompt"]
-    assert first["gen_prompt_template"] == "open_rewrite_en" and first["gen_prompt_hash"] == prompt_hash("open_rewrite_en")
+    assert first["gen_prompt_template"] == "open_rewrite_en" and first["gen_prompt_hash"] == prompt_hash(
+        "open_rewrite_en"
+    )
     assert (first["gen_model_id"], first["gen_prompt_tokens"], first["gen_completion_tokens"]) == ("fake", 7, 3)
     assert json.loads(rows["qseed-4"]["gen_sampling"])["seed"] == 5  # the sampling of the round that answered
     # rejects are quarantined with every reason, in input order; a bad input is never sent
@@ -88,9 +113,19 @@ def test_a_new_step_gets_the_whole_cycle_from_the_base():
     assert quarantine[0].reason == "empty_stem" and json.loads(quarantine[0].raw)["stem"] == "   "
     assert quarantine[1].reason == ("attempt 1: too_long: over 40 chars; attempt 2: too_long: over 40 chars")
     assert quarantine[1].raw == "x" * 60  # the last response
-    assert stats == {"llm_calls": 2, "rounds": 2, "accepted": 2, "accepted_on_retry": 1, "fallback": 0,
-                     "quarantined": 2, "cache_hits": 0, "prompt_tokens": 35, "generated_tokens": 15,
-                     "rejections": {"too_long": 2, "empty": 1}, "counts": {}}
+    assert stats == {
+        "llm_calls": 2,
+        "rounds": 2,
+        "accepted": 2,
+        "accepted_on_retry": 1,
+        "fallback": 0,
+        "quarantined": 2,
+        "cache_hits": 0,
+        "prompt_tokens": 35,
+        "generated_tokens": 15,
+        "rejections": {"too_long": 2, "empty": 1},
+        "counts": {},
+    }
 
 
 def test_no_rows_no_call_and_fallback_rows_have_no_gen_columns():
@@ -99,8 +134,12 @@ def test_no_rows_no_call_and_fallback_rows_have_no_gen_columns():
     @dataclass
     class WithFallback(Shorten):
         def fallback(self, row: dict, rejections: list[str], last: Reject) -> dict | Reject:
-            return {RECORD_ID: record_id("openq", row[RECORD_ID], "rule"), PARENT_IDS: [row[RECORD_ID]],
-                    "short": row["stem"][:10], "prompt": ""}
+            return {
+                RECORD_ID: record_id("openq", row[RECORD_ID], "rule"),
+                PARENT_IDS: [row[RECORD_ID]],
+                "short": row["stem"][:10],
+                "prompt": "",
+            }
 
     table, quarantine, stats = WithFallback().run(ROWS.slice(0, 0), llm, SamplingParams())
     assert llm.calls == [] and table.num_rows == 0 and quarantine == [] and stats["llm_calls"] == 0
@@ -122,9 +161,20 @@ def test_the_docstring_step_is_the_one_tested_here():
 
     doc = llm_task.__doc__ or ""
     code = textwrap.dedent(doc[doc.index("::\n\n") + 4 : doc.index("\n\n    table, quarantine, stats")])
-    ns = {"dataclass": dataclass, "ClassVar": ClassVar, "pa": pa, "LLMTask": LLMTask, "Reject": Reject, "Reply": Reply,
-          "Prompt": Prompt, "RECORD_ID": RECORD_ID, "PARENT_IDS": PARENT_IDS, "GEN_FIELDS": GEN_FIELDS,
-          "load_prompt": load_prompt, "record_id": record_id}
+    ns = {
+        "dataclass": dataclass,
+        "ClassVar": ClassVar,
+        "pa": pa,
+        "LLMTask": LLMTask,
+        "Reject": Reject,
+        "Reply": Reply,
+        "Prompt": Prompt,
+        "RECORD_ID": RECORD_ID,
+        "PARENT_IDS": PARENT_IDS,
+        "GEN_FIELDS": GEN_FIELDS,
+        "load_prompt": load_prompt,
+        "record_id": record_id,
+    }
     exec(compile("from __future__ import annotations\n" + code, "llm_task docstring", "exec"), ns)
     params = SamplingParams(max_tokens=16, seed=4)
     documented = ns["Shorten"](retries=1).run(ROWS, FakeLLM(reply), params)

@@ -18,11 +18,15 @@ from citrus_assets.cpt_corpus.corpus.sharding import manifest_table, pack_shards
 from resources.lake import Lake
 from resources.lineage.ids import is_record_id, record_id
 
-CLINICAL_EN = ("The patient presented with fever, cough and dyspnea. Chest x-ray showed pneumonia; blood cultures "
-               "were drawn and intravenous antibiotics were started. Serum creatinine was elevated and the "
-               "physician adjusted the dose of metformin.")
-TRAVEL_EN = ("We took the train from Lisbon to Porto and spent three days walking along the river, eating pastries "
-             "and visiting old churches. The hotel had a lovely view of the bridge at sunset.")
+CLINICAL_EN = (
+    "The patient presented with fever, cough and dyspnea. Chest x-ray showed pneumonia; blood cultures "
+    "were drawn and intravenous antibiotics were started. Serum creatinine was elevated and the "
+    "physician adjusted the dose of metformin."
+)
+TRAVEL_EN = (
+    "We took the train from Lisbon to Porto and spent three days walking along the river, eating pastries "
+    "and visiting old churches. The hotel had a lovely view of the bridge at sunset."
+)
 CLINICAL_ZH = "患者男性，65岁，因胸痛3小时入院。心电图提示急性心肌梗死，给予阿司匹林口服及静脉注射治疗，血压平稳。"
 TRAVEL_ZH = "我们去杭州旅游，在西湖边散步，品尝了当地的美食，还参观了灵隐寺。天气很好，风景非常美丽。"
 
@@ -34,8 +38,10 @@ def tokenizer(tiny_model_dir):
     return AutoTokenizer.from_pretrained(tiny_model_dir)
 
 
-@pytest.mark.parametrize("text,expected", [(CLINICAL_EN, "medical"), (TRAVEL_EN, "general"),
-                                           (CLINICAL_ZH, "medical"), (TRAVEL_ZH, "general")])
+@pytest.mark.parametrize(
+    "text,expected",
+    [(CLINICAL_EN, "medical"), (TRAVEL_EN, "general"), (CLINICAL_ZH, "medical"), (TRAVEL_ZH, "general")],
+)
 def test_scorer_labels(text, expected):
     label, score = MedicalVocabularyScorer().label(text)
     assert label == expected, (label, score)
@@ -59,16 +65,24 @@ def test_language_tag_and_count_tokens(tokenizer):
 
 
 def _sources():
-    pdf = pa.table({
-        "record_id": ["pdfdoc-a", "pdfdoc-b"], "parent_ids": [["src-1"], ["src-2"]],
-        "body": [CLINICAL_EN, TRAVEL_EN + "\n\nSmith J. A paper. 2020."],
-        "references": ["", "Smith J. A paper. 2020."], "source_uri": ["a.pdf", "b.pdf"],
-    })
-    web = pa.table({
-        "record_id": ["web-1", "web-2", "web-3"], "parent_ids": [["s1"], ["s2"], ["s3"]],
-        "text": [TRAVEL_EN, CLINICAL_ZH, TRAVEL_ZH], "language": ["en", "zh", "zh"],
-        "source_uri": ["u1", "u2", "u3"],
-    })
+    pdf = pa.table(
+        {
+            "record_id": ["pdfdoc-a", "pdfdoc-b"],
+            "parent_ids": [["src-1"], ["src-2"]],
+            "body": [CLINICAL_EN, TRAVEL_EN + "\n\nSmith J. A paper. 2020."],
+            "references": ["", "Smith J. A paper. 2020."],
+            "source_uri": ["a.pdf", "b.pdf"],
+        }
+    )
+    web = pa.table(
+        {
+            "record_id": ["web-1", "web-2", "web-3"],
+            "parent_ids": [["s1"], ["s2"], ["s3"]],
+            "text": [TRAVEL_EN, CLINICAL_ZH, TRAVEL_ZH],
+            "language": ["en", "zh", "zh"],
+            "source_uri": ["u1", "u2", "u3"],
+        }
+    )
     return {"pdf_documents": pdf, "web_corpus": web}
 
 
@@ -92,9 +106,14 @@ def test_label_documents(tokenizer):
 
 
 def _docs(tokens):
-    return pa.table({"record_id": [f"d{i}" for i in range(len(tokens))], "n_tokens": tokens,
-                     "domain": ["medical" if i % 3 == 0 else "general" for i in range(len(tokens))],
-                     "text": ["x" * n for n in tokens]})
+    return pa.table(
+        {
+            "record_id": [f"d{i}" for i in range(len(tokens))],
+            "n_tokens": tokens,
+            "domain": ["medical" if i % 3 == 0 else "general" for i in range(len(tokens))],
+            "text": ["x" * n for n in tokens],
+        }
+    )
 
 
 def test_pack_shards_respects_target():
@@ -119,8 +138,15 @@ def test_write_shards_and_manifest(tmp_path, tokenizer):
         part = labelled.filter(pc.equal(labelled.column("source"), source))
         rows += write_shards(lake, "cpt_shards", "v1", source, pack_shards(part, 40))
     manifest = manifest_table(rows)
-    assert manifest.column_names == ["source", "shard", "path", "documents", "tokens", "medical_tokens",
-                                     "medical_share"]
+    assert manifest.column_names == [
+        "source",
+        "shard",
+        "path",
+        "documents",
+        "tokens",
+        "medical_tokens",
+        "medical_share",
+    ]
     assert manifest.column("shard").to_pylist()[0] == "shard-pdf-00000.parquet"
     back = [pq.read_table(p) for p in manifest.column("path").to_pylist()]
     assert sum(t.num_rows for t in back) == labelled.num_rows == sum(manifest.column("documents").to_pylist())

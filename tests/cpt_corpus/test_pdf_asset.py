@@ -43,7 +43,10 @@ def test_pdf_batch_materializes_and_quarantines_bad_files(tmp_path, repo_root):
     assert "Citrus Lake Clinical Primer" not in doc["body"]  # running header removed
     assert "diagnosis is made" in doc["body"]  # "diag-\nnosis" re-joined
     assert doc["references"].startswith("References")
-    reasons = {q["source_uri"].rsplit("/", 1)[-1]: q["reason"] for q in lake.read_quarantine("pdf_documents", "batch_a").to_pylist()}
+    reasons = {
+        q["source_uri"].rsplit("/", 1)[-1]: q["reason"]
+        for q in lake.read_quarantine("pdf_documents", "batch_a").to_pylist()
+    }
     assert set(reasons) == {"empty.pdf", "notes.pdf", "truncated.pdf"}
 
 
@@ -52,13 +55,18 @@ def test_pdf_check_rules_fail_on_leftover_headers_and_hyphens():
 
     from citrus_assets.cpt_corpus.pdf.checks import no_hyphenation, no_running_lines
 
-    pages = ["Journal of Tests 2020\nReal text one about the heart.\n", "Journal of Tests 2020\nMore text on the kid-\nney.\n",
-             "Journal of Tests 2020\nThe end.\n"]
+    pages = [
+        "Journal of Tests 2020\nReal text one about the heart.\n",
+        "Journal of Tests 2020\nMore text on the kid-\nney.\n",
+        "Journal of Tests 2020\nThe end.\n",
+    ]
     body = "".join(pages)
     offsets = [0, len(pages[0]), len(pages[0]) + len(pages[1])]
     df = pd.DataFrame([{"body": body, "page_offsets": offsets, "pages": 3}])
     assert list(no_running_lines.derive(df)) == [False]
     assert list(no_hyphenation.derive(df)) == [False]
-    clean = pd.DataFrame([{"body": "Real text.\nMore text on the kidney.\nThe end.\n", "page_offsets": [0, 11, 37], "pages": 3}])
+    clean = pd.DataFrame(
+        [{"body": "Real text.\nMore text on the kidney.\nThe end.\n", "page_offsets": [0, 11, 37], "pages": 3}]
+    )
     assert list(no_running_lines.derive(clean)) == [True]
     assert list(no_hyphenation.derive(clean)) == [True]

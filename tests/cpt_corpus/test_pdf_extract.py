@@ -33,17 +33,27 @@ HEADER = "Synthetic Journal of Medicine 2024; 12: 1-3"
 LEFT_X, RIGHT_X = 50, 310
 
 TITLE = "Column Order in a Synthetic Study"
-ALPHA = ("Alpha starts the left column of the first page and runs on for three lines so that the column is a "
-         "proper block of text on its own in this test.")
-BRAVO = ("Bravo starts the right column of the first page and it must come after the whole left column when the "
-         "page is read in the natural order of two columns.")
-CHARLIE = ("Charlie reports that the treatment of patients was well-known to all, and the COVID-19 wards were "
-           "closed in the winter after the second wave.")
+ALPHA = (
+    "Alpha starts the left column of the first page and runs on for three lines so that the column is a "
+    "proper block of text on its own in this test."
+)
+BRAVO = (
+    "Bravo starts the right column of the first page and it must come after the whole left column when the "
+    "page is read in the natural order of two columns."
+)
+CHARLIE = (
+    "Charlie reports that the treatment of patients was well-known to all, and the COVID-19 wards were "
+    "closed in the winter after the second wave."
+)
 CAPTION = "Table 1. Doses by group"
-DELTA = ("Delta closes the second page in the right column with a sentence that does not end here but goes on "
-         "in the right column as continued on the third page, where this sentence ends.")
-ECHO = ("Echo is the last paragraph of the body text and it sits in the left column of the third page, so it "
-        "must come before the references on the right.")
+DELTA = (
+    "Delta closes the second page in the right column with a sentence that does not end here but goes on "
+    "in the right column as continued on the third page, where this sentence ends."
+)
+ECHO = (
+    "Echo is the last paragraph of the body text and it sits in the left column of the third page, so it "
+    "must come before the references on the right."
+)
 
 
 # ---------------------------------------------------------------------------------------------- builders
@@ -63,19 +73,49 @@ def make_two_column_pdf(path: Path) -> Path:
         page.insert_text((290, 815), f"Page {n}", fontsize=8, fontname="helv")
         if n == 1:
             page.insert_text((50, 90), TITLE, fontsize=18, fontname="hebo")
-            _lines(page, LEFT_X, 130, ["Alpha starts the left column of the first page and",
-                                       "runs on for three lines so that the column is a",
-                                       "proper block of text on its own in this test."])
-            _lines(page, RIGHT_X, 130, ["Bravo starts the right column of the first page and",
-                                        "it must come after the whole left column when the",
-                                        "page is read in the natural order of two columns."])
+            _lines(
+                page,
+                LEFT_X,
+                130,
+                [
+                    "Alpha starts the left column of the first page and",
+                    "runs on for three lines so that the column is a",
+                    "proper block of text on its own in this test.",
+                ],
+            )
+            _lines(
+                page,
+                RIGHT_X,
+                130,
+                [
+                    "Bravo starts the right column of the first page and",
+                    "it must come after the whole left column when the",
+                    "page is read in the natural order of two columns.",
+                ],
+            )
         elif n == 2:
-            _lines(page, LEFT_X, 80, ["Charlie reports that the treat-", "ment of patients was well-",
-                                      "known to all, and the COVID-", "19 wards were closed in the",
-                                      "winter after the second wave."])
-            _lines(page, RIGHT_X, 80, ["Delta closes the second page in the right",
-                                       "column with a sentence that does not end",
-                                       "here but goes on in the right column as"])
+            _lines(
+                page,
+                LEFT_X,
+                80,
+                [
+                    "Charlie reports that the treat-",
+                    "ment of patients was well-",
+                    "known to all, and the COVID-",
+                    "19 wards were closed in the",
+                    "winter after the second wave.",
+                ],
+            )
+            _lines(
+                page,
+                RIGHT_X,
+                80,
+                [
+                    "Delta closes the second page in the right",
+                    "column with a sentence that does not end",
+                    "here but goes on in the right column as",
+                ],
+            )
             page.insert_text((50, 470), CAPTION, fontsize=9, fontname="hebo")
             xs, ys = [50, 200, 350, 545], [480, 500, 520, 540]
             for x in xs:
@@ -88,12 +128,28 @@ def make_two_column_pdf(path: Path) -> Path:
                     page.insert_text((xs[c] + 5, ys[r] + 14), txt, fontsize=9, fontname="helv")
         else:
             y = _lines(page, LEFT_X, 80, ["continued on the third page, where this", "sentence ends."])
-            _lines(page, LEFT_X, y + 20, ["Echo is the last paragraph of the body text and",
-                                          "it sits in the left column of the third page, so",
-                                          "it must come before the references on the right."])
+            _lines(
+                page,
+                LEFT_X,
+                y + 20,
+                [
+                    "Echo is the last paragraph of the body text and",
+                    "it sits in the left column of the third page, so",
+                    "it must come before the references on the right.",
+                ],
+            )
             page.insert_text((RIGHT_X, 80), "References", fontsize=11, fontname="hebo")
-            _lines(page, RIGHT_X, 98, ["1. Smith J, Jones K. A trial of things. Lancet",
-                                       "2020;1:1-10.", "2. Brown A. Another trial. BMJ 2021;2:3-4."], size=8)
+            _lines(
+                page,
+                RIGHT_X,
+                98,
+                [
+                    "1. Smith J, Jones K. A trial of things. Lancet",
+                    "2020;1:1-10.",
+                    "2. Brown A. Another trial. BMJ 2021;2:3-4.",
+                ],
+                size=8,
+            )
     doc.save(path)
     doc.close()
     return path
@@ -106,9 +162,11 @@ def _image_page(doc):
     page.insert_image(pymupdf.Rect(100, 100, 400, 400), pixmap=pix)
 
 
-FILLER = ("The clinic measured blood pressure at every visit and adjusted the dose of the diuretic.",
-          "Patients with kidney disease were followed by a nurse who checked their weight and symptoms.",
-          "Most of the patients kept to the plan and none of them was admitted to the hospital again.")
+FILLER = (
+    "The clinic measured blood pressure at every visit and adjusted the dose of the diuretic.",
+    "Patients with kidney disease were followed by a nurse who checked their weight and symptoms.",
+    "Most of the patients kept to the plan and none of them was admitted to the hospital again.",
+)
 
 
 def _text_page(doc, text="A page with a real text layer that is long enough to count as text."):
@@ -145,9 +203,7 @@ def test_two_column_reading_order_headers_hyphens_table(two_col):
     assert HEADER not in row["body"] and "Page 1" not in row["body"]
     assert row["removed_header_footer_lines"] == 6  # header + footer on 3 pages
     assert row["dehyphenated"] == 1  # treat-|ment joined; well-|known and COVID-|19 keep their hyphen
-    assert row["tables_markdown"] == [
-        "|Group|Dose|Patients|\n|---|---|---|\n|Placebo|0 mg|40|\n|Active|25 mg|41|"
-    ]
+    assert row["tables_markdown"] == ["|Group|Dose|Patients|\n|---|---|---|\n|Placebo|0 mg|40|\n|Active|25 mg|41|"]
     assert "Placebo" not in row["body"] and "25 mg" not in row["body"]
     assert row["captions"] == [CAPTION]
     assert row["references"].startswith("References\n\n1. Smith J")
@@ -345,14 +401,23 @@ def test_single_column_page_has_no_gutter():
 
 def test_running_lines_need_repetition_at_a_similar_height():
     def page(n, extra):
-        return PageLines(n, (0, 0, 595, 842), [
-            _line(50, 30, 300, "Journal of Tests 2024"),  # header on every page
-            _line(50, 400, 545, f"body text {n}"),
-            _line(290, 810, 300, str(n)),  # bare page number
-            *extra,
-        ])
-    pages = [page(1, [_line(50, 30, 300, "Only on page one")]), page(2, []), page(3, []),
-             page(4, [_line(50, 400, 300, "Journal of Tests 2024")])]  # same text mid-page: kept
+        return PageLines(
+            n,
+            (0, 0, 595, 842),
+            [
+                _line(50, 30, 300, "Journal of Tests 2024"),  # header on every page
+                _line(50, 400, 545, f"body text {n}"),
+                _line(290, 810, 300, str(n)),  # bare page number
+                *extra,
+            ],
+        )
+
+    pages = [
+        page(1, [_line(50, 30, 300, "Only on page one")]),
+        page(2, []),
+        page(3, []),
+        page(4, [_line(50, 400, 300, "Journal of Tests 2024")]),
+    ]  # same text mid-page: kept
     drop = find_running_lines(pages)
     texts = {(pi, pages[pi].lines[li].text) for pi, li in drop}
     assert {t for _, t in texts} == {"Journal of Tests 2024", "1", "2", "3", "4"}

@@ -15,9 +15,11 @@ import pytest
 from citrus_assets.cpt_corpus.pdf.extract import extract_batch, extract_pdf
 from citrus_assets.cpt_corpus.pdf.text import plausible_metadata_title, text_quality, unusable_text
 
-WORDS = ("patients heart failure reduced ejection fraction therapy dose diuretic kidney function blood pressure "
-         "trial outcome mortality admission follow visit clinic nurse education weight sodium fluid symptoms "
-         "breath fatigue oedema rhythm atrial valve imaging echo score risk benefit harm review evidence").split()
+WORDS = (
+    "patients heart failure reduced ejection fraction therapy dose diuretic kidney function blood pressure "
+    "trial outcome mortality admission follow visit clinic nurse education weight sodium fluid symptoms "
+    "breath fatigue oedema rhythm atrial valve imaging echo score risk benefit harm review evidence"
+).split()
 FOOTER = "Department of Cardiology | Grand Rounds 2024"
 
 
@@ -57,8 +59,9 @@ def make_garbage_scan(path: Path, n: int = 3) -> Path:
         page.insert_text((72, 72), "\u201cSA WA", fontsize=20)
         y = 110
         for _ in range(40):
-            page.insert_text((72, y), " ".join(rng.choice(["1", "I", "/", "1 1", "l", "|", "1I"]) for _ in range(30)),
-                             fontsize=10)
+            page.insert_text(
+                (72, y), " ".join(rng.choice(["1", "I", "/", "1 1", "l", "|", "1I"]) for _ in range(30)), fontsize=10
+            )
             y += 14
     doc.save(path)
     return path
@@ -71,8 +74,10 @@ def make_article_with_supplement(path: Path, main_refs: int = 52, supp_refs: int
     for _ in range(3):
         lines += [(_sentence(rng, 12) + ",", 10) for _ in range(6)] + [(_sentence(rng, 8) + ".", 10), ("", 10)]
     lines.append(("References", 12))
-    lines += [(f"{k}. Author{k} A, Writer B. {_sentence(rng, 6)}. J Card Fail. 20{k % 20:02d};{k}:1-9.", 9)
-              for k in range(1, main_refs + 1)]
+    lines += [
+        (f"{k}. Author{k} A, Writer B. {_sentence(rng, 6)}. J Card Fail. 20{k % 20:02d};{k}:1-9.", 9)
+        for k in range(1, main_refs + 1)
+    ]
     lines += [("", 10), ("Supplementary online data", 12)]
     lines += [(_sentence(rng, 12) + ".", 10) for _ in range(5)]
     lines.append(("References", 12))
@@ -113,9 +118,19 @@ def test_deck_running_footer_placeholder_title_and_slide_paragraphs(tmp_path):
     assert unusable_text(row) is None
 
 
-@pytest.mark.parametrize("title", ["PowerPoint Presentation", "Slide 1", "Presentation1", "Untitled",
-                                   "Microsoft Word - Chapter 3 Heart failure", "Microsoft PowerPoint - grand rounds",
-                                   "Document1", "manuscript_v3.docx"])
+@pytest.mark.parametrize(
+    "title",
+    [
+        "PowerPoint Presentation",
+        "Slide 1",
+        "Presentation1",
+        "Untitled",
+        "Microsoft Word - Chapter 3 Heart failure",
+        "Microsoft PowerPoint - grand rounds",
+        "Document1",
+        "manuscript_v3.docx",
+    ],
+)
 def test_placeholder_metadata_titles_are_refused(title):
     assert plausible_metadata_title(title) is None
 
@@ -155,14 +170,22 @@ def test_batch_with_unusable_documents_passes_the_blocking_check(tmp_path, repo_
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_b"])
     result = dg.materialize(
-        [pdf_documents, *checks], partition_key="batch_b", instance=instance,
-        resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                   "inbox": InboxResource(pdfs_dir=str(tmp_path / "pdfs"))})
+        [pdf_documents, *checks],
+        partition_key="batch_b",
+        instance=instance,
+        resources={
+            "io_manager": LakeIOManager(root=root),
+            "lake": LakeResource(root=root),
+            "inbox": InboxResource(pdfs_dir=str(tmp_path / "pdfs")),
+        },
+    )
     assert result.success
     evals = result.get_asset_check_evaluations()
     assert evals and all(e.passed for e in evals)
-    reasons = {q["source_uri"].rsplit("/", 1)[-1]: q["reason"].split(":")[0]
-               for q in Lake(root).read_quarantine("pdf_documents", "batch_b").to_pylist()}
+    reasons = {
+        q["source_uri"].rsplit("/", 1)[-1]: q["reason"].split(":")[0]
+        for q in Lake(root).read_quarantine("pdf_documents", "batch_b").to_pylist()
+    }
     assert reasons == {"scan.pdf": "garbage_text", "pictures.pdf": "too_little_text"}
 
 

@@ -62,12 +62,14 @@ def run_script(tmp_path: Path, fault: str, once: bool = False, timeout_s: float 
     inp.mkdir(exist_ok=True)
     for f in range(2):
         (inp / f"part{f}.jsonl").write_text(
-            "".join(json.dumps({"id": f"{f}-{i}", "text": f"document {i} of file {f}"}) + "\n" for i in range(3)))
+            "".join(json.dumps({"id": f"{f}-{i}", "text": f"document {i} of file {f}"}) + "\n" for i in range(3))
+        )
     (tmp_path / "fault_steps.py").write_text(STEPS)
     marker = str(tmp_path / f"marker-{fault}") if once else ""
     error_file = tmp_path / f"error-{fault}.txt"
     script = tmp_path / f"caller_{fault}.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path[:0] = [{str(REPO)!r}, {str(tmp_path)!r}]
         from datatrove.pipeline.readers import JsonlReader
@@ -85,12 +87,16 @@ def run_script(tmp_path: Path, fault: str, once: bool = False, timeout_s: float 
         except RankFailed as exc:
             open({str(error_file)!r}, "w").write(str(exc))
             print("RESULT failed rank", exc.rank)
-    """))
+    """)
+    )
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
-    docs = [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.read_text().splitlines()] \
-        if out.is_dir() else []
+    docs = (
+        [json.loads(line) for f in sorted(out.glob("*.jsonl")) for line in f.read_text().splitlines()]
+        if out.is_dir()
+        else []
+    )
     error = error_file.read_text() if error_file.is_file() else ""
     if error:
         (artifacts(tmp_path) / f"rank_failed_{fault}.txt").write_text(error)
@@ -118,7 +124,7 @@ def test_a_hung_rank_is_killed_at_its_deadline_with_its_stacks_dumped(tmp_path):
     assert text.startswith("RESULT failed rank 0"), text
     assert "datatrove rank 0 of 2 failed" in error and "running rank 0 after the 4 s deadline and was killed" in error
     # the dump names the frame where it hangs (faulthandler: every thread of the stuck process)
-    assert "stack dump:" in error and "fault_steps.py" in error and 'in run' in error, error
+    assert "stack dump:" in error and "fault_steps.py" in error and "in run" in error, error
     dumps = sorted((tmp_path / "logs-hang" / "stacks").glob("*.txt"))
     assert any("fault_steps.py" in p.read_text() for p in dumps)
     assert sorted(d["id"] for d in docs) == ["1-0", "1-1", "1-2"]  # rank 1 finished; rank 0 wrote nothing
@@ -158,8 +164,9 @@ def test_a_rank_process_that_cannot_start_fails_the_run_with_its_error(tmp_path,
 
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "a.jsonl").write_text(json.dumps({"id": "a", "text": "x"}) + "\n")
-    executor = build_executor([JsonlReader(str(tmp_path / "in")), JsonlWriter(str(tmp_path / "out"))],
-                              tmp_path / "logs", tasks=2, workers=2)
+    executor = build_executor(
+        [JsonlReader(str(tmp_path / "in")), JsonlWriter(str(tmp_path / "out"))], tmp_path / "logs", tasks=2, workers=2
+    )
     monkeypatch.setattr(pool_watchdog, "MODULE", "citrus_assets.cpt_corpus.no_such_module")
     with pytest.raises(pool_watchdog.RankFailed, match="before taking a rank") as info:
         pool_watchdog.run_ranks(executor, [0, 1], workers=2, timeout_s=60, retries=1)

@@ -27,13 +27,21 @@ def _run(tmp_path, inbox, llm, run_config=None):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(textbook_batches.name, ["cardiology"])
     res = dg.materialize(
-        [textbook_chunks, textbook_questions, *checks], partition_key="cardiology", instance=instance,
-        resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                   "inbox": InboxResource(textbooks_dir=str(inbox)), "llm": llm},
+        [textbook_chunks, textbook_questions, *checks],
+        partition_key="cardiology",
+        instance=instance,
+        resources={
+            "io_manager": LakeIOManager(root=lake_root),
+            "lake": LakeResource(root=lake_root),
+            "inbox": InboxResource(textbooks_dir=str(inbox)),
+            "llm": llm,
+        },
         run_config=run_config,
     )
-    md = {e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
-          for e in res.get_asset_materialization_events()}
+    md = {
+        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in res.get_asset_materialization_events()
+    }
     return res, md, Lake(lake_root)
 
 
@@ -65,8 +73,14 @@ def test_scripted_run_lineage_and_drop_reasons(tmp_path, repo_root, scripted_llm
     assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
     chunks = {r["record_id"]: r for r in lake.read_table("textbook_chunks", "cardiology").to_pylist()}
     qs = lake.read_table("textbook_questions", "cardiology").to_pylist()
-    assert md["textbook_questions"]["dropped_by_reason"] == {"empty": 0, "unparseable": 0, "refusal": 2,
-                                                               "degenerate": 0, "off_topic": 2, "duplicate": 0}
+    assert md["textbook_questions"]["dropped_by_reason"] == {
+        "empty": 0,
+        "unparseable": 0,
+        "refusal": 2,
+        "degenerate": 0,
+        "off_topic": 2,
+        "duplicate": 0,
+    }
     assert len(qs) == 2 and {q["operator"] for q in qs} == {"deepen"}
     for q in qs:
         chunk = chunks[q["parent_ids"][0]]
@@ -81,9 +95,12 @@ def test_scripted_run_lineage_and_drop_reasons(tmp_path, repo_root, scripted_llm
 
 def test_question_rules_catch_missing_parent_and_unrendered_prompt():
     chunks = pa.table({"record_id": ["c1"], "text": ["Aspirin inhibits platelets."]})
-    qs = pa.table({"parent_ids": [["c1"], ["c1"], ["gone"]],
-                   "prompt": ["Passage:\nAspirin inhibits platelets.", "Passage:\n{chunk}",
-                              "Aspirin inhibits platelets."]})
+    qs = pa.table(
+        {
+            "parent_ids": [["c1"], ["c1"], ["gone"]],
+            "prompt": ["Passage:\nAspirin inhibits platelets.", "Passage:\n{chunk}", "Aspirin inhibits platelets."],
+        }
+    )
     df = _with_chunks(qs, chunks).to_pandas()
     parent, rendered = QUESTION_RULES
     assert list(parent.flags(df)) == [True, True, False]

@@ -57,8 +57,10 @@ def test_plain_text_headings():
 
 def test_plain_text_chunks_and_tiny_sections_merge(tmp_path):
     f = tmp_path / "renal.txt"
-    f.write_text("KIDNEY DISEASE\n\n1 Causes\n\n" + _para("c", 0) + "\n\n1.1 Diabetes\nShort note on diabetes.\n\n"
-                 "2 Treatment\n\n" + _para("t", 0) + "\n")
+    f.write_text(
+        "KIDNEY DISEASE\n\n1 Causes\n\n" + _para("c", 0) + "\n\n1.1 Diabetes\nShort note on diabetes.\n\n"
+        "2 Treatment\n\n" + _para("t", 0) + "\n"
+    )
     doc, _ = read_textbook(f)
     rows = chunk_doc(doc, ChunkSpec(max_words=100, overlap_words=10, min_words=10))
     assert [r["heading_path"] for r in rows] == ["KIDNEY DISEASE > 1 Causes", "KIDNEY DISEASE > 2 Treatment"]
@@ -77,9 +79,9 @@ def test_long_section_split_with_bounded_overlap(tmp_path, max_words, overlap):
     assert all(r["overlap_words"] <= r["n_words"] // 2 for r in rows)
     assert rows[0]["overlap_words"] == 0 and (overlap == 0) == all(r["overlap_words"] == 0 for r in rows)
     for prev, cur in zip(rows, rows[1:]):  # the overlap is the previous chunk's tail, verbatim
-        tail = cur["text"].split()[:cur["overlap_words"]]
-        assert prev["text"].split()[len(prev["text"].split()) - len(tail):] == tail
-    words = [w for r in rows for w in r["text"].split()[r["overlap_words"]:]]
+        tail = cur["text"].split()[: cur["overlap_words"]]
+        assert prev["text"].split()[len(prev["text"].split()) - len(tail) :] == tail
+    words = [w for r in rows for w in r["text"].split()[r["overlap_words"] :]]
     assert words == f.read_text().split()[2:]  # nothing lost, nothing repeated beyond the overlap
 
 
@@ -110,9 +112,16 @@ def _pdf(path, pages):
 
 def test_pdf_chunks_with_headings_and_pages(tmp_path):
     body = [f"Sodium restriction lowers blood pressure in patients number {i} with hypertension." for i in range(8)]
-    pages = [[("Renal Medicine Notes", 16), ("", 10), ("Introduction", 12), *[(b, 10) for b in body[:4]]],
-             [("Treatment Options", 12), *[(b, 10) for b in body[4:]], ("", 10), ("References", 12),
-              ("1. A. Author. A paper. J Med. 2020;1:1-2.", 10)]]
+    pages = [
+        [("Renal Medicine Notes", 16), ("", 10), ("Introduction", 12), *[(b, 10) for b in body[:4]]],
+        [
+            ("Treatment Options", 12),
+            *[(b, 10) for b in body[4:]],
+            ("", 10),
+            ("References", 12),
+            ("1. A. Author. A paper. J Med. 2020;1:1-2.", 10),
+        ],
+    ]
     path = _pdf(tmp_path / "notes.pdf", pages)
     doc, bad = read_textbook(path)
     assert bad is None and doc.fmt == "pdf"
@@ -140,8 +149,13 @@ def test_bad_files_are_quarantined_and_the_batch_goes_on(tmp_path):
     rows, quarantine, stats = chunk_batch(files, ChunkSpec())
     assert rows and all(r["source_uri"] == str(good) for r in rows)
     reasons = {q.source_uri.rsplit("/", 1)[-1]: q.reason.split(":")[0] for q in quarantine}
-    assert reasons == {"locked.pdf": "encrypted", "truncated.pdf": "truncated", "empty.txt": "empty_file",
-                       "latin1.txt": "not_utf8", "notes.docx": "unknown_type"}
+    assert reasons == {
+        "locked.pdf": "encrypted",
+        "truncated.pdf": "truncated",
+        "empty.txt": "empty_file",
+        "latin1.txt": "not_utf8",
+        "notes.docx": "unknown_type",
+    }
     assert stats["quarantined"] == 5 and stats["files_ok"] == 1
 
 
@@ -163,22 +177,30 @@ def test_real_pdf_chunks(shared_data):
     assert sum(n_words(r["text"]) - r["overlap_words"] for r in rows) > 1000
 
 
-CHUNK = ("First-line drugs for hypertension are a thiazide-like diuretic, an ACE inhibitor and a calcium channel "
-         "blocker. Check potassium and creatinine after starting an ACE inhibitor.")
+CHUNK = (
+    "First-line drugs for hypertension are a thiazide-like diuretic, an ACE inhibitor and a calcium channel "
+    "blocker. Check potassium and creatinine after starting an ACE inhibitor."
+)
 
 
-@pytest.mark.parametrize("text,reason", [
-    ("", "empty"),
-    ("   \n", "empty"),
-    ("I'm sorry, but I cannot help with medical questions.", "refusal"),
-    ("As an AI language model, I cannot give medical advice.\nQuestion: x?\nAnswer: y", "refusal"),
-    ("Hypertension is a common disease of the arteries.", "unparseable"),
-    ("Question: Which drug lowers blood pressure?", "unparseable"),
-    ("Question: What is the capital of France?\nAnswer: Paris is the capital city.", "off_topic"),
-    ("Question: Which blood test is checked after starting an ACE inhibitor?\nAnswer: Potassium and creatinine.", None),
-    ("**Question:** Why check potassium?\n**Answer:** ACE inhibitors can raise potassium.", None),
-    ("Which drugs are first-line for hypertension?\nAnswer: A thiazide-like diuretic or an ACE inhibitor.", None),
-])
+@pytest.mark.parametrize(
+    "text,reason",
+    [
+        ("", "empty"),
+        ("   \n", "empty"),
+        ("I'm sorry, but I cannot help with medical questions.", "refusal"),
+        ("As an AI language model, I cannot give medical advice.\nQuestion: x?\nAnswer: y", "refusal"),
+        ("Hypertension is a common disease of the arteries.", "unparseable"),
+        ("Question: Which drug lowers blood pressure?", "unparseable"),
+        ("Question: What is the capital of France?\nAnswer: Paris is the capital city.", "off_topic"),
+        (
+            "Question: Which blood test is checked after starting an ACE inhibitor?\nAnswer: Potassium and creatinine.",
+            None,
+        ),
+        ("**Question:** Why check potassium?\n**Answer:** ACE inhibitors can raise potassium.", None),
+        ("Which drugs are first-line for hypertension?\nAnswer: A thiazide-like diuretic or an ACE inhibitor.", None),
+    ],
+)
 def test_parser_and_filters(text, reason):
     got, detail, qa, _, _ = judge(text, CHUNK, TopicFilter())
     assert got == reason, detail

@@ -18,8 +18,7 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "web" / "web_demo.jsonl", inbox / "shard_a.jsonl")
     # shard_b repeats shard_a's asthma page exactly: a cross-shard duplicate
-    asthma = next(json.loads(ln) for ln in (inbox / "shard_a.jsonl").read_text().splitlines()[:5]
-                  if "asthma" in ln)
+    asthma = next(json.loads(ln) for ln in (inbox / "shard_a.jsonl").read_text().splitlines()[:5] if "asthma" in ln)
     asthma["id"] = "other-id"
     (inbox / "shard_b.jsonl").write_text(json.dumps(asthma) + "\n")
     lake_root = str(tmp_path / "lake")
@@ -33,11 +32,17 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     cpt_checks = load_stage("citrus_assets.cpt_corpus").checks
     web_checks = [c for c in cpt_checks if any(k.asset_key.path[0].startswith("web_") for k in c.check_keys)]
     for key in ("shard_a", "shard_b"):
-        res = dg.materialize([web_documents, web_corpus, *web_checks], selection=[web_documents],
-                             partition_key=key, resources=resources, instance=instance)
+        res = dg.materialize(
+            [web_documents, web_corpus, *web_checks],
+            selection=[web_documents],
+            partition_key=key,
+            resources=resources,
+            instance=instance,
+        )
         assert res.success
-    res = dg.materialize([web_documents, web_corpus, *web_checks], selection=[web_corpus],
-                         resources=resources, instance=instance)
+    res = dg.materialize(
+        [web_documents, web_corpus, *web_checks], selection=[web_corpus], resources=resources, instance=instance
+    )
     assert res.success
     assert all(e.passed for e in res.get_asset_check_evaluations())
     lake = Lake(lake_root)
@@ -62,34 +67,60 @@ def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root
     resources = {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"), pdfs_dir=str(repo_root / "sample" / "pdfs"),
-                               textbooks_dir=str(repo_root / "sample" / "textbooks")),
+        "inbox": InboxResource(
+            web_dir=str(repo_root / "sample" / "web"),
+            pdfs_dir=str(repo_root / "sample" / "pdfs"),
+            textbooks_dir=str(repo_root / "sample" / "textbooks"),
+        ),
         "llm": scripted_llm,
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_001"])
     instance.add_dynamic_partitions(textbook_batches.name, ["cardiology"])
-    everything = [pdf_documents, web_documents, web_corpus, textbook_chunks, textbook_questions, cpt_documents,
-                  cpt_shards, *load_stage("citrus_assets.cpt_corpus").checks]
-    assert dg.materialize(everything, selection=[web_documents], partition_key="web_demo",
-                          resources=resources, instance=instance).success
-    assert dg.materialize(everything, selection=[pdf_documents], partition_key="batch_001",
-                          resources=resources, instance=instance).success
-    assert dg.materialize(everything, selection=[textbook_chunks, textbook_questions], partition_key="cardiology",
-                          resources=resources, instance=instance).success
+    everything = [
+        pdf_documents,
+        web_documents,
+        web_corpus,
+        textbook_chunks,
+        textbook_questions,
+        cpt_documents,
+        cpt_shards,
+        *load_stage("citrus_assets.cpt_corpus").checks,
+    ]
+    assert dg.materialize(
+        everything, selection=[web_documents], partition_key="web_demo", resources=resources, instance=instance
+    ).success
+    assert dg.materialize(
+        everything, selection=[pdf_documents], partition_key="batch_001", resources=resources, instance=instance
+    ).success
+    assert dg.materialize(
+        everything,
+        selection=[textbook_chunks, textbook_questions],
+        partition_key="cardiology",
+        resources=resources,
+        instance=instance,
+    ).success
     # A made-up evaluation set whose one question quotes the sample's asthma page: that page must go.
     bench = tmp_path / "eval" / "benchmarks" / "medqa"
     bench.mkdir(parents=True)
-    asthma = next(json.loads(ln)["text"] for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
-                  if "asthma" in ln.lower() and ln.strip().endswith("}"))
+    asthma = next(
+        json.loads(ln)["text"]
+        for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
+        if "asthma" in ln.lower() and ln.strip().endswith("}")
+    )
     stem = " ".join(asthma.split()[:30]) + " What is the diagnosis?"
-    (bench / "test.jsonl").write_text(json.dumps({"question": stem, "options": {"A": "Asthma", "B": "COPD"},
-                                                  "answer_idx": "A"}) + "\n")
+    (bench / "test.jsonl").write_text(
+        json.dumps({"question": stem, "options": {"A": "Asthma", "B": "COPD"}, "answer_idx": "A"}) + "\n"
+    )
     cfg = {"tokenizer": tiny_model_dir, "target_tokens_per_shard": 400, "eval_data_dir": str(tmp_path / "eval")}
-    res = dg.materialize(everything, selection=[web_corpus, cpt_documents, cpt_shards], resources=resources,
-                         instance=instance, run_config={"ops": {"cpt_documents": {"config": cfg},
-                                                                "cpt_shards": {"config": cfg}}})
+    res = dg.materialize(
+        everything,
+        selection=[web_corpus, cpt_documents, cpt_shards],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"cpt_documents": {"config": cfg}, "cpt_shards": {"config": cfg}}},
+    )
     assert res.success and all(e.passed for e in res.get_asset_check_evaluations())
     lake = Lake(lake_root)
     docs = lake.read_table("cpt_documents", None)

@@ -122,7 +122,8 @@ def test_planted_near_and_exact_duplicates_across_shards(tmp_path):
 
     assert res.kept.num_rows == 20
     assert sorted(group(doc_of[r]) for r in res.kept.column("record_id").to_pylist()) == sorted(
-        d.id for d in docs if d.kind == "original")  # one survivor per planted group
+        d.id for d in docs if d.kind == "original"
+    )  # one survivor per planted group
     dups = res.duplicates.to_pylist()
     assert len(dups) == 13
     kept_ids = set(res.kept.column("record_id").to_pylist())
@@ -178,8 +179,12 @@ def test_wet_conversion_records_skip_extraction(tmp_path):
     with open(p, "wb") as fh:
         w = WARCWriter(fh, gzip=True)
         for i, t in enumerate(texts):
-            rec = w.create_warc_record(f"https://wet.example/{i}", "conversion", payload=io.BytesIO(t.encode()),
-                                       warc_headers_dict={"Content-Type": "text/plain"})
+            rec = w.create_warc_record(
+                f"https://wet.example/{i}",
+                "conversion",
+                payload=io.BytesIO(t.encode()),
+                warc_headers_dict={"Content-Type": "text/plain"},
+            )
             w.write_record(rec)
     r = curate_shard(p, "mem://x.warc.wet.gz", tmp_path / "w")
     assert r.input_format == "wet" and "trafilatura" not in [s["step"] for s in r.funnel]
@@ -191,8 +196,13 @@ def test_wet_conversion_records_skip_extraction(tmp_path):
 def test_malformed_jsonl_lines_are_quarantined(tmp_path):
     rng = random.Random(1)
     good = [SynthDoc(f"g{i}", make_document(rng), f"https://ok.example/{i}", "original") for i in range(2)]
-    bad = [b'{"id": "cut", "text": "unterminated', "caf\xe9 au lait".encode("latin-1"), b"[1, 2]", b'{"id": "no-text"}',
-           b'{"id": 5, "text": ""}']
+    bad = [
+        b'{"id": "cut", "text": "unterminated',
+        "caf\xe9 au lait".encode("latin-1"),
+        b"[1, 2]",
+        b'{"id": "no-text"}',
+        b'{"id": 5, "text": ""}',
+    ]
     r = curate_shard(write_jsonl(tmp_path / "m.jsonl", good, extra_lines=bad), "mem://m.jsonl", tmp_path / "w")
     assert r.documents.num_rows == 2
     q = {x.source_locator: x.reason for x in r.quarantine}
@@ -201,14 +211,25 @@ def test_malformed_jsonl_lines_are_quarantined(tmp_path):
     assert "not an object" in q["line 5"] and q["line 6"].startswith("no text") and q["line 7"].startswith("no text")
     assert all(x.source_uri == "mem://m.jsonl" and x.raw for x in r.quarantine)
     assert r.funnel[0] == {
-        "step": "read", "documents_in": 7, "documents_out": 2, "dropped": 5, "quarantined": 5, "rejected": {},
-        "skipped": {}}
+        "step": "read",
+        "documents_in": 7,
+        "documents_out": 2,
+        "dropped": 5,
+        "quarantined": 5,
+        "rejected": {},
+        "skipped": {},
+    }
 
 
 def test_non_utf8_file(tmp_path):
     p = tmp_path / "latin1.jsonl"
-    p.write_bytes(b"".join(json.dumps({"id": i, "text": "Le caf\u00e9 est tr\u00e8s bon."}, ensure_ascii=False)
-                           .encode("latin-1") + b"\n" for i in range(3)))
+    p.write_bytes(
+        b"".join(
+            json.dumps({"id": i, "text": "Le caf\u00e9 est tr\u00e8s bon."}, ensure_ascii=False).encode("latin-1")
+            + b"\n"
+            for i in range(3)
+        )
+    )
     r = curate_shard(p, "mem://latin1.jsonl", tmp_path / "w")
     assert r.documents.num_rows == 0 and len(r.quarantine) == 3
     assert all(x.reason.startswith("not UTF-8") for x in r.quarantine)
@@ -250,7 +271,8 @@ def test_extraction_losses_are_rejects(tmp_path):
     assert r.documents.num_rows == 1
     rej = r.rejects.to_pylist()
     assert [(x["filter"], x["reason"], x["url"]) for x in rej] == [
-        ("trafilatura", "empty_extraction", "https://empty.example/")]
+        ("trafilatura", "empty_extraction", "https://empty.example/")
+    ]
     assert rej[0]["text"].startswith("<html>")
 
 
@@ -274,16 +296,22 @@ def test_url_filter_offline_lists():
 
 def test_url_and_language_rejects_in_pipeline(tmp_path):
     rng = random.Random(5)
-    fr = ("Le patient est arrivé à l'hôpital avec une forte fièvre et une toux persistante depuis trois jours.\n"
-          "Les médecins ont prescrit des analyses de sang et une radiographie des poumons.")
-    docs = [SynthDoc("en", make_document(rng), "https://fine.example/en", "original"),
-            SynthDoc("blocked", make_document(rng), "https://www.bad.example/x", "original"),
-            SynthDoc("fr", fr, "https://fine.example/fr", "original")]
+    fr = (
+        "Le patient est arrivé à l'hôpital avec une forte fièvre et une toux persistante depuis trois jours.\n"
+        "Les médecins ont prescrit des analyses de sang et une radiographie des poumons."
+    )
+    docs = [
+        SynthDoc("en", make_document(rng), "https://fine.example/en", "original"),
+        SynthDoc("blocked", make_document(rng), "https://www.bad.example/x", "original"),
+        SynthDoc("fr", fr, "https://fine.example/fr", "original"),
+    ]
     cfg = WebCurationConfig(url_use_integrated_lists=False, url_extra_domains=("bad.example",))
     r = curate_shard(write_jsonl(tmp_path / "l.jsonl", docs), "mem://l.jsonl", tmp_path / "w", cfg)
     got = {x["url"]: (x["filter"], x["reason"], x["language"]) for x in r.rejects.to_pylist()}
-    assert got == {"https://www.bad.example/x": ("url_filter", "domain", None),
-                   "https://fine.example/fr": ("language", "wrong_language", "fr")}
+    assert got == {
+        "https://www.bad.example/x": ("url_filter", "domain", None),
+        "https://fine.example/fr": ("language", "wrong_language", "fr"),
+    }
     assert r.documents.column("url").to_pylist() == ["https://fine.example/en"]
     check_funnel(r)
     lang = Py3LangidFilter(languages=["en"], language_threshold=0.65)
@@ -355,9 +383,9 @@ import pyarrow.parquet as pq
 from citrus_assets.cpt_corpus.web.config import WebCurationConfig
 from citrus_assets.cpt_corpus.web.dedup import dedup_source
 shards = [pq.read_table({str(tmp_path)!r} + f"/p{{i}}.parquet") for i in (1, 2)]
-res = dedup_source(shards, {str(tmp_path / 'w')!r}, WebCurationConfig(workers=2, dedup_tasks=2))
-pq.write_table(res.kept, {str(tmp_path / 'kept.parquet')!r})
-pq.write_table(res.duplicates, {str(tmp_path / 'dups.parquet')!r})
+res = dedup_source(shards, {str(tmp_path / "w")!r}, WebCurationConfig(workers=2, dedup_tasks=2))
+pq.write_table(res.kept, {str(tmp_path / "kept.parquet")!r})
+pq.write_table(res.duplicates, {str(tmp_path / "dups.parquet")!r})
 print(json.dumps(res.stats))
 """)
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=240, cwd=tmp_path)

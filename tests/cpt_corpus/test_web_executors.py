@@ -46,8 +46,7 @@ def pipeline(tmp_path):
 def test_local_is_the_default(tmp_path):
     cfg = WebCurationRunConfig()
     assert cfg.executor == "local" and cfg.to_config().execution == ExecutorOptions()
-    ex = build_executor(pipeline(tmp_path), tmp_path / "logs", tasks=3, workers=8,
-                        options=cfg.to_config().execution)
+    ex = build_executor(pipeline(tmp_path), tmp_path / "logs", tasks=3, workers=8, options=cfg.to_config().execution)
     assert isinstance(ex, LocalPipelineExecutor) and ex.workers == 3 and not ex.skip_completed
     stats = run_pipeline(pipeline(tmp_path), tmp_path / "logs", tasks=3)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["00000.jsonl", "00001.jsonl", "00002.jsonl"]
@@ -55,8 +54,9 @@ def test_local_is_the_default(tmp_path):
 
 
 def test_ray_executor_from_the_run_config(tmp_path):
-    cfg = WebCurationRunConfig(executor="ray", workers=2, cpus_per_task=2, mem_per_cpu_gb=1.5,
-                               ray_address="ray://head:10001")
+    cfg = WebCurationRunConfig(
+        executor="ray", workers=2, cpus_per_task=2, mem_per_cpu_gb=1.5, ray_address="ray://head:10001"
+    )
     options = cfg.to_config().execution
     assert options.kind == "ray" and options.ray_address == "ray://head:10001"
     ex = build_executor(pipeline(tmp_path), tmp_path / "logs", tasks=4, workers=cfg.workers, options=options)
@@ -68,12 +68,20 @@ def test_ray_executor_from_the_run_config(tmp_path):
 
 
 def test_slurm_executor_from_the_run_config_without_sbatch(tmp_path, no_sbatch):
-    cfg = WebCurationRunConfig(executor="slurm", workers=2, cpus_per_task=4, mem_per_cpu_gb=1.5,
-                               slurm_partition="cpu", slurm_time="02:30:00", slurm_qos="high",
-                               slurm_venv_path=str(tmp_path / "venv" / "bin" / "activate"),
-                               slurm_sbatch_args={"account": "citrus", "constraint": "avx2"})
-    ex = build_executor(pipeline(tmp_path), tmp_path / "logs", tasks=8, workers=cfg.workers,
-                        options=cfg.to_config().execution)
+    cfg = WebCurationRunConfig(
+        executor="slurm",
+        workers=2,
+        cpus_per_task=4,
+        mem_per_cpu_gb=1.5,
+        slurm_partition="cpu",
+        slurm_time="02:30:00",
+        slurm_qos="high",
+        slurm_venv_path=str(tmp_path / "venv" / "bin" / "activate"),
+        slurm_sbatch_args={"account": "citrus", "constraint": "avx2"},
+    )
+    ex = build_executor(
+        pipeline(tmp_path), tmp_path / "logs", tasks=8, workers=cfg.workers, options=cfg.to_config().execution
+    )
     assert isinstance(ex, SlurmPipelineExecutor) and not ex.skip_completed and ex.job_id is None
     assert (ex.tasks, ex.workers, ex.partition, ex.time, ex.qos) == (8, 2, "cpu", "02:30:00", "high")
     assert (ex.cpus_per_task, ex.mem_per_cpu_gb, ex.job_name) == (4, 2, "citrus_web")  # whole GB for sbatch
@@ -94,7 +102,8 @@ def test_slurm_venv_defaults_to_this_environment(tmp_path):
     else:
         assert options.venv_path() == os.path.join(sys.prefix, "bin", "activate")
     assert ExecutorOptions(kind="slurm", slurm_partition="p", slurm_venv_path=str(tmp_path)).venv_path() == str(
-        tmp_path / "bin" / "activate")
+        tmp_path / "bin" / "activate"
+    )
 
 
 def test_bad_choices_fail_early():
@@ -166,7 +175,9 @@ def test_squeue_answers(monkeypatch):
     assert web_exec._slurm_job_queued("4242")
     monkeypatch.setattr(web_exec.subprocess, "run", answer(""))
     assert not web_exec._slurm_job_queued("4242")  # no element of the array left
-    monkeypatch.setattr(web_exec.subprocess, "run", answer(stderr="slurm_load_jobs error: Invalid job id specified", rc=1))
+    monkeypatch.setattr(
+        web_exec.subprocess, "run", answer(stderr="slurm_load_jobs error: Invalid job id specified", rc=1)
+    )
     assert not web_exec._slurm_job_queued("4242")
     monkeypatch.setattr(web_exec.subprocess, "run", answer(stderr="Unable to contact slurm controller", rc=1))
     assert web_exec._slurm_job_queued("4242")  # unknown: keep waiting
@@ -184,15 +195,24 @@ def test_web_stage_on_a_local_ray_cluster(tmp_path, repo_root):
     if ray.is_initialized():
         ray.shutdown()
     lake_root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                 "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web"))}
+    resources = {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web")),
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
     cfg = {"executor": "ray", "workers": 2, "work_dir": str(tmp_path / "work")}
     try:
         for name, asset, key in (("web_documents", web_documents, "web_demo"), ("web_corpus", web_corpus, None)):
-            res = dg.materialize([web_documents, web_corpus], selection=[asset], partition_key=key,
-                                 resources=resources, instance=instance, run_config={"ops": {name: {"config": cfg}}})
+            res = dg.materialize(
+                [web_documents, web_corpus],
+                selection=[asset],
+                partition_key=key,
+                resources=resources,
+                instance=instance,
+                run_config={"ops": {name: {"config": cfg}}},
+            )
             assert res.success
             assert ray.is_initialized()  # the pipelines ran on Ray, not in a local pool
         lake = Lake(lake_root)

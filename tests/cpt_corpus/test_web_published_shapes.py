@@ -30,8 +30,11 @@ def _warc(path, items):
             w.write_record(w.create_warc_record(url, "request", http_headers=req))
             http = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
             extra = {"WARC-Identified-Payload-Type": identified} if identified else None
-            w.write_record(w.create_warc_record(url, "response", payload=io.BytesIO(body), http_headers=http,
-                                                warc_headers_dict=extra))
+            w.write_record(
+                w.create_warc_record(
+                    url, "response", payload=io.BytesIO(body), http_headers=http, warc_headers_dict=extra
+                )
+            )
     return path
 
 
@@ -83,7 +86,10 @@ def test_declared_html_wins_over_libmagic_and_crawler_guess(crawl):
 
 def test_every_unit_not_passed_on_is_a_reject_with_reason(crawl):
     read = {r["url"]: r["reason"] for r in crawl.rejects.to_pylist() if r["filter"] == "read"}
-    assert read["https://c.example/logo.png"].startswith("non_html") and "declared image/png" in read["https://c.example/logo.png"]
+    assert (
+        read["https://c.example/logo.png"].startswith("non_html")
+        and "declared image/png" in read["https://c.example/logo.png"]
+    )
     assert read["https://c.example/empty"].startswith("empty")
     f = crawl.funnel[0]
     assert f["rejected"] == {"empty": 1, "exact_duplicate_fetch": 1, "non_html": 1}

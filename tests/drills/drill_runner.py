@@ -30,11 +30,17 @@ def run_slice(args: dict) -> dict:
     if args.get("go_file"):
         S.wait_for(lambda: os.path.exists(args["go_file"]), 120, "the go file")
     t0 = time.time()
-    result, _ = S.materialize(args["env"], args["names"], args.get("partition", S.PARTITION), instance=instance,
-                              raise_on_error=False)
-    out = {"success": result.success, "errors": S.step_errors(result), "run_id": result.run_id,
-           "materialized": [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()],
-           "started": t0, "finished": time.time()}
+    result, _ = S.materialize(
+        args["env"], args["names"], args.get("partition", S.PARTITION), instance=instance, raise_on_error=False
+    )
+    out = {
+        "success": result.success,
+        "errors": S.step_errors(result),
+        "run_id": result.run_id,
+        "materialized": [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()],
+        "started": t0,
+        "finished": time.time(),
+    }
     if args.get("sync"):
         from resources.lake import Lake
         from resources.lineage import LineageStore
@@ -57,9 +63,13 @@ def run_fsize(args: dict) -> dict:
             result, instance = S.materialize(env, ["question_seeds"], raise_on_error=False)
         finally:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-        return {"limit": limit, "success": result.success, "errors": S.step_errors(result),
-                "materializations": S.materialization_count(instance, "question_seeds"),
-                "files": S.lake_files(env["lake"]) if os.path.isdir(env["lake"]) else []}
+        return {
+            "limit": limit,
+            "success": result.success,
+            "errors": S.step_errors(result),
+            "materializations": S.materialization_count(instance, "question_seeds"),
+            "files": S.lake_files(env["lake"]) if os.path.isdir(env["lake"]) else [],
+        }
 
     result, _ = S.materialize(args["probe"], ["question_seeds"])
     probe = args["probe"]["lake"]
@@ -71,8 +81,10 @@ def run_fsize(args: dict) -> dict:
     if data_size < lineage_size:
         out["lineage_write"] = limited(args["lineage_env"], (data_size + lineage_size) // 2)
         again, instance = S.materialize(args["lineage_env"], ["question_seeds"], raise_on_error=False)
-        out["after_lift"] = {"success": again.success,
-                             "materializations": S.materialization_count(instance, "question_seeds")}
+        out["after_lift"] = {
+            "success": again.success,
+            "materializations": S.materialization_count(instance, "question_seeds"),
+        }
     return out
 
 

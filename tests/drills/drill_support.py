@@ -85,12 +85,27 @@ class DrillServer:
                 else:
                     text = f"<think>Weighing each option against the findings.</think>\n<answer>{answer_letter(user)}</answer>"
                 n = int(body.get("n", 1))
-                choices = [{"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                           for i in range(n)]
-                usage = {"prompt_tokens": len(user.split()), "completion_tokens": 12 * n,
-                         "total_tokens": len(user.split()) + 12 * n}
-                self._send(200, json.dumps({"id": "drill", "object": "chat.completion", "model": body["model"],
-                                            "choices": choices, "usage": usage}).encode())
+                choices = [
+                    {"index": i, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
+                    for i in range(n)
+                ]
+                usage = {
+                    "prompt_tokens": len(user.split()),
+                    "completion_tokens": 12 * n,
+                    "total_tokens": len(user.split()) + 12 * n,
+                }
+                self._send(
+                    200,
+                    json.dumps(
+                        {
+                            "id": "drill",
+                            "object": "chat.completion",
+                            "model": body["model"],
+                            "choices": choices,
+                            "usage": usage,
+                        }
+                    ).encode(),
+                )
                 with server._lock:
                     server.answered.append(user)
 
@@ -120,8 +135,9 @@ class DrillServer:
 
 
 # ------------------------------------------------------------------------------------------ the reasoning slice
-def make_env(root: Path, name: str, base_url: str = "", seed_files: dict[str, bytes] | None = None,
-             **llm_settings) -> dict:
+def make_env(
+    root: Path, name: str, base_url: str = "", seed_files: dict[str, bytes] | None = None, **llm_settings
+) -> dict:
     """A fresh inbox (the sample seed file, or ``seed_files``), lake and LLM cache under ``root/name``."""
     base = Path(root) / name
     inbox = base / "inbox"
@@ -144,8 +160,11 @@ def resources_for(env: dict) -> dict:
     from resources.lake_io import LakeIOManager
     from resources.llm import LLMResource
 
-    res = {"io_manager": LakeIOManager(root=env["lake"]), "lake": LakeResource(root=env["lake"]),
-           "inbox": InboxResource(seeds_dir=env["inbox"])}
+    res = {
+        "io_manager": LakeIOManager(root=env["lake"]),
+        "lake": LakeResource(root=env["lake"]),
+        "inbox": InboxResource(seeds_dir=env["inbox"]),
+    }
     if "llm" in env:
         res["llm"] = LLMResource(**env["llm"])
         res["judges"] = JudgePanelResource()
@@ -156,8 +175,11 @@ def slice_assets(names):
     from citrus_assets.reasoning_data.questions import assets as question_assets
     from citrus_assets.reasoning_data.seeds import assets
 
-    table = {"question_seeds": assets.question_seeds, "judge_answers": assets.judge_answers,
-             "question_difficulty": question_assets.question_difficulty}
+    table = {
+        "question_seeds": assets.question_seeds,
+        "judge_answers": assets.judge_answers,
+        "question_difficulty": question_assets.question_difficulty,
+    }
     return [table[n] for n in names]
 
 
@@ -171,8 +193,13 @@ def materialize(env: dict, names, partition: str = PARTITION, instance=None, rai
         instance = dg.DagsterInstance.ephemeral()
     if partition not in instance.get_dynamic_partitions(seed_sets.name):
         instance.add_dynamic_partitions(seed_sets.name, [partition])
-    return dg.materialize(slice_assets(names), partition_key=partition, resources=resources_for(env),
-                          instance=instance, raise_on_error=raise_on_error), instance
+    return dg.materialize(
+        slice_assets(names),
+        partition_key=partition,
+        resources=resources_for(env),
+        instance=instance,
+        raise_on_error=raise_on_error,
+    ), instance
 
 
 def metadata(result, asset: str) -> dict:
@@ -184,8 +211,11 @@ def metadata(result, asset: str) -> dict:
 
 def step_errors(result) -> dict[str, str]:
     """``{step key: the full error text, causes included}`` of the failed steps of a run."""
-    return {ev.step_key: ev.step_failure_data.error.to_string() for ev in result.all_events
-            if ev.event_type_value == "STEP_FAILURE"}
+    return {
+        ev.step_key: ev.step_failure_data.error.to_string()
+        for ev in result.all_events
+        if ev.event_type_value == "STEP_FAILURE"
+    }
 
 
 def materialization_count(instance, asset: str) -> int:
@@ -205,8 +235,11 @@ def lake_files(lake_root: str) -> list[str]:
 
 def temp_leftovers(lake_root: str) -> list[str]:
     """Temp files of interrupted atomic writes (``.tmp-*`` of the lake, ``.*.tmp`` of the lineage writer)."""
-    return [f for f in lake_files(lake_root)
-            if os.path.basename(f).startswith(".tmp-") or (os.path.basename(f).startswith(".") and f.endswith(".tmp"))]
+    return [
+        f
+        for f in lake_files(lake_root)
+        if os.path.basename(f).startswith(".tmp-") or (os.path.basename(f).startswith(".") and f.endswith(".tmp"))
+    ]
 
 
 def lineage_commits(lake_root: str, asset: str) -> list[str]:

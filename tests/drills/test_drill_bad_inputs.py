@@ -34,7 +34,10 @@ EXPECTED = {
     ("question_seeds", "bad_seeds", "line 3"): ("malformed JSONL line", "malformed JSON"),
     ("question_seeds", "bad_seeds", "line 4"): ("non-UTF-8 JSONL line", "not UTF-8"),
     ("question_seeds", "bad_seeds", "line 5"): ("options without an answer", "no answer given"),
-    ("question_seeds", "bad_seeds", "line 6"): ("answer letter outside the options", "answer letter(s) ['F'] not among"),
+    ("question_seeds", "bad_seeds", "line 6"): (
+        "answer letter outside the options",
+        "answer letter(s) ['F'] not among",
+    ),
     ("web_documents", "cut", None): ("truncated WARC.gz", "truncated WARC record"),
     ("web_documents", "broken", "line 3"): ("malformed JSONL line", "malformed JSON"),
     ("web_documents", "broken", "line 4"): ("non-UTF-8 JSONL line", "not UTF-8"),
@@ -63,17 +66,31 @@ def make_inbox(root) -> InboxResource:
     q = json.loads(good[0])
     no_answer = {k: v for k, v in q.items() if k not in ("answer", "answer_idx")}
     outside = dict(q, answer_idx="F", answer="")
-    latin1 = json.dumps(dict(q, question="Fi\u00e8vre et toux depuis trois jours."), ensure_ascii=False).encode("latin-1")
-    (seeds / "bad_seeds.jsonl").write_bytes(b"\n".join(
-        [*good, b'{"question": "cut off in the mid', latin1, json.dumps(no_answer).encode(),
-         json.dumps(outside).encode()]) + b"\n")
+    latin1 = json.dumps(dict(q, question="Fi\u00e8vre et toux depuis trois jours."), ensure_ascii=False).encode(
+        "latin-1"
+    )
+    (seeds / "bad_seeds.jsonl").write_bytes(
+        b"\n".join(
+            [
+                *good,
+                b'{"question": "cut off in the mid',
+                latin1,
+                json.dumps(no_answer).encode(),
+                json.dumps(outside).encode(),
+            ]
+        )
+        + b"\n"
+    )
 
     rng = random.Random(4)
     docs = [SynthDoc(f"d{i}", make_document(rng), f"https://drill.example/{i}", "original") for i in range(6)]
     warc = write_warc(web / "cut.warc.gz", docs)
     warc.write_bytes(warc.read_bytes()[: int(warc.stat().st_size * 0.6)])
-    write_jsonl(web / "broken.jsonl", docs[:2], extra_lines=[b'{"id": "x", "text": "unterminated',
-                                                             "caf\xe9 au lait".encode("latin-1")])
+    write_jsonl(
+        web / "broken.jsonl",
+        docs[:2],
+        extra_lines=[b'{"id": "x", "text": "unterminated', "caf\xe9 au lait".encode("latin-1")],
+    )
 
     shutil.copy(SAMPLE_PDF, pdfs / "primer.pdf")
     (pdfs / "empty.pdf").write_bytes(b"")
@@ -87,8 +104,9 @@ def make_inbox(root) -> InboxResource:
     (books / "empty.txt").write_text("  \n")
     locked_pdf(books / "locked.pdf")
     (books / "truncated.pdf").write_bytes(SAMPLE_PDF.read_bytes()[:3000])
-    return InboxResource(seeds_dir=str(seeds), web_dir=str(web), pdfs_dir=str(root / "pdfs"),
-                         textbooks_dir=str(root / "books"))
+    return InboxResource(
+        seeds_dir=str(seeds), web_dir=str(web), pdfs_dir=str(root / "pdfs"), textbooks_dir=str(root / "books")
+    )
 
 
 def test_bad_inputs_are_quarantined_with_reasons_and_counts(tmp_path):
@@ -96,9 +114,13 @@ def test_bad_inputs_are_quarantined_with_reasons_and_counts(tmp_path):
     lake_root = str(tmp_path / "lake")
     resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root), "inbox": inbox}
     instance = dg.DagsterInstance.ephemeral()
-    runs = [(question_seeds, seed_sets, "bad_seeds"), (web_documents, web_shards, "cut"),
-            (web_documents, web_shards, "broken"), (pdf_documents, pdf_batches, "bad_pdfs"),
-            (textbook_chunks, textbook_batches, "bad_books")]
+    runs = [
+        (question_seeds, seed_sets, "bad_seeds"),
+        (web_documents, web_shards, "cut"),
+        (web_documents, web_shards, "broken"),
+        (pdf_documents, pdf_batches, "bad_pdfs"),
+        (textbook_chunks, textbook_batches, "bad_books"),
+    ]
     lake = Lake(lake_root)
     found, rows = {}, []
     for asset, parts, key in runs:
@@ -113,8 +135,10 @@ def test_bad_inputs_are_quarantined_with_reasons_and_counts(tmp_path):
         assert all(r["reason"] and r["source_uri"] and r["asset"] == name and r["partition"] == key for r in q)
         for r in q:
             fname = r["source_uri"].rsplit("/", 1)[-1]
-            exp_key = next((k for k in EXPECTED if k[:2] == (name, key) and k[2] in (r["source_locator"], fname)),
-                           (name, key, None) if (name, key, None) in EXPECTED else None)
+            exp_key = next(
+                (k for k in EXPECTED if k[:2] == (name, key) and k[2] in (r["source_locator"], fname)),
+                (name, key, None) if (name, key, None) in EXPECTED else None,
+            )
             assert exp_key is not None, f"unexpected quarantine row {r}"
             found.setdefault(exp_key, []).append(r["reason"])
         rows.append((name, key, md["dagster/row_count"], len(q)))

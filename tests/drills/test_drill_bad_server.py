@@ -67,7 +67,7 @@ def test_misbehaving_server_fails_cleanly_and_unparseable_answers_are_counted(tm
         assert_nothing_materialized(env, instance)
         assert S.cache_rows(env["cache"]) == good  # only good generations are cached
         line = next(ln for ln in err.splitlines() if srv.endpoint in ln).strip()
-        table.append((name, n_bad, attempts, srv.requests, good, line[line.index("failed after"):][:100]))
+        table.append((name, n_bad, attempts, srv.requests, good, line[line.index("failed after") :][:100]))
 
         if name == "http_500":  # the server recovers: the re-run pays only for the prompts that had failed
             srv.reset(mode=lambda u, n: "answer")
@@ -88,10 +88,14 @@ def test_misbehaving_server_fails_cleanly_and_unparseable_answers_are_counted(tm
     assert md["per_judge"]["default"]["no_answer"] == QUESTIONS
     assert S.metadata(result, "question_difficulty")["hard"] == QUESTIONS  # no answer is never "easy"
 
-    print(f"\nDRILL bad-server: scenario -> failing prompts x attempts -> server requests, cached -> step error "
-          f"(each names 'OpenAI-compatible endpoint {srv.endpoint} (model {S.MODEL})')")
+    print(
+        f"\nDRILL bad-server: scenario -> failing prompts x attempts -> server requests, cached -> step error "
+        f"(each names 'OpenAI-compatible endpoint {srv.endpoint} (model {S.MODEL})')"
+    )
     for row in table:
         print("  {:<15} {:>2} prompts x {} attempts -> {:>2} requests, {} cached | {}".format(*row))
     print(f"  http_500 re-run after recovery: {recovered[0]} requests, {recovered[1]} cache hits, materialized once")
-    print(f"  no <answer> block: run succeeded, {md['no_answer']}/{QUESTIONS} answers kept as no_answer "
-          f"(extraction 'none', scored wrong), question_difficulty hard={QUESTIONS}")
+    print(
+        f"  no <answer> block: run succeeded, {md['no_answer']}/{QUESTIONS} answers kept as no_answer "
+        f"(extraction 'none', scored wrong), question_difficulty hard={QUESTIONS}"
+    )

@@ -70,8 +70,11 @@ def glob_ids(lake: str) -> list[str]:
 
 def io_manager_ids(lake: str) -> list[str]:
     """Record ids the IO manager's ``load_input`` gives a downstream asset ([] when it has no committed data)."""
-    ctx = dg.build_input_context(asset_key=dg.AssetKey(ASSET), partition_key=S.PARTITION,  # as a downstream step
-                                 asset_partitions_def=dg.StaticPartitionsDefinition([S.PARTITION]))
+    ctx = dg.build_input_context(
+        asset_key=dg.AssetKey(ASSET),
+        partition_key=S.PARTITION,  # as a downstream step
+        asset_partitions_def=dg.StaticPartitionsDefinition([S.PARTITION]),
+    )
     try:
         return LakeIOManager(root=lake).load_input(ctx).column("record_id").to_pylist()
     except FileNotFoundError:
@@ -108,8 +111,14 @@ def killed_write(env: dict, point: str) -> str:
     """Materialize question_seeds in a child process that SIGKILLs itself at ``point``; returns the killed run id."""
     child_env = {**os.environ, FAULT_ENV: f"{point}@{ASSET}"}
     args = {"mode": "slice", "env": env, "names": [ASSET]}
-    proc = subprocess.run([sys.executable, str(RUNNER), json.dumps(args)], cwd=S.REPO, env=child_env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(RUNNER), json.dumps(args)],
+        cwd=S.REPO,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == -signal.SIGKILL, f"no kill at {point}: {proc.stdout[-2000:]}{proc.stderr[-3000:]}"
     runs = set(re.findall(r"__ephemeral_asset_job__ - ([0-9a-f-]{36}) - ", proc.stderr))  # Dagster's event log
     assert len(runs) == 1, runs
@@ -125,16 +134,27 @@ def check_after_kill(env: dict, point: str, previous: set[str], killed_run: str,
     killed_committed = bool(commits_of(lake, killed_run))
     left = leftovers(lake)  # before any reader: what the kill itself left
     parquet_like = [f for f in left if f.endswith(".parquet") and os.path.basename(f).startswith(".")]
-    parquet_like += [f for f in S.lake_files(lake) if f.startswith(f"{ASSET}/") and not f.endswith("/data.parquet")
-                     and f.endswith(".parquet")]
+    parquet_like += [
+        f
+        for f in S.lake_files(lake)
+        if f.startswith(f"{ASSET}/") and not f.endswith("/data.parquet") and f.endswith(".parquet")
+    ]
     globbed = glob_ids(lake)
     seen_glob = set(globbed)
     io_ids = io_manager_ids(lake)  # may roll a committed, unpublished version forward
     seen_io = set(io_ids)
     lost = untraceable(lake, sorted(seen_glob | seen_io), db)
-    figure = {"point": point, "glob_records": len(globbed), "glob_version": version(seen_glob, previous),
-              "io_records": len(io_ids), "io_version": version(seen_io, previous), "untraceable": len(lost),
-              "killed_write_committed": killed_committed, "leftovers": len(left), "parquet_like": len(parquet_like)}
+    figure = {
+        "point": point,
+        "glob_records": len(globbed),
+        "glob_version": version(seen_glob, previous),
+        "io_records": len(io_ids),
+        "io_version": version(seen_io, previous),
+        "untraceable": len(lost),
+        "killed_write_committed": killed_committed,
+        "leftovers": len(left),
+        "parquet_like": len(parquet_like),
+    }
     assert lost == [], figure
     assert parquet_like == [], (figure, parquet_like)
     assert len(globbed) == len(seen_glob)  # one data file, no duplicate rows from a second visible file
@@ -151,9 +171,15 @@ def rerun(env: dict, db: str) -> dict:
     result, _ = S.materialize(env, [ASSET])
     assert result.success
     ids = io_manager_ids(lake)
-    figure = {"rerun_commits": len(commits_of(lake, result.run_id)), "rerun_records": len(ids),
-              "rerun_untraceable": len(untraceable(lake, ids, db)), "rerun_leftovers": len(leftovers(lake))}
-    assert figure == {"rerun_commits": 1, "rerun_records": QUESTIONS, "rerun_untraceable": 0, "rerun_leftovers": 0}, figure
+    figure = {
+        "rerun_commits": len(commits_of(lake, result.run_id)),
+        "rerun_records": len(ids),
+        "rerun_untraceable": len(untraceable(lake, ids, db)),
+        "rerun_leftovers": len(leftovers(lake)),
+    }
+    assert figure == {"rerun_commits": 1, "rerun_records": QUESTIONS, "rerun_untraceable": 0, "rerun_leftovers": 0}, (
+        figure
+    )
     assert sorted(glob_ids(lake)) == sorted(ids)
     return figure
 
@@ -177,12 +203,14 @@ def test_kill_at_every_step_of_the_write(tmp_path, point):
     assert set(io_manager_ids(env["lake"])).isdisjoint(v1)  # the re-run published v2
     lines.append(("overwrite", second))
     for what, f in lines:
-        print(f"\nDRILL commit protocol [{point}, {what}]: killed write committed: {f['killed_write_committed']}; "
-              f"visible records: glob {f['glob_records']} ({f['glob_version']}), IO manager {f['io_records']} "
-              f"({f['io_version']}); untraceable "
-              f"{f['untraceable']}, leftovers {f['leftovers']} (matching *.parquet: {f['parquet_like']}); re-run: "
-              f"{f['rerun_commits']} commit, {f['rerun_records']} records, untraceable {f['rerun_untraceable']}, "
-              f"leftovers {f['rerun_leftovers']}")
+        print(
+            f"\nDRILL commit protocol [{point}, {what}]: killed write committed: {f['killed_write_committed']}; "
+            f"visible records: glob {f['glob_records']} ({f['glob_version']}), IO manager {f['io_records']} "
+            f"({f['io_version']}); untraceable "
+            f"{f['untraceable']}, leftovers {f['leftovers']} (matching *.parquet: {f['parquet_like']}); re-run: "
+            f"{f['rerun_commits']} commit, {f['rerun_records']} records, untraceable {f['rerun_untraceable']}, "
+            f"leftovers {f['rerun_leftovers']}"
+        )
 
 
 def test_old_write_order_is_caught(tmp_path):
@@ -210,5 +238,7 @@ def test_old_write_order_is_caught(tmp_path):
     after = io_manager_ids(env["lake"])
     assert set(after) == {r for r in v2.column("record_id").to_pylist()} and set(after).isdisjoint(v1)
     assert untraceable(env["lake"], glob_ids(env["lake"]), db) == []
-    print(f"\nDRILL commit protocol, old order (data before commit): {len(lost)} of {len(globbed)} globbed records "
-          f"untraceable; IO manager read 0 of them; the next write removed the file and committed {len(after)} records")
+    print(
+        f"\nDRILL commit protocol, old order (data before commit): {len(lost)} of {len(globbed)} globbed records "
+        f"untraceable; IO manager read 0 of them; the next write removed the file and committed {len(after)} records"
+    )

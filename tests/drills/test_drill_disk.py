@@ -46,8 +46,13 @@ def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
     seeds = {"medqa_demo.jsonl": big_seed_file()}
     envs = {k: S.make_env(tmp_path, k, seed_files=seeds) for k in ("probe", "data_env", "lineage_env")}
     runner = Path(__file__).with_name("drill_runner.py")
-    proc = subprocess.run([sys.executable, str(runner), json.dumps({"mode": "fsize", **envs})], cwd=S.REPO,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, str(runner), json.dumps({"mode": "fsize", **envs})],
+        cwd=S.REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     res = json.loads(next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))[7:])
     assert res["data_size"] < res["lineage_size"], res  # the drill needs a lineage file larger than the data
@@ -68,10 +73,12 @@ def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
     assert res["after_lift"] == {"success": True, "materializations": 1}
     assert S.data_file(lake, "question_seeds").exists() and len(S.lineage_commits(lake, "question_seeds")) == 1
 
-    print(f"\nDRILL disk-full: data {res['data_size']} B, lineage {res['lineage_size']} B; "
-          f"limit {d['limit']} B -> data write failed; limit {lw['limit']} B -> lineage write failed, data file "
-          "removed; both: no data file, no lineage commit, no temp file, no materialization event; "
-          "re-run after lifting the limit succeeded")
+    print(
+        f"\nDRILL disk-full: data {res['data_size']} B, lineage {res['lineage_size']} B; "
+        f"limit {d['limit']} B -> data write failed; limit {lw['limit']} B -> lineage write failed, data file "
+        "removed; both: no data file, no lineage commit, no temp file, no materialization event; "
+        "re-run after lifting the limit succeeded"
+    )
     print(f"  error: {data_msg[:200]}")
     print(f"  error: {lineage_msg[:200]}")
 
@@ -116,6 +123,8 @@ def test_read_only_lake_fails_clearly_and_keeps_earlier_data(tmp_path, monkeypat
     assert not os.path.exists(empty["lake"]) or S.lake_files(empty["lake"]) == []
     assert S.lake_files(earlier["lake"]) == files_before  # no new file, no new lineage commit
     assert S.data_file(earlier["lake"], "question_seeds").read_bytes() == good
-    print(f"\nDRILL read-only: 2 runs failed (empty lake; lake with an earlier good version), 0 files written, "
-          f"earlier data file byte-identical ({len(good)} B), 0 materialization events")
+    print(
+        f"\nDRILL read-only: 2 runs failed (empty lake; lake with an earlier good version), 0 files written, "
+        f"earlier data file byte-identical ({len(good)} B), 0 materialization events"
+    )
     print(f"  error: {msgs[0][:200]}")

@@ -25,13 +25,17 @@ from resources.lake import Lake
 
 SECRET_LINE = "root:x:0:0:outside-the-inbox-SECRET:/root:/bin/bash"
 # the sample's 8 well-formed seeds (it also holds a truncated line and a 2-option one on purpose)
-LINES = [line for line in S.SEEDS.read_bytes().splitlines(keepends=True)
-         if b"truncated line" not in line and b"Which option is correct" not in line]
+LINES = [
+    line
+    for line in S.SEEDS.read_bytes().splitlines(keepends=True)
+    if b"truncated line" not in line and b"Which option is correct" not in line
+]
 
 
 def _tick(instance, inbox_dir, cursor=None):
-    with dg.build_sensor_context(instance=instance, resources={"inbox": InboxResource(seeds_dir=str(inbox_dir))},
-                                 cursor=cursor) as ctx:
+    with dg.build_sensor_context(
+        instance=instance, resources={"inbox": InboxResource(seeds_dir=str(inbox_dir))}, cursor=cursor
+    ) as ctx:
         result = seed_inbox_sensor(ctx)
     requests = getattr(result, "run_requests", None) or []
     return [r.partition_key for r in requests], getattr(result, "cursor", None)
@@ -74,16 +78,23 @@ def test_links_out_of_the_inbox_are_not_followed(tmp_path):
     assert len(quarantine) == 1 and "content not copied" in quarantine[0].raw
     leaked = _lake_bytes(env["lake"]).count(b"outside-the-inbox-SECRET")
     assert leaked == 0
-    print(f"\nDRILL inbox-links: 3 links out of the inbox (seed file, PDF in a batch, batch folder) -> 0 listed, "
-          f"3 refused; a non-PDF .pdf quarantined as {quarantine[0].raw}; bytes of outside files in the lake: {leaked}")
+    print(
+        f"\nDRILL inbox-links: 3 links out of the inbox (seed file, PDF in a batch, batch folder) -> 0 listed, "
+        f"3 refused; a non-PDF .pdf quarantined as {quarantine[0].raw}; bytes of outside files in the lake: {leaked}"
+    )
 
 
 def test_partition_keys_are_unique_readable_and_stable_and_long_names_are_quarantined(tmp_path):
     long_name = "q" * (255 - len(".jsonl")) + ".jsonl"
-    files = {"心臟.jsonl": b"".join(LINES[0:2]), "肺病.jsonl": b"".join(LINES[2:4]), "set a.jsonl": b"".join(LINES[4:6]),
-             "set_a.csv": b"question,A,B,C,D,answer\nFirst-line drug for anaphylaxis?,Epinephrine,Cetirizine,Prednisone,"
-                          b"Salbutamol,A\nVitamin deficient in scurvy?,A,B12,C,D,C\n", long_name: b"".join(LINES[6:8]),
-             "bom.jsonl": b"\xef\xbb\xbf" + b"".join(LINES[0:3])}
+    files = {
+        "心臟.jsonl": b"".join(LINES[0:2]),
+        "肺病.jsonl": b"".join(LINES[2:4]),
+        "set a.jsonl": b"".join(LINES[4:6]),
+        "set_a.csv": b"question,A,B,C,D,answer\nFirst-line drug for anaphylaxis?,Epinephrine,Cetirizine,Prednisone,"
+        b"Salbutamol,A\nVitamin deficient in scurvy?,A,B12,C,D,C\n",
+        long_name: b"".join(LINES[6:8]),
+        "bom.jsonl": b"\xef\xbb\xbf" + b"".join(LINES[0:3]),
+    }
     env = S.make_env(tmp_path, "keys", seed_files=files)
     inbox = InboxResource(seeds_dir=env["inbox"])
     listing = inbox.files(inbox.seeds_path())
@@ -91,7 +102,9 @@ def test_partition_keys_are_unique_readable_and_stable_and_long_names_are_quaran
     key_of = {p.name: k for k, p in listing.items()}
     assert key_of["set_a.csv"] == "set_a" and key_of["set a.jsonl"].startswith("set_a-")
     assert key_of["心臟.jsonl"].startswith("心臟-") and key_of["肺病.jsonl"].startswith("肺病-")
-    assert all(len(k.encode()) < 100 for k in listing) and key_of[long_name] == partition_key_for(listing[key_of[long_name]])
+    assert all(len(k.encode()) < 100 for k in listing) and key_of[long_name] == partition_key_for(
+        listing[key_of[long_name]]
+    )
 
     lake = Lake(env["lake"])
     rows, quarantined = {}, {}
@@ -111,15 +124,18 @@ def test_partition_keys_are_unique_readable_and_stable_and_long_names_are_quaran
     others = {k: rows[k] for k in keys if k != long_key}
     assert all(n == 2 for k, n in others.items() if k != key_of["bom.jsonl"]), others
     assert rows[key_of["bom.jsonl"]] == 3 and quarantined[key_of["bom.jsonl"]] == 0  # line 1 kept
-    print(f"\nDRILL inbox-keys: {len(files)} files -> {len(set(listing))} unique keys "
-          f"({', '.join(sorted(k for k in listing if k != long_key))}, and a {len(long_key)}-char key for the "
-          f"255-byte name); rows per partition {sorted(rows.values())}; 255-byte name: 1 file quarantined "
-          f"('{reasons[0]['reason'][:40]}...'), others untouched; BOM file: 3/3 lines kept")
+    print(
+        f"\nDRILL inbox-keys: {len(files)} files -> {len(set(listing))} unique keys "
+        f"({', '.join(sorted(k for k in listing if k != long_key))}, and a {len(long_key)}-char key for the "
+        f"255-byte name); rows per partition {sorted(rows.values())}; 255-byte name: 1 file quarantined "
+        f"('{reasons[0]['reason'][:40]}...'), others untouched; BOM file: 3/3 lines kept"
+    )
 
 
 def test_an_edit_made_while_the_sensor_was_off_is_picked_up(tmp_path):
-    env = S.make_env(tmp_path, "off", seed_files={"set_a.jsonl": b"".join(LINES[0:2]),
-                                                   "set_b.jsonl": b"".join(LINES[2:4])})
+    env = S.make_env(
+        tmp_path, "off", seed_files={"set_a.jsonl": b"".join(LINES[0:2]), "set_b.jsonl": b"".join(LINES[2:4])}
+    )
     inbox = tmp_path / "off" / "inbox"
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions(seed_sets.name, ["set_a", "set_b"])
@@ -133,8 +149,10 @@ def test_an_edit_made_while_the_sensor_was_off_is_picked_up(tmp_path):
         assert S.materialize(env, ["question_seeds"], partition="set_b", instance=instance)[0].success
         after, _ = _tick(instance, inbox, cursor)
     assert after == []
-    print(f"\nDRILL sensor-off edit: set_b edited and set_a touched while the seed sensor was off -> first tick "
-          f"asks for {keys} (compared with the last materialization's inbox_sha), after its run: {after}")
+    print(
+        f"\nDRILL sensor-off edit: set_b edited and set_a touched while the seed sensor was off -> first tick "
+        f"asks for {keys} (compared with the last materialization's inbox_sha), after its run: {after}"
+    )
 
 
 def test_same_stem_names_get_distinct_keys_and_a_collision_never_raises(tmp_path):
@@ -145,6 +163,9 @@ def test_same_stem_names_get_distinct_keys_and_a_collision_never_raises(tmp_path
     first = InboxResource(seeds_dir=str(inbox)).files(inbox)
     (inbox / "zzz.jsonl").write_text("{}\n")  # another file arrives: the existing keys do not move
     second = InboxResource(seeds_dir=str(inbox)).files(inbox)
-    assert len(first) == 3 and {k: p.name for k, p in first.items()}.items() <= {k: p.name for k, p in second.items()}.items()
+    assert (
+        len(first) == 3
+        and {k: p.name for k, p in first.items()}.items() <= {k: p.name for k, p in second.items()}.items()
+    )
     assert first["set_a"].name == "set_a.csv" and all(k.startswith("set_a-") for k in first if k != "set_a")
     print(f"\nDRILL inbox-same-stem: set_a.csv/.json/.jsonl -> {sorted(first)}; unchanged when another file arrives")

@@ -29,11 +29,15 @@ def test_kill9_during_llm_synthesis_then_rerun(tmp_path, drill_server):
     env = S.make_env(tmp_path, "killed", srv.base_url, max_concurrency=8)
     runner = Path(__file__).with_name("drill_runner.py")
     args = {"mode": "slice", "env": env, "names": ["question_seeds", "judge_answers"]}
-    proc = subprocess.Popen([sys.executable, str(runner), json.dumps(args)], cwd=S.REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(runner), json.dumps(args)],
+        cwd=S.REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        S.wait_for(lambda: len(srv.answered) >= FINISHED or proc.poll() is not None, 120,
-                   "the first generations")
+        S.wait_for(lambda: len(srv.answered) >= FINISHED or proc.poll() is not None, 120, "the first generations")
         assert proc.poll() is None, proc.communicate()
         S.wait_for(lambda: srv.requests == QUESTIONS, 10, "every request in flight")
         # the finished generations reach the cache while the batch is still running (per-request persistence)
@@ -74,8 +78,13 @@ def test_kill9_during_llm_synthesis_then_rerun(tmp_path, drill_server):
     got = S.table_without(Lake(lake).read_table("judge_answers", S.PARTITION), "cached")
     want = S.table_without(Lake(clean["lake"]).read_table("judge_answers", S.PARTITION), "cached")
     assert got.num_rows == QUESTIONS and got.equals(want)
-    assert Lake(lake).read_table("question_seeds", S.PARTITION).equals(
-        Lake(clean["lake"]).read_table("question_seeds", S.PARTITION))
-    print(f"\nDRILL kill-9: {len(finished)} of {QUESTIONS} generations finished (and cached) before the kill, "
-          f"re-paid {len(repaid)}, newly generated {QUESTIONS - FINISHED}; "
-          f"judge_answers equals an uninterrupted run ({got.num_rows} rows, all columns but 'cached')")
+    assert (
+        Lake(lake)
+        .read_table("question_seeds", S.PARTITION)
+        .equals(Lake(clean["lake"]).read_table("question_seeds", S.PARTITION))
+    )
+    print(
+        f"\nDRILL kill-9: {len(finished)} of {QUESTIONS} generations finished (and cached) before the kill, "
+        f"re-paid {len(repaid)}, newly generated {QUESTIONS - FINISHED}; "
+        f"judge_answers equals an uninterrupted run ({got.num_rows} rows, all columns but 'cached')"
+    )

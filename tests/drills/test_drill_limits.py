@@ -67,22 +67,33 @@ def test_a_huge_seed_line_is_quarantined_with_its_size(tmp_path):
     assert len(bad) == 1 and bad[0].reason.startswith("too_large") and f"is {line_size} bytes" in bad[0].reason
     assert bad[0].raw == ""
     assert peak < baseline + 8 * MiB, (peak, baseline)
-    print(f"\nDRILL limits-seed-line: a {BOMB // MiB} MB question line -> quarantined ({bad[0].reason[:60]}...), "
-          f"3 other lines loaded, peak Python memory {peak / MiB:.1f} MB vs {baseline / MiB:.1f} MB for the same "
-          f"file without the bomb (max_record_bytes 1 MiB)")
+    print(
+        f"\nDRILL limits-seed-line: a {BOMB // MiB} MB question line -> quarantined ({bad[0].reason[:60]}...), "
+        f"3 other lines loaded, peak Python memory {peak / MiB:.1f} MB vs {baseline / MiB:.1f} MB for the same "
+        f"file without the bomb (max_record_bytes 1 MiB)"
+    )
 
 
 def _warc_record(target: str, payload_size: int | None = None, body: bytes = b"") -> bytes | None:
     http = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"
     length = len(http) + (payload_size if payload_size is not None else len(body))
-    return (f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{target}>\r\nWARC-Target-URI: "
+    return (
+        (
+            f"WARC/1.0\r\nWARC-Type: response\r\nWARC-Record-ID: <urn:uuid:{target}>\r\nWARC-Target-URI: "
             f"http://example.org/{target}\r\nWARC-Date: 2024-01-01T00:00:00Z\r\nContent-Type: application/http; "
-            f"msgtype=response\r\nContent-Length: {length}\r\n\r\n").encode() + http + body
+            f"msgtype=response\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
+        + http
+        + body
+    )
 
 
 def test_decompression_bombs_in_web_shards_are_quarantined(tmp_path):
-    page = b"<html><body>" + b"<p>Hypertension is a common chronic condition managed with lifestyle change.</p>" * 20 \
-           + b"</body></html>"
+    page = (
+        b"<html><body>"
+        + b"<p>Hypertension is a common chronic condition managed with lifestyle change.</p>" * 20
+        + b"</body></html>"
+    )
     warc = tmp_path / "bomb.warc.gz"
     with open(warc, "wb") as raw:
         for target, size in (("bomb", 256 * MiB), ("ok", None)):
@@ -112,10 +123,12 @@ def test_decompression_bombs_in_web_shards_are_quarantined(tmp_path):
     rj, peak_j = _peak(lambda: curate_shard(jsonl, "mem://bomb.jsonl", tmp_path / "w2"))
     assert [q.source_locator for q in rj.quarantine if q.reason.startswith("too_large")] == ["line 2"]
     assert peak_j < baseline + 16 * MiB, (peak_j, baseline)
-    print(f"\nDRILL limits-web: WARC.gz of {compressed / MiB:.2f} MB with a 256 MB record -> record quarantined "
-          f"('{[x for x in reasons if x.startswith('too_large')][0][:50]}...'), peak Python memory {peak / MiB:.1f} MB; "
-          f"JSONL with a {BOMB // MiB} MB line -> line 2 quarantined, peak {peak_j / MiB:.1f} MB; a one-line shard "
-          f"peaks at {baseline / MiB:.1f} MB")
+    print(
+        f"\nDRILL limits-web: WARC.gz of {compressed / MiB:.2f} MB with a 256 MB record -> record quarantined "
+        f"('{[x for x in reasons if x.startswith('too_large')][0][:50]}...'), peak Python memory {peak / MiB:.1f} MB; "
+        f"JSONL with a {BOMB // MiB} MB line -> line 2 quarantined, peak {peak_j / MiB:.1f} MB; a one-line shard "
+        f"peaks at {baseline / MiB:.1f} MB"
+    )
 
 
 def test_pdf_page_bomb_and_blank_pdf_are_quarantined(tmp_path):
@@ -128,9 +141,15 @@ def test_pdf_page_bomb_and_blank_pdf_are_quarantined(tmp_path):
         paths.append(tmp_path / name)
     rows, quarantine, stats = extract_batch(paths)
     reasons = {q.source_uri.rsplit("/", 1)[-1]: q.reason for q in quarantine}
-    assert rows == [] and reasons["bomb.pdf"].startswith("too_large: 60 pages") and reasons["blank.pdf"].startswith("no_text")
-    print(f"\nDRILL limits-pdf: a blank 60-page PDF (max_pdf_pages 50) -> {reasons['bomb.pdf']}; "
-          f"a blank 3-page PDF -> {reasons['blank.pdf']}; 0 empty documents")
+    assert (
+        rows == []
+        and reasons["bomb.pdf"].startswith("too_large: 60 pages")
+        and reasons["blank.pdf"].startswith("no_text")
+    )
+    print(
+        f"\nDRILL limits-pdf: a blank 60-page PDF (max_pdf_pages 50) -> {reasons['bomb.pdf']}; "
+        f"a blank 3-page PDF -> {reasons['blank.pdf']}; 0 empty documents"
+    )
 
 
 def test_a_prompt_over_the_token_limit_is_not_sent(tmp_path):
@@ -149,5 +168,7 @@ def test_a_prompt_over_the_token_limit_is_not_sent(tmp_path):
     out = client.generate(["short question", "x" * 4004 * 4])
     assert backend.sent == ["short question"] and out[0][0].text == "ok"
     assert out[1][0].finish_reason == PROMPT_TOO_LONG and out[1][0].text == "" and client.stats["prompts_too_long"] == 1
-    print(f"\nDRILL limits-prompt: a ~{out[1][0].prompt_tokens}-token prompt (max_prompt_tokens 1000) -> not sent, "
-          f"flagged {PROMPT_TOO_LONG}; the other prompt answered")
+    print(
+        f"\nDRILL limits-prompt: a ~{out[1][0].prompt_tokens}-token prompt (max_prompt_tokens 1000) -> not sent, "
+        f"flagged {PROMPT_TOO_LONG}; the other prompt answered"
+    )

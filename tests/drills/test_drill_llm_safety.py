@@ -28,7 +28,7 @@ import pytest
 
 from citrus_assets.common.metadata import output
 from resources.llm import Generation, GenerationCache, LLMBackendError, LLMClient, LLMResource, SamplingParams
-from resources.llm.openai_backend import NO_CONTENT, OpenAIBackend
+from resources.llm.backends.openai_backend import NO_CONTENT, OpenAIBackend
 from resources.llm.secrets import redact, secret_forms
 from resources.llm.types import Request
 
@@ -73,8 +73,15 @@ class Server:
                 else:
                     content = {"null": None, "empty": "", "ok": f"answer to {user}"}.get(how, "x")
                     message = {"role": "assistant"} if how == "missing" else {"role": "assistant", "content": content}
-                    payload, status = json.dumps({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                                                  "usage": {"prompt_tokens": 3, "completion_tokens": 2}}).encode(), 200
+                    payload, status = (
+                        json.dumps(
+                            {
+                                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+                            }
+                        ).encode(),
+                        200,
+                    )
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -157,9 +164,11 @@ def test_corrupt_cache_pages_are_detected_moved_aside_reported_and_rebuilt(tmp_p
     cache2 = GenerationCache(path)
     LLMClient(run2, cache2).generate(prompts)
     assert run2.paid == 0 and cache2.repairs == []
-    print(f"\nDRILL corrupt-cache: page {page} of the cache overwritten; run 1 re-paid {run1.paid}/{N} "
-          f"({repair['salvaged']} entries salvaged; reason: {repair['reason'][:60]}); run 2 re-paid {run2.paid}/{N}; "
-          f"damaged file kept at {os.path.basename(repair['moved_to'])}")
+    print(
+        f"\nDRILL corrupt-cache: page {page} of the cache overwritten; run 1 re-paid {run1.paid}/{N} "
+        f"({repair['salvaged']} entries salvaged; reason: {repair['reason'][:60]}); run 2 re-paid {run2.paid}/{N}; "
+        f"damaged file kept at {os.path.basename(repair['moved_to'])}"
+    )
 
 
 @pytest.mark.parametrize("how", ["null", "empty", "missing"])
@@ -175,8 +184,10 @@ def test_content_null_is_never_cached(tmp_path, server, how):
     server.requests, server.mode = 0, (lambda user: "ok")  # the server recovers
     again = LLMResource(**llm.llm_settings(), use_cache=True).generate(prompts)
     assert server.requests == 4 and [g[0].text for g in again[:4]] == [f"answer to {p}" for p in prompts[:4]]
-    print(f"\nDRILL content-{how}: 4 of 6 answers came without content -> 0 cached; "
-          f"re-run after recovery sent {server.requests} requests (the 4), cached 2 reused")
+    print(
+        f"\nDRILL content-{how}: 4 of 6 answers came without content -> 0 cached; "
+        f"re-run after recovery sent {server.requests} requests (the 4), cached 2 reused"
+    )
 
 
 def test_timeout_is_a_total_deadline_against_a_trickling_server(server):
@@ -187,8 +198,10 @@ def test_timeout_is_a_total_deadline_against_a_trickling_server(server):
         backend.generate([Request([{"role": "user", "content": "q"}], "q")], SamplingParams())
     elapsed = time.monotonic() - start
     assert elapsed < 4.5, elapsed
-    print(f"\nDRILL trickle: server sends 1 byte/s; request cut off after {elapsed:.1f}s at timeout_s=2 "
-          f"(was > 420 s with a per-read timeout)")
+    print(
+        f"\nDRILL trickle: server sends 1 byte/s; request cut off after {elapsed:.1f}s at timeout_s=2 "
+        f"(was > 420 s with a per-read timeout)"
+    )
 
 
 SECRET = "sk-citrus-LEAKTEST-9f8e7d6c5b4a"
@@ -197,16 +210,25 @@ SECRET = "sk-citrus-LEAKTEST-9f8e7d6c5b4a"
 @pytest.mark.parametrize("suffix", ["\n", "\r\n", "\t", " \n"])
 def test_key_with_trailing_whitespace_is_stripped_and_sent(server, monkeypatch, suffix):
     monkeypatch.setenv("CITRUS_OPENAI_API_KEY", SECRET + suffix)
-    out = OpenAIBackend("m", server.base_url).generate([Request([{"role": "user", "content": "q"}], "q")],
-                                                       SamplingParams())
+    out = OpenAIBackend("m", server.base_url).generate(
+        [Request([{"role": "user", "content": "q"}], "q")], SamplingParams()
+    )
     assert out[0][0].text == "answer to q" and server.auth == [f"Bearer {SECRET}"]
 
 
 def test_every_form_of_the_key_is_redacted_before_dagster(server, monkeypatch):
     raw = SECRET + "\r\n"
     monkeypatch.setenv("CITRUS_OPENAI_API_KEY", raw)
-    forms = {"raw": raw, "stripped": SECRET, "repr": repr(raw), "quoted": f'"{raw}"', "json": json.dumps(raw),
-             "bytes repr": repr(raw.encode()), "percent": quote(raw, safe=""), "double repr": repr(repr(raw))}
+    forms = {
+        "raw": raw,
+        "stripped": SECRET,
+        "repr": repr(raw),
+        "quoted": f'"{raw}"',
+        "json": json.dumps(raw),
+        "bytes repr": repr(raw.encode()),
+        "percent": quote(raw, safe=""),
+        "double repr": repr(repr(raw)),
+    }
     for name, form in forms.items():
         assert SECRET not in redact(f"error: {form} end", raw), name
     # the server echoes every form back in a 400 body; the client's error must hold none of them
@@ -228,11 +250,14 @@ def test_every_form_of_the_key_is_redacted_before_dagster(server, monkeypatch):
     # a key with a character no header can carry is refused by position, never shown
     monkeypatch.setenv("CITRUS_OPENAI_API_KEY", "sk-abc\x01def-123456")
     with pytest.raises(LLMBackendError) as err:
-        OpenAIBackend("m", server.base_url).generate([Request([{"role": "user", "content": "q"}], "q")],
-                                                     SamplingParams())
+        OpenAIBackend("m", server.base_url).generate(
+            [Request([{"role": "user", "content": "q"}], "q")], SamplingParams()
+        )
     assert "position 6" in str(err.value) and "abc" not in str(err.value)
-    print(f"\nDRILL secret-forms: {len(forms)} forms of a key ending in \\r\\n echoed by the server -> "
-          f"{len(found)} found in the run's event log ({len(stored)} bytes scanned); trailing whitespace stripped")
+    print(
+        f"\nDRILL secret-forms: {len(forms)} forms of a key ending in \\r\\n echoed by the server -> "
+        f"{len(found)} found in the run's event log ({len(stored)} bytes scanned); trailing whitespace stripped"
+    )
 
 
 def test_run_config_cannot_choose_the_key_variable_or_its_destination(server, monkeypatch, tmp_path):
@@ -249,12 +274,18 @@ def test_run_config_cannot_choose_the_key_variable_or_its_destination(server, mo
     with dg.instance_for_test() as instance:
         settings = base.llm_settings()  # run config replaces the resource's whole config
         hostile = {"resources": {"llm": {"config": {**settings, "api_key_env": "DB_PASSWORD"}}}}
-        r1 = dg.materialize([asks], resources={"llm": base}, instance=instance, run_config=hostile,
-                            raise_on_error=False)
+        r1 = dg.materialize(
+            [asks], resources={"llm": base}, instance=instance, run_config=hostile, raise_on_error=False
+        )
         other = Server()  # an attacker's endpoint: run config points base_url at it
         try:
-            r2 = dg.materialize([asks], resources={"llm": base}, instance=instance, raise_on_error=False,
-                                run_config={"resources": {"llm": {"config": {**settings, "base_url": other.base_url}}}})
+            r2 = dg.materialize(
+                [asks],
+                resources={"llm": base},
+                instance=instance,
+                raise_on_error=False,
+                run_config={"resources": {"llm": {"config": {**settings, "base_url": other.base_url}}}},
+            )
             sent_elsewhere = other.requests
             errors = " ".join(str(e.event_specific_data) for e in r2.all_events if e.is_failure)
         finally:
@@ -264,6 +295,8 @@ def test_run_config_cannot_choose_the_key_variable_or_its_destination(server, mo
     assert "not a declared API-key variable" in str(r1.all_events) and "refusing to send the API key" in errors
     assert sent_elsewhere == 0 and "hunter2" not in "".join(str(a) for a in server.auth)
     assert server.auth == [f"Bearer {SECRET}"]  # only the good run reached the bound server, with the declared key
-    print(f"\nDRILL hostile-run-config: api_key_env=DB_PASSWORD -> run failed, 0 bytes of DB_PASSWORD sent; "
-          f"base_url -> unbound server: {sent_elsewhere} requests; bound server saw {len(server.auth)} request "
-          f"(the declared key)")
+    print(
+        f"\nDRILL hostile-run-config: api_key_env=DB_PASSWORD -> run failed, 0 bytes of DB_PASSWORD sent; "
+        f"base_url -> unbound server: {sent_elsewhere} requests; bound server saw {len(server.auth)} request "
+        f"(the declared key)"
+    )

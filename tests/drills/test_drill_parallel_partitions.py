@@ -39,21 +39,46 @@ def seed_file(k: int) -> bytes:
 def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_server):
     srv = drill_server
     partitions = [f"drill_set_{k}" for k in range(RUNS)]
-    env = S.make_env(tmp_path, "shared", srv.base_url, max_concurrency=4,
-                     seed_files={f"{p}.jsonl": seed_file(k) for k, p in enumerate(partitions)})
+    env = S.make_env(
+        tmp_path,
+        "shared",
+        srv.base_url,
+        max_concurrency=4,
+        seed_files={f"{p}.jsonl": seed_file(k) for k, p in enumerate(partitions)},
+    )
     db = str(Path(env["lake"]) / "_lineage" / "lineage.duckdb")
     runner = Path(__file__).with_name("drill_runner.py")
     go = tmp_path / "go"
     procs = []
     for p in partitions:
-        args = {"mode": "slice", "env": env, "names": ["question_seeds", "judge_answers"], "partition": p,
-                "ready_file": str(tmp_path / f"ready-{p}"), "go_file": str(go),
-                "sync": True, "db": db}
-        procs.append(subprocess.Popen([sys.executable, str(runner), json.dumps(args)], cwd=S.REPO,
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        args = {
+            "mode": "slice",
+            "env": env,
+            "names": ["question_seeds", "judge_answers"],
+            "partition": p,
+            "ready_file": str(tmp_path / f"ready-{p}"),
+            "go_file": str(go),
+            "sync": True,
+            "db": db,
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, str(runner), json.dumps(args)],
+                cwd=S.REPO,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
-        S.wait_for(lambda: all((tmp_path / f"ready-{p}").exists() for p in partitions)
-                   or any(pr.poll() is not None for pr in procs), 180, "every runner to be ready")
+        S.wait_for(
+            lambda: (
+                all((tmp_path / f"ready-{p}").exists() for p in partitions)
+                or any(pr.poll() is not None for pr in procs)
+            ),
+            180,
+            "every runner to be ready",
+        )
         go.touch()
         outs = [pr.communicate(timeout=240) for pr in procs]
     finally:
@@ -88,8 +113,11 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
     synced_here = store.sync()
     ingested = sum(r["synced"] for r in results) + synced_here
     stats = store.stats()
-    got_records = Counter(store.query(
-        "SELECT m.asset, m.partition, r.record_id FROM records r JOIN materializations m USING (mid)", sync=False))
+    got_records = Counter(
+        store.query(
+            "SELECT m.asset, m.partition, r.record_id FROM records r JOIN materializations m USING (mid)", sync=False
+        )
+    )
     got_edges = Counter(store.query("SELECT child_id, parent_id FROM edges", sync=False))
     store.close()
     n_mat = 2 * RUNS
@@ -112,8 +140,10 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
     rebuilt.close()
     assert {k: v for k, v in again.items() if k != "db_bytes"} == {k: v for k, v in stats.items() if k != "db_bytes"}
     assert all(r["materialized"] == ["question_seeds", "judge_answers"] for r in results)
-    print(f"\nDRILL parallel: {RUNS} runs overlapping {overlap:.2f}s wrote {n_mat} materializations, "
-          f"{sum(rows.values())} records, {sum(want_edges.values())} edges, {want_gens} generations; "
-          f"DuckDB index: lost 0, duplicated 0, {ingested} commits ingested once each "
-          f"({[r['synced'] for r in results]} by the runs' own syncs + {synced_here} here); "
-          f"rebuild from Parquet agrees ({stats['db_bytes']} bytes)")
+    print(
+        f"\nDRILL parallel: {RUNS} runs overlapping {overlap:.2f}s wrote {n_mat} materializations, "
+        f"{sum(rows.values())} records, {sum(want_edges.values())} edges, {want_gens} generations; "
+        f"DuckDB index: lost 0, duplicated 0, {ingested} commits ingested once each "
+        f"({[r['synced'] for r in results]} by the runs' own syncs + {synced_here} here); "
+        f"rebuild from Parquet agrees ({stats['db_bytes']} bytes)"
+    )

@@ -21,8 +21,9 @@ COPY = "medqa_demo_copy"
 
 def test_retraction_leaves_no_cache_no_quarantine_and_flags_a_near_copy(tmp_path, drill_server):
     good = S.SEEDS.read_bytes()
-    env = S.make_env(tmp_path, "retract", drill_server.base_url,
-                     seed_files={S.SEEDS.name: good + b'{"question": broken json\n'})
+    env = S.make_env(
+        tmp_path, "retract", drill_server.base_url, seed_files={S.SEEDS.name: good + b'{"question": broken json\n'}
+    )
     result, instance = S.materialize(env, ["question_seeds", "judge_answers"])
     lake = Lake(env["lake"])
     n_seeds = lake.read_table("question_seeds", S.PARTITION).num_rows
@@ -32,8 +33,14 @@ def test_retraction_leaves_no_cache_no_quarantine_and_flags_a_near_copy(tmp_path
     assert quarantined >= 1
 
     store = LineageStore(lake.lineage_root, str(tmp_path / "lineage.duckdb"))
-    report = retract(lake, store, f"source:{S.SEEDS.name}", "licence withdrawn", instance=instance,
-                     llm_cache=f"{env['cache']}/llm_cache.sqlite")
+    report = retract(
+        lake,
+        store,
+        f"source:{S.SEEDS.name}",
+        "licence withdrawn",
+        instance=instance,
+        llm_cache=f"{env['cache']}/llm_cache.sqlite",
+    )
     cache_left = S.cache_rows(env["cache"])
     assert report.cache["deleted"] == 8 and cache_left == 0, report.cache
     assert report.quarantine_removed == quarantined
@@ -58,6 +65,8 @@ def test_retraction_leaves_no_cache_no_quarantine_and_flags_a_near_copy(tmp_path
     # its 7 unchanged lines carry the retracted records' ids (content-derived) and are dropped; the changed one
     # is new and comes back, and the whole copy is flagged (compared before the drop)
     assert rows_copy == 1 and md["retracted_rows"] == n_seeds - 1, md
-    print(f"\nDRILL retraction: cache entries of the retracted file left {cache_left}/{cached}; quarantine rows of it "
-          f"after a re-run {quarantined_again}/{quarantined}; rows of it back {back}/{n_seeds}; one-word copy: {rows_copy}/{n_seeds} "
-          f"rows written, flagged near-duplicate (Jaccard {near[0]['jaccard']})")
+    print(
+        f"\nDRILL retraction: cache entries of the retracted file left {cache_left}/{cached}; quarantine rows of it "
+        f"after a re-run {quarantined_again}/{quarantined}; rows of it back {back}/{n_seeds}; one-word copy: {rows_copy}/{n_seeds} "
+        f"rows written, flagged near-duplicate (Jaccard {near[0]['jaccard']})"
+    )

@@ -52,6 +52,8 @@ def test_step_of_a_failed_run_commits_nothing(tmp_path, drill_server):
     assert len(commits) == 1 and rerun.run_id != marked[0]
     assert pq.read_table(f"{lake}/{commits[0]}").column("run_id").to_pylist() == [rerun.run_id]
     assert S.data_file(lake, "judge_answers").exists()
-    print(f"\nDRILL run fence: run marked FAILURE during its step; the step finished {generated_after_failure} "
-          f"generations after that, then committed {len(committed)} lineage commits and published "
-          f"{int(published)} data files; the re-run committed {len(commits)} under its own run id")
+    print(
+        f"\nDRILL run fence: run marked FAILURE during its step; the step finished {generated_after_failure} "
+        f"generations after that, then committed {len(committed)} lineage commits and published "
+        f"{int(published)} data files; the re-run committed {len(commits)} under its own run id"
+    )

@@ -37,8 +37,11 @@ S.materialize(args["env"], ["question_seeds"], raise_on_error=False)
 print("NOT KILLED")
 """
 
-KILL_POINTS = [("data.parquet", 1, "data file"), ("_lineage/record_lineage/", 1, "lineage rows"),
-               ("_lineage/materializations/", 1, "lineage commit")]
+KILL_POINTS = [
+    ("data.parquet", 1, "data file"),
+    ("_lineage/record_lineage/", 1, "lineage rows"),
+    ("_lineage/materializations/", 1, "lineage commit"),
+]
 
 
 def user_glob(lake: str) -> list[str]:
@@ -53,8 +56,13 @@ def test_temp_files_never_match_parquet_and_next_write_removes_them(tmp_path):
     for i, (target, nth, what) in enumerate(KILL_POINTS):
         env = S.make_env(tmp_path, f"crash{i}")
         lake = env["lake"]
-        proc = subprocess.run([sys.executable, "-c", child, json.dumps({"env": env, "target": target, "nth": nth})],
-                              cwd=S.REPO, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-c", child, json.dumps({"env": env, "target": target, "nth": nth})],
+            cwd=S.REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert proc.returncode == -signal.SIGKILL, f"no kill at the {what}: {proc.stdout[-2000:]}{proc.stderr[-2000:]}"
         leftovers = S.temp_leftovers(lake)
         assert len(leftovers) == 1, (what, leftovers)  # the kill left its temporary behind
@@ -78,7 +86,9 @@ def test_temp_files_never_match_parquet_and_next_write_removes_them(tmp_path):
         assert rows > 0
         lineage_left += len([f for f in S.temp_leftovers(lake) if f.startswith("_lineage/")])
     assert matched == [], f"temporaries matched by *.parquet: {matched}"
-    print(f"\nDRILL temp files: {len(KILL_POINTS)} kill -9 points (data rename, lineage rows, lineage commit) left "
-          f"{left} temporaries; matched by *.parquet: {len(matched)}; data-folder leftovers (1 planted old-form "
-          f".tmp-<hex>-data.parquet included) {data_left} -> {data_left_after} after the next write; lineage "
-          f"temporaries left after it (hidden, *.tmp, not matched): {lineage_left}")
+    print(
+        f"\nDRILL temp files: {len(KILL_POINTS)} kill -9 points (data rename, lineage rows, lineage commit) left "
+        f"{left} temporaries; matched by *.parquet: {len(matched)}; data-folder leftovers (1 planted old-form "
+        f".tmp-<hex>-data.parquet included) {data_left} -> {data_left_after} after the next write; lineage "
+        f"temporaries left after it (hidden, *.tmp, not matched): {lineage_left}"
+    )

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[2]
 REPS = int(os.environ.get("CITRUS_DRILL_WEB_POOL_REPS", "10"))
 HANG_S = 240.0  # a script still running after this long is counted as hung (a normal run takes seconds)
 
-LOCK_STEPS = '''
+LOCK_STEPS = """
 import os, threading, time
 
 from datatrove.pipeline.base import PipelineStep
@@ -58,11 +58,11 @@ class SleepOnRankZero(PipelineStep):
             time.sleep(3600)
         for doc in data:
             yield doc
-'''
+"""
 
 # started first by every script: threads holding locks while the pool starts its processes (each sleeps a
 # little between rounds: they take locks often without eating the machine's CPU)
-LOCK_HOLDERS = '''
+LOCK_HOLDERS = """
 import logging, sys, threading, time
 import pyarrow as pa
 from datatrove.utils.logging import logger as loguru_logger
@@ -98,22 +98,29 @@ def allocate():
 
 for fn in (hold_module_lock, hold_logging_lock, spam_loguru, spam_stderr, allocate):
     threading.Thread(target=fn, daemon=True).start()
-'''
+"""
 
 
 def write_script(tmp_path: Path, name: str, body: str) -> Path:
     (tmp_path / "drill_lock_steps.py").write_text(LOCK_STEPS)
     script = tmp_path / name
-    script.write_text(f"import sys\nsys.path[:0] = [{str(REPO)!r}, {str(tmp_path)!r}]\n" + LOCK_HOLDERS
-                      + textwrap.dedent(body))
+    script.write_text(
+        f"import sys\nsys.path[:0] = [{str(REPO)!r}, {str(tmp_path)!r}]\n" + LOCK_HOLDERS + textwrap.dedent(body)
+    )
     return script
 
 
 def run_script(script: Path, timeout: float) -> tuple[str, float, bool]:
     """(stdout, wall s, hung); a hung script's process group is killed."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, cwd=script.parent, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=script.parent,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -146,12 +153,16 @@ def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
     inp.mkdir()
     for f in range(2):
         (inp / f"part{f}.jsonl").write_text(
-            "".join(json.dumps({"id": f"{f}-{i}", "text": f"document {i} of file {f}"}) + "\n" for i in range(3)))
+            "".join(json.dumps({"id": f"{f}-{i}", "text": f"document {i} of file {f}"}) + "\n" for i in range(3))
+        )
     expected = dedup_source([pq.read_table(p) for p in parts], tmp_path / "w1", WebCurationConfig(dedup_tasks=2))
     walls, hangs = [], 0
     for rep in range(REPS):
         marker, out_dir = tmp_path / f"marker-{rep}.txt", tmp_path / f"out-{rep}"
-        script = write_script(tmp_path, f"caller_{rep}.py", f"""
+        script = write_script(
+            tmp_path,
+            f"caller_{rep}.py",
+            f"""
             with open({str(marker)!r}, "a") as fh:
                 fh.write("x")
             import json
@@ -170,7 +181,8 @@ def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
             run_pipeline([JsonlReader({str(inp)!r}), NeedsTheLock(), JsonlWriter({str(out_dir)!r}, compression=None)],
                          {str(tmp_path / f"logs-{rep}")!r}, tasks=2, workers=2)
             print("DONE", json.dumps(res.stats))
-        """)
+        """,
+        )
         out, wall, hung = run_script(script, HANG_S)
         walls.append(wall)
         hangs += hung
@@ -179,11 +191,15 @@ def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
         assert marker.read_text() == "x"  # the caller's top-level code ran once: no process re-imported it
         assert pq.read_table(str(out_dir) + "-kept.parquet").equals(expected.kept)
         assert pq.read_table(str(out_dir) + "-dups.parquet").equals(expected.duplicates)
-        assert sorted(json.loads(line)["id"] for f in sorted(out_dir.glob("*.jsonl"))
-                      for line in f.read_text().splitlines()) == sorted(f"{f}-{i}" for f in range(2) for i in range(3))
+        assert sorted(
+            json.loads(line)["id"] for f in sorted(out_dir.glob("*.jsonl")) for line in f.read_text().splitlines()
+        ) == sorted(f"{f}-{i}" for f in range(2) for i in range(3))
 
     # control: datatrove's own pool, forked from a process whose thread holds the step's lock
-    control = write_script(tmp_path, "control.py", f"""
+    control = write_script(
+        tmp_path,
+        "control.py",
+        f"""
         from datatrove.executor import LocalPipelineExecutor
         from datatrove.pipeline.readers import JsonlReader
         from datatrove.pipeline.writers import JsonlWriter
@@ -194,12 +210,15 @@ def test_web_pool_does_not_hang_under_lock_holding_threads(tmp_path):
                               tasks=2, workers=2, start_method="fork", logging_dir={str(tmp_path / "logs-c")!r},
                               skip_completed=False).run()
         print("DONE")
-    """)
+    """,
+    )
     _, control_wall, control_hung = run_script(control, 30.0)
-    print(f"\nDRILL web pool: 2 workers from a script without a main guard, 5 lock-holding threads, web dedup + a "
-          f"lock-taking step: hangs: {hangs}/{REPS}, max wall {max(walls):.1f} s (median "
-          f"{sorted(walls)[len(walls) // 2]:.1f} s); control (datatrove's fork pool, same threads): "
-          f"{'hung' if control_hung else 'finished'} ({control_wall:.1f} s)")
+    print(
+        f"\nDRILL web pool: 2 workers from a script without a main guard, 5 lock-holding threads, web dedup + a "
+        f"lock-taking step: hangs: {hangs}/{REPS}, max wall {max(walls):.1f} s (median "
+        f"{sorted(walls)[len(walls) // 2]:.1f} s); control (datatrove's fork pool, same threads): "
+        f"{'hung' if control_hung else 'finished'} ({control_wall:.1f} s)"
+    )
     assert hangs == 0
     assert control_hung  # the trigger is real: a forked pool waits forever on the inherited lock
 
@@ -210,7 +229,10 @@ def test_a_hung_rank_is_killed_at_its_deadline_and_reported(tmp_path):
     for f in range(2):
         (inp / f"part{f}.jsonl").write_text(json.dumps({"id": f"{f}", "text": f"document of file {f}"}) + "\n")
     error_file = tmp_path / "error.txt"
-    script = write_script(tmp_path, "hang.py", f"""
+    script = write_script(
+        tmp_path,
+        "hang.py",
+        f"""
         import time
         from datatrove.pipeline.readers import JsonlReader
         from datatrove.pipeline.writers import JsonlWriter
@@ -227,7 +249,8 @@ def test_a_hung_rank_is_killed_at_its_deadline_and_reported(tmp_path):
         except RankFailed as exc:
             open({str(error_file)!r}, "w").write(str(exc))
             print(f"RESULT RankFailed rank={{exc.rank}} after {{time.monotonic() - t0:.1f}}")
-    """)
+    """,
+    )
     out, wall, hung = run_script(script, HANG_S)
     assert not hung
     result = [line for line in out.splitlines() if line.startswith("RESULT")][0]
@@ -239,9 +262,11 @@ def test_a_hung_rank_is_killed_at_its_deadline_and_reported(tmp_path):
     with_frame = [p for p in dumps if "drill_lock_steps.py" in p.read_text()]
     for p in dumps:
         (artifacts / f"drill_hung_rank_{p.name}").write_text(p.read_text())
-    print(f"\nDRILL web pool, hung rank: {result.removeprefix('RESULT ')} s (deadline 5 s, 1 retry); "
-          f"stack dumps naming the sleeping frame: {len(with_frame)}/2 attempts; artifact "
-          f"{artifacts / 'drill_hung_rank_error.txt'}")
+    print(
+        f"\nDRILL web pool, hung rank: {result.removeprefix('RESULT ')} s (deadline 5 s, 1 retry); "
+        f"stack dumps naming the sleeping frame: {len(with_frame)}/2 attempts; artifact "
+        f"{artifacts / 'drill_hung_rank_error.txt'}"
+    )
     assert result.startswith("RESULT RankFailed rank=0")
     assert "datatrove rank 0 of 2 failed" in error and "after the 5 s deadline and was killed, 2 time(s)" in error
     assert "drill_lock_steps.py" in error and "in run" in error  # the dump shows where it hangs

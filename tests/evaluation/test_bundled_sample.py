@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from citrus_assets.common import benchmark_data
-from citrus_assets.common.decontamination import default_eval_index
+from citrus_assets.common.decontamination import benchmark_data
+from citrus_assets.common.decontamination.index import default_eval_index
 from citrus_assets.evaluation.registry import (
     BENCHMARK_NAMES,
     BENCHMARKS,
@@ -41,8 +41,7 @@ EXPECTED = {
 
 
 def _question_files() -> list[Path]:
-    return sorted(p for p in ROOT.rglob("*")
-                  if p.is_file() and p.name not in SPLIT_FILES and p.name != "README.md")
+    return sorted(p for p in ROOT.rglob("*") if p.is_file() and p.name not in SPLIT_FILES and p.name != "README.md")
 
 
 @pytest.fixture
@@ -87,8 +86,9 @@ def test_formats_that_only_the_sample_has():
     assert {json.loads(r["meta"])["pubid"] for r in pubmedqa} == set(split)
     assert {r["split"] for r in pubmedqa} == {"test"} and all(len(r["context"]) > 300 for r in pubmedqa)
     decisions = [o["text"] for r in pubmedqa for o in r["options"] if o["letter"] in r["answer_letters"]]
-    assert set(decisions) == {"yes", "no", "maybe"} and decisions == [split[json.loads(r["meta"])["pubid"]]
-                                                                       for r in pubmedqa]
+    assert set(decisions) == {"yes", "no", "maybe"} and decisions == [
+        split[json.loads(r["meta"])["pubid"]] for r in pubmedqa
+    ]
     # MedBullets op4 is the op5 file with one wrong option removed, as in the real release
     op4 = {r["stem"]: r for r in load_seed_file(ROOT / "medbullets/medbullets_op4.csv", "t").rows}
     for r5 in load_seed_file(ROOT / "medbullets/medbullets_op5.csv", "t").rows:

@@ -3,7 +3,7 @@
 import dagster as dg
 import pytest
 
-from citrus_assets.common import benchmark_data
+from citrus_assets.common.decontamination import benchmark_data
 from citrus_assets.evaluation.assets import eval_items, eval_models, eval_predictions, eval_report, eval_scores
 from citrus_assets.evaluation.checks import EVAL_PREDICTIONS_VALID, EVAL_SCORES_VALID, checks
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource
@@ -18,15 +18,27 @@ MAX_ITEMS = 3
 def env(tmp_path, tiny_model_dir, shared_data):
     lake_root = str(tmp_path / "lake")
     registry = EvalModelsResource(
-        models={"tiny": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="citrus"),
-                "tiny_plain": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="plain", stage="sft_stage3")},
-        include_checkpoints=True, cache_dir=str(tmp_path / "cache"), device="cpu",
+        models={
+            "tiny": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="citrus"),
+            "tiny_plain": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="plain", stage="sft_stage3"),
+        },
+        include_checkpoints=True,
+        cache_dir=str(tmp_path / "cache"),
+        device="cpu",
     )
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root), "eval_models": registry}
+    resources = {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "eval_models": registry,
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(eval_models.name, ["tiny", "tiny_plain", "sft_stage1"])
-    run_config = {"ops": {"eval_items": {"config": {"data_dir": str(shared_data), "max_items": MAX_ITEMS}},
-                          "eval_predictions": {"config": {"max_tokens": 8}}}}
+    run_config = {
+        "ops": {
+            "eval_items": {"config": {"data_dir": str(shared_data), "max_items": MAX_ITEMS}},
+            "eval_predictions": {"config": {"max_tokens": 8}},
+        }
+    }
     return lake_root, resources, instance, run_config
 
 
@@ -40,8 +52,9 @@ def _run(assets, key, env, run_config=None, selection=None, **kw):
     lake_root, resources, instance, default_config = env
     ops = {a.op.name for a in (selection or assets)}
     cfg = {"ops": {k: v for k, v in (run_config or default_config)["ops"].items() if k in ops}}
-    return dg.materialize(assets, partition_key=key, resources=resources, instance=instance, run_config=cfg,
-                          selection=selection, **kw)
+    return dg.materialize(
+        assets, partition_key=key, resources=resources, instance=instance, run_config=cfg, selection=selection, **kw
+    )
 
 
 def test_eval_pipeline_end_to_end(env):
@@ -49,8 +62,12 @@ def test_eval_pipeline_end_to_end(env):
     assert _run([eval_items, *checks[:1]], "pubmedqa", env).success
     for model in ("tiny", "tiny_plain"):
         key = dg.MultiPartitionKey({"benchmark": "pubmedqa", "model": model})
-        res = _run([eval_items, eval_predictions, eval_scores, *checks[1:3]], key, env,
-                   selection=[eval_predictions, eval_scores, *checks[1:3]])
+        res = _run(
+            [eval_items, eval_predictions, eval_scores, *checks[1:3]],
+            key,
+            env,
+            selection=[eval_predictions, eval_scores, *checks[1:3]],
+        )
         assert res.success
         evals = {e.check_name: e.passed for e in res.get_asset_check_evaluations()}
         assert evals == {EVAL_PREDICTIONS_VALID: True, EVAL_SCORES_VALID: True}
@@ -94,16 +111,25 @@ def test_missing_benchmark_and_missing_checkpoint(env, tmp_path, monkeypatch):
     monkeypatch.setattr(benchmark_data, "BUNDLED_DATA_DIR", tmp_path / "no-bundled-sample")
     monkeypatch.setenv("CITRUS_DATA", str(tmp_path / "none"))
     monkeypatch.delenv("CITRUS_EVAL_DATA", raising=False)
-    res = _run([eval_items, checks[0]], "jmed", env, raise_on_error=False,
-               run_config={"ops": {"eval_items": {"config": {"data_dir": str(tmp_path / "none")}}}})
+    res = _run(
+        [eval_items, checks[0]],
+        "jmed",
+        env,
+        raise_on_error=False,
+        run_config={"ops": {"eval_items": {"config": {"data_dir": str(tmp_path / "none")}}}},
+    )
     md = _md(res, "eval_items")
     assert md["dagster/row_count"] == 0 and md["skipped"] != "no"
     assert [e.passed for e in res.get_asset_check_evaluations()] == [False]  # an empty partition fails its check
 
     # an empty benchmark scores as "no items" without loading the model
     key = dg.MultiPartitionKey({"benchmark": "jmed", "model": "tiny"})
-    res = _run([eval_items, eval_predictions, eval_scores, *checks[1:3]], key, env,
-               selection=[eval_predictions, eval_scores, *checks[1:3]])
+    res = _run(
+        [eval_items, eval_predictions, eval_scores, *checks[1:3]],
+        key,
+        env,
+        selection=[eval_predictions, eval_scores, *checks[1:3]],
+    )
     assert res.success
     score = Lake(lake_root).read_table("eval_scores", "jmed|tiny").to_pylist()[0]
     assert score["status"] == "no items" and score["accuracy"] is None

@@ -3,8 +3,8 @@
 import json
 import shutil
 
-from citrus_assets.common.answers import extract_answer
-from citrus_assets.common.decontamination import default_eval_index
+from citrus_assets.common.decontamination.index import default_eval_index
+from citrus_assets.common.text.answers import extract_answer
 from citrus_assets.evaluation.registry import (
     BENCHMARK_NAMES,
     BENCHMARKS,
@@ -47,7 +47,8 @@ def test_pubmedqa_is_the_standard_test_split_with_abstracts(shared_data):
 def test_pubmedqa_without_its_split_file_is_skipped(shared_data, tmp_path):
     (tmp_path / "benchmarks" / "pubmedqa").mkdir(parents=True)
     (tmp_path / "benchmarks" / "pubmedqa" / "ori_pqal.json").write_bytes(
-        (shared_data / "benchmarks/pubmedqa/ori_pqal.json").read_bytes())
+        (shared_data / "benchmarks/pubmedqa/ori_pqal.json").read_bytes()
+    )
     b = load_benchmark("pubmedqa", tmp_path)
     assert not b.rows and "test_ground_truth.json" in b.skipped
 

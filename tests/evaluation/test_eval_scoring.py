@@ -5,7 +5,7 @@ import math
 import pyarrow as pa
 import pytest
 
-from citrus_assets.common.answers import extract_answer, is_correct
+from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource, ModelUnavailable, checkpoint_row
 from citrus_assets.evaluation.predict import eval_messages, majority, predict, sampling_for
 from citrus_assets.evaluation.registry import EVAL_ITEM_SCHEMA
@@ -19,19 +19,22 @@ TEN = {letter: f"option {letter}" for letter in "ABCDEFGHIJ"}
 TWENTYONE = {letter: f"diagnosis {letter}" for letter in "ABCDEFGHIJKLMNOPQRSTU"}
 
 
-@pytest.mark.parametrize("text,options,expected", [
-    ("<answer>A</answer> wait, let me reconsider <answer>C</answer>", OPTS, ("C",)),  # last block
-    ("<think>maybe <answer>B</answer></think><answer>D. Clopidogrel</answer>", OPTS, ("D",)),
-    ("<answer>B. Aspirin</answer>", OPTS, ("B",)),  # the letter, never A and B
-    ("<answer>b</answer>", OPTS, ("B",)),
-    ("<answer>(c) warfarin</answer>", OPTS, ("C",)),
-    ("<answer>J</answer>", TEN, ("J",)),  # MMLU-Pro, 10 options
-    ("<answer>J</answer>", OPTS, ()),  # outside a 4-option question
-    ("<answer>U. diagnosis U</answer>", TWENTYONE, ("U",)),  # JMED, 21 options
-    ("<answer>A, T</answer>", TWENTYONE, ("A", "T")),  # JMED, several correct
-    ("I think it could be many things.", OPTS, ()),  # no answer
-    ("<answer></answer>", OPTS, ()),
-])
+@pytest.mark.parametrize(
+    "text,options,expected",
+    [
+        ("<answer>A</answer> wait, let me reconsider <answer>C</answer>", OPTS, ("C",)),  # last block
+        ("<think>maybe <answer>B</answer></think><answer>D. Clopidogrel</answer>", OPTS, ("D",)),
+        ("<answer>B. Aspirin</answer>", OPTS, ("B",)),  # the letter, never A and B
+        ("<answer>b</answer>", OPTS, ("B",)),
+        ("<answer>(c) warfarin</answer>", OPTS, ("C",)),
+        ("<answer>J</answer>", TEN, ("J",)),  # MMLU-Pro, 10 options
+        ("<answer>J</answer>", OPTS, ()),  # outside a 4-option question
+        ("<answer>U. diagnosis U</answer>", TWENTYONE, ("U",)),  # JMED, 21 options
+        ("<answer>A, T</answer>", TWENTYONE, ("A", "T")),  # JMED, several correct
+        ("I think it could be many things.", OPTS, ()),  # no answer
+        ("<answer></answer>", OPTS, ()),
+    ],
+)
 def test_extraction_on_tricky_outputs(text, options, expected):
     assert extract_answer(text, options).letters == expected
 
@@ -49,8 +52,11 @@ def test_wilson_interval_known_values():
         lo, hi = wilson_interval(k, n)
         assert 0 <= lo <= k / n <= hi <= 1
     # narrower with more data
-    assert math.isclose(sum(wilson_interval(50, 100)), 1.0) and \
-        wilson_interval(500, 1000)[1] - wilson_interval(500, 1000)[0] < wilson_interval(50, 100)[1] - wilson_interval(50, 100)[0]
+    assert (
+        math.isclose(sum(wilson_interval(50, 100)), 1.0)
+        and wilson_interval(500, 1000)[1] - wilson_interval(500, 1000)[0]
+        < wilson_interval(50, 100)[1] - wilson_interval(50, 100)[0]
+    )
     with pytest.raises(ValueError):
         wilson_interval(5, 4)
 
@@ -63,10 +69,23 @@ def test_majority_vote_and_spread():
 
 def _item(stem="Which drug?", context="", letters=("B",), n_opts=4):
     opts = [{"letter": letter, "text": f"text {letter}"} for letter in "ABCDEFGHIJ"[:n_opts]]
-    return {"record_id": f"evalq-{stem}", "parent_ids": ["src"], "benchmark": "medqa", "question_id": "q-" + stem,
-            "source_uri": "f", "source_locator": "line 1", "seed_set": "s", "source": "medqa", "split": "test",
-            "language": "en", "stem": stem, "context": context, "options": opts, "answer_letters": list(letters),
-            "meta": "{}"}
+    return {
+        "record_id": f"evalq-{stem}",
+        "parent_ids": ["src"],
+        "benchmark": "medqa",
+        "question_id": "q-" + stem,
+        "source_uri": "f",
+        "source_locator": "line 1",
+        "seed_set": "s",
+        "source": "medqa",
+        "split": "test",
+        "language": "en",
+        "stem": stem,
+        "context": context,
+        "options": opts,
+        "answer_letters": list(letters),
+        "meta": "{}",
+    }
 
 
 class FakeLLM:
@@ -82,16 +101,23 @@ class FakeLLM:
 
     def generate(self, prompts, params):
         self.calls += 1
-        return [[Generation(self.outputs[i % len(self.outputs)][s], 10, 5, "stop", False, s) for s in range(params.n)]
-                for i, _ in enumerate(prompts)]
+        return [
+            [Generation(self.outputs[i % len(self.outputs)][s], 10, 5, "stop", False, s) for s in range(params.n)]
+            for i, _ in enumerate(prompts)
+        ]
 
 
 def test_predict_with_votes_and_one_batched_call():
-    items = pa.Table.from_pylist([_item("q1"), _item("q2", letters=("A",)), _item("q3", n_opts=10, letters=("J",))],
-                                 schema=EVAL_ITEM_SCHEMA)
-    llm = FakeLLM([["<answer>B</answer>", "<answer>C</answer>", "<answer>B</answer>"],
-                   ["nothing", "nothing", "nothing"],
-                   ["<answer>J</answer>", "<answer>j</answer>", "<answer>A</answer>"]])
+    items = pa.Table.from_pylist(
+        [_item("q1"), _item("q2", letters=("A",)), _item("q3", n_opts=10, letters=("J",))], schema=EVAL_ITEM_SCHEMA
+    )
+    llm = FakeLLM(
+        [
+            ["<answer>B</answer>", "<answer>C</answer>", "<answer>B</answer>"],
+            ["nothing", "nothing", "nothing"],
+            ["<answer>J</answer>", "<answer>j</answer>", "<answer>A</answer>"],
+        ]
+    )
     t = predict(items, llm, sampling_for(3, 32, 0.7, 1.0, 0), model_key="fake", prompt_style="citrus").to_pylist()
     assert llm.calls == 1
     assert [r["predicted_letters"] for r in t] == [["B"], [], ["J"]]
@@ -114,11 +140,15 @@ def test_prompts_contain_question_context_and_options():
 
 def test_model_registry_and_checkpoint_resolution(tmp_path):
     # checkpoint stages are evaluated by their own assets (stage_assets.py); as dynamic models only when asked
-    default = EvalModelsResource(models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")},
-                                 cache_dir=str(tmp_path / "c"))
+    default = EvalModelsResource(
+        models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")}, cache_dir=str(tmp_path / "c")
+    )
     assert set(default.specs()) == {"builtin", "gpt"}
-    reg = EvalModelsResource(models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")},
-                             cache_dir=str(tmp_path / "c"), include_checkpoints=True)
+    reg = EvalModelsResource(
+        models={"gpt": EvalModelSpec(kind="openai", model="m", base_url="http://x/v1")},
+        cache_dir=str(tmp_path / "c"),
+        include_checkpoints=True,
+    )
     assert {"builtin", "gpt", "sft_stage3", "rl"} <= set(reg.specs())
     assert reg.spec("rl").prompt_style == "citrus" and reg.spec("builtin").kind == "builtin"
     lake = Lake(str(tmp_path / "lake"))
@@ -131,29 +161,60 @@ def test_model_registry_and_checkpoint_resolution(tmp_path):
         EvalModelsResource(models={"bad": EvalModelSpec(kind="openai", model="m")}).specs()
     model_dir = tmp_path / "ckpt"
     model_dir.mkdir()
-    lake.write_asset("rl_checkpoint", None, pa.Table.from_pylist(
-        [{"record_id": "ckpt-1", "parent_ids": [], "model_path": str(model_dir), "weights_sha256": "abc"}]))
+    lake.write_asset(
+        "rl_checkpoint",
+        None,
+        pa.Table.from_pylist(
+            [{"record_id": "ckpt-1", "parent_ids": [], "model_path": str(model_dir), "weights_sha256": "abc"}]
+        ),
+    )
     assert checkpoint_row(lake, "rl_checkpoint")["model_path"] == str(model_dir)
     resolved = reg.resolve("rl", lake)
-    assert resolved.llm.model == str(model_dir) and resolved.llm.revision == "abc" and resolved.checkpoint_id == "ckpt-1"
+    assert (
+        resolved.llm.model == str(model_dir) and resolved.llm.revision == "abc" and resolved.checkpoint_id == "ckpt-1"
+    )
     assert "rl" in reg.available_keys(lake)
 
 
 def _score(model, bench, k, n, stage=""):
     lo, hi = wilson_interval(k, n)
-    return {"record_id": f"s-{model}-{bench}", "benchmark": bench, "model": model, "stage": stage, "n": n,
-            "correct": k, "accuracy": k / n if n else None, "ci_low": lo, "ci_high": hi, "no_answer": 0, "truncated": 0}
+    return {
+        "record_id": f"s-{model}-{bench}",
+        "benchmark": bench,
+        "model": model,
+        "stage": stage,
+        "n": n,
+        "correct": k,
+        "accuracy": k / n if n else None,
+        "ci_low": lo,
+        "ci_high": hi,
+        "no_answer": 0,
+        "truncated": 0,
+    }
 
 
 def test_report_tables():
-    rows = [_score("builtin", "medqa", 2, 8, "base"), _score("builtin", "pubmedqa", 4, 8, "base"),
-            _score("rl", "medqa", 6, 8, "rl"), _score("sft3", "medqa", 5, 8, "sft_stage3"), _score("gpt", "jmed", 0, 0)]
+    rows = [
+        _score("builtin", "medqa", 2, 8, "base"),
+        _score("builtin", "pubmedqa", 4, 8, "base"),
+        _score("rl", "medqa", 6, 8, "rl"),
+        _score("sft3", "medqa", 5, 8, "sft_stage3"),
+        _score("gpt", "jmed", 0, 0),
+    ]
     t4 = table4_md(rows)
     assert t4.splitlines()[0] == "| model | medqa | pubmedqa | jmed |"  # registry order of benchmarks
     assert "0.250 (" in t4 and "—" in t4  # an empty partition shows a dash
     t5 = table5_md(rows).splitlines()
     # always the six rows of the paper's Table 5 and a chance row; a stage with no score says so
-    assert [ln.split(" | ")[0] for ln in t5[2:]] == ["| base", "| CPT", "| SFT-1", "| SFT-2", "| SFT-3", "| RL", "| chance"]
+    assert [ln.split(" | ")[0] for ln in t5[2:]] == [
+        "| base",
+        "| CPT",
+        "| SFT-1",
+        "| SFT-2",
+        "| SFT-3",
+        "| RL",
+        "| chance",
+    ]
     assert t5[3].startswith("| CPT | not evaluated") and "0.625" in t5[6] and "0.750" in t5[7]
     md = report_markdown(rows)
     assert "Table 4" in md and "Table 5" in md and "data:image/png;base64," in md

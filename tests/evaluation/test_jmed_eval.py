@@ -2,7 +2,7 @@
 
 import json
 
-from citrus_assets.common.answers import extract_answer, is_correct
+from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.evaluation.jmed_eval import JMED_BENCHMARK, jmed_items
 from citrus_assets.evaluation.registry import EVAL_ITEM_SCHEMA
 from citrus_assets.evaluation.scoring import item_chance

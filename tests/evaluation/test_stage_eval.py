@@ -38,13 +38,27 @@ MODEL_ROWS = ["base", "CPT", "SFT-1", "SFT-2", "SFT-3", "RL"]
 
 def score_row(stage: str, benchmark: str, k: int, n: int, chance: float = 0.25, model: str | None = None) -> dict:
     lo, hi = wilson_interval(k, n)
-    return {"record_id": f"s-{stage}-{benchmark}", "benchmark": benchmark, "model": model or stage, "stage": stage,
-            "n": n, "correct": k, "accuracy": k / n if n else None, "ci_low": lo, "ci_high": hi, "no_answer": 0,
-            "chance": chance}
+    return {
+        "record_id": f"s-{stage}-{benchmark}",
+        "benchmark": benchmark,
+        "model": model or stage,
+        "stage": stage,
+        "n": n,
+        "correct": k,
+        "accuracy": k / n if n else None,
+        "ci_low": lo,
+        "ci_high": hi,
+        "no_answer": 0,
+        "chance": chance,
+    }
 
 
 def test_ablation_table_has_six_model_rows_and_a_chance_row():
-    rows = [score_row("base", "medqa", 1, 4), score_row("rl", "medqa", 2, 4), score_row("base", "pubmedqa", 1, 3, 1 / 3)]
+    rows = [
+        score_row("base", "medqa", 1, 4),
+        score_row("rl", "medqa", 2, 4),
+        score_row("base", "pubmedqa", 1, 3, 1 / 3),
+    ]
     grid = ablation_table(rows)
     assert grid[0] == ["model", "medqa", "pubmedqa"]
     assert [r[0] for r in grid[1:-1]] == MODEL_ROWS and grid[-1][0] == "chance"
@@ -74,8 +88,10 @@ def test_chance_level():
     assert item_chance(list("ABCDEFGHIJ"), ["C"]) == 0.1
     assert item_chance([chr(65 + i) for i in range(21)], ["A", "C"]) == pytest.approx(1 / 210)
     assert item_chance(list("ABC"), []) == 0.0  # no answer key: nothing to guess
-    rows = [{"option_letters": list("ABCD"), "answer_letters": ["A"]},
-            {"option_letters": list("ABCDE"), "answer_letters": ["E"]}]
+    rows = [
+        {"option_letters": list("ABCD"), "answer_letters": ["A"]},
+        {"option_letters": list("ABCDE"), "answer_letters": ["E"]},
+    ]
     assert chance_level(rows) == pytest.approx((0.25 + 0.2) / 2) and chance_level([]) is None
 
 
@@ -102,8 +118,9 @@ def test_each_stage_depends_on_its_checkpoint_in_the_graph():
     for stage in STAGES:
         parents = {k.to_user_string() for k in graph.get(dg.AssetKey(predictions_asset(stage))).parent_keys}
         assert parents == ({"eval_items"} if stage == "base" else {"eval_items", f"{stage}_checkpoint"})
-    assert {scores_asset(s) for s in STAGES} <= {k.to_user_string()
-                                                  for k in graph.get(dg.AssetKey("eval_report")).parent_keys}
+    assert {scores_asset(s) for s in STAGES} <= {
+        k.to_user_string() for k in graph.get(dg.AssetKey("eval_report")).parent_keys
+    }
 
 
 # --- automation: a retrained RL checkpoint re-evaluates exactly RL's partitions ------------------------------
@@ -114,22 +131,42 @@ REAL = {a.key.to_user_string(): a for a in checkpoint_assets}
 
 def standin_checkpoints(model_dir: str, version: dict) -> list:
     """cpt..rl with the real names and automation conditions; rows point at ``model_dir``."""
+
     def ckpt(stage: str, deps: list[str]):
         name = f"{stage}_checkpoint"
 
         @dg.asset(name=name, deps=deps, automation_condition=REAL[name].automation_conditions_by_key[REAL[name].key])
         def _ckpt() -> dg.Output:
             sha = f"{stage}-{version['pairs'] if stage == 'rl' else 'v1'}"  # RL's weights follow the pairs
-            row = {"record_id": record_id("ckpt", stage, sha), "parent_ids": [], "stage": stage,
-                   "model_path": model_dir, "base_model": model_dir, "weights_sha256": sha, "steps": 1,
-                   "tokens_seen": 1, "wall_s": 0.0, "final_loss": 0.0, "hyperparameters": "{}", "data_versions": "{}"}
+            row = {
+                "record_id": record_id("ckpt", stage, sha),
+                "parent_ids": [],
+                "stage": stage,
+                "model_path": model_dir,
+                "base_model": model_dir,
+                "weights_sha256": sha,
+                "steps": 1,
+                "tokens_seen": 1,
+                "wall_s": 0.0,
+                "final_loss": 0.0,
+                "hyperparameters": "{}",
+                "data_versions": "{}",
+            }
             return output(pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA))
+
         return _ckpt
 
     @dg.asset(name="preference_pairs")
     def preference_pairs() -> dg.Output:
-        return output(pa.table({"record_id": [record_id("pref", version["pairs"])],
-                                "parent_ids": pa.array([[]], pa.list_(pa.string())), "prompt": [version["pairs"]]}))
+        return output(
+            pa.table(
+                {
+                    "record_id": [record_id("pref", version["pairs"])],
+                    "parent_ids": pa.array([[]], pa.list_(pa.string())),
+                    "prompt": [version["pairs"]],
+                }
+            )
+        )
 
     previous = []
     out = [preference_pairs]
@@ -145,9 +182,12 @@ def lake_env(tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.delenv("CITRUS_EVAL_DATA", raising=False)
     monkeypatch.setenv("CITRUS_DATA", str(tmp_path / "no-shared-data"))  # the bundled sample only
     root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "training": TrainingResource(base_model=tiny_model_dir),
-                 "eval_models": EvalModelsResource(cache_dir=str(tmp_path / "cache"), device="cpu")}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "training": TrainingResource(base_model=tiny_model_dir),
+        "eval_models": EvalModelsResource(cache_dir=str(tmp_path / "cache"), device="cpu"),
+    }
     return root, resources, dg.DagsterInstance.ephemeral()
 
 
@@ -170,7 +210,7 @@ def test_new_preference_data_retrains_rl_and_reevaluates_only_rl(lake_env, tiny_
         for asset in everything:
             key = asset.key
             if res.get_num_requested(key):
-                parts = (tuple(sorted(res.get_requested_partitions(key))) if asset.partitions_def else (None,))
+                parts = tuple(sorted(res.get_requested_partitions(key))) if asset.partitions_def else (None,)
                 requested.append((key.to_user_string(), parts))
         by_partition: dict = {}
         for name, parts in requested:
@@ -178,8 +218,14 @@ def test_new_preference_data_retrains_rl_and_reevaluates_only_rl(lake_env, tiny_
                 by_partition.setdefault(p, []).append(next(a for a in everything if a.key.to_user_string() == name))
         for p, selection in by_partition.items():
             ops = {k: v for k, v in small["ops"].items() if any(a.key.to_user_string() == k for a in selection)}
-            assert dg.materialize(everything, selection=selection, partition_key=p, resources=resources,
-                                  instance=instance, run_config={"ops": ops}).success
+            assert dg.materialize(
+                everything,
+                selection=selection,
+                partition_key=p,
+                resources=resources,
+                instance=instance,
+                run_config={"ops": ops},
+            ).success
         return requested
 
     # the lake before: checkpoints trained, then the automation switched on (its first tick only starts its
@@ -188,9 +234,14 @@ def test_new_preference_data_retrains_rl_and_reevaluates_only_rl(lake_env, tiny_
     assert dg.materialize(everything, selection=standins, resources=resources, instance=instance).success
     assert tick() == []
     for b in BENCHMARKS:
-        assert dg.materialize(everything, selection=[eval_items], partition_key=b, resources=resources,
-                              instance=instance,
-                              run_config={"ops": {"eval_items": {"config": {"max_items": 2}}}}).success
+        assert dg.materialize(
+            everything,
+            selection=[eval_items],
+            partition_key=b,
+            resources=resources,
+            instance=instance,
+            run_config={"ops": {"eval_items": {"config": {"max_items": 2}}}},
+        ).success
 
     # first evaluation by automation: every stage on the two benchmarks with items (others are blocked by
     # their missing items), then the scores, then the report
@@ -238,8 +289,14 @@ def test_a_missing_checkpoint_blocks_only_its_own_partitions(lake_env, tiny_mode
     defs = dg.Definitions(assets=[*standins, eval_items, *stage_assets], resources=resources)
     first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert first.total_requested == 0
-    assert dg.materialize(everything, selection=[eval_items], partition_key="medqa", resources=resources,
-                          instance=instance, run_config={"ops": {"eval_items": {"config": {"max_items": 1}}}}).success
+    assert dg.materialize(
+        everything,
+        selection=[eval_items],
+        partition_key="medqa",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"eval_items": {"config": {"max_items": 1}}}},
+    ).success
     res = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
     evaluated = {s for s in STAGES if res.get_num_requested(dg.AssetKey(predictions_asset(s)))}
     assert evaluated == set(STAGES) - {"rl"}

@@ -11,7 +11,7 @@ import time
 import dagster as dg
 import pytest
 
-from citrus_assets.jmed.dialogues import (
+from citrus_assets.jmed.consultations.dialogues import (
     list_months,
     load_dialogue_file,
     load_month,
@@ -112,8 +112,14 @@ def test_undated_policies(tmp_path, monkeypatch):
 
 def test_dated_consultations_keep_their_month(tmp_path):
     p = tmp_path / "calls_2027-01.json"
-    p.write_text(json.dumps([{"id": "a", "date": "2026-12-30", "dialogue": ["Patient: cough", "Doctor: rest"]},
-                             {"id": "b", "dialogue": ["Patient: rash", "Doctor: antihistamine"]}]))
+    p.write_text(
+        json.dumps(
+            [
+                {"id": "a", "date": "2026-12-30", "dialogue": ["Patient: cough", "Doctor: rest"]},
+                {"id": "b", "dialogue": ["Patient: rash", "Doctor: antihistamine"]},
+            ]
+        )
+    )
     r = load_dialogue_file(p, undated="file")
     assert [(x["month"], x["month_from"]) for x in r.rows] == [("2026-12", "record"), ("2027-01", "file_name")]
 
@@ -147,9 +153,13 @@ def test_dialogues_asset_reports_the_undated_policy(tmp_path, monkeypatch):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(dialogue_months.name, [key])
     root = str(tmp_path / "lake")
-    result = dg.materialize([dialogues], partition_key=key, instance=instance,
-                            run_config={"ops": {"dialogues": {"config": {"dialogues_dir": str(inbox)}}}},
-                            resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)})
+    result = dg.materialize(
+        [dialogues],
+        partition_key=key,
+        instance=instance,
+        run_config={"ops": {"dialogues": {"config": {"dialogues_dir": str(inbox)}}}},
+        resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)},
+    )
     assert result.success
     (mat,) = result.get_asset_materialization_events()
     md = {k: v.value for k, v in mat.materialization.metadata.items()}

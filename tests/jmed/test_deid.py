@@ -7,16 +7,20 @@ import pyarrow as pa
 import pytest
 
 from citrus_assets.jmed.checks import no_pii
-from citrus_assets.jmed.deid import find_pii, residual_pii, scrub
-from citrus_assets.jmed.dialogues import DIALOGUE_SCHEMA
+from citrus_assets.jmed.consultations.deid import find_pii, residual_pii, scrub
+from citrus_assets.jmed.consultations.dialogues import DIALOGUE_SCHEMA
 from citrus_assets.jmed.steps import deidentify, deidentify_gated
 from quality import validate_table
 
-EN = ("Hi Dr. Smith, my name is John Carter, DOB: 03/07/1985. Call me at (555) 123-4567 or +1 415 555 0199, "
-      "e-mail john.carter@example.com. I live at 42 Maple Grove Street, Apt 4B. MRN: 88231-A, SSN 123-45-6789. "
-      "I was born on March 7, 1985.")
-ZH = ("医生您好，我叫王小明，身份证号110105199003071234，电话13800138000，住在北京市朝阳区建国路88号3单元。"
-      "出生日期：1990年3月7日。谢谢马医生，张伟医生说没事。病历号：ZY2026001，座机010-62345678，邮箱wxm@example.cn。")
+EN = (
+    "Hi Dr. Smith, my name is John Carter, DOB: 03/07/1985. Call me at (555) 123-4567 or +1 415 555 0199, "
+    "e-mail john.carter@example.com. I live at 42 Maple Grove Street, Apt 4B. MRN: 88231-A, SSN 123-45-6789. "
+    "I was born on March 7, 1985."
+)
+ZH = (
+    "医生您好，我叫王小明，身份证号110105199003071234，电话13800138000，住在北京市朝阳区建国路88号3单元。"
+    "出生日期：1990年3月7日。谢谢马医生，张伟医生说没事。病历号：ZY2026001，座机010-62345678，邮箱wxm@example.cn。"
+)
 
 
 def test_english_pii_replaced_by_typed_placeholders():
@@ -29,7 +33,18 @@ def test_english_pii_replaced_by_typed_placeholders():
 
 def test_chinese_pii_replaced_by_typed_placeholders():
     out, counts = scrub(ZH)
-    for secret in ("王小明", "110105", "13800138000", "建国路", "1990年", "马", "张伟", "ZY2026001", "62345678", "wxm@"):
+    for secret in (
+        "王小明",
+        "110105",
+        "13800138000",
+        "建国路",
+        "1990年",
+        "马",
+        "张伟",
+        "ZY2026001",
+        "62345678",
+        "wxm@",
+    ):
         assert secret not in out, secret
     assert "谢谢[NAME]医生" in out and "[NAME]医生说没事" in out and "病历号：[ID]" in out
     assert counts["NAME"] == 3 and counts["PHONE"] == 2 and counts["ADDRESS"] == 1 and counts["DOB"] == 1
@@ -37,20 +52,23 @@ def test_chinese_pii_replaced_by_typed_placeholders():
 
 
 # ------------------------------------------------------------------ issue 13: names that were left in
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Regards, Dr. Bhagyesh V. Patel", "Regards, Dr. [NAME]"),  # was "Dr. [NAME] V. Patel"
-    ("Dr. Anders Mark Christensen", "Dr. [NAME]"),  # was "Dr. [NAME] Christensen"
-    ("Hi, I am Chaitanya, 27 years old", "Hi, I am [NAME], 27 years old"),  # was untouched
-    ("昨天徐丹枫主任开了曲普瑞林", "昨天[NAME]主任开了曲普瑞林"),  # was untouched
-    ("门诊找晁康医生", "门诊找[NAME]医生"),  # was "晁[NAME]医生"
-    ("我是张伟", "我是[NAME]"),
-    ("我妈妈刘秀英的情况", "我妈妈[NAME]的情况"),
-    ("建议去协和医院找孙立新大夫看看", "建议去协和医院找[NAME]大夫看看"),
-    ("感谢谢婉清教授的耐心解答！", "感谢[NAME]教授的耐心解答！"),
-    ("My husband John has had chest pain since Monday.", "My husband [NAME] has had chest pain since Monday."),
-    ("Sincerely,\nSiobhan O'Brien", "Sincerely,\n[NAME]"),
-    ("Upload it to https://portal.example.net/chart?id=88231 today", "Upload it to [URL] today"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Regards, Dr. Bhagyesh V. Patel", "Regards, Dr. [NAME]"),  # was "Dr. [NAME] V. Patel"
+        ("Dr. Anders Mark Christensen", "Dr. [NAME]"),  # was "Dr. [NAME] Christensen"
+        ("Hi, I am Chaitanya, 27 years old", "Hi, I am [NAME], 27 years old"),  # was untouched
+        ("昨天徐丹枫主任开了曲普瑞林", "昨天[NAME]主任开了曲普瑞林"),  # was untouched
+        ("门诊找晁康医生", "门诊找[NAME]医生"),  # was "晁[NAME]医生"
+        ("我是张伟", "我是[NAME]"),
+        ("我妈妈刘秀英的情况", "我妈妈[NAME]的情况"),
+        ("建议去协和医院找孙立新大夫看看", "建议去协和医院找[NAME]大夫看看"),
+        ("感谢谢婉清教授的耐心解答！", "感谢[NAME]教授的耐心解答！"),
+        ("My husband John has had chest pain since Monday.", "My husband [NAME] has had chest pain since Monday."),
+        ("Sincerely,\nSiobhan O'Brien", "Sincerely,\n[NAME]"),
+        ("Upload it to https://portal.example.net/chart?id=88231 today", "Upload it to [URL] today"),
+    ],
+)
 def test_issue13_names_removed(text, expected):
     out, _ = scrub(text)
     assert out == expected
@@ -58,33 +76,65 @@ def test_issue13_names_removed(text, expected):
 
 
 # ------------------------------------------------------------------ issue 13: clinical text that was damaged
-@pytest.mark.parametrize("text", [
-    "我是桂林人", "出院时医生表示", "请复查医生决定", "主任医生",  # each lost characters to [NAME] before
-    "我来自石家庄，在桂林工作。", "帕金森病需要长期服药。", "甘露醇和白蛋白", "阿莫西林是抗生素。", "我明白了，谢谢您。",
-    "患者：谢谢医生。当时医生说是肺炎，病房医生让复查。体温38.5℃，血压130/85 mmHg，白细胞12.3×10^9/L。",
-    "Parkinson disease was diagnosed three years ago.", "The Apgar score was 9 at five minutes.",
-    "She was treated for Bell's palsy with prednisone.", "Hope you feel better soon.", "I am Type 2 diabetic.",
-    "Patient: I am 34 years old, 70 kg, temperature 38.5 C, took 500 mg twice on 2026-11-03.",
-    "Doctor, I have been having panic attacks.",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我是桂林人",
+        "出院时医生表示",
+        "请复查医生决定",
+        "主任医生",  # each lost characters to [NAME] before
+        "我来自石家庄，在桂林工作。",
+        "帕金森病需要长期服药。",
+        "甘露醇和白蛋白",
+        "阿莫西林是抗生素。",
+        "我明白了，谢谢您。",
+        "患者：谢谢医生。当时医生说是肺炎，病房医生让复查。体温38.5℃，血压130/85 mmHg，白细胞12.3×10^9/L。",
+        "Parkinson disease was diagnosed three years ago.",
+        "The Apgar score was 9 at five minutes.",
+        "She was treated for Bell's palsy with prednisone.",
+        "Hope you feel better soon.",
+        "I am Type 2 diabetic.",
+        "Patient: I am 34 years old, 70 kg, temperature 38.5 C, took 500 mg twice on 2026-11-03.",
+        "Doctor, I have been having panic attacks.",
+    ],
+)
 def test_clinical_text_and_places_are_left_alone(text):
     assert scrub(text) == (text, {})
 
 
 # ------------------------------------------------------------------ the residual detector sees the old leftovers
-@pytest.mark.parametrize("leftover", [
-    "Regards, Dr. [NAME] V. Patel", "Dr. [NAME] Christensen", "Hi, I am Chaitanya, 27 years old", "门诊找晁[NAME]医生",
-    "昨天徐丹枫主任开了曲普瑞林", "my name is Jane Doe", "call 5551234567", "mail me at jd@example.org",
-    "see www.example.com/me", "谢谢王医生", "我爸爸李建国今年65岁",
-])
+@pytest.mark.parametrize(
+    "leftover",
+    [
+        "Regards, Dr. [NAME] V. Patel",
+        "Dr. [NAME] Christensen",
+        "Hi, I am Chaitanya, 27 years old",
+        "门诊找晁[NAME]医生",
+        "昨天徐丹枫主任开了曲普瑞林",
+        "my name is Jane Doe",
+        "call 5551234567",
+        "mail me at jd@example.org",
+        "see www.example.com/me",
+        "谢谢王医生",
+        "我爸爸李建国今年65岁",
+    ],
+)
 def test_residual_detector_flags_what_a_scrubber_left(leftover):
     assert residual_pii(leftover), leftover
 
 
 def _row(turns, rid="dlg-" + "0" * 20, did="x", language="en"):
-    return {"record_id": rid, "parent_ids": ["src"], "dialogue_id": did, "month": "2026-11", "language": language,
-            "source_uri": "f.json", "source_locator": "record 0", "turns": turns,
-            "transcript": "\n".join(t["text"] for t in turns)}
+    return {
+        "record_id": rid,
+        "parent_ids": ["src"],
+        "dialogue_id": did,
+        "month": "2026-11",
+        "language": language,
+        "source_uri": "f.json",
+        "source_locator": "record 0",
+        "turns": turns,
+        "transcript": "\n".join(t["text"] for t in turns),
+    }
 
 
 def test_blocking_rule_flags_remaining_pii():
@@ -116,8 +166,9 @@ def test_gate_quarantines_one_consultation_and_keeps_the_others(monkeypatch):
 
     def weak(turns):
         out, counts = real(turns)
-        return [{**t, "text": t["text"].replace("[NAME]", "[NAME] Lee")} if "Regards" in t["text"] else t
-                for t in out], counts
+        return [
+            {**t, "text": t["text"].replace("[NAME]", "[NAME] Lee")} if "Regards" in t["text"] else t for t in out
+        ], counts
 
     monkeypatch.setattr(steps, "scrub_turns", weak)
     kept, counts, bad = deidentify_gated(table)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from citrus_assets.jmed import steps
-from citrus_assets.jmed.dialogues import load_month
+from citrus_assets.jmed.consultations.dialogues import load_month
 from resources.llm import SamplingParams
 from resources.llm.cache import GenerationCache
 from resources.llm.client import LLMClient
@@ -39,11 +39,23 @@ class Clinician(Policy):
             if "shrimp" in prompt:
                 return "the patient has hives"
             diagnosis = next((v for k, v in DX.items() if k in prompt), "")
-            return "```json\n" + json.dumps({
-                "age": 40, "sex": "female" if "woman" in prompt or "女" in prompt else "male",
-                "department": "呼吸内科" if re.search(r"咳", prompt) else "", "chief_complaint": "symptoms for days",
-                "present_illness": "see consultation", "history": "", "exam_results": "abnormal tests",
-                "diagnosis": diagnosis}, ensure_ascii=False) + "\n```"
+            return (
+                "```json\n"
+                + json.dumps(
+                    {
+                        "age": 40,
+                        "sex": "female" if "woman" in prompt or "女" in prompt else "male",
+                        "department": "呼吸内科" if re.search(r"咳", prompt) else "",
+                        "chief_complaint": "symptoms for days",
+                        "present_illness": "see consultation",
+                        "history": "",
+                        "exam_results": "abnormal tests",
+                        "diagnosis": diagnosis,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n```"
+            )
         if "最可能的诊断是什么" in prompt:
             return "患者40岁，反复不适数日，体格检查及化验异常，请结合病史分析。最可能的诊断是什么？"
         if "Hypothyroidism" in prompt:
@@ -64,10 +76,11 @@ def _outputs(tmp: Path) -> dict:
     emr, emr_bad, emr_stats = steps.extract_emr(deid, llm, SamplingParams(max_tokens=48))
     qs, q_bad, q_stats = steps.generate_questions(emr, llm, SamplingParams(max_tokens=24))
     llm.cache.flush()
-    out = {"emr": {"rows": emr.to_pylist(), "quarantine": [dataclasses.asdict(q) for q in emr_bad], "stats": emr_stats},
-           "questions": {"rows": qs.to_pylist(), "quarantine": [dataclasses.asdict(q) for q in q_bad],
-                         "stats": q_stats},
-           "keys": _keys(tmp / "c.sqlite")}
+    out = {
+        "emr": {"rows": emr.to_pylist(), "quarantine": [dataclasses.asdict(q) for q in emr_bad], "stats": emr_stats},
+        "questions": {"rows": qs.to_pylist(), "quarantine": [dataclasses.asdict(q) for q in q_bad], "stats": q_stats},
+        "keys": _keys(tmp / "c.sqlite"),
+    }
     return json.loads(json.dumps(out, ensure_ascii=False, default=str))
 
 

@@ -33,14 +33,31 @@ class FakeClinician:
     def reply(self, prompt: str) -> str:
         if "structured medical record" in prompt:
             zh = re.search(r"[\u4e00-\u9fff]{4}", prompt.split("Consultation:")[-1])
-            dx = {"rust-coloured": "Lobar pneumonia", "TSH": "Hypothyroidism", "shrimp": "Urticaria",
-                  "膀胱": "急性膀胱炎", "跖趾": "痛风"}
+            dx = {
+                "rust-coloured": "Lobar pneumonia",
+                "TSH": "Hypothyroidism",
+                "shrimp": "Urticaria",
+                "膀胱": "急性膀胱炎",
+                "跖趾": "痛风",
+            }
             diagnosis = next((v for k, v in dx.items() if k in prompt), "")
-            return "```json\n" + json.dumps({
-                "age": 40, "sex": "female" if "woman" in prompt or "女" in prompt else "male",
-                "department": "呼吸内科" if zh and "咳" in prompt else "", "chief_complaint": "symptoms for days",
-                "present_illness": "see consultation", "history": "", "exam_results": "abnormal tests",
-                "diagnosis": diagnosis}, ensure_ascii=False) + "\n```"
+            return (
+                "```json\n"
+                + json.dumps(
+                    {
+                        "age": 40,
+                        "sex": "female" if "woman" in prompt or "女" in prompt else "male",
+                        "department": "呼吸内科" if zh and "咳" in prompt else "",
+                        "chief_complaint": "symptoms for days",
+                        "present_illness": "see consultation",
+                        "history": "",
+                        "exam_results": "abnormal tests",
+                        "diagnosis": diagnosis,
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n```"
+            )
         if "最可能的诊断是什么" in prompt:
             return "患者40岁，反复不适数日，体格检查及化验异常，请结合病史分析。最可能的诊断是什么？"
         return "A 40-year-old patient has had symptoms for several days with abnormal tests. What is the most likely diagnosis?"
@@ -58,9 +75,16 @@ def run_month(tmp_path, llm, reviews=None):
     if reviews is not None:
         ops["jmed_reviews"] = {"config": {"reviews_dir": str(reviews)}}
     result = dg.materialize(
-        [*assets, *checks], partition_key=MONTH, instance=instance, run_config={"ops": ops},
-        resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                   "inbox": InboxResource(), "llm": llm},
+        [*assets, *checks],
+        partition_key=MONTH,
+        instance=instance,
+        run_config={"ops": ops},
+        resources={
+            "io_manager": LakeIOManager(root=lake_root),
+            "lake": LakeResource(root=lake_root),
+            "inbox": InboxResource(),
+            "llm": llm,
+        },
     )
     return result, Lake(lake_root)
 
@@ -101,17 +125,26 @@ def test_good_path_with_scripted_model_and_release_round_trip(tmp_path, monkeypa
     q = metadata(result, "jmed_questions")
     assert q["llm_accepted"] == 5
     options = lake.read_table("jmed_options", MONTH).to_pylist()
-    assert all(len(r["options"]) == 21 and r["options"][-1]["text"] in ("None of the above", "以上都不是") for r in options)
+    assert all(
+        len(r["options"]) == 21 and r["options"][-1]["text"] in ("None of the above", "以上都不是") for r in options
+    )
     reviews = {r["dialogue_id"]: r["status"] for r in lake.read_table("jmed_reviews", MONTH).to_pylist()}
-    assert reviews == {"nov-001": "approved", "nov-002": "approved", "nov-003": "approved",
-                       "nov-004": "pending_chief", "nov-005": "rejected_primary"}
+    assert reviews == {
+        "nov-001": "approved",
+        "nov-002": "approved",
+        "nov-003": "approved",
+        "nov-004": "pending_chief",
+        "nov-005": "rejected_primary",
+    }
     # the lake never holds the raw consultation downstream of de-identification (data, quarantine, lineage)
     import pyarrow.parquet as pq
 
     pii = ["Daniel Brooks", "13912345678", "r.patel@clinic.example.org"]
 
     def text(p):  # Parquet pages are compressed: scan the decoded values
-        return str(pq.read_table(p).to_pylist()) if p.suffix == ".parquet" else p.read_bytes().decode("utf-8", "replace")
+        return (
+            str(pq.read_table(p).to_pylist()) if p.suffix == ".parquet" else p.read_bytes().decode("utf-8", "replace")
+        )
 
     root = tmp_path / "lake"
     raw_kept = [p for p in root.rglob("*") if p.is_file() and any(x in text(p) for x in pii)]
@@ -165,9 +198,16 @@ def test_blocking_pii_check_stops_the_chain(tmp_path, monkeypatch, repo_root):
     lake_root = str(tmp_path / "lake")
     llm = FakeClinician()
     result = dg.materialize(
-        [*assets, *checks], partition_key=MONTH, instance=instance, raise_on_error=False,
-        resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                   "inbox": InboxResource(), "llm": llm},
+        [*assets, *checks],
+        partition_key=MONTH,
+        instance=instance,
+        raise_on_error=False,
+        resources={
+            "io_manager": LakeIOManager(root=lake_root),
+            "lake": LakeResource(root=lake_root),
+            "inbox": InboxResource(),
+            "llm": llm,
+        },
     )
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

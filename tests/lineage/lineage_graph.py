@@ -88,8 +88,13 @@ def build_graph(root: str, run_id: str = "run-1", writer: type[LineageWriter] = 
         dv = table_data_version(table)
         dvs[f"{asset}:{partition}"] = dv
         w.write_materialization(
-            asset=asset, partition=partition, run_id=run_id, data_version=dv, code_version="v1",
-            table=table, data_path=f"lake/{asset}/{partition}/data.parquet",
+            asset=asset,
+            partition=partition,
+            run_id=run_id,
+            data_version=dv,
+            code_version="v1",
+            table=table,
+            data_path=f"lake/{asset}/{partition}/data.parquet",
         )
 
     mat("question_seeds", "medqa|train", seeds_table(TRAIN_URI, ["s1", "s2", "s3"], [1, 2, 3]))
@@ -98,11 +103,17 @@ def build_graph(root: str, run_id: str = "run-1", writer: type[LineageWriter] = 
     mat("answers", "pubmed|train", answers_table([("a4", ["s4"])]))
     mat("sft_examples", "__all__", sft_table())
     w.write_checkpoint_inputs(
-        checkpoint_asset="sft_checkpoint", checkpoint_partition="__all__", checkpoint_data_version="ckpt-v1",
-        run_id=run_id, inputs=[("sft_examples", "__all__", dvs["sft_examples:__all__"])],
+        checkpoint_asset="sft_checkpoint",
+        checkpoint_partition="__all__",
+        checkpoint_data_version="ckpt-v1",
+        run_id=run_id,
+        inputs=[("sft_examples", "__all__", dvs["sft_examples:__all__"])],
     )
     w.write_checkpoint_inputs(
-        checkpoint_asset="pubmed_checkpoint", checkpoint_partition=None, checkpoint_data_version="ckpt-p1",
-        run_id=run_id, inputs=[("answers", "pubmed|train", dvs["answers:pubmed|train"])],
+        checkpoint_asset="pubmed_checkpoint",
+        checkpoint_partition=None,
+        checkpoint_data_version="ckpt-p1",
+        run_id=run_id,
+        inputs=[("answers", "pubmed|train", dvs["answers:pubmed|train"])],
     )
     return dvs

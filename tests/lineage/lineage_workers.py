@@ -42,8 +42,13 @@ def writer(root: str, w: int, start, errors) -> None:
             time.sleep(rng.uniform(0, 0.15))  # spread the writes over the readers' loops
             t = materialization(w, m)
             lw.write_materialization(
-                asset=f"asset{w}", partition=f"part|{m}", run_id=f"run-{w}-{m}", data_version=table_data_version(t),
-                code_version="1", table=t, data_path="x",
+                asset=f"asset{w}",
+                partition=f"part|{m}",
+                run_id=f"run-{w}-{m}",
+                data_version=table_data_version(t),
+                code_version="1",
+                table=t,
+                data_path="x",
             )
     except BaseException:
         errors.put(f"writer {w}: {traceback.format_exc()}")

@@ -12,8 +12,13 @@ from resources.lineage import commit as C
 
 
 def _table(tag: str, n: int = 4) -> pa.Table:
-    return pa.table({"record_id": [f"q-{tag}{i:019d}" for i in range(n)], "parent_ids": [[f"src-{i:020d}"] for i in range(n)],
-                     "text": [f"{tag} {i}" for i in range(n)]})
+    return pa.table(
+        {
+            "record_id": [f"q-{tag}{i:019d}" for i in range(n)],
+            "parent_ids": [[f"src-{i:020d}"] for i in range(n)],
+            "text": [f"{tag} {i}" for i in range(n)],
+        }
+    )
 
 
 def _names(lake: Lake, asset: str = "a", partition: str = "p") -> list[str]:
@@ -74,13 +79,21 @@ def test_uncommitted_data_file_is_refused_and_removed_by_the_next_write(lake):
         C.read_committed(lake, "a", "p")
     # a staged file of a write killed before its commit, and its uncommitted lineage rows (run r3 is dead)
     lake.write_table(_table("v3"), f"{os.path.dirname(lake.data_path('a', 'p'))}/{C.staged_name('0' * 16 + '-r3')}")
-    w.write_materialization(asset="other", partition="p", run_id="r3", data_version="0" * 16, code_version="",
-                            table=_table("v3"), data_path="x")  # no effect on a/p
+    w.write_materialization(
+        asset="other",
+        partition="p",
+        run_id="r3",
+        data_version="0" * 16,
+        code_version="",
+        table=_table("v3"),
+        data_path="x",
+    )  # no effect on a/p
     os.makedirs(os.path.join(lake.lineage_root, "record_lineage", "a", "p"), exist_ok=True)
     orphan = os.path.join(lake.lineage_root, "record_lineage", "a", "p", "0" * 16 + "-r3.parquet")
     open(orphan, "wb").close()
-    res = C.publish_partition(lake, w, asset="a", partition="p", table=_table("v4"), run_id="r4",
-                              run_is_dead=lambda run: run != "r4")
+    res = C.publish_partition(
+        lake, w, asset="a", partition="p", table=_table("v4"), run_id="r4", run_is_dead=lambda run: run != "r4"
+    )
     assert res.cleanup.removed_uncommitted_data and len(res.cleanup.removed_staged) == 1
     assert res.cleanup.removed_lineage == [orphan] and not os.path.exists(orphan)
     assert _names(lake) == ["data.parquet"] and C.read_committed(lake, "a", "p").equals(_table("v4"))
@@ -90,8 +103,15 @@ def test_untagged_files_of_earlier_versions(lake):
     lake.write_asset("a", "p", _table("v1"))  # never under lineage: read as is
     assert C.read_committed(lake, "a", "p").equals(_table("v1"))
     w = LineageWriter(lake.lineage_root)  # an earlier version's write: data first, then its commit
-    w.write_materialization(asset="a", partition="p", run_id="r1", data_version=table_data_version(_table("v1")),
-                            code_version="", table=_table("v1"), data_path="x")
+    w.write_materialization(
+        asset="a",
+        partition="p",
+        run_id="r1",
+        data_version=table_data_version(_table("v1")),
+        code_version="",
+        table=_table("v1"),
+        data_path="x",
+    )
     assert C.read_committed(lake, "a", "p").equals(_table("v1"))  # its content's data version has a commit
     lake.write_asset("a", "p", _table("v2"))  # but different content without a commit is refused
     with pytest.raises(C.UncommittedDataError):

@@ -38,8 +38,16 @@ def test_record_page_graph_llm_step_and_lake_row(client, lake):
     html = _ok(client, browser_link("record", base="", id=lake["answers"][0]))
     assert '<svg id="lineage-graph"' in html and html.count("<rect") == 3  # answer -> seed -> source line
     assert f'href="/source?id={lake["sources"][0]}"' in html  # site-relative: works on any host and port
-    for text in (MODEL, REVISION, "answer_v1", "ph-a", "0.95", "12 prompt + 5 completion", "Likely measles.",
-                 "&lt;|im_start|&gt;user"):
+    for text in (
+        MODEL,
+        REVISION,
+        "answer_v1",
+        "ph-a",
+        "0.95",
+        "12 prompt + 5 completion",
+        "Likely measles.",
+        "&lt;|im_start|&gt;user",
+    ):
         assert text in html, text
     assert "question_seeds [medqa|train]" in html
 
@@ -50,9 +58,11 @@ def test_source_page_shows_the_line(client, lake):
 
 
 def test_script_in_records_is_escaped_everywhere(client, lake):
-    pages = [browser_link("record", base="", id=lake["answers"][1]),
-             browser_link("source", base="", id=lake["sources"][1]),
-             browser_link("checkpoint", base="", asset="sft_stage1_checkpoint")]
+    pages = [
+        browser_link("record", base="", id=lake["answers"][1]),
+        browser_link("source", base="", id=lake["sources"][1]),
+        browser_link("checkpoint", base="", asset="sft_stage1_checkpoint"),
+    ]
     for url in pages:
         html = _ok(client, url)
         assert "<script" not in html and "<img" not in html, url
@@ -103,10 +113,18 @@ def test_search(client, lake):
     assert "sft_stage1_checkpoint" in _ok(client, "/")
 
 
-@pytest.mark.parametrize("url", [
-    "/record?id=ans-00000000000000000000", "/record", "/source?id=nope", "/partition?asset=answers&partition=nope",
-    "/impact?source=nope.jsonl", "/impact?retraction=nope", "/checkpoint?asset=nope",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/record?id=ans-00000000000000000000",
+        "/record",
+        "/source?id=nope",
+        "/partition?asset=answers&partition=nope",
+        "/impact?source=nope.jsonl",
+        "/impact?retraction=nope",
+        "/checkpoint?asset=nope",
+    ],
+)
 def test_unknown_ids_are_404(client, url):
     r = client.get(url)
     assert r.status_code == 404, (url, r.text[:300])
@@ -120,8 +138,9 @@ def test_materialization_metadata_links_to_the_browser(tmp_path, monkeypatch):
     def things() -> pa.Table:
         return pa.table({"record_id": ["thing-1", "thing-2"], "parent_ids": [[], []], "x": [1, 2]})
 
-    res = dg.materialize([things], partition_key="p1",
-                         resources={"io_manager": LakeIOManager(root=str(tmp_path / "lake"))})
+    res = dg.materialize(
+        [things], partition_key="p1", resources={"io_manager": LakeIOManager(root=str(tmp_path / "lake"))}
+    )
     md = res.asset_materializations_for_node("things")[0].metadata
     assert md["lineage"].value == "http://lineage.example:9000/partition?asset=things&partition=p1"
     sample = md["lineage_sample"].value

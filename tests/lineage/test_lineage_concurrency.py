@@ -73,14 +73,16 @@ def test_kept_read_connection_does_not_block_another_process_sync(tmp_path):
     db = str(tmp_path / "_lineage" / "lineage.duckdb")
     w = LineageWriter(root)
     t = LW.materialization(0, 0)
-    w.write_materialization(asset="a", partition="p0", run_id="r0", data_version="v0", code_version="1",
-                            table=t, data_path="x")
+    w.write_materialization(
+        asset="a", partition="p0", run_id="r0", data_version="v0", code_version="1", table=t, data_path="x"
+    )
     store = LineageStore(root, db, keep_open=30.0)  # much longer than the sync below may take
     assert store.trace(LW.rid(0, 0, 0))["n_nodes"] == 3
     assert store._cached is not None  # the connection is kept
     t2 = pa.table({"record_id": ["late-" + "0" * 20], "parent_ids": [[LW.rid(0, 0, 0)]]})
-    w.write_materialization(asset="b", partition="p0", run_id="r1", data_version="v1", code_version="1",
-                            table=t2, data_path="x")
+    w.write_materialization(
+        asset="b", partition="p0", run_id="r1", data_version="v1", code_version="1", table=t2, data_path="x"
+    )
     code = textwrap.dedent(f"""
         import time
         from resources.lineage import LineageStore

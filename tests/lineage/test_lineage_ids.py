@@ -8,9 +8,10 @@ def test_record_id_stable_and_content_derived():
     assert a == record_id("qseed", "src-x", {"a": [1, 2], "b": 1})  # key order does not matter
     assert a == record_id("qseed", "src-x", {"b": 1, "a": [1, 2]})
     # pinned value: changing the scheme re-keys every lake, so it must be deliberate
-    assert record_id("ans", "q", 0) == "ans-" + __import__("hashlib").blake2b(
-        canonical_json(["q", 0]).encode(), digest_size=10
-    ).hexdigest()
+    assert (
+        record_id("ans", "q", 0)
+        == "ans-" + __import__("hashlib").blake2b(canonical_json(["q", 0]).encode(), digest_size=10).hexdigest()
+    )
     assert ID_RE.match(a) and is_record_id(a)
     assert a.startswith("qseed-") and len(a.split("-", 1)[1]) == 20
     assert record_id("qseed", "src-x", {"a": [2, 1], "b": 1}) != a  # different content, different id
@@ -72,7 +73,11 @@ def test_every_literal_kind_in_the_code_is_registered():
     for pkg in ("citrus_assets", "resources", "training", "quality"):
         for path in (root / pkg).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "record_id"
-                        and node.args and isinstance(node.args[0], ast.Constant)):
+                if (
+                    isinstance(node, ast.Call)
+                    and getattr(node.func, "id", getattr(node.func, "attr", "")) == "record_id"
+                    and node.args
+                    and isinstance(node.args[0], ast.Constant)
+                ):
                     used.add(node.args[0].value)
     assert len(used) > 20 and used <= KINDS.keys(), sorted(used - KINDS.keys())

@@ -34,8 +34,17 @@ def test_same_answers_from_both_layouts(both):
     new, old = both
     assert new.sync() == old.sync() == 7
     st_new, st_old = new.stats(), old.stats()
-    for k in ("commits", "materializations", "record_rows", "records", "edge_rows", "edges", "sources", "generations",
-              "checkpoints"):
+    for k in (
+        "commits",
+        "materializations",
+        "record_rows",
+        "records",
+        "edge_rows",
+        "edges",
+        "sources",
+        "generations",
+        "checkpoints",
+    ):
         assert st_new[k] == st_old[k], k
     for rid in (SFT["x1"], SFT["x2"], SFT["x3"], ANS["a3"], SEED["s4"], SRC["t2"]):
         assert _comparable(new.trace(rid)) == _comparable(old.trace(rid)), rid
@@ -50,12 +59,23 @@ def test_views_from_both_layouts(both):
     old.sync()
     for store in (new, old):
         with duckdb.connect(store.db_path, read_only=True) as con:
-            counts = {v: con.execute(f"SELECT count(*) FROM v_{v}").fetchone()[0]
-                      for v in ("materializations", "records", "edges", "sources", "generations", "checkpoint_inputs")}
-            assert counts == {"materializations": 5, "records": 11, "edges": 13, "sources": 4, "generations": 4,
-                              "checkpoint_inputs": 2}, store.root
-            row = con.execute("SELECT asset, partition, model_id, prompt_template, prompt_tokens FROM v_generations "
-                              "WHERE record_id = ?", [ANS["a3"]]).fetchone()
+            counts = {
+                v: con.execute(f"SELECT count(*) FROM v_{v}").fetchone()[0]
+                for v in ("materializations", "records", "edges", "sources", "generations", "checkpoint_inputs")
+            }
+            assert counts == {
+                "materializations": 5,
+                "records": 11,
+                "edges": 13,
+                "sources": 4,
+                "generations": 4,
+                "checkpoint_inputs": 2,
+            }, store.root
+            row = con.execute(
+                "SELECT asset, partition, model_id, prompt_template, prompt_tokens FROM v_generations "
+                "WHERE record_id = ?",
+                [ANS["a3"]],
+            ).fetchone()
             assert row[:2] == ("answers", "medqa|train") and row[3] == "answer_v1" and row[4] == 102
             src = con.execute("SELECT uri, locator, asset FROM v_sources WHERE source_id = ?", [SRC["t3"]]).fetchone()
             assert src == ("s3://citrus-raw/medqa/train.jsonl", "line 3", "question_seeds")
@@ -71,18 +91,35 @@ def test_mixed_layouts_in_one_lake(tmp_path):
     store = LineageStore(root, str(tmp_path / "l.duckdb"))
     assert store.sync() == 7
     # a new version re-materializes sft_examples (new run) and adds a record
-    t = pa.table({"record_id": [SFT["x1"], "sft-" + "9" * 20], "parent_ids": [[ANS["a1"], SEED["s1"]], [SFT["x1"]]],
-                  "text": ["t", "u"]})
-    LineageWriter(root).write_materialization(asset="sft_examples", partition=None, run_id="run-2",
-                                              data_version=table_data_version(t), code_version="v2", table=t,
-                                              data_path="x")
+    t = pa.table(
+        {
+            "record_id": [SFT["x1"], "sft-" + "9" * 20],
+            "parent_ids": [[ANS["a1"], SEED["s1"]], [SFT["x1"]]],
+            "text": ["t", "u"],
+        }
+    )
+    LineageWriter(root).write_materialization(
+        asset="sft_examples",
+        partition=None,
+        run_id="run-2",
+        data_version=table_data_version(t),
+        code_version="v2",
+        table=t,
+        data_path="x",
+    )
     assert store.sync() == 1
     d = store.trace("sft-" + "9" * 20)
     assert {n["record_id"] for n in d["nodes"]} == {"sft-" + "9" * 20, SFT["x1"], ANS["a1"], SEED["s1"], SRC["t1"]}
-    assert len({a["data_version"] for a in next(n for n in d["nodes"] if n["record_id"] == SFT["x1"])["appearances"]}) == 2
+    assert (
+        len({a["data_version"] for a in next(n for n in d["nodes"] if n["record_id"] == SFT["x1"])["appearances"]}) == 2
+    )
     assert store.impact_record(SRC["t1"], max_records=None)["n_descendants"] == 6
     with duckdb.connect(store.db_path, read_only=True) as con:
         assert con.execute("SELECT count(*) FROM v_edges").fetchone()[0] == 13 + 3
-        assert con.execute("SELECT list(DISTINCT data_tables) FROM ingested_files WHERE tbl = 'materializations'"
-                           ).fetchone()[0] is not None
+        assert (
+            con.execute(
+                "SELECT list(DISTINCT data_tables) FROM ingested_files WHERE tbl = 'materializations'"
+            ).fetchone()[0]
+            is not None
+        )
     store.close()

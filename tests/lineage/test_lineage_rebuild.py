@@ -20,16 +20,22 @@ def lake(tmp_path):
 
 def _write_old_index(db, root, version):
     """An index as an older store left it: other table layout (no ``mid``), every commit marked ingested."""
-    commits = [f"materializations/{a}/{p}/{f}" for a in os.listdir(f"{root}/materializations")
-               for p in os.listdir(f"{root}/materializations/{a}") for f in os.listdir(f"{root}/materializations/{a}/{p}")]
+    commits = [
+        f"materializations/{a}/{p}/{f}"
+        for a in os.listdir(f"{root}/materializations")
+        for p in os.listdir(f"{root}/materializations/{a}")
+        for f in os.listdir(f"{root}/materializations/{a}/{p}")
+    ]
     with duckdb.connect(db) as con:
         if version is not None:
             con.execute("CREATE TABLE lineage_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
             con.execute("INSERT INTO lineage_meta VALUES ('schema_version', ?)", [version])
         con.execute("CREATE TABLE ingested_files (path VARCHAR, tbl VARCHAR)")
         con.executemany("INSERT INTO ingested_files VALUES (?, 'materializations')", [[c] for c in commits])
-        con.execute("CREATE TABLE records (record_id VARCHAR, asset VARCHAR, partition VARCHAR, data_version VARCHAR,"
-                    " run_id VARCHAR)")
+        con.execute(
+            "CREATE TABLE records (record_id VARCHAR, asset VARCHAR, partition VARCHAR, data_version VARCHAR,"
+            " run_id VARCHAR)"
+        )
         con.execute("CREATE TABLE edges (child_id VARCHAR, parent_id VARCHAR, asset VARCHAR)")
         con.execute("CREATE TABLE materializations (asset VARCHAR, partition VARCHAR, run_id VARCHAR)")
     return len(commits)
@@ -37,7 +43,9 @@ def _write_old_index(db, root, version):
 
 def _assert_current(store):
     with duckdb.connect(store.db_path, read_only=True) as con:
-        assert con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()[0] == SCHEMA_VERSION
+        assert (
+            con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()[0] == SCHEMA_VERSION
+        )
         assert con.execute("SELECT count(*) FROM ingested_files").fetchone()[0] == 7
 
 

@@ -51,10 +51,18 @@ def test_trace_known_answer(graph):
     assert nodes[SEED["s3"]]["parents"] == [SRC["t3"]]
     a3 = nodes[ANS["a3"]]
     assert (a3["asset"], a3["partition"], a3["data_version"], a3["depth"]) == (
-        "answers", "medqa|train", dvs["answers:medqa|train"], 1)
+        "answers",
+        "medqa|train",
+        dvs["answers:medqa|train"],
+        1,
+    )
     g = a3["generation"]
     assert (g["model_id"], g["model_revision"], g["prompt_template"], g["prompt_hash"]) == (
-        MODEL, REVISION, "answer_v1", "pha3")
+        MODEL,
+        REVISION,
+        "answer_v1",
+        "pha3",
+    )
     assert g["sampling"]["temperature"] == 0.7 and g["prompt_tokens"] == 102 and g["completion_tokens"] == 202
     src = nodes[SRC["t3"]]
     assert src["kind"] == "source" and src["asset"] == "source" and src["depth"] == 3
@@ -89,15 +97,28 @@ def test_impact_source_file(graph):
     for name in (TRAIN_URI, "train.jsonl"):
         d = store.impact("source", name, max_records=None)
         assert d["n_roots"] == 3
-        assert set(d["records"]) == {SEED["s1"], SEED["s2"], SEED["s3"], ANS["a1"], ANS["a2"], ANS["a3"],
-                                     SFT["x1"], SFT["x2"]}
+        assert set(d["records"]) == {
+            SEED["s1"],
+            SEED["s2"],
+            SEED["s3"],
+            ANS["a1"],
+            ANS["a2"],
+            ANS["a3"],
+            SFT["x1"],
+            SFT["x2"],
+        }
         assert d["n_descendants"] == 8 and d["max_depth"] == 3
         assert {(b["asset"], b["partition"], b["n_records"]) for b in d["by_partition"]} == {
-            ("question_seeds", "medqa|train", 3), ("answers", "medqa|train", 3), ("sft_examples", "__all__", 2)}
+            ("question_seeds", "medqa|train", 3),
+            ("answers", "medqa|train", 3),
+            ("sft_examples", "__all__", 2),
+        }
         assert [(c["checkpoint_asset"], c["checkpoint_data_version"]) for c in d["checkpoints"]] == [
-            ("sft_checkpoint", "ckpt-v1")]
+            ("sft_checkpoint", "ckpt-v1")
+        ]
         assert d["checkpoints"][0]["inputs"] == [
-            {"asset": "sft_examples", "partition": "__all__", "data_version": dvs["sft_examples:__all__"]}]
+            {"asset": "sft_examples", "partition": "__all__", "data_version": dvs["sft_examples:__all__"]}
+        ]
     with pytest.raises(UnknownRecord):
         store.impact("source", "other.jsonl")
 
@@ -148,8 +169,15 @@ def test_uncommitted_materialization_is_invisible(graph, tmp_path, monkeypatch):
 
     monkeypatch.setattr(LineageWriter, "_write_atomic", no_commit)
     with pytest.raises(KeyboardInterrupt):
-        w.write_materialization(asset="late", partition="p", run_id="r9", data_version=table_data_version(t),
-                                code_version="c", table=t, data_path="x")
+        w.write_materialization(
+            asset="late",
+            partition="p",
+            run_id="r9",
+            data_version=table_data_version(t),
+            code_version="c",
+            table=t,
+            data_path="x",
+        )
     monkeypatch.undo()
     assert os.path.exists(os.path.join(root, "record_lineage", "late", "p"))
     assert store.sync() == 0
@@ -162,8 +190,15 @@ def test_uncommitted_materialization_is_invisible(graph, tmp_path, monkeypatch):
         assert con.execute("SELECT count(*) FROM v_edges WHERE asset = 'late'").fetchone()[0] == 0
         assert con.execute("SELECT count(*) FROM v_edges").fetchone()[0] == 13
     # once committed (a retry of the same run) it shows up
-    w.write_materialization(asset="late", partition="p", run_id="r9", data_version=table_data_version(t),
-                            code_version="c", table=t, data_path="x")
+    w.write_materialization(
+        asset="late",
+        partition="p",
+        run_id="r9",
+        data_version=table_data_version(t),
+        code_version="c",
+        table=t,
+        data_path="x",
+    )
     assert store.trace("late-" + "0" * 20)["n_nodes"] == 5
     assert store.impact_record(SFT["x1"])["records"] == ["late-" + "0" * 20]
 
@@ -183,20 +218,32 @@ def test_rematerialization_no_duplicates(graph):
     d = store.impact("source", "train.jsonl", max_records=None)
     assert d["n_descendants"] == 8 and len(d["records"]) == 8
     assert {(b["asset"], b["n_records"]) for b in d["by_partition"]} == {
-        ("question_seeds", 3), ("answers", 3), ("sft_examples", 2)}
+        ("question_seeds", 3),
+        ("answers", 3),
+        ("sft_examples", 2),
+    }
     assert len(d["checkpoints"]) == 1
     with duckdb.connect(store.db_path, read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM (SELECT DISTINCT child_id, parent_id FROM v_edges)").fetchone()[0] == 13
+        assert (
+            con.execute("SELECT count(*) FROM (SELECT DISTINCT child_id, parent_id FROM v_edges)").fetchone()[0] == 13
+        )
 
 
 def test_new_data_version_keeps_history(graph):
     store, dvs = graph
     # answers/medqa re-made with a2 dropped: a new data version; old lineage stays traceable
     from lineage_graph import answers_table
+
     t = answers_table([("a1", ["s1"]), ("a3", ["s1", "s3"])])
     LineageWriter(store.root).write_materialization(
-        asset="answers", partition="medqa|train", run_id="run-3", data_version=table_data_version(t),
-        code_version="v2", table=t, data_path="x")
+        asset="answers",
+        partition="medqa|train",
+        run_id="run-3",
+        data_version=table_data_version(t),
+        code_version="v2",
+        table=t,
+        data_path="x",
+    )
     assert store.trace(ANS["a2"])["n_nodes"] == 3
     d = store.impact("answers", "medqa|train")
     by = {(b["asset"], b["partition"]): b for b in d["by_partition"]}
@@ -234,8 +281,11 @@ def test_default_paths(monkeypatch, tmp_path):
     monkeypatch.delenv("CITRUS_LAKE", raising=False)
     monkeypatch.delenv("CITRUS_LINEAGE_DB", raising=False)
     p = default_paths()
-    assert (p.lake, p.lineage_root, p.db_path) == ("lake", os.path.join("lake", "_lineage"),
-                                                    os.path.join("lake", "_lineage", "lineage.duckdb"))
+    assert (p.lake, p.lineage_root, p.db_path) == (
+        "lake",
+        os.path.join("lake", "_lineage"),
+        os.path.join("lake", "_lineage", "lineage.duckdb"),
+    )
     monkeypatch.setenv("CITRUS_LAKE", "s3://bucket/lake/")
     p = default_paths()
     assert (p.lineage_root, p.db_path) == ("s3://bucket/lake/_lineage", os.path.join(".citrus", "lineage.duckdb"))
@@ -250,7 +300,8 @@ def test_fsspec_root(tmp_path):
 
     root = "memory://citrus-test/lake/_lineage"
     fsspec.filesystem("memory").rm("/citrus-test", recursive=True) if fsspec.filesystem("memory").exists(
-        "/citrus-test") else None
+        "/citrus-test"
+    ) else None
     build_graph(root)
     store = LineageStore(root, str(tmp_path / "mem.duckdb"))
     assert store.sync() == 7
@@ -273,16 +324,25 @@ def test_wide_trace_and_max_depth(tmp_path):
     root = str(tmp_path / "_lineage")
     w = LineageWriter(root)
     srcs = [f"src-{i:020x}" for i in range(600)]
-    seeds = pa.table({
-        "record_id": [f"qseed-{i:020x}" for i in range(600)],
-        "parent_ids": [[s] for s in srcs],
-        "source_uri": ["/raw/big.jsonl"] * 600,
-        "source_locator": [f"line {i + 1}" for i in range(600)],
-    })
+    seeds = pa.table(
+        {
+            "record_id": [f"qseed-{i:020x}" for i in range(600)],
+            "parent_ids": [[s] for s in srcs],
+            "source_uri": ["/raw/big.jsonl"] * 600,
+            "source_locator": [f"line {i + 1}" for i in range(600)],
+        }
+    )
     merged = pa.table({"record_id": ["mix-" + "0" * 20], "parent_ids": [seeds.column("record_id").to_pylist()]})
     for asset, t in (("seeds", seeds), ("mix", merged)):
-        w.write_materialization(asset=asset, partition=None, run_id="r", data_version=table_data_version(t),
-                                code_version="1", table=t, data_path="x")
+        w.write_materialization(
+            asset=asset,
+            partition=None,
+            run_id="r",
+            data_version=table_data_version(t),
+            code_version="1",
+            table=t,
+            data_path="x",
+        )
     store = LineageStore(root, str(tmp_path / "l.duckdb"))
     d = store.trace("mix-" + "0" * 20)
     assert d["n_nodes"] == 1201 and d["max_depth"] == 2

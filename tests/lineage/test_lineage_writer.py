@@ -38,20 +38,35 @@ def test_write_materialization_counts_and_layout(tmp_path):
     t = _table()
     dv = table_data_version(t)
     res = LineageWriter(str(tmp_path)).write_materialization(
-        asset="answers", partition="medqa|dev/2", run_id="r1", data_version=dv, code_version="c",
-        table=t, data_path="lake/answers/x/data.parquet",
+        asset="answers",
+        partition="medqa|dev/2",
+        run_id="r1",
+        data_version=dv,
+        code_version="c",
+        table=t,
+        data_path="lake/answers/x/data.parquet",
     )
     n_edges = sum(2 if i % 3 else 1 for i in range(10))
     n_src = sum(2 if i % 3 else 1 for i in range(10) if i % 2 == 0)
     assert {k: res[k] for k in ("records", "edges", "sources", "generations", "materializations")} == {
-        "records": 10, "edges": n_edges, "sources": n_src, "generations": 4, "materializations": 1
+        "records": 10,
+        "edges": n_edges,
+        "sources": n_src,
+        "generations": 4,
+        "materializations": 1,
     }
     rel = f"answers/medqa__dev_2/{dv}-r1.parquet"
     assert _files(tmp_path) == [f"materializations/{rel}", f"record_lineage/{rel}"]  # one data file + the commit
     got = _read(tmp_path, "record_lineage", rel)
     # exactly the lineage columns of the asset table (no payload, no per-row constants), values unchanged
-    assert got.column_names == ["record_id", "parent_ids", "source_uri", "source_locator", "gen_model_id",
-                                "gen_prompt_tokens"]
+    assert got.column_names == [
+        "record_id",
+        "parent_ids",
+        "source_uri",
+        "source_locator",
+        "gen_model_id",
+        "gen_prompt_tokens",
+    ]
     assert got.to_pydict() == t.select(got.column_names).to_pydict()
     assert got.schema.field("record_id").nullable is False  # no nulls: written REQUIRED
     commit = _read(tmp_path, "materializations", rel).to_pylist()[0]
@@ -63,23 +78,30 @@ def test_constant_columns_and_single_parents(tmp_path):
     """Constant columns are stored as one-value dictionaries and one parent per record as a flat column;
     reading the file gives the asset's values back."""
     n = 5000
-    t = pa.table({
-        "record_id": pa.chunked_array([[f"ans-{i:020x}" for i in range(3000)], [f"ans-{i:020x}" for i in range(3000, n)]]),
-        "parent_ids": pa.array([[f"qseed-{i // 2:020x}"] for i in range(n)], pa.large_list(pa.large_string())),
-        "source_uri": ["s3://b/f.jsonl"] * (n - 1) + [None],
-        "gen_model_id": ["m"] * n,
-        "gen_model_revision": pa.array(["r1"] * n, pa.large_string()),
-        "gen_prompt_hash": [f"h{i}" for i in range(n)],
-        "gen_sampling": ["{}"] * (n - 1) + ["{\"t\": 1}"],
-        "gen_prompt_tokens": pa.array(range(n), pa.int32()),
-    })
+    t = pa.table(
+        {
+            "record_id": pa.chunked_array(
+                [[f"ans-{i:020x}" for i in range(3000)], [f"ans-{i:020x}" for i in range(3000, n)]]
+            ),
+            "parent_ids": pa.array([[f"qseed-{i // 2:020x}"] for i in range(n)], pa.large_list(pa.large_string())),
+            "source_uri": ["s3://b/f.jsonl"] * (n - 1) + [None],
+            "gen_model_id": ["m"] * n,
+            "gen_model_revision": pa.array(["r1"] * n, pa.large_string()),
+            "gen_prompt_hash": [f"h{i}" for i in range(n)],
+            "gen_sampling": ["{}"] * (n - 1) + ['{"t": 1}'],
+            "gen_prompt_tokens": pa.array(range(n), pa.int32()),
+        }
+    )
     res = LineageWriter(str(tmp_path)).write_materialization(
-        asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p")
+        asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p"
+    )
     assert (res["records"], res["edges"], res["sources"], res["generations"]) == (n, n, n - 1, n)
     f = pq.ParquetFile(tmp_path / "record_lineage" / "a" / "__all__" / "dv-r.parquet")
     assert "parent_ids" not in f.schema_arrow.names and "parent_id" in f.schema_arrow.names
-    encodings = {f.metadata.row_group(0).column(i).path_in_schema: f.metadata.row_group(0).column(i).encodings
-                 for i in range(f.metadata.num_columns)}
+    encodings = {
+        f.metadata.row_group(0).column(i).path_in_schema: f.metadata.row_group(0).column(i).encodings
+        for i in range(f.metadata.num_columns)
+    }
     for col in ("source_uri", "gen_model_id", "gen_model_revision"):
         assert "RLE_DICTIONARY" in encodings[col], (col, encodings[col])
     for col in ("record_id", "parent_id", "gen_prompt_hash", "gen_sampling"):
@@ -95,14 +117,18 @@ def test_constant_columns_and_single_parents(tmp_path):
 def test_empty_tables_and_no_optional_columns(tmp_path):
     t = _table(with_gen=False, with_src=False)
     res = LineageWriter(str(tmp_path)).write_materialization(
-        asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p")
+        asset="a", partition=None, run_id="r", data_version="dv", code_version=None, table=t, data_path="p"
+    )
     assert res["sources"] == 0 and res["generations"] == 0
     assert _files(tmp_path) == ["materializations/a/__all__/dv-r.parquet", "record_lineage/a/__all__/dv-r.parquet"]
     assert pq.read_schema(tmp_path / "record_lineage" / "a" / "__all__" / "dv-r.parquet").names == [
-        "record_id", "parent_ids"]
+        "record_id",
+        "parent_ids",
+    ]
     empty = t.slice(0, 0)
     res = LineageWriter(str(tmp_path)).write_materialization(
-        asset="e", partition=None, run_id="r", data_version="dv", code_version=None, table=empty, data_path="p")
+        asset="e", partition=None, run_id="r", data_version="dv", code_version=None, table=empty, data_path="p"
+    )
     assert res["records"] == 0 and res["edges"] == 0
     assert [f for f in _files(tmp_path) if "/e/" in f] == ["materializations/e/__all__/dv-r.parquet"]
 
@@ -117,7 +143,8 @@ def test_commit_row_is_written_last(tmp_path, monkeypatch):
 
     monkeypatch.setattr(W.LineageWriter, "_write_atomic", spy)
     LineageWriter(str(tmp_path)).write_materialization(
-        asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x")
+        asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x"
+    )
     assert order == ["record_lineage", "materializations"]
 
 
@@ -132,28 +159,46 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     monkeypatch.setattr(W.pq, "write_table", failing)
     with pytest.raises(OSError):
         LineageWriter(str(tmp_path)).write_materialization(
-            asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x")
+            asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=_table(), data_path="x"
+        )
     assert _files(tmp_path) == []  # no data file, no temp file, no commit
 
 
 def test_parent_ids_nulls_and_large_list(tmp_path):
-    t = pa.table({
-        "record_id": ["a-1", "a-2", "a-3"],
-        "parent_ids": pa.array([["p-1", None], None, []], pa.large_list(pa.large_string())),
-    })
+    t = pa.table(
+        {
+            "record_id": ["a-1", "a-2", "a-3"],
+            "parent_ids": pa.array([["p-1", None], None, []], pa.large_list(pa.large_string())),
+        }
+    )
     res = LineageWriter(str(tmp_path)).write_materialization(
-        asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=t, data_path="x")
+        asset="a", partition="p", run_id="r", data_version="dv", code_version="c", table=t, data_path="x"
+    )
     assert res["records"] == 3 and res["edges"] == 1
 
 
 def test_rejects_bad_tables(tmp_path):
     w = LineageWriter(str(tmp_path))
     with pytest.raises(ValueError):
-        w.write_materialization(asset="a", partition="p", run_id="r", data_version="d", code_version="c",
-                                table=pa.table({"record_id": ["x"]}), data_path="x")
+        w.write_materialization(
+            asset="a",
+            partition="p",
+            run_id="r",
+            data_version="d",
+            code_version="c",
+            table=pa.table({"record_id": ["x"]}),
+            data_path="x",
+        )
     with pytest.raises(ValueError):
-        w.write_materialization(asset="a", partition="p", run_id="r", data_version="d", code_version="c",
-                                table=pa.table({"record_id": [None, "x"], "parent_ids": [[], []]}), data_path="x")
+        w.write_materialization(
+            asset="a",
+            partition="p",
+            run_id="r",
+            data_version="d",
+            code_version="c",
+            table=pa.table({"record_id": [None, "x"], "parent_ids": [[], []]}),
+            data_path="x",
+        )
 
 
 def test_table_data_version():
@@ -166,18 +211,25 @@ def test_table_data_version():
     assert table_data_version(a) != table_data_version(a.append_column("x", pa.array([1] * 1000)))
     mixed = ids[:-1] + ["q-1"]  # unequal lengths take the general path
     assert table_data_version(pa.table({"record_id": mixed})) == table_data_version(
-        pa.table({"record_id": sorted(mixed, reverse=True)}))
+        pa.table({"record_id": sorted(mixed, reverse=True)})
+    )
     assert table_data_version(pa.table({"record_id": pa.array([], pa.string())}))
 
 
 def test_checkpoint_inputs_file(tmp_path):
     p = LineageWriter(str(tmp_path)).write_checkpoint_inputs(
-        checkpoint_asset="ckpt", checkpoint_partition=None, checkpoint_data_version="v1", run_id="r",
-        inputs=[("sft", "a|b", "dv1"), ("sft", None, "dv2")])
+        checkpoint_asset="ckpt",
+        checkpoint_partition=None,
+        checkpoint_data_version="v1",
+        run_id="r",
+        inputs=[("sft", "a|b", "dv1"), ("sft", None, "dv2")],
+    )
     rows = pq.read_table(p).to_pylist()
     assert p.endswith(os.path.join("checkpoint_inputs", "ckpt", "__all__", "v1-r.parquet"))
     assert [(r["input_asset"], r["input_partition"], r["input_data_version"]) for r in rows] == [
-        ("sft", "a|b", "dv1"), ("sft", "__all__", "dv2")]
+        ("sft", "a|b", "dv1"),
+        ("sft", "__all__", "dv2"),
+    ]
 
 
 def _reference_data_version(table):
@@ -200,8 +252,22 @@ def _reference_data_version(table):
     return h.hexdigest()[:16]
 
 
-@pytest.mark.parametrize("kind", ["hex", "hex_shared_prefix", "ties", "few_ties", "dups", "low_entropy", "upper", "unicode",
-                                  "short_hex", "all_same", "mixed_len"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "hex",
+        "hex_shared_prefix",
+        "ties",
+        "few_ties",
+        "dups",
+        "low_entropy",
+        "upper",
+        "unicode",
+        "short_hex",
+        "all_same",
+        "mixed_len",
+    ],
+)
 def test_table_data_version_fast_path_matches_definition(kind):
     import numpy as np
 
@@ -223,7 +289,7 @@ def test_table_data_version_fast_path_matches_definition(kind):
     }[kind]
     t = pa.table({"record_id": ids})
     assert table_data_version(t) == _reference_data_version(t)
-    chunked = pa.table({"record_id": pa.chunked_array([ids[n // 3:], ids[: n // 3]])})
+    chunked = pa.table({"record_id": pa.chunked_array([ids[n // 3 :], ids[: n // 3]])})
     assert table_data_version(chunked) == table_data_version(t)
 
 

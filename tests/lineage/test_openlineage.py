@@ -8,7 +8,7 @@ from lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
 from citrus_assets.cli.lineage import main as cli_main
 from resources.lineage import LineageStore, LineageWriter
-from resources.lineage.openlineage import SCHEMA_URL, run_events, source_dataset
+from resources.lineage.query.openlineage import SCHEMA_URL, run_events, source_dataset
 
 REQUIRED = {"eventType", "eventTime", "producer", "schemaURL", "run", "job", "inputs", "outputs"}
 
@@ -34,12 +34,17 @@ def test_one_complete_event_per_materialization_with_inputs(tmp_path, graph_stor
         assert e["run"]["facets"]["parent"]["job"]["name"] == "dagster_run"
     assert len({e["run"]["runId"] for e in events}) == 5  # one run per (Dagster run, asset, partition)
     seeds = by_out["question_seeds/medqa|train"]
-    assert seeds["inputs"] == [source_dataset(TRAIN_URI)] == [{"namespace": "s3", "name": "citrus-raw/medqa/train.jsonl"}]
+    assert (
+        seeds["inputs"] == [source_dataset(TRAIN_URI)] == [{"namespace": "s3", "name": "citrus-raw/medqa/train.jsonl"}]
+    )
     assert by_out["question_seeds/pubmed|train"]["inputs"] == [{"namespace": "file", "name": PUBMED_URI}]
     sft = by_out["sft_examples/__all__"]
     # x1 <- a1 + s1, x2 <- a3, x3 <- a4: parents live in three asset partitions
-    assert [i["name"] for i in sft["inputs"]] == ["answers/medqa|train", "answers/pubmed|train",
-                                                  "question_seeds/medqa|train"]
+    assert [i["name"] for i in sft["inputs"]] == [
+        "answers/medqa|train",
+        "answers/pubmed|train",
+        "question_seeds/medqa|train",
+    ]
     out = sft["outputs"][0]
     assert out["facets"]["version"]["datasetVersion"] == dvs["sft_examples:__all__"]
     assert out["outputFacets"]["outputStatistics"]["rowCount"] == 3
@@ -50,8 +55,15 @@ def test_checkpoint_inputs_carry_versions_and_cli_writes_jsonl(tmp_path, graph_s
     store, dvs = graph_store
     w = LineageWriter(store.root)
     ckpt = __import__("pyarrow").table({"record_id": ["ckpt-" + "1" * 20], "parent_ids": [[]]})
-    w.write_materialization(asset="sft_checkpoint", partition="__all__", run_id="run-2", data_version="ckpt-v1",
-                            code_version="v1", table=ckpt, data_path="lake/sft_checkpoint/__all__/data.parquet")
+    w.write_materialization(
+        asset="sft_checkpoint",
+        partition="__all__",
+        run_id="run-2",
+        data_version="ckpt-v1",
+        code_version="v1",
+        table=ckpt,
+        data_path="lake/sft_checkpoint/__all__/data.parquet",
+    )
     ev = next(e for e in run_events(store) if e["job"]["name"] == "sft_checkpoint")
     assert ev["inputs"][0]["name"] == "sft_examples/__all__"
     assert ev["inputs"][0]["facets"]["version"]["datasetVersion"] == dvs["sft_examples:__all__"]

@@ -26,9 +26,15 @@ def build(lake_root: str):
         p = context.partition_key
         lines = [f'{{"text": "{p} doc {i}"}}' for i in range(2)]
         srcs = [source_id(FILES[p], raw) for raw in lines]
-        return pa.table({"record_id": [record_id("pdfdoc", s) for s in srcs], "parent_ids": [[s] for s in srcs],
-                         "source_uri": [FILES[p]] * 2, "source_locator": [f"line {i + 1}" for i in range(2)],
-                         "text": lines})
+        return pa.table(
+            {
+                "record_id": [record_id("pdfdoc", s) for s in srcs],
+                "parent_ids": [[s] for s in srcs],
+                "source_uri": [FILES[p]] * 2,
+                "source_locator": [f"line {i + 1}" for i in range(2)],
+                "text": lines,
+            }
+        )
 
     @dg.asset
     def summary(docs: pa.Table) -> pa.Table:
@@ -39,8 +45,12 @@ def build(lake_root: str):
     def ckpt(context, summary: pa.Table) -> pa.Table:
         dv = table_data_version(summary)
         LineageWriter(Lake(lake_root).lineage_root).write_checkpoint_inputs(
-            checkpoint_asset="ckpt", checkpoint_partition=None, checkpoint_data_version="ck-" + dv,
-            run_id=context.run_id, inputs=[("summary", "__all__", dv)])
+            checkpoint_asset="ckpt",
+            checkpoint_partition=None,
+            checkpoint_data_version="ck-" + dv,
+            run_id=context.run_id,
+            inputs=[("summary", "__all__", dv)],
+        )
         return pa.table({"record_id": ["ckpt-" + dv[:20]], "parent_ids": [[]]})
 
     return docs, summary, ckpt
@@ -57,8 +67,13 @@ def test_retract_source_file(tmp_path, capsys):
         for p in ("a", "b"):
             assert dg.materialize([docs], partition_key=p, resources=res, instance=instance).success
         assert dg.materialize(assets, selection=["summary", "ckpt"], resources=res, instance=instance).success
-        status = lambda: {k: get_stale_status_resolver(instance, list(assets)).get_status(dg.AssetKey(k)).value  # noqa: E731
-                          for k in ("summary", "ckpt")}
+
+        def status():
+            return {
+                k: get_stale_status_resolver(instance, list(assets)).get_status(dg.AssetKey(k)).value
+                for k in ("summary", "ckpt")
+            }
+
         assert status() == {"summary": "FRESH", "ckpt": "FRESH"}
 
         dry = retract(lake, store, "source:shard_b.jsonl", "dry", dry_run=True)
@@ -72,7 +87,9 @@ def test_retract_source_file(tmp_path, capsys):
         report = retract(lake, store, "source:shard_b.jsonl", "licence withdrawn", instance=instance)
         assert report.retraction.records == 4 and report.retraction.checkpoints == ["ckpt"]
         assert {(w["asset"], w["partition"], w["rows_before"], w["rows_after"]) for w in report.rewritten} == {
-            ("docs", "b", 2, 0), ("summary", "__all__", 4, 2)}
+            ("docs", "b", 2, 0),
+            ("summary", "__all__", 4, 2),
+        }
         assert lake.read_table("docs", "b").num_rows == 0
         assert all("b doc" not in t for t in lake.read_table("docs", "a")["text"].to_pylist())
         # Dagster sees the rewritten summary: the checkpoint trained on the old one is stale now
@@ -97,8 +114,9 @@ def test_retract_cli_dry_run_and_unknown_target(tmp_path, monkeypatch, capsys):
     docs, _, _ = build(lake_root)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     with dg.instance_for_test() as instance:
-        assert dg.materialize([docs], partition_key="a", resources={"io_manager": LakeIOManager(root=lake_root)},
-                              instance=instance).success
+        assert dg.materialize(
+            [docs], partition_key="a", resources={"io_manager": LakeIOManager(root=lake_root)}, instance=instance
+        ).success
     assert cli_main(["retract", "docs:a", "--dry-run", "--lake", lake_root]) == 0
     out = capsys.readouterr().out
     assert "2 records affected" in out and "dry run: nothing changed" in out
@@ -106,12 +124,18 @@ def test_retract_cli_dry_run_and_unknown_target(tmp_path, monkeypatch, capsys):
     assert "no committed lineage" in capsys.readouterr().err
     assert cli_main(["retract", "docs:a", "--reason", "bad batch", "--lake", lake_root]) == 0
     assert "rewrote docs [a]: 2 -> 0 rows" in capsys.readouterr().out
-    assert json.loads(Lake(lake_root).fs.cat(Lake(lake_root).join("_retractions", "retractions.jsonl"))
-                      .decode().splitlines()[0])["target"] == "docs:a"
+    assert (
+        json.loads(
+            Lake(lake_root).fs.cat(Lake(lake_root).join("_retractions", "retractions.jsonl")).decode().splitlines()[0]
+        )["target"]
+        == "docs:a"
+    )
 
 
-WORDS = ("fever cough dyspnea renal hepatic cardiac dose infusion chronic acute lesion biopsy serum sodium potassium "
-         "glucose insulin sepsis culture antibiotic").split()
+WORDS = (
+    "fever cough dyspnea renal hepatic cardiac dose infusion chronic acute lesion biopsy serum sodium potassium "
+    "glucose insulin sepsis culture antibiotic"
+).split()
 
 
 def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
@@ -124,12 +148,16 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
     from resources.llm.cache import GenerationCache
     from resources.llm.types import Generation
     from resources.retraction import drop_retracted_quarantine
+
     rnd = random.Random(7)
     texts_b = [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" case {i}" for i in range(20)]
     copy_c = list(texts_b)
     copy_c[3] = copy_c[3].replace(copy_c[3].split()[5], "CHANGED", 1)  # one word changed
-    texts = {"a": [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" other {i}" for i in range(20)],
-             "b": texts_b, "c": copy_c}
+    texts = {
+        "a": [" ".join(rnd.choice(WORDS) for _ in range(40)) + f" other {i}" for i in range(20)],
+        "b": texts_b,
+        "c": copy_c,
+    }
     files = {"a": "inbox/shard_a.jsonl", "b": "inbox/shard_b.jsonl", "c": "inbox/shard_b_fixed.jsonl"}
     p3 = dg.StaticPartitionsDefinition(["a", "b", "c"])
     lake_root = str(tmp_path / "lake")
@@ -139,9 +167,15 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
         p = context.partition_key
         srcs = [source_id(files[p], t) for t in texts[p]]
         Lake(lake_root).write_quarantine("seeds", p, [QuarantineRecord(files[p], "line 99", "not JSON", "{bad line")])
-        return pa.table({"record_id": [record_id("qseed", s) for s in srcs], "parent_ids": [[s] for s in srcs],
-                         "source_uri": [files[p]] * len(srcs),
-                         "source_locator": [f"line {i + 1}" for i in range(len(srcs))], "question": texts[p]})
+        return pa.table(
+            {
+                "record_id": [record_id("qseed", s) for s in srcs],
+                "parent_ids": [[s] for s in srcs],
+                "source_uri": [files[p]] * len(srcs),
+                "source_locator": [f"line {i + 1}" for i in range(len(srcs))],
+                "question": texts[p],
+            }
+        )
 
     lake = Lake(lake_root)
     store = LineageStore(lake.lineage_root, str(tmp_path / "lineage.duckdb"))
@@ -163,8 +197,9 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
         for p in ("a", "b"):
             assert dg.materialize([seeds], partition_key=p, resources=res, instance=instance).success
         assert lake.read_quarantine("seeds", "b").num_rows == 1
-        report = retract(lake, store, "source:shard_b.jsonl", "licence withdrawn", instance=instance,
-                         llm_cache=str(cache_path))
+        report = retract(
+            lake, store, "source:shard_b.jsonl", "licence withdrawn", instance=instance, llm_cache=str(cache_path)
+        )
         print(format_report(report))
         assert report.quarantine_removed == 1 and lake.read_quarantine("seeds", "b").num_rows == 0
         assert report.cache == {"deleted": 21, "left": 20, "without_prompt": 1}
@@ -173,8 +208,9 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
         again = dg.materialize([seeds], partition_key="b", resources=res, instance=instance)
         assert again.success and lake.read_quarantine("seeds", "b").num_rows == 0
         assert lake.read_table("seeds", "b").num_rows == 0
-        kept, dropped = drop_retracted_quarantine(lake, [QuarantineRecord(files["a"], "l", "r", "x"),
-                                                         QuarantineRecord(files["b"], "l", "r", "x")])
+        kept, dropped = drop_retracted_quarantine(
+            lake, [QuarantineRecord(files["a"], "l", "r", "x"), QuarantineRecord(files["b"], "l", "r", "x")]
+        )
         assert dropped == 1 and [r.source_uri for r in kept] == [files["a"]]
         # a copy with one word changed: its rows are written (it may be a legitimate fix) but flagged
         copy = dg.materialize([seeds], partition_key="c", resources=res, instance=instance)
@@ -187,6 +223,8 @@ def test_retraction_covers_quarantine_cache_and_near_copies(tmp_path, caplog):
         assert "near_retracted_sources" not in other.get_asset_materialization_events()[0].materialization.metadata
     left = GenerationCache(cache_path)
     assert len(left) == 20 and not left.get_many([f"b-{i}" for i in range(20)]) and len(left.get_many(["a-0"])) == 1
-    print(f"FIGURE retraction: cache entries of the retracted source left 0/21 (20 unrelated kept); "
-          f"quarantine rows of it after re-run 0; rows of the one-word copy returned {lake.read_table('seeds', 'c').num_rows}"
-          f"/20, flagged near-duplicate at Jaccard {near[0]['jaccard']}")
+    print(
+        f"FIGURE retraction: cache entries of the retracted source left 0/21 (20 unrelated kept); "
+        f"quarantine rows of it after re-run 0; rows of the one-word copy returned {lake.read_table('seeds', 'c').num_rows}"
+        f"/20, flagged near-duplicate at Jaccard {near[0]['jaccard']}"
+    )

@@ -21,13 +21,15 @@ from resources.lineage.data_version import DataVersionBuilder
 def _table(n: int, seed: int = 0, width_mix: bool = False) -> pa.Table:
     rng = random.Random(seed)
     ids = [f"trace-{rng.getrandbits(80):020x}" + ("x" * rng.randrange(3) if width_mix else "") for _ in range(n)]
-    return pa.table({
-        "record_id": ids,
-        "parent_ids": [[f"q-{i:020d}"] for i in range(n)],
-        "transcript": [f"transcript {i} " * (i % 7) for i in range(n)],
-        "gen_model_id": ["m"] * n,
-        "gen_prompt_tokens": list(range(n)),
-    })
+    return pa.table(
+        {
+            "record_id": ids,
+            "parent_ids": [[f"q-{i:020d}"] for i in range(n)],
+            "transcript": [f"transcript {i} " * (i % 7) for i in range(n)],
+            "gen_model_id": ["m"] * n,
+            "gen_prompt_tokens": list(range(n)),
+        }
+    )
 
 
 def _chunks(table: pa.Table, tmp, sizes: list[int], kind: str = "arrow") -> StagedParquet:
@@ -85,11 +87,19 @@ def test_publish_staged_equals_publish_table(tmp_path, kind):
     staged = _chunks(table, tmp_path, [1000, 0, 1503], kind)
     old, new = Lake(str(tmp_path / "old")), Lake(str(tmp_path / "new"))
     a = C.publish_partition(old, LineageWriter(old.lineage_root), asset="t", partition="p", table=table, run_id="r1")
-    b = C.publish_partition(new, LineageWriter(new.lineage_root), asset="t", partition="p", table=staged,
-                            run_id="r1", data_version=staged.data_version())
+    b = C.publish_partition(
+        new,
+        LineageWriter(new.lineage_root),
+        asset="t",
+        partition="p",
+        table=staged,
+        run_id="r1",
+        data_version=staged.data_version(),
+    )
     assert a.key == b.key and a.counts["records"] == b.counts["records"] == 2503
     assert {k: v for k, v in a.counts.items() if k != "commit_path"} == {
-        k: v for k, v in b.counts.items() if k != "commit_path"}
+        k: v for k, v in b.counts.items() if k != "commit_path"
+    }
     got = C.read_committed(new, "t", "p")
     assert got.to_pylist() == C.read_committed(old, "t", "p").to_pylist() == table.to_pylist()
     assert got.schema == table.schema
@@ -108,8 +118,11 @@ def _materialize(value, root: str) -> tuple:
     res = dg.materialize([traces], resources={"io_manager": LakeIOManager(root=root)})
     assert res.success
     md = res.asset_materializations_for_node("traces")[0].metadata
-    return md["data_version"].value, md["dagster/row_count"].value, res.get_asset_materialization_events()[0] \
-        .event_specific_data.materialization.tags.get("dagster/data_version")
+    return (
+        md["data_version"].value,
+        md["dagster/row_count"].value,
+        res.get_asset_materialization_events()[0].event_specific_data.materialization.tags.get("dagster/data_version"),
+    )
 
 
 def test_staged_output_through_the_io_manager(tmp_path):
@@ -128,7 +141,8 @@ def test_staged_output_through_the_io_manager(tmp_path):
     lo, ln = _lineage_rows(old), _lineage_rows(new)
     assert ln[S.T_RECORD_LINEAGE] == lo[S.T_RECORD_LINEAGE] and len(ln[S.T_RECORD_LINEAGE]) == 600
     assert [{k: v for k, v in r.items() if k != "run_id"} for r in ln[S.T_MATERIALIZATIONS]] == [
-        {k: v for k, v in r.items() if k != "run_id"} for r in lo[S.T_MATERIALIZATIONS]]
+        {k: v for k, v in r.items() if k != "run_id"} for r in lo[S.T_MATERIALIZATIONS]
+    ]
     assert not folder.exists()
 
 
@@ -149,10 +163,18 @@ def test_an_empty_staged_output_publishes_an_empty_table(tmp_path):
     old, new = Lake(str(tmp_path / "old")), Lake(str(tmp_path / "new"))
     staged = StagedParquet((), schema)
     assert staged.data_version() == table_data_version(schema.empty_table()) and staged.num_rows == 0
-    C.publish_partition(old, LineageWriter(old.lineage_root), asset="t", partition="p", table=schema.empty_table(),
-                        run_id="r")
-    C.publish_partition(new, LineageWriter(new.lineage_root), asset="t", partition="p", table=staged, run_id="r",
-                        data_version=staged.data_version())
+    C.publish_partition(
+        old, LineageWriter(old.lineage_root), asset="t", partition="p", table=schema.empty_table(), run_id="r"
+    )
+    C.publish_partition(
+        new,
+        LineageWriter(new.lineage_root),
+        asset="t",
+        partition="p",
+        table=staged,
+        run_id="r",
+        data_version=staged.data_version(),
+    )
     got = C.read_committed(new, "t", "p")
     assert got.num_rows == 0 and got.schema == schema
     assert _lineage_rows(new) == _lineage_rows(old)
@@ -162,8 +184,11 @@ def test_the_row_filter_applies_to_every_batch(tmp_path):
     table = _table(100, seed=9)
     drop = set(table.column("record_id").to_pylist()[::3])
     staged = _chunks(table, tmp_path, [40, 60])
-    kept = StagedParquet(staged.paths, staged.schema,
-                         row_filter=lambda t: t.filter(pa.array([r not in drop for r in t.column("record_id").to_pylist()])))
+    kept = StagedParquet(
+        staged.paths,
+        staged.schema,
+        row_filter=lambda t: t.filter(pa.array([r not in drop for r in t.column("record_id").to_pylist()])),
+    )
     want = [r for r in table.to_pylist() if r["record_id"] not in drop]
     assert kept.read_all().to_pylist() == want and kept.num_rows == len(want)
     assert kept.data_version() == table_data_version(pa.Table.from_pylist(want, schema=table.schema))

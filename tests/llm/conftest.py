@@ -91,13 +91,31 @@ class FakeOpenAIServer:
                     return self._send(400, b'{"error": {"message": "bad prompt"}}')
                 n = 1 if behaviour == "one_choice" else int(body.get("n", 1))
                 seed = body.get("seed")
-                choices = [{"index": i, "finish_reason": "stop",
-                            "message": {"role": "assistant", "content": f"echo:{user}#seed{seed}#{i}"}}
-                           for i in range(n)]
-                usage = {"prompt_tokens": len(user.split()) + 5, "completion_tokens": 3 * n + 1,
-                         "total_tokens": len(user.split()) + 5 + 3 * n + 1}
-                self._send(200, json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                                            "choices": choices, "usage": usage}).encode())
+                choices = [
+                    {
+                        "index": i,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": f"echo:{user}#seed{seed}#{i}"},
+                    }
+                    for i in range(n)
+                ]
+                usage = {
+                    "prompt_tokens": len(user.split()) + 5,
+                    "completion_tokens": 3 * n + 1,
+                    "total_tokens": len(user.split()) + 5 + 3 * n + 1,
+                }
+                self._send(
+                    200,
+                    json.dumps(
+                        {
+                            "id": "x",
+                            "object": "chat.completion",
+                            "model": body["model"],
+                            "choices": choices,
+                            "usage": usage,
+                        }
+                    ).encode(),
+                )
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

@@ -4,7 +4,7 @@ import re
 import pytest
 
 from resources.llm import BUILTIN_MODEL, LLMBackendError, LLMResource, SamplingParams
-from resources.llm.builtin import builtin_model_path, builtin_revision, chat_template_from_gguf, gguf_path
+from resources.llm.backends.builtin import builtin_model_path, builtin_revision, chat_template_from_gguf, gguf_path
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vllm is installed here")

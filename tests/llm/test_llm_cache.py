@@ -30,8 +30,10 @@ class CountingBackend:
         if self.fail:
             raise AssertionError("backend must not be called")
         self.calls.append([(r.rendered, r.sample_indices) for r in requests])
-        return [[Generation(f"{r.rendered}#{s}{WEIRD}", len(r.rendered), 7 + s, "stop", False, s)
-                 for s in r.sample_indices] for r in requests]
+        return [
+            [Generation(f"{r.rendered}#{s}{WEIRD}", len(r.rendered), 7 + s, "stop", False, s) for s in r.sample_indices]
+            for r in requests
+        ]
 
 
 def test_roundtrip_is_byte_identical(tmp_path):
@@ -50,8 +52,19 @@ def test_cache_key_parts():
     p = SamplingParams()
     base = cache_key("m", "r", "x", p, 0)
     assert base == cache_key("m", "r", "x", SamplingParams(n=4), 0)
-    assert len({base, cache_key("m2", "r", "x", p, 0), cache_key("m", "r2", "x", p, 0), cache_key("m", "r", "y", p, 0),
-                cache_key("m", "r", "x", p, 1), cache_key("m", "r", "x", SamplingParams(max_tokens=9), 0)}) == 6
+    assert (
+        len(
+            {
+                base,
+                cache_key("m2", "r", "x", p, 0),
+                cache_key("m", "r2", "x", p, 0),
+                cache_key("m", "r", "y", p, 0),
+                cache_key("m", "r", "x", p, 1),
+                cache_key("m", "r", "x", SamplingParams(max_tokens=9), 0),
+            }
+        )
+        == 6
+    )
 
 
 def test_hit_after_restart_without_calling_backend(tmp_path):
@@ -66,8 +79,9 @@ def test_hit_after_restart_without_calling_backend(tmp_path):
     again = restarted.generate(prompts, params)
     assert [[g.text for g in row] for row in again] == [[g.text for g in row] for row in first]
     assert all(g.cached for row in again for g in row)
-    assert [[(g.prompt_tokens, g.completion_tokens, g.finish_reason, g.sample_index) for g in r] for r in again] == \
-           [[(g.prompt_tokens, g.completion_tokens, g.finish_reason, g.sample_index) for g in r] for r in first]
+    assert [[(g.prompt_tokens, g.completion_tokens, g.finish_reason, g.sample_index) for g in r] for r in again] == [
+        [(g.prompt_tokens, g.completion_tokens, g.finish_reason, g.sample_index) for g in r] for r in first
+    ]
     assert restarted.stats["hits"] == 4 and restarted.stats["misses"] == 0
     assert restarted.cache.hits == 4
 
@@ -81,8 +95,15 @@ def test_only_misses_are_sent_and_duplicates_generated_once(tmp_path):
     assert [g.cached for g in out[0]] == [True, True, False, False]
     assert [g.text for g in out[1]] == [g.text for g in out[2]]
     # generated: "a" samples 0..3 and "b" samples 0..3, completion tokens 7 + s each
-    assert client.stats == {"hits": 2, "misses": 12, "generated_tokens": 2 * (7 + 8 + 9 + 10),
-                            "prompt_tokens": 8 * len("user:a"), "backend_calls": 2, "prompts_too_long": 0, "cache_repairs": 0}
+    assert client.stats == {
+        "hits": 2,
+        "misses": 12,
+        "generated_tokens": 2 * (7 + 8 + 9 + 10),
+        "prompt_tokens": 8 * len("user:a"),
+        "backend_calls": 2,
+        "prompts_too_long": 0,
+        "cache_repairs": 0,
+    }
 
 
 def test_use_cache_false_always_generates():
@@ -93,11 +114,14 @@ def test_use_cache_false_always_generates():
     assert len(backend.calls) == 2
 
 
-@pytest.mark.parametrize("tamper", [
-    "UPDATE generations SET text = X'00ff'",
-    "UPDATE generations SET checksum = 'deadbeef'",
-    "UPDATE generations SET prompt_tokens = 'abc'",
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE generations SET text = X'00ff'",
+        "UPDATE generations SET checksum = 'deadbeef'",
+        "UPDATE generations SET prompt_tokens = 'abc'",
+    ],
+)
 def test_corrupt_entry_is_a_miss_and_is_regenerated(tmp_path, caplog, tamper):
     path = tmp_path / "c.sqlite"
     first = LLMClient(CountingBackend(), GenerationCache(path)).generate(["a", "b"])
@@ -166,8 +190,12 @@ def test_concurrent_writers_from_two_processes(tmp_path):
     path = tmp_path / "shared.sqlite"
     script = tmp_path / "writer.py"
     script.write_text(WRITER.format(repo=str(REPO), path=str(path)))
-    procs = [subprocess.Popen([sys.executable, str(script), str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for w in (1, 2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for w in (1, 2)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0 and out.strip() == "ok", err

@@ -9,7 +9,7 @@ import time
 
 from resources.llm import GenerationCache, LLMClient, SamplingParams
 from resources.llm import cache as cache_mod
-from resources.llm.openai_backend import OpenAIBackend
+from resources.llm.backends.openai_backend import OpenAIBackend
 from resources.llm.types import DEFAULT_MAX_CONCURRENCY, Generation
 
 

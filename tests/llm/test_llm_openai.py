@@ -4,7 +4,7 @@ import threading
 import pytest
 
 from resources.llm import LLMBackendError, LLMResource, SamplingParams
-from resources.llm.openai_backend import OpenAIBackend
+from resources.llm.backends.openai_backend import OpenAIBackend
 from resources.llm.types import Request, canonical_json
 
 KEY = "sk-test-SECRET-1234567890"
@@ -30,15 +30,24 @@ def test_success_with_n_samples_through_the_resource(fake_server):
     r = LLMResource(backend="openai", model="fake-model", base_url=fake_server.base_url)
     params = SamplingParams(n=3, temperature=0.8, top_p=0.9, max_tokens=20, stop=("END",), seed=5)
     out = r.generate(["hello world", "b"], params)
-    assert [[g.text for g in row] for row in out] == [[f"echo:hello world#seed5#{i}" for i in range(3)],
-                                                      [f"echo:b#seed5#{i}" for i in range(3)]]
+    assert [[g.text for g in row] for row in out] == [
+        [f"echo:hello world#seed5#{i}" for i in range(3)],
+        [f"echo:b#seed5#{i}" for i in range(3)],
+    ]
     g = out[0]
     assert [x.prompt_tokens for x in g] == [7, 7, 7]
     assert [x.completion_tokens for x in g] == [4, 3, 3]  # total 10 split evenly, remainder first
     assert fake_server.requests == 2
     body = next(b for b in fake_server.bodies if b["messages"][0]["content"] == "hello world")
-    assert {k: body[k] for k in ("model", "n", "temperature", "top_p", "max_tokens", "stop", "seed")} == \
-           {"model": "fake-model", "n": 3, "temperature": 0.8, "top_p": 0.9, "max_tokens": 20, "stop": ["END"], "seed": 5}
+    assert {k: body[k] for k in ("model", "n", "temperature", "top_p", "max_tokens", "stop", "seed")} == {
+        "model": "fake-model",
+        "n": 3,
+        "temperature": 0.8,
+        "top_p": 0.9,
+        "max_tokens": 20,
+        "stop": ["END"],
+        "seed": 5,
+    }
     assert body["messages"] == [{"role": "user", "content": "hello world"}]
     assert fake_server.auth_headers[0] == f"Bearer {KEY}"
     assert r.render("hello world") == '[{"content":"hello world","role":"user"}]'
@@ -116,8 +125,10 @@ def test_works_inside_a_running_event_loop_and_threads(fake_server):
 
     assert asyncio.run(inside())[0][0].text == "echo:loop#seed0#0"
     results = []
-    threads = [threading.Thread(target=lambda i=i: results.append(b.generate([req(f"t{i}")], SamplingParams())))
-               for i in range(3)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(b.generate([req(f"t{i}")], SamplingParams())))
+        for i in range(3)
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from resources.llm import SamplingParams
-from resources.llm.openai_backend import _LOOP, OpenAIBackend
+from resources.llm.backends.openai_backend import _LOOP, OpenAIBackend
 from resources.llm.types import Request
 
 

@@ -42,21 +42,42 @@ def test_api_key_never_stored(tmp_path, repo_root, fake_server, monkeypatch):
     shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
     lake_root, cache, home = tmp_path / "lake", tmp_path / "cache", tmp_path / "dagster_home"
     home.mkdir()
-    llm = LLMResource(backend="openai", model="served-model", base_url=fake_server.base_url, api_key_env=KEY_ENV,
-                      cache_dir=str(cache), max_retries=1, timeout_s=5)
-    resources = {"io_manager": LakeIOManager(root=str(lake_root)), "lake": LakeResource(root=str(lake_root)),
-                 "inbox": InboxResource(seeds_dir=str(inbox)), "llm": llm, "judges": JudgePanelResource()}
+    llm = LLMResource(
+        backend="openai",
+        model="served-model",
+        base_url=fake_server.base_url,
+        api_key_env=KEY_ENV,
+        cache_dir=str(cache),
+        max_retries=1,
+        timeout_s=5,
+    )
+    resources = {
+        "io_manager": LakeIOManager(root=str(lake_root)),
+        "lake": LakeResource(root=str(lake_root)),
+        "inbox": InboxResource(seeds_dir=str(inbox)),
+        "llm": llm,
+        "judges": JudgePanelResource(),
+    }
     ops = {"judge_answers": {"config": {"max_tokens": 12}}, "open_questions": {"config": {"max_tokens": 24}}}
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
-        ok = dg.materialize([question_seeds, judge_answers, open_questions], partition_key=PARTITION,
-                            resources=resources, instance=instance, run_config={"ops": ops})
+        ok = dg.materialize(
+            [question_seeds, judge_answers, open_questions],
+            partition_key=PARTITION,
+            resources=resources,
+            instance=instance,
+            run_config={"ops": ops},
+        )
         assert ok.success
         fake_server.default = "500"  # a failing run: its errors name the endpoint, never the key
-        failed = dg.materialize([question_seeds, judge_answers, open_questions], partition_key=PARTITION,
-                                resources={**resources, "llm": LLMResource(**{**llm.llm_settings(),
-                                                                               "cache_dir": str(tmp_path / "c2")})},
-                                instance=instance, run_config={"ops": ops}, raise_on_error=False)
+        failed = dg.materialize(
+            [question_seeds, judge_answers, open_questions],
+            partition_key=PARTITION,
+            resources={**resources, "llm": LLMResource(**{**llm.llm_settings(), "cache_dir": str(tmp_path / "c2")})},
+            instance=instance,
+            run_config={"ops": ops},
+            raise_on_error=False,
+        )
         assert not failed.success
         errors = [e for e in failed.all_events if e.is_failure]
         assert errors and any(fake_server.base_url in str(e.event_specific_data) for e in errors)

@@ -3,10 +3,13 @@ import re
 import pytest
 
 from resources.llm import LLMResource, SamplingParams, clear_backend_cache
-from resources.llm.transformers_backend import TransformersBackend, local_revision, truncate_at_stop
+from resources.llm.backends.transformers_backend import TransformersBackend, local_revision, truncate_at_stop
 
-PROMPTS = ["The lemon", "What is the capital of France?",
-           [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Count one two three"}]]
+PROMPTS = [
+    "The lemon",
+    "What is the capital of France?",
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Count one two three"}],
+]
 
 
 def fresh(model_dir, **kw):

@@ -28,8 +28,9 @@ def test_sampling_params_normalises_and_excludes_n_from_cache_key():
         a.n = 3  # frozen
 
 
-@pytest.mark.parametrize("kwargs", [{"n": 0}, {"temperature": -1}, {"top_p": 0}, {"top_p": 1.5},
-                                    {"max_tokens": 0}, {"stop": [""]}])
+@pytest.mark.parametrize(
+    "kwargs", [{"n": 0}, {"temperature": -1}, {"top_p": 0}, {"top_p": 1.5}, {"max_tokens": 0}, {"stop": [""]}]
+)
 def test_sampling_params_validation(kwargs):
     with pytest.raises(ValueError):
         SamplingParams(**kwargs)

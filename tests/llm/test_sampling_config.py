@@ -19,10 +19,23 @@ ROOT = Path(__file__).resolve().parents[2]
 # The run-config fields and defaults each step had before it inherited SamplingConfig (flat names users set).
 BEFORE = {
     EvalPredictionsConfig: {"max_tokens": 96, "temperature": 0.0, "top_p": 1.0, "seed": 0, "n_samples": 1},
-    StageEvalConfig: {"max_tokens": 96, "temperature": 0.0, "top_p": 1.0, "seed": 0, "n_samples": 1,
-                      "prompt_style": "citrus"},
-    TextbookEvolConfig: {"samples_per_operator": 1, "max_tokens": 160, "temperature": 0.0, "top_p": 1.0, "seed": 0,
-                         "min_shared_terms": 1, "min_overlap": 0.3},
+    StageEvalConfig: {
+        "max_tokens": 96,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "seed": 0,
+        "n_samples": 1,
+        "prompt_style": "citrus",
+    },
+    TextbookEvolConfig: {
+        "samples_per_operator": 1,
+        "max_tokens": 160,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "seed": 0,
+        "min_shared_terms": 1,
+        "min_overlap": 0.3,
+    },
     JudgeConfig: {"max_tokens": 160, "temperature": 0.0, "top_p": 1.0, "seed": 0},
     SftRewriteConfig: {"temperature": 0.7, "top_p": 0.95, "max_tokens": 384, "seed": 0, "max_attempts": 2},
     # + top_p (1.0, SamplingParams' default: the same requests and cache keys as before)
@@ -54,8 +67,10 @@ def test_run_config_fields_and_defaults_unchanged(cls):
 def test_sampling_builds_the_same_params_as_the_hand_built_ones():
     cfg = SftRewriteConfig(temperature=0.9, seed=7)
     assert cfg.sampling() == SamplingParams(n=1, temperature=0.9, top_p=0.95, max_tokens=384, seed=7)
-    assert cfg.sampling(n=3, seed=8).to_json() == SamplingParams(
-        n=3, temperature=0.9, top_p=0.95, max_tokens=384, seed=8).to_json()
+    assert (
+        cfg.sampling(n=3, seed=8).to_json()
+        == SamplingParams(n=3, temperature=0.9, top_p=0.95, max_tokens=384, seed=8).to_json()
+    )
     # QuestionConfig had no top_p: its params (and so the cache keys) are those of before
     q = QuestionConfig()
     assert q.sampling().to_json() == SamplingParams(n=1, temperature=0.0, max_tokens=96, seed=0).to_json()

@@ -1,6 +1,6 @@
 import pytest
 
-from citrus_assets.common.answers import extract_answer, is_correct, letters_for
+from citrus_assets.common.text.answers import extract_answer, is_correct, letters_for
 
 OPTS4 = {"A": "Aspirin", "B": "Heparin", "C": "Warfarin", "D": "Clopidogrel"}
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from citrus_assets.common.backfill import PARTITION_COLUMN, per_partition
+from citrus_assets.common.scheduling.backfill import PARTITION_COLUMN, per_partition
 from citrus_assets.cpt_corpus.pdf import checks as pdf_checks_module
 from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
 from citrus_assets.cpt_corpus.web import checks as web_checks_module
@@ -38,8 +38,9 @@ def make_pdf(path: Path, topic: str) -> None:
 
     doc = pymupdf.open()
     page = doc.new_page()
-    page.insert_textbox(pymupdf.Rect(72, 72, 540, 760), f"{topic.title()} in practice\n\n" + TOPICS[topic] * 3,
-                        fontsize=11)
+    page.insert_textbox(
+        pymupdf.Rect(72, 72, 540, 760), f"{topic.title()} in practice\n\n" + TOPICS[topic] * 3, fontsize=11
+    )
     doc.save(str(path))
     doc.close()
 
@@ -58,13 +59,19 @@ def env(tmp_path, repo_root):
             make_pdf(pdfs / batch / f"{t}.pdf", t)
     (pdfs / "b3" / "notes.pdf").write_text("not a pdf")  # b3: nothing extractable, one quarantined file
     web.mkdir()
-    lines = [ln for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
-             if ln.strip().endswith("}")]  # the bundled demo shard, minus its broken line
+    lines = [
+        ln
+        for ln in (repo_root / "sample" / "web" / "web_demo.jsonl").read_text().splitlines()
+        if ln.strip().endswith("}")
+    ]  # the bundled demo shard, minus its broken line
     (web / "s1.jsonl").write_text("\n".join([lines[0], lines[2]]) + "\n")  # anemia, Lisbon
     (web / "s2.jsonl").write_text("\n".join([lines[1], lines[3], lines[4]]) + "\n")  # anemia near-dup, asthma, spam
     lake_root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                 "inbox": InboxResource(pdfs_dir=str(pdfs), web_dir=str(web))}
+    resources = {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(pdfs_dir=str(pdfs), web_dir=str(web)),
+    }
     from dagster._core.test_utils import instance_for_test
 
     with instance_for_test(overrides=DAEMON_INSTANCE) as instance:
@@ -74,7 +81,10 @@ def env(tmp_path, repo_root):
 
 
 DAEMON_INSTANCE = {  # runs launched by the backfill daemon execute right here, synchronously
-    "run_launcher": {"module": "dagster._core.launcher.sync_in_memory_run_launcher", "class": "SyncInMemoryRunLauncher"},
+    "run_launcher": {
+        "module": "dagster._core.launcher.sync_in_memory_run_launcher",
+        "class": "SyncInMemoryRunLauncher",
+    },
     "run_coordinator": {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"},
 }
 DEFS_FILE = """
@@ -98,8 +108,9 @@ def daemon_workspace(instance, defs_file: Path):
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.context import WorkspaceProcessContext
 
-    origin = InProcessCodeLocationOrigin(LoadableTargetOrigin(python_file=str(defs_file), attribute="defs",
-                                                              working_directory=str(defs_file.parent)))
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(python_file=str(defs_file), attribute="defs", working_directory=str(defs_file.parent))
+    )
     with WorkspaceProcessContext(instance, InProcessTestWorkspaceLoadTarget(origin)) as context:
         yield context
 
@@ -110,9 +121,18 @@ def launch_backfill(workspace, instance, asset_key: dg.AssetKey, partitions: lis
     from dagster._daemon.backfill import execute_backfill_iteration
 
     backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id="bf-test", asset_graph=workspace.create_request_context().asset_graph, partition_names=partitions,
-        asset_selection=[asset_key], backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance,
-        all_partitions=False, title=None, description=None, run_config=None)
+        backfill_id="bf-test",
+        asset_graph=workspace.create_request_context().asset_graph,
+        partition_names=partitions,
+        asset_selection=[asset_key],
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
     instance.add_backfill(backfill)
     for _ in range(3):  # request runs, then see them finish
         list(execute_backfill_iteration(workspace, logging.getLogger("backfill-test")))
@@ -124,14 +144,17 @@ def lineage_commits(lake: Lake, asset: str, partition: str) -> list[str]:
 
 
 def latest_metadata(instance, key: dg.AssetKey, partition: str) -> dict:
-    records = instance.fetch_materializations(dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]),
-                                              limit=1).records
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
     return {k: v.value for k, v in records[0].asset_materialization.metadata.items()}
 
 
 def materializations(result) -> dict[str, dict]:
-    return {e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
-            for e in result.get_asset_materialization_events()}
+    return {
+        e.materialization.partition: {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in result.get_asset_materialization_events()
+    }
 
 
 def test_pdf_backfill_is_one_run_and_writes_every_partition(env, tmp_path):
@@ -149,7 +172,10 @@ def test_pdf_backfill_is_one_run_and_writes_every_partition(env, tmp_path):
     assert {k: v["dagster/row_count"] for k, v in md.items()} == {"b1": 2, "b2": 1, "b3": 0}
     assert md["b3"]["quarantined"] == 1 and md["b1"]["quarantined"] == 0  # partition-scoped, not the run's
     assert md["b1"]["funnel"] == {"files in": 2, "extracted": 2, "duplicates": 0, "quarantined": 0}
-    assert "data:image/png;base64," in md["b1"]["funnel_picture"] and "| pages extracted | 2 |" in md["b1"]["pages_picture"]
+    assert (
+        "data:image/png;base64," in md["b1"]["funnel_picture"]
+        and "| pages extracted | 2 |" in md["b1"]["pages_picture"]
+    )
     assert md["b1"]["rows_per_partition"] == {"b1": 2, "b2": 1, "b3": 0}
     assert len({v["data_version"] for v in md.values()}) == 3  # a content hash per partition
     for key, n in {"b1": 2, "b2": 1, "b3": 0}.items():
@@ -169,8 +195,9 @@ def test_pdf_backfill_is_one_run_and_writes_every_partition(env, tmp_path):
     # Re-materializing ONE batch (single-partition path, unchanged) rewrites only that batch.
     before = {k: Path(lake.data_path("pdf_documents", k)).read_bytes() for k in ("b1", "b2", "b3")}
     make_pdf(pdfs / "b2" / "diabetes.pdf", "diabetes")
-    again = dg.materialize([pdf_documents, *pdf_checks_module.checks], instance=instance, resources=resources,
-                           partition_key="b2")
+    again = dg.materialize(
+        [pdf_documents, *pdf_checks_module.checks], instance=instance, resources=resources, partition_key="b2"
+    )
     assert again.success and list(materializations(again)) == ["b2"] and len(instance.get_runs()) == 2
     after = {k: Path(lake.data_path("pdf_documents", k)).read_bytes() for k in ("b1", "b2", "b3")}
     assert after["b1"] == before["b1"] and after["b3"] == before["b3"] and after["b2"] != before["b2"]
@@ -183,15 +210,21 @@ def test_pdf_backfill_is_one_run_and_writes_every_partition(env, tmp_path):
 def test_web_backfill_then_cross_shard_dedup_states_what_it_recomputes(env):
     lake, resources, instance, _ = env
     web_checks = web_checks_module.checks
-    result = dg.materialize([web_documents, web_corpus, *web_checks], selection=[web_documents],
-                            instance=instance, resources=resources, tags=range_tags("s1", "s2"))
+    result = dg.materialize(
+        [web_documents, web_corpus, *web_checks],
+        selection=[web_documents],
+        instance=instance,
+        resources=resources,
+        tags=range_tags("s1", "s2"),
+    )
     assert result.success and len(instance.get_runs()) == 1
     md = materializations(result)
     assert {k: v["dagster/row_count"] for k, v in md.items()} == {"s1": 2, "s2": 2}  # spam dropped in s2
     assert "| input | 3 | 100.0% |" in md["s2"]["funnel_picture"]  # s2's own funnel
     assert {e.partition for e in result.get_asset_check_evaluations()} == {"s1", "s2"}
-    corpus = dg.materialize([web_documents, web_corpus, *web_checks], selection=[web_corpus],
-                            instance=instance, resources=resources)
+    corpus = dg.materialize(
+        [web_documents, web_corpus, *web_checks], selection=[web_corpus], instance=instance, resources=resources
+    )
     assert corpus.success
     cmd = materializations(corpus)[None]
     assert cmd["shards_read"] == {"s1": 2, "s2": 2}
@@ -211,15 +244,21 @@ TOY_VALID = "toy_valid"
 def toy(context: dg.AssetExecutionContext) -> dg.Output:
     def one(key: str):
         texts = {"good": ["a", "b"], "bad": ["c", None], "none": []}[key]
-        table = pa.table({RECORD_ID: [f"{key}-{i}" for i in range(len(texts))],
-                          PARENT_IDS: pa.array([[] for _ in texts], pa.list_(pa.string())),
-                          "text": pa.array(texts, pa.string())})
+        table = pa.table(
+            {
+                RECORD_ID: [f"{key}-{i}" for i in range(len(texts))],
+                PARENT_IDS: pa.array([[] for _ in texts], pa.list_(pa.string())),
+                "text": pa.array(texts, pa.string()),
+            }
+        )
         return table, {"texts": len(texts)}
+
     return per_partition(context, one)
 
 
-toy_check = gx_asset_check(asset=toy, name=TOY_VALID, blocking=True, description="toy",
-                           suite=lambda: id_suite() + not_null(["text"]))
+toy_check = gx_asset_check(
+    asset=toy, name=TOY_VALID, blocking=True, description="toy", suite=lambda: id_suite() + not_null(["text"])
+)
 
 
 def test_failing_partition_is_recorded_on_that_partition_only(tmp_path):
@@ -227,15 +266,22 @@ def test_failing_partition_is_recorded_on_that_partition_only(tmp_path):
     instance.add_dynamic_partitions("toy", ["bad", "good", "none"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = dg.materialize([toy, toy_check], instance=instance, raise_on_error=False,
-                                resources={"io_manager": LakeIOManager(root=str(tmp_path))},
-                                tags=range_tags("bad", "none"))
+        result = dg.materialize(
+            [toy, toy_check],
+            instance=instance,
+            raise_on_error=False,
+            resources={"io_manager": LakeIOManager(root=str(tmp_path))},
+            tags=range_tags("bad", "none"),
+        )
     assert not result.success  # the blocking check failed ...
     evals = {e.partition: e.passed for e in result.get_asset_check_evaluations()}
     assert evals == {"bad": False, "good": True, "none": True}  # ... for "bad" only
     md = materializations(result)
-    assert {k: (v["texts"], v["dagster/row_count"]) for k, v in md.items()} == {"bad": (2, 2), "good": (2, 2),
-                                                                               "none": (0, 0)}
+    assert {k: (v["texts"], v["dagster/row_count"]) for k, v in md.items()} == {
+        "bad": (2, 2),
+        "good": (2, 2),
+        "none": (0, 0),
+    }
     assert Lake(str(tmp_path)).read_table("toy", "none").num_rows == 0
 
 

@@ -7,8 +7,8 @@ import json
 import pyarrow as pa
 import pytest
 
-from citrus_assets.common import benchmark_data
-from citrus_assets.common.decontamination import (
+from citrus_assets.common.decontamination import benchmark_data
+from citrus_assets.common.decontamination.index import (
     REMOVED_SCHEMA,
     BenchmarkItem,
     NGramIndex,
@@ -27,31 +27,69 @@ from citrus_assets.common.decontamination import (
 from citrus_assets.common.prompts import load_prompt
 
 VIGNETTES = [  # made-up USMLE-shaped items sharing the boilerplate the issue quotes
-    BenchmarkItem("fakebench", f"fb-{i}",
-                  f"A {age}-year-old woman is brought to the emergency department because of {c}. Her temperature "
-                  f"is 37.{i}°C (99.{i}°F), pulse is 9{i}/min, and blood pressure is 12{i}/8{i} mm Hg. {x} "
-                  "Which of the following is the most likely diagnosis?", a)
-    for i, (age, c, x, a) in enumerate([
-        (34, "a 2-day history of crushing substernal chest pain radiating to the jaw",
-         "An ECG shows ST-segment elevations in leads II, III and aVF.", "Inferior myocardial infarction"),
-        (61, "sudden painless loss of vision in the right eye while reading the newspaper",
-         "Fundoscopy shows a cherry-red spot at the macula.", "Central retinal artery occlusion"),
-        (25, "periorbital edema and tea-colored urine three weeks after a sore throat",
-         "Urinalysis shows red blood cell casts.", "Poststreptococcal glomerulonephritis"),
-        (47, "fatigue, cold intolerance and a hoarse voice for six months",
-         "Her thyroid gland is firm and nontender.", "Hashimoto thyroiditis"),
-        (72, "confusion and a fall at the nursing home this morning",
-         "Serum sodium concentration is 118 mEq/L.", "Syndrome of inappropriate antidiuretic hormone"),
-        (19, "a pruritic rash on the flexor surfaces of both elbows",
-         "There are excoriated papules and lichenified plaques.", "Atopic dermatitis"),
-    ])
+    BenchmarkItem(
+        "fakebench",
+        f"fb-{i}",
+        f"A {age}-year-old woman is brought to the emergency department because of {c}. Her temperature "
+        f"is 37.{i}°C (99.{i}°F), pulse is 9{i}/min, and blood pressure is 12{i}/8{i} mm Hg. {x} "
+        "Which of the following is the most likely diagnosis?",
+        a,
+    )
+    for i, (age, c, x, a) in enumerate(
+        [
+            (
+                34,
+                "a 2-day history of crushing substernal chest pain radiating to the jaw",
+                "An ECG shows ST-segment elevations in leads II, III and aVF.",
+                "Inferior myocardial infarction",
+            ),
+            (
+                61,
+                "sudden painless loss of vision in the right eye while reading the newspaper",
+                "Fundoscopy shows a cherry-red spot at the macula.",
+                "Central retinal artery occlusion",
+            ),
+            (
+                25,
+                "periorbital edema and tea-colored urine three weeks after a sore throat",
+                "Urinalysis shows red blood cell casts.",
+                "Poststreptococcal glomerulonephritis",
+            ),
+            (
+                47,
+                "fatigue, cold intolerance and a hoarse voice for six months",
+                "Her thyroid gland is firm and nontender.",
+                "Hashimoto thyroiditis",
+            ),
+            (
+                72,
+                "confusion and a fall at the nursing home this morning",
+                "Serum sodium concentration is 118 mEq/L.",
+                "Syndrome of inappropriate antidiuretic hormone",
+            ),
+            (
+                19,
+                "a pruritic rash on the flexor surfaces of both elbows",
+                "There are excoriated papules and lichenified plaques.",
+                "Atopic dermatitis",
+            ),
+        ]
+    )
 ]
-SHORT = [BenchmarkItem("mmluish", "m-1", "Which vitamin deficiency causes scurvy?", "Vitamin C"),
-         BenchmarkItem("mmluish", "m-2", "Which of the following is an example of monosomy?", "45,X")]
-ZH = [BenchmarkItem("zhbench", "z-1", "维生素C缺乏可引起下列哪种疾病", "坏血病"),
-      BenchmarkItem("zhbench", "z-2", "患者，男，45岁。反复上腹部疼痛3年，多于餐后半小时出现，持续1～2小时后缓解，"
-                                      "近1周出现黑便。最可能的诊断是", "胃溃疡合并出血"),
-      BenchmarkItem("zhbench", "z-3", "青霉素过敏性休克首选的抢救药物是", "肾上腺素")]
+SHORT = [
+    BenchmarkItem("mmluish", "m-1", "Which vitamin deficiency causes scurvy?", "Vitamin C"),
+    BenchmarkItem("mmluish", "m-2", "Which of the following is an example of monosomy?", "45,X"),
+]
+ZH = [
+    BenchmarkItem("zhbench", "z-1", "维生素C缺乏可引起下列哪种疾病", "坏血病"),
+    BenchmarkItem(
+        "zhbench",
+        "z-2",
+        "患者，男，45岁。反复上腹部疼痛3年，多于餐后半小时出现，持续1～2小时后缓解，近1周出现黑便。最可能的诊断是",
+        "胃溃疡合并出血",
+    ),
+    BenchmarkItem("zhbench", "z-3", "青霉素过敏性休克首选的抢救药物是", "肾上腺素"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +102,18 @@ def index():
 
 def mcq(stem: str, options: list[str], letters="ABCDE") -> str:
     return load_prompt("citrus_mcq_user").render(
-        question=stem, options="\n".join(f"{L}. {o}" for L, o in zip(letters, options)))
+        question=stem, options="\n".join(f"{L}. {o}" for L, o in zip(letters, options))
+    )
 
 
 # -- precision: what the issue saw flagged -----------------------------------------------------------
 def test_vignette_boilerplate_is_not_evidence(index):
-    clean = ("A 45-year-old woman is brought to the emergency department because of a 3-day history of fever and "
-             "productive cough. Her temperature is 37.1°C (99.1°F), pulse is 91/min, and blood pressure is "
-             "121/81 mm Hg. Crackles are heard at the right lung base. Which of the following is the most likely "
-             "diagnosis?")
+    clean = (
+        "A 45-year-old woman is brought to the emergency department because of a 3-day history of fever and "
+        "productive cough. Her temperature is 37.1°C (99.1°F), pulse is 91/min, and blood pressure is "
+        "121/81 mm Hg. Crackles are heard at the right lung base. Which of the following is the most likely "
+        "diagnosis?"
+    )
     assert index.match(clean) == []
 
 
@@ -84,8 +125,16 @@ def test_numbers_are_content_and_number_tables_are_never_evidence():
     assert tokenize("a 45 year old")[0] != tokenize("a 52 year old")[0]
     table = " ".join(str(x) for x in range(100, 160))  # a table of numbers, also inside a benchmark item
     idx = NGramIndex()
-    idx.add([BenchmarkItem("b", "t-1", "Table 2 shows the baseline characteristics of the patients enrolled in the "
-                                      "randomized trial of early mobilisation after hip fracture surgery: " + table)])
+    idx.add(
+        [
+            BenchmarkItem(
+                "b",
+                "t-1",
+                "Table 2 shows the baseline characteristics of the patients enrolled in the "
+                "randomized trial of early mobilisation after hip fracture surgery: " + table,
+            )
+        ]
+    )
     assert idx.skipped == 0 and not idx.contaminated("Results: " + table + " (n = 60).")
     assert not idx.contaminated(" ".join(["0"] * 40))
 
@@ -101,7 +150,7 @@ def test_quoted_vignette_with_case_whitespace_punctuation_edits_is_flagged_with_
     assert tokenize("High dose ß-carotene, 45,X")[0] == tokenize("HIGH DOSE SS-CAROTENE 45X")[0]  # case-folded
     # a fifth of the vignette quoted is enough; a phrase is not
     words = item.split()
-    assert index.contaminated(" ".join(words[len(words) // 3:]))
+    assert index.contaminated(" ".join(words[len(words) // 3 :]))
     assert not index.contaminated("periorbital edema and tea-colored urine three weeks after a sore throat")
 
 
@@ -139,21 +188,31 @@ def test_chinese_items_are_indexed_and_exact_copies_flagged(index):
 # -- tables of training rows ---------------------------------------------------------------------------
 def test_decontaminate_checks_content_fields_of_every_column(index):
     msgs = lambda u, a: [{"role": "user", "content": u}, {"role": "assistant", "content": a}]  # noqa: E731
-    table = pa.table({
-        "record_id": ["r1", "r2", "r3", "r4"],
-        "prompt": [msgs("Tell me about influenza vaccination.", "Yearly.")[:1],
-                   msgs(VIGNETTES[0].text, "")[:1],
-                   msgs("Which vitamin deficiency causes scurvy?", "")[:1],
-                   msgs("Which vitamin deficiency causes scurvy?", "")[:1]],
-        "chosen": [msgs("", "Yearly, in autumn.")[1:], msgs("", "MI")[1:], msgs("", "Vitamin C, clearly.")[1:],
-                   msgs("", "Collagen synthesis fails.")[1:]],
-    })
+    table = pa.table(
+        {
+            "record_id": ["r1", "r2", "r3", "r4"],
+            "prompt": [
+                msgs("Tell me about influenza vaccination.", "Yearly.")[:1],
+                msgs(VIGNETTES[0].text, "")[:1],
+                msgs("Which vitamin deficiency causes scurvy?", "")[:1],
+                msgs("Which vitamin deficiency causes scurvy?", "")[:1],
+            ],
+            "chosen": [
+                msgs("", "Yearly, in autumn.")[1:],
+                msgs("", "MI")[1:],
+                msgs("", "Vitamin C, clearly.")[1:],
+                msgs("", "Collagen synthesis fails.")[1:],
+            ],
+        }
+    )
     kept, removed = decontaminate(table, ["prompt", "chosen"], index)
     assert kept["record_id"].to_pylist() == ["r1", "r4"] and kept.schema == table.schema
     assert removed.schema == REMOVED_SCHEMA
     rows = removed.to_pylist()
     assert [(r["record_id"], r["benchmark"], r["matched_item_id"]) for r in rows] == [
-        ("r2", "fakebench", "fb-0"), ("r3", "mmluish", "m-1")]
+        ("r2", "fakebench", "fb-0"),
+        ("r3", "mmluish", "m-1"),
+    ]
     assert rows[0]["column"] == "prompt" and "crushing substernal" in rows[0]["matched_span"]
     assert "Vitamin C" in rows[1]["matched_span"]  # stem in the prompt, answer in the completion: one span
     assert cell_text(msgs("hi", "there")) == "hi\nthere"  # roles are not content
@@ -166,8 +225,12 @@ def test_save_load_round_trip(index, tmp_path):
     loaded, extra = NGramIndex.load_with_extra(path)
     assert extra == {"data_dirs": ["x"]} and loaded.params() == index.params()
     assert (len(loaded), loaded.n_items, loaded.benchmarks) == (len(index), index.n_items, index.benchmarks)
-    docs = [VIGNETTES[3].text, mcq("Which vitamin deficiency causes scurvy?", ["Vitamin C", "Iron"]), ZH[1].text,
-            "nothing here"]
+    docs = [
+        VIGNETTES[3].text,
+        mcq("Which vitamin deficiency causes scurvy?", ["Vitamin C", "Iron"]),
+        ZH[1].text,
+        "nothing here",
+    ]
     assert [loaded.match(d) for d in docs] == [index.match(d) for d in docs]
 
 
@@ -180,8 +243,11 @@ def _bench(root, name, rows, fname="test.jsonl"):
 
 
 def _medqa_row(item: BenchmarkItem) -> dict:
-    return {"question": item.text, "options": {"A": item.answer, "B": "Other", "C": "None", "D": "All"},
-            "answer_idx": "A"}
+    return {
+        "question": item.text,
+        "options": {"A": item.answer, "B": "Other", "C": "None", "D": "All"},
+        "answer_idx": "A",
+    }
 
 
 @pytest.fixture
@@ -219,8 +285,15 @@ def test_eval_index_always_holds_the_bundled_sample_and_names_unreadable_files(i
 
 
 def test_items_from_seeds_keep_stem_and_correct_answer():
-    rows = [{"record_id": "q1", "stem": "Stem text", "context": "ctx",
-             "options": [{"letter": "A", "text": "alpha"}, {"letter": "B", "text": "beta"}], "answer_letters": ["B"]}]
+    rows = [
+        {
+            "record_id": "q1",
+            "stem": "Stem text",
+            "context": "ctx",
+            "options": [{"letter": "A", "text": "alpha"}, {"letter": "B", "text": "beta"}],
+            "answer_letters": ["B"],
+        }
+    ]
     assert items_from_seeds(rows, "b") == [BenchmarkItem("b", "q1", "Stem text\nctx", "beta")]
 
 
@@ -243,11 +316,14 @@ def test_empty_index_fails_unless_opted_out_and_the_opt_out_is_recorded(isolated
 def test_blocking_check_fails_on_empty_index_and_passes_with_opt_out():
     import dagster as dg
 
-    from citrus_assets.common.decontamination_checks import decontamination_check
+    from citrus_assets.common.decontamination.checks import decontamination_check
 
-    for meta, expected in (({"index_items": 0, "allow_no_decontamination": False}, False),
-                           ({"index_items": 0, "allow_no_decontamination": True, "status": "OFF"}, True),
-                           ({"index_items": 12, "removed": 1}, True)):
+    for meta, expected in (
+        ({"index_items": 0, "allow_no_decontamination": False}, False),
+        ({"index_items": 0, "allow_no_decontamination": True, "status": "OFF"}, True),
+        ({"index_items": 12, "removed": 1}, True),
+    ):
+
         @dg.asset(name="toy_mix")
         def toy_mix():
             # materialized below in the same iteration, so the loop variable is the one meant
@@ -261,10 +337,24 @@ def test_blocking_check_fails_on_empty_index_and_passes_with_opt_out():
 def test_data_card_shows_the_opt_out():
     from citrus_assets.model_training.data_cards.cards import decontamination_lines
 
-    off = {"asset": "sft_stage1_mix", "partition": "__all__", "status": "OFF (allow_no_decontamination)",
-           "allow_no_decontamination": True, "index_items": 0, "removed": 0, "benchmarks": []}
-    on = {"asset": "cpt_documents", "partition": "__all__", "status": "on", "index_items": 40, "removed": 2,
-          "benchmarks": ["medqa"], "unreadable_benchmark_files": [{"file": "b/broken.jsonl"}]}
+    off = {
+        "asset": "sft_stage1_mix",
+        "partition": "__all__",
+        "status": "OFF (allow_no_decontamination)",
+        "allow_no_decontamination": True,
+        "index_items": 0,
+        "removed": 0,
+        "benchmarks": [],
+    }
+    on = {
+        "asset": "cpt_documents",
+        "partition": "__all__",
+        "status": "on",
+        "index_items": 40,
+        "removed": 2,
+        "benchmarks": ["medqa"],
+        "unreadable_benchmark_files": [{"file": "b/broken.jsonl"}],
+    }
     text = "\n".join(decontamination_lines([off, on]))
     assert "| OFF (allow_no_decontamination) |" in text and "turned OFF by the run config" in text
     assert "b/broken.jsonl" in text

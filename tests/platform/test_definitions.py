@@ -78,8 +78,9 @@ def test_no_asset_is_stored_with_pickle():
     assert keys == {"io_manager"}, f"assets stored by other IO managers: {keys}"
     manager = defs.resources["io_manager"]
     assert isinstance(manager, LakeIOManager)
-    assert not any("pickle" in type(r).__name__.lower() or "pickle" in type(r).__module__
-                   for r in defs.resources.values())
+    assert not any(
+        "pickle" in type(r).__name__.lower() or "pickle" in type(r).__module__ for r in defs.resources.values()
+    )
 
 
 def test_asset_graph_picture_is_current():

@@ -81,10 +81,15 @@ _RECORD_IMPORT = textwrap.dedent(
 
 
 def test_definitions_import_reads_no_lake_root_and_a_later_citrus_lake_wins(tmp_path):
-    env = {**os.environ, "CITRUS_LAKE": str(tmp_path / "at_import"), "LATER_LAKE": str(tmp_path / "later"),
-           "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", _RECORD_IMPORT], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = {
+        **os.environ,
+        "CITRUS_LAKE": str(tmp_path / "at_import"),
+        "LATER_LAKE": str(tmp_path / "later"),
+        "PYTHONPATH": str(ROOT),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _RECORD_IMPORT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     out = json.loads(done.stdout.strip().splitlines()[-1])
     read = set(out["read"])

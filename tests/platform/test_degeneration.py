@@ -2,7 +2,7 @@
 
 import pytest
 
-from citrus_assets.common.degeneration import (
+from citrus_assets.common.text.degeneration import (
     KIND_CONFIGS,
     degeneration_reason,
     first_degenerate,
@@ -12,12 +12,16 @@ from citrus_assets.common.degeneration import (
     words,
 )
 
-FINE_EN = ("A 45-year-old woman presents with fever, cough and pleuritic chest pain for three days. Chest X-ray "
-           "shows a right lower lobe consolidation. What is the most likely causative organism?")
+FINE_EN = (
+    "A 45-year-old woman presents with fever, cough and pleuritic chest pain for three days. Chest X-ray "
+    "shows a right lower lobe consolidation. What is the most likely causative organism?"
+)
 FINE_ZH = "患者男性，45岁，发热三天，咳嗽咳痰，胸片示右下肺实变。最可能的病原体是什么？"
-REASONING = ("The patient has fever, cough and a lobar consolidation, which points to a community-acquired "
-             "pneumonia. The most common organism is Streptococcus pneumoniae; atypical organisms are less "
-             "likely with a lobar pattern. So the answer is pneumococcus.")
+REASONING = (
+    "The patient has fever, cough and a lobar consolidation, which points to a community-acquired "
+    "pneumonia. The most common organism is Streptococcus pneumoniae; atypical organisms are less "
+    "likely with a lobar pattern. So the answer is pneumococcus."
+)
 
 
 def test_regression_textbook_answer_repeated_24_times_is_dropped():
@@ -26,30 +30,49 @@ def test_regression_textbook_answer_repeated_24_times_is_dropped():
     assert reason_code(reason) == "repetition" and "top_2_gram" in reason
 
 
-@pytest.mark.parametrize("text,kind,lang", [
-    (FINE_EN, "question", "en"), (FINE_ZH, "question", "zh"), (REASONING, "reasoning", "en"),
-    ("Why check potassium?", "question", "en"), ("Hapten is?", "question", "en"), ("0.05%", "answer", "en"),
-    ("12", "option", "en"),
-    # a real shape: a Chinese answer that names a five-character term four times
-    ("一些女性患者出现了输卵管粘连堵塞的情况，一旦出现这个问题要及时治疗，避免因为输卵管粘连影响身体健康和生育，"
-     "输卵管粘连一般会复发，输卵管粘连的特征为除不孕外几乎没有临床症状，需要到医院检查。", "answer", "zh"),
-    ("Aspirin", "option", "en"), ("Streptococcus pneumoniae", "answer", "en"), ("肺炎链球菌", "option", "zh"),
-    ("Fever.\nCough.\nChest pain.", "field", "en"),
-])
+@pytest.mark.parametrize(
+    "text,kind,lang",
+    [
+        (FINE_EN, "question", "en"),
+        (FINE_ZH, "question", "zh"),
+        (REASONING, "reasoning", "en"),
+        ("Why check potassium?", "question", "en"),
+        ("Hapten is?", "question", "en"),
+        ("0.05%", "answer", "en"),
+        ("12", "option", "en"),
+        # a real shape: a Chinese answer that names a five-character term four times
+        (
+            "一些女性患者出现了输卵管粘连堵塞的情况，一旦出现这个问题要及时治疗，避免因为输卵管粘连影响身体健康和生育，"
+            "输卵管粘连一般会复发，输卵管粘连的特征为除不孕外几乎没有临床症状，需要到医院检查。",
+            "answer",
+            "zh",
+        ),
+        ("Aspirin", "option", "en"),
+        ("Streptococcus pneumoniae", "answer", "en"),
+        ("肺炎链球菌", "option", "zh"),
+        ("Fever.\nCough.\nChest pain.", "field", "en"),
+    ],
+)
 def test_fine_texts_are_kept(text, kind, lang):
     assert degeneration_reason(text, kind=kind, language=lang) == ""
 
 
-@pytest.mark.parametrize("text,kind,code", [
-    ("", "answer", "empty"), ("   \n", "text", "empty"), (None, "text", "empty"),
-    ("12 / 34 - 5", "question", "no_content"), ("Why?", "question", "no_content"),
-    ("The patient has pneumonia.\n" * 4 + "Treat it.", "text", "repetition"),
-    ("Answer: B. " * 5, "answer", "repetition"),
-    ("I think the diagnosis is pneumonia because of the fever and the cough. " * 3, "reasoning", "repetition"),
-    ("肺炎" * 30, "answer", "repetition"),
-    (FINE_ZH, "question", "language"),
-    ("Le patient a de la fièvre depuis trois jours et il tousse beaucoup la nuit.", "question", "language"),
-])
+@pytest.mark.parametrize(
+    "text,kind,code",
+    [
+        ("", "answer", "empty"),
+        ("   \n", "text", "empty"),
+        (None, "text", "empty"),
+        ("12 / 34 - 5", "question", "no_content"),
+        ("Why?", "question", "no_content"),
+        ("The patient has pneumonia.\n" * 4 + "Treat it.", "text", "repetition"),
+        ("Answer: B. " * 5, "answer", "repetition"),
+        ("I think the diagnosis is pneumonia because of the fever and the cough. " * 3, "reasoning", "repetition"),
+        ("肺炎" * 30, "answer", "repetition"),
+        (FINE_ZH, "question", "language"),
+        ("Le patient a de la fièvre depuis trois jours et il tousse beaucoup la nuit.", "question", "language"),
+    ],
+)
 def test_degenerate_texts_are_dropped_with_a_reason(text, kind, code):
     reason = degeneration_reason(text, kind=kind, language="en")
     assert reason_code(reason) == code, reason
@@ -67,9 +90,14 @@ def test_one_or_two_occurrences_are_not_repetition_in_short_texts():
     assert repetition_reason("What is the most likely cause and the most likely treatment?") == ""
     assert degeneration_reason("关节病性关节炎", kind="option", language="zh") == ""  # an ICD name, 关节 twice
     # three times in a short real MMLU-Pro stem (core / periphery / semi-periphery countries) is not a loop either
-    assert repetition_reason("The World Systems Theory divides the world into core countries, periphery countries, "
-                             "and semi-periphery countries. Which answers correlates best with semi-periphery "
-                             "countries?") == ""
+    assert (
+        repetition_reason(
+            "The World Systems Theory divides the world into core countries, periphery countries, "
+            "and semi-periphery countries. Which answers correlates best with semi-periphery "
+            "countries?"
+        )
+        == ""
+    )
     assert repetition_reason("most likely most likely most likely most likely").startswith("top_2_gram")
 
 
@@ -94,8 +122,10 @@ def test_first_degenerate_names_the_field():
 
 
 # ---------------------------------------------------------------------------- every stage uses it
-CHUNK = ("Community-acquired pneumonia is most often caused by Streptococcus pneumoniae. Patients present with "
-         "fever, cough and pleuritic chest pain; a chest radiograph shows lobar consolidation.")
+CHUNK = (
+    "Community-acquired pneumonia is most often caused by Streptococcus pneumoniae. Patients present with "
+    "fever, cough and pleuritic chest pain; a chest radiograph shows lobar consolidation."
+)
 
 
 def test_textbook_questions_drop_the_repeated_answer():
@@ -103,8 +133,7 @@ def test_textbook_questions_drop_the_repeated_answer():
 
     good = "Question: Which organism most often causes community-acquired pneumonia?\nAnswer: Streptococcus pneumoniae."
     assert judge(good, CHUNK, TopicFilter())[0] is None
-    bad = ("Question: Which organism most often causes community-acquired pneumonia?\nAnswer: "
-           + "The answer is: " * 24)
+    bad = "Question: Which organism most often causes community-acquired pneumonia?\nAnswer: " + "The answer is: " * 24
     reason, detail, *_ = judge(bad, CHUNK, TopicFilter())
     assert reason == "degenerate" and reason in DROP_REASONS and detail.startswith("answer repetition")
 
@@ -114,11 +143,13 @@ def test_sft_rewrite_open_rewrite_and_dual_expert_use_the_filter():
     from citrus_assets.reasoning_data.traces import sft_rewrite
 
     loop = "<think>" + "The patient's primary diagnosis is pneumothorax. " * 6 + "</think><answer>Pneumothorax</answer>"
-    assert sft_rewrite.check_response(loop, [{"letter": "B", "text": "Pneumothorax"}], ["B"], "Pneumothorax",
-                                      "en").startswith("degenerate:")
+    assert sft_rewrite.check_response(
+        loop, [{"letter": "B", "text": "Pneumothorax"}], ["B"], "Pneumothorax", "en"
+    ).startswith("degenerate:")
     closed = "A 22-year-old man has sudden chest pain. What is the most likely diagnosis?"
-    reasons = open_rules.check_rewrite(closed, "A 22-year-old man has sudden chest pain? " * 4,
-                                       [{"letter": "A", "text": "Pneumothorax"}], ["A"], "en")
+    reasons = open_rules.check_rewrite(
+        closed, "A 22-year-old man has sudden chest pain? " * 4, [{"letter": "A", "text": "Pneumothorax"}], ["A"], "en"
+    )
     assert any(r.startswith("degenerate:") for r in reasons)
 
 
@@ -130,8 +161,16 @@ def test_preference_pairs_never_choose_a_degenerate_completion():
 
     def sample(i, response, reward):
         row = {f.name: None for f in REJECTION_SAMPLE_SCHEMA}
-        row.update(record_id=f"s{i}", parent_ids=["q1"], question_id="q1", category="medical", response=response,
-                   reward=reward, prompt="p", prompt_messages=[{"role": "user", "content": "q"}])
+        row.update(
+            record_id=f"s{i}",
+            parent_ids=["q1"],
+            question_id="q1",
+            category="medical",
+            response=response,
+            reward=reward,
+            prompt="p",
+            prompt_messages=[{"role": "user", "content": "q"}],
+        )
         return row
 
     good = "<think>Fever and a lobar consolidation point to pneumococcus.</think><answer>A</answer>"

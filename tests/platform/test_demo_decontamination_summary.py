@@ -8,8 +8,13 @@ def _out(asset, decont):
 
 
 def test_summary_shows_decontamination_status_and_counts():
-    on = {"status": "on", "index_items": 136, "benchmarks": ["medqa", "pubmedqa"], "removed": 2,
-          "removed_per_benchmark": {"medqa": 2}}
+    on = {
+        "status": "on",
+        "index_items": 136,
+        "benchmarks": ["medqa", "pubmedqa"],
+        "removed": 2,
+        "removed_per_benchmark": {"medqa": 2},
+    }
     off = {"status": "OFF (allow_no_decontamination)", "index_items": 0, "benchmarks": [], "removed": 0}
     res = MainJobResult(outputs=[_out("sft_stage3_mix", on), _out("sft_stage1_mix", off), _out("question_seeds", None)])
     text = format_summary(res, "/lake", "/db")
@@ -26,11 +31,17 @@ def test_summary_has_no_decontamination_block_without_training_bound_assets():
 def test_exit_code_zero_only_when_failed_checks_are_warnings_of_printed_empty_stages():
     from citrus_assets.demo import exit_code, failed_checks
 
-    empty = MaterializedOutput(asset="reasoning_traces", partition="medqa_demo", rows=0, path="p", run_id="r",
-                               empty_reason="0 of 8 verified")
+    empty = MaterializedOutput(
+        asset="reasoning_traces", partition="medqa_demo", rows=0, path="p", run_id="r", empty_reason="0 of 8 verified"
+    )
     full = MaterializedOutput(asset="sft_stage3_mix", partition="-", rows=8, path="p", run_id="r")
-    res = MainJobResult(outputs=[empty, full], check_results={
-        "reasoning_traces:has_rows[medqa_demo]": False, "sft_stage3_mix:sft_stage3_mix_valid[None]": True})
+    res = MainJobResult(
+        outputs=[empty, full],
+        check_results={
+            "reasoning_traces:has_rows[medqa_demo]": False,
+            "sft_stage3_mix:sft_stage3_mix_valid[None]": True,
+        },
+    )
     assert failed_checks(res) == (["reasoning_traces:has_rows[medqa_demo]"], [])
     assert exit_code(res) == 0
     text = format_summary(res, "/lake", "/db")

@@ -17,9 +17,15 @@ from citrus_assets.instance_check import sqlite_concurrency_warning
 
 REPO = Path(__file__).resolve().parents[2]
 VARIANTS = [REPO / "dagster.yaml", *sorted((REPO / "deploy").glob("dagster.*.yaml"))]
-ENV = {"DAGSTER_PG_USERNAME": "dagster", "DAGSTER_PG_PASSWORD": "pw", "DAGSTER_PG_HOST": "db", "DAGSTER_PG_DB": "dagster",
-       "DAGSTER_PG_PORT": "5432",
-       "CITRUS_IMAGE": "citrus-lake:latest", "CITRUS_K8S_NAMESPACE": "citrus"}
+ENV = {
+    "DAGSTER_PG_USERNAME": "dagster",
+    "DAGSTER_PG_PASSWORD": "pw",
+    "DAGSTER_PG_HOST": "db",
+    "DAGSTER_PG_DB": "dagster",
+    "DAGSTER_PG_PORT": "5432",
+    "CITRUS_IMAGE": "citrus-lake:latest",
+    "CITRUS_K8S_NAMESPACE": "citrus",
+}
 
 
 def _classes(cfg: dict):
@@ -62,8 +68,7 @@ def test_variant_loads(path, tmp_path, monkeypatch):
 def test_executor_selection():
     assert executor_from_env({}).name == "multiprocess"
     assert executor_from_env({"CITRUS_EXECUTOR": "in_process"}) is dg.in_process_executor
-    assert executor_from_env({"CITRUS_EXECUTOR": "celery", "CITRUS_CELERY_BROKER": "redis://b:6379/0"}).name == \
-        "celery"
+    assert executor_from_env({"CITRUS_EXECUTOR": "celery", "CITRUS_CELERY_BROKER": "redis://b:6379/0"}).name == "celery"
     assert executor_from_env({"CITRUS_EXECUTOR": "k8s", "CITRUS_K8S_NAMESPACE": "ns"}).name == "k8s"
     with pytest.raises(ValueError, match="CITRUS_CELERY_BROKER"):
         executor_from_env({"CITRUS_EXECUTOR": "celery"})
@@ -85,7 +90,9 @@ def test_gpu_run_config_matches_the_resources_and_run_configs():
     run = cfg["ops"]["sft_stage3_checkpoint"]["config"]
     assert set(run) <= set(SFTRunConfig.model_fields), set(run) - set(SFTRunConfig.model_fields)
     SFTRunConfig(**run)
-    hosts = [ln for ln in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if ln and not ln.startswith("#")]
+    hosts = [
+        ln for ln in (REPO / "deploy" / "hostfile.example").read_text().splitlines() if ln and not ln.startswith("#")
+    ]
     assert all(len(ln.split()) == 2 and ln.split()[1].startswith("slots=") for ln in hosts)
 
 
@@ -103,8 +110,12 @@ def test_accelerate_config_loads(path):
     assert cfg.num_processes >= cfg.num_machines >= 1
     if cfg.num_machines > 1:
         assert cfg.main_process_ip and cfg.main_process_port
-    spec = TrainingResource(launcher="accelerate", accelerate_config=str(path), num_machines=cfg.num_machines,
-                            machine_rank=cfg.num_machines - 1).spec()
+    spec = TrainingResource(
+        launcher="accelerate",
+        accelerate_config=str(path),
+        num_machines=cfg.num_machines,
+        machine_rank=cfg.num_machines - 1,
+    ).spec()
     cmd = command(SFTStageConfig(), spec, "run.json")
     assert cmd[cmd.index("--config_file") + 1] == str(path) and "--num_processes" not in cmd
     assert ("--machine_rank" in cmd) == (cfg.num_machines > 1)

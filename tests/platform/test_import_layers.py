@@ -28,8 +28,8 @@ STAGE_DEPS = {
 }
 # common -> stage back edges the doc lists (module -> stages it may import)
 COMMON_BACK_EDGES = {
-    "citrus_assets.common.decontamination": {"reasoning_data"},
-    "citrus_assets.common.decontamination_checks": {"cpt_corpus", "model_training", "reasoning_data"},
+    "citrus_assets.common.decontamination.index": {"reasoning_data"},
+    "citrus_assets.common.decontamination.checks": {"cpt_corpus", "model_training", "reasoning_data"},
 }
 
 

@@ -41,10 +41,18 @@ def backfill(workspace, instance, bid: str, keys: list[dg.AssetKey], partitions:
     from dagster._daemon.backfill import execute_backfill_iteration
 
     bf = PartitionBackfill.from_asset_partitions(
-        backfill_id=bid, asset_graph=workspace.create_request_context().asset_graph, partition_names=partitions,
-        asset_selection=keys, backfill_timestamp=time.time(), tags={}, dynamic_partitions_store=instance,
-        all_partitions=False, title=None, description=None,
-        run_config={"ops": {"judge_answers": {"config": {"max_tokens": 8}}}})
+        backfill_id=bid,
+        asset_graph=workspace.create_request_context().asset_graph,
+        partition_names=partitions,
+        asset_selection=keys,
+        backfill_timestamp=time.time(),
+        tags={},
+        dynamic_partitions_store=instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config={"ops": {"judge_answers": {"config": {"max_tokens": 8}}}},
+    )
     instance.add_backfill(bf)
     for _ in range(6):
         list(execute_backfill_iteration(workspace, logging.getLogger("incremental-test")))
@@ -68,11 +76,14 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
     lines = (repo_root / "sample" / "seeds" / "medqa_demo.jsonl").read_text().splitlines()
     good = [ln for ln in lines if ln.strip().startswith("{") and '"answer' in ln][:6]
     for i, p in enumerate(PARTS):
-        (inbox / f"{p}.jsonl").write_text("\n".join(good[2 * i: 2 * i + 2]) + "\n")
+        (inbox / f"{p}.jsonl").write_text("\n".join(good[2 * i : 2 * i + 2]) + "\n")
     lake = str(tmp_path / "lake")
     defs_file = tmp_path / "incremental_defs.py"
-    defs_file.write_text(textwrap.dedent(DEFS_FILE.format(lake=lake, inbox=str(inbox), model=tiny_model_dir,
-                                                          cache=str(tmp_path / "cache"))))
+    defs_file.write_text(
+        textwrap.dedent(
+            DEFS_FILE.format(lake=lake, inbox=str(inbox), model=tiny_model_dir, cache=str(tmp_path / "cache"))
+        )
+    )
     keys = [dg.AssetKey("question_seeds"), judge_answers.key]
     from dagster._core.test_utils import instance_for_test
 
@@ -90,8 +101,10 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
             n1, hits1 = llm_figures(instance, PARTS)
             backfill(workspace, instance, "bf-2", keys, PARTS)
             n2, hits2 = llm_figures(instance, PARTS)
-        print(f"\nBACKFILL first: {n1} judge prompts, {hits1} from cache; identical second backfill: "
-              f"{n2} prompts, {hits2} from cache, re-paid {n2 - hits2}")
+        print(
+            f"\nBACKFILL first: {n1} judge prompts, {hits1} from cache; identical second backfill: "
+            f"{n2} prompts, {hits2} from cache, re-paid {n2 - hits2}"
+        )
         assert n1 == 6 and hits1 == 0
         assert n2 == n1 and hits2 == n2  # nothing generated again
 
@@ -115,15 +128,25 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
         from resources.lake_io import LakeIOManager
         from resources.llm import LLMResource
 
-        run = dg.materialize([question_seeds, judge_answers], partition_key=req.partition_key, instance=instance,
-                             resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake),
-                                        "inbox": InboxResource(seeds_dir=str(inbox)), "judges": JudgePanelResource(),
-                                        "llm": LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))},
-                             run_config={"ops": {"judge_answers": {"config": {"max_tokens": 8}}}})
+        run = dg.materialize(
+            [question_seeds, judge_answers],
+            partition_key=req.partition_key,
+            instance=instance,
+            resources={
+                "io_manager": LakeIOManager(root=lake),
+                "lake": LakeResource(root=lake),
+                "inbox": InboxResource(seeds_dir=str(inbox)),
+                "judges": JudgePanelResource(),
+                "llm": LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
+            },
+            run_config={"ops": {"judge_answers": {"config": {"max_tokens": 8}}}},
+        )
         steps = [e.step_key for e in run.all_events if e.event_type_value == "STEP_SUCCESS"]
         after = {p: latest_metadata(instance, dg.AssetKey("question_seeds"), p)["data_version"] for p in PARTS}
-        print(f"CHANGED FILE set_b: {len(steps)} steps ({', '.join(steps)}); partitions re-materialized: "
-              f"{[p for p in PARTS if after[p] != before[p]]}")
+        print(
+            f"CHANGED FILE set_b: {len(steps)} steps ({', '.join(steps)}); partitions re-materialized: "
+            f"{[p for p in PARTS if after[p] != before[p]]}"
+        )
         assert sorted(steps) == ["judge_answers", "question_seeds"]
         assert [p for p in PARTS if after[p] != before[p]] == ["set_b"]
         assert latest_metadata(instance, judge_answers.key, "set_b")["cache_hits"] == 1  # the kept seed

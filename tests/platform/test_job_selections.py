@@ -21,7 +21,9 @@ def job_selections() -> dict[str, dict[str, list[str]]]:
         job = defs.resolve_job_def(job_def.name)
         out[job_def.name] = {
             "assets": sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys),
-            "checks": sorted(f"{c.asset_key.to_user_string()}:{c.name}" for c in job.asset_layer.asset_graph.asset_check_keys),
+            "checks": sorted(
+                f"{c.asset_key.to_user_string()}:{c.name}" for c in job.asset_layer.asset_graph.asset_check_keys
+            ),
         }
     return out
 

@@ -44,7 +44,12 @@ def test_crash_mid_write_leaves_no_complete_looking_file(tmp_path, monkeypatch):
     # The old complete file is untouched, no new partition appeared, no temp files are left.
     assert lake.read_table("seeds", "p1").num_rows == 2
     assert not lake.exists("seeds", "p2")
-    leftovers = [f for _, _, fs in os.walk(tmp_path) for f in fs if f.startswith(".") and (f.endswith(".tmp") or f.startswith(".tmp-"))]
+    leftovers = [
+        f
+        for _, _, fs in os.walk(tmp_path)
+        for f in fs
+        if f.startswith(".") and (f.endswith(".tmp") or f.startswith(".tmp-"))
+    ]
     assert leftovers == []
     assert os.path.exists(good)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from citrus_assets.jmed import dialogues
+from citrus_assets.jmed.consultations import dialogues
 from citrus_assets.reasoning_data.seeds import seed_files as seeds
 from resources import inbox
 from resources.lake import QuarantineRecord

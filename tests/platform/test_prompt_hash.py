@@ -26,12 +26,16 @@ def test_code_version_keeps_its_value():
 def test_every_llm_step_records_the_one_hash():
     from citrus_assets.cpt_corpus.textbooks import evol as textbook_evol
     from citrus_assets.evaluation import predict
-    from citrus_assets.jmed import emr, steps
+    from citrus_assets.jmed import steps
+    from citrus_assets.jmed.consultations import emr
     from citrus_assets.reasoning_data.traces import dual_roles
 
     assert textbook_evol.operator_prompt_hash("deepen") == prompt_hash(
-        textbook_evol.SYSTEM_PROMPT, textbook_evol.operator_prompt("deepen"))
+        textbook_evol.SYSTEM_PROMPT, textbook_evol.operator_prompt("deepen")
+    )
     assert predict.style_prompt_hash("citrus") == prompt_hash(*predict.PROMPTS["citrus"])
     assert emr.emr_prompt_hash() == prompt_hash(emr.SYSTEM_PROMPT, emr.EMR_PROMPT)
     assert steps.question_prompt_hash().split(":")[0] == load_prompt(emr.SYSTEM_PROMPT).sha
-    assert dual_roles.prompt_set_hash() == prompt_hash(*(dual_roles.PROMPT_FILES[r] for r in sorted(dual_roles.PROMPT_FILES)))
+    assert dual_roles.prompt_set_hash() == prompt_hash(
+        *(dual_roles.PROMPT_FILES[r] for r in sorted(dual_roles.PROMPT_FILES))
+    )

@@ -41,6 +41,8 @@ LAKE_URL = f"s3://{BUCKET}/lake"
 SEEDS, PDFS, WEB = "medqa_demo", "batch_001", "web_demo"
 SEED_ASSETS = [question_seeds, judge_answers, question_difficulty, open_questions]
 CPT_ASSETS = [pdf_documents, web_documents, web_corpus]
+
+
 @pytest.fixture(scope="module")
 def s3_lake(s3_server, tmp_path_factory, tiny_model_dir):
     """The slice materialized on ``s3://<bucket>/lake``; yields (lake, working dir, results by asset)."""
@@ -50,14 +52,21 @@ def s3_lake(s3_server, tmp_path_factory, tiny_model_dir):
         sample = REPO_ROOT / "sample"
         resources = build_resources()  # the code location's resources, lake root from CITRUS_LAKE
         resources["llm"] = LLMResource(model=tiny_model_dir, cache_dir=str(work / "llm-cache"))
-        resources["inbox"] = InboxResource(seeds_dir=str(sample / "seeds"), pdfs_dir=str(sample / "pdfs"),
-                                           web_dir=str(sample / "web"))
+        resources["inbox"] = InboxResource(
+            seeds_dir=str(sample / "seeds"), pdfs_dir=str(sample / "pdfs"), web_dir=str(sample / "web")
+        )
         instance = dg.DagsterInstance.ephemeral()
         instance.add_dynamic_partitions(seed_sets.name, [SEEDS])
         instance.add_dynamic_partitions(pdf_batches.name, [PDFS])
         instance.add_dynamic_partitions(web_shards.name, [WEB])
         ops = {"judge_answers": {"config": {"max_tokens": 12}}, "open_questions": {"config": {"max_tokens": 24}}}
-        everything = [*SEED_ASSETS, *CPT_ASSETS, *seed_checks, *question_checks, *load_stage("citrus_assets.cpt_corpus").checks]
+        everything = [
+            *SEED_ASSETS,
+            *CPT_ASSETS,
+            *seed_checks,
+            *question_checks,
+            *load_stage("citrus_assets.cpt_corpus").checks,
+        ]
         runs = [
             dict(selection=SEED_ASSETS, partition_key=SEEDS, run_config={"ops": ops}),
             dict(selection=[pdf_documents], partition_key=PDFS),
@@ -87,7 +96,7 @@ def bucket_files(lake: Lake) -> list[str]:
     """Every object under the lake prefix, relative to it (listed afresh, not from s3fs's listing cache)."""
     lake.fs.invalidate_cache()
     base = f"{BUCKET}/lake/"
-    return sorted(p[len(base):] for p in lake.fs.find(base))
+    return sorted(p[len(base) :] for p in lake.fs.find(base))
 
 
 def test_the_slice_is_in_the_bucket(s3_lake):
@@ -95,9 +104,15 @@ def test_the_slice_is_in_the_bucket(s3_lake):
     assert not lake.is_local and lake.root == LAKE_URL
     assert all(e.passed for r in results for e in r.get_asset_check_evaluations())
     files = bucket_files(lake)
-    for asset, part in [("question_seeds", SEEDS), ("judge_answers", SEEDS), ("question_difficulty", SEEDS),
-                        ("open_questions", SEEDS), ("pdf_documents", PDFS), ("web_documents", WEB),
-                        ("web_corpus", "__all__")]:
+    for asset, part in [
+        ("question_seeds", SEEDS),
+        ("judge_answers", SEEDS),
+        ("question_difficulty", SEEDS),
+        ("open_questions", SEEDS),
+        ("pdf_documents", PDFS),
+        ("web_documents", WEB),
+        ("web_corpus", "__all__"),
+    ]:
         assert f"{asset}/{part}/data.parquet" in files, asset
         md = metadata(results, asset)
         assert md["path"] == f"{LAKE_URL}/{asset}/{part}/data.parquet"
@@ -107,8 +122,11 @@ def test_the_slice_is_in_the_bucket(s3_lake):
     # the same objects through boto3 (not s3fs): the bucket really holds them
     import boto3
 
-    keys = {o["Key"] for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-            for o in page.get("Contents", [])}
+    keys = {
+        o["Key"]
+        for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    }
     assert keys == {f"lake/{f}" for f in files}
     # nothing of the lake on local disk: the working dir holds only the lineage index (and the model cache)
     local = {p.relative_to(work).parts[0] for p in work.rglob("*") if p.is_file()}
@@ -120,8 +138,15 @@ def test_lineage_in_s3_and_traced_from_a_local_index(s3_lake):
     lake, work, results = s3_lake
     files = bucket_files(lake)
     lineage = [f for f in files if f.startswith("_lineage/")]
-    for asset in ("question_seeds", "judge_answers", "question_difficulty", "open_questions", "pdf_documents",
-                  "web_documents", "web_corpus"):
+    for asset in (
+        "question_seeds",
+        "judge_answers",
+        "question_difficulty",
+        "open_questions",
+        "pdf_documents",
+        "web_documents",
+        "web_corpus",
+    ):
         assert any(f.startswith(f"_lineage/materializations/{asset}/") for f in lineage), asset
         assert any(f.startswith(f"_lineage/record_lineage/{asset}/") for f in lineage), asset
     assert lake.lineage_root == f"{LAKE_URL}/_lineage"
@@ -155,7 +180,9 @@ def test_lineage_in_s3_and_traced_from_a_local_index(s3_lake):
         impact = store.impact("source", "medqa_demo.jsonl", max_records=None)
         assert oq["record_id"] in impact["records"]
         # the convenience views read the lineage Parquet files in the bucket through s3fs
-        assert store.query("SELECT count(*) FROM v_record_lineage")[0][0] >= len(lake.read_table("question_seeds", SEEDS))
+        assert store.query("SELECT count(*) FROM v_record_lineage")[0][0] >= len(
+            lake.read_table("question_seeds", SEEDS)
+        )
     assert (work / REMOTE_DB_DEFAULT).is_file()
 
 
@@ -213,9 +240,15 @@ def test_a_commit_from_another_process_is_synced(s3_lake):
         changed = seeds.slice(0, 3)
         other = LineageWriter(lake.lineage_root, skip_instance_cache=True)
         assert other.fs is not lake.fs
-        other.write_materialization(asset="question_seeds", partition=SEEDS, run_id="another-process",
-                                    data_version=table_data_version(changed), code_version="",
-                                    table=changed, data_path=lake.url(lake.data_path("question_seeds", SEEDS)))
+        other.write_materialization(
+            asset="question_seeds",
+            partition=SEEDS,
+            run_id="another-process",
+            data_version=table_data_version(changed),
+            code_version="",
+            table=changed,
+            data_path=lake.url(lake.data_path("question_seeds", SEEDS)),
+        )
         assert store.sync() == 1
         runs = [r[0] for r in store.query("SELECT run_id FROM materializations WHERE asset = 'question_seeds'")]
         assert len(runs) == before + 1 and "another-process" in runs

@@ -60,15 +60,22 @@ def main_job(s3_server, tmp_path_factory, tiny_model_dir):
         resources["llm"] = LLMResource(model=tiny_model_dir)
         resources["training"] = TrainingResource(base_model=tiny_model_dir)
         resources["eval_models"] = EvalModelsResource(
-            models={"builtin": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="plain", stage="base")})
+            models={"builtin": EvalModelSpec(kind="hf", model=tiny_model_dir, prompt_style="plain", stage="base")}
+        )
         defs = build_definitions(resources)
         lake = Lake()
         db = REMOTE_DB_DEFAULT
         instance = dg.DagsterInstance.ephemeral()
         lines: list[str] = []
         try:
-            result = run_main_job(defs, instance, lake, db, log=lines.append,
-                                  extra_ops={CPT_CORPUS_JOB: {"cpt_documents": {"config": {"tokenizer": tiny_model_dir}}}})
+            result = run_main_job(
+                defs,
+                instance,
+                lake,
+                db,
+                log=lines.append,
+                extra_ops={CPT_CORPUS_JOB: {"cpt_documents": {"config": {"tokenizer": tiny_model_dir}}}},
+            )
             print(format_summary(result, lake.url(lake.join()), db))  # shown with -s / on failure
             yield lake, work, result, defs
         finally:
@@ -78,7 +85,7 @@ def main_job(s3_server, tmp_path_factory, tiny_model_dir):
 def bucket_files(lake: Lake) -> list[str]:
     lake.fs.invalidate_cache()
     base = f"{BUCKET}/lake/"
-    return sorted(p[len(base):] for p in lake.fs.find(base))
+    return sorted(p[len(base) :] for p in lake.fs.find(base))
 
 
 def test_every_asset_is_materialized_into_the_bucket(main_job):
@@ -97,8 +104,11 @@ def test_every_asset_is_materialized_into_the_bucket(main_job):
     assert not [f for f in files if f.rsplit("/", 1)[-1].startswith(".")]  # no temporary file left behind
     import boto3  # the same objects through boto3, not s3fs
 
-    keys = {o["Key"] for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-            for o in page.get("Contents", [])}
+    keys = {
+        o["Key"]
+        for page in boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        for o in page.get("Contents", [])
+    }
     assert keys == {f"lake/{f}" for f in files}
 
 

@@ -94,8 +94,12 @@ def test_failing_llm_server_materializes_nothing(slice_env):
     lake_root, resources, instance = slice_env
     resources = dict(resources)
     resources["llm"] = LLMResource(
-        backend="openai", model="served-model", base_url="http://127.0.0.1:9/v1",
-        max_retries=1, timeout_s=2, cache_dir=resources["llm"].cache_dir,
+        backend="openai",
+        model="served-model",
+        base_url="http://127.0.0.1:9/v1",
+        max_retries=1,
+        timeout_s=2,
+        cache_dir=resources["llm"].cache_dir,
     )
     result = run_slice(resources, instance, raise_on_error=False)
     assert not result.success
@@ -116,14 +120,19 @@ def test_automation_runs_downstream_on_new_data_only(slice_env):
     def requested():  # one daemon tick; the cursor carries what earlier ticks saw
         nonlocal cursor
         result = dg.evaluate_automation_conditions(
-            defs=dg.Definitions(assets=assets, resources=resources), instance=instance, cursor=cursor)
+            defs=dg.Definitions(assets=assets, resources=resources), instance=instance, cursor=cursor
+        )
         cursor = result.cursor
-        return {k.to_user_string(): sorted(result.get_requested_partitions(k))
-                for k in (question_seeds.key, judge_answers.key) if result.get_num_requested(k)}
+        return {
+            k.to_user_string(): sorted(result.get_requested_partitions(k))
+            for k in (question_seeds.key, judge_answers.key)
+            if result.get_num_requested(k)
+        }
 
     assert requested() == {}  # nothing materialized yet: judge_answers waits for its input
-    assert dg.materialize(assets, selection=[question_seeds], partition_key=PARTITION,
-                          resources=resources, instance=instance).success
+    assert dg.materialize(
+        assets, selection=[question_seeds], partition_key=PARTITION, resources=resources, instance=instance
+    ).success
     assert requested() == {"judge_answers": [PARTITION]}  # new upstream data -> downstream scheduled
     assert run_slice(resources, instance).success
     assert requested() == {}  # unchanged data -> nothing

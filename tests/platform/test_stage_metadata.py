@@ -8,8 +8,13 @@ import dagster as dg
 from citrus_assets.common.stage_metadata import PAPER_STAGES, STAGE_TABLE, STAGE_TAG, describe, markdown_safe
 from citrus_assets.definitions import STAGES, defs
 
-GROUP_OF_STAGE = {"cpt": "cpt_corpus", "reasoning_data": "reasoning_data", "training": "training",
-                  "evaluation": "evaluation", "jmed": "jmed"}
+GROUP_OF_STAGE = {
+    "cpt": "cpt_corpus",
+    "reasoning_data": "reasoning_data",
+    "training": "training",
+    "evaluation": "evaluation",
+    "jmed": "jmed",
+}
 
 
 def _nodes():

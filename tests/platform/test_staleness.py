@@ -3,7 +3,7 @@ partitioned traces -> an unpartitioned mix -> a checkpoint), in an ephemeral ins
 
 import dagster as dg
 
-from citrus_assets.common import staleness
+from citrus_assets.common.scheduling import staleness
 
 parts = dg.DynamicPartitionsDefinition(name="toy_sets")
 VALUES = {"s1": "a", "s2": "b"}
@@ -32,11 +32,12 @@ def toy_checkpoint(toy_mix) -> dg.Output:
 
 
 def _defs():
-    return dg.Definitions(assets=[toy_seeds, toy_traces, toy_mix, toy_checkpoint],
-                          asset_checks=[staleness.current_data_check("toy_checkpoint")],
-                          jobs=[dg.define_asset_job("toy_check_job", selection=dg.AssetSelection.checks_for_assets(
-                              "toy_checkpoint"))],
-                          resources={"io_manager": dg.mem_io_manager})
+    return dg.Definitions(
+        assets=[toy_seeds, toy_traces, toy_mix, toy_checkpoint],
+        asset_checks=[staleness.current_data_check("toy_checkpoint")],
+        jobs=[dg.define_asset_job("toy_check_job", selection=dg.AssetSelection.checks_for_assets("toy_checkpoint"))],
+        resources={"io_manager": dg.mem_io_manager},
+    )
 
 
 def test_stale_partition_upstream_of_a_checkpoint_is_reported(monkeypatch):
@@ -73,8 +74,11 @@ def test_stale_partition_upstream_of_a_checkpoint_is_reported(monkeypatch):
     monkeypatch.setitem(VALUES, "s2", "changed")  # new seed data for one set; its traces not rebuilt
     run(["toy_seeds"], "s2")
     stale = staleness.stale_upstream(instance, graph, dg.AssetKey("toy_checkpoint"))
-    assert [(s.asset, s.partition) for s in stale] == [("toy_traces", "s2"), ("toy_checkpoint", None),
-                                                       ("toy_mix", None)]
+    assert [(s.asset, s.partition) for s in stale] == [
+        ("toy_traces", "s2"),
+        ("toy_checkpoint", None),
+        ("toy_mix", None),
+    ]
     assert "toy_seeds[s2]" in stale[0].causes[0]
     assert stale[1].causes == ("built on stale toy_traces[s2]",)
     out = staleness.check_result("toy_checkpoint", stale)
@@ -117,6 +121,7 @@ def test_sensor_reports_the_check_of_materialized_watched_assets(tmp_path, monke
     result = staleness.stale_data_sensor(ctx)
     assert not result.run_requests
     assert [(e.asset_key.to_user_string(), e.check_name) for e in result.asset_events] == [
-        ("rl_checkpoint", staleness.CHECK_NAME)]
+        ("rl_checkpoint", staleness.CHECK_NAME)
+    ]
     [ev] = result.asset_events
     assert ev.severity == dg.AssetCheckSeverity.WARN and "stale_partitions" in ev.metadata

@@ -40,13 +40,30 @@ def mcq_table(rows: list[dict], options_type: pa.DataType = OPTIONS_MAP) -> pa.T
 GOOD_ROWS = [
     {"record_id": "r1", "question": "q1?", "options": {"A": "x", "B": "y"}, "answer_letters": ["A"]},
     {"record_id": "r2", "question": "q2?", "options": {"A": "x", "B": "y", "C": "z"}, "answer_letters": ["B", "C"]},
-    {"record_id": "r3", "question": "q3?", "options": {"A": "x", "B": "y"}, "answer_letters": ["B"], "status": "review"},
+    {
+        "record_id": "r3",
+        "question": "q3?",
+        "options": {"A": "x", "B": "y"},
+        "answer_letters": ["B"],
+        "status": "review",
+    },
 ]
 
 BAD_ROWS = [
     {"record_id": "r1", "question": "q1?", "options": {"A": "x", "B": "y"}, "answer_letters": ["A"]},
-    {"record_id": "r2", "question": None, "options": {"A": "x", "B": "y"}, "answer_letters": ["C"]},  # null q, C not an option
-    {"record_id": "r2", "question": "q3?", "options": {"A": "x"}, "answer_letters": ["A"], "status": "weird"},  # dup id, bad status
+    {
+        "record_id": "r2",
+        "question": None,
+        "options": {"A": "x", "B": "y"},
+        "answer_letters": ["C"],
+    },  # null q, C not an option
+    {
+        "record_id": "r2",
+        "question": "q3?",
+        "options": {"A": "x"},
+        "answer_letters": ["A"],
+        "status": "weird",
+    },  # dup id, bad status
     {"record_id": "r4", "question": "q4?", "options": None, "answer_letters": ["A"]},  # no options
     {"record_id": "r5", "question": "q5?", "options": {"A": "x"}, "answer_letters": []},  # no answer
 ]

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from citrus_assets.common.leakage import REDACTED
+from citrus_assets.common.decontamination.leakage import REDACTED
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion
 from resources.llm import GenerationCache, LLMClient
@@ -21,7 +21,9 @@ def question(qid: str, text: str, letter: str = "A") -> OpenQuestion:
 
 Q_DROP_KEEP = question("oq-1", "A woman with heavy periods has low ferritin. What is the most likely diagnosis?")
 Q_KEEP = question("oq-2", "A vegan man has macrocytic anemia and neuropathy. What is the most likely diagnosis?", "B")
-Q_NEVER = question("oq-3", "A man with rheumatoid arthritis has normocytic anemia. What is the most likely diagnosis?", "C")
+Q_NEVER = question(
+    "oq-3", "A man with rheumatoid arthritis has normocytic anemia. What is the most likely diagnosis?", "C"
+)
 CANDIDATES = {Q_DROP_KEEP.question: [B12, IDA], Q_KEEP.question: [B12], Q_NEVER.question: [IDA]}
 QUESTIONS = [Q_DROP_KEEP, Q_KEEP, Q_NEVER]
 
@@ -68,8 +70,13 @@ def test_drop_keep_early_stop_and_retry_then_drop(tmp_path):
     # ONE batched call per role and round over all active questions, nothing else.
     assert llm.generate_calls == len(loop.batches) and backend.calls == len(loop.batches)
     sizes = [(b["attempt"], b["role"], b["round"], b["prompts"]) for b in loop.batches]
-    assert sizes[:5] == [(0, R.START, 0, 3), (0, R.STEP, 1, 3), (0, R.REFLECTION, 1, 3), (0, R.JUDGE, 1, 3),
-                         (0, R.STEP, 2, 2)]
+    assert sizes[:5] == [
+        (0, R.START, 0, 3),
+        (0, R.STEP, 1, 3),
+        (0, R.REFLECTION, 1, 3),
+        (0, R.JUDGE, 1, 3),
+        (0, R.STEP, 2, 2),
+    ]
     assert (0, R.CONCLUSION, 3, 3) in sizes and (1, R.START, 0, 1) in sizes
     # The accepted steps are shown to the next reasoning call and to the conclusion.
     assert steps[1]["step"] in prompts(r1, R.CONCLUSION)[0]
@@ -153,8 +160,8 @@ def test_resume_after_crash_replays_finished_calls_from_the_cache(tmp_path, cras
     assert resumed.stats["hits"] == done  # every finished call replayed for free ...
     assert backend2.calls == total - (crash_on - 1)  # ... only the remaining calls reach the model
     assert [x.transcript() for x in results] != [] and [
-        [(c["prompt"], c["response"]) for c in x.calls] for x in results] == [
-        [(c["prompt"], c["response"]) for c in x.calls] for x in expected]
+        [(c["prompt"], c["response"]) for c in x.calls] for x in results
+    ] == [[(c["prompt"], c["response"]) for c in x.calls] for x in expected]
     cached = [c["cached"] for x in results for c in x.calls]
     assert sum(cached) == done
 
@@ -172,7 +179,7 @@ def test_verification_uses_the_shared_answer_rule():
 
 
 def test_redaction_of_answer_leaks_in_both_languages():
-    from citrus_assets.common.leakage import redact_answer_leaks
+    from citrus_assets.common.decontamination.leakage import redact_answer_leaks
 
     zh = redact_answer_leaks("注意铁蛋白水平。正确答案是缺铁性贫血。", "缺铁性贫血")
     assert zh.text == f"注意铁蛋白水平。{REDACTED}" and zh.redacted

@@ -15,12 +15,24 @@ from citrus_assets.reasoning_data.instructions.instruction_files import INSTRUCT
 from citrus_assets.reasoning_data.instructions.sensors import instruction_set_keys
 from resources.inbox import InboxResource
 
-SHAREGPT = {"conversations": [{"from": "system", "value": "Be brief."}, {"from": "human", "value": " Hi there "},
-                              {"from": "gpt", "value": "Hello!"}, {"from": "human", "value": "Bye"},
-                              {"from": "gpt", "value": "Goodbye."}]}
-OPENAI = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi there"},
-                       {"role": "assistant", "content": "Hello!"}, {"role": "user", "content": "Bye"},
-                       {"role": "assistant", "content": "Goodbye."}]}
+SHAREGPT = {
+    "conversations": [
+        {"from": "system", "value": "Be brief."},
+        {"from": "human", "value": " Hi there "},
+        {"from": "gpt", "value": "Hello!"},
+        {"from": "human", "value": "Bye"},
+        {"from": "gpt", "value": "Goodbye."},
+    ]
+}
+OPENAI = {
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi there"},
+        {"role": "assistant", "content": "Hello!"},
+        {"role": "user", "content": "Bye"},
+        {"role": "assistant", "content": "Goodbye."},
+    ]
+}
 
 
 def test_sharegpt_and_openai_formats_normalize_to_the_same_chat():
@@ -31,26 +43,48 @@ def test_sharegpt_and_openai_formats_normalize_to_the_same_chat():
     assert [m["role"] for m in a] == ["system", "user", "assistant", "user", "assistant"]
     assert a[1]["content"] == "Hi there"  # surrounding whitespace stripped
     # user/assistant spelled in a conversations record, and role/content keys inside "conversations"
-    c, _ = chat_from_record({"conversations": [{"from": "user", "value": "Hi there"}, {"from": "assistant", "value": "Hello!"}]})
-    d, _ = chat_from_record({"conversations": [{"role": "user", "content": "Hi there"},
-                                               {"role": "assistant", "content": "Hello!"}]})
+    c, _ = chat_from_record(
+        {"conversations": [{"from": "user", "value": "Hi there"}, {"from": "assistant", "value": "Hello!"}]}
+    )
+    d, _ = chat_from_record(
+        {"conversations": [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello!"}]}
+    )
     assert c == d == [{"role": "user", "content": "Hi there"}, {"role": "assistant", "content": "Hello!"}]
     assert is_well_formed(a)
 
 
-@pytest.mark.parametrize("record, reason", [
-    ({"messages": [{"role": "user", "content": "Hi"}]}, "no assistant turn at the end"),
-    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  "}]}, "is empty"),
-    ({"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot3", "value": "x"}]}, "unknown role 'bot3'"),
-    ({"messages": [{"role": "user", "content": "Hi"}, {"role": "system", "content": "x"},
-                   {"role": "assistant", "content": "y"}]}, "system turn not first"),
-    ({"messages": [{"role": "assistant", "content": "y"}]}, "no user turn"),
-    ({"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"},
-                   {"role": "assistant", "content": "y"}]}, "two user turns in a row"),
-    ({"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "y"}]}, "no text content"),
-    ({"messages": []}, "no turns"),
-    ({"text": "hello"}, "neither"),
-])
+@pytest.mark.parametrize(
+    "record, reason",
+    [
+        ({"messages": [{"role": "user", "content": "Hi"}]}, "no assistant turn at the end"),
+        ({"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  "}]}, "is empty"),
+        ({"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot3", "value": "x"}]}, "unknown role 'bot3'"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "Hi"},
+                    {"role": "system", "content": "x"},
+                    {"role": "assistant", "content": "y"},
+                ]
+            },
+            "system turn not first",
+        ),
+        ({"messages": [{"role": "assistant", "content": "y"}]}, "no user turn"),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "a"},
+                    {"role": "user", "content": "b"},
+                    {"role": "assistant", "content": "y"},
+                ]
+            },
+            "two user turns in a row",
+        ),
+        ({"messages": [{"role": "user", "content": 3}, {"role": "assistant", "content": "y"}]}, "no text content"),
+        ({"messages": []}, "no turns"),
+        ({"text": "hello"}, "neither"),
+    ],
+)
 def test_malformed_conversations_are_rejected_with_a_reason(record, reason):
     with pytest.raises(BadChat, match=reason):
         chat_from_record(record)
@@ -58,11 +92,19 @@ def test_malformed_conversations_are_rejected_with_a_reason(record, reason):
 
 def test_file_quarantines_bad_lines_and_skips_exact_duplicates(tmp_path):
     good = json.dumps(OPENAI)
-    same_but_spaced = json.dumps({"messages": [dict(m, content="  " + m["content"].replace(" ", "   "))
-                                               for m in OPENAI["messages"]]})
-    lines = [good.encode(), b"{not json", same_but_spaced.encode(), "caf\xe9".encode("latin-1"),
-             b"", json.dumps([1, 2]).encode(), json.dumps(SHAREGPT).encode(),
-             json.dumps({"messages": [{"role": "user", "content": "Only a question"}]}).encode()]
+    same_but_spaced = json.dumps(
+        {"messages": [dict(m, content="  " + m["content"].replace(" ", "   ")) for m in OPENAI["messages"]]}
+    )
+    lines = [
+        good.encode(),
+        b"{not json",
+        same_but_spaced.encode(),
+        "caf\xe9".encode("latin-1"),
+        b"",
+        json.dumps([1, 2]).encode(),
+        json.dumps(SHAREGPT).encode(),
+        json.dumps({"messages": [{"role": "user", "content": "Only a question"}]}).encode(),
+    ]
     path = tmp_path / "chats.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     result = load_instruction_file(path, "chats")

@@ -32,8 +32,10 @@ class EchoBackend:
             time.sleep(self.delay)
             if self.fail_on and any(self.fail_on in r.rendered for r in requests):
                 raise RuntimeError("backend down")
-            return [[Generation(f"{r.rendered}@{params.temperature}", 1, 1, "stop", False, i)
-                     for i in r.sample_indices] for r in requests]
+            return [
+                [Generation(f"{r.rendered}@{params.temperature}", 1, 1, "stop", False, i) for i in r.sample_indices]
+                for r in requests
+            ]
         finally:
             with self._lock:
                 self.live -= len(requests)

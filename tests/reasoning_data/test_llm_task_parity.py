@@ -30,27 +30,55 @@ GOLDEN = Path(__file__).parent / "golden" / "llm_task_parity.json"
 
 
 def _seed(stem: str, options: dict[str, str], answer: str, n: int) -> dict:
-    return make_seed(uri="parity.jsonl", locator=f"line {n}", raw=stem.encode(), seed_set="t", source="medqa",
-                     split="train", stem=stem, options=options, answers=[answer])
+    return make_seed(
+        uri="parity.jsonl",
+        locator=f"line {n}",
+        raw=stem.encode(),
+        seed_set="t",
+        source="medqa",
+        split="train",
+        stem=stem,
+        options=options,
+        answers=[answer],
+    )
 
 
-ANEMIA = _seed("A 24-year-old woman has heavy menses. Hemoglobin is 9.1 g/dL and ferritin 6 ng/mL. "
-               "Which of the following is the most likely diagnosis?",
-               {"A": "Iron deficiency anemia", "B": "Vitamin B12 deficiency", "C": "Thalassemia trait"}, "A", 1)
-MI = _seed("A 58-year-old man has chest pain for 40 minutes with ST elevation in II, III and aVF. "
-           "Which coronary artery is most likely occluded?",
-           {"A": "Left anterior descending artery", "B": "Left circumflex artery", "C": "Right coronary artery"}, "C", 2)
-ZH = _seed("患者男，45岁，发热3天，体温39.5℃，咳铁锈色痰。胸片示右下肺大片实变影。最可能的诊断是",
-           {"A": "大叶性肺炎", "B": "肺结核", "C": "肺癌"}, "A", 3)
-NO_TRUTH = {**_seed("A 30-year-old man has a fever of 39 C for 2 days. What is the most likely cause?",
-                    {"A": "Influenza", "B": "Malaria"}, "A", 4), "answer_letters": ["D"]}  # the key is not an option
+ANEMIA = _seed(
+    "A 24-year-old woman has heavy menses. Hemoglobin is 9.1 g/dL and ferritin 6 ng/mL. "
+    "Which of the following is the most likely diagnosis?",
+    {"A": "Iron deficiency anemia", "B": "Vitamin B12 deficiency", "C": "Thalassemia trait"},
+    "A",
+    1,
+)
+MI = _seed(
+    "A 58-year-old man has chest pain for 40 minutes with ST elevation in II, III and aVF. "
+    "Which coronary artery is most likely occluded?",
+    {"A": "Left anterior descending artery", "B": "Left circumflex artery", "C": "Right coronary artery"},
+    "C",
+    2,
+)
+ZH = _seed(
+    "患者男，45岁，发热3天，体温39.5℃，咳铁锈色痰。胸片示右下肺大片实变影。最可能的诊断是",
+    {"A": "大叶性肺炎", "B": "肺结核", "C": "肺癌"},
+    "A",
+    3,
+)
+NO_TRUTH = {
+    **_seed(
+        "A 30-year-old man has a fever of 39 C for 2 days. What is the most likely cause?",
+        {"A": "Influenza", "B": "Malaria"},
+        "A",
+        4,
+    ),
+    "answer_letters": ["D"],
+}  # the key is not an option
 SEEDS = pa.Table.from_pylist([ANEMIA, MI, ZH], schema=SEED_SCHEMA)
 SEEDS_WITH_BAD = pa.Table.from_pylist([ANEMIA, NO_TRUTH, MI, ZH], schema=SEED_SCHEMA)
 GOOD = {
     "Hemoglobin": "A 24-year-old woman has heavy menses, hemoglobin 9.1 g/dL and ferritin 6 ng/mL. "
-                  "What is the most likely diagnosis?",
+    "What is the most likely diagnosis?",
     "coronary": "A 58-year-old man has 40 minutes of chest pain with ST elevation in II, III and aVF. "
-                "Which coronary artery is occluded?",
+    "Which coronary artery is occluded?",
 }
 
 
@@ -79,22 +107,34 @@ def _keys(path: Path) -> list[str]:
 
 def _outputs(tmp: Path) -> dict:
     out: dict = {}
-    panel = [("strong", _client(tmp / "judge.sqlite", "scripted:strong")),
-             ("weak", _client(tmp / "judge.sqlite", "scripted:weak"))]
+    panel = [
+        ("strong", _client(tmp / "judge.sqlite", "scripted:strong")),
+        ("weak", _client(tmp / "judge.sqlite", "scripted:weak")),
+    ]
     answers = answer_with_panel(SEEDS, panel, SamplingParams(max_tokens=32))
     for _, llm in panel:
         llm.cache.flush()
     out["judging"] = {"rows": answers.to_pylist(), "stats": judge_stats(answers), "keys": _keys(tmp / "judge.sqlite")}
-    for name, settings in (("rewrite_retry_fallback", RewriteSettings(retries=1, seed=3)),
-                           ("rewrite_quarantine", RewriteSettings(retries=0, rule_fallback=False))):
+    for name, settings in (
+        ("rewrite_retry_fallback", RewriteSettings(retries=1, seed=3)),
+        ("rewrite_quarantine", RewriteSettings(retries=0, rule_fallback=False)),
+    ):
         path = tmp / f"{name}.sqlite"
         llm = _client(path)
         res = rewrite_seeds(SEEDS_WITH_BAD, llm, settings)
         llm.cache.flush()
-        out[name] = {"rows": res.table().to_pylist(), "quarantine": [dataclasses.asdict(q) for q in res.quarantine],
-                     "counts": res.counts, "rejection_reasons": res.rejection_reasons, "llm_calls": res.llm_calls,
-                     "cache_hits": res.cache_hits, "generated_tokens": res.generated_tokens, "rounds": res.rounds,
-                     "refers_to_options": res.refers_to_options, "keys": _keys(path)}
+        out[name] = {
+            "rows": res.table().to_pylist(),
+            "quarantine": [dataclasses.asdict(q) for q in res.quarantine],
+            "counts": res.counts,
+            "rejection_reasons": res.rejection_reasons,
+            "llm_calls": res.llm_calls,
+            "cache_hits": res.cache_hits,
+            "generated_tokens": res.generated_tokens,
+            "rounds": res.rounds,
+            "refers_to_options": res.refers_to_options,
+            "keys": _keys(path),
+        }
     return json.loads(json.dumps(out, ensure_ascii=False))
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from citrus_assets.common.answers import ALL_LETTERS
+from citrus_assets.common.text.answers import ALL_LETTERS
 from citrus_assets.reasoning_data.seeds import loaders_io
 from citrus_assets.reasoning_data.seeds.loaders import (
     FieldMapping,
@@ -62,8 +62,9 @@ def check_rows(res, source: str | None = None):
 
 
 def write_jsonl(path: Path, rows: list) -> Path:
-    path.write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows),
-                    encoding="utf-8")
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in rows), encoding="utf-8"
+    )
     return path
 
 
@@ -96,8 +97,9 @@ def test_real_file_detected_and_loaded(shared_data, rel):
 
 
 def test_every_real_benchmark_file_is_covered(shared_data):
-    files = {str(p.relative_to(shared_data / "benchmarks")) for p in (shared_data / "benchmarks").rglob("*")
-             if p.is_file()}
+    files = {
+        str(p.relative_to(shared_data / "benchmarks")) for p in (shared_data / "benchmarks").rglob("*") if p.is_file()
+    }
     assert files - set(REAL) == {"pubmedqa/test_ground_truth.json"}
     with pytest.raises(BadRecord, match="split-id file"):
         detect_format(shared_data / "benchmarks" / "pubmedqa" / "test_ground_truth.json")
@@ -134,8 +136,9 @@ def test_real_medmcqa_cop_is_one_based(shared_data):
     assert json.loads(row["meta"])["choice_type"] == first["choice_type"]
 
 
-@pytest.mark.parametrize("rel", ["medmcqa/dev.jsonl", "mmlu/anatomy_test.csv", "pubmedqa/ori_pqal.json",
-                                 "medbullets/medbullets_op4.csv"])
+@pytest.mark.parametrize(
+    "rel", ["medmcqa/dev.jsonl", "mmlu/anatomy_test.csv", "pubmedqa/ori_pqal.json", "medbullets/medbullets_op4.csv"]
+)
 def test_ids_stable_under_reordering(shared_data, tmp_path, rel):
     src = shared_data / "benchmarks" / rel
     dst = tmp_path / src.name
@@ -146,8 +149,9 @@ def test_ids_stable_under_reordering(shared_data, tmp_path, rel):
         src.write_text(json.dumps(doc, indent=1))
         dst.write_text(json.dumps(dict(reversed(doc.items())), indent=1))
         for d in (tmp_path, tmp_path / "a"):
-            (d / "test_ground_truth.json").write_bytes(shared_data.joinpath("benchmarks", "pubmedqa",
-                                                                             "test_ground_truth.json").read_bytes())
+            (d / "test_ground_truth.json").write_bytes(
+                shared_data.joinpath("benchmarks", "pubmedqa", "test_ground_truth.json").read_bytes()
+            )
     elif src.suffix == ".csv":  # both re-written by csv.writer
         rows = list(csv.reader(src.open(newline="", encoding="utf-8")))
         header, body = (rows[:1], rows[1:]) if rel.startswith("medbullets") else ([], rows)
@@ -166,8 +170,10 @@ Q4 = {"A": "alpha", "B": "beta", "C": "gamma", "D": "delta"}
 
 
 def test_medqa_five_options_and_json_array(tmp_path):
-    rows = [{"question": f"Q{i}?", "options": {**Q4, "E": "epsilon"}, "answer_idx": "E", "meta_info": "step1"}
-            for i in range(3)]
+    rows = [
+        {"question": f"Q{i}?", "options": {**Q4, "E": "epsilon"}, "answer_idx": "E", "meta_info": "step1"}
+        for i in range(3)
+    ]
     res = load_seed_file(write_jsonl(tmp_path / "us_5_options_train.jsonl", rows), "m5")
     assert len(res.rows) == 3 and res.rows[0]["split"] == "train" and res.rows[0]["answer_letters"] == ["E"]
     arr = tmp_path / "medqa_dev.json"
@@ -179,11 +185,15 @@ def test_medqa_five_options_and_json_array(tmp_path):
 
 def test_medbullets_op5(tmp_path):
     header = ["link", "question", "opa", "opb", "opc", "opd", "ope", "answer_idx", "answer", "explanation"]
-    p = write_csv(tmp_path / "medbullets_op5.csv", [
-        ["l1", "Which one?", "a", "b", "c", "d", "e", "E", "e", "why, with\na newline"],
-        ["l2", "Text answer?", "a", "b", "c", "d", "e", "", "c", ""],
-        ["l3", "Bad letter?", "a", "b", "c", "d", "e", "F", "", ""],
-    ], header)
+    p = write_csv(
+        tmp_path / "medbullets_op5.csv",
+        [
+            ["l1", "Which one?", "a", "b", "c", "d", "e", "E", "e", "why, with\na newline"],
+            ["l2", "Text answer?", "a", "b", "c", "d", "e", "", "c", ""],
+            ["l3", "Bad letter?", "a", "b", "c", "d", "e", "F", "", ""],
+        ],
+        header,
+    )
     assert detect_format(p) == "medbullets"
     res = load_seed_file(p, "mb5")
     assert [r["answer_letters"] for r in res.rows] == [["E"], ["C"]]
@@ -193,11 +203,33 @@ def test_medbullets_op5(tmp_path):
 
 
 def test_careqa_json_lines_and_csv(tmp_path):
-    rows = [{"exam_id": 1, "question": "Which drug?", "op1": "a", "op2": "b", "op3": "c", "op4": "d", "cop": 4,
-             "year": 2020, "category": "Pharmacology", "unique_id": "u1"},
-            {"exam_id": 1, "question": "¿Qué fármaco se usa?", "op1": "a", "op2": "b", "op3": "c", "op4": "d",
-             "cop": 5, "year": 2021, "category": "Nursing", "unique_id": "u2"},
-            {"exam_id": 1, "question": "No answer", "op1": "a", "op2": "b", "op3": "c", "op4": "d"}]
+    rows = [
+        {
+            "exam_id": 1,
+            "question": "Which drug?",
+            "op1": "a",
+            "op2": "b",
+            "op3": "c",
+            "op4": "d",
+            "cop": 4,
+            "year": 2020,
+            "category": "Pharmacology",
+            "unique_id": "u1",
+        },
+        {
+            "exam_id": 1,
+            "question": "¿Qué fármaco se usa?",
+            "op1": "a",
+            "op2": "b",
+            "op3": "c",
+            "op4": "d",
+            "cop": 5,
+            "year": 2021,
+            "category": "Nursing",
+            "unique_id": "u2",
+        },
+        {"exam_id": 1, "question": "No answer", "op1": "a", "op2": "b", "op3": "c", "op4": "d"},
+    ]
     p = write_jsonl(tmp_path / "CareQA_en.json", rows)  # the HF files are JSON lines named .json
     assert detect_format(p) == "careqa"
     res = load_seed_file(p, "careqa")
@@ -211,12 +243,24 @@ def test_careqa_json_lines_and_csv(tmp_path):
 
 def test_jmed_21_options_and_several_answers(tmp_path):
     opts = {letter: f"选项{letter}" for letter in ALL_LETTERS}
-    rows = [{"id": "j1", "department": "心内科", "question": "患者男性，65岁，胸痛两小时，可能的诊断有哪些？",
-             "options": opts, "answer": "A,C"},
-            {"id": "j2", "department": "儿科", "question": "患儿发热三天，下列哪些检查需要做？",
-             "options": list(opts.values()), "answer": ["U", "B"]},
-            {"id": "j3", "department": "儿科", "question": "下列哪项正确？", "options": opts, "answer": "ACU"},
-            {"id": "j4", "department": "儿科", "question": "答案超出选项？", "options": opts, "answer": "V"}]
+    rows = [
+        {
+            "id": "j1",
+            "department": "心内科",
+            "question": "患者男性，65岁，胸痛两小时，可能的诊断有哪些？",
+            "options": opts,
+            "answer": "A,C",
+        },
+        {
+            "id": "j2",
+            "department": "儿科",
+            "question": "患儿发热三天，下列哪些检查需要做？",
+            "options": list(opts.values()),
+            "answer": ["U", "B"],
+        },
+        {"id": "j3", "department": "儿科", "question": "下列哪项正确？", "options": opts, "answer": "ACU"},
+        {"id": "j4", "department": "儿科", "question": "答案超出选项？", "options": opts, "answer": "V"},
+    ]
     p = write_jsonl(tmp_path / "jmed_test.jsonl", rows)
     assert detect_format(p) == "jmed"
     res = load_jmed(p, "jmed")
@@ -229,11 +273,15 @@ def test_jmed_21_options_and_several_answers(tmp_path):
 
 def test_cmmlu_csv(tmp_path):
     (tmp_path / "test").mkdir()
-    p = write_csv(tmp_path / "test" / "clinical_knowledge.csv", [
-        ["0", "下列哪种药物是β受体阻滞剂？", "美托洛尔", "硝苯地平", "卡托普利", "呋塞米", "A"],
-        ["1", "x+1=2, x=?", "1", "2", "3", "4", "A"],  # mostly not CJK: still zh, the file is Chinese
-        ["2", "缺答案", "甲", "乙", "丙", "丁", ""],
-    ], ["", "Question", "A", "B", "C", "D", "Answer"])
+    p = write_csv(
+        tmp_path / "test" / "clinical_knowledge.csv",
+        [
+            ["0", "下列哪种药物是β受体阻滞剂？", "美托洛尔", "硝苯地平", "卡托普利", "呋塞米", "A"],
+            ["1", "x+1=2, x=?", "1", "2", "3", "4", "A"],  # mostly not CJK: still zh, the file is Chinese
+            ["2", "缺答案", "甲", "乙", "丙", "丁", ""],
+        ],
+        ["", "Question", "A", "B", "C", "D", "Answer"],
+    )
     assert detect_format(p) == "cmmlu"
     res = load_seed_file(p, "cmmlu")
     assert len(res.rows) == 2 and {r["language"] for r in res.rows} == {"zh"}
@@ -245,12 +293,22 @@ def test_cmmlu_csv(tmp_path):
 
 def test_cmexam_csv(tmp_path):
     header = ["Question", "Options", "Answer", "Explanation", "Clinical Department"]
-    p = write_csv(tmp_path / "val.csv", [
-        ["关于高血压的治疗，下列说法正确的是", "A 限盐\nB 戒烟\nC 多吃盐\nD 规律运动\nE 熬夜", "ABD", "解释", "心内科"],
-        ["单选题：首选药物是", "A 阿司匹林\nB 肝素\n  续行文字\nC 华法林", "B", "", ""],
-        ["选项缺失", "", "A", "", ""],
-        ["答案越界", "A 甲\nB 乙", "C", "", ""],
-    ], header)
+    p = write_csv(
+        tmp_path / "val.csv",
+        [
+            [
+                "关于高血压的治疗，下列说法正确的是",
+                "A 限盐\nB 戒烟\nC 多吃盐\nD 规律运动\nE 熬夜",
+                "ABD",
+                "解释",
+                "心内科",
+            ],
+            ["单选题：首选药物是", "A 阿司匹林\nB 肝素\n  续行文字\nC 华法林", "B", "", ""],
+            ["选项缺失", "", "A", "", ""],
+            ["答案越界", "A 甲\nB 乙", "C", "", ""],
+        ],
+        header,
+    )
     assert detect_format(p) == "cmexam"
     res = load_cmexam(p, "cmexam")
     assert [r["answer_letters"] for r in res.rows] == [["A", "B", "D"], ["B"]]
@@ -261,17 +319,34 @@ def test_cmexam_csv(tmp_path):
 
 
 def test_mmlu_pro_release_and_mmlu_hf_rows(tmp_path):
-    rows = [{"question_id": 1, "question": "Q?", "options": ["a", "b", "c", "d", "e", "f", "N/A", "N/A"],
-             "answer": "F", "answer_index": 5, "category": "health", "src": "ori_mmlu-virology"},
-            {"question_id": 2, "question": "Q2?", "options": [str(i) for i in range(11)], "answer": "K",
-             "answer_index": 10, "category": "health"}]
+    rows = [
+        {
+            "question_id": 1,
+            "question": "Q?",
+            "options": ["a", "b", "c", "d", "e", "f", "N/A", "N/A"],
+            "answer": "F",
+            "answer_index": 5,
+            "category": "health",
+            "src": "ori_mmlu-virology",
+        },
+        {
+            "question_id": 2,
+            "question": "Q2?",
+            "options": [str(i) for i in range(11)],
+            "answer": "K",
+            "answer_index": 10,
+            "category": "health",
+        },
+    ]
     p = write_jsonl(tmp_path / "mmlu_pro_test.jsonl", rows[:1])
     assert detect_format(p) == "mmlu_pro"
     res = load_mmlu_pro(write_jsonl(tmp_path / "mmlu_pro_test.jsonl", rows), "mp")
     assert len(res.rows[0]["options"]) == 6 and res.rows[0]["answer_letters"] == ["F"]
     assert res.rows[1]["answer_letters"] == ["K"] and len(res.rows[1]["options"]) == 11
-    hf = write_jsonl(tmp_path / "anatomy.jsonl",
-                     [{"question": "Q?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 0}])
+    hf = write_jsonl(
+        tmp_path / "anatomy.jsonl",
+        [{"question": "Q?", "subject": "anatomy", "choices": ["a", "b", "c", "d"], "answer": 0}],
+    )
     assert detect_format(hf) == "mmlu_json"
     r = load_seed_file(hf, "hf").rows[0]
     assert r["source"] == "mmlu" and r["answer_letters"] == ["A"] and json.loads(r["meta"]) == {"subject": "anatomy"}
@@ -279,8 +354,18 @@ def test_mmlu_pro_release_and_mmlu_hf_rows(tmp_path):
 
 def test_medmcqa_cop_base_per_file(tmp_path):
     def row(i, cop):
-        return {"question": f"Q{i}?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": cop, "id": str(i),
-                "choice_type": "multi", "subject_name": "Anatomy", "exp": None}
+        return {
+            "question": f"Q{i}?",
+            "opa": "a",
+            "opb": "b",
+            "opc": "c",
+            "opd": "d",
+            "cop": cop,
+            "id": str(i),
+            "choice_type": "multi",
+            "subject_name": "Anatomy",
+            "exp": None,
+        }
 
     zero = write_jsonl(tmp_path / "zero_train.jsonl", [row(0, 0), row(1, 3)])
     assert medmcqa_cop_base(zero) == 0
@@ -301,18 +386,34 @@ def test_medmcqa_cop_base_per_file(tmp_path):
 
 
 def test_pubmedqa_without_split_file_and_hf_rows(tmp_path):
-    doc = {"111": {"QUESTION": "Does X help?", "CONTEXTS": ["c1", "c2"], "LABELS": ["BACKGROUND", "RESULTS"],
-                   "final_decision": "maybe", "LONG_ANSWER": "la"},
-           "222": {"QUESTION": "Unlabelled?", "CONTEXTS": ["c"], "LABELS": ["X"]}}
+    doc = {
+        "111": {
+            "QUESTION": "Does X help?",
+            "CONTEXTS": ["c1", "c2"],
+            "LABELS": ["BACKGROUND", "RESULTS"],
+            "final_decision": "maybe",
+            "LONG_ANSWER": "la",
+        },
+        "222": {"QUESTION": "Unlabelled?", "CONTEXTS": ["c"], "LABELS": ["X"]},
+    }
     p = tmp_path / "ori_pqal.json"
     p.write_text(json.dumps(doc))  # one line, no sibling test_ground_truth.json
     res = load_seed_file(p, "pq")
     assert [r["split"] for r in res.rows] == ["train"] and res.rows[0]["answer_letters"] == ["C"]
     assert res.rows[0]["context"] == "BACKGROUND: c1\nRESULTS: c2"
     assert res.quarantine[0].source_locator == "key 222 (line 1)" and "final_decision" in res.quarantine[0].reason
-    hf = write_jsonl(tmp_path / "pqa_labeled_train.jsonl", [
-        {"pubid": 111, "question": "Does X help?", "long_answer": "la", "final_decision": "maybe",
-         "context": {"contexts": ["c1", "c2"], "labels": ["BACKGROUND", "RESULTS"]}}])
+    hf = write_jsonl(
+        tmp_path / "pqa_labeled_train.jsonl",
+        [
+            {
+                "pubid": 111,
+                "question": "Does X help?",
+                "long_answer": "la",
+                "final_decision": "maybe",
+                "context": {"contexts": ["c1", "c2"], "labels": ["BACKGROUND", "RESULTS"]},
+            }
+        ],
+    )
     assert detect_format(hf) == "pubmedqa"
     assert load_seed_file(hf, "pq").rows[0]["record_id"] == res.rows[0]["record_id"]
     with pytest.raises(FileNotFoundError):
@@ -320,23 +421,45 @@ def test_pubmedqa_without_split_file_and_hf_rows(tmp_path):
 
 
 def test_generic_mapping_csv_jsonl_and_sidecar(tmp_path):
-    m = FieldMapping(stem="Prompt", options=["o1", "o2", "o3"], answer="Gold", answer_format="index1",
-                     context="Case", id="qid", split="part")
-    p = write_csv(tmp_path / "custom.csv", [["q1", "A case.", "Which?", "x", "y", "z", "2", "dev"],
-                                            ["q2", "", "Which two?", "x", "y", "", "1,2", ""],
-                                            ["q3", "", "Bad?", "x", "y", "z", "nine", ""]],
-                  ["qid", "Case", "Prompt", "o1", "o2", "o3", "Gold", "part"])
+    m = FieldMapping(
+        stem="Prompt",
+        options=["o1", "o2", "o3"],
+        answer="Gold",
+        answer_format="index1",
+        context="Case",
+        id="qid",
+        split="part",
+    )
+    p = write_csv(
+        tmp_path / "custom.csv",
+        [
+            ["q1", "A case.", "Which?", "x", "y", "z", "2", "dev"],
+            ["q2", "", "Which two?", "x", "y", "", "1,2", ""],
+            ["q3", "", "Bad?", "x", "y", "z", "nine", ""],
+        ],
+        ["qid", "Case", "Prompt", "o1", "o2", "o3", "Gold", "part"],
+    )
     res = load_mapped(p, "c", m, source="custom_exam")
     assert [r["answer_letters"] for r in res.rows] == [["B"], ["A", "B"]]
     assert [r["split"] for r in res.rows] == ["dev", "train"] and res.rows[0]["context"] == "A case."
     assert len(res.rows[1]["options"]) == 2 and json.loads(res.rows[0]["meta"]) == {"qid": "q1"}
     assert res.rows[0]["source"] == "custom_exam" and "not a number" in res.quarantine[0].reason
-    j = write_jsonl(tmp_path / "custom.jsonl", [
-        {"q": "Which?", "opts": {"A": "x", "B": "y"}, "ans": "y"},
-        {"q": "Block?", "opts": "A x\nB y", "ans": "x"},
-        {"q": "List?", "opts": ["x", "y"], "ans": "nope"}])
-    mapping = {"stem": "q", "options": "opts", "answer": "ans", "answer_format": "text", "source": "mine",
-               "language": "en"}
+    j = write_jsonl(
+        tmp_path / "custom.jsonl",
+        [
+            {"q": "Which?", "opts": {"A": "x", "B": "y"}, "ans": "y"},
+            {"q": "Block?", "opts": "A x\nB y", "ans": "x"},
+            {"q": "List?", "opts": ["x", "y"], "ans": "nope"},
+        ],
+    )
+    mapping = {
+        "stem": "q",
+        "options": "opts",
+        "answer": "ans",
+        "answer_format": "text",
+        "source": "mine",
+        "language": "en",
+    }
     mapping_sidecar(j).write_text(json.dumps(mapping))
     assert detect_format(j) == "mapped"
     res = load_seed_file(j, "c")
@@ -355,10 +478,20 @@ def test_generic_mapping_csv_jsonl_and_sidecar(tmp_path):
 def test_bad_rows_are_quarantined_with_file_locator_and_reason(tmp_path):
     good = {"question": "Q?", "opa": "a", "opb": "b", "opc": "c", "opd": "d", "cop": 4}
     p = tmp_path / "medmcqa_bad.jsonl"
-    p.write_bytes(b"\n".join([json.dumps(good).encode(), b'{"question": "broken',
-                              json.dumps({**good, "question": ""}).encode(), b"[1, 2]",
-                              json.dumps(good).encode(), b'{"question": "\xff\xfe", "opa": "a", "cop": 1}',
-                              json.dumps({**good, "cop": "x"}).encode()]) + b"\n")
+    p.write_bytes(
+        b"\n".join(
+            [
+                json.dumps(good).encode(),
+                b'{"question": "broken',
+                json.dumps({**good, "question": ""}).encode(),
+                b"[1, 2]",
+                json.dumps(good).encode(),
+                b'{"question": "\xff\xfe", "opa": "a", "cop": 1}',
+                json.dumps({**good, "cop": "x"}).encode(),
+            ]
+        )
+        + b"\n"
+    )
     res = load_medmcqa(p, "bad")
     assert len(res.rows) == 1 and res.duplicates == 1 and len(res.quarantine) == 5
     assert {q.source_uri for q in res.quarantine} == {p.name}
@@ -380,9 +513,11 @@ def test_bad_rows_are_quarantined_with_file_locator_and_reason(tmp_path):
     assert "9 fields, the header has 8" in got[0] and "missing fields" in got[1]
 
     pq = tmp_path / "ori_pqal.json"
-    pq.write_bytes(b'{"1": {"QUESTION": "Ok?", "CONTEXTS": ["c"], "final_decision": "yes"},\n'
-                   b' "2": {"QUESTION": "\xff?", "CONTEXTS": ["c"], "final_decision": "no"},\n'
-                   b' "3": ["not", "a", "record"],\n "4": {"QUESTION": oops}}')
+    pq.write_bytes(
+        b'{"1": {"QUESTION": "Ok?", "CONTEXTS": ["c"], "final_decision": "yes"},\n'
+        b' "2": {"QUESTION": "\xff?", "CONTEXTS": ["c"], "final_decision": "no"},\n'
+        b' "3": ["not", "a", "record"],\n "4": {"QUESTION": oops}}'
+    )
     res = load_pubmedqa(pq, "bad")
     assert len(res.rows) == 1
     assert [q.source_locator for q in res.quarantine] == ["key 2 (line 2)", "key 3 (line 3)", "after entry 3"]
@@ -403,5 +538,6 @@ def test_json_document_streams_in_small_chunks(shared_data, monkeypatch):
     whole = load_pubmedqa(path, "p")
     monkeypatch.setattr(loaders_io._JsonStream, "CHUNK", 97)
     chunked = load_pubmedqa(path, "p")
-    assert [(r["record_id"], r["source_locator"], r["parent_ids"]) for r in chunked.rows] == \
-        [(r["record_id"], r["source_locator"], r["parent_ids"]) for r in whole.rows]
+    assert [(r["record_id"], r["source_locator"], r["parent_ids"]) for r in chunked.rows] == [
+        (r["record_id"], r["source_locator"], r["parent_ids"]) for r in whole.rows
+    ]

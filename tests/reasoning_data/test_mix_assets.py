@@ -38,8 +38,11 @@ def eval_dir(tmp_path, shared_data):
 
 def resources_for(tmp_path, **inbox):
     root = str(tmp_path / "lake")
-    return root, {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                  "inbox": InboxResource(**inbox)}
+    return root, {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "inbox": InboxResource(**inbox),
+    }
 
 
 def md(result, asset):
@@ -70,8 +73,12 @@ def test_instruction_examples_to_stage_mixes(tmp_path, repo_root, tiny_model_dir
     bench, medqa_item = eval_dir
     inbox = tmp_path / "inbox"
     shutil.copytree(repo_root / "sample" / "instructions", inbox)
-    planted = {"messages": [{"role": "user", "content": medqa_item["question"]},
-                            {"role": "assistant", "content": medqa_item["answer"]}]}
+    planted = {
+        "messages": [
+            {"role": "user", "content": medqa_item["question"]},
+            {"role": "assistant", "content": medqa_item["answer"]},
+        ]
+    }
     with open(inbox / "general_chat_demo.jsonl", "a") as fh:
         fh.write(json.dumps(planted) + "\n")
     root, resources = resources_for(tmp_path, instructions_dir=str(inbox))
@@ -79,17 +86,24 @@ def test_instruction_examples_to_stage_mixes(tmp_path, repo_root, tiny_model_dir
     keys = ["general_chat_demo", "sharegpt_demo"]
     instance.add_dynamic_partitions(instruction_sets.name, keys)
     for key in keys:
-        r = dg.materialize([instruction_examples, *checks[:1]], partition_key=key, resources=resources,
-                           instance=instance)
+        r = dg.materialize(
+            [instruction_examples, *checks[:1]], partition_key=key, resources=resources, instance=instance
+        )
         assert r.success and all(e.passed for e in r.get_asset_check_evaluations())
     assert md(r, "instruction_examples")["quarantined"] == 1
     cfg = {"config": {"tokenizer": tiny_model_dir, "eval_data_dir": str(bench), "long_response_tokens": 100000}}
-    result = dg.materialize([instruction_examples, sft_stage1_mix, sft_stage2_mix, *checks[1:3]],
-                            selection=[sft_stage1_mix, sft_stage2_mix, *checks[1:3]], resources=resources,
-                            instance=instance, run_config={"ops": {"sft_stage1_mix": cfg, "sft_stage2_mix": cfg}})
+    result = dg.materialize(
+        [instruction_examples, sft_stage1_mix, sft_stage2_mix, *checks[1:3]],
+        selection=[sft_stage1_mix, sft_stage2_mix, *checks[1:3]],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"sft_stage1_mix": cfg, "sft_stage2_mix": cfg}},
+    )
     assert result.success
     assert {e.check_name: e.passed for e in result.get_asset_check_evaluations()} == {
-        "sft_stage1_mix_valid": True, "sft_stage2_mix_valid": True}
+        "sft_stage1_mix_valid": True,
+        "sft_stage2_mix_valid": True,
+    }
     m1, m2 = md(result, "sft_stage1_mix"), md(result, "sft_stage2_mix")
     assert m2["dagster/row_count"] == 3 and m2["stage_reasons"] == {"multi_turn": 3}
     assert m1["dagster/row_count"] == 8  # 9 + 4 loaded - 1 cross-file duplicate - 3 multi-turn - 1 planted
@@ -108,25 +122,43 @@ def _sft_tables(medqa_question: str) -> dict[str, tuple[pa.Table, pa.Table]]:
 
     def ex(i, qid, question):
         answer = f"<think>Facts first; candidate diagnoses; test each; conclude {i}.</think><answer>dx {i}</answer>"
-        return dict(gen, record_id=f"sftex-{i:020x}", parent_ids=[f"trace-{i:016x}"], question_id=qid,
-                    language="en", response=answer, final_answer=f"dx {i}", n_tokens=20,
-                    messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
+        return dict(
+            gen,
+            record_id=f"sftex-{i:020x}",
+            parent_ids=[f"trace-{i:016x}"],
+            question_id=qid,
+            language="en",
+            response=answer,
+            final_answer=f"dx {i}",
+            n_tokens=20,
+            messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}],
+        )
 
     def label(qid, lab):
-        return {"record_id": f"diff-{qid}", "parent_ids": [qid], "question_id": qid, "difficulty": lab,
-                "rule": "all_correct" if lab == EASY else "any_wrong", "judges": ["a", "b"],
-                "judges_correct": [lab == EASY] * 2}
+        return {
+            "record_id": f"diff-{qid}",
+            "parent_ids": [qid],
+            "question_id": qid,
+            "difficulty": lab,
+            "rule": "all_correct" if lab == EASY else "any_wrong",
+            "judges": ["a", "b"],
+            "judges_correct": [lab == EASY] * 2,
+        }
 
     out = {}
     for part, offset in (("set_a", 0), ("set_b", 100)):
-        exs = [ex(offset + i, f"q{offset + i}", f"Patient {offset + i} presents with symptom {i}; what next?")
-               for i in range(10)]
+        exs = [
+            ex(offset + i, f"q{offset + i}", f"Patient {offset + i} presents with symptom {i}; what next?")
+            for i in range(10)
+        ]
         labels = [label(f"q{offset + i}", HARD if i < 3 else EASY) for i in range(9)]  # the last has no label
         if part == "set_a":
             exs.append(ex(99, "q99", medqa_question))
             labels.append(label("q99", HARD))
-        out[part] = (pa.Table.from_pylist(exs, schema=SFT_EXAMPLE_SCHEMA),
-                     pa.Table.from_pylist(labels, schema=DIFFICULTY_SCHEMA))
+        out[part] = (
+            pa.Table.from_pylist(exs, schema=SFT_EXAMPLE_SCHEMA),
+            pa.Table.from_pylist(labels, schema=DIFFICULTY_SCHEMA),
+        )
     return out
 
 
@@ -149,13 +181,21 @@ def test_stage3_mix_from_hand_built_upstream(tmp_path, repo_root, tiny_model_dir
     for key in tables:
         assert dg.materialize(upstream, partition_key=key, resources=resources, instance=instance).success
     nonmed_cfg = {"nonmedical_dir": str(repo_root / "sample" / "reasoning")}
-    assert dg.materialize([nonmedical_reasoning], resources=resources, instance=instance,
-                          run_config={"ops": {NONMEDICAL_ASSET: {"config": nonmed_cfg}}}).success
+    assert dg.materialize(
+        [nonmedical_reasoning],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {NONMEDICAL_ASSET: {"config": nonmed_cfg}}},
+    ).success
     upstream.append(nonmedical_reasoning)
     cfg = {"tokenizer": tiny_model_dir, "eval_data_dir": str(bench), "easy_share": 0.5, "nonmedical_ratio": 0.5}
-    result = dg.materialize([*upstream, sft_stage3_mix, checks[3]], selection=[sft_stage3_mix, checks[3]],
-                            resources=resources, instance=instance,
-                            run_config={"ops": {"sft_stage3_mix": {"config": cfg}}})
+    result = dg.materialize(
+        [*upstream, sft_stage3_mix, checks[3]],
+        selection=[sft_stage3_mix, checks[3]],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"sft_stage3_mix": {"config": cfg}}},
+    )
     assert result.success
     assert [e.passed for e in result.get_asset_check_evaluations()] == [True]
     m = md(result, "sft_stage3_mix")
@@ -181,8 +221,12 @@ def test_stage3_mix_from_hand_built_upstream(tmp_path, repo_root, tiny_model_dir
     assert len(nonmed) == 8 and all(len(r["parent_ids"]) == 1 and r["parent_ids"][0] in records for r in nonmed)
     assert all(r["record_id"] == record_id("s3mix", r["parent_ids"][0]) and r["source_uri"] is None for r in nonmed)
     parents = [records[r["parent_ids"][0]] for r in nonmed]
-    assert all(p["source_uri"].endswith("logic_math_demo.jsonl") and p["source_locator"].startswith("line ")
-               and p["messages"] == r["messages"] for p, r in zip(parents, nonmed))
+    assert all(
+        p["source_uri"].endswith("logic_math_demo.jsonl")
+        and p["source_locator"].startswith("line ")
+        and p["messages"] == r["messages"]
+        for p, r in zip(parents, nonmed)
+    )
     from resources.lineage.store import LineageStore  # what `citrus lineage trace` walks
 
     text = repr(LineageStore(lake.lineage_root, str(root) + "/_lineage/lineage.duckdb").trace(nonmed[0]["record_id"]))

@@ -5,8 +5,8 @@ import shutil
 
 import dagster as dg
 
-from citrus_assets.common import benchmark_data
-from citrus_assets.common.decontamination_checks import decontamination_check
+from citrus_assets.common.decontamination import benchmark_data
+from citrus_assets.common.decontamination.checks import decontamination_check
 from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
 from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix
 from resources.inbox import InboxResource
@@ -22,18 +22,30 @@ def test_empty_index_fails_the_mix_check_unless_opted_out(tmp_path, repo_root, t
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "instructions" / "general_chat_demo.jsonl", inbox)
     root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "inbox": InboxResource(instructions_dir=str(inbox))}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "inbox": InboxResource(instructions_dir=str(inbox)),
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(instruction_sets.name, ["general_chat_demo"])
-    assert dg.materialize([instruction_examples], partition_key="general_chat_demo", resources=resources,
-                          instance=instance).success
+    assert dg.materialize(
+        [instruction_examples], partition_key="general_chat_demo", resources=resources, instance=instance
+    ).success
     check = decontamination_check(sft_stage1_mix)
-    for allow, passed, status in ((False, False, "FAILED: empty index"), (True, True, "OFF (allow_no_decontamination)")):
+    for allow, passed, status in (
+        (False, False, "FAILED: empty index"),
+        (True, True, "OFF (allow_no_decontamination)"),
+    ):
         cfg = {"config": {"tokenizer": tiny_model_dir, "allow_no_decontamination": allow}}
-        result = dg.materialize([instruction_examples, sft_stage1_mix, check], selection=[sft_stage1_mix, check],
-                                resources=resources, instance=instance, raise_on_error=False,
-                                run_config={"ops": {"sft_stage1_mix": cfg}})
+        result = dg.materialize(
+            [instruction_examples, sft_stage1_mix, check],
+            selection=[sft_stage1_mix, check],
+            resources=resources,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"ops": {"sft_stage1_mix": cfg}},
+        )
         [ev] = result.get_asset_check_evaluations()
         assert ev.check_name == "sft_stage1_mix_decontaminated" and ev.passed is passed
         [mat] = [e for e in result.get_asset_materialization_events() if e.asset_key == sft_stage1_mix.key]

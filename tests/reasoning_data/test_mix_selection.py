@@ -24,13 +24,25 @@ class WordTokenizer:
 def test_reasoning_format_rule():
     assert is_think_answer("<think>a</think><answer>b</answer>")
     assert is_think_answer(" <think>\nsteps\n</think>\n<answer>42</answer>\n")
-    for bad in ["<think></think><answer>b</answer>", "<think>a</think>", "x<think>a</think><answer>b</answer>",
-                "<think>a<think>b</think><answer>c</answer>", "<answer>b</answer><think>a</think>", None]:
+    for bad in [
+        "<think></think><answer>b</answer>",
+        "<think>a</think>",
+        "x<think>a</think><answer>b</answer>",
+        "<think>a<think>b</think><answer>c</answer>",
+        "<answer>b</answer><think>a</think>",
+        None,
+    ]:
         assert not is_think_answer(bad), bad
     assert last_boxed(r"so \boxed{\frac{1}{2}} then \boxed{7}") == "7"
     assert last_boxed(r"x = \boxed{\frac{1}{2}}") == r"\frac{1}{2}"
-    assert wrap_reasoning("Add them: 2 + 2 = 4.\n\\boxed{4}") == "<think>Add them: 2 + 2 = 4.\n\\boxed{4}</think><answer>4</answer>"
-    assert wrap_reasoning("Half of 10 is 5.\nFinal answer: 5") == "<think>Half of 10 is 5.\nFinal answer: 5</think><answer>5</answer>"
+    assert (
+        wrap_reasoning("Add them: 2 + 2 = 4.\n\\boxed{4}")
+        == "<think>Add them: 2 + 2 = 4.\n\\boxed{4}</think><answer>4</answer>"
+    )
+    assert (
+        wrap_reasoning("Half of 10 is 5.\nFinal answer: 5")
+        == "<think>Half of 10 is 5.\nFinal answer: 5</think><answer>5</answer>"
+    )
     with pytest.raises(BadChat, match="malformed"):
         wrap_reasoning("<think>unclosed<answer>3</answer>")
 
@@ -39,7 +51,12 @@ def test_nonmedical_formats_and_quarantine(tmp_path, monkeypatch):
     rows = [
         {"problem": "What is 2 + 3?", "solution": "Two plus three is five.", "answer": 5},
         {"question": "Is 9 odd?", "solution": "9 = 2 × 4 + 1.", "answer": "Yes"},
-        {"messages": [{"role": "user", "content": "Double 21."}, {"role": "assistant", "content": "21 × 2 = 42\n\\boxed{42}"}]},
+        {
+            "messages": [
+                {"role": "user", "content": "Double 21."},
+                {"role": "assistant", "content": "21 × 2 = 42\n\\boxed{42}"},
+            ]
+        },
         {"problem": "What is 2 + 3?", "solution": "Two plus three is five.", "answer": "5"},  # duplicate
         {"problem": "No solution", "answer": "1"},
         {"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "<think>open"}]},
@@ -52,15 +69,20 @@ def test_nonmedical_formats_and_quarantine(tmp_path, monkeypatch):
     assert result.files == ["math.jsonl"]
     assert len(result.rows) == 3 and result.duplicates == 1
     first = result.rows[0]["messages"]
-    assert first == [{"role": "user", "content": "What is 2 + 3?"},
-                     {"role": "assistant", "content": "<think>Two plus three is five.</think><answer>5</answer>"}]
+    assert first == [
+        {"role": "user", "content": "What is 2 + 3?"},
+        {"role": "assistant", "content": "<think>Two plus three is five.</think><answer>5</answer>"},
+    ]
     assert result.rows[2]["messages"][-1]["content"].endswith("<answer>42</answer>")
     assert all(r["category"] == "nonmedical" and r["source"] == "nonmedical:math" for r in result.rows)
     reasons = {q.source_locator: q.reason for q in result.quarantine}
-    assert reasons == {"math.jsonl line 5": "empty or missing solution",
-                       "math.jsonl line 6": "malformed <think>/<answer> tags",
-                       "math.jsonl line 7": "neither 'messages' nor 'problem'/'solution'/'answer'",
-                       "math.jsonl line 8": reasons["math.jsonl line 8"], "math.jsonl line 9": reasons["math.jsonl line 9"]}
+    assert reasons == {
+        "math.jsonl line 5": "empty or missing solution",
+        "math.jsonl line 6": "malformed <think>/<answer> tags",
+        "math.jsonl line 7": "neither 'messages' nor 'problem'/'solution'/'answer'",
+        "math.jsonl line 8": reasons["math.jsonl line 8"],
+        "math.jsonl line 9": reasons["math.jsonl line 9"],
+    }
     assert reasons["math.jsonl line 8"].startswith("bad JSON") and reasons["math.jsonl line 9"].startswith("not UTF-8")
     monkeypatch.setenv("CITRUS_NONMEDICAL_DIR", str(tmp_path))
     assert nonmedical_dir() == tmp_path and str(nonmedical_dir("elsewhere")) == "elsewhere"
@@ -83,15 +105,31 @@ def test_take_is_deterministic_and_exact():
 
 
 def _example(i: int, qid: str, assistant: str | None = None) -> dict:
-    return {"record_id": f"sftex-{i:020x}", "parent_ids": [f"trace-{i}"], "question_id": qid, "language": "en",
-            "messages": [{"role": "user", "content": f"Case {i}: what is the most likely diagnosis?"},
-                         {"role": "assistant", "content": assistant or f"<think>reasoning {i}</think><answer>dx {i}</answer>"}],
-            "response": "", "final_answer": f"dx {i}", "n_tokens": 10}
+    return {
+        "record_id": f"sftex-{i:020x}",
+        "parent_ids": [f"trace-{i}"],
+        "question_id": qid,
+        "language": "en",
+        "messages": [
+            {"role": "user", "content": f"Case {i}: what is the most likely diagnosis?"},
+            {"role": "assistant", "content": assistant or f"<think>reasoning {i}</think><answer>dx {i}</answer>"},
+        ],
+        "response": "",
+        "final_answer": f"dx {i}",
+        "n_tokens": 10,
+    }
 
 
 def _label(qid: str, label: str) -> dict:
-    return {"record_id": f"diff-{qid}", "parent_ids": [qid], "question_id": qid, "difficulty": label,
-            "rule": "all_correct", "judges": ["m"], "judges_correct": [label == EASY]}
+    return {
+        "record_id": f"diff-{qid}",
+        "parent_ids": [qid],
+        "question_id": qid,
+        "difficulty": label,
+        "rule": "all_correct",
+        "judges": ["m"],
+        "judges_correct": [label == EASY],
+    }
 
 
 def _stage3_inputs():
@@ -101,16 +139,28 @@ def _stage3_inputs():
     labels = [_label(f"q{i}", HARD if i < 10 else EASY) for i in range(32) if i != 30]
     labels.append(_label("q0", EASY))  # conflicting label from another seed set: hard wins
     gen = {f.name: None for f in SFT_EXAMPLE_SCHEMA if f.name.startswith("gen_")}
-    return (pa.Table.from_pylist([dict(e, **gen) for e in examples], schema=SFT_EXAMPLE_SCHEMA),
-            pa.Table.from_pylist(labels, schema=DIFFICULTY_SCHEMA))
+    return (
+        pa.Table.from_pylist([dict(e, **gen) for e in examples], schema=SFT_EXAMPLE_SCHEMA),
+        pa.Table.from_pylist(labels, schema=DIFFICULTY_SCHEMA),
+    )
 
 
 def _nonmedical(n: int) -> list[dict]:
-    return [{"record_id": f"nonmed-{i:020x}", "parent_ids": [f"src-{i}"], "source": "nonmedical:t",
-             "category": "nonmedical", "source_uri": "t.jsonl", "source_locator": f"line {i + 1}",
-             "messages": [{"role": "user", "content": f"Puzzle {i}?"},
-                          {"role": "assistant", "content": f"<think>work {i}</think><answer>{i}</answer>"}]}
-            for i in range(n)]
+    return [
+        {
+            "record_id": f"nonmed-{i:020x}",
+            "parent_ids": [f"src-{i}"],
+            "source": "nonmedical:t",
+            "category": "nonmedical",
+            "source_uri": "t.jsonl",
+            "source_locator": f"line {i + 1}",
+            "messages": [
+                {"role": "user", "content": f"Puzzle {i}?"},
+                {"role": "assistant", "content": f"<think>work {i}</think><answer>{i}</answer>"},
+            ],
+        }
+        for i in range(n)
+    ]
 
 
 def test_stage3_selection_takes_all_hard_a_share_of_easy_and_comparable_nonmedical():
@@ -136,7 +186,9 @@ def test_stage3_selection_takes_all_hard_a_share_of_easy_and_comparable_nonmedic
     # fewer non-medical rows than the target: all of them, shortfall reported
     short = select_stage3(examples, difficulty, _nonmedical(4), easy_share=0.25, nonmedical_ratio=1.0)
     assert short.counts["nonmedical"] == 4 and short.counts["nonmedical_shortfall"] == 12
-    assert select_stage3(examples, difficulty, [], easy_share=0.0, nonmedical_ratio=0.5).counts["nonmedical_target"] == 6
+    assert (
+        select_stage3(examples, difficulty, [], easy_share=0.0, nonmedical_ratio=0.5).counts["nonmedical_target"] == 6
+    )
 
 
 def test_stage3_drops_repeated_prompts_keeping_the_hard_one():

@@ -11,8 +11,10 @@ from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSE
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager
 
-GOOD = [{"problem": "What is 2+3?", "solution": "2 plus 3 is 5.", "answer": "5"},
-        {"problem": "All A are B; x is A. Is x B?", "solution": "x is A, so x is B.", "answer": "yes"}]
+GOOD = [
+    {"problem": "What is 2+3?", "solution": "2 plus 3 is 5.", "answer": "5"},
+    {"problem": "All A are B; x is A. Is x B?", "solution": "x is A, so x is B.", "answer": "yes"},
+]
 
 
 def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
@@ -21,9 +23,11 @@ def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
     src = folder / "logic.jsonl"
     src.write_text(json.dumps(GOOD[0]) + "\nnot json\n" + json.dumps(GOOD[1]) + "\n", encoding="utf-8")
     lake = str(tmp_path / "lake")
-    res = dg.materialize([nonmedical_reasoning], resources={"io_manager": LakeIOManager(root=lake),
-                                                            "lake": LakeResource(root=lake)},
-                         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}})
+    res = dg.materialize(
+        [nonmedical_reasoning],
+        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
+    )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
     md = mat.metadata
     assert md["dagster/row_count"].value == 2
@@ -31,7 +35,8 @@ def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
     qpath = md["quarantine_path"].value
     quarantine = pq.read_table(qpath).to_pylist()
     assert [(q["source_uri"], q["source_locator"], q["raw"]) for q in quarantine] == [
-        (str(src), "logic.jsonl line 2", "not json")]
+        (str(src), "logic.jsonl line 2", "not json")
+    ]
     table = pq.read_table(md["path"].value).to_pylist()
     assert [r["source_locator"] for r in table] == ["line 1", "line 3"]
     assert {r["source_uri"] for r in table} == {str(src)}
@@ -43,9 +48,11 @@ def test_clean_folder_has_no_quarantine_metadata(tmp_path):
     folder.mkdir()
     (folder / "math.jsonl").write_text(json.dumps(GOOD[0]) + "\n", encoding="utf-8")
     lake = str(tmp_path / "lake")
-    res = dg.materialize([nonmedical_reasoning], resources={"io_manager": LakeIOManager(root=lake),
-                                                            "lake": LakeResource(root=lake)},
-                         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}})
+    res = dg.materialize(
+        [nonmedical_reasoning],
+        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
+    )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
     assert "quarantine_path" not in mat.metadata and mat.metadata["quarantined"].value == 0
 
@@ -66,18 +73,23 @@ def test_stage3_mix_from_the_asset_rows_equals_the_mix_from_the_folder(tmp_path,
     if not folder.is_dir():
         pytest.skip("no bundled non-medical sample")
     lake = str(tmp_path / "lake")
-    assert dg.materialize([nonmedical_reasoning], resources={"io_manager": LakeIOManager(root=lake),
-                                                             "lake": LakeResource(root=lake)},
-                          run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}}).success
+    assert dg.materialize(
+        [nonmedical_reasoning],
+        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
+    ).success
     from_asset = Lake(lake).read_table(NONMEDICAL_ASSET).to_pylist()
     from_folder = load_nonmedical(folder).rows
     assert [r["record_id"] for r in from_asset] == [r["record_id"] for r in from_folder]
     empty = pa.Table.from_pylist([], schema=SFT_EXAMPLE_SCHEMA), pa.Table.from_pylist([], schema=DIFFICULTY_SCHEMA)
     for ratio, floor in ((0.0, 4), (0.0, 8), (1.0, 100)):
-        a, b = (select_stage3(*empty, rows, easy_share=0.5, nonmedical_ratio=ratio, min_nonmedical=floor).rows
-                for rows in (from_asset, from_folder))
-        assert [(r["messages"], r["source"], r["category"]) for r in a] == \
-            [(r["messages"], r["source"], r["category"]) for r in b]
+        a, b = (
+            select_stage3(*empty, rows, easy_share=0.5, nonmedical_ratio=ratio, min_nonmedical=floor).rows
+            for rows in (from_asset, from_folder)
+        )
+        assert [(r["messages"], r["source"], r["category"]) for r in a] == [
+            (r["messages"], r["source"], r["category"]) for r in b
+        ]
         assert [r["record_id"] for r in a] == [r["record_id"] for r in b]
         assert len(a) == min(floor, len(from_asset)) > 0
         records = {r["record_id"]: r for r in from_asset}

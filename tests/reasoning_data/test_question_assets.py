@@ -29,8 +29,11 @@ def env(tmp_path, repo_root, tiny_model_dir):
     lake_root = str(tmp_path / "lake")
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
     resources = {
-        "io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(seeds_dir=str(inbox)), "llm": llm, "judges": JudgePanelResource(),
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(seeds_dir=str(inbox)),
+        "llm": llm,
+        "judges": JudgePanelResource(),
     }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
@@ -41,8 +44,13 @@ def materialize(resources, instance, difficulty=None):
     ops = {"judge_answers": {"config": {"max_tokens": 12}}, "open_questions": {"config": {"max_tokens": 24}}}
     if difficulty:
         ops["question_difficulty"] = {"config": difficulty}
-    result = dg.materialize([*ASSETS, *seed_checks, *checks], partition_key=PARTITION, resources=resources,
-                            instance=instance, run_config={"ops": ops})
+    result = dg.materialize(
+        [*ASSETS, *seed_checks, *checks],
+        partition_key=PARTITION,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": ops},
+    )
     assert result.success
     md = {}
     for ev in result.get_asset_materialization_events():
@@ -72,8 +80,9 @@ def test_slice_to_open_questions_with_the_default_judge(env):
     rows = lake.read_table("open_questions", PARTITION).to_pylist()
     assert len(rows) == 8 - om["quarantined"]
     for r in rows:
-        assert check_rewrite(r["closed_stem"], r["open_question"], r["options"], r["answer_letters"],
-                             r["language"]) == []
+        assert (
+            check_rewrite(r["closed_stem"], r["open_question"], r["options"], r["answer_letters"], r["language"]) == []
+        )
         if r["rewrite_method"] == "rule":
             assert len(r["rewrite_rejections"]) == 2 and r["gen_model_id"] is None
 
@@ -92,8 +101,12 @@ def test_slice_to_open_questions_with_the_default_judge(env):
 
 def test_two_judge_panel_and_strong_vs_weak(env, tiny_model_dir):
     lake_root, resources, instance = env
-    resources = dict(resources, judges=JudgePanelResource(judges=[
-        JudgeSpec(name="weak", same_as_llm=True), JudgeSpec(name="strong", model=tiny_model_dir)]))
+    resources = dict(
+        resources,
+        judges=JudgePanelResource(
+            judges=[JudgeSpec(name="weak", same_as_llm=True), JudgeSpec(name="strong", model=tiny_model_dir)]
+        ),
+    )
     md, evals = materialize(resources, instance, difficulty={"rule": "strong_vs_weak", "weak_judges": ["weak"]})
     assert all(evals.values())
     assert md["judge_answers"]["dagster/row_count"] == 16 and md["judge_answers"]["judges"] == ["weak", "strong"]

@@ -16,9 +16,14 @@ from citrus_assets.reasoning_data.seeds.seed_files import BadRecord
 
 
 def _q(i: int, **extra) -> dict:
-    return {"realidx": f"{i:064x}", "question": f"A {30 + i}-year-old man has chest pain {i}. Next step?",
-            "options": {"A": "ECG", "B": "Discharge", "C": "Chest CT", "D": "Troponin", "E": "n/a"},
-            "answer_idx": "A", "answer": "ECG", **extra}
+    return {
+        "realidx": f"{i:064x}",
+        "question": f"A {30 + i}-year-old man has chest pain {i}. Next step?",
+        "options": {"A": "ECG", "B": "Discharge", "C": "Chest CT", "D": "Troponin", "E": "n/a"},
+        "answer_idx": "A",
+        "answer": "ECG",
+        **extra,
+    }
 
 
 # one or two records per benchmark, in the fields MedAgentsBench's data/<benchmark>/*.jsonl files carry
@@ -27,9 +32,16 @@ PACKAGED = {
     "medqa": [_q(3, meta_info="step1")],
     "medqa_5options": [_q(4, meta_info="step2&3")],
     "medmcqa": [_q(5)],
-    "pubmedqa": [{"realidx": "11146778", "question": "Context ... Is the APACHE II score reliable?",
-                  "answer": "yes", "answer_rationale": "It is.", "options": {"A": "yes", "B": "no", "C": "maybe"},
-                  "answer_idx": "A"}],
+    "pubmedqa": [
+        {
+            "realidx": "11146778",
+            "question": "Context ... Is the APACHE II score reliable?",
+            "answer": "yes",
+            "answer_rationale": "It is.",
+            "options": {"A": "yes", "B": "no", "C": "maybe"},
+            "answer_idx": "A",
+        }
+    ],
     "mmlu": [_q(6)],
     "mmlu-pro": [_q(7, category="health", src="ori_mmlu-virology")],
     "medbullets": [_q(8)],
@@ -80,17 +92,30 @@ def test_benchmark_names_in_file_names():
 
 
 def test_native_mmlu_pro_release_is_not_medagentsbench(tmp_path):
-    row = {"question_id": 1, "question": "Which vitamin?", "options": ["A1", "B12", "C", "D"], "answer": "B",
-           "answer_index": 1, "category": "health", "src": "ori_mmlu-nutrition", "cot_content": ""}
+    row = {
+        "question_id": 1,
+        "question": "Which vitamin?",
+        "options": ["A1", "B12", "C", "D"],
+        "answer": "B",
+        "answer_index": 1,
+        "category": "health",
+        "src": "ori_mmlu-nutrition",
+        "cot_content": "",
+    }
     p = _write(tmp_path / "test.jsonl", [row])
     assert detect_format(p) == "mmlu_pro"
     assert load_seed_file(p, "s").rows[0]["source"] == "mmlu_pro"
 
 
 OPEN_QA = [  # clinical cases, each with several question-answer pairs and no options
-    {"id": "case-1", "case": "A 54-year-old woman with fever and flank pain ...",
-     "qa_pairs": [{"question": "Most likely diagnosis?", "answer": "Pyelonephritis"},
-                  {"question": "First-line treatment?", "answer": "Ceftriaxone"}]},
+    {
+        "id": "case-1",
+        "case": "A 54-year-old woman with fever and flank pain ...",
+        "qa_pairs": [
+            {"question": "Most likely diagnosis?", "answer": "Pyelonephritis"},
+            {"question": "First-line treatment?", "answer": "Ceftriaxone"},
+        ],
+    },
 ]
 
 
@@ -116,9 +141,17 @@ def test_unrecognized_file_is_a_quarantined_empty_partition(tmp_path):
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, ["open_cases"])
     result = dg.materialize(
-        [question_seeds, *checks], partition_key="open_cases", instance=instance, raise_on_error=False,
-        selection=[question_seeds], resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                                               "inbox": InboxResource(seeds_dir=str(inbox))})
+        [question_seeds, *checks],
+        partition_key="open_cases",
+        instance=instance,
+        raise_on_error=False,
+        selection=[question_seeds],
+        resources={
+            "io_manager": LakeIOManager(root=root),
+            "lake": LakeResource(root=root),
+            "inbox": InboxResource(seeds_dir=str(inbox)),
+        },
+    )
     assert result.success
     (mat,) = result.get_asset_materialization_events()
     md = {k: v.value for k, v in mat.materialization.metadata.items()}

@@ -26,29 +26,51 @@ class ScriptedLLM:
     def generate(self, prompts, params):
         call_no = len(self.calls)
         self.calls.append((len(prompts), params))
-        return [[Generation(self.reply(self.render(p), params, call_no), 10, 5, self.finish_reason, False)]
-                for p in prompts]
+        return [
+            [Generation(self.reply(self.render(p), params, call_no), 10, 5, self.finish_reason, False)] for p in prompts
+        ]
 
 
 def seed(stem, options, answer, n):
-    return make_seed(uri="test.jsonl", locator=f"line {n}", raw=stem.encode(), seed_set="t", source="medqa",
-                     split="train", stem=stem, options=options, answers=[answer])
+    return make_seed(
+        uri="test.jsonl",
+        locator=f"line {n}",
+        raw=stem.encode(),
+        seed_set="t",
+        source="medqa",
+        split="train",
+        stem=stem,
+        options=options,
+        answers=[answer],
+    )
 
 
-ANEMIA = seed("A 24-year-old woman has heavy menses. Hemoglobin is 9.1 g/dL and ferritin 6 ng/mL. "
-              "Which of the following is the most likely diagnosis?",
-              {"A": "Iron deficiency anemia", "B": "Vitamin B12 deficiency", "C": "Thalassemia trait"}, "A", 1)
-MI = seed("A 58-year-old man has chest pain for 40 minutes with ST elevation in II, III and aVF. "
-          "Which coronary artery is most likely occluded?",
-          {"A": "Left anterior descending artery", "B": "Left circumflex artery", "C": "Right coronary artery"}, "C", 2)
-ZH = seed("患者男，45岁，发热3天，体温39.5℃，咳铁锈色痰。胸片示右下肺大片实变影。最可能的诊断是",
-          {"A": "大叶性肺炎", "B": "肺结核", "C": "肺癌"}, "A", 3)
+ANEMIA = seed(
+    "A 24-year-old woman has heavy menses. Hemoglobin is 9.1 g/dL and ferritin 6 ng/mL. "
+    "Which of the following is the most likely diagnosis?",
+    {"A": "Iron deficiency anemia", "B": "Vitamin B12 deficiency", "C": "Thalassemia trait"},
+    "A",
+    1,
+)
+MI = seed(
+    "A 58-year-old man has chest pain for 40 minutes with ST elevation in II, III and aVF. "
+    "Which coronary artery is most likely occluded?",
+    {"A": "Left anterior descending artery", "B": "Left circumflex artery", "C": "Right coronary artery"},
+    "C",
+    2,
+)
+ZH = seed(
+    "患者男，45岁，发热3天，体温39.5℃，咳铁锈色痰。胸片示右下肺大片实变影。最可能的诊断是",
+    {"A": "大叶性肺炎", "B": "肺结核", "C": "肺癌"},
+    "A",
+    3,
+)
 SEEDS = pa.Table.from_pylist([ANEMIA, MI, ZH], schema=SEED_SCHEMA)
 GOOD_EN = {
     ANEMIA["stem"][:20]: "A 24-year-old woman has heavy menses, hemoglobin 9.1 g/dL and ferritin 6 ng/mL. "
-                         "What is the most likely diagnosis?",
+    "What is the most likely diagnosis?",
     MI["stem"][:20]: "A 58-year-old man has 40 minutes of chest pain with ST elevation in II, III and aVF. "
-                     "Which coronary artery is occluded?",
+    "Which coronary artery is occluded?",
 }
 GOOD_ZH = "患者男，45岁，发热3天，体温39.5℃，咳铁锈色痰，胸片示右下肺大片实变影。最可能的诊断是什么？"
 
@@ -62,12 +84,14 @@ def good_rewrite(prompt: str) -> str:
 # ------------------------------------------------------------------------------------- judge panel
 def judge(correct_for: set[str]):
     """A judge that answers the right letter for the seeds whose stem starts with one of ``correct_for``."""
+
     def reply(prompt, params, call_no):
         for s in (ANEMIA, MI, ZH):
             if s["stem"][:25] in prompt:
                 right = s["answer_letters"][0]
                 return f"<answer>{right if s['stem'][:10] in correct_for else 'B'}</answer>"
         raise AssertionError("unknown prompt")
+
     return ScriptedLLM(reply)
 
 
@@ -100,9 +124,12 @@ def test_single_default_judge_keeps_old_rows():
 
 def test_panel_resource_builds_one_client_per_judge(tmp_path):
     default = LLMResource(cache_dir=str(tmp_path))
-    panel = JudgePanelResource(judges=[
-        JudgeSpec(name="qwen7b", backend="openai", model="Qwen2.5-7B-Instruct", base_url="http://h:8000/v1"),
-        JudgeSpec(name="local", same_as_llm=True)])
+    panel = JudgePanelResource(
+        judges=[
+            JudgeSpec(name="qwen7b", backend="openai", model="Qwen2.5-7B-Instruct", base_url="http://h:8000/v1"),
+            JudgeSpec(name="local", same_as_llm=True),
+        ]
+    )
     (n1, c1), (n2, c2) = panel.clients(default)
     assert (n1, n2) == ("qwen7b", "local") and c2 is default
     assert c1.backend == "openai" and c1.model == "Qwen2.5-7B-Instruct" and c1.cache_dir == str(tmp_path)
@@ -152,7 +179,8 @@ def test_correctness_reparsed_with_the_answer_parser():
     for r in answers:
         r["correct"] = False
         r["response"] = "The answer is " + {"A": "A. Iron deficiency anemia", "C": "C) Right coronary artery"}.get(
-            r["answer_letters"][0], "大叶性肺炎")
+            r["answer_letters"][0], "大叶性肺炎"
+        )
     got, _ = labels(pa.Table.from_pylist(answers, schema=ANSWER_SCHEMA), rule="all_correct")
     assert set(got.values()) == {"easy"}
 
@@ -179,7 +207,9 @@ def test_rewrite_accepted_first_try_chinese_stays_chinese():
     assert table.schema == OPEN_QUESTION_SCHEMA
     zh = next(r for r in table.to_pylist() if r["question_id"] == ZH["record_id"])
     assert zh["open_question"] == GOOD_ZH and detect_language(zh["open_question"]) == "zh"
-    assert "开放式问题" in zh["prompt"] and ZH["stem"] in zh["prompt"] and zh["gen_prompt_template"] == "open_rewrite_zh"
+    assert (
+        "开放式问题" in zh["prompt"] and ZH["stem"] in zh["prompt"] and zh["gen_prompt_template"] == "open_rewrite_zh"
+    )
     assert zh["ground_truth"] == "大叶性肺炎" and zh["rewrite_method"] == "llm" and zh["rewrite_rejections"] == []
 
 
@@ -190,6 +220,7 @@ def test_rewrite_accepted_on_retry_in_one_batched_call():
         if call_no == 0 and "Hemoglobin" in prompt:  # gives the answer away
             return GOOD_EN[ANEMIA["stem"][:20]] + " Is it iron deficiency anemia?"
         return good_rewrite(prompt)
+
     res, llm = run(reply, retries=2, seed=5)
     assert [n for n, _ in llm.calls] == [3, 2]  # the retry round asks only the two rejected ones, together
     assert llm.calls[1][1].temperature > 0 and llm.calls[1][1].seed == 6
@@ -211,8 +242,9 @@ def test_all_rejected_falls_back_to_rule_rewrite():
     assert len(an["rewrite_rejections"]) == 2 and "refusal" in an["rewrite_rejections"][0]
     assert rows[ZH["record_id"]]["open_question"].endswith("最可能的诊断是什么？")
     for r in res.rows:
-        assert check_rewrite(r["closed_stem"], r["open_question"], r["options"], r["answer_letters"],
-                             r["language"]) == []
+        assert (
+            check_rewrite(r["closed_stem"], r["open_question"], r["options"], r["answer_letters"], r["language"]) == []
+        )
 
 
 def test_fallback_off_quarantines_with_reasons():

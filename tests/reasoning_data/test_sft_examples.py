@@ -6,7 +6,7 @@ import dagster as dg
 import pyarrow as pa
 import pytest
 
-from citrus_assets.common.leakage import find_process_leaks
+from citrus_assets.common.decontamination.leakage import find_process_leaks
 from citrus_assets.common.metadata import output
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA, TRACE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
@@ -30,24 +30,29 @@ from tests.support.scripted_backend import Policy, ScriptedBackend
 
 PARTITION = "medqa_demo"
 OPTS = [{"letter": "A", "text": "Iron deficiency anemia"}, {"letter": "B", "text": "Vitamin B12 deficiency"}]
-GOOD = "<think>Low ferritin and microcytosis... wait, let me reconsider B12: no, MCV is low.</think>\n" \
-       "<answer>Iron deficiency anemia</answer>"
+GOOD = (
+    "<think>Low ferritin and microcytosis... wait, let me reconsider B12: no, MCV is low.</think>\n"
+    "<answer>Iron deficiency anemia</answer>"
+)
 
 
-@pytest.mark.parametrize("text, reason", [
-    (GOOD, ""),
-    ("<think>Low ferritin.</think>", MALFORMED),
-    ("Low ferritin.<answer>Iron deficiency anemia</answer>", MALFORMED),
-    ("<think>a</think><answer>Iron deficiency anemia</answer> trailing", MALFORMED),
-    ("<think><think>a</think><answer>Iron deficiency anemia</answer>", MALFORMED),
-    ("<think>  </think><answer>Iron deficiency anemia</answer>", MALFORMED),
-    ("", "empty_response"),
-    ("<think>The reviewer said ferritin matters.</think><answer>Iron deficiency anemia</answer>", LEAK),
-    ("<think>The ground truth is IDA.</think><answer>Iron deficiency anemia</answer>", LEAK),
-    ("<think>参考答案是缺铁性贫血。</think><answer>Iron deficiency anemia</answer>", LEAK),
-    ("<think>Macrocytosis.</think><answer>Vitamin B12 deficiency</answer>", WRONG_ANSWER),
-    ("<think>Unsure.</think><answer>some anemia</answer>", WRONG_ANSWER),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (GOOD, ""),
+        ("<think>Low ferritin.</think>", MALFORMED),
+        ("Low ferritin.<answer>Iron deficiency anemia</answer>", MALFORMED),
+        ("<think>a</think><answer>Iron deficiency anemia</answer> trailing", MALFORMED),
+        ("<think><think>a</think><answer>Iron deficiency anemia</answer>", MALFORMED),
+        ("<think>  </think><answer>Iron deficiency anemia</answer>", MALFORMED),
+        ("", "empty_response"),
+        ("<think>The reviewer said ferritin matters.</think><answer>Iron deficiency anemia</answer>", LEAK),
+        ("<think>The ground truth is IDA.</think><answer>Iron deficiency anemia</answer>", LEAK),
+        ("<think>参考答案是缺铁性贫血。</think><answer>Iron deficiency anemia</answer>", LEAK),
+        ("<think>Macrocytosis.</think><answer>Vitamin B12 deficiency</answer>", WRONG_ANSWER),
+        ("<think>Unsure.</think><answer>some anemia</answer>", WRONG_ANSWER),
+    ],
+)
 def test_rewrite_filters(text, reason):
     got = check_response(text, OPTS, ["A"], "Iron deficiency anemia")
     assert got.split(":")[0] == reason
@@ -60,12 +65,27 @@ def test_leak_phrases_do_not_flag_medical_feedback_loops():
 
 def scripted_questions() -> pa.Table:
     seeds = [
-        {"record_id": "qseed-1", "stem": "A woman with heavy periods has low ferritin. What is the diagnosis?",
-         "options": OPTS, "answer_letters": ["A"], "language": "en"},
-        {"record_id": "qseed-2", "stem": "A vegan has macrocytic anemia and neuropathy. What is the diagnosis?",
-         "options": OPTS, "answer_letters": ["B"], "language": "en"},
-        {"record_id": "qseed-3", "stem": "A man has a microcytic anemia. What is the diagnosis?",
-         "options": OPTS, "answer_letters": ["B"], "language": "en"},  # the scripted expert never finds B
+        {
+            "record_id": "qseed-1",
+            "stem": "A woman with heavy periods has low ferritin. What is the diagnosis?",
+            "options": OPTS,
+            "answer_letters": ["A"],
+            "language": "en",
+        },
+        {
+            "record_id": "qseed-2",
+            "stem": "A vegan has macrocytic anemia and neuropathy. What is the diagnosis?",
+            "options": OPTS,
+            "answer_letters": ["B"],
+            "language": "en",
+        },
+        {
+            "record_id": "qseed-3",
+            "stem": "A man has a microcytic anemia. What is the diagnosis?",
+            "options": OPTS,
+            "answer_letters": ["B"],
+            "language": "en",
+        },  # the scripted expert never finds B
     ]
     return pa.Table.from_pylist(open_question_rows(seeds), schema=OPEN_QUESTION_SCHEMA)
 
@@ -84,7 +104,9 @@ def test_build_sft_examples_keeps_verified_and_drops_bad_rewrites(tmp_path):
     class Mixed(Policy):  # question 1: leaks on the first try, clean on the retry; question 2: wrong answer
         def rewrite(self, prompt):
             if "low ferritin" in prompt:
-                return GOOD.replace("Low ferritin", "The reviewer noted low ferritin") if self.params.seed == 0 else GOOD
+                return (
+                    GOOD.replace("Low ferritin", "The reviewer noted low ferritin") if self.params.seed == 0 else GOOD
+                )
             return "<think>Macrocytosis and neuropathy.</think><answer>Iron deficiency anemia</answer>"
 
     llm = LLMClient(ScriptedBackend(scripted_policy(questions, Mixed)), GenerationCache(tmp_path / "c.sqlite"))
@@ -126,9 +148,12 @@ def materialize(tmp_path, questions: pa.Table, llm: LLMResource, run_config=None
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     result = dg.materialize(
-        [open_questions_standin, reasoning_traces, sft_examples, *checks], partition_key=PARTITION,
+        [open_questions_standin, reasoning_traces, sft_examples, *checks],
+        partition_key=PARTITION,
         resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root), "llm": llm},
-        instance=instance, run_config=run_config or {}, raise_on_error=False,
+        instance=instance,
+        run_config=run_config or {},
+        raise_on_error=False,
     )
     return result, Lake(lake_root)
 
@@ -156,8 +181,15 @@ def test_scripted_model_end_to_end(tmp_path):
 
 def test_tiny_model_failures_are_reported_not_hidden(tmp_path, repo_root, tiny_model_dir):
     questions = open_questions_from_seed_file(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", limit=2)
-    cfg = {"max_rounds": 1, "max_attempts": 2, "max_tokens_start": 8, "max_tokens_step": 8,
-           "max_tokens_reflection": 8, "max_tokens_judge": 2, "max_tokens_conclusion": 8}
+    cfg = {
+        "max_rounds": 1,
+        "max_attempts": 2,
+        "max_tokens_start": 8,
+        "max_tokens_step": 8,
+        "max_tokens_reflection": 8,
+        "max_tokens_judge": 2,
+        "max_tokens_conclusion": 8,
+    }
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
     result, lake = materialize(tmp_path, questions, llm, {"ops": {"reasoning_traces": {"config": cfg}}})
     assert result.success

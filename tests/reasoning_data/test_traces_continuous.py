@@ -12,8 +12,13 @@ from citrus_assets.reasoning_data.traces.trace_rows import run_traces, trace_row
 from resources.llm import GenerationCache, LLMClient
 from tests.support.scripted_backend import Policy, ScriptedBackend, SimulatedCrash
 
-CONDITIONS = ["Iron deficiency anemia", "Vitamin B12 deficiency", "Anemia of chronic disease", "Thalassemia minor",
-              "Folate deficiency"]
+CONDITIONS = [
+    "Iron deficiency anemia",
+    "Vitamin B12 deficiency",
+    "Anemia of chronic disease",
+    "Thalassemia minor",
+    "Folate deficiency",
+]
 
 
 def questions(n: int) -> tuple[list[OpenQuestion], dict]:
@@ -108,14 +113,25 @@ def test_many_workers_and_cohorts_give_the_rounds_engine_rows(tmp_path):
 @pytest.mark.parametrize("scheduling", ["rounds", "continuous"])
 def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
     qs, cands = questions(18)
-    table = pa.Table.from_pylist([{"record_id": q.question_id, "open_question": q.question,
-                                   "ground_truth": q.ground_truth, "options": list(q.options),
-                                   "answer_letters": list(q.answer_letters), "language": "en"} for q in qs])
+    table = pa.Table.from_pylist(
+        [
+            {
+                "record_id": q.question_id,
+                "open_question": q.question,
+                "ground_truth": q.ground_truth,
+                "options": list(q.options),
+                "answer_letters": list(q.answer_letters),
+                "language": "en",
+            }
+            for q in qs
+        ]
+    )
     llm, _ = make_client(tmp_path, cands, name="a.sqlite")
     ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), scheduling="rounds")
     llm2, _ = make_client(tmp_path, cands, name=f"{scheduling}.sqlite")
-    got, got_q, stats = run_traces(table, llm2, LoopConfig(), scheduling=scheduling, chunk_size=5,
-                                   spill_dir=tmp_path / "spill")
+    got, got_q, stats = run_traces(
+        table, llm2, LoopConfig(), scheduling=scheduling, chunk_size=5, spill_dir=tmp_path / "spill"
+    )
     assert got.to_pylist() == ref.to_pylist() and got_q == ref_q
     drop = {"llm_batches", "chunks", "chunks_resumed"}
     assert {k: v for k, v in stats.items() if k not in drop} == {k: v for k, v in ref_stats.items() if k not in drop}
@@ -123,9 +139,19 @@ def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
 
 def test_a_crash_late_in_the_step_keeps_the_finished_chunks_and_the_rerun_skips_them(tmp_path):
     qs, cands = questions(20)
-    table = pa.Table.from_pylist([{"record_id": q.question_id, "open_question": q.question,
-                                   "ground_truth": q.ground_truth, "options": list(q.options),
-                                   "answer_letters": list(q.answer_letters), "language": "en"} for q in qs])
+    table = pa.Table.from_pylist(
+        [
+            {
+                "record_id": q.question_id,
+                "open_question": q.question,
+                "ground_truth": q.ground_truth,
+                "options": list(q.options),
+                "answer_letters": list(q.answer_letters),
+                "language": "en",
+            }
+            for q in qs
+        ]
+    )
     ref_llm, _ = make_client(tmp_path, cands, name="ref.sqlite")
     ref, ref_q, ref_stats = run_traces(table, ref_llm, LoopConfig(), scheduling="rounds")
     spill = tmp_path / "spill"
@@ -141,8 +167,9 @@ def test_a_crash_late_in_the_step_keeps_the_finished_chunks_and_the_rerun_skips_
     strip = lambda rows: [{**r, "transcript": None} for r in rows]  # noqa: E731 - cached flags differ after a crash
     assert strip(got.to_pylist()) == strip(ref.to_pylist())
     assert [q.source_locator for q in got_q] == [q.source_locator for q in ref_q]
-    assert {k: stats[k] for k in ("questions", "accepted", "llm_calls")} == \
-        {k: ref_stats[k] for k in ("questions", "accepted", "llm_calls")}  # counts of the resumed chunks kept
+    assert {k: stats[k] for k in ("questions", "accepted", "llm_calls")} == {
+        k: ref_stats[k] for k in ("questions", "accepted", "llm_calls")
+    }  # counts of the resumed chunks kept
 
 
 def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_root, tiny_model_dir):
@@ -151,8 +178,15 @@ def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_r
     from tests.support.demo_questions import open_questions_from_seed_file
 
     table = open_questions_from_seed_file(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", limit=4)
-    config = LoopConfig(max_rounds=2, max_attempts=2, max_tokens_start=6, max_tokens_step=6,
-                        max_tokens_reflection=6, max_tokens_judge=2, max_tokens_conclusion=6)
+    config = LoopConfig(
+        max_rounds=2,
+        max_attempts=2,
+        max_tokens_start=6,
+        max_tokens_step=6,
+        max_tokens_reflection=6,
+        max_tokens_judge=2,
+        max_tokens_conclusion=6,
+    )
     out = {}
     for scheduling in ("rounds", "continuous"):
         llm = LLMResource(model=tiny_model_dir, use_cache=False, cache_dir=str(tmp_path / "models"))

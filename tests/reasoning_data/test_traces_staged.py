@@ -15,9 +15,19 @@ from tests.reasoning_data.test_traces_continuous import make_client, questions
 
 def test_staged_traces_equal_the_table_and_publish_the_same_lake(tmp_path):
     qs, cands = questions(18)
-    table = pa.Table.from_pylist([{"record_id": q.question_id, "open_question": q.question,
-                                   "ground_truth": q.ground_truth, "options": list(q.options),
-                                   "answer_letters": list(q.answer_letters), "language": "en"} for q in qs])
+    table = pa.Table.from_pylist(
+        [
+            {
+                "record_id": q.question_id,
+                "open_question": q.question,
+                "ground_truth": q.ground_truth,
+                "options": list(q.options),
+                "answer_letters": list(q.answer_letters),
+                "language": "en",
+            }
+            for q in qs
+        ]
+    )
     llm, _ = make_client(tmp_path, cands, name="a.sqlite")
     ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), chunk_size=5, spill_dir=tmp_path / "ref")
     llm2, _ = make_client(tmp_path, cands, name="b.sqlite")
@@ -30,11 +40,19 @@ def test_staged_traces_equal_the_table_and_publish_the_same_lake(tmp_path):
     path, n = lake_q.write_quarantine("reasoning_traces", "p", failed)  # a generator over the chunk files
     assert n == len(ref_q) > 0 and path
     assert lake_q.read_quarantine("reasoning_traces", "p").column("raw").to_pylist() == [q.raw for q in ref_q]
-    assert {k: v for k, v in stats.items() if k != "llm_batches"} == \
-        {k: v for k, v in ref_stats.items() if k != "llm_batches"}
+    assert {k: v for k, v in stats.items() if k != "llm_batches"} == {
+        k: v for k, v in ref_stats.items() if k != "llm_batches"
+    }
     old, new = Lake(str(tmp_path / "old")), Lake(str(tmp_path / "new"))
     C.publish_partition(old, LineageWriter(old.lineage_root), asset="t", partition="p", table=ref, run_id="r")
-    C.publish_partition(new, LineageWriter(new.lineage_root), asset="t", partition="p", table=staged, run_id="r",
-                        data_version=staged.data_version())
+    C.publish_partition(
+        new,
+        LineageWriter(new.lineage_root),
+        asset="t",
+        partition="p",
+        table=staged,
+        run_id="r",
+        data_version=staged.data_version(),
+    )
     assert C.read_committed(new, "t", "p").to_pylist() == C.read_committed(old, "t", "p").to_pylist()
     assert _lineage_rows(new) == _lineage_rows(old)

@@ -18,13 +18,23 @@ def open_question_rows(seeds: list[dict]) -> list[dict]:
     for s in seeds:
         question = (f"{s['context'].strip()}\n\n" if s.get("context") else "") + s["stem"].strip()
         truth = "; ".join(o["text"] for o in s["options"] if o["letter"] in s["answer_letters"])
-        rows.append({
-            RECORD_ID: record_id("openq", s[RECORD_ID], "rule", question), PARENT_IDS: [s[RECORD_ID]],
-            "question_id": s[RECORD_ID], "language": s["language"], "closed_stem": question, "open_question": question,
-            "ground_truth": truth, "answer_letters": list(s["answer_letters"]), "options": list(s["options"]),
-            "rewrite_method": "rule", "rewrite_rejections": [], "prompt": "",
-            **{name: None for name, _ in GEN_FIELDS},
-        })
+        rows.append(
+            {
+                RECORD_ID: record_id("openq", s[RECORD_ID], "rule", question),
+                PARENT_IDS: [s[RECORD_ID]],
+                "question_id": s[RECORD_ID],
+                "language": s["language"],
+                "closed_stem": question,
+                "open_question": question,
+                "ground_truth": truth,
+                "answer_letters": list(s["answer_letters"]),
+                "options": list(s["options"]),
+                "rewrite_method": "rule",
+                "rewrite_rejections": [],
+                "prompt": "",
+                **{name: None for name, _ in GEN_FIELDS},
+            }
+        )
     return rows
 
 

@@ -52,7 +52,7 @@ def block(prompt: str, header: str, end: str) -> str:
     if i < 0:
         return ""
     j = prompt.find(end, i + len(header))
-    return prompt[i + len(header): j if j >= 0 else None].strip()
+    return prompt[i + len(header) : j if j >= 0 else None].strip()
 
 
 class Policy:
@@ -67,8 +67,22 @@ class Policy:
         return self.candidates.get(question_of(prompt), ["an unknown condition"])
 
     def accepted_steps(self, prompt: str) -> list[str]:
-        text = next((b for b in (block(prompt, h, "\n\n") for h in (
-            "already accepted:\n", "Accepted steps:\n", "Accepted reasoning steps:\n", "accepted reasoning steps:\n")) if b), "")
+        text = next(
+            (
+                b
+                for b in (
+                    block(prompt, h, "\n\n")
+                    for h in (
+                        "already accepted:\n",
+                        "Accepted steps:\n",
+                        "Accepted reasoning steps:\n",
+                        "accepted reasoning steps:\n",
+                    )
+                )
+                if b
+            ),
+            "",
+        )
         return [re.sub(r"^\d+\.\s*", "", s) for s in text.splitlines() if re.match(r"^\d+\.", s)]
 
     def start(self, prompt: str) -> str:
@@ -102,9 +116,11 @@ class Policy:
 
     def rewrite(self, prompt: str) -> str:
         answer = field(prompt, "Final answer")
-        return ("<think>Let me go through the findings first. My first thought was another cause; wait, let me "
-                f"reconsider, that does not fit the key findings. Everything fits {answer}.</think>\n"
-                f"<answer>{answer}</answer>")
+        return (
+            "<think>Let me go through the findings first. My first thought was another cause; wait, let me "
+            f"reconsider, that does not fit the key findings. Everything fits {answer}.</think>\n"
+            f"<answer>{answer}</answer>"
+        )
 
     def other(self, prompt: str) -> str:
         return ""
@@ -113,8 +129,13 @@ class Policy:
 class ScriptedBackend:
     """``Backend`` protocol: ChatML-like rendering, answers from a :class:`Policy`."""
 
-    def __init__(self, policy: Policy | None = None, model_id: str = "scripted:dual-expert",
-                 revision: str = "v1", fail_on_call: int | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        model_id: str = "scripted:dual-expert",
+        revision: str = "v1",
+        fail_on_call: int | None = None,
+    ) -> None:
         self.policy = policy or Policy()
         self.model_id, self.revision = model_id, revision
         self.fail_on_call = fail_on_call
@@ -122,7 +143,10 @@ class ScriptedBackend:
         self.prompts: list[tuple[str, str]] = []  # (role, rendered) of every prompt actually generated
 
     def render(self, messages: list[dict]) -> str:
-        return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages) + "<|im_start|>assistant\n"
+        return (
+            "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+            + "<|im_start|>assistant\n"
+        )
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[list[Generation]]:
         self.calls += 1
@@ -135,6 +159,10 @@ class ScriptedBackend:
             self.prompts.append((role, req.rendered))
             text = getattr(self.policy, role)(req.rendered)
             gen = Generation(text, len(req.rendered.split()), max(1, len(text.split())), "stop")
-            out.append([Generation(gen.text, gen.prompt_tokens, gen.completion_tokens, "stop", False, i)
-                        for i in req.sample_indices])
+            out.append(
+                [
+                    Generation(gen.text, gen.prompt_tokens, gen.completion_tokens, "stop", False, i)
+                    for i in req.sample_indices
+                ]
+            )
         return out

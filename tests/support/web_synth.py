@@ -76,7 +76,7 @@ def change_n_words(text: str, n: int, rng: random.Random) -> str:
     words = text.split(" ")
     for i in rng.sample(range(len(words)), n):
         new = rng.choice([w for w in _WORDS if w != words[i].rstrip(".\n").lower()])
-        tail = words[i][len(words[i].rstrip(".\n")):]
+        tail = words[i][len(words[i].rstrip(".\n")) :]
         words[i] = new + tail
     return " ".join(words)
 
@@ -92,8 +92,12 @@ class SynthDoc:
 
 
 def planted_corpus(
-    n_distinct: int = 20, n_near: int = 10, n_exact: int = 3, near_words_changed: int = 3,
-    n_words: int = 300, seed: int = 7,
+    n_distinct: int = 20,
+    n_near: int = 10,
+    n_exact: int = 3,
+    near_words_changed: int = 3,
+    n_words: int = 300,
+    seed: int = 7,
 ) -> list[SynthDoc]:
     """``n_distinct`` originals, ``n_near`` near-copies (a few words changed) and ``n_exact`` exact copies
     of distinct originals, shuffled deterministically."""
@@ -105,8 +109,15 @@ def planted_corpus(
     picks = rng.sample(range(n_distinct), n_near + n_exact)
     for j, i in enumerate(picks[:n_near]):
         o = docs[i]
-        docs.append(SynthDoc(f"near-{j:04d}", change_n_words(o.text, near_words_changed, rng),
-                             f"https://mirror{j}.example.net/copy/{i}", "near", o.id))
+        docs.append(
+            SynthDoc(
+                f"near-{j:04d}",
+                change_n_words(o.text, near_words_changed, rng),
+                f"https://mirror{j}.example.net/copy/{i}",
+                "near",
+                o.id,
+            )
+        )
     for j, i in enumerate(picks[n_near:]):
         o = docs[i]
         docs.append(SynthDoc(f"exact-{j:04d}", o.text, f"https://copy{j}.example.com/{i}", "exact", o.id))
@@ -129,9 +140,11 @@ def write_jsonl(path: str | Path, docs: list[SynthDoc], extra_lines: list[bytes]
 
 def html_page(text: str, title: str = "Page") -> str:
     body = "\n".join(f"<p>{p}</p>" for p in text.split("\n"))
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
-            f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>\n{body}\n</article>"
-            f"<footer>Contact us</footer></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{title}</title></head><body>"
+        f"<nav><a href='/'>Home</a></nav><article><h1>{title}</h1>\n{body}\n</article>"
+        f"<footer>Contact us</footer></body></html>"
+    )
 
 
 def write_warc(

@@ -24,6 +24,10 @@ class ScriptedLLM:
         for p in prompts:
             user = p[-1]["content"]
             texts = next(v for k, v in self.script.items() if k in user)
-            out.append([Generation(texts[i % len(texts)], 20, 10 + len(texts[i % len(texts)]) // 4, "stop", False, i)
-                        for i in range(params.n)])
+            out.append(
+                [
+                    Generation(texts[i % len(texts)], 20, 10 + len(texts[i % len(texts)]) // 4, "stop", False, i)
+                    for i in range(params.n)
+                ]
+            )
         return out

@@ -20,10 +20,20 @@ from citrus_assets.common.stages import load_stage
 from citrus_assets.resources_config import build_resources
 
 NEW_SEEDS = "new_seeds"
-DYNAMIC = {"seed_sets": ["medqa_demo"], "instruction_sets": ["instructions_demo"], "pdf_batches": ["batch_1"],
-           "web_shards": ["shard_1"], "textbook_batches": ["books_1"]}
-TRAINING_CHAIN = ["cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint", "sft_stage3_checkpoint",
-                  "rl_checkpoint"]
+DYNAMIC = {
+    "seed_sets": ["medqa_demo"],
+    "instruction_sets": ["instructions_demo"],
+    "pdf_batches": ["batch_1"],
+    "web_shards": ["shard_1"],
+    "textbook_batches": ["books_1"],
+}
+TRAINING_CHAIN = [
+    "cpt_checkpoint",
+    "sft_stage1_checkpoint",
+    "sft_stage2_checkpoint",
+    "sft_stage3_checkpoint",
+    "rl_checkpoint",
+]
 
 
 class Lake:
@@ -31,9 +41,11 @@ class Lake:
 
     def __init__(self, stages=("cpt_corpus", "reasoning_data", "model_training")):
         stages = [load_stage(f"citrus_assets.{name}") for name in stages]  # found in the stage packages
-        self.defs = dg.Definitions(assets=[a for s in stages for a in s.assets],
-                                   asset_checks=[c for s in stages for c in s.checks],
-                                   resources=build_resources())  # never used: no step executes
+        self.defs = dg.Definitions(
+            assets=[a for s in stages for a in s.assets],
+            asset_checks=[c for s in stages for c in s.checks],
+            resources=build_resources(),
+        )  # never used: no step executes
         self.graph = self.defs.resolve_asset_graph()
         self.instance = dg.DagsterInstance.ephemeral()
         for name, keys in {**DYNAMIC, "eval_models": ["builtin"]}.items():
@@ -50,21 +62,35 @@ class Lake:
         self.version += 1
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key=key, partition=partition, tags={"dagster/data_version": f"v{self.version}"}))
+            self.instance.report_runless_asset_event(
+                dg.AssetMaterialization(
+                    asset_key=key, partition=partition, tags={"dagster/data_version": f"v{self.version}"}
+                )
+            )
             record = self.instance.fetch_materializations(
-                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
-                limit=1).records[0]
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None), limit=1
+            ).records[0]
             target = AssetCheckEvaluationTargetMaterializationData(
-                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp)
+                storage_id=record.storage_id, run_id=record.run_id, timestamp=record.timestamp
+            )
             for check in self.graph.get(key).check_keys:  # the checks run with their asset, as in a real run
                 evaluation = dg.AssetCheckEvaluation(
-                    asset_key=key, check_name=check.name, passed=check.name not in self.failing_checks,
-                    partition=partition, blocking=True, target_materialization_data=target,
-                    severity=dg.AssetCheckSeverity.ERROR)
-                self.instance.report_dagster_event(DagsterEvent(  # one evaluation per (check, run): a run id each
-                    event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value, job_name="simulated",
-                    event_specific_data=evaluation), run_id=make_new_run_id())
+                    asset_key=key,
+                    check_name=check.name,
+                    passed=check.name not in self.failing_checks,
+                    partition=partition,
+                    blocking=True,
+                    target_materialization_data=target,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                )
+                self.instance.report_dagster_event(
+                    DagsterEvent(  # one evaluation per (check, run): a run id each
+                        event_type_value=DagsterEventType.ASSET_CHECK_EVALUATION.value,
+                        job_name="simulated",
+                        event_specific_data=evaluation,
+                    ),
+                    run_id=make_new_run_id(),
+                )
 
     def materialize_all(self) -> None:
         for key in self.graph.toposorted_asset_keys:
@@ -114,24 +140,39 @@ def test_new_seed_file_flows_to_stage3_then_rl(lake):
     lake.instance.add_dynamic_partitions("seed_sets", [NEW_SEEDS])
     lake.materialize(dg.AssetKey("question_seeds"), NEW_SEEDS)
     ticks = lake.settle()
-    chain = ["judge_answers", "question_difficulty", "open_questions", "reasoning_traces", "sft_examples",
-             "sft_stage3_mix", "sft_stage3_checkpoint", "rl_checkpoint"]
+    chain = [
+        "judge_answers",
+        "question_difficulty",
+        "open_questions",
+        "reasoning_traces",
+        "sft_examples",
+        "sft_stage3_mix",
+        "sft_stage3_checkpoint",
+        "rl_checkpoint",
+    ]
     order = [first_tick(ticks, a) for a in chain]
     assert order == sorted(order), list(zip(chain, order))
     for asset in ("judge_answers", "question_difficulty", "open_questions", "reasoning_traces", "sft_examples"):
         assert [p for t in ticks for p in t.get(asset, [])] == [NEW_SEEDS], asset  # only the new seed set
     assert first_tick(ticks, "sft_stage3_checkpoint") > first_tick(ticks, "sft_stage3_mix")
     # stage 3 retrained: every seed set is re-sampled from the new model, after the retrain
-    resampled = [p for t in ticks[first_tick(ticks, "sft_stage3_checkpoint") + 1:]
-                 for p in t.get("rejection_samples", [])]
+    resampled = [
+        p for t in ticks[first_tick(ticks, "sft_stage3_checkpoint") + 1 :] for p in t.get("rejection_samples", [])
+    ]
     assert sorted(resampled) == sorted(["medqa_demo", NEW_SEEDS])
     # RL trains once, and only after the pairs were rebuilt from the re-sampled data
     rl = [i for i, t in enumerate(ticks) if "rl_checkpoint" in t]
     last_pairs = max(i for i, t in enumerate(ticks) if "preference_pairs" in t)
     assert len(rl) == 1 and rl[0] > last_pairs
     assert first_tick(ticks, "rl_data_card") >= rl[0]  # eager: in the same run, after RL
-    untouched = {"cpt_checkpoint", "sft_stage1_checkpoint", "sft_stage2_checkpoint", "sft_stage1_mix",
-                 "sft_stage2_mix", "question_seeds"}
+    untouched = {
+        "cpt_checkpoint",
+        "sft_stage1_checkpoint",
+        "sft_stage2_checkpoint",
+        "sft_stage1_mix",
+        "sft_stage2_mix",
+        "question_seeds",
+    }
     assert not untouched & {a for t in ticks for a in t}
     assert lake.tick() == {}  # handled: nothing requested again
 

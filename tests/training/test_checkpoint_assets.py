@@ -33,8 +33,16 @@ def mix_table(tag: str, n: int = 3) -> pa.Table:
     for i in range(n):
         msgs = [{"role": "user", "content": f"{tag} question {i}?"}, {"role": "assistant", "content": f"Answer {i}."}]
         raw = f"{tag}-{i}"
-        rows.append({"record_id": record_id("s1mix", tag, i), "parent_ids": [source_id(SOURCE, raw)],
-                     "messages": msgs, "source": f"instructions:{SOURCE}", "category": "instruction", "n_tokens": 8})
+        rows.append(
+            {
+                "record_id": record_id("s1mix", tag, i),
+                "parent_ids": [source_id(SOURCE, raw)],
+                "messages": msgs,
+                "source": f"instructions:{SOURCE}",
+                "category": "instruction",
+                "n_tokens": 8,
+            }
+        )
     table = pa.Table.from_pylist(rows, schema=SFT_MIX_SCHEMA)
     table = table.append_column("source_uri", pa.array([SOURCE] * n))
     return table.append_column("source_locator", pa.array([f"line {i + 1}" for i in range(n)]))
@@ -51,30 +59,52 @@ def make_upstream(version: dict):
         path = lk.data_path("cpt_shards", None, "shard-web-00000.parquet")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         pq.write_table(pa.table({"text": [text] * 3}), path)
-        return output(pa.table({"source": ["web"], "shard": ["shard-web-00000.parquet"], "path": [path],
-                                "documents": [3], "tokens": [90],
-                                "record_id": [record_id("cptshard", "web", version["cpt"])],
-                                "parent_ids": pa.array([[]], pa.list_(pa.string()))}))
+        return output(
+            pa.table(
+                {
+                    "source": ["web"],
+                    "shard": ["shard-web-00000.parquet"],
+                    "path": [path],
+                    "documents": [3],
+                    "tokens": [90],
+                    "record_id": [record_id("cptshard", "web", version["cpt"])],
+                    "parent_ids": pa.array([[]], pa.list_(pa.string())),
+                }
+            )
+        )
 
     def mix(name):
         @dg.asset(name=name)
         def _mix() -> dg.Output:
             return output(mix_table(name + version.get(name, "")))
+
         return _mix
 
     @dg.asset(name="preference_pairs", deps=["sft_stage3_checkpoint"])  # sampled by the current stage 3
     def preference_pairs(lake: LakeResource) -> dg.Output:
         lk = lake.lake()
-        sampler = lk.read_table("sft_stage3_checkpoint")["record_id"][0].as_py() \
-            if lk.exists("sft_stage3_checkpoint", None) else None
-        row = {"record_id": record_id("pref", "p"), "parent_ids": ["q", "c", "r"], "question_id": "q",
-               "category": "medical", "prompt": [{"role": "user", "content": "What is the capital of France?"}],
-               "chosen": [{"role": "assistant", "content": "Paris."}],
-               "rejected": [{"role": "assistant", "content": "Lyon."}], "prompt_text": "…",
-               "selection_rule": "first_correct_vs_first_wrong", "n_samples": 4, "n_correct": 1}
+        sampler = (
+            lk.read_table("sft_stage3_checkpoint")["record_id"][0].as_py()
+            if lk.exists("sft_stage3_checkpoint", None)
+            else None
+        )
+        row = {
+            "record_id": record_id("pref", "p"),
+            "parent_ids": ["q", "c", "r"],
+            "question_id": "q",
+            "category": "medical",
+            "prompt": [{"role": "user", "content": "What is the capital of France?"}],
+            "chosen": [{"role": "assistant", "content": "Paris."}],
+            "rejected": [{"role": "assistant", "content": "Lyon."}],
+            "prompt_text": "…",
+            "selection_rule": "first_correct_vs_first_wrong",
+            "n_samples": 4,
+            "n_correct": 1,
+        }
         row.update({name: None for name, _ in GEN_FIELDS}, sampler_checkpoint=sampler)
-        return output(pa.Table.from_pylist([row, {**row, "record_id": record_id("pref", "p2")}],
-                                           schema=PREFERENCE_SCHEMA))
+        return output(
+            pa.Table.from_pylist([row, {**row, "record_id": record_id("pref", "p2")}], schema=PREFERENCE_SCHEMA)
+        )
 
     return [cpt_shards, mix("sft_stage1_mix"), mix("sft_stage2_mix"), mix("sft_stage3_mix"), preference_pairs]
 
@@ -84,16 +114,30 @@ def run_config(assets, **over):
 
 
 def setup_chain(root: str, tiny_model_dir: str, assets) -> dict:
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "training": TrainingResource(base_model=tiny_model_dir)}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "training": TrainingResource(base_model=tiny_model_dir),
+    }
     version: dict = {"cpt": "v1"}
     upstream = make_upstream(version)
     instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize([*upstream, *checkpoint_assets], selection=[*upstream, *assets], resources=resources,
-                            instance=instance, run_config=run_config(assets))
+    result = dg.materialize(
+        [*upstream, *checkpoint_assets],
+        selection=[*upstream, *assets],
+        resources=resources,
+        instance=instance,
+        run_config=run_config(assets),
+    )
     assert result.success
-    return {"root": root, "resources": resources, "instance": instance, "upstream": upstream, "version": version,
-            "result": result}
+    return {
+        "root": root,
+        "resources": resources,
+        "instance": instance,
+        "upstream": upstream,
+        "version": version,
+        "result": result,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +158,7 @@ def check_chain(chain, order):
     lake = Lake(chain["root"])
     rows = {a: lake.read_table(a).to_pylist()[0] for a in order}
     assert lake.read_table(order[-1]).schema.equals(CHECKPOINT_SCHEMA)
-    assert [rows[a]["stage"] for a in order] == ["cpt", "sft_stage1", "sft_stage2", "sft_stage3", "rl"][:len(order)]
+    assert [rows[a]["stage"] for a in order] == ["cpt", "sft_stage1", "sft_stage2", "sft_stage3", "rl"][: len(order)]
     for prev, cur in zip(order, order[1:]):
         assert rows[cur]["base_model"] == rows[prev]["model_path"]
         assert rows[cur]["parent_ids"] == [rows[prev]["record_id"]]
@@ -163,9 +207,13 @@ def test_lineage_impact_of_a_source_reaches_the_checkpoints(chain):
 
 
 def test_unchanged_inputs_reuse_the_finished_run(chain):
-    result = dg.materialize([*chain["upstream"], *checkpoint_assets], selection=[sft_stage1_checkpoint],
-                            resources=chain["resources"], instance=chain["instance"], run_config={
-                                "ops": {"sft_stage1_checkpoint": {"config": SMALL}}})
+    result = dg.materialize(
+        [*chain["upstream"], *checkpoint_assets],
+        selection=[sft_stage1_checkpoint],
+        resources=chain["resources"],
+        instance=chain["instance"],
+        run_config={"ops": {"sft_stage1_checkpoint": {"config": SMALL}}},
+    )
     md = materialization_md(result, "sft_stage1_checkpoint")
     assert md["reused"] is True
     first = materialization_md(chain["result"], "sft_stage1_checkpoint")
@@ -209,13 +257,19 @@ def test_failed_blocking_check_stops_training(chain):
     defs = dg.Definitions(assets=assets, asset_checks=[mix_is_sane], resources=resources)
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)
     assert tick.get_num_requested(sft_stage1_checkpoint.key) == 0  # changed data, but its blocking check failed
-    run = dg.materialize([*assets, mix_is_sane], selection=[sft_stage1_checkpoint], resources=resources,
-                         instance=instance, raise_on_error=False,
-                         run_config={"ops": {"sft_stage1_checkpoint": {"config": {**SMALL, "seed": 7}}}})
+    run = dg.materialize(
+        [*assets, mix_is_sane],
+        selection=[sft_stage1_checkpoint],
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+        run_config={"ops": {"sft_stage1_checkpoint": {"config": {**SMALL, "seed": 7}}}},
+    )
     assert not run.success
     failure = [e for e in run.all_events if e.is_step_failure][0]
     assert "blocking checks failed" in str(failure.step_failure_data.error) or "blocking checks failed" in str(
-        failure.step_failure_data.user_failure_data)
+        failure.step_failure_data.user_failure_data
+    )
 
 
 def test_partitioned_inputs_are_recorded_per_partition(tmp_path):
@@ -226,12 +280,15 @@ def test_partitioned_inputs_are_recorded_per_partition(tmp_path):
     from resources.lineage.writer import table_data_version
 
     lake = Lake(str(tmp_path / "lake"))
-    parts = {p: pa.table({"record_id": [f"pref-{p}{i}" for i in range(n)], "parent_ids": [[]] * n})
-             for p, n in (("set_a", 2), ("set_b", 3))}
+    parts = {
+        p: pa.table({"record_id": [f"pref-{p}{i}" for i in range(n)], "parent_ids": [[]] * n})
+        for p, n in (("set_a", 2), ("set_b", 3))
+    }
     for p, t in parts.items():
         lake.write_asset("preference_pairs", p, t)
     both = lake.read_partitions("preference_pairs", ["set_a", "set_b"])
     assert input_partitions("preference_pairs", both) == [
-        ("preference_pairs", p, table_data_version(t)) for p, t in parts.items()]
+        ("preference_pairs", p, table_data_version(t)) for p, t in parts.items()
+    ]
     single = lake.read_table("preference_pairs", "set_a")
     assert input_partitions("sft_stage3_mix", single) == [("sft_stage3_mix", None, table_data_version(single))]

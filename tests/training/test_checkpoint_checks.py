@@ -23,9 +23,20 @@ def _folder(tmp_path):
 
 
 def _table(path, sha):
-    row = {"record_id": "ckpt-1", "parent_ids": [], "stage": "sft_stage1", "model_path": str(path),
-           "base_model": "builtin", "weights_sha256": sha, "steps": 2, "tokens_seen": 100, "wall_s": 1.0,
-           "final_loss": 1.5, "hyperparameters": "{}", "data_versions": "{}"}
+    row = {
+        "record_id": "ckpt-1",
+        "parent_ids": [],
+        "stage": "sft_stage1",
+        "model_path": str(path),
+        "base_model": "builtin",
+        "weights_sha256": sha,
+        "steps": 2,
+        "tokens_seen": 100,
+        "wall_s": 1.0,
+        "final_loss": 1.5,
+        "hyperparameters": "{}",
+        "data_versions": "{}",
+    }
     return pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA)
 
 

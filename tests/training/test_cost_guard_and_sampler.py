@@ -82,17 +82,28 @@ def test_empty_input_fails_per_asset_policy():
     assert not warn.passed and warn.severity == dg.AssetCheckSeverity.WARN and "0 of 8 verified" in warn.description
     assert rows_result("reasoning_traces", 3).passed and not rows_result("reasoning_traces", None).passed
     from citrus_assets.definitions import defs
+
     has_rows = {k.asset_key.to_user_string() for c in defs.asset_checks for k in c.check_keys if k.name == "has_rows"}
     assert {"reasoning_traces", "sft_examples", "preference_pairs", "question_seeds"} <= has_rows
     assert not has_rows & {"sft_stage3_mix", "rl_checkpoint"}  # ERROR-policy and covered assets
 
 
 def test_summary_shows_empty_stages_with_their_reason():
-    res = MainJobResult(outputs=[
-        MaterializedOutput("reasoning_traces", "medqa_demo", 0, "/lake/x", "r", 8,
-                           "0 of 8 verified; the built-in 135M model cannot solve them; quarantine at /q"),
-        MaterializedOutput("sft_examples", "medqa_demo", 0, "/lake/y", "r"),
-        MaterializedOutput("question_seeds", "medqa_demo", 8, "/lake/z", "r")])
+    res = MainJobResult(
+        outputs=[
+            MaterializedOutput(
+                "reasoning_traces",
+                "medqa_demo",
+                0,
+                "/lake/x",
+                "r",
+                8,
+                "0 of 8 verified; the built-in 135M model cannot solve them; quarantine at /q",
+            ),
+            MaterializedOutput("sft_examples", "medqa_demo", 0, "/lake/y", "r"),
+            MaterializedOutput("question_seeds", "medqa_demo", 8, "/lake/z", "r"),
+        ]
+    )
     text = format_summary(res, "/lake", "/db")
     assert "EMPTY stages: 2" in text
     assert "EMPTY reasoning_traces [medqa_demo]: 0 of 8 verified; the built-in 135M model cannot solve them" in text
@@ -118,12 +129,21 @@ def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model
     shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
     root = str(tmp_path / "lake")
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"), max_requests_per_auto_run=3)
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "inbox": InboxResource(seeds_dir=str(inbox)), "llm": llm, "judges": JudgePanelResource()}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "inbox": InboxResource(seeds_dir=str(inbox)),
+        "llm": llm,
+        "judges": JudgePanelResource(),
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
-    kw = dict(partition_key="medqa_demo", resources=resources, instance=instance,
-              run_config={"ops": {"judge_answers": {"config": {"max_tokens": 4}}}})
+    kw = dict(
+        partition_key="medqa_demo",
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"judge_answers": {"config": {"max_tokens": 4}}}},
+    )
     auto = dg.materialize([question_seeds, judge_answers], tags=AUTO, raise_on_error=False, **kw)
     assert not auto.success
     failure = [e for e in auto.all_events if e.is_step_failure][0].step_failure_data
@@ -158,27 +178,51 @@ def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
         return output(with_sampler(pa.table({"record_id": ["p1"], "parent_ids": [["q"]]}), "ckpt-old"))
 
     root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root),
-                 "training": TrainingResource()}
+    resources = {
+        "io_manager": LakeIOManager(root=root),
+        "lake": LakeResource(root=root),
+        "training": TrainingResource(),
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
     assert dg.materialize([stage3], resources=resources, instance=instance).success
-    res = dg.materialize([stage3, pairs, preference_pairs_current_sampler], selection=[pairs],
-                         partition_key="medqa_demo", resources=resources, instance=instance, raise_on_error=False)
+    res = dg.materialize(
+        [stage3, pairs, preference_pairs_current_sampler],
+        selection=[pairs],
+        partition_key="medqa_demo",
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
     [ev] = res.get_asset_check_evaluations()
     assert not ev.passed and "ckpt-old" in ev.description and "ckpt-new" in ev.description
-    rl = dg.materialize([stage3, pairs, rl_checkpoint], selection=[rl_checkpoint], resources=resources,
-                        instance=instance, raise_on_error=False)
+    rl = dg.materialize(
+        [stage3, pairs, rl_checkpoint],
+        selection=[rl_checkpoint],
+        resources=resources,
+        instance=instance,
+        raise_on_error=False,
+    )
     assert not rl.success
     failure = [e for e in rl.all_events if e.is_step_failure][0].step_failure_data
     assert "blocking checks failed" in str(failure.user_failure_data.description)  # the failed check stops it
     # and without the check's verdict, rl_checkpoint compares the samplers itself
     from citrus_assets.model_training.checkpoints.assets import _train
+
     with pytest.raises(dg.Failure, match="not the current stage-3 checkpoint"):
-        _train(dg.build_asset_context(instance=dg.DagsterInstance.ephemeral()), stage="rl", kind="cpo", run=None,
-               training=TrainingResource(), lake=LakeResource(root=root), data_asset="preference_pairs",
-               data=with_sampler(pa.table({"record_id": ["p1"]}), "ckpt-old"),
-               columns=[], previous=pa.table({"record_id": ["ckpt-new"]}), previous_asset="sft_stage3_checkpoint")
+        _train(
+            dg.build_asset_context(instance=dg.DagsterInstance.ephemeral()),
+            stage="rl",
+            kind="cpo",
+            run=None,
+            training=TrainingResource(),
+            lake=LakeResource(root=root),
+            data_asset="preference_pairs",
+            data=with_sampler(pa.table({"record_id": ["p1"]}), "ckpt-old"),
+            columns=[],
+            previous=pa.table({"record_id": ["ckpt-new"]}),
+            previous_asset="sft_stage3_checkpoint",
+        )
 
 
 def test_has_rows_check_says_empty_with_the_assets_reason(tmp_path):
@@ -192,10 +236,18 @@ def test_has_rows_check_says_empty_with_the_assets_reason(tmp_path):
 
     @dg.asset(name="reasoning_traces")
     def traces() -> dg.Output:
-        table = pa.table({"record_id": pa.array([f"t{i}" for i in range(rows["n"])], pa.string()),
-                          "parent_ids": pa.array([[]] * rows["n"], pa.list_(pa.string()))})
-        return output(table, **empty_metadata(table.num_rows, "0 of 8 verified; the built-in 135M model cannot "
-                                                              "solve them; quarantine at /q"))
+        table = pa.table(
+            {
+                "record_id": pa.array([f"t{i}" for i in range(rows["n"])], pa.string()),
+                "parent_ids": pa.array([[]] * rows["n"], pa.list_(pa.string())),
+            }
+        )
+        return output(
+            table,
+            **empty_metadata(
+                table.num_rows, "0 of 8 verified; the built-in 135M model cannot solve them; quarantine at /q"
+            ),
+        )
 
     checks = rows_checks([traces])
     root = str(tmp_path / "lake")

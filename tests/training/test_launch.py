@@ -19,9 +19,22 @@ def test_config_round_trips_and_rejects_unknown_fields():
 def test_paper_defaults_and_computed_accumulation():
     s, c = SFTStageConfig(), CPOStageConfig()
     assert (s.learning_rate, s.global_batch_size, s.adam_beta1, s.adam_beta2, s.weight_decay, s.max_grad_norm) == (
-        5e-6, 512, 0.9, 0.95, 1e-4, 1.0)
+        5e-6,
+        512,
+        0.9,
+        0.95,
+        1e-4,
+        1.0,
+    )
     assert (c.learning_rate, c.global_batch_size, c.epochs, c.beta, c.simpo_gamma, c.cpo_alpha, c.loss_type) == (
-        1e-6, 16, 3.0, 10.0, 5.4, 0.05, "simpo")
+        1e-6,
+        16,
+        3.0,
+        10.0,
+        5.4,
+        0.05,
+        "simpo",
+    )
     assert SFTStageConfig(per_device_batch_size=4).grad_accum(world_size=8) == 16  # 4 x 16 x 8 = 512
     with pytest.raises(ValueError, match="multiple"):
         SFTStageConfig(per_device_batch_size=3).grad_accum(world_size=1)
@@ -37,8 +50,9 @@ def test_zero3_config_uses_torch_adamw_and_gathers_on_save():
 
 
 def test_commands_for_each_launcher(tmp_path):
-    cfg = SFTStageConfig(model_path="m", data_path=str(tmp_path / "d.parquet"), output_dir=str(tmp_path / "run"),
-                         bf16=True)
+    cfg = SFTStageConfig(
+        model_path="m", data_path=str(tmp_path / "d.parquet"), output_dir=str(tmp_path / "run"), bf16=True
+    )
     cfg, path = prepare(cfg, LaunchSpec(deepspeed=True))
     assert json.load(open(cfg.deepspeed_config))["zero_optimization"]["stage"] == 3
     assert json.load(open(path))["deepspeed_config"] == cfg.deepspeed_config
@@ -46,8 +60,11 @@ def test_commands_for_each_launcher(tmp_path):
     multi = command(cfg, LaunchSpec(launcher="accelerate", num_processes=8), path)
     assert multi[multi.index("--num_processes") + 1] == "8" and "--multi_gpu" in multi
     assert multi[multi.index("--mixed_precision") + 1] == "bf16" and multi[-3:] == ["-m", "training.run", path]
-    nodes = command(cfg, LaunchSpec(launcher="accelerate", num_processes=8, num_machines=2, machine_rank=1,
-                                    main_process_ip="10.0.0.1"), path)
+    nodes = command(
+        cfg,
+        LaunchSpec(launcher="accelerate", num_processes=8, num_machines=2, machine_rank=1, main_process_ip="10.0.0.1"),
+        path,
+    )
     assert nodes[nodes.index("--num_processes") + 1] == "16" and nodes[nodes.index("--machine_rank") + 1] == "1"
     ds = command(cfg, LaunchSpec(launcher="deepspeed", hostfile="hosts.txt", deepspeed=True), path)
     assert ds[ds.index("--hostfile") + 1] == "hosts.txt" and ds[-3:] == ["--module", "training.run", path]
@@ -57,8 +74,14 @@ def test_commands_for_each_launcher(tmp_path):
 
 def test_failure_surfaces_the_trainers_error_tail(tiny_model_dir, tmp_path):
     lines = []
-    cfg = SFTStageConfig(model_path=tiny_model_dir, data_path=str(tmp_path / "missing.parquet"),
-                         output_dir=str(tmp_path / "run"), global_batch_size=1, per_device_batch_size=1, max_steps=1)
+    cfg = SFTStageConfig(
+        model_path=tiny_model_dir,
+        data_path=str(tmp_path / "missing.parquet"),
+        output_dir=str(tmp_path / "run"),
+        global_batch_size=1,
+        per_device_batch_size=1,
+        max_steps=1,
+    )
     with pytest.raises(TrainingFailed) as err:
         launch(cfg, on_line=lines.append)
     assert err.value.returncode != 0
@@ -76,12 +99,31 @@ def test_accelerate_launch_with_a_config_file_trains(tiny_model_dir, tmp_path, r
     import pyarrow.parquet as pq
 
     data = tmp_path / "sft.parquet"
-    pq.write_table(pa.table({"messages": [[{"role": "user", "content": f"Fruit {i}?"},
-                                           {"role": "assistant", "content": "The lemon is a citrus fruit."}]
-                                          for i in range(2)]}), data)
-    cfg = SFTStageConfig(model_path=tiny_model_dir, data_path=str(data), output_dir=str(tmp_path / "run"),
-                         global_batch_size=1, per_device_batch_size=1, max_steps=2, max_seq_len=64,
-                         warmup_ratio=0.0, save_steps=1000)
+    pq.write_table(
+        pa.table(
+            {
+                "messages": [
+                    [
+                        {"role": "user", "content": f"Fruit {i}?"},
+                        {"role": "assistant", "content": "The lemon is a citrus fruit."},
+                    ]
+                    for i in range(2)
+                ]
+            }
+        ),
+        data,
+    )
+    cfg = SFTStageConfig(
+        model_path=tiny_model_dir,
+        data_path=str(data),
+        output_dir=str(tmp_path / "run"),
+        global_batch_size=1,
+        per_device_batch_size=1,
+        max_steps=2,
+        max_seq_len=64,
+        warmup_ratio=0.0,
+        save_steps=1000,
+    )
     spec = LaunchSpec(launcher="accelerate", accelerate_config=str(repo_root / "deploy" / "accelerate.cpu.yaml"))
     lines: list[str] = []
     result = launch(cfg, spec, on_line=lines.append)

@@ -34,15 +34,25 @@ PARTITION = "rl_demo"
 
 def sft_row(question_id: str, response: str, i: int = 1) -> dict:
     row = {name: None for name in SFT_EXAMPLE_SCHEMA.names}
-    row.update(record_id=f"sft-{i:020x}", parent_ids=[f"trace-{i:020x}"], question_id=question_id, language="en",
-               messages=[], response=response, final_answer="", n_tokens=1, ground_truth="")
+    row.update(
+        record_id=f"sft-{i:020x}",
+        parent_ids=[f"trace-{i:020x}"],
+        question_id=question_id,
+        language="en",
+        messages=[],
+        response=response,
+        final_answer="",
+        n_tokens=1,
+        ground_truth="",
+    )
     return row
 
 
 def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None, nonmedical_dir=None):
     """``nonmedical_dir``: the folder the real ``nonmedical_reasoning`` asset reads (an empty one by default)."""
-    questions = pa.Table.from_pylist([oq(1, MIXED), oq(3, NONE_OK, letters=("D",)), oq(4, "No options?", options=[])],
-                                     schema=OPEN_QUESTION_SCHEMA)
+    questions = pa.Table.from_pylist(
+        [oq(1, MIXED), oq(3, NONE_OK, letters=("D",)), oq(4, "No options?", options=[])], schema=OPEN_QUESTION_SCHEMA
+    )
 
     @dg.asset(name="open_questions", partitions_def=seed_sets)
     def open_questions_standin() -> dg.Output:
@@ -54,25 +64,47 @@ def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None,
 
     @dg.asset(name="sft_stage3_checkpoint")
     def checkpoint_standin() -> dg.Output:
-        row = {"record_id": "ckpt-" + "0" * 20, "parent_ids": [], "stage": "sft_stage3", "model_path": model_path,
-               "base_model": model_path, "weights_sha256": "0" * 64, "steps": 1, "tokens_seen": 1, "wall_s": 0.0,
-               "final_loss": 0.0, "hyperparameters": "{}", "data_versions": "{}"}
+        row = {
+            "record_id": "ckpt-" + "0" * 20,
+            "parent_ids": [],
+            "stage": "sft_stage3",
+            "model_path": model_path,
+            "base_model": model_path,
+            "weights_sha256": "0" * 64,
+            "steps": 1,
+            "tokens_seen": 1,
+            "wall_s": 0.0,
+            "final_loss": 0.0,
+            "hyperparameters": "{}",
+            "data_versions": "{}",
+        }
         return output(pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA))
 
     lake_root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root),
-                 "inbox": InboxResource(seeds_dir=str(tmp_path)), "llm": llm}
+    resources = {
+        "io_manager": LakeIOManager(root=lake_root),
+        "lake": LakeResource(root=lake_root),
+        "inbox": InboxResource(seeds_dir=str(tmp_path)),
+        "llm": llm,
+    }
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     assert dg.materialize([checkpoint_standin], resources=resources, instance=instance).success
     if nonmedical_dir is None:
         nonmedical_dir = tmp_path / "no-nonmedical"
         nonmedical_dir.mkdir(exist_ok=True)
-    assert dg.materialize([nonmedical_reasoning], resources=resources, instance=instance,
-                          run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(nonmedical_dir)}}}}
-                          ).success
-    return lake_root, resources, instance, [open_questions_standin, sft_examples_standin, checkpoint_standin,
-                                            nonmedical_reasoning]
+    assert dg.materialize(
+        [nonmedical_reasoning],
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(nonmedical_dir)}}}},
+    ).success
+    return (
+        lake_root,
+        resources,
+        instance,
+        [open_questions_standin, sft_examples_standin, checkpoint_standin, nonmedical_reasoning],
+    )
 
 
 def run(env, rejection: dict, pairs: dict | None = None, **kw):
@@ -80,9 +112,12 @@ def run(env, rejection: dict, pairs: dict | None = None, **kw):
     return dg.materialize(
         [*standins, rejection_samples, preference_pairs, *checks],
         selection=["open_questions", "sft_examples", "rejection_samples", "preference_pairs"],
-        partition_key=PARTITION, resources=resources, instance=instance,
-        run_config={"ops": {"rejection_samples": {"config": rejection},
-                            "preference_pairs": {"config": pairs or {}}}}, **kw)
+        partition_key=PARTITION,
+        resources=resources,
+        instance=instance,
+        run_config={"ops": {"rejection_samples": {"config": rejection}, "preference_pairs": {"config": pairs or {}}}},
+        **kw,
+    )
 
 
 def md(result, asset: str) -> dict:
@@ -104,14 +139,16 @@ def test_tiny_model_from_the_checkpoint(tmp_path, tiny_model_dir):
     assert all(e.passed for e in result.get_asset_check_evaluations())
     if p["dagster/row_count"] == 0:  # the tiny model paired nothing: the asset says why (has_rows quotes it)
         assert p["empty_reason"].startswith("0 pairs from 2 questions")
-    assert {r["sampler_checkpoint"] for r in Lake(env[0]).read_table("rejection_samples", PARTITION).to_pylist()} \
-        == {Lake(env[0]).read_table("sft_stage3_checkpoint")["record_id"][0].as_py()}
+    assert {r["sampler_checkpoint"] for r in Lake(env[0]).read_table("rejection_samples", PARTITION).to_pylist()} == {
+        Lake(env[0]).read_table("sft_stage3_checkpoint")["record_id"][0].as_py()
+    }
     lake = Lake(env[0])
     samples = lake.read_table("rejection_samples", PARTITION).to_pylist()
     assert {r["gen_model_id"] for r in samples} == {tiny_model_dir}
     assert all(r["question"] in r["prompt"] and "<Question>" in r["prompt"] for r in samples)
     assert lake.read_quarantine("rejection_samples", PARTITION)["reason"].to_pylist() == [
-        "no options to verify the answer against"]
+        "no options to verify the answer against"
+    ]
     again = run(env, {"n": 3, "max_tokens": 8})  # resume: every sample comes from the request cache
     assert md(again, "rejection_samples")["cache_hits"] == 6
 
@@ -119,8 +156,9 @@ def test_tiny_model_from_the_checkpoint(tmp_path, tiny_model_dir):
 def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
     src = tmp_path / "nonmedical"
     src.mkdir()
-    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 12 times 12?", "solution": "12 x 12 = 144.",
-                                                 "answer": "144"}) + "\n")
+    (src / "arith.jsonl").write_text(
+        json.dumps({"problem": "What is 12 times 12?", "solution": "12 x 12 = 144.", "answer": "144"}) + "\n"
+    )
     env = make_env(tmp_path, "unused-checkpoint", ScriptedLLM(SCRIPT), nonmedical_dir=src)
     result = run(env, {"model": "resource", "n": 5, "nonmedical_share": 0.5}, {"nonmedical_share": 0.5})
     assert result.success
@@ -128,8 +166,12 @@ def test_scripted_model_pairs_nonmedical_and_checks(tmp_path):
     assert s["model_source"] == "resource" and s["questions"] == {"medical": 2, "nonmedical": 1}
     assert (p["pairs"], p["paired"], p["none_correct"]) == (2, 2, 1)
     evals = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert evals == {"rejection_samples_valid": True, "preference_pairs_valid": True, "preference_pairs_verified": True,
-                     "preference_pairs_current_sampler": True}
+    assert evals == {
+        "rejection_samples_valid": True,
+        "preference_pairs_valid": True,
+        "preference_pairs_verified": True,
+        "preference_pairs_current_sampler": True,
+    }
     pairs = Lake(env[0]).read_table("preference_pairs", PARTITION).to_pylist()
     assert sorted(r["category"] for r in pairs) == ["medical", "nonmedical"]
     for r in pairs:
@@ -149,15 +191,19 @@ def test_reference_chosen_when_no_sample_is_correct(tmp_path):
     a verified sft_examples trace (medical) or a worked solution (non-medical) vs the best wrong sample."""
     src = tmp_path / "nonmedical"
     src.mkdir()
-    (src / "arith.jsonl").write_text(json.dumps({"problem": "What is 7 times 6?", "solution": "7 x 6 = 42.",
-                                                 "answer": "42"}) + "\n")
+    (src / "arith.jsonl").write_text(
+        json.dumps({"problem": "What is 7 times 6?", "solution": "7 x 6 = 42.", "answer": "42"}) + "\n"
+    )
     script = {**SCRIPT, "What is 7 times 6?": ["<answer>48</answer>", "no idea"]}
     trace = "<think>Post-operative clots call for a parenteral anticoagulant.</think><answer>Heparin</answer>"
     bad_trace = "<think>Guess.</think><answer>Warfarin</answer>"  # does not verify: never attached
-    env = make_env(tmp_path, "unused", ScriptedLLM(script),
-                   sft_rows=[sft_row(oq(3, NONE_OK)["record_id"], trace, 1), sft_row(oq(1, MIXED)["record_id"],
-                                                                                      bad_trace, 2)],
-                   nonmedical_dir=src)
+    env = make_env(
+        tmp_path,
+        "unused",
+        ScriptedLLM(script),
+        sft_rows=[sft_row(oq(3, NONE_OK)["record_id"], trace, 1), sft_row(oq(1, MIXED)["record_id"], bad_trace, 2)],
+        nonmedical_dir=src,
+    )
     rejection = {"model": "resource", "n": 3, "nonmedical_share": 0.1, "min_nonmedical": 1}
     off = run(env, rejection)
     assert off.success and md(off, "preference_pairs")["pairs"] == 1  # paper default: only the MIXED pair
@@ -169,8 +215,11 @@ def test_reference_chosen_when_no_sample_is_correct(tmp_path):
     p = md(on, "preference_pairs")
     assert (p["pairs"], p["reference_pairs"], p["none_correct"]) == (3, 2, 2)
     assert {e.check_name: e.passed for e in on.get_asset_check_evaluations()} == {
-        "rejection_samples_valid": True, "preference_pairs_valid": True, "preference_pairs_verified": True,
-                     "preference_pairs_current_sampler": True}
+        "rejection_samples_valid": True,
+        "preference_pairs_valid": True,
+        "preference_pairs_verified": True,
+        "preference_pairs_current_sampler": True,
+    }
     rows = {r["question_id"]: r for r in Lake(env[0]).read_table("preference_pairs", PARTITION).to_pylist()}
     med = rows[oq(3, NONE_OK)["question_id"]]
     assert med["chosen_origin"] == "reference" and med["chosen"][0]["content"] == trace
@@ -223,7 +272,12 @@ def test_sampling_model_resolution(tmp_path):
     assert (client.model, client.backend, source) == ("/ckpt/stage3", "transformers", "checkpoint")
     assert client.cache_dir == llm.cache_dir and client.batch_size == 4  # the main resource's cache and settings
     client, source = sampling_llm(llm, RejectionConfig(model="org/other", base_url="http://h:8000/v1"), ckpt)
-    assert (client.model, client.backend, client.base_url, source) == ("org/other", "openai", "http://h:8000/v1", "config")
+    assert (client.model, client.backend, client.base_url, source) == (
+        "org/other",
+        "openai",
+        "http://h:8000/v1",
+        "config",
+    )
     served = LLMResource(backend="openai", model="judge", base_url="http://h:8000/v1", cache_dir=llm.cache_dir)
     client, _ = sampling_llm(served, RejectionConfig(model="policy"), ckpt)
     assert (client.backend, client.base_url) == ("openai", "http://h:8000/v1")

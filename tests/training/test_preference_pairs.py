@@ -29,12 +29,24 @@ OPTS = [("A", "Aspirin"), ("B", "Ibuprofen"), ("C", "Warfarin"), ("D", "Heparin"
 
 def oq(i: int, question: str, letters=("A",), options=OPTS) -> dict:
     return {
-        "record_id": f"oq-{i:020x}", "parent_ids": [f"qseed-{i:020x}"], "question_id": f"qseed-{i:020x}",
-        "language": "en", "closed_stem": question, "open_question": question,
-        "ground_truth": "; ".join(t for letter, t in options if letter in letters), "answer_letters": list(letters),
-        "options": [{"letter": letter, "text": t} for letter, t in options], "rewrite_method": "rule",
-        "rewrite_rejections": [], "prompt": "", "gen_model_id": None, "gen_model_revision": None,
-        "gen_prompt_template": None, "gen_prompt_hash": None, "gen_sampling": None, "gen_prompt_tokens": None,
+        "record_id": f"oq-{i:020x}",
+        "parent_ids": [f"qseed-{i:020x}"],
+        "question_id": f"qseed-{i:020x}",
+        "language": "en",
+        "closed_stem": question,
+        "open_question": question,
+        "ground_truth": "; ".join(t for letter, t in options if letter in letters),
+        "answer_letters": list(letters),
+        "options": [{"letter": letter, "text": t} for letter, t in options],
+        "rewrite_method": "rule",
+        "rewrite_rejections": [],
+        "prompt": "",
+        "gen_model_id": None,
+        "gen_model_revision": None,
+        "gen_prompt_template": None,
+        "gen_prompt_hash": None,
+        "gen_sampling": None,
+        "gen_prompt_tokens": None,
         "gen_completion_tokens": None,
     }
 
@@ -48,10 +60,17 @@ ALL_OK = "Which drug is the classic oral antiplatelet from willow bark?"
 NONE_OK = "Which drug prevents clots after surgery in this mixed case?"
 SCRIPT = {
     # sample 0: correct short; 1: wrong B; 2: correct long; 3: wrong C; 4: wrong B (most confident wrong = B)
-    MIXED: [ans("Aspirin"), ans("Ibuprofen"),
-            ans("Aspirin", "an irreversible COX inhibitor acetylates the enzyme for the platelet's whole life; after a "
-                                  "heart attack the classic choice is low-dose aspirin, taken daily"),
-            ans("Warfarin", "a very very long wrong chain of thought " * 8), ans("Ibuprofen")],
+    MIXED: [
+        ans("Aspirin"),
+        ans("Ibuprofen"),
+        ans(
+            "Aspirin",
+            "an irreversible COX inhibitor acetylates the enzyme for the platelet's whole life; after a "
+            "heart attack the classic choice is low-dose aspirin, taken daily",
+        ),
+        ans("Warfarin", "a very very long wrong chain of thought " * 8),
+        ans("Ibuprofen"),
+    ],
     ALL_OK: [ans("Aspirin.")],
     NONE_OK: [ans("Warfarin"), ans("A"), "no answer tags at all"],
     "What is 12 times 12?": [ans("144"), ans("\\boxed{144.0}"), ans("124")],
@@ -59,8 +78,9 @@ SCRIPT = {
 
 
 def open_questions() -> pa.Table:
-    return pa.Table.from_pylist([oq(1, MIXED), oq(2, ALL_OK), oq(3, NONE_OK, letters=("D",))],
-                                schema=OPEN_QUESTION_SCHEMA)
+    return pa.Table.from_pylist(
+        [oq(1, MIXED), oq(2, ALL_OK), oq(3, NONE_OK, letters=("D",))], schema=OPEN_QUESTION_SCHEMA
+    )
 
 
 def sampled(n: int = 5, with_nonmedical: bool = False):
@@ -89,12 +109,22 @@ def test_one_batched_call_rewards_and_rendered_prompts():
 
 
 def test_unverifiable_questions_are_quarantined():
-    bad = pa.Table.from_pylist([oq(1, MIXED), oq(2, "No options here?", options=[]), oq(3, "", letters=("A",)),
-                                oq(4, "Letter out of range?", letters=("F",))], schema=OPEN_QUESTION_SCHEMA)
+    bad = pa.Table.from_pylist(
+        [
+            oq(1, MIXED),
+            oq(2, "No options here?", options=[]),
+            oq(3, "", letters=("A",)),
+            oq(4, "Letter out of range?", letters=("F",)),
+        ],
+        schema=OPEN_QUESTION_SCHEMA,
+    )
     got = medical_items(bad)
     assert [i.question for i in got.items] == [MIXED]
-    assert sorted(q.reason for q in got.quarantine) == ["answer letters not among the options", "empty open question",
-                                                       "no options to verify the answer against"]
+    assert sorted(q.reason for q in got.quarantine) == [
+        "answer letters not among the options",
+        "empty open question",
+        "no options to verify the answer against",
+    ]
 
 
 def test_default_rule_longest_correct_vs_most_confident_wrong_and_counts():
@@ -124,8 +154,10 @@ def test_other_rules_and_max_pairs():
     r1, _ = build_pairs(table, rule=RANDOM, seed=1, max_pairs_per_question=3)
     r2, _ = build_pairs(table, rule=RANDOM, seed=1, max_pairs_per_question=3)
     assert r1.equals(r2)
-    seeds = {tuple(build_pairs(table, rule=RANDOM, seed=s, max_pairs_per_question=3)[0]["record_id"].to_pylist())
-             for s in range(8)}
+    seeds = {
+        tuple(build_pairs(table, rule=RANDOM, seed=s, max_pairs_per_question=3)[0]["record_id"].to_pylist())
+        for s in range(8)
+    }
     assert len(seeds) > 1
     assert rank_pairs(2, 2, 4) == [(0, 0), (1, 1), (0, 1), (1, 0)]
     with pytest.raises(ValueError, match="unknown selection rule"):
@@ -151,11 +183,23 @@ def test_nonmedical_rule_share_cap_and_verification():
     assert not flags[0]["chosen_correct"] and not flags[0]["rejected_incorrect"]
 
 
-@pytest.mark.parametrize("pred,gold,ok", [
-    ("144", "144", True), ("\\boxed{1/2}", "0.5", True), ("1,000", "1000", True), ("x = 3", "3", True),
-    ("Paris.", "paris", True), ("50%", "50", True), ("144 or 124", "144", False), ("", "1", False),
-    ("The answer is Blue", "blue", True), ("3.0001", "3", False), ("5", "x = 5", True), ("0.375", "3/8", True),
-])
+@pytest.mark.parametrize(
+    "pred,gold,ok",
+    [
+        ("144", "144", True),
+        ("\\boxed{1/2}", "0.5", True),
+        ("1,000", "1000", True),
+        ("x = 3", "3", True),
+        ("Paris.", "paris", True),
+        ("50%", "50", True),
+        ("144 or 124", "144", False),
+        ("", "1", False),
+        ("The answer is Blue", "blue", True),
+        ("3.0001", "3", False),
+        ("5", "x = 5", True),
+        ("0.375", "3/8", True),
+    ],
+)
 def test_free_answer_rule(pred, gold, ok):
     assert nm.free_answer_matches(pred, gold)[0] is ok
 
@@ -165,14 +209,18 @@ def test_nonmedical_problems_from_the_asset_rows(tmp_path):
     the last line (chat row without an <answer> block) is no ground truth."""
     from citrus_assets.reasoning_data.mixes.nonmedical import load_nonmedical
 
-    (tmp_path / "logic.jsonl").write_text("\n".join([
-        '{"problem": "What is 2+2?", "solution": "Two and two.", "answer": "4"}',
-        '{"messages": [{"role": "user", "content": "Capital of France?"},'
-        ' {"role": "assistant", "content": "<think>x</think><answer>Paris</answer>"}]}',
-        '{"messages": [{"role": "user", "content": "3 times 3?"}, {"role": "assistant", "content": "So it is 9"}]}',
-        '{"problem": "No answer here"}',
-        "not json",
-    ]))
+    (tmp_path / "logic.jsonl").write_text(
+        "\n".join(
+            [
+                '{"problem": "What is 2+2?", "solution": "Two and two.", "answer": "4"}',
+                '{"messages": [{"role": "user", "content": "Capital of France?"},'
+                ' {"role": "assistant", "content": "<think>x</think><answer>Paris</answer>"}]}',
+                '{"messages": [{"role": "user", "content": "3 times 3?"}, {"role": "assistant", "content": "So it is 9"}]}',
+                '{"problem": "No answer here"}',
+                "not json",
+            ]
+        )
+    )
     (tmp_path / "other.json").write_text('[{"problem": "1+1?", "solution": "One and one.", "answer": "2"}]')
     load = load_nonmedical(tmp_path)
     assert [q.source_locator for q in load.quarantine] == ["logic.jsonl line 4", "logic.jsonl line 5"]
@@ -195,7 +243,9 @@ def test_pairs_load_as_trl_conversational_dataset():
     for key in ("prompt", "chosen", "rejected"):
         assert isinstance(ex[key], list) and all(set(m) == {"role", "content"} for m in ex[key])
     assert ex["prompt"][-1]["role"] == "user" and ex["chosen"][0]["role"] == "assistant"
-    assert ex["prompt_text"] == ScriptedLLM({}).render(ex["prompt"])  # TRL's chat-template check: test_preference_assets
+    assert ex["prompt_text"] == ScriptedLLM({}).render(
+        ex["prompt"]
+    )  # TRL's chat-template check: test_preference_assets
 
 
 def test_rescore_matches_stored_reward():

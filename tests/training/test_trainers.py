@@ -15,9 +15,14 @@ FAST = dict(warmup_ratio=0.0, lr_scheduler_type="constant", max_seq_len=96, save
 
 
 def sft_rows(n=4):
-    return [[{"role": "system", "content": "Answer briefly."},
-             {"role": "user", "content": f"What is fruit {i}?"},
-             {"role": "assistant", "content": f"The lemon is a citrus fruit {i}."}] for i in range(n)]
+    return [
+        [
+            {"role": "system", "content": "Answer briefly."},
+            {"role": "user", "content": f"What is fruit {i}?"},
+            {"role": "assistant", "content": f"The lemon is a citrus fruit {i}."},
+        ]
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -28,8 +33,15 @@ def sft_data(tmp_path):
 
 
 def test_sft_labels_mask_everything_but_the_assistant_turn(tiny_model_dir, sft_data, tmp_path):
-    cfg = SFTStageConfig(model_path=tiny_model_dir, data_path=sft_data, output_dir=str(tmp_path / "run"),
-                         global_batch_size=2, per_device_batch_size=2, max_steps=1, **FAST)
+    cfg = SFTStageConfig(
+        model_path=tiny_model_dir,
+        data_path=sft_data,
+        output_dir=str(tmp_path / "run"),
+        global_batch_size=2,
+        per_device_batch_size=2,
+        max_steps=1,
+        **FAST,
+    )
     trainer, tok, original = sft.build_trainer(cfg)
     assert trainer.args.assistant_only_loss  # the ChatML twin with generation markers was accepted
     batch = trainer.data_collator([trainer.train_dataset[0]])
@@ -45,7 +57,7 @@ def test_sft_labels_mask_everything_but_the_assistant_turn(tiny_model_dir, sft_d
 def test_builtin_smollm_template_gets_generation_markers():
     from transformers import AutoTokenizer
 
-    from resources.llm.builtin import FOLDER, cache_dir
+    from resources.llm.backends.builtin import FOLDER, cache_dir
 
     folder = cache_dir() / "models" / FOLDER
     if not (folder / "tokenizer_config.json").exists():
@@ -69,8 +81,16 @@ def test_unknown_template_falls_back_to_completion_only(tiny_model_dir, sft_data
 
 
 def test_sft_loss_goes_down_on_a_memorizable_set(tiny_model_dir, sft_data, tmp_path):
-    cfg = SFTStageConfig(model_path=tiny_model_dir, data_path=sft_data, output_dir=str(tmp_path / "run"),
-                         learning_rate=1e-2, global_batch_size=4, per_device_batch_size=2, max_steps=10, **FAST)
+    cfg = SFTStageConfig(
+        model_path=tiny_model_dir,
+        data_path=sft_data,
+        output_dir=str(tmp_path / "run"),
+        learning_rate=1e-2,
+        global_batch_size=4,
+        per_device_batch_size=2,
+        max_steps=10,
+        **FAST,
+    )
     trainer, tok, original = sft.build_trainer(cfg)
     tok.chat_template = original
     result = sft.train_and_save(cfg, trainer, tok)
@@ -80,7 +100,9 @@ def test_sft_loss_goes_down_on_a_memorizable_set(tiny_model_dir, sft_data, tmp_p
     assert sum(curve[-3:]) / 3 < 0.8 * sum(curve[:3]) / 3
     assert result["tokens_seen"] > 0
     saved = result["model_path"]
-    assert os.path.exists(os.path.join(saved, "model.safetensors")) and os.path.exists(os.path.join(saved, "tokenizer.json"))
+    assert os.path.exists(os.path.join(saved, "model.safetensors")) and os.path.exists(
+        os.path.join(saved, "tokenizer.json")
+    )
     from transformers import AutoTokenizer
 
     assert "{% generation %}" not in AutoTokenizer.from_pretrained(saved).chat_template  # original template saved
@@ -89,10 +111,26 @@ def test_sft_loss_goes_down_on_a_memorizable_set(tiny_model_dir, sft_data, tmp_p
 def test_cpo_simpo_margin_grows(tiny_model_dir, tmp_path):
     prompt = [{"role": "user", "content": "What is the capital of France?"}]
     path = tmp_path / "pairs.parquet"
-    pq.write_table(pa.table({"prompt": [prompt] * 4, "chosen": [[{"role": "assistant", "content": "Paris."}]] * 4,
-                             "rejected": [[{"role": "assistant", "content": "Oranges and limes."}]] * 4}), path)
-    cfg = CPOStageConfig(model_path=tiny_model_dir, data_path=str(path), output_dir=str(tmp_path / "run"),
-                         learning_rate=2e-3, global_batch_size=2, per_device_batch_size=2, max_steps=6, **FAST)
+    pq.write_table(
+        pa.table(
+            {
+                "prompt": [prompt] * 4,
+                "chosen": [[{"role": "assistant", "content": "Paris."}]] * 4,
+                "rejected": [[{"role": "assistant", "content": "Oranges and limes."}]] * 4,
+            }
+        ),
+        path,
+    )
+    cfg = CPOStageConfig(
+        model_path=tiny_model_dir,
+        data_path=str(path),
+        output_dir=str(tmp_path / "run"),
+        learning_rate=2e-3,
+        global_batch_size=2,
+        per_device_batch_size=2,
+        max_steps=6,
+        **FAST,
+    )
     trainer, tok = cpo.build_trainer(cfg)
     assert (trainer.loss_type, trainer.beta, trainer.simpo_gamma, trainer.cpo_alpha) == ("simpo", 10.0, 5.4, 0.05)
     result = cpo.train_and_save(cfg, trainer, tok)
@@ -114,11 +152,21 @@ def write_cpt_manifest(folder, texts: dict[str, str]) -> str:
 
 
 def test_cpt_trains_with_the_bandit_and_resumes_after_a_crash(tiny_model_dir, tmp_path):
-    manifest = write_cpt_manifest(str(tmp_path / "shards"), {
-        "web": "Oranges and limes grow on trees. ", "pdf": "Count one two three four five six seven. "})
-    cfg = CPTConfig(model_path=tiny_model_dir, data_path=manifest, output_dir=str(tmp_path / "run"),
-                    learning_rate=1e-3, global_batch_size=2, per_device_batch_size=1, max_steps=4,
-                    **(FAST | {"save_steps": 2, "max_seq_len": 48}), fail_at_step=3)
+    manifest = write_cpt_manifest(
+        str(tmp_path / "shards"),
+        {"web": "Oranges and limes grow on trees. ", "pdf": "Count one two three four five six seven. "},
+    )
+    cfg = CPTConfig(
+        model_path=tiny_model_dir,
+        data_path=manifest,
+        output_dir=str(tmp_path / "run"),
+        learning_rate=1e-3,
+        global_batch_size=2,
+        per_device_batch_size=1,
+        max_steps=4,
+        **(FAST | {"save_steps": 2, "max_seq_len": 48}),
+        fail_at_step=3,
+    )
     with pytest.raises(RuntimeError, match="simulated crash"):
         cpt.run(cfg)
     saved = last_checkpoint(cfg)
@@ -141,18 +189,39 @@ def test_cpo_drops_pairs_whose_prompt_fills_max_length_and_refuses_when_none_fit
     short = [{"role": "user", "content": "What is the capital of France?"}]
     long = [{"role": "user", "content": "Describe the patient. " * 60}]
     path = tmp_path / "pairs.parquet"
-    pq.write_table(pa.table({"prompt": [short, long, short], "chosen": [[{"role": "assistant", "content": "Paris."}]] * 3,
-                             "rejected": [[{"role": "assistant", "content": "Oranges."}]] * 3}), path)
-    cfg = CPOStageConfig(model_path=tiny_model_dir, data_path=str(path), output_dir=str(tmp_path / "run"),
-                         learning_rate=2e-3, global_batch_size=2, per_device_batch_size=2, max_steps=2,
-                         **{**FAST, "max_seq_len": 96})
+    pq.write_table(
+        pa.table(
+            {
+                "prompt": [short, long, short],
+                "chosen": [[{"role": "assistant", "content": "Paris."}]] * 3,
+                "rejected": [[{"role": "assistant", "content": "Oranges."}]] * 3,
+            }
+        ),
+        path,
+    )
+    cfg = CPOStageConfig(
+        model_path=tiny_model_dir,
+        data_path=str(path),
+        output_dir=str(tmp_path / "run"),
+        learning_rate=2e-3,
+        global_batch_size=2,
+        per_device_batch_size=2,
+        max_steps=2,
+        **{**FAST, "max_seq_len": 96},
+    )
     trainer, tok = cpo.build_trainer(cfg)
     assert len(trainer.train_dataset) == 2 and trainer.pairs_dropped_too_long == 1
     result = cpo.train_and_save(cfg, trainer, tok)
     assert result["loss_curve"] and all(v == v for _, v in result["loss_curve"])  # no NaN loss
     with pytest.raises(ValueError, match="raise max_seq_len"):
-        cpo.build_trainer(CPOStageConfig(model_path=tiny_model_dir, data_path=str(path),
-                                         output_dir=str(tmp_path / "run2"), **{**FAST, "max_seq_len": 20}))
+        cpo.build_trainer(
+            CPOStageConfig(
+                model_path=tiny_model_dir,
+                data_path=str(path),
+                output_dir=str(tmp_path / "run2"),
+                **{**FAST, "max_seq_len": 20},
+            )
+        )
 
 
 def test_non_finite_weights_are_never_saved(tiny_model_dir, tmp_path):

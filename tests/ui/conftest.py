@@ -21,8 +21,14 @@ import pytest
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 # Environment settings of the code location that would point the UI test away from the bundled sample.
-_CLEARED_ENV = ("CITRUS_PDF_INBOX", "CITRUS_SEED_INBOX", "CITRUS_WEB_INBOX",
-                "CITRUS_TEXTBOOK_INBOX", "CITRUS_INSTRUCTION_INBOX", "CITRUS_DIALOGUE_INBOX")
+_CLEARED_ENV = (
+    "CITRUS_PDF_INBOX",
+    "CITRUS_SEED_INBOX",
+    "CITRUS_WEB_INBOX",
+    "CITRUS_TEXTBOOK_INBOX",
+    "CITRUS_INSTRUCTION_INBOX",
+    "CITRUS_DIALOGUE_INBOX",
+)
 
 
 def free_port() -> int:
@@ -157,8 +163,12 @@ def page(playwright_sync):
         browser.close()
 
 
-def start_dagster_dev(tmp_path: Path, repo_root: Path, dynamic_partitions: dict[str, list[str]],
-                      prepare: Callable[[Path, Path], None] | None = None) -> tuple[subprocess.Popen, DagsterUI]:
+def start_dagster_dev(
+    tmp_path: Path,
+    repo_root: Path,
+    dynamic_partitions: dict[str, list[str]],
+    prepare: Callable[[Path, Path], None] | None = None,
+) -> tuple[subprocess.Popen, DagsterUI]:
     """``prepare(home, lake)``, when given, runs before the server starts (e.g. materializes a tiny lake
     into the instance at ``home``)."""
     home = tmp_path / "dagster_home"
@@ -183,7 +193,11 @@ def start_dagster_dev(tmp_path: Path, repo_root: Path, dynamic_partitions: dict[
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=repo_root, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=repo_root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group: stopped as a whole at the end
         )
     return proc, DagsterUI(url=f"http://127.0.0.1:{port}", port=port, home=home, lake=lake, log=log)

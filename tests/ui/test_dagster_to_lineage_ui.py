@@ -61,8 +61,14 @@ def _prepare(repo_root: Path, browser_base: str, out: dict):
                 res = demo.launch(job, instance, None, {"ops": {ASSET: {"config": {"nonmedical_dir": str(folder)}}}})
                 [mat] = [e.materialization for e in res.get_asset_materialization_events()]
                 dv = mat.metadata["data_version"].value
-                materialize_standins(instance, defs.resources, month=MONTH, items=2, model_path="standin-model",
-                                     trained_on=[(ASSET, None, dv)])
+                materialize_standins(
+                    instance,
+                    defs.resources,
+                    month=MONTH,
+                    items=2,
+                    model_path="standin-model",
+                    trained_on=[(ASSET, None, dv)],
+                )
             out.update(run_id=res.run_id, data_version=dv, rows=mat.metadata["dagster/row_count"].value)
         finally:
             for k, v in saved.items():
@@ -86,8 +92,9 @@ def audit_setup(page, tmp_path, repo_root):
     proc, ui = start_dagster_dev(tmp_path, repo_root, {}, prepare=_prepare(repo_root, base, made))
     paths = default_paths(str(ui.lake))
     store = LineageStore(paths.lineage_root, paths.db_path)
-    server = uvicorn.Server(uvicorn.Config(create_app(store, paths.lake), host="127.0.0.1", port=port,
-                                          log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store, paths.lake), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     try:
         thread.start()
@@ -118,8 +125,10 @@ def test_asset_page_to_source_line_graph_jobs_and_lineage_pages(page, audit_setu
     errors: list[str] = []  # console errors of lineage browser pages (the Dagster UI's own are not ours to judge)
 
     def watch(p) -> None:
-        p.on("console", lambda m: errors.append(f"{p.url}: {m.text}")
-             if m.type == "error" and p.url.startswith(base) else None)
+        p.on(
+            "console",
+            lambda m: errors.append(f"{p.url}: {m.text}") if m.type == "error" and p.url.startswith(base) else None,
+        )
         p.on("pageerror", lambda e: errors.append(f"{p.url}: {e}") if p.url.startswith(base) else None)
 
     page.context.on("page", watch)
@@ -132,7 +141,9 @@ def test_asset_page_to_source_line_graph_jobs_and_lineage_pages(page, audit_setu
         try:
             expect(link).to_be_visible(timeout=30_000)
         except AssertionError:  # not on the overview: the latest materialization's metadata on the Events tab
-            page.get_by_role("tab", name="Events").or_(page.get_by_role("link", name="Events", exact=True)).first.click()
+            page.get_by_role("tab", name="Events").or_(
+                page.get_by_role("link", name="Events", exact=True)
+            ).first.click()
             expect(link).to_be_visible()
         link.scroll_into_view_if_needed()
         shot(page, "01_asset_page")

@@ -38,8 +38,9 @@ def browser_url(tmp_path):
     paths = default_paths(ids["root"])
     store = LineageStore(paths.lineage_root, paths.db_path)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store, paths.lake), host="127.0.0.1", port=port,
-                                          log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store, paths.lake), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import decontaminate_table
+from citrus_assets.common.decontamination.index import decontaminate_table
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.cpt_corpus.corpus.labelling import MedicalVocabularyScorer, domain_stats, label_documents
@@ -45,21 +45,37 @@ def load_tokenizer(name: str):
     "domain label (lexical medical scorer), a language tag and token counts with the target tokenizer; "
     "per-source and per-domain statistics.",
 )
-def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource,
-                  pdf_documents: pa.Table, web_corpus: pa.Table, textbook_chunks: pa.Table,
-                  textbook_questions: pa.Table) -> dg.Output:
+def cpt_documents(
+    context: dg.AssetExecutionContext,
+    config: CorpusConfig,
+    lake: LakeResource,
+    pdf_documents: pa.Table,
+    web_corpus: pa.Table,
+    textbook_chunks: pa.Table,
+    textbook_questions: pa.Table,
+) -> dg.Output:
     table = label_documents(
-        {"pdf_documents": pdf_documents, "web_corpus": web_corpus, "textbook_chunks": textbook_chunks,
-         "textbook_questions": textbook_questions},
+        {
+            "pdf_documents": pdf_documents,
+            "web_corpus": web_corpus,
+            "textbook_chunks": textbook_chunks,
+            "textbook_questions": textbook_questions,
+        },
         load_tokenizer(config.tokenizer),
         MedicalVocabularyScorer(threshold=config.medical_threshold),
     )
     lk = lake.lake()
     cache = Path(lk.join("_cache", "decontamination")) if lk.is_local else None
     before = table
-    table, removed, decont = decontaminate_table(table, ["text"], config.eval_data_dir,
-                                                 config.allow_no_decontamination, cache, lake=lk,
-                                                 n=config.decontamination_ngram)
+    table, removed, decont = decontaminate_table(
+        table,
+        ["text"],
+        config.eval_data_dir,
+        config.allow_no_decontamination,
+        cache,
+        lake=lk,
+        n=config.decontamination_ngram,
+    )
     if not decont["index_items"]:
         context.log.warning("the decontamination index is empty: CPT documents were NOT decontaminated")
     path = lk.write_table(removed, lk.data_path("cpt_documents", None, "decontaminated.parquet"))
@@ -90,8 +106,9 @@ def cpt_documents(context: dg.AssetExecutionContext, config: CorpusConfig, lake:
     description="Training-ready Parquet shards per source, packed to a target token count; this asset is the "
     "manifest (source, shard, path, documents, tokens, medical share) that CPT's bandit sampler reads.",
 )
-def cpt_shards(context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource,
-               cpt_documents: pa.Table) -> dg.Output:
+def cpt_shards(
+    context: dg.AssetExecutionContext, config: CorpusConfig, lake: LakeResource, cpt_documents: pa.Table
+) -> dg.Output:
     lk = lake.lake()
     rows, parents = [], []
     for source in sorted(set(cpt_documents["source"].to_pylist())):
@@ -103,5 +120,9 @@ def cpt_shards(context: dg.AssetExecutionContext, config: CorpusConfig, lake: La
     ids = [record_id("cptshard", r["source"], r["shard"], p) for r, p in zip(manifest.to_pylist(), parents)]
     manifest = manifest.append_column(RECORD_ID, pa.array(ids, pa.string()))
     manifest = manifest.append_column(PARENT_IDS, pa.array(parents, pa.list_(pa.string())))
-    return output(manifest, shards=manifest.num_rows, documents=int(sum(manifest["documents"].to_pylist())),
-                  tokens=int(sum(manifest["tokens"].to_pylist())))
+    return output(
+        manifest,
+        shards=manifest.num_rows,
+        documents=int(sum(manifest["documents"].to_pylist())),
+        tokens=int(sum(manifest["tokens"].to_pylist())),
+    )

@@ -12,16 +12,25 @@ cpt_documents_check = gx_asset_check(
     name=CPT_DOCUMENTS_VALID,
     blocking=True,
     description="Unique ids, non-empty text, positive token counts, known domain labels.",
-    suite=lambda: id_suite() + not_null(["text", "source"]) + between("n_tokens", 1, None)
-    + values_in_set("domain", ["medical", "general"]),
+    suite=lambda: (
+        id_suite()
+        + not_null(["text", "source"])
+        + between("n_tokens", 1, None)
+        + values_in_set("domain", ["medical", "general"])
+    ),
 )
 cpt_shards_check = gx_asset_check(
     asset=cpt_shards,
     name=CPT_SHARDS_VALID,
     blocking=True,
     description="Unique shard ids, every shard has documents and tokens, medical share within [0, 1].",
-    suite=lambda: id_suite() + not_null(["path", "source"]) + between("documents", 1, None)
-    + between("tokens", 1, None) + between("medical_share", 0, 1),
+    suite=lambda: (
+        id_suite()
+        + not_null(["path", "source"])
+        + between("documents", 1, None)
+        + between("tokens", 1, None)
+        + between("medical_share", 0, 1)
+    ),
 )
 
 checks = [cpt_documents_check, cpt_shards_check]

@@ -25,7 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.language import detect_language
 from resources.lineage.ids import record_id
 
 KIND = "cptdoc"
@@ -35,14 +35,20 @@ TARGET_MEDICAL_SHARE = 0.30
 
 # Asset / table names accepted by ``label_documents`` -> the short source tag written to the table.
 SOURCE_ALIASES = {
-    "web": "web", "web_corpus": "web", "pdf": "pdf", "pdf_documents": "pdf",
-    "textbook": "textbook", "textbooks": "textbook",
-    "textbook_chunks": "textbook_chunks", "textbook_questions": "textbook_questions",
+    "web": "web",
+    "web_corpus": "web",
+    "pdf": "pdf",
+    "pdf_documents": "pdf",
+    "textbook": "textbook",
+    "textbooks": "textbook",
+    "textbook_chunks": "textbook_chunks",
+    "textbook_questions": "textbook_questions",
 }
 
 # English medical vocabulary. A trailing ``*`` marks a stem (matches any word starting with it); other terms
 # match as whole words with an optional plural ``s``/``es``. Multi-word terms match with any whitespace.
-MEDICAL_TERMS_EN: tuple[str, ...] = tuple("""
+MEDICAL_TERMS_EN: tuple[str, ...] = tuple(
+    """
 disease* disorder* syndrome* infection* infectious inflammat* cancer* tumor* tumour* carcinoma* lymphoma
 leukemia leukaemia melanoma sarcoma metasta* malignan* benign diabet* hypertens* hypotens* asthma pneumonia
 tuberculosis influenza covid sars-cov-2 hiv aids hepatitis cirrhosis sepsis septic stroke infarct* ischemi*
@@ -75,10 +81,12 @@ resection* excision* amputat* laparoscop* cardiolog* oncolog* dermatolog* psychi
 orthoped* orthopaed* urolog* nephrolog* hematolog* haematolog* gastroenterolog* pulmonolog* rheumatolog*
 infectiolog* comorbid* chronic acute remission relapse* recurren* diastolic systolic pulse heartbeat
 bmi tissue* cell cells cellular organ organs physiolog* anatom* lymph* tonsil* sinus* bronch* alveol* trache*
-""".split())
+""".split()
+)
 
 # Chinese medical vocabulary (matched as substrings).
-MEDICAL_TERMS_ZH: tuple[str, ...] = tuple("""
+MEDICAL_TERMS_ZH: tuple[str, ...] = tuple(
+    """
 疾病 病人 患者 医生 医师 护士 医院 门诊 住院 急诊 手术 治疗 诊断 症状 体征 病理 病因 病史 临床 药物 用药 剂量 处方
 抗生素 疫苗 化疗 放疗 免疫 感染 炎症 肿瘤 癌症 癌 糖尿病 高血压 低血压 冠心病 心肌梗死 心力衰竭 心律失常 脑卒中 中风
 哮喘 肺炎 结核 流感 肝炎 肝硬化 肾病 肾衰竭 贫血 白血病 淋巴瘤 骨折 关节炎 骨质疏松 痴呆 抑郁 癫痫 偏头痛 过敏
@@ -86,7 +94,8 @@ MEDICAL_TERMS_ZH: tuple[str, ...] = tuple("""
 抗原 激素 甲状腺 胃肠 肠道 胃炎 溃疡 腹泻 呕吐 恶心 发热 发烧 咳嗽 呼吸困难 疼痛 头痛 乏力 水肿 皮疹 出血
 活检 影像 超声 心电图 核磁共振 化验 检验 尿常规 血常规 肌酐 病毒 细菌 真菌 基因 突变 蛋白质 细胞 组织
 中医 针灸 中药 方剂 康复 护理 预后 并发症 死亡率 发病率 临床试验 安慰剂 不良反应 禁忌 注射 口服 静脉注射
-""".split())
+""".split()
+)
 
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9'\-]*")
@@ -116,8 +125,13 @@ class MedicalVocabularyScorer:
 
     def __post_init__(self) -> None:
         en = sorted({t.lower() for t in self.terms_en}, key=len, reverse=True)
-        self._en_re = re.compile(r"(?<![A-Za-z0-9])(?:" + "|".join(_term_pattern(t) for t in en) + r")(?![A-Za-z0-9])",
-                                 re.IGNORECASE) if en else None
+        self._en_re = (
+            re.compile(
+                r"(?<![A-Za-z0-9])(?:" + "|".join(_term_pattern(t) for t in en) + r")(?![A-Za-z0-9])", re.IGNORECASE
+            )
+            if en
+            else None
+        )
         zh = sorted(set(self.terms_zh), key=len, reverse=True)
         self._zh_re = re.compile("|".join(re.escape(t) for t in zh)) if zh else None
 
@@ -158,17 +172,30 @@ def count_tokens(texts: Iterable[str], tokenizer: Any, batch_size: int = 256) ->
     texts = [t or "" for t in texts]
     counts: list[int] = []
     for i in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[i:i + batch_size], add_special_tokens=False, return_attention_mask=False,
-                        return_token_type_ids=False)
+        enc = tokenizer(
+            texts[i : i + batch_size],
+            add_special_tokens=False,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
         counts.extend(len(ids) for ids in enc["input_ids"])
     return counts
 
 
-LABELLED_SCHEMA = pa.schema([
-    ("record_id", pa.string()), ("parent_ids", pa.list_(pa.string())), ("source", pa.string()),
-    ("source_uri", pa.string()), ("text", pa.string()), ("domain", pa.string()), ("domain_score", pa.float64()),
-    ("language", pa.string()), ("n_tokens", pa.int64()), ("n_chars", pa.int64()),
-])
+LABELLED_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("parent_ids", pa.list_(pa.string())),
+        ("source", pa.string()),
+        ("source_uri", pa.string()),
+        ("text", pa.string()),
+        ("domain", pa.string()),
+        ("domain_score", pa.float64()),
+        ("language", pa.string()),
+        ("n_tokens", pa.int64()),
+        ("n_chars", pa.int64()),
+    ]
+)
 
 
 def _doc_text(row: Mapping[str, Any], source: str) -> str:
@@ -185,8 +212,9 @@ def _doc_text(row: Mapping[str, Any], source: str) -> str:
     return row.get("text") or row.get("body") or ""
 
 
-def label_documents(tables: Mapping[str, pa.Table], tokenizer: Any,
-                    scorer: MedicalVocabularyScorer | None = None) -> pa.Table:
+def label_documents(
+    tables: Mapping[str, pa.Table], tokenizer: Any, scorer: MedicalVocabularyScorer | None = None
+) -> pa.Table:
     """One labelled row per document of every source table (empty texts are dropped)."""
     scorer = scorer or MedicalVocabularyScorer()
     rows: list[dict[str, Any]] = []
@@ -194,18 +222,29 @@ def label_documents(tables: Mapping[str, pa.Table], tokenizer: Any,
         source = SOURCE_ALIASES.get(name)
         if source is None:
             raise ValueError(f"unknown CPT source {name!r}; expected one of {sorted(SOURCE_ALIASES)}")
-        cols = [c for c in ("record_id", "text", "body", "references", "question", "answer", "source_uri")
-                if c in table.column_names]
+        cols = [
+            c
+            for c in ("record_id", "text", "body", "references", "question", "answer", "source_uri")
+            if c in table.column_names
+        ]
         for row in table.select(cols).to_pylist():
             text = _doc_text(row, source)
             if not text.strip():
                 continue
             domain, score = scorer.label(text)
-            rows.append({
-                "record_id": record_id(KIND, source, row["record_id"]), "parent_ids": [row["record_id"]],
-                "source": source, "source_uri": row.get("source_uri"), "text": text, "domain": domain,
-                "domain_score": round(score, 4), "language": language_tag(text), "n_chars": len(text),
-            })
+            rows.append(
+                {
+                    "record_id": record_id(KIND, source, row["record_id"]),
+                    "parent_ids": [row["record_id"]],
+                    "source": source,
+                    "source_uri": row.get("source_uri"),
+                    "text": text,
+                    "domain": domain,
+                    "domain_score": round(score, 4),
+                    "language": language_tag(text),
+                    "n_chars": len(text),
+                }
+            )
     counts = count_tokens([r["text"] for r in rows], tokenizer) if rows else []
     for r, n in zip(rows, counts):
         r["n_tokens"] = n
@@ -215,8 +254,9 @@ def label_documents(tables: Mapping[str, pa.Table], tokenizer: Any,
 def domain_stats(table: pa.Table) -> dict[str, Any]:
     """Tokens and documents per source x domain, totals, and the medical token share (target ~0.30)."""
     by: dict[str, dict[str, dict[str, int]]] = {}
-    for src, dom, n in zip(table.column("source").to_pylist(), table.column("domain").to_pylist(),
-                           table.column("n_tokens").to_pylist()):
+    for src, dom, n in zip(
+        table.column("source").to_pylist(), table.column("domain").to_pylist(), table.column("n_tokens").to_pylist()
+    ):
         cell = by.setdefault(src, {}).setdefault(dom, {"documents": 0, "tokens": 0})
         cell["documents"] += 1
         cell["tokens"] += int(n or 0)
@@ -224,7 +264,11 @@ def domain_stats(table: pa.Table) -> dict[str, Any]:
     medical = sum(d.get(MEDICAL, {}).get("tokens", 0) for d in by.values())
     share = medical / total if total else 0.0
     return {
-        "by_source": by, "documents": table.num_rows, "tokens": total, "medical_tokens": medical,
-        "medical_share": share, "target_medical_share": TARGET_MEDICAL_SHARE,
+        "by_source": by,
+        "documents": table.num_rows,
+        "tokens": total,
+        "medical_tokens": medical,
+        "medical_share": share,
+        "target_medical_share": TARGET_MEDICAL_SHARE,
         "medical_share_gap": share - TARGET_MEDICAL_SHARE if total else math.nan,
     }

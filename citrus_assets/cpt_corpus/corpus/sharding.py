@@ -31,10 +31,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-MANIFEST_SCHEMA = pa.schema([
-    ("source", pa.string()), ("shard", pa.string()), ("path", pa.string()), ("documents", pa.int64()),
-    ("tokens", pa.int64()), ("medical_tokens", pa.int64()), ("medical_share", pa.float64()),
-])
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("shard", pa.string()),
+        ("path", pa.string()),
+        ("documents", pa.int64()),
+        ("tokens", pa.int64()),
+        ("medical_tokens", pa.int64()),
+        ("medical_share", pa.float64()),
+    ]
+)
 
 
 def shard_name(source: str, index: int) -> str:
@@ -70,12 +77,17 @@ def shard_stats(shard: pa.Table, token_column: str = "n_tokens") -> dict[str, An
         medical = int(pc.sum(pc.if_else(mask, shard.column(token_column), 0)).as_py() or 0)
     else:
         medical = 0
-    return {"documents": shard.num_rows, "tokens": tokens, "medical_tokens": medical,
-            "medical_share": medical / tokens if tokens else 0.0}
+    return {
+        "documents": shard.num_rows,
+        "tokens": tokens,
+        "medical_tokens": medical,
+        "medical_share": medical / tokens if tokens else 0.0,
+    }
 
 
-def write_shards(lake: Any, asset: str, partition: str | None, source: str,
-                 shards: Sequence[pa.Table]) -> list[dict[str, Any]]:
+def write_shards(
+    lake: Any, asset: str, partition: str | None, source: str, shards: Sequence[pa.Table]
+) -> list[dict[str, Any]]:
     """Write each shard as ``shard-<source>-<nnnnn>.parquet`` (atomic) and return its manifest rows."""
     rows: list[dict[str, Any]] = []
     for i, shard in enumerate(shards):

@@ -3,9 +3,9 @@
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.backfill import per_partition, single_run
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.plots import funnel_md
+from citrus_assets.common.scheduling.backfill import per_partition, single_run
+from citrus_assets.common.scheduling.inbox_sensor import inbox_metadata
 from citrus_assets.cpt_corpus.pdf.extract import extract_batch
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
@@ -64,8 +64,12 @@ def extract_pdf_batch(key: str, config: PdfExtractionConfig, inbox: InboxResourc
     rows, quarantine, stats = extract_batch(paths, uris={str(p): str(p) for p in paths}, tables=config.tables)
     _, n_bad = lake.lake().write_quarantine("pdf_documents", key, quarantine)
     table = pa.Table.from_pylist(rows, schema=PDF_SCHEMA)
-    funnel = {"files in": stats["files_in"], "extracted": stats["ok"], "duplicates": stats["duplicates"],
-              "quarantined": stats["quarantined"]}
+    funnel = {
+        "files in": stats["files_in"],
+        "extracted": stats["ok"],
+        "duplicates": stats["duplicates"],
+        "quarantined": stats["quarantined"],
+    }
     pages = [("pages extracted", stats["pages"]), ("pages flagged (no text layer)", stats["flagged_pages"])]
     return table, dict(
         **inbox_metadata(paths),

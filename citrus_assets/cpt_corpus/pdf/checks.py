@@ -20,8 +20,10 @@ PDF_DOCUMENTS_VALID = "pdf_documents_valid"
 
 def _rows(df):
     """Rows as plain dicts (list columns arrive from pandas as numpy arrays)."""
-    return [{k: (list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in r.items()}
-            for r in df.to_dict("records")]
+    return [
+        {k: (list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v) for k, v in r.items()}
+        for r in df.to_dict("records")
+    ]
 
 
 no_running_lines = RowRule(
@@ -49,13 +51,20 @@ pdf_check = gx_asset_check(
     blocking=True,
     description="Unique ids, non-empty text, sane text per page, no running headers/footers, no hyphenation left.",
     suite=lambda: id_suite() + not_null(["body", "source_uri"]) + between("n_chars", 1, None),
-    rules=[no_running_lines, no_hyphenation, not_garbage,
-           RowRule(name="text_per_page_sane",
-                   description=f"{MIN_CHARS_PER_PAGE}..{MAX_CHARS_PER_PAGE} characters per page with text.",
-                   derive=lambda df: [MIN_CHARS_PER_PAGE <= n / max(1, p - len(f if f is not None else []))
-                                      <= MAX_CHARS_PER_PAGE
-                                      for n, p, f in zip(df["n_chars"], df["pages"], df["flagged_pages"])],
-                   columns=("n_chars", "pages", "flagged_pages"))],
+    rules=[
+        no_running_lines,
+        no_hyphenation,
+        not_garbage,
+        RowRule(
+            name="text_per_page_sane",
+            description=f"{MIN_CHARS_PER_PAGE}..{MAX_CHARS_PER_PAGE} characters per page with text.",
+            derive=lambda df: [
+                MIN_CHARS_PER_PAGE <= n / max(1, p - len(f if f is not None else [])) <= MAX_CHARS_PER_PAGE
+                for n, p, f in zip(df["n_chars"], df["pages"], df["flagged_pages"])
+            ],
+            columns=("n_chars", "pages", "flagged_pages"),
+        ),
+    ],
 )
 
 checks = [pdf_check]

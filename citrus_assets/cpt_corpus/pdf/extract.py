@@ -198,10 +198,7 @@ def _extract(doc: pymupdf.Document, uri: str, data: bytes, tables_mode: str, tab
     for pi, page in enumerate(pages):
         boxes = [r for r, _ in page_tables_[pi]]
         tables_md.extend(md for _, md in page_tables_[pi])
-        keep = [
-            (pi, li) not in running and not any(_inside(ln, r) for r in boxes)
-            for li, ln in enumerate(page.lines)
-        ]
+        keep = [(pi, li) not in running and not any(_inside(ln, r) for r in boxes) for li, ln in enumerate(page.lines)]
         blocks, _ = make_blocks(page, pi, keep)
         mark_footnotes(blocks, page, body_size)
         blocks = order_blocks(blocks)

@@ -246,8 +246,11 @@ def mark_footnotes(blocks: list[Block], page: PageLines, body_size: float) -> No
         if b.y0 < limit or size >= FOOTNOTE_SIZE_RATIO * body_size:
             continue
         below = [
-            o for o in blocks
-            if o is not b and o.y0 > b.y0 and (o.kind == b.kind or "full" in (o.kind, b.kind))
+            o
+            for o in blocks
+            if o is not b
+            and o.y0 > b.y0
+            and (o.kind == b.kind or "full" in (o.kind, b.kind))
             and _median_size(o) >= FOOTNOTE_SIZE_RATIO * body_size
         ]
         b.footnote = not below

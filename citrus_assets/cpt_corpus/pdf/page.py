@@ -80,8 +80,20 @@ def page_lines(d: dict, number: int, w: float, h: float) -> PageLines:
             continue
         x0, y0, x1, y1 = _turn(bbox, a, b_, c) if turned else bbox
         lines.append(
-            Line(x0, y0, x1, y1, text, main["size"], n_bold >= 0.9 * n, bool(first_bold), main["font"], bno,
-                 (bbox[0] + bbox[2]) / 2, (bbox[1] + bbox[3]) / 2)
+            Line(
+                x0,
+                y0,
+                x1,
+                y1,
+                text,
+                main["size"],
+                n_bold >= 0.9 * n,
+                bool(first_bold),
+                main["font"],
+                bno,
+                (bbox[0] + bbox[2]) / 2,
+                (bbox[1] + bbox[3]) / 2,
+            )
         )
     return PageLines(number, frame, lines)
 
@@ -114,8 +126,11 @@ def looks_tabular(page: pymupdf.Page, lines: PageLines) -> bool:
         if any(it[0] in ("c", "qu") for it in items):
             continue
         if path.get("type") == "s":
-            segs = [(it[1][0], it[1][1], it[2][0], it[2][1]) if it[0] == "l" else tuple(it[1])
-                    for it in items if it[0] in ("l", "re")]
+            segs = [
+                (it[1][0], it[1][1], it[2][0], it[2][1]) if it[0] == "l" else tuple(it[1])
+                for it in items
+                if it[0] in ("l", "re")
+            ]
         else:
             segs = [tuple(path["rect"])]
         for x0, y0, x1, y1 in segs:

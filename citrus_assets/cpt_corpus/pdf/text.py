@@ -55,15 +55,38 @@ from citrus_assets.cpt_corpus.pdf.layout import Block, normalize_line
 
 KEEP_PREFIXES = frozenset({"self", "well", "ill", "all", "ex", "cross", "half", "quasi"})
 KEEP_SUFFIXES = frozenset(
-    {"based", "related", "free", "like", "specific", "induced", "term", "year", "old", "up", "wide",
-     "level", "associated", "dependent", "positive", "negative", "reported", "rated", "centred",
-     "centered", "making", "month", "week", "day"}
+    {
+        "based",
+        "related",
+        "free",
+        "like",
+        "specific",
+        "induced",
+        "term",
+        "year",
+        "old",
+        "up",
+        "wide",
+        "level",
+        "associated",
+        "dependent",
+        "positive",
+        "negative",
+        "reported",
+        "rated",
+        "centred",
+        "centered",
+        "making",
+        "month",
+        "week",
+        "day",
+    }
 )
 SUSPENDED_NEXT = frozenset({"and", "or", "nor", "to", "but", "vs", "versus", "than"})
 _WORD = re.compile(r"[^\W\d_]+(?:[-\u2010][^\W\d_]+)*")
 _LEAD_WORD = re.compile(r"^[^\W\d_]+")
 _TRAIL_PART = re.compile(r"([^\W\d_]+)[-\u2010]$")
-_SENTENCE_END = tuple('.!?:;)]"”’\'')
+_SENTENCE_END = tuple(".!?:;)]\"”’'")
 CAPTION_RE = re.compile(r"^\s*(?:fig(?:ure)?\.?|table|tab\.|plate|chart)\s*(\d+|[ivx]+)[a-z]?(\s*[.:|—–-]|\b)", re.I)
 REFERENCES_RE = re.compile(
     r"^\s*(?:\d+(?:\.\d+)*\.?|[ivx]+\.)?\s*(references?|bibliography|literature cited|works cited|"
@@ -78,7 +101,13 @@ AFTER_REFERENCES_RE = re.compile(
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
 _LIGATURES = {
-    "\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl", "\ufb05": "st", "\ufb06": "st"
+    "\ufb00": "ff",
+    "\ufb01": "fi",
+    "\ufb02": "fl",
+    "\ufb03": "ffi",
+    "\ufb04": "ffl",
+    "\ufb05": "st",
+    "\ufb06": "st",
 }
 _LIG_RE = re.compile("[\ufb00-\ufb06]")
 
@@ -186,8 +215,13 @@ def split_paragraphs(
         if line.bold or line.size >= body_size + 0.9:
             return True
         return (
-            nxt is not None and bool(body_font) and line.font != body_font and nxt.font == body_font
-            and len(t) <= 60 and t[0].isupper() and not t.endswith((".", ",", ";", ":"))
+            nxt is not None
+            and bool(body_font)
+            and line.font != body_font
+            and nxt.font == body_font
+            and len(t) <= 60
+            and t[0].isupper()
+            and not t.endswith((".", ",", ";", ":"))
             and line.size >= 0.85 * body_size
         )
 
@@ -271,8 +305,9 @@ def split_references(paras: list[Para]) -> tuple[list[Para], list[Para], list[Pa
     heads = [i for i, p in enumerate(paras) if p.n_lines == 1 and REFERENCES_RE.match(p.text)]
     if not heads:
         return paras, [], []
-    supplement = next((j for j, p in enumerate(paras) if j > heads[0] and p.n_lines == 1
-                       and AFTER_REFERENCES_RE.match(p.text)), None)
+    supplement = next(
+        (j for j, p in enumerate(paras) if j > heads[0] and p.n_lines == 1 and AFTER_REFERENCES_RE.match(p.text)), None
+    )
     start = max(i for i in heads if supplement is None or i < supplement)
     end = len(paras)
     for j in range(start + 1, len(paras)):
@@ -382,7 +417,8 @@ def text_quality(text: str) -> dict[str, float | None]:
     return {
         "letter_share": letters / nonspace if nonspace else None,
         "word_share": sum(1 for w in latin if w.lower() in words) / len(latin) if latin_text else None,
-        "short_token_share": sum(1 for t in tokens if len(t) <= 2) / len(tokens) if len(tokens) >= 20 and not cjk
+        "short_token_share": sum(1 for t in tokens if len(t) <= 2) / len(tokens)
+        if len(tokens) >= 20 and not cjk
         else None,
     }
 
@@ -403,8 +439,10 @@ def unusable_text(row: dict[str, Any]) -> str | None:
     if q["letter_share"] is not None and q["letter_share"] < MIN_LETTER_SHARE:
         return f"garbage_text: {q['letter_share']:.0%} of the characters are letters (< {MIN_LETTER_SHARE:.0%})"
     if q["short_token_share"] is not None and q["short_token_share"] > MAX_SHORT_TOKEN_SHARE:
-        return (f"garbage_text: {q['short_token_share']:.0%} of the tokens have one or two characters "
-                f"(> {MAX_SHORT_TOKEN_SHARE:.0%})")
+        return (
+            f"garbage_text: {q['short_token_share']:.0%} of the tokens have one or two characters "
+            f"(> {MAX_SHORT_TOKEN_SHARE:.0%})"
+        )
     if q["word_share"] is not None and q["word_share"] < MIN_WORD_SHARE:
         return f"garbage_text: {q['word_share']:.0%} of the words are English words (< {MIN_WORD_SHARE:.0%})"
     share = max_repeated_line_page_share(body_pages(row))

@@ -5,9 +5,9 @@ import time
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
+from citrus_assets.common.scheduling.inbox_sensor import inbox_metadata
 from citrus_assets.cpt_corpus.textbooks.chunking import ChunkSpec, chunk_batch
 from citrus_assets.cpt_corpus.textbooks.evol import PROMPT_NAMES, TopicFilter, evolve_chunks
 from resources.inbox import InboxResource
@@ -18,13 +18,26 @@ from resources.llm.sampling import SamplingConfig
 
 textbook_batches = dg.DynamicPartitionsDefinition(name="textbook_batches")
 
-CHUNK_SCHEMA = pa.schema([
-    (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), (SOURCE_URI, pa.string()),
-    (SOURCE_LOCATOR, pa.string()), ("textbook", pa.string()), ("format", pa.string()), ("heading_path", pa.string()),
-    ("headings", pa.list_(pa.string())), ("text", pa.string()), ("n_words", pa.int64()), ("n_chars", pa.int64()),
-    ("overlap_words", pa.int64()), ("chunk_index", pa.int64()), ("loc_start", pa.int64()), ("loc_end", pa.int64()),
-    ("max_words", pa.int64()),
-])
+CHUNK_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+        ("textbook", pa.string()),
+        ("format", pa.string()),
+        ("heading_path", pa.string()),
+        ("headings", pa.list_(pa.string())),
+        ("text", pa.string()),
+        ("n_words", pa.int64()),
+        ("n_chars", pa.int64()),
+        ("overlap_words", pa.int64()),
+        ("chunk_index", pa.int64()),
+        ("loc_start", pa.int64()),
+        ("loc_end", pa.int64()),
+        ("max_words", pa.int64()),
+    ]
+)
 
 
 class TextbookChunkingConfig(dg.Config):
@@ -67,8 +80,9 @@ class TextbookEvolConfig(SamplingConfig):
     description="Textbook sections (Markdown, plain text, PDF) as chunks with heading path, file and line/page "
     "range; long sections split at paragraphs with bounded overlap, tiny ones merged; one partition per batch.",
 )
-def textbook_chunks(context: dg.AssetExecutionContext, config: TextbookChunkingConfig, inbox: InboxResource,
-                    lake: LakeResource) -> dg.Output:
+def textbook_chunks(
+    context: dg.AssetExecutionContext, config: TextbookChunkingConfig, inbox: InboxResource, lake: LakeResource
+) -> dg.Output:
     batches = inbox.batches(inbox.textbooks_path())
     if context.partition_key not in batches:
         raise FileNotFoundError(f"no textbook batch {context.partition_key!r} in {inbox.textbooks_path()}")
@@ -77,17 +91,27 @@ def textbook_chunks(context: dg.AssetExecutionContext, config: TextbookChunkingC
     qpath, n_bad = lake.lake().write_quarantine("textbook_chunks", context.partition_key, quarantine)
     if n_bad:
         context.log.warning(f"{n_bad} textbook files of batch {context.partition_key} quarantined at {qpath}")
-    return output(pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA), stats=dg.MetadataValue.json(stats),
-                  **inbox_metadata(paths),
-                  quarantined=n_bad, quarantined_by_reason=dg.MetadataValue.json(stats["quarantined_by_reason"]),
-                  max_words=config.max_words, max_overlap_words=stats["max_overlap_words"])
+    return output(
+        pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA),
+        stats=dg.MetadataValue.json(stats),
+        **inbox_metadata(paths),
+        quarantined=n_bad,
+        quarantined_by_reason=dg.MetadataValue.json(stats["quarantined_by_reason"]),
+        max_words=config.max_words,
+        max_overlap_words=stats["max_overlap_words"],
+    )
 
 
 def evolve_partition(chunks: pa.Table, llm, config: TextbookEvolConfig):
     """The asset's generation step (also what the benchmark times)."""
     params = config.sampling(n=config.samples_per_operator)
-    return evolve_chunks(chunks, llm, params, config.operators,
-                         TopicFilter(min_shared_terms=config.min_shared_terms, min_overlap=config.min_overlap))
+    return evolve_chunks(
+        chunks,
+        llm,
+        params,
+        config.operators,
+        TopicFilter(min_shared_terms=config.min_shared_terms, min_overlap=config.min_overlap),
+    )
 
 
 @dg.asset(
@@ -98,8 +122,13 @@ def evolve_partition(chunks: pa.Table, llm, config: TextbookEvolConfig):
     description="Evol-Instruct medical questions with answers grounded in each textbook chunk (deepen, "
     "concretize, constraints, reasoning, broaden); empty, unparseable, refused and off-topic ones quarantined.",
 )
-def textbook_questions(context: dg.AssetExecutionContext, config: TextbookEvolConfig, llm: LLMResource,
-                       lake: LakeResource, textbook_chunks: pa.Table) -> dg.Output:
+def textbook_questions(
+    context: dg.AssetExecutionContext,
+    config: TextbookEvolConfig,
+    llm: LLMResource,
+    lake: LakeResource,
+    textbook_chunks: pa.Table,
+) -> dg.Output:
     t0 = time.perf_counter()
     result = evolve_partition(textbook_chunks, llm, config)
     seconds = time.perf_counter() - t0
@@ -108,8 +137,15 @@ def textbook_questions(context: dg.AssetExecutionContext, config: TextbookEvolCo
     return output(
         result.table,
         model=llm.model_id,
-        funnel=dg.MetadataValue.json({"chunks": s["chunks"], "prompts": s["prompts"], "generations": s["generations"],
-                                      "kept": s["kept"], "dropped": s["dropped"]}),
+        funnel=dg.MetadataValue.json(
+            {
+                "chunks": s["chunks"],
+                "prompts": s["prompts"],
+                "generations": s["generations"],
+                "kept": s["kept"],
+                "dropped": s["dropped"],
+            }
+        ),
         dropped_by_reason=dg.MetadataValue.json(s["dropped_by_reason"]),
         quarantined=n_bad,
         questions_per_chunk=dg.MetadataValue.float(s["kept_per_chunk"]["mean"]),

@@ -51,8 +51,9 @@ class ChunkSpec:
         if self.max_words < 10:
             raise ValueError(f"max_words must be >= 10, got {self.max_words}")
         if not 0 <= self.overlap_words <= self.max_words // 2:
-            raise ValueError(f"overlap_words must be in 0..max_words//2 ({self.max_words // 2}), "
-                             f"got {self.overlap_words}")
+            raise ValueError(
+                f"overlap_words must be in 0..max_words//2 ({self.max_words // 2}), got {self.overlap_words}"
+            )
         if not 0 <= self.min_words <= self.max_words:
             raise ValueError(f"min_words must be in 0..max_words, got {self.min_words}")
 
@@ -111,7 +112,7 @@ def _split_long(piece: Piece, max_words: int) -> list[Piece]:
     units: list[str] = []
     for sent in _SENTENCE.split(piece.text):
         w = sent.split()
-        units.extend(" ".join(w[i:i + max_words]) for i in range(0, len(w), max_words))
+        units.extend(" ".join(w[i : i + max_words]) for i in range(0, len(w), max_words))
     out: list[list[str]] = [[]]
     for u in units:
         if out[-1] and n_words(" ".join(out[-1])) + n_words(u) > max_words:
@@ -184,20 +185,20 @@ def merge_small(drafts: list[Draft], spec: ChunkSpec) -> list[Draft]:
         options = []
         if i + 1 < len(out):
             nxt = out[i + 1]
-            nxt_pieces = nxt.pieces[_overlap_count(nxt):] if nxt.path == d.path else nxt.pieces
+            nxt_pieces = nxt.pieces[_overlap_count(nxt) :] if nxt.path == d.path else nxt.pieces
             b = Draft(nxt.path, nxt_pieces, 0, nxt.headings)
             if d.words + b.words + _extra_words(d, b) <= spec.max_words:
                 options.append((_closeness(d, nxt), 1, i, lambda d=d, b=b: _merge(d, b)))
         if i > 0:
             prev = out[i - 1]
-            b = Draft(d.path, d.pieces[_overlap_count(d):] if d.path == prev.path else d.pieces, 0, d.headings)
+            b = Draft(d.path, d.pieces[_overlap_count(d) :] if d.path == prev.path else d.pieces, 0, d.headings)
             if prev.words + b.words + _extra_words(prev, b) <= spec.max_words:
                 options.append((_closeness(d, prev), 0, i - 1, lambda p=prev, b=b: _merge(p, b)))
         if not options:
             i += 1
             continue
         _, _, at, merge = max(options, key=lambda o: (o[0], o[1]))
-        out[at:at + 2] = [merge()]
+        out[at : at + 2] = [merge()]
         i = at
     return out
 
@@ -220,18 +221,32 @@ def chunk_doc(doc: TextbookDoc, spec: ChunkSpec) -> list[dict]:
             continue
         start, end = min(p.start for p in d.pieces), max(p.end for p in d.pieces)
         path = PATH_SEP.join(d.path)
-        rows.append({
-            RECORD_ID: record_id(KIND, path, text), PARENT_IDS: [doc.parent_id], SOURCE_URI: doc.uri,
-            SOURCE_LOCATOR: f"{doc.unit} {start}-{end}", "textbook": doc.title, "format": doc.fmt,
-            "heading_path": path, "headings": d.headings, "text": text, "n_words": n_words(text),
-            "n_chars": len(text), "overlap_words": d.overlap, "chunk_index": i, "loc_start": start, "loc_end": end,
-            "max_words": spec.max_words,
-        })
+        rows.append(
+            {
+                RECORD_ID: record_id(KIND, path, text),
+                PARENT_IDS: [doc.parent_id],
+                SOURCE_URI: doc.uri,
+                SOURCE_LOCATOR: f"{doc.unit} {start}-{end}",
+                "textbook": doc.title,
+                "format": doc.fmt,
+                "heading_path": path,
+                "headings": d.headings,
+                "text": text,
+                "n_words": n_words(text),
+                "n_chars": len(text),
+                "overlap_words": d.overlap,
+                "chunk_index": i,
+                "loc_start": start,
+                "loc_end": end,
+                "max_words": spec.max_words,
+            }
+        )
     return rows
 
 
-def chunk_batch(paths: Iterable[Path | str], spec: ChunkSpec, uris: dict[str, str] | None = None
-                ) -> tuple[list[dict], list[QuarantineRecord], dict]:
+def chunk_batch(
+    paths: Iterable[Path | str], spec: ChunkSpec, uris: dict[str, str] | None = None
+) -> tuple[list[dict], list[QuarantineRecord], dict]:
     """Read and chunk many files: (rows, quarantine, stats); one bad file never stops the batch."""
     rows: list[dict] = []
     by_id: dict[str, dict] = {}
@@ -254,9 +269,14 @@ def chunk_batch(paths: Iterable[Path | str], spec: ChunkSpec, uris: dict[str, st
             else:
                 duplicates += 1
     stats = {
-        "files_in": files_in, "files_ok": sum(formats.values()), "formats": dict(sorted(formats.items())),
-        "chunks": len(rows), "duplicate_chunks": duplicates, "quarantined": len(quarantine),
-        "quarantined_by_reason": dict(sorted(reasons.items())), "reference_paragraphs_dropped": refs,
+        "files_in": files_in,
+        "files_ok": sum(formats.values()),
+        "formats": dict(sorted(formats.items())),
+        "chunks": len(rows),
+        "duplicate_chunks": duplicates,
+        "quarantined": len(quarantine),
+        "quarantined_by_reason": dict(sorted(reasons.items())),
+        "reference_paragraphs_dropped": refs,
         "words": sum(r["n_words"] for r in rows),
         "max_overlap_words": max((r["overlap_words"] for r in rows), default=0),
     }

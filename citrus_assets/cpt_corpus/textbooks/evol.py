@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from citrus_assets.common.degeneration import DEGENERATE, first_degenerate
-from citrus_assets.common.language import detect_language
 from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.text.degeneration import DEGENERATE, first_degenerate
+from citrus_assets.common.text.language import detect_language
 from citrus_assets.cpt_corpus.corpus.labelling import MedicalVocabularyScorer
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
@@ -35,24 +35,40 @@ OPERATORS = ("deepen", "concretize", "constraints", "reasoning", "broaden")
 PROMPT_NAMES = (SYSTEM_PROMPT, *(f"evol_{op}" for op in OPERATORS))
 DROP_REASONS = ("empty", "unparseable", "refusal", "degenerate", "off_topic", "duplicate")
 
-QUESTION_SCHEMA = pa.schema([
-    (RECORD_ID, pa.string()), (PARENT_IDS, pa.list_(pa.string())), (SOURCE_URI, pa.string()),
-    (SOURCE_LOCATOR, pa.string()), ("chunk_id", pa.string()), ("heading_path", pa.string()),
-    ("operator", pa.string()), ("question", pa.string()), ("answer", pa.string()), ("prompt", pa.string()),
-    ("response", pa.string()), ("finish_reason", pa.string()), ("shared_medical_terms", pa.int64()),
-    ("lexical_overlap", pa.float64()), *GEN_FIELDS, ("cached", pa.bool_()),
-])
+QUESTION_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+        ("chunk_id", pa.string()),
+        ("heading_path", pa.string()),
+        ("operator", pa.string()),
+        ("question", pa.string()),
+        ("answer", pa.string()),
+        ("prompt", pa.string()),
+        ("response", pa.string()),
+        ("finish_reason", pa.string()),
+        ("shared_medical_terms", pa.int64()),
+        ("lexical_overlap", pa.float64()),
+        *GEN_FIELDS,
+        ("cached", pa.bool_()),
+    ]
+)
 
 _QMARK = re.compile(r"(?im)^[ \t>#*_-]*(?:question|q)(?:[ \t]*\d+)?[ \t]*[:.)][*_ \t]*")
 _AMARK = re.compile(r"(?im)(?:[*_]{2})?\banswer[ \t]*:[*_ \t]*|^[ \t>*_-]*a[ \t]*:[*_ \t]*")
 _REFUSAL_RE = re.compile(
     r"(?i)\b(?:as an ai\b|as a language model|i(?:'m| am) (?:sorry|unable|not able)|i (?:cannot|can't|can not|"
-    r"won't|will not) (?:help|answer|provide|assist|write|create|do)|sorry, (?:but )?i)")
+    r"won't|will not) (?:help|answer|provide|assist|write|create|do)|sorry, (?:but )?i)"
+)
 _WORD_RE = re.compile(r"[a-z][a-z\-]{3,}")
-STOPWORDS = frozenset("""about above after again against also among because been before being below between both
+STOPWORDS = frozenset(
+    """about above after again against also among because been before being below between both
 could does doing down during each from further have having here into itself just more most other over same
 should some such than that their them then there these they this those through under until very were what
-when where which while will with would your answer question passage patient patients following describe""".split())
+when where which while will with would your answer question passage patient patients following describe""".split()
+)
 
 
 def operator_prompt(operator: str) -> str:
@@ -82,13 +98,13 @@ def parse_qa(text: str) -> tuple[str, str] | None:
     a = _AMARK.search(text, q.end() if q else 0)
     if a is None:
         return None
-    question = text[q.end():a.start()] if q else text[:a.start()]
+    question = text[q.end() : a.start()] if q else text[: a.start()]
     if not q and not question.strip().endswith("?"):
         return None
-    answer = text[a.end():]
+    answer = text[a.end() :]
     nxt = _QMARK.search(answer)
     if nxt:
-        answer = answer[:nxt.start()]
+        answer = answer[: nxt.start()]
     question, answer = _clean(question), _clean(answer)
     return (question, answer) if question and answer else None
 
@@ -128,8 +144,11 @@ def judge(text: str, chunk: str, topic: TopicFilter) -> tuple[str | None, str, t
     qa = parse_qa(text)
     if qa is None:
         return "unparseable", "no 'Question: ... Answer: ...' pair", None, 0, 0.0
-    bad = first_degenerate({"question": qa[0], "answer": qa[1]}, kinds={"question": "question", "answer": "answer"},
-                           language=detect_language(chunk))
+    bad = first_degenerate(
+        {"question": qa[0], "answer": qa[1]},
+        kinds={"question": "question", "answer": "answer"},
+        language=detect_language(chunk),
+    )
     if bad:
         return DEGENERATE, f"{bad[0]} {bad[1]}", qa, 0, 0.0
     shared, overlap = topic.measure(f"{qa[0]}\n{qa[1]}", chunk)
@@ -145,8 +164,9 @@ class EvolResult:
     stats: dict
 
 
-def evolve_chunks(chunks: pa.Table, llm, params: SamplingParams, operators: Sequence[str],
-                  topic: TopicFilter | None = None) -> EvolResult:
+def evolve_chunks(
+    chunks: pa.Table, llm, params: SamplingParams, operators: Sequence[str], topic: TopicFilter | None = None
+) -> EvolResult:
     """Every chunk x operator in ONE batched ``llm.generate`` call; kept Q/A rows, rejects and stats."""
     topic = topic or TopicFilter()
     ops = list(operators)
@@ -168,29 +188,54 @@ def evolve_chunks(chunks: pa.Table, llm, params: SamplingParams, operators: Sequ
                 reason, detail = "duplicate", "the same question and answer as another operator's"
             if reason is not None:
                 reasons[reason] += 1
-                rejects.append(QuarantineRecord(c[SOURCE_URI], f"chunk {c[RECORD_ID]} operator {op}",
-                                                f"{reason}: {detail}", gen.text[:4000]))
+                rejects.append(
+                    QuarantineRecord(
+                        c[SOURCE_URI], f"chunk {c[RECORD_ID]} operator {op}", f"{reason}: {detail}", gen.text[:4000]
+                    )
+                )
                 continue
             seen.add(rid)
             kept_per_chunk[c[RECORD_ID]] += 1
-            out.append({
-                RECORD_ID: rid, PARENT_IDS: [c[RECORD_ID]], SOURCE_URI: c[SOURCE_URI],
-                SOURCE_LOCATOR: f"chunk {c[RECORD_ID]}", "chunk_id": c[RECORD_ID], "heading_path": c["heading_path"],
-                "operator": op, "question": qa[0], "answer": qa[1], "prompt": llm.render(messages),
-                "response": gen.text, "finish_reason": gen.finish_reason, "shared_medical_terms": shared,
-                "lexical_overlap": overlap,
-                **gen_columns(llm, template=f"{SYSTEM_PROMPT}+{operator_prompt(op)}",
-                              prompt_hash=operator_prompt_hash(op), sampling=sampling,
-                              prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
-                "cached": gen.cached,
-            })
+            out.append(
+                {
+                    RECORD_ID: rid,
+                    PARENT_IDS: [c[RECORD_ID]],
+                    SOURCE_URI: c[SOURCE_URI],
+                    SOURCE_LOCATOR: f"chunk {c[RECORD_ID]}",
+                    "chunk_id": c[RECORD_ID],
+                    "heading_path": c["heading_path"],
+                    "operator": op,
+                    "question": qa[0],
+                    "answer": qa[1],
+                    "prompt": llm.render(messages),
+                    "response": gen.text,
+                    "finish_reason": gen.finish_reason,
+                    "shared_medical_terms": shared,
+                    "lexical_overlap": overlap,
+                    **gen_columns(
+                        llm,
+                        template=f"{SYSTEM_PROMPT}+{operator_prompt(op)}",
+                        prompt_hash=operator_prompt_hash(op),
+                        sampling=sampling,
+                        prompt_tokens=gen.prompt_tokens,
+                        completion_tokens=gen.completion_tokens,
+                    ),
+                    "cached": gen.cached,
+                }
+            )
     n_gen = sum(len(g) for g in results)
     stats = {
-        "chunks": len(rows), "operators": list(ops), "prompts": len(prompts), "generations": n_gen,
-        "kept": len(out), "dropped": n_gen - len(out),
+        "chunks": len(rows),
+        "operators": list(ops),
+        "prompts": len(prompts),
+        "generations": n_gen,
+        "kept": len(out),
+        "dropped": n_gen - len(out),
         "dropped_by_reason": {r: reasons.get(r, 0) for r in DROP_REASONS},
-        "kept_per_chunk": {"mean": round(len(out) / len(rows), 3) if rows else 0.0,
-                           "chunks_without_questions": sum(1 for c in rows if not kept_per_chunk[c[RECORD_ID]])},
+        "kept_per_chunk": {
+            "mean": round(len(out) / len(rows), 3) if rows else 0.0,
+            "chunks_without_questions": sum(1 for c in rows if not kept_per_chunk[c[RECORD_ID]]),
+        },
         "kept_by_operator": dict(Counter(r["operator"] for r in out)),
         "generated_tokens": sum(g.completion_tokens for gs in results for g in gs if not g.cached),
         "cache_hits": sum(1 for gs in results for g in gs if g.cached),

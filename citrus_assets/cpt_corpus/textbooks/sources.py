@@ -82,8 +82,13 @@ def plain_heading_level(line: str, *, loose: bool = False) -> int:
     letters = [c for c in s if c.isalpha()]
     if len(letters) >= 3 and all(c.isupper() for c in letters) and not s.endswith("."):
         return 1
-    if (loose and len(_words(s)) <= 6 and s[:1].isupper() and not _END_PUNCT.search(s)
-            and not any(c.isdigit() for c in s)):
+    if (
+        loose
+        and len(_words(s)) <= 6
+        and s[:1].isupper()
+        and not _END_PUNCT.search(s)
+        and not any(c.isdigit() for c in s)
+    ):
         return 1
     return 0
 
@@ -226,8 +231,9 @@ def read_textbook(path: Path | str, uri: str | None = None) -> tuple[TextbookDoc
         md = suffix in MARKDOWN
         blocks = parse_markdown(text) if md else parse_plain(text)
         heads = [b.text for b in blocks if b.level]
-        doc = TextbookDoc(uri, "markdown" if md else "text", "lines", source_id(uri, data),
-                          heads[0] if heads else path.stem, blocks)
+        doc = TextbookDoc(
+            uri, "markdown" if md else "text", "lines", source_id(uri, data), heads[0] if heads else path.stem, blocks
+        )
     doc.blocks, doc.references_dropped = drop_references(doc.blocks)
     if not any(b.level == 0 and b.text.strip() for b in doc.blocks):
         return _bad(uri, "no_text: no paragraph text outside headings and references", data)

@@ -7,10 +7,10 @@ from typing import Literal
 import dagster as dg
 import pyarrow as pa
 
-from citrus_assets.common.backfill import per_partition, single_run
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import bars_md, funnel_md
+from citrus_assets.common.scheduling.backfill import per_partition, single_run
+from citrus_assets.common.scheduling.inbox_sensor import inbox_metadata
 from citrus_assets.cpt_corpus.web.config import WebCurationConfig
 from citrus_assets.cpt_corpus.web.curation import curate_shard
 from citrus_assets.cpt_corpus.web.dedup import dedup_source
@@ -51,17 +51,26 @@ class WebCurationRunConfig(dg.Config):
 
     def executor_options(self) -> ExecutorOptions:
         return ExecutorOptions(
-            kind=self.executor, ray_address=self.ray_address, cpus_per_task=self.cpus_per_task,
-            mem_per_cpu_gb=self.mem_per_cpu_gb, slurm_partition=self.slurm_partition, slurm_time=self.slurm_time,
-            slurm_qos=self.slurm_qos, slurm_venv_path=self.slurm_venv_path,
-            slurm_sbatch_args=dict(self.slurm_sbatch_args), rank_timeout_s=self.rank_timeout_s,
+            kind=self.executor,
+            ray_address=self.ray_address,
+            cpus_per_task=self.cpus_per_task,
+            mem_per_cpu_gb=self.mem_per_cpu_gb,
+            slurm_partition=self.slurm_partition,
+            slurm_time=self.slurm_time,
+            slurm_qos=self.slurm_qos,
+            slurm_venv_path=self.slurm_venv_path,
+            slurm_sbatch_args=dict(self.slurm_sbatch_args),
+            rank_timeout_s=self.rank_timeout_s,
         )
 
     def to_config(self) -> WebCurationConfig:
         return WebCurationConfig(
-            languages=tuple(self.languages), url_filter=self.url_filter,
-            minhash_buckets=self.minhash_buckets, minhash_hashes_per_bucket=self.minhash_hashes_per_bucket,
-            workers=self.workers, execution=self.executor_options(),
+            languages=tuple(self.languages),
+            url_filter=self.url_filter,
+            minhash_buckets=self.minhash_buckets,
+            minhash_hashes_per_bucket=self.minhash_hashes_per_bucket,
+            workers=self.workers,
+            execution=self.executor_options(),
         )
 
     def work_folder(self, prefix: str):
@@ -140,9 +149,12 @@ def web_corpus(
         shards_read=dg.MetadataValue.json(shards),
         recomputes=f"all web shards ({len(shards)}): cross-shard dedup is recomputed over every shard on each run",
         dedup_funnel=funnel_md(dedup_stages(stats), "web_corpus: cross-shard dedup"),
-        cluster_sizes=bars_md([(str(k), n) for k, n in stats["group_size_histogram"].items()],
-                              "web_corpus: duplicate groups by size (kept + removed)", unit="groups",
-                              label="group size"),
+        cluster_sizes=bars_md(
+            [(str(k), n) for k, n in stats["group_size_histogram"].items()],
+            "web_corpus: duplicate groups by size (kept + removed)",
+            unit="groups",
+            label="group size",
+        ),
     )
 
 
@@ -157,5 +169,8 @@ def shard_rows(table: pa.Table, shards: list[str]) -> dict[str, int]:
 def dedup_stages(stats: dict) -> list[tuple[str, int]]:
     """Documents in, after exact dedup, after near (MinHash) dedup = kept; each label names what it removed."""
     n, exact, near = stats["documents_in"], stats["exact_duplicates"], stats["minhash_duplicates"]
-    return [("documents in", n), (f"after exact dedup (-{exact} exact dups)", n - exact),
-            (f"kept after near dedup (-{near} near dups)", n - exact - near)]
+    return [
+        ("documents in", n),
+        (f"after exact dedup (-{exact} exact dups)", n - exact),
+        (f"kept after near dedup (-{near} near dups)", n - exact - near),
+    ]

@@ -38,8 +38,12 @@ web_corpus_check = gx_asset_check(
 )
 
 
-@dg.asset_check(asset=web_corpus, name=WEB_DEDUP_RATE, blocking=True,
-                description=f"Dedup removed at most {MAX_DEDUP_RATE:.0%} of the documents.")
+@dg.asset_check(
+    asset=web_corpus,
+    name=WEB_DEDUP_RATE,
+    blocking=True,
+    description=f"Dedup removed at most {MAX_DEDUP_RATE:.0%} of the documents.",
+)
 def web_dedup_rate_check(web_corpus: pa.Table) -> dg.AssetCheckResult:
     rate = dedup_rate(web_corpus)
     return dg.AssetCheckResult(

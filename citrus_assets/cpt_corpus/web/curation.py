@@ -80,22 +80,46 @@ def build_steps(config: WebCurationConfig, fmt: str, exclusion) -> list[tuple[st
     c = config
     steps: list[tuple[str, Any]] = []
     if c.url_filter:
-        steps.append((STEP_URL, OfflineURLFilter(
-            soft_word_threshold=c.url_soft_word_threshold, extra_domains=c.url_extra_domains,
-            extra_urls=c.url_extra_urls, banned_words=c.url_banned_words, banned_subwords=c.url_banned_subwords,
-            soft_banned_words=c.url_soft_banned_words, use_integrated_lists=c.url_use_integrated_lists,
-            exclusion_writer=exclusion(STEP_URL), cache_dir=c.resolved_cache_dir(),
-        )))
+        steps.append(
+            (
+                STEP_URL,
+                OfflineURLFilter(
+                    soft_word_threshold=c.url_soft_word_threshold,
+                    extra_domains=c.url_extra_domains,
+                    extra_urls=c.url_extra_urls,
+                    banned_words=c.url_banned_words,
+                    banned_subwords=c.url_banned_subwords,
+                    soft_banned_words=c.url_soft_banned_words,
+                    use_integrated_lists=c.url_use_integrated_lists,
+                    exclusion_writer=exclusion(STEP_URL),
+                    cache_dir=c.resolved_cache_dir(),
+                ),
+            )
+        )
     if fmt == "warc":
-        steps.append((STEP_EXTRACT, RecordingTrafilatura(
-            exclusion_writer=exclusion(STEP_EXTRACT), max_reject_chars=c.max_reject_text_chars,
-            favour_precision=c.trafilatura_favour_precision, timeout=c.extract_timeout,
-            deduplicate=c.trafilatura_deduplicate,
-        )))
+        steps.append(
+            (
+                STEP_EXTRACT,
+                RecordingTrafilatura(
+                    exclusion_writer=exclusion(STEP_EXTRACT),
+                    max_reject_chars=c.max_reject_text_chars,
+                    favour_precision=c.trafilatura_favour_precision,
+                    timeout=c.extract_timeout,
+                    deduplicate=c.trafilatura_deduplicate,
+                ),
+            )
+        )
     if c.languages:
-        steps.append((STEP_LANGUAGE, Py3LangidFilter(
-            languages=c.languages, language_threshold=c.language_threshold, exclusion_writer=exclusion(STEP_LANGUAGE)
-        )))
+        steps.append(
+            (
+                STEP_LANGUAGE,
+                Py3LangidFilter(
+                    languages=c.languages,
+                    language_threshold=c.language_threshold,
+                    exclusion_writer=exclusion(STEP_LANGUAGE),
+                ),
+            )
+        )
     lang = c.tokenizer_language
     for name, cls, kwargs in (
         (STEP_GOPHER_REP, GopherRepetitionFilter, c.gopher_repetition),
@@ -133,10 +157,16 @@ def _row(d: dict, cfg_max: int | None = None) -> dict[str, Any]:
 
 def _empty_result(uri: str, fmt: str, quarantine: list[QuarantineRecord], t0: float) -> ShardResult:
     return ShardResult(
-        uri=uri, input_format=fmt, documents=DOCUMENT_SCHEMA.empty_table(), rejects=REJECT_SCHEMA.empty_table(),
-        funnel=[{"step": STEP_READ, "documents_in": 0, "documents_out": 0, "dropped": 0,
-                 "quarantined": len(quarantine)}],
-        quarantine=quarantine, reader_stats={}, seconds=time.perf_counter() - t0,
+        uri=uri,
+        input_format=fmt,
+        documents=DOCUMENT_SCHEMA.empty_table(),
+        rejects=REJECT_SCHEMA.empty_table(),
+        funnel=[
+            {"step": STEP_READ, "documents_in": 0, "documents_out": 0, "dropped": 0, "quarantined": len(quarantine)}
+        ],
+        quarantine=quarantine,
+        reader_stats={},
+        seconds=time.perf_counter() - t0,
     )
 
 
@@ -158,8 +188,11 @@ def curate_shard(
     fmt = config.input_format if config.input_format != "auto" else detect_format(path)
     if fmt not in ("warc", "wet", "jsonl"):
         with open(path, "rb") as fh:  # not the expected type: its size and hash, never its bytes
-            head = describe_bytes(fh.read(1 << 16)) if path.stat().st_size <= 1 << 16 else \
-                f"[{path.stat().st_size} bytes; content not copied]"
+            head = (
+                describe_bytes(fh.read(1 << 16))
+                if path.stat().st_size <= 1 << 16
+                else f"[{path.stat().st_size} bytes; content not copied]"
+            )
         reason = "unreadable file: neither WARC nor JSONL"
         return _empty_result(uri, fmt, [QuarantineRecord(uri, "file", reason, head)], t0)
 
@@ -167,8 +200,12 @@ def curate_shard(
     try:
         (run_dir / "paths.txt").write_text(path.name + "\n")
         side = run_dir / "side"
-        common = dict(data_folder=str(path.parent.resolve()), side_folder=str(side), uri=uri,
-                      paths_file=str(run_dir / "paths.txt"))
+        common = dict(
+            data_folder=str(path.parent.resolve()),
+            side_folder=str(side),
+            uri=uri,
+            paths_file=str(run_dir / "paths.txt"),
+        )
         if fmt in ("warc", "wet"):
             reader = QuarantiningWarcReader(**common)
         else:
@@ -200,8 +237,14 @@ def curate_shard(
         quarantine = [QuarantineRecord(r["source_uri"], r["source_locator"], r["reason"], r["raw"]) for r in q_rows]
         funnel = build_funnel(counts, [name for name, _ in steps], dropped, kept.num_rows)
         return ShardResult(
-            uri=uri, input_format=fmt, documents=kept, rejects=rejects, funnel=funnel, quarantine=quarantine,
-            reader_stats=counts, seconds=time.perf_counter() - t0,
+            uri=uri,
+            input_format=fmt,
+            documents=kept,
+            rejects=rejects,
+            funnel=funnel,
+            quarantine=quarantine,
+            reader_stats=counts,
+            seconds=time.perf_counter() - t0,
         )
     finally:
         cleanup(run_dir, config.keep_work_files)
@@ -212,14 +255,21 @@ def build_funnel(
 ) -> list[dict[str, Any]]:
     """Documents in/out per step, in pipeline order; the first entry is the reader (units -> documents)."""
     units, docs = counts.get("units", 0), counts.get("documents", 0)
-    funnel = [{
-        "step": STEP_READ, "documents_in": units, "documents_out": docs, "dropped": units - docs,
-        "quarantined": counts.get("quarantined", 0),
-        # read but not passed on, each a reject row of the read step (duplicate fetch, non-HTML, empty)
-        "rejected": {k.removeprefix("rejected_"): v for k, v in sorted(counts.items()) if k.startswith("rejected_")},
-        # records that are not documents (request, warcinfo, metadata)
-        "skipped": {k.removeprefix("skipped_"): v for k, v in sorted(counts.items()) if k.startswith("skipped_")},
-    }]
+    funnel = [
+        {
+            "step": STEP_READ,
+            "documents_in": units,
+            "documents_out": docs,
+            "dropped": units - docs,
+            "quarantined": counts.get("quarantined", 0),
+            # read but not passed on, each a reject row of the read step (duplicate fetch, non-HTML, empty)
+            "rejected": {
+                k.removeprefix("rejected_"): v for k, v in sorted(counts.items()) if k.startswith("rejected_")
+            },
+            # records that are not documents (request, warcinfo, metadata)
+            "skipped": {k.removeprefix("skipped_"): v for k, v in sorted(counts.items()) if k.startswith("skipped_")},
+        }
+    ]
     n = docs
     for name in steps:
         d = dropped.get(name, 0)
@@ -231,6 +281,12 @@ def build_funnel(
 
 
 __all__ = [
-    "curate_shard", "build_steps", "build_funnel", "ShardResult", "WebCurationConfig",
-    "DOCUMENT_SCHEMA", "REJECT_SCHEMA", "FILTER_STEPS",
+    "curate_shard",
+    "build_steps",
+    "build_funnel",
+    "ShardResult",
+    "WebCurationConfig",
+    "DOCUMENT_SCHEMA",
+    "REJECT_SCHEMA",
+    "FILTER_STEPS",
 ]

@@ -52,16 +52,18 @@ from citrus_assets.cpt_corpus.web.pipelines import (
     run_pipeline,
 )
 
-DUPLICATES_SCHEMA = pa.schema([
-    ("record_id", pa.string()),
-    ("kept_record_id", pa.string()),
-    ("matched_record_id", pa.string()),
-    ("method", pa.string()),  # "exact" | "minhash"
-    ("cluster_id", pa.string()),
-    ("cluster_size", pa.int64()),  # documents in the group its method found (kept one included)
-    ("source_uri", pa.string()),
-    ("source_locator", pa.string()),
-])
+DUPLICATES_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),
+        ("kept_record_id", pa.string()),
+        ("matched_record_id", pa.string()),
+        ("method", pa.string()),  # "exact" | "minhash"
+        ("cluster_id", pa.string()),
+        ("cluster_size", pa.int64()),  # documents in the group its method found (kept one included)
+        ("source_uri", pa.string()),
+        ("source_locator", pa.string()),
+    ]
+)
 
 
 def exact_text(doc: Document) -> str:
@@ -75,24 +77,38 @@ def _exact_config() -> ExactDedupConfig:
 
 def minhash_config(config: WebCurationConfig) -> MinhashConfig:
     return MinhashConfig(
-        n_grams=config.minhash_ngrams, num_buckets=config.minhash_buckets,
-        hashes_per_bucket=config.minhash_hashes_per_bucket, seed=config.minhash_seed,
+        n_grams=config.minhash_ngrams,
+        num_buckets=config.minhash_buckets,
+        hashes_per_bucket=config.minhash_hashes_per_bucket,
+        seed=config.minhash_seed,
     )
 
 
 def _run_exact(run: Path, tasks: int, config: WebCurationConfig, source: str) -> str:
     ecfg = _exact_config()
     ex = dict(workers=config.workers, options=config.execution)
-    run_pipeline([ParquetReader(source, id_key="id"), ExactDedupSignature(str(run / "exact_sigs"), ecfg)],
-                 run / "logs/exact1", tasks=tasks, **ex)
-    run_pipeline([ExactFindDedups(str(run / "exact_sigs"), str(run / "exact_dups"), ecfg)], run / "logs/exact2",
-                 options=config.execution)
+    run_pipeline(
+        [ParquetReader(source, id_key="id"), ExactDedupSignature(str(run / "exact_sigs"), ecfg)],
+        run / "logs/exact1",
+        tasks=tasks,
+        **ex,
+    )
+    run_pipeline(
+        [ExactFindDedups(str(run / "exact_sigs"), str(run / "exact_dups"), ecfg)],
+        run / "logs/exact2",
+        options=config.execution,
+    )
     out = str(run / "after_exact")
-    run_pipeline([
-        ParquetReader(source, id_key="id"),
-        ExactDedupFilter(str(run / "exact_dups"), ecfg, exclusion_writer=_id_writer(run / "exact_removed")),
-        JsonlWriter(out, compression=None),
-    ], run / "logs/exact3", tasks=tasks, **ex)
+    run_pipeline(
+        [
+            ParquetReader(source, id_key="id"),
+            ExactDedupFilter(str(run / "exact_dups"), ecfg, exclusion_writer=_id_writer(run / "exact_removed")),
+            JsonlWriter(out, compression=None),
+        ],
+        run / "logs/exact3",
+        tasks=tasks,
+        **ex,
+    )
     return out
 
 
@@ -102,22 +118,41 @@ def _run_minhash(run: Path, tasks: int, config: WebCurationConfig, source: str, 
     lang = config.tokenizer_language
     sig = MinhashDedupSignature(str(run / "mh_sigs"), config=mcfg, language=lang)
     run_pipeline([reader_cls(source, id_key="id"), sig], run / "logs/mh1", tasks=tasks, **ex)
-    run_pipeline([MinhashDedupBuckets(str(run / "mh_sigs"), str(run / "mh_buckets"), config=mcfg)],
-                 run / "logs/mh2", tasks=mcfg.num_buckets, **ex)
-    run_pipeline([MinhashDedupCluster(str(run / "mh_buckets"), str(run / "mh_ids"), config=mcfg,
-                                      save_cluster_id=True, save_cluster_size=True)], run / "logs/mh3",
-                 options=config.execution)
+    run_pipeline(
+        [MinhashDedupBuckets(str(run / "mh_sigs"), str(run / "mh_buckets"), config=mcfg)],
+        run / "logs/mh2",
+        tasks=mcfg.num_buckets,
+        **ex,
+    )
+    run_pipeline(
+        [
+            MinhashDedupCluster(
+                str(run / "mh_buckets"), str(run / "mh_ids"), config=mcfg, save_cluster_id=True, save_cluster_size=True
+            )
+        ],
+        run / "logs/mh3",
+        options=config.execution,
+    )
     (run / "mh_ids").mkdir(exist_ok=True)
     for rank in range(tasks):  # a task with no removal/cluster file would skip loading cluster ids
         for ext in ("remove", "clusters", "sizes"):
             (run / "mh_ids" / f"{rank:06d}.{ext}").touch(exist_ok=True)
     out = str(run / "final")
-    run_pipeline([
-        reader_cls(source, id_key="id"),
-        MinhashDedupFilter(str(run / "mh_ids"), load_cluster_ids=True, load_cluster_sizes=True,
-                           exclusion_writer=_id_writer(run / "mh_removed")),
-        _id_writer(out),
-    ], run / "logs/mh4", tasks=tasks, **ex)
+    run_pipeline(
+        [
+            reader_cls(source, id_key="id"),
+            MinhashDedupFilter(
+                str(run / "mh_ids"),
+                load_cluster_ids=True,
+                load_cluster_sizes=True,
+                exclusion_writer=_id_writer(run / "mh_removed"),
+            ),
+            _id_writer(out),
+        ],
+        run / "logs/mh4",
+        tasks=tasks,
+        **ex,
+    )
     return out
 
 
@@ -165,8 +200,10 @@ def dedup_source(shards: list[pa.Table], work_dir: str | Path, config: WebCurati
         kept_idx = sorted(pos[k] for k in surviving)
         kept = base.take(pa.array(kept_idx, pa.int64())) if kept_idx else base.slice(0, 0)
         per_kept = Counter(dups["kept_record_id"])
-        kept = kept.append_column("duplicates_removed", pa.array(
-            [per_kept.get(r, 0) for r in kept.column("record_id").to_pylist()], pa.int64()))
+        kept = kept.append_column(
+            "duplicates_removed",
+            pa.array([per_kept.get(r, 0) for r in kept.column("record_id").to_pylist()], pa.int64()),
+        )
         dup_table = pa.Table.from_pydict(dups, schema=DUPLICATES_SCHEMA)
         stats = summarize(base.num_rows, dups["method"], per_kept)
         return DedupResult(kept, dup_table, stats, time.perf_counter() - t0)

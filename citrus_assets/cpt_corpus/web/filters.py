@@ -36,7 +36,7 @@ from datatrove.pipeline.filters.url_filter import get_list, normalize, normalize
 from datatrove.utils._import_utils import ASSETS_PATH
 from datatrove.utils.logging import logger
 
-from citrus_assets.common.language import load_langid
+from citrus_assets.common.text.language import load_langid
 
 BLOCKLIST_TARBALL = "url_filterblacklistsv0_3_0.tar.gz"
 

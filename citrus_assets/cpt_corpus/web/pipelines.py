@@ -126,7 +126,11 @@ def _in_process_manager():
 
 
 def build_executor(
-    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, options: ExecutorOptions = LOCAL,
+    pipeline: list,
+    logging_dir: str | Path,
+    tasks: int = 1,
+    workers: int = 1,
+    options: ExecutorOptions = LOCAL,
 ) -> PipelineExecutor:
     """The datatrove executor ``options`` names for ``pipeline`` (nothing is started or submitted yet)."""
     if options.kind == "local":
@@ -171,7 +175,11 @@ def build_executor(
 
 
 def run_pipeline(
-    pipeline: list, logging_dir: str | Path, tasks: int = 1, workers: int = 1, options: ExecutorOptions = LOCAL,
+    pipeline: list,
+    logging_dir: str | Path,
+    tasks: int = 1,
+    workers: int = 1,
+    options: ExecutorOptions = LOCAL,
 ):
     """Run ``pipeline`` on ``tasks`` datatrove tasks with the executor ``options`` names; returns datatrove's
     merged ``PipelineStats``. Returns only when every task has finished; raises if any failed (locally with
@@ -190,8 +198,13 @@ def run_pipeline(
         with _in_process_manager():
             return executor.run()
     executor.save_executor_as_json()  # as LocalPipelineExecutor.run does
-    run_ranks(executor, list(range(executor.world_size)), executor.workers, timeout_s=options.rank_timeout_s,
-              retries=options.rank_retries)
+    run_ranks(
+        executor,
+        list(range(executor.world_size)),
+        executor.workers,
+        timeout_s=options.rank_timeout_s,
+        retries=options.rank_retries,
+    )
     stats = _finished_stats(executor, logging_dir, "local")
     with executor.logging_dir.open("stats.json", "wt") as statsfile:
         stats.save_to_disk(statsfile)
@@ -206,8 +219,13 @@ def _ensure_ray(address: str) -> None:
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise RuntimeError("the ray executor needs the ray package: pip install 'ray==2.*'") from exc
     if not ray.is_initialized():
-        ray.init(address=address or None, include_dashboard=False, ignore_reinit_error=True,
-                 logging_level="WARNING", log_to_driver=False)
+        ray.init(
+            address=address or None,
+            include_dashboard=False,
+            ignore_reinit_error=True,
+            logging_level="WARNING",
+            log_to_driver=False,
+        )
 
 
 def _finished_stats(executor: PipelineExecutor, logging_dir: str | Path, kind: str):
@@ -216,8 +234,10 @@ def _finished_stats(executor: PipelineExecutor, logging_dir: str | Path, kind: s
 
     missing = executor.get_incomplete_ranks(skip_completed=True)
     if missing:
-        raise RuntimeError(f"{kind} executor: {len(missing)} of {executor.world_size} datatrove tasks did not "
-                           f"complete (ranks {missing[:10]}); task logs under {logging_dir}")
+        raise RuntimeError(
+            f"{kind} executor: {len(missing)} of {executor.world_size} datatrove tasks did not "
+            f"complete (ranks {missing[:10]}); task logs under {logging_dir}"
+        )
     stats = PipelineStats()
     for rank in range(executor.world_size):
         path = Path(logging_dir) / "stats" / f"{rank:05d}.json"
@@ -230,8 +250,9 @@ def _slurm_job_queued(job_id: str) -> bool:
     """True while ``squeue`` still lists the job (any array element). An ``squeue`` that cannot answer (not
     found, timed out, controller unreachable) counts as queued: the wait goes on (``slurm_timeout_s`` bounds it)."""
     try:
-        out = subprocess.run(["squeue", "-h", "-j", str(job_id), "-o", "%i"], capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            ["squeue", "-h", "-j", str(job_id), "-o", "%i"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.TimeoutExpired):
         return True
     if out.returncode != 0:  # a job that has aged out of the controller: "Invalid job id specified"

@@ -103,8 +103,7 @@ def _dump_stacks(w: _Worker) -> str:
     pyspy = shutil.which("py-spy")
     if pyspy and w.proc.poll() is None:
         try:
-            out = subprocess.run([pyspy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True,
-                                 timeout=30)
+            out = subprocess.run([pyspy, "dump", "--pid", str(w.proc.pid)], capture_output=True, text=True, timeout=30)
             with open(w.stack_path, "a") as fh:
                 fh.write(f"\n--- py-spy dump (exit {out.returncode}) ---\n{out.stdout}{out.stderr}")
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -125,8 +124,9 @@ def _kill(w: _Worker) -> None:
         pass
 
 
-def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 3600.0, retries: int = 1,
-              poll_s: float = 0.1) -> None:
+def run_ranks(
+    executor: Any, ranks: list[int], workers: int, timeout_s: float = 3600.0, retries: int = 1, poll_s: float = 0.1
+) -> None:
     """Run ``ranks`` of the datatrove ``executor`` in ``workers`` fresh processes (see the module docstring).
     Returns when every rank has finished; raises :class:`RankFailed` otherwise (every child is killed first)."""
     import dill
@@ -155,10 +155,22 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
         r_fd, w_fd = os.pipe()
         with open(stderr_path, "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-m", MODULE, str(spec), str(slot), str(w_fd),
-                 str(stacks / f"worker{slot}-{starts}.txt")],
-                stdin=subprocess.PIPE, stdout=err, stderr=err, env=env, pass_fds=(w_fd,),
-                start_new_session=True, close_fds=True,
+                [
+                    sys.executable,
+                    "-m",
+                    MODULE,
+                    str(spec),
+                    str(slot),
+                    str(w_fd),
+                    str(stacks / f"worker{slot}-{starts}.txt"),
+                ],
+                stdin=subprocess.PIPE,
+                stdout=err,
+                stderr=err,
+                env=env,
+                pass_fds=(w_fd,),
+                start_new_session=True,
+                close_fds=True,
             )
         os.close(w_fd)
         os.set_blocking(r_fd, False)  # a grandchild holding the write end must not block the reads
@@ -201,16 +213,22 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
         if rank is None:  # died or hung while starting (an import error would every time)
             start_failures.append(what)
             if len(start_failures) > retries:
-                raise RankFailed(f"datatrove rank worker {what} before taking a rank; stderr:\n"
-                                 f"{_tail(w.stderr_path)}" + (f"\nstack dump:\n{dump}" if dump else ""),
-                                 None, dump)
+                raise RankFailed(
+                    f"datatrove rank worker {what} before taking a rank; stderr:\n"
+                    f"{_tail(w.stderr_path)}" + (f"\nstack dump:\n{dump}" if dump else ""),
+                    None,
+                    dump,
+                )
             return
         tries[rank] += 1
         if tries[rank] > retries:
             raise RankFailed(
                 f"datatrove rank {rank} of {executor.world_size} failed: its process (pid {w.proc.pid}) {what}, "
                 f"{tries[rank]} time(s) ({retries} retries allowed); stderr tail (logs and stacks under {base}):\n"
-                f"{_tail(w.stderr_path, 2000)}" + (f"\nstack dump:\n{dump}" if dump else ""), rank, dump)
+                f"{_tail(w.stderr_path, 2000)}" + (f"\nstack dump:\n{dump}" if dump else ""),
+                rank,
+                dump,
+            )
         logger.warning(f"datatrove rank {rank}: its process {what}; running it again in a fresh process")
         pending.insert(0, rank)
 
@@ -226,8 +244,10 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
                     w.proc.wait(timeout=30)
                 except subprocess.TimeoutExpired:
                     pass
-                raise RankFailed(f"datatrove rank {arg} of {executor.world_size} raised; its traceback:\n"
-                                 f"{_tail(w.stderr_path)}", int(arg))
+                raise RankFailed(
+                    f"datatrove rank {arg} of {executor.world_size} raised; its traceback:\n{_tail(w.stderr_path)}",
+                    int(arg),
+                )
         w.lines.clear()
 
     try:
@@ -243,7 +263,8 @@ def run_ranks(executor: Any, ranks: list[int], workers: int, timeout_s: float = 
                     answers(w)
                     lost(w, f"exited with code {w.proc.returncode}")
                 elif (w.rank is not None or not w.ready) and time.monotonic() - w.since > (
-                        timeout_s if w.ready else max(timeout_s, START_TIMEOUT_S)):
+                    timeout_s if w.ready else max(timeout_s, START_TIMEOUT_S)
+                ):
                     dump = _dump_stacks(w)
                     what = "starting" if w.rank is None else f"running rank {w.rank}"
                     limit = timeout_s if w.ready else max(timeout_s, START_TIMEOUT_S)

@@ -172,8 +172,15 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
                     locator = f"warc record {n}"
                     total += max(0, int(record.length or 0))
                     if over(total, lim.max_decompressed_bytes):  # a decompression bomb: stop reading the file
-                        side.quarantine(uri, locator, too_large(f"the file decompressed past record {n - 1} "
-                                                                "(its records)", total, "max_decompressed_bytes"))
+                        side.quarantine(
+                            uri,
+                            locator,
+                            too_large(
+                                f"the file decompressed past record {n - 1} (its records)",
+                                total,
+                                "max_decompressed_bytes",
+                            ),
+                        )
                         break
                     with self.track_time():
                         # never more than the record limit in memory, whatever the headers claim
@@ -184,8 +191,12 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
                             continue
                         missing = getattr(record.raw_stream, "limit", 0) or 0
                         if missing > 0:  # the file ends inside this record
-                            side.quarantine(uri, locator, f"truncated WARC record: {missing} of its "
-                                            f"{record.length} bytes missing (file cut?)", content)
+                            side.quarantine(
+                                uri,
+                                locator,
+                                f"truncated WARC record: {missing} of its {record.length} bytes missing (file cut?)",
+                                content,
+                            )
                             continue
                         try:
                             doc = self._record_to_document(record, content, filepath, n, uri, locator, side)
@@ -222,14 +233,20 @@ class QuarantiningWarcReader(_Quarantining, WarcReader):
             if mime in _HTML_TYPES or (record.rec_type == "conversion" and mime == "text/plain"):
                 side.quarantine(uri, locator, "undecodable payload: not UTF-8 and no charset detected", content)
             else:
-                side.reject(stub, uri, locator, content,
-                            f"non_html: payload type {mime!r} (declared {declared or 'none'})")
+                side.reject(
+                    stub, uri, locator, content, f"non_html: payload type {mime!r} (declared {declared or 'none'})"
+                )
             return None
         key = (url, hashlib.sha256(content).hexdigest())
         if key in self._fetched:  # the same URL fetched again with an identical payload: keep the first
             first_locator, first_id = self._fetched[key]
-            side.reject({**stub, "text": extracted.get("text") or ""}, uri, locator, content,
-                        f"exact_duplicate_fetch: {warc_id} repeats {first_id} ({first_locator}): same URL and payload")
+            side.reject(
+                {**stub, "text": extracted.get("text") or ""},
+                uri,
+                locator,
+                content,
+                f"exact_duplicate_fetch: {warc_id} repeats {first_id} ({first_locator}): same URL and payload",
+            )
             return None
         self._fetched[key] = (locator, warc_id)
         doc = self.get_document_from_dict(extracted, filepath, n - 1)
@@ -261,8 +278,11 @@ class QuarantiningJsonlReader(_Quarantining, JsonlReader):
                         continue
                     total += len(raw)
                     if over(total, lim.max_decompressed_bytes):
-                        side.quarantine(uri, f"line {n}", too_large(f"the file decompressed past line {n - 1}",
-                                                                    total, "max_decompressed_bytes"))
+                        side.quarantine(
+                            uri,
+                            f"line {n}",
+                            too_large(f"the file decompressed past line {n - 1}", total, "max_decompressed_bytes"),
+                        )
                         break
                     if n == 1 and raw.startswith(b"\xef\xbb\xbf"):  # a byte-order mark: line 1 stays
                         raw = raw[3:]

@@ -33,10 +33,12 @@ from training.config import BaseTrainConfig, hyperparameters
 from training.launch import LaunchSpec, launch
 
 
-def run_key(stage: str, data_versions: dict[str, str], base_model: str, base_weights: str,
-            hparams: dict[str, Any]) -> str:
-    blob = canonical_json({"stage": stage, "data": data_versions, "base": base_model, "weights": base_weights,
-                      "hp": hparams})
+def run_key(
+    stage: str, data_versions: dict[str, str], base_model: str, base_weights: str, hparams: dict[str, Any]
+) -> str:
+    blob = canonical_json(
+        {"stage": stage, "data": data_versions, "base": base_model, "weights": base_weights, "hp": hparams}
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -83,10 +85,20 @@ class TrainOutcome:
     reused: bool
 
 
-def train_stage(cfg: BaseTrainConfig, *, stage: str, data_table: pa.Table, data_columns: list[str],
-                data_versions: dict[str, str], root: str, spec: LaunchSpec, reuse: bool = True,
-                keep_step_checkpoints: bool = False, on_line: Callable[[str], None] | None = None,
-                on_metric: Callable[[dict], None] | None = None) -> TrainOutcome:
+def train_stage(
+    cfg: BaseTrainConfig,
+    *,
+    stage: str,
+    data_table: pa.Table,
+    data_columns: list[str],
+    data_versions: dict[str, str],
+    root: str,
+    spec: LaunchSpec,
+    reuse: bool = True,
+    keep_step_checkpoints: bool = False,
+    on_line: Callable[[str], None] | None = None,
+    on_metric: Callable[[dict], None] | None = None,
+) -> TrainOutcome:
     """Train ``cfg`` on ``data_table`` in its run folder (or reuse the finished run with the same key)."""
     key = run_key(stage, data_versions, cfg.model_path, model_identity(cfg.model_path), hyperparameters(cfg))
     run_dir = os.path.abspath(os.path.join(root, stage, key))
@@ -100,8 +112,9 @@ def train_stage(cfg: BaseTrainConfig, *, stage: str, data_table: pa.Table, data_
     return TrainOutcome(result, run_dir, False)
 
 
-def checkpoint_table(stage: str, result: dict[str, Any], *, base_model: str, parent_ids: list[str],
-                     data_versions: dict[str, str]) -> pa.Table:
+def checkpoint_table(
+    stage: str, result: dict[str, Any], *, base_model: str, parent_ids: list[str], data_versions: dict[str, str]
+) -> pa.Table:
     """The checkpoint asset's one row (``CHECKPOINT_SCHEMA``)."""
     sha = result["weights_sha256"]
     row = {

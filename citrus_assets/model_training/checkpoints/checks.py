@@ -29,8 +29,12 @@ def hf_folder_complete(path) -> bool:
     if not isinstance(path, str) or not path:
         return False
     p = Path(path)
-    return (p.is_dir() and all((p / f).is_file() for f in HF_FILES) and any(p.glob("*.safetensors"))
-            and any((p / f).is_file() for f in TOKENIZER_FILES))
+    return (
+        p.is_dir()
+        and all((p / f).is_file() for f in HF_FILES)
+        and any(p.glob("*.safetensors"))
+        and any((p / f).is_file() for f in TOKENIZER_FILES)
+    )
 
 
 def weights_unchanged(path, expected) -> bool:
@@ -76,8 +80,9 @@ def _weights_finite_torch(path) -> bool:
         from safetensors.torch import load_file
 
         files = sorted(Path(path).glob("*.safetensors"))
-        return bool(files) and all(bool(torch.isfinite(t).all()) for f in files
-                                   for t in load_file(str(f)).values() if t.is_floating_point())
+        return bool(files) and all(
+            bool(torch.isfinite(t).all()) for f in files for t in load_file(str(f)).values() if t.is_floating_point()
+        )
     except Exception:
         return False
 
@@ -97,12 +102,20 @@ def _check(asset):
         blocking=True,
         description="One checkpoint row; the HF folder is complete and its weights hash as recorded; "
         "no NaN/inf weights; steps and tokens seen positive, final loss finite.",
-        suite=lambda: id_suite() + row_count_between(1, 1) + not_null(["model_path", "weights_sha256", "base_model"])
-        + values_in_set("stage", list(CHECKPOINT_STAGES)) + between("steps", 1, None)
-        + between("tokens_seen", 1, None) + between("final_loss", 0, 1e6),
+        suite=lambda: (
+            id_suite()
+            + row_count_between(1, 1)
+            + not_null(["model_path", "weights_sha256", "base_model"])
+            + values_in_set("stage", list(CHECKPOINT_STAGES))
+            + between("steps", 1, None)
+            + between("tokens_seen", 1, None)
+            + between("final_loss", 0, 1e6)
+        ),
         rules=[folder_rule, hash_rule, finite_rule],
     )
 
 
-checks = [_check(a) for a in (cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint,
-                              rl_checkpoint)]
+checks = [
+    _check(a)
+    for a in (cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint, rl_checkpoint)
+]

@@ -68,11 +68,19 @@ class TrainingResource(dg.ConfigurableResource):
         return lake.join("checkpoints")
 
     def spec(self) -> LaunchSpec:
-        return LaunchSpec(launcher=self.launcher, num_processes=self.num_processes, num_machines=self.num_machines,
-                          machine_rank=self.machine_rank, main_process_ip=self.main_process_ip,
-                          main_process_port=self.main_process_port, hostfile=self.hostfile,
-                          accelerate_config=self.accelerate_config, deepspeed=self.deepspeed, zero_stage=self.zero_stage,
-                          offload=self.offload)
+        return LaunchSpec(
+            launcher=self.launcher,
+            num_processes=self.num_processes,
+            num_machines=self.num_machines,
+            machine_rank=self.machine_rank,
+            main_process_ip=self.main_process_ip,
+            main_process_port=self.main_process_port,
+            hostfile=self.hostfile,
+            accelerate_config=self.accelerate_config,
+            deepspeed=self.deepspeed,
+            zero_stage=self.zero_stage,
+            offload=self.offload,
+        )
 
 
 class CheckpointRunConfig(dg.Config):
@@ -131,9 +139,9 @@ class CPORunConfig(CheckpointRunConfig):
 _SKIP = {"reuse"}
 
 
-def trainer_config(run: CheckpointRunConfig, cls: type[BaseTrainConfig], model_path: str,
-                   bf16: bool) -> BaseTrainConfig:
+def trainer_config(
+    run: CheckpointRunConfig, cls: type[BaseTrainConfig], model_path: str, bf16: bool
+) -> BaseTrainConfig:
     """The trainer dataclass from a Dagster run config (same field names)."""
     values = {k: v for k, v in run.model_dump().items() if k not in _SKIP}
     return cls(**values, model_path=model_path, bf16=bf16)
-

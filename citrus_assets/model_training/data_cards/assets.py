@@ -40,27 +40,29 @@ CARD_MD = "card.md"
 CARD_JSON = "card.json"
 DATA_CARD_COMPLETE = "data_card_complete"
 
-DATA_CARD_SCHEMA = pa.schema([
-    ("record_id", pa.string()),  # record_id("datacard", stage, checkpoint record id, card content hash)
-    ("parent_ids", pa.list_(pa.string())),  # [the checkpoint's record id]
-    ("stage", pa.string()),
-    ("checkpoint_asset", pa.string()),
-    ("checkpoint_data_version", pa.string()),
-    ("complete", pa.bool_()),
-    ("problems", pa.list_(pa.string())),
-    ("n_inputs", pa.int64()),
-    ("n_inputs_unversioned", pa.int64()),
-    ("n_asset_partitions", pa.int64()),
-    ("n_sources", pa.int64()),
-    ("n_source_units", pa.int64()),
-    ("n_models", pa.int64()),
-    ("n_checks_evaluated", pa.int64()),
-    ("n_failed_checks", pa.int64()),
-    ("failed_checks", pa.list_(pa.string())),
-    ("card_md_path", pa.string()),
-    ("card_json_path", pa.string()),
-    ("card_json", pa.string()),  # the whole card (canonical JSON)
-])
+DATA_CARD_SCHEMA = pa.schema(
+    [
+        ("record_id", pa.string()),  # record_id("datacard", stage, checkpoint record id, card content hash)
+        ("parent_ids", pa.list_(pa.string())),  # [the checkpoint's record id]
+        ("stage", pa.string()),
+        ("checkpoint_asset", pa.string()),
+        ("checkpoint_data_version", pa.string()),
+        ("complete", pa.bool_()),
+        ("problems", pa.list_(pa.string())),
+        ("n_inputs", pa.int64()),
+        ("n_inputs_unversioned", pa.int64()),
+        ("n_asset_partitions", pa.int64()),
+        ("n_sources", pa.int64()),
+        ("n_source_units", pa.int64()),
+        ("n_models", pa.int64()),
+        ("n_checks_evaluated", pa.int64()),
+        ("n_failed_checks", pa.int64()),
+        ("failed_checks", pa.list_(pa.string())),
+        ("card_md_path", pa.string()),
+        ("card_json_path", pa.string()),
+        ("card_json", pa.string()),  # the whole card (canonical JSON)
+    ]
+)
 
 
 def lineage_store(lk: Lake) -> LineageStore:
@@ -135,19 +137,26 @@ def data_card_asset(checkpoint: dg.AssetsDefinition, stage: str) -> dg.AssetsDef
         kinds={"parquet", "markdown"},
         ins={"checkpoint": dg.AssetIn(key=checkpoint.key)},
         description=f"Data card of {ckpt_name} (Markdown + JSON): every source and asset partition it was trained "
-                    "on with data versions, record counts per stage, what filters, dedup and quarantine removed, "
-                    "decontamination, check results, and the models and prompt hashes that made synthetic data.",
+        "on with data versions, record counts per stage, what filters, dedup and quarantine removed, "
+        "decontamination, check results, and the models and prompt hashes that made synthetic data.",
     )
     def _card(context: dg.AssetExecutionContext, lake: LakeResource, checkpoint: pa.Table) -> dg.Output:
         lk = lake.lake()
         keys = defined_check_keys(context)
         with lineage_store(lk) as store:
-            card = build_card(store, context.instance, ckpt_name, checkpoint,
-                              data_version=table_data_version(checkpoint), check_keys=keys)
+            card = build_card(
+                store,
+                context.instance,
+                ckpt_name,
+                checkpoint,
+                data_version=table_data_version(checkpoint),
+                check_keys=keys,
+            )
         md = card_markdown(card)
         md_path = write_text(lk, lk.data_path(name, None, CARD_MD), md)
-        json_path = write_text(lk, lk.data_path(name, None, CARD_JSON),
-                               json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+        json_path = write_text(
+            lk, lk.data_path(name, None, CARD_JSON), json.dumps(card, indent=2, sort_keys=True, default=str) + "\n"
+        )
         for problem in card["problems"]:
             context.log.warning(f"{name}: {problem}")
         return output(
@@ -171,7 +180,7 @@ def data_card_asset(checkpoint: dg.AssetsDefinition, stage: str) -> dg.AssetsDef
 complete_rule = RowRule(
     name="card_complete",
     description="The card lists no problem (every input versioned and in the lineage, a source reached, "
-                "no failed check).",
+    "no failed check).",
     derive=lambda df: [bool(v) for v in df["complete"]],
     columns=("complete",),
 )
@@ -183,15 +192,26 @@ def data_card_check(card_asset: dg.AssetsDefinition) -> dg.AssetChecksDefinition
         name=DATA_CARD_COMPLETE,
         blocking=False,
         description="The card lists at least one source file and input, every input has a data version, and no "
-                    "check on the checkpoint or its upstream data failed at its latest evaluation.",
-        suite=lambda: id_suite() + row_count_between(1, 1) + between("n_sources", 1, None)
-        + between("n_inputs", 1, None) + between("n_inputs_unversioned", 0, 0) + between("n_failed_checks", 0, 0),
+        "check on the checkpoint or its upstream data failed at its latest evaluation.",
+        suite=lambda: (
+            id_suite()
+            + row_count_between(1, 1)
+            + between("n_sources", 1, None)
+            + between("n_inputs", 1, None)
+            + between("n_inputs_unversioned", 0, 0)
+            + between("n_failed_checks", 0, 0)
+        ),
         rules=[complete_rule],
     )
 
 
-STAGE_CHECKPOINTS = {"cpt": cpt_checkpoint, "sft_stage1": sft_stage1_checkpoint, "sft_stage2": sft_stage2_checkpoint,
-                     "sft_stage3": sft_stage3_checkpoint, "rl": rl_checkpoint}
+STAGE_CHECKPOINTS = {
+    "cpt": cpt_checkpoint,
+    "sft_stage1": sft_stage1_checkpoint,
+    "sft_stage2": sft_stage2_checkpoint,
+    "sft_stage3": sft_stage3_checkpoint,
+    "rl": rl_checkpoint,
+}
 data_card_assets = [data_card_asset(ckpt, stage) for stage, ckpt in STAGE_CHECKPOINTS.items()]
 cpt_data_card, sft_stage1_data_card, sft_stage2_data_card, sft_stage3_data_card, rl_data_card = data_card_assets
 data_card_checks = [data_card_check(a) for a in data_card_assets]

@@ -3,7 +3,7 @@
 :func:`build_card` starts at the checkpoint's ``checkpoint_inputs`` (the asset partitions and data versions
 its training run read; the ``data_versions`` column of the checkpoint row when none were recorded) and walks
 the asset-level lineage upstream: for each asset partition (one materialization of it), the asset partitions
-holding parents of its records (:func:`resources.lineage.asset_graph.record_inputs`), recursively, down to
+holding parents of its records (:func:`resources.lineage.query.asset_graph.record_inputs`), recursively, down to
 the source files. Where a parent partition was materialized several times, the walk takes the latest
 materialization holding a parent that is not newer than the child (the version the child read). An input
 that is itself a checkpoint (the model training started from) is listed with its data version and checks
@@ -30,7 +30,7 @@ import dagster as dg
 import pyarrow as pa
 
 from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
-from resources.lineage import asset_graph
+from resources.lineage.query import asset_graph
 from resources.lineage.schema import UNPARTITIONED
 from resources.lineage.store import LineageStore
 from resources.lineage.writer import table_data_version
@@ -38,7 +38,8 @@ from resources.lineage.writer import table_data_version
 CARD_VERSION = 1
 # Materialization metadata keys that say what a step dropped, filtered, de-duplicated or quarantined.
 FILTER_KEY_RE = re.compile(
-    r"quarantin|duplicat|dedup|drop|filter|reject|remov|funnel|selection|stage_reasons|kept|skipped|unlabeled")
+    r"quarantin|duplicat|dedup|drop|filter|reject|remov|funnel|selection|stage_reasons|kept|skipped|unlabeled"
+)
 DECONTAMINATION_KEY = "decontamination"
 QUARANTINED_KEY = "quarantined"
 MAX_LIST_ITEMS = 50  # longer lists in metadata values are cut (the full value stays in the event log)
@@ -50,9 +51,16 @@ KIND_CHECKPOINT = "checkpoint"
 
 
 # ==================================================================== building
-def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpoint_asset: str,
-               checkpoint: pa.Table | Mapping[str, Any], *, data_version: str | None = None,
-               check_keys: Iterable[dg.AssetCheckKey] | None = None, sync: bool = True) -> dict[str, Any]:
+def build_card(
+    store: LineageStore,
+    instance: dg.DagsterInstance | None,
+    checkpoint_asset: str,
+    checkpoint: pa.Table | Mapping[str, Any],
+    *,
+    data_version: str | None = None,
+    check_keys: Iterable[dg.AssetCheckKey] | None = None,
+    sync: bool = True,
+) -> dict[str, Any]:
     """The data card (a JSON-able dict) of the checkpoint ``checkpoint_asset`` whose one-row table (or row)
     is ``checkpoint``.
 
@@ -86,8 +94,16 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
     for asset, partition, version in wanted:
         kind = KIND_CHECKPOINT if asset in ckpt_assets else KIND_DATA
         mat = _pick(mats, asset, partition, version)
-        inputs.append({"asset": asset, "partition": partition, "data_version": version, "kind": kind,
-                       "n_records": mat["n_records"] if mat else None, "in_lineage": mat is not None})
+        inputs.append(
+            {
+                "asset": asset,
+                "partition": partition,
+                "data_version": version,
+                "kind": kind,
+                "n_records": mat["n_records"] if mat else None,
+                "in_lineage": mat is not None,
+            }
+        )
         if not version:
             problems.append(f"input {_label(asset, partition)} has no data version")
         if mat is None:
@@ -103,23 +119,40 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
         nodes[mid]["sources"][uri] = int(n)
     sources = []
     for uri, n in asset_graph.source_units(store, data_mids, sync=False):
-        sources.append({"uri": uri, "n_units": int(n),
-                        "cited_by": sorted(_label(x["asset"], x["partition"]) for x in nodes.values()
-                                           if uri in x["sources"])})
+        sources.append(
+            {
+                "uri": uri,
+                "n_units": int(n),
+                "cited_by": sorted(_label(x["asset"], x["partition"]) for x in nodes.values() if uri in x["sources"]),
+            }
+        )
     generations = [
-        {"asset": nodes[mid]["asset"], "partition": nodes[mid]["partition"], "model_id": model,
-         "model_revision": rev, "prompt_template": template, "prompt_hash": phash, "n_records": int(n)}
-        for mid, model, rev, template, phash, n in asset_graph.generation_counts(store, data_mids, sync=False)]
-    generations.sort(key=lambda g: tuple(str(g[k] or "") for k in ("asset", "partition", "model_id",
-                                                                      "model_revision", "prompt_template",
-                                                                      "prompt_hash")))
+        {
+            "asset": nodes[mid]["asset"],
+            "partition": nodes[mid]["partition"],
+            "model_id": model,
+            "model_revision": rev,
+            "prompt_template": template,
+            "prompt_hash": phash,
+            "n_records": int(n),
+        }
+        for mid, model, rev, template, phash, n in asset_graph.generation_counts(store, data_mids, sync=False)
+    ]
+    generations.sort(
+        key=lambda g: tuple(
+            str(g[k] or "")
+            for k in ("asset", "partition", "model_id", "model_revision", "prompt_template", "prompt_hash")
+        )
+    )
     models: dict[tuple, int] = {}
     for g in generations:
         key = (g["model_id"], g["model_revision"])
         models[key] = models.get(key, 0) + g["n_records"]
 
-    keys = sorted(set(check_keys or []) | (evaluated_check_keys(instance) if instance is not None else set()),
-                  key=lambda k: (k.asset_key.to_user_string(), k.name))
+    keys = sorted(
+        set(check_keys or []) | (evaluated_check_keys(instance) if instance is not None else set()),
+        key=lambda k: (k.asset_key.to_user_string(), k.name),
+    )
     ckpt_section = {
         "asset": checkpoint_asset,
         "stage": row.get("stage"),
@@ -140,8 +173,9 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
             runs = runs_of.get((node["asset"], node["partition"], node["data_version"]), set())
             _add_dagster_metadata(instance, node, runs)
             node["checks"] = _checks(instance, keys, node["asset"], node["partition"], runs)
-        ckpt_section["checks"] = _checks(instance, keys, checkpoint_asset, UNPARTITIONED,
-                                         runs_of.get((checkpoint_asset, UNPARTITIONED, dv), set()))
+        ckpt_section["checks"] = _checks(
+            instance, keys, checkpoint_asset, UNPARTITIONED, runs_of.get((checkpoint_asset, UNPARTITIONED, dv), set())
+        )
 
     ordered = sorted(nodes.values(), key=lambda n: (n["depth"], n["asset"], n["partition"], n["data_version"] or ""))
     all_checks = [dict(c, asset=checkpoint_asset, partition=UNPARTITIONED) for c in ckpt_section["checks"]]
@@ -150,8 +184,11 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
     if not sources:
         problems.append("no source file reached")
     problems += [f"check failed: {f}" for f in failed]
-    decontamination = [{"asset": n["asset"], "partition": n["partition"], **(n["decontamination"] or {})}
-                       for n in ordered if n["decontamination"] is not None]
+    decontamination = [
+        {"asset": n["asset"], "partition": n["partition"], **(n["decontamination"] or {})}
+        for n in ordered
+        if n["decontamination"] is not None
+    ]
     return {
         "card_version": CARD_VERSION,
         "checkpoint": ckpt_section,
@@ -160,11 +197,14 @@ def build_card(store: LineageStore, instance: dg.DagsterInstance | None, checkpo
         "lineage": ordered,
         "sources": sources,
         "generations": generations,
-        "models": [{"model_id": m, "model_revision": r, "n_records": n}
-                   for (m, r), n in sorted(models.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))],
+        "models": [
+            {"model_id": m, "model_revision": r, "n_records": n}
+            for (m, r), n in sorted(models.items(), key=lambda kv: (str(kv[0][0]), str(kv[0][1])))
+        ],
         "decontamination": decontamination,
-        "metadata_not_found": [_label(n["asset"], n["partition"]) for n in ordered
-                               if instance is not None and not n["dagster_metadata"]],
+        "metadata_not_found": [
+            _label(n["asset"], n["partition"]) for n in ordered if instance is not None and not n["dagster_metadata"]
+        ],
         "checks": {
             "looked_up": instance is not None,
             "n_evaluated": sum(c["passed"] is not None for c in all_checks),
@@ -193,19 +233,34 @@ def _label(asset: str, partition: str | None) -> str:
 def _pick(mats: list[dict], asset: str, partition: str | None, version: str | None) -> dict | None:
     """The latest materialization of (asset, partition) at ``version`` (any version when empty)."""
     partition = partition or UNPARTITIONED
-    found = [m for m in mats if m["asset"] == asset and m["partition"] == partition
-             and (not version or m["data_version"] == version)]
+    found = [
+        m
+        for m in mats
+        if m["asset"] == asset and m["partition"] == partition and (not version or m["data_version"] == version)
+    ]
     return found[-1] if found else None  # mats are oldest first
 
 
 def _node(mat: dict, kind: str, depth: int) -> dict[str, Any]:
     created = mat["created_at"]
     return {
-        "asset": mat["asset"], "partition": mat["partition"], "kind": kind, "depth": depth,
-        "data_version": mat["data_version"], "code_version": mat["code_version"], "run_id": mat["run_id"],
+        "asset": mat["asset"],
+        "partition": mat["partition"],
+        "kind": kind,
+        "depth": depth,
+        "data_version": mat["data_version"],
+        "code_version": mat["code_version"],
+        "run_id": mat["run_id"],
         "materialized_at": created.isoformat() if created is not None else None,
-        "n_records": mat["n_records"], "data_path": mat["data_path"], "inputs": [], "sources": {},
-        "quarantined": None, "filters": {}, "decontamination": None, "dagster_metadata": False, "checks": [],
+        "n_records": mat["n_records"],
+        "data_path": mat["data_path"],
+        "inputs": [],
+        "sources": {},
+        "quarantined": None,
+        "filters": {},
+        "decontamination": None,
+        "dagster_metadata": False,
+        "checks": [],
     }
 
 
@@ -292,7 +347,8 @@ def _add_dagster_metadata(instance: dg.DagsterInstance, node: dict, runs: set[st
     part = _dagster_partition(node["partition"])
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=_asset_key(node["asset"]), asset_partitions=[part] if part else None),
-        limit=MATERIALIZATION_HISTORY).records
+        limit=MATERIALIZATION_HISTORY,
+    ).records
 
     def version(rec) -> str | None:
         m = rec.asset_materialization
@@ -311,7 +367,8 @@ def _add_dagster_metadata(instance: dg.DagsterInstance, node: dict, runs: set[st
 def evaluated_check_keys(instance: dg.DagsterInstance, limit: int = CHECK_DISCOVERY_LIMIT) -> set[dg.AssetCheckKey]:
     """Every asset check with an evaluation among the instance's latest ``limit`` check evaluation events."""
     records = instance.event_log_storage.get_event_records(
-        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=limit, ascending=False)
+        dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION), limit=limit, ascending=False
+    )
     out = set()
     for rec in records:
         ev = rec.event_log_entry.dagster_event.event_specific_data
@@ -319,8 +376,9 @@ def evaluated_check_keys(instance: dg.DagsterInstance, limit: int = CHECK_DISCOV
     return out
 
 
-def _checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey], asset: str, partition: str,
-            runs: set[str]) -> list[dict[str, Any]]:
+def _checks(
+    instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey], asset: str, partition: str, runs: set[str]
+) -> list[dict[str, Any]]:
     """The latest evaluation of each check on (asset, partition), preferring one of the runs in ``runs``."""
     from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus as Status
 
@@ -336,8 +394,17 @@ def _checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey], asset: s
             if getattr(ev, "partition", None) in (part, None):
                 evals.append(ev)
         if not evals:
-            out.append({"check": key.name, "passed": None, "blocking": None, "severity": None,
-                        "evaluated_run_id": None, "evaluated_this_version": None, "description": "not evaluated"})
+            out.append(
+                {
+                    "check": key.name,
+                    "passed": None,
+                    "blocking": None,
+                    "severity": None,
+                    "evaluated_run_id": None,
+                    "evaluated_this_version": None,
+                    "description": "not evaluated",
+                }
+            )
             continue
 
         def target_run(ev) -> str | None:
@@ -346,10 +413,17 @@ def _checks(instance: dg.DagsterInstance, keys: list[dg.AssetCheckKey], asset: s
 
         ev = next((e for e in evals if target_run(e) in runs), evals[0])
         run = target_run(ev)
-        out.append({"check": key.name, "passed": bool(ev.passed), "blocking": bool(ev.blocking),
-                    "severity": ev.severity.value if ev.severity is not None else None,
-                    "evaluated_run_id": run, "evaluated_this_version": (run in runs) if run else None,
-                    "description": ev.description or ""})
+        out.append(
+            {
+                "check": key.name,
+                "passed": bool(ev.passed),
+                "blocking": bool(ev.blocking),
+                "severity": ev.severity.value if ev.severity is not None else None,
+                "evaluated_run_id": run,
+                "evaluated_this_version": (run in runs) if run else None,
+                "description": ev.description or "",
+            }
+        )
     return out
 
 
@@ -394,18 +468,37 @@ def decontamination_lines(entries: list[dict]) -> list[str]:
     benchmark files; an opt-out is spelled out under the table."""
     lines: list[str] = []
     if entries:
-        lines += _table(["asset", "partition", "removed", "status", "per benchmark", "benchmarks", "index items",
-                         "unreadable benchmark files"],
-                        [[d["asset"], d["partition"],
-                          d.get("removed") if d.get("eval_data_dir", True) else "NOT decontaminated (no benchmarks)",
-                          _decont_status(d),
-                          d.get("removed_per_benchmark", {}), ", ".join(d.get("benchmarks") or []) or "—",
-                          d.get("index_items", "—"),
-                          ", ".join(u.get("file", "?") for u in d.get("unreadable_benchmark_files") or []) or "—"]
-                         for d in entries])
+        lines += _table(
+            [
+                "asset",
+                "partition",
+                "removed",
+                "status",
+                "per benchmark",
+                "benchmarks",
+                "index items",
+                "unreadable benchmark files",
+            ],
+            [
+                [
+                    d["asset"],
+                    d["partition"],
+                    d.get("removed") if d.get("eval_data_dir", True) else "NOT decontaminated (no benchmarks)",
+                    _decont_status(d),
+                    d.get("removed_per_benchmark", {}),
+                    ", ".join(d.get("benchmarks") or []) or "—",
+                    d.get("index_items", "—"),
+                    ", ".join(u.get("file", "?") for u in d.get("unreadable_benchmark_files") or []) or "—",
+                ]
+                for d in entries
+            ],
+        )
         if any(d.get("allow_no_decontamination") and not d.get("index_items") for d in entries):
-            lines += ["", "**Decontamination was turned OFF by the run config (allow_no_decontamination: true) "
-                      "for at least one step: this data was not checked against any benchmark.**"]
+            lines += [
+                "",
+                "**Decontamination was turned OFF by the run config (allow_no_decontamination: true) "
+                "for at least one step: this data was not checked against any benchmark.**",
+            ]
     else:
         lines.append("_No step reported decontamination._")
     return lines
@@ -417,37 +510,69 @@ def card_markdown(card: dict[str, Any]) -> str:
     tot, checks = card["totals"], card["checks"]
     lines = [f"# Data card: {ck['asset']}", ""]
     status = "complete" if card["complete"] else "INCOMPLETE"
-    lines.append(f"**Status: {status}.** {tot['n_inputs']} inputs, {tot['n_asset_partitions']} asset partitions, "
-                 f"{tot['n_sources']} source files ({tot['n_source_units']} source units), {tot['n_models']} "
-                 f"generating models; checks: {checks['n_passed']} passed, {checks['n_failed']} failed, "
-                 f"{checks['n_not_evaluated']} not evaluated"
-                 + ("" if checks["looked_up"] else " (not looked up)") + ".")
+    lines.append(
+        f"**Status: {status}.** {tot['n_inputs']} inputs, {tot['n_asset_partitions']} asset partitions, "
+        f"{tot['n_sources']} source files ({tot['n_source_units']} source units), {tot['n_models']} "
+        f"generating models; checks: {checks['n_passed']} passed, {checks['n_failed']} failed, "
+        f"{checks['n_not_evaluated']} not evaluated" + ("" if checks["looked_up"] else " (not looked up)") + "."
+    )
     if card["problems"]:
         lines += ["", "Problems:"] + [f"- {p}" for p in card["problems"]]
     lines += ["", "## Checkpoint", ""]
-    lines += _table(["field", "value"], [
-        ["stage", ck["stage"]], ["record id", ck["record_id"]], ["data version", ck["data_version"]],
-        ["model path", ck["model_path"]], ["base model", ck["base_model"]], ["weights sha256", ck["weights_sha256"]],
-        ["steps", ck["steps"]], ["tokens seen", ck["tokens_seen"]], ["final loss", ck["final_loss"]],
-        ["hyperparameters", ck["hyperparameters"]]])
+    lines += _table(
+        ["field", "value"],
+        [
+            ["stage", ck["stage"]],
+            ["record id", ck["record_id"]],
+            ["data version", ck["data_version"]],
+            ["model path", ck["model_path"]],
+            ["base model", ck["base_model"]],
+            ["weights sha256", ck["weights_sha256"]],
+            ["steps", ck["steps"]],
+            ["tokens seen", ck["tokens_seen"]],
+            ["final loss", ck["final_loss"]],
+            ["hyperparameters", ck["hyperparameters"]],
+        ],
+    )
     lines += ["", f"## Trained on (from {card['inputs_from']})", ""]
-    lines += _table(["input", "partition", "data version", "records", "kind"],
-                    [[i["asset"], i["partition"], i["data_version"] or "—",
-                      i["n_records"] if i["n_records"] is not None else "not in lineage",
-                      "base checkpoint (see its own card)" if i["kind"] == KIND_CHECKPOINT else "training data"]
-                     for i in card["inputs"]])
+    lines += _table(
+        ["input", "partition", "data version", "records", "kind"],
+        [
+            [
+                i["asset"],
+                i["partition"],
+                i["data_version"] or "—",
+                i["n_records"] if i["n_records"] is not None else "not in lineage",
+                "base checkpoint (see its own card)" if i["kind"] == KIND_CHECKPOINT else "training data",
+            ]
+            for i in card["inputs"]
+        ],
+    )
     lines += ["", "## Sources", ""]
     if card["sources"]:
-        lines += _table(["source file", "units cited", "read by"],
-                        [[s["uri"], s["n_units"], ", ".join(s["cited_by"])] for s in card["sources"]])
+        lines += _table(
+            ["source file", "units cited", "read by"],
+            [[s["uri"], s["n_units"], ", ".join(s["cited_by"])] for s in card["sources"]],
+        )
     else:
         lines.append("_No source file reached._")
     lines += ["", "## Lineage (record counts per stage)", ""]
-    lines += _table(["depth", "asset", "partition", "data version", "code version", "records", "quarantined",
-                     "reads"],
-                    [[n["depth"], n["asset"], n["partition"], n["data_version"], n["code_version"] or "—",
-                      n["n_records"], "—" if n["quarantined"] is None else n["quarantined"],
-                      ", ".join(n["inputs"] + list(n["sources"])) or "—"] for n in card["lineage"]])
+    lines += _table(
+        ["depth", "asset", "partition", "data version", "code version", "records", "quarantined", "reads"],
+        [
+            [
+                n["depth"],
+                n["asset"],
+                n["partition"],
+                n["data_version"],
+                n["code_version"] or "—",
+                n["n_records"],
+                "—" if n["quarantined"] is None else n["quarantined"],
+                ", ".join(n["inputs"] + list(n["sources"])) or "—",
+            ]
+            for n in card["lineage"]
+        ],
+    )
     lines += ["", "## Filtering, deduplication and quarantine", ""]
     filtered = [n for n in card["lineage"] if n["filters"] or n["quarantined"]]
     for n in filtered:
@@ -458,29 +583,54 @@ def card_markdown(card: dict[str, Any]) -> str:
     if not filtered:
         lines.append("_No step reported dropped, filtered, de-duplicated or quarantined records._")
     if card["metadata_not_found"]:
-        lines += ["", "No Dagster materialization of these data versions was found (their metadata is not in this "
-                  "card): " + ", ".join(card["metadata_not_found"]) + "."]
+        lines += [
+            "",
+            "No Dagster materialization of these data versions was found (their metadata is not in this "
+            "card): " + ", ".join(card["metadata_not_found"]) + ".",
+        ]
     lines += ["", "## Decontamination", ""]
     lines += decontamination_lines(card["decontamination"])
     lines += ["", "## Synthetic data: models and prompts", ""]
     if card["generations"]:
-        lines += _table(["asset", "partition", "model", "revision", "prompt template", "prompt hash", "records"],
-                        [[g["asset"], g["partition"], g["model_id"], g["model_revision"] or "—",
-                          g["prompt_template"] or "—", g["prompt_hash"] or "—", g["n_records"]]
-                         for g in card["generations"]])
+        lines += _table(
+            ["asset", "partition", "model", "revision", "prompt template", "prompt hash", "records"],
+            [
+                [
+                    g["asset"],
+                    g["partition"],
+                    g["model_id"],
+                    g["model_revision"] or "—",
+                    g["prompt_template"] or "—",
+                    g["prompt_hash"] or "—",
+                    g["n_records"],
+                ]
+                for g in card["generations"]
+            ],
+        )
     else:
         lines.append("_No LLM-generated records._")
     lines += ["", "## Checks (latest evaluation)", ""]
     rows = [[ck["asset"], UNPARTITIONED, c] for c in ck["checks"]]
     rows += [[n["asset"], n["partition"], c] for n in card["lineage"] for c in n["checks"]]
     if rows:
-        lines += _table(["asset", "partition", "check", "result", "blocking", "of this data version"],
-                        [[a, p, c["check"],
-                          "not evaluated" if c["passed"] is None else ("passed" if c["passed"] else "FAILED"),
-                          "—" if c["blocking"] is None else ("yes" if c["blocking"] else "no"),
-                          _OF_THIS_VERSION[c["evaluated_this_version"]]]
-                         for a, p, c in rows])
+        lines += _table(
+            ["asset", "partition", "check", "result", "blocking", "of this data version"],
+            [
+                [
+                    a,
+                    p,
+                    c["check"],
+                    "not evaluated" if c["passed"] is None else ("passed" if c["passed"] else "FAILED"),
+                    "—" if c["blocking"] is None else ("yes" if c["blocking"] else "no"),
+                    _OF_THIS_VERSION[c["evaluated_this_version"]],
+                ]
+                for a, p, c in rows
+            ],
+        )
     else:
-        lines.append("_No check evaluated on (or defined for) these assets._" if checks["looked_up"]
-                     else "_Checks not looked up (no Dagster instance)._")
+        lines.append(
+            "_No check evaluated on (or defined for) these assets._"
+            if checks["looked_up"]
+            else "_Checks not looked up (no Dagster instance)._"
+        )
     return "\n".join(lines) + "\n"

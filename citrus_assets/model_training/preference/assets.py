@@ -11,12 +11,12 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from citrus_assets.common.automation import ON_NEW_DATA
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
-from citrus_assets.common.decontamination import decontaminate_table
+from citrus_assets.common.decontamination.index import decontaminate_table
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
+from citrus_assets.common.scheduling.automation import ON_NEW_DATA
 from citrus_assets.model_training.preference import nonmedical as nm
 from citrus_assets.model_training.preference.pairs import (
     LONGEST_VS_CONFIDENT,
@@ -75,8 +75,9 @@ class RejectionConfig(dg.Config):
     min_nonmedical: int = 0  # ... but at least this many (when the folder has them)
 
     def params(self) -> SamplingParams:
-        return SamplingParams(n=self.n, temperature=self.temperature, top_p=self.top_p,
-                              max_tokens=self.max_tokens, seed=self.seed)
+        return SamplingParams(
+            n=self.n, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
+        )
 
 
 class PreferenceConfig(dg.Config):
@@ -96,8 +97,9 @@ class PreferenceConfig(dg.Config):
 
 
 def checkpoint_model_path(checkpoint: pa.Table) -> str:
-    paths = [p for p in (checkpoint.column("model_path").to_pylist() if "model_path" in checkpoint.column_names
-                         else []) if p]
+    paths = [
+        p for p in (checkpoint.column("model_path").to_pylist() if "model_path" in checkpoint.column_names else []) if p
+    ]
     return paths[-1] if paths else ""
 
 
@@ -111,13 +113,18 @@ def sampling_llm(llm: LLMResource, config: RejectionConfig, checkpoint: pa.Table
     served = bool(config.base_url) or (bool(config.model) and llm.backend == "openai")
     backend = config.backend or ("openai" if served else "vllm" if llm.backend == "vllm" else "transformers")
     fields = {k: getattr(llm, k) for k in LLMResource.model_fields}
-    fields.update(model=model, backend=backend, revision=config.revision,
-                  base_url=config.base_url or (llm.base_url if backend == "openai" else ""))
+    fields.update(
+        model=model,
+        backend=backend,
+        revision=config.revision,
+        base_url=config.base_url or (llm.base_url if backend == "openai" else ""),
+    )
     return LLMResource(**fields), "config" if config.model else "checkpoint"
 
 
-def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str,
-                        nonmedical_rows: list[dict]) -> nm.ProblemSet:
+def nonmedical_problems(
+    config: RejectionConfig, n_medical: int, partition: str, nonmedical_rows: list[dict]
+) -> nm.ProblemSet:
     """The share of ``nonmedical_reasoning``'s records this partition samples (seeded pick)."""
     k = max(nm.share_count(n_medical, config.nonmedical_share), max(0, config.min_nonmedical))
     if config.nonmedical_dir == NO_NONMEDICAL or k == 0:
@@ -136,11 +143,16 @@ def nonmedical_problems(config: RejectionConfig, n_medical: int, partition: str,
     kinds={"parquet"},
     automation_condition=ON_NEW_DATA,  # a retrained stage 3 re-samples every seed set
     description="n samples per open question from the stage-3 model (Citrus prompt), each with a rule-checked reward "
-                "and the id of the model that sampled it (sampler_checkpoint).",
+    "and the id of the model that sampled it (sampler_checkpoint).",
 )
 def rejection_samples(
-    context: dg.AssetExecutionContext, config: RejectionConfig, llm: LLMResource, lake: LakeResource,
-    open_questions: pa.Table, sft_examples: pa.Table, sft_stage3_checkpoint: pa.Table,
+    context: dg.AssetExecutionContext,
+    config: RejectionConfig,
+    llm: LLMResource,
+    lake: LakeResource,
+    open_questions: pa.Table,
+    sft_examples: pa.Table,
+    sft_stage3_checkpoint: pa.Table,
     nonmedical_reasoning: pa.Table,  # unpartitioned: every seed-set partition reads all of it
 ) -> dg.Output:
     client, model_source = sampling_llm(llm, config, sft_stage3_checkpoint)
@@ -151,8 +163,9 @@ def rejection_samples(
         table = sample_items(items, client, config.params())
     sampler = sampler_id(model_source, sft_stage3_checkpoint, client.model_id)
     table = with_sampler(table, sampler)
-    qpath, n_bad = lake.lake().write_quarantine("rejection_samples", context.partition_key,
-                                                med.quarantine + extra.quarantine)
+    qpath, n_bad = lake.lake().write_quarantine(
+        "rejection_samples", context.partition_key, med.quarantine + extra.quarantine
+    )
     if n_bad:
         context.log.warning(f"{n_bad} questions quarantined at {qpath}")
     accuracy = {}
@@ -172,12 +185,21 @@ def rejection_samples(
         no_answer_block=sum(1 for t in table["response"].to_pylist() if "<answer>" not in t.lower()),
         truncated=value_counts(table, "finish_reason").get("length", 0),
         quarantined=n_bad,
-        nonmedical_source=dg.MetadataValue.json({"files": extra.files, "available": extra.available,
-                                                 "unanswered_records": extra.unanswered}),
-        questions_with_reference=dg.MetadataValue.json({
-            cat: len(set(table.filter(pc.and_(pc.equal(table["category"], cat),
-                                              pc.not_equal(table["reference"], "")))["question_id"].to_pylist()))
-            for cat in (MEDICAL, NONMEDICAL)}),
+        nonmedical_source=dg.MetadataValue.json(
+            {"files": extra.files, "available": extra.available, "unanswered_records": extra.unanswered}
+        ),
+        questions_with_reference=dg.MetadataValue.json(
+            {
+                cat: len(
+                    set(
+                        table.filter(pc.and_(pc.equal(table["category"], cat), pc.not_equal(table["reference"], "")))[
+                            "question_id"
+                        ].to_pylist()
+                    )
+                )
+                for cat in (MEDICAL, NONMEDICAL)
+            }
+        ),
         cache_hits=int(pc.sum(table["cached"]).as_py() or 0) if table.num_rows else 0,
         generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0) if table.num_rows else 0,
     )
@@ -208,35 +230,51 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
     kinds={"parquet"},
     automation_condition=ON_NEW_DATA,
     description="<prompt, chosen, rejected> rows for TRL's CPO trainer: a correct vs an incorrect sample per question "
-                "(optionally a verified reference as chosen when no sample is correct).",
+    "(optionally a verified reference as chosen when no sample is correct).",
 )
 def preference_pairs(
-    context: dg.AssetExecutionContext, config: PreferenceConfig, lake: LakeResource, rejection_samples: pa.Table,
+    context: dg.AssetExecutionContext,
+    config: PreferenceConfig,
+    lake: LakeResource,
+    rejection_samples: pa.Table,
     open_questions: pa.Table,
 ) -> dg.Output:
     if config.selection_rule not in SELECTION_RULES:
         raise ValueError(f"selection_rule must be one of {SELECTION_RULES}, got {config.selection_rule!r}")
-    table, stats = build_pairs(rejection_samples, rule=config.selection_rule,
-                               max_pairs_per_question=config.max_pairs_per_question,
-                               nonmedical_share=config.nonmedical_share, seed=config.seed,
-                               reference_chosen=config.reference_chosen,
-                               min_nonmedical_pairs=config.min_nonmedical_pairs)
+    table, stats = build_pairs(
+        rejection_samples,
+        rule=config.selection_rule,
+        max_pairs_per_question=config.max_pairs_per_question,
+        nonmedical_share=config.nonmedical_share,
+        seed=config.seed,
+        reference_chosen=config.reference_chosen,
+        min_nonmedical_pairs=config.min_nonmedical_pairs,
+    )
     problems = verify_pairs(table, rejection_samples, open_questions)
     if problems:  # would poison training data
         raise ValueError(f"{len(problems)} unfit preference pairs, e.g. {problems[:3]}")
     # prompts and both completions are trained on: all three against the benchmark index
     lk = lake.lake()
     table, removed, decont = decontaminate_table(
-        table, ["prompt", "chosen", "rejected"], config.eval_data_dir, config.allow_no_decontamination,
-        Path(lk.join("_cache", "decontamination")) if lk.is_local else None, lake=lk)
+        table,
+        ["prompt", "chosen", "rejected"],
+        config.eval_data_dir,
+        config.allow_no_decontamination,
+        Path(lk.join("_cache", "decontamination")) if lk.is_local else None,
+        lake=lk,
+    )
     partition = context.partition_key if context.has_partition_key else None
-    decont["removed_path"] = lk.url(lk.write_table(removed, lk.data_path("preference_pairs", partition,
-                                                                         "decontaminated.parquet")))
+    decont["removed_path"] = lk.url(
+        lk.write_table(removed, lk.data_path("preference_pairs", partition, "decontaminated.parquet"))
+    )
     sampled = set(rejection_samples["parent_ids"].combine_chunks().flatten().to_pylist())
     unsampled = sum(1 for rid in open_questions["record_id"].to_pylist() if rid not in sampled)
-    why = (f"0 pairs from {stats.questions} questions: {stats.none_correct} had no correct sample, "
-           f"{stats.all_correct} no wrong one (reference_chosen: {config.reference_chosen})"
-           if stats.questions else "no rejection samples")
+    why = (
+        f"0 pairs from {stats.questions} questions: {stats.none_correct} had no correct sample, "
+        f"{stats.all_correct} no wrong one (reference_chosen: {config.reference_chosen})"
+        if stats.questions
+        else "no rejection samples"
+    )
     return output(
         table,
         **empty_metadata(table.num_rows, why),

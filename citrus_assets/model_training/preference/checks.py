@@ -60,7 +60,9 @@ def _prompt_has_question(row) -> bool:
 samples_prompt_rule = RowRule(
     name="prompt_contains_question",
     description="The rendered prompt holds the sample's question inside <Question> tags, no placeholder left.",
-    derive=lambda df: [bool(question_block(p)) and (q or "").strip() in p for p, q in zip(df["prompt"], df["question"])],
+    derive=lambda df: [
+        bool(question_block(p)) and (q or "").strip() in p for p, q in zip(df["prompt"], df["question"])
+    ],
     columns=("prompt", "question"),
 )
 
@@ -69,8 +71,12 @@ samples_check = gx_asset_check(
     name=REJECTION_SAMPLES_VALID,
     blocking=False,
     description="Unique ids, one parent, reward 0/1, known category, model recorded, prompt holds its question.",
-    suite=lambda: id_suite() + not_null(["question_id", "response", "gen_model_id", "prompt"])
-    + values_in_set("reward", [0.0, 1.0]) + values_in_set("category", list(CATEGORIES)),
+    suite=lambda: (
+        id_suite()
+        + not_null(["question_id", "response", "gen_model_id", "prompt"])
+        + values_in_set("reward", [0.0, 1.0])
+        + values_in_set("category", list(CATEGORIES))
+    ),
     rules=[samples_prompt_rule],
 )
 
@@ -83,8 +89,10 @@ chosen_differs = RowRule(
 conversational = RowRule(
     name="conversational_shape",
     description="prompt = [system, user], chosen = rejected = [assistant] (TRL's conversational format).",
-    derive=lambda df: [_roles(p) == ["system", "user"] and _roles(c) == ["assistant"] == _roles(r)
-                       for p, c, r in zip(df["prompt"], df["chosen"], df["rejected"])],
+    derive=lambda df: [
+        _roles(p) == ["system", "user"] and _roles(c) == ["assistant"] == _roles(r)
+        for p, c, r in zip(df["prompt"], df["chosen"], df["rejected"])
+    ],
     columns=("prompt", "chosen", "rejected"),
 )
 pair_prompt_rule = RowRule(
@@ -99,9 +107,13 @@ pairs_check = gx_asset_check(
     name=PREFERENCE_PAIRS_VALID,
     blocking=True,
     description="Unique ids, known category, rule and chosen origin, chosen != rejected, conversational rows, prompt holds its question.",
-    suite=lambda: id_suite() + not_null(["question_id", "prompt_text", "gen_model_id"])
-    + values_in_set("category", list(CATEGORIES)) + values_in_set("selection_rule", list(SELECTION_RULES))
-    + values_in_set("chosen_origin", list(ORIGINS)),
+    suite=lambda: (
+        id_suite()
+        + not_null(["question_id", "prompt_text", "gen_model_id"])
+        + values_in_set("category", list(CATEGORIES))
+        + values_in_set("selection_rule", list(SELECTION_RULES))
+        + values_in_set("chosen_origin", list(ORIGINS))
+    ),
     rules=[chosen_differs, conversational, pair_prompt_rule],
 )
 
@@ -112,14 +124,20 @@ def verification_table(pairs: pa.Table, samples: pa.Table) -> pa.Table:
     rows = []
     for p in pairs.select(["record_id", "parent_ids", "chosen", "chosen_origin"]).to_pylist():
         parent, cs, rs = resolve_pair(p, by_id)
-        rows.append({
-            "record_id": p["record_id"],
-            "chosen_correct": cs is not None and rescore(cs),
-            "rejected_incorrect": rs is not None and not rescore(rs),
-            "same_question": cs is not None and rs is not None and cs["parent_ids"][0] == rs["parent_ids"][0] == parent,
-        })
-    schema = pa.schema([("record_id", pa.string())] + [(k, pa.bool_()) for k in
-                                                       ("chosen_correct", "rejected_incorrect", "same_question")])
+        rows.append(
+            {
+                "record_id": p["record_id"],
+                "chosen_correct": cs is not None and rescore(cs),
+                "rejected_incorrect": rs is not None and not rescore(rs),
+                "same_question": cs is not None
+                and rs is not None
+                and cs["parent_ids"][0] == rs["parent_ids"][0] == parent,
+            }
+        )
+    schema = pa.schema(
+        [("record_id", pa.string())]
+        + [(k, pa.bool_()) for k in ("chosen_correct", "rejected_incorrect", "same_question")]
+    )
     return pa.Table.from_pylist(rows, schema=schema)
 
 
@@ -142,13 +160,14 @@ with warnings.catch_warnings():
         return gx_check_result(
             verification_table(preference_pairs, rejection_samples),
             suite=lambda: id_suite(),
-            rules=[_flag("chosen_correct", "the chosen response is correct by the rule"),
-                   _flag("rejected_incorrect", "the rejected response is incorrect by the rule"),
-                   _flag("same_question", "both samples answer the pair's question")],
+            rules=[
+                _flag("chosen_correct", "the chosen response is correct by the rule"),
+                _flag("rejected_incorrect", "the rejected response is incorrect by the rule"),
+                _flag("same_question", "both samples answer the pair's question"),
+            ],
             blocking=True,
             suite_name=f"preference_pairs.{PREFERENCE_PAIRS_VERIFIED}",
         )
-
 
     @dg.asset_check(
         asset=preference_pairs,
@@ -160,9 +179,12 @@ with warnings.catch_warnings():
     )
     def preference_pairs_current_sampler(context, preference_pairs: pa.Table, sft_stage3_checkpoint: pa.Table):
         report = sampler_report(preference_pairs, sft_stage3_checkpoint)
-        return dg.AssetCheckResult(passed=report.ok, severity=dg.AssetCheckSeverity.ERROR,
-                                   description=report.reason(),
-                                   metadata={"sampler": dg.MetadataValue.json(report.as_metadata())})
+        return dg.AssetCheckResult(
+            passed=report.ok,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=report.reason(),
+            metadata={"sampler": dg.MetadataValue.json(report.as_metadata())},
+        )
 
 
 checks = [samples_check, pairs_check, preference_pairs_verified, preference_pairs_current_sampler]

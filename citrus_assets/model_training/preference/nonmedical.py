@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from citrus_assets.common.reasoning_format import is_think_answer
+from citrus_assets.common.text.reasoning_format import is_think_answer
 from resources.lake import QuarantineRecord
 
 _BOXED = re.compile(r"\\boxed\s*\{(.*)\}", re.DOTALL)
@@ -113,14 +113,24 @@ def problems_from_rows(rows: list[dict], pattern: str = "*") -> ProblemSet:
             out.files.append(name)
         messages = row.get("messages") or []
         users = [m["content"] for m in messages if m.get("role") == "user" and isinstance(m.get("content"), str)]
-        assistant = [m["content"] for m in messages if m.get("role") == "assistant" and isinstance(m.get("content"), str)]
+        assistant = [
+            m["content"] for m in messages if m.get("role") == "assistant" and isinstance(m.get("content"), str)
+        ]
         answer = (row.get("answer") or "").strip()
         if not users or not users[-1].strip() or not normalize_answer(answer):
             out.unanswered += 1
             continue
         reference = assistant[-1].strip() if assistant and is_think_answer(assistant[-1]) else ""
-        out.problems.append(Problem(row["record_id"], row.get("source_uri") or "", row.get("source_locator") or "",
-                                    users[-1].strip(), answer, reference))
+        out.problems.append(
+            Problem(
+                row["record_id"],
+                row.get("source_uri") or "",
+                row.get("source_locator") or "",
+                users[-1].strip(),
+                answer,
+                reference,
+            )
+        )
     return out
 
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.common.degeneration import degeneration_reason
+from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.model_training.preference.nonmedical import normalize_answer, pick, share_count
 from citrus_assets.model_training.preference.rejection import CATEGORIES, MEDICAL, NONMEDICAL
 from citrus_assets.model_training.schemas import PREFERENCE_SCHEMA
@@ -78,8 +78,10 @@ def order_samples(correct: list[dict], wrong: list[dict], rule: str, seed: int, 
         w = sorted(wrong, key=lambda s: (_answer_key(s) == "", -votes[_answer_key(s)], first[_answer_key(s)], idx(s)))
         return c, w
     if rule == SHORTEST_VS_LONGEST:
-        return (sorted(correct, key=lambda s: (_length(s), idx(s))),
-                sorted(wrong, key=lambda s: (tuple(-x for x in _length(s)), idx(s))))
+        return (
+            sorted(correct, key=lambda s: (_length(s), idx(s))),
+            sorted(wrong, key=lambda s: (tuple(-x for x in _length(s)), idx(s))),
+        )
     if rule == RANDOM:
         rng = random.Random(f"{seed}:{question}")
         c, w = sorted(correct, key=idx), sorted(wrong, key=idx)
@@ -109,11 +111,17 @@ class PairStats:
     per_category: dict = field(default_factory=dict)
 
     def as_metadata(self) -> dict:
-        return {"questions": self.questions, "paired": self.paired, "all_correct": self.all_correct,
-                "none_correct": self.none_correct, "pairs": self.pairs,
-                "nonmedical_pairs_dropped": self.nonmedical_pairs_dropped,
-                "reference_pairs": self.reference_pairs, "degenerate_correct": self.degenerate_correct,
-                "mean_reward": round(self.mean_reward, 4)}
+        return {
+            "questions": self.questions,
+            "paired": self.paired,
+            "all_correct": self.all_correct,
+            "none_correct": self.none_correct,
+            "pairs": self.pairs,
+            "nonmedical_pairs_dropped": self.nonmedical_pairs_dropped,
+            "reference_pairs": self.reference_pairs,
+            "degenerate_correct": self.degenerate_correct,
+            "mean_reward": round(self.mean_reward, 4),
+        }
 
 
 def _message(role: str, content: str) -> dict:
@@ -122,8 +130,13 @@ def _message(role: str, content: str) -> dict:
 
 def reference_sample(wrong: dict) -> dict:
     """The question's reference response shaped like a sample row (prompt and gen fields of the sampling call)."""
-    return {**wrong, RECORD_ID: wrong["reference_id"], "response": wrong["reference"], "gen_completion_tokens": 0,
-            "origin": REFERENCE}
+    return {
+        **wrong,
+        RECORD_ID: wrong["reference_id"],
+        "response": wrong["reference"],
+        "gen_completion_tokens": 0,
+        "origin": REFERENCE,
+    }
 
 
 def pair_row(chosen: dict, rejected: dict, rule: str, n_samples: int, n_correct: int) -> dict:
@@ -156,14 +169,24 @@ def resolve_pair(pair: dict, by_id: dict[str, dict]) -> tuple[str, dict | None, 
     parent, chosen, rejected = ids[0], by_id.get(ids[-2]), by_id.get(ids[-1])
     if pair.get("chosen_origin") == REFERENCE:
         text = pair["chosen"][0]["content"] if pair.get("chosen") else ""
-        chosen = ({**rejected, "response": text} if rejected is not None and rejected.get("reference")
-                  and rejected["reference"] == text else None)
+        chosen = (
+            {**rejected, "response": text}
+            if rejected is not None and rejected.get("reference") and rejected["reference"] == text
+            else None
+        )
     return parent, chosen, rejected
 
 
-def build_pairs(samples: pa.Table, *, rule: str = LONGEST_VS_CONFIDENT, max_pairs_per_question: int = 1,
-                nonmedical_share: float = 0.1, seed: int = 0, reference_chosen: bool = False,
-                min_nonmedical_pairs: int = 0) -> tuple[pa.Table, PairStats]:
+def build_pairs(
+    samples: pa.Table,
+    *,
+    rule: str = LONGEST_VS_CONFIDENT,
+    max_pairs_per_question: int = 1,
+    nonmedical_share: float = 0.1,
+    seed: int = 0,
+    reference_chosen: bool = False,
+    min_nonmedical_pairs: int = 0,
+) -> tuple[pa.Table, PairStats]:
     """(pairs table, stats incl. ``per_category``) from a ``REJECTION_SAMPLE_SCHEMA`` table.
 
     Non-medical pairs are capped at ``nonmedical_share`` of all pairs (``share_count`` of the medical

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.common.answers import answer_span, extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.text.answers import answer_span, extract_answer, is_correct
 from citrus_assets.model_training.preference.nonmedical import Problem, free_answer_matches
 from citrus_assets.model_training.schemas import REJECTION_SAMPLE_SCHEMA
 from resources.lake import QuarantineRecord
@@ -99,8 +99,9 @@ def sft_references(sft_examples: pa.Table | None) -> dict[str, tuple[str, str]]:
     return out
 
 
-def medical_items(open_questions: pa.Table, source: str = "open_questions",
-                  references: dict[str, tuple[str, str]] | None = None) -> Items:
+def medical_items(
+    open_questions: pa.Table, source: str = "open_questions", references: dict[str, tuple[str, str]] | None = None
+) -> Items:
     """Items for the open questions; unverifiable ones (no options / answer letters) go to quarantine.
     ``references`` (from :func:`sft_references`) attaches each question's verified trace, if any."""
     out = Items()
@@ -109,25 +110,56 @@ def medical_items(open_questions: pa.Table, source: str = "open_questions",
         options = tuple((o["letter"], o["text"]) for o in (r.get("options") or []))
         letters = tuple(r.get("answer_letters") or ())
         question = (r.get("open_question") or "").strip()
-        reason = ("empty open question" if not question else "no options to verify the answer against" if not options
-                  else "no answer letters" if not letters
-                  else "answer letters not among the options" if not set(letters) <= {letter for letter, _ in options} else "")
+        reason = (
+            "empty open question"
+            if not question
+            else "no options to verify the answer against"
+            if not options
+            else "no answer letters"
+            if not letters
+            else "answer letters not among the options"
+            if not set(letters) <= {letter for letter, _ in options}
+            else ""
+        )
         if reason:
             out.quarantine.append(QuarantineRecord(source, r[RECORD_ID], reason, repr(r)[:2000]))
             continue
         ref, ref_id = references.get(r[RECORD_ID], ("", ""))
-        out.items.append(Item(r[RECORD_ID], r.get("question_id") or r[RECORD_ID], MEDICAL, r.get("language") or "und",
-                              question, r.get("ground_truth") or "", letters, options,
-                              reference=ref, reference_id=ref_id))
+        out.items.append(
+            Item(
+                r[RECORD_ID],
+                r.get("question_id") or r[RECORD_ID],
+                MEDICAL,
+                r.get("language") or "und",
+                question,
+                r.get("ground_truth") or "",
+                letters,
+                options,
+                reference=ref,
+                reference_id=ref_id,
+            )
+        )
     return out
 
 
 def nonmedical_items(problems: Sequence[Problem]) -> list[Item]:
     """Items of ``nonmedical_reasoning`` records: the record is the samples' parent (and cites the file and
     line), so the samples carry no source_uri of their own, like the medical ones."""
-    return [Item(p.record_id, p.record_id, NONMEDICAL, "und", p.problem, p.answer, (), (),
-                 reference=p.reference, reference_id=p.record_id if p.reference else "")
-            for p in problems]
+    return [
+        Item(
+            p.record_id,
+            p.record_id,
+            NONMEDICAL,
+            "und",
+            p.problem,
+            p.answer,
+            (),
+            (),
+            reference=p.reference,
+            reference_id=p.record_id if p.reference else "",
+        )
+        for p in problems
+    ]
 
 
 def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table:
@@ -143,39 +175,54 @@ def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table
         reference, reference_id = it.checked_reference()
         for k, gen in enumerate(gens):
             span, letters, method, ok = it.score(gen.text)
-            rows.append({
-                RECORD_ID: record_id("rsample", it.parent_id, model_id, revision, sampling, k, gen.text),
-                PARENT_IDS: [it.parent_id],
-                "source_uri": it.source_uri,
-                "source_locator": it.source_locator,
-                "question_id": it.question_id,
-                "category": it.category,
-                "language": it.language,
-                "question": it.question,
-                "ground_truth": it.ground_truth,
-                "answer_letters": list(it.answer_letters),
-                "options": [{"letter": letter, "text": t} for letter, t in it.options],
-                "sample_index": k,
-                "prompt_messages": messages,
-                "prompt": rendered,
-                "response": gen.text,
-                "finish_reason": gen.finish_reason,
-                "predicted": span,
-                "extracted_letters": list(letters),
-                "extraction": method,
-                "reward": 1.0 if ok else 0.0,
-                "cached": gen.cached,
-                "reference": reference,
-                "reference_id": reference_id,
-                **gen_columns(llm, template=template, prompt_hash=phash, sampling=sampling,
-                              prompt_tokens=gen.prompt_tokens, completion_tokens=gen.completion_tokens),
-            })
+            rows.append(
+                {
+                    RECORD_ID: record_id("rsample", it.parent_id, model_id, revision, sampling, k, gen.text),
+                    PARENT_IDS: [it.parent_id],
+                    "source_uri": it.source_uri,
+                    "source_locator": it.source_locator,
+                    "question_id": it.question_id,
+                    "category": it.category,
+                    "language": it.language,
+                    "question": it.question,
+                    "ground_truth": it.ground_truth,
+                    "answer_letters": list(it.answer_letters),
+                    "options": [{"letter": letter, "text": t} for letter, t in it.options],
+                    "sample_index": k,
+                    "prompt_messages": messages,
+                    "prompt": rendered,
+                    "response": gen.text,
+                    "finish_reason": gen.finish_reason,
+                    "predicted": span,
+                    "extracted_letters": list(letters),
+                    "extraction": method,
+                    "reward": 1.0 if ok else 0.0,
+                    "cached": gen.cached,
+                    "reference": reference,
+                    "reference_id": reference_id,
+                    **gen_columns(
+                        llm,
+                        template=template,
+                        prompt_hash=phash,
+                        sampling=sampling,
+                        prompt_tokens=gen.prompt_tokens,
+                        completion_tokens=gen.completion_tokens,
+                    ),
+                }
+            )
     return pa.Table.from_pylist(rows, schema=REJECTION_SAMPLE_SCHEMA)
 
 
 def rescore(row: dict) -> bool:
     """Re-check one stored sample row by the rule (what the pair checks use)."""
-    it = Item(row[PARENT_IDS][0] if row.get(PARENT_IDS) else "", row.get("question_id") or "", row["category"],
-              row.get("language") or "", row.get("question") or "", row.get("ground_truth") or "",
-              tuple(row.get("answer_letters") or ()), tuple((o["letter"], o["text"]) for o in row.get("options") or []))
+    it = Item(
+        row[PARENT_IDS][0] if row.get(PARENT_IDS) else "",
+        row.get("question_id") or "",
+        row["category"],
+        row.get("language") or "",
+        row.get("question") or "",
+        row.get("ground_truth") or "",
+        tuple(row.get("answer_letters") or ()),
+        tuple((o["letter"], o["text"]) for o in row.get("options") or []),
+    )
     return it.score(row.get("response") or "")[3]

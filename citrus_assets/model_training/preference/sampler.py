@@ -61,25 +61,39 @@ class SamplerReport:
         if not self.current:
             return "no stage-3 checkpoint: nothing to compare the sampling model with"
         if not self.stale_rows:
-            return (f"all {self.rows} rows sampled by the current stage-3 checkpoint {self.current}"
-                    + (f" ({self.configured_rows} by a configured model)" if self.configured_rows else ""))
+            return f"all {self.rows} rows sampled by the current stage-3 checkpoint {self.current}" + (
+                f" ({self.configured_rows} by a configured model)" if self.configured_rows else ""
+            )
         others = sorted(k for k in self.samplers if k != self.current and not k.startswith(CONFIGURED_PREFIXES))
-        return (f"{self.stale_rows} of {self.rows} rows were sampled by {', '.join(others)}, not the current "
-                f"stage-3 checkpoint {self.current}: re-run rejection_samples and preference_pairs first")
+        return (
+            f"{self.stale_rows} of {self.rows} rows were sampled by {', '.join(others)}, not the current "
+            f"stage-3 checkpoint {self.current}: re-run rejection_samples and preference_pairs first"
+        )
 
     def as_metadata(self) -> dict:
-        return {"current_stage3_checkpoint": self.current, "rows": self.rows, "samplers": self.samplers,
-                "stale_rows": self.stale_rows, "configured_rows": self.configured_rows}
+        return {
+            "current_stage3_checkpoint": self.current,
+            "rows": self.rows,
+            "samplers": self.samplers,
+            "stale_rows": self.stale_rows,
+            "configured_rows": self.configured_rows,
+        }
 
 
 def sampler_report(table: pa.Table, checkpoint: pa.Table | None) -> SamplerReport:
     """Compare every row's sampler with the current stage-3 checkpoint (a missing column or null = unknown,
     i.e. stale: data written before samplers were recorded must be re-sampled)."""
     current = current_checkpoint_id(checkpoint)
-    values = (table[SAMPLER_CHECKPOINT].to_pylist() if SAMPLER_CHECKPOINT in table.column_names
-              else [None] * table.num_rows)
+    values = (
+        table[SAMPLER_CHECKPOINT].to_pylist() if SAMPLER_CHECKPOINT in table.column_names else [None] * table.num_rows
+    )
     counts = Counter("<unknown>" if v is None or v == "" else v for v in values)
     configured = sum(n for k, n in counts.items() if k.startswith(CONFIGURED_PREFIXES))
     stale = sum(n for k, n in counts.items() if k != current and not k.startswith(CONFIGURED_PREFIXES))
-    return SamplerReport(current=current, rows=table.num_rows, samplers=dict(sorted(counts.items())),
-                         stale_rows=stale, configured_rows=configured)
+    return SamplerReport(
+        current=current,
+        rows=table.num_rows,
+        samplers=dict(sorted(counts.items())),
+        stale_rows=stale,
+        configured_rows=configured,
+    )

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from citrus_assets.common.inbox_sensor import inbox_metadata
 from citrus_assets.common.metadata import output, value_counts
+from citrus_assets.common.scheduling.inbox_sensor import inbox_metadata
 from citrus_assets.reasoning_data.instructions.instruction_files import load_instruction_file
 from resources.inbox import InboxResource
 from resources.lake import LakeResource

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.language import detect_language
 from citrus_assets.reasoning_data.chat import (
     USER,
     BadChat,
@@ -29,19 +29,21 @@ from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
-INSTRUCTION_SCHEMA = pa.schema([
-    (RECORD_ID, pa.string()),
-    (PARENT_IDS, pa.list_(pa.string())),  # [source line id]
-    (SOURCE_URI, pa.string()),
-    (SOURCE_LOCATOR, pa.string()),
-    ("instruction_set", pa.string()),  # the partition (file) key
-    ("format", pa.string()),  # "messages" | "conversations"
-    ("language", pa.string()),
-    ("messages", MESSAGES_TYPE),
-    ("n_user_turns", pa.int32()),
-    ("conversation_key", pa.string()),  # exact-dedup key (normalized conversation hash)
-    ("prompt_key", pa.string()),  # normalized user turns hash
-])
+INSTRUCTION_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),  # [source line id]
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+        ("instruction_set", pa.string()),  # the partition (file) key
+        ("format", pa.string()),  # "messages" | "conversations"
+        ("language", pa.string()),
+        ("messages", MESSAGES_TYPE),
+        ("n_user_turns", pa.int32()),
+        ("conversation_key", pa.string()),  # exact-dedup key (normalized conversation hash)
+        ("prompt_key", pa.string()),  # normalized user turns hash
+    ]
+)
 
 
 @dataclass
@@ -73,17 +75,19 @@ def load_instruction_file(path: Path, instruction_set: str) -> InstructionLoad:
             continue
         seen.add(key)
         out.formats[fmt] = out.formats.get(fmt, 0) + 1
-        out.rows.append({
-            RECORD_ID: record_id("inst", instruction_set, key),
-            PARENT_IDS: [source_id(uri, raw)],
-            SOURCE_URI: uri,
-            SOURCE_LOCATOR: locator,
-            "instruction_set": instruction_set,
-            "format": fmt,
-            "language": detect_language(" ".join(m["content"] for m in messages if m["role"] == USER)),
-            "messages": messages,
-            "n_user_turns": user_turns(messages),
-            "conversation_key": key,
-            "prompt_key": pkey,
-        })
+        out.rows.append(
+            {
+                RECORD_ID: record_id("inst", instruction_set, key),
+                PARENT_IDS: [source_id(uri, raw)],
+                SOURCE_URI: uri,
+                SOURCE_LOCATOR: locator,
+                "instruction_set": instruction_set,
+                "format": fmt,
+                "language": detect_language(" ".join(m["content"] for m in messages if m["role"] == USER)),
+                "messages": messages,
+                "n_user_turns": user_turns(messages),
+                "conversation_key": key,
+                "prompt_key": pkey,
+            }
+        )
     return out

@@ -13,7 +13,7 @@ import dagster as dg
 import pyarrow as pa
 from pydantic import Field
 
-from citrus_assets.common.decontamination import decontamination_metadata, eval_index, quarantine_unreadable
+from citrus_assets.common.decontamination.index import decontamination_metadata, eval_index, quarantine_unreadable
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.reasoning_data.instructions.assets import GROUP
@@ -63,8 +63,16 @@ class Stage3MixConfig(_MixConfig):
     sample_seed: int = 0
 
 
-def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows: list[dict],
-               duplicates: list[dict], tokenizer, **metadata) -> dg.Output:
+def finish_mix(
+    context,
+    config: _MixConfig,
+    lake: LakeResource,
+    asset: str,
+    rows: list[dict],
+    duplicates: list[dict],
+    tokenizer,
+    **metadata,
+) -> dg.Output:
     """Token counts, decontamination, side files and the common metadata of every mix."""
     n_tokens, _ = token_counts(tokenizer, [r["messages"] for r in rows])
     table = pa.Table.from_pylist([dict(r, n_tokens=n) for r, n in zip(rows, n_tokens)], schema=MIX_SCHEMA)
@@ -105,42 +113,78 @@ def finish_mix(context, config: _MixConfig, lake: LakeResource, asset: str, rows
     "amount of non-medical reasoning (logic, math: the nonmedical_reasoning asset), decontaminated; chat format "
     "+ JSONL export.",
 )
-def sft_stage3_mix(context: dg.AssetExecutionContext, config: Stage3MixConfig, lake: LakeResource,
-                   sft_examples: pa.Table, question_difficulty: pa.Table,
-                   nonmedical_reasoning: pa.Table) -> dg.Output:
+def sft_stage3_mix(
+    context: dg.AssetExecutionContext,
+    config: Stage3MixConfig,
+    lake: LakeResource,
+    sft_examples: pa.Table,
+    question_difficulty: pa.Table,
+    nonmedical_reasoning: pa.Table,
+) -> dg.Output:
     # the folder's bad lines are quarantined by nonmedical_reasoning itself; its records are the parents here
     nonmed = nonmedical_reasoning.to_pylist()
-    sel = select_stage3(sft_examples, question_difficulty, nonmed, easy_share=config.easy_share,
-                        nonmedical_ratio=config.nonmedical_ratio, seed=config.sample_seed,
-                        min_nonmedical=config.min_nonmedical)
+    sel = select_stage3(
+        sft_examples,
+        question_difficulty,
+        nonmed,
+        easy_share=config.easy_share,
+        nonmedical_ratio=config.nonmedical_ratio,
+        seed=config.sample_seed,
+        min_nonmedical=config.min_nonmedical,
+    )
     lk = lake.lake()
     _, n_bad = lk.write_quarantine("sft_stage3_mix", None, sel.quarantine)
     if sel.unlabeled:
         context.log.warning(f"{len(sel.unlabeled)} examples have no difficulty label; counted as hard")
     if sel.counts["nonmedical_shortfall"]:
-        context.log.warning(f"only {sel.counts['nonmedical']} non-medical rows available for a target of "
-                            f"{sel.counts['nonmedical_target']}")
+        context.log.warning(
+            f"only {sel.counts['nonmedical']} non-medical rows available for a target of "
+            f"{sel.counts['nonmedical_target']}"
+        )
     return finish_mix(
-        context, config, lake, "sft_stage3_mix", sel.rows, sel.duplicates, load_tokenizer(config.tokenizer),
+        context,
+        config,
+        lake,
+        "sft_stage3_mix",
+        sel.rows,
+        sel.duplicates,
+        load_tokenizer(config.tokenizer),
         selection=dg.MetadataValue.json(sel.counts),
         unlabeled_question_ids=dg.MetadataValue.json(sorted(set(sel.unlabeled))[:50]),
-        nonmedical_source=dg.MetadataValue.json({"asset": "nonmedical_reasoning", "rows": len(nonmed),
-                                                 "files": sorted({Path(r[SOURCE_URI]).name for r in nonmed
-                                                                  if r.get(SOURCE_URI)})}),
+        nonmedical_source=dg.MetadataValue.json(
+            {
+                "asset": "nonmedical_reasoning",
+                "rows": len(nonmed),
+                "files": sorted({Path(r[SOURCE_URI]).name for r in nonmed if r.get(SOURCE_URI)}),
+            }
+        ),
         quarantined=n_bad,
     )
 
 
-def _instruction_mix(context, config: InstructionMixConfig, lake: LakeResource, stage: int,
-                     instruction_examples: pa.Table) -> dg.Output:
+def _instruction_mix(
+    context, config: InstructionMixConfig, lake: LakeResource, stage: int, instruction_examples: pa.Table
+) -> dg.Output:
     rule = StageRule(config.multi_turn_user_turns, config.long_response_tokens, dict(config.file_stage))
     tokenizer = load_tokenizer(config.tokenizer)
     mix = build_stage_mix(instruction_examples, stage, rule, tokenizer)
-    return finish_mix(context, config, lake, f"sft_stage{stage}_mix", mix.rows, mix.duplicates, tokenizer,
-                      stage_reasons=dg.MetadataValue.json(mix.reasons),
-                      stage_rule=dg.MetadataValue.json({"multi_turn_user_turns": rule.multi_turn_user_turns,
-                                                        "long_response_tokens": rule.long_response_tokens,
-                                                        "file_stage": rule.file_stage}))
+    return finish_mix(
+        context,
+        config,
+        lake,
+        f"sft_stage{stage}_mix",
+        mix.rows,
+        mix.duplicates,
+        tokenizer,
+        stage_reasons=dg.MetadataValue.json(mix.reasons),
+        stage_rule=dg.MetadataValue.json(
+            {
+                "multi_turn_user_turns": rule.multi_turn_user_turns,
+                "long_response_tokens": rule.long_response_tokens,
+                "file_stage": rule.file_stage,
+            }
+        ),
+    )
 
 
 @dg.asset(
@@ -150,8 +194,9 @@ def _instruction_mix(context, config: InstructionMixConfig, lake: LakeResource, 
     description="SFT stage 1: general single-turn instruction following (curriculum.assign_stage), deduplicated "
     "across files and decontaminated; chat format + JSONL export.",
 )
-def sft_stage1_mix(context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource,
-                   instruction_examples: pa.Table) -> dg.Output:
+def sft_stage1_mix(
+    context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource, instruction_examples: pa.Table
+) -> dg.Output:
     return _instruction_mix(context, config, lake, 1, instruction_examples)
 
 
@@ -162,6 +207,7 @@ def sft_stage1_mix(context: dg.AssetExecutionContext, config: InstructionMixConf
     description="SFT stage 2: harder instructions — multi-turn or long responses (curriculum.assign_stage), "
     "deduplicated across files and decontaminated; chat format + JSONL export.",
 )
-def sft_stage2_mix(context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource,
-                   instruction_examples: pa.Table) -> dg.Output:
+def sft_stage2_mix(
+    context: dg.AssetExecutionContext, config: InstructionMixConfig, lake: LakeResource, instruction_examples: pa.Table
+) -> dg.Output:
     return _instruction_mix(context, config, lake, 2, instruction_examples)

@@ -2,7 +2,7 @@
 
 from collections import Counter
 
-from citrus_assets.common.reasoning_format import is_think_answer
+from citrus_assets.common.text.reasoning_format import is_think_answer
 from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_key
 from citrus_assets.reasoning_data.instructions.assets import instruction_examples
 from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix, sft_stage2_mix, sft_stage3_mix
@@ -58,8 +58,12 @@ think_answer_format = RowRule(
 
 
 def _mix_suite(categories):
-    return lambda: (id_suite() + not_null(["messages", "source", "category", "n_tokens"])
-                    + values_in_set("category", list(categories)) + between("n_tokens", 1, None))
+    return lambda: (
+        id_suite()
+        + not_null(["messages", "source", "category", "n_tokens"])
+        + values_in_set("category", list(categories))
+        + between("n_tokens", 1, None)
+    )
 
 
 instruction_examples_check = gx_asset_check(
@@ -67,8 +71,13 @@ instruction_examples_check = gx_asset_check(
     name=INSTRUCTION_EXAMPLES_VALID,
     blocking=True,
     description="Unique ids and conversation keys, well-formed chat messages, at least one user turn.",
-    suite=lambda: id_suite() + id_suite("conversation_key") + not_null(["messages", "instruction_set"])
-    + values_in_set("format", ["messages", "conversations"]) + between("n_user_turns", 1, None),
+    suite=lambda: (
+        id_suite()
+        + id_suite("conversation_key")
+        + not_null(["messages", "instruction_set"])
+        + values_in_set("format", ["messages", "conversations"])
+        + between("n_user_turns", 1, None)
+    ),
     rules=[messages_well_formed],
 )
 

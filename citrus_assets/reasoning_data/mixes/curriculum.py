@@ -64,8 +64,14 @@ def build_stage_mix(examples: pa.Table, stage: int, rule: StageRule, tokenizer) 
     for r in rows:
         key = r["conversation_key"]
         if key in first:
-            dups.append({RECORD_ID: r[RECORD_ID], "duplicate_of": first[key], "source": r["instruction_set"],
-                         "reason": "exact duplicate conversation"})
+            dups.append(
+                {
+                    RECORD_ID: r[RECORD_ID],
+                    "duplicate_of": first[key],
+                    "source": r["instruction_set"],
+                    "reason": "exact duplicate conversation",
+                }
+            )
         else:
             first[key] = r[RECORD_ID]
             unique.append(r)
@@ -81,15 +87,17 @@ def build_stage_mix(examples: pa.Table, stage: int, rule: StageRule, tokenizer) 
         in_stage.add(r[RECORD_ID])
         out.reasons[reason] = out.reasons.get(reason, 0) + 1
         out.n_tokens.append(n_all)
-        out.rows.append({
-            RECORD_ID: record_id(f"s{stage}mix", r[RECORD_ID]),
-            PARENT_IDS: [r[RECORD_ID]],
-            "messages": r["messages"],
-            "source": f"instructions:{r['instruction_set']}",
-            "category": INSTRUCTION,
-            SOURCE_URI: None,
-            SOURCE_LOCATOR: None,
-        })
+        out.rows.append(
+            {
+                RECORD_ID: record_id(f"s{stage}mix", r[RECORD_ID]),
+                PARENT_IDS: [r[RECORD_ID]],
+                "messages": r["messages"],
+                "source": f"instructions:{r['instruction_set']}",
+                "category": INSTRUCTION,
+                SOURCE_URI: None,
+                SOURCE_LOCATOR: None,
+            }
+        )
     # a duplicate chain ends at a kept row; report it with the stage that row went to
     root = {d[RECORD_ID]: d["duplicate_of"] for d in dups}
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.decontamination import NGramIndex, decontaminate, removed_per_benchmark  # noqa: F401
+from citrus_assets.common.decontamination.index import NGramIndex, decontaminate, removed_per_benchmark  # noqa: F401
 from citrus_assets.reasoning_data.chat import ASSISTANT, prompt_key
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA
 from resources.lake import Lake, QuarantineRecord
@@ -32,9 +32,14 @@ from resources.lineage.schema import RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 MEDICAL_HARD, MEDICAL_EASY, NONMEDICAL, INSTRUCTION = "medical_hard", "medical_easy", "nonmedical", "instruction"
 CATEGORIES = (MEDICAL_HARD, MEDICAL_EASY, NONMEDICAL, INSTRUCTION)
 MIX_SCHEMA = SFT_MIX_SCHEMA.append(pa.field(SOURCE_URI, pa.string())).append(pa.field(SOURCE_LOCATOR, pa.string()))
-DUPLICATE_SCHEMA = pa.schema([
-    (RECORD_ID, pa.string()), ("duplicate_of", pa.string()), ("source", pa.string()), ("reason", pa.string()),
-])
+DUPLICATE_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        ("duplicate_of", pa.string()),
+        ("source", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
 REPORT_COLUMNS = ("category", "source")  # appended to decontamination.REMOVED_SCHEMA in the removal report
 
 
@@ -45,7 +50,7 @@ def hash_rank(rid: str, seed: int = 0) -> int:
 
 def take(ids: Iterable[str], k: int, seed: int = 0) -> list[str]:
     """The ``k`` ids of lowest ``hash_rank`` (all of them when there are fewer), in rank order."""
-    return sorted(ids, key=lambda r: hash_rank(r, seed))[:max(0, k)]
+    return sorted(ids, key=lambda r: hash_rank(r, seed))[: max(0, k)]
 
 
 def share_count(n: int, share: float) -> int:
@@ -61,8 +66,14 @@ def dedup_prompts(rows: Sequence[dict], source_of=lambda r: r.get("source", ""))
     for r in rows:
         key = prompt_key(r["messages"])
         if key in first:
-            dups.append({RECORD_ID: r[RECORD_ID], "duplicate_of": first[key], "source": source_of(r),
-                         "reason": "same user prompt"})
+            dups.append(
+                {
+                    RECORD_ID: r[RECORD_ID],
+                    "duplicate_of": first[key],
+                    "source": source_of(r),
+                    "reason": "same user prompt",
+                }
+            )
         else:
             first[key] = r[RECORD_ID]
             kept.append(r)
@@ -79,7 +90,9 @@ def load_tokenizer(name: str):
 def token_counts(tokenizer, conversations: Sequence[Sequence[dict]]) -> tuple[list[int], list[int]]:
     """(all-turn tokens, assistant-turn tokens) per conversation: content tokens, no template or specials."""
     flat = [(i, m["role"], m["content"]) for i, conv in enumerate(conversations) for m in conv]
-    lengths = [len(x) for x in tokenizer([c for _, _, c in flat], add_special_tokens=False)["input_ids"]] if flat else []
+    lengths = (
+        [len(x) for x in tokenizer([c for _, _, c in flat], add_special_tokens=False)["input_ids"]] if flat else []
+    )
     total, assistant = [0] * len(conversations), [0] * len(conversations)
     for (i, role, _), n in zip(flat, lengths):
         total[i] += n
@@ -94,8 +107,16 @@ def token_stats(table: pa.Table) -> dict:
     for cat, n in zip(table["category"].to_pylist(), table["n_tokens"].to_pylist()):
         by.setdefault(cat, []).append(n)
         by.setdefault("all", []).append(n)
-    return {c: {"rows": len(v), "tokens": sum(v), "mean": round(statistics.fmean(v), 1),
-                "median": statistics.median(v), "max": max(v)} for c, v in sorted(by.items())}
+    return {
+        c: {
+            "rows": len(v),
+            "tokens": sum(v),
+            "mean": round(statistics.fmean(v), 1),
+            "median": statistics.median(v),
+            "max": max(v),
+        }
+        for c, v in sorted(by.items())
+    }
 
 
 # -- decontamination ---------------------------------------------------------------------------------
@@ -106,8 +127,10 @@ def index_cache_dir(lake: Lake) -> Path | None:
 def decontaminate_mix(table: pa.Table, index: NGramIndex) -> tuple[pa.Table, pa.Table]:
     """(kept, removal report): every turn of every row against the index; the report adds category/source."""
     kept, removed = decontaminate(table, ["messages"], index)
-    info = {r: (c, s) for r, c, s in zip(table[RECORD_ID].to_pylist(), table["category"].to_pylist(),
-                                         table["source"].to_pylist())}
+    info = {
+        r: (c, s)
+        for r, c, s in zip(table[RECORD_ID].to_pylist(), table["category"].to_pylist(), table["source"].to_pylist())
+    }
     ids = removed[RECORD_ID].to_pylist()
     for i, col in enumerate(REPORT_COLUMNS):
         removed = removed.append_column(col, pa.array([info[r][i] for r in ids], pa.string()))
@@ -117,8 +140,9 @@ def decontaminate_mix(table: pa.Table, index: NGramIndex) -> tuple[pa.Table, pa.
 # -- export ------------------------------------------------------------------------------------------
 def jsonl_bytes(table: pa.Table) -> bytes:
     """One ``{"messages": [...]}`` per line: what TRL's SFTTrainer (and most trainers) read."""
-    return b"".join(json.dumps({"messages": m}, ensure_ascii=False).encode("utf-8") + b"\n"
-                    for m in table["messages"].to_pylist())
+    return b"".join(
+        json.dumps({"messages": m}, ensure_ascii=False).encode("utf-8") + b"\n" for m in table["messages"].to_pylist()
+    )
 
 
 def write_bytes(lake: Lake, path: str, data: bytes) -> str:
@@ -135,8 +159,9 @@ def write_bytes(lake: Lake, path: str, data: bytes) -> str:
     return path
 
 
-def write_side_files(lake: Lake, asset: str, table: pa.Table, removed: pa.Table | None,
-                     duplicates: pa.Table | None = None) -> dict[str, str]:
+def write_side_files(
+    lake: Lake, asset: str, table: pa.Table, removed: pa.Table | None, duplicates: pa.Table | None = None
+) -> dict[str, str]:
     """``export.jsonl`` (+ ``decontaminated.parquet``, ``duplicates.parquet``) next to the asset's data."""
     data = jsonl_bytes(table)
     paths = {"export_jsonl": write_bytes(lake, lake.data_path(asset, None, "export.jsonl"), data)}

@@ -24,8 +24,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from citrus_assets.common.answers import answer_span
-from citrus_assets.common.reasoning_format import has_tags, is_think_answer
+from citrus_assets.common.text.answers import answer_span
+from citrus_assets.common.text.reasoning_format import has_tags, is_think_answer
 from citrus_assets.reasoning_data.chat import (
     ASSISTANT,
     BadChat,
@@ -76,15 +76,17 @@ def to_messages(record: dict) -> list[dict]:
         messages[-1] = {"role": ASSISTANT, "content": wrap_reasoning(last["content"])}
         return messages
     if "problem" in record or "question" in record:
-        problem, solution, answer = _text(record, "problem", "question"), _text(record, "solution"), _text(
-            record, "answer")
+        problem, solution, answer = (
+            _text(record, "problem", "question"),
+            _text(record, "solution"),
+            _text(record, "answer"),
+        )
         missing = [k for k, v in (("problem", problem), ("solution", solution), ("answer", answer)) if not v]
         if missing:
             raise BadChat(f"empty or missing {', '.join(missing)}")
         if has_tags(solution):
             raise BadChat("solution already contains <think>/<answer> tags")
-        return [{"role": "user", "content": problem},
-                {"role": ASSISTANT, "content": think_answer(solution, answer)}]
+        return [{"role": "user", "content": problem}, {"role": ASSISTANT, "content": think_answer(solution, answer)}]
     raise BadChat("neither 'messages' nor 'problem'/'solution'/'answer'")
 
 
@@ -104,8 +106,11 @@ def load_nonmedical(folder: Path) -> NonMedicalLoad:
     if not folder.is_dir():
         return out
     seen: set[str] = set()
-    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in (".jsonl", ".json")
-                       and not p.name.startswith(".")):
+    for path in sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file() and p.suffix.lower() in (".jsonl", ".json") and not p.name.startswith(".")
+    ):
         out.files.append(path.name)
         uri = str(path)
         for locator, raw, record, error in read_records(path):
@@ -114,22 +119,25 @@ def load_nonmedical(folder: Path) -> NonMedicalLoad:
                     raise BadChat(error)
                 messages = to_messages(record)
             except BadChat as e:
-                out.quarantine.append(QuarantineRecord(uri, f"{path.name} {locator}", str(e),
-                                                       raw.decode("utf-8", "replace")[:20000]))
+                out.quarantine.append(
+                    QuarantineRecord(uri, f"{path.name} {locator}", str(e), raw.decode("utf-8", "replace")[:20000])
+                )
                 continue
             key = conversation_key(messages)
             if key in seen:
                 out.duplicates += 1
                 continue
             seen.add(key)
-            out.rows.append({
-                RECORD_ID: record_id("nonmed", key),
-                PARENT_IDS: [source_id(uri, raw)],
-                "messages": messages,
-                "source": f"{NONMEDICAL}:{partition_key_for(path)}",
-                "category": NONMEDICAL,
-                "answer": stated_answer(record),
-                SOURCE_URI: uri,
-                SOURCE_LOCATOR: locator,
-            })
+            out.rows.append(
+                {
+                    RECORD_ID: record_id("nonmed", key),
+                    PARENT_IDS: [source_id(uri, raw)],
+                    "messages": messages,
+                    "source": f"{NONMEDICAL}:{partition_key_for(path)}",
+                    "category": NONMEDICAL,
+                    "answer": stated_answer(record),
+                    SOURCE_URI: uri,
+                    SOURCE_LOCATOR: locator,
+                }
+            )
     return out

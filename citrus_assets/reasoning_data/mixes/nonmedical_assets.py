@@ -9,7 +9,6 @@ an input, each of their non-medical rows citing a record of this asset as its pa
 they are rebuilt.
 """
 
-
 import dagster as dg
 import pyarrow as pa
 
@@ -22,16 +21,18 @@ from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOUR
 
 NONMEDICAL_ASSET = "nonmedical_reasoning"
 
-NONMEDICAL_SCHEMA = pa.schema([
-    (RECORD_ID, pa.string()),
-    (PARENT_IDS, pa.list_(pa.string())),
-    ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ("source", pa.string()),
-    ("category", pa.string()),
-    ("answer", pa.string()),  # the answer the record states ("" = only inferred): the RL reward's ground truth
-    (SOURCE_URI, pa.string()),
-    (SOURCE_LOCATOR, pa.string()),
-])
+NONMEDICAL_SCHEMA = pa.schema(
+    [
+        (RECORD_ID, pa.string()),
+        (PARENT_IDS, pa.list_(pa.string())),
+        ("messages", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("source", pa.string()),
+        ("category", pa.string()),
+        ("answer", pa.string()),  # the answer the record states ("" = only inferred): the RL reward's ground truth
+        (SOURCE_URI, pa.string()),
+        (SOURCE_LOCATOR, pa.string()),
+    ]
+)
 
 
 class NonMedicalConfig(dg.Config):
@@ -54,8 +55,7 @@ def nonmedical_table(folder) -> tuple[pa.Table, list, dict]:
     description="Every logic/math record of the non-medical folder as a chat row in the <think>/<answer> "
     "format, with its file and line; malformed lines quarantined, exact duplicates counted.",
 )
-def nonmedical_reasoning(context: dg.AssetExecutionContext, config: NonMedicalConfig,
-                         lake: LakeResource) -> dg.Output:
+def nonmedical_reasoning(context: dg.AssetExecutionContext, config: NonMedicalConfig, lake: LakeResource) -> dg.Output:
     folder = nonmedical_dir(config.nonmedical_dir)
     table, quarantine, counts = nonmedical_table(folder)
     _, n_bad = lake.lake().write_quarantine(NONMEDICAL_ASSET, None, quarantine)
@@ -67,6 +67,7 @@ def nonmedical_reasoning(context: dg.AssetExecutionContext, config: NonMedicalCo
         files=dg.MetadataValue.json(counts["files"]),
         duplicates=counts["duplicates"],
         quarantined=n_bad,
-        **empty_metadata(table.num_rows, f"no readable record in {folder} "
-                         f"({len(counts['files'])} files, {n_bad} lines quarantined)"),
+        **empty_metadata(
+            table.num_rows, f"no readable record in {folder} ({len(counts['files'])} files, {n_bad} lines quarantined)"
+        ),
     )

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.common.reasoning_format import is_think_answer
+from citrus_assets.common.text.reasoning_format import is_think_answer
 from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_key
 from citrus_assets.reasoning_data.mixes.mixing import (
     MEDICAL_EASY,
@@ -53,8 +53,9 @@ def difficulty_labels(difficulty: pa.Table) -> tuple[dict[str, tuple[str, str]],
     """question_id -> (label, difficulty record id); hard wins a conflict. Returns (labels, conflicts)."""
     labels: dict[str, tuple[str, str]] = {}
     conflicts = 0
-    for row in sorted(difficulty.select([RECORD_ID, "question_id", "difficulty"]).to_pylist(),
-                      key=lambda r: r[RECORD_ID]):
+    for row in sorted(
+        difficulty.select([RECORD_ID, "question_id", "difficulty"]).to_pylist(), key=lambda r: r[RECORD_ID]
+    ):
         qid, label = row["question_id"], row["difficulty"]
         if label not in (EASY, HARD):
             continue
@@ -93,8 +94,16 @@ def _nonmedical_row(r: dict) -> dict:
     }
 
 
-def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dict], *, easy_share: float,
-                  nonmedical_ratio: float, seed: int = 0, min_nonmedical: int = 0) -> Stage3Selection:
+def select_stage3(
+    examples: pa.Table,
+    difficulty: pa.Table,
+    nonmedical: list[dict],
+    *,
+    easy_share: float,
+    nonmedical_ratio: float,
+    seed: int = 0,
+    min_nonmedical: int = 0,
+) -> Stage3Selection:
     out = Stage3Selection()
     labels, conflicts = difficulty_labels(difficulty)
     hard, easy = [], []
@@ -104,14 +113,18 @@ def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dic
             out.quarantine.append(quarantine_record("sft_examples", ex[RECORD_ID], "malformed messages", ex))
             continue
         if messages[-1]["role"] != ASSISTANT or not is_think_answer(messages[-1]["content"]):
-            out.quarantine.append(quarantine_record(
-                "sft_examples", ex[RECORD_ID], "assistant turn is not <think>…</think><answer>…</answer>", ex))
+            out.quarantine.append(
+                quarantine_record(
+                    "sft_examples", ex[RECORD_ID], "assistant turn is not <think>…</think><answer>…</answer>", ex
+                )
+            )
             continue
         label, label_id = labels.get(ex["question_id"], (None, None))
         if label is None:
             out.unlabeled.append(ex["question_id"])
-        (easy if label == EASY else hard).append(_medical_row(ex, MEDICAL_EASY if label == EASY else MEDICAL_HARD,
-                                                              label_id))
+        (easy if label == EASY else hard).append(
+            _medical_row(ex, MEDICAL_EASY if label == EASY else MEDICAL_HARD, label_id)
+        )
     all_medical = hard + easy
     kept, out.duplicates = dedup_prompts(all_medical)
     hard = [r for r in kept if r["category"] == MEDICAL_HARD]
@@ -123,8 +136,14 @@ def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dic
     pool = {}
     for r in nonmedical:
         if prompt_key(r["messages"]) in prompts:
-            out.duplicates.append({RECORD_ID: r[RECORD_ID], "duplicate_of": "", "source": r["source"],
-                                   "reason": "same user prompt as a medical row"})
+            out.duplicates.append(
+                {
+                    RECORD_ID: r[RECORD_ID],
+                    "duplicate_of": "",
+                    "source": r["source"],
+                    "reason": "same user prompt as a medical row",
+                }
+            )
         else:
             pool[r[RECORD_ID]] = r
     pool_rows, dups = dedup_prompts(list(pool.values()))
@@ -140,10 +159,16 @@ def select_stage3(examples: pa.Table, difficulty: pa.Table, nonmedical: list[dic
         d[RECORD_ID] = origin.get(d[RECORD_ID], d[RECORD_ID])
         d["duplicate_of"] = origin.get(d["duplicate_of"], d["duplicate_of"])
     out.counts = {
-        "medical_hard": len(hard), "medical_easy_available": len(easy_pool), "medical_easy": len(easy),
-        "unlabeled_counted_hard": len(out.unlabeled), "label_conflicts": conflicts,
-        "nonmedical_available": len(pool), "nonmedical_target": target, "nonmedical": len(chosen),
-        "nonmedical_shortfall": max(0, target - len(chosen)), "quarantined": len(out.quarantine),
+        "medical_hard": len(hard),
+        "medical_easy_available": len(easy_pool),
+        "medical_easy": len(easy),
+        "unlabeled_counted_hard": len(out.unlabeled),
+        "label_conflicts": conflicts,
+        "nonmedical_available": len(pool),
+        "nonmedical_target": target,
+        "nonmedical": len(chosen),
+        "nonmedical_shortfall": max(0, target - len(chosen)),
+        "quarantined": len(out.quarantine),
         "prompt_duplicates": len(out.duplicates),
     }
     return out

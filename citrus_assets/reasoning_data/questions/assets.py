@@ -79,12 +79,20 @@ def question_difficulty(
     "validated; rule fallback or quarantine when every LLM rewrite is rejected).",
 )
 def open_questions(
-    context: dg.AssetExecutionContext, config: OpenQuestionConfig, llm: LLMResource, lake: LakeResource,
+    context: dg.AssetExecutionContext,
+    config: OpenQuestionConfig,
+    llm: LLMResource,
+    lake: LakeResource,
     question_seeds: pa.Table,
 ) -> dg.Output:
-    settings = RewriteSettings(max_tokens=config.max_tokens, temperature=config.temperature, retries=config.retries,
-                               retry_temperature=config.retry_temperature, seed=config.seed,
-                               rule_fallback=config.rule_fallback)
+    settings = RewriteSettings(
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        retries=config.retries,
+        retry_temperature=config.retry_temperature,
+        seed=config.seed,
+        rule_fallback=config.rule_fallback,
+    )
     result = rewrite_seeds(question_seeds, llm, settings)
     qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, result.quarantine)
     if n_bad:
@@ -92,9 +100,13 @@ def open_questions(
     table = result.table()
     return output(
         table,
-        **empty_metadata(table.num_rows, f"every rewrite of {question_seeds.num_rows} seeds rejected"
-                         + (f"; {n_bad} quarantined at {qpath}" if n_bad else "") if question_seeds.num_rows
-                         else "no question seeds"),
+        **empty_metadata(
+            table.num_rows,
+            f"every rewrite of {question_seeds.num_rows} seeds rejected"
+            + (f"; {n_bad} quarantined at {qpath}" if n_bad else "")
+            if question_seeds.num_rows
+            else "no question seeds",
+        ),
         model=llm.model_id,
         llm_accepted=result.counts["llm_accepted"],
         llm_accepted_on_retry=result.counts["llm_accepted_on_retry"],

@@ -2,7 +2,7 @@
 
 import json
 
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.language import detect_language
 from citrus_assets.reasoning_data.questions.assets import open_questions, question_difficulty
 from citrus_assets.reasoning_data.questions.open_rules import gives_answer_away, lists_options, lost_numbers
 from citrus_assets.reasoning_data.schemas import EASY, HARD
@@ -39,9 +39,12 @@ def _opts(v) -> list[dict]:
 
 
 def _rule_rows(df, test) -> list[bool]:
-    return [test(c, o, _opts(opts), [str(x) for x in _list(letters)], lang)
-            for c, o, opts, letters, lang in zip(df["closed_stem"], df["open_question"], df["options"],
-                                                 df["answer_letters"], df["language"])]
+    return [
+        test(c, o, _opts(opts), [str(x) for x in _list(letters)], lang)
+        for c, o, opts, letters, lang in zip(
+            df["closed_stem"], df["open_question"], df["options"], df["answer_letters"], df["language"]
+        )
+    ]
 
 
 _COLS = ("closed_stem", "open_question", "options", "answer_letters", "language")
@@ -72,19 +75,38 @@ def _prompt_has_question(method, prompt, closed) -> bool:
 
 
 open_rules = [
-    RowRule("no_options_listed", lambda df: [not lists_options(t) for t in df["open_question"]],
-            "No option lines (\"A. …\", \"(B)\", \"C)\") in the open question.", ("open_question",)),
-    RowRule("numbers_kept", lambda df: _rule_rows(df, _numbers_kept),
-            "Every number (with its short unit) of the closed question is in the open one.", _COLS),
-    RowRule("no_answer_give_away", lambda df: _rule_rows(df, _no_give_away),
-            "The correct option's text is not in the open question unless the closed one had it.", _COLS),
-    RowRule("language_kept", lambda df: _rule_rows(df, _same_language),
-            "The open question is in the seed's language.", _COLS),
-    RowRule("prompt_contains_question",
-            lambda df: [_prompt_has_question(m, p, c) for m, p, c in zip(df["rewrite_method"], df["prompt"],
-                                                                          df["closed_stem"])],
-            "LLM rewrites store the rendered prompt with the question in it; rule rewrites store none.",
-            ("rewrite_method", "prompt", "closed_stem")),
+    RowRule(
+        "no_options_listed",
+        lambda df: [not lists_options(t) for t in df["open_question"]],
+        'No option lines ("A. …", "(B)", "C)") in the open question.',
+        ("open_question",),
+    ),
+    RowRule(
+        "numbers_kept",
+        lambda df: _rule_rows(df, _numbers_kept),
+        "Every number (with its short unit) of the closed question is in the open one.",
+        _COLS,
+    ),
+    RowRule(
+        "no_answer_give_away",
+        lambda df: _rule_rows(df, _no_give_away),
+        "The correct option's text is not in the open question unless the closed one had it.",
+        _COLS,
+    ),
+    RowRule(
+        "language_kept",
+        lambda df: _rule_rows(df, _same_language),
+        "The open question is in the seed's language.",
+        _COLS,
+    ),
+    RowRule(
+        "prompt_contains_question",
+        lambda df: [
+            _prompt_has_question(m, p, c) for m, p, c in zip(df["rewrite_method"], df["prompt"], df["closed_stem"])
+        ],
+        "LLM rewrites store the rendered prompt with the question in it; rule rewrites store none.",
+        ("rewrite_method", "prompt", "closed_stem"),
+    ),
 ]
 
 open_questions_check = gx_asset_check(
@@ -92,9 +114,14 @@ open_questions_check = gx_asset_check(
     name=OPEN_QUESTIONS_VALID,
     blocking=True,
     description="Unique ids, non-empty ground truth, known method, and the rewrite validator on every row.",
-    suite=lambda: id_suite() + id_suite("question_id") + not_null(["open_question", "ground_truth"])
-    + value_lengths_between("ground_truth", 1, None) + value_lengths_between("open_question", 1, None)
-    + values_in_set("rewrite_method", ["llm", "rule"]),
+    suite=lambda: (
+        id_suite()
+        + id_suite("question_id")
+        + not_null(["open_question", "ground_truth"])
+        + value_lengths_between("ground_truth", 1, None)
+        + value_lengths_between("open_question", 1, None)
+        + values_in_set("rewrite_method", ["llm", "rule"])
+    ),
     rules=open_rules,
 )
 

@@ -1,7 +1,7 @@
 """Easy/hard labels of question seeds from the judge panel's closed-form answers.
 
 Correctness is re-derived from each stored response with the project's one answer parser
-(``citrus_assets.common.answers``, option-count aware, A-U) against the seed's answer letters.
+(``citrus_assets.common.text.answers``, option-count aware, A-U) against the seed's answer letters.
 Rules (``rule``):
 
 - ``all_correct`` (the paper's): easy iff every judge of the panel answered it correctly;
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
-from citrus_assets.common.answers import extract_answer, is_correct
+from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
@@ -44,8 +44,10 @@ class DifficultyResult:
         return pa.Table.from_pylist(self.rows, schema=DIFFICULTY_SCHEMA)
 
     def counts(self) -> dict[str, int]:
-        return {EASY: sum(r["difficulty"] == EASY for r in self.rows),
-                HARD: sum(r["difficulty"] == HARD for r in self.rows)}
+        return {
+            EASY: sum(r["difficulty"] == EASY for r in self.rows),
+            HARD: sum(r["difficulty"] == HARD for r in self.rows),
+        }
 
 
 def _decide(rule: str, correct: dict[str, bool], panel: Sequence[str], weak: Sequence[str], min_correct: int) -> bool:
@@ -60,8 +62,9 @@ def _decide(rule: str, correct: dict[str, bool], panel: Sequence[str], weak: Seq
     return all(correct.get(j, False) for j in weak)
 
 
-def label_difficulty(seeds: pa.Table, answers: pa.Table, rule: str = "all_correct",
-                     weak_judges: Sequence[str] = (), min_correct: int = 1) -> DifficultyResult:
+def label_difficulty(
+    seeds: pa.Table, answers: pa.Table, rule: str = "all_correct", weak_judges: Sequence[str] = (), min_correct: int = 1
+) -> DifficultyResult:
     if rule not in RULES:
         raise ValueError(f"unknown difficulty rule {rule!r}; one of {RULES}")
     if rule == "min_correct" and min_correct < 1:
@@ -110,16 +113,22 @@ def label_difficulty(seeds: pa.Table, answers: pa.Table, rule: str = "all_correc
             out.strong_correct_on_hard += 1
         judges = sorted(correct)
         flags = [correct[j] for j in judges]
-        params = [rule, min_correct if rule == "min_correct" else None, sorted(weak) if rule == "strong_vs_weak" else None]
-        out.rows.append({
-            RECORD_ID: record_id("qdiff", qid, params, judges, flags),
-            PARENT_IDS: [qid, *(ids[j] for j in judges)],
-            "question_id": qid,
-            "difficulty": EASY if easy else HARD,
-            "rule": rule,
-            "judges": judges,
-            "judges_correct": flags,
-        })
+        params = [
+            rule,
+            min_correct if rule == "min_correct" else None,
+            sorted(weak) if rule == "strong_vs_weak" else None,
+        ]
+        out.rows.append(
+            {
+                RECORD_ID: record_id("qdiff", qid, params, judges, flags),
+                PARENT_IDS: [qid, *(ids[j] for j in judges)],
+                "question_id": qid,
+                "difficulty": EASY if easy else HARD,
+                "rule": rule,
+                "judges": judges,
+                "judges_correct": flags,
+            }
+        )
     for s in stats.values():
         s["accuracy"] = round(s["correct"] / s["n"], 4) if s["n"] else 0.0
     out.per_judge = stats

@@ -25,8 +25,8 @@ import re
 from collections.abc import Sequence
 from functools import lru_cache
 
-from citrus_assets.common.degeneration import degeneration_reason, reason_code, repetition_reason
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.degeneration import degeneration_reason, reason_code, repetition_reason
+from citrus_assets.common.text.language import detect_language
 
 _OPTION_LINE = re.compile(r"(?m)^\s*(?:\(\s*[A-Ua-u]\s*\)|[A-U]\s*[\.\)\]:：、]|[a-u]\s*[\)\]])(?=\s*\S)")
 _INLINE_MARK = re.compile(r"(?:^|[\s,;])\(([A-U])\)|(?:^|[\s,;])([A-U])\)")
@@ -41,8 +41,11 @@ _REFUSAL = re.compile(
 )
 # Phrases that only make sense next to a list of options (reported, not rejected: some closed
 # questions, e.g. "all of the following EXCEPT", have no faithful open form).
-_REFERS_TO_OPTIONS = re.compile(r"of the following|following (?:options|choices|statements)|all of these|"
-                                r"\bexcept\b|以下|下列|选项", re.IGNORECASE)
+_REFERS_TO_OPTIONS = re.compile(
+    r"of the following|following (?:options|choices|statements)|all of these|"
+    r"\bexcept\b|以下|下列|选项",
+    re.IGNORECASE,
+)
 
 
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
@@ -122,8 +125,9 @@ def ground_truth(options: Sequence[dict], answer_letters: Sequence[str]) -> str:
     return "; ".join(t.strip() for t in correct_texts(options, answer_letters))
 
 
-def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_letters: Sequence[str],
-                  language: str) -> list[str]:
+def check_rewrite(
+    closed: str, rewrite: str, options: Sequence[dict], answer_letters: Sequence[str], language: str
+) -> list[str]:
     """Why ``rewrite`` is not a faithful open-ended form of ``closed`` (empty list: it is)."""
     text = (rewrite or "").strip()
     if not text:
@@ -153,8 +157,11 @@ def check_rewrite(closed: str, rewrite: str, options: Sequence[dict], answer_let
 def lost_numbers(closed: str, rewrite: str) -> list[str]:
     """``lost_number:...`` reasons: numbers (with their short unit) of ``closed`` missing from ``rewrite``."""
     text = (rewrite or "").strip()
-    return [f"lost_number:{number}{' ' + unit if unit else ''}"
-            for number, unit in stem_numbers(closed) if not _has_number(text, number, unit)]
+    return [
+        f"lost_number:{number}{' ' + unit if unit else ''}"
+        for number, unit in stem_numbers(closed)
+        if not _has_number(text, number, unit)
+    ]
 
 
 def gives_answer_away(closed: str, rewrite: str, options: Sequence[dict], answer_letters: Sequence[str]) -> bool:
@@ -169,14 +176,20 @@ def refers_to_options(text: str) -> bool:
 
 # ---------------------------------------------------------------------------------- rule rewrite
 _WH_FOLLOWING = [
-    (re.compile(r"\bwhich (?:one )?of the followings? (is|are|was|were|would|will|could|best|most)\b", re.I), r"what \1"),
+    (
+        re.compile(r"\bwhich (?:one )?of the followings? (is|are|was|were|would|will|could|best|most)\b", re.I),
+        r"what \1",
+    ),
     (re.compile(r"\bwhich (?:one )?of the followings?\b", re.I), "which"),
     (re.compile(r"(?:下列|以下)(?:哪一?项|哪个|哪些)"), "什么"),
 ]
 _QUESTION_WORD = re.compile(r"^\s*(?:what|which|who|whom|whose|how|why|when|where|is|are|does|do|can|should)\b", re.I)
 _OPEN_Q = {
-    "en": {"diagnosis": "What is the most likely diagnosis?", "answer": "What is the answer?",
-           "complete": "Complete the statement."},
+    "en": {
+        "diagnosis": "What is the most likely diagnosis?",
+        "answer": "What is the answer?",
+        "complete": "Complete the statement.",
+    },
     "zh": {"diagnosis": "最可能的诊断是什么？", "answer": "答案是什么？", "complete": "请补全这句话。"},
 }
 
@@ -206,6 +219,10 @@ def rule_rewrite(stem: str, language: str) -> str:
     elif _QUESTION_WORD.match(tail) or re.search(r"\b(?:which|what|who|whom|how)\b", tail, re.I):
         return text.rstrip(":：-— .") + "?"
     if text.endswith((":", "：", "-", "—")) or not text.endswith((".", "。", "!", "！", ")", "）")):
-        return f"{text.rstrip(':：-— ')} ___\n{q['complete']}" if lang == "en" else f"{text.rstrip(':：-— ')}____\n{q['complete']}"
+        return (
+            f"{text.rstrip(':：-— ')} ___\n{q['complete']}"
+            if lang == "en"
+            else f"{text.rstrip(':：-— ')}____\n{q['complete']}"
+        )
     asks_diagnosis = re.search(r"diagnos|诊断", text, re.I) is not None
     return f"{text}\n{q['diagnosis'] if asks_diagnosis else q['answer']}"

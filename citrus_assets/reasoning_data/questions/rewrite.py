@@ -33,8 +33,11 @@ from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOUR
 from resources.llm import Prompt, SamplingParams
 
 PROMPTS = {"en": "open_rewrite_en", "zh": "open_rewrite_zh"}
-_LABEL = re.compile(r"^\s*(?:\*\*)?(?:open[- ]ended question|rewritten question|question|改写后的问题|开放式问题|问题)"
-                    r"(?:\*\*)?\s*[:：]\s*", re.IGNORECASE)
+_LABEL = re.compile(
+    r"^\s*(?:\*\*)?(?:open[- ]ended question|rewritten question|question|改写后的问题|开放式问题|问题)"
+    r"(?:\*\*)?\s*[:：]\s*",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,18 @@ class RewriteSettings:
     def params(self, round_: int) -> SamplingParams:
         if round_ == 0:
             return SamplingParams(n=1, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
-        return SamplingParams(n=1, temperature=self.retry_temperature, max_tokens=self.max_tokens,
-                              seed=self.seed + round_)
+        return SamplingParams(
+            n=1, temperature=self.retry_temperature, max_tokens=self.max_tokens, seed=self.seed + round_
+        )
 
 
 @dataclass
 class RewriteResult:
     rows: list[dict] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
-    counts: dict = field(default_factory=lambda: {"llm_accepted": 0, "llm_accepted_on_retry": 0,
-                                                  "rule_fallback": 0, "quarantined": 0})
+    counts: dict = field(
+        default_factory=lambda: {"llm_accepted": 0, "llm_accepted_on_retry": 0, "rule_fallback": 0, "quarantined": 0}
+    )
     rejection_reasons: dict = field(default_factory=dict)  # reason code -> count over all LLM attempts
     llm_calls: int = 0
     cache_hits: int = 0
@@ -98,16 +103,28 @@ def _with_context(seed: dict, question: str) -> str:
 
 def _quarantine(seed: dict, reason: str, rewrite: str) -> QuarantineRecord:
     raw = {"question_id": seed[RECORD_ID], "stem": seed["stem"], "rewrite": rewrite}
-    return QuarantineRecord(seed.get(SOURCE_URI) or "", f"{seed.get(SOURCE_LOCATOR) or ''} question {seed[RECORD_ID]}",
-                            reason, json.dumps(raw, ensure_ascii=False))
+    return QuarantineRecord(
+        seed.get(SOURCE_URI) or "",
+        f"{seed.get(SOURCE_LOCATOR) or ''} question {seed[RECORD_ID]}",
+        reason,
+        json.dumps(raw, ensure_ascii=False),
+    )
 
 
 def _row(seed: dict, question: str, method: str, rejections: list[str] | tuple[str, ...]) -> dict:
-    return {RECORD_ID: record_id("openq", seed[RECORD_ID], method, question), PARENT_IDS: [seed[RECORD_ID]],
-            "question_id": seed[RECORD_ID], "language": seed["language"], "closed_stem": _closed(seed),
-            "ground_truth": ground_truth(seed["options"], seed["answer_letters"]),
-            "answer_letters": seed["answer_letters"], "options": seed["options"], "open_question": question,
-            "rewrite_method": method, "rewrite_rejections": list(rejections)}
+    return {
+        RECORD_ID: record_id("openq", seed[RECORD_ID], method, question),
+        PARENT_IDS: [seed[RECORD_ID]],
+        "question_id": seed[RECORD_ID],
+        "language": seed["language"],
+        "closed_stem": _closed(seed),
+        "ground_truth": ground_truth(seed["options"], seed["answer_letters"]),
+        "answer_letters": seed["answer_letters"],
+        "options": seed["options"],
+        "open_question": question,
+        "rewrite_method": method,
+        "rewrite_rejections": list(rejections),
+    }
 
 
 @dataclass
@@ -143,8 +160,13 @@ class RewriteTask(LLMTask):
     def fallback(self, row: dict, rejections: list[str], last: Reject) -> dict | Reject:
         text = _with_context(row, rule_rewrite(row["stem"], row["language"]))
         rule_reasons = check_rewrite(_closed(row), text, row["options"], row["answer_letters"], row["language"])
-        problem = ("rule fallback is off" if not self.settings.rule_fallback
-                   else f"rule rewrite rejected: {', '.join(rule_reasons)}" if rule_reasons else "")
+        problem = (
+            "rule fallback is off"
+            if not self.settings.rule_fallback
+            else f"rule rewrite rejected: {', '.join(rule_reasons)}"
+            if rule_reasons
+            else ""
+        )
         if problem:
             return Reject("; ".join([problem, *rejections]), raw=text)
         return {**_row(row, text, "rule", rejections), "prompt": ""}
@@ -157,10 +179,20 @@ def rewrite_seeds(seeds: pa.Table, llm, settings: RewriteSettings = RewriteSetti
     """Open-ended rewrites of every seed (see the module docstring); at most 1 + retries LLM calls."""
     task = RewriteTask(retries=settings.retries, retry_temperature=settings.retry_temperature, settings=settings)
     table, quarantine, stats = task.run(seeds, llm, settings.params(0))
-    result = RewriteResult(rows=table.to_pylist(), quarantine=quarantine, rejection_reasons=stats["rejections"],
-                           llm_calls=stats["llm_calls"], cache_hits=stats["cache_hits"],
-                           generated_tokens=stats["generated_tokens"], rounds=stats["rounds"])
-    result.counts = {"llm_accepted": stats["accepted"], "llm_accepted_on_retry": stats["accepted_on_retry"],
-                     "rule_fallback": stats["fallback"], "quarantined": stats["quarantined"]}
+    result = RewriteResult(
+        rows=table.to_pylist(),
+        quarantine=quarantine,
+        rejection_reasons=stats["rejections"],
+        llm_calls=stats["llm_calls"],
+        cache_hits=stats["cache_hits"],
+        generated_tokens=stats["generated_tokens"],
+        rounds=stats["rounds"],
+    )
+    result.counts = {
+        "llm_accepted": stats["accepted"],
+        "llm_accepted_on_retry": stats["accepted_on_retry"],
+        "rule_fallback": stats["fallback"],
+        "quarantined": stats["quarantined"],
+    }
     result.refers_to_options = sum(refers_to_options(r["open_question"]) for r in result.rows)
     return result

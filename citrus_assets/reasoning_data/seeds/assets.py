@@ -1,15 +1,14 @@
 """Reasoning-data assets (paper Figure 3, SFT stage 3): question seeds and their closed-form answers."""
 
-
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.empty import empty_metadata
-from citrus_assets.common.inbox_sensor import INBOX_SHA, content_hash
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
+from citrus_assets.common.scheduling.inbox_sensor import INBOX_SHA, content_hash
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
@@ -50,8 +49,10 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     table = result.table()
     return output(
         table,
-        **empty_metadata(table.num_rows, f"no valid question in {path.name}"
-                         + (f"; {n_bad} lines quarantined at {qpath}" if n_bad else "")),
+        **empty_metadata(
+            table.num_rows,
+            f"no valid question in {path.name}" + (f"; {n_bad} lines quarantined at {qpath}" if n_bad else ""),
+        ),
         source_file=dg.MetadataValue.path(str(path)),
         **{INBOX_SHA: content_hash(path)},  # what the seed sensor compares the file with
         quarantined=n_bad,
@@ -69,7 +70,10 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     "(question, judge); basis of easy/hard labels. An empty panel is the llm resource, judge 'default'.",
 )
 def judge_answers(
-    context: dg.AssetExecutionContext, config: JudgeConfig, llm: LLMResource, judges: JudgePanelResource,
+    context: dg.AssetExecutionContext,
+    config: JudgeConfig,
+    llm: LLMResource,
+    judges: JudgePanelResource,
     question_seeds: pa.Table,
 ) -> dg.Output:
     params = config.sampling()

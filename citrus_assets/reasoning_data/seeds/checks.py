@@ -13,19 +13,27 @@ seeds_check = gx_asset_check(
     name=SEEDS_VALID,
     blocking=True,
     description="Non-null unique ids, non-empty stems, known language, answer letters among the options.",
-    suite=lambda: id_suite() + not_null(["stem", "source", "source_uri"]) + value_lengths_between("stem", 1, None)
-    + values_in_set("language", ["en", "zh", "und"]),
+    suite=lambda: (
+        id_suite()
+        + not_null(["stem", "source", "source_uri"])
+        + value_lengths_between("stem", 1, None)
+        + values_in_set("language", ["en", "zh", "und"])
+    ),
     rules=[answer_letters_in_options("answer_letters", "options")],
 )
 
 predicted_in_range = RowRule(
     name="predicted_letters_valid",
     description="Every extracted letter is an option letter of a question of at most 21 options (A-U).",
-    derive=lambda df: [all(isinstance(letter, str) and len(letter) == 1 and "A" <= letter <= "U" for letter in (v if v is not None else []))
-                       for v in df["predicted_letters"]],
+    derive=lambda df: [
+        all(
+            isinstance(letter, str) and len(letter) == 1 and "A" <= letter <= "U"
+            for letter in (v if v is not None else [])
+        )
+        for v in df["predicted_letters"]
+    ],
     columns=("predicted_letters",),
 )
-
 
 
 def _prompt_has_question(prompt) -> bool:
@@ -33,7 +41,7 @@ def _prompt_has_question(prompt) -> bool:
     if not isinstance(prompt, str) or "{question}" in prompt or "{options}" in prompt:
         return False
     start, end = prompt.find("<Question>"), prompt.find("</Question>")
-    return 0 <= start < end and bool(prompt[start + len("<Question>"):end].strip())
+    return 0 <= start < end and bool(prompt[start + len("<Question>") : end].strip())
 
 
 prompt_rendered = RowRule(
@@ -48,8 +56,11 @@ judge_check = gx_asset_check(
     name=JUDGE_ANSWERS_VALID,
     blocking=False,
     description="Unique ids, one parent each, model recorded, extracted letters well-formed.",
-    suite=lambda: id_suite() + not_null(["question_id", "gen_model_id", "gen_prompt_hash", "prompt", "response"])
-    + values_in_set("extraction", ["letter", "letter_list", "option_text", "none"]),
+    suite=lambda: (
+        id_suite()
+        + not_null(["question_id", "gen_model_id", "gen_prompt_hash", "prompt", "response"])
+        + values_in_set("extraction", ["letter", "letter_list", "option_text", "none"])
+    ),
     rules=[predicted_in_range, prompt_rendered],
 )
 

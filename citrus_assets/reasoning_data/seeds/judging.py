@@ -13,9 +13,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 
-from citrus_assets.common.answers import extract_answer, is_correct
 from citrus_assets.common.llm_task import LLMTask, Reply
 from citrus_assets.common.prompts import load_prompt
+from citrus_assets.common.text.answers import extract_answer, is_correct
 from resources.lineage.ids import record_id
 from resources.lineage.schema import GEN_FIELDS, GEN_MODEL_ID, PARENT_IDS, RECORD_ID
 from resources.llm import Prompt, SamplingParams
@@ -71,9 +71,13 @@ class AnswerSeeds(LLMTask):
         parsed = extract_answer(reply.text, {o["letter"]: o["text"] for o in row["options"]})
         return {
             RECORD_ID: record_id("ans", row[RECORD_ID], self.judge, reply.model_id, reply.sampling, reply.text),
-            PARENT_IDS: [row[RECORD_ID]], "question_id": row[RECORD_ID], "judge": self.judge,
-            "predicted_letters": list(parsed.letters), "extraction": parsed.method,
-            "answer_letters": row["answer_letters"], "correct": is_correct(parsed.letters, row["answer_letters"]),
+            PARENT_IDS: [row[RECORD_ID]],
+            "question_id": row[RECORD_ID],
+            "judge": self.judge,
+            "predicted_letters": list(parsed.letters),
+            "extraction": parsed.method,
+            "answer_letters": row["answer_letters"],
+            "correct": is_correct(parsed.letters, row["answer_letters"]),
         }
 
 
@@ -91,8 +95,12 @@ def answer_with_panel(seeds: pa.Table, judges: Sequence[tuple[str, object]], par
 def judge_stats(answers: pa.Table) -> dict[str, dict]:
     """Per judge: model, answered rows, accuracy, no-answer count (in first-seen judge order)."""
     out: dict[str, dict] = {}
-    for judge, model, correct, letters in zip(answers["judge"].to_pylist(), answers[GEN_MODEL_ID].to_pylist(),
-                                              answers["correct"].to_pylist(), answers["predicted_letters"].to_pylist()):
+    for judge, model, correct, letters in zip(
+        answers["judge"].to_pylist(),
+        answers[GEN_MODEL_ID].to_pylist(),
+        answers["correct"].to_pylist(),
+        answers["predicted_letters"].to_pylist(),
+    ):
         s = out.setdefault(judge, {"model": model, "n": 0, "correct": 0, "no_answer": 0})
         s["n"] += 1
         s["correct"] += bool(correct)

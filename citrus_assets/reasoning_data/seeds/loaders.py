@@ -70,10 +70,27 @@ def _meta(o: dict, *names: str) -> dict:
     return {n: o[n] for n in names if o.get(n) not in (None, "")}
 
 
-def _run(path: Path, build: Callable[[Any], dict | None], *, seed_set: str, source: str, uri: str | None,
-         split: str | None, default_split: str, language: str | None = None, header: bool = True) -> LoadResult:
-    return collect(record_units(path, header=header), build, uri=_uri(path, uri), seed_set=seed_set,
-                   source=source, split=split or split_from_name(path, default_split), language=language)
+def _run(
+    path: Path,
+    build: Callable[[Any], dict | None],
+    *,
+    seed_set: str,
+    source: str,
+    uri: str | None,
+    split: str | None,
+    default_split: str,
+    language: str | None = None,
+    header: bool = True,
+) -> LoadResult:
+    return collect(
+        record_units(path, header=header),
+        build,
+        uri=_uri(path, uri),
+        seed_set=seed_set,
+        source=source,
+        split=split or split_from_name(path, default_split),
+        language=language,
+    )
 
 
 # ---------------------------------------------------------------- MedQA (the reasoning_data/seeds/seed_files.py loader)
@@ -102,8 +119,14 @@ def medmcqa_cop_base(path: Path, default: int = 1) -> int:
     return 0 if seen == {0} else 1 if seen == {4} else default
 
 
-def load_medmcqa(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                 cop_base: int | None = None, default_cop_base: int = 1) -> LoadResult:
+def load_medmcqa(
+    path: Path,
+    seed_set: str,
+    uri: str | None = None,
+    split: str | None = None,
+    cop_base: int | None = None,
+    default_cop_base: int = 1,
+) -> LoadResult:
     """MedMCQA (JSONL, JSON or CSV): options ``opa..opd``, answer ``cop``, whose base is detected per
     file (``medmcqa_cop_base``; an ambiguous file gets ``default_cop_base``, 1 = the original release)
     unless ``cop_base`` is given. ``choice_type`` "multi" items still have one answer. Rows without a
@@ -115,7 +138,8 @@ def load_medmcqa(path: Path, seed_set: str, uri: str | None = None, split: str |
         if text(cop) in ("", "-1"):
             raise BadRecord("no answer ('cop' missing or -1)")
         return dict(
-            stem=require(o, "question"), options=options_from([o.get(f"op{c}") for c in "abcd"]),
+            stem=require(o, "question"),
+            options=options_from([o.get(f"op{c}") for c in "abcd"]),
             answers=letters_of_index(cop, base),
             meta={**_meta(o, "id", "subject_name", "topic_name", "choice_type", "exp"), "cop_base": base},
         )
@@ -131,8 +155,14 @@ def read_split_ids(path: Path) -> set[str]:
     return {str(k) for k in data}
 
 
-def load_pubmedqa(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                  split_ids_file: Path | None = None, other_split: str = "train") -> LoadResult:
+def load_pubmedqa(
+    path: Path,
+    seed_set: str,
+    uri: str | None = None,
+    split: str | None = None,
+    split_ids_file: Path | None = None,
+    other_split: str = "train",
+) -> LoadResult:
     """PubMedQA ``ori_pqal.json`` (id -> {QUESTION, CONTEXTS, LABELS, final_decision, LONG_ANSWER,
     MESHES, YEAR}) or HF-style rows (``pubid``, ``question``, ``context{contexts, labels}``, ...).
     Options A yes / B no / C maybe; context = the labelled abstract sections, one per line.
@@ -154,9 +184,12 @@ def load_pubmedqa(path: Path, seed_set: str, uri: str | None = None, split: str 
             raise BadRecord(f"final_decision {decision or None!r} is not yes/no/maybe")
         pid = text(o.get("_key") or o.get("pubid"))
         fields = dict(
-            stem=require(o, "question"), options={"A": "yes", "B": "no", "C": "maybe"},
+            stem=require(o, "question"),
+            options={"A": "yes", "B": "no", "C": "maybe"},
             answers=[_PUBMEDQA_LETTERS[decision]],
-            context="\n".join(f"{text(label)}: {text(c)}" if text(label) else text(c) for label, c in zip(labels, contexts)),
+            context="\n".join(
+                f"{text(label)}: {text(c)}" if text(label) else text(c) for label, c in zip(labels, contexts)
+            ),
             meta={"pubid": pid, **_meta(o, "long_answer", "year"), **_meta(ctx, "meshes")},
         )
         if test_ids is not None:
@@ -171,8 +204,9 @@ def _subject(path: Path) -> str:
     return re.sub(r"_(test|dev|val|validation|train)$", "", path.name.split(".")[0])
 
 
-def load_mmlu_csv(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                  subject: str | None = None) -> LoadResult:
+def load_mmlu_csv(
+    path: Path, seed_set: str, uri: str | None = None, split: str | None = None, subject: str | None = None
+) -> LoadResult:
     """MMLU CSV, no header (a ``question,A,B,C,D,answer`` header row is skipped): question, four
     options, answer letter. Subject from the file name (``anatomy_test.csv`` -> anatomy)."""
     subject = subject or _subject(path)
@@ -182,11 +216,11 @@ def load_mmlu_csv(path: Path, seed_set: str, uri: str | None = None, split: str 
             return None
         if len(row) != 6:
             raise BadRecord(f"{len(row)} columns, expected 6 (question, A, B, C, D, answer)")
-        return dict(stem=text(row[0]), options=options_from(row[1:5]), answers=letters_of(row[5]),
-                    meta={"subject": subject})
+        return dict(
+            stem=text(row[0]), options=options_from(row[1:5]), answers=letters_of(row[5]), meta={"subject": subject}
+        )
 
-    return _run(path, build, seed_set=seed_set, source="mmlu", uri=uri, split=split, default_split="test",
-                header=False)
+    return _run(path, build, seed_set=seed_set, source="mmlu", uri=uri, split=split, default_split="test", header=False)
 
 
 def _options_record(o: dict) -> dict:
@@ -209,15 +243,17 @@ def _options_record(o: dict) -> dict:
     return dict(stem=require(o, "question"), options=options, answers=answers, meta=meta)
 
 
-def load_mmlu_pro(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                  source: str = "mmlu_pro") -> LoadResult:
+def load_mmlu_pro(
+    path: Path, seed_set: str, uri: str | None = None, split: str | None = None, source: str = "mmlu_pro"
+) -> LoadResult:
     """MMLU-Pro: up to 10 options (A..J) as a dict (medagents copy) or list (TIGER-Lab release;
     trailing "N/A" padding dropped); ``category``/``src`` kept in meta."""
     return _run(path, _options_record, seed_set=seed_set, source=source, uri=uri, split=split, default_split="test")
 
 
-def load_medagentsbench(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                        benchmark: str | None = None) -> LoadResult:
+def load_medagentsbench(
+    path: Path, seed_set: str, uri: str | None = None, split: str | None = None, benchmark: str | None = None
+) -> LoadResult:
     """A MedAgentsBench-packaged file: ``source`` is the benchmark it holds (``benchmark`` given, else told from
     the folder/file name or the fields; ``unknown`` when neither tells), ``meta`` keeps ``packaging``,
     ``benchmark`` and how the benchmark was told, next to ``realidx``."""
@@ -246,16 +282,17 @@ def load_medbullets(path: Path, seed_set: str, uri: str | None = None, split: st
 
     def build(o: dict) -> dict:
         options = options_from([o.get(f"op{c}") for c in "abcde" if f"op{c}" in o])
-        answers = letters_of(o["answer_idx"]) if text(o.get("answer_idx")) else \
-            letters_of_text(require(o, "answer"), options)
-        return dict(stem=require(o, "question"), options=options, answers=answers,
-                    meta=_meta(o, "link", "explanation"))
+        answers = (
+            letters_of(o["answer_idx"]) if text(o.get("answer_idx")) else letters_of_text(require(o, "answer"), options)
+        )
+        return dict(stem=require(o, "question"), options=options, answers=answers, meta=_meta(o, "link", "explanation"))
 
     return _run(path, build, seed_set=seed_set, source="medbullets", uri=uri, split=split, default_split="test")
 
 
-def load_careqa(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-                language: str | None = None) -> LoadResult:
+def load_careqa(
+    path: Path, seed_set: str, uri: str | None = None, split: str | None = None, language: str | None = None
+) -> LoadResult:
     """CareQA (HF ``HPAI-BSC/CareQA``; JSON/JSONL/CSV): ``question``, ``op1..op4``, ``cop`` 1-based,
     ``exam_id``, ``year``, ``category``, ``unique_id``. Language from the name (``CareQA_es`` -> es)."""
     m = re.search(r"(?:^|[^a-z])(en|es)(?:[^a-z]|$)", path.name.lower())
@@ -265,12 +302,16 @@ def load_careqa(path: Path, seed_set: str, uri: str | None = None, split: str | 
         keys = sorted((k for k in o if re.fullmatch(r"op\d+", k)), key=lambda k: int(k[2:]))
         if text(o.get("cop")) == "":
             raise BadRecord("missing field 'cop'")
-        return dict(stem=require(o, "question"), options=options_from([o[k] for k in keys]),
-                    answers=letters_of_index(o["cop"], 1),
-                    meta=_meta(o, "exam_id", "unique_id", "year", "category"))
+        return dict(
+            stem=require(o, "question"),
+            options=options_from([o[k] for k in keys]),
+            answers=letters_of_index(o["cop"], 1),
+            meta=_meta(o, "exam_id", "unique_id", "year", "category"),
+        )
 
-    return _run(path, build, seed_set=seed_set, source="careqa", uri=uri, split=split, default_split="test",
-                language=language)
+    return _run(
+        path, build, seed_set=seed_set, source="careqa", uri=uri, split=split, default_split="test", language=language
+    )
 
 
 def load_jmed(path: Path, seed_set: str, uri: str | None = None, split: str | None = None) -> LoadResult:
@@ -281,26 +322,36 @@ def load_jmed(path: Path, seed_set: str, uri: str | None = None, split: str | No
         answer = next((o[k] for k in ("answer", "answers", "answer_idx") if text(o.get(k))), None)
         if answer is None:
             raise BadRecord("missing field 'answer'")
-        return dict(stem=require(o, "question"), options=options_from(o.get("options")),
-                    answers=letters_of(answer), meta=_meta(o, "id", "department"))
+        return dict(
+            stem=require(o, "question"),
+            options=options_from(o.get("options")),
+            answers=letters_of(answer),
+            meta=_meta(o, "id", "department"),
+        )
 
     return _run(path, build, seed_set=seed_set, source="jmed", uri=uri, split=split, default_split="test")
 
 
 # ---------------------------------------------------------------- Chinese CSVs
-def load_cmmlu(path: Path, seed_set: str, uri: str | None = None, split: str | None = None,
-               subject: str | None = None) -> LoadResult:
+def load_cmmlu(
+    path: Path, seed_set: str, uri: str | None = None, split: str | None = None, subject: str | None = None
+) -> LoadResult:
     """CMMLU CSV (header ``,Question,A,B,C,D,Answer``; first column a row index). Subject from the
     file name, split from the name or its ``dev``/``test`` folder (default test); language zh."""
     subject = subject or _subject(path)
 
     def build(o: dict) -> dict:
         letters = [k for k in "abcdefghijklmnopqrstu" if k in o]
-        return dict(stem=require(o, "question"), options=options_from([o[k] for k in letters]),
-                    answers=letters_of(require(o, "answer")), meta={"subject": subject})
+        return dict(
+            stem=require(o, "question"),
+            options=options_from([o[k] for k in letters]),
+            answers=letters_of(require(o, "answer")),
+            meta={"subject": subject},
+        )
 
-    return _run(path, build, seed_set=seed_set, source="cmmlu", uri=uri, split=split, default_split="test",
-                language="zh")
+    return _run(
+        path, build, seed_set=seed_set, source="cmmlu", uri=uri, split=split, default_split="test", language="zh"
+    )
 
 
 def load_cmexam(path: Path, seed_set: str, uri: str | None = None, split: str | None = None) -> LoadResult:
@@ -309,11 +360,16 @@ def load_cmexam(path: Path, seed_set: str, uri: str | None = None, split: str | 
 
     def build(o: dict) -> dict:
         meta = {k: text(v) for k, v in o.items() if k not in ("question", "options", "answer") and text(v)}
-        return dict(stem=require(o, "question"), options=options_from(require(o, "options")),
-                    answers=letters_of(require(o, "answer")), meta=meta)
+        return dict(
+            stem=require(o, "question"),
+            options=options_from(require(o, "options")),
+            answers=letters_of(require(o, "answer")),
+            meta=meta,
+        )
 
-    return _run(path, build, seed_set=seed_set, source="cmexam", uri=uri, split=split, default_split="train",
-                language="zh")
+    return _run(
+        path, build, seed_set=seed_set, source="cmexam", uri=uri, split=split, default_split="train", language="zh"
+    )
 
 
 # ---------------------------------------------------------------- generic, config-driven
@@ -348,8 +404,15 @@ class FieldMapping:
         return cls(**{k: tuple(v) if k == "meta" else v for k, v in d.items()})
 
 
-def load_mapped(path: Path, seed_set: str, mapping: FieldMapping | None = None, uri: str | None = None,
-                split: str | None = None, source: str | None = None, language: str | None = None) -> LoadResult:
+def load_mapped(
+    path: Path,
+    seed_set: str,
+    mapping: FieldMapping | None = None,
+    uri: str | None = None,
+    split: str | None = None,
+    source: str | None = None,
+    language: str | None = None,
+) -> LoadResult:
     """Any JSONL/JSON/CSV file through a ``FieldMapping`` (argument, else the file's sidecar)."""
     if mapping is None:
         cfg = json.loads(mapping_sidecar(path).read_text(encoding="utf-8"))
@@ -370,26 +433,55 @@ def load_mapped(path: Path, seed_set: str, mapping: FieldMapping | None = None, 
         answer = o.get(lower(m.answer))
         if answer in (None, "", []):
             raise BadRecord(f"missing field '{m.answer}'")
-        answers = (letters_of(answer) if m.answer_format == "letter" else letters_of_text(answer, options)
-                   if m.answer_format == "text" else letters_of_index(answer, int(m.answer_format[-1])))
+        answers = (
+            letters_of(answer)
+            if m.answer_format == "letter"
+            else letters_of_text(answer, options)
+            if m.answer_format == "text"
+            else letters_of_index(answer, int(m.answer_format[-1]))
+        )
         ctx_fields = [m.context] if isinstance(m.context, str) else list(m.context or [])
-        fields = dict(stem=require(o, lower(m.stem)), options=options, answers=answers,
-                      context="\n".join(text(o.get(lower(f))) for f in ctx_fields if text(o.get(lower(f)))),
-                      meta={f: o[lower(f)] for f in ([m.id] if m.id else []) + list(m.meta) if lower(f) in o})
+        fields = dict(
+            stem=require(o, lower(m.stem)),
+            options=options,
+            answers=answers,
+            context="\n".join(text(o.get(lower(f))) for f in ctx_fields if text(o.get(lower(f)))),
+            meta={f: o[lower(f)] for f in ([m.id] if m.id else []) + list(m.meta) if lower(f) in o},
+        )
         if m.split and text(o.get(lower(m.split))):
             fields["split"] = text(o[lower(m.split)])
         return fields
 
-    return _run(path, build, seed_set=seed_set, source=source or "custom", uri=uri, split=split,
-                default_split="train", language=language, header=m.header)
+    return _run(
+        path,
+        build,
+        seed_set=seed_set,
+        source=source or "custom",
+        uri=uri,
+        split=split,
+        default_split="train",
+        language=language,
+        header=m.header,
+    )
 
 
-LOADERS.update({
-    "medqa_jsonl": load_medqa, "medmcqa": load_medmcqa, "pubmedqa": load_pubmedqa, "mmlu_csv": load_mmlu_csv,
-    "mmlu_json": load_mmlu_json, "mmlu_pro": load_mmlu_pro, "medbullets": load_medbullets, "careqa": load_careqa,
-    "jmed": load_jmed, "cmmlu": load_cmmlu, "cmexam": load_cmexam, "mapped": load_mapped,
-    MEDAGENTSBENCH: load_medagentsbench,
-})
+LOADERS.update(
+    {
+        "medqa_jsonl": load_medqa,
+        "medmcqa": load_medmcqa,
+        "pubmedqa": load_pubmedqa,
+        "mmlu_csv": load_mmlu_csv,
+        "mmlu_json": load_mmlu_json,
+        "mmlu_pro": load_mmlu_pro,
+        "medbullets": load_medbullets,
+        "careqa": load_careqa,
+        "jmed": load_jmed,
+        "cmmlu": load_cmmlu,
+        "cmexam": load_cmexam,
+        "mapped": load_mapped,
+        MEDAGENTSBENCH: load_medagentsbench,
+    }
+)
 
 
 def detect_format(path: Path) -> str:
@@ -402,7 +494,25 @@ def load_seed_file(path: Path, seed_set: str) -> LoadResult:
     return LOADERS[detect_format(path)](path, seed_set)
 
 
-__all__ = ["FieldMapping", "detect_format", "load_careqa", "load_cmexam", "load_cmmlu", "load_jmed", "load_mapped",
-           "load_medagentsbench", "load_medbullets", "load_medmcqa", "load_medqa", "load_mmlu_csv", "load_mmlu_json",
-           "load_mmlu_pro", "load_pubmedqa", "load_seed_file", "mapping_sidecar", "medmcqa_cop_base", "read_split_ids",
-           "sniff_format"]
+__all__ = [
+    "FieldMapping",
+    "detect_format",
+    "load_careqa",
+    "load_cmexam",
+    "load_cmmlu",
+    "load_jmed",
+    "load_mapped",
+    "load_medagentsbench",
+    "load_medbullets",
+    "load_medmcqa",
+    "load_medqa",
+    "load_mmlu_csv",
+    "load_mmlu_json",
+    "load_mmlu_pro",
+    "load_pubmedqa",
+    "load_seed_file",
+    "mapping_sidecar",
+    "medmcqa_cop_base",
+    "read_split_ids",
+    "sniff_format",
+]

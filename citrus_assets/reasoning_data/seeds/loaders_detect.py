@@ -31,7 +31,7 @@ import re
 from itertools import islice
 from pathlib import Path
 
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.language import detect_language
 from citrus_assets.reasoning_data.seeds import loaders_io as io
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord
 
@@ -39,8 +39,17 @@ _CSV_SUFFIXES = (".csv", ".tsv", ".tab")
 _MMLU_PRO_KEYS = {"category", "src", "realidx", "question_id", "answer_index", "cot_content"}
 MEDAGENTSBENCH = "medagentsbench"
 # benchmarks MedAgentsBench repackages (folder names of its data/ tree, normalized); longer names first
-MEDAGENTS_BENCHMARKS = ("mmlu_pro", "medxpertqa", "medexqa", "afrimedqa", "medbullets", "medmcqa", "pubmedqa",
-                        "medqa", "mmlu")
+MEDAGENTS_BENCHMARKS = (
+    "mmlu_pro",
+    "medxpertqa",
+    "medexqa",
+    "afrimedqa",
+    "medbullets",
+    "medmcqa",
+    "pubmedqa",
+    "medqa",
+    "mmlu",
+)
 _OPEN_QA_KEYS = {"qa_pairs", "qas", "questions", "qa"}
 
 
@@ -138,8 +147,10 @@ def _first_record(path: Path) -> dict | None:
     if entry is None:
         return None
     if isinstance(entry[1], str) and entry[1].lower() in ("yes", "no", "maybe"):
-        raise BadRecord(f"{path.name} is a PubMedQA split-id file (id -> decision), not a question file: "
-                        "pass it to load_pubmedqa as split_ids_file")
+        raise BadRecord(
+            f"{path.name} is a PubMedQA split-id file (id -> decision), not a question file: "
+            "pass it to load_pubmedqa as split_ids_file"
+        )
     return entry[1] if isinstance(entry[1], dict) else None
 
 
@@ -168,6 +179,9 @@ def _sniff_json(path: Path) -> str:
             return "mmlu_pro"
         return "mmlu_json" if "options" not in k else "medqa_jsonl"
     if k & _OPEN_QA_KEYS or ("answer" in k and "question" in k):
-        raise _unknown(path, f"open-ended QA (questions with free-text answers, no options; fields "
-                             f"{sorted(k)[:12]}): not a multiple-choice seed file")
+        raise _unknown(
+            path,
+            f"open-ended QA (questions with free-text answers, no options; fields "
+            f"{sorted(k)[:12]}): not a multiple-choice seed file",
+        )
     raise _unknown(path, f"first record has fields {sorted(k)[:12]}")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citrus_assets.common.answers import MAX_OPTIONS, letters_for
+from citrus_assets.common.text.answers import MAX_OPTIONS, letters_for
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult, iter_lines, make_seed
 from resources.lake import QuarantineRecord
 from resources.limits import Oversize, too_large
@@ -31,8 +31,14 @@ log = logging.getLogger(__name__)
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _WS = re.compile(r"\s*")
-_SPLIT_WORDS = {"test": "test", "dev": "dev", "val": "validation", "valid": "validation",
-                "validation": "validation", "train": "train"}
+_SPLIT_WORDS = {
+    "test": "test",
+    "dev": "dev",
+    "val": "validation",
+    "valid": "validation",
+    "validation": "validation",
+    "train": "train",
+}
 
 
 @dataclass
@@ -95,7 +101,7 @@ class _JsonStream:
             self.eof = True
             return False
         self.line0 += self.buf.count("\n", 0, self.pos)
-        self.buf, self.pos = self.buf[self.pos:] + chunk, 0
+        self.buf, self.pos = self.buf[self.pos :] + chunk, 0
         return True
 
     def line(self) -> int:
@@ -105,7 +111,7 @@ class _JsonStream:
         while True:
             self.pos = _WS.match(self.buf, self.pos).end()
             if self.pos < len(self.buf) or not self._fill():
-                return self.buf[self.pos:self.pos + 1]
+                return self.buf[self.pos : self.pos + 1]
 
     def value(self) -> tuple[Any, str]:
         self.peek()
@@ -118,7 +124,7 @@ class _JsonStream:
                 raise ValueError(f"malformed JSON at line {self.line()}: {e.msg}") from None
             if end == len(self.buf) and self._fill():  # a number may go on in the next chunk
                 continue
-            text, self.pos = self.buf[self.pos:end], end
+            text, self.pos = self.buf[self.pos : end], end
             return val, text
 
     def entries(self) -> Iterator[tuple[Any, Any, str, int]]:
@@ -211,7 +217,7 @@ def csv_units(path: Path, header: bool = True, delimiter: str | None = None) -> 
                 unit.error = err
             elif names is None:
                 unit.value = row
-            elif len(row) > len(names) and any(c.strip() for c in row[len(names):]):
+            elif len(row) > len(names) and any(c.strip() for c in row[len(names) :]):
                 unit.error = f"{len(row)} fields, the header has {len(names)}"
             elif len(row) < len(names):
                 unit.error = f"{len(row)} fields, the header has {len(names)} (missing fields)"
@@ -307,7 +313,7 @@ def options_from_block(block: str) -> dict[str, str]:
         m = _OPTION_LINE.match(line)
         if m and len(out) < MAX_OPTIONS and (m.group(1) or m.group(2)) == letters_for(len(out) + 1)[-1]:
             last = m.group(1) or m.group(2)
-            out[last] = line[m.end():].strip()
+            out[last] = line[m.end() :].strip()
         elif last and line.strip():
             out[last] += "\n" + line.strip()
         elif line.strip():
@@ -372,8 +378,16 @@ def letters_of_text(value: Any, options: dict[str, str]) -> list[str]:
 Build = Callable[[Any], "dict | None"]
 
 
-def collect(units: Iterable[Unit], build: Build, *, uri: str, seed_set: str, source: str, split: str,
-            language: str | None = None) -> LoadResult:
+def collect(
+    units: Iterable[Unit],
+    build: Build,
+    *,
+    uri: str,
+    seed_set: str,
+    source: str,
+    split: str,
+    language: str | None = None,
+) -> LoadResult:
     """``build(value)`` gives ``make_seed`` fields (stem, options, answers, context, meta, maybe split)
     or None to skip the unit silently (a header row); failures are quarantined. Of identical records
     (same ``record_id``) one is kept — the one with the smallest source id, so the choice does not

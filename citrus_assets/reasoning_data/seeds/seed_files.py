@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from citrus_assets.common.answers import MAX_OPTIONS, letters_for
-from citrus_assets.common.language import detect_language
+from citrus_assets.common.text.answers import MAX_OPTIONS, letters_for
+from citrus_assets.common.text.language import detect_language
 from resources import inbox
 from resources.lake import QuarantineRecord
 from resources.limits import Oversize, bounded_lines, too_large
@@ -45,7 +45,6 @@ SEED_SCHEMA = pa.schema(
 )
 
 
-
 class BadRecord(ValueError):
     """A row that cannot become a seed; its message is the quarantine reason."""
 
@@ -57,8 +56,18 @@ class LoadResult(inbox.LoadResult):
 
 
 def make_seed(
-    *, uri: str, locator: str, raw: bytes, seed_set: str, source: str, split: str,
-    stem: str, options: dict[str, str], answers: list[str], context: str = "", meta: dict | None = None,
+    *,
+    uri: str,
+    locator: str,
+    raw: bytes,
+    seed_set: str,
+    source: str,
+    split: str,
+    stem: str,
+    options: dict[str, str],
+    answers: list[str],
+    context: str = "",
+    meta: dict | None = None,
 ) -> dict:
     """Validate one question and build its normalized row (raises BadRecord)."""
     stem = (stem or "").strip()
@@ -140,8 +149,14 @@ def load_medqa_jsonl(path: Path, seed_set: str, uri: str | None = None, split: s
             if not answer and obj.get("answer") is not None:
                 answer = next((k for k, v in options.items() if v == obj["answer"]), None)
             row = make_seed(
-                uri=uri, locator=loc, raw=raw, seed_set=seed_set, source="medqa", split=split,
-                stem=str(obj.get("question") or ""), options={str(k): str(v) for k, v in options.items()},
+                uri=uri,
+                locator=loc,
+                raw=raw,
+                seed_set=seed_set,
+                source="medqa",
+                split=split,
+                stem=str(obj.get("question") or ""),
+                options={str(k): str(v) for k, v in options.items()},
                 answers=[str(answer)] if answer else [],
                 meta={k: obj[k] for k in ("meta_info",) if k in obj},
             )

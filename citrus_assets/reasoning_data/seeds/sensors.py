@@ -1,6 +1,6 @@
 """The seed inbox sensor: a new seed file registers its partition and asks for its run."""
 
-from citrus_assets.common.inbox_sensor import inbox_sensor
+from citrus_assets.common.scheduling.inbox_sensor import inbox_sensor
 from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
 
 SEED_INBOX_SENSOR = "seed_inbox_sensor"
@@ -15,8 +15,12 @@ def seed_entries(inbox) -> dict:
 
 
 seed_inbox_sensor = inbox_sensor(
-    name=SEED_INBOX_SENSOR, asset=question_seeds, partitions_def=seed_sets, list_keys=seed_keys,
-    list_entries=seed_entries, list_refused=lambda inbox: inbox.refused(inbox.seeds_path()),
+    name=SEED_INBOX_SENSOR,
+    asset=question_seeds,
+    partitions_def=seed_sets,
+    list_keys=seed_keys,
+    list_entries=seed_entries,
+    list_refused=lambda inbox: inbox.refused(inbox.seeds_path()),
     description="Registers a seed_sets partition for every new file in the seed inbox and materializes it; "
-                "re-materializes a seed file's partition when its content changes.",
+    "re-materializes a seed file's partition when its content changes.",
 )

@@ -54,21 +54,38 @@ class TraceConfig(dg.Config):
     description="Dual-expert reasoning transcripts (reasoning expert + reflection expert who knows the answer, "
     "completion judge, verified conclusion); failures quarantined with their transcript.",
 )
-def reasoning_traces(context: dg.AssetExecutionContext, config: TraceConfig, llm: LLMResource, lake: LakeResource,
-                     open_questions: pa.Table) -> dg.Output:
+def reasoning_traces(
+    context: dg.AssetExecutionContext,
+    config: TraceConfig,
+    llm: LLMResource,
+    lake: LakeResource,
+    open_questions: pa.Table,
+) -> dg.Output:
     spill = spill_dir(llm, ASSET, context.partition_key)  # finished chunks survive a crash of the step
     # continuous: the chunk files are the output (StagedParquet): the IO manager streams them into the lake and
     # removes them once published; the quarantine is streamed from them too (memory flat in partition size)
-    table, failed, stats = run_traces(open_questions, llm, config.loop_config(), scheduling=config.scheduling,
-                                      chunk_size=config.chunk_size, spill_dir=spill, max_in_flight=config.max_in_flight,
-                                      max_batch=config.max_batch, staged=True)
+    table, failed, stats = run_traces(
+        open_questions,
+        llm,
+        config.loop_config(),
+        scheduling=config.scheduling,
+        chunk_size=config.chunk_size,
+        spill_dir=spill,
+        max_in_flight=config.max_in_flight,
+        max_batch=config.max_batch,
+        staged=True,
+    )
     qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, failed)
     if not isinstance(table, StagedParquet):
         shutil.rmtree(spill, ignore_errors=True)
     if n_bad:
         context.log.warning(f"{n_bad} of {stats['questions']} questions failed verification; quarantined at {qpath}")
-    why = (f"0 of {stats['questions']} verified; {model_hint(getattr(llm, 'model', '') or llm.model_id)}"
-           + (f"; quarantine at {qpath}" if n_bad else "") if stats["questions"] else "no open question to reason on")
+    why = (
+        f"0 of {stats['questions']} verified; {model_hint(getattr(llm, 'model', '') or llm.model_id)}"
+        + (f"; quarantine at {qpath}" if n_bad else "")
+        if stats["questions"]
+        else "no open question to reason on"
+    )
     return output(
         table,
         **empty_metadata(stats["accepted"], why),

@@ -50,8 +50,16 @@ class _Cohort:
 class ContinuousLoop:
     """Runs ``question_program`` for every question with up to ``max_in_flight`` prompts in flight."""
 
-    def __init__(self, llm, config: LoopConfig | None = None, *, max_in_flight: int = 64, max_batch: int = 16,
-                 cohort_size: int = DEFAULT_COHORT, window: int = 2) -> None:
+    def __init__(
+        self,
+        llm,
+        config: LoopConfig | None = None,
+        *,
+        max_in_flight: int = 64,
+        max_batch: int = 16,
+        cohort_size: int = DEFAULT_COHORT,
+        window: int = 2,
+    ) -> None:
         self.llm = llm
         self.config = config or LoopConfig()
         self.max_in_flight, self.max_batch = max_in_flight, max_batch
@@ -71,8 +79,9 @@ class ContinuousLoop:
         """Every question's result, in input order."""
         return [r for _, c in sorted(self.run_cohorts(questions), key=lambda x: x[0]) for r in c]
 
-    def run_cohorts(self, questions: Iterable[OpenQuestion], skip: frozenset[int] = frozenset()
-                    ) -> Iterator[tuple[int, list[TraceResult]]]:
+    def run_cohorts(
+        self, questions: Iterable[OpenQuestion], skip: frozenset[int] = frozenset()
+    ) -> Iterator[tuple[int, list[TraceResult]]]:
         """``(cohort index, results in input order)`` as each cohort finishes; cohorts in ``skip`` are not run
         (already on disk). Cohort k holds questions ``k*cohort_size .. (k+1)*cohort_size-1``."""
         source = iter(questions)
@@ -98,8 +107,9 @@ class ContinuousLoop:
                         c = active[k]
                         call, (params, sampling) = c.pending.pop(i)
                         g = gens[0]
-                        c.results[i].final.calls.append(call_record(
-                            self.llm, call.role, call.attempt, call.rnd, call.messages, params, g, sampling))
+                        c.results[i].final.calls.append(
+                            call_record(self.llm, call.role, call.attempt, call.rnd, call.messages, params, g, sampling)
+                        )
                         self._step(c, i, g.text)
                     for k in [k for k, c in active.items() if c.done == len(c.results)]:
                         yield k, active.pop(k).results

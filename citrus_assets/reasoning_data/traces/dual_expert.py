@@ -27,8 +27,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from citrus_assets.common.degeneration import degeneration_reason
-from citrus_assets.common.leakage import redact_answer_leaks
+from citrus_assets.common.decontamination.leakage import redact_answer_leaks
+from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from resources.llm import SamplingParams
 from resources.llm.types import canonical_json
@@ -52,11 +52,20 @@ class LoopConfig:
     def params(self, role: str, attempt: int, rnd: int = 0) -> SamplingParams:
         """Seeded per attempt and round: a retry or a repeated prompt in a later round gets a fresh sample."""
         greedy = role in (R.REFLECTION, R.JUDGE)
-        max_tokens = {R.START: self.max_tokens_start, R.STEP: self.max_tokens_step,
-                      R.REFLECTION: self.max_tokens_reflection, R.JUDGE: self.max_tokens_judge,
-                      R.CONCLUSION: self.max_tokens_conclusion}[role]
-        return SamplingParams(n=1, temperature=0.0 if greedy else self.temperature, top_p=1.0 if greedy else self.top_p,
-                              max_tokens=max_tokens, seed=self.seed + 1000 * attempt + rnd)
+        max_tokens = {
+            R.START: self.max_tokens_start,
+            R.STEP: self.max_tokens_step,
+            R.REFLECTION: self.max_tokens_reflection,
+            R.JUDGE: self.max_tokens_judge,
+            R.CONCLUSION: self.max_tokens_conclusion,
+        }[role]
+        return SamplingParams(
+            n=1,
+            temperature=0.0 if greedy else self.temperature,
+            top_p=1.0 if greedy else self.top_p,
+            max_tokens=max_tokens,
+            seed=self.seed + 1000 * attempt + rnd,
+        )
 
     def to_json(self) -> str:
         return canonical_json(self.__dict__)
@@ -118,13 +127,29 @@ class TraceResult:
     def transcript(self) -> str:
         """Canonical JSON of everything the loop did for this question."""
         q = self.question
-        return canonical_json({
-            "question_id": q.question_id, "question": q.question, "ground_truth": q.ground_truth,
-            "accepted": self.accepted, "reason": self.reason,
-            "attempts": [{"attempt": a.index, "facts": a.facts, "steps": a.steps, "accepted_steps": a.accepted,
-                          "rounds": a.rounds, "stop": a.status, "conclusion": a.conclusion,
-                          "verification": a.verification, "calls": a.calls} for a in self.attempts],
-        })
+        return canonical_json(
+            {
+                "question_id": q.question_id,
+                "question": q.question,
+                "ground_truth": q.ground_truth,
+                "accepted": self.accepted,
+                "reason": self.reason,
+                "attempts": [
+                    {
+                        "attempt": a.index,
+                        "facts": a.facts,
+                        "steps": a.steps,
+                        "accepted_steps": a.accepted,
+                        "rounds": a.rounds,
+                        "stop": a.status,
+                        "conclusion": a.conclusion,
+                        "verification": a.verification,
+                        "calls": a.calls,
+                    }
+                    for a in self.attempts
+                ],
+            }
+        )
 
 
 class DualExpertLoop:
@@ -168,28 +193,60 @@ class DualExpertLoop:
             if r.final.status == ACTIVE:
                 r.final.status = MAX_ROUNDS
         last = max((r.final.rounds for r in results), default=0)
-        texts = self._call(results, R.CONCLUSION, attempt, last,
-                           lambda r, a: {"question": r.question.question, "facts": a.facts,
-                                         "steps": R.numbered(a.accepted)})
+        texts = self._call(
+            results,
+            R.CONCLUSION,
+            attempt,
+            last,
+            lambda r, a: {"question": r.question.question, "facts": a.facts, "steps": R.numbered(a.accepted)},
+        )
         for r, text in zip(results, texts):
             self._conclude(r, text)
 
     def _round(self, live: list[TraceResult], attempt: int, rnd: int) -> None:
-        steps = self._call(live, R.STEP, attempt, rnd, lambda r, a: {
-            "question": r.question.question, "facts": a.facts, "steps": R.numbered(a.accepted),
-            "feedback": a.feedback or R.NO_FEEDBACK})
+        steps = self._call(
+            live,
+            R.STEP,
+            attempt,
+            rnd,
+            lambda r, a: {
+                "question": r.question.question,
+                "facts": a.facts,
+                "steps": R.numbered(a.accepted),
+                "feedback": a.feedback or R.NO_FEEDBACK,
+            },
+        )
         steps = [s.strip() for s in steps]
         step_of = {id(r): s for r, s in zip(live, steps)}
-        reviews = self._call(live, R.REFLECTION, attempt, rnd, lambda r, a: {
-            "question": r.question.question, "ground_truth": r.question.ground_truth, "facts": a.facts,
-            "steps": R.numbered(a.accepted), "step": step_of[id(r)] or "(empty)"})
+        reviews = self._call(
+            live,
+            R.REFLECTION,
+            attempt,
+            rnd,
+            lambda r, a: {
+                "question": r.question.question,
+                "ground_truth": r.question.ground_truth,
+                "facts": a.facts,
+                "steps": R.numbered(a.accepted),
+                "step": step_of[id(r)] or "(empty)",
+            },
+        )
         for r, step, review in zip(live, steps, reviews):
             record_step(r, rnd, step, review)
         if rnd >= self.config.max_rounds:
             return
-        verdicts = self._call(live, R.JUDGE, attempt, rnd, lambda r, a: {
-            "question": r.question.question, "ground_truth": r.question.ground_truth, "facts": a.facts,
-            "steps": R.numbered(a.accepted)})
+        verdicts = self._call(
+            live,
+            R.JUDGE,
+            attempt,
+            rnd,
+            lambda r, a: {
+                "question": r.question.question,
+                "ground_truth": r.question.ground_truth,
+                "facts": a.facts,
+                "steps": R.numbered(a.accepted),
+            },
+        )
         for r, text in zip(live, verdicts):
             record_judge(r, text)
 
@@ -220,9 +277,18 @@ def record_step(r: TraceResult, rnd: int, step: str, review: str) -> None:
     degenerate = degeneration_reason(step) if step else ""  # the one degeneration filter
     verdict = rating.verdict if step and not degenerate else "drop"
     clean = redact_answer_leaks(rating.feedback, r.question.ground_truth)
-    a.steps.append({"round": rnd, "step": step, "verdict": verdict, "rating_parsed": rating.parsed,
-                    "feedback": clean.text, "feedback_redacted": clean.redacted,
-                    "leaks": list(clean.leaks), **({"degenerate": degenerate} if degenerate else {})})
+    a.steps.append(
+        {
+            "round": rnd,
+            "step": step,
+            "verdict": verdict,
+            "rating_parsed": rating.parsed,
+            "feedback": clean.text,
+            "feedback_redacted": clean.redacted,
+            "leaks": list(clean.leaks),
+            **({"degenerate": degenerate} if degenerate else {}),
+        }
+    )
     if verdict == "keep":
         a.accepted.append(step)
     a.feedback = clean.text or ("The step was kept." if verdict == "keep" else "The step was dropped.")
@@ -239,11 +305,22 @@ def call_record(llm, role: str, attempt: int, rnd: int, msgs, params: SamplingPa
     ``params.to_json()`` when the caller has it)."""
     rendered = llm.render(msgs)
     return {
-        "role": role, "attempt": attempt, "round": rnd, "prompt": rendered, "response": g.text,
-        "model": llm.model_id, "revision": llm.model_revision, "template": R.PROMPT_FILES[role],
-        "template_sha": R.template_sha(role), "prompt_hash": R.text_hash(rendered), "sampling": sampling or params.to_json(),
-        "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens, "finish_reason": g.finish_reason,
-        "cached": g.cached}
+        "role": role,
+        "attempt": attempt,
+        "round": rnd,
+        "prompt": rendered,
+        "response": g.text,
+        "model": llm.model_id,
+        "revision": llm.model_revision,
+        "template": R.PROMPT_FILES[role],
+        "template_sha": R.template_sha(role),
+        "prompt_hash": R.text_hash(rendered),
+        "sampling": sampling or params.to_json(),
+        "prompt_tokens": g.prompt_tokens,
+        "completion_tokens": g.completion_tokens,
+        "finish_reason": g.finish_reason,
+        "cached": g.cached,
+    }
 
 
 def conclude(r: TraceResult, text: str) -> None:
@@ -257,8 +334,13 @@ def conclude(r: TraceResult, text: str) -> None:
         reason = f"conclusion names no answer option ({v.method})"
     else:
         reason = "" if v.correct else f"wrong answer {'/'.join(v.letters)} (truth {'/'.join(q.answer_letters) or 'A'})"
-    a.verification = {"correct": v.correct, "answer": v.answer, "letters": list(v.letters), "method": v.method,
-                      "reason": reason}
+    a.verification = {
+        "correct": v.correct,
+        "answer": v.answer,
+        "letters": list(v.letters),
+        "method": v.method,
+        "reason": reason,
+    }
 
 
 @dataclass(frozen=True)
@@ -290,22 +372,66 @@ def question_program(r: TraceResult, config: LoopConfig):
         for rnd in range(1, config.max_rounds + 1):
             if a.status != ACTIVE:
                 break
-            step = (yield Call(R.STEP, attempt, rnd, R.role_messages(
-                R.STEP, question=q.question, facts=a.facts, steps=R.numbered(a.accepted),
-                feedback=a.feedback or R.NO_FEEDBACK))).strip()
-            review = yield Call(R.REFLECTION, attempt, rnd, R.role_messages(
-                R.REFLECTION, question=q.question, ground_truth=q.ground_truth, facts=a.facts,
-                steps=R.numbered(a.accepted), step=step or "(empty)"))
+            step = (
+                yield Call(
+                    R.STEP,
+                    attempt,
+                    rnd,
+                    R.role_messages(
+                        R.STEP,
+                        question=q.question,
+                        facts=a.facts,
+                        steps=R.numbered(a.accepted),
+                        feedback=a.feedback or R.NO_FEEDBACK,
+                    ),
+                )
+            ).strip()
+            review = yield Call(
+                R.REFLECTION,
+                attempt,
+                rnd,
+                R.role_messages(
+                    R.REFLECTION,
+                    question=q.question,
+                    ground_truth=q.ground_truth,
+                    facts=a.facts,
+                    steps=R.numbered(a.accepted),
+                    step=step or "(empty)",
+                ),
+            )
             record_step(r, rnd, step, review)
             if rnd < config.max_rounds:
-                record_judge(r, (yield Call(R.JUDGE, attempt, rnd, R.role_messages(
-                    R.JUDGE, question=q.question, ground_truth=q.ground_truth, facts=a.facts,
-                    steps=R.numbered(a.accepted)))))
+                record_judge(
+                    r,
+                    (
+                        yield Call(
+                            R.JUDGE,
+                            attempt,
+                            rnd,
+                            R.role_messages(
+                                R.JUDGE,
+                                question=q.question,
+                                ground_truth=q.ground_truth,
+                                facts=a.facts,
+                                steps=R.numbered(a.accepted),
+                            ),
+                        )
+                    ),
+                )
         if a.status == ACTIVE:
             a.status = MAX_ROUNDS
         last = yield Cohort(attempt)
-        conclude(r, (yield Call(R.CONCLUSION, attempt, last, R.role_messages(
-            R.CONCLUSION, question=q.question, facts=a.facts, steps=R.numbered(a.accepted)))))
+        conclude(
+            r,
+            (
+                yield Call(
+                    R.CONCLUSION,
+                    attempt,
+                    last,
+                    R.role_messages(R.CONCLUSION, question=q.question, facts=a.facts, steps=R.numbered(a.accepted)),
+                )
+            ),
+        )
         v = a.verification
         r.accepted, r.reason = v["correct"], "" if v["correct"] else v["reason"]
         if r.accepted:

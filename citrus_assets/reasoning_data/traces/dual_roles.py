@@ -12,10 +12,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from citrus_assets.common.answers import answer_span, extract_answer, is_correct
 from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.text.answers import answer_span, extract_answer, is_correct
 
-START, STEP, REFLECTION, JUDGE, CONCLUSION = "reasoning_start", "reasoning_step", "reflection", "completion_judge", "conclusion"
+START, STEP, REFLECTION, JUDGE, CONCLUSION = (
+    "reasoning_start",
+    "reasoning_step",
+    "reflection",
+    "completion_judge",
+    "conclusion",
+)
 PROMPT_FILES = {
     START: "dual_reasoning_start",
     STEP: "dual_reasoning_step",
@@ -65,7 +71,9 @@ def parse_rating(text: str) -> Rating:
     m = _VERDICT.search(text or "") or _LEADING.search(text or "")
     fb = _FEEDBACK.search(text or "")
     # without a FEEDBACK: marker the whole reply (minus the verdict) is the feedback
-    feedback = (fb.group(1) if fb else (text or "")[m.end():] if m else (text or "")).strip().lstrip(".:;,-—*） ").strip()
+    feedback = (
+        (fb.group(1) if fb else (text or "")[m.end() :] if m else (text or "")).strip().lstrip(".:;,-—*） ").strip()
+    )
     if m is None:
         return Rating("drop", feedback, False)
     return Rating(m.group(1).lower(), feedback, True)

@@ -15,10 +15,10 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from citrus_assets.common.degeneration import degeneration_reason
-from citrus_assets.common.leakage import find_process_leaks
+from citrus_assets.common.decontamination.leakage import find_process_leaks
 from citrus_assets.common.prompts import load_prompt
-from citrus_assets.common.reasoning_format import parse_think_answer
+from citrus_assets.common.text.degeneration import degeneration_reason
+from citrus_assets.common.text.reasoning_format import parse_think_answer
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from resources.llm import SamplingParams
 
@@ -73,8 +73,9 @@ def notes(transcript: str) -> tuple[str, str]:
 def rewrite_messages(question: str, transcript: str, answer: str) -> list[dict]:
     text_notes, conclusion = notes(transcript)
     concl = re.sub(r"<answer>.*?(</answer>|$)", "", conclusion, flags=re.DOTALL).replace("CONCLUSION:", "").strip()
-    prompt = load_prompt(REWRITE_PROMPT).render(question=question, notes=text_notes, conclusion=concl or answer,
-                                                answer=answer)
+    prompt = load_prompt(REWRITE_PROMPT).render(
+        question=question, notes=text_notes, conclusion=concl or answer, answer=answer
+    )
     return [{"role": "user", "content": prompt}]
 
 
@@ -104,8 +105,9 @@ class RewriteItem:
         return self.reason == ""
 
 
-def rewrite_all(items: list[RewriteItem], llm, temperature: float, top_p: float, max_tokens: int, seed: int,
-                max_attempts: int) -> SamplingParams | None:
+def rewrite_all(
+    items: list[RewriteItem], llm, temperature: float, top_p: float, max_tokens: int, seed: int, max_attempts: int
+) -> SamplingParams | None:
     """Rewrite every item (one batched call per attempt, failures retried); returns the last params used."""
     pending, params = list(items), None
     for attempt in range(max(1, max_attempts)):
@@ -117,10 +119,19 @@ def rewrite_all(items: list[RewriteItem], llm, temperature: float, top_p: float,
         for it, m, g in zip(pending, msgs, gens):
             it.gen, it.response, it.prompt, it.attempts = g[0], g[0].text.strip(), llm.render(m), attempt + 1
             q = it.question
-            it.reason = check_response(it.response, q["options"], q["answer_letters"], q["ground_truth"],
-                                       q.get("language"))
-            it.history.append({"attempt": attempt, "seed": params.seed, "response": g[0].text, "reason": it.reason,
-                               "cached": g[0].cached, "completion_tokens": g[0].completion_tokens})
+            it.reason = check_response(
+                it.response, q["options"], q["answer_letters"], q["ground_truth"], q.get("language")
+            )
+            it.history.append(
+                {
+                    "attempt": attempt,
+                    "seed": params.seed,
+                    "response": g[0].text,
+                    "reason": it.reason,
+                    "cached": g[0].cached,
+                    "completion_tokens": g[0].completion_tokens,
+                }
+            )
         pending = [it for it in pending if not it.kept]
     return params
 

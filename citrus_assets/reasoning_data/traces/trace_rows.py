@@ -24,8 +24,11 @@ SOURCE = "open_questions"
 
 def to_open_question(row: dict) -> OpenQuestion:
     return OpenQuestion(
-        question_id=row[RECORD_ID], question=row["open_question"], ground_truth=row["ground_truth"] or "",
-        options=tuple(row.get("options") or ()), answer_letters=tuple(row.get("answer_letters") or ()),
+        question_id=row[RECORD_ID],
+        question=row["open_question"],
+        ground_truth=row["ground_truth"] or "",
+        options=tuple(row.get("options") or ()),
+        answer_letters=tuple(row.get("answer_letters") or ()),
         language=row.get("language") or "en",
     )
 
@@ -48,9 +51,14 @@ def trace_row(r: TraceResult, llm, config: LoopConfig) -> dict:
         "llm_calls": r.llm_calls,
         "prompt_tokens": r.prompt_tokens,
         "completion_tokens": r.completion_tokens,
-        **gen_columns(llm, template="+".join(R.PROMPT_FILES[k] for k in sorted(R.PROMPT_FILES)),
-                      prompt_hash=R.prompt_set_hash(), sampling=sampling, prompt_tokens=r.prompt_tokens,
-                      completion_tokens=r.completion_tokens),
+        **gen_columns(
+            llm,
+            template="+".join(R.PROMPT_FILES[k] for k in sorted(R.PROMPT_FILES)),
+            prompt_hash=R.prompt_set_hash(),
+            sampling=sampling,
+            prompt_tokens=r.prompt_tokens,
+            completion_tokens=r.completion_tokens,
+        ),
     }
 
 
@@ -58,10 +66,18 @@ def quarantine_row(r: TraceResult) -> QuarantineRecord:
     return QuarantineRecord(SOURCE, r.question.question_id, r.reason, r.transcript())
 
 
-def run_traces(questions: pa.Table, llm, config: LoopConfig, *, scheduling: str = "continuous",
-               chunk_size: int = DEFAULT_COHORT, spill_dir: str | Path | None = None, max_in_flight: int = 0,
-               max_batch: int = 0, staged: bool = False
-               ) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord], dict]:
+def run_traces(
+    questions: pa.Table,
+    llm,
+    config: LoopConfig,
+    *,
+    scheduling: str = "continuous",
+    chunk_size: int = DEFAULT_COHORT,
+    spill_dir: str | Path | None = None,
+    max_in_flight: int = 0,
+    max_batch: int = 0,
+    staged: bool = False,
+) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord], dict]:
     """Run the loop on every open question; (accepted traces, quarantined failures, statistics).
 
     ``continuous`` (default): ``ContinuousLoop`` over cohorts of ``chunk_size`` questions read from ``questions``
@@ -119,7 +135,7 @@ def spill_dir(llm, asset: str, partition: str | None) -> Path:
     """The step's local staging folder for finished chunks: under the LLM cache folder (machine-local, like the
     request cache, also when the lake is remote), ``staging/<asset>/<partition>``."""
     from resources.lineage.writer import path_component
-    from resources.llm.builtin import cache_dir
+    from resources.llm.backends.builtin import cache_dir
 
     return cache_dir(getattr(llm, "cache_dir", "") or None) / "staging" / asset / path_component(partition)
 
@@ -143,8 +159,10 @@ def chunk_output(results: list[TraceResult], llm, config: LoopConfig) -> tuple[p
     accepted = [r for r in results if r.accepted]
     failed = [r for r in results if not r.accepted]
     table = pa.Table.from_pylist([trace_row(r, llm, config) for r in accepted], schema=TRACE_SCHEMA)
-    bad = pa.Table.from_pylist([{"question_id": q.source_locator, "reason": q.reason, "raw": q.raw}
-                                for q in map(quarantine_row, failed)], schema=QUARANTINE_CHUNK_SCHEMA)
+    bad = pa.Table.from_pylist(
+        [{"question_id": q.source_locator, "reason": q.reason, "raw": q.raw} for q in map(quarantine_row, failed)],
+        schema=QUARANTINE_CHUNK_SCHEMA,
+    )
     calls = [c for r in results for c in r.calls]
     steps = [s for r in results for a in r.attempts for s in a.steps]
     counts = {
@@ -183,8 +201,19 @@ def merge_counts(parts: list[dict]) -> dict:
 
 
 def finish_stats(counts: dict, batches: int) -> dict:
-    keys = ("questions", "accepted", "failed", "llm_calls", "cache_hits", "prompt_tokens", "completion_tokens",
-            "feedback_redactions", "unparsed_ratings", "degenerate_steps", "early_stops")
+    keys = (
+        "questions",
+        "accepted",
+        "failed",
+        "llm_calls",
+        "cache_hits",
+        "prompt_tokens",
+        "completion_tokens",
+        "feedback_redactions",
+        "unparsed_ratings",
+        "degenerate_steps",
+        "early_stops",
+    )
     stats = {k: counts.get(k, 0) for k in keys}
     for k in ("rounds_histogram", "attempts_histogram", "failure_reasons"):
         stats[k] = counts.get(k, {})
@@ -193,7 +222,8 @@ def finish_stats(counts: dict, batches: int) -> dict:
     stats["llm_batches"] = batches
     stats["calls_per_accepted"] = round(stats["llm_calls"] / n_acc, 2) if n_acc else None
     stats["tokens_per_accepted"] = (
-        round((stats["prompt_tokens"] + stats["completion_tokens"]) / n_acc, 1) if n_acc else None)
+        round((stats["prompt_tokens"] + stats["completion_tokens"]) / n_acc, 1) if n_acc else None
+    )
     return stats
 
 
@@ -244,19 +274,27 @@ class ChunkSpill:
 
     def read_all(self) -> list[tuple[pa.Table, pa.Table, dict]]:
         """Every finished chunk in order, the Arrow tables memory-mapped (not copied into the heap)."""
+
         def mapped(path: Path) -> pa.Table:
             return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
 
-        return [(mapped(self._path(k, "traces.arrow")), mapped(self._path(k, "quarantine.arrow")),
-                 json.loads(self._path(k, "json").read_text())) for k in sorted(self.done())]
+        return [
+            (
+                mapped(self._path(k, "traces.arrow")),
+                mapped(self._path(k, "quarantine.arrow")),
+                json.loads(self._path(k, "json").read_text()),
+            )
+            for k in sorted(self.done())
+        ]
 
     def counts(self) -> list[dict]:
         return [json.loads(self._path(k, "json").read_text()) for k in sorted(self.done())]
 
     def staged(self) -> StagedParquet:
         """The finished chunks' trace rows as one ``StagedParquet`` output (removed by the IO manager once published)."""
-        return StagedParquet(tuple(str(self._path(k, "traces.arrow")) for k in sorted(self.done())), TRACE_SCHEMA,
-                             cleanup=str(self.root))
+        return StagedParquet(
+            tuple(str(self._path(k, "traces.arrow")) for k in sorted(self.done())), TRACE_SCHEMA, cleanup=str(self.root)
+        )
 
     def quarantine_records(self) -> Iterator[QuarantineRecord]:
         """The quarantined questions of every finished chunk, in order, read batch by batch."""

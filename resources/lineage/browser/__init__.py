@@ -8,6 +8,6 @@ file, is synced as ``citrus lineage trace`` does). Dagster materializations link
 (:func:`resources.lineage.settings.browser_links`).
 """
 
-from .app import create_app, serve
+from resources.lineage.browser.app import create_app, serve
 
 __all__ = ["create_app", "serve"]

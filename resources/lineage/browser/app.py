@@ -30,17 +30,18 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from ..settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, browser_link, default_paths
-from ..store import LineageStore, UnknownRecord
-from . import data, graph
+from resources.lineage.browser import data, graph
+from resources.lineage.settings import DEFAULT_BROWSER_HOST, DEFAULT_BROWSER_PORT, browser_link, default_paths
+from resources.lineage.store import LineageStore, UnknownRecord
 
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 _MD = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def _env() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
+    )
     env.globals["link"] = lambda page, **params: browser_link(page, base="", **params)
     env.filters["markdown"] = lambda text: Markup(_MD.render(text or ""))  # html=False: raw HTML is escaped
     env.filters["basename"] = lambda uri: (uri or "").replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
@@ -82,8 +83,14 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
         except UnknownRecord as exc:
             return not_found(str(exc))
         lay = graph.layout(tr["nodes"], _node_href)
-        return page("record.html", title=f"record {rid}", trace=tr, graph=lay, max_graph=graph.MAX_GRAPH_NODES,
-                    max_rows=data.MAX_TRACE_ROWS)
+        return page(
+            "record.html",
+            title=f"record {rid}",
+            trace=tr,
+            graph=lay,
+            max_graph=graph.MAX_GRAPH_NODES,
+            max_rows=data.MAX_TRACE_ROWS,
+        )
 
     def source(request: Request) -> Response:
         sid = arg(request, "id")
@@ -107,15 +114,19 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
 
     def impact(request: Request) -> Response:
         retraction = None
-        kw: dict[str, Any] = {"asset": arg(request, "asset"), "part": arg(request, "partition"), "source": arg(request, "source"),
-              "record_id": arg(request, "record")}
+        kw: dict[str, Any] = {
+            "asset": arg(request, "asset"),
+            "part": arg(request, "partition"),
+            "source": arg(request, "source"),
+            "record_id": arg(request, "record"),
+        }
         rid = arg(request, "retraction")
         if rid:
             retraction = next((r for r in data.retractions(lake) if r["id"] == rid), None)
             if retraction is None:
                 return not_found(f"no retraction {rid!r} in this lake")
             what, _, which = retraction["target"].partition(":")
-            kw = ({"source": which} if what == "source" else {"asset": what, "part": which or None})
+            kw = {"source": which} if what == "source" else {"asset": what, "part": which or None}
         try:
             imp = data.impact(store, **kw)
         except UnknownRecord as exc:
@@ -134,8 +145,15 @@ def create_app(store: LineageStore, lake_root: str | None = None) -> Starlette:
             return not_found(str(exc))
         return page("checkpoint.html", title=f"checkpoint {asset}", ck=ck)
 
-    routes = [Route("/", index), Route("/search", search), Route("/record", record), Route("/source", source),
-              Route("/partition", partition), Route("/impact", impact), Route("/checkpoint", checkpoint)]
+    routes = [
+        Route("/", index),
+        Route("/search", search),
+        Route("/record", record),
+        Route("/source", source),
+        Route("/partition", partition),
+        Route("/impact", impact),
+        Route("/checkpoint", checkpoint),
+    ]
     return Starlette(routes=routes)
 
 
@@ -145,8 +163,9 @@ def _node_href(n: dict[str, Any]) -> str:
     return browser_link("record", base="", id=n["record_id"])
 
 
-def serve(host: str = DEFAULT_BROWSER_HOST, port: int = DEFAULT_BROWSER_PORT, lake: str | None = None,
-          db: str | None = None) -> None:
+def serve(
+    host: str = DEFAULT_BROWSER_HOST, port: int = DEFAULT_BROWSER_PORT, lake: str | None = None, db: str | None = None
+) -> None:
     """Run the browser with uvicorn until interrupted (``citrus lineage serve``)."""
     import uvicorn
 

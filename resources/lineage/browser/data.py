@@ -15,12 +15,11 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from resources.lake import Lake
+from resources.lineage import schema as S
+from resources.lineage.index import id_key
+from resources.lineage.settings import url_to_fs
+from resources.lineage.store import LineageStore, UnknownRecord
 from resources.retraction import RetractionRegistry
-
-from .. import schema as S
-from ..index import id_key
-from ..settings import url_to_fs
-from ..store import LineageStore, UnknownRecord
 
 SAMPLE_RECORDS = 20  # records listed on a partition page
 UPSTREAM_SAMPLE_EDGES = 256  # parent links of a partition looked up to list the partitions it was made from
@@ -43,12 +42,23 @@ def _dicts(cols: tuple[str, ...], rows: list[tuple]) -> list[dict[str, Any]]:
 def overview(store: LineageStore) -> dict[str, Any]:
     """Asset partitions (latest materialization each) and checkpoints, for the start page."""
     cols = ("asset", "partition", "n_materializations", "n_records", "data_version", "created_at")
-    parts = _dicts(cols, store.query(
-        "SELECT asset, partition, count(*), arg_max(n_records, mid), arg_max(data_version, mid), max(created_at) "
-        "FROM materializations GROUP BY ALL ORDER BY asset, partition"))
-    counts = dict(zip(("materializations", "record_rows", "edge_rows", "source_rows"), store.query(
-        "SELECT (SELECT count(*) FROM materializations), (SELECT count(*) FROM records), (SELECT count(*) FROM edges),"
-        " (SELECT count(*) FROM sources)", sync=False)[0]))  # stored rows: distinct counts cost seconds at 10M
+    parts = _dicts(
+        cols,
+        store.query(
+            "SELECT asset, partition, count(*), arg_max(n_records, mid), arg_max(data_version, mid), max(created_at) "
+            "FROM materializations GROUP BY ALL ORDER BY asset, partition"
+        ),
+    )
+    counts = dict(
+        zip(
+            ("materializations", "record_rows", "edge_rows", "source_rows"),
+            store.query(
+                "SELECT (SELECT count(*) FROM materializations), (SELECT count(*) FROM records), (SELECT count(*) FROM edges),"
+                " (SELECT count(*) FROM sources)",
+                sync=False,
+            )[0],
+        )
+    )  # stored rows: distinct counts cost seconds at 10M
     return {"partitions": parts, "checkpoints": checkpoints(store, sync=False), "counts": counts}
 
 
@@ -56,10 +66,15 @@ def checkpoints(store: LineageStore, asset: str | None = None, *, sync: bool = T
     """Checkpoints named in ``checkpoint_inputs`` (of one checkpoint asset, or all) with their input count."""
     cols = ("checkpoint_asset", "checkpoint_partition", "checkpoint_data_version", "n_inputs")
     where, params = ("WHERE checkpoint_asset = ?", [asset]) if asset else ("", [])
-    return _dicts(cols, store.query(
-        "SELECT checkpoint_asset, checkpoint_partition, checkpoint_data_version, count(DISTINCT (input_asset,"
-        f" input_partition, input_data_version)) FROM checkpoint_inputs {where} GROUP BY ALL ORDER BY ALL",
-        params, sync=sync))
+    return _dicts(
+        cols,
+        store.query(
+            "SELECT checkpoint_asset, checkpoint_partition, checkpoint_data_version, count(DISTINCT (input_asset,"
+            f" input_partition, input_data_version)) FROM checkpoint_inputs {where} GROUP BY ALL ORDER BY ALL",
+            params,
+            sync=sync,
+        ),
+    )
 
 
 # ==================================================================== search
@@ -74,27 +89,45 @@ def search(store: LineageStore, q: str) -> dict[str, Any]:
     known = store.query(
         f"SELECT (SELECT count(*) FROM records WHERE rk = {k}::UBIGINT AND record_id = $1)"
         f" + (SELECT count(*) FROM sources WHERE sk = {k}::UBIGINT AND source_id = $1)"
-        f" + (SELECT count(*) FROM edges WHERE ck = {k}::UBIGINT AND child_id = $1)", [q])[0][0]
+        f" + (SELECT count(*) FROM edges WHERE ck = {k}::UBIGINT AND child_id = $1)",
+        [q],
+    )[0][0]
     if known:
         out["record"] = q
         return out  # an id: the other searches would only cost time
     asset, sep, partition = q.partition(":")
     like = f"%{_like_escape(q)}%"
     if sep and partition:
-        parts = store.query("SELECT DISTINCT asset, partition FROM materializations WHERE asset = ? AND partition = ?",
-                            [asset, partition], sync=False)
+        parts = store.query(
+            "SELECT DISTINCT asset, partition FROM materializations WHERE asset = ? AND partition = ?",
+            [asset, partition],
+            sync=False,
+        )
     else:
         parts = []
     parts += store.query(
         "SELECT DISTINCT asset, partition FROM materializations WHERE asset ILIKE ? ESCAPE '\\' OR partition ILIKE ?"
-        f" ESCAPE '\\' ORDER BY 1, 2 LIMIT {MAX_LISTED}", [like, like], sync=False)
+        f" ESCAPE '\\' ORDER BY 1, 2 LIMIT {MAX_LISTED}",
+        [like, like],
+        sync=False,
+    )
     out["partitions"] = [{"asset": a, "partition": p} for a, p in dict.fromkeys(parts)]
     # source files: an exact URI or file name first (an equality scan), a substring only when none matches
-    out["sources"] = [{"uri": u} for (u,) in store.query(
-        f"SELECT DISTINCT uri FROM sources WHERE uri = ? OR uri_name = ? ORDER BY uri LIMIT {MAX_LISTED}",
-        [q, q], sync=False)] or [{"uri": u} for (u,) in store.query(
-        f"SELECT DISTINCT uri FROM sources WHERE uri ILIKE ? ESCAPE '\\' ORDER BY uri LIMIT {MAX_LISTED}",
-        [like], sync=False)]
+    out["sources"] = [
+        {"uri": u}
+        for (u,) in store.query(
+            f"SELECT DISTINCT uri FROM sources WHERE uri = ? OR uri_name = ? ORDER BY uri LIMIT {MAX_LISTED}",
+            [q, q],
+            sync=False,
+        )
+    ] or [
+        {"uri": u}
+        for (u,) in store.query(
+            f"SELECT DISTINCT uri FROM sources WHERE uri ILIKE ? ESCAPE '\\' ORDER BY uri LIMIT {MAX_LISTED}",
+            [like],
+            sync=False,
+        )
+    ]
     out["checkpoints"] = [c for c in checkpoints(store, sync=False) if q.lower() in c["checkpoint_asset"].lower()]
     return out
 
@@ -141,7 +174,10 @@ def _data_paths(store: LineageStore, keys: set[tuple]) -> dict[tuple, str]:
         return {}
     rows = store.query(  # materializations is small (one row per commit): filter the rest here
         "SELECT asset, partition, data_version, run_id, data_path FROM materializations "
-        "WHERE asset IN (SELECT unnest(?::VARCHAR[]))", [sorted({k[0] for k in keys})], sync=False)
+        "WHERE asset IN (SELECT unnest(?::VARCHAR[]))",
+        [sorted({k[0] for k in keys})],
+        sync=False,
+    )
     rows = [r for r in rows if tuple(r[:4]) in keys]
     return {tuple(r[:4]): r[4] for r in rows}
 
@@ -176,17 +212,30 @@ def source_unit(store: LineageStore, source_id: str) -> dict[str, Any]:
     k = id_key(source_id)
     rows = store.query(
         f"SELECT DISTINCT s.uri, s.locator, m.asset, m.partition FROM sources s JOIN materializations m USING (mid)"
-        f" WHERE s.sk = {k}::UBIGINT AND s.source_id = ? ORDER BY ALL LIMIT {MAX_LISTED}", [source_id])
+        f" WHERE s.sk = {k}::UBIGINT AND s.source_id = ? ORDER BY ALL LIMIT {MAX_LISTED}",
+        [source_id],
+    )
     if not rows:
         raise UnknownRecord(f"no source unit {source_id!r} in the lineage")
     uri, locator = rows[0][0], rows[0][1]
-    readers = [r[0] for r in store.query(
-        f"SELECT DISTINCT child_id FROM edges WHERE pk = {k}::UBIGINT AND parent_id = ? ORDER BY 1 LIMIT {MAX_LISTED}",
-        [source_id], sync=False)]
+    readers = [
+        r[0]
+        for r in store.query(
+            f"SELECT DISTINCT child_id FROM edges WHERE pk = {k}::UBIGINT AND parent_id = ? ORDER BY 1 LIMIT {MAX_LISTED}",
+            [source_id],
+            sync=False,
+        )
+    ]
     text, why = read_source_line(uri, locator)
-    return {"source_id": source_id, "uri": uri, "locator": locator, "line_text": text, "line_note": why,
-            "cited_by": [{"uri": u, "locator": loc, "asset": a, "partition": p} for u, loc, a, p in rows],
-            "records": readers}
+    return {
+        "source_id": source_id,
+        "uri": uri,
+        "locator": locator,
+        "line_text": text,
+        "line_note": why,
+        "cited_by": [{"uri": u, "locator": loc, "asset": a, "partition": p} for u, loc, a, p in rows],
+        "records": readers,
+    }
 
 
 def read_source_line(uri: str, locator: str | None) -> tuple[str | None, str]:
@@ -204,7 +253,9 @@ def read_source_line(uri: str, locator: str | None) -> tuple[str | None, str]:
                 if i == n:
                     s = raw.decode("utf-8", "replace").rstrip("\r\n")
                     cut = len(s) > SOURCE_LINE_CHARS
-                    return (s[:SOURCE_LINE_CHARS] + (" …" if cut else "")), f"{uri}, line {n}" + (" (cut)" if cut else "")
+                    return (s[:SOURCE_LINE_CHARS] + (" …" if cut else "")), f"{uri}, line {n}" + (
+                        " (cut)" if cut else ""
+                    )
     except Exception as exc:  # noqa: BLE001 - a moved or remote-only file: say so
         return None, f"the file cannot be read here ({type(exc).__name__})"
     return None, f"the file has fewer than {n} lines now"
@@ -215,18 +266,26 @@ def partition(store: LineageStore, asset: str, part: str) -> dict[str, Any]:
     """Materializations of an asset partition (newest first), a sample of the latest one's records, the
     asset partitions its records' parents live in, and the checkpoints that name it as an input."""
     cols = ("mid", "run_id", "data_version", "code_version", "created_at", "n_records", "data_path")
-    mats = _dicts(cols, store.query(
-        f"SELECT {', '.join(cols)} FROM materializations WHERE asset = ? AND partition = ? ORDER BY mid DESC",
-        [asset, part]))
+    mats = _dicts(
+        cols,
+        store.query(
+            f"SELECT {', '.join(cols)} FROM materializations WHERE asset = ? AND partition = ? ORDER BY mid DESC",
+            [asset, part],
+        ),
+    )
     if not mats:
         raise UnknownRecord(f"no committed lineage for asset {asset!r} partition {part!r}")
     mid = int(mats[0]["mid"])
-    sample = [r[0] for r in store.query(
-        f"SELECT record_id FROM records WHERE mid = {mid} LIMIT {SAMPLE_RECORDS}", sync=False)]
+    sample = [
+        r[0] for r in store.query(f"SELECT record_id FROM records WHERE mid = {mid} LIMIT {SAMPLE_RECORDS}", sync=False)
+    ]
     # upstream partitions from the parents of a sample of edges: an index lookup per key, not a join of
     # the whole partition's edges with every record (seconds at 10M edges)
-    parents = store.query(f"SELECT DISTINCT pk, parent_id FROM (SELECT pk, parent_id FROM edges WHERE mid = {mid}"
-                          f" LIMIT {UPSTREAM_SAMPLE_EDGES})", sync=False)
+    parents = store.query(
+        f"SELECT DISTINCT pk, parent_id FROM (SELECT pk, parent_id FROM edges WHERE mid = {mid}"
+        f" LIMIT {UPSTREAM_SAMPLE_EDGES})",
+        sync=False,
+    )
     upstream: list[dict[str, Any]] = []
     if parents:
         wanted = {p for _, p in parents}
@@ -234,25 +293,52 @@ def partition(store: LineageStore, asset: str, part: str) -> dict[str, Any]:
         hits = store.query(f"SELECT DISTINCT record_id, mid FROM records WHERE rk IN ({keys})", sync=False)
         mids = sorted({int(m) for r, m in hits if r in wanted and int(m) != mid})
         if mids:
-            upstream = _dicts(("asset", "partition"), store.query(
-                "SELECT DISTINCT asset, partition FROM materializations WHERE mid IN (SELECT unnest(?::INTEGER[]))"
-                " ORDER BY 1, 2", [mids], sync=False))
-    sources = [{"uri": u, "n_units": n} for u, n in store.query(
-        f"SELECT uri, count(DISTINCT sk) FROM sources WHERE mid = ? GROUP BY uri ORDER BY uri LIMIT {MAX_LISTED}",
-        [mid], sync=False)]
-    ckpts = _dicts(("checkpoint_asset", "checkpoint_partition", "checkpoint_data_version", "input_data_version"),
-                   store.query("SELECT DISTINCT checkpoint_asset, checkpoint_partition, checkpoint_data_version,"
-                               " input_data_version FROM checkpoint_inputs WHERE input_asset = ? AND input_partition = ?"
-                               " ORDER BY ALL", [asset, part], sync=False))
-    is_checkpoint = bool(store.query("SELECT count(*) FROM checkpoint_inputs WHERE checkpoint_asset = ?", [asset],
-                                     sync=False)[0][0])
-    return {"asset": asset, "partition": part, "materializations": mats, "sample": sample,
-            "upstream": upstream, "sources": sources, "checkpoints": ckpts, "is_checkpoint": is_checkpoint}
+            upstream = _dicts(
+                ("asset", "partition"),
+                store.query(
+                    "SELECT DISTINCT asset, partition FROM materializations WHERE mid IN (SELECT unnest(?::INTEGER[]))"
+                    " ORDER BY 1, 2",
+                    [mids],
+                    sync=False,
+                ),
+            )
+    sources = [
+        {"uri": u, "n_units": n}
+        for u, n in store.query(
+            f"SELECT uri, count(DISTINCT sk) FROM sources WHERE mid = ? GROUP BY uri ORDER BY uri LIMIT {MAX_LISTED}",
+            [mid],
+            sync=False,
+        )
+    ]
+    ckpts = _dicts(
+        ("checkpoint_asset", "checkpoint_partition", "checkpoint_data_version", "input_data_version"),
+        store.query(
+            "SELECT DISTINCT checkpoint_asset, checkpoint_partition, checkpoint_data_version,"
+            " input_data_version FROM checkpoint_inputs WHERE input_asset = ? AND input_partition = ?"
+            " ORDER BY ALL",
+            [asset, part],
+            sync=False,
+        ),
+    )
+    is_checkpoint = bool(
+        store.query("SELECT count(*) FROM checkpoint_inputs WHERE checkpoint_asset = ?", [asset], sync=False)[0][0]
+    )
+    return {
+        "asset": asset,
+        "partition": part,
+        "materializations": mats,
+        "sample": sample,
+        "upstream": upstream,
+        "sources": sources,
+        "checkpoints": ckpts,
+        "is_checkpoint": is_checkpoint,
+    }
 
 
 # ==================================================================== checkpoint
-def checkpoint(store: LineageStore, asset: str, part: str | None = None, data_version: str | None = None
-               ) -> dict[str, Any]:
+def checkpoint(
+    store: LineageStore, asset: str, part: str | None = None, data_version: str | None = None
+) -> dict[str, Any]:
     """The training inputs of a checkpoint (every version of ``asset`` unless ``data_version`` is given,
     newest data card first) and its latest data card from the lake (``card``: Markdown or None)."""
     cols = ("checkpoint_partition", "checkpoint_data_version", "input_asset", "input_partition", "input_data_version")
@@ -261,16 +347,22 @@ def checkpoint(store: LineageStore, asset: str, part: str | None = None, data_ve
         if v is not None:
             cond.append(f"{col} = ?")
             params.append(v)
-    inputs = _dicts(cols, store.query(
-        f"SELECT DISTINCT {', '.join(cols)} FROM checkpoint_inputs WHERE {' AND '.join(cond)} ORDER BY ALL", params))
+    inputs = _dicts(
+        cols,
+        store.query(
+            f"SELECT DISTINCT {', '.join(cols)} FROM checkpoint_inputs WHERE {' AND '.join(cond)} ORDER BY ALL", params
+        ),
+    )
     if not inputs:
         raise UnknownRecord(f"no checkpoint {asset!r}" + (f" at data version {data_version!r}" if data_version else ""))
     versions: dict[tuple, list[dict]] = {}
     for i in inputs:
         versions.setdefault((i["checkpoint_partition"], i["checkpoint_data_version"]), []).append(i)
-    return {"asset": asset, "versions": [{"partition": p, "data_version": dv, "inputs": v}
-                                         for (p, dv), v in versions.items()],
-            "card": data_card(store, asset, data_version)}
+    return {
+        "asset": asset,
+        "versions": [{"partition": p, "data_version": dv, "inputs": v} for (p, dv), v in versions.items()],
+        "card": data_card(store, asset, data_version),
+    }
 
 
 def data_card(store: LineageStore, checkpoint_asset: str, data_version: str | None = None) -> dict[str, Any] | None:
@@ -281,7 +373,10 @@ def data_card(store: LineageStore, checkpoint_asset: str, data_version: str | No
     its ``checkpoint_asset``, with ``card_json`` and the path of ``card.md``."""
     mats = store.query(
         "SELECT asset, partition, data_version, data_path FROM materializations WHERE asset LIKE ? ESCAPE '\\' "
-        "ORDER BY mid DESC LIMIT 100", ["%" + _like_escape(DATA_CARD_SUFFIX)], sync=False)
+        "ORDER BY mid DESC LIMIT 100",
+        ["%" + _like_escape(DATA_CARD_SUFFIX)],
+        sync=False,
+    )
     for asset, part, dv, path in mats:
         try:
             fs, p = url_to_fs(path)
@@ -302,16 +397,30 @@ def data_card(store: LineageStore, checkpoint_asset: str, data_version: str | No
                         md = fh.read().decode("utf-8", "replace")
                 except Exception:  # noqa: BLE001 - fall back to the JSON in the row
                     md = None
-            return {"asset": asset, "partition": part, "data_version": dv, "md_path": row.get("card_md_path"),
-                    "checkpoint_data_version": row.get("checkpoint_data_version"), "markdown": md,
-                    "json": row.get("card_json"), "complete": row.get("complete"),
-                    "problems": row.get("problems") or []}
+            return {
+                "asset": asset,
+                "partition": part,
+                "data_version": dv,
+                "md_path": row.get("card_md_path"),
+                "checkpoint_data_version": row.get("checkpoint_data_version"),
+                "markdown": md,
+                "json": row.get("card_json"),
+                "complete": row.get("complete"),
+                "problems": row.get("problems") or [],
+            }
     return None
 
 
 # ==================================================================== impact
-def impact(store: LineageStore, *, asset: str | None = None, part: str | None = None, source: str | None = None,
-           record_id: str | None = None, max_records: int = MAX_LISTED) -> dict[str, Any]:
+def impact(
+    store: LineageStore,
+    *,
+    asset: str | None = None,
+    part: str | None = None,
+    source: str | None = None,
+    record_id: str | None = None,
+    max_records: int = MAX_LISTED,
+) -> dict[str, Any]:
     """:meth:`LineageStore.impact` of a source file, an asset (partition) or a record."""
     if record_id:
         return store.impact_record(record_id, max_records=max_records)

@@ -46,8 +46,11 @@ def layout(nodes: list[dict[str, Any]], href) -> dict[str, Any] | None:
     depth_of = {n["record_id"]: n["depth"] for n in nodes}
     px: dict[str, tuple[float, float]] = {}
     for rid, (x, _y) in pos.items():
-        cx = GAP_X + NODE_W / 2 + (x - min(xs)) / span_x * (width - 2 * GAP_X - NODE_W) if len(set(xs)) > 1 \
+        cx = (
+            GAP_X + NODE_W / 2 + (x - min(xs)) / span_x * (width - 2 * GAP_X - NODE_W)
+            if len(set(xs)) > 1
             else width / 2
+        )
         cy = GAP_Y / 2 + depth_of[rid] * (NODE_H + GAP_Y) + NODE_H / 2
         px[rid] = (round(cx, 1), round(cy, 1))
     out_nodes = []
@@ -59,10 +62,24 @@ def layout(nodes: list[dict[str, Any]], href) -> dict[str, Any] | None:
         else:
             top = _short(n["asset"] or "missing")
             sub = _short(n["record_id"])
-        out_nodes.append({"id": n["record_id"], "kind": n["kind"], "x": round(cx - NODE_W / 2, 1),
-                          "y": round(cy - NODE_H / 2, 1), "w": NODE_W, "h": NODE_H, "cx": cx, "cy": cy,
-                          "top": top, "sub": sub, "llm": bool(n.get("generation")), "href": href(n),
-                          "title": f"{n['kind']} {n['record_id']}"})
-    edges = [{"x1": px[p][0], "y1": px[p][1] - NODE_H / 2, "x2": px[c][0], "y2": px[c][1] + NODE_H / 2}
-             for p, c in g.edges]
+        out_nodes.append(
+            {
+                "id": n["record_id"],
+                "kind": n["kind"],
+                "x": round(cx - NODE_W / 2, 1),
+                "y": round(cy - NODE_H / 2, 1),
+                "w": NODE_W,
+                "h": NODE_H,
+                "cx": cx,
+                "cy": cy,
+                "top": top,
+                "sub": sub,
+                "llm": bool(n.get("generation")),
+                "href": href(n),
+                "title": f"{n['kind']} {n['record_id']}",
+            }
+        )
+    edges = [
+        {"x1": px[p][0], "y1": px[p][1] - NODE_H / 2, "x2": px[c][0], "y2": px[c][1] + NODE_H / 2} for p, c in g.edges
+    ]
     return {"width": int(width), "height": int(height), "nodes": out_nodes, "edges": edges}

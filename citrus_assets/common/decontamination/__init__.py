@@ -1,0 +1,1 @@
+"""Benchmark decontamination: the one n-gram index, its checks, the leakage report, the benchmark-folder lookup."""

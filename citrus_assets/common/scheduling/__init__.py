@@ -1,0 +1,1 @@
+"""Automation: declarative conditions, backfill helpers, inbox sensors, the staleness check."""

@@ -1,0 +1,1 @@
+"""JMED builder, first half: consultation loaders, de-identification, structured medical records."""
