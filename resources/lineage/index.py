@@ -40,6 +40,18 @@ def KEY_SQL(col: str) -> str:  # noqa: N802 - reads like a constant template
     return f"(md5_number({col}) & 18446744073709551615)::UBIGINT"
 
 
+def one_row(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> tuple[Any, ...]:
+    """The single row of a query that always returns one (an aggregate such as ``count(*)``).
+
+    DuckDB types ``fetchone()`` as optional; a missing row here is a broken query or database, so it
+    raises with the query named instead of failing later on ``None[0]``.
+    """
+    row = con.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"lineage index: query returned no row (expected exactly one): {sql[:200]}")
+    return row
+
+
 def _basename_sql(col: str) -> str:
     return f"list_last(string_split(rtrim(replace({col}, '\\', '/'), '/'), '/'))"
 
@@ -131,9 +143,9 @@ def stale_reason(con: duckdb.DuckDBPyConnection) -> str | None:
     try:  # the usual case first: one primary-key lookup (listing the catalog costs more than a trace)
         row = con.execute("SELECT value FROM lineage_meta WHERE key = 'schema_version'").fetchone()
     except duckdb.CatalogException:
-        n = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
-        ).fetchone()[0]
+        n = one_row(
+            con, "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary"
+        )[0]
         return "it has no schema version (written by an older version)" if n else None
     if row is None:
         return "it has no schema version (written by an older version)"
@@ -302,9 +314,7 @@ def ensure_views(con: duckdb.DuckDBPyConnection, source: Callable[[str], str]) -
         ).fetchall()
     }
     has = {
-        t: con.execute(f"SELECT count(*) > 0 FROM (SELECT 1 FROM ingested_files WHERE tbl = '{t}' LIMIT 1)").fetchone()[
-            0
-        ]
+        t: one_row(con, f"SELECT count(*) > 0 FROM (SELECT 1 FROM ingested_files WHERE tbl = '{t}' LIMIT 1)")[0]
         for t in S.COMMIT_TABLES
     }
     signature = ",".join(sorted(present | {t for t, ok in has.items() if ok}))

@@ -204,7 +204,8 @@ class LineageStore:
                     con = self.connect(read_only=True)
                 yield con
             except UnknownRecord:
-                self._keep(con)  # a normal answer: the connection is fine
+                if con is not None:  # a normal answer: the connection is fine
+                    self._keep(con)
                 raise
             except BaseException:
                 if con is not None:
@@ -351,6 +352,7 @@ class LineageStore:
 
     def _open_index(self) -> duckdb.DuckDBPyConnection:
         """The read-write connection of a current index (under the lock); rebuilds a stale or broken file."""
+        reason: str | None  # why the file is rebuilt
         try:
             con = self.connect(read_only=False)
         except duckdb.Error as exc:
@@ -407,7 +409,7 @@ class LineageStore:
         rest = [r for r in new_mat if r not in have_rl]  # written by earlier versions: legacy files
         for table in S.LEGACY_DATA_TABLES:
             data[table] = self.files.data_files(table, rest)
-        first_mid = con.execute("SELECT coalesce(max(mid), 0) + 1 FROM materializations").fetchone()[0]
+        first_mid = index.one_row(con, "SELECT coalesce(max(mid), 0) + 1 FROM materializations")[0]
         mids = {r: first_mid + i for i, r in enumerate(new_mat)}
         bulk = len(new_mat) + len(new_ckpt) > max(64, n_old // 4)
         con.execute("BEGIN TRANSACTION")

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from resources.lineage import schema as S
-from resources.lineage.index import id_key
+from resources.lineage.index import id_key, one_row
 from resources.lineage.writer import path_component
 
 __all__ = ["UnknownRecord", "trace", "impact", "impact_record", "stats"]
@@ -149,9 +149,7 @@ def _trace(con: duckdb.DuckDBPyConnection, rid: str, max_depth: int | None, regi
 
     if rid not in appearances and rid not in sources and rid not in parents:
         # known only as somebody's parent?
-        hit = con.execute(
-            f"SELECT count(*) FROM edges WHERE pk = {id_key(rid)}::UBIGINT AND parent_id = ?", [rid]
-        ).fetchone()[0]
+        hit = one_row(con, f"SELECT count(*) FROM edges WHERE pk = {id_key(rid)}::UBIGINT AND parent_id = ?", [rid])[0]
         if not hit:
             raise UnknownRecord(f"no committed lineage for record {rid!r}")
 
@@ -204,7 +202,7 @@ def impact(
             cond = "WHERE uri = ? OR uri_name = ?"
             params = [partition, _uri_basename(partition)]
         roots_sql = f"SELECT DISTINCT sk AS k FROM sources {cond}"
-        if not con.execute(f"SELECT count(*) FROM ({roots_sql})", params).fetchone()[0]:
+        if not one_row(con, f"SELECT count(*) FROM ({roots_sql})", params)[0]:
             raise UnknownRecord(f"no committed lineage reads source file {partition!r}")
     else:
         partition = _resolve_partition(con, asset, partition)
@@ -224,12 +222,13 @@ def impact(
 def impact_record(con: duckdb.DuckDBPyConnection, record_id: str, max_records: int | None) -> dict[str, Any]:
     """Everything derived from one record (or source unit); same shape as :func:`impact`."""
     k = id_key(record_id)
-    known = con.execute(
+    known = one_row(
+        con,
         f"SELECT (SELECT count(*) FROM records WHERE rk = {k}::UBIGINT AND record_id = $1)"
         f" + (SELECT count(*) FROM sources WHERE sk = {k}::UBIGINT AND source_id = $1)"
         f" + (SELECT count(*) FROM edges WHERE pk = {k}::UBIGINT AND parent_id = $1)",
         [record_id],
-    ).fetchone()[0]
+    )[0]
     if not known:
         raise UnknownRecord(f"no committed lineage for record {record_id!r}")
     roots_sql = f"SELECT {k}::UBIGINT AS k"
@@ -238,7 +237,7 @@ def impact_record(con: duckdb.DuckDBPyConnection, record_id: str, max_records: i
 
 def _resolve_partition(con: duckdb.DuckDBPyConnection, asset: str, partition: str | None) -> str | None:
     if partition is None:
-        if not con.execute("SELECT count(*) FROM materializations WHERE asset = ?", [asset]).fetchone()[0]:
+        if not one_row(con, "SELECT count(*) FROM materializations WHERE asset = ?", [asset])[0]:
             raise UnknownRecord(f"no committed lineage for asset {asset!r}")
         return None
     parts = [
@@ -266,7 +265,7 @@ def _impact(
     seen, front, nxt, apps = (f"_{x}_{tag}" for x in ("seen", "front", "next", "apps"))
     con.execute(f"CREATE TEMP TABLE {seen} AS SELECT DISTINCT k, 0 AS depth FROM ({roots_sql})", params)
     con.execute(f"CREATE TEMP TABLE {front} AS SELECT k FROM {seen}")
-    n_roots = con.execute(f"SELECT count(*) FROM {seen}").fetchone()[0]
+    n_roots = one_row(con, f"SELECT count(*) FROM {seen}")[0]
     depth = 0
     while True:  # breadth-first over integer keys only: the scans never touch the id strings
         depth += 1
@@ -274,7 +273,7 @@ def _impact(
             f"CREATE OR REPLACE TEMP TABLE {nxt} AS SELECT DISTINCT e.ck AS k FROM edges e "
             f"WHERE e.pk IN (SELECT k FROM {front}) AND e.ck NOT IN (SELECT k FROM {seen})"
         )
-        if not con.execute(f"SELECT count(*) FROM {nxt}").fetchone()[0]:
+        if not one_row(con, f"SELECT count(*) FROM {nxt}")[0]:
             break
         con.execute(f"INSERT INTO {seen} SELECT k, {depth} FROM {nxt}")
         con.execute(f"CREATE OR REPLACE TEMP TABLE {front} AS SELECT k FROM {nxt}")
@@ -287,9 +286,9 @@ def _impact(
     )
     t_asset = target.get("asset")
     t_part = target.get("partition")
-    n_desc, max_depth = con.execute(
-        f"SELECT count(DISTINCT record_id), coalesce(max(depth), 0) FROM {apps} WHERE depth > 0"
-    ).fetchone()
+    n_desc, max_depth = one_row(
+        con, f"SELECT count(DISTINCT record_id), coalesce(max(depth), 0) FROM {apps} WHERE depth > 0"
+    )
     by_partition = [
         {"asset": a, "partition": p, "n_records": n, "data_versions": sorted(dvs)}
         for a, p, n, dvs in con.execute(
@@ -365,4 +364,4 @@ def stats(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         "checkpoints": "SELECT count(*) FROM (SELECT DISTINCT checkpoint_asset, checkpoint_partition,"
         " checkpoint_data_version FROM checkpoint_inputs)",
     }
-    return {k: con.execute(v).fetchone()[0] for k, v in q.items()}
+    return {k: one_row(con, v)[0] for k, v in q.items()}
