@@ -185,7 +185,7 @@ def test_tiny_model_failures_are_reported_not_hidden(tmp_path, repo_root, tiny_m
         "max_rounds": 1,
         "max_attempts": 2,
         "max_tokens_start": 8,
-        "max_tokens_step": 8,
+        "max_tokens": 8,  # the reasoning step's budget
         "max_tokens_reflection": 8,
         "max_tokens_judge": 2,
         "max_tokens_conclusion": 8,

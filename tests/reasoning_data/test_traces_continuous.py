@@ -182,7 +182,7 @@ def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_r
         max_rounds=2,
         max_attempts=2,
         max_tokens_start=6,
-        max_tokens_step=6,
+        max_tokens=6,
         max_tokens_reflection=6,
         max_tokens_judge=2,
         max_tokens_conclusion=6,

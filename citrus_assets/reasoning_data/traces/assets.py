@@ -19,19 +19,10 @@ from resources.llm import LLMResource
 ASSET = "reasoning_traces"
 
 
-class TraceConfig(dg.Config):
-    """Loop bounds and sampling; the defaults keep the 8-question demo within minutes on 2 CPU cores."""
+class TraceConfig(LoopConfig):
+    """The engine's ``LoopConfig`` (loop bounds and sampling, the paper's defaults, declared there once; flat
+    run-config names: ``max_rounds``, ``max_tokens``...) plus how the asset schedules it."""
 
-    max_rounds: int = 3
-    max_attempts: int = 2
-    temperature: float = 0.7
-    top_p: float = 0.95
-    seed: int = 0
-    max_tokens_start: int = 96
-    max_tokens_step: int = 128
-    max_tokens_reflection: int = 48
-    max_tokens_judge: int = 4
-    max_tokens_conclusion: int = 48
     # Scheduling (issue 17): "continuous" sends each question's next prompt as its previous one returns, with up to
     # max_in_flight prompts in flight in micro-batches of max_batch, chunk_size questions per durable chunk;
     # "rounds" is the synchronous engine (whole-partition rounds). Same rows for the same cache.
@@ -43,7 +34,7 @@ class TraceConfig(dg.Config):
     max_batch: int = 0
 
     def loop_config(self) -> LoopConfig:
-        return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.__dataclass_fields__})
+        return LoopConfig(**{k: getattr(self, k) for k in LoopConfig.model_fields})
 
 
 @dg.asset(

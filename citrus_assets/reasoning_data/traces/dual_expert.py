@@ -31,20 +31,23 @@ from citrus_assets.common.decontamination.leakage import redact_answer_leaks
 from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from resources.llm import SamplingParams
+from resources.llm.sampling import SamplingConfig
 from resources.llm.types import canonical_json
 
 ACTIVE, COMPLETE, MAX_ROUNDS = "active", "complete", "max_rounds"
 
 
-@dataclass(frozen=True)
-class LoopConfig:
+class LoopConfig(SamplingConfig):
+    """The loop's bounds and sampling, with the paper's defaults (declared only here: the asset's ``TraceConfig``
+    inherits them). ``temperature``/``top_p``: the reasoning expert and the conclusion; the reviewer and judge
+    are greedy. ``max_tokens``: the reasoning expert's step; the other roles have their own budget."""
+
     max_rounds: int = 3
     max_attempts: int = 2
-    temperature: float = 0.7  # reasoning expert and conclusion; the reviewer and judge are greedy
+    temperature: float = 0.7
     top_p: float = 0.95
-    seed: int = 0
+    max_tokens: int = 128
     max_tokens_start: int = 96
-    max_tokens_step: int = 128
     max_tokens_reflection: int = 48
     max_tokens_judge: int = 4
     max_tokens_conclusion: int = 48
@@ -54,13 +57,12 @@ class LoopConfig:
         greedy = role in (R.REFLECTION, R.JUDGE)
         max_tokens = {
             R.START: self.max_tokens_start,
-            R.STEP: self.max_tokens_step,
+            R.STEP: self.max_tokens,
             R.REFLECTION: self.max_tokens_reflection,
             R.JUDGE: self.max_tokens_judge,
             R.CONCLUSION: self.max_tokens_conclusion,
         }[role]
-        return SamplingParams(
-            n=1,
+        return self.sampling(
             temperature=0.0 if greedy else self.temperature,
             top_p=1.0 if greedy else self.top_p,
             max_tokens=max_tokens,
@@ -68,7 +70,10 @@ class LoopConfig:
         )
 
     def to_json(self) -> str:
-        return canonical_json(self.__dict__)
+        """The loop's fields only (a subclass's scheduling fields are not sampling); the step's budget keeps its
+        key of before (``max_tokens_step``), so the rows' ``sampling`` and the chunk fingerprints are unchanged."""
+        fields = {k: getattr(self, k) for k in LoopConfig.model_fields if k != "max_tokens"}
+        return canonical_json({**fields, "max_tokens_step": self.max_tokens})
 
 
 @dataclass(frozen=True)
