@@ -46,7 +46,18 @@ record kind must be in ``resources.lineage.ids.KINDS``; ``Reject`` takes every r
 ``accepted``, ``accepted_on_retry``, ``fallback``, ``quarantined``, ``cache_hits``, ``prompt_tokens``,
 ``generated_tokens``, ``rejections`` (reason code -- the text before ``:`` -- to count, over all attempts) and
 ``counts`` (the step's own counters, ``self.counts``).
-Only the first sample of each prompt is read (one output row per input row).
+
+With ``params.n > 1`` a step reads the samples of a prompt one of two ways:
+
+- by default, ONE output row per input row: ``format_output`` sees the first sample as ``reply`` and all of
+  them as ``reply.samples`` (e.g. a majority vote); the row's ``response`` is the first sample's, ``cached``
+  holds when every sample was cached, ``gen_completion_tokens`` sums the samples';
+- ``per_sample = True``: ``format_output`` is called for EVERY sample (``reply.index``) and each accepted
+  sample is an output row with its own raw output and statistics; a rejected sample is quarantined on its own
+  (no retries, no fallback: a step in this mode keeps ``retries = 0``). ``accepted`` and ``quarantined``
+  count samples then.
+
+``run`` takes a ``pa.Table`` or the rows themselves (a list of dicts, e.g. input x operator jobs).
 """
 
 from __future__ import annotations
@@ -107,6 +118,9 @@ class Reply:
     model_id: str
     attempt: int  # 0: the first round
     rejections: tuple[str, ...]  # this row's earlier rejections, "attempt N: reasons"
+    index: int = 0  # the sample's index (per_sample steps; 0 otherwise)
+    samples: tuple[Generation, ...] = ()  # every sample of this prompt (params.n of them)
+    model_revision: str = ""
 
 
 class TaskResult(NamedTuple):
@@ -123,6 +137,7 @@ class LLMTask:
     name: ClassVar[str]
     prompts: ClassVar[tuple[str, ...]]
     schema: ClassVar[pa.Schema]
+    per_sample: ClassVar[bool] = False  # one output row per sample (module docstring), not per input row
 
     retries: int = 0  # extra rounds for rejected rows
     retry_temperature: float = 0.8  # a greedy retry would return the cached answer
@@ -170,19 +185,22 @@ class LLMTask:
         return P.code_version(asset_version, *cls.prompts)
 
     # -- the cycle ---------------------------------------------------------------------------------------------
-    def run(self, table: pa.Table, llm, params: SamplingParams) -> TaskResult:
+    def run(self, table: pa.Table | list[dict], llm, params: SamplingParams) -> TaskResult:
+        if self.per_sample and self.retries:
+            raise ValueError(f"{self.name}: a per_sample step has no retries")
         stats: Counter = Counter(dict.fromkeys(STATS, 0))
         reasons: dict[str, int] = {}
         bad: list[QuarantineRecord] = []
         rows = []
-        for row in table.to_pylist():
+        revision = getattr(llm, "model_revision", "")
+        for row in table.to_pylist() if isinstance(table, pa.Table) else table:
             if (why := self.check_input(row)) is not None:
                 bad.append(self.quarantine(row, why))
             else:
                 rows.append(row)
         prompts = [self.format_input(r) for r in rows]
         rejections: list[list[str]] = [[] for _ in rows]
-        accepted: dict[int, dict] = {}
+        accepted: dict[int, list[dict]] = {}
         last: dict[int, Reject] = {}
         pending = list(range(len(rows)))
         for attempt in range(1 + max(0, self.retries)):
@@ -195,51 +213,65 @@ class LLMTask:
             stats["rounds"] = attempt + 1
             still = []
             for i, samples in zip(pending, gens):
-                gen, row = samples[0], rows[i]
-                stats["cache_hits"] += gen.cached
-                stats["prompt_tokens"] += gen.prompt_tokens
-                stats["generated_tokens"] += gen.completion_tokens
-                out = self.format_output(
-                    row, Reply(gen.text, gen, p, sampling, llm.model_id, attempt, tuple(rejections[i]))
-                )
-                if isinstance(out, Reject):
-                    rejections[i].append(f"attempt {attempt + 1}: {out.reason}")
-                    last[i] = out if out.raw is not None else Reject(*out.reasons, raw=gen.text)
-                    for r in out.reasons:
-                        code = r.split(":")[0]
-                        reasons[code] = reasons.get(code, 0) + 1
-                    still.append(i)
-                    continue
-                template = self.template(row)
-                accepted[i] = {
-                    **out,
-                    "prompt": llm.render(prompts[i]),
-                    "response": gen.text,
-                    "cached": gen.cached,
-                    **gen_columns(
-                        llm,
-                        template="+".join(template),
-                        prompt_hash=self.prompt_hash(row),
-                        sampling=sampling,
-                        prompt_tokens=gen.prompt_tokens,
-                        completion_tokens=gen.completion_tokens,
-                    ),
-                }
-                stats["accepted"] += 1
-                stats["accepted_on_retry"] += attempt > 0
+                row = rows[i]
+                replies = [
+                    Reply(
+                        g.text, g, p, sampling, llm.model_id, attempt, tuple(rejections[i]), k, tuple(samples), revision
+                    )
+                    for k, g in enumerate(samples if self.per_sample else samples[:1])
+                ]
+                for reply in replies:
+                    gen, group = reply.generation, [reply.generation] if self.per_sample else samples
+                    cached = all(g.cached for g in group)
+                    stats["cache_hits"] += cached
+                    stats["prompt_tokens"] += gen.prompt_tokens
+                    stats["generated_tokens"] += sum(g.completion_tokens for g in group)
+                    out = self.format_output(row, reply)
+                    if isinstance(out, Reject):
+                        for r in out.reasons:
+                            code = r.split(":")[0]
+                            reasons[code] = reasons.get(code, 0) + 1
+                        out = out if out.raw is not None else Reject(*out.reasons, raw=gen.text)
+                        if self.per_sample:  # quarantined on its own, in row and sample order
+                            bad.append(self.quarantine(row, out))
+                            continue
+                        rejections[i].append(f"attempt {attempt + 1}: {out.reason}")
+                        last[i] = out
+                        still.append(i)
+                        continue
+                    template = self.template(row)
+                    accepted.setdefault(i, []).append(
+                        {
+                            **out,
+                            "prompt": llm.render(prompts[i]),
+                            "response": gen.text,
+                            "cached": cached,
+                            **gen_columns(
+                                llm,
+                                template="+".join(template),
+                                prompt_hash=self.prompt_hash(row),
+                                sampling=sampling,
+                                prompt_tokens=gen.prompt_tokens,
+                                completion_tokens=sum(g.completion_tokens for g in group),
+                            ),
+                        }
+                    )
+                    stats["accepted"] += 1
+                    stats["accepted_on_retry"] += attempt > 0
             pending = still
 
         out_rows = []
         for i, row in enumerate(rows):
-            done = accepted.get(i)
-            if done is None:
+            if i in accepted:
+                out_rows.extend(accepted[i])
+            elif i in last:  # (a per_sample row with every sample rejected is quarantined already)
                 done = self.fallback(row, rejections[i], last[i])
                 if isinstance(done, Reject):
                     bad.append(self.quarantine(row, done))
                     continue
                 stats["fallback"] += 1
-            out_rows.append(done)
-        stats["quarantined"] = len(bad)
+                out_rows.append(done)
+        stats["quarantined"] = len(bad)  # (check_input's too)
         return TaskResult(
             pa.Table.from_pylist(out_rows, schema=self.schema),
             bad,

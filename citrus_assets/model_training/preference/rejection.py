@@ -21,17 +21,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pyarrow as pa
 
-from citrus_assets.common.prompts import load_prompt, prompt_hash
+from citrus_assets.common.llm_task import LLMTask, Reply
+from citrus_assets.common.prompts import load_prompt
 from citrus_assets.common.text.answers import answer_span, extract_answer, is_correct
 from citrus_assets.model_training.preference.nonmedical import Problem, free_answer_matches
 from citrus_assets.model_training.schemas import REJECTION_SAMPLE_SCHEMA
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
-from resources.llm import SamplingParams
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
+from resources.llm import Prompt, SamplingParams
 
 SYSTEM_PROMPT = "citrus_system"
 USER_PROMPT = "citrus_open_user"
@@ -162,55 +164,51 @@ def nonmedical_items(problems: Sequence[Problem]) -> list[Item]:
     ]
 
 
+@dataclass
+class SampleItems(LLMTask):
+    """Rejection sampling as an ``LLMTask``: every sample of every item is a row, rewarded by the rule."""
+
+    name: ClassVar[str] = "rejection_samples"
+    prompts: ClassVar[tuple[str, ...]] = (SYSTEM_PROMPT, USER_PROMPT)
+    schema: ClassVar[pa.Schema] = REJECTION_SAMPLE_SCHEMA
+    per_sample: ClassVar[bool] = True
+
+    def format_input(self, row: dict) -> Prompt:
+        return open_messages(row["item"].question)
+
+    def format_output(self, row: dict, reply: Reply) -> dict:
+        it: Item = row["item"]
+        span, letters, method, ok = it.score(reply.text)
+        reference, reference_id = it.checked_reference()
+        return {
+            RECORD_ID: record_id(
+                "rsample", it.parent_id, reply.model_id, reply.model_revision, reply.sampling, reply.index, reply.text
+            ),
+            PARENT_IDS: [it.parent_id],
+            "source_uri": it.source_uri,
+            "source_locator": it.source_locator,
+            "question_id": it.question_id,
+            "category": it.category,
+            "language": it.language,
+            "question": it.question,
+            "ground_truth": it.ground_truth,
+            "answer_letters": list(it.answer_letters),
+            "options": [{"letter": letter, "text": t} for letter, t in it.options],
+            "sample_index": reply.index,
+            "prompt_messages": self.format_input(row),
+            "finish_reason": reply.generation.finish_reason,
+            "predicted": span,
+            "extracted_letters": list(letters),
+            "extraction": method,
+            "reward": 1.0 if ok else 0.0,
+            "reference": reference,
+            "reference_id": reference_id,
+        }
+
+
 def sample_items(items: Sequence[Item], llm, params: SamplingParams) -> pa.Table:
     """``params.n`` rewarded samples per item, in ONE batched generate call (REJECTION_SAMPLE_SCHEMA)."""
-    prompts = [open_messages(it.question) for it in items]
-    results = llm.generate(prompts, params) if prompts else []
-    sampling = params.to_json()
-    model_id, revision = llm.model_id, llm.model_revision
-    template, phash = f"{SYSTEM_PROMPT}+{USER_PROMPT}", prompt_hash(SYSTEM_PROMPT, USER_PROMPT)
-    rows = []
-    for it, messages, gens in zip(items, prompts, results):
-        rendered = llm.render(messages)
-        reference, reference_id = it.checked_reference()
-        for k, gen in enumerate(gens):
-            span, letters, method, ok = it.score(gen.text)
-            rows.append(
-                {
-                    RECORD_ID: record_id("rsample", it.parent_id, model_id, revision, sampling, k, gen.text),
-                    PARENT_IDS: [it.parent_id],
-                    "source_uri": it.source_uri,
-                    "source_locator": it.source_locator,
-                    "question_id": it.question_id,
-                    "category": it.category,
-                    "language": it.language,
-                    "question": it.question,
-                    "ground_truth": it.ground_truth,
-                    "answer_letters": list(it.answer_letters),
-                    "options": [{"letter": letter, "text": t} for letter, t in it.options],
-                    "sample_index": k,
-                    "prompt_messages": messages,
-                    "prompt": rendered,
-                    "response": gen.text,
-                    "finish_reason": gen.finish_reason,
-                    "predicted": span,
-                    "extracted_letters": list(letters),
-                    "extraction": method,
-                    "reward": 1.0 if ok else 0.0,
-                    "cached": gen.cached,
-                    "reference": reference,
-                    "reference_id": reference_id,
-                    **gen_columns(
-                        llm,
-                        template=template,
-                        prompt_hash=phash,
-                        sampling=sampling,
-                        prompt_tokens=gen.prompt_tokens,
-                        completion_tokens=gen.completion_tokens,
-                    ),
-                }
-            )
-    return pa.Table.from_pylist(rows, schema=REJECTION_SAMPLE_SCHEMA)
+    return SampleItems().run([{RECORD_ID: it.parent_id, "item": it} for it in items], llm, params).table
 
 
 def rescore(row: dict) -> bool:
