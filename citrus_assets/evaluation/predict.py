@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pyarrow as pa
 
+from citrus_assets.common.llm_task import LLMTask, Reply
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, format_options, mcq_messages
 from resources.lineage.ids import record_id
-from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, gen_columns
-from resources.llm import SamplingParams
+from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID
+from resources.llm import Prompt, SamplingParams
 
 PLAIN_PROMPT = "eval_plain_mcq"
 PROMPTS = {"citrus": (SYSTEM_PROMPT, USER_PROMPT), "plain": (PLAIN_PROMPT,)}
@@ -91,56 +94,60 @@ def sampling_for(n_samples: int, max_tokens: int, temperature: float, top_p: flo
     return SamplingParams(n=max(1, n_samples), temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
 
 
+@dataclass
+class Predict(LLMTask):
+    """Answering benchmark items as an ``LLMTask``: one row per item, voted over its samples."""
+
+    name: ClassVar[str] = "eval_predictions"
+    prompts: ClassVar[tuple[str, ...]] = ALL_PROMPT_NAMES
+    schema: ClassVar[pa.Schema] = PREDICTION_SCHEMA
+    model_key: str = ""
+    prompt_style: str = "citrus"
+    checkpoint_id: str = ""
+
+    def template(self, row: dict) -> tuple[str, ...]:
+        return PROMPTS[self.prompt_style]
+
+    def format_input(self, row: dict) -> Prompt:
+        return eval_messages(row, self.prompt_style)
+
+    def format_output(self, item: dict, reply: Reply) -> dict:
+        options = {o["letter"]: o["text"] for o in item["options"]}
+        parsed = [extract_answer(g.text, options) for g in reply.samples]
+        letters, share, distinct = majority([p.letters for p in parsed])
+        texts = [g.text for g in reply.samples]
+        return {
+            RECORD_ID: record_id(
+                "evalpred", item[RECORD_ID], self.model_key, reply.model_id, reply.model_revision, reply.sampling, texts
+            ),
+            PARENT_IDS: [item[RECORD_ID]],
+            "item_id": item[RECORD_ID],
+            "question_id": item["question_id"],
+            "benchmark": item["benchmark"],
+            "model": self.model_key,
+            "prompt_style": self.prompt_style,
+            "stem": item["stem"],
+            "option_letters": sorted(options),
+            "predicted_letters": list(letters),
+            "extraction": parsed[0].method,
+            "answer_letters": item["answer_letters"],
+            "correct": is_correct(letters, item["answer_letters"]),
+            "no_answer": not letters,
+            "finish_reason": reply.generation.finish_reason,
+            "n_samples": len(texts),
+            "sample_letters": [",".join(p.letters) for p in parsed],
+            "vote_share": share,
+            "distinct_answers": distinct,
+            "checkpoint_id": self.checkpoint_id,
+        }
+
+
 def predict(
     items: pa.Table, llm, params: SamplingParams, *, model_key: str, prompt_style: str, checkpoint_id: str = ""
 ) -> pa.Table:
     """Answer every item (ONE batched generate call) and score it; ``PREDICTION_SCHEMA`` rows."""
-    rows = items.to_pylist()
-    prompts = [eval_messages(r, prompt_style) for r in rows]
-    results = llm.generate(prompts, params) if prompts else []
-    sampling, phash = params.to_json(), style_prompt_hash(prompt_style)
-    model_id, revision = (llm.model_id, llm.model_revision) if rows else ("", "")
-    out = []
-    for item, messages, gens in zip(rows, prompts, results):
-        options = {o["letter"]: o["text"] for o in item["options"]}
-        parsed = [extract_answer(g.text, options) for g in gens]
-        letters, share, distinct = majority([p.letters for p in parsed])
-        first = gens[0]
-        out.append(
-            {
-                RECORD_ID: record_id(
-                    "evalpred", item[RECORD_ID], model_key, model_id, revision, sampling, [g.text for g in gens]
-                ),
-                PARENT_IDS: [item[RECORD_ID]],
-                "item_id": item[RECORD_ID],
-                "question_id": item["question_id"],
-                "benchmark": item["benchmark"],
-                "model": model_key,
-                "prompt_style": prompt_style,
-                "stem": item["stem"],
-                "prompt": llm.render(messages),
-                "response": first.text,
-                "option_letters": sorted(options),
-                "predicted_letters": list(letters),
-                "extraction": parsed[0].method,
-                "answer_letters": item["answer_letters"],
-                "correct": is_correct(letters, item["answer_letters"]),
-                "no_answer": not letters,
-                "finish_reason": first.finish_reason,
-                "n_samples": len(gens),
-                "sample_letters": [",".join(p.letters) for p in parsed],
-                "vote_share": share,
-                "distinct_answers": distinct,
-                "checkpoint_id": checkpoint_id,
-                **gen_columns(
-                    llm,
-                    template="+".join(PROMPTS[prompt_style]),
-                    prompt_hash=phash,
-                    sampling=sampling,
-                    prompt_tokens=first.prompt_tokens,
-                    completion_tokens=sum(g.completion_tokens for g in gens),
-                ),
-                "cached": all(g.cached for g in gens),
-            }
-        )
-    return pa.Table.from_pylist(out, schema=PREDICTION_SCHEMA)
+    return (
+        Predict(model_key=model_key, prompt_style=prompt_style, checkpoint_id=checkpoint_id)
+        .run(items, llm, params)
+        .table
+    )
