@@ -1,7 +1,7 @@
-"""Demo budget: each checkpoint asset with its DEFAULT run config on the built-in SmolLM2-135M (CPU).
+"""Demo budget: each checkpoint asset with the main job's run config on the built-in SmolLM2-135M (CPU).
 
 Materializes stand-in upstream tables (contract schemas, small synthetic rows) and then the checkpoint
-assets, one Dagster step each, with the default ``CPTRunConfig`` / ``SFTRunConfig`` / ``CPORunConfig`` and
+assets, one Dagster step each, with the main job's ``DEMO_TRAINING_OPS`` / ``DEMO_RL_OPS`` (citrus_assets/jobs.py) and
 ``TrainingResource()`` (built-in model, python launcher, no DeepSpeed). Records each step's wall time
 (process start, model load, training, save, hashing) against the ~60 s budget per asset.
 
@@ -27,6 +27,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from citrus_assets.common.metadata import output  # noqa: E402
+from citrus_assets.jobs import DEMO_RL_OPS, DEMO_TRAINING_OPS  # noqa: E402
 from citrus_assets.model_training.checkpoints.assets import checkpoint_assets  # noqa: E402
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource  # noqa: E402
 from citrus_assets.model_training.schemas import PREFERENCE_SCHEMA  # noqa: E402
@@ -115,6 +116,7 @@ def main() -> None:
     load0 = os.getloadavg()[0]
     upstream = [cpt_shards, mix("sft_stage1_mix"), mix("sft_stage2_mix"), mix("sft_stage3_mix"), preference_pairs]
     selected = checkpoint_assets[: args.stages]
+    demo_ops = {**DEMO_TRAINING_OPS, **DEMO_RL_OPS}
     with tempfile.TemporaryDirectory() as tmp:
         root = os.path.join(tmp, "lake")
         res = dg.materialize(
@@ -126,6 +128,7 @@ def main() -> None:
                 "training": TrainingResource(),
             },
             instance=dg.DagsterInstance.ephemeral(),
+            run_config={"ops": {a.key.to_user_string(): demo_ops[a.key.to_user_string()] for a in selected}},
         )
         assert res.success
         md = {
@@ -133,11 +136,12 @@ def main() -> None:
             for e in res.get_asset_materialization_events()
         }
     lines = [
-        "# Demo budget: checkpoint assets with their default config (built-in SmolLM2-135M, CPU)",
+        "# Demo budget: checkpoint assets with the main job's run config (built-in SmolLM2-135M, CPU)",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, no GPU, Python {platform.python_version()}. "
         f"Shared machine: load average {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.",
-        "Defaults: 2 optimizer steps, global batch 1, max length 128, python "
+        "Main job's run config (DEMO_TRAINING_OPS / DEMO_RL_OPS): 2 optimizer steps, global batch 1, max length "
+        "128 (RL 512), no warmup, python "
         "launcher, no DeepSpeed. Step wall = the whole Dagster step (process start, model load, training, save, "
         "weights hash); budget ~60 s per asset.",
         "",

@@ -182,6 +182,22 @@ DEMO_PREFERENCE_OPS = {
     "preference_pairs": {"config": {"reference_chosen": True, "min_nonmedical_pairs": 4}},
 }
 
+# The checkpoints' run-config defaults are the paper's (training/config.py). The main job trains each one on the
+# built-in 135M model on 2 CPU cores in about a minute (benchmarks/results/training_demo.md): 2 optimizer steps of
+# one 128-token sequence, no warmup; RL 512 tokens (prompt + answer: a prompt must leave room for the answer).
+DEMO_CHECKPOINT_CONFIG = {
+    "max_steps": 2,
+    "global_batch_size": 1,
+    "per_device_batch_size": 1,
+    "max_seq_len": 128,
+    "warmup_ratio": 0.0,
+}
+DEMO_TRAINING_OPS = {
+    a.key.to_user_string(): {"config": DEMO_CHECKPOINT_CONFIG}
+    for a in (cpt_checkpoint, sft_stage1_checkpoint, sft_stage2_checkpoint, sft_stage3_checkpoint)
+}
+DEMO_RL_OPS = {rl_checkpoint.key.to_user_string(): {"config": {**DEMO_CHECKPOINT_CONFIG, "max_seq_len": 512}}}
+
 # JMED on the final checkpoint: the first 3 items of each month's release, the stage evaluations' demo decoding
 # (measured alone: benchmarks/results/jmed_eval.md).
 DEMO_JMED_EVAL_OPS = {"eval_jmed": {"config": {**DEMO_STAGE_OPS["eval_predictions_rl"]["config"], "max_items": 3}}}
@@ -196,9 +212,9 @@ MAIN_PLAN: list[MainStep] = [
     _step(REASONING_DATA_JOB, seed_sets, seed_keys, DEMO_REASONING_OPS),
     _step(INSTRUCTION_JOB, instruction_sets, instruction_set_keys),
     _step(SFT_MIX_JOB),
-    _step(TRAINING_SFT_JOB),
+    _step(TRAINING_SFT_JOB, ops=DEMO_TRAINING_OPS),
     _step(PREFERENCE_JOB, seed_sets, seed_keys, DEMO_PREFERENCE_OPS),
-    _step(RL_JOB),
+    _step(RL_JOB, ops=DEMO_RL_OPS),
     _step(DATA_CARD_JOB),
     _step(JMED_JOB, dialogue_months, month_keys),
     # evaluation: settings and their measured cost in evaluation/sensors.py (DEMO_*)

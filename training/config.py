@@ -108,6 +108,19 @@ class CPOStageConfig(BaseTrainConfig):
 
 KINDS: dict[str, type[BaseTrainConfig]] = {"cpt": CPTConfig, "sft": SFTStageConfig, "cpo": CPOStageConfig}
 
+# Filled in by the code that launches a run (the trainer kind, paths, the training resource's bf16 and DeepSpeed
+# file) or by tests (fail_at_step), never by a user: the Dagster run configs offer every other field, with
+# these defaults (citrus_assets/model_training/checkpoints/training_config.py).
+LAUNCH_FIELDS: tuple[str, ...] = (
+    "kind",
+    "model_path",
+    "data_path",
+    "output_dir",
+    "bf16",
+    "deepspeed_config",
+    "fail_at_step",
+)
+
 
 def to_json(cfg: BaseTrainConfig) -> str:
     return json.dumps(dataclasses.asdict(cfg), sort_keys=True)
@@ -149,6 +162,7 @@ __all__ = [
     "CPTConfig",
     "CPOStageConfig",
     "KINDS",
+    "LAUNCH_FIELDS",
     "SFTStageConfig",
     "from_dict",
     "from_json",

@@ -2,11 +2,11 @@
 
 import os
 import tempfile
-from typing import Literal
 
 import dagster as dg
 import pyarrow as pa
 
+from citrus_assets.common.engine_config import EngineRunConfig, engine_run_config
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import bars_md, funnel_md
 from citrus_assets.common.scheduling.backfill import per_partition, single_run
@@ -21,47 +21,23 @@ from resources.lake import LakeResource, split_partitions
 web_shards = dg.DynamicPartitionsDefinition(name="web_shards")
 
 
-class WebCurationRunConfig(dg.Config):
-    """Run-time knobs of the web curation (everything else: WebCurationConfig defaults).
+class WebCurationSettings(EngineRunConfig):
+    """The web curation's own run-time knobs (everything else: ``WebCurationConfig`` defaults); the executor's
+    fields come from ``ExecutorOptions`` (see ``WebCurationRunConfig``).
 
-    ``executor`` runs the datatrove pipelines: ``local`` (default, in the step's process), ``ray``
-    (RayPipelineExecutor on ``ray_address``; "" = a local Ray started by the step when none is connected) or
-    ``slurm`` (SlurmPipelineExecutor: an sbatch job array on ``slurm_partition``; the step waits for it).
-    ``workers``: tasks at once (local: rank processes; ray/slurm: <= 0 = all); ``rank_timeout_s``: local with
-    ``workers > 1``, the deadline of one datatrove rank (killed with its stacks dumped). ``work_dir``: where the
-    datatrove folders go ("" = the system temp folder); Slurm and multi-machine Ray need a shared folder.
+    ``workers``: tasks at once (local: rank processes; ray/slurm: <= 0 = all). ``work_dir``: where the datatrove
+    folders go ("" = the system temp folder); Slurm and multi-machine Ray need a shared folder.
     """
 
     languages: list[str] = ["en"]
     url_filter: bool = True
     minhash_buckets: int = 14
     minhash_hashes_per_bucket: int = 8
-    executor: Literal["local", "ray", "slurm"] = "local"
     workers: int = 1
-    rank_timeout_s: float = 3600.0
     work_dir: str = ""
-    ray_address: str = ""
-    cpus_per_task: int = 1
-    mem_per_cpu_gb: float = 2.0
-    slurm_partition: str = ""
-    slurm_time: str = "01:00:00"
-    slurm_qos: str = ""
-    slurm_venv_path: str = ""
-    slurm_sbatch_args: dict[str, str] = {}
 
     def executor_options(self) -> ExecutorOptions:
-        return ExecutorOptions(
-            kind=self.executor,
-            ray_address=self.ray_address,
-            cpus_per_task=self.cpus_per_task,
-            mem_per_cpu_gb=self.mem_per_cpu_gb,
-            slurm_partition=self.slurm_partition,
-            slurm_time=self.slurm_time,
-            slurm_qos=self.slurm_qos,
-            slurm_venv_path=self.slurm_venv_path,
-            slurm_sbatch_args=dict(self.slurm_sbatch_args),
-            rank_timeout_s=self.rank_timeout_s,
-        )
+        return self.to_engine()
 
     def to_config(self) -> WebCurationConfig:
         return WebCurationConfig(
@@ -78,6 +54,23 @@ class WebCurationRunConfig(dg.Config):
         if self.work_dir:
             os.makedirs(self.work_dir, exist_ok=True)
         return tempfile.TemporaryDirectory(prefix=prefix, dir=self.work_dir or None)
+
+
+WebCurationRunConfig = engine_run_config(
+    "WebCurationRunConfig",
+    ExecutorOptions,
+    WebCurationSettings,
+    rename={"kind": "executor"},
+    doc="""Run config of the web assets: ``WebCurationSettings`` plus every field of the datatrove executor's own
+    config, ``ExecutorOptions`` (citrus_assets/cpt_corpus/web/pipelines.py: names and defaults declared there once).
+
+    ``executor`` (``ExecutorOptions.kind``) runs the datatrove pipelines: ``local`` (default, in the step's
+    process), ``ray`` (RayPipelineExecutor on ``ray_address``; "" = a local Ray started by the step when none is
+    connected) or ``slurm`` (SlurmPipelineExecutor: an sbatch job array on ``slurm_partition``; the step waits
+    for it). ``rank_timeout_s``: local with ``workers > 1``, the deadline of one datatrove rank (killed with its
+    stacks dumped).
+    """,
+)
 
 
 @dg.asset(

@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 import orjson
 from datatrove.executor import LocalPipelineExecutor
@@ -58,14 +58,19 @@ from datatrove.utils.logging import logger
 
 from citrus_assets.cpt_corpus.web.pool_watchdog import run_ranks
 
-EXECUTORS = ("local", "ray", "slurm")
+ExecutorKind = Literal["local", "ray", "slurm"]
+EXECUTORS: tuple[str, ...] = get_args(ExecutorKind)
 
 
 @dataclass(frozen=True)
 class ExecutorOptions:
-    """Which datatrove executor runs the pipelines, and its settings (see the module docstring)."""
+    """Which datatrove executor runs the pipelines, and its settings (see the module docstring).
 
-    kind: str = "local"
+    The web assets' run config offers these fields with these defaults (``kind`` as ``executor``):
+    ``citrus_assets.cpt_corpus.web.assets.WebCurationRunConfig`` is made from this class.
+    """
+
+    kind: ExecutorKind = "local"
     ray_address: str = ""
     cpus_per_task: int = 1
     mem_per_cpu_gb: float = 2.0

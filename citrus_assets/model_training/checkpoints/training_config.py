@@ -1,23 +1,23 @@
 """Training settings: ``TrainingResource`` (where/how to train) and one run config per trainer.
 
-The run configs' defaults are the laptop demo (the built-in SmolLM2-135M on 2 CPU cores, each checkpoint in
-about a minute: 2 optimizer steps of one 128-token sequence; fp32 training of 135M parameters costs several
-seconds per 128 tokens on 2 cores). The paper's values are in each
-docstring and are the defaults of the trainer dataclasses in ``training.config``; set them in the run config,
-e.g. for SFT stage 1::
+One config per engine: each run config is made from its trainer's dataclass in ``training.config``
+(``citrus_assets.common.engine_config``), so its fields and defaults -- the paper's -- are declared there once;
+``CheckpointRunConfig`` adds only the Dagster-side ``reuse``. The main job's laptop values (the built-in
+SmolLM2-135M on 2 CPU cores, each checkpoint in about a minute: 2 optimizer steps of one 128-token sequence)
+are its run config, ``citrus_assets.jobs.DEMO_TRAINING_OPS``; any run can set the same fields, e.g.::
 
     ops:
       sft_stage1_checkpoint:
-        config: {max_steps: -1, epochs: 2, global_batch_size: 512, per_device_batch_size: 4,
-                 max_seq_len: 4096, learning_rate: 5.0e-6, save_steps: 500}
+        config: {max_steps: 2, global_batch_size: 1, per_device_batch_size: 1, max_seq_len: 128}
 """
 
 import os
 
 import dagster as dg
 
+from citrus_assets.common.engine_config import EngineRunConfig, engine_run_config
 from resources.lake import Lake
-from training.config import BaseTrainConfig
+from training.config import LAUNCH_FIELDS, BaseTrainConfig, CPOStageConfig, CPTConfig, SFTStageConfig
 from training.launch import LaunchSpec
 
 # Checkpoint root of a remote (s3://...) lake when ``checkpoint_root`` is empty: trainers need a local folder.
@@ -83,65 +83,51 @@ class TrainingResource(dg.ConfigurableResource):
         )
 
 
-class CheckpointRunConfig(dg.Config):
-    """Shared run settings (demo defaults). Paper: AdamW beta1 0.9, beta2 0.95, weight decay 1e-4, grad clip 1.0.
+class CheckpointRunConfig(EngineRunConfig):
+    """What every checkpoint asset's run config adds to its trainer's fields: ``reuse`` (unchanged inputs and
+    settings reuse the finished run instead of retraining).
 
+    The trainer's fields (``learning_rate``, ``global_batch_size``, ``per_device_batch_size``, ``epochs``,
+    ``max_steps``, ``max_seq_len``, AdamW, warmup, schedule, ``save_steps``, ``seed``, ...) are those of its
+    dataclass in ``training.config``, with its defaults (the paper's), under the same names: see there.
     ``global_batch_size`` = ``per_device_batch_size`` x gradient accumulation x world size (the accumulation
-    is computed). ``max_steps`` > 0 caps the run (demo); -1 trains ``epochs``. ``save_steps``: a step
-    checkpoint every N steps (a crashed run resumes from the last one). ``reuse``: unchanged inputs and
-    settings reuse the finished run instead of retraining.
+    is computed). ``max_steps`` > 0 caps the run; -1 trains ``epochs``.
     """
 
-    learning_rate: float = 5e-6
-    global_batch_size: int = 1
-    per_device_batch_size: int = 1
-    epochs: float = 1.0
-    max_steps: int = 2
-    max_seq_len: int = 128
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    weight_decay: float = 1e-4
-    max_grad_norm: float = 1.0
-    warmup_ratio: float = 0.0
-    lr_scheduler_type: str = "cosine"
-    save_steps: int = 500
-    seed: int = 42
-    gradient_checkpointing: bool = False
     reuse: bool = True
 
 
-class CPTRunConfig(CheckpointRunConfig):
-    """CPT with the bandit source sampler (floor: minimum probability of every source; eta: EXP3 rate;
-    decay: discount of old rewards). The paper gives no CPT optimizer figures (trainer default lr 1e-5)."""
-
-    learning_rate: float = 1e-5
-    bandit_floor: float = 0.05
-    bandit_eta: float = 0.1
-    bandit_decay: float = 0.98
-
-
-class SFTRunConfig(CheckpointRunConfig):
-    """SFT (assistant-only loss). Paper: lr 5e-6, global batch 512, epochs 2 / 1 / 2 for stages 1 / 2 / 3."""
-
-
-class CPORunConfig(CheckpointRunConfig):
-    """CPO-SimPO. Paper: lr 1e-6 (Qwen; 3e-7 Llama), global batch 16, 3 epochs, cpo_alpha 0.05, beta 10,
-    simpo_gamma 5.4 (the defaults here)."""
-
-    learning_rate: float = 1e-6
-    max_seq_len: int = 512  # prompt (system line + question) + answer; a prompt must leave room for the answer
-    beta: float = 10.0
-    simpo_gamma: float = 5.4
-    cpo_alpha: float = 0.05
-    loss_type: str = "simpo"
-
-
-_SKIP = {"reuse"}
+CPTRunConfig = engine_run_config(
+    "CPTRunConfig",
+    CPTConfig,
+    CheckpointRunConfig,
+    exclude=LAUNCH_FIELDS,
+    doc="CPT with the bandit source sampler (bandit_floor: minimum probability of every source; bandit_eta: "
+    "EXP3 rate; bandit_decay: discount of old rewards). Fields and defaults: training.config.CPTConfig.",
+)
+SFTRunConfig = engine_run_config(
+    "SFTRunConfig",
+    SFTStageConfig,
+    CheckpointRunConfig,
+    exclude=LAUNCH_FIELDS,
+    doc="SFT (assistant-only loss). Fields and defaults: training.config.SFTStageConfig (paper: lr 5e-6, "
+    "global batch 512, epochs 2 / 1 / 2 for stages 1 / 2 / 3).",
+)
+CPORunConfig = engine_run_config(
+    "CPORunConfig",
+    CPOStageConfig,
+    CheckpointRunConfig,
+    exclude=LAUNCH_FIELDS,
+    doc="CPO-SimPO. Fields and defaults: training.config.CPOStageConfig (paper: lr 1e-6, global batch 16, "
+    "3 epochs, cpo_alpha 0.05, beta 10, simpo_gamma 5.4).",
+)
 
 
 def trainer_config(
     run: CheckpointRunConfig, cls: type[BaseTrainConfig], model_path: str, bf16: bool
 ) -> BaseTrainConfig:
-    """The trainer dataclass from a Dagster run config (same field names)."""
-    values = {k: v for k, v in run.model_dump().items() if k not in _SKIP}
-    return cls(**values, model_path=model_path, bf16=bf16)
+    """The trainer dataclass from a Dagster run config: its fields, plus the model path and bf16 (resource)."""
+    cfg = run.to_engine(model_path=model_path, bf16=bf16)
+    if not isinstance(cfg, cls):
+        raise TypeError(f"{type(run).__name__} builds {type(cfg).__name__}, not {cls.__name__}")
+    return cfg
