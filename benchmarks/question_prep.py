@@ -20,7 +20,7 @@ from pathlib import Path
 
 from citrus_assets.reasoning_data.questions.assets import OpenQuestionConfig
 from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
-from citrus_assets.reasoning_data.questions.rewrite import RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.questions.rewrite import rewrite_seeds
 from citrus_assets.reasoning_data.seeds.judging import answer_seeds
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from resources.llm import LLMResource, SamplingParams
@@ -42,17 +42,8 @@ def main() -> str:
         t, c0 = time.perf_counter(), time.process_time()
         diff = label_difficulty(seeds, answers)
         t_diff = time.perf_counter() - t
-        c = OpenQuestionConfig()
-        settings = RewriteSettings(
-            max_tokens=c.max_tokens,
-            temperature=c.temperature,
-            retries=c.retries,
-            retry_temperature=c.retry_temperature,
-            seed=c.seed,
-            rule_fallback=c.rule_fallback,
-        )
         t = time.perf_counter()
-        rw = rewrite_seeds(seeds, llm, settings)
+        rw = rewrite_seeds(seeds, llm, c := OpenQuestionConfig())
         t_rw = time.perf_counter() - t
         cpu = time.process_time() - c0
     total = t_diff + t_rw

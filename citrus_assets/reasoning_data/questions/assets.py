@@ -31,15 +31,8 @@ class DifficultyConfig(dg.Config):
     min_correct: int = 1  # min_correct: how many judges must be right
 
 
-class OpenQuestionConfig(dg.Config):
-    """Sampling and retries of the open-ended rewrite (demo-sized defaults)."""
-
-    max_tokens: int = 128
-    temperature: float = 0.0
-    retries: int = 1  # extra rounds for rejected rewrites, each one batched call
-    retry_temperature: float = 0.8
-    seed: int = 0
-    rule_fallback: bool = True  # off: questions without an accepted LLM rewrite are quarantined
+class OpenQuestionConfig(RewriteSettings):
+    """The rewrite engine's ``RewriteSettings`` (sampling and retries, demo-sized defaults, declared there once)."""
 
 
 @dg.asset(
@@ -85,15 +78,7 @@ def open_questions(
     lake: LakeResource,
     question_seeds: pa.Table,
 ) -> dg.Output:
-    settings = RewriteSettings(
-        max_tokens=config.max_tokens,
-        temperature=config.temperature,
-        retries=config.retries,
-        retry_temperature=config.retry_temperature,
-        seed=config.seed,
-        rule_fallback=config.rule_fallback,
-    )
-    result = rewrite_seeds(question_seeds, llm, settings)
+    result = rewrite_seeds(question_seeds, llm, config)
     qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, result.quarantine)
     if n_bad:
         context.log.warning(f"{n_bad} questions quarantined at {qpath}")

@@ -31,6 +31,7 @@ from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 from resources.llm import Prompt, SamplingParams
+from resources.llm.sampling import SamplingConfig
 
 PROMPTS = {"en": "open_rewrite_en", "zh": "open_rewrite_zh"}
 _LABEL = re.compile(
@@ -40,21 +41,20 @@ _LABEL = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class RewriteSettings:
+class RewriteSettings(SamplingConfig):
+    """The rewrite's sampling and retries, with their defaults (declared only here: the asset's
+    ``OpenQuestionConfig`` is this class). Round 0 is sampled at ``temperature`` (greedy), a retry round at
+    ``retry_temperature`` with seed ``seed + round``."""
+
     max_tokens: int = 128
-    temperature: float = 0.0
-    retries: int = 1
+    retries: int = 1  # extra rounds for rejected rewrites, each one batched call
     retry_temperature: float = 0.8
-    seed: int = 0
-    rule_fallback: bool = True
+    rule_fallback: bool = True  # off: questions without an accepted LLM rewrite are quarantined
 
     def params(self, round_: int) -> SamplingParams:
         if round_ == 0:
-            return SamplingParams(n=1, temperature=self.temperature, max_tokens=self.max_tokens, seed=self.seed)
-        return SamplingParams(
-            n=1, temperature=self.retry_temperature, max_tokens=self.max_tokens, seed=self.seed + round_
-        )
+            return self.sampling()
+        return self.sampling(temperature=self.retry_temperature, seed=self.seed + round_)
 
 
 @dataclass
@@ -175,8 +175,9 @@ class RewriteTask(LLMTask):
         return _quarantine(row, reject.reason, reject.raw)
 
 
-def rewrite_seeds(seeds: pa.Table, llm, settings: RewriteSettings = RewriteSettings()) -> RewriteResult:
+def rewrite_seeds(seeds: pa.Table, llm, settings: RewriteSettings | None = None) -> RewriteResult:
     """Open-ended rewrites of every seed (see the module docstring); at most 1 + retries LLM calls."""
+    settings = settings or RewriteSettings()
     task = RewriteTask(retries=settings.retries, retry_temperature=settings.retry_temperature, settings=settings)
     table, quarantine, stats = task.run(seeds, llm, settings.params(0))
     result = RewriteResult(
