@@ -16,18 +16,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pyarrow as pa
 
+from citrus_assets.common.llm_task import LLMTask, Reject, Reply
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.common.text.degeneration import DEGENERATE, first_degenerate
 from citrus_assets.common.text.language import detect_language
 from citrus_assets.cpt_corpus.corpus.labelling import MedicalVocabularyScorer
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
-from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI, gen_columns
-from resources.llm import SamplingParams
+from resources.lineage.schema import GEN_FIELDS, PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
+from resources.llm import Prompt, SamplingParams
 
 KIND = "tbq"
 SYSTEM_PROMPT = "evol_system"
@@ -164,80 +166,76 @@ class EvolResult:
     stats: dict
 
 
+@dataclass
+class Evolve(LLMTask):
+    """Evol-Instruct as an ``LLMTask``: a row is a chunk x operator job; every sample is judged on its own."""
+
+    name: ClassVar[str] = "textbook_questions"
+    prompts: ClassVar[tuple[str, ...]] = PROMPT_NAMES
+    schema: ClassVar[pa.Schema] = QUESTION_SCHEMA
+    per_sample: ClassVar[bool] = True
+    topic: TopicFilter = field(default_factory=TopicFilter)
+    seen: set[str] = field(default_factory=set)  # record ids kept so far (duplicates)
+
+    def template(self, row: dict) -> tuple[str, ...]:
+        return (SYSTEM_PROMPT, operator_prompt(row["operator"]))
+
+    def format_input(self, row: dict) -> Prompt:
+        return evol_messages(row["operator"], row["heading_path"], row["text"])
+
+    def format_output(self, c: dict, reply: Reply) -> dict | Reject:
+        gen = reply.generation
+        self.counts["uncached_tokens"] += 0 if gen.cached else gen.completion_tokens
+        reason, detail, qa, shared, overlap = judge(gen.text, c["text"], self.topic)
+        rid = record_id(KIND, c[RECORD_ID], c["operator"], *(qa or ("", "")))
+        if reason is None and rid in self.seen:
+            reason, detail = "duplicate", "the same question and answer as another operator's"
+        if reason is not None:
+            return Reject(f"{reason}: {detail}", raw=gen.text[:4000])
+        self.seen.add(rid)
+        return {
+            RECORD_ID: rid,
+            PARENT_IDS: [c[RECORD_ID]],
+            SOURCE_URI: c[SOURCE_URI],
+            SOURCE_LOCATOR: f"chunk {c[RECORD_ID]}",
+            "chunk_id": c[RECORD_ID],
+            "heading_path": c["heading_path"],
+            "operator": c["operator"],
+            "question": qa[0],
+            "answer": qa[1],
+            "finish_reason": gen.finish_reason,
+            "shared_medical_terms": shared,
+            "lexical_overlap": overlap,
+        }
+
+
 def evolve_chunks(
     chunks: pa.Table, llm, params: SamplingParams, operators: Sequence[str], topic: TopicFilter | None = None
 ) -> EvolResult:
     """Every chunk x operator in ONE batched ``llm.generate`` call; kept Q/A rows, rejects and stats."""
-    topic = topic or TopicFilter()
     ops = list(operators)
     for op in ops:
         operator_prompt(op)  # unknown operators fail before any generation
     rows = chunks.select([RECORD_ID, SOURCE_URI, "heading_path", "text"]).to_pylist()
-    jobs = [(c, op) for c in rows for op in ops]
-    prompts = [evol_messages(op, c["heading_path"], c["text"]) for c, op in jobs]
-    results = llm.generate(prompts, params) if prompts else []
-    sampling = params.to_json()
-    out, rejects, seen = [], [], set()
-    reasons: Counter = Counter()
-    kept_per_chunk: Counter = Counter()
-    for (c, op), messages, gens in zip(jobs, prompts, results):
-        for gen in gens:
-            reason, detail, qa, shared, overlap = judge(gen.text, c["text"], topic)
-            rid = record_id(KIND, c[RECORD_ID], op, *(qa or ("", "")))
-            if reason is None and rid in seen:
-                reason, detail = "duplicate", "the same question and answer as another operator's"
-            if reason is not None:
-                reasons[reason] += 1
-                rejects.append(
-                    QuarantineRecord(
-                        c[SOURCE_URI], f"chunk {c[RECORD_ID]} operator {op}", f"{reason}: {detail}", gen.text[:4000]
-                    )
-                )
-                continue
-            seen.add(rid)
-            kept_per_chunk[c[RECORD_ID]] += 1
-            out.append(
-                {
-                    RECORD_ID: rid,
-                    PARENT_IDS: [c[RECORD_ID]],
-                    SOURCE_URI: c[SOURCE_URI],
-                    SOURCE_LOCATOR: f"chunk {c[RECORD_ID]}",
-                    "chunk_id": c[RECORD_ID],
-                    "heading_path": c["heading_path"],
-                    "operator": op,
-                    "question": qa[0],
-                    "answer": qa[1],
-                    "prompt": llm.render(messages),
-                    "response": gen.text,
-                    "finish_reason": gen.finish_reason,
-                    "shared_medical_terms": shared,
-                    "lexical_overlap": overlap,
-                    **gen_columns(
-                        llm,
-                        template=f"{SYSTEM_PROMPT}+{operator_prompt(op)}",
-                        prompt_hash=operator_prompt_hash(op),
-                        sampling=sampling,
-                        prompt_tokens=gen.prompt_tokens,
-                        completion_tokens=gen.completion_tokens,
-                    ),
-                    "cached": gen.cached,
-                }
-            )
-    n_gen = sum(len(g) for g in results)
+    jobs = [{**c, SOURCE_LOCATOR: f"chunk {c[RECORD_ID]} operator {op}", "operator": op} for c in rows for op in ops]
+    task = Evolve(topic=topic or TopicFilter())
+    table, rejects, st = task.run(jobs, llm, params)
+    kept_per_chunk = Counter(table.column("chunk_id").to_pylist())
+    n_gen = st["accepted"] + st["quarantined"]
     stats = {
         "chunks": len(rows),
-        "operators": list(ops),
-        "prompts": len(prompts),
+        "operators": ops,
+        "prompts": len(jobs),
         "generations": n_gen,
-        "kept": len(out),
-        "dropped": n_gen - len(out),
-        "dropped_by_reason": {r: reasons.get(r, 0) for r in DROP_REASONS},
+        "kept": table.num_rows,
+        "dropped": n_gen - table.num_rows,
+        "dropped_by_reason": {r: st["rejections"].get(r, 0) for r in DROP_REASONS},
         "kept_per_chunk": {
-            "mean": round(len(out) / len(rows), 3) if rows else 0.0,
+            "mean": round(table.num_rows / len(rows), 3) if rows else 0.0,
             "chunks_without_questions": sum(1 for c in rows if not kept_per_chunk[c[RECORD_ID]]),
         },
-        "kept_by_operator": dict(Counter(r["operator"] for r in out)),
-        "generated_tokens": sum(g.completion_tokens for gs in results for g in gs if not g.cached),
-        "cache_hits": sum(1 for gs in results for g in gs if g.cached),
+        "kept_by_operator": dict(Counter(table.column("operator").to_pylist())),
+        "generated_tokens": st["counts"].get("uncached_tokens", 0),
+        "cache_hits": st["cache_hits"],
     }
-    return EvolResult(pa.Table.from_pylist(out, schema=QUESTION_SCHEMA), rejects, stats)
+    return EvolResult(table, rejects, stats)
