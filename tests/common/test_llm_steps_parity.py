@@ -1,9 +1,10 @@
-"""Rejection sampling, evaluation predict and textbook Evol-Instruct on ``common.llm_task.LLMTask`` give the same
+"""Rejection sampling, evaluation predict, textbook Evol-Instruct and the SFT rewrite on ``common.llm_task.LLMTask`` give the same
 rows, record ids, quarantine, counts and cache keys as the hand-written versions (issue 16, change 4).
 
 ``golden/llm_steps_parity.json`` was written by the hand-written ``rejection.sample_items``,
-``evaluation.predict.predict`` and ``textbooks.evol.evolve_chunks`` (the commit before the move), with a
-scripted backend (a different text per sample index) behind the real ``LLMClient`` and its SQLite cache.
+``evaluation.predict.predict``, ``textbooks.evol.evolve_chunks`` and ``traces.sft_assets.build_sft_examples``
+(the commit before each move), with a scripted backend (a different text per sample index; the SFT rewrite: the
+dual-expert ``ScriptedBackend``) behind the real ``LLMClient`` and its SQLite cache.
 Regenerate only when an output change is intended:
 ``CITRUS_REGEN_GOLDEN=1 .venv/bin/python -m pytest tests/common/test_llm_steps_parity.py``.
 """
@@ -30,6 +31,7 @@ from resources.llm import SamplingParams
 from resources.llm.cache import GenerationCache
 from resources.llm.client import LLMClient
 from resources.llm.types import Generation
+from tests.support.scripted_backend import Policy, ScriptedBackend
 
 GOLDEN = Path(__file__).parent / "golden" / "llm_steps_parity.json"
 
@@ -248,8 +250,53 @@ def _evol(tmp: Path) -> dict:
     return out
 
 
+# -- SFT rewrite ---------------------------------------------------------------------------------------------------
+SFT_GOOD = (
+    "<think>Low ferritin and microcytosis... wait, let me reconsider B12: no, MCV is low.</think>\n"
+    "<answer>Iron deficiency anemia</answer>"
+)
+
+
+class SftPolicy(Policy):
+    """Question 1: a leak on the first try, clean (with white space around it) on the retry; question 2: wrong."""
+
+    def rewrite(self, prompt: str) -> str:
+        if "low ferritin" in prompt:
+            return (
+                SFT_GOOD.replace("Low ferritin", "The reviewer noted low ferritin")
+                if self.params.seed == 0
+                else f"\n {SFT_GOOD}\n\n"
+            )
+        return "<think>Macrocytosis and neuropathy.</think><answer>Iron deficiency anemia</answer>"
+
+
+def _sft(tmp: Path) -> dict:
+    from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
+    from citrus_assets.reasoning_data.traces.sft_assets import SftRewriteConfig, build_sft_examples
+    from citrus_assets.reasoning_data.traces.trace_rows import run_traces
+    from tests.reasoning_data.test_sft_examples import scripted_policy, scripted_questions
+
+    questions = scripted_questions()
+    out = {}
+    for name, attempts in (("retry", 2), ("one_attempt", 1)):
+        path = tmp / f"sft_{name}.sqlite"
+        llm = LLMClient(ScriptedBackend(scripted_policy(questions, SftPolicy)), GenerationCache(path))
+        traces, _, _ = run_traces(questions, llm, LoopConfig())
+        orphan = {**traces.to_pylist()[0], RECORD_ID: "trace-orphan", "question_id": "oq-missing"}
+        traces = pa.concat_tables([traces, pa.Table.from_pylist([orphan], schema=traces.schema)])
+        table, dropped, stats = build_sft_examples(traces, questions, llm, SftRewriteConfig(max_attempts=attempts))
+        llm.cache.flush()
+        out[name] = {
+            "rows": table.to_pylist(),
+            "quarantine": [dataclasses.asdict(q) for q in dropped],
+            "stats": stats,
+            "keys": _keys(path),
+        }
+    return out
+
+
 def _outputs(tmp: Path) -> dict:
-    out = {"rejection": _rejection(tmp), "predict": _predict(tmp), "evol": _evol(tmp)}
+    out = {"rejection": _rejection(tmp), "predict": _predict(tmp), "evol": _evol(tmp), "sft_rewrite": _sft(tmp)}
     return json.loads(json.dumps(out, ensure_ascii=False, default=str))
 
 
@@ -269,5 +316,8 @@ def test_moved_steps_match_the_hand_written_ones(tmp_path):
     assert want["predict"]["voted"]["backend_calls"] == 1
     drops = want["evol"]["four_samples"]["stats"]["dropped_by_reason"]
     assert all(drops[k] for k in ("refusal", "duplicate", "off_topic", "empty", "unparseable")), drops
+    sft = want["sft_rewrite"]
+    assert [len(sft[k]["rows"]) for k in ("retry", "one_attempt")] == [1, 0]
+    assert sft["retry"]["rows"][0]["response"] == SFT_GOOD and len(sft["one_attempt"]["quarantine"]) == 3
     for step in want:
         assert got[step] == want[step], step
