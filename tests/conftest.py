@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 import pytest
+
+from tests.support.resources import make_resources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,6 +31,13 @@ def lake_root(tmp_path, monkeypatch) -> str:
     root = tmp_path / "lake"
     monkeypatch.setenv("CITRUS_LAKE", str(root))
     return str(root)
+
+
+@pytest.fixture
+def lake_resources(tmp_path):
+    """``make_resources`` on ``tmp_path / "lake"``: call it with the resources a test replaces
+    (``lake_resources(llm=..., inbox=...)``); the lake root is ``resources["lake"].root``."""
+    return partial(make_resources, str(tmp_path / "lake"))
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import dagster as dg
 from citrus_assets.common.stages import load_stage
 from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
+from tests.support.resources import make_resources
 
 
 def test_pdf_batch_materializes_and_quarantines_bad_files(tmp_path, repo_root):
@@ -26,11 +26,7 @@ def test_pdf_batch_materializes_and_quarantines_bad_files(tmp_path, repo_root):
         [pdf_documents, *load_stage("citrus_assets.cpt_corpus").checks],
         partition_key="batch_a",
         instance=instance,
-        resources={
-            "io_manager": LakeIOManager(root=lake_root),
-            "lake": LakeResource(root=lake_root),
-            "inbox": InboxResource(pdfs_dir=str(tmp_path / "pdfs")),
-        },
+        resources=make_resources(lake_root, inbox=InboxResource(pdfs_dir=str(tmp_path / "pdfs"))),
     )
     assert result.success
     md = {k: v.value for k, v in result.get_asset_materialization_events()[0].materialization.metadata.items()}

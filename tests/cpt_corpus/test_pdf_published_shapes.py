@@ -14,6 +14,7 @@ import pytest
 
 from citrus_assets.cpt_corpus.pdf.extract import extract_batch, extract_pdf
 from citrus_assets.cpt_corpus.pdf.text import plausible_metadata_title, text_quality, unusable_text
+from tests.support.resources import make_resources
 
 WORDS = (
     "patients heart failure reduced ejection fraction therapy dose diuretic kidney function blood pressure "
@@ -155,8 +156,7 @@ def test_batch_with_unusable_documents_passes_the_blocking_check(tmp_path, repo_
 
     checks = load_stage("citrus_assets.cpt_corpus").checks
     from resources.inbox import InboxResource
-    from resources.lake import Lake, LakeResource
-    from resources.lake_io import LakeIOManager
+    from resources.lake import Lake
 
     batch = tmp_path / "pdfs" / "batch_b"
     batch.mkdir(parents=True)
@@ -173,11 +173,7 @@ def test_batch_with_unusable_documents_passes_the_blocking_check(tmp_path, repo_
         [pdf_documents, *checks],
         partition_key="batch_b",
         instance=instance,
-        resources={
-            "io_manager": LakeIOManager(root=root),
-            "lake": LakeResource(root=root),
-            "inbox": InboxResource(pdfs_dir=str(tmp_path / "pdfs")),
-        },
+        resources=make_resources(root, inbox=InboxResource(pdfs_dir=str(tmp_path / "pdfs"))),
     )
     assert result.success
     evals = result.get_asset_check_evaluations()

@@ -9,9 +9,9 @@ from citrus_assets.cpt_corpus.sensors import textbook_batch_keys
 from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
 from citrus_assets.cpt_corpus.textbooks.checks import QUESTION_RULES, _with_chunks, checks
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
 
 def _inbox(tmp_path, repo_root):
@@ -30,12 +30,7 @@ def _run(tmp_path, inbox, llm, run_config=None):
         [textbook_chunks, textbook_questions, *checks],
         partition_key="cardiology",
         instance=instance,
-        resources={
-            "io_manager": LakeIOManager(root=lake_root),
-            "lake": LakeResource(root=lake_root),
-            "inbox": InboxResource(textbooks_dir=str(inbox)),
-            "llm": llm,
-        },
+        resources=make_resources(lake_root, inbox=InboxResource(textbooks_dir=str(inbox)), llm=llm),
         run_config=run_config,
     )
     md = {

@@ -9,8 +9,8 @@ from citrus_assets.common.stages import load_stage
 from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from citrus_assets.cpt_corpus.web.checks import dedup_rate
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
+from tests.support.resources import make_resources
 
 
 def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
@@ -22,11 +22,7 @@ def test_shards_then_cross_shard_dedup(tmp_path, repo_root):
     asthma["id"] = "other-id"
     (inbox / "shard_b.jsonl").write_text(json.dumps(asthma) + "\n")
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(web_dir=str(inbox)),
-    }
+    resources = make_resources(lake_root, inbox=InboxResource(web_dir=str(inbox)))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["shard_a", "shard_b"])
     cpt_checks = load_stage("citrus_assets.cpt_corpus").checks
@@ -64,16 +60,15 @@ def test_corpus_labels_and_shards_from_pdf_web_and_textbooks(tmp_path, repo_root
     from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook_chunks, textbook_questions
 
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(
+    resources = make_resources(
+        lake_root,
+        inbox=InboxResource(
             web_dir=str(repo_root / "sample" / "web"),
             pdfs_dir=str(repo_root / "sample" / "pdfs"),
             textbooks_dir=str(repo_root / "sample" / "textbooks"),
         ),
-        "llm": scripted_llm,
-    }
+        llm=scripted_llm,
+    )
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
     instance.add_dynamic_partitions(pdf_batches.name, ["batch_001"])

@@ -20,6 +20,7 @@ from datatrove.pipeline.writers import JsonlWriter
 import citrus_assets.cpt_corpus.web.pipelines as web_exec
 from citrus_assets.cpt_corpus.web.assets import WebCurationRunConfig
 from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions, build_executor, run_pipeline
+from tests.support.resources import make_resources
 
 
 @pytest.fixture
@@ -189,17 +190,12 @@ def test_web_stage_on_a_local_ray_cluster(tmp_path, repo_root):
     ray = pytest.importorskip("ray")
     from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
     from resources.inbox import InboxResource
-    from resources.lake import Lake, LakeResource
-    from resources.lake_io import LakeIOManager
+    from resources.lake import Lake
 
     if ray.is_initialized():
         ray.shutdown()
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(web_dir=str(repo_root / "sample" / "web")),
-    }
+    resources = make_resources(lake_root, inbox=InboxResource(web_dir=str(repo_root / "sample" / "web")))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(web_shards.name, ["web_demo"])
     cfg = {"executor": "ray", "workers": 2, "work_dir": str(tmp_path / "work")}

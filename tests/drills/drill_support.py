@@ -11,6 +11,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.support.resources import make_resources
+
 REPO = Path(__file__).resolve().parents[2]
 SEEDS = REPO / "sample" / "seeds" / "medqa_demo.jsonl"
 PARTITION = "medqa_demo"
@@ -156,15 +158,9 @@ def make_env(
 def resources_for(env: dict) -> dict:
     from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
-    from resources.lake import LakeResource
-    from resources.lake_io import LakeIOManager
     from resources.llm import LLMResource
 
-    res = {
-        "io_manager": LakeIOManager(root=env["lake"]),
-        "lake": LakeResource(root=env["lake"]),
-        "inbox": InboxResource(seeds_dir=env["inbox"]),
-    }
+    res = make_resources(env["lake"], inbox=InboxResource(seeds_dir=env["inbox"]))
     if "llm" in env:
         res["llm"] = LLMResource(**env["llm"])
         res["judges"] = JudgePanelResource()

@@ -22,8 +22,8 @@ from citrus_assets.cpt_corpus.textbooks.assets import textbook_batches, textbook
 from citrus_assets.cpt_corpus.web.assets import web_documents, web_shards
 from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
+from tests.support.resources import make_resources
 from tests.support.web_synth import SynthDoc, make_document, write_jsonl, write_warc
 
 SAMPLE_PDF = S.REPO / "sample" / "pdfs" / "batch_001" / "hypertension_primer.pdf"
@@ -112,7 +112,7 @@ def make_inbox(root) -> InboxResource:
 def test_bad_inputs_are_quarantined_with_reasons_and_counts(tmp_path):
     inbox = make_inbox(tmp_path / "inbox")
     lake_root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root), "inbox": inbox}
+    resources = make_resources(lake_root, inbox=inbox)
     instance = dg.DagsterInstance.ephemeral()
     runs = [
         (question_seeds, seed_sets, "bad_seeds"),

@@ -18,6 +18,7 @@ from citrus_assets.evaluation.registry import (
     load_benchmark,
 )
 from citrus_assets.reasoning_data.seeds.loaders import detect_format, load_seed_file
+from tests.support.resources import make_resources
 
 SAMPLE = benchmark_data.BUNDLED_DATA_DIR
 ROOT = SAMPLE / "benchmarks"
@@ -154,11 +155,10 @@ def test_eval_items_partitions_materialize_from_the_sample(no_real_data, tmp_pat
     """With no real data anywhere, every eval_items partition has items and passes its check."""
     from citrus_assets.evaluation.assets import eval_items
     from citrus_assets.evaluation.checks import checks
-    from resources.lake import Lake, LakeResource
-    from resources.lake_io import LakeIOManager
+    from resources.lake import Lake
 
     lake_root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root)}
+    resources = make_resources(lake_root)
     instance = dg.DagsterInstance.ephemeral()
     for name in BENCHMARK_NAMES:
         res = dg.materialize([eval_items, checks[0]], partition_key=name, resources=resources, instance=instance)

@@ -8,8 +8,8 @@ from citrus_assets.evaluation.assets import eval_items, eval_models, eval_predic
 from citrus_assets.evaluation.checks import EVAL_PREDICTIONS_VALID, EVAL_SCORES_VALID, checks
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource
 from citrus_assets.evaluation.sensors import demo_partition_keys
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
+from tests.support.resources import make_resources
 
 MAX_ITEMS = 3
 
@@ -26,11 +26,7 @@ def env(tmp_path, tiny_model_dir, shared_data):
         cache_dir=str(tmp_path / "cache"),
         device="cpu",
     )
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "eval_models": registry,
-    }
+    resources = make_resources(lake_root, eval_models=registry)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(eval_models.name, ["tiny", "tiny_plain", "sft_stage1"])
     run_config = {

@@ -29,9 +29,9 @@ from citrus_assets.evaluation.stage_assets import (
 from citrus_assets.model_training.checkpoints.assets import checkpoint_assets
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource
 from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA, CHECKPOINT_STAGES
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.lineage.ids import record_id
+from tests.support.resources import make_resources
 
 MODEL_ROWS = ["base", "CPT", "SFT-1", "SFT-2", "SFT-3", "RL"]
 
@@ -182,12 +182,11 @@ def lake_env(tmp_path, tiny_model_dir, monkeypatch):
     monkeypatch.delenv("CITRUS_EVAL_DATA", raising=False)
     monkeypatch.setenv("CITRUS_DATA", str(tmp_path / "no-shared-data"))  # the bundled sample only
     root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "training": TrainingResource(base_model=tiny_model_dir),
-        "eval_models": EvalModelsResource(cache_dir=str(tmp_path / "cache"), device="cpu"),
-    }
+    resources = make_resources(
+        root,
+        training=TrainingResource(base_model=tiny_model_dir),
+        eval_models=EvalModelsResource(cache_dir=str(tmp_path / "cache"), device="cpu"),
+    )
     return root, resources, dg.DagsterInstance.ephemeral()
 
 

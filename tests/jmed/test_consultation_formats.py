@@ -18,6 +18,7 @@ from citrus_assets.jmed.consultations.dialogues import (
     undated_key,
     undated_policy,
 )
+from tests.support.resources import make_resources
 
 EN_TXT = """id=0
 https://www.icliniq.com/qa/covid-19/can-coronavirus-symptoms-be-mild
@@ -144,8 +145,6 @@ def test_real_chinese_covid_sample_gets_a_partition(shared_data, monkeypatch):
 
 def test_dialogues_asset_reports_the_undated_policy(tmp_path, monkeypatch):
     from citrus_assets.jmed.assets import dialogue_months, dialogues
-    from resources.lake import LakeResource
-    from resources.lake_io import LakeIOManager
 
     inbox, _ = _undated_inbox(tmp_path)
     monkeypatch.delenv("CITRUS_DIALOGUE_UNDATED", raising=False)
@@ -158,7 +157,7 @@ def test_dialogues_asset_reports_the_undated_policy(tmp_path, monkeypatch):
         partition_key=key,
         instance=instance,
         run_config={"ops": {"dialogues": {"config": {"dialogues_dir": str(inbox)}}}},
-        resources={"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)},
+        resources=make_resources(root),
     )
     assert result.success
     (mat,) = result.get_asset_materialization_events()

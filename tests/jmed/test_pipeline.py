@@ -9,9 +9,9 @@ from citrus_assets.common.stages import load_stage
 from citrus_assets.jmed.assets import dialogue_months
 from citrus_assets.reasoning_data.seeds.loaders import load_jmed
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.llm import Generation, LLMResource
+from tests.support.resources import make_resources
 
 JMED = load_stage("citrus_assets.jmed")  # the stage's assets and checks, found in its package
 assets, checks = JMED.assets, JMED.checks
@@ -79,12 +79,7 @@ def run_month(tmp_path, llm, reviews=None):
         partition_key=MONTH,
         instance=instance,
         run_config={"ops": ops},
-        resources={
-            "io_manager": LakeIOManager(root=lake_root),
-            "lake": LakeResource(root=lake_root),
-            "inbox": InboxResource(),
-            "llm": llm,
-        },
+        resources=make_resources(lake_root, inbox=InboxResource(), llm=llm),
     )
     return result, Lake(lake_root)
 
@@ -202,12 +197,7 @@ def test_blocking_pii_check_stops_the_chain(tmp_path, monkeypatch, repo_root):
         partition_key=MONTH,
         instance=instance,
         raise_on_error=False,
-        resources={
-            "io_manager": LakeIOManager(root=lake_root),
-            "lake": LakeResource(root=lake_root),
-            "inbox": InboxResource(),
-            "llm": llm,
-        },
+        resources=make_resources(lake_root, inbox=InboxResource(), llm=llm),
     )
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]

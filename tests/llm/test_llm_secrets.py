@@ -17,9 +17,8 @@ from citrus_assets.reasoning_data.questions.assets import open_questions
 from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
-from resources.lake_io import LakeIOManager
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
 SECRET = "sk-citrus-SECRET-7f3a9c21e4b6"
 KEY_ENV = "CITRUS_TEST_OPENAI_KEY"
@@ -51,13 +50,9 @@ def test_api_key_never_stored(tmp_path, repo_root, fake_server, monkeypatch):
         max_retries=1,
         timeout_s=5,
     )
-    resources = {
-        "io_manager": LakeIOManager(root=str(lake_root)),
-        "lake": LakeResource(root=str(lake_root)),
-        "inbox": InboxResource(seeds_dir=str(inbox)),
-        "llm": llm,
-        "judges": JudgePanelResource(),
-    }
+    resources = make_resources(
+        str(lake_root), inbox=InboxResource(seeds_dir=str(inbox)), llm=llm, judges=JudgePanelResource()
+    )
     ops = {"judge_answers": {"config": {"max_tokens": 12}}, "open_questions": {"config": {"max_tokens": 24}}}
     with dg.instance_for_test(temp_dir=str(home)) as instance:
         instance.add_dynamic_partitions(seed_sets.name, [PARTITION])

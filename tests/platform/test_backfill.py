@@ -17,9 +17,10 @@ from citrus_assets.cpt_corpus.web import checks as web_checks_module
 from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards
 from quality import gx_asset_check, id_suite, not_null
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
+from resources.lake import Lake
 from resources.lake_io import LakeIOManager, split_output
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
+from tests.support.resources import make_resources
 
 RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 
@@ -67,11 +68,7 @@ def env(tmp_path, repo_root):
     (web / "s1.jsonl").write_text("\n".join([lines[0], lines[2]]) + "\n")  # anemia, Lisbon
     (web / "s2.jsonl").write_text("\n".join([lines[1], lines[3], lines[4]]) + "\n")  # anemia near-dup, asthma, spam
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(pdfs_dir=str(pdfs), web_dir=str(web)),
-    }
+    resources = make_resources(lake_root, inbox=InboxResource(pdfs_dir=str(pdfs), web_dir=str(web)))
     from dagster._core.test_utils import instance_for_test
 
     with instance_for_test(overrides=DAEMON_INSTANCE) as instance:
@@ -92,11 +89,10 @@ import dagster as dg
 from citrus_assets.cpt_corpus.pdf.assets import pdf_documents
 from citrus_assets.cpt_corpus.pdf.checks import checks
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
-from resources.lake_io import LakeIOManager
+from tests.support.resources import make_resources
 
-defs = dg.Definitions(assets=[pdf_documents], asset_checks=checks, executor=dg.in_process_executor, resources={{
-    "io_manager": LakeIOManager(root={lake!r}), "lake": LakeResource(root={lake!r}), "inbox": InboxResource(pdfs_dir={pdfs!r})}})
+defs = dg.Definitions(assets=[pdf_documents], asset_checks=checks, executor=dg.in_process_executor,
+                      resources=make_resources({lake!r}, inbox=InboxResource(pdfs_dir={pdfs!r})))
 """
 
 

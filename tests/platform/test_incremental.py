@@ -3,32 +3,25 @@ re-paid: every prompt is a cache hit, and the metadata says so), and an edited i
 re-materializes only its own partition (the inbox sensor sees the content change; a test counts steps)."""
 
 import os
-import sys
 import textwrap
-from pathlib import Path
 
 import dagster as dg
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_backfill import DAEMON_INSTANCE, daemon_workspace, latest_metadata
 
 from citrus_assets.reasoning_data.seeds.assets import judge_answers, seed_sets
 from citrus_assets.reasoning_data.seeds.sensors import seed_inbox_sensor
 from resources.inbox import InboxResource
+from tests.platform.test_backfill import DAEMON_INSTANCE, daemon_workspace, latest_metadata
+from tests.support.resources import make_resources
 
 DEFS_FILE = """
 import dagster as dg
 from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds
-from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
-from resources.lake_io import LakeIOManager
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
-defs = dg.Definitions(assets=[question_seeds, judge_answers], executor=dg.in_process_executor, resources={{
-    "io_manager": LakeIOManager(root={lake!r}), "lake": LakeResource(root={lake!r}),
-    "inbox": InboxResource(seeds_dir={inbox!r}), "judges": JudgePanelResource(),
-    "llm": LLMResource(model={model!r}, cache_dir={cache!r})}})
+defs = dg.Definitions(assets=[question_seeds, judge_answers], executor=dg.in_process_executor, resources=make_resources(
+    {lake!r}, inbox=InboxResource(seeds_dir={inbox!r}), llm=LLMResource(model={model!r}, cache_dir={cache!r})))
 """
 PARTS = ["set_a", "set_b", "set_c"]
 
@@ -124,21 +117,18 @@ def test_backfill_rerun_from_cache_and_changed_file_only(tmp_path, repo_root, ti
         # what the sensor's run does: the requested partition of its asset and what follows it in the stage
         from citrus_assets.reasoning_data.seeds.assets import question_seeds
         from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
-        from resources.lake import LakeResource
-        from resources.lake_io import LakeIOManager
         from resources.llm import LLMResource
 
         run = dg.materialize(
             [question_seeds, judge_answers],
             partition_key=req.partition_key,
             instance=instance,
-            resources={
-                "io_manager": LakeIOManager(root=lake),
-                "lake": LakeResource(root=lake),
-                "inbox": InboxResource(seeds_dir=str(inbox)),
-                "judges": JudgePanelResource(),
-                "llm": LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
-            },
+            resources=make_resources(
+                lake,
+                inbox=InboxResource(seeds_dir=str(inbox)),
+                judges=JudgePanelResource(),
+                llm=LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
+            ),
             run_config={"ops": {"judge_answers": {"config": {"max_tokens": 8}}}},
         )
         steps = [e.step_key for e in run.all_events if e.event_type_value == "STEP_SUCCESS"]

@@ -9,10 +9,10 @@ from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_se
 from citrus_assets.reasoning_data.seeds.checks import checks
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.lineage import LineageStore
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
 PARTITION = "medqa_demo"
 
@@ -23,13 +23,12 @@ def slice_env(tmp_path, repo_root, tiny_model_dir):
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(seeds_dir=str(inbox)),
-        "llm": LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
-        "judges": JudgePanelResource(),  # empty panel: the llm resource is the one judge ("default")
-    }
+    resources = make_resources(
+        lake_root,
+        inbox=InboxResource(seeds_dir=str(inbox)),
+        llm=LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache")),
+        judges=JudgePanelResource(),
+    )
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     return lake_root, resources, instance

@@ -19,9 +19,9 @@ from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSE
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD, SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.lineage.ids import record_id
+from tests.support.resources import make_resources
 
 MEDQA = "benchmarks/medqa/us_4_options_test.jsonl"
 
@@ -38,11 +38,7 @@ def eval_dir(tmp_path, shared_data):
 
 def resources_for(tmp_path, **inbox):
     root = str(tmp_path / "lake")
-    return root, {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "inbox": InboxResource(**inbox),
-    }
+    return root, make_resources(root, inbox=InboxResource(**inbox))
 
 
 def md(result, asset):

@@ -10,8 +10,7 @@ from citrus_assets.common.decontamination.checks import decontamination_check
 from citrus_assets.reasoning_data.instructions.assets import instruction_examples, instruction_sets
 from citrus_assets.reasoning_data.mixes.assets import sft_stage1_mix
 from resources.inbox import InboxResource
-from resources.lake import LakeResource
-from resources.lake_io import LakeIOManager
+from tests.support.resources import make_resources
 
 
 def test_empty_index_fails_the_mix_check_unless_opted_out(tmp_path, repo_root, tiny_model_dir, monkeypatch):
@@ -22,11 +21,7 @@ def test_empty_index_fails_the_mix_check_unless_opted_out(tmp_path, repo_root, t
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "instructions" / "general_chat_demo.jsonl", inbox)
     root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "inbox": InboxResource(instructions_dir=str(inbox)),
-    }
+    resources = make_resources(root, inbox=InboxResource(instructions_dir=str(inbox)))
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(instruction_sets.name, ["general_chat_demo"])
     assert dg.materialize(

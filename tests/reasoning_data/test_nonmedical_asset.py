@@ -8,8 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
-from resources.lake import LakeResource
-from resources.lake_io import LakeIOManager
+from tests.support.resources import make_resources
 
 GOOD = [
     {"problem": "What is 2+3?", "solution": "2 plus 3 is 5.", "answer": "5"},
@@ -25,7 +24,7 @@ def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
     lake = str(tmp_path / "lake")
     res = dg.materialize(
         [nonmedical_reasoning],
-        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        resources=make_resources(lake),
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
@@ -50,7 +49,7 @@ def test_clean_folder_has_no_quarantine_metadata(tmp_path):
     lake = str(tmp_path / "lake")
     res = dg.materialize(
         [nonmedical_reasoning],
-        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        resources=make_resources(lake),
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
@@ -75,7 +74,7 @@ def test_stage3_mix_from_the_asset_rows_equals_the_mix_from_the_folder(tmp_path,
     lake = str(tmp_path / "lake")
     assert dg.materialize(
         [nonmedical_reasoning],
-        resources={"io_manager": LakeIOManager(root=lake), "lake": LakeResource(root=lake)},
+        resources=make_resources(lake),
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     ).success
     from_asset = Lake(lake).read_table(NONMEDICAL_ASSET).to_pylist()

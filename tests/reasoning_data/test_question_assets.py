@@ -12,10 +12,10 @@ from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_se
 from citrus_assets.reasoning_data.seeds.checks import checks as seed_checks
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource, JudgeSpec
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.lineage import LineageStore
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
 PARTITION = "medqa_demo"
 ASSETS = [question_seeds, judge_answers, question_difficulty, open_questions]
@@ -28,13 +28,9 @@ def env(tmp_path, repo_root, tiny_model_dir):
     shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
     lake_root = str(tmp_path / "lake")
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"))
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(seeds_dir=str(inbox)),
-        "llm": llm,
-        "judges": JudgePanelResource(),
-    }
+    resources = make_resources(
+        lake_root, inbox=InboxResource(seeds_dir=str(inbox)), llm=llm, judges=JudgePanelResource()
+    )
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     return lake_root, resources, instance

@@ -13,6 +13,7 @@ import pytest
 from citrus_assets.reasoning_data.seeds.loaders import detect_format, load_seed_file
 from citrus_assets.reasoning_data.seeds.loaders_detect import benchmark_from_path, medagents_benchmark
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord
+from tests.support.resources import make_resources
 
 
 def _q(i: int, **extra) -> dict:
@@ -132,8 +133,7 @@ def test_unrecognized_file_is_a_quarantined_empty_partition(tmp_path):
     from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
     from citrus_assets.reasoning_data.seeds.checks import checks
     from resources.inbox import InboxResource
-    from resources.lake import Lake, LakeResource
-    from resources.lake_io import LakeIOManager
+    from resources.lake import Lake
 
     inbox = tmp_path / "inbox"
     _write(inbox / "open_cases.jsonl", OPEN_QA)
@@ -146,11 +146,7 @@ def test_unrecognized_file_is_a_quarantined_empty_partition(tmp_path):
         instance=instance,
         raise_on_error=False,
         selection=[question_seeds],
-        resources={
-            "io_manager": LakeIOManager(root=root),
-            "lake": LakeResource(root=root),
-            "inbox": InboxResource(seeds_dir=str(inbox)),
-        },
+        resources=make_resources(root, inbox=InboxResource(seeds_dir=str(inbox))),
     )
     assert result.success
     (mat,) = result.get_asset_materialization_events()

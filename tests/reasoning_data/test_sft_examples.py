@@ -22,10 +22,10 @@ from citrus_assets.reasoning_data.traces.sft_rewrite import (
     parse_response,
 )
 from citrus_assets.reasoning_data.traces.trace_rows import run_traces
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.llm import GenerationCache, LLMClient, LLMResource
 from tests.support.demo_questions import open_question_rows, open_questions_from_seed_file
+from tests.support.resources import make_resources
 from tests.support.scripted_backend import Policy, ScriptedBackend
 
 PARTITION = "medqa_demo"
@@ -150,7 +150,7 @@ def materialize(tmp_path, questions: pa.Table, llm: LLMResource, run_config=None
     result = dg.materialize(
         [open_questions_standin, reasoning_traces, sft_examples, *checks],
         partition_key=PARTITION,
-        resources={"io_manager": LakeIOManager(root=lake_root), "lake": LakeResource(root=lake_root), "llm": llm},
+        resources=make_resources(lake_root, llm=llm),
         instance=instance,
         run_config=run_config or {},
         raise_on_error=False,

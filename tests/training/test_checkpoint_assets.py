@@ -17,11 +17,11 @@ from citrus_assets.model_training.checkpoints.training_config import TrainingRes
 from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA, PREFERENCE_SCHEMA
 from citrus_assets.reasoning_data.schemas import SFT_MIX_SCHEMA
 from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.schema import GEN_FIELDS
 from resources.lineage.writer import table_data_version
+from tests.support.resources import make_resources
 
 FIRST_TWO = [cpt_checkpoint, sft_stage1_checkpoint]
 SOURCE = "instructions_demo.jsonl"
@@ -114,11 +114,7 @@ def run_config(assets, **over):
 
 
 def setup_chain(root: str, tiny_model_dir: str, assets) -> dict:
-    resources = {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "training": TrainingResource(base_model=tiny_model_dir),
-    }
+    resources = make_resources(root, training=TrainingResource(base_model=tiny_model_dir))
     version: dict = {"cpt": "v1"}
     upstream = make_upstream(version)
     instance = dg.DagsterInstance.ephemeral()

@@ -10,6 +10,7 @@ from quality.checks import empty_check_result, rows_result
 from resources.llm import LLMClient, LLMResource
 from resources.llm.cost_guard import LLMBudgetExceeded, LLMCostGuard, automatic_origin, run_budget
 from resources.llm.types import Generation
+from tests.support.resources import make_resources
 
 AUTO = {"dagster/from_automation_condition": "true"}
 
@@ -121,21 +122,13 @@ def test_automatic_run_over_budget_stops_cleanly(tmp_path, repo_root, tiny_model
     from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
     from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
     from resources.inbox import InboxResource
-    from resources.lake import LakeResource
-    from resources.lake_io import LakeIOManager
 
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     shutil.copy(repo_root / "sample" / "seeds" / "medqa_demo.jsonl", inbox / "medqa_demo.jsonl")
     root = str(tmp_path / "lake")
     llm = LLMResource(model=tiny_model_dir, cache_dir=str(tmp_path / "cache"), max_requests_per_auto_run=3)
-    resources = {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "inbox": InboxResource(seeds_dir=str(inbox)),
-        "llm": llm,
-        "judges": JudgePanelResource(),
-    }
+    resources = make_resources(root, inbox=InboxResource(seeds_dir=str(inbox)), llm=llm, judges=JudgePanelResource())
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
     kw = dict(
@@ -167,7 +160,6 @@ def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
     from citrus_assets.model_training.preference.checks import preference_pairs_current_sampler
     from citrus_assets.reasoning_data.seeds.assets import seed_sets
     from resources.lake import LakeResource
-    from resources.lake_io import LakeIOManager
 
     @dg.asset(name="sft_stage3_checkpoint")
     def stage3() -> dg.Output:
@@ -178,11 +170,7 @@ def test_rl_refuses_pairs_from_a_previous_stage3_model(tmp_path):
         return output(with_sampler(pa.table({"record_id": ["p1"], "parent_ids": [["q"]]}), "ckpt-old"))
 
     root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=root),
-        "lake": LakeResource(root=root),
-        "training": TrainingResource(),
-    }
+    resources = make_resources(root, training=TrainingResource())
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, ["medqa_demo"])
     assert dg.materialize([stage3], resources=resources, instance=instance).success
@@ -229,8 +217,6 @@ def test_has_rows_check_says_empty_with_the_assets_reason(tmp_path):
     from citrus_assets.common.empty import empty_metadata
     from citrus_assets.common.metadata import output
     from quality.checks import rows_checks
-    from resources.lake import LakeResource
-    from resources.lake_io import LakeIOManager
 
     rows = {"n": 0}
 
@@ -251,7 +237,7 @@ def test_has_rows_check_says_empty_with_the_assets_reason(tmp_path):
 
     checks = rows_checks([traces])
     root = str(tmp_path / "lake")
-    res = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)}
+    res = make_resources(root)
     run = dg.materialize([traces, *checks], resources=res)
     assert run.success  # non-blocking: the run goes on
     [ev] = run.get_asset_check_evaluations()

@@ -27,10 +27,10 @@ from citrus_assets.model_training.data_cards.assets import (
 from citrus_assets.model_training.data_cards.cards import build_card, card_markdown, metadata_entries
 from citrus_assets.model_training.schemas import CHECKPOINT_SCHEMA
 from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore, LineageWriter
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.writer import table_data_version
+from tests.support.resources import make_resources
 
 SEEDS, ANSWERS, SFT = dg.AssetKey("question_seeds"), dg.AssetKey("answers"), dg.AssetKey("sft_examples")
 CHECK_KEYS = [
@@ -385,7 +385,7 @@ def standins(check_passes: bool):
 def run_card(tmp_path, monkeypatch, check_passes: bool):
     monkeypatch.delenv("CITRUS_LINEAGE_DB", raising=False)
     root = str(tmp_path / "lake")
-    resources = {"io_manager": LakeIOManager(root=root), "lake": LakeResource(root=root)}
+    resources = make_resources(root)
     instance = dg.DagsterInstance.ephemeral()
     docs, docs_valid, shards, checkpoint = standins(check_passes)
     first = dg.materialize([docs, shards, docs_valid], resources=resources, instance=instance)

@@ -25,9 +25,9 @@ from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSE
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.inbox import InboxResource
-from resources.lake import Lake, LakeResource
-from resources.lake_io import LakeIOManager
+from resources.lake import Lake
 from resources.llm import LLMResource
+from tests.support.resources import make_resources
 
 PARTITION = "rl_demo"
 
@@ -81,12 +81,7 @@ def make_env(tmp_path, model_path: str, llm, sft_rows: list[dict] | None = None,
         return output(pa.Table.from_pylist([row], schema=CHECKPOINT_SCHEMA))
 
     lake_root = str(tmp_path / "lake")
-    resources = {
-        "io_manager": LakeIOManager(root=lake_root),
-        "lake": LakeResource(root=lake_root),
-        "inbox": InboxResource(seeds_dir=str(tmp_path)),
-        "llm": llm,
-    }
+    resources = make_resources(lake_root, inbox=InboxResource(seeds_dir=str(tmp_path)), llm=llm)
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(seed_sets.name, [PARTITION])
     assert dg.materialize([checkpoint_standin], resources=resources, instance=instance).success
