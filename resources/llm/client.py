@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from resources.limits import estimate_tokens, limits, over
 from resources.llm.cache import GenerationCache, cache_key
 from resources.llm.types import Backend, Generation, LLMBackendError, Prompt, Request, SamplingParams, normalize_prompt
+
+if TYPE_CHECKING:  # cost_guard imports dagster; the client is a plain class
+    from resources.llm.cost_guard import RequestBudget
 
 PROMPT_TOO_LONG = "prompt_too_long"  # finish reason of a sample whose prompt was over max_prompt_tokens
 
@@ -24,7 +28,7 @@ class LLMClient:
         self.backend = backend
         self.cache = cache
         self._lock = threading.Lock()
-        self.budget = None  # a cost_guard.RequestBudget: new requests are charged to it before they are sent
+        self.budget: RequestBudget | None = None  # new requests are charged to it before they are sent
         self._stats = {
             "hits": 0,
             "misses": 0,
@@ -132,10 +136,12 @@ class LLMClient:
         for ks in keys:
             row = []
             for s, k in enumerate(ks):
-                g = found.get(k) or fresh.get(k)
-                if g is None:
+                got = found.get(k) or fresh.get(k)
+                if got is None:
                     raise LLMBackendError(f"model {mid}: backend returned no sample {s} for a prompt")
-                row.append(Generation(g.text, g.prompt_tokens, g.completion_tokens, g.finish_reason, k in found, s))
+                row.append(
+                    Generation(got.text, got.prompt_tokens, got.completion_tokens, got.finish_reason, k in found, s)
+                )
             result.append(row)
         return result
 

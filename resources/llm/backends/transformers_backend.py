@@ -15,9 +15,13 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from resources.llm.backends.builtin import BUILTIN_MODEL, builtin_model_path, builtin_revision
 from resources.llm.types import Generation, LLMBackendError, Request, SamplingParams
+
+if TYPE_CHECKING:  # transformers is imported lazily (first render / generate)
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,14 @@ def local_revision(path: str | os.PathLike) -> str:
                 f.seek(-(1 << 20), os.SEEK_END)
                 h.update(f.read())
     return "local-" + h.hexdigest()[:16]
+
+
+def render_chat(tok: PreTrainedTokenizerBase, messages: list[dict], model_id: str) -> str:
+    """The prompt text of one conversation: the tokenizer's chat template with the generation prompt."""
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    if not isinstance(text, str):  # tokenize=False renders one conversation to one string
+        raise LLMBackendError(f"model {model_id}: the chat template rendered {type(text).__name__}, not text")
+    return text
 
 
 def resolve_model(model: str, revision: str, cache_dir: str | None) -> tuple[str, str, str]:
@@ -70,13 +82,15 @@ class TransformersBackend:
         self.device_name = device
         self.dtype_name = dtype
         self.batch_size = max(1, int(batch_size))
-        self._tok = None
-        self._model = None
+        self._tok: PreTrainedTokenizerBase | None = None
+        # Any: the class is picked at load time by AutoModelForCausalLM; transformers' PreTrainedModel type has no
+        # `generate` (GenerationMixin) and types its `to` through functools.wraps, so it would not check either.
+        self._model: Any = None
         self._lock = threading.RLock()
 
     # -- loading ----------------------------------------------------------------------------
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         with self._lock:
             if self._tok is None:
                 from transformers import AutoTokenizer
@@ -91,7 +105,7 @@ class TransformersBackend:
             return self._tok
 
     @property
-    def model(self):
+    def model(self) -> Any:
         with self._lock:
             if self._model is None:
                 import torch
@@ -102,13 +116,13 @@ class TransformersBackend:
                     device = "cuda" if torch.cuda.is_available() else "cpu"
                 dtype = "auto" if self.dtype_name == "auto" else getattr(torch, self.dtype_name)
                 log.info("loading %s (%s) on %s", self.model_id, self.source, device)
-                model = AutoModelForCausalLM.from_pretrained(self.source, revision=self._hub_revision, dtype=dtype)
+                model: Any = AutoModelForCausalLM.from_pretrained(self.source, revision=self._hub_revision, dtype=dtype)
                 self._model = model.to(device).eval()
             return self._model
 
     # -- rendering --------------------------------------------------------------------------
     def render(self, messages: list[dict]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, messages, self.model_id)
 
     # -- generation -------------------------------------------------------------------------
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[list[Generation]]:
@@ -165,7 +179,11 @@ class TransformersBackend:
     def _finish(self, ids: list[int], prompt_tokens: int, eos: set[int], params: SamplingParams) -> Generation:
         end = next((k for k, t in enumerate(ids) if t in eos), None)
         body = ids if end is None else ids[:end]
-        decode = lambda k: self.tokenizer.decode(body[:k], skip_special_tokens=True)  # noqa: E731
+        tok = self.tokenizer
+
+        def decode(k: int) -> str:  # one flat id list decodes to one string
+            return str(tok.decode(body[:k], skip_special_tokens=True))
+
         text, stopped = truncate_at_stop(decode(len(body)), params.stop)
         if stopped:  # tokens actually needed to produce the stop string (smallest prefix that has it)
             lo, hi = 1, len(body)

@@ -13,9 +13,13 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from resources.llm.backends.transformers_backend import resolve_model
+from resources.llm.backends.transformers_backend import render_chat, resolve_model
 from resources.llm.types import Generation, LLMBackendError, Request, SamplingParams
+
+if TYPE_CHECKING:  # transformers is imported lazily (first render)
+    from transformers import PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +56,12 @@ class VLLMBackend:
         self.tensor_parallel_size = int(tensor_parallel_size)
         self.dtype = dtype
         self.seed = seed
-        self._llm = None
-        self._tok = None
+        self._llm: Any = None  # a vllm.LLM: the optional vllm package is imported on first use only
+        self._tok: PreTrainedTokenizerBase | None = None
         self._lock = threading.RLock()
 
     @property
-    def tokenizer(self):
+    def tokenizer(self) -> PreTrainedTokenizerBase:
         with self._lock:
             if self._tok is None:
                 from transformers import AutoTokenizer
@@ -66,7 +70,7 @@ class VLLMBackend:
             return self._tok
 
     @property
-    def llm(self):
+    def llm(self) -> Any:
         with self._lock:
             if self._llm is None:
                 vllm = _require_vllm(self.model_id)
@@ -86,7 +90,7 @@ class VLLMBackend:
             return self._llm
 
     def render(self, messages: list[dict]) -> str:
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return render_chat(self.tokenizer, messages, self.model_id)
 
     def generate(self, requests: Sequence[Request], params: SamplingParams) -> list[list[Generation]]:
         if not requests:
