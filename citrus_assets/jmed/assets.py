@@ -16,7 +16,8 @@ from citrus_assets.jmed import steps
 from citrus_assets.jmed.consultations.dialogues import UNDATED_ENV, load_month, undated_policy
 from citrus_assets.jmed.consultations.emr import EMR_PROMPT, SYSTEM_PROMPT
 from resources.lake import LakeResource
-from resources.llm import LLMResource, SamplingParams
+from resources.llm import LLMResource
+from resources.llm.sampling import SamplingConfig
 
 dialogue_months = dg.DynamicPartitionsDefinition(name="dialogue_months")
 
@@ -36,12 +37,11 @@ class DialoguesConfig(dg.Config):
     undated: str = ""
 
 
-class EmrConfig(dg.Config):
-    """Sampling of the record extraction (greedy; short so the CPU demo stays fast)."""
+class EmrConfig(SamplingConfig):
+    """Sampling of the record extraction (greedy; short so the CPU demo stays fast; + top_p 1.0, SamplingParams'
+    default: the same requests and cache keys as before it inherited SamplingConfig)."""
 
     max_tokens: int = 160
-    temperature: float = 0.0
-    seed: int = 0
 
 
 @dg.asset(
@@ -119,7 +119,7 @@ def emr_records(
     lake: LakeResource,
     deidentified_dialogues: pa.Table,
 ) -> dg.Output:
-    params = SamplingParams(n=1, temperature=config.temperature, max_tokens=config.max_tokens, seed=config.seed)
+    params = config.sampling()
     table, bad, stats = steps.extract_emr(deidentified_dialogues, llm, params)
     _, n_bad = lake.lake().write_quarantine("emr_records", context.partition_key, bad)
     n_in = deidentified_dialogues.num_rows
