@@ -12,7 +12,7 @@ from citrus_assets.common.decontamination import checks as decontamination_check
 from citrus_assets.common.scheduling import staleness
 from citrus_assets.common.stage_metadata import apply_stage_metadata
 from citrus_assets.common.stages import find_stages
-from citrus_assets.executors import executor_from_env
+from citrus_assets.executors import citrus_executor
 from citrus_assets.jobs import jobs
 from citrus_assets.resources_config import build_resources
 from quality.checks import rows_checks
@@ -37,7 +37,8 @@ def build_definitions(resources: dict | None = None) -> dg.Definitions:
         sensors=[*(x for s in STAGES for x in s.sensors), staleness.stale_data_sensor],
         jobs=jobs,
         resources=resources if resources is not None else build_resources(),
-        executor=executor_from_env(),
+        # picks multiprocess / in_process / celery / k8s when a run starts ($CITRUS_EXECUTOR, run config)
+        executor=citrus_executor,
     )
 
 

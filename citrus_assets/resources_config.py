@@ -1,13 +1,14 @@
-"""The resources of the code location, configured from environment settings.
+"""The resources of the code location. Nothing here reads the environment: the environment settings are
+read when a run starts (the lake root: ``resources.lineage.settings.default_paths``; the LLM settings and
+the cost guard: ``env_defaults``, ``resources/llm/settings.py`` ``SETTINGS_ENV`` and
+``resources/llm/cost_guard.py`` ``GUARD_ENV``), so the order of setting a variable and importing does not matter.
 
-Every value can also be changed per run in the Dagster UI launchpad. Secrets are
-never values here: the OpenAI-compatible backend reads its key from the
-environment variable named by ``api_key_env`` at call time.
+Every value can also be changed per run in the Dagster UI launchpad. Secrets are never values here: the
+OpenAI-compatible backend reads its key from the declared environment variable named by ``api_key_env``
+at call time (``resources/llm/secrets.py``).
 """
 
 from __future__ import annotations
-
-import os
 
 from citrus_assets.evaluation.models import EvalModelsResource
 from citrus_assets.model_training.checkpoints.training_config import TrainingResource
@@ -15,8 +16,7 @@ from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 from resources.lake_io import LakeIOManager
-from resources.llm import BUILTIN_MODEL, LLMResource
-from resources.llm.cost_guard import cost_guard_from_env
+from resources.llm import LLMResource
 
 
 def build_resources(lake_root: str = "") -> dict:
@@ -28,18 +28,14 @@ def build_resources(lake_root: str = "") -> dict:
         "lake": LakeResource(root=lake_root),
         # empty folders fall back to $CITRUS_{SEED,PDF,WEB}_INBOX, then the bundled sample (resources/inbox.py)
         "inbox": InboxResource(),
-        "llm": LLMResource(
-            backend=os.environ.get("CITRUS_LLM_BACKEND", "transformers"),
-            model=os.environ.get("CITRUS_LLM_MODEL", BUILTIN_MODEL),
-            base_url=os.environ.get("CITRUS_LLM_BASE_URL", ""),
-            # cost guard of automatic runs: $CITRUS_LLM_AUTO_RUNS (0 = off), $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN
-            **cost_guard_from_env(),
-        ),
+        # settings left at their defaults come from $CITRUS_LLM_BACKEND / _MODEL / _BASE_URL and the cost guard of
+        # automatic runs from $CITRUS_LLM_AUTO_RUNS (0 = off) / $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN, when a run starts
+        "llm": LLMResource(env_defaults=True),
         # judges of the easy/hard labels: empty = the ``llm`` resource alone (set a panel in the launchpad)
         "judges": JudgePanelResource(),
         # base model, launcher (python / accelerate / deepspeed) and checkpoint folder of the training stage
         "training": TrainingResource(),
         # the served/registered models of the eval_models partitions (built-in by default), how evaluation loads
         # models, and its cost guard ($CITRUS_LLM_AUTO_RUNS, $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN)
-        "eval_models": EvalModelsResource(**cost_guard_from_env()),
+        "eval_models": EvalModelsResource(env_defaults=True),
     }

@@ -14,8 +14,9 @@ the guard
 
 Manual runs are not limited unless ``guard_manual_runs`` is on. The settings are fields of the ``llm``
 resource (``LLMResource`` mixes :class:`LLMCostGuard` in), so they show in the UI's resource page and in the
-launchpad's run config (``resources: llm: config: max_requests_per_auto_run: ...``), and the code location
-reads them from ``CITRUS_LLM_AUTO_RUNS`` (``0`` = off) and ``CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN``.
+launchpad's run config (``resources: llm: config: max_requests_per_auto_run: ...``). The code location's
+resources set ``env_defaults``: a setting left at its default is then read from ``CITRUS_LLM_AUTO_RUNS``
+(``0`` = off) / ``CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN`` when a run starts (``run_budget``), never at import.
 
 Everything already generated stays in the request cache, so a step stopped by the budget resumes where it
 stopped when it runs again (manually, or after the budget is raised) and pays only for what is left.
@@ -44,26 +45,45 @@ SCHEDULE_NAME_TAG = "dagster/schedule_name"
 DEFAULT_MAX_REQUESTS_PER_AUTO_RUN = 2000  # the sample's seed set costs ~300 new requests end to end
 
 
+# the environment variable of each guard setting (read at run time when ``env_defaults`` is on)
+GUARD_ENV = {
+    "auto_runs_enabled": "CITRUS_LLM_AUTO_RUNS",
+    "max_requests_per_auto_run": "CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN",
+}
+_OFF = ("0", "false", "off", "no")
+
+
+def env_defaults(config: dg.Config, names: Mapping[str, str], env: Mapping[str, str] | None = None) -> dict:
+    """``{field: value}`` from the environment (``env``, default ``os.environ``, read now) for each field of
+    ``names`` (field -> variable) that ``config`` leaves at its class default and whose variable is set and
+    not empty; a value set in code or run config wins. Booleans: ``0``/``false``/``off``/``no`` are False."""
+    env = os.environ if env is None else env
+    fields = type(config).model_fields
+    out: dict = {}
+    for name, var in names.items():
+        raw = (env.get(var) or "").strip()
+        if not raw or getattr(config, name) != fields[name].default:
+            continue
+        kind = fields[name].annotation
+        out[name] = raw.lower() not in _OFF if kind is bool else int(raw) if kind is int else raw
+    return out
+
+
 class LLMCostGuard(dg.Config):
     """Cost guard of LLM steps (see ``resources/llm/cost_guard.py``)."""
 
     auto_runs_enabled: bool = True  # off: runs started by automation, sensors or schedules make no LLM request
     max_requests_per_auto_run: int = DEFAULT_MAX_REQUESTS_PER_AUTO_RUN  # new (uncached) requests per step
     guard_manual_runs: bool = False  # on: the budget applies to manually launched runs too
+    # on (the code location's resources): a setting left at its default takes its environment variable's value
+    # when a run starts ($CITRUS_LLM_AUTO_RUNS, $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN; the llm resource's
+    # $CITRUS_LLM_BACKEND / _MODEL / _BASE_URL, resources/llm/settings.py)
+    env_defaults: bool = False
 
     def cost_guard_settings(self) -> dict:
-        return {name: getattr(self, name) for name in LLMCostGuard.model_fields}
-
-
-def cost_guard_from_env() -> dict:
-    """The guard's fields from ``CITRUS_LLM_AUTO_RUNS`` / ``CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN``."""
-    return {
-        "auto_runs_enabled": os.environ.get("CITRUS_LLM_AUTO_RUNS", "1").strip().lower()
-        not in ("0", "false", "off", "no"),
-        "max_requests_per_auto_run": int(
-            os.environ.get("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN", DEFAULT_MAX_REQUESTS_PER_AUTO_RUN)
-        ),
-    }
+        """The guard in force now: the fields, with the environment's values where ``env_defaults`` says so."""
+        values = {name: getattr(self, name) for name in ("auto_runs_enabled", *GUARD_ENV, "guard_manual_runs")}
+        return {**values, **(env_defaults(self, GUARD_ENV) if self.env_defaults else {})}
 
 
 def automatic_origin(tags: Mapping[str, str]) -> str:
@@ -150,7 +170,8 @@ def run_budget(guard: LLMCostGuard, tags: Mapping[str, str]) -> RequestBudget:
     new requests (none when ``auto_runs_enabled`` is off: cached answers still cost nothing); a manual run
     gets an unlimited counter unless ``guard_manual_runs``."""
     origin = automatic_origin(tags)
-    if origin and not guard.auto_runs_enabled:
+    settings = guard.cost_guard_settings()  # with env_defaults on, the environment is read here (run time)
+    if origin and not settings["auto_runs_enabled"]:
         return RequestBudget(0, origin, disabled=True)
-    limited = bool(origin) or guard.guard_manual_runs
-    return RequestBudget(max(0, guard.max_requests_per_auto_run) if limited else None, origin)
+    limited = bool(origin) or settings["guard_manual_runs"]
+    return RequestBudget(max(0, settings["max_requests_per_auto_run"]) if limited else None, origin)

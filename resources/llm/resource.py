@@ -17,8 +17,8 @@ from resources.llm.backends.builtin import BUILTIN_MODEL
 from resources.llm.backends.builtin import cache_dir as resolve_cache_dir
 from resources.llm.cache import GenerationCache
 from resources.llm.client import LLMClient
-from resources.llm.cost_guard import LLMCostGuard, RequestBudget, run_budget
-from resources.llm.settings import LLMSettings
+from resources.llm.cost_guard import LLMCostGuard, RequestBudget, env_defaults, run_budget
+from resources.llm.settings import SETTINGS_ENV, LLMSettings
 from resources.llm.types import Backend, Generation, Prompt, SamplingParams
 
 CACHE_FILE = "llm_cache.sqlite"
@@ -43,7 +43,9 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
 
     The model and how it is served are `LLMSettings` (backend, model, base_url, ...); `use_cache`
     switches the request cache off. The cost guard of automatic runs is `LLMCostGuard`
-    (`auto_runs_enabled`, `max_requests_per_auto_run`; see cost_guard.py).
+    (`auto_runs_enabled`, `max_requests_per_auto_run`; see cost_guard.py). With `env_defaults` on (the code
+    location's `llm`), settings left at their defaults come from $CITRUS_LLM_BACKEND / _MODEL / _BASE_URL when
+    a run starts (`create_resource`), never when the definitions are imported.
     """
 
     use_cache: bool = True
@@ -127,6 +129,19 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
                 self._client = LLMClient(self.get_backend(), self._get_cache())
                 self._client.budget = self._budget
             return self._client
+
+    def with_env_defaults(self) -> LLMResource:
+        """This resource with `env_defaults` applied now (`SETTINGS_ENV`); itself when nothing changes."""
+        updates = env_defaults(self, SETTINGS_ENV) if self.env_defaults else {}
+        if not updates:
+            return self
+        resolved = type(self)(**{**{name: getattr(self, name) for name in type(self).model_fields}, **updates})
+        resolved.attach_budget(self._budget)
+        return resolved
+
+    def create_resource(self, context: dg.InitResourceContext) -> LLMResource:
+        """What a step gets: the settings in force for this run (``with_env_defaults``, read at run time)."""
+        return self.with_env_defaults()
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """The run's cost guard: an automatic run's new requests are charged to its budget (cost_guard.py)."""

@@ -15,6 +15,9 @@ from resources.llm.secrets import check_key_env
 from resources.llm.types import DEFAULT_MAX_CONCURRENCY
 
 BACKENDS = ("transformers", "openai", "vllm")
+# the environment variable of each setting, read when a run starts by a resource with `env_defaults` on (the
+# code location's `llm`; LLMResource.create_resource): a setting left at its default takes the variable's value
+SETTINGS_ENV = {"backend": "CITRUS_LLM_BACKEND", "model": "CITRUS_LLM_MODEL", "base_url": "CITRUS_LLM_BASE_URL"}
 
 
 class LLMSettings(dg.Config):

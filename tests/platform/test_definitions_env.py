@@ -8,21 +8,21 @@ import sys
 import textwrap
 from pathlib import Path
 
+import dagster as dg
+import pytest
+
+from citrus_assets.executors import citrus_executor, select_executor
+from citrus_assets.resources_config import build_resources
+from resources.llm import LLMResource
+from resources.llm.cost_guard import GUARD_ENV, run_budget
+from resources.llm.settings import SETTINGS_ENV
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# Environment variables the project's own modules (not libraries) still read when citrus_assets.definitions is
-# imported: the step executor is chosen at definition
-# time (citrus_assets/executors.py) and the LLM resources take their defaults from the environment
-# (citrus_assets/resources_config.py). The set may only shrink; the lake root must never be in it.
-STILL_READ_AT_IMPORT = {
-    "CITRUS_EXECUTOR",
-    "CITRUS_MAX_CONCURRENT",
-    "CITRUS_LLM_BACKEND",
-    "CITRUS_LLM_MODEL",
-    "CITRUS_LLM_BASE_URL",
-    "CITRUS_LLM_AUTO_RUNS",
-    "CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN",
-}
+# Environment variables the project's own modules (not libraries) read when citrus_assets.definitions is imported:
+# none. The executor (citrus_assets/executors.py) and the LLM resources' settings (resources/llm/settings.py
+# SETTINGS_ENV, cost_guard.py GUARD_ENV) read theirs when a run starts; test_*_at_run_time below show it.
+STILL_READ_AT_IMPORT: set[str] = set()
 
 _RECORD_IMPORT = textwrap.dedent(
     """
@@ -108,3 +108,81 @@ def test_build_resources_lake_root_resolves_at_run_time_unless_given(tmp_path, m
     assert resources["io_manager"].lake().root == resources["lake"].lake().root == str(tmp_path / "second")
     given = build_resources(str(tmp_path / "given"))  # the CLI's --lake
     assert given["io_manager"].lake().root == given["lake"].lake().root == str(tmp_path / "given")
+
+
+# -- the environment is honoured when a run starts, whatever it was at import ---------------------------------
+
+
+@dg.asset
+def run_settings(llm: LLMResource) -> dg.MaterializeResult:
+    """What a step sees: the llm resource's settings and cost-guard budget, and the process it ran in."""
+    budget = llm.budget
+    seen = {"backend": llm.backend, "model": llm.model, "base_url": llm.base_url, "pid": os.getpid()}
+    return dg.MaterializeResult(metadata={"seen": {**seen, "limit": budget.limit if budget else None}})
+
+
+def seen_by_step(result) -> dict:
+    [event] = result.get_asset_materialization_events()
+    return event.materialization.metadata["seen"].value
+
+
+def run_settings_job() -> dg.JobDefinition:
+    defs = dg.Definitions(
+        assets=[run_settings],
+        jobs=[dg.define_asset_job("run_settings_job")],
+        resources={"llm": build_resources()["llm"]},
+        executor=citrus_executor,
+    )
+    return defs.resolve_job_def("run_settings_job")
+
+
+def test_llm_settings_and_cost_guard_come_from_the_environment_at_run_time(monkeypatch):
+    for var in (*SETTINGS_ENV.values(), *GUARD_ENV.values()):
+        monkeypatch.delenv(var, raising=False)
+    resources = build_resources()  # as the code location does at import: nothing is read yet
+    monkeypatch.setenv("CITRUS_LLM_BACKEND", "openai")
+    monkeypatch.setenv("CITRUS_LLM_MODEL", "served-after-import")
+    monkeypatch.setenv("CITRUS_LLM_BASE_URL", "http://llm.internal:8000/v1")
+    monkeypatch.setenv("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN", "7")
+    sensor_run = {"dagster/sensor_name": "inbox_sensor"}  # an automatic run: the cost guard's budget applies
+    result = dg.materialize([run_settings], resources={"llm": resources["llm"]}, tags=sensor_run)
+    seen = seen_by_step(result)
+    assert seen["backend"] == "openai" and seen["model"] == "served-after-import", seen
+    assert seen["base_url"] == "http://llm.internal:8000/v1" and seen["limit"] == 7, seen
+
+    # run config (the launchpad) wins over the environment; CITRUS_LLM_AUTO_RUNS=0 switches automatic runs off.
+    # (Run config for a resource replaces its configured values, Dagster's rule: it keeps env_defaults to go on
+    # reading the environment.)
+    monkeypatch.setenv("CITRUS_LLM_AUTO_RUNS", "0")
+    run_config = {"resources": {"llm": {"config": {"model": "from-run-config", "env_defaults": True}}}}
+    result = dg.materialize([run_settings], resources={"llm": resources["llm"]}, tags=sensor_run, run_config=run_config)
+    seen = seen_by_step(result)
+    assert seen["model"] == "from-run-config" and seen["backend"] == "openai" and seen["limit"] == 0, seen
+
+    # without env_defaults (tests, derived resources) the environment is not consulted
+    plain = seen_by_step(dg.materialize([run_settings], resources={"llm": LLMResource()}))
+    assert plain["backend"] == "transformers" and plain["limit"] is None, plain
+
+
+def test_eval_models_cost_guard_reads_the_environment_at_run_time(monkeypatch):
+    monkeypatch.delenv("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN", raising=False)
+    eval_models = build_resources()["eval_models"]
+    monkeypatch.setenv("CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN", "11")
+    assert run_budget(eval_models, {"dagster/schedule_name": "nightly"}).limit == 11
+    assert (
+        run_budget(eval_models.model_copy(update={"max_requests_per_auto_run": 5}), {"dagster/sensor_name": "s"}).limit
+        == 5
+    )
+
+
+@pytest.mark.parametrize(("name", "same_process"), [("in_process", True), ("multiprocess", False)])
+def test_executor_is_chosen_by_citrus_executor_when_the_run_starts(monkeypatch, tmp_path, name, same_process):
+    job = dg.reconstructable(run_settings_job)  # the job's executor is the deferred `citrus` one
+    monkeypatch.setenv("CITRUS_EXECUTOR", name)  # after the definitions were loaded
+    monkeypatch.setenv("CITRUS_MAX_CONCURRENT", "1")
+    executor_def, config = select_executor()
+    assert executor_def.name == name and config == ({"max_concurrent": 1} if name == "multiprocess" else {})
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        with dg.execute_job(job, instance=instance) as result:
+            assert result.success
+            assert (seen_by_step(result)["pid"] == os.getpid()) is same_process
