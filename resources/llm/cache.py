@@ -185,10 +185,11 @@ class GenerationCache:
         except sqlite3.OperationalError:  # locked, permissions, ...: never throw a good file away
             raise
         except sqlite3.DatabaseError as e:  # not a database at all
-            conn, problem = None, f"{type(e).__name__}: {e}"
-        if problem is not None:
-            if conn is not None:
+            problem = f"{type(e).__name__}: {e}"
+        else:
+            if problem is not None:
                 conn.close()
+        if problem is not None:
             self._repair(problem)
             conn = self._open()
         self._conn, self._pid = conn, os.getpid()
@@ -272,7 +273,7 @@ class GenerationCache:
         return {"path": self.path, "hits": self.hits, "misses": self.misses}
 
     def __setstate__(self, state):
-        self.__init__(state["path"])
+        GenerationCache.__init__(self, state["path"])
         self.hits, self.misses = state["hits"], state["misses"]
 
     # -- reads ------------------------------------------------------------------------------
