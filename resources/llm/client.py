@@ -86,6 +86,7 @@ class LLMClient:
                     pending.setdefault(r, []).append(s)
                     first_msgs.setdefault(r, msgs)
         requests = [Request(first_msgs[r], r, tuple(idx)) for r, idx in pending.items()]
+        key_of = dict(zip(rendered, keys))  # rendered prompt -> its cache keys: _store does not hash again
 
         fresh: dict[str, Generation] = {}
         if requests and self.budget is not None:  # raises before sending a batch over the budget
@@ -97,7 +98,7 @@ class LLMClient:
 
                 def on_result(i: int, gens: list[Generation]) -> None:
                     try:
-                        self._store([requests[i]], [gens], params, fresh)
+                        self._store([requests[i]], [gens], params, fresh, key_of)
                     except LLMBackendError:
                         return  # a bad result: stored (and raised) with the rest below
                     stored.add(i)
@@ -108,13 +109,17 @@ class LLMClient:
                     outputs = self.backend.generate(requests, params, **kwargs)
                 except LLMBackendError as e:  # keep whatever did arrive: re-runs never pay twice
                     partial = list(getattr(e, "partial", None) or [])
-                    self._store(requests, [None if i in stored else g for i, g in enumerate(partial)], params, fresh)
+                    self._store(
+                        requests, [None if i in stored else g for i, g in enumerate(partial)], params, fresh, key_of
+                    )
                     raise
                 if len(outputs) != len(requests):
                     raise LLMBackendError(
                         f"model {mid}: backend returned {len(outputs)} results for {len(requests)} prompts"
                     )
-                self._store(requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh)
+                self._store(
+                    requests, [None if i in stored else g for i, g in enumerate(outputs)], params, fresh, key_of
+                )
             finally:
                 if self.cache is not None:
                     self.cache.flush()  # everything this call generated is written before it returns
@@ -145,8 +150,16 @@ class LLMClient:
             result.append(row)
         return result
 
-    def _store(self, requests: list[Request], outputs, params: SamplingParams, fresh: dict[str, Generation]) -> None:
+    def _store(
+        self,
+        requests: list[Request],
+        outputs,
+        params: SamplingParams,
+        fresh: dict[str, Generation],
+        key_of: dict[str, list[str]] | None = None,
+    ) -> None:
         mid, rev = self.model_id, self.model_revision
+        key_of = key_of or {}
         items, prompts = [], {}
         for req, gens in zip(requests, outputs):
             if gens is None:
@@ -156,7 +169,8 @@ class LLMClient:
                     f"model {mid}: backend returned {len(gens)} samples, {len(req.sample_indices)} were asked for"
                 )
             for s, g in zip(req.sample_indices, gens):
-                k = cache_key(mid, rev, req.rendered, params, s)
+                ks = key_of.get(req.rendered)
+                k = ks[s] if ks is not None and s < len(ks) else cache_key(mid, rev, req.rendered, params, s)
                 fresh[k] = g
                 if g.text.strip():  # no usable content (e.g. `content: null`) is never cached as an answer
                     items.append((k, g))

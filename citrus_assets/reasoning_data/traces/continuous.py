@@ -87,7 +87,10 @@ class ContinuousLoop:
         source = iter(questions)
         index = 0
         active: dict[int, _Cohort] = {}
-        with GenerationStream(self.llm, self.max_in_flight, self.max_batch) as stream:
+        # an LLMResource's plain LLMClient (the same generate, render, model and cache): every call record reads
+        # the model id, revision and rendered prompt, and the resource's pydantic attribute access costs more
+        self._client = getattr(self.llm, "client", self.llm)
+        with GenerationStream(self._client, self.max_in_flight, self.max_batch) as stream:
             self._stream = stream
             try:
                 while True:
@@ -108,7 +111,9 @@ class ContinuousLoop:
                         call, (params, sampling) = c.pending.pop(i)
                         g = gens[0]
                         c.results[i].final.calls.append(
-                            call_record(self.llm, call.role, call.attempt, call.rnd, call.messages, params, g, sampling)
+                            call_record(
+                                self._client, call.role, call.attempt, call.rnd, call.messages, params, g, sampling
+                            )
                         )
                         self._step(c, i, g.text)
                     for k in [k for k, c in active.items() if c.done == len(c.results)]:

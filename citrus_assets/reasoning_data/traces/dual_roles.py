@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from citrus_assets.common.prompts import load_prompt, prompt_hash
 from citrus_assets.common.text.answers import answer_span, extract_answer, is_correct
@@ -41,6 +42,7 @@ def role_messages(role: str, **values: str) -> list[dict]:
     return [{"role": "user", "content": load_prompt(PROMPT_FILES[role]).render(**values)}]
 
 
+@cache  # the prompt files are read once per process (load_prompt): hash each once, not per call
 def template_sha(role: str) -> str:
     return load_prompt(PROMPT_FILES[role]).sha
 
