@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import chain, islice
+from itertools import chain
 
 import dagster as dg
 import numpy as np
@@ -156,6 +156,59 @@ class StagedParquet:
         return pa.concat_tables(parts) if parts else self.schema.empty_table()
 
 
+# QuarantineRecord's fields as Arrow: the quarantine of a staged chunk, kept on disk next to its rows
+QUARANTINE_RECORD_SCHEMA = pa.schema(
+    [(SOURCE_URI, pa.string()), (SOURCE_LOCATOR, pa.string()), ("reason", pa.string()), ("raw", pa.string())]
+)
+
+
+def _records_table(records: list[QuarantineRecord]) -> pa.Table:
+    cols = list(zip(*[(r.source_uri, r.source_locator, r.reason, r.raw) for r in records])) or [()] * 4
+    return pa.table([pa.array(c, pa.string()) for c in cols], schema=QUARANTINE_RECORD_SCHEMA)
+
+
+def _table_records(table: pa.Table) -> list[QuarantineRecord]:
+    return [QuarantineRecord(*r.values()) for r in table.select(QUARANTINE_RECORD_SCHEMA.names).to_pylist()]
+
+
+class ChunkStage:
+    """A step's output built chunk by chunk on local disk: ``add`` writes one chunk's rows and quarantine as Arrow
+    IPC files (``<root>/chunk-NNNNNN.{rows,quarantine}.arrow``) and drops them from memory; ``staged()`` hands the
+    rows to the IO manager as one ``StagedParquet`` (which removes ``root`` once published) and
+    ``quarantine_tables()`` streams the quarantine, in chunk order, for ``Lake.write_quarantine``. The folder is
+    emptied when a stage starts (no resume: the request cache makes a re-run cheap)."""
+
+    def __init__(self, root: str | os.PathLike, schema: pa.Schema) -> None:
+        import shutil
+
+        self.root, self.schema, self.n = str(root), schema, 0
+        shutil.rmtree(self.root, ignore_errors=True)
+        os.makedirs(self.root, exist_ok=True)
+
+    def _path(self, k: int, kind: str) -> str:
+        return os.path.join(self.root, f"chunk-{k:06d}.{kind}.arrow")
+
+    def add(self, table: pa.Table, quarantine: Iterable[QuarantineRecord] = ()) -> None:
+        bad = _records_table(list(quarantine))
+        for t, schema, kind in ((table, self.schema, "rows"), (bad, QUARANTINE_RECORD_SCHEMA, "quarantine")):
+            with pa.OSFile(self._path(self.n, kind), "wb") as sink, pa.ipc.new_file(sink, schema) as w:
+                w.write_table(t.cast(schema), max_chunksize=512)
+        self.n += 1
+
+    def staged(self) -> StagedParquet:
+        return StagedParquet(tuple(self._path(k, "rows") for k in range(self.n)), self.schema, cleanup=self.root)
+
+    def quarantine_tables(self) -> Iterator[pa.Table]:
+        """The quarantine of every chunk in order, as Arrow (``Lake.write_quarantine`` takes these as they are)."""
+        yield from StagedParquet(
+            tuple(self._path(k, "quarantine") for k in range(self.n)), QUARANTINE_RECORD_SCHEMA
+        ).tables()
+
+    def quarantine_records(self) -> Iterator[QuarantineRecord]:
+        for t in self.quarantine_tables():
+            yield from _table_records(t)
+
+
 class Lake:
     """Plain lake accessor; tests and assets call it directly."""
 
@@ -265,35 +318,55 @@ class Lake:
         return self.write_table(table, self.data_path(asset, partition))
 
     def write_quarantine(
-        self, asset: str, partition: str | None, rows: Iterable[QuarantineRecord]
+        self, asset: str, partition: str | None, rows: Iterable[QuarantineRecord | pa.Table]
     ) -> tuple[str | None, int]:
         """Write rejected input next to the lake (replacing that partition's file); returns (address, count),
-        the address a user-facing one (``Lake.url``: the path of a local lake, ``s3://...`` for a remote one)."""
+        the address a user-facing one (``Lake.url``: the path of a local lake, ``s3://...`` for a remote one).
+        ``rows`` may mix records and Arrow tables with ``QUARANTINE_RECORD_SCHEMA``'s columns (a staged step's
+        chunk files: written without turning their strings into Python objects)."""
         import logging
 
-        from resources.retraction import drop_retracted_quarantine  # a retracted file's bad lines stay out
+        from resources.retraction import (  # a retracted file's bad lines stay out
+            RetractionRegistry,
+            drop_retracted_quarantine,
+        )
 
         path = self.join(QUARANTINE_DIR, asset, safe_partition(partition), "quarantine.parquet")
         now = datetime.now(UTC)
         retracted = 0
 
-        def tables() -> Iterator[pa.Table]:  # QUARANTINE_CHUNK rows at a time: any iterable, never all in memory
+        def record_tables() -> Iterator[pa.Table]:  # QUARANTINE_RECORD_SCHEMA tables, QUARANTINE_CHUNK rows at most
+            pending: list[QuarantineRecord] = []
+            for item in rows:
+                if isinstance(item, pa.Table):  # Arrow already (a staged step's chunk files): no Python strings
+                    if pending:
+                        yield _records_table(pending)
+                        pending = []
+                    yield item.select(QUARANTINE_RECORD_SCHEMA.names).cast(QUARANTINE_RECORD_SCHEMA)
+                    continue
+                pending.append(item)
+                if len(pending) >= QUARANTINE_CHUNK:
+                    yield _records_table(pending)
+                    pending = []
+            if pending:
+                yield _records_table(pending)
+
+        def tables() -> Iterator[pa.Table]:  # any iterable, never all in memory
             nonlocal retracted
-            source = iter(rows)
-            while chunk := list(islice(source, QUARANTINE_CHUNK)):
-                chunk, dropped = drop_retracted_quarantine(self, chunk)
-                retracted += dropped
-                if chunk:
+            for t in record_tables():
+                if RetractionRegistry(self).sources():  # rare: the record rule, on this chunk's records
+                    records, dropped = drop_retracted_quarantine(self, _table_records(t))
+                    retracted += dropped
+                    t = _records_table(records)
+                if t.num_rows:
+                    n = t.num_rows
                     yield pa.table(
-                        {
-                            SOURCE_URI: [r.source_uri for r in chunk],
-                            SOURCE_LOCATOR: [r.source_locator for r in chunk],
-                            "reason": [r.reason for r in chunk],
-                            "raw": [r.raw for r in chunk],
-                            "asset": [asset] * len(chunk),
-                            "partition": [partition or UNPARTITIONED] * len(chunk),
-                            "quarantined_at": [now] * len(chunk),
-                        },
+                        [
+                            *t.columns,
+                            pa.array([asset] * n, pa.string()),
+                            pa.array([partition or UNPARTITIONED] * n, pa.string()),
+                            pa.array([now] * n, QUARANTINE_SCHEMA.field("quarantined_at").type),
+                        ],
                         schema=QUARANTINE_SCHEMA,
                     )
 

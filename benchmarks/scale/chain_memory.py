@@ -33,6 +33,39 @@ class _Forget(list):
         pass
 
 
+def _proc_status() -> dict[str, float]:
+    """VmRSS and VmHWM (peak so far) of this process in MiB (Linux ``/proc/self/status``; empty elsewhere)."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(("VmRSS:", "VmHWM:")):
+                    out[line.split(":")[0]] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+class Phases:
+    """RSS, peak RSS so far and Arrow's allocated bytes after each phase of the child (where the growth comes from)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def mark(self, name: str) -> None:
+        import pyarrow as pa
+
+        st = _proc_status()
+        self.rows.append(
+            {
+                "phase": name,
+                "rss_mib": st.get("VmRSS"),
+                "peak_mib": st.get("VmHWM"),
+                "arrow_mib": round(pa.total_allocated_bytes() / 2**20, 1),
+            }
+        )
+
+
 def child(n: int, scheduling: str, work: Path) -> dict:
     import pyarrow.parquet as pq
 
@@ -44,8 +77,11 @@ def child(n: int, scheduling: str, work: Path) -> dict:
     from tests.support.demo_questions import open_questions_from_seed_file
     from tests.support.scripted_backend import ScriptedBackend
 
+    phases = Phases()
+    phases.mark("start")
     seeds = write_seeds(work / f"mem_{n}.jsonl", n)
     questions = open_questions_from_seed_file(seeds)
+    phases.mark("input table")
     backend = ScriptedBackend(ScalePolicy())
     backend.prompts = _Forget()  # the scripted backend keeps every prompt for tests: not the lake's memory
     llm = LLMClient(backend, None)
@@ -61,6 +97,7 @@ def child(n: int, scheduling: str, work: Path) -> dict:
         spill_dir=work / f"spill-{scheduling}-{n}" if engine == "continuous" else None,
     )
     gen_s = time.perf_counter() - t0
+    phases.mark("loop")
     if scheduling.endswith("-lake") or scheduling == "staged":
         # what the IO manager and the asset body do: quarantine file, then the commit protocol with lineage
         from resources.lake import Lake, StagedParquet
@@ -69,7 +106,9 @@ def child(n: int, scheduling: str, work: Path) -> dict:
 
         lake = Lake(str(work / f"lake-{scheduling}-{n}"))
         _, n_failed = lake.write_quarantine("reasoning_traces", "p", failed)
+        phases.mark("quarantine")
         dv = table.data_version() if isinstance(table, StagedParquet) else None
+        phases.mark("data version")
         published = publish_partition(
             lake,
             LineageWriter(lake.lineage_root),
@@ -79,6 +118,7 @@ def child(n: int, scheduling: str, work: Path) -> dict:
             run_id="bench",
             data_version=dv,
         )
+        phases.mark("publish + lineage")
         rows, mib = published.counts["records"], None
     else:
         pq.write_table(table, work / f"out-{scheduling}-{n}.parquet", compression="zstd", row_group_size=2000)
@@ -92,7 +132,9 @@ def child(n: int, scheduling: str, work: Path) -> dict:
         "failed": n_failed,
         "llm_calls": stats["llm_calls"],
         "table_mib": mib,
+        "phases": phases.rows,
     }
+
 
 
 def run_child(n: int, scheduling: str, work: Path) -> dict:

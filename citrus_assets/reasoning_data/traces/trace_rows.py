@@ -15,7 +15,7 @@ from citrus_assets.reasoning_data.schemas import TRACE_SCHEMA
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.continuous import DEFAULT_COHORT, ContinuousLoop
 from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion, TraceResult
-from resources.lake import QuarantineRecord, StagedParquet
+from resources.lake import QUARANTINE_RECORD_SCHEMA, QuarantineRecord, StagedParquet
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 
@@ -77,7 +77,7 @@ def run_traces(
     max_in_flight: int = 0,
     max_batch: int = 0,
     staged: bool = False,
-) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord], dict]:
+) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord | pa.Table], dict]:
     """Run the loop on every open question; (accepted traces, quarantined failures, statistics).
 
     ``continuous`` (default): ``ContinuousLoop`` over cohorts of ``chunk_size`` questions read from ``questions``
@@ -109,7 +109,7 @@ def run_traces(
         counts = merge_counts(spill.counts())
         stats = finish_stats(counts, loop.batches)
         stats.update(chunks=len(spill.done()), chunks_resumed=len(done))
-        return spill.staged(), spill.quarantine_records(), stats
+        return spill.staged(), spill.quarantine_tables(), stats
     parts = spill.read_all() if spill else [kept[k] for k in sorted(kept)]
     table = pa.concat_tables([p[0] for p in parts]) if parts else TRACE_SCHEMA.empty_table()
     failed = [quarantine_record(r) for p in parts for r in p[1].to_pylist()]
@@ -296,11 +296,20 @@ class ChunkSpill:
             tuple(str(self._path(k, "traces.arrow")) for k in sorted(self.done())), TRACE_SCHEMA, cleanup=str(self.root)
         )
 
-    def quarantine_records(self) -> Iterator[QuarantineRecord]:
-        """The quarantined questions of every finished chunk, in order, read batch by batch."""
+    def quarantine_tables(self) -> Iterator[pa.Table]:
+        """The quarantined questions of every finished chunk, in order, read batch by batch as Arrow tables with
+        ``QUARANTINE_RECORD_SCHEMA``'s columns (what ``quarantine_record`` makes of each row; ``Lake.write_quarantine``
+        writes them without turning the transcripts into Python strings)."""
         paths = tuple(str(self._path(k, "quarantine.arrow")) for k in sorted(self.done()))
         for t in StagedParquet(paths, QUARANTINE_CHUNK_SCHEMA).tables():
-            yield from map(quarantine_record, t.to_pylist())
+            source = pa.array([SOURCE] * t.num_rows, pa.string())
+            cols = [source, t.column("question_id"), t.column("reason"), t.column("raw")]
+            yield pa.table(cols, schema=QUARANTINE_RECORD_SCHEMA)
+
+    def quarantine_records(self) -> Iterator[QuarantineRecord]:
+        """``quarantine_tables`` as records."""
+        for t in self.quarantine_tables():
+            yield from (QuarantineRecord(*r.values()) for r in t.to_pylist())
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
