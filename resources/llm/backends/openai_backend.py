@@ -49,7 +49,7 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 import aiohttp
@@ -96,7 +96,7 @@ class _LoopThread:
                 self._loop, self._thread, self._pid = loop, thread, os.getpid()
             return self._loop
 
-    def run(self, coro_factory: Callable[[], Awaitable[T]]) -> T:
+    def run(self, coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run a coroutine on the loop and wait for it (from any thread but the loop's own)."""
         loop = self.loop()
         if self._thread is threading.current_thread():
@@ -214,7 +214,8 @@ class OpenAIBackend:
                 self._redact(f"OpenAI-compatible endpoint {self.url} (model {self.model_id}): {e}")
             ) from None
         except Exception as e:  # last line before Dagster: no form of the key leaves in a message or its chain
-            chain, x = [], e
+            chain: list[str] = []
+            x: BaseException | None = e
             while x is not None and len(chain) < 20:
                 chain.append(str(x) if isinstance(x, LLMBackendError) else f"{type(x).__name__}: {x}")
                 x = x.__cause__ or x.__context__
