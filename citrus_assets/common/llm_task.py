@@ -15,7 +15,8 @@ what happened. :class:`LLMTask` runs that cycle; a step says only what is its ow
 The base adds to every accepted row the raw input and output and their statistics -- ``prompt`` (the rendered
 prompt, the text the cache key is built from), ``response`` (the raw text), ``cached`` and the ``gen_*``
 columns (``resources.lineage.schema.gen_columns``: model, prompt files and hash, sampling, token counts) --
-and keeps those the step's ``schema`` declares. A whole new step, e.g. a short version of each question (the
+and keeps those the step's ``schema`` declares (a column ``format_output`` sets itself wins, e.g. a
+cleaned ``response``). A whole new step, e.g. a short version of each question (the
 record kind must be in ``resources.lineage.ids.KINDS``; ``Reject`` takes every reason, ``"code: detail"``)::
 
     @dataclass
@@ -242,7 +243,6 @@ class LLMTask:
                     template = self.template(row)
                     accepted.setdefault(i, []).append(
                         {
-                            **out,
                             "prompt": llm.render(prompts[i]),
                             "response": gen.text,
                             "cached": cached,
@@ -254,6 +254,7 @@ class LLMTask:
                                 prompt_tokens=gen.prompt_tokens,
                                 completion_tokens=sum(g.completion_tokens for g in group),
                             ),
+                            **out,  # a step may set any of them itself (e.g. a cleaned response)
                         }
                     )
                     stats["accepted"] += 1

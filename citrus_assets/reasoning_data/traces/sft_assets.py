@@ -1,6 +1,5 @@
 """``sft_examples``: verified first-person ``<think>``/``<answer>`` traces rewritten from ``reasoning_traces``."""
 
-import dataclasses
 import statistics
 
 import dagster as dg
@@ -9,27 +8,20 @@ import pyarrow as pa
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.common.prompts import code_version, prompt_hash
-from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
+from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.sft_rewrite import (
     REWRITE_PROMPT,
     SYSTEM_PROMPT,
     USER_PROMPT,
-    RewriteItem,
-    count_tokens,
-    parse_response,
     reason_code,
-    rewrite_all,
-    sft_messages,
+    rewrite_traces,
 )
 from resources.lake import LakeResource, QuarantineRecord
-from resources.lineage.ids import record_id
-from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
-from resources.llm import LLMResource
+from resources.lineage.schema import RECORD_ID
+from resources.llm import LLMResource, SamplingParams
 from resources.llm.sampling import SamplingConfig
-from resources.llm.types import canonical_json
 
 ASSET = "sft_examples"
 
@@ -54,67 +46,26 @@ def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRe
             continue
         # the verified conclusion's own answer; a conclusion without <answer> tags verified on its prose
         answer = R.conclusion_answer(t["conclusion"]) if "<answer>" in t["conclusion"].lower() else ""
-        items.append(RewriteItem(t, q, answer or t["ground_truth"]))
-    params = rewrite_all(
-        items, llm, config.temperature, config.top_p, config.max_tokens, config.seed, config.max_attempts
+        items.append({**t, "question": q, "answer": answer or t["ground_truth"]})
+    params = SamplingParams(
+        n=1, temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_tokens, seed=config.seed
     )
-    kept = [it for it in items if it.kept]
-    n_tokens = count_tokens(llm, [it.response for it in kept], [it.gen.completion_tokens for it in kept])
-    sha = prompt_hash(REWRITE_PROMPT)
-    rows = []
-    for it, n in zip(kept, n_tokens):
-        sampling = it_params(params, it).to_json()
-        rows.append(
-            {
-                RECORD_ID: record_id("sft", it.trace[RECORD_ID], llm.model_id, sampling, it.response),
-                PARENT_IDS: [it.trace[RECORD_ID]],
-                "question_id": it.trace["question_id"],
-                "language": it.trace["language"],
-                "messages": sft_messages(it.trace["open_question"], it.response),
-                "response": it.response,
-                "final_answer": parse_response(it.response)[1],
-                "n_tokens": int(n),
-                **gen_columns(
-                    llm,
-                    template=f"{REWRITE_PROMPT}+{SYSTEM_PROMPT}+{USER_PROMPT}",
-                    prompt_hash=sha,
-                    sampling=sampling,
-                    prompt_tokens=it.gen.prompt_tokens,
-                    completion_tokens=it.gen.completion_tokens,
-                ),
-                "ground_truth": it.trace["ground_truth"],
-            }
-        )
-    for it in items:
-        if not it.kept:
-            dropped.append(
-                QuarantineRecord(
-                    "reasoning_traces",
-                    it.trace[RECORD_ID],
-                    it.reason,
-                    canonical_json({"prompt": it.prompt, "attempts": it.history}),
-                )
-            )
+    table, rejected, history = rewrite_traces(items, llm, params, config.max_attempts)
+    dropped += rejected
     reasons: dict[str, int] = {}
     for d in dropped:
         reasons[reason_code(d.reason)] = reasons.get(reason_code(d.reason), 0) + 1
-    history = [h for it in items for h in it.history]
     stats = {
         "traces": traces.num_rows,
-        "kept": len(rows),
+        "kept": table.num_rows,
         "dropped": len(dropped),
         "dropped_by_reason": reasons,
         "llm_calls": len(history),
         "cache_hits": sum(1 for h in history if h["cached"]),
         "completion_tokens": sum(h["completion_tokens"] for h in history),
-        "n_tokens": [r["n_tokens"] for r in rows],
+        "n_tokens": table.column("n_tokens").to_pylist(),
     }
-    return pa.Table.from_pylist(rows, schema=SFT_EXAMPLE_SCHEMA), dropped, stats
-
-
-def it_params(params, it: RewriteItem):
-    """The sampling of the attempt that produced ``it`` (attempts differ only by seed)."""
-    return dataclasses.replace(params, seed=it.history[-1]["seed"])
+    return table, dropped, stats
 
 
 @dg.asset(

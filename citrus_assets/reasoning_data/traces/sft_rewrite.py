@@ -11,16 +11,28 @@ Rewrites that fail are retried with a new seed up to ``max_attempts``, then drop
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
 
+import pyarrow as pa
+
+from citrus_assets.common import prompts as P
 from citrus_assets.common.decontamination.leakage import find_process_leaks
+from citrus_assets.common.llm_task import LLMTask, Reject, Reply
 from citrus_assets.common.prompts import load_prompt
 from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.common.text.reasoning_format import parse_think_answer
+from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.traces import dual_roles as R
-from resources.llm import SamplingParams
+from resources.lake import QuarantineRecord
+from resources.lineage.ids import record_id
+from resources.lineage.schema import PARENT_IDS, RECORD_ID
+from resources.llm import Prompt, SamplingParams
+from resources.llm.types import canonical_json
 
 REWRITE_PROMPT = "sft_rewrite"
 SYSTEM_PROMPT = "citrus_system"
@@ -89,51 +101,72 @@ def sft_messages(question: str, response: str) -> list[dict]:
 
 
 @dataclass
-class RewriteItem:
-    trace: dict  # a reasoning_traces row
-    question: dict  # its open_questions row
-    answer: str  # the verified conclusion's answer
-    prompt: str = ""  # rendered rewrite prompt of the last attempt
-    response: str = ""
-    gen: object = None  # Generation of the last attempt
-    attempts: int = 0
-    reason: str = "not attempted"
-    history: list[dict] = field(default_factory=list)
+class RewriteTraces(LLMTask):
+    """The rewrite as an ``LLMTask``: a row is a trace with its open question (``question``), the verified answer
+    (``answer``) and its attempts (``history``); a failed rewrite is asked again with the next seed (``retries`` =
+    max_attempts - 1), then quarantined with the last reason, the prompt and every attempt."""
 
-    @property
-    def kept(self) -> bool:
-        return self.reason == ""
+    name: ClassVar[str] = "sft_examples"
+    prompts: ClassVar[tuple[str, ...]] = (REWRITE_PROMPT, SYSTEM_PROMPT, USER_PROMPT)
+    schema: ClassVar[pa.Schema] = SFT_EXAMPLE_SCHEMA
+    render: Callable[[Prompt], str] = str  # llm.render (the quarantined prompt)
+
+    def prompt_hash(self, row: dict) -> str:
+        return P.prompt_hash(REWRITE_PROMPT)  # the rewrite prompt alone (the gen_* columns before the move)
+
+    def sampling(self, params: SamplingParams, attempt: int) -> SamplingParams:
+        return dataclasses.replace(params, seed=params.seed + attempt)  # the same temperature, a new seed
+
+    def format_input(self, row: dict) -> Prompt:
+        return rewrite_messages(row["open_question"], row["transcript"], row["answer"])
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        response, q, gen = reply.text.strip(), row["question"], reply.generation
+        reason = check_response(response, q["options"], q["answer_letters"], q["ground_truth"], q.get("language"))
+        row["history"].append(
+            {
+                "attempt": reply.attempt,
+                "seed": reply.params.seed,
+                "response": reply.text,
+                "reason": reason,
+                "cached": gen.cached,
+                "completion_tokens": gen.completion_tokens,
+            }
+        )
+        if reason:
+            return Reject(reason)
+        return {
+            RECORD_ID: record_id("sft", row[RECORD_ID], reply.model_id, reply.sampling, response),
+            PARENT_IDS: [row[RECORD_ID]],
+            "question_id": row["question_id"],
+            "language": row["language"],
+            "messages": sft_messages(row["open_question"], response),
+            "response": response,
+            "final_answer": parse_response(response)[1],
+            "n_tokens": 0,  # counted over the kept rows (count_tokens)
+            "ground_truth": row["ground_truth"],
+        }
+
+    def fallback(self, row: dict, rejections: list[str], last: Reject) -> Reject:
+        prompt = self.render(self.format_input(row))
+        return Reject(last.reason, raw=canonical_json({"prompt": prompt, "attempts": row["history"]}))
+
+    def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
+        return QuarantineRecord("reasoning_traces", row[RECORD_ID], reject.reason, reject.raw)
 
 
-def rewrite_all(
-    items: list[RewriteItem], llm, temperature: float, top_p: float, max_tokens: int, seed: int, max_attempts: int
-) -> SamplingParams | None:
-    """Rewrite every item (one batched call per attempt, failures retried); returns the last params used."""
-    pending, params = list(items), None
-    for attempt in range(max(1, max_attempts)):
-        if not pending:
-            break
-        params = SamplingParams(n=1, temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed + attempt)
-        msgs = [rewrite_messages(it.trace["open_question"], it.trace["transcript"], it.answer) for it in pending]
-        gens = llm.generate(msgs, params)
-        for it, m, g in zip(pending, msgs, gens):
-            it.gen, it.response, it.prompt, it.attempts = g[0], g[0].text.strip(), llm.render(m), attempt + 1
-            q = it.question
-            it.reason = check_response(
-                it.response, q["options"], q["answer_letters"], q["ground_truth"], q.get("language")
-            )
-            it.history.append(
-                {
-                    "attempt": attempt,
-                    "seed": params.seed,
-                    "response": g[0].text,
-                    "reason": it.reason,
-                    "cached": g[0].cached,
-                    "completion_tokens": g[0].completion_tokens,
-                }
-            )
-        pending = [it for it in pending if not it.kept]
-    return params
+def rewrite_traces(traces: list[dict], llm, params: SamplingParams, max_attempts: int):
+    """(kept SFT_EXAMPLE_SCHEMA table, quarantined rewrites, every attempt) of ``traces`` (rows with ``question``
+    and ``answer``): one batched call per attempt, ``params.seed`` + attempt."""
+    rows = [{**t, "history": []} for t in traces]
+    task = RewriteTraces(retries=max(1, max_attempts) - 1, render=llm.render)
+    table, dropped, _ = task.run(rows, llm, params)
+    kept = table.to_pylist()
+    fallback = [r["gen_completion_tokens"] for r in kept]
+    for r, n in zip(kept, count_tokens(llm, [r["response"] for r in kept], fallback)):
+        r["n_tokens"] = int(n)
+    history = [h for r in rows for h in r["history"]]
+    return pa.Table.from_pylist(kept, schema=SFT_EXAMPLE_SCHEMA), dropped, history
 
 
 def count_tokens(llm, texts: list[str], fallback: list[int]) -> list[int]:
