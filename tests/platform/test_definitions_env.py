@@ -186,3 +186,11 @@ def test_executor_is_chosen_by_citrus_executor_when_the_run_starts(monkeypatch, 
         with dg.execute_job(job, instance=instance) as result:
             assert result.success
             assert (seen_by_step(result)["pid"] == os.getpid()) is same_process
+
+
+def test_run_config_picks_the_executor_over_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("CITRUS_EXECUTOR", "multiprocess")
+    run_config = {"execution": {"config": {"executor": "in_process"}}}  # the launchpad's choice for one run
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        with dg.execute_job(dg.reconstructable(run_settings_job), instance=instance, run_config=run_config) as result:
+            assert result.success and seen_by_step(result)["pid"] == os.getpid()
