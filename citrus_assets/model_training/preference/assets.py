@@ -39,13 +39,13 @@ from citrus_assets.model_training.preference.sampler import sampler_id, sampler_
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from resources.lake import LakeResource
 from resources.llm import LLMResource, SamplingParams
+from resources.llm.sampling import SamplingConfig
 
-GROUP = "training"
 USE_RESOURCE = "resource"
 NO_NONMEDICAL = "none"
 
 
-class RejectionConfig(dg.Config):
+class RejectionConfig(SamplingConfig):
     """Rejection sampling. Paper: 20 samples per question at temperature 1.2 (set ``n: 20`` and a
     ``max_tokens`` long enough for full traces, e.g. 2048). The defaults (n=4, max_tokens=128) keep the
     CPU demo (built-in 135M model, 8 questions) near a minute.
@@ -64,9 +64,7 @@ class RejectionConfig(dg.Config):
     revision: str = ""
     n: int = 4
     temperature: float = 1.2
-    top_p: float = 1.0
     max_tokens: int = 128
-    seed: int = 0
     # the problems come from the nonmedical_reasoning asset (the SFT mix's records, with file and line);
     # "none" = no non-medical questions; answer rule: model_training/preference/nonmedical.py
     nonmedical_dir: str = ""  # only "none" is read: the folder itself is nonmedical_reasoning's config
@@ -75,9 +73,7 @@ class RejectionConfig(dg.Config):
     min_nonmedical: int = 0  # ... but at least this many (when the folder has them)
 
     def params(self) -> SamplingParams:
-        return SamplingParams(
-            n=self.n, temperature=self.temperature, top_p=self.top_p, max_tokens=self.max_tokens, seed=self.seed
-        )
+        return self.sampling(n=self.n)
 
 
 class PreferenceConfig(dg.Config):
@@ -136,7 +132,6 @@ def nonmedical_problems(
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     # v4: non-medical problems are nonmedical_reasoning's records (the samples' parent), not the folder's lines
     code_version=code_version("rejection_samples-v4", SYSTEM_PROMPT, USER_PROMPT),
@@ -224,7 +219,6 @@ def verify_pairs(pairs: pa.Table, samples: pa.Table, open_questions: pa.Table) -
 
 
 @dg.asset(
-    group_name=GROUP,
     partitions_def=seed_sets,
     code_version="preference_pairs-v3",
     kinds={"parquet"},

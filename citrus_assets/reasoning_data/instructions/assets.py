@@ -8,9 +8,6 @@ from citrus_assets.reasoning_data.instructions.instruction_files import load_ins
 from resources.inbox import InboxResource
 from resources.lake import LakeResource
 
-# only for the group_name of the mixes' assets (reasoning_data/mixes), until they drop it: the stage's
-# group is set where stages are loaded (common/stages.py)
-GROUP = "reasoning_data"
 instruction_sets = dg.DynamicPartitionsDefinition(name="instruction_sets")
 
 

@@ -16,7 +16,6 @@ from pydantic import Field
 from citrus_assets.common.decontamination.index import decontamination_metadata, eval_index, quarantine_unreadable
 from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.plots import histogram_md
-from citrus_assets.reasoning_data.instructions.assets import GROUP
 from citrus_assets.reasoning_data.mixes.curriculum import StageRule, build_stage_mix
 from citrus_assets.reasoning_data.mixes.mixing import (
     DUPLICATE_SCHEMA,
@@ -106,7 +105,6 @@ def finish_mix(
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="sft-stage3-mix-v2",  # v2: non-medical rows from the nonmedical_reasoning asset, parent = its record
     kinds={"parquet"},
     description="SFT stage 3: every hard medical reasoning example, a share of the easy ones and a comparable "
@@ -188,7 +186,6 @@ def _instruction_mix(
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="sft-stage1-mix-v1",
     kinds={"parquet"},
     description="SFT stage 1: general single-turn instruction following (curriculum.assign_stage), deduplicated "
@@ -201,7 +198,6 @@ def sft_stage1_mix(
 
 
 @dg.asset(
-    group_name=GROUP,
     code_version="sft-stage2-mix-v1",
     kinds={"parquet"},
     description="SFT stage 2: harder instructions — multi-turn or long responses (curriculum.assign_stage), "

@@ -14,7 +14,6 @@ import pyarrow as pa
 
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
-from citrus_assets.reasoning_data.instructions.assets import GROUP
 from citrus_assets.reasoning_data.mixes.nonmedical import load_nonmedical, nonmedical_dir
 from resources.lake import LakeResource
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
@@ -49,7 +48,6 @@ def nonmedical_table(folder) -> tuple[pa.Table, list, dict]:
 
 @dg.asset(
     name=NONMEDICAL_ASSET,
-    group_name=GROUP,
     code_version="nonmedical-v2",  # v2: the stated answer column (rejection_samples reads it)
     kinds={"parquet"},
     description="Every logic/math record of the non-medical folder as a chat row in the <think>/<answer> "
