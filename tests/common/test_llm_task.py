@@ -181,3 +181,62 @@ def test_the_docstring_step_is_the_one_tested_here():
     tested = Shorten(retries=1).run(ROWS, FakeLLM(reply), params)
     assert documented.table.to_pylist() == tested.table.to_pylist() and documented.stats == tested.stats
     assert documented.table.num_rows == 2
+
+
+# ------------------------------------------------------------------- n > 1 samples: one row per prompt or per sample
+class SampleLLM(FakeLLM):
+    """``params.n`` samples: sample k of a prompt answers ``replies(prompt, k)``; sample 1 is cached."""
+
+    def generate(self, prompts, params):
+        self.calls.append((len(prompts), params))
+        return [
+            [Generation(self.replies(self.render(p), k), 7, 2 + k, "stop", k == 1, k) for k in range(params.n)]
+            for p in prompts
+        ]
+
+
+@dataclass
+class ShortenEach(Shorten):
+    per_sample: ClassVar[bool] = True
+
+    def format_output(self, row: dict, reply: Reply) -> dict | Reject:
+        out = super().format_output(row, reply)
+        return out if isinstance(out, Reject) else {**out, RECORD_ID: f"{out[RECORD_ID]}-{reply.index}"}
+
+
+def sample_reply(prompt: str, k: int) -> str:
+    return "" if k == 2 else f"Short {k}?"
+
+
+def test_samples_one_row_per_prompt_sees_them_all_and_sums_their_tokens():
+    seen = []
+
+    class Vote(Shorten):
+        def format_output(self, row, reply):
+            seen.append([g.text for g in reply.samples])
+            return super().format_output(row, reply)
+
+    rows = ROWS.slice(0, 1)
+    table, bad, stats = Vote().run(rows, SampleLLM(sample_reply), SamplingParams(n=3, max_tokens=16))
+    (row,) = table.to_pylist()
+    assert seen == [["Short 0?", "Short 1?", ""]] and row["response"] == "Short 0?" and not bad
+    assert row["gen_completion_tokens"] == 2 + 3 + 4 and row["cached"] is False  # not every sample was cached
+    assert (stats["accepted"], stats["generated_tokens"], stats["cache_hits"]) == (1, 9, 0)
+
+
+def test_per_sample_rows_and_each_rejected_sample_quarantined_on_its_own():
+    rows = ROWS.slice(0, 1)
+    llm = SampleLLM(sample_reply)
+    table, bad, stats = ShortenEach().run(rows.to_pylist(), llm, SamplingParams(n=3, max_tokens=16))
+    got = table.to_pylist()
+    assert [r["short"] for r in got] == ["Short 0?", "Short 1?"] and [r["cached"] for r in got] == [False, True]
+    assert [r["gen_completion_tokens"] for r in got] == [2, 3] and len(llm.calls) == 1
+    assert [(q.source_locator, q.reason) for q in bad] == [("qseed-1", "empty")]
+    assert (stats["accepted"], stats["quarantined"], stats["cache_hits"], stats["rejections"]) == (
+        2,
+        1,
+        1,
+        {"empty": 1},
+    )
+    with pytest.raises(ValueError, match="no retries"):
+        ShortenEach(retries=1).run(rows, llm, SamplingParams(n=2))
