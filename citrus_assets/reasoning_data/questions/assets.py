@@ -17,9 +17,12 @@ from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
-from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings, rewrite_seeds
+from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings
+from citrus_assets.reasoning_data.questions.staged import stage_rewrites
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
-from resources.lake import LakeResource
+from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
+from resources.lake import ChunkStage, LakeResource
 from resources.llm import LLMResource
 
 
@@ -33,6 +36,8 @@ class DifficultyConfig(dg.Config):
 
 class OpenQuestionConfig(RewriteSettings):
     """The rewrite engine's ``RewriteSettings`` (sampling and retries, demo-sized defaults, declared there once)."""
+
+    chunk_size: int = 2000  # seeds per chunk written to local disk (memory flat in partition size, issue 17)
 
 
 @dg.asset(
@@ -78,15 +83,16 @@ def open_questions(
     lake: LakeResource,
     question_seeds: pa.Table,
 ) -> dg.Output:
-    result = rewrite_seeds(question_seeds, llm, config)
-    qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, result.quarantine)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
+    stage = ChunkStage(spill_dir(llm, "open_questions", context.partition_key), OPEN_QUESTION_SCHEMA)
+    result = stage_rewrites(question_seeds, llm, config, stage, config.chunk_size)
+    qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, stage.quarantine_tables())
     if n_bad:
         context.log.warning(f"{n_bad} questions quarantined at {qpath}")
-    table = result.table()
     return output(
-        table,
+        stage.staged(),
         **empty_metadata(
-            table.num_rows,
+            result.counts["llm_accepted"] + result.counts["rule_fallback"],
             f"every rewrite of {question_seeds.num_rows} seeds rejected"
             + (f"; {n_bad} quarantined at {qpath}" if n_bad else "")
             if question_seeds.num_rows
