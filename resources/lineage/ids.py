@@ -10,23 +10,18 @@ the hex is an 80-bit BLAKE2b digest of the canonical JSON of the parts.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
 
+from resources.canonical import canonical_json
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 ID_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}-[0-9a-f]{20}$")
 
 
-def canonical_json(value: Any) -> str:
-    """JSON with sorted keys and no whitespace: the bytes that ids hash."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-
-
 def content_hash(value: Any, digest_size: int = 10) -> str:
-    data = value if isinstance(value, bytes) else canonical_json(value).encode("utf-8")
+    data = value if isinstance(value, bytes) else canonical_json(value).encode("utf-8")  # the lenient mode
     return hashlib.blake2b(data, digest_size=digest_size).hexdigest()
 
 

@@ -31,7 +31,8 @@ import time
 import weakref
 from pathlib import Path
 
-from resources.llm.types import Generation, SamplingParams, canonical_json
+from resources.canonical import canonical_json
+from resources.llm.types import Generation, SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def take_repairs() -> list[dict]:
 
 
 def cache_key(model_id: str, revision: str, rendered: str, params: SamplingParams, sample_index: int) -> str:
-    payload = canonical_json([model_id, revision, rendered, params.cache_key_part(), int(sample_index)])
+    payload = canonical_json([model_id, revision, rendered, params.cache_key_part(), int(sample_index)], strict=True)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Protocol
+
+from resources.canonical import canonical_json
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 Prompt = str | list[dict]  # a plain str is one user message
@@ -15,11 +16,6 @@ ROLES = ("system", "user", "assistant")
 # schedules up to --max-num-seqs, 256 by default on GPUs) and to reach ~0.8x of 128/latency req/s; few enough
 # for a hosted API (429s are retried with backoff). LLMSettings documents how to set it.
 DEFAULT_MAX_CONCURRENCY = 128
-
-
-def canonical_json(obj) -> str:
-    """Deterministic JSON: sorted keys, no whitespace, UTF-8 kept as is."""
-    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ class SamplingParams:
 
     def to_json(self) -> str:
         """Canonical JSON of all parameters (what lineage stores as `gen_sampling`)."""
-        return canonical_json(self.to_dict())
+        return canonical_json(self.to_dict(), strict=True)
 
     def cache_key_part(self) -> str:
         """Canonical JSON of the parameters that change a single sample (everything but n); computed once per
@@ -69,7 +65,7 @@ class SamplingParams:
         if part is None:
             d = self.to_dict()
             del d["n"]
-            part = canonical_json(d)
+            part = canonical_json(d, strict=True)
             object.__setattr__(self, "_key_part", part)
         return part
 

@@ -3,9 +3,10 @@ import threading
 
 import pytest
 
+from resources.canonical import canonical_json
 from resources.llm import LLMBackendError, LLMResource, SamplingParams
 from resources.llm.backends.openai_backend import OpenAIBackend
-from resources.llm.types import Request, canonical_json
+from resources.llm.types import Request
 
 KEY = "sk-test-SECRET-1234567890"
 
@@ -23,7 +24,7 @@ def backend(server, **kw):
 
 def req(text, indices=(0,)):
     msgs = [{"role": "user", "content": text}]
-    return Request(msgs, canonical_json(msgs), tuple(indices))
+    return Request(msgs, canonical_json(msgs, strict=True), tuple(indices))
 
 
 def test_success_with_n_samples_through_the_resource(fake_server):

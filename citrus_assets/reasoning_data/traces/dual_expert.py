@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from citrus_assets.common.decontamination.leakage import redact_answer_leaks
 from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.reasoning_data.traces import dual_roles as R
+from resources.canonical import canonical_json
 from resources.llm import SamplingParams
 from resources.llm.sampling import SamplingConfig
-from resources.llm.types import canonical_json
 
 ACTIVE, COMPLETE, MAX_ROUNDS = "active", "complete", "max_rounds"
 
@@ -73,7 +73,7 @@ class LoopConfig(SamplingConfig):
         """The loop's fields only (a subclass's scheduling fields are not sampling); the step's budget keeps its
         key of before (``max_tokens_step``), so the rows' ``sampling`` and the chunk fingerprints are unchanged."""
         fields = {k: getattr(self, k) for k in LoopConfig.model_fields if k != "max_tokens"}
-        return canonical_json({**fields, "max_tokens_step": self.max_tokens})
+        return canonical_json({**fields, "max_tokens_step": self.max_tokens}, strict=True)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class TraceResult:
                     }
                     for a in self.attempts
                 ],
-            }
+            },
+            strict=True,
         )
 
 

@@ -28,11 +28,11 @@ from citrus_assets.common.text.degeneration import degeneration_reason
 from citrus_assets.common.text.reasoning_format import parse_think_answer
 from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.traces import dual_roles as R
+from resources.canonical import canonical_json
 from resources.lake import QuarantineRecord
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 from resources.llm import Prompt, SamplingParams
-from resources.llm.types import canonical_json
 
 REWRITE_PROMPT = "sft_rewrite"
 SYSTEM_PROMPT = "citrus_system"
@@ -149,7 +149,7 @@ class RewriteTraces(LLMTask):
 
     def fallback(self, row: dict, rejections: list[str], last: Reject) -> Reject:
         prompt = self.render(self.format_input(row))
-        return Reject(last.reason, raw=canonical_json({"prompt": prompt, "attempts": row["history"]}))
+        return Reject(last.reason, raw=canonical_json({"prompt": prompt, "attempts": row["history"]}, strict=True))
 
     def quarantine(self, row: dict, reject: Reject) -> QuarantineRecord:
         return QuarantineRecord("reasoning_traces", row[RECORD_ID], reject.reason, reject.raw)

@@ -54,6 +54,7 @@ from typing import Any, TypeVar
 
 import aiohttp
 
+from resources.canonical import canonical_json
 from resources.llm import secrets
 from resources.llm.types import (
     DEFAULT_MAX_CONCURRENCY,
@@ -61,7 +62,6 @@ from resources.llm.types import (
     LLMBackendError,
     Request,
     SamplingParams,
-    canonical_json,
 )
 
 log = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ class OpenAIBackend:
         self._holder: dict = {}  # "state": the _Session on the request loop, "pid": the process that made it
 
     def render(self, messages: list[dict]) -> str:
-        return canonical_json(messages)
+        return canonical_json(messages, strict=True)
 
     def _api_key(self) -> str:
         """The clean key ("" = none); SecretError when refused (bad characters, URL not bound to keys)."""
