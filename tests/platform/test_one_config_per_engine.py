@@ -10,7 +10,8 @@ import dagster as dg
 import pytest
 
 from citrus_assets.common.engine_config import EngineRunConfig, declared_fields, engine_run_config
-from citrus_assets.cpt_corpus.web.assets import WebCurationRunConfig, WebCurationSettings
+from citrus_assets.cpt_corpus.web.assets import RUN_TIME_KNOBS, WebCurationRunConfig, WebCurationSettings
+from citrus_assets.cpt_corpus.web.config import WebCurationConfig
 from citrus_assets.cpt_corpus.web.pipelines import ExecutorOptions
 from citrus_assets.jobs import DEMO_RL_OPS, DEMO_TRAINING_OPS
 from citrus_assets.model_training.checkpoints.training_config import (
@@ -37,9 +38,9 @@ def engine_names(engine: type, exclude=()) -> set[str]:
 
 @pytest.mark.parametrize("run_cls,engine", TRAINER_PAIRS, ids=lambda c: getattr(c, "__name__", ""))
 def test_checkpoint_run_config_is_its_trainers_config(run_cls, engine):
-    assert run_cls.engine is engine
+    assert list(run_cls.engines) == [engine]
     trainer_fields = engine_names(engine, LAUNCH_FIELDS)
-    assert set(run_cls.engine_fields) == set(run_cls.engine_fields.values()) == trainer_fields
+    assert set(run_cls.engines[engine]) == set(run_cls.engines[engine].values()) == trainer_fields
     hand = hand_declared(run_cls)
     assert hand == {"reuse"}, "the checkpoint run config declares only what no trainer has"
     assert not hand & engine_names(engine), f"declared on both sides: {sorted(hand & engine_names(engine))}"
@@ -72,19 +73,25 @@ def test_the_main_jobs_training_values_are_run_config_fields():
         cls(**values)
 
 
-def test_web_run_config_is_the_executors_config():
+def test_web_run_config_is_the_executors_and_the_curations_config():
     run_cls = WebCurationRunConfig
-    assert run_cls.engine is ExecutorOptions
-    assert set(run_cls.engine_fields.values()) == engine_names(ExecutorOptions)
-    assert run_cls.engine_fields["executor"] == "kind"  # the run-config name users know
-    hand = hand_declared(run_cls)
-    assert hand == declared_fields(WebCurationSettings)
-    both = hand & (engine_names(ExecutorOptions) | set(run_cls.engine_fields))
-    assert not both, f"declared on both sides: {sorted(both)}"
-    assert set(run_cls.model_fields) == hand | set(run_cls.engine_fields)
-    assert run_cls().executor_options() == ExecutorOptions()  # the defaults are the executor's
-    opts = run_cls(executor="slurm", slurm_partition="cpu", slurm_sbatch_args={"a": "b"}).executor_options()
+    assert list(run_cls.engines) == [WebCurationConfig, ExecutorOptions]
+    executor, curation = run_cls.engines[ExecutorOptions], run_cls.engines[WebCurationConfig]
+    assert set(executor.values()) == engine_names(ExecutorOptions)
+    assert executor["executor"] == "kind"  # the run-config name users know
+    assert set(curation) == set(curation.values()) == set(RUN_TIME_KNOBS)
+    hand = hand_declared(run_cls) - set(curation)  # the intermediate made class declares the curation's knobs
+    assert hand == declared_fields(WebCurationSettings) == {"work_dir"}
+    engine_side = engine_names(ExecutorOptions) | set(executor) | engine_names(WebCurationConfig)
+    assert not hand & engine_side, f"declared on both sides: {sorted(hand & engine_side)}"
+    assert set(run_cls.model_fields) == hand | set(executor) | set(curation)
+    # the defaults are the engines'
+    assert run_cls().executor_options() == ExecutorOptions()
+    assert run_cls().to_config() == WebCurationConfig()
+    cfg = run_cls(executor="slurm", slurm_partition="cpu", slurm_sbatch_args={"a": "b"}, languages=["en", "fr"])
+    opts = cfg.executor_options()
     assert (opts.kind, opts.slurm_partition, opts.slurm_sbatch_args) == ("slurm", "cpu", {"a": "b"})
+    assert cfg.to_config().languages == ("en", "fr") and cfg.to_config().execution == opts
 
 
 def test_a_base_that_redeclares_an_engine_field_is_refused():
@@ -95,6 +102,10 @@ def test_a_base_that_redeclares_an_engine_field_is_refused():
         engine_run_config("X", ExecutorOptions, Again)
     with pytest.raises(TypeError, match="no fields"):
         engine_run_config("X", ExecutorOptions, EngineRunConfig, exclude=["nope"])
+    with pytest.raises(TypeError, match="second time"):  # nor may two engines offer the same name
+        engine_run_config("X", WebCurationConfig, WebCurationRunConfig, include=["workers"])
+    with pytest.raises(TypeError, match="name one"):
+        WebCurationRunConfig().to_engine()
 
 
 def test_dagster_reads_the_engine_defaults_from_the_made_config():

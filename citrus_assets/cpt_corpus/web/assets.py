@@ -22,32 +22,18 @@ web_shards = dg.DynamicPartitionsDefinition(name="web_shards")
 
 
 class WebCurationSettings(EngineRunConfig):
-    """The web curation's own run-time knobs (everything else: ``WebCurationConfig`` defaults); the executor's
-    fields come from ``ExecutorOptions`` (see ``WebCurationRunConfig``).
-
-    ``workers``: tasks at once (local: rank processes; ray/slurm: <= 0 = all). ``work_dir``: where the datatrove
-    folders go ("" = the system temp folder); Slurm and multi-machine Ray need a shared folder.
+    """What the web assets' run config adds to its engines' fields: ``work_dir``, where the datatrove folders go
+    ("" = the system temp folder; Slurm and multi-machine Ray need a shared folder). See ``WebCurationRunConfig``.
     """
 
-    languages: list[str] = ["en"]
-    url_filter: bool = True
-    minhash_buckets: int = 14
-    minhash_hashes_per_bucket: int = 8
-    workers: int = 1
     work_dir: str = ""
 
     def executor_options(self) -> ExecutorOptions:
-        return self.to_engine()
+        return self.to_engine(ExecutorOptions)
 
     def to_config(self) -> WebCurationConfig:
-        return WebCurationConfig(
-            languages=tuple(self.languages),
-            url_filter=self.url_filter,
-            minhash_buckets=self.minhash_buckets,
-            minhash_hashes_per_bucket=self.minhash_hashes_per_bucket,
-            workers=self.workers,
-            execution=self.executor_options(),
-        )
+        """The curation's config: the run config's knobs, ``WebCurationConfig``'s defaults for the rest."""
+        return self.to_engine(WebCurationConfig, execution=self.executor_options())
 
     def work_folder(self, prefix: str):
         """A temporary folder for one call's datatrove files, under ``work_dir`` when set."""
@@ -56,19 +42,23 @@ class WebCurationSettings(EngineRunConfig):
         return tempfile.TemporaryDirectory(prefix=prefix, dir=self.work_dir or None)
 
 
+# The curation knobs offered at run time (every other WebCurationConfig field keeps its default).
+RUN_TIME_KNOBS = ("languages", "url_filter", "minhash_buckets", "minhash_hashes_per_bucket", "workers")
+
 WebCurationRunConfig = engine_run_config(
     "WebCurationRunConfig",
     ExecutorOptions,
-    WebCurationSettings,
+    engine_run_config("WebCurationKnobs", WebCurationConfig, WebCurationSettings, include=RUN_TIME_KNOBS),
     rename={"kind": "executor"},
-    doc="""Run config of the web assets: ``WebCurationSettings`` plus every field of the datatrove executor's own
-    config, ``ExecutorOptions`` (citrus_assets/cpt_corpus/web/pipelines.py: names and defaults declared there once).
+    doc="""Run config of the web assets: ``work_dir`` plus fields of the engines' own configs, with their names
+    and defaults declared there once: ``RUN_TIME_KNOBS`` of ``WebCurationConfig`` (web/config.py) and every field
+    of the datatrove executor's ``ExecutorOptions`` (web/pipelines.py).
 
     ``executor`` (``ExecutorOptions.kind``) runs the datatrove pipelines: ``local`` (default, in the step's
     process), ``ray`` (RayPipelineExecutor on ``ray_address``; "" = a local Ray started by the step when none is
     connected) or ``slurm`` (SlurmPipelineExecutor: an sbatch job array on ``slurm_partition``; the step waits
-    for it). ``rank_timeout_s``: local with ``workers > 1``, the deadline of one datatrove rank (killed with its
-    stacks dumped).
+    for it). ``workers``: tasks at once (local: rank processes; ray/slurm: <= 0 = all); ``rank_timeout_s``: local
+    with ``workers > 1``, the deadline of one datatrove rank (killed with its stacks dumped).
     """,
 )
 

@@ -127,7 +127,7 @@ def trainer_config(
     run: CheckpointRunConfig, cls: type[BaseTrainConfig], model_path: str, bf16: bool
 ) -> BaseTrainConfig:
     """The trainer dataclass from a Dagster run config: its fields, plus the model path and bf16 (resource)."""
-    cfg = run.to_engine(model_path=model_path, bf16=bf16)
+    cfg = run.to_engine(model_path=model_path, bf16=bf16)  # its one engine: the trainer's dataclass
     if not isinstance(cfg, cls):
         raise TypeError(f"{type(run).__name__} builds {type(cfg).__name__}, not {cls.__name__}")
     return cfg
