@@ -145,7 +145,7 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """The run's cost guard: an automatic run's new requests are charged to its budget (cost_guard.py)."""
-        run = getattr(context, "dagster_run", None)
+        run = getattr(context, "run", None) or getattr(context, "dagster_run", None)  # the latter: older contexts
         self.attach_budget(run_budget(self, dict(run.tags) if run is not None and run.tags else {}))
 
     @property
