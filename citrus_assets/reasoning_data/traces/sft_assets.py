@@ -9,6 +9,7 @@ from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.plots import histogram_md
 from citrus_assets.common.prompts import code_version
+from citrus_assets.reasoning_data.schemas import SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.sft_rewrite import (
@@ -18,7 +19,9 @@ from citrus_assets.reasoning_data.traces.sft_rewrite import (
     reason_code,
     rewrite_traces,
 )
-from resources.lake import LakeResource, QuarantineRecord
+from citrus_assets.reasoning_data.traces.sft_staged import stage_sft_examples
+from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
+from resources.lake import ChunkStage, LakeResource, QuarantineRecord
 from resources.lineage.schema import RECORD_ID
 from resources.llm import LLMResource, SamplingParams
 from resources.llm.sampling import SamplingConfig
@@ -31,6 +34,7 @@ class SftRewriteConfig(SamplingConfig):
     top_p: float = 0.95
     max_tokens: int = 384
     max_attempts: int = 2
+    chunk_size: int = 2000  # traces per chunk written to local disk (memory flat in partition size, issue 17)
 
 
 def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRewriteConfig):
@@ -84,8 +88,11 @@ def sft_examples(
     reasoning_traces: pa.Table,
     open_questions: pa.Table,
 ) -> dg.Output:
-    table, dropped, stats = build_sft_examples(reasoning_traces, open_questions, llm, config)
-    qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, dropped)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
+    stage = ChunkStage(spill_dir(llm, ASSET, context.partition_key), SFT_EXAMPLE_SCHEMA)
+    stats = stage_sft_examples(reasoning_traces, open_questions, llm, config, stage, config.chunk_size)
+    table = stage.staged()
+    qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, stage.quarantine_tables())
     if n_bad:
         context.log.warning(f"{n_bad} of {stats['traces']} rewrites dropped; quarantined at {qpath}")
     lengths = stats["n_tokens"]
@@ -106,7 +113,7 @@ def sft_examples(
             {"sft_examples": [float(x) for x in lengths]}, "Tokens per SFT response", "tokens"
         ),
         **empty_metadata(
-            table.num_rows,
+            stats["kept"],
             (
                 f"no verified reasoning trace to rewrite (reasoning_traces has 0 rows for {context.partition_key})"
                 if not stats["traces"]
