@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pyarrow as pa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from resources.lake import Lake
 from resources.lineage.commit import publish_partition, read_committed

@@ -26,12 +26,10 @@ Writes benchmarks/results/degeneration.md and prints it.
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from citrus_assets.common.text.degeneration import KIND_CONFIGS, degeneration_reason, first_degenerate, reason_code  # noqa: E402
 from citrus_assets.jmed.items.questions import clean_question  # noqa: E402

@@ -34,7 +34,6 @@ from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from citrus_assets.jmed.consultations import deid  # noqa: E402
 

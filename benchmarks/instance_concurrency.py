@@ -9,7 +9,7 @@ instance, SQLite ``PRAGMA integrity_check`` / SQL counts). The instance settings
 storage runs with and without creating the tables once first (``dagster instance migrate``), and the runs
 are launched either through the UI's GraphQL mutations or by separate ``dagster job launch`` processes.
 
-    .venv/bin/python benchmarks/instance_concurrency.py --trials 3
+    .venv/bin/python -m benchmarks.instance_concurrency --trials 3
 
 writes ``benchmarks/results/instance_concurrency.md``. Needs Debian's ``postgresql`` server binaries.
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,10 +26,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "deploy"))
 
-from instance_trial import TrialResult, run_trial  # noqa: E402
-from pg_server import PostgresServer  # noqa: E402
+from tests.deploy.instance_trial import TrialResult, run_trial  # noqa: E402
+from tests.deploy.pg_server import PostgresServer  # noqa: E402
 
 
 def _home(storage: str) -> Path:

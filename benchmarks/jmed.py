@@ -16,20 +16,19 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 
 from citrus_assets.common.stages import load_stage  # noqa: E402
-from citrus_assets.jmed import review, steps  # noqa: E402
+from citrus_assets.jmed import steps  # noqa: E402
 from citrus_assets.jmed.assets import dialogue_months  # noqa: E402
 from citrus_assets.jmed.consultations.dialogues import load_dialogue_file, load_month  # noqa: E402
+from citrus_assets.jmed.items import review  # noqa: E402
 from resources.inbox import InboxResource  # noqa: E402
 from resources.lake import LakeResource  # noqa: E402
 from resources.lake_io import LakeIOManager  # noqa: E402

@@ -10,13 +10,11 @@ then once more warm (every answer cached). Writes benchmarks/results/jmed_eval.m
 
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Page latency of the lineage browser (``citrus lineage serve``) on the lineage store benchmark's graph (run by hand).
 
-    .venv/bin/python benchmarks/lineage_browser.py [--edges 10000000] [--partitions 100] [--workdir DIR] [--reuse]
+    .venv/bin/python -m benchmarks.lineage_browser [--edges 10000000] [--partitions 100] [--workdir DIR] [--reuse]
 
 Builds the graph of ``benchmarks/lineage_store.py`` (source lines -> question_seeds -> answers ->
 reasoning_traces -> sft_examples, LLM ``gen_*`` columns on answers and traces, two checkpoints trained on
@@ -26,12 +26,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
 
-from lineage_store import build_partition  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
+from benchmarks.lineage_store import build_partition  # noqa: E402
 from resources.lineage import LineageStore, LineageWriter, table_data_version  # noqa: E402
 from resources.lineage.browser import create_app  # noqa: E402
 from resources.lineage.settings import browser_link  # noqa: E402

@@ -19,15 +19,12 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import dagster as dg
 import pyarrow as pa
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from resources.lake_io import LakeIOManager
 from resources.lineage.ids import record_id

@@ -12,13 +12,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from resources.llm import Generation, GenerationCache, SamplingParams, cache_key  # noqa: E402
 from resources.llm import cache as cache_mod  # noqa: E402

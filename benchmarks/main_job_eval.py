@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 import pyarrow as pa  # noqa: E402

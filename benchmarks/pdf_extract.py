@@ -43,7 +43,6 @@ from pathlib import Path
 import pymupdf
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 
 from citrus_assets.cpt_corpus.pdf.extract import extract_pdf, leftover_hyphenations  # noqa: E402
 from citrus_assets.cpt_corpus.pdf.page import (  # noqa: E402

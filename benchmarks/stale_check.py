@@ -11,13 +11,11 @@ Writes benchmarks/results/stale_check.md.
 """
 
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 

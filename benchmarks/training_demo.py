@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 import pyarrow as pa  # noqa: E402

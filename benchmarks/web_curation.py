@@ -15,7 +15,7 @@
    document is from their own planted group / removed.
 3. Memory: each part runs in its own process; peak RSS (``ru_maxrss``) of it and of its children.
 
-    .venv/bin/python benchmarks/cpt_corpus/web/curation.py [--warc-copies 60 --jsonl-copies 40 --reps 3]
+    .venv/bin/python -m benchmarks.web_curation [--warc-copies 60 --jsonl-copies 40 --reps 3]
 
 Writes a Markdown table to benchmarks/results/web_curation.md and prints it.
 """
@@ -37,7 +37,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
 OUT = REPO / "benchmarks" / "results" / "web_curation.md"
 RAW = REPO / "benchmarks" / "_work" / "web_curation.json"  # raw numbers of the last run (git-ignored)
 RATES = (0.005, 0.01, 0.02, 0.03, 0.05, 0.10)

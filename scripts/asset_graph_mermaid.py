@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 OUT = REPO / "docs" / "asset_graph.md"
 STAGE_TITLES = {
     "cpt_corpus": "CPT corpus",

@@ -375,8 +375,7 @@ def test_script_without_main_guard_and_worker_pool(tmp_path):
     marker = tmp_path / "marker.txt"
     script = tmp_path / "caller.py"
     script.write_text(f"""
-import json, sys
-sys.path.insert(0, {str(REPO)!r})
+import json
 with open({str(marker)!r}, "a") as fh:
     fh.write("x")
 import pyarrow.parquet as pq

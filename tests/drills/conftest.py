@@ -1,20 +1,13 @@
-"""Failure drills: make the helper modules next to this file importable (also in subprocesses), and give every
-drill its own LLM cache folder and a clean per-process backend registry.
+"""Failure drills: every drill gets its own LLM cache folder and a clean per-process backend registry.
 
-The project runs pytest with ``--import-mode=importlib``, which does not put test folders on ``sys.path``.
+Helper modules are imported by their package path from the repo root (``tests.drills.drill_support``; the
+PostgreSQL instance drill's ``tests.deploy.pg_server`` / ``instance_trial`` / ``concurrency_defs``); subprocess
+drills run ``python -m tests.drills.drill_runner`` with the repo root as working directory.
 """
 
 import os
-import sys
 
 import pytest
-
-_HERE = os.path.dirname(os.path.abspath(__file__))
-# tests/deploy: the PostgreSQL instance drill's support modules (pg_server, instance_trial, concurrency_defs)
-_DEPLOY = os.path.join(os.path.dirname(_HERE), "deploy")
-for _path in (_DEPLOY, _HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +22,7 @@ def _isolated_llm(tmp_path, monkeypatch):
 
 @pytest.fixture
 def drill_server():
-    from drill_support import DrillServer
+    from tests.drills.drill_support import DrillServer
 
     server = DrillServer()
     yield server
@@ -41,7 +34,7 @@ def postgres_server():
     """A PostgreSQL server of its own (``tests/deploy/pg_server.py``: initdb in a temporary folder, a free port
     on 127.0.0.1, database ``dagster``), stopped and removed afterwards. Skips when the server binaries are
     not installed, unless ``CITRUS_REQUIRE_POSTGRES=1`` (set by ``.ci/run``, which installs them)."""
-    from pg_server import PostgresServer, PostgresUnavailable
+    from tests.deploy.pg_server import PostgresServer, PostgresUnavailable
 
     try:
         server = PostgresServer()

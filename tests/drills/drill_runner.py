@@ -1,4 +1,5 @@
-"""Subprocess side of the drills: ``python drill_runner.py '<json args>'``; prints one ``RESULT {...}`` line.
+"""Subprocess side of the drills: ``python -m tests.drills.drill_runner '<json args>'`` from the repo root;
+prints one ``RESULT {...}`` line.
 
 Modes:
 * ``slice``: materialize slice assets of one seed-set partition (``env``, ``names``, ``partition``); with
@@ -16,9 +17,7 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import drill_support as S
+from tests.drills import drill_support as S
 
 
 def run_slice(args: dict) -> dict:

@@ -14,7 +14,6 @@ import random
 import shutil
 
 import dagster as dg
-import drill_support as S
 import pymupdf
 
 from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents
@@ -23,6 +22,7 @@ from citrus_assets.cpt_corpus.web.assets import web_documents, web_shards
 from citrus_assets.reasoning_data.seeds.assets import question_seeds, seed_sets
 from resources.inbox import InboxResource
 from resources.lake import Lake
+from tests.drills import drill_support as S
 from tests.support.resources import make_resources
 from tests.support.web_synth import SynthDoc, make_document, write_jsonl, write_warc
 

@@ -9,10 +9,9 @@ only good generations are cached (a re-run pays just for the failed prompts), an
 kept, flagged and counted (``no_answer``) instead of crashing the run.
 """
 
-import drill_support as S
-
 from resources.lake import Lake
 from resources.llm import LLMResource
+from tests.drills import drill_support as S
 
 QUESTIONS = 8
 

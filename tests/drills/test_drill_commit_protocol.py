@@ -27,7 +27,6 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import drill_support as S
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -37,10 +36,11 @@ from resources.lake import Lake
 from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore, UnknownRecord
 from resources.lineage.commit import UncommittedDataError, read_committed
+from tests.drills import drill_support as S
 
 ASSET = "question_seeds"
 QUESTIONS = 200
-RUNNER = Path(__file__).with_name("drill_runner.py")
+RUNNER = ["-m", "tests.drills.drill_runner"]  # from the repo root (cwd=S.REPO)
 
 
 def seed_file(version: str) -> bytes:
@@ -112,7 +112,7 @@ def killed_write(env: dict, point: str) -> str:
     child_env = {**os.environ, FAULT_ENV: f"{point}@{ASSET}"}
     args = {"mode": "slice", "env": env, "names": [ASSET]}
     proc = subprocess.run(
-        [sys.executable, str(RUNNER), json.dumps(args)],
+        [sys.executable, *RUNNER, json.dumps(args)],
         cwd=S.REPO,
         env=child_env,
         capture_output=True,

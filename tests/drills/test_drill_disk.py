@@ -17,10 +17,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-import drill_support as S
 import fsspec.implementations.local as fsspec_local
+
+from tests.drills import drill_support as S
 
 QUESTIONS = 3000
 
@@ -45,9 +45,9 @@ def assert_clean_failure(files: list[str], errors: dict, what: str, os_error: st
 def test_disk_full_leaves_no_file_that_looks_complete(tmp_path):
     seeds = {"medqa_demo.jsonl": big_seed_file()}
     envs = {k: S.make_env(tmp_path, k, seed_files=seeds) for k in ("probe", "data_env", "lineage_env")}
-    runner = Path(__file__).with_name("drill_runner.py")
+    runner = ["-m", "tests.drills.drill_runner"]  # from the repo root (cwd=S.REPO)
     proc = subprocess.run(
-        [sys.executable, str(runner), json.dumps({"mode": "fsize", **envs})],
+        [sys.executable, *runner, json.dumps({"mode": "fsize", **envs})],
         cwd=S.REPO,
         capture_output=True,
         text=True,

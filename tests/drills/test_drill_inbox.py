@@ -15,13 +15,13 @@ import os
 import shutil
 
 import dagster as dg
-import drill_support as S
 
 from citrus_assets.cpt_corpus.pdf.extract import extract_batch
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.seeds.sensors import seed_inbox_sensor
 from resources.inbox import InboxResource, partition_key_for
 from resources.lake import Lake
+from tests.drills import drill_support as S
 
 SECRET_LINE = "root:x:0:0:outside-the-inbox-SECRET:/root:/bin/bash"
 # the sample's 8 well-formed seeds (it also holds a truncated line and a 2-option one on purpose)

@@ -13,11 +13,9 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
-
-import drill_support as S
 
 from resources.lake import Lake
+from tests.drills import drill_support as S
 
 FINISHED = 5  # generations the server completes before the kill
 QUESTIONS = 8  # valid questions in sample/seeds/medqa_demo.jsonl
@@ -27,10 +25,10 @@ def test_kill9_during_llm_synthesis_then_rerun(tmp_path, drill_server):
     srv = drill_server
     srv.reset(mode=lambda user, n: "answer" if n <= FINISHED else "hold")
     env = S.make_env(tmp_path, "killed", srv.base_url, max_concurrency=8)
-    runner = Path(__file__).with_name("drill_runner.py")
+    runner = ["-m", "tests.drills.drill_runner"]  # from the repo root (cwd=S.REPO)
     args = {"mode": "slice", "env": env, "names": ["question_seeds", "judge_answers"]}
     proc = subprocess.Popen(
-        [sys.executable, str(runner), json.dumps(args)],
+        [sys.executable, *runner, json.dumps(args)],
         cwd=S.REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,6 @@ import gzip
 import json
 import tracemalloc
 
-import drill_support as S
 import pymupdf
 import pytest
 
@@ -20,6 +19,7 @@ from citrus_assets.cpt_corpus.web.curation import curate_shard
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from resources.llm import Generation, LLMClient
 from resources.llm.client import PROMPT_TOO_LONG
+from tests.drills import drill_support as S
 
 MiB = 1 << 20
 BOMB = 64 * MiB

@@ -14,11 +14,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import drill_support as S
 import duckdb
 
 from resources.lake import Lake
 from resources.lineage import LineageStore
+from tests.drills import drill_support as S
 
 RUNS = 4
 QUESTIONS = 60
@@ -47,7 +47,7 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
         seed_files={f"{p}.jsonl": seed_file(k) for k, p in enumerate(partitions)},
     )
     db = str(Path(env["lake"]) / "_lineage" / "lineage.duckdb")
-    runner = Path(__file__).with_name("drill_runner.py")
+    runner = ["-m", "tests.drills.drill_runner"]  # from the repo root (cwd=S.REPO)
     go = tmp_path / "go"
     procs = []
     for p in partitions:
@@ -63,7 +63,7 @@ def test_four_partitions_at_once_lose_and_duplicate_no_lineage(tmp_path, drill_s
         }
         procs.append(
             subprocess.Popen(
-                [sys.executable, str(runner), json.dumps(args)],
+                [sys.executable, *runner, json.dumps(args)],
                 cwd=S.REPO,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -20,7 +20,7 @@ N_RUNS, BACKFILL = 4, 4  # runs launched at the same moment; partitions of the b
 
 
 def test_postgres_instance_takes_concurrent_runs_and_a_backfill(postgres_server, tmp_path, monkeypatch):
-    from instance_trial import ASSETS, run_trial
+    from tests.deploy.instance_trial import ASSETS, run_trial
 
     home = tmp_path / "dagster_home"
     home.mkdir()
@@ -76,7 +76,7 @@ def test_the_server_listens_on_localhost_with_a_password(postgres_server):
 
 
 def test_missing_server_binaries_are_named(monkeypatch):
-    import pg_server
+    from tests.deploy import pg_server
 
     monkeypatch.setattr(pg_server.shutil, "which", lambda name: None)
     monkeypatch.setattr(pg_server.glob, "glob", lambda pattern: [])

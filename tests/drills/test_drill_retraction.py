@@ -10,11 +10,10 @@ file in the materialization metadata. Printed: cache entries left, quarantine ro
 that come back and whether they are flagged.
 """
 
-import drill_support as S
-
 from citrus_assets.cli.retract import retract
 from resources.lake import Lake
 from resources.lineage import LineageStore
+from tests.drills import drill_support as S
 
 COPY = "medqa_demo_copy"
 

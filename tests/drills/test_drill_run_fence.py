@@ -8,10 +8,10 @@ and its status. A re-run, a new run id, then commits normally; its lineage commi
 """
 
 import dagster as dg
-import drill_support as S
 import pyarrow.parquet as pq
 
 from resources.lake_io import RunNotLiveError  # noqa: F401 - the error the step fails with
+from tests.drills import drill_support as S
 
 QUESTIONS = 8  # valid questions in sample/seeds/medqa_demo.jsonl
 

@@ -16,14 +16,14 @@ import sys
 import uuid
 from pathlib import Path
 
-import drill_support as S
 import duckdb
+
+from tests.drills import drill_support as S
 
 # Child: kill -9 itself at the rename into place of the n-th temp file whose target matches ``target``.
 CHILD = r"""
 import json, os, signal, sys
-sys.path.insert(0, {drills!r})
-import drill_support as S
+from tests.drills import drill_support as S
 args = json.loads(sys.argv[1])
 real_replace, seen = os.replace, []
 def crash_at_rename(src, dst, *a, **k):
@@ -51,7 +51,7 @@ def user_glob(lake: str) -> list[str]:
 
 
 def test_temp_files_never_match_parquet_and_next_write_removes_them(tmp_path):
-    child = CHILD.format(drills=str(Path(__file__).parent))
+    child = CHILD  # run with -c from the repo root: tests.drills is importable
     left, matched, data_left, data_left_after, lineage_left = 0, [], 0, 0, 0
     for i, (target, nth, what) in enumerate(KILL_POINTS):
         env = S.make_env(tmp_path, f"crash{i}")

@@ -5,13 +5,13 @@ the link to the browser in a materialization's metadata."""
 import dagster as dg
 import pyarrow as pa
 import pytest
-from browser_lake import MODEL, REVISION, build_lake
 from starlette.testclient import TestClient
 
 from resources.lake_io import LakeIOManager
 from resources.lineage import LineageStore
 from resources.lineage.browser import create_app
 from resources.lineage.settings import ENV_BROWSER_URL, browser_link, default_paths
+from tests.lineage.browser_lake import MODEL, REVISION, build_lake
 
 
 @pytest.fixture()

@@ -2,9 +2,9 @@ import multiprocessing as mp
 import queue
 
 import duckdb
-import lineage_workers as LW
 
 from resources.lineage import LineageStore
+from tests.lineage import lineage_workers as LW
 
 N_WRITERS = 6
 

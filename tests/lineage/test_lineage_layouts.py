@@ -3,10 +3,10 @@
 import duckdb
 import pyarrow as pa
 import pytest
-from legacy_layout import LegacyLineageWriter
-from lineage_graph import ANS, SEED, SFT, SRC, build_graph
 
 from resources.lineage import LineageStore, LineageWriter, table_data_version
+from tests.lineage.legacy_layout import LegacyLineageWriter
+from tests.lineage.lineage_graph import ANS, SEED, SFT, SRC, build_graph
 
 
 def _store(tmp_path, name, writer):

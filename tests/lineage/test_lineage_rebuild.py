@@ -5,10 +5,10 @@ import os
 
 import duckdb
 import pytest
-from lineage_graph import SFT, SRC, build_graph
 
 from resources.lineage import LineageStore
 from resources.lineage.index import SCHEMA_VERSION
+from tests.lineage.lineage_graph import SFT, SRC, build_graph
 
 
 @pytest.fixture()

@@ -4,11 +4,11 @@ import os
 import duckdb
 import pyarrow as pa
 import pytest
-from lineage_graph import ANS, MODEL, PUBMED_URI, REVISION, SEED, SFT, SRC, TRAIN_URI, build_graph
 
 from citrus_assets.cli.lineage import main as cli_main
 from resources.lineage import LineageStore, LineageWriter, UnknownRecord, table_data_version
 from resources.lineage.store import format_impact, format_trace
+from tests.lineage.lineage_graph import ANS, MODEL, PUBMED_URI, REVISION, SEED, SFT, SRC, TRAIN_URI, build_graph
 
 
 @pytest.fixture()
@@ -232,7 +232,7 @@ def test_rematerialization_no_duplicates(graph):
 def test_new_data_version_keeps_history(graph):
     store, dvs = graph
     # answers/medqa re-made with a2 dropped: a new data version; old lineage stays traceable
-    from lineage_graph import answers_table
+    from tests.lineage.lineage_graph import answers_table
 
     t = answers_table([("a1", ["s1"]), ("a3", ["s1", "s3"])])
     LineageWriter(store.root).write_materialization(

@@ -4,11 +4,11 @@ import json
 import uuid
 
 import pytest
-from lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
 from citrus_assets.cli.lineage import main as cli_main
 from resources.lineage import LineageStore, LineageWriter
 from resources.lineage.query.openlineage import SCHEMA_URL, run_events, source_dataset
+from tests.lineage.lineage_graph import PUBMED_URI, TRAIN_URI, build_graph
 
 REQUIRED = {"eventType", "eventTime", "producer", "schemaURL", "run", "job", "inputs", "outputs"}
 

@@ -3,13 +3,11 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
 from resources.llm import Generation, GenerationCache, LLMBackendError, LLMClient, SamplingParams, cache_key
 
-REPO = Path(__file__).resolve().parents[2]
 WEIRD = "naïve ☃ 🍋 \x00 \r\n tab\t \ufffd \ud800 end"  # NUL, CRLF, replacement char, lone surrogate
 
 
@@ -167,7 +165,6 @@ def test_partial_results_are_cached_when_backend_fails(tmp_path):
 
 WRITER = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {repo!r})
     from resources.llm import Generation, GenerationCache, SamplingParams, cache_key
     cache = GenerationCache({path!r})
     worker = int(sys.argv[1])
@@ -189,7 +186,7 @@ WRITER = textwrap.dedent("""
 def test_concurrent_writers_from_two_processes(tmp_path):
     path = tmp_path / "shared.sqlite"
     script = tmp_path / "writer.py"
-    script.write_text(WRITER.format(repo=str(REPO), path=str(path)))
+    script.write_text(WRITER.format(path=str(path)))
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), str(w)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -5,17 +5,10 @@ skip when moto or s3fs is not installed (the ``dev`` extra has both).
 """
 
 import logging
-import os
-import sys
 
 import pytest
 
-# pytest runs with --import-mode=importlib: this folder's helper modules are imported from here
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if _HERE not in sys.path:
-    sys.path.insert(0, _HERE)
-
-from s3_support import free_port  # noqa: E402
+from tests.platform.s3_support import free_port
 
 
 @pytest.fixture(scope="module")

@@ -126,7 +126,7 @@ def test_next_write_removes_temp_leftovers_local(tmp_path):
 
 def test_next_write_removes_temp_leftovers_s3(s3_server):
     pytest.importorskip("s3fs")
-    from s3_support import s3_environment
+    from tests.platform.s3_support import s3_environment
 
     with pytest.MonkeyPatch.context() as mp, s3_environment(mp, s3_server, "leftovers", "s3://leftovers/lake"):
         matched, after, planted = _leftovers_then_write(Lake("s3://leftovers/lake"))

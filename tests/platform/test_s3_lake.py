@@ -19,8 +19,6 @@ import pytest
 
 s3fs = pytest.importorskip("s3fs")
 
-from s3_support import s3_environment  # noqa: E402
-
 from citrus_assets.common.stages import load_stage  # noqa: E402
 from citrus_assets.cpt_corpus.pdf.assets import pdf_batches, pdf_documents  # noqa: E402
 from citrus_assets.cpt_corpus.web.assets import web_corpus, web_documents, web_shards  # noqa: E402
@@ -34,6 +32,7 @@ from resources.lake import Lake, QuarantineRecord  # noqa: E402
 from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT, default_paths  # noqa: E402
 from resources.llm import LLMResource, clear_backend_cache  # noqa: E402
+from tests.platform.s3_support import s3_environment  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BUCKET = "citrus-test"

@@ -24,8 +24,6 @@ import pytest
 s3fs = pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
-from s3_support import s3_environment  # noqa: E402
-
 from citrus_assets.definitions import build_definitions  # noqa: E402
 from citrus_assets.demo import format_summary, run_main_job  # noqa: E402
 from citrus_assets.evaluation.models import EvalModelSpec, EvalModelsResource  # noqa: E402
@@ -36,6 +34,7 @@ from resources.lake import Lake  # noqa: E402
 from resources.lineage import LineageStore  # noqa: E402
 from resources.lineage.settings import REMOTE_DB_DEFAULT  # noqa: E402
 from resources.llm import LLMResource, clear_backend_cache  # noqa: E402
+from tests.platform.s3_support import s3_environment  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 BUCKET = "citrus-main"

@@ -3,15 +3,10 @@ the fallback to the checkpoint row, and the card assets end to end (stand-in che
 
 import json
 import os
-import sys
 
 import dagster as dg
 import pyarrow as pa
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lineage"))
-
-from lineage_graph import MODEL, PUBMED_URI, REVISION, TRAIN_URI, build_graph, seeds_table
 
 from citrus_assets.common.metadata import output
 from citrus_assets.model_training.data_cards.assets import (
@@ -30,6 +25,7 @@ from resources.lake import Lake, LakeResource
 from resources.lineage import LineageStore, LineageWriter
 from resources.lineage.ids import record_id, source_id
 from resources.lineage.writer import table_data_version
+from tests.lineage.lineage_graph import MODEL, PUBMED_URI, REVISION, TRAIN_URI, build_graph, seeds_table
 from tests.support.resources import make_resources
 
 SEEDS, ANSWERS, SFT = dg.AssetKey("question_seeds"), dg.AssetKey("answers"), dg.AssetKey("sft_examples")

@@ -5,17 +5,10 @@ schemas; the real ones are built elsewhere.
 """
 
 import json
-import os
-import sys
 
 import dagster as dg
 import pyarrow as pa
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from preference_fakes import ScriptedLLM
-from test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq
 
 from citrus_assets.common.metadata import output
 from citrus_assets.model_training.preference.assets import preference_pairs, rejection_samples
@@ -28,6 +21,8 @@ from resources.inbox import InboxResource
 from resources.lake import Lake
 from resources.llm import LLMResource
 from tests.support.resources import make_resources
+from tests.training.preference_fakes import ScriptedLLM
+from tests.training.test_preference_pairs import MIXED, NONE_OK, SCRIPT, oq
 
 PARTITION = "rl_demo"
 

@@ -1,15 +1,8 @@
 """Rejection sampling and pair selection with a scripted model (no real model: control flow only)."""
 
-import os
-import sys
-
 import datasets
 import pyarrow as pa
 import pytest
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from preference_fakes import ScriptedLLM
 
 from citrus_assets.model_training.preference import nonmedical as nm
 from citrus_assets.model_training.preference.checks import question_block, verification_table
@@ -23,6 +16,7 @@ from citrus_assets.model_training.preference.rejection import medical_items, non
 from citrus_assets.model_training.schemas import PREFERENCE_SCHEMA
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from resources.llm import SamplingParams
+from tests.training.preference_fakes import ScriptedLLM
 
 OPTS = [("A", "Aspirin"), ("B", "Ibuprofen"), ("C", "Warfarin"), ("D", "Heparin")]
 

@@ -19,16 +19,13 @@ Screenshots go to ``$CITRUS_TEST_ARTIFACTS`` (else ``<tmp_path>/screenshots``).
 
 import json
 import os
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from conftest import free_port, start_dagster_dev, stop_process_group, wait_for_asset_graph
+from tests.ui.conftest import free_port, start_dagster_dev, stop_process_group, wait_for_asset_graph
 
 MONTH = "2026-11"
 ASSET = "nonmedical_reasoning"

@@ -8,20 +8,15 @@ Screenshots go to ``$CITRUS_TEST_ARTIFACTS`` (else ``<tmp_path>/screenshots``).
 """
 
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lineage"))  # the shared lake builder
-
-from browser_lake import build_lake
 
 from resources.lineage import LineageStore
 from resources.lineage.browser import create_app
 from resources.lineage.settings import browser_link, default_paths
+from tests.lineage.browser_lake import build_lake
 
 
 def free_port() -> int:
