@@ -8,7 +8,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from citrus_assets.reasoning_data.mixes.nonmedical_assets import NONMEDICAL_ASSET, nonmedical_reasoning
-from tests.support.resources import make_resources
 
 GOOD = [
     {"problem": "What is 2+3?", "solution": "2 plus 3 is 5.", "answer": "5"},
@@ -16,15 +15,15 @@ GOOD = [
 ]
 
 
-def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
+def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path, lake_resources):
     folder = tmp_path / "nonmed"
     folder.mkdir()
     src = folder / "logic.jsonl"
     src.write_text(json.dumps(GOOD[0]) + "\nnot json\n" + json.dumps(GOOD[1]) + "\n", encoding="utf-8")
-    lake = str(tmp_path / "lake")
+    resources = lake_resources()  # the code location's resources on tmp_path / "lake"
     res = dg.materialize(
         [nonmedical_reasoning],
-        resources=make_resources(lake),
+        resources=resources,
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
@@ -42,21 +41,21 @@ def test_rows_cite_file_and_line_and_quarantine_is_in_metadata(tmp_path):
     assert all(r["parent_ids"] and r["messages"][-1]["content"].startswith("<think>") for r in table)
 
 
-def test_clean_folder_has_no_quarantine_metadata(tmp_path):
+def test_clean_folder_has_no_quarantine_metadata(tmp_path, lake_resources):
     folder = tmp_path / "nonmed"
     folder.mkdir()
     (folder / "math.jsonl").write_text(json.dumps(GOOD[0]) + "\n", encoding="utf-8")
-    lake = str(tmp_path / "lake")
+    resources = lake_resources()  # the code location's resources on tmp_path / "lake"
     res = dg.materialize(
         [nonmedical_reasoning],
-        resources=make_resources(lake),
+        resources=resources,
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     )
     [mat] = [e.materialization for e in res.get_asset_materialization_events()]
     assert "quarantine_path" not in mat.metadata and mat.metadata["quarantined"].value == 0
 
 
-def test_stage3_mix_from_the_asset_rows_equals_the_mix_from_the_folder(tmp_path, repo_root):
+def test_stage3_mix_from_the_asset_rows_equals_the_mix_from_the_folder(tmp_path, repo_root, lake_resources):
     """sft_stage3_mix takes nonmedical_reasoning's rows through the IO manager: on the bundled sample, the mix
     is the one the folder's rows give (same texts, same order); each non-medical mix row's only parent is the
     asset record (``record_id("s3mix", <record id>)``), which cites the file and line."""
@@ -71,10 +70,11 @@ def test_stage3_mix_from_the_asset_rows_equals_the_mix_from_the_folder(tmp_path,
     folder = repo_root / DEFAULT_DIR
     if not folder.is_dir():
         pytest.skip("no bundled non-medical sample")
-    lake = str(tmp_path / "lake")
+    resources = lake_resources()  # the code location's resources on tmp_path / "lake"
+    lake = resources["lake"].root
     assert dg.materialize(
         [nonmedical_reasoning],
-        resources=make_resources(lake),
+        resources=resources,
         run_config={"ops": {NONMEDICAL_ASSET: {"config": {"nonmedical_dir": str(folder)}}}},
     ).success
     from_asset = Lake(lake).read_table(NONMEDICAL_ASSET).to_pylist()
