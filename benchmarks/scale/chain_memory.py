@@ -12,6 +12,9 @@ Before / after the IO-manager hook (issue 17 goal 3), side by side per size, wit
 
     .venv/bin/python -m benchmarks.scale.chain_memory --sizes 2000,10000,30000 --rounds-sizes "" \\
         --engines continuous-lake,staged
+
+Where the growth comes from: each child records RSS, peak RSS and Arrow bytes after every phase ("phases");
+``--engines staged-records,staged`` compares the quarantine handed over as Python records with the Arrow one.
 """
 
 from __future__ import annotations
@@ -79,14 +82,17 @@ def child(n: int, scheduling: str, work: Path) -> dict:
 
     phases = Phases()
     phases.mark("start")
-    seeds = write_seeds(work / f"mem_{n}.jsonl", n)
-    questions = open_questions_from_seed_file(seeds)
+    prepared = work / f"questions-{n}.parquet"
+    if prepared.exists():  # made by the parent: read as the IO manager reads an input (Arrow, no Python rows)
+        questions = pq.read_table(prepared)
+    else:
+        questions = open_questions_from_seed_file(write_seeds(work / f"mem_{n}.jsonl", n))
     phases.mark("input table")
     backend = ScriptedBackend(ScalePolicy())
     backend.prompts = _Forget()  # the scripted backend keeps every prompt for tests: not the lake's memory
     llm = LLMClient(backend, None)
     t0 = time.perf_counter()
-    staged = scheduling in ("staged", "staged-lake")
+    staged = scheduling in ("staged", "staged-lake", "staged-records")
     engine = "rounds" if scheduling == "rounds" else "continuous"
     table, failed, stats = run_traces(
         questions,
@@ -98,7 +104,11 @@ def child(n: int, scheduling: str, work: Path) -> dict:
     )
     gen_s = time.perf_counter() - t0
     phases.mark("loop")
-    if scheduling.endswith("-lake") or scheduling == "staged":
+    if scheduling == "staged-records":  # the quarantine as Python records (before Lake.write_quarantine took Arrow)
+        from resources.lake import QuarantineRecord
+
+        failed = (QuarantineRecord(*r.values()) for t in failed for r in t.to_pylist())
+    if scheduling.endswith("-lake") or scheduling.startswith("staged"):
         # what the IO manager and the asset body do: quarantine file, then the commit protocol with lineage
         from resources.lake import Lake, StagedParquet
         from resources.lineage import LineageWriter
@@ -136,8 +146,15 @@ def child(n: int, scheduling: str, work: Path) -> dict:
     }
 
 
-
 def run_child(n: int, scheduling: str, work: Path) -> dict:
+    prepared = work / f"questions-{n}.parquet"
+    if not prepared.exists():  # the input partition, built here so its Python rows stay out of the measured child
+        import pyarrow.parquet as pq
+
+        from benchmarks.scale.seeds import write_seeds
+        from tests.support.demo_questions import open_questions_from_seed_file
+
+        pq.write_table(open_questions_from_seed_file(write_seeds(work / f"mem_{n}.jsonl", n)), prepared)
     out = work / f"mem-{scheduling}-{n}.json"
     cmd = [sys.executable, "-m", "benchmarks.scale.chain_memory", "--child", str(n), scheduling, str(work), str(out)]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
@@ -161,7 +178,8 @@ def main(argv: list[str] | None = None) -> None:
         default="rounds,continuous",
         help="rounds, continuous (table + plain Parquet write, the earlier measure), continuous-lake (table "
         "through the lake's commit protocol with lineage and quarantine: the IO manager before issue "
-        "17 goal 3), staged (StagedParquet streamed through the same protocol: after)",
+        "17 goal 3), staged (StagedParquet streamed through the same protocol: after), staged-records (staged, "
+        "the quarantine handed over as Python records: before the Arrow quarantine)",
     )
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
     args = ap.parse_args(argv)
