@@ -79,7 +79,7 @@ def test_sft_examples_in_chunks_equal_one_call(tmp_path):
     assert ref.num_rows == 1 and len(ref_dropped) == 1
     stage = ChunkStage(tmp_path / "stage", SFT_EXAMPLE_SCHEMA)
     fresh = LLMClient(ScriptedBackend(scripted_policy(questions, Mixed)), GenerationCache(tmp_path / "d.sqlite"))
-    stats = stage_sft_examples(traces, questions, fresh, SftRewriteConfig(), stage, chunk_size=1)
+    stats = stage_sft_examples(traces, questions, fresh, SftRewriteConfig(), stage, build_sft_examples, chunk_size=1)
     staged = stage.staged()
     assert len(staged.paths) == traces.num_rows == 2
     assert staged.read_all().to_pylist() == ref.to_pylist()

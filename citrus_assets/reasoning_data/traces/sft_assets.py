@@ -90,7 +90,9 @@ def sft_examples(
 ) -> dg.Output:
     # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
     stage = ChunkStage(spill_dir(llm, ASSET, context.partition_key), SFT_EXAMPLE_SCHEMA)
-    stats = stage_sft_examples(reasoning_traces, open_questions, llm, config, stage, config.chunk_size)
+    stats = stage_sft_examples(
+        reasoning_traces, open_questions, llm, config, stage, build_sft_examples, config.chunk_size
+    )
     table = stage.staged()
     qpath, n_bad = lake.lake().write_quarantine(ASSET, context.partition_key, stage.quarantine_tables())
     if n_bad:
