@@ -5,7 +5,10 @@ the cost guard: ``env_defaults``, ``resources/llm/settings.py`` ``SETTINGS_ENV``
 
 Every value can also be changed per run in the Dagster UI launchpad. Secrets are never values here: the
 OpenAI-compatible backend reads its key from the declared environment variable named by ``api_key_env``
-at call time (``resources/llm/secrets.py``).
+at call time (``resources/llm/secrets.py``), or a deployment binds it with ``dg.EnvVar``:
+``build_resources(api_key=dg.EnvVar("CITRUS_OPENAI_API_KEY"))`` (``deploy/definitions_openai.py``). The default
+code location does not: an unset ``dg.EnvVar`` fails every run, and the built-in backend needs no key; choosing by
+``$CITRUS_LLM_BACKEND`` would read the environment at import.
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ from resources.lake_io import LakeIOManager
 from resources.llm import LLMResource
 
 
-def build_resources(lake_root: str = "") -> dict:
+def build_resources(lake_root: str = "", api_key: str | None = None) -> dict:
     """``lake_root``: the lake of the IO manager and the ``lake`` resource; empty (the default) resolves
     ``$CITRUS_LAKE``, else ``lake``, when a step runs (``resources.lineage.settings.default_paths``), never
-    when the definitions are imported, so the order of setting the variable and importing does not matter."""
+    when the definitions are imported, so the order of setting the variable and importing does not matter.
+
+    ``api_key``: the ``llm`` resource's key, a ``dg.EnvVar`` of a declared name (resolved when a run starts;
+    every run then needs the variable set, "" = no key); None (the default) reads ``api_key_env`` at call time."""
     return {
         "io_manager": LakeIOManager(root=lake_root),
         "lake": LakeResource(root=lake_root),
@@ -30,7 +36,7 @@ def build_resources(lake_root: str = "") -> dict:
         "inbox": InboxResource(),
         # settings left at their defaults come from $CITRUS_LLM_BACKEND / _MODEL / _BASE_URL and the cost guard of
         # automatic runs from $CITRUS_LLM_AUTO_RUNS (0 = off) / $CITRUS_LLM_MAX_REQUESTS_PER_AUTO_RUN, when a run starts
-        "llm": LLMResource(env_defaults=True),
+        "llm": LLMResource(env_defaults=True, api_key=api_key),
         # judges of the easy/hard labels: empty = the ``llm`` resource alone (set a panel in the launchpad)
         "judges": JudgePanelResource(),
         # base model, launcher (python / accelerate / deepspeed) and checkpoint folder of the training stage

@@ -6,6 +6,8 @@ most once per process per config, however many resource instances Dagster create
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Sequence
@@ -18,6 +20,7 @@ from resources.llm.backends.builtin import cache_dir as resolve_cache_dir
 from resources.llm.cache import GenerationCache
 from resources.llm.client import LLMClient
 from resources.llm.cost_guard import LLMCostGuard, RequestBudget, env_defaults, run_budget
+from resources.llm.secrets import SecretError
 from resources.llm.settings import SETTINGS_ENV, LLMSettings
 from resources.llm.types import Backend, Generation, Prompt, SamplingParams
 
@@ -27,6 +30,16 @@ _BACKENDS: dict[tuple, Backend] = {}
 _CACHES: dict[str, GenerationCache] = {}
 _REGISTRY_LOCK = threading.Lock()
 _CLIENT_LOCK = threading.Lock()
+# keys a bound API key's place in the backend registry: two keys get two backends, and the registry's key
+# holds neither the key nor a digest that outlives the process (or could be checked against a guess elsewhere)
+_KEY_SALT = os.urandom(16)
+
+
+def key_identity(api_key: str | None) -> str | None:
+    """What the backend registry keeps of a bound key: None when unset, else a salted per-process digest."""
+    if api_key is None:
+        return None
+    return hmac.new(_KEY_SALT, api_key.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
 
 
 def clear_backend_cache() -> None:
@@ -45,7 +58,8 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
     switches the request cache off. The cost guard of automatic runs is `LLMCostGuard`
     (`auto_runs_enabled`, `max_requests_per_auto_run`; see cost_guard.py). With `env_defaults` on (the code
     location's `llm`), settings left at their defaults come from $CITRUS_LLM_BACKEND / _MODEL / _BASE_URL when
-    a run starts (`create_resource`), never when the definitions are imported.
+    a run starts (`create_resource`), never when the definitions are imported. `api_key` is meant to be bound
+    with ``dg.EnvVar("CITRUS_OPENAI_API_KEY")`` (resolved when the run starts; the UI shows the name only).
     """
 
     use_cache: bool = True
@@ -57,7 +71,8 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
     def _backend_key(self) -> tuple:
         common = (self.backend, self.model, self.revision)
         if self.backend == "openai":
-            return common + (self.base_url, self.api_key_env, self.max_concurrency, self.timeout_s, self.max_retries)
+            key = (self.api_key_env, key_identity(self.bound_api_key()))  # never the key itself
+            return common + (self.base_url, *key, self.max_concurrency, self.timeout_s, self.max_retries)
         # Only the built-in model depends on cache_dir (where it is converted to).
         models = ""
         if self.model == BUILTIN_MODEL:
@@ -65,6 +80,16 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
         if self.backend == "vllm":
             return common + (self.tensor_parallel_size, self.dtype, models)
         return common + (self.device, self.dtype, self.batch_size, models)
+
+    def bound_api_key(self) -> str | None:
+        """``api_key`` as a value: a run hands it resolved; a ``dg.EnvVar`` used outside a run is read now."""
+        key = self.api_key
+        if isinstance(key, dg.EnvVar):
+            value = key.get_value()
+            if value is None:
+                raise SecretError(f"${key.env_var_name} (bound as the llm resource's api_key) is not set")
+            return value
+        return key
 
     def _make_backend(self) -> Backend:
         cache_dir = self.cache_dir or None
@@ -76,6 +101,7 @@ class LLMResource(dg.ConfigurableResource, LLMSettings, LLMCostGuard):
                 self.base_url,
                 self.revision,
                 api_key_env=self.api_key_env,
+                api_key=self.bound_api_key(),
                 max_concurrency=self.max_concurrency,
                 timeout_s=self.timeout_s,
                 max_retries=self.max_retries,

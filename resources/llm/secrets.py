@@ -11,6 +11,10 @@ lake into a way to read an arbitrary environment variable or to send a key to an
   comma-separated ``$CITRUS_LLM_KEY_URLS`` (same scheme, host and port; path prefix). A run that points
   ``base_url`` elsewhere fails before connecting (``check_key_url``). Without a key nothing is sent and
   any URL may be used (a local vLLM server needs none).
+- **Bound keys.** A key may also be given as a value, the ``api_key`` setting bound with
+  ``dg.EnvVar("CITRUS_OPENAI_API_KEY")`` (Dagster reads the variable when the run starts and shows only its
+  name). Such a value is used only when it is the value of a declared variable (``bound_key``), so run config
+  cannot bind ``{env: DB_PASSWORD}`` or paste a literal; it then goes only to the bound URLs, like any key.
 - **Clean keys.** Surrounding whitespace (``\\n``, ``\\r\\n``, ``\\t``: a key pasted from a file) is
   stripped; a key that still holds a character an HTTP header cannot carry is refused with its position,
   never its text (``clean_key``).
@@ -20,6 +24,7 @@ lake into a way to read an arbitrary environment variable or to send a key to an
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 from urllib.parse import quote, urlsplit
@@ -70,6 +75,25 @@ def read_key(name: str) -> tuple[str, str]:
     check_key_env(name)
     raw = os.environ.get(name, "")
     return (clean_key(raw, name) if raw.strip() else ""), raw
+
+
+def bound_key(raw: str) -> tuple[str, str]:
+    """(clean key, the declared variable holding it) of a key given as a value (``api_key``, bound with
+    ``dg.EnvVar``); ("", "") when empty. SecretError, naming the declared variables and never the value, when
+    no declared variable holds this value now (run config bound another variable, or a literal)."""
+    value = raw.strip()
+    if not value:
+        return "", ""
+    mine = value.encode("utf-8", "surrogatepass")
+    for name in declared_key_envs():
+        held = os.environ.get(name, "").strip().encode("utf-8", "surrogatepass")
+        if held and hmac.compare_digest(held, mine):
+            return clean_key(raw, name), name
+    raise SecretError(
+        "the llm resource's api_key is not the value of a declared API-key variable (declared: "
+        f"{', '.join(declared_key_envs())}): bind it with dg.EnvVar(<one of them>), never a literal or another "
+        f"variable (a deployment adds names in ${EXTRA_KEY_ENVS})"
+    )
 
 
 def _origin(url: str) -> tuple[str, str, int | None, str]:

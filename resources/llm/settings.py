@@ -8,7 +8,7 @@ name. Adding a backend option here adds it everywhere at once.
 from typing import Literal
 
 import dagster as dg
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from resources.llm.backends.builtin import BUILTIN_MODEL
 from resources.llm.secrets import check_key_env
@@ -40,6 +40,10 @@ class LLMSettings(dg.Config):
     # the NAME of the environment variable holding the key: one of the declared names (resources/llm/secrets.py);
     # the key goes only to a URL the deployment bound keys to ($CITRUS_LLM_BASE_URL, $CITRUS_LLM_KEY_URLS)
     api_key_env: str = "CITRUS_OPENAI_API_KEY"
+    # the key itself, bound with `dg.EnvVar("CITRUS_OPENAI_API_KEY")` (Dagster resolves it when the run starts and
+    # shows only the variable's name); when set ("" = no key) it is used instead of `api_key_env`, and it must be
+    # the value of a declared variable (secrets.bound_key): run config cannot bind another variable or a literal
+    api_key: str | None = Field(default=None, repr=False)
     max_concurrency: int = DEFAULT_MAX_CONCURRENCY  # "openai": requests in flight (see the class docstring)
     timeout_s: float = 120  # "openai": total deadline of one HTTP request (not per read)
     max_retries: int = 4  # "openai": bounded retries on timeouts, 429 and 5xx

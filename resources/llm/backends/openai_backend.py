@@ -32,7 +32,9 @@ client never caches (a re-run asks again once the server recovers).
 trickling one byte a second is cut off at `timeout_s` (then retried like any timeout).
 
 The API key is read at call time from the env var named by `api_key_env`, which must be a declared
-name, stripped of surrounding whitespace and validated (`secrets.py`); it is sent only as a Bearer header
+name, or is the value given as `api_key` (the resource's setting, bound with `dg.EnvVar`; used instead of
+`api_key_env`, and only when a declared variable holds it: `secrets.bound_key`). Either way it is
+stripped of surrounding whitespace and validated (`secrets.py`); it is sent only as a Bearer header
 and only to a URL the deployment bound keys to (proxy variables are ignored: the session does not trust
 the environment). Every error message and log line of this backend has every form of the key (raw,
 escaped, quoted, JSON, percent-encoded) redacted.
@@ -162,6 +164,7 @@ class OpenAIBackend:
         revision: str = "",
         *,
         api_key_env: str = "CITRUS_OPENAI_API_KEY",
+        api_key: str | None = None,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         timeout_s: float = 120.0,
         max_retries: int = 4,
@@ -174,6 +177,7 @@ class OpenAIBackend:
         self.revision = revision
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.api_key_env = secrets.check_key_env(api_key_env)
+        self._bound_key = api_key  # set (even ""): used instead of api_key_env; never in a repr or message
         self.max_concurrency = max(1, int(max_concurrency))
         self.timeout_s = float(timeout_s)
         self.max_retries = max(0, int(max_retries))
@@ -186,14 +190,18 @@ class OpenAIBackend:
 
     def _api_key(self) -> str:
         """The clean key ("" = none); SecretError when refused (bad characters, URL not bound to keys)."""
-        key, _ = secrets.read_key(self.api_key_env)
+        if self._bound_key is not None:
+            key, name = secrets.bound_key(self._bound_key)
+        else:
+            (key, _), name = secrets.read_key(self.api_key_env), self.api_key_env
         if key:
-            secrets.check_key_url(self.url, self.api_key_env)
+            secrets.check_key_url(self.url, name)
         return key
 
     def _redact(self, text: str) -> str:
-        raw = os.environ.get(self.api_key_env, "") if self.api_key_env else ""
-        return secrets.redact(text, raw) if raw.strip() else text
+        raws = [self._bound_key or "", os.environ.get(self.api_key_env, "") if self.api_key_env else ""]
+        raws = [r for r in raws if r.strip()]
+        return secrets.redact(text, *raws) if raws else text
 
     # -- public -----------------------------------------------------------------------------
     # `generate` reports each request's samples through `on_result` as soon as they arrive (LLMClient caches
