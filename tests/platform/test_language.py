@@ -61,3 +61,23 @@ def test_dialogue_in_unsupported_language_is_quarantined():
         ]
         == "en"
     )
+
+
+def test_shortcuts_answer_like_the_plain_rule_on_real_samples(shared_data):
+    """The memo, the ASCII shortcut and the float32 table (language.py) change no answer and no score: every real
+    sample text gets the plain rule's answer over py3langid's model as shipped (float16 table), and the same
+    probabilities bit for bit."""
+    from benchmarks.language_detect import sample_texts, shipped_identifier
+    from citrus_assets.common.text import language
+
+    kinds = sample_texts(shared_data)
+    if not kinds:
+        pytest.skip(f"no sample texts under {shared_data} (set CITRUS_DATA)")
+    shipped = shipped_identifier()
+    texts = [t for v in kinds.values() for t in v[:300]]
+    texts += ["", "  \n", "12 mg", "Aspirin", "患者服用 metformin 500 mg bid", "こんにちは", "\ud800 lone surrogate"]
+    language._memo.clear()
+    assert [language.detect_language(t) for t in texts] == [language.reference_detect(t, shipped) for t in texts]
+    assert [language.detect_language(t) for t in texts] == [language.reference_detect(t) for t in texts]  # memo
+    assert all(language.classify(t) == language.classify(t, shipped) for t in texts[::7])
+    assert {language.detect_language(t) for t in texts} >= {"en", "zh", "und"}  # the samples reach every branch
