@@ -1,0 +1,107 @@
+"""A suite validated batch by batch gives exactly the whole-table result (quality/batched.py; issue 17 goal 3)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from quality import RowRule, answer_letters_in_options, id_suite, not_null, validate_table, values_in_set
+from quality.batched import is_mergeable, table_batches, validate_batches
+from quality.suites import between, row_count_between, value_lengths_between
+
+N = 23
+
+
+def _table(bad: bool) -> pa.Table:
+    ids = [f"r{i:03d}" for i in range(N)]
+    text = [f"question {i}?" for i in range(N)]
+    rounds = list(range(N))
+    status = ["ok"] * N
+    if bad:  # failures spread over several batches, more than max_examples of some kinds
+        ids[17] = ids[3]  # a duplicate id across batches (only the whole column can see it)
+        for i in (1, 8, 9, 15, 20, 22):
+            text[i] = None
+        text[4] = ""
+        text[10] = "a question much too long"
+        rounds[2] = rounds[11] = None
+        rounds[5], rounds[19] = -1, -3
+        status[6] = status[21] = "weird"
+    return pa.table(
+        {
+            "record_id": pa.array(ids, pa.string()),
+            "text": pa.array(text, pa.string()),
+            "rounds": pa.array(rounds, pa.int64()),
+            "status": pa.array(status, pa.string()),
+            "options": pa.array([[("A", "x"), ("B", "y")]] * N, pa.map_(pa.string(), pa.string())),
+            "answer_letters": pa.array(
+                [["C"] if bad and i % 7 == 3 else ["A"] for i in range(N)], pa.list_(pa.string())
+            ),
+        }
+    )
+
+
+def _suite() -> list:
+    return [
+        *id_suite(),
+        *not_null(["text", "rounds"]),
+        *not_null("text", mostly=0.5),
+        *value_lengths_between("text", 1, None),
+        *between("rounds", 0, None),
+        *values_in_set("status", ["ok", "review"]),
+        *row_count_between(1, None),
+        answer_letters_in_options(),
+        RowRule("short_text", lambda df: [t is None or len(t) < 20 for t in df["text"]], "short", ("text",)),
+    ]
+
+
+def _dicts(result):
+    return result.to_dict()
+
+
+@pytest.mark.parametrize("bad", [False, True], ids=["passing", "failing"])
+@pytest.mark.parametrize("batch_rows", [1, 4, 7, N, 1000])
+@pytest.mark.parametrize("id_col", ["record_id", None])
+def test_batches_give_the_whole_table_result(bad, batch_rows, id_col):
+    table = _table(bad)
+    whole = validate_table(table, _suite(), "s", id_col=id_col)
+    batched = validate_batches(table_batches(table, batch_rows), table.schema, _suite(), "s", id_col=id_col)
+    assert _dicts(batched) == _dicts(whole)
+    assert whole.success is (not bad)
+    if bad:  # the fixture fails the way it was built to, in both runs
+        failed = {r.label for r in batched.failed}
+        assert {
+            "column_values_to_be_unique(record_id)",
+            "column_values_to_not_be_null(text)",
+            "column_values_to_not_be_null(rounds)",
+            "column_values_to_be_between(rounds)",
+            "column_values_to_be_in_set(status)",
+            "rule:answer_letter_in_options",
+        } <= failed
+        assert "column_values_to_not_be_null(text)" in failed
+        null_text = batched.results[2]
+        assert null_text.unexpected_count == 6 and null_text.observed["unexpected_percent"] == 6 / 23 * 100
+        assert batched.results[4].success  # mostly=0.5: 6 of 23 missing passes
+        assert batched.result("column_values_to_be_between(rounds)").unexpected_values == ["-1.0", "-3.0"]
+
+
+def test_uniqueness_and_table_level_stay_whole_column():
+    suite = _suite()
+    whole = [x for x in suite if not is_mergeable(x)]
+    assert [x.configuration.type for x in whole] == [
+        "expect_column_values_to_be_unique",
+        "expect_table_row_count_to_be_between",
+    ]
+
+
+def test_empty_table_gives_the_empty_result():
+    table = _table(False).slice(0, 0)
+    whole = validate_table(table, _suite(), "s")
+    assert _dicts(validate_batches(table_batches(table, 5), table.schema, _suite(), "s")) == _dicts(whole)
+
+
+def test_broken_rule_is_reported_the_same():
+    table = _table(True)
+    boom = RowRule("boom", lambda df: [1 / 0 for _ in df["text"]], "raises", ("text",))
+    whole = validate_table(table, [boom], "s")
+    batched = validate_batches(table_batches(table, 5), table.schema, [boom], "s")
+    assert _dicts(batched) == _dicts(whole) and not batched.success
