@@ -58,12 +58,22 @@ class LLMClient:
         """The rendered prompt text the cache key is built from."""
         return self.backend.render(normalize_prompt(prompt))
 
-    def generate(self, prompts: Sequence[Prompt], params: SamplingParams | None = None) -> list[list[Generation]]:
+    def generate(
+        self, prompts: Sequence[Prompt], params: SamplingParams | None = None, rendered: Sequence[str] | None = None
+    ) -> list[list[Generation]]:
+        """Samples per prompt, in prompt order. ``rendered``: ``self.render(p)`` of each prompt, when the caller
+        already has it (``GenerationStream``, whose caller keeps the rendered prompt for its call record): not
+        rendered a second time."""
         if isinstance(prompts, (str, dict)):
             raise TypeError("prompts must be a list of prompts (wrap a single prompt in a list)")
         params = params or SamplingParams()
         messages = [normalize_prompt(p) for p in prompts]
-        rendered = [self.backend.render(m) for m in messages]
+        if rendered is None:
+            rendered = [self.backend.render(m) for m in messages]
+        elif len(rendered) != len(messages):
+            raise ValueError(f"{len(rendered)} rendered prompts for {len(messages)} prompts")
+        else:
+            rendered = list(rendered)
         mid, rev = self.model_id, self.model_revision
         keys = [[cache_key(mid, rev, r, params, s) for s in range(params.n)] for r in rendered]
         flat = [k for ks in keys for k in ks]

@@ -6,6 +6,8 @@ micro-batches of at most ``max_batch`` on ``max_in_flight // max_batch`` worker 
 oldest waiting group as soon as its previous micro-batch returns, so a caller that submits a question's next
 prompt the moment its previous one comes back keeps the server fed without a round barrier (the way vLLM batches
 continuously). Nothing is reordered inside a prompt: the cache key of each prompt is the one ``generate`` makes.
+A caller that renders its prompts anyway (for its call records) passes ``rendered=llm.render(prompt)`` to
+``submit``; the micro-batch then reaches ``generate`` with it and is not rendered again (``LLMClient`` only).
 
 Use::
 
@@ -36,18 +38,18 @@ class GenerationStream:
         self.max_batch = max(1, int(max_batch))
         self.workers = max(1, int(max_in_flight) // self.max_batch)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="citrus-llm-stream")
-        self._groups: dict[SamplingParams, deque] = {}  # waiting (seq, tag, prompt) per sampling
+        self._groups: dict[SamplingParams, deque] = {}  # waiting (seq, tag, prompt, rendered) per sampling
         self._seq = itertools.count()
         self._running: dict[Future, tuple[list[Hashable], list[Prompt]]] = {}
         self.batches = 0  # generate calls made
         self.batch_sizes: list[int] = []
 
     # -- submitting -----------------------------------------------------------------------------------------------
-    def submit(self, tag: Hashable, prompt: Prompt, params: SamplingParams) -> None:
+    def submit(self, tag: Hashable, prompt: Prompt, params: SamplingParams, rendered: str | None = None) -> None:
         queue = self._groups.get(params)
         if queue is None:
             queue = self._groups[params] = deque()
-        queue.append((next(self._seq), tag, prompt))
+        queue.append((next(self._seq), tag, prompt, rendered))
 
     @property
     def waiting(self) -> int:
@@ -71,8 +73,12 @@ class GenerationStream:
             take = [queue.popleft() for _ in range(min(self.max_batch, len(queue)))]
             if not queue:
                 del self._groups[params]
-            tags, prompts = [t for _, t, _ in take], [p for _, _, p in take]
-            fut = self._pool.submit(self.llm.generate, prompts, params)
+            tags, prompts = [t for _, t, _, _ in take], [p for _, _, p, _ in take]
+            rendered = [r for _, _, _, r in take]
+            if any(r is None for r in rendered):
+                fut = self._pool.submit(self.llm.generate, prompts, params)
+            else:
+                fut = self._pool.submit(self.llm.generate, prompts, params, rendered=rendered)
             self._running[fut] = (tags, prompts)
             self.batches += 1
             self.batch_sizes.append(len(take))

@@ -202,3 +202,27 @@ def test_local_model_gets_the_rounds_engine_batches_and_outputs(tmp_path, repo_r
         out[scheduling] = (got.to_pylist(), [(q.source_locator, q.reason, q.raw) for q in failed], seen)
     assert out["continuous"][2] == out["rounds"][2]  # identical batches
     assert out["continuous"][:2] == out["rounds"][:2] and len(out["rounds"][1]) + len(out["rounds"][0]) == 4
+
+
+def test_each_prompt_is_rendered_once_and_a_client_without_rendered_still_works(tmp_path):
+    """The loop renders a call's prompt once (its call record keeps it, LLMClient.generate takes it); a client
+    whose generate does not take ``rendered`` renders it itself, with the same rows."""
+    qs, cands = questions(18)
+    config = LoopConfig(max_rounds=3, max_attempts=2)
+    llm, backend = make_client(tmp_path, cands, SeededPolicy, "once.sqlite")
+    renders = []
+    render = backend.render
+    backend.render = lambda messages: renders.append(1) or render(messages)
+    loop = ContinuousLoop(llm, config, max_in_flight=4, max_batch=4, cohort_size=100)
+    shared = loop.run(qs)
+    assert loop.requests > len(qs) and len(renders) == loop.requests  # before: 2 per request
+
+    class PlainGenerate(LLMClient):
+        def generate(self, prompts, params=None):
+            return super().generate(prompts, params)
+
+    plain_backend = ScriptedBackend(SeededPolicy(cands))
+    plain = PlainGenerate(plain_backend, GenerationCache(tmp_path / "plain.sqlite"))
+    own = ContinuousLoop(plain, config, max_in_flight=4, max_batch=4, cohort_size=100).run(qs)
+    assert rows(own, plain, config) == rows(shared, llm, config)
+    assert sorted(plain_backend.prompts) == sorted(backend.prompts)

@@ -19,6 +19,7 @@ cohort, practically always); otherwise its conclusion is sampled with a differen
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -41,7 +42,7 @@ class _Cohort:
     index: int
     results: list[TraceResult]
     programs: list = field(default_factory=list)
-    pending: dict = field(default_factory=dict)  # question index -> (Call, SamplingParams) in flight
+    pending: dict = field(default_factory=dict)  # question index -> (Call, params, rendered prompt) in flight
     parked: list[int] = field(default_factory=list)  # waiting for the cohort's conclusion round
     running: int = 0
     done: int = 0
@@ -90,6 +91,8 @@ class ContinuousLoop:
         # an LLMResource's plain LLMClient (the same generate, render, model and cache): every call record reads
         # the model id, revision and rendered prompt, and the resource's pydantic attribute access costs more
         self._client = getattr(self.llm, "client", self.llm)
+        # a client whose generate takes the rendered prompts (LLMClient) gets the one rendering the record keeps
+        self._shares_render = "rendered" in inspect.signature(self._client.generate).parameters
         with GenerationStream(self._client, self.max_in_flight, self.max_batch) as stream:
             self._stream = stream
             try:
@@ -108,11 +111,19 @@ class ContinuousLoop:
                         break
                     for (k, i), gens in stream.completed():
                         c = active[k]
-                        call, (params, sampling) = c.pending.pop(i)
+                        call, (params, sampling), rendered = c.pending.pop(i)
                         g = gens[0]
                         c.results[i].final.calls.append(
                             call_record(
-                                self._client, call.role, call.attempt, call.rnd, call.messages, params, g, sampling
+                                self._client,
+                                call.role,
+                                call.attempt,
+                                call.rnd,
+                                call.messages,
+                                params,
+                                g,
+                                sampling,
+                                rendered,
                             )
                         )
                         self._step(c, i, g.text)
@@ -143,8 +154,10 @@ class ContinuousLoop:
             return
         if isinstance(item, Call):
             params = self.params(item)
-            c.pending[i] = (item, params)
-            self._stream.submit((c.index, i), item.messages, params[0])
+            # rendered once, here: the call record keeps it and LLMClient.generate takes it instead of rendering
+            rendered = self._client.render(item.messages) if self._shares_render else None
+            c.pending[i] = (item, params, rendered or "")
+            self._stream.submit((c.index, i), item.messages, params[0], rendered)
             self.requests += 1
         else:  # Cohort: wait for the rest of the cohort's attempt
             c.running -= 1

@@ -306,10 +306,12 @@ def record_judge(r: TraceResult, text: str) -> None:
         r.final.status = COMPLETE
 
 
-def call_record(llm, role: str, attempt: int, rnd: int, msgs, params: SamplingParams, g, sampling: str = "") -> dict:
+def call_record(
+    llm, role: str, attempt: int, rnd: int, msgs, params: SamplingParams, g, sampling: str = "", rendered: str = ""
+) -> dict:
     """One call of the transcript: rendered prompt, response, model, hashes, tokens, cached flag (``sampling``:
-    ``params.to_json()`` when the caller has it)."""
-    rendered = llm.render(msgs)
+    ``params.to_json()`` and ``rendered``: ``llm.render(msgs)``, when the caller has them)."""
+    rendered = rendered or llm.render(msgs)
     return {
         "role": role,
         "attempt": attempt,
