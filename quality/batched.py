@@ -20,7 +20,7 @@ columns when None); it is called once per pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -61,6 +61,23 @@ def table_batches(table: pa.Table, batch_rows: int) -> TableSource:
             yield t.slice(start, batch_rows)
 
     return source
+
+
+def batch_source(value: Any) -> tuple[TableSource, pa.Schema] | None:
+    """``(source, schema)`` of a value read batch by batch: anything with ``tables(columns)`` and ``schema`` (the
+    lake's ``CommittedBatches`` and ``StagedParquet``), or a mapping / sequence of them (several partitions, in
+    order); None for anything else (a table is validated whole)."""
+    if hasattr(value, "tables") and isinstance(getattr(value, "schema", None), pa.Schema):
+        return value.tables, value.schema
+    parts = list(value.values()) if isinstance(value, Mapping) else value
+    if not isinstance(parts, (list, tuple)) or not parts or not all(batch_source(v) for v in parts):
+        return None
+
+    def source(columns: list[str] | None) -> Iterator[pa.Table]:
+        for v in parts:
+            yield from v.tables(columns)
+
+    return source, pa.unify_schemas([v.schema for v in parts])
 
 
 def _columns(items: list[Any], id_col: str | None, schema: pa.Schema) -> list[str] | None:
@@ -213,4 +230,4 @@ def _empty(schema: pa.Schema, cols: list[str] | None) -> pa.Table:
     return s.empty_table()
 
 
-__all__ = ["MERGEABLE", "TableSource", "is_mergeable", "table_batches", "validate_batches"]
+__all__ = ["MERGEABLE", "TableSource", "batch_source", "is_mergeable", "table_batches", "validate_batches"]

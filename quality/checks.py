@@ -31,10 +31,12 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from quality.batched import batch_source, validate_batches
 from quality.empty import ERROR, HAS_ROWS, empty_policy
 from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
 from quality.suites import RowRule
 from resources.lake import split_partitions
+from resources.lake_io import BATCHED_INPUT_TAG, BATCHES
 
 _INHERIT: Any = object()
 
@@ -278,8 +280,15 @@ def gx_asset_check(
     id_col: str | None = DEFAULT_ID_COL,
     max_examples: int = DEFAULT_MAX_EXAMPLES,
     metadata: Mapping[str, Any] | None = None,
+    streamed: bool = False,
 ) -> dg.AssetChecksDefinition:
     """An asset check named ``name`` on ``asset`` that validates the asset's table with ``suite() + rules``.
+
+    ``streamed=True``: the check asks the lake IO manager for the published partition in record batches
+    (``resources.lake_io.BATCHED_INPUT_TAG``) and validates it with ``quality.batched.validate_batches``: the same
+    verdict, counts and metadata as the whole table, one batch in memory at a time (uniqueness and other
+    expectations that cannot be merged read their own columns whole). An IO manager that returns a table gets the
+    whole-table validation, as before.
 
     ``suite`` is called at each check run (fresh GX expectation objects; it may return row rules too).
     ``blocking=True``: a failure has severity ERROR and, per Dagster, downstream assets in the same run
@@ -296,6 +305,24 @@ def gx_asset_check(
     suite_name = f"{asset_key.to_user_string()}.{name}"
 
     def _validate(context, table, part: str, partition: str | None = None) -> dg.AssetCheckResult:
+        lazy = batch_source(table)
+        if lazy is not None:
+            source, schema = lazy
+            result = validate_batches(
+                source, schema, [*suite(), *rules], suite_name, id_col=id_col, max_examples=max_examples
+            )
+            table = schema.empty_table() if not result.n_rows else None
+            if table is not None:
+                empty = empty_check_result(
+                    asset_key.to_user_string(),
+                    table,
+                    reason=materialization_empty_reason(context, asset_key, partition),
+                )
+                if empty is not None:
+                    context.log.warning(f"{suite_name}{part}: {empty.description}")
+                    return empty
+            (context.log.info if result.success else context.log.warning)(f"{suite_name}{part}: {_describe(result)}")
+            return check_result(result, blocking=blocking)
         table = as_table(table)
         if not _n_rows(table):
             empty = empty_check_result(
@@ -331,6 +358,7 @@ def gx_asset_check(
             description=description or f"Great Expectations suite {suite_name}",
             metadata=metadata,
             partitions_def=partitions_def,
+            op_tags={BATCHED_INPUT_TAG: BATCHES} if streamed else None,
         )
         return decorator(_check)
 

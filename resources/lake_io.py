@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.lake import Lake, StagedParquet, default_lake_root, without_partition_rows
-from resources.lineage.commit import publish_partition, read_committed
+from resources.lineage.commit import CommittedBatches, committed_batches, publish_partition, read_committed
 from resources.lineage.data_version import DataVersionBuilder
 from resources.lineage.schema import RECORD_ID, SOURCE_URI, UNPARTITIONED
 from resources.lineage.settings import browser_link
@@ -39,6 +39,22 @@ PARTITION_COLUMN = "_partition"
 PREVIEW_ROWS = 5
 PREVIEW_CELL_CHARS = 80
 LINEAGE_SAMPLE_ROWS = 3  # records linked to their trace page in the lineage browser
+
+
+# Op tag of a consumer that reads its lake inputs batch by batch: ``load_input`` then returns a ``CommittedBatches``
+# (``{partition: CommittedBatches}`` for several partitions) instead of a table (``quality.checks``, ``streamed=True``).
+BATCHED_INPUT_TAG = "citrus/lake_input"
+BATCHES = "batches"
+INPUT_BATCH_ROWS = 10_000  # rows per record batch of such an input
+
+
+def wants_batches(context: dg.InputContext) -> bool:
+    """Whether the op loading this input asked for ``CommittedBatches`` (its ``BATCHED_INPUT_TAG`` tag)."""
+    try:
+        tags = context.op_def.tags or {}
+    except Exception:  # noqa: BLE001 - an input context built without an op (tests): a table
+        return False
+    return tags.get(BATCHED_INPUT_TAG) == BATCHES
 
 
 def asset_name(key: dg.AssetKey) -> str:
@@ -307,10 +323,19 @@ class LakeIOManager(dg.ConfigurableIOManager):
             **lake.quarantine_metadata(asset, key),  # the quarantine the asset wrote for this partition
         }
 
-    def load_input(self, context: dg.InputContext) -> pa.Table:
+    def load_input(self, context: dg.InputContext) -> pa.Table | CommittedBatches | dict[str, CommittedBatches]:
         lake = self.lake()
         asset = asset_name(context.asset_key)
         retraction = RetractionFilter(lake)
+        if wants_batches(context):  # read lazily, batch by batch, by the consumer (a streamed asset check)
+            parts = list(context.asset_partition_keys) if context.has_asset_partitions else [UNPARTITIONED]
+            lazy = {
+                p: committed_batches(
+                    lake, asset, p, row_filter=lambda t: retraction.apply(t).table, batch_rows=INPUT_BATCH_ROWS
+                )
+                for p in parts
+            }
+            return lazy[parts[0]] if len(parts) == 1 else lazy
         dropped = 0
 
         def keep(table: pa.Table) -> pa.Table:

@@ -29,6 +29,7 @@ def _table(bad: bool) -> pa.Table:
     return pa.table(
         {
             "record_id": pa.array(ids, pa.string()),
+            "parent_ids": pa.array([[f"seed-{i}"] for i in range(N)], pa.list_(pa.string())),
             "text": pa.array(text, pa.string()),
             "rounds": pa.array(rounds, pa.int64()),
             "status": pa.array(status, pa.string()),
@@ -105,3 +106,54 @@ def test_broken_rule_is_reported_the_same():
     whole = validate_table(table, [boom], "s")
     batched = validate_batches(table_batches(table, 5), table.schema, [boom], "s")
     assert _dicts(batched) == _dicts(whole) and not batched.success
+
+
+# ---------------------------------------------------------------- through the lake IO manager (Dagster)
+
+
+def _run_check(tmp_path, table, *, streamed: bool, partitioned: bool):
+    import dagster as dg
+
+    from quality import gx_asset_check
+    from resources.lake_io import LakeIOManager
+
+    parts = dg.StaticPartitionsDefinition(["p1"]) if partitioned else None
+
+    @dg.asset(name="things", partitions_def=parts)
+    def things():
+        return table
+
+    check = gx_asset_check(asset=things, name="things_valid", suite=_suite, blocking=False, streamed=streamed)
+    res = dg.materialize(
+        [things, check],
+        resources={"io_manager": LakeIOManager(root=str(tmp_path / ("s" if streamed else "w")))},
+        partition_key="p1" if partitioned else None,
+    )
+    (evaluation,) = res.get_asset_check_evaluations()
+    return evaluation
+
+
+@pytest.mark.parametrize("partitioned", [False, True], ids=["unpartitioned", "partitioned"])
+@pytest.mark.parametrize("bad", [False, True], ids=["passing", "failing"])
+def test_streamed_check_equals_the_whole_table_check(tmp_path, monkeypatch, bad, partitioned):
+    import resources.lake_io as lake_io
+
+    seen = []
+    real = lake_io.committed_batches
+
+    def spy(*a, **kw):
+        seen.append(kw["batch_rows"])
+        return real(*a, **kw)
+
+    monkeypatch.setattr(lake_io, "INPUT_BATCH_ROWS", 4)  # 23 rows: 6 record batches
+    monkeypatch.setattr(lake_io, "committed_batches", spy)
+    table = _table(bad)
+    streamed = _run_check(tmp_path, table, streamed=True, partitioned=partitioned)
+    assert seen == [4]  # the check read the partition in record batches, not as a table
+    whole = _run_check(tmp_path, table, streamed=False, partitioned=partitioned)
+    assert len(seen) == 1  # the whole-table check loaded a table
+    assert streamed.passed is whole.passed is (not bad)
+    assert streamed.description == whole.description
+    assert {k: v.value for k, v in streamed.metadata.items()} == {k: v.value for k, v in whole.metadata.items()}
+    if bad:
+        assert streamed.metadata["n_failed"].value >= 6

@@ -31,6 +31,7 @@ difficulty_check = gx_asset_check(
     description="Unique ids, one label per question, easy/hard only, judges aligned with their verdicts.",
     suite=lambda: id_suite() + id_suite("question_id") + not_null(["rule"]) + values_in_set("difficulty", [EASY, HARD]),
     rules=[judges_aligned],
+    streamed=True,
 )
 
 
@@ -123,6 +124,7 @@ open_questions_check = gx_asset_check(
         + values_in_set("rewrite_method", ["llm", "rule"])
     ),
     rules=open_rules,
+    streamed=True,
 )
 
 checks = [difficulty_check, open_questions_check]

@@ -20,6 +20,7 @@ seeds_check = gx_asset_check(
         + values_in_set("language", ["en", "zh", "und"])
     ),
     rules=[answer_letters_in_options("answer_letters", "options")],
+    streamed=True,
 )
 
 predicted_in_range = RowRule(
@@ -62,6 +63,7 @@ judge_check = gx_asset_check(
         + values_in_set("extraction", ["letter", "letter_list", "option_text", "none"])
     ),
     rules=[predicted_in_range, prompt_rendered],
+    streamed=True,
 )
 
 checks = [seeds_check, judge_check]

@@ -51,6 +51,7 @@ traces_check = gx_asset_check(
         + between("llm_calls", 1, None)
     ),
     rules=[trace_verified],
+    streamed=True,
 )
 
 
@@ -123,6 +124,7 @@ sft_check = gx_asset_check(
         + between("n_tokens", 1, None)
     ),
     rules=sft_rules,
+    streamed=True,
 )
 
 checks = [traces_check, sft_check]
