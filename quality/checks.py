@@ -35,8 +35,7 @@ from quality.batched import batch_source, validate_batches
 from quality.empty import ERROR, HAS_ROWS, empty_policy
 from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, SuiteResult, validate_table
 from quality.suites import RowRule
-from resources.lake import split_partitions
-from resources.lake_io import BATCHED_INPUT_TAG, BATCHES
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, split_partitions
 
 _INHERIT: Any = object()
 
@@ -285,7 +284,7 @@ def gx_asset_check(
     """An asset check named ``name`` on ``asset`` that validates the asset's table with ``suite() + rules``.
 
     ``streamed=True``: the check asks the lake IO manager for the published partition in record batches
-    (``resources.lake_io.BATCHED_INPUT_TAG``) and validates it with ``quality.batched.validate_batches``: the same
+    (``resources.lake.BATCHED_INPUT_TAG``) and validates it with ``quality.batched.validate_batches``: the same
     verdict, counts and metadata as the whole table, one batch in memory at a time (uniqueness and other
     expectations that cannot be merged read their own columns whole). An IO manager that returns a table gets the
     whole-table validation, as before.

@@ -88,6 +88,13 @@ def copy_table(table: pa.Table) -> pa.Table:
     return table.take(pa.array(np.arange(table.num_rows, dtype=np.int64)))
 
 
+# Op tag of a consumer that reads its lake inputs batch by batch: the IO manager's ``load_input`` then returns a
+# ``resources.lineage.commit.CommittedBatches`` (``{partition: CommittedBatches}`` for several partitions) instead of
+# a table (``quality.checks.gx_asset_check(streamed=True)``).
+BATCHED_INPUT_TAG = "citrus/lake_input"
+BATCHES = "batches"
+
+
 @dataclass(frozen=True)
 class StagedParquet:
     """An asset output left on local disk as chunk files (Arrow IPC ``.arrow`` or Parquet), handed to the IO manager

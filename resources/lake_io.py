@@ -26,7 +26,7 @@ import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resources.lake import Lake, StagedParquet, default_lake_root, without_partition_rows
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, Lake, StagedParquet, default_lake_root, without_partition_rows
 from resources.lineage.commit import CommittedBatches, committed_batches, publish_partition, read_committed
 from resources.lineage.data_version import DataVersionBuilder
 from resources.lineage.schema import RECORD_ID, SOURCE_URI, UNPARTITIONED
@@ -41,10 +41,6 @@ PREVIEW_CELL_CHARS = 80
 LINEAGE_SAMPLE_ROWS = 3  # records linked to their trace page in the lineage browser
 
 
-# Op tag of a consumer that reads its lake inputs batch by batch: ``load_input`` then returns a ``CommittedBatches``
-# (``{partition: CommittedBatches}`` for several partitions) instead of a table (``quality.checks``, ``streamed=True``).
-BATCHED_INPUT_TAG = "citrus/lake_input"
-BATCHES = "batches"
 INPUT_BATCH_ROWS = 10_000  # rows per record batch of such an input
 
 

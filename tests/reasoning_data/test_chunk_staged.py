@@ -7,6 +7,8 @@ import pyarrow as pa
 from citrus_assets.reasoning_data.questions.rewrite import RewriteSettings, rewrite_seeds
 from citrus_assets.reasoning_data.questions.staged import stage_rewrites
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
+from citrus_assets.reasoning_data.seeds.judging import ANSWER_SCHEMA, answer_with_panel, judge_stats
+from citrus_assets.reasoning_data.seeds.staged import stage_panel_answers
 from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.traces.sft_assets import SftRewriteConfig, build_sft_examples
 from citrus_assets.reasoning_data.traces.sft_staged import stage_sft_examples
@@ -14,9 +16,9 @@ from citrus_assets.reasoning_data.traces.trace_rows import run_traces
 from resources.lake import ChunkStage, Lake, StagedParquet
 from resources.lineage import LineageWriter
 from resources.lineage import commit as C
-from resources.llm import GenerationCache, LLMClient
+from resources.llm import GenerationCache, LLMClient, SamplingParams
 from tests.lineage.test_staged_output import _lineage_rows
-from tests.reasoning_data.test_question_prep import SEEDS, ScriptedLLM, good_rewrite
+from tests.reasoning_data.test_question_prep import ALL, MI, SEEDS, ScriptedLLM, good_rewrite, judge
 from tests.reasoning_data.test_sft_examples import GOOD, scripted_policy, scripted_questions
 from tests.support.scripted_backend import Policy, ScriptedBackend
 
@@ -107,3 +109,29 @@ def test_quarantine_from_chunk_tables_equals_the_records_file(tmp_path):
         return lake.read_quarantine("open_questions", "p").drop_columns(["quarantined_at"]).to_pylist()
 
     assert rows(a) == rows(b) and rows(a)[0]["reason"]
+
+
+def test_judge_answers_in_chunks_equal_one_call(tmp_path):
+    spec = {"weak": ALL - {MI["stem"][:10]}, "strong": ALL}  # right and wrong answers, two judges
+    params = SamplingParams(max_tokens=8)
+    ref = answer_with_panel(SEEDS, [(n, judge(ok)) for n, ok in spec.items()], params)
+    assert not all(ref["correct"].to_pylist()) and any(ref["correct"].to_pylist())
+    for chunk_size in (1, 2):
+        panel = [(n, judge(ok)) for n, ok in spec.items()]
+        stage = ChunkStage(tmp_path / f"judge-{chunk_size}", ANSWER_SCHEMA)
+        tally = stage_panel_answers(SEEDS, panel, params, stage, chunk_size)
+        staged = stage.staged()
+        assert len(staged.paths) == len(spec) * -(-SEEDS.num_rows // chunk_size)
+        sizes = [min(chunk_size, SEEDS.num_rows - lo) for lo in range(0, SEEDS.num_rows, chunk_size)]
+        assert [[c[0] for c in llm.calls] for _, llm in panel] == [sizes, sizes]  # one batched call per chunk
+        assert staged.read_all().to_pylist() == ref.to_pylist()  # same rows, record ids and order
+        assert list(stage.quarantine_records()) == []  # no quarantine, as in the one call
+        assert tally.per_judge() == judge_stats(ref)
+        assert (tally.n, tally.correct, tally.no_answer, tally.cached) == (
+            ref.num_rows,
+            sum(ref["correct"].to_pylist()),
+            sum(1 for x in ref["predicted_letters"].to_pylist() if not x),
+            sum(ref["cached"].to_pylist()),
+        )
+        assert tally.generated_tokens == sum(ref["gen_completion_tokens"].to_pylist())
+    _same_lake(tmp_path, ref, staged)

@@ -2,7 +2,6 @@
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.empty import empty_metadata
@@ -10,11 +9,13 @@ from citrus_assets.common.metadata import output, value_counts
 from citrus_assets.common.prompts import code_version
 from citrus_assets.common.scheduling.inbox_sensor import INBOX_SHA, content_hash
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
-from citrus_assets.reasoning_data.seeds.judging import SYSTEM_PROMPT, USER_PROMPT, answer_with_panel, judge_stats
+from citrus_assets.reasoning_data.seeds.judging import ANSWER_SCHEMA, SYSTEM_PROMPT, USER_PROMPT
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult
+from citrus_assets.reasoning_data.seeds.staged import stage_panel_answers
+from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
 from resources.inbox import InboxResource, entry_problem
-from resources.lake import LakeResource, QuarantineRecord
+from resources.lake import ChunkStage, LakeResource, QuarantineRecord
 from resources.llm import LLMResource
 from resources.llm.sampling import SamplingConfig
 
@@ -25,6 +26,7 @@ class JudgeConfig(SamplingConfig):
     """Sampling of the closed-form answering run (deterministic by default: ``SamplingConfig``'s greedy, seed 0)."""
 
     max_tokens: int = 160
+    chunk_size: int = 2000  # seeds per judge and chunk written to local disk (memory flat in partition size, issue 17)
 
 
 @dg.asset(
@@ -78,22 +80,19 @@ def judge_answers(
 ) -> dg.Output:
     params = config.sampling()
     panel = judges.clients(llm)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
+    stage = ChunkStage(spill_dir(llm, "judge_answers", context.partition_key), ANSWER_SCHEMA)
     with llm_cost_guard(context, llm, *(client for _, client in panel)) as budget:  # the panel shares one budget
-        table = answer_with_panel(question_seeds, panel, params)  # one batched call per judge
-    n = table.num_rows
-    correct = sum(table["correct"].to_pylist())
-    no_answer = sum(1 for x in table["predicted_letters"].to_pylist() if not x)
-    cached = sum(table["cached"].to_pylist())
-    per_judge = judge_stats(table)
+        tally = stage_panel_answers(question_seeds, panel, params, stage, config.chunk_size)
     models = {name: client.model_id for name, client in panel}
     return output(
-        table,
+        stage.staged(),
         model=next(iter(models.values())) if len(models) == 1 else dg.MetadataValue.json(models),
         judges=dg.MetadataValue.json(list(models)),
-        accuracy=dg.MetadataValue.float(round(correct / n, 4) if n else 0.0),
-        no_answer=no_answer,
-        per_judge=dg.MetadataValue.json(per_judge),
-        cache_hits=cached,
-        generated_tokens=int(pc.sum(table["gen_completion_tokens"]).as_py() or 0),
+        accuracy=dg.MetadataValue.float(round(tally.correct / tally.n, 4) if tally.n else 0.0),
+        no_answer=tally.no_answer,
+        per_judge=dg.MetadataValue.json(tally.per_judge()),
+        cache_hits=tally.cached,
+        generated_tokens=tally.generated_tokens,
         **budget_metadata(budget),
     )

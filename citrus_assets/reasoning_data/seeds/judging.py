@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from citrus_assets.common.llm_task import LLMTask, Reply
 from citrus_assets.common.prompts import load_prompt
@@ -92,19 +93,42 @@ def answer_with_panel(seeds: pa.Table, judges: Sequence[tuple[str, object]], par
     return pa.concat_tables(tables) if tables else ANSWER_SCHEMA.empty_table()
 
 
+class JudgeTally:
+    """The judge step's statistics over answer tables that arrive chunk by chunk: the same figures as over their
+    concatenation (rows, correct, no answer, cache hits, generated tokens, and ``per_judge``)."""
+
+    def __init__(self) -> None:
+        self.n = self.correct = self.no_answer = self.cached = self.generated_tokens = 0
+        self._judges: dict[str, dict] = {}
+
+    def add(self, answers: pa.Table) -> None:
+        for judge, model, correct, letters, cached in zip(
+            answers["judge"].to_pylist(),
+            answers[GEN_MODEL_ID].to_pylist(),
+            answers["correct"].to_pylist(),
+            answers["predicted_letters"].to_pylist(),
+            answers["cached"].to_pylist(),
+        ):
+            s = self._judges.setdefault(judge, {"model": model, "n": 0, "correct": 0, "no_answer": 0})
+            s["n"] += 1
+            s["correct"] += bool(correct)
+            s["no_answer"] += not letters
+            self.n += 1
+            self.correct += bool(correct)
+            self.no_answer += not letters
+            self.cached += bool(cached)
+        self.generated_tokens += int(pc.sum(answers["gen_completion_tokens"]).as_py() or 0)
+
+    def per_judge(self) -> dict[str, dict]:
+        """Per judge: model, answered rows, accuracy, no-answer count (in first-seen judge order)."""
+        out = {k: dict(v) for k, v in self._judges.items()}
+        for s in out.values():
+            s["accuracy"] = round(s["correct"] / s["n"], 4) if s["n"] else 0.0
+        return out
+
+
 def judge_stats(answers: pa.Table) -> dict[str, dict]:
     """Per judge: model, answered rows, accuracy, no-answer count (in first-seen judge order)."""
-    out: dict[str, dict] = {}
-    for judge, model, correct, letters in zip(
-        answers["judge"].to_pylist(),
-        answers[GEN_MODEL_ID].to_pylist(),
-        answers["correct"].to_pylist(),
-        answers["predicted_letters"].to_pylist(),
-    ):
-        s = out.setdefault(judge, {"model": model, "n": 0, "correct": 0, "no_answer": 0})
-        s["n"] += 1
-        s["correct"] += bool(correct)
-        s["no_answer"] += not letters
-    for s in out.values():
-        s["accuracy"] = round(s["correct"] / s["n"], 4) if s["n"] else 0.0
-    return out
+    tally = JudgeTally()
+    tally.add(answers)
+    return tally.per_judge()

@@ -1,0 +1,36 @@
+"""``judge_answers`` chunk by chunk (issue 17 goal 3): each judge of the panel answers ``chunk_size`` seeds at a
+time, and each chunk's answers are written to local disk (``ChunkStage``) and handed to the IO manager as a
+``StagedParquet``, so the step holds one chunk's Python rows, never the partition's answers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pyarrow as pa
+
+from citrus_assets.reasoning_data.seeds.judging import JudgeTally, answer_seeds
+from resources.lake import ChunkStage
+from resources.llm import SamplingParams
+
+
+def stage_panel_answers(
+    seeds: pa.Table,
+    judges: Sequence[tuple[str, object]],
+    params: SamplingParams,
+    stage: ChunkStage,
+    chunk_size: int = 2000,
+) -> JudgeTally:
+    """``answer_with_panel`` over ``chunk_size`` seeds at a time, each chunk's answers written to ``stage``
+    (``stage.staged()`` is the output). The chunks go judge by judge, so the rows are in the one-call order
+    (every seed of the first judge, then the next judge's). Every seed is answered on its own (same prompt and
+    sampling per seed), so the rows and their record ids are those of the one call. What differs is the number of
+    batched calls: one per judge and chunk. ``AnswerSeeds`` rejects nothing, so there is no quarantine, as in the
+    one call. Returns the statistics of the rows (``JudgeTally``)."""
+    chunk_size = max(1, int(chunk_size))
+    tally = JudgeTally()
+    for name, llm in judges:
+        for lo in range(0, seeds.num_rows, chunk_size):
+            table = answer_seeds(seeds.slice(lo, chunk_size), llm, params, judge=name)
+            stage.add(table)
+            tally.add(table)
+    return tally
