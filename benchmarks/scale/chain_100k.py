@@ -32,6 +32,7 @@ from pathlib import Path
 
 CHAIN = ["question_seeds", "judge_answers", "question_difficulty", "open_questions", "reasoning_traces", "sft_examples"]
 MIX = "sft_stage3_mix"
+NONMEDICAL = "nonmedical_reasoning"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -81,9 +82,11 @@ def child(args: argparse.Namespace) -> None:
         if asset == MIX:
             run_config = {"ops": {MIX: {"config": {"allow_no_decontamination": True}}}}
         t0 = time.perf_counter()
+        # The stage-3 mix also takes the non-medical rows (an unpartitioned asset of the same stage): built with it.
+        selected = [NONMEDICAL, asset] if asset == MIX else [asset]
         result = dg.materialize(
             [*assets, *checks],
-            selection=dg.AssetSelection.assets(asset),
+            selection=dg.AssetSelection.assets(*selected),
             instance=instance,
             resources=resources,
             partition_key=args.partition if partitioned else None,
@@ -93,6 +96,8 @@ def child(args: argparse.Namespace) -> None:
         wall = time.perf_counter() - t0
         meta = {}
         for ev in result.get_asset_materialization_events():
+            if ev.asset_key != dg.AssetKey(asset):
+                continue
             meta = {
                 k: v.value
                 for k, v in ev.materialization.metadata.items()
