@@ -12,7 +12,7 @@ cache hits), and the 1-minute load average next to each figure (the machine is s
 once (two processes), each with its own seeds (no shared cache hits): throughput ratio and peak RSS (goal 5).
 
     .venv/bin/python -m benchmarks.scale.chain_100k --sizes 1000,10000 --parallel 2000 \\
-        [--workdir DIR] [--keep] [--out benchmarks/results/scale_100k.md]
+        [--assets question_seeds,judge_answers] [--workdir DIR] [--keep] [--out benchmarks/results/scale_100k.md]
 
 Appends its tables to ``--out`` (a Markdown file; the analysis around them is written by hand).
 """
@@ -217,7 +217,10 @@ def lineage_figures(lake: Path, partition: str) -> dict:
     }
 
 
-def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str]) -> None:
+def size_run(
+    n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str], only: list[str] | None = None
+) -> None:
+    """One size: each asset in its own process. ``only``: just those assets (in chain order), no warm re-run."""
     from benchmarks.scale.seeds import write_seeds
 
     ws = Workspace(work / f"n{n}", base_url, max_concurrency)
@@ -230,7 +233,8 @@ def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: lis
     ]
     total_req = total_wall = asset_wall = 0.0
     peak = 0.0
-    for asset in CHAIN + [MIX]:
+    selected = [a for a in CHAIN + [MIX] if not only or a in only]
+    for asset in selected:
         rows, rss, req, wall = ws.run(partition, [asset], f"{n}-{asset}")
         r = rows[0]
         total_req, total_wall, peak = total_req + req, total_wall + wall, max(peak, rss)
@@ -246,7 +250,7 @@ def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: lis
         )
         print(lines[-1], flush=True)
     lines.append(
-        f"| **chain** | {asset_wall:.1f} ({total_wall:.1f} with 7 process starts) | {int(total_req):,} | "
+        f"| **chain** | {asset_wall:.1f} ({total_wall:.1f} with {len(selected)} process starts) | {int(total_req):,} | "
         f"{total_req / asset_wall:,.0f} | {peak:.2f} | | | {load():.1f} | |"
     )
     fig = lineage_figures(ws.root / "lake", partition)
@@ -256,6 +260,9 @@ def size_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: lis
         f"({fig['trace_nodes']} nodes), impact of the seed partition {fig['impact_ms']:.0f} ms "
         f"({fig['impact_descendants']:,} descendants); load {load():.1f}"
     )
+    if only:  # a partial chain (--assets): no warm re-run
+        print("\n".join(lines[-1:]), flush=True)
+        return
     rows, rss, req, wall = ws.run(partition, CHAIN + [MIX], f"{n}-warm")
     lines.append(
         f"\nwarm re-run (whole chain in one process, same cache): {wall:.1f} s, {req:,} server requests, "
@@ -305,18 +312,28 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
     # the child
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    for flag in ("--lake", "--cache", "--inbox", "--base-url", "--partition", "--assets", "--report"):
+    ap.add_argument(
+        "--assets",
+        default="",
+        help="comma-separated chain assets to run, in chain order (default: the whole chain, the mix and the warm "
+        "re-run; with it: only those, no warm re-run)",
+    )
+    for flag in ("--lake", "--cache", "--inbox", "--base-url", "--partition", "--report"):
         ap.add_argument(flag, default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return child(args)
+    only = [a for a in args.assets.split(",") if a]
+    unknown = sorted(set(only) - set(CHAIN + [MIX]))
+    if unknown:
+        ap.error(f"unknown assets {unknown}; choose from {CHAIN + [MIX]}")
 
     from benchmarks.scale.fake_server import serve
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="citrus-scale-"))
     lines = [
         f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: sizes {args.sizes}, "
-        f"parallel {args.parallel or '-'}, max_concurrency {args.max_concurrency or 'default'}, "
+        f"parallel {args.parallel or '-'}, assets {args.assets or 'all'}, max_concurrency {args.max_concurrency or 'default'}, "
         f"{os.cpu_count()} CPUs, load at start {load():.1f}"
     ]
 
@@ -331,7 +348,7 @@ def main(argv: list[str] | None = None) -> None:
                 parallel_run(args.parallel, work, base_url, args.max_concurrency, lines)
                 flush()
             for n in [int(x) for x in args.sizes.split(",") if x]:
-                size_run(n, work, base_url, args.max_concurrency, lines)
+                size_run(n, work, base_url, args.max_concurrency, lines, only)
                 flush()
     finally:
         flush()
