@@ -9,9 +9,12 @@ peak RSS, lake size, lineage rows, lineage sync / trace / impact times, the warm
 cache hits), and the 1-minute load average next to each figure (the machine is shared).
 
 ``--parallel N``: the chain up to sft_examples for one partition of N seeds alone, then two partitions of N at
-once (two processes), each with its own seeds (no shared cache hits): throughput ratio and peak RSS (goal 5).
+once (two processes), each with its own seeds (no shared cache hits): throughput ratio and peak RSS (goal 5), the
+CPU seconds per request of the chain processes and of the server (contention shows as more CPU per request for two
+than for one), the cores used and the time the threads waited for a core. ``--latency-s S``: the server holds each
+answer S seconds (a model server elsewhere, the way a user runs it), for the whole run.
 
-    .venv/bin/python -m benchmarks.scale.chain_100k --sizes 1000,10000 --parallel 2000 \\
+    .venv/bin/python -m benchmarks.scale.chain_100k --sizes 1000,10000 --parallel 2000 [--latency-s 0.5] \\
         [--assets question_seeds,judge_answers] [--workdir DIR] [--keep] [--out benchmarks/results/scale_100k.md]
 
 Appends its tables to ``--out`` (a Markdown file; the analysis around them is written by hand).
@@ -26,6 +29,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -40,9 +44,63 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def server_requests(base_url: str) -> int:
+def server_stats(base_url: str) -> dict:
+    """The fake server's ``/stats``: requests, in flight, its CPU seconds (``cpu_s``) and ``pid``."""
     with urllib.request.urlopen(base_url.rsplit("/v1", 1)[0] + "/stats", timeout=10) as r:
-        return int(json.loads(r.read())["requests"])
+        return json.loads(r.read())
+
+
+def server_requests(base_url: str) -> int:
+    return int(server_stats(base_url)["requests"])
+
+
+class SchedSampler:
+    """Samples ``/proc/<pid>/task/*/schedstat`` (CPU ns, run-queue wait ns) of some processes every
+    ``every_s`` and keeps each thread's last sample: the time their threads waited for a core (CPU starvation)
+    against the time they ran. A thread that ends between two samples loses at most ``every_s`` of its figures."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s, self.pids, self.seen = every_s, set(), {}
+        self.base: dict[tuple[int, str], tuple[int, int]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _sample(self) -> None:
+        for pid in list(self.pids):
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
+                        run_ns, wait_ns = (int(x) for x in fh.read().split()[:2])
+                except (OSError, ValueError):
+                    continue
+                self.seen[(pid, tid)] = (run_ns, wait_ns)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._sample()
+
+    def start(self, *pids: int) -> SchedSampler:
+        self.pids |= set(pids)
+        self._sample()
+        self.base = dict(self.seen)  # threads already running count from now (the server runs before us)
+        self._thread.start()
+        return self
+
+    def stop(self) -> dict[int, tuple[float, float]]:
+        """{pid: (CPU s, run-queue wait s)} since start."""
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        out: dict[int, tuple[float, float]] = {}
+        for (pid, tid), (run_ns, wait_ns) in self.seen.items():
+            r0, w0 = self.base.get((pid, tid), (0, 0))
+            run, wait = out.get(pid, (0.0, 0.0))
+            out[pid] = (run + (run_ns - r0) / 1e9, wait + (wait_ns - w0) / 1e9)
+        return out
 
 
 # -- the child: materialize assets of one partition in this process -------------------------------------------------
@@ -168,17 +226,17 @@ class Workspace:
         return subprocess.Popen(cmd, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT), report
 
     @staticmethod
-    def finish(proc: subprocess.Popen, report: Path) -> tuple[list[dict], float]:
-        """(the child's report, its peak RSS in GiB)."""
+    def finish(proc: subprocess.Popen, report: Path) -> tuple[list[dict], float, float]:
+        """(the child's report, its peak RSS in GiB, its CPU seconds: user + system, all threads, from start)."""
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         rows = json.loads(report.read_text()) if report.exists() else [{"asset": "?", "success": False}]
-        return rows, usage.ru_maxrss / 1024 / 1024
+        return rows, usage.ru_maxrss / 1024 / 1024, usage.ru_utime + usage.ru_stime
 
     def run(self, partition: str, assets: list[str], tag: str) -> tuple[list[dict], float, int, float]:
         """(report, peak RSS GiB, server requests, wall s) of one child."""
         r0, t0 = server_requests(self.base_url), time.perf_counter()
-        rows, rss = self.finish(*self.start(partition, assets, tag))
+        rows, rss, _ = self.finish(*self.start(partition, assets, tag))
         return rows, rss, server_requests(self.base_url) - r0, time.perf_counter() - t0
 
 
@@ -272,32 +330,72 @@ def size_run(
     print("\n".join(lines[-3:]), flush=True)
 
 
-def parallel_run(n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str]) -> None:
+def measure_partitions(ws: Workspace, n: int, names: list[str]) -> dict:
+    """Run the chain up to sft_examples for the partitions ``<name>_<n>`` at once (one process each): wall,
+    server requests, CPU seconds of each process and of the server, run-queue wait, peak RSS, load."""
+    st0, load0, t0 = server_stats(ws.base_url), load(), time.perf_counter()
+    procs = [ws.start(f"{name}_{n}", CHAIN, name) for name in names]
+    sampler = SchedSampler().start(int(st0["pid"]), *(p.pid for p, _ in procs))
+    done = [ws.finish(*pr) for pr in procs]
+    sched = sampler.stop()
+    wall, st1 = time.perf_counter() - t0, server_stats(ws.base_url)
+    return {
+        "wall": wall,
+        "req": int(st1["requests"]) - int(st0["requests"]),
+        "server_cpu": float(st1["cpu_s"]) - float(st0["cpu_s"]),
+        "server_wait": sched.get(int(st0["pid"]), (0.0, 0.0))[1],
+        "cpu": [c for _, _, c in done],
+        "wait": [sched.get(p.pid, (0.0, 0.0))[1] for p, _ in procs],
+        "rss": [r for _, r, _ in done],
+        "ok": all(row.get("success") for rows, _, _ in done for row in rows),
+        "load": (load0, load()),
+    }
+
+
+def parallel_run(
+    n: int, work: Path, base_url: str, max_concurrency: int, lines: list[str], latency_s: float = 0.0
+) -> None:
+    """One partition alone, then two at once (module docstring), with the CPU each process and the server
+    used per request: more CPU per request for two than for one is contention in the lake's code; the cores
+    the single partition already used bound what a second one can add on this machine."""
     from benchmarks.scale.seeds import write_seeds
 
     ws = Workspace(work / f"par{n}", base_url, max_concurrency)
     for name, seed in (("solo", 1), ("pa", 2), ("pb", 3)):
         write_seeds(ws.root / "inbox" / f"{name}_{n}.jsonl", n, seed=seed)
-    r0, t0 = server_requests(base_url), time.perf_counter()
-    rows, rss_solo = ws.finish(*ws.start(f"solo_{n}", CHAIN, "solo"))
-    solo_s, solo_req = time.perf_counter() - t0, server_requests(base_url) - r0
-    ok_solo = all(r.get("success") for r in rows)
-    load_solo = load()
-    r0, t0 = server_requests(base_url), time.perf_counter()
-    a = ws.start(f"pa_{n}", CHAIN, "pa")
-    b = ws.start(f"pb_{n}", CHAIN, "pb")
-    (rows_a, rss_a), (rows_b, rss_b) = ws.finish(*a), ws.finish(*b)
-    par_s, par_req = time.perf_counter() - t0, server_requests(base_url) - r0
-    ok_par = all(r.get("success") for r in rows_a + rows_b)
+    one = measure_partitions(ws, n, ["solo"])
+    two = measure_partitions(ws, n, ["pa", "pb"])
+
+    def row(label: str, m: dict, k: int) -> str:
+        chain_cpu = sum(m["cpu"])
+        return (
+            f"| {label} | {m['wall']:.1f} | {k * n / m['wall']:.1f} | {m['req']:,} | {m['req'] / m['wall']:,.0f} | "
+            f"{' / '.join(f'{r:.2f}' for r in m['rss'])} | {' / '.join(f'{c:.1f}' for c in m['cpu'])} | "
+            f"{1000 * chain_cpu / max(m['req'], 1):.2f} | {1000 * m['server_cpu'] / max(m['req'], 1):.2f} | "
+            f"{chain_cpu / m['wall']:.2f} + {m['server_cpu'] / m['wall']:.2f} | "
+            f"{' / '.join(f'{w:.0f}' for w in m['wait'])} ({m['server_wait']:.0f}) | {m['ok']} | "
+            f"{m['load'][0]:.1f} → {m['load'][1]:.1f} |"
+        )
+
+    def per_req(m: dict) -> float:
+        return (sum(m["cpu"]) + m["server_cpu"]) / max(m["req"], 1)
+
+    cores_one = (sum(one["cpu"]) + one["server_cpu"]) / one["wall"]
+    ratio = (2 * n / two["wall"]) / (n / one["wall"])
+    ncpu = os.cpu_count() or 1
     lines += [
-        f"\n### Parallel partitions: {n:,} seeds each, chain up to sft_examples\n",
-        "| run | wall s | questions/s | requests | req/s | peak RSS GiB (per process) | ok | load (1 min) |",
-        "|---|---|---|---|---|---|---|---|",
-        f"| one partition | {solo_s:.1f} | {n / solo_s:.1f} | {solo_req:,} | {solo_req / solo_s:,.0f} | "
-        f"{rss_solo:.2f} | {ok_solo} | {load_solo:.1f} |",
-        f"| two partitions at once | {par_s:.1f} | {2 * n / par_s:.1f} | {par_req:,} | {par_req / par_s:,.0f} | "
-        f"{rss_a:.2f} / {rss_b:.2f} | {ok_par} | {load():.1f} |",
-        f"\nthroughput two / one: **{(2 * n / par_s) / (n / solo_s):.2f}x** (goal >= 1.6x)",
+        f"\n### Parallel partitions: {n:,} seeds each, chain up to sft_examples, server latency {latency_s:g} s, "
+        f"max_concurrency {max_concurrency or 'default'}\n",
+        "| run | wall s | questions/s | requests | req/s | peak RSS GiB (per process) | chain CPU s (per process) | "
+        "chain CPU ms / request | server CPU ms / request | cores used (chain + server) | "
+        "run-queue wait s (per process; server) | ok | load (1 min) before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        row("one partition", one, 1),
+        row("two partitions at once", two, 2),
+        f"\nthroughput two / one: **{ratio:.2f}x** (goal >= 1.6x); CPU per request (chain + server) two / one: "
+        f"{per_req(two) / per_req(one):.2f}x; one partition used {cores_one:.2f} cores, so on {ncpu} cores with "
+        f"nobody else the pair could reach at most {min(2.0, ncpu / cores_one * per_req(one) / per_req(two)):.2f}x "
+        "(CPU ceiling)",
     ]
     print("\n".join(lines[-6:]), flush=True)
 
@@ -307,6 +405,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--sizes", default="1000")
     ap.add_argument("--parallel", type=int, default=0, help="seeds per partition of the parallel run (0 = skip)")
     ap.add_argument("--max-concurrency", type=int, default=0, help="the llm's max_concurrency (0 = its default)")
+    ap.add_argument(
+        "--latency-s", type=float, default=0.0, help="seconds the fake server holds each answer (0 = instant)"
+    )
     ap.add_argument("--workdir", default="")
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "scale_100k.md"))
@@ -334,6 +435,7 @@ def main(argv: list[str] | None = None) -> None:
     lines = [
         f"\n## Run of {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: sizes {args.sizes}, "
         f"parallel {args.parallel or '-'}, assets {args.assets or 'all'}, max_concurrency {args.max_concurrency or 'default'}, "
+        f"server latency {args.latency_s:g} s, "
         f"{os.cpu_count()} CPUs, load at start {load():.1f}"
     ]
 
@@ -343,9 +445,9 @@ def main(argv: list[str] | None = None) -> None:
         lines.clear()
 
     try:
-        with serve(latency_s=0.0) as base_url:
+        with serve(latency_s=args.latency_s) as base_url:
             if args.parallel:
-                parallel_run(args.parallel, work, base_url, args.max_concurrency, lines)
+                parallel_run(args.parallel, work, base_url, args.max_concurrency, lines, args.latency_s)
                 flush()
             for n in [int(x) for x in args.sizes.split(",") if x]:
                 size_run(n, work, base_url, args.max_concurrency, lines, only)

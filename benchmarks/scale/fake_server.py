@@ -17,7 +17,7 @@ answer) and recognises the prompt by its prompt file:
 - an open answer (``citrus_open_user``): ``<answer>`` with the condition's diagnosis.
 
 Other prompts get a short plain sentence. Each answer waits ``--latency-s`` (an asyncio sleep: no thread
-per request, so thousands can be in flight). ``GET /stats`` reports requests, in flight and the peak.
+per request, so thousands can be in flight). ``GET /stats`` reports requests, in flight, the peak, and the server's CPU seconds (``cpu_s``) and ``pid``.
 ``--record`` appends each request body as one JSON line (``replay.py`` sends the same stream again).
 
 From Python, ``with serve(latency_s=0.5) as base_url:`` runs it as a subprocess and stops it after.
@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -172,7 +173,8 @@ def make_app(latency_s: float = 0.0, record: str | None = None):
     async def stats(request: web.Request) -> web.Response:
         if sink is not None:
             sink.flush()
-        return web.json_response(state)
+        ru = resource.getrusage(resource.RUSAGE_SELF)  # the server's own CPU (benchmarks measure its share)
+        return web.json_response({**state, "cpu_s": ru.ru_utime + ru.ru_stime, "pid": os.getpid()})
 
     async def models(request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake", "object": "model"}]})
