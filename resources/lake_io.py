@@ -41,7 +41,7 @@ PREVIEW_CELL_CHARS = 80
 LINEAGE_SAMPLE_ROWS = 3  # records linked to their trace page in the lineage browser
 
 
-INPUT_BATCH_ROWS = 10_000  # rows per record batch of such an input
+INPUT_BATCH_ROWS = 2_000  # rows per record batch of such an input (the chain's chunk size)
 
 
 def wants_batches(context: dg.InputContext) -> bool:
