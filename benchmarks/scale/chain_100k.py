@@ -114,6 +114,7 @@ def child(args: argparse.Namespace) -> None:
     from resources.lake import LakeResource
     from resources.lake_io import LakeIOManager
     from resources.llm import LLMResource
+    from resources.llm.cache import io_stats
 
     resources = {
         "io_manager": LakeIOManager(root=args.lake),
@@ -171,6 +172,7 @@ def child(args: argparse.Namespace) -> None:
                 "checks_passed": sum(checks_ok),
                 "checks": len(checks_ok),
                 "rows": meta.get("dagster/row_count", meta.get("rows")),
+                "cache_io": io_stats(),  # this process's request-cache write totals so far
                 "meta": {
                     k: meta[k]
                     for k in ("llm_calls", "llm_batches", "cache_hits", "questions", "accepted", "chunks", "scheduling")
@@ -348,6 +350,7 @@ def measure_partitions(ws: Workspace, n: int, names: list[str]) -> dict:
         "wait": [sched.get(p.pid, (0.0, 0.0))[1] for p, _ in procs],
         "rss": [r for _, r, _ in done],
         "ok": all(row.get("success") for rows, _, _ in done for row in rows),
+        "cache_io": [(rows[-1].get("cache_io") or {}) if rows else {} for rows, _, _ in done],
         "load": (load0, load()),
     }
 
@@ -397,7 +400,19 @@ def parallel_run(
         f"nobody else the pair could reach at most {min(2.0, ncpu / cores_one * per_req(one) / per_req(two)):.2f}x "
         "(CPU ceiling)",
     ]
-    print("\n".join(lines[-6:]), flush=True)
+    for label, m in (("one", one), ("two", two)):
+        io = m["cache_io"]
+
+        def col(k: str, fmt: str = "{:.1f}", io=io) -> str:
+            return " / ".join(fmt.format(x.get(k, 0)) for x in io)
+
+        lines.append(
+            f"\nrequest cache ({label}; one SQLite file, WAL, per process): {col('transactions', '{:,}')} write "
+            f"transactions of {col('rows', '{:,}')} rows; waited for another writer's lock (BEGIN IMMEDIATE) "
+            f"{col('lock_wait_s', '{:.2f}')} s, held it {col('write_s', '{:.2f}')} s; callers waited in flush "
+            f"{col('flush_wait_s')} s (summed over threads)"
+        )
+    print("\n".join(lines[-8:]), flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -63,6 +63,23 @@ FLUSH_ROWS = 1024  # queued rows that make the writer thread write at once
 FLUSH_S = 0.1  # the longest a queued row waits for its transaction (a killed run loses at most this much)
 _IDLE_EXIT_S = 5.0  # an idle writer thread ends; the next put_later starts another
 _OPEN_CACHES: weakref.WeakSet[GenerationCache] = weakref.WeakSet()
+# Where this process's cache writes spend their time (all caches together; ``io_stats``): write transactions and
+# rows, seconds waiting in ``BEGIN IMMEDIATE`` for another writer's lock (another process sharing the file),
+# seconds holding it (insert + commit), and seconds callers waited in ``flush`` for the writer thread.
+_IO = {"transactions": 0, "rows": 0, "lock_wait_s": 0.0, "write_s": 0.0, "flush_wait_s": 0.0}
+_IO_LOCK = threading.Lock()
+
+
+def io_stats() -> dict[str, float]:
+    """This process's cache-write totals so far (see ``_IO``): benchmarks read them to find lock contention."""
+    with _IO_LOCK:
+        return dict(_IO)
+
+
+def _count(**inc: float) -> None:
+    with _IO_LOCK:
+        for k, v in inc.items():
+            _IO[k] += v
 
 
 @atexit.register
@@ -380,6 +397,7 @@ class GenerationCache:
                 return
             self._flush_now = True
             self._cv.notify_all()
+            t0 = time.perf_counter()
             while self._written < target:
                 if self._writer is None or not self._writer.is_alive():  # never wait on a dead writer
                     log.warning(
@@ -389,6 +407,7 @@ class GenerationCache:
                     )
                     break
                 self._cv.wait(1.0)
+            _count(flush_wait_s=time.perf_counter() - t0)
 
     def _write_loop(self) -> None:
         while True:
@@ -437,12 +456,15 @@ class GenerationCache:
             for attempt in (0, 1):
                 try:
                     conn = self._connect()
+                    t0 = time.perf_counter()
                     conn.execute("BEGIN IMMEDIATE")
+                    t1 = time.perf_counter()
                     try:
                         conn.executemany("INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                         if prompt_rows:
                             conn.executemany("INSERT OR REPLACE INTO generation_prompts VALUES (?, ?)", prompt_rows)
                         conn.execute("COMMIT")
+                        _count(transactions=1, rows=len(rows), lock_wait_s=t1 - t0, write_s=time.perf_counter() - t1)
                     except BaseException:
                         try:
                             conn.execute("ROLLBACK")
