@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
@@ -93,6 +93,50 @@ def copy_table(table: pa.Table) -> pa.Table:
 # a table (``quality.checks.gx_asset_check(streamed=True)``).
 BATCHED_INPUT_TAG = "citrus/lake_input"
 BATCHES = "batches"
+
+
+def input_tables(value: object, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """The rows of an asset input in order, as tables of ``columns`` (all when None). ``value`` is a ``pa.Table``
+    (one table), or what the IO manager gives an op tagged ``BATCHED_INPUT_TAG``: anything with
+    ``tables(columns)`` (``CommittedBatches``), or a mapping of them by partition (read in order), batch by batch
+    with only ``columns`` read from the file."""
+    if isinstance(value, pa.Table):
+        yield value if columns is None else value.select(columns)
+        return
+    parts = list(value.values()) if isinstance(value, Mapping) else [value]
+    for part in parts:
+        yield from getattr(part, "tables")(columns)  # noqa: B009 - CommittedBatches or StagedParquet
+
+
+def input_table(value: object, columns: list[str] | None = None) -> pa.Table:
+    """An asset input (see ``input_tables``) as one table of ``columns``: a step that needs its input whole reads
+    only the columns it uses."""
+    parts = list(input_tables(value, columns))
+    if parts:
+        return pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    first = next(iter(value.values())) if isinstance(value, Mapping) and value else value
+    schema: pa.Schema = getattr(first, "schema")  # noqa: B009 - CommittedBatches or StagedParquet
+    return pa.schema([schema.field(c) for c in columns] if columns is not None else schema).empty_table()
+
+
+def input_chunks(value: object, chunk_size: int, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    """An asset input (see ``input_tables``) in chunks of exactly ``chunk_size`` rows (the last one shorter): the
+    same tables as ``table.slice(lo, chunk_size)`` for ``lo`` in ``range(0, n, chunk_size)``, whatever the batches
+    it is read in, so a step chunked that way gives the same batched calls from a batched input."""
+    chunk_size = max(1, int(chunk_size))
+    buf: list[pa.Table] = []
+    held = 0
+    for t in input_tables(value, columns):
+        while t.num_rows:
+            take = min(chunk_size - held, t.num_rows)
+            buf.append(t.slice(0, take))
+            held += take
+            t = t.slice(take)
+            if held == chunk_size:
+                yield pa.concat_tables(buf) if len(buf) > 1 else buf[0]
+                buf, held = [], 0
+    if held:
+        yield pa.concat_tables(buf) if len(buf) > 1 else buf[0]
 
 
 @dataclass(frozen=True)

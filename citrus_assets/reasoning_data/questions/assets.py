@@ -7,22 +7,21 @@ pending question. To scale: point ``llm`` at an OpenAI-compatible server (vLLM) 
 re-run or an interrupted run only pays for what is new.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
-import pyarrow as pa
 
 from citrus_assets.common.cost_guard import budget_metadata
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
-from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
+from citrus_assets.reasoning_data.questions.difficulty import ANSWER_COLUMNS, SEED_COLUMNS, label_difficulty
 from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings
 from citrus_assets.reasoning_data.questions.staged import stage_rewrites
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
-from resources.lake import ChunkStage, LakeResource
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, input_table
 from resources.llm import LLMResource
 
 
@@ -44,12 +43,22 @@ class OpenQuestionConfig(RewriteSettings):
     partitions_def=seed_sets,
     code_version="difficulty-v1",
     kinds={"parquet"},
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # inputs read lazily: only the columns the labels use are read
     description="Easy/hard label per seed from the judge panel's answers (paper: easy iff all judges are right).",
 )
 def question_difficulty(
-    context: dg.AssetExecutionContext, config: DifficultyConfig, question_seeds: pa.Table, judge_answers: pa.Table
+    context: dg.AssetExecutionContext,
+    config: DifficultyConfig,
+    question_seeds: Any,  # CommittedBatches (a table in tests)
+    judge_answers: Any,
 ) -> dg.Output:
-    result = label_difficulty(question_seeds, judge_answers, config.rule, config.weak_judges, config.min_correct)
+    result = label_difficulty(
+        input_table(question_seeds, SEED_COLUMNS),
+        input_table(judge_answers, ANSWER_COLUMNS),
+        config.rule,
+        config.weak_judges,
+        config.min_correct,
+    )
     counts = result.counts()
     if result.unjudged:
         context.log.warning(f"{len(result.unjudged)} seeds had no judge answer and are labelled hard")
@@ -73,6 +82,7 @@ def question_difficulty(
     partitions_def=seed_sets,
     code_version=code_version("open-questions-v1", *PROMPTS.values()),
     kinds={"parquet"},
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # question_seeds read batch by batch (memory flat in partition size)
     description="Each seed rewritten as an open-ended question (options removed, clinical details kept, "
     "validated; rule fallback or quarantine when every LLM rewrite is rejected).",
 )
@@ -81,7 +91,7 @@ def open_questions(
     config: OpenQuestionConfig,
     llm: LLMResource,
     lake: LakeResource,
-    question_seeds: pa.Table,
+    question_seeds: Any,  # the committed partition in record batches (CommittedBatches; a table in tests)
 ) -> dg.Output:
     # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
     stage = ChunkStage(spill_dir(llm, "open_questions", context.partition_key), OPEN_QUESTION_SCHEMA)
@@ -93,9 +103,8 @@ def open_questions(
         stage.staged(),
         **empty_metadata(
             result.counts["llm_accepted"] + result.counts["rule_fallback"],
-            f"every rewrite of {question_seeds.num_rows} seeds rejected"
-            + (f"; {n_bad} quarantined at {qpath}" if n_bad else "")
-            if question_seeds.num_rows
+            f"every rewrite of {result.seeds} seeds rejected" + (f"; {n_bad} quarantined at {qpath}" if n_bad else "")
+            if result.seeds
             else "no question seeds",
         ),
         model=llm.model_id,

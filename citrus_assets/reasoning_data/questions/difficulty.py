@@ -29,6 +29,9 @@ from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
 RULES = ("all_correct", "any_correct", "min_correct", "strong_vs_weak")
+# The only columns the labels read: the step reads just these of its inputs (memory flat in partition size).
+SEED_COLUMNS = [RECORD_ID, "options", "answer_letters"]
+ANSWER_COLUMNS = [RECORD_ID, "question_id", "judge", "response"]
 
 
 @dataclass
@@ -70,9 +73,9 @@ def label_difficulty(
     if rule == "min_correct" and min_correct < 1:
         raise ValueError("min_correct must be >= 1")
     out = DifficultyResult()
-    seed_rows = {r[RECORD_ID]: r for r in seeds.to_pylist()}
+    seed_rows = {r[RECORD_ID]: r for r in seeds.select(SEED_COLUMNS).to_pylist()}
     by_question: dict[str, list[dict]] = {}
-    for a in answers.to_pylist():
+    for a in answers.select(ANSWER_COLUMNS).to_pylist():
         if a["question_id"] not in seed_rows:
             out.answers_without_seed += 1
             continue

@@ -70,6 +70,7 @@ class RewriteResult:
     generated_tokens: int = 0
     rounds: int = 0
     refers_to_options: int = 0  # accepted rewrites still saying "of the following"/"except"/"下列"
+    seeds: int = 0  # seeds read, counted by ``stage_rewrites`` (its input is read batch by batch)
 
     def table(self) -> pa.Table:
         return pa.Table.from_pylist(self.rows, schema=OPEN_QUESTION_SCHEMA)

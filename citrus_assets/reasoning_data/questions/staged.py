@@ -4,14 +4,12 @@ chunk's rows and quarantine written to local disk (``ChunkStage``) and handed to
 
 from __future__ import annotations
 
-import pyarrow as pa
-
 from citrus_assets.reasoning_data.questions.rewrite import RewriteResult, RewriteSettings, rewrite_seeds
-from resources.lake import ChunkStage
+from resources.lake import ChunkStage, input_chunks
 
 
 def stage_rewrites(
-    seeds: pa.Table, llm, settings: RewriteSettings, stage: ChunkStage, chunk_size: int = 2000
+    seeds: object, llm, settings: RewriteSettings, stage: ChunkStage, chunk_size: int = 2000
 ) -> RewriteResult:
     """``rewrite_seeds`` over ``chunk_size`` seeds at a time, each chunk's rows and quarantine written to ``stage``
     (``stage.staged()`` is the output, ``stage.quarantine_records()`` the quarantine); the returned result has the
@@ -19,10 +17,10 @@ def stage_rewrites(
     ids and the quarantined records are those of one call over the whole partition; what differs is the number of
     batched calls (``llm_calls``: 1 + retries per chunk) and the quarantine's order when several chunks reject
     seeds both before and after asking the model (it is in chunk order)."""
-    chunk_size = max(1, int(chunk_size))
     total = RewriteResult()
-    for lo in range(0, seeds.num_rows, chunk_size):
-        part = rewrite_seeds(seeds.slice(lo, chunk_size), llm, settings)
+    for chunk in input_chunks(seeds, chunk_size):  # a table or the batched input (``resources.lake.input_tables``)
+        part = rewrite_seeds(chunk, llm, settings)
+        total.seeds += chunk.num_rows
         stage.add(part.table(), part.quarantine)
         for k, v in part.counts.items():
             total.counts[k] += v

@@ -1,7 +1,8 @@
 """Reasoning-data assets (paper Figure 3, SFT stage 3): question seeds and their closed-form answers."""
 
+from typing import Any
+
 import dagster as dg
-import pyarrow as pa
 
 from citrus_assets.common.cost_guard import budget_metadata, llm_cost_guard
 from citrus_assets.common.empty import empty_metadata
@@ -15,7 +16,7 @@ from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult
 from citrus_assets.reasoning_data.seeds.staged import stage_panel_answers
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
 from resources.inbox import InboxResource, entry_problem
-from resources.lake import ChunkStage, LakeResource, QuarantineRecord
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, QuarantineRecord
 from resources.llm import LLMResource
 from resources.llm.sampling import SamplingConfig
 
@@ -68,6 +69,7 @@ def question_seeds(context: dg.AssetExecutionContext, inbox: InboxResource, lake
     code_version=code_version("judge-v1", SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
     automation_condition=dg.AutomationCondition.eager(),
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # question_seeds read batch by batch (memory flat in partition size)
     description="Each seed answered closed-form by every judge of the panel (Citrus prompt); one row per "
     "(question, judge); basis of easy/hard labels. An empty panel is the llm resource, judge 'default'.",
 )
@@ -76,7 +78,7 @@ def judge_answers(
     config: JudgeConfig,
     llm: LLMResource,
     judges: JudgePanelResource,
-    question_seeds: pa.Table,
+    question_seeds: Any,  # the committed partition in record batches (CommittedBatches; a table in tests)
 ) -> dg.Output:
     params = config.sampling()
     panel = judges.clients(llm)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
-
 from citrus_assets.reasoning_data.seeds.judging import JudgeTally, answer_seeds
-from resources.lake import ChunkStage
+from resources.lake import ChunkStage, input_chunks
 from resources.llm import SamplingParams
 
 
 def stage_panel_answers(
-    seeds: pa.Table,
+    seeds: object,
     judges: Sequence[tuple[str, object]],
     params: SamplingParams,
     stage: ChunkStage,
@@ -29,8 +27,8 @@ def stage_panel_answers(
     chunk_size = max(1, int(chunk_size))
     tally = JudgeTally()
     for name, llm in judges:
-        for lo in range(0, seeds.num_rows, chunk_size):
-            table = answer_seeds(seeds.slice(lo, chunk_size), llm, params, judge=name)
+        for chunk in input_chunks(seeds, chunk_size):  # a table or the batched input, read again per judge
+            table = answer_seeds(chunk, llm, params, judge=name)
             stage.add(table)
             tally.add(table)
     return tally
