@@ -396,9 +396,10 @@ def parallel_run(
         row("one partition", one, 1),
         row("two partitions at once", two, 2),
         f"\nthroughput two / one: **{ratio:.2f}x** (goal >= 1.6x); CPU per request (chain + server) two / one: "
-        f"{per_req(two) / per_req(one):.2f}x; one partition used {cores_one:.2f} cores, so on {ncpu} cores with "
-        f"nobody else the pair could reach at most {min(2.0, ncpu / cores_one * per_req(one) / per_req(two)):.2f}x "
-        "(CPU ceiling)",
+        f"{per_req(two) / per_req(one):.2f}x; one partition used {cores_one:.2f} cores. CPU ceiling on {ncpu} "
+        f"cores with nobody else, when one partition's process is CPU-bound on one core (the GIL): one <= "
+        f"1 / its chain CPU per request, two <= {ncpu} / (chain + server CPU per request of the pair), so two / one "
+        f"<= **{ncpu * sum(one['cpu']) / max(one['req'], 1) / per_req(two):.2f}x**",
     ]
     for label, m in (("one", one), ("two", two)):
         io = m["cache_io"]
