@@ -88,12 +88,15 @@ def test_difficulty_from_the_columns_it_reads_equals_the_whole_tables(tmp_path):
     ref = label_difficulty(SEEDS, answers)
     seeds_in = _committed(tmp_path / "s", "question_seeds", SEEDS)
     answers_in = _committed(tmp_path / "a", "judge_answers", answers)
-    got = label_difficulty(input_table(seeds_in, SEED_COLUMNS), input_table(answers_in, ANSWER_COLUMNS))
-    assert got.table().to_pylist() == ref.table().to_pylist()
-    assert (got.per_judge, got.judges, got.unjudged, got.counts()) == (
-        ref.per_judge,
-        ref.judges,
-        ref.unjudged,
-        ref.counts(),
-    )
+    pruned = (input_table(seeds_in, SEED_COLUMNS), input_table(answers_in, ANSWER_COLUMNS))
+    for got in (label_difficulty(*pruned), label_difficulty(seeds_in, answers_in)):  # the seeds 1 row at a time
+        assert got.table().to_pylist() == ref.table().to_pylist()
+        assert (got.per_judge, got.judges, got.unjudged, got.counts()) == (
+            ref.per_judge,
+            ref.judges,
+            ref.unjudged,
+            ref.counts(),
+        )
+    twice = pa.concat_tables([SEEDS, SEEDS.slice(0, 1)])  # a repeated id: one label, as from a dict by id
+    assert label_difficulty(Batches(twice, 1), answers).table().to_pylist() == ref.table().to_pylist()
     assert set(got.counts().values()) != {0} and got.counts()["easy"] and got.counts()["hard"]  # both labels

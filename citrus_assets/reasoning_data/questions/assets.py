@@ -15,13 +15,13 @@ from citrus_assets.common.cost_guard import budget_metadata
 from citrus_assets.common.empty import empty_metadata
 from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
-from citrus_assets.reasoning_data.questions.difficulty import ANSWER_COLUMNS, SEED_COLUMNS, label_difficulty
+from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
 from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings
 from citrus_assets.reasoning_data.questions.staged import stage_rewrites
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
-from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, input_table
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource
 from resources.llm import LLMResource
 
 
@@ -52,13 +52,8 @@ def question_difficulty(
     question_seeds: Any,  # CommittedBatches (a table in tests)
     judge_answers: Any,
 ) -> dg.Output:
-    result = label_difficulty(
-        input_table(question_seeds, SEED_COLUMNS),
-        input_table(judge_answers, ANSWER_COLUMNS),
-        config.rule,
-        config.weak_judges,
-        config.min_correct,
-    )
+    # only the columns the labels use, the seeds one record batch at a time
+    result = label_difficulty(question_seeds, judge_answers, config.rule, config.weak_judges, config.min_correct)
     counts = result.counts()
     if result.unjudged:
         context.log.warning(f"{len(result.unjudged)} seeds had no judge answer and are labelled hard")

@@ -18,13 +18,14 @@ their ids (the reason: no judge answered them, e.g. they were added after ``judg
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
 from citrus_assets.common.text.answers import extract_answer, is_correct
 from citrus_assets.reasoning_data.schemas import DIFFICULTY_SCHEMA, EASY, HARD
+from resources.lake import input_tables
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID
 
@@ -65,18 +66,32 @@ def _decide(rule: str, correct: dict[str, bool], panel: Sequence[str], weak: Seq
     return all(correct.get(j, False) for j in weak)
 
 
+def _seed_rows(seeds: object) -> tuple[set[str], Iterator[dict]]:
+    """(the seed ids, the seed rows in order, one per id): the rows are read batch by batch from a batched input
+    (``resources.lake.input_tables``), so only one batch of seeds is Python at a time. Ids that repeat (never from
+    the seed loader) keep the first position and the last row, as a dict by id does."""
+    ids = [i for t in input_tables(seeds, [RECORD_ID]) for i in t.column(RECORD_ID).to_pylist()]
+    known = set(ids)
+    if len(known) != len(ids):
+        whole = {r[RECORD_ID]: r for t in input_tables(seeds, SEED_COLUMNS) for r in t.to_pylist()}
+        return known, iter(whole.values())
+    return known, (r for t in input_tables(seeds, SEED_COLUMNS) for r in t.to_pylist())
+
+
 def label_difficulty(
-    seeds: pa.Table, answers: pa.Table, rule: str = "all_correct", weak_judges: Sequence[str] = (), min_correct: int = 1
+    seeds: object, answers: object, rule: str = "all_correct", weak_judges: Sequence[str] = (), min_correct: int = 1
 ) -> DifficultyResult:
+    """Easy/hard per seed. ``seeds`` and ``answers`` are tables or batched inputs (``resources.lake.input_tables``);
+    only ``SEED_COLUMNS`` and ``ANSWER_COLUMNS`` are read, and the seeds one batch at a time."""
     if rule not in RULES:
         raise ValueError(f"unknown difficulty rule {rule!r}; one of {RULES}")
     if rule == "min_correct" and min_correct < 1:
         raise ValueError("min_correct must be >= 1")
     out = DifficultyResult()
-    seed_rows = {r[RECORD_ID]: r for r in seeds.select(SEED_COLUMNS).to_pylist()}
+    seed_ids, seed_rows = _seed_rows(seeds)
     by_question: dict[str, list[dict]] = {}
-    for a in answers.select(ANSWER_COLUMNS).to_pylist():
-        if a["question_id"] not in seed_rows:
+    for a in (a for t in input_tables(answers, ANSWER_COLUMNS) for a in t.to_pylist()):
+        if a["question_id"] not in seed_ids:
             out.answers_without_seed += 1
             continue
         by_question.setdefault(a["question_id"], []).append(a)
@@ -93,7 +108,8 @@ def label_difficulty(
     strong = [j for j in panel if j not in weak]
     stats = {j: {"n": 0, "correct": 0, "no_answer": 0} for j in panel}
 
-    for qid, seed in seed_rows.items():
+    for seed in seed_rows:
+        qid = seed[RECORD_ID]
         options = {o["letter"]: o["text"] for o in seed["options"]}
         correct: dict[str, bool] = {}
         ids: dict[str, str] = {}
