@@ -345,7 +345,6 @@ def main(argv: list[str] | None = None) -> None:
         return
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--child":
         n, scheduling, work, out = sys.argv[2:6]
-        sys.path.insert(0, os.getcwd())  # the checkout under test (--code), before this script's folder
         run = {"judge": child_judge, "check": child_check}.get(scheduling)
         res = run(int(n), Path(work)) if run else child(int(n), scheduling, Path(work))
         Path(out).write_text(json.dumps(res))
