@@ -23,6 +23,7 @@ from itertools import chain
 import dagster as dg
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from resources.lineage.data_version import DataVersionBuilder
@@ -137,6 +138,61 @@ def input_chunks(value: object, chunk_size: int, columns: list[str] | None = Non
                 buf, held = [], 0
     if held:
         yield pa.concat_tables(buf) if len(buf) > 1 else buf[0]
+
+
+class RowsById:
+    """The rows of an asset input (see ``input_tables``) with the given ids, found in one forward pass when the ids
+    are asked for in (about) the input's order, as a consumer chunked over a table derived from this input in order
+    asks for them: the pass keeps its place (the current batch) between calls, so each call reads only the batches
+    it needs. Ids not found ahead of that place are looked up by a full pass from the start (``rescans`` counts
+    them), so any order is answered, only more slowly. Holds one batch of ``columns`` (which must hold ``key``)."""
+
+    def __init__(self, value: object, columns: list[str] | None = None, key: str = RECORD_ID) -> None:
+        if columns is not None and key not in columns:
+            columns = [key, *columns]
+        self.value, self.columns, self.key = value, columns, key
+        self._batches: Iterator[pa.Table] = input_tables(value, columns)
+        self._current: pa.Table | None = None
+        self.rescans = 0
+
+    def take(self, ids: Iterable[str]) -> pa.Table:
+        """The input's rows whose ``key`` is in ``ids`` (each once, in input order within each pass); ids absent
+        from the input are simply not returned."""
+        want = set(ids)
+        found: list[pa.Table] = []
+        want = self._scan(want, found, forward=True)
+        if want:  # behind the current place (or absent): one pass from the start
+            self.rescans += 1
+            want = self._scan(want, found, forward=False)
+        if found:
+            return pa.concat_tables(found) if len(found) > 1 else found[0]
+        return self._empty()
+
+    def _scan(self, want: set, found: list[pa.Table], forward: bool) -> set:
+        if not want:
+            return want
+        source = self._forward() if forward else input_tables(self.value, self.columns)
+        for t in source:
+            hit = t.filter(pc.is_in(t.column(self.key), value_set=pa.array(list(want), t.schema.field(self.key).type)))
+            if hit.num_rows:
+                found.append(copy_table(hit))
+                want = want - set(hit.column(self.key).to_pylist())
+            if not want:  # stop here: the next call starts from this batch
+                break
+        return want
+
+    def _forward(self) -> Iterator[pa.Table]:
+        """The current batch again (later ids may be in it), then the batches after it."""
+        if self._current is not None:
+            yield self._current
+        for t in self._batches:
+            self._current = t
+            yield t
+
+    def _empty(self) -> pa.Table:
+        first = next(iter(self.value.values())) if isinstance(self.value, Mapping) and self.value else self.value
+        schema: pa.Schema = getattr(first, "schema")  # noqa: B009 - pa.Table, CommittedBatches or StagedParquet
+        return pa.schema([schema.field(c) for c in self.columns] if self.columns else schema).empty_table()
 
 
 @dataclass(frozen=True)

@@ -9,15 +9,22 @@ import pytest
 from citrus_assets.reasoning_data.questions.difficulty import ANSWER_COLUMNS, SEED_COLUMNS, label_difficulty
 from citrus_assets.reasoning_data.questions.rewrite import RewriteSettings
 from citrus_assets.reasoning_data.questions.staged import stage_rewrites
-from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
+from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA, SFT_EXAMPLE_SCHEMA
 from citrus_assets.reasoning_data.seeds.judging import ANSWER_SCHEMA, answer_with_panel
 from citrus_assets.reasoning_data.seeds.staged import stage_panel_answers
-from resources.lake import ChunkStage, Lake, input_chunks, input_table
+from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
+from citrus_assets.reasoning_data.traces.sft_assets import SftRewriteConfig, build_sft_examples
+from citrus_assets.reasoning_data.traces.sft_staged import stage_sft_examples
+from citrus_assets.reasoning_data.traces.trace_rows import fingerprint, run_traces
+from resources.lake import ChunkStage, Lake, QuarantineRecord, RowsById, input_chunks, input_table
 from resources.lineage import LineageWriter
 from resources.lineage import commit as C
-from resources.llm import SamplingParams
+from resources.llm import GenerationCache, LLMClient, SamplingParams
 from tests.reasoning_data.test_chunk_staged import _reply
 from tests.reasoning_data.test_question_prep import ALL, MI, SEEDS, ScriptedLLM, judge
+from tests.reasoning_data.test_sft_examples import scripted_policy, scripted_questions
+from tests.reasoning_data.test_traces_continuous import make_client, questions
+from tests.support.scripted_backend import ScriptedBackend
 
 
 def _committed(tmp_path, asset: str, table: pa.Table, batch_rows: int = 1) -> C.CommittedBatches:
@@ -100,3 +107,101 @@ def test_difficulty_from_the_columns_it_reads_equals_the_whole_tables(tmp_path):
     twice = pa.concat_tables([SEEDS, SEEDS.slice(0, 1)])  # a repeated id: one label, as from a dict by id
     assert label_difficulty(Batches(twice, 1), answers).table().to_pylist() == ref.table().to_pylist()
     assert set(got.counts().values()) != {0} and got.counts()["easy"] and got.counts()["hard"]  # both labels
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 7, 100])
+def test_rows_by_id_in_order_is_one_pass_and_any_order_is_answered(batch_rows):
+    table = pa.table({"record_id": [f"r{i}" for i in range(12)], "x": list(range(12)), "y": ["a"] * 12})
+    rows = {r["record_id"]: {"record_id": r["record_id"], "x": r["x"]} for r in table.to_pylist()}
+    ordered = [["r0", "r1", "r2"], ["r3"], ["r3", "r4", "r9"], ["r10", "r11"]]  # a repeat of the last batch's id
+    for value in (
+        table,
+        Batches(table, batch_rows),
+        {"a": Batches(table.slice(0, 5), 2), "b": Batches(table.slice(5), 3)},
+    ):
+        lookup = RowsById(value, ["x"])
+        for ids in ordered:
+            got = lookup.take(ids)
+            assert got.column_names == ["record_id", "x"]
+            assert sorted(got.to_pylist(), key=lambda r: r["x"]) == [
+                rows[i] for i in sorted(set(ids), key=lambda i: int(i[1:]))
+            ]
+        assert lookup.rescans == 0
+        one_batch = isinstance(value, pa.Table) or (
+            isinstance(value, Batches) and batch_rows >= table.num_rows
+        )  # r0 and r11 in the same batch
+        back = RowsById(value, ["x"])
+        back.take(["r11"])
+        assert back.take(["r0", "r5"]).to_pylist() == [rows["r0"], rows["r5"]] and back.rescans == (
+            0 if one_batch else 1
+        )  # behind: a rescan
+        assert back.take(["nope"]).num_rows == 0 and back.take([]).schema.names == ["record_id", "x"]
+
+
+def _open_table(qs) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "record_id": q.question_id,
+                "open_question": q.question,
+                "ground_truth": q.ground_truth,
+                "options": list(q.options),
+                "answer_letters": list(q.answer_letters),
+                "language": "en",
+                "rewrite_method": "llm",  # a column the loop does not read: a batched input skips it
+            }
+            for q in qs
+        ]
+    )
+
+
+@pytest.mark.parametrize("batch_rows", [1, 4])
+def test_reasoning_traces_from_committed_batches_equal_the_table(tmp_path, batch_rows):
+    qs, cands = questions(11)
+    table = _open_table(qs)
+    llm, _ = make_client(tmp_path, cands, name="a.sqlite")
+    ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), chunk_size=3, spill_dir=tmp_path / "ref")
+    batches = Batches(table, batch_rows)
+    assert fingerprint(batches, llm, LoopConfig(), 3) == fingerprint(table, llm, LoopConfig(), 3)
+    llm2, _ = make_client(tmp_path, cands, name="b.sqlite")
+    staged, failed, stats = run_traces(batches, llm2, LoopConfig(), chunk_size=3, spill_dir=tmp_path / "s", staged=True)
+    assert staged.read_all().to_pylist() == ref.to_pylist() and ref.num_rows > 0
+    assert [QuarantineRecord(*r.values()) for t in failed for r in t.to_pylist()] == ref_q
+    assert {k: v for k, v in stats.items() if k != "llm_batches"} == {
+        k: v for k, v in ref_stats.items() if k != "llm_batches"
+    }
+    llm3, _ = make_client(tmp_path, cands, name="c.sqlite")  # the synchronous engine reads it whole, same rows
+    rounds, _, _ = run_traces(batches, llm3, LoopConfig(), scheduling="rounds")
+    assert rounds.num_rows == ref.num_rows
+
+
+def test_sft_examples_from_batched_inputs_equal_the_tables(tmp_path):
+    qs = scripted_questions()
+    llm = LLMClient(ScriptedBackend(scripted_policy(qs)), GenerationCache(tmp_path / "c.sqlite"))
+    traces, _, _ = run_traces(qs, llm, LoopConfig())
+    assert traces.num_rows == 2
+    ref_stage = ChunkStage(tmp_path / "ref", SFT_EXAMPLE_SCHEMA)
+    ref = stage_sft_examples(traces, qs, llm, SftRewriteConfig(), ref_stage, build_sft_examples, chunk_size=1)
+    stage = ChunkStage(tmp_path / "b", SFT_EXAMPLE_SCHEMA)
+    fresh = LLMClient(ScriptedBackend(scripted_policy(qs)), GenerationCache(tmp_path / "d.sqlite"))
+    got = stage_sft_examples(
+        _committed(tmp_path / "t", "reasoning_traces", traces),
+        _committed(tmp_path / "q", "open_questions", qs),
+        fresh,
+        SftRewriteConfig(),
+        stage,
+        build_sft_examples,
+        chunk_size=1,
+    )
+    assert stage.staged().read_all().to_pylist() == ref_stage.staged().read_all().to_pylist()
+    assert ref_stage.staged().read_all().num_rows > 0
+    assert got == ref and got["question_rescans"] == 0
+
+
+def test_the_trace_steps_are_tagged_for_batched_inputs():
+    from citrus_assets.reasoning_data.traces.assets import reasoning_traces
+    from citrus_assets.reasoning_data.traces.sft_assets import sft_examples
+    from resources.lake import BATCHED_INPUT_TAG, BATCHES
+
+    for asset in (reasoning_traces, sft_examples):
+        assert asset.op.tags.get(BATCHED_INPUT_TAG) == BATCHES, asset.key

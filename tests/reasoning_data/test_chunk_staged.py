@@ -86,6 +86,7 @@ def test_sft_examples_in_chunks_equal_one_call(tmp_path):
     assert len(staged.paths) == traces.num_rows == 2
     assert staged.read_all().to_pylist() == ref.to_pylist()
     assert list(stage.quarantine_records()) == ref_dropped
+    assert stats.pop("question_rescans") == 0  # the traces follow the questions' order: one forward pass
     assert stats == ref_stats
     _same_lake(tmp_path, ref, staged)
 

@@ -1,9 +1,9 @@
 """``reasoning_traces``: the dual-expert loop over every open question of a seed set (paper Figure 3)."""
 
 import shutil
+from typing import Any
 
 import dagster as dg
-import pyarrow as pa
 
 from citrus_assets.common.cost_guard import budget_metadata
 from citrus_assets.common.empty import empty_metadata, model_hint
@@ -13,7 +13,7 @@ from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.traces.trace_rows import run_traces, spill_dir
-from resources.lake import LakeResource, StagedParquet
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, LakeResource, StagedParquet
 from resources.llm import LLMResource
 
 ASSET = "reasoning_traces"
@@ -42,6 +42,7 @@ class TraceConfig(LoopConfig):
     partitions_def=seed_sets,
     code_version=code_version("traces-v1", *R.PROMPT_FILES.values()),
     kinds={"parquet"},
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # open_questions read chunk by chunk (memory flat in partition size)
     description="Dual-expert reasoning transcripts (reasoning expert + reflection expert who knows the answer, "
     "completion judge, verified conclusion); failures quarantined with their transcript.",
 )
@@ -50,7 +51,7 @@ def reasoning_traces(
     config: TraceConfig,
     llm: LLMResource,
     lake: LakeResource,
-    open_questions: pa.Table,
+    open_questions: Any,  # CommittedBatches (a table in tests)
 ) -> dg.Output:
     spill = spill_dir(llm, ASSET, context.partition_key)  # finished chunks survive a crash of the step
     # continuous: the chunk files are the output (StagedParquet): the IO manager streams them into the lake and

@@ -1,6 +1,7 @@
 """``sft_examples``: verified first-person ``<think>``/``<answer>`` traces rewritten from ``reasoning_traces``."""
 
 import statistics
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -21,7 +22,7 @@ from citrus_assets.reasoning_data.traces.sft_rewrite import (
 )
 from citrus_assets.reasoning_data.traces.sft_staged import stage_sft_examples
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
-from resources.lake import ChunkStage, LakeResource, QuarantineRecord
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, QuarantineRecord
 from resources.lineage.schema import RECORD_ID
 from resources.llm import LLMResource, SamplingParams
 from resources.llm.sampling import SamplingConfig
@@ -77,6 +78,7 @@ def build_sft_examples(traces: pa.Table, questions: pa.Table, llm, config: SftRe
     partitions_def=seed_sets,
     code_version=code_version("sft-examples-v1", REWRITE_PROMPT, SYSTEM_PROMPT, USER_PROMPT),
     kinds={"parquet"},
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # both inputs read chunk by chunk (memory flat in partition size)
     description="First-person <think>/<answer> SFT traces rewritten from the dual-expert transcripts; kept only "
     "when well-formed, verified against the ground truth and free of leak phrases (drops quarantined).",
 )
@@ -85,8 +87,8 @@ def sft_examples(
     config: SftRewriteConfig,
     llm: LLMResource,
     lake: LakeResource,
-    reasoning_traces: pa.Table,
-    open_questions: pa.Table,
+    reasoning_traces: Any,  # CommittedBatches (tables in tests)
+    open_questions: Any,
 ) -> dg.Output:
     # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
     stage = ChunkStage(spill_dir(llm, ASSET, context.partition_key), SFT_EXAMPLE_SCHEMA)
@@ -105,6 +107,7 @@ def sft_examples(
         kept=stats["kept"],
         dropped=stats["dropped"],
         quarantined=n_bad,
+        question_rescans=stats["question_rescans"],
         dropped_by_reason=dg.MetadataValue.json(stats["dropped_by_reason"]),
         llm_calls=stats["llm_calls"],
         cache_hits=stats["cache_hits"],

@@ -15,11 +15,20 @@ from citrus_assets.reasoning_data.schemas import TRACE_SCHEMA
 from citrus_assets.reasoning_data.traces import dual_roles as R
 from citrus_assets.reasoning_data.traces.continuous import DEFAULT_COHORT, ContinuousLoop
 from citrus_assets.reasoning_data.traces.dual_expert import DualExpertLoop, LoopConfig, OpenQuestion, TraceResult
-from resources.lake import QUARANTINE_RECORD_SCHEMA, QuarantineRecord, StagedParquet
+from resources.lake import (
+    QUARANTINE_RECORD_SCHEMA,
+    QuarantineRecord,
+    StagedParquet,
+    input_chunks,
+    input_table,
+    input_tables,
+)
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
 
 SOURCE = "open_questions"
+# the open-question columns the loop reads (``to_open_question``): a batched input reads only these
+QUESTION_COLUMNS = [RECORD_ID, "open_question", "ground_truth", "options", "answer_letters", "language"]
 
 
 def to_open_question(row: dict) -> OpenQuestion:
@@ -67,7 +76,7 @@ def quarantine_row(r: TraceResult) -> QuarantineRecord:
 
 
 def run_traces(
-    questions: pa.Table,
+    questions: object,
     llm,
     config: LoopConfig,
     *,
@@ -80,6 +89,8 @@ def run_traces(
 ) -> tuple[pa.Table | StagedParquet, Iterable[QuarantineRecord | pa.Table], dict]:
     """Run the loop on every open question; (accepted traces, quarantined failures, statistics).
 
+    ``questions``: a ``pa.Table`` or the IO manager's batched input (``resources.lake.input_tables``): the
+    continuous engine reads it chunk by chunk, only ``QUESTION_COLUMNS``, so the step never holds the partition.
     ``continuous`` (default): ``ContinuousLoop`` over cohorts of ``chunk_size`` questions read from ``questions``
     chunk by chunk; each finished chunk becomes Arrow at once (its Python objects are dropped) and, with
     ``spill_dir``, is written there as it finishes (``ChunkSpill``): a re-run after a crash skips the chunks on
@@ -87,7 +98,7 @@ def run_traces(
     the whole partition (the reference engine). Same rows either way for the same cache (see continuous.py)."""
     if scheduling == "rounds":
         loop = DualExpertLoop(llm, config)
-        results = loop.run([to_open_question(r) for r in questions.to_pylist()])
+        results = loop.run([to_open_question(r) for r in input_table(questions, _columns(questions)).to_pylist()])
         table, failed, counts = chunk_output(results, llm, config)
         return table, [quarantine_record(r) for r in failed.to_pylist()], finish_stats(counts, len(loop.batches))
     if scheduling != "continuous":
@@ -140,10 +151,15 @@ def spill_dir(llm, asset: str, partition: str | None) -> Path:
     return cache_dir(getattr(llm, "cache_dir", "") or None) / "staging" / asset / path_component(partition)
 
 
-def _questions(table: pa.Table, chunk_size: int):
-    """The open questions of ``table`` in order, converted one chunk at a time."""
-    for lo in range(0, table.num_rows, chunk_size):
-        for row in table.slice(lo, chunk_size).to_pylist():
+def _columns(questions: object) -> list[str] | None:
+    """``QUESTION_COLUMNS`` for a batched input (read only those), all columns of a table (tests hand partial ones)."""
+    return None if isinstance(questions, pa.Table) else QUESTION_COLUMNS
+
+
+def _questions(questions: object, chunk_size: int):
+    """The open questions of ``questions`` (a table or a batched input) in order, converted one chunk at a time."""
+    for chunk in input_chunks(questions, chunk_size, _columns(questions)):
+        for row in chunk.to_pylist():
             yield to_open_question(row)
 
 
@@ -227,13 +243,14 @@ def finish_stats(counts: dict, batches: int) -> dict:
     return stats
 
 
-def fingerprint(questions: pa.Table, llm, config: LoopConfig, chunk_size: int) -> str:
+def fingerprint(questions: object, llm, config: LoopConfig, chunk_size: int) -> str:
     """What a spilled chunk depends on: the questions (ids, in order), model, loop config, prompts, chunk size."""
     h = hashlib.sha256()
     for part in (llm.model_id, llm.model_revision, config.to_json(), R.prompt_set_hash(), str(chunk_size)):
         h.update(part.encode() + b"\0")
-    for rid in questions.column(RECORD_ID).to_pylist():
-        h.update(str(rid).encode() + b"\0")
+    for ids in input_tables(questions, [RECORD_ID]):  # a table or a batched input, one batch of ids at a time
+        for rid in ids.column(RECORD_ID).to_pylist():
+            h.update(str(rid).encode() + b"\0")
     return h.hexdigest()[:16]
 
 
