@@ -13,12 +13,14 @@ ever pickled: the IO manager accepts only ``pyarrow.Table`` or a ``StagedParquet
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import chain
+from typing import Any
 
 import dagster as dg
 import numpy as np
@@ -278,37 +280,107 @@ def _table_records(table: pa.Table) -> list[QuarantineRecord]:
     return [QuarantineRecord(*r.values()) for r in table.select(QUARANTINE_RECORD_SCHEMA.names).to_pylist()]
 
 
+def chunk_fingerprint(inputs: Iterable[object], llms: Iterable[Any] = (), *parts: str) -> str:
+    """What the finished chunks of a resumable step depend on (the one fingerprint of ``ChunkStage`` keys and the
+    traces' ``ChunkSpill``): every model's id and revision (``llms``: the step's LLM, or each judge of a panel), the
+    step's ``parts`` (its config as JSON, prompt hashes or code version, the chunk size), then the record ids of
+    every input in order, read batch by batch (``input_tables``: tables or batched inputs, never held whole). A
+    changed input, model, config, prompt or chunk size gives another key, so nothing stale is resumed."""
+    h = hashlib.sha256()
+    heads = [p for llm in llms for p in (llm.model_id, llm.model_revision)]
+    for part in (*heads, *parts):
+        h.update(str(part).encode() + b"\0")
+    for i, value in enumerate(inputs):
+        if i:
+            h.update(b"\1")  # between inputs (a single input hashes as before)
+        for ids in input_tables(value, [RECORD_ID]):
+            for rid in ids.column(RECORD_ID).to_pylist():
+                h.update(str(rid).encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
 class ChunkStage:
     """A step's output built chunk by chunk on local disk: ``add`` writes one chunk's rows and quarantine as Arrow
-    IPC files (``<root>/chunk-NNNNNN.{rows,quarantine}.arrow``) and drops them from memory; ``staged()`` hands the
-    rows to the IO manager as one ``StagedParquet`` (which removes ``root`` once published) and
-    ``quarantine_tables()`` streams the quarantine, in chunk order, for ``Lake.write_quarantine``. The folder is
-    emptied when a stage starts (no resume: the request cache makes a re-run cheap)."""
+    IPC files (``chunk-NNNNNN.{rows,quarantine}.arrow``) and drops them from memory, then the chunk's statistics
+    (``chunk-NNNNNN.json``, written last by an atomic rename: the marker of a finished chunk); ``staged()`` hands
+    the rows to the IO manager as one ``StagedParquet`` (which removes ``root`` once published) and
+    ``quarantine_tables()`` streams the quarantine, in chunk order, for ``Lake.write_quarantine``.
 
-    def __init__(self, root: str | os.PathLike, schema: pa.Schema) -> None:
+    Without ``key`` the folder is emptied when a stage starts (nothing resumed). With ``key`` (``chunk_fingerprint``
+    of what the chunks depend on) the chunks live in ``root/<key>/``: the finished chunks of the same key, left by
+    a run that crashed, are kept (other keys' folders are removed), and the step asks ``resume()`` before computing
+    each chunk: the saved statistics of a finished chunk (the step skips its LLM work) or None (compute and
+    ``add`` it). ``chunks_resumed`` counts the resumed ones."""
+
+    def __init__(self, root: str | os.PathLike, schema: pa.Schema, key: str | None = None) -> None:
         import shutil
 
-        self.root, self.schema, self.n = str(root), schema, 0
-        shutil.rmtree(self.root, ignore_errors=True)
-        os.makedirs(self.root, exist_ok=True)
+        self.root, self.schema, self.key = str(root), schema, key
+        self.n = self.chunks_resumed = 0
+        if key is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.dir = self.root
+        else:
+            self.dir = os.path.join(self.root, key)
+            if os.path.isdir(self.root):
+                for other in os.scandir(self.root):
+                    if other.name == key:
+                        continue
+                    if other.is_dir(follow_symlinks=False):
+                        shutil.rmtree(other.path, ignore_errors=True)
+                    else:
+                        os.remove(other.path)
+        os.makedirs(self.dir, exist_ok=True)
 
     def _path(self, k: int, kind: str) -> str:
-        return os.path.join(self.root, f"chunk-{k:06d}.{kind}.arrow")
+        return os.path.join(self.dir, f"chunk-{k:06d}.{kind}")
 
-    def add(self, table: pa.Table, quarantine: Iterable[QuarantineRecord] = ()) -> None:
+    def done(self, k: int) -> dict | None:
+        """The saved statistics of chunk ``k`` when it finished in an earlier run of this key, else None."""
+        marker = self._path(k, "json")
+        if self.key is None or not os.path.exists(marker):
+            return None
+        if not all(os.path.exists(self._path(k, f"{kind}.arrow")) for kind in ("rows", "quarantine")):
+            return None
+        with open(marker, encoding="utf-8") as fh:
+            return json.load(fh)
+
+    def resume(self) -> dict | None:
+        """The next chunk's saved statistics when it finished in an earlier run (it is taken as it is: counted in
+        ``chunks_resumed``, its files part of the output), else None (compute it and ``add`` it)."""
+        stats = self.done(self.n)
+        if stats is not None:
+            self.n += 1
+            self.chunks_resumed += 1
+        return stats
+
+    def rows(self, k: int) -> pa.Table:
+        """Chunk ``k``'s rows, memory-mapped (e.g. to rebuild a resumed chunk's statistics from its rows)."""
+        return pa.ipc.open_file(pa.memory_map(self._path(k, "rows.arrow"), "r")).read_all()
+
+    def add(self, table: pa.Table, quarantine: Iterable[QuarantineRecord] = (), stats: dict | None = None) -> None:
+        """Write the next chunk: rows, quarantine, then ``stats`` (JSON) as the marker that the chunk is complete."""
         bad = _records_table(list(quarantine))
         for t, schema, kind in ((table, self.schema, "rows"), (bad, QUARANTINE_RECORD_SCHEMA, "quarantine")):
-            with pa.OSFile(self._path(self.n, kind), "wb") as sink, pa.ipc.new_file(sink, schema) as w:
+            path = self._path(self.n, f"{kind}.arrow")
+            with pa.OSFile(path + ".tmp", "wb") as sink, pa.ipc.new_file(sink, schema) as w:
                 w.write_table(t.cast(schema), max_chunksize=512)
+            os.replace(path + ".tmp", path)
+        marker = self._path(self.n, "json")
+        with open(marker + ".tmp", "w", encoding="utf-8") as fh:
+            json.dump(stats or {}, fh)  # key order kept: merged counts read as the uninterrupted run
+        os.replace(marker + ".tmp", marker)
         self.n += 1
 
     def staged(self) -> StagedParquet:
-        return StagedParquet(tuple(self._path(k, "rows") for k in range(self.n)), self.schema, cleanup=self.root)
+        """The rows of every chunk (resumed and new) in chunk order; the IO manager removes ``root`` once published."""
+        paths = tuple(self._path(k, "rows.arrow") for k in range(self.n))
+        return StagedParquet(paths, self.schema, cleanup=self.root)
 
     def quarantine_tables(self) -> Iterator[pa.Table]:
         """The quarantine of every chunk in order, as Arrow (``Lake.write_quarantine`` takes these as they are)."""
         yield from StagedParquet(
-            tuple(self._path(k, "quarantine") for k in range(self.n)), QUARANTINE_RECORD_SCHEMA
+            tuple(self._path(k, "quarantine.arrow") for k in range(self.n)), QUARANTINE_RECORD_SCHEMA
         ).tables()
 
     def quarantine_records(self) -> Iterator[QuarantineRecord]:

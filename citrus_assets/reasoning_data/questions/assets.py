@@ -17,7 +17,7 @@ from citrus_assets.common.metadata import output
 from citrus_assets.common.prompts import code_version
 from citrus_assets.reasoning_data.questions.difficulty import label_difficulty
 from citrus_assets.reasoning_data.questions.rewrite import PROMPTS, RewriteSettings
-from citrus_assets.reasoning_data.questions.staged import stage_rewrites
+from citrus_assets.reasoning_data.questions.staged import rewrite_key, stage_rewrites
 from citrus_assets.reasoning_data.schemas import OPEN_QUESTION_SCHEMA
 from citrus_assets.reasoning_data.seeds.assets import seed_sets
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
@@ -88,8 +88,10 @@ def open_questions(
     lake: LakeResource,
     question_seeds: Any,  # the committed partition in record batches (CommittedBatches; a table in tests)
 ) -> dg.Output:
-    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
-    stage = ChunkStage(spill_dir(llm, "open_questions", context.partition_key), OPEN_QUESTION_SCHEMA)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet); the
+    # chunks a crashed run finished (same seeds, model, settings, prompts) are resumed, not asked again
+    key = rewrite_key(question_seeds, llm, config, config.chunk_size)
+    stage = ChunkStage(spill_dir(llm, "open_questions", context.partition_key), OPEN_QUESTION_SCHEMA, key)
     result = stage_rewrites(question_seeds, llm, config, stage, config.chunk_size)
     qpath, n_bad = lake.lake().write_quarantine("open_questions", context.partition_key, stage.quarantine_tables())
     if n_bad:
@@ -112,5 +114,7 @@ def open_questions(
         refers_to_missing_options=result.refers_to_options,
         cache_hits=result.cache_hits,
         generated_tokens=result.generated_tokens,
+        chunks=stage.n,
+        chunks_resumed=stage.chunks_resumed,
         **budget_metadata(llm),
     )

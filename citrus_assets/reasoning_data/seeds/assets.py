@@ -13,7 +13,7 @@ from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource
 from citrus_assets.reasoning_data.seeds.judging import ANSWER_SCHEMA, SYSTEM_PROMPT, USER_PROMPT
 from citrus_assets.reasoning_data.seeds.loaders import load_seed_file
 from citrus_assets.reasoning_data.seeds.seed_files import BadRecord, LoadResult
-from citrus_assets.reasoning_data.seeds.staged import stage_panel_answers
+from citrus_assets.reasoning_data.seeds.staged import judge_key, stage_panel_answers
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
 from resources.inbox import InboxResource, entry_problem
 from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, QuarantineRecord
@@ -82,8 +82,10 @@ def judge_answers(
 ) -> dg.Output:
     params = config.sampling()
     panel = judges.clients(llm)
-    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
-    stage = ChunkStage(spill_dir(llm, "judge_answers", context.partition_key), ANSWER_SCHEMA)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet); the
+    # chunks a crashed run finished (same seeds, panel, sampling, prompts) are resumed, not asked again
+    key = judge_key(question_seeds, panel, params, config.chunk_size)
+    stage = ChunkStage(spill_dir(llm, "judge_answers", context.partition_key), ANSWER_SCHEMA, key)
     with llm_cost_guard(context, llm, *(client for _, client in panel)) as budget:  # the panel shares one budget
         tally = stage_panel_answers(question_seeds, panel, params, stage, config.chunk_size)
     models = {name: client.model_id for name, client in panel}
@@ -96,5 +98,7 @@ def judge_answers(
         per_judge=dg.MetadataValue.json(tally.per_judge()),
         cache_hits=tally.cached,
         generated_tokens=tally.generated_tokens,
+        chunks=stage.n,
+        chunks_resumed=stage.chunks_resumed,
         **budget_metadata(budget),
     )

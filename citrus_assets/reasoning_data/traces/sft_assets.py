@@ -20,7 +20,7 @@ from citrus_assets.reasoning_data.traces.sft_rewrite import (
     reason_code,
     rewrite_traces,
 )
-from citrus_assets.reasoning_data.traces.sft_staged import stage_sft_examples
+from citrus_assets.reasoning_data.traces.sft_staged import sft_key, stage_sft_examples
 from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
 from resources.lake import BATCHED_INPUT_TAG, BATCHES, ChunkStage, LakeResource, QuarantineRecord
 from resources.lineage.schema import RECORD_ID
@@ -90,8 +90,10 @@ def sft_examples(
     reasoning_traces: Any,  # CommittedBatches (tables in tests)
     open_questions: Any,
 ) -> dg.Output:
-    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet)
-    stage = ChunkStage(spill_dir(llm, ASSET, context.partition_key), SFT_EXAMPLE_SCHEMA)
+    # chunk by chunk to local disk; the IO manager streams the chunk files into the lake (StagedParquet); the
+    # chunks a crashed run finished (same traces, questions, model, config, prompts) are resumed, not asked again
+    key = sft_key(reasoning_traces, open_questions, llm, config, config.chunk_size)
+    stage = ChunkStage(spill_dir(llm, ASSET, context.partition_key), SFT_EXAMPLE_SCHEMA, key)
     stats = stage_sft_examples(
         reasoning_traces, open_questions, llm, config, stage, build_sft_examples, config.chunk_size
     )
@@ -108,6 +110,8 @@ def sft_examples(
         dropped=stats["dropped"],
         quarantined=n_bad,
         question_rescans=stats["question_rescans"],
+        chunks=stage.n,
+        chunks_resumed=stage.chunks_resumed,
         dropped_by_reason=dg.MetadataValue.json(stats["dropped_by_reason"]),
         llm_calls=stats["llm_calls"],
         cache_hits=stats["cache_hits"],

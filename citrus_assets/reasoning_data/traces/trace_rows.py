@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,9 +18,9 @@ from resources.lake import (
     QUARANTINE_RECORD_SCHEMA,
     QuarantineRecord,
     StagedParquet,
+    chunk_fingerprint,
     input_chunks,
     input_table,
-    input_tables,
 )
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, gen_columns
@@ -244,14 +243,9 @@ def finish_stats(counts: dict, batches: int) -> dict:
 
 
 def fingerprint(questions: object, llm, config: LoopConfig, chunk_size: int) -> str:
-    """What a spilled chunk depends on: the questions (ids, in order), model, loop config, prompts, chunk size."""
-    h = hashlib.sha256()
-    for part in (llm.model_id, llm.model_revision, config.to_json(), R.prompt_set_hash(), str(chunk_size)):
-        h.update(part.encode() + b"\0")
-    for ids in input_tables(questions, [RECORD_ID]):  # a table or a batched input, one batch of ids at a time
-        for rid in ids.column(RECORD_ID).to_pylist():
-            h.update(str(rid).encode() + b"\0")
-    return h.hexdigest()[:16]
+    """What a spilled chunk depends on: the questions (ids, in order), model, loop config, prompts, chunk size
+    (``resources.lake.chunk_fingerprint``, the one home of chunk keys)."""
+    return chunk_fingerprint([questions], [llm], config.to_json(), R.prompt_set_hash(), str(chunk_size))
 
 
 class ChunkSpill:
