@@ -11,6 +11,7 @@ from citrus_assets.reasoning_data.questions.open_rules import check_rewrite
 from citrus_assets.reasoning_data.seeds.assets import judge_answers, question_seeds, seed_sets
 from citrus_assets.reasoning_data.seeds.checks import checks as seed_checks
 from citrus_assets.reasoning_data.seeds.judges import JudgePanelResource, JudgeSpec
+from citrus_assets.reasoning_data.traces.trace_rows import spill_dir
 from resources.inbox import InboxResource
 from resources.lake import Lake
 from resources.lineage import LineageStore
@@ -93,6 +94,10 @@ def test_slice_to_open_questions_with_the_default_judge(env):
     assert om["cache_hits"] == 0 and md2["open_questions"]["cache_hits"] == 8 + (8 - first_try)
     assert md2["open_questions"]["data_version"] == om["data_version"]
     assert md2["question_difficulty"]["data_version"] == md["question_difficulty"]["data_version"]
+    # the chunk stages: one chunk each, nothing resumed, the staging folder removed once published (issue 17)
+    for asset in ("judge_answers", "open_questions"):
+        assert (md[asset]["chunks"], md[asset]["chunks_resumed"], md2[asset]["chunks_resumed"]) == (1, 0, 0)
+        assert not spill_dir(resources["llm"], asset, PARTITION).exists()
 
 
 def test_two_judge_panel_and_strong_vs_weak(env, tiny_model_dir):

@@ -172,6 +172,7 @@ def test_scripted_model_end_to_end(tmp_path):
     assert (tmd["accepted"], tmd["failed"], tmd["quarantined"]) == (2, 1, 1)
     assert tmd["rounds_histogram"] == {"2": 2, "3": 1} and tmd["llm_calls"] > 0
     assert (smd["kept"], smd["dropped"]) == (2, 0) and smd["max_tokens"] > 0
+    assert (smd["chunks"], smd["chunks_resumed"]) == (1, 0)  # a keyed chunk stage, nothing left to resume
     assert "data:image/png;base64" in smd["length_histogram"]
     evals = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert evals == {TRACES_VALID: True, SFT_EXAMPLES_VALID: True}
