@@ -8,6 +8,7 @@ matched benchmark item) and ``duplicates.parquet``.
 """
 
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pyarrow as pa
@@ -28,8 +29,11 @@ from citrus_assets.reasoning_data.mixes.mixing import (
     write_side_files,
 )
 from citrus_assets.reasoning_data.mixes.stage3 import select_stage3
-from resources.lake import LakeResource
-from resources.lineage.schema import SOURCE_URI
+from resources.lake import BATCHED_INPUT_TAG, BATCHES, LakeResource, input_table
+from resources.lineage.schema import RECORD_ID, SOURCE_URI
+
+# what the stage-3 selection and its metadata read of a nonmedical_reasoning record
+NONMEDICAL_COLUMNS = [RECORD_ID, "messages", "source", "category", SOURCE_URI]
 
 
 class _MixConfig(dg.Config):
@@ -72,9 +76,11 @@ def finish_mix(
     tokenizer,
     **metadata,
 ) -> dg.Output:
-    """Token counts, decontamination, side files and the common metadata of every mix."""
+    """Token counts, decontamination, side files and the common metadata of every mix. ``rows`` is consumed:
+    each chunk's dicts are dropped once its part of the Arrow table exists (the list is left empty)."""
     n_tokens, _ = token_counts(tokenizer, [r["messages"] for r in rows])
-    table = pa.Table.from_pylist([dict(r, n_tokens=n) for r, n in zip(rows, n_tokens)], schema=MIX_SCHEMA)
+    table = mix_table(rows, n_tokens)
+    del n_tokens
     lk = lake.lake()
     index, report = eval_index(config.eval_data_dir, index_cache_dir(lk), n=config.decontamination_ngram)
     if index.n_items:
@@ -104,9 +110,27 @@ def finish_mix(
     )
 
 
+MIX_TABLE_CHUNK = 2000  # rows converted to Arrow at a time by ``mix_table``
+
+
+def mix_table(rows: list[dict], n_tokens: list[int], chunk: int = MIX_TABLE_CHUNK) -> pa.Table:
+    """``rows`` + their ``n_tokens`` as a ``MIX_SCHEMA`` table, built ``chunk`` rows at a time; each converted row's
+    dict is released as it goes and ``rows`` is left empty (its dicts are not needed once the table exists)."""
+    parts = []
+    for lo in range(0, len(rows), max(1, chunk)):
+        hi = min(lo + chunk, len(rows))
+        parts.append(
+            pa.Table.from_pylist([dict(r, n_tokens=n) for r, n in zip(rows[lo:hi], n_tokens[lo:hi])], schema=MIX_SCHEMA)
+        )
+        rows[lo:hi] = [None] * (hi - lo)  # type: ignore[list-item] # freed; the list is cleared below
+    rows.clear()
+    return pa.concat_tables(parts) if parts else MIX_SCHEMA.empty_table()
+
+
 @dg.asset(
     code_version="sft-stage3-mix-v2",  # v2: non-medical rows from the nonmedical_reasoning asset, parent = its record
     kinds={"parquet"},
+    op_tags={BATCHED_INPUT_TAG: BATCHES},  # inputs read batch by batch, only the columns the selection uses
     description="SFT stage 3: every hard medical reasoning example, a share of the easy ones and a comparable "
     "amount of non-medical reasoning (logic, math: the nonmedical_reasoning asset), decontaminated; chat format "
     "+ JSONL export.",
@@ -115,12 +139,12 @@ def sft_stage3_mix(
     context: dg.AssetExecutionContext,
     config: Stage3MixConfig,
     lake: LakeResource,
-    sft_examples: pa.Table,
-    question_difficulty: pa.Table,
-    nonmedical_reasoning: pa.Table,
+    sft_examples: Any,  # {seed set: CommittedBatches} / CommittedBatches (tables in tests)
+    question_difficulty: Any,
+    nonmedical_reasoning: Any,
 ) -> dg.Output:
     # the folder's bad lines are quarantined by nonmedical_reasoning itself; its records are the parents here
-    nonmed = nonmedical_reasoning.to_pylist()
+    nonmed = input_table(nonmedical_reasoning, NONMEDICAL_COLUMNS).to_pylist()
     sel = select_stage3(
         sft_examples,
         question_difficulty,

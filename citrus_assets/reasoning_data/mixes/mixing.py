@@ -17,7 +17,7 @@ import json
 import os
 import statistics
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -87,17 +87,29 @@ def load_tokenizer(name: str):
     return _load(name)
 
 
-def token_counts(tokenizer, conversations: Sequence[Sequence[dict]]) -> tuple[list[int], list[int]]:
-    """(all-turn tokens, assistant-turn tokens) per conversation: content tokens, no template or specials."""
-    flat = [(i, m["role"], m["content"]) for i, conv in enumerate(conversations) for m in conv]
-    lengths = (
-        [len(x) for x in tokenizer([c for _, _, c in flat], add_special_tokens=False)["input_ids"]] if flat else []
-    )
+TOKEN_CHUNK = 1000  # conversations tokenized per tokenizer call (only their token ids are held at once)
+
+
+def token_counts(
+    tokenizer, conversations: Sequence[Sequence[dict]], chunk: int = TOKEN_CHUNK
+) -> tuple[list[int], list[int]]:
+    """(all-turn tokens, assistant-turn tokens) per conversation: content tokens, no template or specials.
+    Tokenized ``chunk`` conversations at a time (each text is tokenized on its own, so the counts do not depend
+    on ``chunk``): the token ids of the whole mix are never held at once."""
     total, assistant = [0] * len(conversations), [0] * len(conversations)
-    for (i, role, _), n in zip(flat, lengths):
-        total[i] += n
-        if role == ASSISTANT:
-            assistant[i] += n
+    for lo in range(0, len(conversations), max(1, chunk)):
+        flat = [
+            (i, m["role"], m["content"])
+            for i in range(lo, min(lo + chunk, len(conversations)))
+            for m in conversations[i]
+        ]
+        if not flat:
+            continue
+        lengths = [len(x) for x in tokenizer([c for _, _, c in flat], add_special_tokens=False)["input_ids"]]
+        for (i, role, _), n in zip(flat, lengths):
+            total[i] += n
+            if role == ASSISTANT:
+                assistant[i] += n
     return total, assistant
 
 
@@ -138,39 +150,57 @@ def decontaminate_mix(table: pa.Table, index: NGramIndex) -> tuple[pa.Table, pa.
 
 
 # -- export ------------------------------------------------------------------------------------------
+EXPORT_BATCH_ROWS = 2000  # rows rendered to JSONL at a time
+
+
+def jsonl_chunks(table: pa.Table, batch_rows: int = EXPORT_BATCH_ROWS) -> Iterator[bytes]:
+    """The JSONL export (one ``{"messages": [...]}`` per line) ``batch_rows`` rows at a time."""
+    for batch in table.select(["messages"]).to_batches(max_chunksize=max(1, batch_rows)):
+        yield b"".join(
+            json.dumps({"messages": m}, ensure_ascii=False).encode("utf-8") + b"\n" for m in batch.column(0).to_pylist()
+        )
+
+
 def jsonl_bytes(table: pa.Table) -> bytes:
     """One ``{"messages": [...]}`` per line: what TRL's SFTTrainer (and most trainers) read."""
-    return b"".join(
-        json.dumps({"messages": m}, ensure_ascii=False).encode("utf-8") + b"\n" for m in table["messages"].to_pylist()
-    )
+    return b"".join(jsonl_chunks(table))
 
 
-def write_bytes(lake: Lake, path: str, data: bytes) -> str:
-    """Atomic write (temp name + rename) of a side file in the lake."""
+def write_chunks(lake: Lake, path: str, chunks: Iterable[bytes]) -> tuple[str, str]:
+    """Atomic streamed write (temp name + rename) of a side file in the lake; returns (path, sha256 of it)."""
     parent = path.rsplit("/", 1)[0]
     lake.fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.tmp-{uuid.uuid4().hex}-{path.rsplit('/', 1)[-1]}"
+    digest = hashlib.sha256()
     with lake.fs.open(tmp, "wb") as fh:
-        fh.write(data)
+        for data in chunks:
+            digest.update(data)
+            fh.write(data)
     if lake.is_local:
         os.replace(tmp, path)
     else:
         lake.fs.mv(tmp, path)
-    return path
+    return path, digest.hexdigest()
+
+
+def write_bytes(lake: Lake, path: str, data: bytes) -> str:
+    """Atomic write (temp name + rename) of a side file in the lake."""
+    return write_chunks(lake, path, [data])[0]
 
 
 def write_side_files(
     lake: Lake, asset: str, table: pa.Table, removed: pa.Table | None, duplicates: pa.Table | None = None
 ) -> dict[str, str]:
-    """``export.jsonl`` (+ ``decontaminated.parquet``, ``duplicates.parquet``) next to the asset's data."""
-    data = jsonl_bytes(table)
-    paths = {"export_jsonl": write_bytes(lake, lake.data_path(asset, None, "export.jsonl"), data)}
+    """``export.jsonl`` (streamed, ``jsonl_chunks``) (+ ``decontaminated.parquet``, ``duplicates.parquet``) next to
+    the asset's data."""
+    export, sha = write_chunks(lake, lake.data_path(asset, None, "export.jsonl"), jsonl_chunks(table))
+    paths = {"export_jsonl": export}
     if removed is not None:
         paths["decontaminated"] = lake.write_table(removed, lake.data_path(asset, None, "decontaminated.parquet"))
     if duplicates is not None:
         paths["duplicates"] = lake.write_table(duplicates, lake.data_path(asset, None, "duplicates.parquet"))
     out = {k: lake.url(v) for k, v in paths.items()}
-    out["export_sha256"] = hashlib.sha256(data).hexdigest()
+    out["export_sha256"] = sha
     return out
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from citrus_assets.common.text.reasoning_format import is_think_answer
 from citrus_assets.reasoning_data.chat import ASSISTANT, is_well_formed, prompt_key
 from citrus_assets.reasoning_data.mixes.mixing import (
@@ -33,7 +31,7 @@ from citrus_assets.reasoning_data.mixes.mixing import (
     take,
 )
 from citrus_assets.reasoning_data.schemas import EASY, HARD
-from resources.lake import QuarantineRecord
+from resources.lake import QuarantineRecord, input_table, input_tables
 from resources.lineage.ids import record_id
 from resources.lineage.schema import PARENT_IDS, RECORD_ID, SOURCE_LOCATOR, SOURCE_URI
 
@@ -49,12 +47,13 @@ class Stage3Selection:
     counts: dict = field(default_factory=dict)
 
 
-def difficulty_labels(difficulty: pa.Table) -> tuple[dict[str, tuple[str, str]], int]:
-    """question_id -> (label, difficulty record id); hard wins a conflict. Returns (labels, conflicts)."""
+def difficulty_labels(difficulty: object) -> tuple[dict[str, tuple[str, str]], int]:
+    """question_id -> (label, difficulty record id); hard wins a conflict. Returns (labels, conflicts).
+    ``difficulty``: a table or a batched lake input (``resources.lake.input_table``); only 3 columns are read."""
     labels: dict[str, tuple[str, str]] = {}
     conflicts = 0
     for row in sorted(
-        difficulty.select([RECORD_ID, "question_id", "difficulty"]).to_pylist(), key=lambda r: r[RECORD_ID]
+        input_table(difficulty, [RECORD_ID, "question_id", "difficulty"]).to_pylist(), key=lambda r: r[RECORD_ID]
     ):
         qid, label = row["question_id"], row["difficulty"]
         if label not in (EASY, HARD):
@@ -94,9 +93,45 @@ def _nonmedical_row(r: dict) -> dict:
     }
 
 
+EXAMPLE_COLUMNS = (RECORD_ID, "question_id", "messages")  # what the selection reads of a good example
+
+
+def _screen(
+    examples: object, labels: dict[str, tuple[str, str]], seed: int
+) -> list[tuple[int, int, QuarantineRecord | tuple[dict, str | None, bool]]]:
+    """Every example as ``(hash rank, input position, outcome)``: its quarantine record, or ``(medical row,
+    question id, unlabeled)``. The input is read one batch at a time (``resources.lake.input_tables``): only
+    ``EXAMPLE_COLUMNS`` become Python objects, a bad example's whole row (its quarantine ``raw``) alone."""
+    screened: list[tuple[int, int, QuarantineRecord | tuple[dict, str | None, bool]]] = []
+    pos = 0
+    for batch in input_tables(examples):
+        cols = [c for c in EXAMPLE_COLUMNS if c in batch.column_names]
+        for i, ex in enumerate(batch.select(cols).to_pylist()):
+            rid = ex[RECORD_ID]
+            messages = ex.get("messages") or []
+            reason = ""
+            if not is_well_formed(messages):
+                reason = "malformed messages"
+            elif messages[-1]["role"] != ASSISTANT or not is_think_answer(messages[-1]["content"]):
+                reason = "assistant turn is not <think>…</think><answer>…</answer>"
+            if reason:
+                full = batch.slice(i, 1).to_pylist()[0]  # the whole input row, as the quarantine keeps it
+                outcome: QuarantineRecord | tuple[dict, str | None, bool] = quarantine_record(
+                    "sft_examples", rid, reason, full
+                )
+            else:
+                label, label_id = labels.get(ex["question_id"], (None, None))
+                row = _medical_row(ex, MEDICAL_EASY if label == EASY else MEDICAL_HARD, label_id)
+                outcome = (row, ex["question_id"], label is None)
+            screened.append((hash_rank(rid, seed), pos, outcome))
+            pos += 1
+    screened.sort(key=lambda s: (s[0], s[1]))  # rank, then input order: what a stable sort by rank gives
+    return screened
+
+
 def select_stage3(
-    examples: pa.Table,
-    difficulty: pa.Table,
+    examples: object,
+    difficulty: object,
     nonmedical: list[dict],
     *,
     easy_share: float,
@@ -104,27 +139,22 @@ def select_stage3(
     seed: int = 0,
     min_nonmedical: int = 0,
 ) -> Stage3Selection:
+    """``examples``/``difficulty``: tables, or what the lake IO manager gives a ``BATCHED_INPUT_TAG`` op
+    (``CommittedBatches``, ``{partition: CommittedBatches}`` read in partition order); the same rows give the
+    same selection either way."""
     out = Stage3Selection()
     labels, conflicts = difficulty_labels(difficulty)
     hard, easy = [], []
-    for ex in sorted(examples.to_pylist(), key=lambda r: hash_rank(r[RECORD_ID], seed)):
-        messages = ex.get("messages") or []
-        if not is_well_formed(messages):
-            out.quarantine.append(quarantine_record("sft_examples", ex[RECORD_ID], "malformed messages", ex))
+    screened = _screen(examples, labels, seed)
+    for _, _, outcome in screened:
+        if isinstance(outcome, QuarantineRecord):
+            out.quarantine.append(outcome)
             continue
-        if messages[-1]["role"] != ASSISTANT or not is_think_answer(messages[-1]["content"]):
-            out.quarantine.append(
-                quarantine_record(
-                    "sft_examples", ex[RECORD_ID], "assistant turn is not <think>…</think><answer>…</answer>", ex
-                )
-            )
-            continue
-        label, label_id = labels.get(ex["question_id"], (None, None))
-        if label is None:
-            out.unlabeled.append(ex["question_id"])
-        (easy if label == EASY else hard).append(
-            _medical_row(ex, MEDICAL_EASY if label == EASY else MEDICAL_HARD, label_id)
-        )
+        row, qid, unlabeled = outcome
+        if unlabeled:
+            out.unlabeled.append(qid)
+        (easy if row["category"] == MEDICAL_EASY else hard).append(row)
+    del screened, labels
     all_medical = hard + easy
     kept, out.duplicates = dedup_prompts(all_medical)
     hard = [r for r in kept if r["category"] == MEDICAL_HARD]
