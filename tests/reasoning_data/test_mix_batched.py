@@ -176,3 +176,28 @@ def test_chunked_tokens_table_and_streamed_export_are_identical(tmp_path):
         data = fh.read()
     assert data == old and files["export_sha256"] == hashlib.sha256(old).hexdigest()
     assert len(data.splitlines()) == len(sel.rows)
+
+
+def test_chunked_decontamination_removes_what_one_pass_removes():
+    from citrus_assets.common.decontamination.index import BenchmarkItem, NGramIndex
+    from citrus_assets.reasoning_data.mixes.mixing import decontaminate_mix
+
+    leaked = (
+        "A 61-year-old retired carpenter reports three weeks of painless jaundice, pale stools, dark urine, "
+        "pruritus and a weight loss of eight kilograms; a palpable nontender gallbladder is found on examination"
+    )
+    idx = NGramIndex()
+    idx.add([BenchmarkItem("medqa", "m-1", leaked, "pancreatic cancer")])
+    a, b, diff, nonmed = _inputs()
+    rows = select_stage3(pa.concat_tables([a, b]), diff, nonmed, **KW).rows
+    for k in (2, 7, 8, len(rows) - 1):  # leaked prompts in several chunks, the last row included
+        rows[k] = dict(rows[k], messages=[{"role": "user", "content": leaked}, *rows[k]["messages"][1:]])
+    table = mix_table(rows, [1] * len(rows))
+    kept, removed = decontaminate_mix(table, idx, chunk=10**9)
+    assert removed.num_rows == 4 and kept.num_rows == table.num_rows - 4
+    assert set(removed.column_names) >= {"record_id", "benchmark", "category", "source"}
+    for chunk in (1, 3):
+        k2, r2 = decontaminate_mix(table, idx, chunk=chunk)
+        assert k2.equals(kept) and r2.equals(removed)
+    empty_kept, empty_removed = decontaminate_mix(table.slice(0, 0), idx, chunk=3)
+    assert empty_kept.num_rows == 0 and empty_removed.schema == removed.schema

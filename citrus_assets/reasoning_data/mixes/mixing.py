@@ -136,17 +136,30 @@ def index_cache_dir(lake: Lake) -> Path | None:
     return Path(lake.join("_cache", "decontamination")) if lake.is_local else None
 
 
-def decontaminate_mix(table: pa.Table, index: NGramIndex) -> tuple[pa.Table, pa.Table]:
-    """(kept, removal report): every turn of every row against the index; the report adds category/source."""
-    kept, removed = decontaminate(table, ["messages"], index)
-    info = {
-        r: (c, s)
-        for r, c, s in zip(table[RECORD_ID].to_pylist(), table["category"].to_pylist(), table["source"].to_pylist())
-    }
-    ids = removed[RECORD_ID].to_pylist()
-    for i, col in enumerate(REPORT_COLUMNS):
-        removed = removed.append_column(col, pa.array([info[r][i] for r in ids], pa.string()))
-    return kept, removed
+DECONTAMINATION_CHUNK = 2000  # rows whose texts are checked (held as Python strings) at a time
+
+
+def decontaminate_mix(
+    table: pa.Table, index: NGramIndex, chunk: int = DECONTAMINATION_CHUNK
+) -> tuple[pa.Table, pa.Table]:
+    """(kept, removal report): every turn of every row against the index; the report adds category/source.
+    Checked ``chunk`` rows at a time (each row is matched on its own: the same rows as one call over the table)."""
+    kept_parts, removed_parts = [], []
+    for lo in range(0, max(table.num_rows, 1), max(1, chunk)):  # one (empty) call for an empty table
+        part = table.slice(lo, chunk)
+        kept, removed = decontaminate(part, ["messages"], index)
+        ids = removed[RECORD_ID].to_pylist()
+        gone = set(ids)
+        info = {
+            r: (c, s)
+            for r, c, s in zip(part[RECORD_ID].to_pylist(), part["category"].to_pylist(), part["source"].to_pylist())
+            if r in gone
+        }
+        for i, col in enumerate(REPORT_COLUMNS):
+            removed = removed.append_column(col, pa.array([info[r][i] for r in ids], pa.string()))
+        kept_parts.append(kept)
+        removed_parts.append(removed)
+    return pa.concat_tables(kept_parts), pa.concat_tables(removed_parts)
 
 
 # -- export ------------------------------------------------------------------------------------------
