@@ -11,6 +11,12 @@ while only one batch of the columns a rule or expectation reads is held at a tim
 - **Whole column:** every other expectation. These are uniqueness, aggregates (min, max, mean...) and table-level
   expectations. They cannot be merged from per-batch results. Each one is validated once on the concatenated
   columns it reads, plus the id column (a table-level expectation reads every column).
+- **Garbage collected as it goes.** GX keeps each batch's pandas frame in a reference cycle (its ``Batch``,
+  ``BatchManager``, execution engine and data source point at each other). Python frees a cycle only when the
+  cyclic collector runs, and that is triggered by object counts, not bytes. So without this, every batch's frame
+  stayed in memory until a full collection, and a check's peak grew with the partition: ``traces_valid`` on
+  75,204 traces went from 0.69 GiB at 8K rows to 0.99 GiB. ``gc.collect()`` runs whenever ``GC_EVERY_BYTES`` of
+  batches have been validated since the last run.
 - Integer columns are handed to pandas as float64 in every batch when the whole column has a null, as pandas does
   for the whole table, so the offending values print the same (``3.0``, not ``3``).
 
@@ -20,6 +26,7 @@ columns when None); it is called once per pass.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
@@ -30,6 +37,9 @@ from quality.gx import DEFAULT_ID_COL, DEFAULT_MAX_EXAMPLES, ExpectationResult, 
 from quality.suites import RowRule
 
 TableSource = Callable[[list[str] | None], Iterable[pa.Table]]
+
+# Arrow bytes of batches validated between two runs of the cyclic garbage collector (see the module docstring).
+GC_EVERY_BYTES = 64 << 20
 
 # Column-map expectations whose result over the table is a function of their per-batch results.
 MERGEABLE = frozenset(
@@ -195,6 +205,7 @@ def validate_batches(
         cols = _columns(sub, id_col, schema)
         ints = _ints_with_nulls(source, schema, cols)
         merges = [_Merge(items[i], max_examples) for i in merged_pos]
+        pending = 0
         for batch in source(cols):
             if not batch.num_rows:
                 continue
@@ -204,6 +215,11 @@ def validate_batches(
             for m, r in zip(merges, res.results):
                 m.add(r, n_rows)
             n_rows += batch.num_rows
+            pending += batch.nbytes
+            del res, batch
+            if pending >= GC_EVERY_BYTES:  # free the frames GX left in reference cycles (module docstring)
+                gc.collect()
+                pending = 0
         if n_rows:
             results.update({i: m.result() for i, m in zip(merged_pos, merges)})
         else:  # no rows: the empty table's own result
