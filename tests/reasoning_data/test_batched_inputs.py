@@ -23,7 +23,7 @@ from resources.llm import GenerationCache, LLMClient, SamplingParams
 from tests.reasoning_data.test_chunk_staged import _reply
 from tests.reasoning_data.test_question_prep import ALL, MI, SEEDS, ScriptedLLM, judge
 from tests.reasoning_data.test_sft_examples import scripted_policy, scripted_questions
-from tests.reasoning_data.test_traces_continuous import make_client, questions
+from tests.reasoning_data.test_traces_continuous import make_client, open_table, questions
 from tests.support.scripted_backend import ScriptedBackend
 
 
@@ -138,27 +138,10 @@ def test_rows_by_id_in_order_is_one_pass_and_any_order_is_answered(batch_rows):
         assert back.take(["nope"]).num_rows == 0 and back.take([]).schema.names == ["record_id", "x"]
 
 
-def _open_table(qs) -> pa.Table:
-    return pa.Table.from_pylist(
-        [
-            {
-                "record_id": q.question_id,
-                "open_question": q.question,
-                "ground_truth": q.ground_truth,
-                "options": list(q.options),
-                "answer_letters": list(q.answer_letters),
-                "language": "en",
-                "rewrite_method": "llm",  # a column the loop does not read: a batched input skips it
-            }
-            for q in qs
-        ]
-    )
-
-
 @pytest.mark.parametrize("batch_rows", [1, 4])
 def test_reasoning_traces_from_committed_batches_equal_the_table(tmp_path, batch_rows):
     qs, cands = questions(11)
-    table = _open_table(qs)
+    table = open_table(qs, rewrite_method="llm")  # a column the loop does not read: a batched input skips it
     llm, _ = make_client(tmp_path, cands, name="a.sqlite")
     ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), chunk_size=3, spill_dir=tmp_path / "ref")
     batches = Batches(table, batch_rows)

@@ -110,10 +110,9 @@ def test_many_workers_and_cohorts_give_the_rounds_engine_rows(tmp_path):
     assert loop.requests == sum(r.llm_calls for r in new) and loop.batches >= loop.requests / 3
 
 
-@pytest.mark.parametrize("scheduling", ["rounds", "continuous"])
-def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
-    qs, cands = questions(18)
-    table = pa.Table.from_pylist(
+def open_table(qs, **extra) -> pa.Table:
+    """The ``open_questions`` rows of ``qs`` (the columns the loop reads), plus ``extra`` columns of one value."""
+    return pa.Table.from_pylist(
         [
             {
                 "record_id": q.question_id,
@@ -122,10 +121,17 @@ def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
                 "options": list(q.options),
                 "answer_letters": list(q.answer_letters),
                 "language": "en",
+                **extra,
             }
             for q in qs
         ]
     )
+
+
+@pytest.mark.parametrize("scheduling", ["rounds", "continuous"])
+def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
+    qs, cands = questions(18)
+    table = open_table(qs)
     llm, _ = make_client(tmp_path, cands, name="a.sqlite")
     ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), scheduling="rounds")
     llm2, _ = make_client(tmp_path, cands, name=f"{scheduling}.sqlite")
@@ -139,19 +145,7 @@ def test_run_traces_same_table_either_scheduling(tmp_path, scheduling):
 
 def test_a_crash_late_in_the_step_keeps_the_finished_chunks_and_the_rerun_skips_them(tmp_path):
     qs, cands = questions(20)
-    table = pa.Table.from_pylist(
-        [
-            {
-                "record_id": q.question_id,
-                "open_question": q.question,
-                "ground_truth": q.ground_truth,
-                "options": list(q.options),
-                "answer_letters": list(q.answer_letters),
-                "language": "en",
-            }
-            for q in qs
-        ]
-    )
+    table = open_table(qs)
     ref_llm, _ = make_client(tmp_path, cands, name="ref.sqlite")
     ref, ref_q, ref_stats = run_traces(table, ref_llm, LoopConfig(), scheduling="rounds")
     spill = tmp_path / "spill"

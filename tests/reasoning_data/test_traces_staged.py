@@ -2,32 +2,18 @@
 ``StagedParquet`` and the quarantine streamed from them give exactly the rows of the in-memory path, and the lake
 publishes the same file rows and lineage rows from either."""
 
-import pyarrow as pa
-
 from citrus_assets.reasoning_data.traces.dual_expert import LoopConfig
 from citrus_assets.reasoning_data.traces.trace_rows import run_traces
 from resources.lake import Lake, StagedParquet
 from resources.lineage import LineageWriter
 from resources.lineage import commit as C
 from tests.lineage.test_staged_output import _lineage_rows
-from tests.reasoning_data.test_traces_continuous import make_client, questions
+from tests.reasoning_data.test_traces_continuous import make_client, open_table, questions
 
 
 def test_staged_traces_equal_the_table_and_publish_the_same_lake(tmp_path):
     qs, cands = questions(18)
-    table = pa.Table.from_pylist(
-        [
-            {
-                "record_id": q.question_id,
-                "open_question": q.question,
-                "ground_truth": q.ground_truth,
-                "options": list(q.options),
-                "answer_letters": list(q.answer_letters),
-                "language": "en",
-            }
-            for q in qs
-        ]
-    )
+    table = open_table(qs)
     llm, _ = make_client(tmp_path, cands, name="a.sqlite")
     ref, ref_q, ref_stats = run_traces(table, llm, LoopConfig(), chunk_size=5, spill_dir=tmp_path / "ref")
     llm2, _ = make_client(tmp_path, cands, name="b.sqlite")
